@@ -1,0 +1,14 @@
+//! Doorloop engine: the pathway model, validation, the pure case runtime, Dutch legal time,
+//! and the durable store on SQLite and PostgreSQL.
+//!
+//! The modules `model`, `term`, `calendar`, `expr`, `definition`, `validate` and `runtime`
+//! do no IO and never read the clock. `store` and `engine` hold all database work.
+#![forbid(unsafe_code)]
+
+pub mod calendar;
+pub mod definition;
+pub mod expr;
+pub mod model;
+pub mod runtime;
+pub mod term;
+pub mod validate;

@@ -1,0 +1,429 @@
+//! The serde types of a pathway definition: steps, transitions, roles, fields and terms.
+//!
+//! These are the shapes a coordinator writes in YAML (and that BPMN import produces). They
+//! are deliberately permissive where a typed check gives a better message later: a step's
+//! `kind` keeps an unknown value so that validation can name the step it belongs to.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::term::Term;
+
+/// A pathway (traject) as written by a coordinator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pathway {
+    /// Stable key, e.g. `van-zorg-naar-werk`; versions are numbered per key.
+    pub key: String,
+    /// Human-readable name (Dutch).
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The role catalogue: role id → description.
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleDef>,
+    /// Case variables that exist before any form sets them (start variables, flags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<Field>,
+    #[serde(default)]
+    pub defaults: Defaults,
+    pub steps: Vec<Step>,
+}
+
+/// Pathway-wide defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// A case with no event for this long counts as stalled (inactivity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactivity: Option<Term>,
+}
+
+/// One entry of the role catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+}
+
+/// What a step is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum StepKind {
+    Start,
+    Task,
+    JointVisit,
+    Wait,
+    Automatic,
+    /// Exclusive gateway: ordered conditions plus a default.
+    Gateway,
+    ParallelSplit,
+    ParallelJoin,
+    InclusiveSplit,
+    InclusiveJoin,
+    End,
+    /// A kind this version of Doorloop does not know; validation reports it.
+    Unknown(String),
+}
+
+impl StepKind {
+    pub const KNOWN: &'static [&'static str] = &[
+        "start",
+        "task",
+        "joint_visit",
+        "wait",
+        "automatic",
+        "gateway",
+        "parallel_split",
+        "parallel_join",
+        "inclusive_split",
+        "inclusive_join",
+        "end",
+    ];
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            StepKind::Start => "start",
+            StepKind::Task => "task",
+            StepKind::JointVisit => "joint_visit",
+            StepKind::Wait => "wait",
+            StepKind::Automatic => "automatic",
+            StepKind::Gateway => "gateway",
+            StepKind::ParallelSplit => "parallel_split",
+            StepKind::ParallelJoin => "parallel_join",
+            StepKind::InclusiveSplit => "inclusive_split",
+            StepKind::InclusiveJoin => "inclusive_join",
+            StepKind::End => "end",
+            StepKind::Unknown(s) => s,
+        }
+    }
+
+    /// Steps where a person acts and the case waits for a command.
+    pub fn is_human(&self) -> bool {
+        matches!(self, StepKind::Task | StepKind::JointVisit | StepKind::Wait)
+    }
+
+    pub fn is_split(&self) -> bool {
+        matches!(self, StepKind::ParallelSplit | StepKind::InclusiveSplit)
+    }
+
+    pub fn is_join(&self) -> bool {
+        matches!(self, StepKind::ParallelJoin | StepKind::InclusiveJoin)
+    }
+
+    /// The join kind that closes this split kind.
+    pub fn matching_join(&self) -> Option<StepKind> {
+        match self {
+            StepKind::ParallelSplit => Some(StepKind::ParallelJoin),
+            StepKind::InclusiveSplit => Some(StepKind::InclusiveJoin),
+            _ => None,
+        }
+    }
+}
+
+impl From<String> for StepKind {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "start" => StepKind::Start,
+            "task" => StepKind::Task,
+            "joint_visit" => StepKind::JointVisit,
+            "wait" => StepKind::Wait,
+            "automatic" => StepKind::Automatic,
+            "gateway" => StepKind::Gateway,
+            "parallel_split" => StepKind::ParallelSplit,
+            "parallel_join" => StepKind::ParallelJoin,
+            "inclusive_split" => StepKind::InclusiveSplit,
+            "inclusive_join" => StepKind::InclusiveJoin,
+            "end" => StepKind::End,
+            _ => StepKind::Unknown(s),
+        }
+    }
+}
+
+impl From<StepKind> for String {
+    fn from(k: StepKind) -> Self {
+        k.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a case ends.
+pub const KNOWN_OUTCOMES: &[&str] = &[
+    "betaald_werk",
+    "beschut_werk",
+    "opleiding",
+    "dagbesteding",
+    "gestopt",
+    "verhuisd",
+    "overleden",
+    "overgedragen",
+];
+
+/// Why a case waits; used for stall reasons and the manager's queue view.
+pub const KNOWN_WAIT_REASONS: &[&str] = &[
+    "client",
+    "uwv",
+    "zorgaanbieder",
+    "financiering",
+    "wmo_besluit",
+    "werkgever",
+    "onderwijs",
+    "intern",
+];
+
+/// One step of a pathway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub id: String,
+    pub kind: StepKind,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Responsible role (task, wait: who follows the outside party up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Roles taking part in a joint visit (two or more).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The outside party a `wait` step waits on, e.g. "UWV verzekeringsarts".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
+    /// Reason code of a wait (see [`KNOWN_WAIT_REASONS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Expected duration of a `wait`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Term>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Deadline>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_after: Option<Term>,
+    /// Form fields filled in when the step is completed; values become case variables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Field>,
+    /// Automatic steps: variable → CEL expression.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set: BTreeMap<String, String>,
+    /// Participatieladder rung (1–6) the case reaches when this step completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung: Option<u8>,
+    /// End steps: the outcome (`betaald_werk`, `beschut_werk`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Unconditional successor(s): one id, or several for a parallel split.
+    #[serde(default, skip_serializing_if = "Next::is_empty")]
+    pub next: Next,
+    /// Conditional successors (exclusive gateway, inclusive split), tried in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<Branch>,
+    /// Successor when no branch condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+impl Step {
+    /// Roles responsible for this step (one for task/wait, several for a joint visit).
+    pub fn responsible_roles(&self) -> Vec<String> {
+        match (&self.role, self.roles.is_empty()) {
+            (_, false) => self.roles.clone(),
+            (Some(r), true) => vec![r.clone()],
+            (None, true) => Vec::new(),
+        }
+    }
+
+    /// Every outgoing transition in evaluation order: branches, then `next`, then `default`.
+    pub fn transitions(&self) -> Vec<Transition<'_>> {
+        let mut out: Vec<Transition<'_>> = self
+            .branches
+            .iter()
+            .map(|b| Transition {
+                to: &b.to,
+                when: Some(&b.when),
+                is_default: false,
+            })
+            .collect();
+        out.extend(self.next.ids().map(|to| Transition {
+            to,
+            when: None,
+            is_default: false,
+        }));
+        if let Some(d) = &self.default {
+            out.push(Transition {
+                to: d,
+                when: None,
+                is_default: true,
+            });
+        }
+        out
+    }
+
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() {
+            &self.id
+        } else {
+            &self.name
+        }
+    }
+}
+
+/// An outgoing edge as the runtime and validator see it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transition<'a> {
+    pub to: &'a str,
+    pub when: Option<&'a str>,
+    pub is_default: bool,
+}
+
+/// `next: a` or `next: [a, b]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Next {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Next {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Next::None => true,
+            Next::One(_) => false,
+            Next::Many(v) => v.is_empty(),
+        }
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        let slice: &[String] = match self {
+            Next::None => &[],
+            Next::One(s) => std::slice::from_ref(s),
+            Next::Many(v) => v,
+        };
+        slice.iter().map(String::as_str)
+    }
+}
+
+/// A conditional successor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branch {
+    /// A CEL expression over case variables.
+    pub when: String,
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// A deadline: a term, optionally with the Algemene termijnenwet roll-over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Deadline {
+    Plain(Term),
+    Detailed {
+        term: Term,
+        /// Apply the Algemene termijnenwet to the end date.
+        #[serde(default)]
+        atw: bool,
+    },
+}
+
+impl Deadline {
+    pub fn term(&self) -> &Term {
+        match self {
+            Deadline::Plain(t) => t,
+            Deadline::Detailed { term, .. } => term,
+        }
+    }
+
+    pub fn atw(&self) -> bool {
+        matches!(self, Deadline::Detailed { atw: true, .. })
+    }
+}
+
+/// The type of a form field or case variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    Text,
+    Integer,
+    Number,
+    Boolean,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// One of `options`.
+    Choice,
+    /// A participatieladder rung, 1–6; completing the step records it on the case.
+    Rung,
+}
+
+impl FieldType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::Choice => "choice",
+            FieldType::Rung => "rung",
+        }
+    }
+}
+
+/// A form field (or declared case variable).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// A published, immutable version of a pathway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathwayVersion {
+    pub version: u32,
+    pub pathway: Pathway,
+}
+
+impl PathwayVersion {
+    pub fn key(&self) -> &str {
+        &self.pathway.key
+    }
+
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.pathway.steps.iter().find(|s| s.id == id)
+    }
+
+    /// The declared type of a variable: a pathway variable or any step's form field.
+    pub fn variable_type(&self, name: &str) -> Option<&Field> {
+        declared_variables(&self.pathway).into_iter().find(|f| f.name == name)
+    }
+}
+
+/// Every variable a pathway declares: pathway variables, form fields, and `set` targets
+/// (the latter typed by their declaration elsewhere, or as text when only set).
+pub fn declared_variables(p: &Pathway) -> Vec<&Field> {
+    let mut out: Vec<&Field> = p.variables.iter().collect();
+    for s in &p.steps {
+        out.extend(s.fields.iter());
+    }
+    out
+}

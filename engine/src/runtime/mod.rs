@@ -1,0 +1,709 @@
+//! The pure case runtime: `apply(pathway, state, command, now) -> Outcome`.
+//!
+//! No IO and no clock reads. A command is decided by emitting events onto a working copy of
+//! the state (through [`CaseState::evolve`], the same function replay uses) and collecting
+//! effects: timers to set or cancel and notifications to enqueue. On any error nothing is
+//! returned but the error, so the caller has nothing to persist.
+
+mod effects;
+mod forms;
+mod state;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::calendar::Calendar;
+use crate::expr::Expr;
+use crate::model::{FieldType, PathwayVersion, Step, StepKind};
+
+pub use effects::{Effect, Notification, NotificationKind, Recipient, Timer, TimerKind};
+pub use forms::parse_field_value;
+pub use state::{
+    CaseState, CaseStatus, DueInfo, Event, EventKind, RungChange, SplitState, Task, Token, Visit,
+    visit_timer_keys,
+};
+
+/// Most automatic moves one command may make before the runtime stops a runaway loop.
+pub const STEP_LIMIT: usize = 10_000;
+
+/// Who asks for what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    pub actor: String,
+    pub action: Action,
+}
+
+impl Command {
+    pub fn new(actor: impl Into<String>, action: Action) -> Command {
+        Command {
+            actor: actor.into(),
+            action,
+        }
+    }
+}
+
+/// A task named by its id (`t7`) or by the step it is open on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRef(pub String);
+
+/// What a command does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    StartCase {
+        variables: BTreeMap<String, Value>,
+    },
+    CompleteTask {
+        task: TaskRef,
+        data: BTreeMap<String, Value>,
+    },
+    PlanJointVisit {
+        task: TaskRef,
+        at: DateTime<Utc>,
+        place: Option<String>,
+        participants: Vec<String>,
+    },
+    RecordVisitOutcome {
+        task: TaskRef,
+        data: BTreeMap<String, Value>,
+    },
+    SetVariables {
+        values: BTreeMap<String, Value>,
+    },
+    Reassign {
+        task: TaskRef,
+        to: Option<String>,
+    },
+    Withdraw {
+        reason: String,
+    },
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::StartCase { .. } => "start_case",
+            Action::CompleteTask { .. } => "complete_task",
+            Action::PlanJointVisit { .. } => "plan_joint_visit",
+            Action::RecordVisitOutcome { .. } => "record_visit_outcome",
+            Action::SetVariables { .. } => "set_variables",
+            Action::Reassign { .. } => "reassign",
+            Action::Withdraw { .. } => "withdraw",
+        }
+    }
+}
+
+/// The result of a command: the new state, the events to append, the effects to persist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub state: CaseState,
+    pub events: Vec<Event>,
+    pub effects: Vec<Effect>,
+}
+
+/// Why a command was refused. Nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    #[error("case {case} is {status}; it accepts no more commands")]
+    CaseClosed { case: String, status: String },
+    #[error("case {case} has already been started")]
+    AlreadyStarted { case: String },
+    #[error("case {case} has not been started")]
+    NotStarted { case: String },
+    #[error("case {case} runs on {case_pathway}, not on {given}")]
+    WrongPathway {
+        case: String,
+        case_pathway: String,
+        given: String,
+    },
+    #[error("no open task `{task}` on case {case}")]
+    TaskNotOpen { case: String, task: String },
+    #[error("step `{step}` has {} open tasks ({}); name one by its task id", .ids.len(), .ids.join(", "))]
+    AmbiguousTask { step: String, ids: Vec<String> },
+    #[error("step `{step}`: required field `{field}` is missing")]
+    MissingField { step: String, field: String },
+    #[error("step `{step}` has no field `{field}`")]
+    UnknownField { step: String, field: String },
+    #[error("field `{field}` must be {expected}, got {got}")]
+    FieldType {
+        field: String,
+        expected: String,
+        got: String,
+    },
+    #[error("variable `{name}` is not declared in the pathway")]
+    UnknownVariable { name: String },
+    #[error("task `{task}` (step `{step}`) is a joint visit: plan it, then record its outcome")]
+    IsJointVisit { task: String, step: String },
+    #[error("task `{task}` (step `{step}`) is not a joint visit")]
+    NotAJointVisit { task: String, step: String },
+    #[error("joint visit `{task}` (step `{step}`) has not been planned yet")]
+    VisitNotPlanned { task: String, step: String },
+    #[error("a joint visit needs at least one participant")]
+    NoParticipants,
+    #[error("the visit time {at} lies in the past")]
+    VisitInPast { at: DateTime<Utc> },
+    #[error("step `{step}`: condition `{expr}` failed: {message}")]
+    Condition {
+        step: String,
+        expr: String,
+        message: String,
+    },
+    #[error("step `{step}`: expression for `{variable}` failed: {message}")]
+    SetExpression {
+        step: String,
+        variable: String,
+        message: String,
+    },
+    #[error("step `{step}`: no condition holds and there is no default")]
+    NoBranch { step: String },
+    #[error("the pathway has no step `{step}`")]
+    UnknownStep { step: String },
+    #[error("the pathway has no start step")]
+    NoStart,
+    #[error("step `{step}`: a join was reached outside any split")]
+    JoinWithoutSplit { step: String },
+    #[error("more than {limit} automatic moves in one command (last at step `{step}`): the pathway loops")]
+    StepLimit { step: String, limit: usize },
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// Applies a command with the default Dutch calendar.
+pub fn apply(pathway: &PathwayVersion, state: &CaseState, command: Command, now: DateTime<Utc>) -> Result<Outcome> {
+    apply_with_calendar(pathway, &Calendar::default(), state, command, now)
+}
+
+/// Applies a command with an organisation's calendar (closure days, working hours).
+pub fn apply_with_calendar(
+    pathway: &PathwayVersion,
+    calendar: &Calendar,
+    state: &CaseState,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    let mut run = Run {
+        pv: pathway,
+        calendar,
+        state: state.clone(),
+        events: Vec::new(),
+        effects: Vec::new(),
+        now,
+        actor: command.actor,
+        command: command.action.name(),
+    };
+    run.execute(command.action)?;
+    Ok(Outcome {
+        state: run.state,
+        events: run.events,
+        effects: run.effects,
+    })
+}
+
+struct Run<'a> {
+    pv: &'a PathwayVersion,
+    calendar: &'a Calendar,
+    state: CaseState,
+    events: Vec<Event>,
+    effects: Vec<Effect>,
+    now: DateTime<Utc>,
+    actor: String,
+    command: &'static str,
+}
+
+impl<'a> Run<'a> {
+    fn emit(&mut self, kind: EventKind) {
+        let event = Event {
+            at: self.now,
+            actor: self.actor.clone(),
+            command: self.command.to_owned(),
+            kind,
+        };
+        self.state.evolve(&event);
+        self.events.push(event);
+    }
+
+    fn alloc(&mut self) -> u64 {
+        let id = self.state.next_id;
+        self.state.next_id += 1;
+        id
+    }
+
+    fn step(&self, id: &str) -> Result<&'a Step> {
+        self.pv.step(id).ok_or_else(|| RuntimeError::UnknownStep { step: id.to_owned() })
+    }
+
+    fn case_id(&self) -> String {
+        self.state.id.clone()
+    }
+
+    fn execute(&mut self, action: Action) -> Result<()> {
+        match (&self.state.status, &action) {
+            (CaseStatus::New, Action::StartCase { .. }) => {}
+            (CaseStatus::New, _) => return Err(RuntimeError::NotStarted { case: self.case_id() }),
+            (_, Action::StartCase { .. }) => return Err(RuntimeError::AlreadyStarted { case: self.case_id() }),
+            (CaseStatus::Active, _) => {
+                if self.state.pathway_key != self.pv.pathway.key || self.state.pathway_version != self.pv.version {
+                    return Err(RuntimeError::WrongPathway {
+                        case: self.case_id(),
+                        case_pathway: format!("{} v{}", self.state.pathway_key, self.state.pathway_version),
+                        given: format!("{} v{}", self.pv.pathway.key, self.pv.version),
+                    });
+                }
+            }
+            (status, _) => {
+                return Err(RuntimeError::CaseClosed {
+                    case: self.case_id(),
+                    status: status.as_str().to_owned(),
+                });
+            }
+        }
+        match action {
+            Action::StartCase { variables } => self.start(variables),
+            Action::CompleteTask { task, data } => self.complete(&task, data, false),
+            Action::RecordVisitOutcome { task, data } => self.complete(&task, data, true),
+            Action::PlanJointVisit {
+                task,
+                at,
+                place,
+                participants,
+            } => self.plan_visit(&task, at, place, participants),
+            Action::SetVariables { values } => {
+                let values = forms::check_variables(self.pv, values)?;
+                if !values.is_empty() {
+                    self.emit(EventKind::VariablesSet { values });
+                }
+                Ok(())
+            }
+            Action::Reassign { task, to } => {
+                let task = self.resolve(&task)?;
+                self.emit(EventKind::TaskAssigned {
+                    task: task.id.clone(),
+                    user: to.clone(),
+                });
+                if let Some(user) = to {
+                    self.effects.push(Effect::Notify(Notification {
+                        key: format!("assigned:{}:{}:{}:{}", self.state.id, task.id, user, self.state.seq),
+                        case_id: self.case_id(),
+                        task: Some(task.id.clone()),
+                        kind: NotificationKind::TaskAssigned,
+                        to: Recipient::User(user),
+                        at: self.now,
+                    }));
+                }
+                Ok(())
+            }
+            Action::Withdraw { reason } => {
+                let open: Vec<Task> = self.state.tasks.values().cloned().collect();
+                for t in open {
+                    self.close_task(&t, "case withdrawn");
+                }
+                self.emit(EventKind::CaseWithdrawn { reason });
+                Ok(())
+            }
+        }
+    }
+
+    fn start(&mut self, variables: BTreeMap<String, Value>) -> Result<()> {
+        let variables = forms::check_variables(self.pv, variables)?;
+        let start = self
+            .pv
+            .pathway
+            .steps
+            .iter()
+            .find(|s| s.kind == StepKind::Start)
+            .ok_or(RuntimeError::NoStart)?;
+        self.emit(EventKind::CaseStarted {
+            pathway_key: self.pv.pathway.key.clone(),
+            pathway_version: self.pv.version,
+            variables,
+        });
+        let token = self.alloc();
+        self.emit(EventKind::TokenPlaced {
+            token,
+            step: start.id.clone(),
+            frames: Vec::new(),
+        });
+        self.run_tokens(VecDeque::from([token]))
+    }
+
+    fn resolve(&self, r: &TaskRef) -> Result<Task> {
+        if let Some(t) = self.state.tasks.get(&r.0) {
+            return Ok(t.clone());
+        }
+        let on_step: Vec<&Task> = self.state.tasks.values().filter(|t| t.step == r.0).collect();
+        match on_step.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(RuntimeError::TaskNotOpen {
+                case: self.case_id(),
+                task: r.0.clone(),
+            }),
+            many => Err(RuntimeError::AmbiguousTask {
+                step: r.0.clone(),
+                ids: many.iter().map(|t| t.id.clone()).collect(),
+            }),
+        }
+    }
+
+    fn complete(&mut self, r: &TaskRef, data: BTreeMap<String, Value>, visit_outcome: bool) -> Result<()> {
+        let task = self.resolve(r)?;
+        let step = self.step(&task.step)?;
+        let is_visit = step.kind == StepKind::JointVisit;
+        if is_visit && !visit_outcome {
+            return Err(RuntimeError::IsJointVisit {
+                task: task.id,
+                step: step.id.clone(),
+            });
+        }
+        if visit_outcome && !is_visit {
+            return Err(RuntimeError::NotAJointVisit {
+                task: task.id,
+                step: step.id.clone(),
+            });
+        }
+        if is_visit && task.visit.is_none() {
+            return Err(RuntimeError::VisitNotPlanned {
+                task: task.id,
+                step: step.id.clone(),
+            });
+        }
+        let data = forms::check_form(step, data)?;
+        self.emit(EventKind::TaskCompleted {
+            task: task.id.clone(),
+            step: step.id.clone(),
+            data: data.clone(),
+        });
+        self.cancel_timers(&task);
+        if !data.is_empty() {
+            self.emit(EventKind::VariablesSet { values: data.clone() });
+        }
+        let rung_field = step
+            .fields
+            .iter()
+            .filter(|f| f.ty == FieldType::Rung)
+            .find_map(|f| data.get(&f.name).and_then(Value::as_u64));
+        if let Some(rung) = rung_field.and_then(|r| u8::try_from(r).ok()).or(step.rung) {
+            self.emit(EventKind::RungSet {
+                rung,
+                step: Some(step.id.clone()),
+            });
+        }
+        self.move_on(task.token, step)?;
+        self.run_tokens(VecDeque::from([task.token]))
+    }
+
+    fn plan_visit(
+        &mut self,
+        r: &TaskRef,
+        at: DateTime<Utc>,
+        place: Option<String>,
+        participants: Vec<String>,
+    ) -> Result<()> {
+        let task = self.resolve(r)?;
+        let step = self.step(&task.step)?;
+        if step.kind != StepKind::JointVisit {
+            return Err(RuntimeError::NotAJointVisit {
+                task: task.id,
+                step: step.id.clone(),
+            });
+        }
+        if participants.is_empty() {
+            return Err(RuntimeError::NoParticipants);
+        }
+        if at <= self.now {
+            return Err(RuntimeError::VisitInPast { at });
+        }
+        let revision = task.visit.as_ref().map_or(1, |v| v.revision + 1);
+        if let Some(old) = &task.visit {
+            for key in visit_timer_keys(&self.state.id, &task.id, old.revision) {
+                self.effects.push(Effect::CancelTimer { key });
+            }
+        }
+        let visit = Visit {
+            at,
+            place,
+            participants: participants.clone(),
+            revision,
+        };
+        self.emit(EventKind::VisitPlanned {
+            task: task.id.clone(),
+            visit,
+        });
+        let keys = visit_timer_keys(&self.state.id, &task.id, revision);
+        let moments = [
+            (TimerKind::VisitReminder, effects::working_days_before(self.calendar, at, 2)),
+            (TimerKind::VisitReminder, at - Duration::hours(2)),
+            (TimerKind::VisitOutcomeMissing, at + Duration::days(1)),
+        ];
+        for (key, (kind, due_at)) in keys.into_iter().zip(moments) {
+            if due_at > self.now {
+                self.effects.push(Effect::SetTimer(Timer {
+                    key,
+                    case_id: self.case_id(),
+                    task: Some(task.id.clone()),
+                    kind,
+                    due_at,
+                }));
+            }
+        }
+        for user in participants {
+            self.effects.push(Effect::Notify(Notification {
+                key: format!("visit-planned:{}:{}:{}:{}", self.state.id, task.id, revision, user),
+                case_id: self.case_id(),
+                task: Some(task.id.clone()),
+                kind: NotificationKind::VisitPlanned,
+                to: Recipient::User(user),
+                at: self.now,
+            }));
+        }
+        Ok(())
+    }
+
+    fn cancel_timers(&mut self, task: &Task) {
+        for key in &task.timers {
+            self.effects.push(Effect::CancelTimer { key: key.clone() });
+        }
+    }
+
+    fn close_task(&mut self, task: &Task, reason: &str) {
+        self.emit(EventKind::TaskClosed {
+            task: task.id.clone(),
+            step: task.step.clone(),
+            reason: reason.to_owned(),
+        });
+        self.cancel_timers(task);
+    }
+
+    /// Moves a token from a single-successor step to its successor.
+    fn move_on(&mut self, token: u64, step: &Step) -> Result<()> {
+        let to = step
+            .next
+            .ids()
+            .next()
+            .ok_or_else(|| RuntimeError::NoBranch { step: step.id.clone() })?;
+        self.step(to)?;
+        self.emit(EventKind::TokenMoved {
+            token,
+            to: to.to_owned(),
+        });
+        Ok(())
+    }
+
+    fn run_tokens(&mut self, mut queue: VecDeque<u64>) -> Result<()> {
+        let mut moves = 0usize;
+        while let Some(tid) = queue.pop_front() {
+            let Some(token) = self.state.tokens.get(&tid).cloned() else {
+                continue;
+            };
+            let step = self.step(&token.step)?;
+            moves += 1;
+            if moves > STEP_LIMIT {
+                return Err(RuntimeError::StepLimit {
+                    step: step.id.clone(),
+                    limit: STEP_LIMIT,
+                });
+            }
+            match &step.kind {
+                StepKind::Start | StepKind::Automatic => {
+                    if step.kind == StepKind::Automatic {
+                        self.run_automatic(step)?;
+                    }
+                    self.move_on(tid, step)?;
+                    queue.push_back(tid);
+                }
+                StepKind::Task | StepKind::JointVisit | StepKind::Wait => self.open_task(tid, step),
+                StepKind::Gateway => {
+                    let to = self.choose(step, true)?.into_iter().next().ok_or_else(|| {
+                        RuntimeError::NoBranch { step: step.id.clone() }
+                    })?;
+                    self.emit(EventKind::TokenMoved { token: tid, to });
+                    queue.push_back(tid);
+                }
+                StepKind::ParallelSplit | StepKind::InclusiveSplit => {
+                    let targets = if step.kind == StepKind::ParallelSplit {
+                        step.next.ids().map(str::to_owned).collect()
+                    } else {
+                        self.choose(step, false)?
+                    };
+                    let instance = self.alloc();
+                    self.emit(EventKind::SplitOpened {
+                        instance,
+                        step: step.id.clone(),
+                        expected: u32::try_from(targets.len()).unwrap_or(u32::MAX),
+                    });
+                    self.emit(EventKind::TokenRemoved { token: tid });
+                    for target in targets {
+                        self.step(&target)?;
+                        let new = self.alloc();
+                        let mut frames = token.frames.clone();
+                        frames.push(instance);
+                        self.emit(EventKind::TokenPlaced {
+                            token: new,
+                            step: target,
+                            frames,
+                        });
+                        queue.push_back(new);
+                    }
+                }
+                StepKind::ParallelJoin | StepKind::InclusiveJoin => {
+                    let instance = token
+                        .frames
+                        .last()
+                        .copied()
+                        .filter(|i| self.state.splits.contains_key(i))
+                        .ok_or_else(|| RuntimeError::JoinWithoutSplit { step: step.id.clone() })?;
+                    self.emit(EventKind::BranchArrived { instance, token: tid });
+                    let done = self
+                        .state
+                        .splits
+                        .get(&instance)
+                        .is_some_and(|s| s.arrived >= s.expected);
+                    if done {
+                        self.emit(EventKind::SplitClosed { instance });
+                        let new = self.alloc();
+                        let frames = token.frames[..token.frames.len() - 1].to_vec();
+                        self.emit(EventKind::TokenPlaced {
+                            token: new,
+                            step: step.id.clone(),
+                            frames,
+                        });
+                        let after = self.step(&step.id)?;
+                        self.move_on(new, after)?;
+                        queue.push_back(new);
+                    }
+                }
+                StepKind::End => {
+                    self.emit(EventKind::TokenRemoved { token: tid });
+                    if let Some(rung) = step.rung {
+                        self.emit(EventKind::RungSet {
+                            rung,
+                            step: Some(step.id.clone()),
+                        });
+                    }
+                    if self.state.tokens.is_empty() {
+                        let open: Vec<Task> = self.state.tasks.values().cloned().collect();
+                        for t in open {
+                            self.close_task(&t, "case ended");
+                        }
+                        self.emit(EventKind::CaseEnded {
+                            outcome: step.outcome.clone().unwrap_or_else(|| "gestopt".into()),
+                            step: step.id.clone(),
+                        });
+                        return Ok(());
+                    }
+                }
+                StepKind::Unknown(_) => {
+                    return Err(RuntimeError::UnknownStep { step: step.id.clone() });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Branch targets whose condition holds: the first one (exclusive) or all (inclusive);
+    /// the default when none holds.
+    fn choose(&self, step: &Step, first_only: bool) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for b in &step.branches {
+            let holds = Expr::cached(&b.when)
+                .and_then(|e| e.eval_bool(&self.state.variables))
+                .map_err(|e| RuntimeError::Condition {
+                    step: step.id.clone(),
+                    expr: b.when.clone(),
+                    message: e.message,
+                })?;
+            if holds {
+                out.push(b.to.clone());
+                if first_only {
+                    break;
+                }
+            }
+        }
+        if out.is_empty() {
+            match &step.default {
+                Some(d) => out.push(d.clone()),
+                None => return Err(RuntimeError::NoBranch { step: step.id.clone() }),
+            }
+        }
+        Ok(out)
+    }
+
+    fn run_automatic(&mut self, step: &Step) -> Result<()> {
+        let mut values = BTreeMap::new();
+        for (name, source) in &step.set {
+            let v = Expr::cached(source)
+                .and_then(|e| e.eval(&self.state.variables))
+                .map_err(|e| RuntimeError::SetExpression {
+                    step: step.id.clone(),
+                    variable: name.clone(),
+                    message: e.message,
+                })?;
+            values.insert(name.clone(), v);
+        }
+        let values = forms::check_variables(self.pv, values)?;
+        if !values.is_empty() {
+            self.emit(EventKind::VariablesSet { values });
+        }
+        if let Some(rung) = step.rung {
+            self.emit(EventKind::RungSet {
+                rung,
+                step: Some(step.id.clone()),
+            });
+        }
+        Ok(())
+    }
+
+    fn open_task(&mut self, token: u64, step: &Step) {
+        let id = format!("t{}", self.alloc());
+        let due = step.deadline.as_ref().map(|d| {
+            let due = self.calendar.add(self.now, d.term(), d.atw());
+            DueInfo {
+                at: due.at,
+                term: d.term().to_string(),
+                explanation: due.explanation,
+            }
+        });
+        let mut timers = Vec::new();
+        if let Some(due) = &due {
+            let key = format!("deadline:{}:{}", self.state.id, id);
+            timers.push(key.clone());
+            self.effects.push(Effect::SetTimer(Timer {
+                key,
+                case_id: self.case_id(),
+                task: Some(id.clone()),
+                kind: TimerKind::Deadline,
+                due_at: due.at,
+            }));
+        }
+        let roles = step.responsible_roles();
+        for role in &roles {
+            self.effects.push(Effect::Notify(Notification {
+                key: format!("task-opened:{}:{}:{}", self.state.id, id, role),
+                case_id: self.case_id(),
+                task: Some(id.clone()),
+                kind: NotificationKind::TaskOpened,
+                to: Recipient::Role(role.clone()),
+                at: self.now,
+            }));
+        }
+        self.emit(EventKind::TaskOpened {
+            task: Task {
+                id,
+                step: step.id.clone(),
+                token,
+                roles,
+                assignee: None,
+                opened_at: self.now,
+                due,
+                visit: None,
+                timers,
+            },
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,390 @@
+//! Case state and the events that build it. `evolve` is the only code that changes a
+//! state, so replaying a case's events reproduces its stored state exactly.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where a case is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// Blank state before `StartCase`.
+    New,
+    Active,
+    Ended,
+    Withdrawn,
+}
+
+impl CaseStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CaseStatus::New => "new",
+            CaseStatus::Active => "active",
+            CaseStatus::Ended => "ended",
+            CaseStatus::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// A token: one thread of control at a step. `frames` are the split instances it is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    pub step: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<u64>,
+}
+
+/// A running split: how many branches it started and how many have reached the join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitState {
+    pub step: String,
+    pub expected: u32,
+    pub arrived: u32,
+}
+
+/// A planned joint visit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Visit {
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    pub participants: Vec<String>,
+    /// Increases with every re-planning; part of reminder keys.
+    pub revision: u32,
+}
+
+/// An open piece of work for people: a task, a joint visit or a wait to follow up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub step: String,
+    pub token: u64,
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<DueInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit: Option<Visit>,
+    /// Keys of the timers this task owns; cancelled when it closes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timers: Vec<String>,
+}
+
+/// A computed due date with its reasoning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueInfo {
+    pub at: DateTime<Utc>,
+    pub term: String,
+    pub explanation: Vec<String>,
+}
+
+/// One entry of the participatieladder history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RungChange {
+    pub rung: u8,
+    pub at: DateTime<Utc>,
+    pub step: Option<String>,
+}
+
+/// The whole state of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseState {
+    pub id: String,
+    pub pathway_key: String,
+    pub pathway_version: u32,
+    pub status: CaseStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub variables: BTreeMap<String, Value>,
+    pub tokens: BTreeMap<u64, Token>,
+    pub splits: BTreeMap<u64, SplitState>,
+    pub tasks: BTreeMap<String, Task>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung: Option<u8>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rung_history: Vec<RungChange>,
+    /// Users who acted on or were assigned to the case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub team: Vec<String>,
+    /// Counter for token, split and task numbers.
+    pub next_id: u64,
+    /// Number of events applied; the optimistic-concurrency version of the case.
+    pub seq: u64,
+}
+
+impl CaseState {
+    /// The state before `StartCase`.
+    pub fn blank(id: impl Into<String>) -> CaseState {
+        CaseState {
+            id: id.into(),
+            pathway_key: String::new(),
+            pathway_version: 0,
+            status: CaseStatus::New,
+            outcome: None,
+            started_at: None,
+            last_event_at: None,
+            variables: BTreeMap::new(),
+            tokens: BTreeMap::new(),
+            splits: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            rung: None,
+            rung_history: Vec::new(),
+            team: Vec::new(),
+            next_id: 1,
+            seq: 0,
+        }
+    }
+
+    /// Rebuilds a state from its events.
+    pub fn replay<'a>(id: &str, events: impl IntoIterator<Item = &'a Event>) -> CaseState {
+        let mut s = CaseState::blank(id);
+        for e in events {
+            s.evolve(e);
+        }
+        s
+    }
+
+    fn add_to_team(&mut self, user: &str) {
+        if !user.is_empty() && !self.team.iter().any(|u| u == user) {
+            self.team.push(user.to_owned());
+        }
+    }
+
+    /// Applies one event. Never fails: events are facts.
+    pub fn evolve(&mut self, event: &Event) {
+        self.seq += 1;
+        self.last_event_at = Some(event.at);
+        match &event.kind {
+            EventKind::CaseStarted {
+                pathway_key,
+                pathway_version,
+                variables,
+            } => {
+                self.pathway_key = pathway_key.clone();
+                self.pathway_version = *pathway_version;
+                self.status = CaseStatus::Active;
+                self.started_at = Some(event.at);
+                self.variables.extend(variables.clone());
+                self.add_to_team(&event.actor);
+            }
+            EventKind::TokenPlaced { token, step, frames } => {
+                self.next_id = self.next_id.max(token + 1);
+                self.tokens.insert(
+                    *token,
+                    Token {
+                        step: step.clone(),
+                        frames: frames.clone(),
+                    },
+                );
+            }
+            EventKind::TokenMoved { token, to } => {
+                if let Some(t) = self.tokens.get_mut(token) {
+                    t.step = to.clone();
+                }
+            }
+            EventKind::TokenRemoved { token } => {
+                self.tokens.remove(token);
+            }
+            EventKind::SplitOpened {
+                instance,
+                step,
+                expected,
+            } => {
+                self.next_id = self.next_id.max(instance + 1);
+                self.splits.insert(
+                    *instance,
+                    SplitState {
+                        step: step.clone(),
+                        expected: *expected,
+                        arrived: 0,
+                    },
+                );
+            }
+            EventKind::BranchArrived { instance, token } => {
+                if let Some(s) = self.splits.get_mut(instance) {
+                    s.arrived += 1;
+                }
+                self.tokens.remove(token);
+            }
+            EventKind::SplitClosed { instance } => {
+                self.splits.remove(instance);
+            }
+            EventKind::TaskOpened { task } => {
+                if let Some(n) = task.id.strip_prefix('t').and_then(|n| n.parse::<u64>().ok()) {
+                    self.next_id = self.next_id.max(n + 1);
+                }
+                self.tasks.insert(task.id.clone(), task.clone());
+            }
+            EventKind::TaskAssigned { task, user } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.assignee = user.clone();
+                }
+                if let Some(u) = user {
+                    self.add_to_team(u);
+                }
+            }
+            EventKind::VisitPlanned { task, visit } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.visit = Some(visit.clone());
+                    for timer in visit_timer_keys(&self.id, task, visit.revision) {
+                        if !t.timers.contains(&timer) {
+                            t.timers.push(timer);
+                        }
+                    }
+                }
+                for p in &visit.participants {
+                    self.add_to_team(p);
+                }
+            }
+            EventKind::TaskCompleted { task, .. } | EventKind::TaskClosed { task, .. } => {
+                self.tasks.remove(task);
+                self.add_to_team(&event.actor);
+            }
+            EventKind::VariablesSet { values } => {
+                for (k, v) in values {
+                    self.variables.insert(k.clone(), v.clone());
+                }
+            }
+            EventKind::RungSet { rung, step } => {
+                self.rung = Some(*rung);
+                self.rung_history.push(RungChange {
+                    rung: *rung,
+                    at: event.at,
+                    step: step.clone(),
+                });
+            }
+            EventKind::CaseEnded { outcome, .. } => {
+                self.status = CaseStatus::Ended;
+                self.outcome = Some(outcome.clone());
+            }
+            EventKind::CaseWithdrawn { .. } => {
+                self.status = CaseStatus::Withdrawn;
+                self.tokens.clear();
+                self.splits.clear();
+            }
+        }
+    }
+}
+
+/// Timer keys a planned visit owns: reminders before it and the missing-outcome check.
+pub fn visit_timer_keys(case: &str, task: &str, revision: u32) -> Vec<String> {
+    ["reminder-2wd", "reminder-2h", "outcome-missing"]
+        .iter()
+        .map(|k| format!("visit:{case}:{task}:{revision}:{k}"))
+        .collect()
+}
+
+/// One fact in a case's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    /// Who caused it: a user name, or `system`.
+    pub actor: String,
+    /// The command that produced it.
+    pub command: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    CaseStarted {
+        pathway_key: String,
+        pathway_version: u32,
+        variables: BTreeMap<String, Value>,
+    },
+    TokenPlaced {
+        token: u64,
+        step: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        frames: Vec<u64>,
+    },
+    TokenMoved {
+        token: u64,
+        to: String,
+    },
+    TokenRemoved {
+        token: u64,
+    },
+    SplitOpened {
+        instance: u64,
+        step: String,
+        expected: u32,
+    },
+    BranchArrived {
+        instance: u64,
+        token: u64,
+    },
+    SplitClosed {
+        instance: u64,
+    },
+    TaskOpened {
+        task: Task,
+    },
+    TaskAssigned {
+        task: String,
+        user: Option<String>,
+    },
+    VisitPlanned {
+        task: String,
+        visit: Visit,
+    },
+    TaskCompleted {
+        task: String,
+        step: String,
+        data: BTreeMap<String, Value>,
+    },
+    TaskClosed {
+        task: String,
+        step: String,
+        reason: String,
+    },
+    VariablesSet {
+        values: BTreeMap<String, Value>,
+    },
+    RungSet {
+        rung: u8,
+        step: Option<String>,
+    },
+    CaseEnded {
+        outcome: String,
+        step: String,
+    },
+    CaseWithdrawn {
+        reason: String,
+    },
+}
+
+impl EventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::CaseStarted { .. } => "case_started",
+            EventKind::TokenPlaced { .. } => "token_placed",
+            EventKind::TokenMoved { .. } => "token_moved",
+            EventKind::TokenRemoved { .. } => "token_removed",
+            EventKind::SplitOpened { .. } => "split_opened",
+            EventKind::BranchArrived { .. } => "branch_arrived",
+            EventKind::SplitClosed { .. } => "split_closed",
+            EventKind::TaskOpened { .. } => "task_opened",
+            EventKind::TaskAssigned { .. } => "task_assigned",
+            EventKind::VisitPlanned { .. } => "visit_planned",
+            EventKind::TaskCompleted { .. } => "task_completed",
+            EventKind::TaskClosed { .. } => "task_closed",
+            EventKind::VariablesSet { .. } => "variables_set",
+            EventKind::RungSet { .. } => "rung_set",
+            EventKind::CaseEnded { .. } => "case_ended",
+            EventKind::CaseWithdrawn { .. } => "case_withdrawn",
+        }
+    }
+}

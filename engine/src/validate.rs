@@ -1,0 +1,565 @@
+//! Graph checks on a pathway (petgraph): one start, every step reachable, no traps, cycles
+//! with exits, gateways with defaults, joins that close their splits, declared roles and
+//! variables, conditions that parse. Every problem names the step (and line) it concerns.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+
+use petgraph::algo::{dominators, tarjan_scc};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::{Bfs, EdgeRef, Reversed};
+use petgraph::Direction;
+
+use crate::definition::Loaded;
+use crate::expr::Expr;
+use crate::model::{FieldType, Pathway, Step, StepKind, KNOWN_OUTCOMES, KNOWN_WAIT_REASONS};
+
+/// One thing wrong with a pathway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub step: Option<String>,
+    pub line: Option<usize>,
+    pub kind: ProblemKind,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if let Some(step) = &self.step {
+            write!(f, "step `{step}`: ")?;
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+/// What is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    #[error("the pathway has no start step (a step with `kind: start`)")]
+    NoStart,
+    #[error("the pathway has {} start steps ({}); it needs exactly one", .ids.len(), .ids.join(", "))]
+    ManyStarts { ids: Vec<String> },
+    #[error("step id `{id}` is used more than once")]
+    DuplicateId { id: String },
+    #[error("unknown step kind `{kind}` (known kinds: {})", StepKind::KNOWN.join(", "))]
+    UnknownKind { kind: String },
+    #[error("transition to unknown step `{to}`")]
+    UnknownTarget { to: String },
+    #[error("cannot be reached from the start step")]
+    Unreachable,
+    #[error("no end step can be reached from here: a case would be trapped")]
+    Trap,
+    #[error("the cycle {} has no way out", .cycle.join(" → "))]
+    CycleWithoutExit { cycle: Vec<String> },
+    #[error("the cycle {} has no task, wait or visit step: it would loop without anyone acting", .cycle.join(" → "))]
+    CycleWithoutHumanStep { cycle: Vec<String> },
+    #[error("a {kind} needs a `default` transition for when no condition holds")]
+    NoDefault { kind: String },
+    #[error("{kind} does not close a split: {why}")]
+    UnmatchedJoin { kind: String, why: String },
+    #[error("{kind} has no matching {join} that all its branches reach")]
+    SplitWithoutJoin { kind: String, join: String },
+    #[error("role `{role}` is not declared under `roles`")]
+    UndeclaredRole { role: String },
+    #[error("expression `{expr}` does not parse: {message}")]
+    BadExpression { expr: String, message: String },
+    #[error("expression `{expr}` reads `{name}`, which is neither a pathway variable nor a form field")]
+    UnknownVariable { expr: String, name: String },
+    #[error("a {kind} step needs `{attribute}`")]
+    MissingAttribute { kind: String, attribute: String },
+    #[error("`{attribute}` does not belong on a {kind} step")]
+    UnexpectedAttribute { kind: String, attribute: String },
+    #[error("a {kind} step needs exactly one successor in `next`, it has {count}")]
+    SuccessorCount { kind: String, count: usize },
+    #[error("a {kind} step needs at least {min} {what}, it has {count}")]
+    TooFew {
+        kind: String,
+        what: String,
+        min: usize,
+        count: usize,
+    },
+    #[error("ladder rung {rung} is outside 1–6")]
+    BadRung { rung: u8 },
+    #[error("unknown outcome `{outcome}` (known: {})", KNOWN_OUTCOMES.join(", "))]
+    UnknownOutcome { outcome: String },
+    #[error("unknown wait reason `{reason}` (known: {})", KNOWN_WAIT_REASONS.join(", "))]
+    UnknownReason { reason: String },
+    #[error("variable `{name}` is declared as both {first} and {second}")]
+    ConflictingVariable {
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error("choice field `{name}` has no `options`")]
+    ChoiceWithoutOptions { name: String },
+    #[error("field `{name}` appears twice in this step's form")]
+    DuplicateField { name: String },
+    #[error("`set` writes `{name}`, which is not a declared variable or form field")]
+    UndeclaredSetTarget { name: String },
+}
+
+/// Validates a loaded pathway; the empty list means it may be published.
+pub fn validate(loaded: &Loaded) -> Vec<Problem> {
+    let mut v = Validator {
+        loaded,
+        problems: Vec::new(),
+    };
+    v.run();
+    v.problems
+}
+
+/// Validates a pathway without source lines (e.g. one read back from the store).
+pub fn validate_pathway(pathway: &Pathway) -> Vec<Problem> {
+    validate(&Loaded {
+        pathway: pathway.clone(),
+        step_lines: HashMap::new(),
+    })
+}
+
+struct Validator<'a> {
+    loaded: &'a Loaded,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    fn p(&self) -> &Pathway {
+        &self.loaded.pathway
+    }
+
+    fn at(&mut self, index: Option<usize>, kind: ProblemKind) {
+        let (step, line) = match index {
+            Some(i) => (
+                self.p().steps.get(i).map(|s| s.id.clone()),
+                self.loaded.step_lines.get(&i).copied(),
+            ),
+            None => (None, None),
+        };
+        self.problems.push(Problem { step, line, kind });
+    }
+
+    fn run(&mut self) {
+        let steps = &self.loaded.pathway.steps;
+        // Ids, kinds, attributes.
+        let mut first_index: HashMap<&str, usize> = HashMap::new();
+        for (i, s) in steps.iter().enumerate() {
+            if first_index.contains_key(s.id.as_str()) {
+                self.at(Some(i), ProblemKind::DuplicateId { id: s.id.clone() });
+            } else {
+                first_index.insert(&s.id, i);
+            }
+            self.check_step_shape(i, s);
+        }
+        self.check_variables();
+
+        let starts: Vec<usize> = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == StepKind::Start)
+            .map(|(i, _)| i)
+            .collect();
+        match starts.len() {
+            0 => self.at(None, ProblemKind::NoStart),
+            1 => {}
+            _ => {
+                let ids = starts.iter().map(|&i| steps[i].id.clone()).collect();
+                self.at(Some(starts[1]), ProblemKind::ManyStarts { ids });
+            }
+        }
+
+        // The graph: one node per step (by first occurrence), edges per transition.
+        let mut g: DiGraph<usize, ()> = DiGraph::new();
+        let nodes: Vec<NodeIndex> = (0..steps.len()).map(|i| g.add_node(i)).collect();
+        for (i, s) in steps.iter().enumerate() {
+            for t in s.transitions() {
+                match first_index.get(t.to) {
+                    Some(&j) => {
+                        g.add_edge(nodes[i], nodes[j], ());
+                    }
+                    None => self.at(Some(i), ProblemKind::UnknownTarget { to: t.to.to_owned() }),
+                }
+            }
+        }
+        let Some(&start) = starts.first() else {
+            return;
+        };
+        let start = nodes[start];
+
+        let mut reachable = HashSet::new();
+        let mut bfs = Bfs::new(&g, start);
+        while let Some(n) = bfs.next(&g) {
+            reachable.insert(n);
+        }
+        let mut reaches_end = HashSet::new();
+        let reversed = Reversed(&g);
+        for (i, s) in steps.iter().enumerate() {
+            if s.kind == StepKind::End {
+                let mut bfs = Bfs::new(reversed, nodes[i]);
+                while let Some(n) = bfs.next(reversed) {
+                    reaches_end.insert(n);
+                }
+            }
+        }
+        for (i, _) in steps.iter().enumerate() {
+            if first_index.get(steps[i].id.as_str()) != Some(&i) {
+                continue;
+            }
+            if !reachable.contains(&nodes[i]) {
+                self.at(Some(i), ProblemKind::Unreachable);
+            } else if !reaches_end.contains(&nodes[i]) {
+                self.at(Some(i), ProblemKind::Trap);
+            }
+        }
+
+        // Cycles.
+        for scc in tarjan_scc(&g) {
+            let is_cycle = scc.len() > 1 || g.contains_edge(scc[0], scc[0]);
+            if !is_cycle {
+                continue;
+            }
+            let set: HashSet<NodeIndex> = scc.iter().copied().collect();
+            let mut ids: Vec<usize> = scc.iter().map(|n| g[*n]).collect();
+            ids.sort_unstable();
+            let cycle: Vec<String> = ids.iter().map(|&i| steps[i].id.clone()).collect();
+            let has_exit = scc
+                .iter()
+                .any(|n| g.edges_directed(*n, Direction::Outgoing).any(|e| !set.contains(&e.target())));
+            if !has_exit {
+                self.at(Some(ids[0]), ProblemKind::CycleWithoutExit { cycle: cycle.clone() });
+            }
+            if !ids.iter().any(|&i| steps[i].kind.is_human()) {
+                self.at(Some(ids[0]), ProblemKind::CycleWithoutHumanStep { cycle });
+            }
+        }
+
+        self.check_splits_and_joins(&g, &nodes, start, &reachable);
+    }
+
+    fn check_step_shape(&mut self, i: usize, s: &Step) {
+        let kind = s.kind.as_str().to_owned();
+        let missing = |attribute: &str| ProblemKind::MissingAttribute {
+            kind: kind.clone(),
+            attribute: attribute.to_owned(),
+        };
+        let unexpected = |attribute: &str| ProblemKind::UnexpectedAttribute {
+            kind: kind.clone(),
+            attribute: attribute.to_owned(),
+        };
+        let mut found = Vec::new();
+        if let StepKind::Unknown(k) = &s.kind {
+            self.at(Some(i), ProblemKind::UnknownKind { kind: k.clone() });
+            return;
+        }
+        let next_count = s.next.ids().count();
+        let single_successor = matches!(
+            s.kind,
+            StepKind::Start
+                | StepKind::Task
+                | StepKind::JointVisit
+                | StepKind::Wait
+                | StepKind::Automatic
+                | StepKind::ParallelJoin
+                | StepKind::InclusiveJoin
+        );
+        if single_successor {
+            if next_count != 1 {
+                found.push(ProblemKind::SuccessorCount {
+                    kind: kind.clone(),
+                    count: next_count,
+                });
+            }
+            if !s.branches.is_empty() {
+                found.push(unexpected("branches"));
+            }
+            if s.default.is_some() {
+                found.push(unexpected("default"));
+            }
+        }
+        let routing = matches!(s.kind, StepKind::Gateway | StepKind::InclusiveSplit);
+        if routing {
+            if s.branches.is_empty() {
+                found.push(missing("branches"));
+            }
+            if s.default.is_none() {
+                found.push(ProblemKind::NoDefault { kind: kind.clone() });
+            }
+            if next_count > 0 {
+                found.push(unexpected("next"));
+            }
+        }
+        match s.kind {
+            StepKind::Task => {
+                if s.role.is_none() {
+                    found.push(missing("role"));
+                }
+            }
+            StepKind::JointVisit => {
+                if s.roles.len() < 2 {
+                    found.push(ProblemKind::TooFew {
+                        kind: kind.clone(),
+                        what: "roles".into(),
+                        min: 2,
+                        count: s.roles.len(),
+                    });
+                }
+            }
+            StepKind::Wait => {
+                if s.party.is_none() {
+                    found.push(missing("party"));
+                }
+                if s.expected.is_none() {
+                    found.push(missing("expected"));
+                }
+                if let Some(r) = &s.reason {
+                    if !KNOWN_WAIT_REASONS.contains(&r.as_str()) {
+                        found.push(ProblemKind::UnknownReason { reason: r.clone() });
+                    }
+                }
+            }
+            StepKind::ParallelSplit => {
+                if next_count < 2 {
+                    found.push(ProblemKind::TooFew {
+                        kind: kind.clone(),
+                        what: "successors in `next`".into(),
+                        min: 2,
+                        count: next_count,
+                    });
+                }
+                if !s.branches.is_empty() {
+                    found.push(unexpected("branches"));
+                }
+            }
+            StepKind::End => {
+                match &s.outcome {
+                    None => found.push(missing("outcome")),
+                    Some(o) if !KNOWN_OUTCOMES.contains(&o.as_str()) => {
+                        found.push(ProblemKind::UnknownOutcome { outcome: o.clone() })
+                    }
+                    Some(_) => {}
+                }
+                if next_count > 0 || !s.branches.is_empty() || s.default.is_some() {
+                    found.push(unexpected("next"));
+                }
+            }
+            _ => {}
+        }
+        if s.kind != StepKind::End && s.outcome.is_some() {
+            found.push(unexpected("outcome"));
+        }
+        if s.kind != StepKind::Automatic && !s.set.is_empty() {
+            found.push(unexpected("set"));
+        }
+        if !s.kind.is_human() && !s.fields.is_empty() {
+            found.push(unexpected("fields"));
+        }
+        if s.kind != StepKind::JointVisit && !s.roles.is_empty() {
+            found.push(unexpected("roles"));
+        }
+        if let Some(rung) = s.rung {
+            if !(1..=6).contains(&rung) {
+                found.push(ProblemKind::BadRung { rung });
+            }
+        }
+        for role in s.role.iter().chain(s.roles.iter()) {
+            if !self.p().roles.contains_key(role) {
+                found.push(ProblemKind::UndeclaredRole { role: role.clone() });
+            }
+        }
+        let mut names = HashSet::new();
+        for f in &s.fields {
+            if !names.insert(f.name.as_str()) {
+                found.push(ProblemKind::DuplicateField { name: f.name.clone() });
+            }
+        }
+        for k in found {
+            self.at(Some(i), k);
+        }
+    }
+
+    fn check_variables(&mut self) {
+        let mut types: HashMap<String, FieldType> = HashMap::new();
+        let mut found = Vec::new();
+        let p = self.p();
+        let fields = p
+            .variables
+            .iter()
+            .map(|f| (None, f))
+            .chain(p.steps.iter().enumerate().flat_map(|(i, s)| s.fields.iter().map(move |f| (Some(i), f))));
+        for (i, f) in fields {
+            if f.ty == FieldType::Choice && f.options.is_empty() {
+                found.push((i, ProblemKind::ChoiceWithoutOptions { name: f.name.clone() }));
+            }
+            match types.get(&f.name) {
+                Some(t) if *t != f.ty => found.push((
+                    i,
+                    ProblemKind::ConflictingVariable {
+                        name: f.name.clone(),
+                        first: t.as_str().into(),
+                        second: f.ty.as_str().into(),
+                    },
+                )),
+                Some(_) => {}
+                None => {
+                    types.insert(f.name.clone(), f.ty);
+                }
+            }
+        }
+        for (i, s) in p.steps.iter().enumerate() {
+            let exprs = s
+                .branches
+                .iter()
+                .map(|b| b.when.as_str())
+                .chain(s.set.values().map(String::as_str));
+            for e in exprs {
+                match Expr::compile(e) {
+                    Ok(compiled) => {
+                        for name in compiled.variables() {
+                            if !types.contains_key(name) {
+                                found.push((
+                                    Some(i),
+                                    ProblemKind::UnknownVariable {
+                                        expr: e.to_owned(),
+                                        name: name.clone(),
+                                    },
+                                ));
+                            }
+                        }
+                    }
+                    Err(err) => found.push((
+                        Some(i),
+                        ProblemKind::BadExpression {
+                            expr: e.to_owned(),
+                            message: err.message,
+                        },
+                    )),
+                }
+            }
+            for name in s.set.keys() {
+                if !types.contains_key(name) {
+                    found.push((Some(i), ProblemKind::UndeclaredSetTarget { name: name.clone() }));
+                }
+            }
+        }
+        for (i, k) in found {
+            self.at(i, k);
+        }
+    }
+
+    /// Each join closes the nearest split that dominates it; the split's branches may only
+    /// leave through that join, and nothing enters them from outside.
+    fn check_splits_and_joins(
+        &mut self,
+        g: &DiGraph<usize, ()>,
+        nodes: &[NodeIndex],
+        start: NodeIndex,
+        reachable: &HashSet<NodeIndex>,
+    ) {
+        let steps = &self.loaded.pathway.steps;
+        let doms = dominators::simple_fast(g, start);
+        let mut closed: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut found = Vec::new();
+        for (i, s) in steps.iter().enumerate() {
+            if !s.kind.is_join() || !reachable.contains(&nodes[i]) {
+                continue;
+            }
+            let join = nodes[i];
+            let kind = s.kind.as_str().to_owned();
+            let unmatched = |why: String| ProblemKind::UnmatchedJoin { kind: kind.clone(), why };
+            let split = doms
+                .dominators(join)
+                .into_iter()
+                .flatten()
+                .skip(1)
+                .find(|n| steps[g[*n]].kind.is_split());
+            let Some(split) = split else {
+                found.push((i, unmatched("no split comes before it on every path".into())));
+                continue;
+            };
+            let split_step = &steps[g[split]];
+            if split_step.kind.matching_join().as_ref() != Some(&s.kind) {
+                found.push((
+                    i,
+                    unmatched(format!("the nearest split `{}` is a {}", split_step.id, split_step.kind)),
+                ));
+                continue;
+            }
+            if let Some(other) = closed.insert(split, join) {
+                found.push((
+                    i,
+                    unmatched(format!(
+                        "split `{}` is already closed by `{}`",
+                        split_step.id,
+                        steps[g[other]].id
+                    )),
+                ));
+                continue;
+            }
+            // The region: everything reachable from the split without passing the join.
+            let mut region = BTreeSet::new();
+            let mut todo: Vec<NodeIndex> = g.neighbors(split).filter(|n| *n != join).collect();
+            while let Some(n) = todo.pop() {
+                if n == join || !region.insert(n) {
+                    continue;
+                }
+                todo.extend(g.neighbors(n));
+            }
+            if region.contains(&split) {
+                found.push((
+                    i,
+                    unmatched(format!("a branch of `{}` loops back to the split itself", split_step.id)),
+                ));
+                continue;
+            }
+            for &n in &region {
+                let step = &steps[g[n]];
+                if step.kind == StepKind::End {
+                    found.push((
+                        g[n],
+                        unmatched(format!(
+                            "end step `{}` lies inside a branch of `{}`; branches must meet at `{}`",
+                            step.id, split_step.id, s.id
+                        )),
+                    ));
+                }
+                for pred in g.neighbors_directed(n, Direction::Incoming) {
+                    if pred != split && !region.contains(&pred) {
+                        found.push((
+                            g[n],
+                            unmatched(format!(
+                                "`{}` jumps into a branch of `{}` from outside it",
+                                steps[g[pred]].id, split_step.id
+                            )),
+                        ));
+                    }
+                }
+            }
+            for pred in g.neighbors_directed(join, Direction::Incoming) {
+                if pred != split && !region.contains(&pred) {
+                    found.push((
+                        i,
+                        unmatched(format!(
+                            "`{}` reaches it without passing split `{}`",
+                            steps[g[pred]].id, split_step.id
+                        )),
+                    ));
+                }
+            }
+        }
+        for (i, s) in steps.iter().enumerate() {
+            if s.kind.is_split() && reachable.contains(&nodes[i]) && !closed.contains_key(&nodes[i]) {
+                found.push((
+                    i,
+                    ProblemKind::SplitWithoutJoin {
+                        kind: s.kind.as_str().into(),
+                        join: s.kind.matching_join().map(|k| k.to_string()).unwrap_or_default(),
+                    },
+                ));
+            }
+        }
+        for (i, k) in found {
+            self.at(Some(i), k);
+        }
+    }
+}
