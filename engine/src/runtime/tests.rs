@@ -1,0 +1,561 @@
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::definition::from_yaml;
+use crate::model::{FieldType, PathwayVersion};
+use crate::validate::validate;
+
+pub(crate) const SHIPPED: [(&str, &str); 3] = [
+    ("van-zorg-naar-werk", include_str!("../../../workflows/van-zorg-naar-werk.yaml")),
+    ("jongeren-zorg-school-werk", include_str!("../../../workflows/jongeren-zorg-school-werk.yaml")),
+    ("simpel-switchen", include_str!("../../../workflows/simpel-switchen.yaml")),
+];
+
+fn pathway(key: &str) -> PathwayVersion {
+    let (_, src) = SHIPPED.iter().find(|(k, _)| *k == key).unwrap();
+    let loaded = from_yaml(src).unwrap();
+    PathwayVersion {
+        version: 1,
+        pathway: loaded.pathway,
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+}
+
+fn data(v: Value) -> BTreeMap<String, Value> {
+    serde_json::from_value(v).unwrap()
+}
+
+fn start(pv: &PathwayVersion) -> CaseState {
+    let out = apply(
+        pv,
+        &CaseState::blank("c1"),
+        Command::new("anna", Action::StartCase { variables: BTreeMap::new() }),
+        t0(),
+    )
+    .unwrap();
+    out.state
+}
+
+fn complete(pv: &PathwayVersion, s: &CaseState, step: &str, d: Value) -> Outcome {
+    apply(
+        pv,
+        s,
+        Command::new(
+            "anna",
+            Action::CompleteTask {
+                task: TaskRef(step.into()),
+                data: data(d),
+            },
+        ),
+        t0() + Duration::days(1),
+    )
+    .unwrap_or_else(|e| panic!("completing {step}: {e}"))
+}
+
+fn visit(pv: &PathwayVersion, s: &CaseState, step: &str, d: Value) -> CaseState {
+    let planned = apply(
+        pv,
+        s,
+        Command::new(
+            "anna",
+            Action::PlanJointVisit {
+                task: TaskRef(step.into()),
+                at: t0() + Duration::days(7),
+                place: Some("Wijkcentrum".into()),
+                participants: vec!["anna".into(), "bert".into()],
+            },
+        ),
+        t0(),
+    )
+    .unwrap();
+    apply(
+        pv,
+        &planned.state,
+        Command::new(
+            "anna",
+            Action::RecordVisitOutcome {
+                task: TaskRef(step.into()),
+                data: data(d),
+            },
+        ),
+        t0() + Duration::days(8),
+    )
+    .unwrap()
+    .state
+}
+
+fn open_steps(s: &CaseState) -> Vec<String> {
+    let mut v: Vec<String> = s.tasks.values().map(|t| t.step.clone()).collect();
+    v.sort();
+    v
+}
+
+fn intake(pv: &PathwayVersion, uitkering: &str, gbm: bool) -> CaseState {
+    let s = start(pv);
+    let s = complete(pv, &s, "signaal", json!({"motivatie": "wil werken", "trede": 3})).state;
+    visit(
+        pv,
+        &s,
+        "intake",
+        json!({"ik_wil": "programmeren", "ik_kan": "computers", "ik_heb_nodig": "structuur",
+               "uitkering": uitkering, "geen_benutbare_mogelijkheden": gbm}),
+    )
+}
+
+#[test]
+fn shipped_pathways_validate() {
+    for (key, src) in SHIPPED {
+        let loaded = from_yaml(src).unwrap();
+        let problems = validate(&loaded);
+        assert!(problems.is_empty(), "{key}: {problems:#?}");
+    }
+}
+
+#[test]
+fn start_opens_the_first_task_with_deadline_and_notification() {
+    let pv = pathway("van-zorg-naar-werk");
+    let out = apply(
+        &pv,
+        &CaseState::blank("c1"),
+        Command::new("anna", Action::StartCase { variables: data(json!({"verwijzer": "Partners in Zorg"})) }),
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(out.state.status, CaseStatus::Active);
+    assert_eq!(open_steps(&out.state), ["signaal"]);
+    let task = out.state.tasks.values().next().unwrap();
+    let due = task.due.as_ref().unwrap();
+    // Monday 23 Nov 2026 + 5 werkdagen = Monday 30 Nov.
+    assert_eq!(due.at.with_timezone(&chrono_tz::Europe::Amsterdam).date_naive().to_string(), "2026-11-30");
+    assert!(out.effects.iter().any(|e| matches!(e, Effect::SetTimer(t) if t.kind == TimerKind::Deadline)));
+    assert!(out.effects.iter().any(
+        |e| matches!(e, Effect::Notify(n) if n.to == Recipient::Role("ambulant-begeleider".into()))
+    ));
+}
+
+#[test]
+fn wrong_commands_are_refused_and_change_nothing() {
+    let pv = pathway("van-zorg-naar-werk");
+    let s = start(&pv);
+    let before = s.clone();
+    let try_complete = |step: &str, d: Value| {
+        apply(
+            &pv,
+            &s,
+            Command::new(
+                "anna",
+                Action::CompleteTask {
+                    task: TaskRef(step.into()),
+                    data: data(d),
+                },
+            ),
+            t0(),
+        )
+    };
+    assert_eq!(
+        try_complete("signaal", json!({"trede": 3})).unwrap_err(),
+        RuntimeError::MissingField {
+            step: "signaal".into(),
+            field: "motivatie".into()
+        }
+    );
+    assert!(matches!(
+        try_complete("signaal", json!({"motivatie": "x", "trede": "drie"})).unwrap_err(),
+        RuntimeError::FieldType { field, .. } if field == "trede"
+    ));
+    assert!(matches!(
+        try_complete("signaal", json!({"motivatie": "x", "trede": 9})).unwrap_err(),
+        RuntimeError::FieldType { field, .. } if field == "trede"
+    ));
+    assert!(matches!(
+        try_complete("signaal", json!({"motivatie": "x", "trede": 3, "bsn": "123"})).unwrap_err(),
+        RuntimeError::UnknownField { field, .. } if field == "bsn"
+    ));
+    assert!(matches!(
+        try_complete("casusoverleg", json!({})).unwrap_err(),
+        RuntimeError::TaskNotOpen { task, .. } if task == "casusoverleg"
+    ));
+    assert!(matches!(
+        apply(&pv, &s, Command::new("a", Action::StartCase { variables: BTreeMap::new() }), t0()).unwrap_err(),
+        RuntimeError::AlreadyStarted { .. }
+    ));
+    assert!(matches!(
+        apply(
+            &pv,
+            &s,
+            Command::new("a", Action::SetVariables { values: data(json!({"onbekend": 1})) }),
+            t0()
+        )
+        .unwrap_err(),
+        RuntimeError::UnknownVariable { name } if name == "onbekend"
+    ));
+    assert_eq!(s, before);
+}
+
+#[test]
+fn commands_on_an_ended_or_withdrawn_case_are_refused() {
+    let pv = pathway("van-zorg-naar-werk");
+    let s = start(&pv);
+    let out = apply(&pv, &s, Command::new("anna", Action::Withdraw { reason: "verhuisd".into() }), t0()).unwrap();
+    assert_eq!(out.state.status, CaseStatus::Withdrawn);
+    assert!(out.state.tasks.is_empty());
+    assert!(out.effects.iter().any(|e| matches!(e, Effect::CancelTimer { .. })));
+    let err = apply(
+        &pv,
+        &out.state,
+        Command::new(
+            "anna",
+            Action::CompleteTask {
+                task: TaskRef("signaal".into()),
+                data: BTreeMap::new(),
+            },
+        ),
+        t0(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RuntimeError::CaseClosed { status, .. } if status == "withdrawn"));
+}
+
+#[test]
+fn joint_visits_are_planned_before_their_outcome() {
+    let pv = pathway("van-zorg-naar-werk");
+    let s = start(&pv);
+    let s = complete(&pv, &s, "signaal", json!({"motivatie": "x", "trede": 3})).state;
+    let err = apply(
+        &pv,
+        &s,
+        Command::new(
+            "anna",
+            Action::CompleteTask {
+                task: TaskRef("intake".into()),
+                data: BTreeMap::new(),
+            },
+        ),
+        t0(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RuntimeError::IsJointVisit { .. }));
+    let err = apply(
+        &pv,
+        &s,
+        Command::new(
+            "anna",
+            Action::RecordVisitOutcome {
+                task: TaskRef("intake".into()),
+                data: BTreeMap::new(),
+            },
+        ),
+        t0(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RuntimeError::VisitNotPlanned { .. }));
+    let plan = |s: &CaseState, days| {
+        apply(
+            &pv,
+            s,
+            Command::new(
+                "anna",
+                Action::PlanJointVisit {
+                    task: TaskRef("intake".into()),
+                    at: t0() + Duration::days(days),
+                    place: None,
+                    participants: vec!["anna".into(), "bert".into()],
+                },
+            ),
+            t0(),
+        )
+        .unwrap()
+    };
+    let first = plan(&s, 10);
+    let timers: Vec<&Timer> = first
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetTimer(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(timers.len(), 3, "two reminders and an outcome check");
+    let notified = first.effects.iter().filter(|e| matches!(e, Effect::Notify(_))).count();
+    assert_eq!(notified, 2);
+    let again = plan(&first.state, 12);
+    let cancelled: Vec<&String> = again
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::CancelTimer { key } => Some(key),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancelled.len(), 3);
+    assert!(cancelled.iter().all(|k| k.contains(":1:")));
+    assert_eq!(again.state.tasks.values().next().unwrap().visit.as_ref().unwrap().revision, 2);
+    assert!(again.state.team.contains(&"bert".to_owned()));
+}
+
+#[test]
+fn uwv_branch_is_taken_for_wia_without_usable_capacity() {
+    let pv = pathway("van-zorg-naar-werk");
+    let s = intake(&pv, "wia", true);
+    let s = complete(&pv, &s, "casusoverleg", json!({"doorgaan": true})).state;
+    assert_eq!(open_steps(&s), ["herbeoordeling_aanvragen"]);
+    let s = complete(&pv, &s, "herbeoordeling_aanvragen", json!({})).state;
+    assert_eq!(open_steps(&s), ["wacht_herbeoordeling"]);
+    let s = complete(&pv, &s, "wacht_herbeoordeling", json!({"benutbare_mogelijkheden": true})).state;
+    assert_eq!(open_steps(&s), ["ontwikkeltraject"]);
+
+    let s = intake(&pv, "bijstand", false);
+    let s = complete(&pv, &s, "casusoverleg", json!({"doorgaan": true})).state;
+    assert_eq!(open_steps(&s), ["ontwikkeltraject"]);
+}
+
+#[test]
+fn falling_back_is_a_normal_path() {
+    let pv = pathway("van-zorg-naar-werk");
+    let s = intake(&pv, "bijstand", false);
+    let s = complete(&pv, &s, "casusoverleg", json!({"doorgaan": true})).state;
+    let first_task = s.tasks.keys().next().unwrap().clone();
+    let s = complete(&pv, &s, "ontwikkeltraject", json!({"trede": 3, "traject_geslaagd": false})).state;
+    assert_eq!(open_steps(&s), ["casusoverleg"]);
+    let s = complete(&pv, &s, "casusoverleg", json!({"doorgaan": true})).state;
+    assert_eq!(open_steps(&s), ["ontwikkeltraject"]);
+    assert_ne!(s.tasks.keys().next().unwrap(), &first_task, "a new task, not the old one");
+}
+
+#[test]
+fn parallel_join_waits_for_both_branches_and_ladder_history_is_kept() {
+    let pv = pathway("van-zorg-naar-werk");
+    let s = intake(&pv, "bijstand", false);
+    let s = complete(&pv, &s, "casusoverleg", json!({"doorgaan": true})).state;
+    let s = complete(
+        &pv,
+        &s,
+        "ontwikkeltraject",
+        json!({"trede": 4, "traject_geslaagd": true, "richting": "beschut_werk"}),
+    )
+    .state;
+    let s = complete(&pv, &s, "advies_beschut_aanvragen", json!({})).state;
+    let s = complete(&pv, &s, "wacht_advies_beschut", json!({"advies_positief": true})).state;
+    let s = complete(&pv, &s, "loonwaarde", json!({"loonwaarde_pct": 45})).state;
+    let s = complete(&pv, &s, "start_werk", json!({"startdatum": "2027-02-01", "uren_per_week": 25, "trede": 5})).state;
+    assert_eq!(open_steps(&s), ["beschikking_aanpassen", "uitkering_afstemmen"]);
+    let s = complete(&pv, &s, "uitkering_afstemmen", json!({})).state;
+    assert_eq!(open_steps(&s), ["beschikking_aanpassen"], "join must wait");
+    let s = complete(&pv, &s, "beschikking_aanpassen", json!({})).state;
+    assert_eq!(open_steps(&s), ["nazorg"]);
+    let out = complete(&pv, &s, "nazorg", json!({"trede": 5, "werk_behouden": true}));
+    assert_eq!(out.state.status, CaseStatus::Ended);
+    assert_eq!(out.state.outcome.as_deref(), Some("beschut_werk"));
+    let rungs: Vec<u8> = out.state.rung_history.iter().map(|r| r.rung).collect();
+    assert_eq!(rungs, [3, 4, 5, 5]);
+    assert_eq!(out.state.rung, Some(5));
+    assert!(out.state.tasks.is_empty() && out.state.tokens.is_empty());
+}
+
+#[test]
+fn inclusive_join_waits_only_for_started_branches() {
+    let pv = pathway("jongeren-zorg-school-werk");
+    let s = start(&pv);
+    let s = complete(&pv, &s, "aanmelding", json!({"leeftijd": 19, "startkwalificatie": false, "trede": 2})).state;
+    let answers = |zorg: bool, inkomen: bool, doel: &str| {
+        json!({"ik_wil": "ICT", "ik_kan": "veel", "ik_heb_nodig": "rust", "begeleiding_nodig": zorg,
+               "inkomen_nodig": inkomen, "onderwijsdoel": doel})
+    };
+    let only_care = visit(&pv, &s, "intake", answers(true, false, "geen"));
+    assert_eq!(open_steps(&only_care), ["wmo_onderzoek"]);
+    let split = only_care.splits.values().next().unwrap();
+    assert_eq!(split.expected, 1);
+    let s2 = complete(&pv, &only_care, "wmo_onderzoek", json!({"aanvraag_ingediend": true})).state;
+    let s2 = complete(&pv, &s2, "wmo_beschikking", json!({"begeleiding_toegekend": true})).state;
+    assert_eq!(open_steps(&s2), ["casusoverleg"]);
+
+    let none = visit(&pv, &s, "intake", answers(false, false, "geen"));
+    assert_eq!(open_steps(&none), ["casusoverleg"], "default goes straight to the join");
+
+    let all = visit(&pv, &s, "intake", answers(true, true, "mbo-4"));
+    assert_eq!(open_steps(&all), ["opleiding_plannen", "wmo_onderzoek", "zoektermijn"]);
+    // A loop back inside the education branch keeps the join waiting.
+    let a = complete(&pv, &all, "opleiding_plannen", json!({"opleiding": "mbo-4 ICT"})).state;
+    let a = complete(&pv, &a, "cursus_financiering", json!({"gefinancierd": false})).state;
+    assert_eq!(open_steps(&a), ["opleiding_plannen", "wmo_onderzoek", "zoektermijn"]);
+    let a = complete(&pv, &a, "wmo_onderzoek", json!({"aanvraag_ingediend": true})).state;
+    let a = complete(&pv, &a, "wmo_beschikking", json!({"begeleiding_toegekend": true})).state;
+    let a = complete(&pv, &a, "zoektermijn", json!({})).state;
+    let a = complete(&pv, &a, "bijstand_besluit", json!({"bijstand_toegekend": true})).state;
+    assert_eq!(open_steps(&a), ["opleiding_plannen"]);
+    let a = complete(&pv, &a, "opleiding_plannen", json!({"opleiding": "LOI"})).state;
+    let a = complete(&pv, &a, "cursus_financiering", json!({"gefinancierd": true})).state;
+    let a = complete(&pv, &a, "examen", json!({"diploma_behaald": true})).state;
+    assert_eq!(open_steps(&a), ["casusoverleg"]);
+}
+
+#[test]
+fn replay_reproduces_the_state() {
+    let pv = pathway("van-zorg-naar-werk");
+    let mut events = Vec::new();
+    let mut s = CaseState::blank("c1");
+    let steps: Vec<(Action, i64)> = vec![
+        (Action::StartCase { variables: BTreeMap::new() }, 0),
+        (
+            Action::CompleteTask {
+                task: TaskRef("signaal".into()),
+                data: data(json!({"motivatie": "x", "trede": 2})),
+            },
+            1,
+        ),
+        (
+            Action::Reassign {
+                task: TaskRef("intake".into()),
+                to: Some("bert".into()),
+            },
+            2,
+        ),
+    ];
+    for (a, d) in steps {
+        let out = apply(&pv, &s, Command::new("anna", a), t0() + Duration::days(d)).unwrap();
+        events.extend(out.events);
+        s = out.state;
+    }
+    assert_eq!(CaseState::replay("c1", &events), s);
+}
+
+/// A random walk through a pathway: picks open tasks and fills their forms at random.
+fn random_walk(pv: &PathwayVersion, seed: u64, max_commands: usize) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut now = t0();
+    let mut events: Vec<Event> = Vec::new();
+    let started = apply(
+        pv,
+        &CaseState::blank("walk"),
+        Command::new("anna", Action::StartCase { variables: BTreeMap::new() }),
+        now,
+    )
+    .unwrap();
+    events.extend(started.events);
+    let mut s = started.state;
+    for _ in 0..max_commands {
+        if s.status != CaseStatus::Active {
+            break;
+        }
+        now += Duration::hours(rng.random_range(1..200));
+        let tasks: Vec<&Task> = s.tasks.values().collect();
+        assert!(!tasks.is_empty(), "an active case has open work: {s:#?}");
+        let task = tasks[rng.random_range(0..tasks.len())].clone();
+        let step = pv.step(&task.step).unwrap();
+        let action = if rng.random_ratio(1, 15) {
+            Action::Reassign {
+                task: TaskRef(task.id.clone()),
+                to: Some(format!("user{}", rng.random_range(0..5))),
+            }
+        } else if step.kind == StepKind::JointVisit && task.visit.is_none() {
+            Action::PlanJointVisit {
+                task: TaskRef(task.id.clone()),
+                at: now + Duration::days(3),
+                place: None,
+                participants: vec!["anna".into(), "bert".into()],
+            }
+        } else {
+            let mut form = BTreeMap::new();
+            for f in &step.fields {
+                if !f.required && rng.random_bool(0.3) {
+                    continue;
+                }
+                let v = match f.ty {
+                    FieldType::Boolean => json!(rng.random_bool(0.5)),
+                    FieldType::Choice => json!(f.options[rng.random_range(0..f.options.len())]),
+                    FieldType::Integer => json!(rng.random_range(10..40)),
+                    FieldType::Number => json!(1.5),
+                    FieldType::Rung => json!(rng.random_range(1..=6)),
+                    FieldType::Date => json!("2027-01-15"),
+                    FieldType::Text => json!("tekst"),
+                };
+                form.insert(f.name.clone(), v);
+            }
+            if step.kind == StepKind::JointVisit {
+                now = now.max(task.visit.as_ref().unwrap().at);
+                Action::RecordVisitOutcome {
+                    task: TaskRef(task.id.clone()),
+                    data: form,
+                }
+            } else {
+                Action::CompleteTask {
+                    task: TaskRef(task.id.clone()),
+                    data: form,
+                }
+            }
+        };
+        let out = apply(pv, &s, Command::new("anna", action), now).unwrap_or_else(|e| panic!("walk {seed}: {e}"));
+        events.extend(out.events);
+        s = out.state;
+        check_invariants(pv, &s, &events);
+    }
+}
+
+fn check_invariants(pv: &PathwayVersion, s: &CaseState, events: &[Event]) {
+    for t in s.tokens.values() {
+        assert!(pv.step(&t.step).is_some(), "token on unknown step {}", t.step);
+    }
+    for task in s.tasks.values() {
+        let token = s.tokens.get(&task.token).expect("task without token");
+        assert_eq!(token.step, task.step);
+    }
+    if s.status != CaseStatus::Active {
+        assert!(s.tasks.is_empty(), "open tasks on an ended case");
+        assert!(s.tokens.is_empty(), "tokens on an ended case");
+    } else {
+        assert!(!s.tokens.is_empty());
+    }
+    // Joins never complete early: each split closes after exactly as many arrivals as it
+    // started branches.
+    let mut started: HashMap<u64, u32> = HashMap::new();
+    let mut expected: HashMap<u64, u32> = HashMap::new();
+    let mut arrived: HashMap<u64, u32> = HashMap::new();
+    // The split places its branch tokens right after opening; count those.
+    let mut placing: Option<u64> = None;
+    for e in events {
+        match &e.kind {
+            EventKind::SplitOpened { instance, expected: n, .. } => {
+                expected.insert(*instance, *n);
+                placing = Some(*instance);
+            }
+            EventKind::TokenRemoved { .. } if placing.is_some() => {}
+            EventKind::TokenPlaced { frames, .. } if placing.is_some() && frames.last() == placing.as_ref() => {
+                if let Some(i) = placing {
+                    *started.entry(i).or_default() += 1;
+                }
+            }
+            EventKind::BranchArrived { instance, .. } => {
+                placing = None;
+                let a = arrived.entry(*instance).or_default();
+                *a += 1;
+                assert!(*a <= expected[instance], "more arrivals than branches");
+            }
+            EventKind::SplitClosed { instance } => {
+                placing = None;
+                assert_eq!(arrived.get(instance).copied().unwrap_or(0), expected[instance], "join completed early");
+                assert_eq!(started.get(instance).copied().unwrap_or(0), expected[instance]);
+            }
+            _ => placing = None,
+        }
+    }
+    assert_eq!(&CaseState::replay(&s.id, events), s, "replay differs");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn random_walks_keep_the_invariants(seed in any::<u64>(), which in 0usize..3, len in 1usize..120) {
+        let (key, _) = SHIPPED[which];
+        random_walk(&pathway(key), seed, len);
+    }
+}
