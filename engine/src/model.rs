@@ -326,7 +326,7 @@ pub struct Branch {
 }
 
 /// A deadline: a term, optionally with the Algemene termijnenwet roll-over.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Deadline {
     Plain(Term),
@@ -336,6 +336,27 @@ pub enum Deadline {
         #[serde(default)]
         atw: bool,
     },
+}
+
+impl<'de> Deserialize<'de> for Deadline {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Read the shape first, then the term, so a bad term keeps its own message.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Shape {
+            Plain(String),
+            Detailed {
+                term: String,
+                #[serde(default)]
+                atw: bool,
+            },
+        }
+        let parse = |t: &str| t.parse::<Term>().map_err(serde::de::Error::custom);
+        match Shape::deserialize(d)? {
+            Shape::Plain(t) => Ok(Deadline::Plain(parse(&t)?)),
+            Shape::Detailed { term, atw } => Ok(Deadline::Detailed { term: parse(&term)?, atw }),
+        }
+    }
 }
 
 impl Deadline {

@@ -1,0 +1,184 @@
+//! Each kind of broken pathway gets a message that names the step (and its line).
+
+use doorloop_engine::definition::from_yaml;
+use doorloop_engine::validate::{Problem, validate};
+
+const HEAD: &str = "key: k\nname: K\nroles:\n  r: { name: R }\n  s: { name: S }\nvariables:\n  - { name: x, type: boolean }\nsteps:\n";
+
+fn problems(steps: &str) -> Vec<Problem> {
+    let src = format!("{HEAD}{steps}");
+    let loaded = from_yaml(&src).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    validate(&loaded)
+}
+
+fn expect(steps: &str, step: Option<&str>, fragment: &str) {
+    let found = problems(steps);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.step.as_deref() == step && p.to_string().contains(fragment)),
+        "expected a problem at {step:?} containing {fragment:?}, got:\n{}",
+        found.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+    );
+}
+
+const OK: &str = "
+  - { id: begin, kind: start, next: a }
+  - { id: a, kind: task, role: r, next: g }
+  - id: g
+    kind: gateway
+    branches: [{ when: 'x == true', to: a }]
+    default: stop
+  - { id: stop, kind: end, outcome: gestopt }
+";
+
+#[test]
+fn a_good_pathway_has_no_problems() {
+    assert_eq!(problems(OK), vec![]);
+}
+
+#[test]
+fn missing_and_double_start() {
+    expect("  - { id: a, kind: task, role: r, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n", None, "no start step");
+    expect(
+        "  - { id: s1, kind: start, next: e }\n  - { id: s2, kind: start, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("s2"),
+        "2 start steps (s1, s2)",
+    );
+}
+
+#[test]
+fn unreachable_step_is_named_with_its_line() {
+    let found = problems(&format!("{OK}  - {{ id: island, kind: task, role: r, next: stop }}\n"));
+    let p = found.iter().find(|p| p.step.as_deref() == Some("island")).expect("island reported");
+    assert!(p.to_string().contains("cannot be reached"), "{p}");
+    // HEAD has 8 lines, OK 8 after its leading empty line: the step is on line 17.
+    assert_eq!(p.line, Some(17), "{p}");
+    assert!(p.to_string().starts_with("line 17: step `island`"), "{p}");
+}
+
+#[test]
+fn trap_without_an_end() {
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, next: b }\n  - { id: b, kind: task, role: r, next: a }\n  - id: g\n    kind: gateway\n    branches: [{ when: 'x', to: e }]\n    default: e\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "no end step can be reached",
+    );
+}
+
+#[test]
+fn cycle_without_exit_and_cycle_without_people() {
+    let steps = "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, next: b }\n  - { id: b, kind: task, role: r, next: a }\n  - { id: e, kind: end, outcome: gestopt }\n";
+    expect(steps, Some("a"), "the cycle a → b has no way out");
+    let busy = "  - { id: begin, kind: start, next: g1 }\n  - id: g1\n    kind: gateway\n    branches: [{ when: 'x == true', to: auto }]\n    default: e\n  - { id: auto, kind: automatic, next: g1 }\n  - { id: e, kind: end, outcome: gestopt }\n";
+    expect(busy, Some("g1"), "no task, wait or visit step");
+}
+
+#[test]
+fn gateway_without_default() {
+    expect(
+        "  - { id: begin, kind: start, next: g }\n  - id: g\n    kind: gateway\n    branches: [{ when: 'x', to: e }]\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("g"),
+        "needs a `default`",
+    );
+}
+
+#[test]
+fn joins_must_match_their_splits() {
+    // An inclusive join closing a parallel split.
+    expect(
+        "  - { id: begin, kind: start, next: p }\n  - { id: p, kind: parallel_split, next: [a, b] }\n  - { id: a, kind: task, role: r, next: j }\n  - { id: b, kind: task, role: r, next: j }\n  - { id: j, kind: inclusive_join, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("j"),
+        "the nearest split `p` is a parallel_split",
+    );
+    // A join with no split before it.
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, next: j }\n  - { id: j, kind: parallel_join, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("j"),
+        "no split comes before it",
+    );
+    // A branch that leaves the split through an end.
+    expect(
+        "  - { id: begin, kind: start, next: p }\n  - { id: p, kind: parallel_split, next: [a, b] }\n  - { id: a, kind: task, role: r, next: j }\n  - id: b\n    kind: gateway\n    branches: [{ when: 'x', to: early }]\n    default: j\n  - { id: early, kind: end, outcome: gestopt }\n  - { id: j, kind: parallel_join, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("early"),
+        "lies inside a branch of `p`",
+    );
+    // A split nobody closes.
+    expect(
+        "  - { id: begin, kind: start, next: p }\n  - { id: p, kind: parallel_split, next: [a, b] }\n  - { id: a, kind: task, role: r, next: e }\n  - { id: b, kind: task, role: r, next: e2 }\n  - { id: e, kind: end, outcome: gestopt }\n  - { id: e2, kind: end, outcome: gestopt }\n",
+        Some("p"),
+        "has no matching parallel_join",
+    );
+}
+
+#[test]
+fn undeclared_role_and_variable_and_bad_condition() {
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: onbekend, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "role `onbekend` is not declared",
+    );
+    expect(
+        "  - { id: begin, kind: start, next: g }\n  - id: g\n    kind: gateway\n    branches: [{ when: 'y > 3', to: e }]\n    default: e\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("g"),
+        "reads `y`, which is neither",
+    );
+    expect(
+        "  - { id: begin, kind: start, next: g }\n  - id: g\n    kind: gateway\n    branches: [{ when: 'x ==', to: e }]\n    default: e\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("g"),
+        "does not parse",
+    );
+}
+
+#[test]
+fn duplicate_ids_unknown_kinds_unknown_targets() {
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, next: e }\n  - { id: a, kind: task, role: r, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "step id `a` is used more than once",
+    );
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: sprong, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "unknown step kind `sprong`",
+    );
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, next: nergens }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "transition to unknown step `nergens`",
+    );
+}
+
+#[test]
+fn step_shapes_are_checked() {
+    expect(
+        "  - { id: begin, kind: start, next: v }\n  - { id: v, kind: joint_visit, roles: [r], next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("v"),
+        "at least 2 roles",
+    );
+    expect(
+        "  - { id: begin, kind: start, next: w }\n  - { id: w, kind: wait, role: r, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("w"),
+        "needs `party`",
+    );
+    expect(
+        "  - { id: begin, kind: start, next: e }\n  - { id: e, kind: end, outcome: rijk }\n",
+        Some("e"),
+        "unknown outcome `rijk`",
+    );
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, rung: 9, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "rung 9 is outside 1–6",
+    );
+}
+
+#[test]
+fn malformed_yaml_and_bad_terms_give_line_and_column() {
+    let err = from_yaml(&format!("{HEAD}  - {{ id: a, kind: task, role: r, deadline: tien dagen }}\n")).unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("line 9"), "{text}");
+    assert!(text.contains("tien dagen"), "{text}");
+    let err = from_yaml("key: k\nname: K\nsteps:\n  - id: a\n   kind: task\n").unwrap_err();
+    assert!(err.to_string().starts_with("line "), "{err}");
+}
