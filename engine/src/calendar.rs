@@ -6,7 +6,10 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Datelike, Days, Duration, LocalResult, Months, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Days, Duration, LocalResult, Months, NaiveDate, NaiveTime, TimeZone, Utc,
+    Weekday,
+};
 use chrono_tz::Europe::Amsterdam;
 
 use crate::term::{Term, TermKind};
@@ -43,14 +46,14 @@ pub fn public_holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
         }
     };
     push(d(1, 1), "Nieuwjaarsdag");
-    if let Ok(e) = computus::gregorian(year) {
-        if let Some(easter) = NaiveDate::from_ymd_opt(e.year, e.month, e.day) {
-            let rel = |n: i64| easter.checked_add_signed(Duration::days(n));
-            push(rel(-2), "Goede Vrijdag");
-            push(rel(1), "Tweede Paasdag");
-            push(rel(39), "Hemelvaartsdag");
-            push(rel(50), "Tweede Pinksterdag");
-        }
+    if let Ok(e) = computus::gregorian(year)
+        && let Some(easter) = NaiveDate::from_ymd_opt(e.year, e.month, e.day)
+    {
+        let rel = |n: i64| easter.checked_add_signed(Duration::days(n));
+        push(rel(-2), "Goede Vrijdag");
+        push(rel(1), "Tweede Paasdag");
+        push(rel(39), "Hemelvaartsdag");
+        push(rel(50), "Tweede Pinksterdag");
     }
     let kings_day = d(4, 27).map(|k| {
         if k.weekday() == Weekday::Sun {
@@ -127,10 +130,18 @@ impl Calendar {
                 seconds,
             } => {
                 if seconds > 0 && months == 0 && days == 0 {
-                    let at = start + Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 2));
+                    let at =
+                        start + Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 2));
                     let date = at.with_timezone(&Amsterdam).date_naive();
-                    why.push(format!("exact duration, ends {}", at.with_timezone(&Amsterdam).format("%Y-%m-%d %H:%M")));
-                    return DueDate { at, date, explanation: why };
+                    why.push(format!(
+                        "exact duration, ends {}",
+                        at.with_timezone(&Amsterdam).format("%Y-%m-%d %H:%M")
+                    ));
+                    return DueDate {
+                        at,
+                        date,
+                        explanation: why,
+                    };
                 }
                 let mut end = start_date
                     .checked_add_months(Months::new(months))
@@ -157,7 +168,11 @@ impl Calendar {
                     why.push(format!("Algemene termijnenwet applied: ends on {end}"));
                 }
                 let at = end_of_day(end);
-                DueDate { at, date: end, explanation: why }
+                DueDate {
+                    at,
+                    date: end,
+                    explanation: why,
+                }
             }
             TermKind::WorkingDays(n) => {
                 let mut date = start_date;
@@ -175,17 +190,30 @@ impl Calendar {
                     why.push(format!("skipped: {}", skipped.join("; ")));
                 }
                 why.push(format!("{n} working days (weekends skipped) end on {date}"));
-                DueDate { at: end_of_day(date), date, explanation: why }
+                DueDate {
+                    at: end_of_day(date),
+                    date,
+                    explanation: why,
+                }
             }
             TermKind::WorkingHours(n) => {
                 let at = self.add_working_hours(start, n, &mut why);
                 let date = at.with_timezone(&Amsterdam).date_naive();
-                DueDate { at, date, explanation: why }
+                DueDate {
+                    at,
+                    date,
+                    explanation: why,
+                }
             }
         }
     }
 
-    fn add_working_hours(&self, start: DateTime<Utc>, hours: u32, why: &mut Vec<String>) -> DateTime<Utc> {
+    fn add_working_hours(
+        &self,
+        start: DateTime<Utc>,
+        hours: u32,
+        why: &mut Vec<String>,
+    ) -> DateTime<Utc> {
         let mut remaining = Duration::hours(i64::from(hours));
         let local = start.with_timezone(&Amsterdam);
         let mut date = local.date_naive();
@@ -278,15 +306,45 @@ mod tests {
         };
         want(
             2025,
-            &["2025-01-01", "2025-04-18", "2025-04-21", "2025-04-26", "2025-05-05", "2025-05-29", "2025-06-09", "2025-12-25", "2025-12-26"],
+            &[
+                "2025-01-01",
+                "2025-04-18",
+                "2025-04-21",
+                "2025-04-26",
+                "2025-05-05",
+                "2025-05-29",
+                "2025-06-09",
+                "2025-12-25",
+                "2025-12-26",
+            ],
         );
         want(
             2026,
-            &["2026-01-01", "2026-04-03", "2026-04-06", "2026-04-27", "2026-05-05", "2026-05-14", "2026-05-25", "2026-12-25", "2026-12-26"],
+            &[
+                "2026-01-01",
+                "2026-04-03",
+                "2026-04-06",
+                "2026-04-27",
+                "2026-05-05",
+                "2026-05-14",
+                "2026-05-25",
+                "2026-12-25",
+                "2026-12-26",
+            ],
         );
         want(
             2027,
-            &["2027-01-01", "2027-03-26", "2027-03-29", "2027-04-27", "2027-05-05", "2027-05-06", "2027-05-17", "2027-12-25", "2027-12-26"],
+            &[
+                "2027-01-01",
+                "2027-03-26",
+                "2027-03-29",
+                "2027-04-27",
+                "2027-05-05",
+                "2027-05-06",
+                "2027-05-17",
+                "2027-12-25",
+                "2027-12-26",
+            ],
         );
     }
 
@@ -294,11 +352,23 @@ mod tests {
     fn working_days_skip_weekends_and_holidays() {
         let cal = Calendar::default();
         // Wed 1 April 2026 + 10 werkdagen: Good Friday 3 Apr and Easter Monday 6 Apr skipped.
-        let due = cal.add(at("2026-04-01 10:00"), &"10 werkdagen".parse().unwrap(), false);
+        let due = cal.add(
+            at("2026-04-01 10:00"),
+            &"10 werkdagen".parse().unwrap(),
+            false,
+        );
         assert_eq!(due.date, date("2026-04-17"));
-        assert!(due.explanation.iter().any(|l| l.contains("Goede Vrijdag")), "{:?}", due.explanation);
+        assert!(
+            due.explanation.iter().any(|l| l.contains("Goede Vrijdag")),
+            "{:?}",
+            due.explanation
+        );
         // Across Christmas: Wed 23 Dec 2026 + 3 werkdagen → 25, 26 (Sat), 27 (Sun) skipped → 28, 29, 30.
-        let due = cal.add(at("2026-12-23 09:00"), &"3 werkdagen".parse().unwrap(), false);
+        let due = cal.add(
+            at("2026-12-23 09:00"),
+            &"3 werkdagen".parse().unwrap(),
+            false,
+        );
         assert_eq!(due.date, date("2026-12-29"));
     }
 
@@ -307,7 +377,11 @@ mod tests {
         let mut cal = Calendar::default();
         // Friday after Ascension 2026 as a bridge day.
         cal.closed_days.insert(date("2026-05-15"));
-        let due = cal.add(at("2026-05-13 09:00"), &"2 werkdagen".parse().unwrap(), false);
+        let due = cal.add(
+            at("2026-05-13 09:00"),
+            &"2 werkdagen".parse().unwrap(),
+            false,
+        );
         // 14 May Ascension, 15 May bridge, 16/17 weekend → 18 and 19 May.
         assert_eq!(due.date, date("2026-05-19"));
     }
@@ -348,7 +422,11 @@ mod tests {
     fn working_hours_stay_inside_the_working_day() {
         let cal = Calendar::default();
         // Fri 16:00 + 2 werkuren → Mon 10:00.
-        let due = cal.add(at("2026-11-20 16:00"), &"2 werkuren".parse().unwrap(), false);
+        let due = cal.add(
+            at("2026-11-20 16:00"),
+            &"2 werkuren".parse().unwrap(),
+            false,
+        );
         assert_eq!(due.at, at("2026-11-23 10:00"));
         // Exact hours ignore the working day.
         let due = cal.add(at("2026-11-20 16:00"), &"PT2H".parse().unwrap(), false);

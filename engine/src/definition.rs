@@ -80,8 +80,13 @@ fn strip_location(message: &str) -> String {
 /// event stream (the serde model has no spans).
 fn step_lines(source: &str) -> HashMap<usize, usize> {
     enum Frame {
-        Map { expecting_key: bool, key: Option<String> },
-        Seq { is_steps: bool },
+        Map {
+            expecting_key: bool,
+            key: Option<String>,
+        },
+        Seq {
+            is_steps: bool,
+        },
     }
     struct Walk {
         stack: Vec<Frame>,
@@ -183,7 +188,8 @@ mod tests {
 
     #[test]
     fn unknown_attributes_are_named() {
-        let err = from_yaml("key: k\nname: K\nsteps:\n  - id: a\n    kind: task\n    rol: r\n").unwrap_err();
+        let err = from_yaml("key: k\nname: K\nsteps:\n  - id: a\n    kind: task\n    rol: r\n")
+            .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("unknown field `rol`"), "{text}");
         assert!(text.starts_with("line 6"), "{text}");

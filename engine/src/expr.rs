@@ -125,7 +125,10 @@ fn from_cel(v: &CelValue) -> Result<Value, ExprError> {
         CelValue::List(l) => Value::Array(l.iter().map(from_cel).collect::<Result<_, _>>()?),
         other => {
             return Err(ExprError {
-                message: format!("result of type {:?} cannot be stored in a case variable", other.type_of()),
+                message: format!(
+                    "result of type {:?} cannot be stored in a case variable",
+                    other.type_of()
+                ),
             });
         }
     })
@@ -144,8 +147,16 @@ mod tests {
     fn conditions_read_variables() {
         let e = Expr::compile("wia && !benutbaar || ladder >= 4").unwrap();
         assert_eq!(e.variables(), ["benutbaar", "ladder", "wia"]);
-        assert!(e.eval_bool(&vars(json!({"wia": true, "benutbaar": false, "ladder": 2}))).unwrap());
-        assert!(!e.eval_bool(&vars(json!({"wia": false, "benutbaar": false, "ladder": 3}))).unwrap());
+        assert!(
+            e.eval_bool(&vars(json!({"wia": true, "benutbaar": false, "ladder": 2})))
+                .unwrap()
+        );
+        assert!(
+            !e.eval_bool(&vars(
+                json!({"wia": false, "benutbaar": false, "ladder": 3})
+            ))
+            .unwrap()
+        );
     }
 
     #[test]

@@ -7,8 +7,10 @@
 
 pub mod calendar;
 pub mod definition;
+pub mod engine;
 pub mod expr;
 pub mod model;
 pub mod runtime;
+pub mod store;
 pub mod term;
 pub mod validate;

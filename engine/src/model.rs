@@ -354,7 +354,10 @@ impl<'de> Deserialize<'de> for Deadline {
         let parse = |t: &str| t.parse::<Term>().map_err(serde::de::Error::custom);
         match Shape::deserialize(d)? {
             Shape::Plain(t) => Ok(Deadline::Plain(parse(&t)?)),
-            Shape::Detailed { term, atw } => Ok(Deadline::Detailed { term: parse(&term)?, atw }),
+            Shape::Detailed { term, atw } => Ok(Deadline::Detailed {
+                term: parse(&term)?,
+                atw,
+            }),
         }
     }
 }
@@ -435,7 +438,9 @@ impl PathwayVersion {
 
     /// The declared type of a variable: a pathway variable or any step's form field.
     pub fn variable_type(&self, name: &str) -> Option<&Field> {
-        declared_variables(&self.pathway).into_iter().find(|f| f.name == name)
+        declared_variables(&self.pathway)
+            .into_iter()
+            .find(|f| f.name == name)
     }
 }
 

@@ -11,7 +11,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TermKind {
     /// Calendar time: months, days and an exact number of seconds.
-    Calendar { months: u32, days: u32, seconds: u64 },
+    Calendar {
+        months: u32,
+        days: u32,
+        seconds: u64,
+    },
     /// Working days: skip weekends, public holidays and configured closure days.
     WorkingDays(u32),
     /// Working hours inside the working day on working days.

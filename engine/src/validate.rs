@@ -5,14 +5,14 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
+use petgraph::Direction;
 use petgraph::algo::{dominators, tarjan_scc};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, EdgeRef, Reversed};
-use petgraph::Direction;
 
 use crate::definition::Loaded;
 use crate::expr::Expr;
-use crate::model::{FieldType, Pathway, Step, StepKind, KNOWN_OUTCOMES, KNOWN_WAIT_REASONS};
+use crate::model::{FieldType, KNOWN_OUTCOMES, KNOWN_WAIT_REASONS, Pathway, Step, StepKind};
 
 /// One thing wrong with a pathway.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,9 @@ pub enum ProblemKind {
     UndeclaredRole { role: String },
     #[error("expression `{expr}` does not parse: {message}")]
     BadExpression { expr: String, message: String },
-    #[error("expression `{expr}` reads `{name}`, which is neither a pathway variable nor a form field")]
+    #[error(
+        "expression `{expr}` reads `{name}`, which is neither a pathway variable nor a form field"
+    )]
     UnknownVariable { expr: String, name: String },
     #[error("a {kind} step needs `{attribute}`")]
     MissingAttribute { kind: String, attribute: String },
@@ -178,7 +180,12 @@ impl Validator<'_> {
                     Some(&j) => {
                         g.add_edge(nodes[i], nodes[j], ());
                     }
-                    None => self.at(Some(i), ProblemKind::UnknownTarget { to: t.to.to_owned() }),
+                    None => self.at(
+                        Some(i),
+                        ProblemKind::UnknownTarget {
+                            to: t.to.to_owned(),
+                        },
+                    ),
                 }
             }
         }
@@ -223,11 +230,17 @@ impl Validator<'_> {
             let mut ids: Vec<usize> = scc.iter().map(|n| g[*n]).collect();
             ids.sort_unstable();
             let cycle: Vec<String> = ids.iter().map(|&i| steps[i].id.clone()).collect();
-            let has_exit = scc
-                .iter()
-                .any(|n| g.edges_directed(*n, Direction::Outgoing).any(|e| !set.contains(&e.target())));
+            let has_exit = scc.iter().any(|n| {
+                g.edges_directed(*n, Direction::Outgoing)
+                    .any(|e| !set.contains(&e.target()))
+            });
             if !has_exit {
-                self.at(Some(ids[0]), ProblemKind::CycleWithoutExit { cycle: cycle.clone() });
+                self.at(
+                    Some(ids[0]),
+                    ProblemKind::CycleWithoutExit {
+                        cycle: cycle.clone(),
+                    },
+                );
             }
             if !ids.iter().any(|&i| steps[i].kind.is_human()) {
                 self.at(Some(ids[0]), ProblemKind::CycleWithoutHumanStep { cycle });
@@ -290,20 +303,16 @@ impl Validator<'_> {
             }
         }
         match s.kind {
-            StepKind::Task => {
-                if s.role.is_none() {
-                    found.push(missing("role"));
-                }
+            StepKind::Task if s.role.is_none() => {
+                found.push(missing("role"));
             }
-            StepKind::JointVisit => {
-                if s.roles.len() < 2 {
-                    found.push(ProblemKind::TooFew {
-                        kind: kind.clone(),
-                        what: "roles".into(),
-                        min: 2,
-                        count: s.roles.len(),
-                    });
-                }
+            StepKind::JointVisit if s.roles.len() < 2 => {
+                found.push(ProblemKind::TooFew {
+                    kind: kind.clone(),
+                    what: "roles".into(),
+                    min: 2,
+                    count: s.roles.len(),
+                });
             }
             StepKind::Wait => {
                 if s.party.is_none() {
@@ -312,10 +321,10 @@ impl Validator<'_> {
                 if s.expected.is_none() {
                     found.push(missing("expected"));
                 }
-                if let Some(r) = &s.reason {
-                    if !KNOWN_WAIT_REASONS.contains(&r.as_str()) {
-                        found.push(ProblemKind::UnknownReason { reason: r.clone() });
-                    }
+                if let Some(r) = &s.reason
+                    && !KNOWN_WAIT_REASONS.contains(&r.as_str())
+                {
+                    found.push(ProblemKind::UnknownReason { reason: r.clone() });
                 }
             }
             StepKind::ParallelSplit => {
@@ -357,10 +366,10 @@ impl Validator<'_> {
         if s.kind != StepKind::JointVisit && !s.roles.is_empty() {
             found.push(unexpected("roles"));
         }
-        if let Some(rung) = s.rung {
-            if !(1..=6).contains(&rung) {
-                found.push(ProblemKind::BadRung { rung });
-            }
+        if let Some(rung) = s.rung
+            && !(1..=6).contains(&rung)
+        {
+            found.push(ProblemKind::BadRung { rung });
         }
         for role in s.role.iter().chain(s.roles.iter()) {
             if !self.p().roles.contains_key(role) {
@@ -370,7 +379,9 @@ impl Validator<'_> {
         let mut names = HashSet::new();
         for f in &s.fields {
             if !names.insert(f.name.as_str()) {
-                found.push(ProblemKind::DuplicateField { name: f.name.clone() });
+                found.push(ProblemKind::DuplicateField {
+                    name: f.name.clone(),
+                });
             }
         }
         for k in found {
@@ -382,14 +393,20 @@ impl Validator<'_> {
         let mut types: HashMap<String, FieldType> = HashMap::new();
         let mut found = Vec::new();
         let p = self.p();
-        let fields = p
-            .variables
-            .iter()
-            .map(|f| (None, f))
-            .chain(p.steps.iter().enumerate().flat_map(|(i, s)| s.fields.iter().map(move |f| (Some(i), f))));
+        let fields = p.variables.iter().map(|f| (None, f)).chain(
+            p.steps
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| s.fields.iter().map(move |f| (Some(i), f))),
+        );
         for (i, f) in fields {
             if f.ty == FieldType::Choice && f.options.is_empty() {
-                found.push((i, ProblemKind::ChoiceWithoutOptions { name: f.name.clone() }));
+                found.push((
+                    i,
+                    ProblemKind::ChoiceWithoutOptions {
+                        name: f.name.clone(),
+                    },
+                ));
             }
             match types.get(&f.name) {
                 Some(t) if *t != f.ty => found.push((
@@ -438,7 +455,10 @@ impl Validator<'_> {
             }
             for name in s.set.keys() {
                 if !types.contains_key(name) {
-                    found.push((Some(i), ProblemKind::UndeclaredSetTarget { name: name.clone() }));
+                    found.push((
+                        Some(i),
+                        ProblemKind::UndeclaredSetTarget { name: name.clone() },
+                    ));
                 }
             }
         }
@@ -466,7 +486,10 @@ impl Validator<'_> {
             }
             let join = nodes[i];
             let kind = s.kind.as_str().to_owned();
-            let unmatched = |why: String| ProblemKind::UnmatchedJoin { kind: kind.clone(), why };
+            let unmatched = |why: String| ProblemKind::UnmatchedJoin {
+                kind: kind.clone(),
+                why,
+            };
             let split = doms
                 .dominators(join)
                 .into_iter()
@@ -474,14 +497,20 @@ impl Validator<'_> {
                 .skip(1)
                 .find(|n| steps[g[*n]].kind.is_split());
             let Some(split) = split else {
-                found.push((i, unmatched("no split comes before it on every path".into())));
+                found.push((
+                    i,
+                    unmatched("no split comes before it on every path".into()),
+                ));
                 continue;
             };
             let split_step = &steps[g[split]];
             if split_step.kind.matching_join().as_ref() != Some(&s.kind) {
                 found.push((
                     i,
-                    unmatched(format!("the nearest split `{}` is a {}", split_step.id, split_step.kind)),
+                    unmatched(format!(
+                        "the nearest split `{}` is a {}",
+                        split_step.id, split_step.kind
+                    )),
                 ));
                 continue;
             }
@@ -490,8 +519,7 @@ impl Validator<'_> {
                     i,
                     unmatched(format!(
                         "split `{}` is already closed by `{}`",
-                        split_step.id,
-                        steps[g[other]].id
+                        split_step.id, steps[g[other]].id
                     )),
                 ));
                 continue;
@@ -508,7 +536,10 @@ impl Validator<'_> {
             if region.contains(&split) {
                 found.push((
                     i,
-                    unmatched(format!("a branch of `{}` loops back to the split itself", split_step.id)),
+                    unmatched(format!(
+                        "a branch of `{}` loops back to the split itself",
+                        split_step.id
+                    )),
                 ));
                 continue;
             }
@@ -548,12 +579,17 @@ impl Validator<'_> {
             }
         }
         for (i, s) in steps.iter().enumerate() {
-            if s.kind.is_split() && reachable.contains(&nodes[i]) && !closed.contains_key(&nodes[i]) {
+            if s.kind.is_split() && reachable.contains(&nodes[i]) && !closed.contains_key(&nodes[i])
+            {
                 found.push((
                     i,
                     ProblemKind::SplitWithoutJoin {
                         kind: s.kind.as_str().into(),
-                        join: s.kind.matching_join().map(|k| k.to_string()).unwrap_or_default(),
+                        join: s
+                            .kind
+                            .matching_join()
+                            .map(|k| k.to_string())
+                            .unwrap_or_default(),
                     },
                 ));
             }

@@ -18,7 +18,11 @@ fn expect(steps: &str, step: Option<&str>, fragment: &str) {
             .iter()
             .any(|p| p.step.as_deref() == step && p.to_string().contains(fragment)),
         "expected a problem at {step:?} containing {fragment:?}, got:\n{}",
-        found.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+        found
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -39,7 +43,11 @@ fn a_good_pathway_has_no_problems() {
 
 #[test]
 fn missing_and_double_start() {
-    expect("  - { id: a, kind: task, role: r, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n", None, "no start step");
+    expect(
+        "  - { id: a, kind: task, role: r, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        None,
+        "no start step",
+    );
     expect(
         "  - { id: s1, kind: start, next: e }\n  - { id: s2, kind: start, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
         Some("s2"),
@@ -49,8 +57,13 @@ fn missing_and_double_start() {
 
 #[test]
 fn unreachable_step_is_named_with_its_line() {
-    let found = problems(&format!("{OK}  - {{ id: island, kind: task, role: r, next: stop }}\n"));
-    let p = found.iter().find(|p| p.step.as_deref() == Some("island")).expect("island reported");
+    let found = problems(&format!(
+        "{OK}  - {{ id: island, kind: task, role: r, next: stop }}\n"
+    ));
+    let p = found
+        .iter()
+        .find(|p| p.step.as_deref() == Some("island"))
+        .expect("island reported");
     assert!(p.to_string().contains("cannot be reached"), "{p}");
     // HEAD has 8 lines, OK 8 after its leading empty line: the step is on line 17.
     assert_eq!(p.line, Some(17), "{p}");
@@ -175,7 +188,10 @@ fn step_shapes_are_checked() {
 
 #[test]
 fn malformed_yaml_and_bad_terms_give_line_and_column() {
-    let err = from_yaml(&format!("{HEAD}  - {{ id: a, kind: task, role: r, deadline: tien dagen }}\n")).unwrap_err();
+    let err = from_yaml(&format!(
+        "{HEAD}  - {{ id: a, kind: task, role: r, deadline: tien dagen }}\n"
+    ))
+    .unwrap_err();
     let text = err.to_string();
     assert!(text.starts_with("line 9"), "{text}");
     assert!(text.contains("tien dagen"), "{text}");

@@ -93,5 +93,9 @@ pub fn working_days_before(cal: &Calendar, at: DateTime<Utc>, n: u32) -> DateTim
         }
     }
     let moment = local_moment(date, local.time());
-    if moment >= at { at - Duration::days(i64::from(n)) } else { moment }
+    if moment >= at {
+        at - Duration::days(i64::from(n))
+    } else {
+        moment
+    }
 }

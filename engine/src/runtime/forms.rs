@@ -10,17 +10,18 @@ use crate::model::{Field, FieldType, PathwayVersion, Step};
 
 /// Checks a completed form: every value belongs to a field of the step and has its type;
 /// every required field is present. Nulls count as absent.
-pub(super) fn check_form(step: &Step, data: BTreeMap<String, Value>) -> Result<BTreeMap<String, Value>> {
+pub(super) fn check_form(
+    step: &Step,
+    data: BTreeMap<String, Value>,
+) -> Result<BTreeMap<String, Value>> {
     let mut out = BTreeMap::new();
     for (name, value) in data {
-        let field = step
-            .fields
-            .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| RuntimeError::UnknownField {
+        let field = step.fields.iter().find(|f| f.name == name).ok_or_else(|| {
+            RuntimeError::UnknownField {
                 step: step.id.clone(),
                 field: name.clone(),
-            })?;
+            }
+        })?;
         if value.is_null() {
             continue;
         }
@@ -47,7 +48,11 @@ pub(super) fn check_variables(
         let field = pv
             .variable_type(&name)
             .ok_or_else(|| RuntimeError::UnknownVariable { name: name.clone() })?;
-        let value = if value.is_null() { Value::Null } else { check_value(field, value)? };
+        let value = if value.is_null() {
+            Value::Null
+        } else {
+            check_value(field, value)?
+        };
         out.insert(name, value);
     }
     Ok(out)
@@ -67,8 +72,12 @@ fn check_value(field: &Field, value: Value) -> Result<Value> {
         FieldType::Integer => value.is_i64() || value.is_u64(),
         FieldType::Number => value.is_number(),
         FieldType::Boolean => value.is_boolean(),
-        FieldType::Date => value.as_str().is_some_and(|s| s.parse::<NaiveDate>().is_ok()),
-        FieldType::Choice => value.as_str().is_some_and(|s| field.options.iter().any(|o| o == s)),
+        FieldType::Date => value
+            .as_str()
+            .is_some_and(|s| s.parse::<NaiveDate>().is_ok()),
+        FieldType::Choice => value
+            .as_str()
+            .is_some_and(|s| field.options.iter().any(|o| o == s)),
         FieldType::Rung => value.as_u64().is_some_and(|r| (1..=6).contains(&r)),
     };
     if ok {
@@ -96,12 +105,16 @@ pub fn parse_field_value(field: &Field, text: &str) -> Result<Value> {
     };
     Ok(match field.ty {
         FieldType::Text | FieldType::Date | FieldType::Choice => Value::String(text.to_owned()),
-        FieldType::Integer | FieldType::Rung => {
-            Value::from(text.trim().parse::<i64>().map_err(|_| bad("a whole number"))?)
-        }
+        FieldType::Integer | FieldType::Rung => Value::from(
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| bad("a whole number"))?,
+        ),
         FieldType::Number => {
             let f: f64 = text.trim().parse().map_err(|_| bad("a number"))?;
-            serde_json::Number::from_f64(f).map(Value::Number).ok_or_else(|| bad("a finite number"))?
+            serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .ok_or_else(|| bad("a finite number"))?
         }
         FieldType::Boolean => match text.trim().to_lowercase().as_str() {
             "true" | "ja" | "yes" | "1" => Value::Bool(true),

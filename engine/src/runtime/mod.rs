@@ -166,14 +166,21 @@ pub enum RuntimeError {
     NoStart,
     #[error("step `{step}`: a join was reached outside any split")]
     JoinWithoutSplit { step: String },
-    #[error("more than {limit} automatic moves in one command (last at step `{step}`): the pathway loops")]
+    #[error(
+        "more than {limit} automatic moves in one command (last at step `{step}`): the pathway loops"
+    )]
     StepLimit { step: String, limit: usize },
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 
 /// Applies a command with the default Dutch calendar.
-pub fn apply(pathway: &PathwayVersion, state: &CaseState, command: Command, now: DateTime<Utc>) -> Result<Outcome> {
+pub fn apply(
+    pathway: &PathwayVersion,
+    state: &CaseState,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
     apply_with_calendar(pathway, &Calendar::default(), state, command, now)
 }
 
@@ -233,7 +240,9 @@ impl<'a> Run<'a> {
     }
 
     fn step(&self, id: &str) -> Result<&'a Step> {
-        self.pv.step(id).ok_or_else(|| RuntimeError::UnknownStep { step: id.to_owned() })
+        self.pv.step(id).ok_or_else(|| RuntimeError::UnknownStep {
+            step: id.to_owned(),
+        })
     }
 
     fn case_id(&self) -> String {
@@ -243,13 +252,26 @@ impl<'a> Run<'a> {
     fn execute(&mut self, action: Action) -> Result<()> {
         match (&self.state.status, &action) {
             (CaseStatus::New, Action::StartCase { .. }) => {}
-            (CaseStatus::New, _) => return Err(RuntimeError::NotStarted { case: self.case_id() }),
-            (_, Action::StartCase { .. }) => return Err(RuntimeError::AlreadyStarted { case: self.case_id() }),
+            (CaseStatus::New, _) => {
+                return Err(RuntimeError::NotStarted {
+                    case: self.case_id(),
+                });
+            }
+            (_, Action::StartCase { .. }) => {
+                return Err(RuntimeError::AlreadyStarted {
+                    case: self.case_id(),
+                });
+            }
             (CaseStatus::Active, _) => {
-                if self.state.pathway_key != self.pv.pathway.key || self.state.pathway_version != self.pv.version {
+                if self.state.pathway_key != self.pv.pathway.key
+                    || self.state.pathway_version != self.pv.version
+                {
                     return Err(RuntimeError::WrongPathway {
                         case: self.case_id(),
-                        case_pathway: format!("{} v{}", self.state.pathway_key, self.state.pathway_version),
+                        case_pathway: format!(
+                            "{} v{}",
+                            self.state.pathway_key, self.state.pathway_version
+                        ),
                         given: format!("{} v{}", self.pv.pathway.key, self.pv.version),
                     });
                 }
@@ -286,7 +308,10 @@ impl<'a> Run<'a> {
                 });
                 if let Some(user) = to {
                     self.effects.push(Effect::Notify(Notification {
-                        key: format!("assigned:{}:{}:{}:{}", self.state.id, task.id, user, self.state.seq),
+                        key: format!(
+                            "assigned:{}:{}:{}:{}",
+                            self.state.id, task.id, user, self.state.seq
+                        ),
                         case_id: self.case_id(),
                         task: Some(task.id.clone()),
                         kind: NotificationKind::TaskAssigned,
@@ -334,7 +359,12 @@ impl<'a> Run<'a> {
         if let Some(t) = self.state.tasks.get(&r.0) {
             return Ok(t.clone());
         }
-        let on_step: Vec<&Task> = self.state.tasks.values().filter(|t| t.step == r.0).collect();
+        let on_step: Vec<&Task> = self
+            .state
+            .tasks
+            .values()
+            .filter(|t| t.step == r.0)
+            .collect();
         match on_step.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(RuntimeError::TaskNotOpen {
@@ -348,7 +378,12 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn complete(&mut self, r: &TaskRef, data: BTreeMap<String, Value>, visit_outcome: bool) -> Result<()> {
+    fn complete(
+        &mut self,
+        r: &TaskRef,
+        data: BTreeMap<String, Value>,
+        visit_outcome: bool,
+    ) -> Result<()> {
         let task = self.resolve(r)?;
         let step = self.step(&task.step)?;
         let is_visit = step.kind == StepKind::JointVisit;
@@ -378,7 +413,9 @@ impl<'a> Run<'a> {
         });
         self.cancel_timers(&task);
         if !data.is_empty() {
-            self.emit(EventKind::VariablesSet { values: data.clone() });
+            self.emit(EventKind::VariablesSet {
+                values: data.clone(),
+            });
         }
         let rung_field = step
             .fields
@@ -434,7 +471,10 @@ impl<'a> Run<'a> {
         });
         let keys = visit_timer_keys(&self.state.id, &task.id, revision);
         let moments = [
-            (TimerKind::VisitReminder, effects::working_days_before(self.calendar, at, 2)),
+            (
+                TimerKind::VisitReminder,
+                effects::working_days_before(self.calendar, at, 2),
+            ),
             (TimerKind::VisitReminder, at - Duration::hours(2)),
             (TimerKind::VisitOutcomeMissing, at + Duration::days(1)),
         ];
@@ -451,7 +491,10 @@ impl<'a> Run<'a> {
         }
         for user in participants {
             self.effects.push(Effect::Notify(Notification {
-                key: format!("visit-planned:{}:{}:{}:{}", self.state.id, task.id, revision, user),
+                key: format!(
+                    "visit-planned:{}:{}:{}:{}",
+                    self.state.id, task.id, revision, user
+                ),
                 case_id: self.case_id(),
                 task: Some(task.id.clone()),
                 kind: NotificationKind::VisitPlanned,
@@ -483,7 +526,9 @@ impl<'a> Run<'a> {
             .next
             .ids()
             .next()
-            .ok_or_else(|| RuntimeError::NoBranch { step: step.id.clone() })?;
+            .ok_or_else(|| RuntimeError::NoBranch {
+                step: step.id.clone(),
+            })?;
         self.step(to)?;
         self.emit(EventKind::TokenMoved {
             token,
@@ -517,7 +562,9 @@ impl<'a> Run<'a> {
                 StepKind::Task | StepKind::JointVisit | StepKind::Wait => self.open_task(tid, step),
                 StepKind::Gateway => {
                     let to = self.choose(step, true)?.into_iter().next().ok_or_else(|| {
-                        RuntimeError::NoBranch { step: step.id.clone() }
+                        RuntimeError::NoBranch {
+                            step: step.id.clone(),
+                        }
                     })?;
                     self.emit(EventKind::TokenMoved { token: tid, to });
                     queue.push_back(tid);
@@ -554,8 +601,13 @@ impl<'a> Run<'a> {
                         .last()
                         .copied()
                         .filter(|i| self.state.splits.contains_key(i))
-                        .ok_or_else(|| RuntimeError::JoinWithoutSplit { step: step.id.clone() })?;
-                    self.emit(EventKind::BranchArrived { instance, token: tid });
+                        .ok_or_else(|| RuntimeError::JoinWithoutSplit {
+                            step: step.id.clone(),
+                        })?;
+                    self.emit(EventKind::BranchArrived {
+                        instance,
+                        token: tid,
+                    });
                     let done = self
                         .state
                         .splits
@@ -596,7 +648,9 @@ impl<'a> Run<'a> {
                     }
                 }
                 StepKind::Unknown(_) => {
-                    return Err(RuntimeError::UnknownStep { step: step.id.clone() });
+                    return Err(RuntimeError::UnknownStep {
+                        step: step.id.clone(),
+                    });
                 }
             }
         }
@@ -625,7 +679,11 @@ impl<'a> Run<'a> {
         if out.is_empty() {
             match &step.default {
                 Some(d) => out.push(d.clone()),
-                None => return Err(RuntimeError::NoBranch { step: step.id.clone() }),
+                None => {
+                    return Err(RuntimeError::NoBranch {
+                        step: step.id.clone(),
+                    });
+                }
             }
         }
         Ok(out)

@@ -12,9 +12,18 @@ use crate::model::{FieldType, PathwayVersion};
 use crate::validate::validate;
 
 pub(crate) const SHIPPED: [(&str, &str); 3] = [
-    ("van-zorg-naar-werk", include_str!("../../../workflows/van-zorg-naar-werk.yaml")),
-    ("jongeren-zorg-school-werk", include_str!("../../../workflows/jongeren-zorg-school-werk.yaml")),
-    ("simpel-switchen", include_str!("../../../workflows/simpel-switchen.yaml")),
+    (
+        "van-zorg-naar-werk",
+        include_str!("../../../workflows/van-zorg-naar-werk.yaml"),
+    ),
+    (
+        "jongeren-zorg-school-werk",
+        include_str!("../../../workflows/jongeren-zorg-school-werk.yaml"),
+    ),
+    (
+        "simpel-switchen",
+        include_str!("../../../workflows/simpel-switchen.yaml"),
+    ),
 ];
 
 fn pathway(key: &str) -> PathwayVersion {
@@ -38,7 +47,12 @@ fn start(pv: &PathwayVersion) -> CaseState {
     let out = apply(
         pv,
         &CaseState::blank("c1"),
-        Command::new("anna", Action::StartCase { variables: BTreeMap::new() }),
+        Command::new(
+            "anna",
+            Action::StartCase {
+                variables: BTreeMap::new(),
+            },
+        ),
         t0(),
     )
     .unwrap();
@@ -101,7 +115,13 @@ fn open_steps(s: &CaseState) -> Vec<String> {
 
 fn intake(pv: &PathwayVersion, uitkering: &str, gbm: bool) -> CaseState {
     let s = start(pv);
-    let s = complete(pv, &s, "signaal", json!({"motivatie": "wil werken", "trede": 3})).state;
+    let s = complete(
+        pv,
+        &s,
+        "signaal",
+        json!({"motivatie": "wil werken", "trede": 3}),
+    )
+    .state;
     visit(
         pv,
         &s,
@@ -126,7 +146,12 @@ fn start_opens_the_first_task_with_deadline_and_notification() {
     let out = apply(
         &pv,
         &CaseState::blank("c1"),
-        Command::new("anna", Action::StartCase { variables: data(json!({"verwijzer": "Partners in Zorg"})) }),
+        Command::new(
+            "anna",
+            Action::StartCase {
+                variables: data(json!({"verwijzer": "Partners in Zorg"})),
+            },
+        ),
         t0(),
     )
     .unwrap();
@@ -135,8 +160,18 @@ fn start_opens_the_first_task_with_deadline_and_notification() {
     let task = out.state.tasks.values().next().unwrap();
     let due = task.due.as_ref().unwrap();
     // Monday 23 Nov 2026 + 5 werkdagen = Monday 30 Nov.
-    assert_eq!(due.at.with_timezone(&chrono_tz::Europe::Amsterdam).date_naive().to_string(), "2026-11-30");
-    assert!(out.effects.iter().any(|e| matches!(e, Effect::SetTimer(t) if t.kind == TimerKind::Deadline)));
+    assert_eq!(
+        due.at
+            .with_timezone(&chrono_tz::Europe::Amsterdam)
+            .date_naive()
+            .to_string(),
+        "2026-11-30"
+    );
+    assert!(
+        out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::SetTimer(t) if t.kind == TimerKind::Deadline))
+    );
     assert!(out.effects.iter().any(
         |e| matches!(e, Effect::Notify(n) if n.to == Recipient::Role("ambulant-begeleider".into()))
     ));
@@ -185,7 +220,18 @@ fn wrong_commands_are_refused_and_change_nothing() {
         RuntimeError::TaskNotOpen { task, .. } if task == "casusoverleg"
     ));
     assert!(matches!(
-        apply(&pv, &s, Command::new("a", Action::StartCase { variables: BTreeMap::new() }), t0()).unwrap_err(),
+        apply(
+            &pv,
+            &s,
+            Command::new(
+                "a",
+                Action::StartCase {
+                    variables: BTreeMap::new()
+                }
+            ),
+            t0()
+        )
+        .unwrap_err(),
         RuntimeError::AlreadyStarted { .. }
     ));
     assert!(matches!(
@@ -205,10 +251,25 @@ fn wrong_commands_are_refused_and_change_nothing() {
 fn commands_on_an_ended_or_withdrawn_case_are_refused() {
     let pv = pathway("van-zorg-naar-werk");
     let s = start(&pv);
-    let out = apply(&pv, &s, Command::new("anna", Action::Withdraw { reason: "verhuisd".into() }), t0()).unwrap();
+    let out = apply(
+        &pv,
+        &s,
+        Command::new(
+            "anna",
+            Action::Withdraw {
+                reason: "verhuisd".into(),
+            },
+        ),
+        t0(),
+    )
+    .unwrap();
     assert_eq!(out.state.status, CaseStatus::Withdrawn);
     assert!(out.state.tasks.is_empty());
-    assert!(out.effects.iter().any(|e| matches!(e, Effect::CancelTimer { .. })));
+    assert!(
+        out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::CancelTimer { .. }))
+    );
     let err = apply(
         &pv,
         &out.state,
@@ -285,7 +346,11 @@ fn joint_visits_are_planned_before_their_outcome() {
         })
         .collect();
     assert_eq!(timers.len(), 3, "two reminders and an outcome check");
-    let notified = first.effects.iter().filter(|e| matches!(e, Effect::Notify(_))).count();
+    let notified = first
+        .effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Notify(_)))
+        .count();
     assert_eq!(notified, 2);
     let again = plan(&first.state, 12);
     let cancelled: Vec<&String> = again
@@ -298,7 +363,19 @@ fn joint_visits_are_planned_before_their_outcome() {
         .collect();
     assert_eq!(cancelled.len(), 3);
     assert!(cancelled.iter().all(|k| k.contains(":1:")));
-    assert_eq!(again.state.tasks.values().next().unwrap().visit.as_ref().unwrap().revision, 2);
+    assert_eq!(
+        again
+            .state
+            .tasks
+            .values()
+            .next()
+            .unwrap()
+            .visit
+            .as_ref()
+            .unwrap()
+            .revision,
+        2
+    );
     assert!(again.state.team.contains(&"bert".to_owned()));
 }
 
@@ -310,7 +387,13 @@ fn uwv_branch_is_taken_for_wia_without_usable_capacity() {
     assert_eq!(open_steps(&s), ["herbeoordeling_aanvragen"]);
     let s = complete(&pv, &s, "herbeoordeling_aanvragen", json!({})).state;
     assert_eq!(open_steps(&s), ["wacht_herbeoordeling"]);
-    let s = complete(&pv, &s, "wacht_herbeoordeling", json!({"benutbare_mogelijkheden": true})).state;
+    let s = complete(
+        &pv,
+        &s,
+        "wacht_herbeoordeling",
+        json!({"benutbare_mogelijkheden": true}),
+    )
+    .state;
     assert_eq!(open_steps(&s), ["ontwikkeltraject"]);
 
     let s = intake(&pv, "bijstand", false);
@@ -324,11 +407,21 @@ fn falling_back_is_a_normal_path() {
     let s = intake(&pv, "bijstand", false);
     let s = complete(&pv, &s, "casusoverleg", json!({"doorgaan": true})).state;
     let first_task = s.tasks.keys().next().unwrap().clone();
-    let s = complete(&pv, &s, "ontwikkeltraject", json!({"trede": 3, "traject_geslaagd": false})).state;
+    let s = complete(
+        &pv,
+        &s,
+        "ontwikkeltraject",
+        json!({"trede": 3, "traject_geslaagd": false}),
+    )
+    .state;
     assert_eq!(open_steps(&s), ["casusoverleg"]);
     let s = complete(&pv, &s, "casusoverleg", json!({"doorgaan": true})).state;
     assert_eq!(open_steps(&s), ["ontwikkeltraject"]);
-    assert_ne!(s.tasks.keys().next().unwrap(), &first_task, "a new task, not the old one");
+    assert_ne!(
+        s.tasks.keys().next().unwrap(),
+        &first_task,
+        "a new task, not the old one"
+    );
 }
 
 #[test]
@@ -344,15 +437,35 @@ fn parallel_join_waits_for_both_branches_and_ladder_history_is_kept() {
     )
     .state;
     let s = complete(&pv, &s, "advies_beschut_aanvragen", json!({})).state;
-    let s = complete(&pv, &s, "wacht_advies_beschut", json!({"advies_positief": true})).state;
+    let s = complete(
+        &pv,
+        &s,
+        "wacht_advies_beschut",
+        json!({"advies_positief": true}),
+    )
+    .state;
     let s = complete(&pv, &s, "loonwaarde", json!({"loonwaarde_pct": 45})).state;
-    let s = complete(&pv, &s, "start_werk", json!({"startdatum": "2027-02-01", "uren_per_week": 25, "trede": 5})).state;
-    assert_eq!(open_steps(&s), ["beschikking_aanpassen", "uitkering_afstemmen"]);
+    let s = complete(
+        &pv,
+        &s,
+        "start_werk",
+        json!({"startdatum": "2027-02-01", "uren_per_week": 25, "trede": 5}),
+    )
+    .state;
+    assert_eq!(
+        open_steps(&s),
+        ["beschikking_aanpassen", "uitkering_afstemmen"]
+    );
     let s = complete(&pv, &s, "uitkering_afstemmen", json!({})).state;
     assert_eq!(open_steps(&s), ["beschikking_aanpassen"], "join must wait");
     let s = complete(&pv, &s, "beschikking_aanpassen", json!({})).state;
     assert_eq!(open_steps(&s), ["nazorg"]);
-    let out = complete(&pv, &s, "nazorg", json!({"trede": 5, "werk_behouden": true}));
+    let out = complete(
+        &pv,
+        &s,
+        "nazorg",
+        json!({"trede": 5, "werk_behouden": true}),
+    );
     assert_eq!(out.state.status, CaseStatus::Ended);
     assert_eq!(out.state.outcome.as_deref(), Some("beschut_werk"));
     let rungs: Vec<u8> = out.state.rung_history.iter().map(|r| r.rung).collect();
@@ -365,7 +478,13 @@ fn parallel_join_waits_for_both_branches_and_ladder_history_is_kept() {
 fn inclusive_join_waits_only_for_started_branches() {
     let pv = pathway("jongeren-zorg-school-werk");
     let s = start(&pv);
-    let s = complete(&pv, &s, "aanmelding", json!({"leeftijd": 19, "startkwalificatie": false, "trede": 2})).state;
+    let s = complete(
+        &pv,
+        &s,
+        "aanmelding",
+        json!({"leeftijd": 19, "startkwalificatie": false, "trede": 2}),
+    )
+    .state;
     let answers = |zorg: bool, inkomen: bool, doel: &str| {
         json!({"ik_wil": "ICT", "ik_kan": "veel", "ik_heb_nodig": "rust", "begeleiding_nodig": zorg,
                "inkomen_nodig": inkomen, "onderwijsdoel": doel})
@@ -374,26 +493,84 @@ fn inclusive_join_waits_only_for_started_branches() {
     assert_eq!(open_steps(&only_care), ["wmo_onderzoek"]);
     let split = only_care.splits.values().next().unwrap();
     assert_eq!(split.expected, 1);
-    let s2 = complete(&pv, &only_care, "wmo_onderzoek", json!({"aanvraag_ingediend": true})).state;
-    let s2 = complete(&pv, &s2, "wmo_beschikking", json!({"begeleiding_toegekend": true})).state;
+    let s2 = complete(
+        &pv,
+        &only_care,
+        "wmo_onderzoek",
+        json!({"aanvraag_ingediend": true}),
+    )
+    .state;
+    let s2 = complete(
+        &pv,
+        &s2,
+        "wmo_beschikking",
+        json!({"begeleiding_toegekend": true}),
+    )
+    .state;
     assert_eq!(open_steps(&s2), ["casusoverleg"]);
 
     let none = visit(&pv, &s, "intake", answers(false, false, "geen"));
-    assert_eq!(open_steps(&none), ["casusoverleg"], "default goes straight to the join");
+    assert_eq!(
+        open_steps(&none),
+        ["casusoverleg"],
+        "default goes straight to the join"
+    );
 
     let all = visit(&pv, &s, "intake", answers(true, true, "mbo-4"));
-    assert_eq!(open_steps(&all), ["opleiding_plannen", "wmo_onderzoek", "zoektermijn"]);
+    assert_eq!(
+        open_steps(&all),
+        ["opleiding_plannen", "wmo_onderzoek", "zoektermijn"]
+    );
     // A loop back inside the education branch keeps the join waiting.
-    let a = complete(&pv, &all, "opleiding_plannen", json!({"opleiding": "mbo-4 ICT"})).state;
-    let a = complete(&pv, &a, "cursus_financiering", json!({"gefinancierd": false})).state;
-    assert_eq!(open_steps(&a), ["opleiding_plannen", "wmo_onderzoek", "zoektermijn"]);
-    let a = complete(&pv, &a, "wmo_onderzoek", json!({"aanvraag_ingediend": true})).state;
-    let a = complete(&pv, &a, "wmo_beschikking", json!({"begeleiding_toegekend": true})).state;
+    let a = complete(
+        &pv,
+        &all,
+        "opleiding_plannen",
+        json!({"opleiding": "mbo-4 ICT"}),
+    )
+    .state;
+    let a = complete(
+        &pv,
+        &a,
+        "cursus_financiering",
+        json!({"gefinancierd": false}),
+    )
+    .state;
+    assert_eq!(
+        open_steps(&a),
+        ["opleiding_plannen", "wmo_onderzoek", "zoektermijn"]
+    );
+    let a = complete(
+        &pv,
+        &a,
+        "wmo_onderzoek",
+        json!({"aanvraag_ingediend": true}),
+    )
+    .state;
+    let a = complete(
+        &pv,
+        &a,
+        "wmo_beschikking",
+        json!({"begeleiding_toegekend": true}),
+    )
+    .state;
     let a = complete(&pv, &a, "zoektermijn", json!({})).state;
-    let a = complete(&pv, &a, "bijstand_besluit", json!({"bijstand_toegekend": true})).state;
+    let a = complete(
+        &pv,
+        &a,
+        "bijstand_besluit",
+        json!({"bijstand_toegekend": true}),
+    )
+    .state;
     assert_eq!(open_steps(&a), ["opleiding_plannen"]);
     let a = complete(&pv, &a, "opleiding_plannen", json!({"opleiding": "LOI"})).state;
-    let a = complete(&pv, &a, "cursus_financiering", json!({"gefinancierd": true})).state;
+    let a = complete(
+        &pv,
+        &a,
+        "cursus_financiering",
+        json!({"gefinancierd": true}),
+    )
+    .state;
     let a = complete(&pv, &a, "examen", json!({"diploma_behaald": true})).state;
     assert_eq!(open_steps(&a), ["casusoverleg"]);
 }
@@ -404,7 +581,12 @@ fn replay_reproduces_the_state() {
     let mut events = Vec::new();
     let mut s = CaseState::blank("c1");
     let steps: Vec<(Action, i64)> = vec![
-        (Action::StartCase { variables: BTreeMap::new() }, 0),
+        (
+            Action::StartCase {
+                variables: BTreeMap::new(),
+            },
+            0,
+        ),
         (
             Action::CompleteTask {
                 task: TaskRef("signaal".into()),
@@ -436,7 +618,12 @@ fn random_walk(pv: &PathwayVersion, seed: u64, max_commands: usize) {
     let started = apply(
         pv,
         &CaseState::blank("walk"),
-        Command::new("anna", Action::StartCase { variables: BTreeMap::new() }),
+        Command::new(
+            "anna",
+            Action::StartCase {
+                variables: BTreeMap::new(),
+            },
+        ),
         now,
     )
     .unwrap();
@@ -493,7 +680,8 @@ fn random_walk(pv: &PathwayVersion, seed: u64, max_commands: usize) {
                 }
             }
         };
-        let out = apply(pv, &s, Command::new("anna", action), now).unwrap_or_else(|e| panic!("walk {seed}: {e}"));
+        let out = apply(pv, &s, Command::new("anna", action), now)
+            .unwrap_or_else(|e| panic!("walk {seed}: {e}"));
         events.extend(out.events);
         s = out.state;
         check_invariants(pv, &s, &events);
@@ -502,7 +690,11 @@ fn random_walk(pv: &PathwayVersion, seed: u64, max_commands: usize) {
 
 fn check_invariants(pv: &PathwayVersion, s: &CaseState, events: &[Event]) {
     for t in s.tokens.values() {
-        assert!(pv.step(&t.step).is_some(), "token on unknown step {}", t.step);
+        assert!(
+            pv.step(&t.step).is_some(),
+            "token on unknown step {}",
+            t.step
+        );
     }
     for task in s.tasks.values() {
         let token = s.tokens.get(&task.token).expect("task without token");
@@ -523,12 +715,18 @@ fn check_invariants(pv: &PathwayVersion, s: &CaseState, events: &[Event]) {
     let mut placing: Option<u64> = None;
     for e in events {
         match &e.kind {
-            EventKind::SplitOpened { instance, expected: n, .. } => {
+            EventKind::SplitOpened {
+                instance,
+                expected: n,
+                ..
+            } => {
                 expected.insert(*instance, *n);
                 placing = Some(*instance);
             }
             EventKind::TokenRemoved { .. } if placing.is_some() => {}
-            EventKind::TokenPlaced { frames, .. } if placing.is_some() && frames.last() == placing.as_ref() => {
+            EventKind::TokenPlaced { frames, .. }
+                if placing.is_some() && frames.last() == placing.as_ref() =>
+            {
                 if let Some(i) = placing {
                     *started.entry(i).or_default() += 1;
                 }
@@ -541,8 +739,15 @@ fn check_invariants(pv: &PathwayVersion, s: &CaseState, events: &[Event]) {
             }
             EventKind::SplitClosed { instance } => {
                 placing = None;
-                assert_eq!(arrived.get(instance).copied().unwrap_or(0), expected[instance], "join completed early");
-                assert_eq!(started.get(instance).copied().unwrap_or(0), expected[instance]);
+                assert_eq!(
+                    arrived.get(instance).copied().unwrap_or(0),
+                    expected[instance],
+                    "join completed early"
+                );
+                assert_eq!(
+                    started.get(instance).copied().unwrap_or(0),
+                    expected[instance]
+                );
             }
             _ => placing = None,
         }

@@ -1,0 +1,316 @@
+//! The engine service: loads a case, applies a command with the pure runtime, and hands the
+//! write to a single writer task that group-commits whatever is queued.
+//!
+//! Concurrent commands on different cases share one transaction and one fsync; each is
+//! still all-or-nothing for its case. Two commands decided on the same case version cannot
+//! both land: the second gets [`EngineError::Conflict`].
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::calendar::Calendar;
+use crate::definition::{DefinitionError, from_yaml};
+use crate::model::PathwayVersion;
+use crate::runtime::{
+    Action, CaseState, CaseStatus, Command, Outcome, RuntimeError, apply_with_calendar,
+};
+use crate::store::{CaseWrite, Store, StoreError};
+use crate::validate::{Problem, validate};
+
+/// Why a command or request failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("case {case} was changed by someone else at the same time; reload it and try again")]
+    Conflict { case: String },
+    #[error("there is no case {case}")]
+    CaseNotFound { case: String },
+    #[error("the pathway file cannot be read: {0}")]
+    Definition(#[from] DefinitionError),
+    #[error("the pathway has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+    #[error("the database is not durable ({}); refusing to run without --allow-non-durable", .0.join(", "))]
+    NotDurable(Vec<String>),
+    #[error("the engine's writer has stopped")]
+    WriterStopped,
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// Most commands one group commit takes.
+const MAX_BATCH: usize = 256;
+/// Active cases kept in memory; the cache is cleared when it grows past this.
+const CACHE_LIMIT: usize = 20_000;
+
+type Cache = Arc<Mutex<HashMap<String, Arc<CaseState>>>>;
+
+struct Job {
+    write: CaseWrite,
+    reply: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// The engine: a store, a calendar, caches, and the writer task.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    calendar: Calendar,
+    pathways: Mutex<HashMap<(String, u32), Arc<PathwayVersion>>>,
+    cache: Cache,
+    writer: mpsc::Sender<Job>,
+}
+
+impl Engine {
+    /// Starts the engine on a store. Must be called inside a tokio runtime.
+    pub fn new(store: Arc<dyn Store>, calendar: Calendar) -> Engine {
+        let (tx, rx) = mpsc::channel(4096);
+        let cache: Cache = Arc::default();
+        tokio::spawn(writer_loop(store.clone(), rx, cache.clone()));
+        Engine {
+            store,
+            calendar,
+            pathways: Mutex::default(),
+            cache,
+            writer: tx,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    /// Checks the database's durability settings; `allow` turns a refusal into a warning.
+    pub async fn check_durability(&self, allow: bool) -> Result<()> {
+        let d = self.store.durability().await?;
+        if d.is_durable() {
+            return Ok(());
+        }
+        if allow {
+            tracing::warn!(settings = ?d.problems(), "running on a non-durable database: commits may be lost on power failure");
+            Ok(())
+        } else {
+            Err(EngineError::NotDurable(d.problems()))
+        }
+    }
+
+    /// Validates a YAML pathway and publishes it as the next version of its key.
+    pub async fn publish_yaml(&self, source: &str, now: DateTime<Utc>) -> Result<PathwayVersion> {
+        let loaded = from_yaml(source)?;
+        let problems = validate(&loaded);
+        if !problems.is_empty() {
+            return Err(EngineError::Invalid(problems));
+        }
+        let pv = self.store.publish(&loaded.pathway, source, now).await?;
+        tracing::info!(pathway = %pv.pathway.key, version = pv.version, "published");
+        Ok(pv)
+    }
+
+    /// A published pathway version (cached: published versions never change).
+    pub async fn pathway(&self, key: &str, version: Option<u32>) -> Result<Arc<PathwayVersion>> {
+        if let Some(v) = version
+            && let Some(hit) = lock(&self.pathways).get(&(key.to_owned(), v))
+        {
+            return Ok(hit.clone());
+        }
+        let pv = Arc::new(self.store.pathway(key, version).await?);
+        lock(&self.pathways).insert((key.to_owned(), pv.version), pv.clone());
+        Ok(pv)
+    }
+
+    /// Starts a case on the latest (or given) version of a pathway; returns its outcome.
+    pub async fn start_case(
+        &self,
+        key: &str,
+        version: Option<u32>,
+        actor: &str,
+        variables: std::collections::BTreeMap<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let pv = self.pathway(key, version).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let blank = CaseState::blank(&id);
+        let outcome = apply_with_calendar(
+            &pv,
+            &self.calendar,
+            &blank,
+            Command::new(actor, Action::StartCase { variables }),
+            now,
+        )?;
+        match self.submit(&blank, outcome.clone(), now).await? {
+            true => Ok(outcome),
+            false => Err(EngineError::Conflict { case: id }),
+        }
+    }
+
+    /// Applies a command to a case and commits it durably.
+    #[tracing::instrument(skip_all, fields(case_id = %case_id, command = command.action.name()))]
+    pub async fn execute(
+        &self,
+        case_id: &str,
+        command: Command,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let mut from_cache = true;
+        loop {
+            let state = match from_cache.then(|| self.cached(case_id)).flatten() {
+                Some(s) => s,
+                None => {
+                    from_cache = false;
+                    self.load_fresh(case_id).await?
+                }
+            };
+            let pv = self
+                .pathway(&state.pathway_key, Some(state.pathway_version))
+                .await?;
+            let outcome =
+                match apply_with_calendar(&pv, &self.calendar, &state, command.clone(), now) {
+                    Ok(outcome) => outcome,
+                    Err(e) if from_cache => {
+                        // Decided on a cached copy: another process may have moved the case.
+                        let fresh = self.load_fresh(case_id).await?;
+                        if fresh.seq == state.seq {
+                            return Err(e.into());
+                        }
+                        lock(&self.cache).remove(case_id);
+                        from_cache = false;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+            if self.submit(&state, outcome.clone(), now).await? {
+                return Ok(outcome);
+            }
+            // Conflict. If our cached copy is still what this process last wrote, another
+            // process moved the case: reload once and decide again. Otherwise a command in
+            // this process won the race, and this one must be told.
+            let stale = from_cache && self.cached(case_id).is_some_and(|c| c.seq == state.seq);
+            lock(&self.cache).remove(case_id);
+            if !stale {
+                return Err(EngineError::Conflict {
+                    case: case_id.to_owned(),
+                });
+            }
+            from_cache = false;
+        }
+    }
+
+    /// The current state of a case, from the database.
+    pub async fn load_fresh(&self, case_id: &str) -> Result<Arc<CaseState>> {
+        let state =
+            self.store
+                .load_case(case_id)
+                .await?
+                .ok_or_else(|| EngineError::CaseNotFound {
+                    case: case_id.to_owned(),
+                })?;
+        Ok(Arc::new(state))
+    }
+
+    fn cached(&self, case_id: &str) -> Option<Arc<CaseState>> {
+        lock(&self.cache).get(case_id).cloned()
+    }
+
+    async fn submit(
+        &self,
+        before: &CaseState,
+        outcome: Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let write = CaseWrite::new(before, outcome, uuid::Uuid::now_v7().to_string(), now);
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(Job { write, reply })
+            .await
+            .map_err(|_| EngineError::WriterStopped)?;
+        Ok(rx.await.map_err(|_| EngineError::WriterStopped)??)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding a cache lock leaves a usable map; keep going.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Takes whatever is queued (one write per case per batch), commits it as one
+/// transaction, updates the cache, and answers each caller.
+async fn writer_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, cache: Cache) {
+    let mut deferred: VecDeque<Job> = VecDeque::new();
+    loop {
+        if deferred.is_empty() {
+            match rx.recv().await {
+                Some(job) => deferred.push_back(job),
+                None => return,
+            }
+        }
+        while deferred.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => deferred.push_back(job),
+                Err(_) => break,
+            }
+        }
+        let mut batch = Vec::new();
+        let mut cases = HashSet::new();
+        let mut later = VecDeque::new();
+        while let Some(job) = deferred.pop_front() {
+            if batch.len() < MAX_BATCH && cases.insert(job.write.case_id.clone()) {
+                batch.push(job);
+            } else {
+                later.push_back(job);
+            }
+        }
+        deferred = later;
+        let writes: Vec<CaseWrite> = batch.iter().map(|j| j.write.clone()).collect();
+        match store.commit(&writes).await {
+            Ok(landed) => finish(batch, landed, &cache),
+            Err(e) if batch.len() > 1 => {
+                // Find the write that fails: commit each alone, so one bad write cannot
+                // take its neighbours down.
+                tracing::warn!(error = %e, size = batch.len(), "group commit failed; retrying writes one by one");
+                for job in batch {
+                    match store.commit(std::slice::from_ref(&job.write)).await {
+                        Ok(landed) => finish(vec![job], landed, &cache),
+                        Err(e) => {
+                            let _ = job.reply.send(Err(e));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(job) = batch.into_iter().next() {
+                    let _ = job.reply.send(Err(e));
+                }
+            }
+        }
+    }
+}
+
+fn finish(batch: Vec<Job>, landed: Vec<bool>, cache: &Cache) {
+    {
+        let mut cache = lock(cache);
+        for (job, ok) in batch.iter().zip(&landed) {
+            if *ok {
+                if job.write.state.status == CaseStatus::Active {
+                    if cache.len() >= CACHE_LIMIT {
+                        cache.clear();
+                    }
+                    cache.insert(job.write.case_id.clone(), Arc::new(job.write.state.clone()));
+                } else {
+                    cache.remove(&job.write.case_id);
+                }
+            }
+        }
+    }
+    for (job, ok) in batch.into_iter().zip(landed) {
+        let _ = job.reply.send(Ok(ok));
+    }
+}

@@ -1,0 +1,214 @@
+//! The durable store: a [`Store`] trait with SQLite (embedded default) and PostgreSQL
+//! implementations.
+//!
+//! A batch of case writes is one transaction and, on both backends, one round trip to the
+//! database: every table gets a single multi-row statement fed with a JSON array. Each
+//! write carries the case version it was decided on; a write whose case moved on in the
+//! meantime is skipped whole (its events, tasks, timers and outbox rows are filtered by
+//! the command id that actually landed) and reported as a conflict.
+
+mod postgres;
+mod rows;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::model::{Pathway, PathwayVersion};
+use crate::runtime::{CaseState, Event};
+
+pub use postgres::PostgresStore;
+pub use rows::CaseWrite;
+pub use sqlite::SqliteStore;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored {what} cannot be read: {message}")]
+    Corrupt { what: String, message: String },
+    #[error("unsupported database URL `{url}`: use sqlite://FILE or postgres://HOST/DB")]
+    UnsupportedUrl { url: String },
+    #[error("pathway `{key}`{} is not published", .version.map(|v| format!(" v{v}")).unwrap_or_default())]
+    PathwayNotFound { key: String, version: Option<u32> },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The durability settings the database reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Durability {
+    /// Each setting with its value and whether it is durable.
+    pub settings: Vec<(String, String, bool)>,
+}
+
+impl Durability {
+    pub fn is_durable(&self) -> bool {
+        self.settings.iter().all(|(_, _, ok)| *ok)
+    }
+
+    /// The settings that are not durable, as `name=value`.
+    pub fn problems(&self) -> Vec<String> {
+        self.settings
+            .iter()
+            .filter(|(_, _, ok)| !ok)
+            .map(|(n, v, _)| format!("{n}={v}"))
+            .collect()
+    }
+}
+
+/// A published pathway in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathwaySummary {
+    pub key: String,
+    pub version: u32,
+    pub name: String,
+    pub published_at: DateTime<Utc>,
+    pub cases: i64,
+}
+
+/// One row of a task list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskRow {
+    pub case_id: String,
+    pub task_id: String,
+    pub step: String,
+    pub role: String,
+    pub roles: Vec<String>,
+    pub assignee: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub pathway_key: String,
+}
+
+/// Which open tasks to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub role: Option<String>,
+    pub assignee: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A stored event with its sequence number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub event: Event,
+}
+
+/// Cases per pathway and status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseCount {
+    pub pathway_key: String,
+    pub status: String,
+    pub count: i64,
+}
+
+/// Persistence for pathways, cases, their events and effects.
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// The database's durability settings (WAL + synchronous=FULL; fsync + synchronous_commit).
+    async fn durability(&self) -> Result<Durability>;
+
+    /// Stores a validated pathway as the next version of its key.
+    async fn publish(
+        &self,
+        pathway: &Pathway,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PathwayVersion>;
+
+    /// A published version, or the latest when `version` is `None`.
+    async fn pathway(&self, key: &str, version: Option<u32>) -> Result<PathwayVersion>;
+
+    async fn pathways(&self) -> Result<Vec<PathwaySummary>>;
+
+    async fn load_case(&self, id: &str) -> Result<Option<CaseState>>;
+
+    async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>>;
+
+    /// Writes a batch in one transaction. Returns, per write, whether it landed (`false`:
+    /// the case had moved on, a conflict). An error means nothing of the batch was written.
+    async fn commit(&self, writes: &[CaseWrite]) -> Result<Vec<bool>>;
+
+    /// Open tasks, oldest deadline first (tasks without a deadline last).
+    async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>>;
+
+    async fn case_counts(&self) -> Result<Vec<CaseCount>>;
+
+    /// Pending timers of a case as (key, kind, due).
+    async fn pending_timers(&self, case_id: &str) -> Result<Vec<(String, String, DateTime<Utc>)>>;
+
+    /// Outbox rows of a case as (key, kind, status).
+    async fn outbox(&self, case_id: &str) -> Result<Vec<(String, String, String)>>;
+
+    /// Runs `n` minimal durable commits (one-row INSERT, autocommit) through the writer
+    /// connection: the physical limit a command is measured against.
+    async fn bare_commits(&self, n: u32) -> Result<std::time::Duration>;
+}
+
+/// Opens the store a URL names: `sqlite://FILE` or `postgres://…`. Migrations run.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PostgresStore::open(url, None).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl { url: redact(url) })
+    }
+}
+
+/// A URL with any password replaced, fit for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Fixed-width UTC text for SQLite columns, so text order is time order.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: what.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:geheim@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://doorloop.db"), "sqlite://doorloop.db");
+    }
+}

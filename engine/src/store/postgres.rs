@@ -1,0 +1,373 @@
+//! PostgreSQL store, for several Doorloop processes sharing one database.
+//!
+//! A batch is one statement: data-modifying CTEs insert or update the cases (checking the
+//! expected version), and every other table's rows are filtered by the command ids that
+//! landed. One statement is one implicit transaction and one WAL flush.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection, Row};
+use tokio::sync::Mutex;
+
+use super::rows::{CaseWrite, batch_json};
+use super::{
+    Backend, CaseCount, Durability, PathwaySummary, Result, Store, StoreError, StoredEvent,
+    TaskFilter, TaskRow, corrupt,
+};
+use crate::model::{Pathway, PathwayVersion};
+use crate::runtime::{CaseState, Event, EventKind};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The PostgreSQL implementation of [`Store`].
+pub struct PostgresStore {
+    writer: Mutex<PgConnection>,
+    readers: PgPool,
+}
+
+const COMMIT_BATCH: &str = r#"
+WITH w AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+        id text, pk text, pv int, status text, version bigint, expected bigint, state jsonb, cmd text, at timestamptz)
+), ins AS (
+    INSERT INTO cases (id, pathway_key, pathway_version, status, version, state, last_command, created_at, updated_at)
+    SELECT id, pk, pv, status, version, state, cmd, at, at FROM w WHERE expected = 0
+    ON CONFLICT (id) DO NOTHING
+    RETURNING last_command
+), upd AS (
+    UPDATE cases c SET status = w.status, version = w.version, state = w.state, last_command = w.cmd, updated_at = w.at
+    FROM w WHERE c.id = w.id AND w.expected > 0 AND c.version = w.expected
+    RETURNING c.last_command
+), ok AS (
+    SELECT last_command AS cmd FROM ins UNION ALL SELECT last_command FROM upd
+), ev AS (
+    INSERT INTO events (case_id, seq, at, actor, command, kind, payload)
+    SELECT case_id, seq, at, actor, command, kind, payload
+    FROM jsonb_to_recordset($2::jsonb) AS e(
+        case_id text, cmd text, seq bigint, at timestamptz, actor text, command text, kind text, payload jsonb)
+    WHERE e.cmd IN (SELECT cmd FROM ok)
+), tk AS (
+    INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at)
+    SELECT case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at
+    FROM jsonb_to_recordset($3::jsonb) AS t(
+        case_id text, cmd text, task_id text, step text, role text, roles jsonb, assignee text, status text,
+        opened_at timestamptz, due_at timestamptz, closed_at timestamptz)
+    WHERE t.cmd IN (SELECT cmd FROM ok)
+    ON CONFLICT (case_id, task_id) DO UPDATE SET
+        assignee = excluded.assignee, status = excluded.status, due_at = excluded.due_at, closed_at = excluded.closed_at
+), tm AS (
+    INSERT INTO timers (key, case_id, task_id, kind, due_at, status)
+    SELECT key, case_id, task_id, kind, due_at, 'pending'
+    FROM jsonb_to_recordset($4::jsonb) AS t(case_id text, cmd text, key text, task_id text, kind text, due_at timestamptz)
+    WHERE t.cmd IN (SELECT cmd FROM ok)
+    ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at, status = 'pending', lease_owner = NULL, lease_until = NULL
+), tc AS (
+    UPDATE timers SET status = 'cancelled'
+    WHERE status = 'pending' AND key IN (
+        SELECT k.key FROM jsonb_to_recordset($5::jsonb) AS k(case_id text, cmd text, key text)
+        WHERE k.cmd IN (SELECT cmd FROM ok))
+), ob AS (
+    INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
+    SELECT key, case_id, task_id, kind, recipient_type, recipient, created_at, 'pending', created_at
+    FROM jsonb_to_recordset($6::jsonb) AS o(
+        case_id text, cmd text, key text, task_id text, kind text, recipient_type text, recipient text,
+        created_at timestamptz)
+    WHERE o.cmd IN (SELECT cmd FROM ok)
+    ON CONFLICT (key) DO NOTHING
+)
+SELECT cmd FROM ok
+"#;
+
+impl PostgresStore {
+    /// Connects, optionally inside `schema` (created if missing), and runs migrations.
+    pub async fn open(url: &str, schema: Option<&str>) -> Result<PostgresStore> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        if let Some(schema) = schema {
+            let mut admin = PgConnection::connect_with(&options).await?;
+            sqlx::query(&format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                schema.replace('"', "")
+            ))
+            .execute(&mut admin)
+            .await?;
+            admin.close().await?;
+            options = options.options([("search_path", schema)]);
+        }
+        let mut writer = PgConnection::connect_with(&options).await?;
+        MIGRATOR.run(&mut writer).await?;
+        let readers = PgPoolOptions::new()
+            .max_connections(8)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        Ok(PostgresStore {
+            writer: Mutex::new(writer),
+            readers,
+        })
+    }
+
+    /// Drops a schema made by [`PostgresStore::open`] (benchmarks and tests clean up).
+    pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
+        let mut admin = PgConnection::connect_with(&PgConnectOptions::from_str(url)?).await?;
+        sqlx::query(&format!(
+            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            schema.replace('"', "")
+        ))
+        .execute(&mut admin)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn durability(&self) -> Result<Durability> {
+        let mut conn = self.writer.lock().await;
+        let row =
+            sqlx::query("SELECT current_setting('fsync'), current_setting('synchronous_commit')")
+                .fetch_one(&mut *conn)
+                .await?;
+        let fsync: String = row.try_get(0)?;
+        let sync: String = row.try_get(1)?;
+        Ok(Durability {
+            settings: vec![
+                ("fsync".into(), fsync.clone(), fsync == "on"),
+                (
+                    "synchronous_commit".into(),
+                    sync.clone(),
+                    matches!(
+                        sync.as_str(),
+                        "on" | "local" | "remote_write" | "remote_apply"
+                    ),
+                ),
+            ],
+        })
+    }
+
+    async fn publish(
+        &self,
+        pathway: &Pathway,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PathwayVersion> {
+        let definition = serde_json::to_string(pathway).map_err(|e| corrupt("pathway", e))?;
+        let mut conn = self.writer.lock().await;
+        let version: i32 = sqlx::query_scalar(
+            "INSERT INTO pathway_versions (key, version, name, definition, source, published_at)
+             SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3::jsonb, $4, $5 FROM pathway_versions WHERE key = $1
+             RETURNING version",
+        )
+        .bind(&pathway.key)
+        .bind(&pathway.name)
+        .bind(definition)
+        .bind(source)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(PathwayVersion {
+            version: u32::try_from(version).map_err(|e| corrupt("pathway version", e))?,
+            pathway: pathway.clone(),
+        })
+    }
+
+    async fn pathway(&self, key: &str, version: Option<u32>) -> Result<PathwayVersion> {
+        let row = sqlx::query(
+            "SELECT version, definition::text FROM pathway_versions
+             WHERE key = $1 AND ($2::int IS NULL OR version = $2) ORDER BY version DESC LIMIT 1",
+        )
+        .bind(key)
+        .bind(version.and_then(|v| i32::try_from(v).ok()))
+        .fetch_optional(&self.readers)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::PathwayNotFound {
+                key: key.to_owned(),
+                version,
+            });
+        };
+        let v: i32 = row.try_get(0)?;
+        let def: String = row.try_get(1)?;
+        Ok(PathwayVersion {
+            version: u32::try_from(v).map_err(|e| corrupt("pathway version", e))?,
+            pathway: serde_json::from_str(&def).map_err(|e| corrupt("pathway", e))?,
+        })
+    }
+
+    async fn pathways(&self) -> Result<Vec<PathwaySummary>> {
+        let rows = sqlx::query(
+            "SELECT p.key, p.version, p.name, p.published_at,
+                    (SELECT COUNT(*) FROM cases c WHERE c.pathway_key = p.key AND c.pathway_version = p.version)
+             FROM pathway_versions p ORDER BY p.key, p.version",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PathwaySummary {
+                    key: r.try_get(0)?,
+                    version: u32::try_from(r.try_get::<i32, _>(1)?)
+                        .map_err(|e| corrupt("pathway version", e))?,
+                    name: r.try_get(2)?,
+                    published_at: r.try_get(3)?,
+                    cases: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_case(&self, id: &str) -> Result<Option<CaseState>> {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state::text FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.readers)
+                .await?;
+        state
+            .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("case state", e)))
+            .transpose()
+    }
+
+    async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, command, payload::text FROM events WHERE case_id = $1 ORDER BY seq",
+        )
+        .bind(case_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: EventKind = serde_json::from_str(&r.try_get::<String, _>(4)?)
+                    .map_err(|e| corrupt("event", e))?;
+                Ok(StoredEvent {
+                    seq: u64::try_from(r.try_get::<i64, _>(0)?)
+                        .map_err(|e| corrupt("event seq", e))?,
+                    event: Event {
+                        at: r.try_get(1)?,
+                        actor: r.try_get(2)?,
+                        command: r.try_get(3)?,
+                        kind,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn commit(&self, writes: &[CaseWrite]) -> Result<Vec<bool>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let json = batch_json(writes).map_err(|e| corrupt("batch", e))?;
+        let mut conn = self.writer.lock().await;
+        let landed: Vec<String> = sqlx::query_scalar(COMMIT_BATCH)
+            .bind(json.cases)
+            .bind(json.events)
+            .bind(json.tasks)
+            .bind(json.timers)
+            .bind(json.cancels)
+            .bind(json.outbox)
+            .fetch_all(&mut *conn)
+            .await?;
+        let landed: std::collections::HashSet<String> = landed.into_iter().collect();
+        Ok(writes
+            .iter()
+            .map(|w| landed.contains(&w.command_id))
+            .collect())
+    }
+
+    async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
+        let rows = sqlx::query(
+            "SELECT t.case_id, t.task_id, t.step, t.role, t.roles::text, t.assignee, t.opened_at, t.due_at, c.pathway_key
+             FROM tasks t JOIN cases c ON c.id = t.case_id
+             WHERE t.status = 'open'
+               AND ($1::text IS NULL OR t.roles ? $1)
+               AND ($2::text IS NULL OR t.assignee = $2)
+             ORDER BY t.due_at ASC NULLS LAST, t.opened_at
+             LIMIT $3",
+        )
+        .bind(filter.role.as_deref())
+        .bind(filter.assignee.as_deref())
+        .bind(i64::from(filter.limit.unwrap_or(1000)))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TaskRow {
+                    case_id: r.try_get(0)?,
+                    task_id: r.try_get(1)?,
+                    step: r.try_get(2)?,
+                    role: r.try_get(3)?,
+                    roles: serde_json::from_str(&r.try_get::<String, _>(4)?)
+                        .map_err(|e| corrupt("task roles", e))?,
+                    assignee: r.try_get(5)?,
+                    opened_at: r.try_get(6)?,
+                    due_at: r.try_get(7)?,
+                    pathway_key: r.try_get(8)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn case_counts(&self) -> Result<Vec<CaseCount>> {
+        let rows = sqlx::query(
+            "SELECT pathway_key, status, COUNT(*) FROM cases GROUP BY pathway_key, status ORDER BY pathway_key, status",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseCount {
+                    pathway_key: r.try_get(0)?,
+                    status: r.try_get(1)?,
+                    count: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn pending_timers(&self, case_id: &str) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+        let rows = sqlx::query(
+            "SELECT key, kind, due_at FROM timers WHERE case_id = $1 AND status = 'pending' ORDER BY due_at",
+        )
+        .bind(case_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    async fn outbox(&self, case_id: &str) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT key, kind, status FROM outbox WHERE case_id = $1 ORDER BY created_at, key",
+        )
+        .bind(case_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    async fn bare_commits(&self, n: u32) -> Result<Duration> {
+        let mut conn = self.writer.lock().await;
+        let started = Instant::now();
+        for _ in 0..n {
+            sqlx::query("INSERT INTO bench_commits (at) VALUES ($1)")
+                .bind(Utc::now())
+                .execute(&mut *conn)
+                .await?;
+        }
+        let took = started.elapsed();
+        sqlx::query("DELETE FROM bench_commits")
+            .execute(&mut *conn)
+            .await?;
+        Ok(took)
+    }
+}

@@ -1,0 +1,279 @@
+//! Turning a command's outcome into rows, and a batch of writes into one JSON array per
+//! table (the single parameter each multi-row statement reads).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::ts;
+use crate::runtime::{CaseState, Effect, Event, EventKind, Outcome, Recipient};
+
+/// Everything one command writes for one case.
+#[derive(Debug, Clone)]
+pub struct CaseWrite {
+    pub case_id: String,
+    /// Unique id of the command; the rows of a write land only if its case row does.
+    pub command_id: String,
+    /// The case version the command was decided on (0 for a new case).
+    pub expected: u64,
+    pub state: CaseState,
+    pub events: Vec<Event>,
+    pub effects: Vec<Effect>,
+    /// Task projection changes: rows to upsert.
+    tasks: Vec<TaskChange>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+struct TaskChange {
+    task_id: String,
+    step: String,
+    roles: Vec<String>,
+    assignee: Option<String>,
+    status: &'static str,
+    opened_at: DateTime<Utc>,
+    due_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+impl CaseWrite {
+    /// The write for `outcome`, decided on `before`.
+    pub fn new(
+        before: &CaseState,
+        outcome: Outcome,
+        command_id: String,
+        at: DateTime<Utc>,
+    ) -> CaseWrite {
+        let mut tasks = Vec::new();
+        for (id, t) in &outcome.state.tasks {
+            if before.tasks.get(id) != Some(t) {
+                tasks.push(TaskChange {
+                    task_id: id.clone(),
+                    step: t.step.clone(),
+                    roles: t.roles.clone(),
+                    assignee: t.assignee.clone(),
+                    status: "open",
+                    opened_at: t.opened_at,
+                    due_at: t.due.as_ref().map(|d| d.at),
+                    closed_at: None,
+                });
+            }
+        }
+        for (id, t) in &before.tasks {
+            if !outcome.state.tasks.contains_key(id) {
+                let done = outcome.events.iter().any(
+                    |e| matches!(&e.kind, EventKind::TaskCompleted { task, .. } if task == id),
+                );
+                tasks.push(TaskChange {
+                    task_id: id.clone(),
+                    step: t.step.clone(),
+                    roles: t.roles.clone(),
+                    assignee: t.assignee.clone(),
+                    status: if done { "done" } else { "closed" },
+                    opened_at: t.opened_at,
+                    due_at: t.due.as_ref().map(|d| d.at),
+                    closed_at: Some(at),
+                });
+            }
+        }
+        // The last effect on a timer key wins, so one statement never touches a row twice.
+        let mut last: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, e) in outcome.effects.iter().enumerate() {
+            let key = match e {
+                Effect::SetTimer(t) => format!("t:{}", t.key),
+                Effect::CancelTimer { key } => format!("t:{key}"),
+                Effect::Notify(n) => format!("n:{}", n.key),
+            };
+            last.insert(key, i);
+        }
+        let keep: Vec<usize> = last.into_values().collect();
+        let effects = outcome
+            .effects
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| keep.contains(i))
+            .map(|(_, e)| e)
+            .collect();
+        CaseWrite {
+            case_id: outcome.state.id.clone(),
+            command_id,
+            expected: before.seq,
+            state: outcome.state,
+            events: outcome.events,
+            effects,
+            tasks,
+            at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CaseRow<'a> {
+    id: &'a str,
+    pk: &'a str,
+    pv: u32,
+    status: &'static str,
+    version: u64,
+    expected: u64,
+    state: &'a CaseState,
+    cmd: &'a str,
+    at: String,
+}
+
+#[derive(Serialize)]
+struct EventRow<'a> {
+    case_id: &'a str,
+    cmd: &'a str,
+    seq: u64,
+    at: String,
+    actor: &'a str,
+    command: &'a str,
+    kind: &'static str,
+    payload: &'a EventKind,
+}
+
+#[derive(Serialize)]
+struct TaskRowOut<'a> {
+    case_id: &'a str,
+    cmd: &'a str,
+    task_id: &'a str,
+    step: &'a str,
+    role: &'a str,
+    roles: &'a [String],
+    assignee: Option<&'a str>,
+    status: &'static str,
+    opened_at: String,
+    due_at: Option<String>,
+    closed_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TimerRow<'a> {
+    case_id: &'a str,
+    cmd: &'a str,
+    key: &'a str,
+    task_id: Option<&'a str>,
+    kind: &'static str,
+    due_at: String,
+}
+
+#[derive(Serialize)]
+struct CancelRow<'a> {
+    case_id: &'a str,
+    cmd: &'a str,
+    key: &'a str,
+}
+
+#[derive(Serialize)]
+struct OutboxRow<'a> {
+    case_id: &'a str,
+    cmd: &'a str,
+    key: &'a str,
+    task_id: Option<&'a str>,
+    kind: &'static str,
+    recipient_type: &'static str,
+    recipient: &'a str,
+    created_at: String,
+}
+
+/// One JSON array per table for a batch.
+pub(crate) struct BatchJson {
+    pub cases: String,
+    pub events: String,
+    pub tasks: String,
+    pub timers: String,
+    pub cancels: String,
+    pub outbox: String,
+}
+
+pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::Error> {
+    let mut cases = Vec::with_capacity(writes.len());
+    let mut events = Vec::new();
+    let mut tasks = Vec::new();
+    let mut timers = Vec::new();
+    let mut cancels = Vec::new();
+    let mut outbox = Vec::new();
+    for w in writes {
+        let cmd = w.command_id.as_str();
+        cases.push(CaseRow {
+            id: &w.case_id,
+            pk: &w.state.pathway_key,
+            pv: w.state.pathway_version,
+            status: w.state.status.as_str(),
+            version: w.state.seq,
+            expected: w.expected,
+            state: &w.state,
+            cmd,
+            at: ts(w.at),
+        });
+        for (i, e) in w.events.iter().enumerate() {
+            events.push(EventRow {
+                case_id: &w.case_id,
+                cmd,
+                seq: w.expected + 1 + i as u64,
+                at: ts(e.at),
+                actor: &e.actor,
+                command: &e.command,
+                kind: e.kind.name(),
+                payload: &e.kind,
+            });
+        }
+        for t in &w.tasks {
+            tasks.push(TaskRowOut {
+                case_id: &w.case_id,
+                cmd,
+                task_id: &t.task_id,
+                step: &t.step,
+                role: t.roles.first().map(String::as_str).unwrap_or(""),
+                roles: &t.roles,
+                assignee: t.assignee.as_deref(),
+                status: t.status,
+                opened_at: ts(t.opened_at),
+                due_at: t.due_at.map(ts),
+                closed_at: t.closed_at.map(ts),
+            });
+        }
+        for e in &w.effects {
+            match e {
+                Effect::SetTimer(t) => timers.push(TimerRow {
+                    case_id: &w.case_id,
+                    cmd,
+                    key: &t.key,
+                    task_id: t.task.as_deref(),
+                    kind: t.kind.as_str(),
+                    due_at: ts(t.due_at),
+                }),
+                Effect::CancelTimer { key } => cancels.push(CancelRow {
+                    case_id: &w.case_id,
+                    cmd,
+                    key,
+                }),
+                Effect::Notify(n) => {
+                    let (recipient_type, recipient) = match &n.to {
+                        Recipient::Role(r) => ("role", r.as_str()),
+                        Recipient::User(u) => ("user", u.as_str()),
+                    };
+                    outbox.push(OutboxRow {
+                        case_id: &w.case_id,
+                        cmd,
+                        key: &n.key,
+                        task_id: n.task.as_deref(),
+                        kind: n.kind.as_str(),
+                        recipient_type,
+                        recipient,
+                        created_at: ts(n.at),
+                    });
+                }
+            }
+        }
+    }
+    Ok(BatchJson {
+        cases: serde_json::to_string(&cases)?,
+        events: serde_json::to_string(&events)?,
+        tasks: serde_json::to_string(&tasks)?,
+        timers: serde_json::to_string(&timers)?,
+        cancels: serde_json::to_string(&cancels)?,
+        outbox: serde_json::to_string(&outbox)?,
+    })
+}

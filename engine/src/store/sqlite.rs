@@ -1,0 +1,379 @@
+//! SQLite store: one file in WAL mode with `synchronous=FULL`, one dedicated writer
+//! connection, a small pool of readers.
+//!
+//! A batch is one multi-statement query (sqlx runs the statements in order on the writer
+//! connection and hands each statement the next unnamed `?` arguments): `BEGIN IMMEDIATE`,
+//! one statement per table reading a JSON array, `COMMIT`. Numbered `?N` parameters must
+//! not be used there: sqlx counts the unused lower numbers as unnamed and stops binding. One round trip to SQLite's worker thread and one
+//! fsync for any number of commands.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, Row};
+use tokio::sync::Mutex;
+
+use super::rows::{CaseWrite, batch_json};
+use super::{
+    Backend, CaseCount, Durability, PathwaySummary, Result, Store, StoreError, StoredEvent,
+    TaskFilter, TaskRow, corrupt, ts,
+};
+use crate::model::{Pathway, PathwayVersion};
+use crate::runtime::{CaseState, Event, EventKind};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    writer: Mutex<SqliteConnection>,
+    readers: SqlitePool,
+}
+
+const COMMIT_BATCH: &str = r#"
+BEGIN IMMEDIATE;
+INSERT INTO cases (id, pathway_key, pathway_version, status, version, state, last_command, created_at, updated_at)
+    SELECT value->>'id', value->>'pk', value->>'pv', value->>'status', value->>'version', value->>'state',
+           value->>'cmd', value->>'at', value->>'at'
+    FROM json_each(?) WHERE value->>'expected' = 0
+    ON CONFLICT (id) DO NOTHING
+    RETURNING last_command;
+UPDATE cases SET status = w.status, version = w.version, state = w.state, last_command = w.cmd, updated_at = w.at
+    FROM (SELECT value->>'id' AS id, value->>'expected' AS expected, value->>'status' AS status,
+                 value->>'version' AS version, value->>'state' AS state, value->>'cmd' AS cmd, value->>'at' AS at
+          FROM json_each(?)) AS w
+    WHERE cases.id = w.id AND w.expected > 0 AND cases.version = w.expected
+    RETURNING cases.last_command;
+INSERT INTO events (case_id, seq, at, actor, command, kind, payload)
+    SELECT value->>'case_id', value->>'seq', value->>'at', value->>'actor', value->>'command', value->>'kind',
+           value->>'payload'
+    FROM json_each(?) AS e
+    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = e.value->>'case_id' AND c.last_command = e.value->>'cmd');
+INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at)
+    SELECT value->>'case_id', value->>'task_id', value->>'step', value->>'role', value->>'roles',
+           value->>'assignee', value->>'status', value->>'opened_at', value->>'due_at', value->>'closed_at'
+    FROM json_each(?) AS t
+    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = t.value->>'case_id' AND c.last_command = t.value->>'cmd')
+    ON CONFLICT (case_id, task_id) DO UPDATE SET
+        assignee = excluded.assignee, status = excluded.status, due_at = excluded.due_at, closed_at = excluded.closed_at;
+INSERT INTO timers (key, case_id, task_id, kind, due_at, status)
+    SELECT value->>'key', value->>'case_id', value->>'task_id', value->>'kind', value->>'due_at', 'pending'
+    FROM json_each(?) AS t
+    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = t.value->>'case_id' AND c.last_command = t.value->>'cmd')
+    ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at, status = 'pending', lease_owner = NULL, lease_until = NULL;
+UPDATE timers SET status = 'cancelled'
+    WHERE status = 'pending' AND key IN (
+        SELECT value->>'key' FROM json_each(?) AS k
+        WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = k.value->>'case_id' AND c.last_command = k.value->>'cmd'));
+INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
+    SELECT value->>'key', value->>'case_id', value->>'task_id', value->>'kind', value->>'recipient_type',
+           value->>'recipient', value->>'created_at', 'pending', value->>'created_at'
+    FROM json_each(?) AS o
+    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = o.value->>'case_id' AND c.last_command = o.value->>'cmd')
+    ON CONFLICT (key) DO NOTHING;
+COMMIT;
+"#;
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and runs migrations.
+    pub async fn open(url: &str) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let mut writer = SqliteConnection::connect_with(&options).await?;
+        MIGRATOR.run(&mut writer).await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .test_before_acquire(false)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            readers,
+        })
+    }
+
+    async fn rollback(conn: &mut SqliteConnection) {
+        // After a failed batch the transaction may or may not be open; either is fine.
+        if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+            tracing::debug!(error = %e, "rollback after failed batch");
+        }
+    }
+}
+
+fn parse_ts(what: &str, s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| corrupt(what, e))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn durability(&self) -> Result<Durability> {
+        let mut conn = self.writer.lock().await;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await?;
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(Durability {
+            settings: vec![
+                (
+                    "journal_mode".into(),
+                    mode.clone(),
+                    mode.eq_ignore_ascii_case("wal"),
+                ),
+                ("synchronous".into(), sync.to_string(), sync >= 2),
+            ],
+        })
+    }
+
+    async fn publish(
+        &self,
+        pathway: &Pathway,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PathwayVersion> {
+        let definition = serde_json::to_string(pathway).map_err(|e| corrupt("pathway", e))?;
+        let mut conn = self.writer.lock().await;
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO pathway_versions (key, version, name, definition, source, published_at)
+             SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4, ?5 FROM pathway_versions WHERE key = ?1
+             RETURNING version",
+        )
+        .bind(&pathway.key)
+        .bind(&pathway.name)
+        .bind(definition)
+        .bind(source)
+        .bind(ts(now))
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(PathwayVersion {
+            version: u32::try_from(version).map_err(|e| corrupt("pathway version", e))?,
+            pathway: pathway.clone(),
+        })
+    }
+
+    async fn pathway(&self, key: &str, version: Option<u32>) -> Result<PathwayVersion> {
+        let row = sqlx::query(
+            "SELECT version, definition FROM pathway_versions
+             WHERE key = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY version DESC LIMIT 1",
+        )
+        .bind(key)
+        .bind(version.map(i64::from))
+        .fetch_optional(&self.readers)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::PathwayNotFound {
+                key: key.to_owned(),
+                version,
+            });
+        };
+        let v: i64 = row.try_get(0)?;
+        let def: String = row.try_get(1)?;
+        Ok(PathwayVersion {
+            version: u32::try_from(v).map_err(|e| corrupt("pathway version", e))?,
+            pathway: serde_json::from_str(&def).map_err(|e| corrupt("pathway", e))?,
+        })
+    }
+
+    async fn pathways(&self) -> Result<Vec<PathwaySummary>> {
+        let rows = sqlx::query(
+            "SELECT p.key, p.version, p.name, p.published_at,
+                    (SELECT COUNT(*) FROM cases c WHERE c.pathway_key = p.key AND c.pathway_version = p.version)
+             FROM pathway_versions p ORDER BY p.key, p.version",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PathwaySummary {
+                    key: r.try_get(0)?,
+                    version: u32::try_from(r.try_get::<i64, _>(1)?)
+                        .map_err(|e| corrupt("pathway version", e))?,
+                    name: r.try_get(2)?,
+                    published_at: parse_ts("publication time", &r.try_get::<String, _>(3)?)?,
+                    cases: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_case(&self, id: &str) -> Result<Option<CaseState>> {
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM cases WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await?;
+        state
+            .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("case state", e)))
+            .transpose()
+    }
+
+    async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, command, payload FROM events WHERE case_id = ?1 ORDER BY seq",
+        )
+        .bind(case_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: EventKind = serde_json::from_str(&r.try_get::<String, _>(4)?)
+                    .map_err(|e| corrupt("event", e))?;
+                Ok(StoredEvent {
+                    seq: u64::try_from(r.try_get::<i64, _>(0)?)
+                        .map_err(|e| corrupt("event seq", e))?,
+                    event: Event {
+                        at: parse_ts("event time", &r.try_get::<String, _>(1)?)?,
+                        actor: r.try_get(2)?,
+                        command: r.try_get(3)?,
+                        kind,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn commit(&self, writes: &[CaseWrite]) -> Result<Vec<bool>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let json = batch_json(writes).map_err(|e| corrupt("batch", e))?;
+        let mut conn = self.writer.lock().await;
+        let result = sqlx::query(COMMIT_BATCH)
+            .bind(json.cases.as_str())
+            .bind(json.cases.as_str())
+            .bind(json.events)
+            .bind(json.tasks)
+            .bind(json.timers)
+            .bind(json.cancels)
+            .bind(json.outbox)
+            .fetch_all(&mut *conn)
+            .await;
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(e) => {
+                Self::rollback(&mut conn).await;
+                return Err(e.into());
+            }
+        };
+        let landed: std::collections::HashSet<String> = rows
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>(0).ok())
+            .collect();
+        Ok(writes
+            .iter()
+            .map(|w| landed.contains(&w.command_id))
+            .collect())
+    }
+
+    async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
+        let rows = sqlx::query(
+            "SELECT t.case_id, t.task_id, t.step, t.role, t.roles, t.assignee, t.opened_at, t.due_at, c.pathway_key
+             FROM tasks t JOIN cases c ON c.id = t.case_id
+             WHERE t.status = 'open'
+               AND (?1 IS NULL OR EXISTS (SELECT 1 FROM json_each(t.roles) WHERE value = ?1))
+               AND (?2 IS NULL OR t.assignee = ?2)
+             ORDER BY t.due_at IS NULL, t.due_at, t.opened_at
+             LIMIT ?3",
+        )
+        .bind(filter.role.as_deref())
+        .bind(filter.assignee.as_deref())
+        .bind(i64::from(filter.limit.unwrap_or(1000)))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let due: Option<String> = r.try_get(7)?;
+                Ok(TaskRow {
+                    case_id: r.try_get(0)?,
+                    task_id: r.try_get(1)?,
+                    step: r.try_get(2)?,
+                    role: r.try_get(3)?,
+                    roles: serde_json::from_str(&r.try_get::<String, _>(4)?)
+                        .map_err(|e| corrupt("task roles", e))?,
+                    assignee: r.try_get(5)?,
+                    opened_at: parse_ts("task time", &r.try_get::<String, _>(6)?)?,
+                    due_at: due.map(|d| parse_ts("task due time", &d)).transpose()?,
+                    pathway_key: r.try_get(8)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn case_counts(&self) -> Result<Vec<CaseCount>> {
+        let rows = sqlx::query(
+            "SELECT pathway_key, status, COUNT(*) FROM cases GROUP BY pathway_key, status ORDER BY pathway_key, status",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseCount {
+                    pathway_key: r.try_get(0)?,
+                    status: r.try_get(1)?,
+                    count: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn pending_timers(&self, case_id: &str) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+        let rows = sqlx::query(
+            "SELECT key, kind, due_at FROM timers WHERE case_id = ?1 AND status = 'pending' ORDER BY due_at",
+        )
+        .bind(case_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    parse_ts("timer due", &r.try_get::<String, _>(2)?)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn outbox(&self, case_id: &str) -> Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT key, kind, status FROM outbox WHERE case_id = ?1 ORDER BY created_at, key",
+        )
+        .bind(case_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    async fn bare_commits(&self, n: u32) -> Result<Duration> {
+        let mut conn = self.writer.lock().await;
+        let started = Instant::now();
+        for _ in 0..n {
+            sqlx::query("INSERT INTO bench_commits (at) VALUES (?1)")
+                .bind(ts(Utc::now()))
+                .execute(&mut *conn)
+                .await?;
+        }
+        let took = started.elapsed();
+        sqlx::query("DELETE FROM bench_commits")
+            .execute(&mut *conn)
+            .await?;
+        Ok(took)
+    }
+}
