@@ -1,1 +1,39 @@
-fn main() {}
+//! `doorloop`: the command-line entry point. Wiring only; the work lives in the modules.
+#![forbid(unsafe_code)]
+
+mod bench;
+mod cli;
+mod demo;
+mod shipped;
+mod show;
+mod telemetry;
+mod vars;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    telemetry::init(args.verbose);
+    // One thread runs the engine: commands, the writer task and the database driver's
+    // replies meet there without cross-thread wake-ups. SQLite work happens on sqlx's
+    // own worker thread, so a 2-core machine is still used fully.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

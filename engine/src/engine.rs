@@ -52,9 +52,11 @@ const CACHE_LIMIT: usize = 20_000;
 
 type Cache = Arc<Mutex<HashMap<String, Arc<CaseState>>>>;
 
+type Reply = oneshot::Sender<Result<(bool, CaseWrite), StoreError>>;
+
 struct Job {
     write: CaseWrite,
-    reply: oneshot::Sender<Result<bool, StoreError>>,
+    reply: Reply,
 }
 
 /// The engine: a store, a calendar, caches, and the writer task.
@@ -146,10 +148,9 @@ impl Engine {
             Command::new(actor, Action::StartCase { variables }),
             now,
         )?;
-        match self.submit(&blank, outcome.clone(), now).await? {
-            true => Ok(outcome),
-            false => Err(EngineError::Conflict { case: id }),
-        }
+        self.submit(&blank, outcome, now)
+            .await?
+            .ok_or(EngineError::Conflict { case: id })
     }
 
     /// Applies a command to a case and commits it durably.
@@ -187,7 +188,7 @@ impl Engine {
                     }
                     Err(e) => return Err(e.into()),
                 };
-            if self.submit(&state, outcome.clone(), now).await? {
+            if let Some(outcome) = self.submit(&state, outcome, now).await? {
                 return Ok(outcome);
             }
             // Conflict. If our cached copy is still what this process last wrote, another
@@ -220,19 +221,22 @@ impl Engine {
         lock(&self.cache).get(case_id).cloned()
     }
 
+    /// Hands a decided command to the writer. `Some(outcome)` when it landed, `None` on a
+    /// version conflict.
     async fn submit(
         &self,
         before: &CaseState,
         outcome: Outcome,
         now: DateTime<Utc>,
-    ) -> Result<bool> {
+    ) -> Result<Option<Outcome>> {
         let write = CaseWrite::new(before, outcome, uuid::Uuid::now_v7().to_string(), now);
         let (reply, rx) = oneshot::channel();
         self.writer
             .send(Job { write, reply })
             .await
             .map_err(|_| EngineError::WriterStopped)?;
-        Ok(rx.await.map_err(|_| EngineError::WriterStopped)??)
+        let (landed, write) = rx.await.map_err(|_| EngineError::WriterStopped)??;
+        Ok(landed.then(|| write.into_outcome()))
     }
 }
 
@@ -269,48 +273,51 @@ async fn writer_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, cache: 
             }
         }
         deferred = later;
-        let writes: Vec<CaseWrite> = batch.iter().map(|j| j.write.clone()).collect();
+        let (writes, replies): (Vec<CaseWrite>, Vec<Reply>) =
+            batch.into_iter().map(|j| (j.write, j.reply)).unzip();
         match store.commit(&writes).await {
-            Ok(landed) => finish(batch, landed, &cache),
-            Err(e) if batch.len() > 1 => {
+            Ok(landed) => finish(writes, replies, landed, &cache),
+            Err(e) if writes.len() > 1 => {
                 // Find the write that fails: commit each alone, so one bad write cannot
                 // take its neighbours down.
-                tracing::warn!(error = %e, size = batch.len(), "group commit failed; retrying writes one by one");
-                for job in batch {
-                    match store.commit(std::slice::from_ref(&job.write)).await {
-                        Ok(landed) => finish(vec![job], landed, &cache),
+                tracing::warn!(error = %e, size = writes.len(), "group commit failed; retrying writes one by one");
+                for (write, reply) in writes.into_iter().zip(replies) {
+                    let one = vec![write];
+                    match store.commit(&one).await {
+                        Ok(landed) => finish(one, vec![reply], landed, &cache),
                         Err(e) => {
-                            let _ = job.reply.send(Err(e));
+                            let _ = reply.send(Err(e));
                         }
                     }
                 }
             }
             Err(e) => {
-                if let Some(job) = batch.into_iter().next() {
-                    let _ = job.reply.send(Err(e));
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(e));
                 }
             }
         }
     }
 }
 
-fn finish(batch: Vec<Job>, landed: Vec<bool>, cache: &Cache) {
+fn finish(writes: Vec<CaseWrite>, replies: Vec<Reply>, landed: Vec<bool>, cache: &Cache) {
     {
         let mut cache = lock(cache);
-        for (job, ok) in batch.iter().zip(&landed) {
-            if *ok {
-                if job.write.state.status == CaseStatus::Active {
-                    if cache.len() >= CACHE_LIMIT {
-                        cache.clear();
-                    }
-                    cache.insert(job.write.case_id.clone(), Arc::new(job.write.state.clone()));
-                } else {
-                    cache.remove(&job.write.case_id);
+        for (write, ok) in writes.iter().zip(&landed) {
+            if !*ok {
+                continue;
+            }
+            if write.state.status == CaseStatus::Active {
+                if cache.len() >= CACHE_LIMIT {
+                    cache.clear();
                 }
+                cache.insert(write.case_id.clone(), Arc::new(write.state.clone()));
+            } else {
+                cache.remove(&write.case_id);
             }
         }
     }
-    for (job, ok) in batch.into_iter().zip(landed) {
-        let _ = job.reply.send(Ok(ok));
+    for ((write, reply), ok) in writes.into_iter().zip(replies).zip(landed) {
+        let _ = reply.send(Ok((ok, write)));
     }
 }

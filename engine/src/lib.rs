@@ -11,6 +11,7 @@ pub mod engine;
 pub mod expr;
 pub mod model;
 pub mod runtime;
+pub mod sim;
 pub mod store;
 pub mod term;
 pub mod validate;

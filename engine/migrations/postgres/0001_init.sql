@@ -25,14 +25,14 @@ CREATE TABLE cases (
 CREATE INDEX cases_by_pathway ON cases (pathway_key, pathway_version, status);
 
 CREATE TABLE events (
-    case_id TEXT        NOT NULL REFERENCES cases (id),
-    seq     BIGINT      NOT NULL,
-    at      TIMESTAMPTZ NOT NULL,
-    actor   TEXT        NOT NULL,
-    command TEXT        NOT NULL,
-    kind    TEXT        NOT NULL,
-    payload JSONB       NOT NULL,
-    PRIMARY KEY (case_id, seq)
+    case_id     TEXT        NOT NULL REFERENCES cases (id),
+    first_seq   BIGINT      NOT NULL,
+    event_count INTEGER     NOT NULL,
+    at          TIMESTAMPTZ NOT NULL,
+    actor       TEXT        NOT NULL,
+    command     TEXT        NOT NULL,
+    payload     JSONB       NOT NULL,
+    PRIMARY KEY (case_id, first_seq)
 );
 
 CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

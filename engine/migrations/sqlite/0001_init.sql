@@ -24,16 +24,17 @@ CREATE TABLE cases (
 );
 CREATE INDEX cases_by_pathway ON cases (pathway_key, pathway_version, status);
 
--- Append-only audit trail.
+-- Append-only audit trail: one row per command (who, when, which command) holding
+-- the events it produced, numbered first_seq .. first_seq + event_count - 1.
 CREATE TABLE events (
-    case_id TEXT    NOT NULL REFERENCES cases (id),
-    seq     INTEGER NOT NULL,
-    at      TEXT    NOT NULL,
-    actor   TEXT    NOT NULL,
-    command TEXT    NOT NULL,
-    kind    TEXT    NOT NULL,
-    payload TEXT    NOT NULL,
-    PRIMARY KEY (case_id, seq)
+    case_id     TEXT    NOT NULL REFERENCES cases (id),
+    first_seq   INTEGER NOT NULL,           -- sequence number of the row's first event
+    event_count INTEGER NOT NULL,
+    at          TEXT    NOT NULL,
+    actor       TEXT    NOT NULL,
+    command     TEXT    NOT NULL,
+    payload     TEXT    NOT NULL,           -- JSON array of the command's events
+    PRIMARY KEY (case_id, first_seq)
 ) WITHOUT ROWID;
 
 CREATE TRIGGER events_are_append_only_update BEFORE UPDATE ON events

@@ -194,6 +194,32 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// Flattens one stored command row into its numbered events.
+pub(crate) fn unpack_events(
+    out: &mut Vec<StoredEvent>,
+    first_seq: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    command: String,
+    payload: &str,
+) -> Result<()> {
+    let kinds: Vec<crate::runtime::EventKind> =
+        serde_json::from_str(payload).map_err(|e| corrupt("events", e))?;
+    let first = u64::try_from(first_seq).map_err(|e| corrupt("event sequence number", e))?;
+    for (i, kind) in kinds.into_iter().enumerate() {
+        out.push(StoredEvent {
+            seq: first + i as u64,
+            event: Event {
+                at,
+                actor: actor.clone(),
+                command: command.clone(),
+                kind,
+            },
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         what: what.to_owned(),

@@ -19,7 +19,7 @@ use super::{
     TaskFilter, TaskRow, corrupt,
 };
 use crate::model::{Pathway, PathwayVersion};
-use crate::runtime::{CaseState, Event, EventKind};
+use crate::runtime::CaseState;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -31,8 +31,10 @@ pub struct PostgresStore {
 
 const COMMIT_BATCH: &str = r#"
 WITH w AS (
-    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
-        id text, pk text, pv int, status text, version bigint, expected bigint, state jsonb, cmd text, at timestamptz)
+    SELECT x.*, $2::jsonb -> (x.n::int - 1) AS state
+    FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
+        id text, pk text, pv int, status text, version bigint, expected bigint, cmd text, at timestamptz))
+        WITH ORDINALITY AS x(id, pk, pv, status, version, expected, cmd, at, n)
 ), ins AS (
     INSERT INTO cases (id, pathway_key, pathway_version, status, version, state, last_command, created_at, updated_at)
     SELECT id, pk, pv, status, version, state, cmd, at, at FROM w WHERE expected = 0
@@ -45,15 +47,16 @@ WITH w AS (
 ), ok AS (
     SELECT last_command AS cmd FROM ins UNION ALL SELECT last_command FROM upd
 ), ev AS (
-    INSERT INTO events (case_id, seq, at, actor, command, kind, payload)
-    SELECT case_id, seq, at, actor, command, kind, payload
-    FROM jsonb_to_recordset($2::jsonb) AS e(
-        case_id text, cmd text, seq bigint, at timestamptz, actor text, command text, kind text, payload jsonb)
+    INSERT INTO events (case_id, first_seq, event_count, at, actor, command, payload)
+    SELECT case_id, seq, count, at, actor, command, $4::jsonb -> (e.n::int - 1)
+    FROM ROWS FROM (jsonb_to_recordset($3::jsonb) AS (
+        case_id text, cmd text, seq bigint, count int, at timestamptz, actor text, command text))
+        WITH ORDINALITY AS e(case_id, cmd, seq, count, at, actor, command, n)
     WHERE e.cmd IN (SELECT cmd FROM ok)
 ), tk AS (
     INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at)
     SELECT case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at
-    FROM jsonb_to_recordset($3::jsonb) AS t(
+    FROM jsonb_to_recordset($5::jsonb) AS t(
         case_id text, cmd text, task_id text, step text, role text, roles jsonb, assignee text, status text,
         opened_at timestamptz, due_at timestamptz, closed_at timestamptz)
     WHERE t.cmd IN (SELECT cmd FROM ok)
@@ -62,18 +65,18 @@ WITH w AS (
 ), tm AS (
     INSERT INTO timers (key, case_id, task_id, kind, due_at, status)
     SELECT key, case_id, task_id, kind, due_at, 'pending'
-    FROM jsonb_to_recordset($4::jsonb) AS t(case_id text, cmd text, key text, task_id text, kind text, due_at timestamptz)
+    FROM jsonb_to_recordset($6::jsonb) AS t(case_id text, cmd text, key text, task_id text, kind text, due_at timestamptz)
     WHERE t.cmd IN (SELECT cmd FROM ok)
     ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at, status = 'pending', lease_owner = NULL, lease_until = NULL
 ), tc AS (
     UPDATE timers SET status = 'cancelled'
     WHERE status = 'pending' AND key IN (
-        SELECT k.key FROM jsonb_to_recordset($5::jsonb) AS k(case_id text, cmd text, key text)
+        SELECT k.key FROM jsonb_to_recordset($7::jsonb) AS k(case_id text, cmd text, key text)
         WHERE k.cmd IN (SELECT cmd FROM ok))
 ), ob AS (
     INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
     SELECT key, case_id, task_id, kind, recipient_type, recipient, created_at, 'pending', created_at
-    FROM jsonb_to_recordset($6::jsonb) AS o(
+    FROM jsonb_to_recordset($8::jsonb) AS o(
         case_id text, cmd text, key text, task_id text, kind text, recipient_type text, recipient text,
         created_at timestamptz)
     WHERE o.cmd IN (SELECT cmd FROM ok)
@@ -236,27 +239,24 @@ impl Store for PostgresStore {
 
     async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>> {
         let rows = sqlx::query(
-            "SELECT seq, at, actor, command, payload::text FROM events WHERE case_id = $1 ORDER BY seq",
+            "SELECT first_seq, at, actor, command, payload::text FROM events WHERE case_id = $1 ORDER BY first_seq",
         )
         .bind(case_id)
         .fetch_all(&self.readers)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let kind: EventKind = serde_json::from_str(&r.try_get::<String, _>(4)?)
-                    .map_err(|e| corrupt("event", e))?;
-                Ok(StoredEvent {
-                    seq: u64::try_from(r.try_get::<i64, _>(0)?)
-                        .map_err(|e| corrupt("event seq", e))?,
-                    event: Event {
-                        at: r.try_get(1)?,
-                        actor: r.try_get(2)?,
-                        command: r.try_get(3)?,
-                        kind,
-                    },
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        for r in &rows {
+            let payload: String = r.try_get(4)?;
+            super::unpack_events(
+                &mut out,
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                &payload,
+            )?;
+        }
+        Ok(out)
     }
 
     async fn commit(&self, writes: &[CaseWrite]) -> Result<Vec<bool>> {
@@ -267,7 +267,9 @@ impl Store for PostgresStore {
         let mut conn = self.writer.lock().await;
         let landed: Vec<String> = sqlx::query_scalar(COMMIT_BATCH)
             .bind(json.cases)
+            .bind(json.states)
             .bind(json.events)
+            .bind(json.payloads)
             .bind(json.tasks)
             .bind(json.timers)
             .bind(json.cancels)

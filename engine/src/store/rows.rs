@@ -108,6 +108,17 @@ impl CaseWrite {
     }
 }
 
+impl CaseWrite {
+    /// The outcome this write carries (effects de-duplicated by key).
+    pub fn into_outcome(self) -> Outcome {
+        Outcome {
+            state: self.state,
+            events: self.events,
+            effects: self.effects,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct CaseRow<'a> {
     id: &'a str,
@@ -116,7 +127,6 @@ struct CaseRow<'a> {
     status: &'static str,
     version: u64,
     expected: u64,
-    state: &'a CaseState,
     cmd: &'a str,
     at: String,
 }
@@ -126,11 +136,10 @@ struct EventRow<'a> {
     case_id: &'a str,
     cmd: &'a str,
     seq: u64,
+    count: usize,
     at: String,
     actor: &'a str,
     command: &'a str,
-    kind: &'static str,
-    payload: &'a EventKind,
 }
 
 #[derive(Serialize)]
@@ -177,10 +186,14 @@ struct OutboxRow<'a> {
     created_at: String,
 }
 
-/// One JSON array per table for a batch.
+/// One JSON array per table for a batch. The large values (case states, event payloads)
+/// travel in arrays of their own, aligned by position with their rows: SQLite then
+/// extracts each once by index instead of re-reading it with every column of its row.
 pub(crate) struct BatchJson {
     pub cases: String,
+    pub states: String,
     pub events: String,
+    pub payloads: String,
     pub tasks: String,
     pub timers: String,
     pub cancels: String,
@@ -189,7 +202,9 @@ pub(crate) struct BatchJson {
 
 pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::Error> {
     let mut cases = Vec::with_capacity(writes.len());
+    let mut states = Vec::with_capacity(writes.len());
     let mut events = Vec::new();
+    let mut payloads = Vec::new();
     let mut tasks = Vec::new();
     let mut timers = Vec::new();
     let mut cancels = Vec::new();
@@ -203,21 +218,21 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
             status: w.state.status.as_str(),
             version: w.state.seq,
             expected: w.expected,
-            state: &w.state,
             cmd,
             at: ts(w.at),
         });
-        for (i, e) in w.events.iter().enumerate() {
+        states.push(&w.state);
+        if let Some(first) = w.events.first() {
             events.push(EventRow {
                 case_id: &w.case_id,
                 cmd,
-                seq: w.expected + 1 + i as u64,
-                at: ts(e.at),
-                actor: &e.actor,
-                command: &e.command,
-                kind: e.kind.name(),
-                payload: &e.kind,
+                seq: w.expected + 1,
+                count: w.events.len(),
+                at: ts(first.at),
+                actor: &first.actor,
+                command: &first.command,
             });
+            payloads.push(w.events.iter().map(|e| &e.kind).collect::<Vec<_>>());
         }
         for t in &w.tasks {
             tasks.push(TaskRowOut {
@@ -270,7 +285,9 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
     }
     Ok(BatchJson {
         cases: serde_json::to_string(&cases)?,
+        states: serde_json::to_string(&states)?,
         events: serde_json::to_string(&events)?,
+        payloads: serde_json::to_string(&payloads)?,
         tasks: serde_json::to_string(&tasks)?,
         timers: serde_json::to_string(&timers)?,
         cancels: serde_json::to_string(&cancels)?,

@@ -25,7 +25,7 @@ use super::{
     TaskFilter, TaskRow, corrupt, ts,
 };
 use crate::model::{Pathway, PathwayVersion};
-use crate::runtime::{CaseState, Event, EventKind};
+use crate::runtime::CaseState;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -35,46 +35,54 @@ pub struct SqliteStore {
     readers: SqlitePool,
 }
 
+// Each JSON row is turned into SQLite's binary JSONB once (a materialized CTE), so reading
+// its columns does not re-parse the text for every column.
 const COMMIT_BATCH: &str = r#"
 BEGIN IMMEDIATE;
+WITH s(j) AS (SELECT ?), r AS MATERIALIZED (SELECT key AS k, jsonb(value) AS v FROM json_each(?))
 INSERT INTO cases (id, pathway_key, pathway_version, status, version, state, last_command, created_at, updated_at)
-    SELECT value->>'id', value->>'pk', value->>'pv', value->>'status', value->>'version', value->>'state',
-           value->>'cmd', value->>'at', value->>'at'
-    FROM json_each(?) WHERE value->>'expected' = 0
+    SELECT v->>'id', v->>'pk', v->>'pv', v->>'status', v->>'version', (SELECT j FROM s) ->> ('$[' || k || ']'),
+           v->>'cmd', v->>'at', v->>'at'
+    FROM r WHERE v->>'expected' = 0
     ON CONFLICT (id) DO NOTHING
     RETURNING last_command;
+WITH s(j) AS (SELECT ?), r AS MATERIALIZED (SELECT key AS k, jsonb(value) AS v FROM json_each(?))
 UPDATE cases SET status = w.status, version = w.version, state = w.state, last_command = w.cmd, updated_at = w.at
-    FROM (SELECT value->>'id' AS id, value->>'expected' AS expected, value->>'status' AS status,
-                 value->>'version' AS version, value->>'state' AS state, value->>'cmd' AS cmd, value->>'at' AS at
-          FROM json_each(?)) AS w
-    WHERE cases.id = w.id AND w.expected > 0 AND cases.version = w.expected
+    FROM (SELECT v->>'id' AS id, v->>'expected' AS expected, v->>'status' AS status, v->>'version' AS version,
+                 (SELECT j FROM s) ->> ('$[' || k || ']') AS state, v->>'cmd' AS cmd, v->>'at' AS at
+          FROM r WHERE v->>'expected' > 0) AS w
+    WHERE cases.id = w.id AND cases.version = w.expected
     RETURNING cases.last_command;
-INSERT INTO events (case_id, seq, at, actor, command, kind, payload)
-    SELECT value->>'case_id', value->>'seq', value->>'at', value->>'actor', value->>'command', value->>'kind',
-           value->>'payload'
-    FROM json_each(?) AS e
-    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = e.value->>'case_id' AND c.last_command = e.value->>'cmd');
+WITH s(j) AS (SELECT ?), r AS MATERIALIZED (SELECT key AS k, jsonb(value) AS v FROM json_each(?))
+INSERT INTO events (case_id, first_seq, event_count, at, actor, command, payload)
+    SELECT v->>'case_id', v->>'seq', v->>'count', v->>'at', v->>'actor', v->>'command', (SELECT j FROM s) -> ('$[' || k || ']')
+    FROM r
+    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd');
+WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
 INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at)
-    SELECT value->>'case_id', value->>'task_id', value->>'step', value->>'role', value->>'roles',
-           value->>'assignee', value->>'status', value->>'opened_at', value->>'due_at', value->>'closed_at'
-    FROM json_each(?) AS t
-    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = t.value->>'case_id' AND c.last_command = t.value->>'cmd')
+    SELECT v->>'case_id', v->>'task_id', v->>'step', v->>'role', v->'roles', v->>'assignee', v->>'status',
+           v->>'opened_at', v->>'due_at', v->>'closed_at'
+    FROM r
+    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd')
     ON CONFLICT (case_id, task_id) DO UPDATE SET
         assignee = excluded.assignee, status = excluded.status, due_at = excluded.due_at, closed_at = excluded.closed_at;
+WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
 INSERT INTO timers (key, case_id, task_id, kind, due_at, status)
-    SELECT value->>'key', value->>'case_id', value->>'task_id', value->>'kind', value->>'due_at', 'pending'
-    FROM json_each(?) AS t
-    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = t.value->>'case_id' AND c.last_command = t.value->>'cmd')
+    SELECT v->>'key', v->>'case_id', v->>'task_id', v->>'kind', v->>'due_at', 'pending'
+    FROM r
+    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd')
     ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at, status = 'pending', lease_owner = NULL, lease_until = NULL;
+WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
 UPDATE timers SET status = 'cancelled'
     WHERE status = 'pending' AND key IN (
-        SELECT value->>'key' FROM json_each(?) AS k
-        WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = k.value->>'case_id' AND c.last_command = k.value->>'cmd'));
+        SELECT v->>'key' FROM r
+        WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd'));
+WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
 INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
-    SELECT value->>'key', value->>'case_id', value->>'task_id', value->>'kind', value->>'recipient_type',
-           value->>'recipient', value->>'created_at', 'pending', value->>'created_at'
-    FROM json_each(?) AS o
-    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = o.value->>'case_id' AND c.last_command = o.value->>'cmd')
+    SELECT v->>'key', v->>'case_id', v->>'task_id', v->>'kind', v->>'recipient_type', v->>'recipient',
+           v->>'created_at', 'pending', v->>'created_at'
+    FROM r
+    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd')
     ON CONFLICT (key) DO NOTHING;
 COMMIT;
 "#;
@@ -85,7 +93,11 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(if std::env::var("NOSYNC").is_ok() {
+                SqliteSynchronous::Off
+            } else {
+                SqliteSynchronous::Full
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let mut writer = SqliteConnection::connect_with(&options).await?;
@@ -224,27 +236,25 @@ impl Store for SqliteStore {
 
     async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>> {
         let rows = sqlx::query(
-            "SELECT seq, at, actor, command, payload FROM events WHERE case_id = ?1 ORDER BY seq",
+            "SELECT first_seq, at, actor, command, payload FROM events WHERE case_id = ?1 ORDER BY first_seq",
         )
         .bind(case_id)
         .fetch_all(&self.readers)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let kind: EventKind = serde_json::from_str(&r.try_get::<String, _>(4)?)
-                    .map_err(|e| corrupt("event", e))?;
-                Ok(StoredEvent {
-                    seq: u64::try_from(r.try_get::<i64, _>(0)?)
-                        .map_err(|e| corrupt("event seq", e))?,
-                    event: Event {
-                        at: parse_ts("event time", &r.try_get::<String, _>(1)?)?,
-                        actor: r.try_get(2)?,
-                        command: r.try_get(3)?,
-                        kind,
-                    },
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        for r in &rows {
+            let at = parse_ts("event time", &r.try_get::<String, _>(1)?)?;
+            let payload: String = r.try_get(4)?;
+            super::unpack_events(
+                &mut out,
+                r.try_get(0)?,
+                at,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                &payload,
+            )?;
+        }
+        Ok(out)
     }
 
     async fn commit(&self, writes: &[CaseWrite]) -> Result<Vec<bool>> {
@@ -253,9 +263,14 @@ impl Store for SqliteStore {
         }
         let json = batch_json(writes).map_err(|e| corrupt("batch", e))?;
         let mut conn = self.writer.lock().await;
+        // Unnamed `?` are numbered in text order: states before rows in the case and event
+        // statements.
         let result = sqlx::query(COMMIT_BATCH)
+            .bind(json.states.as_str())
             .bind(json.cases.as_str())
+            .bind(json.states.as_str())
             .bind(json.cases.as_str())
+            .bind(json.payloads)
             .bind(json.events)
             .bind(json.tasks)
             .bind(json.timers)

@@ -1,0 +1,221 @@
+//! `doorloop bench`: durable commands per second against the disk's bare commit rate.
+//!
+//! Runs on a fresh temporary SQLite file (next to the configured database, so the same
+//! disk is measured) or, for a PostgreSQL URL, in a fresh schema that is dropped after.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use chrono::{Duration, TimeZone, Utc};
+use clap::Args;
+use doorloop_engine::calendar::Calendar;
+use doorloop_engine::engine::Engine;
+use doorloop_engine::runtime::{Action, Command};
+use doorloop_engine::sim::{Driver, next_command};
+use doorloop_engine::store::{PostgresStore, SqliteStore, Store};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::shipped::PATHWAYS;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Cases to run from start to end.
+    #[arg(long, default_value_t = 1000)]
+    pub cases: u32,
+    /// Clients sending commands at the same time (group commit batches them).
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: u32,
+    /// Minimal commits for the bare commit rate.
+    #[arg(long, default_value_t = 2000)]
+    pub bare_commits: u32,
+    /// Seed for the choices made on forms and branches.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Pathway file (default: the shipped van-zorg-naar-werk).
+    pub file: Option<PathBuf>,
+}
+
+/// Most commands one case may take before the bench withdraws it.
+const MAX_COMMANDS_PER_CASE: usize = 400;
+
+pub async fn run(args: BenchArgs, url: &str, allow_non_durable: bool) -> anyhow::Result<()> {
+    if args.cases == 0 || args.concurrency == 0 {
+        bail!("--cases and --concurrency must be at least 1");
+    }
+    let source = match &args.file {
+        Some(f) => {
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
+        }
+        None => PATHWAYS[0].1.to_owned(),
+    };
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let schema = format!("bench_{}", uuid::Uuid::now_v7().simple());
+        let store = PostgresStore::open(url, Some(&schema)).await?;
+        let result = measure(Arc::new(store), &source, &args, allow_non_durable).await;
+        PostgresStore::drop_schema(url, &schema).await?;
+        result
+    } else {
+        let dir = sqlite_dir(url);
+        let tmp = tempfile::Builder::new()
+            .prefix(".doorloop-bench-")
+            .tempdir_in(&dir)
+            .with_context(|| format!("creating a temporary directory in {}", dir.display()))?;
+        let file_url = format!("sqlite://{}", tmp.path().join("bench.db").display());
+        let store = SqliteStore::open(&file_url).await?;
+        measure(Arc::new(store), &source, &args, allow_non_durable).await
+    }
+}
+
+fn sqlite_dir(url: &str) -> PathBuf {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    match Path::new(path).parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+async fn measure(
+    store: Arc<dyn Store>,
+    source: &str,
+    args: &BenchArgs,
+    allow: bool,
+) -> anyhow::Result<()> {
+    let engine = Arc::new(Engine::new(store.clone(), Calendar::default()));
+    engine.check_durability(allow).await?;
+    let epoch = Utc
+        .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .context("bench epoch")?;
+    let pv = engine.publish_yaml(source, epoch).await?;
+    let key = pv.pathway.key.clone();
+
+    let bare = store.bare_commits(args.bare_commits).await?;
+    let bare_per_s = f64::from(args.bare_commits) / bare.as_secs_f64();
+    eprintln!(
+        "bare commits: {} in {:.2}s",
+        args.bare_commits,
+        bare.as_secs_f64()
+    );
+
+    let next = Arc::new(AtomicU32::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let engine = engine.clone();
+        let next = next.clone();
+        let key = key.clone();
+        let cases = args.cases;
+        let seed = args.seed;
+        workers.push(tokio::spawn(async move {
+            let mut latencies: Vec<u32> = Vec::new();
+            let driver = Driver::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= cases {
+                    break;
+                }
+                run_case(
+                    &engine,
+                    &key,
+                    &driver,
+                    seed.wrapping_add(u64::from(i)),
+                    epoch,
+                    &mut latencies,
+                )
+                .await?;
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await.context("bench worker")??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let commands = latencies.len();
+    let per_s = commands as f64 / elapsed;
+    let pct = |p: f64| {
+        let idx = ((commands as f64 - 1.0) * p).round() as usize;
+        latencies.get(idx).copied().unwrap_or(0)
+    };
+    println!(
+        "cases={} commands={} fsync_commits_per_s={:.0} commands_per_s={:.0} ratio={:.2} p50_us={} p99_us={} peak_rss_mb={:.1}",
+        args.cases,
+        commands,
+        bare_per_s,
+        per_s,
+        per_s / bare_per_s,
+        pct(0.50),
+        pct(0.99),
+        peak_rss_mb()
+    );
+    Ok(())
+}
+
+async fn run_case(
+    engine: &Engine,
+    key: &str,
+    driver: &Driver,
+    seed: u64,
+    epoch: chrono::DateTime<Utc>,
+    latencies: &mut Vec<u32>,
+) -> anyhow::Result<()> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut t = epoch;
+    let timer = Instant::now();
+    let out = engine
+        .start_case(key, None, "bench", Default::default(), t)
+        .await?;
+    latencies.push(micros(timer));
+    let pv = engine.pathway(key, Some(out.state.pathway_version)).await?;
+    let mut state = out.state;
+    for n in 0.. {
+        t += Duration::hours(30);
+        let (command, at) = if n >= MAX_COMMANDS_PER_CASE {
+            (
+                Command::new(
+                    "bench",
+                    Action::Withdraw {
+                        reason: "bench limit".into(),
+                    },
+                ),
+                t,
+            )
+        } else {
+            match next_command(driver, &pv, &state, &mut rng, t, "bench") {
+                Some(c) => c,
+                None => break,
+            }
+        };
+        t = at;
+        let timer = Instant::now();
+        state = engine.execute(&state.id, command, at).await?.state;
+        latencies.push(micros(timer));
+    }
+    Ok(())
+}
+
+fn micros(since: Instant) -> u32 {
+    u32::try_from(since.elapsed().as_micros()).unwrap_or(u32::MAX)
+}
+
+/// Peak resident set size of this process (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -1,0 +1,371 @@
+//! Command-line arguments and dispatch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::{NaiveDateTime, Utc};
+use clap::{Parser, Subcommand};
+use doorloop_engine::calendar::{Calendar, local_moment};
+use doorloop_engine::definition::from_yaml;
+use doorloop_engine::engine::Engine;
+use doorloop_engine::runtime::{Action, Command, TaskRef};
+use doorloop_engine::store::{self, TaskFilter};
+use doorloop_engine::validate::validate;
+
+use crate::{bench, demo, show, vars};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "doorloop",
+    version,
+    about = "Doorloop: van zorg naar werk, one moving line"
+)]
+pub struct Cli {
+    /// Database: sqlite://FILE (embedded, default) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        global = true,
+        env = "DOORLOOP_DATABASE_URL",
+        default_value = "sqlite://doorloop.db"
+    )]
+    pub database_url: String,
+    /// Run even when the database does not fsync every commit (logged as a warning).
+    #[arg(long, global = true)]
+    pub allow_non_durable: bool,
+    /// Log progress to stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Check a pathway file and print every problem.
+    Validate { file: PathBuf },
+    /// Validate and publish a pathway file as the next version of its key.
+    Publish { file: PathBuf },
+    /// Work on one case.
+    #[command(subcommand)]
+    Case(CaseCmd),
+    /// Open tasks, oldest deadline first.
+    Tasks {
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        limit: u32,
+    },
+    /// Published pathways and their versions.
+    Pathways,
+    /// Create a demo database with the shipped pathways and sample cases.
+    Demo {
+        /// How many sample cases per pathway.
+        #[arg(long, default_value_t = 12)]
+        per_pathway: u32,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Measure durable command throughput against the bare commit rate.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCmd {
+    /// Start a case on the latest version of a pathway; prints the case id.
+    Start {
+        key: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// Complete the open task on STEP (or with task id STEP).
+    Complete {
+        case: String,
+        step: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Plan a joint visit.
+    PlanVisit {
+        case: String,
+        step: String,
+        /// Local time, e.g. "2026-12-01 10:00" (Europe/Amsterdam).
+        #[arg(long)]
+        at: String,
+        #[arg(long)]
+        place: Option<String>,
+        #[arg(long = "participant", required = true)]
+        participants: Vec<String>,
+        #[arg(long)]
+        by: String,
+    },
+    /// Record the outcome of a joint visit (completes it).
+    Outcome {
+        case: String,
+        step: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Set case variables.
+    Set {
+        case: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long = "var", value_name = "NAME=VALUE", required = true)]
+        vars: Vec<String>,
+    },
+    /// Assign a task to a user (or release it with no --to).
+    Assign {
+        case: String,
+        task: String,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        by: String,
+    },
+    /// Withdraw a case.
+    Withdraw {
+        case: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// State, open tasks with role and deadline, and the timeline.
+    Show { case: String },
+}
+
+/// Opens the store and the engine, refusing a non-durable database unless allowed.
+pub async fn open_engine(url: &str, allow_non_durable: bool) -> anyhow::Result<Engine> {
+    let store = store::open(url)
+        .await
+        .with_context(|| format!("opening {}", store::redact(url)))?;
+    let engine = Engine::new(store, Calendar::default());
+    engine.check_durability(allow_non_durable).await?;
+    Ok(engine)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let url = cli.database_url.clone();
+    match cli.command {
+        Cmd::Validate { file } => validate_file(&file),
+        Cmd::Publish { file } => {
+            let source = read(&file)?;
+            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            let pv = engine.publish_yaml(&source, Utc::now()).await?;
+            println!("published {} v{}", pv.pathway.key, pv.version);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Case(cmd) => {
+            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            case(&engine, cmd).await
+        }
+        Cmd::Tasks { role, user, limit } => {
+            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            let filter = TaskFilter {
+                role,
+                assignee: user,
+                limit: Some(limit),
+            };
+            let tasks = engine.store().open_tasks(&filter).await?;
+            show::tasks(&tasks, Utc::now());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Pathways => {
+            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            for p in engine.store().pathways().await? {
+                println!("{} v{}  {}  ({} cases)", p.key, p.version, p.name, p.cases);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Demo { per_pathway, seed } => {
+            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            demo::run(&engine, per_pathway, seed).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bench(args) => {
+            bench::run(args, &cli.database_url, cli.allow_non_durable).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn read(file: &PathBuf) -> anyhow::Result<String> {
+    std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+}
+
+fn validate_file(file: &PathBuf) -> anyhow::Result<ExitCode> {
+    let source = read(file)?;
+    let loaded = match from_yaml(&source) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let problems = validate(&loaded);
+    if problems.is_empty() {
+        println!(
+            "{}: ok ({} v-next, {} steps)",
+            file.display(),
+            loaded.pathway.key,
+            loaded.pathway.steps.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        eprintln!("{}: {p}", file.display());
+    }
+    eprintln!("{} problem(s) found", problems.len());
+    Ok(ExitCode::FAILURE)
+}
+
+async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
+    let now = Utc::now();
+    match cmd {
+        CaseCmd::Start {
+            key,
+            version,
+            vars,
+            by,
+        } => {
+            let pv = engine.pathway(&key, version).await?;
+            let variables = vars::parse(&vars, &[], &pv)?;
+            let out = engine
+                .start_case(&key, version, &by, variables, now)
+                .await?;
+            println!("{}", out.state.id);
+        }
+        CaseCmd::Complete {
+            case,
+            step,
+            by,
+            vars,
+        } => {
+            let action = |data| Action::CompleteTask {
+                task: TaskRef(step.clone()),
+                data,
+            };
+            form_command(engine, &case, &step, &by, &vars, action).await?;
+        }
+        CaseCmd::Outcome {
+            case,
+            step,
+            by,
+            vars,
+        } => {
+            let action = |data| Action::RecordVisitOutcome {
+                task: TaskRef(step.clone()),
+                data,
+            };
+            form_command(engine, &case, &step, &by, &vars, action).await?;
+        }
+        CaseCmd::PlanVisit {
+            case,
+            step,
+            at,
+            place,
+            participants,
+            by,
+        } => {
+            let local =
+                NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M").with_context(|| {
+                    format!("--at `{at}`: write the local time as YYYY-MM-DD HH:MM")
+                })?;
+            let action = Action::PlanJointVisit {
+                task: TaskRef(step),
+                at: local_moment(local.date(), local.time()),
+                place,
+                participants,
+            };
+            let out = engine.execute(&case, Command::new(by, action), now).await?;
+            show::open_tasks(&out.state);
+        }
+        CaseCmd::Set { case, by, vars } => {
+            let state = engine.load_fresh(&case).await?;
+            let pv = engine
+                .pathway(&state.pathway_key, Some(state.pathway_version))
+                .await?;
+            let values = vars::parse(&vars, &[], &pv)?;
+            engine
+                .execute(
+                    &case,
+                    Command::new(by, Action::SetVariables { values }),
+                    now,
+                )
+                .await?;
+            println!("variables set");
+        }
+        CaseCmd::Assign { case, task, to, by } => {
+            let out = engine
+                .execute(
+                    &case,
+                    Command::new(
+                        by,
+                        Action::Reassign {
+                            task: TaskRef(task),
+                            to,
+                        },
+                    ),
+                    now,
+                )
+                .await?;
+            show::open_tasks(&out.state);
+        }
+        CaseCmd::Withdraw { case, reason, by } => {
+            engine
+                .execute(&case, Command::new(by, Action::Withdraw { reason }), now)
+                .await?;
+            println!("case {case} withdrawn");
+        }
+        CaseCmd::Show { case } => {
+            let state = engine.load_fresh(&case).await?;
+            let pv = engine
+                .pathway(&state.pathway_key, Some(state.pathway_version))
+                .await?;
+            let events = engine.store().events(&case).await?;
+            let timers = engine.store().pending_timers(&case).await?;
+            show::case(&pv, &state, &events, &timers, now);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn form_command(
+    engine: &Engine,
+    case: &str,
+    step: &str,
+    by: &str,
+    vars: &[String],
+    action: impl FnOnce(std::collections::BTreeMap<String, serde_json::Value>) -> Action,
+) -> anyhow::Result<()> {
+    let state = engine.load_fresh(case).await?;
+    let pv = engine
+        .pathway(&state.pathway_key, Some(state.pathway_version))
+        .await?;
+    let step_id = state.tasks.get(step).map_or(step, |t| t.step.as_str());
+    let Some(step_def) = pv.step(step_id) else {
+        bail!(
+            "pathway {} v{} has no step `{step}`",
+            pv.pathway.key,
+            pv.version
+        );
+    };
+    let data = vars::parse(vars, &step_def.fields, &pv)?;
+    let out = engine
+        .execute(case, Command::new(by, action(data)), Utc::now())
+        .await?;
+    println!("completed {step_id}");
+    show::open_tasks(&out.state);
+    Ok(())
+}

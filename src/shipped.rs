@@ -1,0 +1,16 @@
+//! The pathways that ship with Doorloop, embedded so `demo` and `bench` work anywhere.
+
+pub const PATHWAYS: [(&str, &str); 3] = [
+    (
+        "van-zorg-naar-werk",
+        include_str!("../workflows/van-zorg-naar-werk.yaml"),
+    ),
+    (
+        "jongeren-zorg-school-werk",
+        include_str!("../workflows/jongeren-zorg-school-werk.yaml"),
+    ),
+    (
+        "simpel-switchen",
+        include_str!("../workflows/simpel-switchen.yaml"),
+    ),
+];
