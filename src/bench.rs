@@ -47,9 +47,7 @@ pub async fn run(args: BenchArgs, url: &str, allow_non_durable: bool) -> anyhow:
         bail!("--cases and --concurrency must be at least 1");
     }
     let source = match &args.file {
-        Some(f) => {
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
-        }
+        Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
         None => PATHWAYS[0].1.to_owned(),
     };
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -71,9 +69,7 @@ pub async fn run(args: BenchArgs, url: &str, allow_non_durable: bool) -> anyhow:
 }
 
 fn sqlite_dir(url: &str) -> PathBuf {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path);
     match Path::new(path).parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -81,12 +77,7 @@ fn sqlite_dir(url: &str) -> PathBuf {
     }
 }
 
-async fn measure(
-    store: Arc<dyn Store>,
-    source: &str,
-    args: &BenchArgs,
-    allow: bool,
-) -> anyhow::Result<()> {
+async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: bool) -> anyhow::Result<()> {
     let engine = Arc::new(Engine::new(store.clone(), Calendar::default()));
     engine.check_durability(allow).await?;
     let epoch = Utc

@@ -241,29 +241,17 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
         } => {
             let pv = engine.pathway(&key, version).await?;
             let variables = vars::parse(&vars, &[], &pv)?;
-            let out = engine
-                .start_case(&key, version, &by, variables, now)
-                .await?;
+            let out = engine.start_case(&key, version, &by, variables, now).await?;
             println!("{}", out.state.id);
         }
-        CaseCmd::Complete {
-            case,
-            step,
-            by,
-            vars,
-        } => {
+        CaseCmd::Complete { case, step, by, vars } => {
             let action = |data| Action::CompleteTask {
                 task: TaskRef(step.clone()),
                 data,
             };
             form_command(engine, &case, &step, &by, &vars, action).await?;
         }
-        CaseCmd::Outcome {
-            case,
-            step,
-            by,
-            vars,
-        } => {
+        CaseCmd::Outcome { case, step, by, vars } => {
             let action = |data| Action::RecordVisitOutcome {
                 task: TaskRef(step.clone()),
                 data,
@@ -278,10 +266,8 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
             participants,
             by,
         } => {
-            let local =
-                NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M").with_context(|| {
-                    format!("--at `{at}`: write the local time as YYYY-MM-DD HH:MM")
-                })?;
+            let local = NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M")
+                .with_context(|| format!("--at `{at}`: write the local time as YYYY-MM-DD HH:MM"))?;
             let action = Action::PlanJointVisit {
                 task: TaskRef(step),
                 at: local_moment(local.date(), local.time()),
@@ -298,11 +284,7 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 .await?;
             let values = vars::parse(&vars, &[], &pv)?;
             engine
-                .execute(
-                    &case,
-                    Command::new(by, Action::SetVariables { values }),
-                    now,
-                )
+                .execute(&case, Command::new(by, Action::SetVariables { values }), now)
                 .await?;
             println!("variables set");
         }
@@ -355,11 +337,7 @@ async fn form_command(
         .await?;
     let step_id = state.tasks.get(step).map_or(step, |t| t.step.as_str());
     let Some(step_def) = pv.step(step_id) else {
-        bail!(
-            "pathway {} v{} has no step `{step}`",
-            pv.pathway.key,
-            pv.version
-        );
+        bail!("pathway {} v{} has no step `{step}`", pv.pathway.key, pv.version);
     };
     let data = vars::parse(vars, &step_def.fields, &pv)?;
     let out = engine

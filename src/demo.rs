@@ -46,15 +46,12 @@ pub async fn run(engine: &Engine, per_pathway: u32, seed: u64) -> anyhow::Result
         for _ in 0..per_pathway {
             let mut t = now - Duration::days(rng.random_range(5..300));
             let actor = ACTORS[rng.random_range(0..ACTORS.len())];
-            let out = engine
-                .start_case(key, None, actor, BTreeMap::new(), t)
-                .await?;
+            let out = engine.start_case(key, None, actor, BTreeMap::new(), t).await?;
             let mut state = out.state;
             let moves = rng.random_range(0..16);
             for _ in 0..moves {
                 t += Duration::hours(rng.random_range(20..24 * 21));
-                let Some((command, at)) = next_command(&driver, &pv, &state, &mut rng, t, actor)
-                else {
+                let Some((command, at)) = next_command(&driver, &pv, &state, &mut rng, t, actor) else {
                     break;
                 };
                 if at > now {
@@ -77,10 +74,7 @@ async fn summary(engine: &Engine) -> anyhow::Result<()> {
     }
     let tasks = store.open_tasks(&TaskFilter::default()).await?;
     let now = Utc::now();
-    let overdue = tasks
-        .iter()
-        .filter(|t| t.due_at.is_some_and(|d| d < now))
-        .count();
+    let overdue = tasks.iter().filter(|t| t.due_at.is_some_and(|d| d < now)).count();
     let mut by_role: BTreeMap<&str, usize> = BTreeMap::new();
     for t in &tasks {
         *by_role.entry(t.role.as_str()).or_default() += 1;

@@ -19,10 +19,7 @@ fn main() -> ExitCode {
     // One thread runs the engine: commands, the writer task and the database driver's
     // replies meet there without cross-thread wake-ups. SQLite work happens on sqlx's
     // own worker thread, so a 2-core machine is still used fully.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -21,15 +21,11 @@ macro_rules! out {
 fn emit(text: &str) {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }
 
 fn local(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Amsterdam)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    t.with_timezone(&Amsterdam).format("%Y-%m-%d %H:%M").to_string()
 }
 
 fn day(t: DateTime<Utc>) -> String {
@@ -103,10 +99,7 @@ pub fn open_tasks(state: &CaseState) {
             t.id,
             t.step,
             t.roles.join(", "),
-            t.due
-                .as_ref()
-                .map(|d| day(d.at))
-                .unwrap_or_else(|| "-".into())
+            t.due.as_ref().map(|d| day(d.at)).unwrap_or_else(|| "-".into())
         );
     }
     emit(&o);
@@ -184,10 +177,7 @@ pub fn case(
                     o,
                     "      visit     {}{} with {}",
                     local(v.at),
-                    v.place
-                        .as_ref()
-                        .map(|p| format!(" at {p}"))
-                        .unwrap_or_default(),
+                    v.place.as_ref().map(|p| format!(" at {p}")).unwrap_or_default(),
                     v.participants.join(", ")
                 );
             }
@@ -224,11 +214,7 @@ pub fn case(
                 } else {
                     format!(
                         "task {task} completed: {step} (filled in: {})",
-                        fields
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        fields.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                     )
                 }
             }

@@ -7,8 +7,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{
-    DateTime, Datelike, Days, Duration, LocalResult, Months, NaiveDate, NaiveTime, TimeZone, Utc,
-    Weekday,
+    DateTime, Datelike, Days, Duration, LocalResult, Months, NaiveDate, NaiveTime, TimeZone, Utc, Weekday,
 };
 use chrono_tz::Europe::Amsterdam;
 
@@ -130,8 +129,7 @@ impl Calendar {
                 seconds,
             } => {
                 if seconds > 0 && months == 0 && days == 0 {
-                    let at =
-                        start + Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 2));
+                    let at = start + Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 2));
                     let date = at.with_timezone(&Amsterdam).date_naive();
                     why.push(format!(
                         "exact duration, ends {}",
@@ -208,12 +206,7 @@ impl Calendar {
         }
     }
 
-    fn add_working_hours(
-        &self,
-        start: DateTime<Utc>,
-        hours: u32,
-        why: &mut Vec<String>,
-    ) -> DateTime<Utc> {
+    fn add_working_hours(&self, start: DateTime<Utc>, hours: u32, why: &mut Vec<String>) -> DateTime<Utc> {
         let mut remaining = Duration::hours(i64::from(hours));
         let local = start.with_timezone(&Amsterdam);
         let mut date = local.date_naive();
@@ -352,11 +345,7 @@ mod tests {
     fn working_days_skip_weekends_and_holidays() {
         let cal = Calendar::default();
         // Wed 1 April 2026 + 10 werkdagen: Good Friday 3 Apr and Easter Monday 6 Apr skipped.
-        let due = cal.add(
-            at("2026-04-01 10:00"),
-            &"10 werkdagen".parse().unwrap(),
-            false,
-        );
+        let due = cal.add(at("2026-04-01 10:00"), &"10 werkdagen".parse().unwrap(), false);
         assert_eq!(due.date, date("2026-04-17"));
         assert!(
             due.explanation.iter().any(|l| l.contains("Goede Vrijdag")),
@@ -364,11 +353,7 @@ mod tests {
             due.explanation
         );
         // Across Christmas: Wed 23 Dec 2026 + 3 werkdagen → 25, 26 (Sat), 27 (Sun) skipped → 28, 29, 30.
-        let due = cal.add(
-            at("2026-12-23 09:00"),
-            &"3 werkdagen".parse().unwrap(),
-            false,
-        );
+        let due = cal.add(at("2026-12-23 09:00"), &"3 werkdagen".parse().unwrap(), false);
         assert_eq!(due.date, date("2026-12-29"));
     }
 
@@ -377,11 +362,7 @@ mod tests {
         let mut cal = Calendar::default();
         // Friday after Ascension 2026 as a bridge day.
         cal.closed_days.insert(date("2026-05-15"));
-        let due = cal.add(
-            at("2026-05-13 09:00"),
-            &"2 werkdagen".parse().unwrap(),
-            false,
-        );
+        let due = cal.add(at("2026-05-13 09:00"), &"2 werkdagen".parse().unwrap(), false);
         // 14 May Ascension, 15 May bridge, 16/17 weekend → 18 and 19 May.
         assert_eq!(due.date, date("2026-05-19"));
     }
@@ -422,11 +403,7 @@ mod tests {
     fn working_hours_stay_inside_the_working_day() {
         let cal = Calendar::default();
         // Fri 16:00 + 2 werkuren → Mon 10:00.
-        let due = cal.add(
-            at("2026-11-20 16:00"),
-            &"2 werkuren".parse().unwrap(),
-            false,
-        );
+        let due = cal.add(at("2026-11-20 16:00"), &"2 werkuren".parse().unwrap(), false);
         assert_eq!(due.at, at("2026-11-23 10:00"));
         // Exact hours ignore the working day.
         let due = cal.add(at("2026-11-20 16:00"), &"PT2H".parse().unwrap(), false);

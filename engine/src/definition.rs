@@ -188,8 +188,7 @@ mod tests {
 
     #[test]
     fn unknown_attributes_are_named() {
-        let err = from_yaml("key: k\nname: K\nsteps:\n  - id: a\n    kind: task\n    rol: r\n")
-            .unwrap_err();
+        let err = from_yaml("key: k\nname: K\nsteps:\n  - id: a\n    kind: task\n    rol: r\n").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("unknown field `rol`"), "{text}");
         assert!(text.starts_with("line 6"), "{text}");

@@ -15,9 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::calendar::Calendar;
 use crate::definition::{DefinitionError, from_yaml};
 use crate::model::PathwayVersion;
-use crate::runtime::{
-    Action, CaseState, CaseStatus, Command, Outcome, RuntimeError, apply_with_calendar,
-};
+use crate::runtime::{Action, CaseState, CaseStatus, Command, Outcome, RuntimeError, apply_with_calendar};
 use crate::store::{CaseWrite, Store, StoreError};
 use crate::validate::{Problem, validate};
 
@@ -155,12 +153,7 @@ impl Engine {
 
     /// Applies a command to a case and commits it durably.
     #[tracing::instrument(skip_all, fields(case_id = %case_id, command = command.action.name()))]
-    pub async fn execute(
-        &self,
-        case_id: &str,
-        command: Command,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome> {
+    pub async fn execute(&self, case_id: &str, command: Command, now: DateTime<Utc>) -> Result<Outcome> {
         let mut from_cache = true;
         loop {
             let state = match from_cache.then(|| self.cached(case_id)).flatten() {
@@ -173,21 +166,20 @@ impl Engine {
             let pv = self
                 .pathway(&state.pathway_key, Some(state.pathway_version))
                 .await?;
-            let outcome =
-                match apply_with_calendar(&pv, &self.calendar, &state, command.clone(), now) {
-                    Ok(outcome) => outcome,
-                    Err(e) if from_cache => {
-                        // Decided on a cached copy: another process may have moved the case.
-                        let fresh = self.load_fresh(case_id).await?;
-                        if fresh.seq == state.seq {
-                            return Err(e.into());
-                        }
-                        lock(&self.cache).remove(case_id);
-                        from_cache = false;
-                        continue;
+            let outcome = match apply_with_calendar(&pv, &self.calendar, &state, command.clone(), now) {
+                Ok(outcome) => outcome,
+                Err(e) if from_cache => {
+                    // Decided on a cached copy: another process may have moved the case.
+                    let fresh = self.load_fresh(case_id).await?;
+                    if fresh.seq == state.seq {
+                        return Err(e.into());
                     }
-                    Err(e) => return Err(e.into()),
-                };
+                    lock(&self.cache).remove(case_id);
+                    from_cache = false;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             if let Some(outcome) = self.submit(&state, outcome, now).await? {
                 return Ok(outcome);
             }
@@ -207,13 +199,13 @@ impl Engine {
 
     /// The current state of a case, from the database.
     pub async fn load_fresh(&self, case_id: &str) -> Result<Arc<CaseState>> {
-        let state =
-            self.store
-                .load_case(case_id)
-                .await?
-                .ok_or_else(|| EngineError::CaseNotFound {
-                    case: case_id.to_owned(),
-                })?;
+        let state = self
+            .store
+            .load_case(case_id)
+            .await?
+            .ok_or_else(|| EngineError::CaseNotFound {
+                case: case_id.to_owned(),
+            })?;
         Ok(Arc::new(state))
     }
 

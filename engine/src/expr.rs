@@ -152,10 +152,8 @@ mod tests {
                 .unwrap()
         );
         assert!(
-            !e.eval_bool(&vars(
-                json!({"wia": false, "benutbaar": false, "ladder": 3})
-            ))
-            .unwrap()
+            !e.eval_bool(&vars(json!({"wia": false, "benutbaar": false, "ladder": 3})))
+                .unwrap()
         );
     }
 

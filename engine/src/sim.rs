@@ -91,15 +91,9 @@ pub fn next_command(
         None => now,
     };
     let action = if step.kind == StepKind::JointVisit {
-        Action::RecordVisitOutcome {
-            task: task_ref,
-            data,
-        }
+        Action::RecordVisitOutcome { task: task_ref, data }
     } else {
-        Action::CompleteTask {
-            task: task_ref,
-            data,
-        }
+        Action::CompleteTask { task: task_ref, data }
     };
     Some((Command::new(actor, action), at))
 }

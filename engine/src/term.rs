@@ -11,11 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TermKind {
     /// Calendar time: months, days and an exact number of seconds.
-    Calendar {
-        months: u32,
-        days: u32,
-        seconds: u64,
-    },
+    Calendar { months: u32, days: u32, seconds: u64 },
     /// Working days: skip weekends, public holidays and configured closure days.
     WorkingDays(u32),
     /// Working hours inside the working day on working days.
@@ -87,9 +83,7 @@ impl FromStr for Term {
         let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err(err("expected a number and a unit"));
         };
-        let n: u32 = n
-            .parse()
-            .map_err(|_| err("the amount is not a whole number"))?;
+        let n: u32 = n.parse().map_err(|_| err("the amount is not a whole number"))?;
         let cal = |months, days, seconds| TermKind::Calendar {
             months,
             days,

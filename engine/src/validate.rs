@@ -66,9 +66,7 @@ pub enum ProblemKind {
     UndeclaredRole { role: String },
     #[error("expression `{expr}` does not parse: {message}")]
     BadExpression { expr: String, message: String },
-    #[error(
-        "expression `{expr}` reads `{name}`, which is neither a pathway variable nor a form field"
-    )]
+    #[error("expression `{expr}` reads `{name}`, which is neither a pathway variable nor a form field")]
     UnknownVariable { expr: String, name: String },
     #[error("a {kind} step needs `{attribute}`")]
     MissingAttribute { kind: String, attribute: String },
@@ -180,12 +178,7 @@ impl Validator<'_> {
                     Some(&j) => {
                         g.add_edge(nodes[i], nodes[j], ());
                     }
-                    None => self.at(
-                        Some(i),
-                        ProblemKind::UnknownTarget {
-                            to: t.to.to_owned(),
-                        },
-                    ),
+                    None => self.at(Some(i), ProblemKind::UnknownTarget { to: t.to.to_owned() }),
                 }
             }
         }
@@ -237,9 +230,7 @@ impl Validator<'_> {
             if !has_exit {
                 self.at(
                     Some(ids[0]),
-                    ProblemKind::CycleWithoutExit {
-                        cycle: cycle.clone(),
-                    },
+                    ProblemKind::CycleWithoutExit { cycle: cycle.clone() },
                 );
             }
             if !ids.iter().any(|&i| steps[i].kind.is_human()) {
@@ -379,9 +370,7 @@ impl Validator<'_> {
         let mut names = HashSet::new();
         for f in &s.fields {
             if !names.insert(f.name.as_str()) {
-                found.push(ProblemKind::DuplicateField {
-                    name: f.name.clone(),
-                });
+                found.push(ProblemKind::DuplicateField { name: f.name.clone() });
             }
         }
         for k in found {
@@ -401,12 +390,7 @@ impl Validator<'_> {
         );
         for (i, f) in fields {
             if f.ty == FieldType::Choice && f.options.is_empty() {
-                found.push((
-                    i,
-                    ProblemKind::ChoiceWithoutOptions {
-                        name: f.name.clone(),
-                    },
-                ));
+                found.push((i, ProblemKind::ChoiceWithoutOptions { name: f.name.clone() }));
             }
             match types.get(&f.name) {
                 Some(t) if *t != f.ty => found.push((
@@ -455,10 +439,7 @@ impl Validator<'_> {
             }
             for name in s.set.keys() {
                 if !types.contains_key(name) {
-                    found.push((
-                        Some(i),
-                        ProblemKind::UndeclaredSetTarget { name: name.clone() },
-                    ));
+                    found.push((Some(i), ProblemKind::UndeclaredSetTarget { name: name.clone() }));
                 }
             }
         }
@@ -497,10 +478,7 @@ impl Validator<'_> {
                 .skip(1)
                 .find(|n| steps[g[*n]].kind.is_split());
             let Some(split) = split else {
-                found.push((
-                    i,
-                    unmatched("no split comes before it on every path".into()),
-                ));
+                found.push((i, unmatched("no split comes before it on every path".into())));
                 continue;
             };
             let split_step = &steps[g[split]];
@@ -579,17 +557,12 @@ impl Validator<'_> {
             }
         }
         for (i, s) in steps.iter().enumerate() {
-            if s.kind.is_split() && reachable.contains(&nodes[i]) && !closed.contains_key(&nodes[i])
-            {
+            if s.kind.is_split() && reachable.contains(&nodes[i]) && !closed.contains_key(&nodes[i]) {
                 found.push((
                     i,
                     ProblemKind::SplitWithoutJoin {
                         kind: s.kind.as_str().into(),
-                        join: s
-                            .kind
-                            .matching_join()
-                            .map(|k| k.to_string())
-                            .unwrap_or_default(),
+                        join: s.kind.matching_join().map(|k| k.to_string()).unwrap_or_default(),
                     },
                 ));
             }

@@ -108,12 +108,7 @@ async fn publishing_again_makes_the_next_immutable_version(f: Fixture) {
     assert_eq!(back2.version, 2);
     assert_ne!(back1.pathway, back2.pathway);
     assert_eq!(
-        store
-            .load_case(&case)
-            .await
-            .unwrap()
-            .unwrap()
-            .pathway_version,
+        store.load_case(&case).await.unwrap().unwrap().pathway_version,
         1,
         "a case stays on its version"
     );
@@ -129,9 +124,7 @@ async fn an_invalid_pathway_is_not_published(f: Fixture) {
     match engine.publish_yaml(&broken, t0()).await {
         Err(EngineError::Invalid(problems)) => {
             assert!(
-                problems
-                    .iter()
-                    .any(|p| p.step.as_deref() == Some("loonwaarde")),
+                problems.iter().any(|p| p.step.as_deref() == Some("loonwaarde")),
                 "{problems:?}"
             )
         }
@@ -311,10 +304,7 @@ async fn a_batch_lands_per_case_all_or_nothing(f: Fixture) {
         CaseWrite::new(s, out, cmd.to_owned(), t0())
     };
     assert_eq!(
-        store
-            .commit(&[step(&b, "cmd-b-first", "eerst")])
-            .await
-            .unwrap(),
+        store.commit(&[step(&b, "cmd-b-first", "eerst")]).await.unwrap(),
         [true]
     );
     let landed = store
@@ -395,14 +385,7 @@ async fn ended_cases_refuse_commands_and_keep_their_log(f: Fixture) {
             .unwrap()
             .is_empty()
     );
-    assert!(
-        engine
-            .store()
-            .pending_timers(&case)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(engine.store().pending_timers(&case).await.unwrap().is_empty());
     assert!(matches!(
         engine
             .execute("bestaat-niet", complete("x", json!({})), t0())
@@ -437,10 +420,7 @@ async fn many_concurrent_cases_group_commit(f: Fixture) {
         let id = h.await.unwrap();
         let s = engine.store().load_case(&id).await.unwrap().unwrap();
         assert_eq!(s.tasks.values().next().unwrap().step, "intake");
-        assert_eq!(
-            engine.store().events(&id).await.unwrap().len() as u64,
-            s.seq
-        );
+        assert_eq!(engine.store().events(&id).await.unwrap().len() as u64, s.seq);
     }
 }
 
@@ -505,9 +485,7 @@ async fn postgres_refuses_non_durable_sessions(url: String, schema: String) {
     // synchronous_commit=off for this session only: the check must notice.
     let sep = if url.contains('?') { '&' } else { '?' };
     let unsafe_url = format!("{url}{sep}options=-c%20synchronous_commit%3Doff");
-    let store = PostgresStore::open(&unsafe_url, Some(&schema))
-        .await
-        .unwrap();
+    let store = PostgresStore::open(&unsafe_url, Some(&schema)).await.unwrap();
     let d = store.durability().await.unwrap();
     assert!(!d.is_durable());
     assert_eq!(d.problems(), ["synchronous_commit=off"]);
@@ -564,9 +542,7 @@ fn main() {
     }
     let mut trials = Vec::new();
     for &(name, test) in SUITE {
-        trials.push(Trial::test(format!("sqlite::{name}"), move || {
-            run_sqlite(test)
-        }));
+        trials.push(Trial::test(format!("sqlite::{name}"), move || run_sqlite(test)));
         let url = pg_url.clone();
         trials.push(
             Trial::test(format!("postgres::{name}"), move || match url {
@@ -578,18 +554,15 @@ fn main() {
     }
     let url = pg_url.clone();
     trials.push(
-        Trial::test(
-            "postgres::refuses_non_durable_sessions",
-            move || match url {
-                Some(url) => run_postgres(url.clone(), |f| {
-                    Box::pin(postgres_refuses_non_durable_sessions(
-                        f.url,
-                        f.schema.unwrap_or_default(),
-                    ))
-                }),
-                None => Ok(()),
-            },
-        )
+        Trial::test("postgres::refuses_non_durable_sessions", move || match url {
+            Some(url) => run_postgres(url.clone(), |f| {
+                Box::pin(postgres_refuses_non_durable_sessions(
+                    f.url,
+                    f.schema.unwrap_or_default(),
+                ))
+            }),
+            None => Ok(()),
+        })
         .with_ignored_flag(pg_url.is_none()),
     );
     libtest_mimic::run(&args, trials).exit();

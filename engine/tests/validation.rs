@@ -18,11 +18,7 @@ fn expect(steps: &str, step: Option<&str>, fragment: &str) {
             .iter()
             .any(|p| p.step.as_deref() == step && p.to_string().contains(fragment)),
         "expected a problem at {step:?} containing {fragment:?}, got:\n{}",
-        found
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
+        found.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
     );
 }
 

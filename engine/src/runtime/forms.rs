@@ -10,18 +10,17 @@ use crate::model::{Field, FieldType, PathwayVersion, Step};
 
 /// Checks a completed form: every value belongs to a field of the step and has its type;
 /// every required field is present. Nulls count as absent.
-pub(super) fn check_form(
-    step: &Step,
-    data: BTreeMap<String, Value>,
-) -> Result<BTreeMap<String, Value>> {
+pub(super) fn check_form(step: &Step, data: BTreeMap<String, Value>) -> Result<BTreeMap<String, Value>> {
     let mut out = BTreeMap::new();
     for (name, value) in data {
-        let field = step.fields.iter().find(|f| f.name == name).ok_or_else(|| {
-            RuntimeError::UnknownField {
-                step: step.id.clone(),
-                field: name.clone(),
-            }
-        })?;
+        let field =
+            step.fields
+                .iter()
+                .find(|f| f.name == name)
+                .ok_or_else(|| RuntimeError::UnknownField {
+                    step: step.id.clone(),
+                    field: name.clone(),
+                })?;
         if value.is_null() {
             continue;
         }
@@ -72,9 +71,7 @@ fn check_value(field: &Field, value: Value) -> Result<Value> {
         FieldType::Integer => value.is_i64() || value.is_u64(),
         FieldType::Number => value.is_number(),
         FieldType::Boolean => value.is_boolean(),
-        FieldType::Date => value
-            .as_str()
-            .is_some_and(|s| s.parse::<NaiveDate>().is_ok()),
+        FieldType::Date => value.as_str().is_some_and(|s| s.parse::<NaiveDate>().is_ok()),
         FieldType::Choice => value
             .as_str()
             .is_some_and(|s| field.options.iter().any(|o| o == s)),
@@ -105,11 +102,9 @@ pub fn parse_field_value(field: &Field, text: &str) -> Result<Value> {
     };
     Ok(match field.ty {
         FieldType::Text | FieldType::Date | FieldType::Choice => Value::String(text.to_owned()),
-        FieldType::Integer | FieldType::Rung => Value::from(
-            text.trim()
-                .parse::<i64>()
-                .map_err(|_| bad("a whole number"))?,
-        ),
+        FieldType::Integer | FieldType::Rung => {
+            Value::from(text.trim().parse::<i64>().map_err(|_| bad("a whole number"))?)
+        }
         FieldType::Number => {
             let f: f64 = text.trim().parse().map_err(|_| bad("a number"))?;
             serde_json::Number::from_f64(f)

@@ -166,9 +166,7 @@ pub enum RuntimeError {
     NoStart,
     #[error("step `{step}`: a join was reached outside any split")]
     JoinWithoutSplit { step: String },
-    #[error(
-        "more than {limit} automatic moves in one command (last at step `{step}`): the pathway loops"
-    )]
+    #[error("more than {limit} automatic moves in one command (last at step `{step}`): the pathway loops")]
     StepLimit { step: String, limit: usize },
 }
 
@@ -240,9 +238,9 @@ impl<'a> Run<'a> {
     }
 
     fn step(&self, id: &str) -> Result<&'a Step> {
-        self.pv.step(id).ok_or_else(|| RuntimeError::UnknownStep {
-            step: id.to_owned(),
-        })
+        self.pv
+            .step(id)
+            .ok_or_else(|| RuntimeError::UnknownStep { step: id.to_owned() })
     }
 
     fn case_id(&self) -> String {
@@ -253,14 +251,10 @@ impl<'a> Run<'a> {
         match (&self.state.status, &action) {
             (CaseStatus::New, Action::StartCase { .. }) => {}
             (CaseStatus::New, _) => {
-                return Err(RuntimeError::NotStarted {
-                    case: self.case_id(),
-                });
+                return Err(RuntimeError::NotStarted { case: self.case_id() });
             }
             (_, Action::StartCase { .. }) => {
-                return Err(RuntimeError::AlreadyStarted {
-                    case: self.case_id(),
-                });
+                return Err(RuntimeError::AlreadyStarted { case: self.case_id() });
             }
             (CaseStatus::Active, _) => {
                 if self.state.pathway_key != self.pv.pathway.key
@@ -268,10 +262,7 @@ impl<'a> Run<'a> {
                 {
                     return Err(RuntimeError::WrongPathway {
                         case: self.case_id(),
-                        case_pathway: format!(
-                            "{} v{}",
-                            self.state.pathway_key, self.state.pathway_version
-                        ),
+                        case_pathway: format!("{} v{}", self.state.pathway_key, self.state.pathway_version),
                         given: format!("{} v{}", self.pv.pathway.key, self.pv.version),
                     });
                 }
@@ -359,12 +350,7 @@ impl<'a> Run<'a> {
         if let Some(t) = self.state.tasks.get(&r.0) {
             return Ok(t.clone());
         }
-        let on_step: Vec<&Task> = self
-            .state
-            .tasks
-            .values()
-            .filter(|t| t.step == r.0)
-            .collect();
+        let on_step: Vec<&Task> = self.state.tasks.values().filter(|t| t.step == r.0).collect();
         match on_step.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(RuntimeError::TaskNotOpen {
@@ -378,12 +364,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn complete(
-        &mut self,
-        r: &TaskRef,
-        data: BTreeMap<String, Value>,
-        visit_outcome: bool,
-    ) -> Result<()> {
+    fn complete(&mut self, r: &TaskRef, data: BTreeMap<String, Value>, visit_outcome: bool) -> Result<()> {
         let task = self.resolve(r)?;
         let step = self.step(&task.step)?;
         let is_visit = step.kind == StepKind::JointVisit;
@@ -413,9 +394,7 @@ impl<'a> Run<'a> {
         });
         self.cancel_timers(&task);
         if !data.is_empty() {
-            self.emit(EventKind::VariablesSet {
-                values: data.clone(),
-            });
+            self.emit(EventKind::VariablesSet { values: data.clone() });
         }
         let rung_field = step
             .fields
@@ -522,13 +501,9 @@ impl<'a> Run<'a> {
 
     /// Moves a token from a single-successor step to its successor.
     fn move_on(&mut self, token: u64, step: &Step) -> Result<()> {
-        let to = step
-            .next
-            .ids()
-            .next()
-            .ok_or_else(|| RuntimeError::NoBranch {
-                step: step.id.clone(),
-            })?;
+        let to = step.next.ids().next().ok_or_else(|| RuntimeError::NoBranch {
+            step: step.id.clone(),
+        })?;
         self.step(to)?;
         self.emit(EventKind::TokenMoved {
             token,
@@ -604,10 +579,7 @@ impl<'a> Run<'a> {
                         .ok_or_else(|| RuntimeError::JoinWithoutSplit {
                             step: step.id.clone(),
                         })?;
-                    self.emit(EventKind::BranchArrived {
-                        instance,
-                        token: tid,
-                    });
+                    self.emit(EventKind::BranchArrived { instance, token: tid });
                     let done = self
                         .state
                         .splits

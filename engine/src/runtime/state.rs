@@ -176,11 +176,7 @@ impl CaseState {
                 self.variables.extend(variables.clone());
                 self.add_to_team(&event.actor);
             }
-            EventKind::TokenPlaced {
-                token,
-                step,
-                frames,
-            } => {
+            EventKind::TokenPlaced { token, step, frames } => {
                 self.next_id = self.next_id.max(token + 1);
                 self.tokens.insert(
                     *token,
@@ -223,11 +219,7 @@ impl CaseState {
                 self.splits.remove(instance);
             }
             EventKind::TaskOpened { task } => {
-                if let Some(n) = task
-                    .id
-                    .strip_prefix('t')
-                    .and_then(|n| n.parse::<u64>().ok())
-                {
+                if let Some(n) = task.id.strip_prefix('t').and_then(|n| n.parse::<u64>().ok()) {
                     self.next_id = self.next_id.max(n + 1);
                 }
                 self.tasks.insert(task.id.clone(), task.clone());

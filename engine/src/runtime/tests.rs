@@ -115,13 +115,7 @@ fn open_steps(s: &CaseState) -> Vec<String> {
 
 fn intake(pv: &PathwayVersion, uitkering: &str, gbm: bool) -> CaseState {
     let s = start(pv);
-    let s = complete(
-        pv,
-        &s,
-        "signaal",
-        json!({"motivatie": "wil werken", "trede": 3}),
-    )
-    .state;
+    let s = complete(pv, &s, "signaal", json!({"motivatie": "wil werken", "trede": 3})).state;
     visit(
         pv,
         &s,
@@ -172,9 +166,11 @@ fn start_opens_the_first_task_with_deadline_and_notification() {
             .iter()
             .any(|e| matches!(e, Effect::SetTimer(t) if t.kind == TimerKind::Deadline))
     );
-    assert!(out.effects.iter().any(
-        |e| matches!(e, Effect::Notify(n) if n.to == Recipient::Role("ambulant-begeleider".into()))
-    ));
+    assert!(
+        out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::Notify(n) if n.to == Recipient::Role("ambulant-begeleider".into())))
+    );
 }
 
 #[test]
@@ -437,13 +433,7 @@ fn parallel_join_waits_for_both_branches_and_ladder_history_is_kept() {
     )
     .state;
     let s = complete(&pv, &s, "advies_beschut_aanvragen", json!({})).state;
-    let s = complete(
-        &pv,
-        &s,
-        "wacht_advies_beschut",
-        json!({"advies_positief": true}),
-    )
-    .state;
+    let s = complete(&pv, &s, "wacht_advies_beschut", json!({"advies_positief": true})).state;
     let s = complete(&pv, &s, "loonwaarde", json!({"loonwaarde_pct": 45})).state;
     let s = complete(
         &pv,
@@ -452,20 +442,12 @@ fn parallel_join_waits_for_both_branches_and_ladder_history_is_kept() {
         json!({"startdatum": "2027-02-01", "uren_per_week": 25, "trede": 5}),
     )
     .state;
-    assert_eq!(
-        open_steps(&s),
-        ["beschikking_aanpassen", "uitkering_afstemmen"]
-    );
+    assert_eq!(open_steps(&s), ["beschikking_aanpassen", "uitkering_afstemmen"]);
     let s = complete(&pv, &s, "uitkering_afstemmen", json!({})).state;
     assert_eq!(open_steps(&s), ["beschikking_aanpassen"], "join must wait");
     let s = complete(&pv, &s, "beschikking_aanpassen", json!({})).state;
     assert_eq!(open_steps(&s), ["nazorg"]);
-    let out = complete(
-        &pv,
-        &s,
-        "nazorg",
-        json!({"trede": 5, "werk_behouden": true}),
-    );
+    let out = complete(&pv, &s, "nazorg", json!({"trede": 5, "werk_behouden": true}));
     assert_eq!(out.state.status, CaseStatus::Ended);
     assert_eq!(out.state.outcome.as_deref(), Some("beschut_werk"));
     let rungs: Vec<u8> = out.state.rung_history.iter().map(|r| r.rung).collect();
@@ -522,55 +504,19 @@ fn inclusive_join_waits_only_for_started_branches() {
         ["opleiding_plannen", "wmo_onderzoek", "zoektermijn"]
     );
     // A loop back inside the education branch keeps the join waiting.
-    let a = complete(
-        &pv,
-        &all,
-        "opleiding_plannen",
-        json!({"opleiding": "mbo-4 ICT"}),
-    )
-    .state;
-    let a = complete(
-        &pv,
-        &a,
-        "cursus_financiering",
-        json!({"gefinancierd": false}),
-    )
-    .state;
+    let a = complete(&pv, &all, "opleiding_plannen", json!({"opleiding": "mbo-4 ICT"})).state;
+    let a = complete(&pv, &a, "cursus_financiering", json!({"gefinancierd": false})).state;
     assert_eq!(
         open_steps(&a),
         ["opleiding_plannen", "wmo_onderzoek", "zoektermijn"]
     );
-    let a = complete(
-        &pv,
-        &a,
-        "wmo_onderzoek",
-        json!({"aanvraag_ingediend": true}),
-    )
-    .state;
-    let a = complete(
-        &pv,
-        &a,
-        "wmo_beschikking",
-        json!({"begeleiding_toegekend": true}),
-    )
-    .state;
+    let a = complete(&pv, &a, "wmo_onderzoek", json!({"aanvraag_ingediend": true})).state;
+    let a = complete(&pv, &a, "wmo_beschikking", json!({"begeleiding_toegekend": true})).state;
     let a = complete(&pv, &a, "zoektermijn", json!({})).state;
-    let a = complete(
-        &pv,
-        &a,
-        "bijstand_besluit",
-        json!({"bijstand_toegekend": true}),
-    )
-    .state;
+    let a = complete(&pv, &a, "bijstand_besluit", json!({"bijstand_toegekend": true})).state;
     assert_eq!(open_steps(&a), ["opleiding_plannen"]);
     let a = complete(&pv, &a, "opleiding_plannen", json!({"opleiding": "LOI"})).state;
-    let a = complete(
-        &pv,
-        &a,
-        "cursus_financiering",
-        json!({"gefinancierd": true}),
-    )
-    .state;
+    let a = complete(&pv, &a, "cursus_financiering", json!({"gefinancierd": true})).state;
     let a = complete(&pv, &a, "examen", json!({"diploma_behaald": true})).state;
     assert_eq!(open_steps(&a), ["casusoverleg"]);
 }
@@ -680,8 +626,8 @@ fn random_walk(pv: &PathwayVersion, seed: u64, max_commands: usize) {
                 }
             }
         };
-        let out = apply(pv, &s, Command::new("anna", action), now)
-            .unwrap_or_else(|e| panic!("walk {seed}: {e}"));
+        let out =
+            apply(pv, &s, Command::new("anna", action), now).unwrap_or_else(|e| panic!("walk {seed}: {e}"));
         events.extend(out.events);
         s = out.state;
         check_invariants(pv, &s, &events);
@@ -690,11 +636,7 @@ fn random_walk(pv: &PathwayVersion, seed: u64, max_commands: usize) {
 
 fn check_invariants(pv: &PathwayVersion, s: &CaseState, events: &[Event]) {
     for t in s.tokens.values() {
-        assert!(
-            pv.step(&t.step).is_some(),
-            "token on unknown step {}",
-            t.step
-        );
+        assert!(pv.step(&t.step).is_some(), "token on unknown step {}", t.step);
     }
     for task in s.tasks.values() {
         let token = s.tokens.get(&task.token).expect("task without token");
@@ -744,10 +686,7 @@ fn check_invariants(pv: &PathwayVersion, s: &CaseState, events: &[Event]) {
                     expected[instance],
                     "join completed early"
                 );
-                assert_eq!(
-                    started.get(instance).copied().unwrap_or(0),
-                    expected[instance]
-                );
+                assert_eq!(started.get(instance).copied().unwrap_or(0), expected[instance]);
             }
             _ => placing = None,
         }

@@ -128,12 +128,7 @@ pub trait Store: Send + Sync {
     async fn durability(&self) -> Result<Durability>;
 
     /// Stores a validated pathway as the next version of its key.
-    async fn publish(
-        &self,
-        pathway: &Pathway,
-        source: &str,
-        now: DateTime<Utc>,
-    ) -> Result<PathwayVersion>;
+    async fn publish(&self, pathway: &Pathway, source: &str, now: DateTime<Utc>) -> Result<PathwayVersion>;
 
     /// A published version, or the latest when `version` is `None`.
     async fn pathway(&self, key: &str, version: Option<u32>) -> Result<PathwayVersion>;

@@ -15,8 +15,8 @@ use tokio::sync::Mutex;
 
 use super::rows::{CaseWrite, batch_json};
 use super::{
-    Backend, CaseCount, Durability, PathwaySummary, Result, Store, StoreError, StoredEvent,
-    TaskFilter, TaskRow, corrupt,
+    Backend, CaseCount, Durability, PathwaySummary, Result, Store, StoreError, StoredEvent, TaskFilter,
+    TaskRow, corrupt,
 };
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -134,10 +134,9 @@ impl Store for PostgresStore {
 
     async fn durability(&self) -> Result<Durability> {
         let mut conn = self.writer.lock().await;
-        let row =
-            sqlx::query("SELECT current_setting('fsync'), current_setting('synchronous_commit')")
-                .fetch_one(&mut *conn)
-                .await?;
+        let row = sqlx::query("SELECT current_setting('fsync'), current_setting('synchronous_commit')")
+            .fetch_one(&mut *conn)
+            .await?;
         let fsync: String = row.try_get(0)?;
         let sync: String = row.try_get(1)?;
         Ok(Durability {
@@ -146,21 +145,13 @@ impl Store for PostgresStore {
                 (
                     "synchronous_commit".into(),
                     sync.clone(),
-                    matches!(
-                        sync.as_str(),
-                        "on" | "local" | "remote_write" | "remote_apply"
-                    ),
+                    matches!(sync.as_str(), "on" | "local" | "remote_write" | "remote_apply"),
                 ),
             ],
         })
     }
 
-    async fn publish(
-        &self,
-        pathway: &Pathway,
-        source: &str,
-        now: DateTime<Utc>,
-    ) -> Result<PathwayVersion> {
+    async fn publish(&self, pathway: &Pathway, source: &str, now: DateTime<Utc>) -> Result<PathwayVersion> {
         let definition = serde_json::to_string(pathway).map_err(|e| corrupt("pathway", e))?;
         let mut conn = self.writer.lock().await;
         let version: i32 = sqlx::query_scalar(
@@ -227,11 +218,10 @@ impl Store for PostgresStore {
     }
 
     async fn load_case(&self, id: &str) -> Result<Option<CaseState>> {
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state::text FROM cases WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.readers)
-                .await?;
+        let state: Option<String> = sqlx::query_scalar("SELECT state::text FROM cases WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await?;
         state
             .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("case state", e)))
             .transpose()
@@ -277,10 +267,7 @@ impl Store for PostgresStore {
             .fetch_all(&mut *conn)
             .await?;
         let landed: std::collections::HashSet<String> = landed.into_iter().collect();
-        Ok(writes
-            .iter()
-            .map(|w| landed.contains(&w.command_id))
-            .collect())
+        Ok(writes.iter().map(|w| landed.contains(&w.command_id)).collect())
     }
 
     async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
@@ -346,12 +333,11 @@ impl Store for PostgresStore {
     }
 
     async fn outbox(&self, case_id: &str) -> Result<Vec<(String, String, String)>> {
-        let rows = sqlx::query(
-            "SELECT key, kind, status FROM outbox WHERE case_id = $1 ORDER BY created_at, key",
-        )
-        .bind(case_id)
-        .fetch_all(&self.readers)
-        .await?;
+        let rows =
+            sqlx::query("SELECT key, kind, status FROM outbox WHERE case_id = $1 ORDER BY created_at, key")
+                .bind(case_id)
+                .fetch_all(&self.readers)
+                .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()

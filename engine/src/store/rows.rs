@@ -39,12 +39,7 @@ struct TaskChange {
 
 impl CaseWrite {
     /// The write for `outcome`, decided on `before`.
-    pub fn new(
-        before: &CaseState,
-        outcome: Outcome,
-        command_id: String,
-        at: DateTime<Utc>,
-    ) -> CaseWrite {
+    pub fn new(before: &CaseState, outcome: Outcome, command_id: String, at: DateTime<Utc>) -> CaseWrite {
         let mut tasks = Vec::new();
         for (id, t) in &outcome.state.tasks {
             if before.tasks.get(id) != Some(t) {
@@ -62,9 +57,10 @@ impl CaseWrite {
         }
         for (id, t) in &before.tasks {
             if !outcome.state.tasks.contains_key(id) {
-                let done = outcome.events.iter().any(
-                    |e| matches!(&e.kind, EventKind::TaskCompleted { task, .. } if task == id),
-                );
+                let done = outcome
+                    .events
+                    .iter()
+                    .any(|e| matches!(&e.kind, EventKind::TaskCompleted { task, .. } if task == id));
                 tasks.push(TaskChange {
                     task_id: id.clone(),
                     step: t.step.clone(),

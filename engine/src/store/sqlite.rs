@@ -21,8 +21,8 @@ use tokio::sync::Mutex;
 
 use super::rows::{CaseWrite, batch_json};
 use super::{
-    Backend, CaseCount, Durability, PathwaySummary, Result, Store, StoreError, StoredEvent,
-    TaskFilter, TaskRow, corrupt, ts,
+    Backend, CaseCount, Durability, PathwaySummary, Result, Store, StoreError, StoredEvent, TaskFilter,
+    TaskRow, corrupt, ts,
 };
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -153,12 +153,7 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn publish(
-        &self,
-        pathway: &Pathway,
-        source: &str,
-        now: DateTime<Utc>,
-    ) -> Result<PathwayVersion> {
+    async fn publish(&self, pathway: &Pathway, source: &str, now: DateTime<Utc>) -> Result<PathwayVersion> {
         let definition = serde_json::to_string(pathway).map_err(|e| corrupt("pathway", e))?;
         let mut conn = self.writer.lock().await;
         let version: i64 = sqlx::query_scalar(
@@ -289,10 +284,7 @@ impl Store for SqliteStore {
             .iter()
             .filter_map(|r| r.try_get::<String, _>(0).ok())
             .collect();
-        Ok(writes
-            .iter()
-            .map(|w| landed.contains(&w.command_id))
-            .collect())
+        Ok(writes.iter().map(|w| landed.contains(&w.command_id)).collect())
     }
 
     async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
@@ -365,12 +357,11 @@ impl Store for SqliteStore {
     }
 
     async fn outbox(&self, case_id: &str) -> Result<Vec<(String, String, String)>> {
-        let rows = sqlx::query(
-            "SELECT key, kind, status FROM outbox WHERE case_id = ?1 ORDER BY created_at, key",
-        )
-        .bind(case_id)
-        .fetch_all(&self.readers)
-        .await?;
+        let rows =
+            sqlx::query("SELECT key, kind, status FROM outbox WHERE case_id = ?1 ORDER BY created_at, key")
+                .bind(case_id)
+                .fetch_all(&self.readers)
+                .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
