@@ -16,6 +16,7 @@ CREATE TABLE cases (
     pathway_version INTEGER     NOT NULL,
     status          TEXT        NOT NULL CHECK (status IN ('active', 'ended', 'withdrawn')),
     version         BIGINT      NOT NULL,
+    prev_version    BIGINT      NOT NULL,
     state           JSONB       NOT NULL,
     last_command    TEXT        NOT NULL,
     created_at      TIMESTAMPTZ NOT NULL,

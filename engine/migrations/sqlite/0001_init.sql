@@ -16,6 +16,7 @@ CREATE TABLE cases (
     pathway_version INTEGER NOT NULL,
     status          TEXT    NOT NULL CHECK (status IN ('active', 'ended', 'withdrawn')),
     version         INTEGER NOT NULL,       -- number of events: optimistic concurrency
+    prev_version    INTEGER NOT NULL,       -- the version the last command was decided on
     state           TEXT    NOT NULL,       -- runtime::CaseState as JSON
     last_command    TEXT    NOT NULL,       -- id of the command that wrote this version
     created_at      TEXT    NOT NULL,

@@ -186,7 +186,18 @@ pub fn redact(url: &str) -> String {
 
 /// Fixed-width UTC text for SQLite columns, so text order is time order.
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    // Formatted by hand: chrono's strftime parses its pattern on every call.
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() / 1000 % 1_000_000
+    )
 }
 
 /// Flattens one stored command row into its numbered events.
@@ -225,6 +236,17 @@ pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_fixed_width_and_sortable() {
+        use chrono::TimeZone;
+        let a = Utc.with_ymd_and_hms(2026, 3, 9, 8, 5, 1).unwrap();
+        assert_eq!(ts(a), "2026-03-09T08:05:01.000000Z");
+        let b = a + chrono::Duration::microseconds(1_500);
+        assert_eq!(ts(b), "2026-03-09T08:05:01.001500Z");
+        assert!(ts(a) < ts(b));
+        assert_eq!(DateTime::parse_from_rfc3339(&ts(b)).unwrap(), b);
+    }
 
     #[test]
     fn passwords_are_redacted() {

@@ -35,17 +35,15 @@ WITH w AS (
     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
         id text, pk text, pv int, status text, version bigint, expected bigint, cmd text, at timestamptz))
         WITH ORDINALITY AS x(id, pk, pv, status, version, expected, cmd, at, n)
-), ins AS (
-    INSERT INTO cases (id, pathway_key, pathway_version, status, version, state, last_command, created_at, updated_at)
-    SELECT id, pk, pv, status, version, state, cmd, at, at FROM w WHERE expected = 0
-    ON CONFLICT (id) DO NOTHING
-    RETURNING last_command
-), upd AS (
-    UPDATE cases c SET status = w.status, version = w.version, state = w.state, last_command = w.cmd, updated_at = w.at
-    FROM w WHERE c.id = w.id AND w.expected > 0 AND c.version = w.expected
-    RETURNING c.last_command
 ), ok AS (
-    SELECT last_command AS cmd FROM ins UNION ALL SELECT last_command FROM upd
+    INSERT INTO cases AS c (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
+                            created_at, updated_at)
+    SELECT id, pk, pv, status, version, expected, state, cmd, at, at FROM w
+    ON CONFLICT (id) DO UPDATE SET
+        status = excluded.status, version = excluded.version, prev_version = excluded.prev_version,
+        state = excluded.state, last_command = excluded.last_command, updated_at = excluded.updated_at
+    WHERE c.version = excluded.prev_version
+    RETURNING c.last_command AS cmd
 ), ev AS (
     INSERT INTO events (case_id, first_seq, event_count, at, actor, command, payload)
     SELECT case_id, seq, count, at, actor, command, $4::jsonb -> (e.n::int - 1)
@@ -63,20 +61,23 @@ WITH w AS (
     ON CONFLICT (case_id, task_id) DO UPDATE SET
         assignee = excluded.assignee, status = excluded.status, due_at = excluded.due_at, closed_at = excluded.closed_at
 ), tm AS (
-    INSERT INTO timers (key, case_id, task_id, kind, due_at, status)
-    SELECT key, case_id, task_id, kind, due_at, 'pending'
-    FROM jsonb_to_recordset($6::jsonb) AS t(case_id text, cmd text, key text, task_id text, kind text, due_at timestamptz)
+    INSERT INTO timers AS tt (key, case_id, task_id, kind, due_at, status)
+    SELECT key, case_id, task_id, kind, due_at, status
+    FROM jsonb_to_recordset($6::jsonb) AS t(
+        case_id text, cmd text, key text, task_id text, kind text, due_at timestamptz, status text)
     WHERE t.cmd IN (SELECT cmd FROM ok)
-    ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at, status = 'pending', lease_owner = NULL, lease_until = NULL
-), tc AS (
-    UPDATE timers SET status = 'cancelled'
-    WHERE status = 'pending' AND key IN (
-        SELECT k.key FROM jsonb_to_recordset($7::jsonb) AS k(case_id text, cmd text, key text)
-        WHERE k.cmd IN (SELECT cmd FROM ok))
+      AND (t.status = 'pending' OR EXISTS (SELECT 1 FROM timers x WHERE x.key = t.key))
+    ON CONFLICT (key) DO UPDATE SET
+        status = excluded.status,
+        due_at = CASE WHEN excluded.status = 'pending' THEN excluded.due_at ELSE tt.due_at END,
+        kind = CASE WHEN excluded.status = 'pending' THEN excluded.kind ELSE tt.kind END,
+        task_id = coalesce(excluded.task_id, tt.task_id),
+        lease_owner = NULL, lease_until = NULL
+    WHERE tt.status = 'pending' OR excluded.status = 'pending'
 ), ob AS (
     INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
     SELECT key, case_id, task_id, kind, recipient_type, recipient, created_at, 'pending', created_at
-    FROM jsonb_to_recordset($8::jsonb) AS o(
+    FROM jsonb_to_recordset($7::jsonb) AS o(
         case_id text, cmd text, key text, task_id text, kind text, recipient_type text, recipient text,
         created_at timestamptz)
     WHERE o.cmd IN (SELECT cmd FROM ok)
@@ -262,7 +263,6 @@ impl Store for PostgresStore {
             .bind(json.payloads)
             .bind(json.tasks)
             .bind(json.timers)
-            .bind(json.cancels)
             .bind(json.outbox)
             .fetch_all(&mut *conn)
             .await?;

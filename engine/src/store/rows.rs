@@ -161,13 +161,8 @@ struct TimerRow<'a> {
     task_id: Option<&'a str>,
     kind: &'static str,
     due_at: String,
-}
-
-#[derive(Serialize)]
-struct CancelRow<'a> {
-    case_id: &'a str,
-    cmd: &'a str,
-    key: &'a str,
+    /// `pending` to set, `cancelled` to cancel.
+    status: &'static str,
 }
 
 #[derive(Serialize)]
@@ -191,8 +186,8 @@ pub(crate) struct BatchJson {
     pub events: String,
     pub payloads: String,
     pub tasks: String,
+    /// Timers to set and to cancel.
     pub timers: String,
-    pub cancels: String,
     pub outbox: String,
 }
 
@@ -203,7 +198,6 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
     let mut payloads = Vec::new();
     let mut tasks = Vec::new();
     let mut timers = Vec::new();
-    let mut cancels = Vec::new();
     let mut outbox = Vec::new();
     for w in writes {
         let cmd = w.command_id.as_str();
@@ -254,11 +248,16 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
                     task_id: t.task.as_deref(),
                     kind: t.kind.as_str(),
                     due_at: ts(t.due_at),
+                    status: "pending",
                 }),
-                Effect::CancelTimer { key } => cancels.push(CancelRow {
+                Effect::CancelTimer { key } => timers.push(TimerRow {
                     case_id: &w.case_id,
                     cmd,
                     key,
+                    task_id: None,
+                    kind: "",
+                    due_at: ts(w.at),
+                    status: "cancelled",
                 }),
                 Effect::Notify(n) => {
                     let (recipient_type, recipient) = match &n.to {
@@ -286,7 +285,6 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
         payloads: serde_json::to_string(&payloads)?,
         tasks: serde_json::to_string(&tasks)?,
         timers: serde_json::to_string(&timers)?,
-        cancels: serde_json::to_string(&cancels)?,
         outbox: serde_json::to_string(&outbox)?,
     })
 }

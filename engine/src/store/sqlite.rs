@@ -40,22 +40,20 @@ pub struct SqliteStore {
 const COMMIT_BATCH: &str = r#"
 BEGIN IMMEDIATE;
 WITH s(j) AS (SELECT ?), r AS MATERIALIZED (SELECT key AS k, jsonb(value) AS v FROM json_each(?))
-INSERT INTO cases (id, pathway_key, pathway_version, status, version, state, last_command, created_at, updated_at)
-    SELECT v->>'id', v->>'pk', v->>'pv', v->>'status', v->>'version', (SELECT j FROM s) ->> ('$[' || k || ']'),
-           v->>'cmd', v->>'at', v->>'at'
-    FROM r WHERE v->>'expected' = 0
-    ON CONFLICT (id) DO NOTHING
+INSERT INTO cases (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
+                   created_at, updated_at)
+    SELECT v->>'id', v->>'pk', v->>'pv', v->>'status', v->>'version', v->>'expected',
+           (SELECT j FROM s) ->> ('$[' || k || ']'), v->>'cmd', v->>'at', v->>'at'
+    FROM r WHERE true
+    ON CONFLICT (id) DO UPDATE SET
+        status = excluded.status, version = excluded.version, prev_version = excluded.prev_version,
+        state = excluded.state, last_command = excluded.last_command, updated_at = excluded.updated_at
+    WHERE cases.version = excluded.prev_version
     RETURNING last_command;
 WITH s(j) AS (SELECT ?), r AS MATERIALIZED (SELECT key AS k, jsonb(value) AS v FROM json_each(?))
-UPDATE cases SET status = w.status, version = w.version, state = w.state, last_command = w.cmd, updated_at = w.at
-    FROM (SELECT v->>'id' AS id, v->>'expected' AS expected, v->>'status' AS status, v->>'version' AS version,
-                 (SELECT j FROM s) ->> ('$[' || k || ']') AS state, v->>'cmd' AS cmd, v->>'at' AS at
-          FROM r WHERE v->>'expected' > 0) AS w
-    WHERE cases.id = w.id AND cases.version = w.expected
-    RETURNING cases.last_command;
-WITH s(j) AS (SELECT ?), r AS MATERIALIZED (SELECT key AS k, jsonb(value) AS v FROM json_each(?))
 INSERT INTO events (case_id, first_seq, event_count, at, actor, command, payload)
-    SELECT v->>'case_id', v->>'seq', v->>'count', v->>'at', v->>'actor', v->>'command', (SELECT j FROM s) -> ('$[' || k || ']')
+    SELECT v->>'case_id', v->>'seq', v->>'count', v->>'at', v->>'actor', v->>'command',
+           (SELECT j FROM s) -> ('$[' || k || ']')
     FROM r
     WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd');
 WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
@@ -65,18 +63,21 @@ INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened
     FROM r
     WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd')
     ON CONFLICT (case_id, task_id) DO UPDATE SET
-        assignee = excluded.assignee, status = excluded.status, due_at = excluded.due_at, closed_at = excluded.closed_at;
+        assignee = excluded.assignee, status = excluded.status, due_at = excluded.due_at,
+        closed_at = excluded.closed_at;
 WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
 INSERT INTO timers (key, case_id, task_id, kind, due_at, status)
-    SELECT v->>'key', v->>'case_id', v->>'task_id', v->>'kind', v->>'due_at', 'pending'
+    SELECT v->>'key', v->>'case_id', v->>'task_id', v->>'kind', v->>'due_at', v->>'status'
     FROM r
     WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd')
-    ON CONFLICT (key) DO UPDATE SET due_at = excluded.due_at, status = 'pending', lease_owner = NULL, lease_until = NULL;
-WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
-UPDATE timers SET status = 'cancelled'
-    WHERE status = 'pending' AND key IN (
-        SELECT v->>'key' FROM r
-        WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd'));
+      AND (v->>'status' = 'pending' OR EXISTS (SELECT 1 FROM timers t WHERE t.key = v->>'key'))
+    ON CONFLICT (key) DO UPDATE SET
+        status = excluded.status,
+        due_at = iif(excluded.status = 'pending', excluded.due_at, timers.due_at),
+        kind = iif(excluded.status = 'pending', excluded.kind, timers.kind),
+        task_id = coalesce(excluded.task_id, timers.task_id),
+        lease_owner = NULL, lease_until = NULL
+    WHERE timers.status = 'pending' OR excluded.status = 'pending';
 WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
 INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
     SELECT v->>'key', v->>'case_id', v->>'task_id', v->>'kind', v->>'recipient_type', v->>'recipient',
@@ -261,15 +262,12 @@ impl Store for SqliteStore {
         // Unnamed `?` are numbered in text order: states before rows in the case and event
         // statements.
         let result = sqlx::query(COMMIT_BATCH)
-            .bind(json.states.as_str())
-            .bind(json.cases.as_str())
-            .bind(json.states.as_str())
-            .bind(json.cases.as_str())
+            .bind(json.states)
+            .bind(json.cases)
             .bind(json.payloads)
             .bind(json.events)
             .bind(json.tasks)
             .bind(json.timers)
-            .bind(json.cancels)
             .bind(json.outbox)
             .fetch_all(&mut *conn)
             .await;
