@@ -66,7 +66,6 @@ WITH w AS (
     FROM jsonb_to_recordset($6::jsonb) AS t(
         case_id text, cmd text, key text, task_id text, kind text, due_at timestamptz, status text)
     WHERE t.cmd IN (SELECT cmd FROM ok)
-      AND (t.status = 'pending' OR EXISTS (SELECT 1 FROM timers x WHERE x.key = t.key))
     ON CONFLICT (key) DO UPDATE SET
         status = excluded.status,
         due_at = CASE WHEN excluded.status = 'pending' THEN excluded.due_at ELSE tt.due_at END,

@@ -177,6 +177,18 @@ struct OutboxRow<'a> {
     created_at: String,
 }
 
+/// The timer kind a key names by its prefix (`deadline:…`, `visit:…`).
+fn kind_of_key(key: &str) -> &'static str {
+    match key.split(':').next() {
+        Some("deadline") => "deadline",
+        Some("escalation") => "escalation",
+        Some("stall") => "stall",
+        Some("inactive") => "inactivity",
+        Some("visit") => "visit_reminder",
+        _ => "other",
+    }
+}
+
 /// One JSON array per table for a batch. The large values (case states, event payloads)
 /// travel in arrays of their own, aligned by position with their rows: SQLite then
 /// extracts each once by index instead of re-reading it with every column of its row.
@@ -250,12 +262,14 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
                     due_at: ts(t.due_at),
                     status: "pending",
                 }),
+                // A cancelled key that was never set is kept as a tombstone row: cheaper
+                // than looking it up, and it can never fire.
                 Effect::CancelTimer { key } => timers.push(TimerRow {
                     case_id: &w.case_id,
                     cmd,
                     key,
                     task_id: None,
-                    kind: "",
+                    kind: kind_of_key(key),
                     due_at: ts(w.at),
                     status: "cancelled",
                 }),

@@ -70,7 +70,6 @@ INSERT INTO timers (key, case_id, task_id, kind, due_at, status)
     SELECT v->>'key', v->>'case_id', v->>'task_id', v->>'kind', v->>'due_at', v->>'status'
     FROM r
     WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd')
-      AND (v->>'status' = 'pending' OR EXISTS (SELECT 1 FROM timers t WHERE t.key = v->>'key'))
     ON CONFLICT (key) DO UPDATE SET
         status = excluded.status,
         due_at = iif(excluded.status = 'pending', excluded.due_at, timers.due_at),
