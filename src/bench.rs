@@ -3,6 +3,7 @@
 //! Runs on a fresh temporary SQLite file (next to the configured database, so the same
 //! disk is measured) or, for a PostgreSQL URL, in a fresh schema that is dropped after.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -13,7 +14,7 @@ use chrono::{Duration, TimeZone, Utc};
 use clap::Args;
 use doorloop_engine::calendar::Calendar;
 use doorloop_engine::engine::Engine;
-use doorloop_engine::runtime::{Action, Command};
+use doorloop_engine::runtime::{Action, Command, Event, EventKind};
 use doorloop_engine::sim::{Driver, next_command};
 use doorloop_engine::store::{PostgresStore, SqliteStore, Store};
 use rand::SeedableRng;
@@ -106,28 +107,27 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         let seed = args.seed;
         workers.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::new();
+            let mut reached: BTreeMap<String, u64> = BTreeMap::new();
             let driver = Driver::default();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= cases {
                     break;
                 }
-                run_case(
-                    &engine,
-                    &key,
-                    &driver,
-                    seed.wrapping_add(u64::from(i)),
-                    epoch,
-                    &mut latencies,
-                )
-                .await?;
+                let seed = seed.wrapping_add(u64::from(i));
+                run_case(&engine, &key, &driver, seed, epoch, &mut latencies, &mut reached).await?;
             }
-            anyhow::Ok(latencies)
+            anyhow::Ok((latencies, reached))
         }));
     }
     let mut latencies = Vec::new();
+    let mut reached: BTreeMap<String, u64> = BTreeMap::new();
     for w in workers {
-        latencies.extend(w.await.context("bench worker")??);
+        let (l, r) = w.await.context("bench worker")??;
+        latencies.extend(l);
+        for (step, n) in r {
+            *reached.entry(step).or_default() += n;
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
@@ -137,6 +137,32 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         let idx = ((commands as f64 - 1.0) * p).round() as usize;
         latencies.get(idx).copied().unwrap_or(0)
     };
+    let human: Vec<&str> = pv
+        .pathway
+        .steps
+        .iter()
+        .filter(|s| s.kind.is_human())
+        .map(|s| s.id.as_str())
+        .collect();
+    let missed: Vec<&&str> = human.iter().filter(|s| !reached.contains_key(**s)).collect();
+    eprintln!(
+        "work steps reached: {} of {}{}",
+        human.len() - missed.len(),
+        human.len(),
+        if missed.is_empty() {
+            String::new()
+        } else {
+            format!(" (never: {missed:?})")
+        }
+    );
+    eprintln!(
+        "times reached: {}",
+        reached
+            .iter()
+            .map(|(s, n)| format!("{s}={n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!(
         "cases={} commands={} fsync_commits_per_s={:.0} commands_per_s={:.0} ratio={:.2} p50_us={} p99_us={} peak_rss_mb={:.1}",
         args.cases,
@@ -158,6 +184,7 @@ async fn run_case(
     seed: u64,
     epoch: chrono::DateTime<Utc>,
     latencies: &mut Vec<u32>,
+    reached: &mut BTreeMap<String, u64>,
 ) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut t = epoch;
@@ -166,6 +193,7 @@ async fn run_case(
         .start_case(key, None, "bench", Default::default(), t)
         .await?;
     latencies.push(micros(timer));
+    count_opened(&out.events, reached);
     let pv = engine.pathway(key, Some(out.state.pathway_version)).await?;
     let mut state = out.state;
     for n in 0.. {
@@ -188,10 +216,21 @@ async fn run_case(
         };
         t = at;
         let timer = Instant::now();
-        state = engine.execute(&state.id, command, at).await?.state;
+        let out = engine.execute(&state.id, command, at).await?;
         latencies.push(micros(timer));
+        count_opened(&out.events, reached);
+        state = out.state;
     }
     Ok(())
+}
+
+/// Counts the work steps a command opened, to show which branches the run exercised.
+fn count_opened(events: &[Event], reached: &mut BTreeMap<String, u64>) {
+    for e in events {
+        if let EventKind::TaskOpened { task } = &e.kind {
+            *reached.entry(task.step.clone()).or_default() += 1;
+        }
+    }
 }
 
 fn micros(since: Instant) -> u32 {

@@ -245,6 +245,35 @@ pub fn case(
                 format!("{step}: {expected} branch(es) started")
             }
             EventKind::SplitClosed { .. } => "branches joined".to_owned(),
+            EventKind::DueChanged { task, due } => match due.changes.last() {
+                Some(c) => format!(
+                    "deadline of {task} {} ({}); due {}",
+                    c.kind,
+                    c.reason,
+                    day(due.at)
+                ),
+                None => format!("deadline of {task} changed; due {}", day(due.at)),
+            },
+            EventKind::DeadlinePassed { task, step } => format!("deadline of {task} ({step}) passed"),
+            EventKind::EscalationRaised { task, step, rung, to } => {
+                format!("escalation rung {} for {task} ({step}) to {to}", rung + 1)
+            }
+            EventKind::StallRaised { stall, .. } => format!(
+                "stall raised: {}{}{}",
+                stall.reason,
+                stall
+                    .step
+                    .as_ref()
+                    .map(|s| format!(" at {s}"))
+                    .unwrap_or_default(),
+                stall
+                    .party
+                    .as_ref()
+                    .map(|p| format!(", waiting on {p}"))
+                    .unwrap_or_default()
+            ),
+            EventKind::StallCleared { key } => format!("stall cleared ({key})"),
+            EventKind::TimersReplaced { .. } => continue,
             EventKind::TokenPlaced { .. }
             | EventKind::TokenMoved { .. }
             | EventKind::TokenRemoved { .. }

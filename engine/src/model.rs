@@ -39,7 +39,39 @@ pub struct Defaults {
     /// A case with no event for this long counts as stalled (inactivity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactivity: Option<Term>,
+    /// Escalation ladder for every step with a deadline that declares none of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<Escalation>,
 }
+
+/// One rung of an escalation ladder: a moment relative to the deadline and who hears of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalation {
+    /// Fire this long before the deadline (working days are counted back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Term>,
+    /// Fire this long after the deadline. With neither, the rung fires at the deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Term>,
+    /// `responsible` (the step's roles), `team_lead`, `manager`, or a declared role id.
+    pub to: String,
+}
+
+/// What a step allows with its clock.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockRules {
+    /// The clock may be suspended (opschorten), e.g. while waiting for the client's papers.
+    #[serde(default)]
+    pub suspend: bool,
+    /// The deadline may be extended (verlengen) by at most this much in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extend: Option<Term>,
+}
+
+/// Escalation targets other than a role id.
+pub const ESCALATION_TARGETS: &[&str] = &["responsible", "team_lead", "manager"];
 
 /// One entry of the role catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,6 +241,15 @@ pub struct Step {
     pub deadline: Option<Deadline>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_after: Option<Term>,
+    /// Escalation ladder for the deadline (else the pathway default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<Escalation>,
+    /// An interrupting deadline: when it passes, the open task closes and the case moves here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_deadline: Option<String>,
+    /// Whether the clock may be suspended or extended at this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockRules>,
     /// Form fields filled in when the step is completed; values become case variables.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<Field>,
@@ -263,6 +304,13 @@ impl Step {
                 to: d,
                 when: None,
                 is_default: true,
+            });
+        }
+        if let Some(d) = &self.on_deadline {
+            out.push(Transition {
+                to: d,
+                when: None,
+                is_default: false,
             });
         }
         out

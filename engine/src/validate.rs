@@ -12,7 +12,9 @@ use petgraph::visit::{Bfs, EdgeRef, Reversed};
 
 use crate::definition::Loaded;
 use crate::expr::Expr;
-use crate::model::{FieldType, KNOWN_OUTCOMES, KNOWN_WAIT_REASONS, Pathway, Step, StepKind};
+use crate::model::{
+    ESCALATION_TARGETS, FieldType, KNOWN_OUTCOMES, KNOWN_WAIT_REASONS, Pathway, Step, StepKind,
+};
 
 /// One thing wrong with a pathway.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +101,14 @@ pub enum ProblemKind {
     DuplicateField { name: String },
     #[error("`set` writes `{name}`, which is not a declared variable or form field")]
     UndeclaredSetTarget { name: String },
+    #[error(
+        "escalation rung {rung} goes to `{to}`, which is not `responsible`, `team_lead`, `manager` or a declared role"
+    )]
+    UnknownEscalationTarget { rung: usize, to: String },
+    #[error("escalation rung {rung} has both `before` and `after`")]
+    AmbiguousEscalation { rung: usize },
+    #[error("`{attribute}` needs a `deadline` on the step")]
+    NeedsDeadline { attribute: String },
 }
 
 /// Validates a loaded pathway; the empty list means it may be published.
@@ -153,6 +163,17 @@ impl Validator<'_> {
             self.check_step_shape(i, s);
         }
         self.check_variables();
+        for (rung, e) in self.loaded.pathway.defaults.escalations.iter().enumerate() {
+            if !ESCALATION_TARGETS.contains(&e.to.as_str()) && !self.p().roles.contains_key(&e.to) {
+                self.at(
+                    None,
+                    ProblemKind::UnknownEscalationTarget {
+                        rung,
+                        to: e.to.clone(),
+                    },
+                );
+            }
+        }
 
         let starts: Vec<usize> = steps
             .iter()
@@ -366,6 +387,33 @@ impl Validator<'_> {
             if !self.p().roles.contains_key(role) {
                 found.push(ProblemKind::UndeclaredRole { role: role.clone() });
             }
+        }
+        for (rung, e) in s.escalations.iter().enumerate() {
+            if e.before.is_some() && e.after.is_some() {
+                found.push(ProblemKind::AmbiguousEscalation { rung });
+            }
+            if !ESCALATION_TARGETS.contains(&e.to.as_str()) && !self.p().roles.contains_key(&e.to) {
+                found.push(ProblemKind::UnknownEscalationTarget {
+                    rung,
+                    to: e.to.clone(),
+                });
+            }
+        }
+        if s.deadline.is_none() {
+            for (attr, present) in [
+                ("escalations", !s.escalations.is_empty()),
+                ("on_deadline", s.on_deadline.is_some()),
+                ("clock", s.clock.is_some()),
+            ] {
+                if present {
+                    found.push(ProblemKind::NeedsDeadline {
+                        attribute: attr.into(),
+                    });
+                }
+            }
+        }
+        if s.deadline.is_some() && !s.kind.is_human() {
+            found.push(unexpected("deadline"));
         }
         let mut names = HashSet::new();
         for f in &s.fields {

@@ -184,12 +184,16 @@ async fn a_command_stores_state_events_tasks_timers_and_outbox(f: Fixture) {
     assert!(none.is_empty());
 
     let timers = store.pending_timers(&case).await.unwrap();
+    let kinds: Vec<&str> = timers
+        .iter()
+        .map(|(k, _, _)| k.split(':').next().unwrap())
+        .collect();
     assert_eq!(
-        timers.len(),
-        1,
-        "the signaal deadline was cancelled, the intake one set: {timers:?}"
+        kinds,
+        ["deadline", "stall", "inactive"],
+        "the signaal deadline was cancelled; intake's deadline and stall check and the case's inactivity check are set: {timers:?}"
     );
-    assert!(timers[0].0.contains(":t"), "{timers:?}");
+    assert!(timers[0].0.ends_with(":t3:1"), "{timers:?}");
     let outbox = store.outbox(&case).await.unwrap();
     assert_eq!(
         outbox.iter().filter(|(_, k, _)| k == "task_opened").count(),
@@ -424,7 +428,7 @@ async fn many_concurrent_cases_group_commit(f: Fixture) {
     }
 }
 
-async fn events_are_append_only(f: Fixture) {
+async fn events_and_published_pathways_cannot_change(f: Fixture) {
     let engine = f.engine().await;
     let case = started(&engine).await;
     drop(engine);
@@ -456,6 +460,32 @@ async fn events_are_append_only(f: Fixture) {
     };
     let err = ok.expect_err("changing an event must fail");
     assert!(err.to_string().contains("append-only"), "{err}");
+    let pathway_change = match &f.schema {
+        None => {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&f.url)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE pathway_versions SET name = 'x'")
+                .execute(&mut conn)
+                .await
+                .map(|_| ())
+        }
+        Some(schema) => {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&f.url)
+                .await
+                .unwrap();
+            sqlx::query(&format!("SET search_path TO \"{schema}\""))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query("DELETE FROM pathway_versions")
+                .execute(&mut conn)
+                .await
+                .map(|_| ())
+        }
+    };
+    let err = pathway_change.expect_err("changing a published pathway must fail");
+    assert!(err.to_string().contains("immutable"), "{err}");
 }
 
 type TestFn = fn(Fixture) -> Pin<Box<dyn Future<Output = ()>>>;
@@ -478,7 +508,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     outbox_keys_are_unique,
     ended_cases_refuse_commands_and_keep_their_log,
     many_concurrent_cases_group_commit,
-    events_are_append_only,
+    events_and_published_pathways_cannot_change,
 ];
 
 async fn postgres_refuses_non_durable_sessions(url: String, schema: String) {

@@ -10,6 +10,14 @@ CREATE TABLE pathway_versions (
     PRIMARY KEY (key, version)
 );
 
+CREATE FUNCTION pathway_versions_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'published pathway versions are immutable';
+END;
+$$;
+CREATE TRIGGER pathway_versions_are_immutable BEFORE UPDATE OR DELETE ON pathway_versions
+    FOR EACH ROW EXECUTE FUNCTION pathway_versions_immutable();
+
 CREATE TABLE cases (
     id              TEXT        PRIMARY KEY,
     pathway_key     TEXT        NOT NULL,

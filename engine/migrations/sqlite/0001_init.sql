@@ -10,6 +10,12 @@ CREATE TABLE pathway_versions (
     PRIMARY KEY (key, version)
 );
 
+-- A published version never changes: cases run on it.
+CREATE TRIGGER pathway_versions_are_immutable_update BEFORE UPDATE ON pathway_versions
+BEGIN SELECT RAISE(ABORT, 'published pathway versions are immutable'); END;
+CREATE TRIGGER pathway_versions_are_immutable_delete BEFORE DELETE ON pathway_versions
+BEGIN SELECT RAISE(ABORT, 'published pathway versions are immutable'); END;
+
 CREATE TABLE cases (
     id              TEXT    PRIMARY KEY,
     pathway_key     TEXT    NOT NULL,

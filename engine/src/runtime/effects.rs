@@ -11,7 +11,13 @@ use crate::calendar::{Calendar, local_moment};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Effect {
     SetTimer(Timer),
-    CancelTimer { key: String },
+    CancelTimer {
+        key: String,
+    },
+    /// The timer that caused this command has fired; it must not fire again.
+    TimerDone {
+        key: String,
+    },
     Notify(Notification),
 }
 
@@ -30,6 +36,9 @@ pub struct Timer {
 #[serde(rename_all = "snake_case")]
 pub enum TimerKind {
     Deadline,
+    Escalation,
+    Stall,
+    Inactivity,
     VisitReminder,
     VisitOutcomeMissing,
 }
@@ -38,6 +47,9 @@ impl TimerKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             TimerKind::Deadline => "deadline",
+            TimerKind::Escalation => "escalation",
+            TimerKind::Stall => "stall",
+            TimerKind::Inactivity => "inactivity",
             TimerKind::VisitReminder => "visit_reminder",
             TimerKind::VisitOutcomeMissing => "visit_outcome_missing",
         }
@@ -62,6 +74,12 @@ pub enum NotificationKind {
     TaskOpened,
     TaskAssigned,
     VisitPlanned,
+    VisitReminder,
+    VisitOutcomeMissing,
+    DeadlineApproaching,
+    DeadlinePassed,
+    Escalation,
+    StallRaised,
 }
 
 impl NotificationKind {
@@ -70,6 +88,12 @@ impl NotificationKind {
             NotificationKind::TaskOpened => "task_opened",
             NotificationKind::TaskAssigned => "task_assigned",
             NotificationKind::VisitPlanned => "visit_planned",
+            NotificationKind::VisitReminder => "visit_reminder",
+            NotificationKind::VisitOutcomeMissing => "visit_outcome_missing",
+            NotificationKind::DeadlineApproaching => "deadline_approaching",
+            NotificationKind::DeadlinePassed => "deadline_passed",
+            NotificationKind::Escalation => "escalation",
+            NotificationKind::StallRaised => "stall_raised",
         }
     }
 }

@@ -5,6 +5,7 @@
 //! effects: timers to set or cancel and notifications to enqueue. On any error nothing is
 //! returned but the error, so the caller has nothing to persist.
 
+mod clock;
 mod effects;
 mod forms;
 mod state;
@@ -19,11 +20,12 @@ use crate::calendar::Calendar;
 use crate::expr::Expr;
 use crate::model::{FieldType, PathwayVersion, Step, StepKind};
 
+pub use clock::{inactivity_key, not_in_quiet_hours};
 pub use effects::{Effect, Notification, NotificationKind, Recipient, Timer, TimerKind};
 pub use forms::parse_field_value;
 pub use state::{
-    CaseState, CaseStatus, DueInfo, Event, EventKind, RungChange, SplitState, Task, Token, Visit,
-    visit_timer_keys,
+    CaseState, CaseStatus, ClockChange, DueInfo, Event, EventKind, RungChange, SplitState, Stall,
+    TIMER_COMMAND, Task, Token, Visit, visit_timer_keys,
 };
 
 /// Most automatic moves one command may make before the runtime stops a runaway loop.
@@ -80,6 +82,25 @@ pub enum Action {
     Withdraw {
         reason: String,
     },
+    /// Stop a task's clock (opschorten), where the step allows it.
+    SuspendClock {
+        task: TaskRef,
+        reason: String,
+    },
+    ResumeClock {
+        task: TaskRef,
+        reason: String,
+    },
+    /// Extend a task's deadline (verlengen) within the step's maximum.
+    ExtendDeadline {
+        task: TaskRef,
+        term: String,
+        reason: String,
+    },
+    /// A timer became due (sent by the scheduler).
+    TimerFired {
+        key: String,
+    },
 }
 
 impl Action {
@@ -92,6 +113,10 @@ impl Action {
             Action::SetVariables { .. } => "set_variables",
             Action::Reassign { .. } => "reassign",
             Action::Withdraw { .. } => "withdraw",
+            Action::SuspendClock { .. } => "suspend_clock",
+            Action::ResumeClock { .. } => "resume_clock",
+            Action::ExtendDeadline { .. } => "extend_deadline",
+            Action::TimerFired { .. } => TIMER_COMMAND,
         }
     }
 }
@@ -166,6 +191,18 @@ pub enum RuntimeError {
     NoStart,
     #[error("step `{step}`: a join was reached outside any split")]
     JoinWithoutSplit { step: String },
+    #[error("step `{step}` does not allow its clock to be {what}")]
+    ClockNotAllowed { step: String, what: String },
+    #[error("task `{task}` has no deadline")]
+    NoDeadline { task: String },
+    #[error("the clock of task `{task}` is already suspended")]
+    AlreadySuspended { task: String },
+    #[error("the clock of task `{task}` is not suspended")]
+    NotSuspended { task: String },
+    #[error("task `{task}`: {message}")]
+    ExtensionRefused { task: String, message: String },
+    #[error("{0}")]
+    BadTerm(String),
     #[error("more than {limit} automatic moves in one command (last at step `{step}`): the pathway loops")]
     StepLimit { step: String, limit: usize },
 }
@@ -248,6 +285,16 @@ impl<'a> Run<'a> {
     }
 
     fn execute(&mut self, action: Action) -> Result<()> {
+        if let Action::TimerFired { key } = &action
+            && self.state.status != CaseStatus::Active
+        {
+            self.effects.push(Effect::TimerDone { key: key.clone() });
+            return Ok(());
+        }
+        let fired = match &action {
+            Action::TimerFired { key } => Some(key.clone()),
+            _ => None,
+        };
         match (&self.state.status, &action) {
             (CaseStatus::New, Action::StartCase { .. }) => {}
             (CaseStatus::New, _) => {
@@ -274,6 +321,39 @@ impl<'a> Run<'a> {
                 });
             }
         }
+        if fired.is_none() && self.state.stalls.contains_key(INACTIVE) {
+            self.emit(EventKind::StallCleared { key: INACTIVE.into() });
+        }
+        self.dispatch(action)?;
+        match fired {
+            // Last, so that it wins over a cancellation of the same key in this command.
+            Some(key) => self.effects.push(Effect::TimerDone { key }),
+            None => self.plan_inactivity_check(),
+        }
+        Ok(())
+    }
+
+    /// After a person acted: check again for inactivity one `inactivity` term from now.
+    fn plan_inactivity_check(&mut self) {
+        let key = clock::inactivity_key(&self.state.id);
+        match (&self.state.status, &self.pv.pathway.defaults.inactivity) {
+            (CaseStatus::Active, Some(term)) => {
+                let due_at =
+                    clock::not_in_quiet_hours(self.calendar, self.calendar.add(self.now, term, false).at);
+                self.effects.push(Effect::SetTimer(Timer {
+                    key,
+                    case_id: self.case_id(),
+                    task: None,
+                    kind: TimerKind::Inactivity,
+                    due_at,
+                }));
+            }
+            (CaseStatus::Active, None) => {}
+            _ => self.effects.push(Effect::CancelTimer { key }),
+        }
+    }
+
+    fn dispatch(&mut self, action: Action) -> Result<()> {
         match action {
             Action::StartCase { variables } => self.start(variables),
             Action::CompleteTask { task, data } => self.complete(&task, data, false),
@@ -317,10 +397,242 @@ impl<'a> Run<'a> {
                 for t in open {
                     self.close_task(&t, "case withdrawn");
                 }
+                let stalls: Vec<String> = self.state.stalls.keys().cloned().collect();
+                for key in stalls {
+                    self.emit(EventKind::StallCleared { key });
+                }
                 self.emit(EventKind::CaseWithdrawn { reason });
                 Ok(())
             }
+            Action::SuspendClock { task, reason } => self.change_clock(&task, ClockOp::Suspend, &reason),
+            Action::ResumeClock { task, reason } => self.change_clock(&task, ClockOp::Resume, &reason),
+            Action::ExtendDeadline { task, term, reason } => {
+                let term: crate::term::Term = term
+                    .parse()
+                    .map_err(|e: crate::term::TermError| RuntimeError::BadTerm(e.to_string()))?;
+                self.change_clock(&task, ClockOp::Extend(term), &reason)
+            }
+            Action::TimerFired { key } => self.timer_fired(&key),
         }
+    }
+
+    fn change_clock(&mut self, r: &TaskRef, op: ClockOp, reason: &str) -> Result<()> {
+        let task = self.resolve(r)?;
+        let step = self.step(&task.step)?;
+        let rules = step.clock.clone().unwrap_or_default();
+        let mut due = task.due.clone().ok_or_else(|| RuntimeError::NoDeadline {
+            task: task.id.clone(),
+        })?;
+        let refuse = |what: &str| RuntimeError::ClockNotAllowed {
+            step: step.id.clone(),
+            what: what.to_owned(),
+        };
+        match op {
+            ClockOp::Suspend => {
+                if !rules.suspend {
+                    return Err(refuse("suspended"));
+                }
+                if due.suspended_since.is_some() {
+                    return Err(RuntimeError::AlreadySuspended { task: task.id });
+                }
+                clock::suspend(&mut due, self.now, &self.actor, reason);
+            }
+            ClockOp::Resume => {
+                if due.suspended_since.is_none() {
+                    return Err(RuntimeError::NotSuspended { task: task.id });
+                }
+                clock::resume(&mut due, self.now, &self.actor, reason);
+            }
+            ClockOp::Extend(term) => {
+                let Some(max) = &rules.extend else {
+                    return Err(refuse("extended"));
+                };
+                if due.suspended_since.is_some() {
+                    return Err(RuntimeError::AlreadySuspended { task: task.id });
+                }
+                clock::extend(self.calendar, &mut due, max, &term, self.now, &self.actor, reason).map_err(
+                    |message| RuntimeError::ExtensionRefused {
+                        task: task.id.clone(),
+                        message,
+                    },
+                )?;
+            }
+        }
+        // Replace the deadline and escalation timers; stall checks stay.
+        let mut keys: Vec<String> = Vec::new();
+        for key in &task.timers {
+            if key.starts_with("deadline:") || key.starts_with("escalation:") {
+                self.effects.push(Effect::CancelTimer { key: key.clone() });
+            } else {
+                keys.push(key.clone());
+            }
+        }
+        for timer in clock::deadline_timers(self.calendar, self.pv, step, &self.state.id, &task.id, &due) {
+            keys.push(timer.key.clone());
+            self.effects.push(Effect::SetTimer(timer));
+        }
+        self.emit(EventKind::DueChanged {
+            task: task.id.clone(),
+            due,
+        });
+        self.emit(EventKind::TimersReplaced {
+            task: task.id,
+            timers: keys,
+        });
+        Ok(())
+    }
+
+    /// A timer is due. Stale timers (their task closed, their revision replaced) do nothing.
+    fn timer_fired(&mut self, key: &str) -> Result<()> {
+        if key.starts_with("inactive:") {
+            let (Some(term), Some(last)) =
+                (&self.pv.pathway.defaults.inactivity, self.state.last_activity_at)
+            else {
+                return Ok(());
+            };
+            if self.calendar.add(last, term, false).at > self.now || self.state.stalls.contains_key(INACTIVE)
+            {
+                return Ok(());
+            }
+            self.emit(EventKind::StallRaised {
+                key: INACTIVE.into(),
+                stall: Stall {
+                    reason: "inactief".into(),
+                    step: None,
+                    task: None,
+                    party: None,
+                    since: last,
+                    raised_at: self.now,
+                },
+            });
+            self.notify(
+                NotificationKind::StallRaised,
+                None,
+                Recipient::Role("manager".into()),
+                key,
+            );
+            return Ok(());
+        }
+        let Some(task) = self
+            .state
+            .tasks
+            .values()
+            .find(|t| t.timers.iter().any(|k| k == key))
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let step = self.step(&task.step)?;
+        if key.starts_with("deadline:") {
+            self.emit(EventKind::DeadlinePassed {
+                task: task.id.clone(),
+                step: step.id.clone(),
+            });
+            for role in &task.roles {
+                self.notify(
+                    NotificationKind::DeadlinePassed,
+                    Some(&task.id),
+                    Recipient::Role(role.clone()),
+                    key,
+                );
+            }
+            if let Some(target) = &step.on_deadline {
+                self.step(target)?;
+                self.close_task(&task, "deadline passed");
+                self.emit(EventKind::TokenMoved {
+                    token: task.token,
+                    to: target.clone(),
+                });
+                self.run_tokens(VecDeque::from([task.token]))?;
+            }
+        } else if key.starts_with("escalation:") {
+            let rung_index = key.rsplit(':').next().and_then(|i| i.parse::<usize>().ok());
+            let ladder = clock::ladder(self.pv, step);
+            let Some((i, rung)) = rung_index.and_then(|i| ladder.get(i).map(|r| (i, r))) else {
+                return Ok(());
+            };
+            self.emit(EventKind::EscalationRaised {
+                task: task.id.clone(),
+                step: step.id.clone(),
+                rung: i,
+                to: rung.to.clone(),
+            });
+            let kind = if rung.before.is_some() {
+                NotificationKind::DeadlineApproaching
+            } else {
+                NotificationKind::Escalation
+            };
+            let targets = if rung.to == "responsible" {
+                task.roles.clone()
+            } else {
+                vec![rung.to.clone()]
+            };
+            for role in targets {
+                self.notify(kind, Some(&task.id), Recipient::Role(role), key);
+            }
+        } else if key.starts_with("visit:") {
+            let Some(visit) = &task.visit else {
+                return Ok(());
+            };
+            if key.ends_with(":outcome-missing") {
+                for role in &task.roles {
+                    self.notify(
+                        NotificationKind::VisitOutcomeMissing,
+                        Some(&task.id),
+                        Recipient::Role(role.clone()),
+                        key,
+                    );
+                }
+            } else {
+                for user in visit.participants.clone() {
+                    self.notify(
+                        NotificationKind::VisitReminder,
+                        Some(&task.id),
+                        Recipient::User(user),
+                        key,
+                    );
+                }
+            }
+        } else if key.starts_with("stall:") {
+            let stall_key = format!("task:{}", task.id);
+            if self.state.stalls.contains_key(&stall_key) {
+                return Ok(());
+            }
+            self.emit(EventKind::StallRaised {
+                key: stall_key,
+                stall: Stall {
+                    reason: step.reason.clone().unwrap_or_else(|| "intern".into()),
+                    step: Some(step.id.clone()),
+                    task: Some(task.id.clone()),
+                    party: step.party.clone(),
+                    since: task.opened_at,
+                    raised_at: self.now,
+                },
+            });
+            for role in task.roles.iter().cloned().chain(["manager".to_owned()]) {
+                self.notify(
+                    NotificationKind::StallRaised,
+                    Some(&task.id),
+                    Recipient::Role(role),
+                    key,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn notify(&mut self, kind: NotificationKind, task: Option<&str>, to: Recipient, cause: &str) {
+        let who = match &to {
+            Recipient::Role(r) | Recipient::User(r) => r.clone(),
+        };
+        self.effects.push(Effect::Notify(Notification {
+            key: format!("{}:{cause}:{who}", kind.as_str()),
+            case_id: self.case_id(),
+            task: task.map(str::to_owned),
+            kind,
+            to,
+            at: self.now,
+        }));
     }
 
     fn start(&mut self, variables: BTreeMap<String, Value>) -> Result<()> {
@@ -393,6 +705,7 @@ impl<'a> Run<'a> {
             data: data.clone(),
         });
         self.cancel_timers(&task);
+        self.clear_task_stall(&task);
         if !data.is_empty() {
             self.emit(EventKind::VariablesSet { values: data.clone() });
         }
@@ -497,6 +810,14 @@ impl<'a> Run<'a> {
             reason: reason.to_owned(),
         });
         self.cancel_timers(task);
+        self.clear_task_stall(task);
+    }
+
+    fn clear_task_stall(&mut self, task: &Task) {
+        let key = format!("task:{}", task.id);
+        if self.state.stalls.contains_key(&key) {
+            self.emit(EventKind::StallCleared { key });
+        }
     }
 
     /// Moves a token from a single-successor step to its successor.
@@ -688,27 +1009,38 @@ impl<'a> Run<'a> {
 
     fn open_task(&mut self, token: u64, step: &Step) {
         let id = format!("t{}", self.alloc());
-        let due = step.deadline.as_ref().map(|d| {
-            let due = self.calendar.add(self.now, d.term(), d.atw());
-            DueInfo {
-                at: due.at,
-                term: d.term().to_string(),
-                explanation: due.explanation,
-            }
-        });
-        let mut timers = Vec::new();
-        if let Some(due) = &due {
-            let key = format!("deadline:{}:{}", self.state.id, id);
-            timers.push(key.clone());
-            self.effects.push(Effect::SetTimer(Timer {
-                key,
-                case_id: self.case_id(),
-                task: Some(id.clone()),
-                kind: TimerKind::Deadline,
-                due_at: due.at,
-            }));
-        }
+        let due = step
+            .deadline
+            .as_ref()
+            .map(|d| clock::new_due(self.calendar, d, self.now));
         let roles = step.responsible_roles();
+        let mut task = Task {
+            id: id.clone(),
+            step: step.id.clone(),
+            token,
+            roles: roles.clone(),
+            assignee: None,
+            opened_at: self.now,
+            due,
+            visit: None,
+            timers: Vec::new(),
+        };
+        let mut timers = Vec::new();
+        if let Some(due) = &task.due {
+            timers.extend(clock::deadline_timers(
+                self.calendar,
+                self.pv,
+                step,
+                &self.state.id,
+                &id,
+                due,
+            ));
+        }
+        timers.extend(clock::stall_timer(self.calendar, step, &self.state.id, &task));
+        for timer in timers {
+            task.timers.push(timer.key.clone());
+            self.effects.push(Effect::SetTimer(timer));
+        }
         for role in &roles {
             self.effects.push(Effect::Notify(Notification {
                 key: format!("task-opened:{}:{}:{}", self.state.id, id, role),
@@ -719,20 +1051,17 @@ impl<'a> Run<'a> {
                 at: self.now,
             }));
         }
-        self.emit(EventKind::TaskOpened {
-            task: Task {
-                id,
-                step: step.id.clone(),
-                token,
-                roles,
-                assignee: None,
-                opened_at: self.now,
-                due,
-                visit: None,
-                timers,
-            },
-        });
+        self.emit(EventKind::TaskOpened { task });
     }
+}
+
+/// Stall key of a case without activity.
+const INACTIVE: &str = "inactive";
+
+enum ClockOp {
+    Suspend,
+    Resume,
+    Extend(crate::term::Term),
 }
 
 #[cfg(test)]

@@ -75,12 +75,57 @@ pub struct Task {
     pub timers: Vec<String>,
 }
 
-/// A computed due date with its reasoning.
+/// A computed due date with its reasoning: base date, rule, and every suspension and
+/// extension with reason and actor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DueInfo {
+    /// The current due moment (while suspended: as it stood when the clock stopped).
     pub at: DateTime<Utc>,
+    /// The due moment before any suspension or extension.
+    pub original_at: DateTime<Utc>,
     pub term: String,
+    /// When the clock started.
+    pub base: DateTime<Utc>,
+    /// Whether the Algemene termijnenwet applied to the end date.
+    #[serde(default)]
+    pub atw: bool,
     pub explanation: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ClockChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_since: Option<DateTime<Utc>>,
+    /// Increases with every change; part of the deadline timers' keys.
+    pub revision: u32,
+}
+
+/// A suspension, resumption or extension of a clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockChange {
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<String>,
+}
+
+/// A stall: the case is not moving, with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stall {
+    /// Reason code: a wait reason (`uwv`, `wmo_besluit`, `zorgaanbieder`, …), `intern`,
+    /// or `inactief` for a case without events.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
+    /// Since when the case has been waiting.
+    pub since: DateTime<Utc>,
+    pub raised_at: DateTime<Utc>,
 }
 
 /// One entry of the participatieladder history.
@@ -112,6 +157,12 @@ pub struct CaseState {
     pub rung: Option<u8>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rung_history: Vec<RungChange>,
+    /// Open stall flags by key (`task:{id}` or `inactive`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stalls: BTreeMap<String, Stall>,
+    /// The last event caused by a person (timers do not count as activity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity_at: Option<DateTime<Utc>>,
     /// Users who acted on or were assigned to the case.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub team: Vec<String>,
@@ -138,6 +189,8 @@ impl CaseState {
             tasks: BTreeMap::new(),
             rung: None,
             rung_history: Vec::new(),
+            stalls: BTreeMap::new(),
+            last_activity_at: None,
             team: Vec::new(),
             next_id: 1,
             seq: 0,
@@ -163,6 +216,9 @@ impl CaseState {
     pub fn evolve(&mut self, event: &Event) {
         self.seq += 1;
         self.last_event_at = Some(event.at);
+        if event.command != TIMER_COMMAND {
+            self.last_activity_at = Some(event.at);
+        }
         match &event.kind {
             EventKind::CaseStarted {
                 pathway_key,
@@ -266,6 +322,23 @@ impl CaseState {
                 self.status = CaseStatus::Ended;
                 self.outcome = Some(outcome.clone());
             }
+            EventKind::DueChanged { task, due } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.due = Some(due.clone());
+                }
+            }
+            EventKind::TimersReplaced { task, timers } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.timers = timers.clone();
+                }
+            }
+            EventKind::DeadlinePassed { .. } | EventKind::EscalationRaised { .. } => {}
+            EventKind::StallRaised { key, stall } => {
+                self.stalls.insert(key.clone(), stall.clone());
+            }
+            EventKind::StallCleared { key } => {
+                self.stalls.remove(key);
+            }
             EventKind::CaseWithdrawn { .. } => {
                 self.status = CaseStatus::Withdrawn;
                 self.tokens.clear();
@@ -274,6 +347,9 @@ impl CaseState {
         }
     }
 }
+
+/// The command name of timer firings; they are not activity on a case.
+pub const TIMER_COMMAND: &str = "timer_fired";
 
 /// Timer keys a planned visit owns: reminders before it and the missing-outcome check.
 pub fn visit_timer_keys(case: &str, task: &str, revision: u32) -> Vec<String> {
@@ -364,6 +440,33 @@ pub enum EventKind {
     CaseWithdrawn {
         reason: String,
     },
+    /// The clock of a task was suspended, resumed or extended.
+    DueChanged {
+        task: String,
+        due: DueInfo,
+    },
+    /// The timer keys a task owns changed (after a clock change).
+    TimersReplaced {
+        task: String,
+        timers: Vec<String>,
+    },
+    DeadlinePassed {
+        task: String,
+        step: String,
+    },
+    EscalationRaised {
+        task: String,
+        step: String,
+        rung: usize,
+        to: String,
+    },
+    StallRaised {
+        key: String,
+        stall: Stall,
+    },
+    StallCleared {
+        key: String,
+    },
 }
 
 impl EventKind {
@@ -385,6 +488,12 @@ impl EventKind {
             EventKind::RungSet { .. } => "rung_set",
             EventKind::CaseEnded { .. } => "case_ended",
             EventKind::CaseWithdrawn { .. } => "case_withdrawn",
+            EventKind::DueChanged { .. } => "due_changed",
+            EventKind::TimersReplaced { .. } => "timers_replaced",
+            EventKind::DeadlinePassed { .. } => "deadline_passed",
+            EventKind::EscalationRaised { .. } => "escalation_raised",
+            EventKind::StallRaised { .. } => "stall_raised",
+            EventKind::StallCleared { .. } => "stall_cleared",
         }
     }
 }

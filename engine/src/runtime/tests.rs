@@ -337,7 +337,7 @@ fn joint_visits_are_planned_before_their_outcome() {
         .effects
         .iter()
         .filter_map(|e| match e {
-            Effect::SetTimer(t) => Some(t),
+            Effect::SetTimer(t) if t.key.starts_with("visit:") => Some(t),
             _ => None,
         })
         .collect();

@@ -78,7 +78,7 @@ impl CaseWrite {
         for (i, e) in outcome.effects.iter().enumerate() {
             let key = match e {
                 Effect::SetTimer(t) => format!("t:{}", t.key),
-                Effect::CancelTimer { key } => format!("t:{key}"),
+                Effect::CancelTimer { key } | Effect::TimerDone { key } => format!("t:{key}"),
                 Effect::Notify(n) => format!("n:{}", n.key),
             };
             last.insert(key, i);
@@ -272,6 +272,15 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
                     kind: kind_of_key(key),
                     due_at: ts(w.at),
                     status: "cancelled",
+                }),
+                Effect::TimerDone { key } => timers.push(TimerRow {
+                    case_id: &w.case_id,
+                    cmd,
+                    key,
+                    task_id: None,
+                    kind: kind_of_key(key),
+                    due_at: ts(w.at),
+                    status: "fired",
                 }),
                 Effect::Notify(n) => {
                     let (recipient_type, recipient) = match &n.to {
