@@ -509,6 +509,9 @@ const SUITE: &[(&str, TestFn)] = suite![
     ended_cases_refuse_commands_and_keep_their_log,
     many_concurrent_cases_group_commit,
     events_and_published_pathways_cannot_change,
+    timers_fire_once_escalate_and_raise_stalls,
+    leases_expire_and_are_taken_over,
+    schedules_run_once_per_planned_moment,
 ];
 
 async fn postgres_refuses_non_durable_sessions(url: String, schema: String) {
@@ -596,4 +599,221 @@ fn main() {
         .with_ignored_flag(pg_url.is_none()),
     );
     libtest_mimic::run(&args, trials).exit();
+}
+
+// ---- time: the scheduler, escalations, stalls, schedules ----
+
+const TIMED: &str = r#"
+key: getimed
+name: Getimed traject
+roles:
+  r: { name: Consulent }
+defaults:
+  inactivity: 10 werkdagen
+steps:
+  - { id: begin, kind: start, next: a }
+  - id: a
+    kind: task
+    role: r
+    deadline: 2 werkdagen
+    stall_after: 3 werkdagen
+    escalations:
+      - { before: 1 werkdagen, to: responsible }
+      - { after: 1 werkdagen, to: manager }
+    next: b
+  - id: b
+    kind: wait
+    role: r
+    party: UWV verzekeringsarts
+    reason: uwv
+    expected: 8 weken
+    deadline: 1 werkdagen
+    on_deadline: c
+    next: c
+  - { id: c, kind: task, role: r, next: e }
+  - { id: e, kind: end, outcome: gestopt }
+"#;
+
+/// Local Amsterdam time.
+fn at(s: &str) -> DateTime<Utc> {
+    let n = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    doorloop_engine::calendar::local_moment(n.date(), n.time())
+}
+
+fn count(events: &[doorloop_engine::store::StoredEvent], name: &str) -> usize {
+    events.iter().filter(|e| e.event.kind.name() == name).count()
+}
+
+async fn timers_fire_once_escalate_and_raise_stalls(f: Fixture) {
+    use doorloop_engine::scheduler::{ManualClock, Schedule, Scheduler};
+    let engine = Arc::new(f.engine().await);
+    let clock = Arc::new(ManualClock::new(at("2026-11-23 09:00"))); // a Monday
+    engine.publish_yaml(TIMED, at("2026-11-23 08:00")).await.unwrap();
+    let case = engine
+        .start_case("getimed", None, "anna", BTreeMap::new(), at("2026-11-23 09:00"))
+        .await
+        .unwrap()
+        .state
+        .id;
+    let scheduler = Scheduler::new(
+        engine.clone(),
+        clock.clone(),
+        "worker-1",
+        Schedule::defaults().unwrap(),
+    );
+    let store = engine.store().clone();
+
+    let r = scheduler.tick().await.unwrap();
+    assert_eq!(r.claimed, 0, "nothing is due yet");
+
+    // Wed 09:00: the reminder one working day before the deadline (Tue 23:59 → Wed 08:30).
+    clock.set(at("2026-11-25 09:00"));
+    assert_eq!(scheduler.tick().await.unwrap().fired, 1);
+    assert_eq!(
+        scheduler.tick().await.unwrap().claimed,
+        0,
+        "fired once, not again"
+    );
+    let events = store.events(&case).await.unwrap();
+    assert_eq!(count(&events, "escalation_raised"), 1);
+
+    // Thu 09:00: the deadline (Wed 23:59:59, told Thursday morning).
+    clock.set(at("2026-11-26 09:00"));
+    assert_eq!(scheduler.tick().await.unwrap().fired, 1);
+    // Fri 09:00: the manager's rung and the stall check.
+    clock.set(at("2026-11-27 09:00"));
+    assert_eq!(scheduler.tick().await.unwrap().fired, 2);
+    let events = store.events(&case).await.unwrap();
+    assert_eq!(count(&events, "escalation_raised"), 2);
+    assert_eq!(count(&events, "deadline_passed"), 1);
+    assert_eq!(count(&events, "stall_raised"), 1);
+    let stalls = store.open_stalls().await.unwrap();
+    assert_eq!(stalls.len(), 1);
+    assert_eq!(stalls[0].step.as_deref(), Some("a"));
+    let outbox = store.outbox(&case).await.unwrap();
+    for kind in [
+        "deadline_approaching",
+        "deadline_passed",
+        "escalation",
+        "stall_raised",
+    ] {
+        assert!(outbox.iter().any(|(_, k, _)| k == kind), "{kind} in {outbox:?}");
+    }
+
+    // Completing the task clears the stall and cancels what is left of its timers.
+    engine
+        .execute(&case, complete("a", json!({})), at("2026-11-27 10:00"))
+        .await
+        .unwrap();
+    assert!(store.open_stalls().await.unwrap().is_empty());
+    let pending = store.pending_timers(&case).await.unwrap();
+    assert!(pending.iter().all(|(k, _, _)| !k.contains(":t2")), "{pending:?}");
+
+    // An interrupting deadline moves the case on: b's deadline is Mon 30 Nov 23:59.
+    clock.set(at("2026-12-01 09:00"));
+    scheduler.tick().await.unwrap();
+    let state = store.load_case(&case).await.unwrap().unwrap();
+    let open: Vec<&str> = state.tasks.values().map(|t| t.step.as_str()).collect();
+    assert_eq!(open, ["c"], "the wait was interrupted by its deadline");
+
+    // Ten working days without activity: an inactivity stall, cleared by the next command.
+    clock.set(at("2026-12-16 09:00"));
+    scheduler.tick().await.unwrap();
+    let stalls = store.open_stalls().await.unwrap();
+    assert_eq!(
+        stalls.iter().map(|s| s.reason.as_str()).collect::<Vec<_>>(),
+        ["inactief"]
+    );
+    engine
+        .execute(
+            &case,
+            Command::new(
+                "anna",
+                Action::Reassign {
+                    task: TaskRef("c".into()),
+                    to: Some("bert".into()),
+                },
+            ),
+            at("2026-12-16 10:00"),
+        )
+        .await
+        .unwrap();
+    assert!(store.open_stalls().await.unwrap().is_empty());
+}
+
+async fn leases_expire_and_are_taken_over(f: Fixture) {
+    use doorloop_engine::scheduler::{ManualClock, Scheduler};
+    let engine = Arc::new(f.engine().await);
+    let clock = Arc::new(ManualClock::new(at("2026-11-23 09:00")));
+    engine.publish_yaml(TIMED, at("2026-11-23 08:00")).await.unwrap();
+    let mut cases = Vec::new();
+    for _ in 0..20 {
+        let out = engine
+            .start_case("getimed", None, "anna", BTreeMap::new(), at("2026-11-23 09:00"))
+            .await
+            .unwrap();
+        cases.push(out.state.id);
+    }
+    clock.set(at("2026-11-25 09:00"));
+    let dead = Scheduler::new(engine.clone(), clock.clone(), "dies", Vec::new());
+    let alive = Scheduler::new(engine.clone(), clock.clone(), "lives", Vec::new());
+    // The first worker claims everything due and dies before firing.
+    assert_eq!(dead.claim().await.unwrap().len(), 20);
+    assert_eq!(
+        alive.tick().await.unwrap().claimed,
+        0,
+        "leased to the other worker"
+    );
+    clock.advance(Duration::seconds(61));
+    let r = alive.tick().await.unwrap();
+    assert_eq!((r.claimed, r.fired, r.failed), (20, 20, 0));
+    assert_eq!(alive.tick().await.unwrap().claimed, 0);
+    for case in &cases {
+        let events = engine.store().events(case).await.unwrap();
+        assert_eq!(count(&events, "escalation_raised"), 1, "exactly once");
+    }
+}
+
+async fn schedules_run_once_per_planned_moment(f: Fixture) {
+    use doorloop_engine::scheduler::{ManualClock, Schedule, Scheduler};
+    let engine = Arc::new(f.engine().await);
+    let clock = Arc::new(ManualClock::new(at("2026-11-27 09:00"))); // a Friday
+    let case = started(&engine).await;
+    let one = Scheduler::new(
+        engine.clone(),
+        clock.clone(),
+        "one",
+        Schedule::defaults().unwrap(),
+    );
+    let two = Scheduler::new(
+        engine.clone(),
+        clock.clone(),
+        "two",
+        Schedule::defaults().unwrap(),
+    );
+    assert_eq!(one.tick().await.unwrap().schedules_run, 1, "Friday's digest");
+    assert_eq!(
+        two.tick().await.unwrap().schedules_run,
+        0,
+        "another process does not repeat it"
+    );
+    assert_eq!(one.tick().await.unwrap().schedules_run, 0);
+    clock.set(at("2026-11-28 09:00"));
+    assert_eq!(
+        one.tick().await.unwrap().schedules_run,
+        0,
+        "no digest on Saturday"
+    );
+    // Down over the weekend, up on Monday at 10:00: Monday's digest and the weekly summary.
+    clock.set(at("2026-11-30 10:00"));
+    assert_eq!(two.tick().await.unwrap().schedules_run, 2);
+    assert_eq!(one.tick().await.unwrap().schedules_run, 0);
+    // Three weeks later: the missed moments are caught up once (the latest digest and the
+    // latest summary), not one by one.
+    clock.set(at("2026-12-24 09:00"));
+    assert_eq!(one.tick().await.unwrap().schedules_run, 2);
+    // Christmas Day is no working day.
+    clock.set(at("2026-12-25 09:00"));
+    assert_eq!(one.tick().await.unwrap().schedules_run, 0);
+    drop(case);
 }

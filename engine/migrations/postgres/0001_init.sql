@@ -84,7 +84,7 @@ CREATE INDEX timers_by_case ON timers (case_id);
 
 CREATE TABLE outbox (
     key             TEXT        PRIMARY KEY,
-    case_id         TEXT        NOT NULL REFERENCES cases (id),
+    case_id         TEXT        REFERENCES cases (id),
     task_id         TEXT,
     kind            TEXT        NOT NULL,
     recipient_type  TEXT        NOT NULL CHECK (recipient_type IN ('role', 'user')),
@@ -98,6 +98,32 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX outbox_by_case ON outbox (case_id);
 
+-- Open and cleared stall flags (projection of the case state), for the queue view.
+CREATE TABLE stalls (
+    case_id     TEXT        NOT NULL REFERENCES cases (id),
+    key         TEXT        NOT NULL,
+    pathway_key TEXT        NOT NULL,
+    reason      TEXT        NOT NULL,
+    step        TEXT,
+    party       TEXT,
+    since       TIMESTAMPTZ NOT NULL,
+    raised_at   TIMESTAMPTZ NOT NULL,
+    cleared_at  TIMESTAMPTZ,
+    PRIMARY KEY (case_id, key)
+);
+CREATE INDEX stalls_open ON stalls (reason, party, step) WHERE cleared_at IS NULL;
+
+-- Runs of recurring schedules (cron): one row per planned moment, so a restart neither
+-- repeats nor skips a run.
+CREATE TABLE schedule_runs (
+    name       TEXT        NOT NULL,
+    planned_at TIMESTAMPTZ NOT NULL,
+    owner      TEXT        NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (name, planned_at)
+);
+
+-- Used by `doorloop bench` to measure the bare commit rate.
 CREATE TABLE bench_commits (
     id BIGSERIAL PRIMARY KEY,
     at TIMESTAMPTZ NOT NULL

@@ -119,7 +119,7 @@ pub fn deadline_timers(
         case_id: case.to_owned(),
         task: Some(task.to_owned()),
         kind: TimerKind::Deadline,
-        due_at: due.at,
+        due_at: not_in_quiet_hours(cal, due.at),
     }];
     for (i, rung) in ladder(pv, step).iter().enumerate() {
         let at = match (&rung.before, &rung.after) {

@@ -119,6 +119,33 @@ pub struct CaseCount {
     pub count: i64,
 }
 
+/// A timer claimed by a scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimer {
+    pub key: String,
+    pub case_id: String,
+}
+
+/// An open stall flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StallRow {
+    pub case_id: String,
+    pub pathway_key: String,
+    pub reason: String,
+    pub step: Option<String>,
+    pub party: Option<String>,
+    pub since: DateTime<Utc>,
+}
+
+/// A notification not tied to one case (digests, summaries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broadcast {
+    pub key: String,
+    pub kind: String,
+    pub recipient_type: String,
+    pub recipient: String,
+}
+
 /// Persistence for pathways, cases, their events and effects.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -153,6 +180,33 @@ pub trait Store: Send + Sync {
 
     /// Outbox rows of a case as (key, kind, status).
     async fn outbox(&self, case_id: &str) -> Result<Vec<(String, String, String)>>;
+
+    /// Leases up to `limit` pending timers due at `now` (or whose lease expired) to `owner`
+    /// until `lease_until`. Cost follows the number of due timers, not of cases.
+    async fn claim_due_timers(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueTimer>>;
+
+    /// Open stall flags.
+    async fn open_stalls(&self) -> Result<Vec<StallRow>>;
+
+    /// The latest recorded run of a schedule.
+    async fn last_schedule_run(&self, name: &str) -> Result<Option<DateTime<Utc>>>;
+
+    /// Records the run of `name` planned at `planned_at` together with its notifications;
+    /// `false` (and nothing written) when another process already ran it.
+    async fn record_schedule_run(
+        &self,
+        name: &str,
+        planned_at: DateTime<Utc>,
+        owner: &str,
+        now: DateTime<Utc>,
+        notifications: &[Broadcast],
+    ) -> Result<bool>;
 
     /// Runs `n` minimal durable commits (one-row INSERT, autocommit) through the writer
     /// connection: the physical limit a command is measured against.

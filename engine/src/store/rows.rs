@@ -22,7 +22,16 @@ pub struct CaseWrite {
     pub effects: Vec<Effect>,
     /// Task projection changes: rows to upsert.
     tasks: Vec<TaskChange>,
+    /// Stall flags raised (open) or cleared by this command.
+    stalls: Vec<StallChange>,
     pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+struct StallChange {
+    key: String,
+    stall: crate::runtime::Stall,
+    cleared: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +82,25 @@ impl CaseWrite {
                 });
             }
         }
+        let mut stalls = Vec::new();
+        for (key, s) in &outcome.state.stalls {
+            if before.stalls.get(key) != Some(s) {
+                stalls.push(StallChange {
+                    key: key.clone(),
+                    stall: s.clone(),
+                    cleared: false,
+                });
+            }
+        }
+        for (key, s) in &before.stalls {
+            if !outcome.state.stalls.contains_key(key) {
+                stalls.push(StallChange {
+                    key: key.clone(),
+                    stall: s.clone(),
+                    cleared: true,
+                });
+            }
+        }
         // The last effect on a timer key wins, so one statement never touches a row twice.
         let mut last: BTreeMap<String, usize> = BTreeMap::new();
         for (i, e) in outcome.effects.iter().enumerate() {
@@ -99,6 +127,7 @@ impl CaseWrite {
             events: outcome.events,
             effects,
             tasks,
+            stalls,
             at,
         }
     }
@@ -154,6 +183,20 @@ struct TaskRowOut<'a> {
 }
 
 #[derive(Serialize)]
+struct StallRowOut<'a> {
+    case_id: &'a str,
+    cmd: &'a str,
+    key: &'a str,
+    pathway_key: &'a str,
+    reason: &'a str,
+    step: Option<&'a str>,
+    party: Option<&'a str>,
+    since: String,
+    raised_at: String,
+    cleared_at: Option<String>,
+}
+
+#[derive(Serialize)]
 struct TimerRow<'a> {
     case_id: &'a str,
     cmd: &'a str,
@@ -200,6 +243,7 @@ pub(crate) struct BatchJson {
     pub tasks: String,
     /// Timers to set and to cancel.
     pub timers: String,
+    pub stalls: String,
     pub outbox: String,
 }
 
@@ -211,6 +255,7 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
     let mut tasks = Vec::new();
     let mut timers = Vec::new();
     let mut outbox = Vec::new();
+    let mut stalls = Vec::new();
     for w in writes {
         let cmd = w.command_id.as_str();
         cases.push(CaseRow {
@@ -249,6 +294,20 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
                 opened_at: ts(t.opened_at),
                 due_at: t.due_at.map(ts),
                 closed_at: t.closed_at.map(ts),
+            });
+        }
+        for s in &w.stalls {
+            stalls.push(StallRowOut {
+                case_id: &w.case_id,
+                cmd,
+                key: &s.key,
+                pathway_key: &w.state.pathway_key,
+                reason: &s.stall.reason,
+                step: s.stall.step.as_deref(),
+                party: s.stall.party.as_deref(),
+                since: ts(s.stall.since),
+                raised_at: ts(s.stall.raised_at),
+                cleared_at: s.cleared.then(|| ts(w.at)),
             });
         }
         for e in &w.effects {
@@ -309,5 +368,6 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
         tasks: serde_json::to_string(&tasks)?,
         timers: serde_json::to_string(&timers)?,
         outbox: serde_json::to_string(&outbox)?,
+        stalls: serde_json::to_string(&stalls)?,
     })
 }

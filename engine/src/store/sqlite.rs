@@ -21,8 +21,8 @@ use tokio::sync::Mutex;
 
 use super::rows::{CaseWrite, batch_json};
 use super::{
-    Backend, CaseCount, Durability, PathwaySummary, Result, Store, StoreError, StoredEvent, TaskFilter,
-    TaskRow, corrupt, ts,
+    Backend, Broadcast, CaseCount, DueTimer, Durability, PathwaySummary, Result, StallRow, Store, StoreError,
+    StoredEvent, TaskFilter, TaskRow, corrupt, ts,
 };
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -84,6 +84,15 @@ INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, crea
     FROM r
     WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd')
     ON CONFLICT (key) DO NOTHING;
+WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
+INSERT INTO stalls (case_id, key, pathway_key, reason, step, party, since, raised_at, cleared_at)
+    SELECT v->>'case_id', v->>'key', v->>'pathway_key', v->>'reason', v->>'step', v->>'party', v->>'since',
+           v->>'raised_at', v->>'cleared_at'
+    FROM r
+    WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd')
+    ON CONFLICT (case_id, key) DO UPDATE SET
+        reason = excluded.reason, step = excluded.step, party = excluded.party, since = excluded.since,
+        raised_at = excluded.raised_at, cleared_at = excluded.cleared_at;
 COMMIT;
 "#;
 
@@ -268,6 +277,7 @@ impl Store for SqliteStore {
             .bind(json.tasks)
             .bind(json.timers)
             .bind(json.outbox)
+            .bind(json.stalls)
             .fetch_all(&mut *conn)
             .await;
         let rows = match result {
@@ -362,6 +372,108 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
+    }
+
+    async fn claim_due_timers(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueTimer>> {
+        let mut conn = self.writer.lock().await;
+        let rows = sqlx::query(
+            "UPDATE timers SET lease_owner = ?1, lease_until = ?2
+             WHERE key IN (SELECT key FROM timers
+                           WHERE status = 'pending' AND due_at <= ?3 AND (lease_until IS NULL OR lease_until < ?3)
+                           ORDER BY due_at LIMIT ?4)
+             RETURNING key, case_id",
+        )
+        .bind(owner)
+        .bind(ts(lease_until))
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueTimer {
+                    key: r.try_get(0)?,
+                    case_id: r.try_get(1)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn open_stalls(&self) -> Result<Vec<StallRow>> {
+        let rows = sqlx::query(
+            "SELECT case_id, pathway_key, reason, step, party, since FROM stalls WHERE cleared_at IS NULL
+             ORDER BY since",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StallRow {
+                    case_id: r.try_get(0)?,
+                    pathway_key: r.try_get(1)?,
+                    reason: r.try_get(2)?,
+                    step: r.try_get(3)?,
+                    party: r.try_get(4)?,
+                    since: parse_ts("stall time", &r.try_get::<String, _>(5)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn last_schedule_run(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT MAX(planned_at) FROM schedule_runs WHERE name = ?1")
+                .bind(name)
+                .fetch_one(&self.readers)
+                .await?;
+        last.map(|t| parse_ts("schedule run", &t)).transpose()
+    }
+
+    async fn record_schedule_run(
+        &self,
+        name: &str,
+        planned_at: DateTime<Utc>,
+        owner: &str,
+        now: DateTime<Utc>,
+        notifications: &[Broadcast],
+    ) -> Result<bool> {
+        let mut conn = self.writer.lock().await;
+        let mut tx = conn.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO schedule_runs (name, planned_at, owner, started_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name, planned_at) DO NOTHING",
+        )
+        .bind(name)
+        .bind(ts(planned_at))
+        .bind(owner)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(false);
+        }
+        for n in notifications {
+            sqlx::query(
+                "INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
+                 VALUES (?1, NULL, NULL, ?2, ?3, ?4, ?5, 'pending', ?5) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(&n.key)
+            .bind(&n.kind)
+            .bind(&n.recipient_type)
+            .bind(&n.recipient)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn bare_commits(&self, n: u32) -> Result<Duration> {

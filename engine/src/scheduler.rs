@@ -1,0 +1,327 @@
+//! The scheduler: claims due timers with a lease, turns each into a `TimerFired` command
+//! through the same runtime and store path as a person's command, and runs recurring
+//! schedules (cron) exactly once per planned moment.
+//!
+//! A timer's "fired" mark is written in the same transaction as the events it causes, so a
+//! process that dies before committing leaves only a lease, which expires and is taken over;
+//! one that dies after committing has nothing left to repeat.
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono_tz::Europe::Amsterdam;
+use tokio::task::JoinSet;
+
+use crate::engine::{Engine, EngineError};
+use crate::runtime::{Action, Command};
+use crate::store::{Broadcast, DueTimer, TaskFilter};
+
+/// Where the time comes from. Tests use [`ManualClock`].
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that moves only when told to.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> ManualClock {
+        ManualClock(Mutex::new(at))
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = at;
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut t = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *t += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A recurring job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Each role with open work gets its daily list.
+    ConsultantDigest,
+    /// The managers' weekly summary.
+    ManagerSummary,
+}
+
+/// A named cron schedule (Europe/Amsterdam), optionally on working days only.
+pub struct Schedule {
+    pub name: String,
+    pub cron: cron::Schedule,
+    pub working_days_only: bool,
+    pub job: Job,
+}
+
+/// Why a schedule cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("schedule `{name}`: cron expression `{expr}` cannot be read: {message}")]
+pub struct ScheduleError {
+    pub name: String,
+    pub expr: String,
+    pub message: String,
+}
+
+impl Schedule {
+    pub fn new(name: &str, expr: &str, working_days_only: bool, job: Job) -> Result<Schedule, ScheduleError> {
+        let cron = cron::Schedule::from_str(expr).map_err(|e| ScheduleError {
+            name: name.to_owned(),
+            expr: expr.to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(Schedule {
+            name: name.to_owned(),
+            cron,
+            working_days_only,
+            job,
+        })
+    }
+
+    /// The default schedules: the consultants' digest at 08:00 on working days and the
+    /// managers' summary on Monday at 08:00.
+    pub fn defaults() -> Result<Vec<Schedule>, ScheduleError> {
+        Ok(vec![
+            Schedule::new(
+                "consultant-digest",
+                "0 0 8 * * Mon-Fri",
+                true,
+                Job::ConsultantDigest,
+            )?,
+            Schedule::new("manager-summary", "0 0 8 * * Mon", false, Job::ManagerSummary)?,
+        ])
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub claimed: usize,
+    pub fired: usize,
+    pub failed: usize,
+    pub schedules_run: usize,
+}
+
+/// The scheduler of one process.
+pub struct Scheduler {
+    engine: Arc<Engine>,
+    clock: Arc<dyn Clock>,
+    owner: String,
+    pub lease: Duration,
+    pub batch: u32,
+    schedules: Vec<Schedule>,
+}
+
+impl Scheduler {
+    pub fn new(
+        engine: Arc<Engine>,
+        clock: Arc<dyn Clock>,
+        owner: impl Into<String>,
+        schedules: Vec<Schedule>,
+    ) -> Self {
+        Scheduler {
+            engine,
+            clock,
+            owner: owner.into(),
+            lease: Duration::seconds(60),
+            batch: 500,
+            schedules,
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Claims the due timers (up to one batch) without firing them.
+    pub async fn claim(&self) -> Result<Vec<DueTimer>, EngineError> {
+        let now = self.clock.now();
+        Ok(self
+            .engine
+            .store()
+            .claim_due_timers(&self.owner, now, now + self.lease, self.batch)
+            .await?)
+    }
+
+    /// One pass: fire what is due (all at once, so the writer group-commits them), then run
+    /// any schedule whose moment has come.
+    pub async fn tick(&self) -> Result<TickReport, EngineError> {
+        let due = self.claim().await?;
+        let mut report = self.fire(due).await;
+        report.schedules_run = self.run_schedules().await?;
+        Ok(report)
+    }
+
+    /// Fires claimed timers.
+    pub async fn fire(&self, due: Vec<DueTimer>) -> TickReport {
+        let now = self.clock.now();
+        let mut report = TickReport {
+            claimed: due.len(),
+            ..TickReport::default()
+        };
+        let mut set = JoinSet::new();
+        for timer in due {
+            let engine = self.engine.clone();
+            set.spawn(async move { fire_one(&engine, &timer, now).await });
+        }
+        while let Some(result) = set.join_next().await {
+            match result {
+                Ok(Ok(())) => report.fired += 1,
+                Ok(Err(e)) => {
+                    // The lease will expire and the timer be tried again.
+                    tracing::warn!(error = %e, "timer could not be fired");
+                    report.failed += 1;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "timer task panicked");
+                    report.failed += 1;
+                }
+            }
+        }
+        report
+    }
+
+    /// Runs until `shutdown` resolves, waiting `idle` between passes that found nothing.
+    pub async fn run(&self, idle: StdDuration, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pass = tokio::select! {
+                _ = &mut shutdown => return,
+                r = self.tick() => r,
+            };
+            let busy = match pass {
+                Ok(r) => {
+                    if r.claimed > 0 || r.schedules_run > 0 {
+                        tracing::info!(
+                            claimed = r.claimed,
+                            fired = r.fired,
+                            failed = r.failed,
+                            schedules = r.schedules_run,
+                            "scheduler pass"
+                        );
+                    }
+                    r.claimed > 0
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduler pass failed");
+                    false
+                }
+            };
+            if !busy {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(idle) => {}
+                }
+            }
+        }
+    }
+
+    async fn run_schedules(&self) -> Result<usize, EngineError> {
+        let now = self.clock.now();
+        let mut ran = 0;
+        for s in &self.schedules {
+            let store = self.engine.store();
+            let last = store.last_schedule_run(&s.name).await?;
+            // Catch up a missed moment once (a restart must not skip it), never several.
+            let from = last.unwrap_or(now - Duration::days(1)).with_timezone(&Amsterdam);
+            let planned = s
+                .cron
+                .after(&from)
+                .take_while(|t| t.with_timezone(&Utc) <= now)
+                .filter(|t| !s.working_days_only || self.engine.calendar().is_working_day(t.date_naive()))
+                .last();
+            let Some(planned) = planned else { continue };
+            let planned = planned.with_timezone(&Utc);
+            let notifications = self.job_notifications(s, planned).await?;
+            if store
+                .record_schedule_run(&s.name, planned, &self.owner, now, &notifications)
+                .await?
+            {
+                tracing::info!(schedule = %s.name, messages = notifications.len(), "schedule ran");
+                ran += 1;
+            }
+        }
+        Ok(ran)
+    }
+
+    async fn job_notifications(
+        &self,
+        s: &Schedule,
+        planned: DateTime<Utc>,
+    ) -> Result<Vec<Broadcast>, EngineError> {
+        let local = planned.with_timezone(&Amsterdam);
+        Ok(match s.job {
+            Job::ConsultantDigest => {
+                let tasks = self
+                    .engine
+                    .store()
+                    .open_tasks(&TaskFilter {
+                        limit: Some(100_000),
+                        ..TaskFilter::default()
+                    })
+                    .await?;
+                let mut roles: Vec<&str> = tasks
+                    .iter()
+                    .flat_map(|t| t.roles.iter().map(String::as_str))
+                    .collect();
+                roles.sort_unstable();
+                roles.dedup();
+                roles
+                    .into_iter()
+                    .map(|role| Broadcast {
+                        key: format!("digest:{role}:{}", local.date_naive()),
+                        kind: "daily_digest".into(),
+                        recipient_type: "role".into(),
+                        recipient: role.to_owned(),
+                    })
+                    .collect()
+            }
+            Job::ManagerSummary => vec![Broadcast {
+                key: format!(
+                    "summary:{}-W{:02}",
+                    local.iso_week().year(),
+                    local.iso_week().week()
+                ),
+                kind: "weekly_summary".into(),
+                recipient_type: "role".into(),
+                recipient: "manager".into(),
+            }],
+        })
+    }
+}
+
+async fn fire_one(engine: &Engine, timer: &DueTimer, now: DateTime<Utc>) -> Result<(), EngineError> {
+    let mut attempt = 0;
+    loop {
+        let command = Command::new(
+            "system",
+            Action::TimerFired {
+                key: timer.key.clone(),
+            },
+        );
+        match engine.execute(&timer.case_id, command, now).await {
+            Ok(_) => return Ok(()),
+            Err(EngineError::Conflict { .. }) if attempt < 3 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
