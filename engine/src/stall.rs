@@ -19,9 +19,12 @@ pub struct QueueLine {
     pub oldest_days: i64,
 }
 
+/// (reason, party, step)
+type GroupKey<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
+
 /// Groups open stalls; the longest queues first, then the oldest.
 pub fn queue(stalls: &[StallRow], now: DateTime<Utc>) -> Vec<QueueLine> {
-    let mut groups: BTreeMap<(&str, Option<&str>, Option<&str>), Vec<i64>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey<'_>, Vec<i64>> = BTreeMap::new();
     for s in stalls {
         let days = (now - s.since).num_days().max(0);
         groups
