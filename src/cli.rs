@@ -13,7 +13,7 @@ use doorloop_engine::runtime::{Action, Command, TaskRef};
 use doorloop_engine::store::{self, TaskFilter};
 use doorloop_engine::validate::validate;
 
-use crate::{bench, demo, show, vars};
+use crate::{bench, demo, show, vars, worker};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,6 +60,29 @@ pub enum Cmd {
     },
     /// Published pathways and their versions.
     Pathways,
+    /// Run the scheduler (timers, escalations, stalls, digests) until stopped.
+    Worker {
+        /// How long a claimed timer stays leased to this process.
+        #[arg(long, default_value_t = 60)]
+        lease_seconds: i64,
+        /// Most timers claimed per pass.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+        /// Pause between passes that found nothing due, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        idle_ms: u64,
+        /// Stop once nothing is due any more.
+        #[arg(long)]
+        until_idle: bool,
+        /// Testing aid: after claiming, wait this long before firing (to test lease expiry).
+        #[arg(long, hide = true, default_value_t = 0)]
+        claim_pause_ms: u64,
+    },
+    /// Stalled cases grouped by reason, outside party and step.
+    Stalls,
+    /// Legal time: add a term to a date and explain the result.
+    #[command(subcommand)]
+    Calendar(CalendarCmd),
     /// Create a demo database with the shipped pathways and sample cases.
     Demo {
         /// How many sample cases per pathway.
@@ -70,6 +93,23 @@ pub enum Cmd {
     },
     /// Measure durable command throughput against the bare commit rate.
     Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCmd {
+    /// e.g. `doorloop calendar add 2026-04-01 "10 werkdagen"`
+    Add {
+        /// Start date, YYYY-MM-DD (the term counts from the end of this day's start).
+        date: String,
+        /// `10 werkdagen`, `6 weken`, `P6W`, …
+        term: String,
+        /// Apply the Algemene termijnenwet roll-over to the end date.
+        #[arg(long)]
+        atw: bool,
+        /// Extra closure days (bridge days, the organisation's own), YYYY-MM-DD.
+        #[arg(long = "closed")]
+        closed: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +181,35 @@ pub enum CaseCmd {
         #[arg(long)]
         by: String,
     },
+    /// Stop a task's clock (opschorten), where its step allows it.
+    Suspend {
+        case: String,
+        task: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Restart a suspended clock; the deadline moves by the days it stood still.
+    Resume {
+        case: String,
+        task: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Extend a deadline (verlengen) within the step's maximum.
+    Extend {
+        case: String,
+        task: String,
+        /// e.g. "6 weken"
+        term: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
     /// State, open tasks with role and deadline, and the timeline.
     Show { case: String },
 }
@@ -188,6 +257,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Worker {
+            lease_seconds,
+            batch,
+            idle_ms,
+            until_idle,
+            claim_pause_ms,
+        } => {
+            let engine = std::sync::Arc::new(open_engine(&url, cli.allow_non_durable).await?);
+            let options = worker::Options {
+                lease_seconds,
+                batch,
+                idle: std::time::Duration::from_millis(idle_ms),
+                until_idle,
+                claim_pause: std::time::Duration::from_millis(claim_pause_ms),
+            };
+            worker::run(engine, options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Stalls => {
+            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            let rows = engine.store().open_stalls().await?;
+            show::stalls(&doorloop_engine::stall::queue(&rows, Utc::now()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Calendar(CalendarCmd::Add {
+            date,
+            term,
+            atw,
+            closed,
+        }) => {
+            calendar_add(&date, &term, atw, &closed)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Demo { per_pathway, seed } => {
             let engine = open_engine(&url, cli.allow_non_durable).await?;
             demo::run(&engine, per_pathway, seed).await?;
@@ -198,6 +300,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn calendar_add(date: &str, term: &str, atw: bool, closed: &[String]) -> anyhow::Result<()> {
+    let start: chrono::NaiveDate = date
+        .parse()
+        .with_context(|| format!("`{date}` is not a date; write YYYY-MM-DD"))?;
+    let term: doorloop_engine::term::Term = term.parse()?;
+    let mut calendar = Calendar::default();
+    for d in closed {
+        let day: chrono::NaiveDate = d
+            .parse()
+            .with_context(|| format!("--closed `{d}` is not a date; write YYYY-MM-DD"))?;
+        calendar.closed_days.insert(day);
+    }
+    // A term counts from the start of the day it is given (e.g. the day of the melding).
+    let from = local_moment(start, chrono::NaiveTime::MIN);
+    let due = calendar.add(from, &term, atw);
+    let shown = if term.is_day_granular() {
+        due.date.to_string()
+    } else {
+        due.at
+            .with_timezone(&chrono_tz::Europe::Amsterdam)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    println!("{shown}");
+    for line in &due.explanation {
+        println!("  {line}");
+    }
+    Ok(())
 }
 
 fn read(file: &PathBuf) -> anyhow::Result<String> {
@@ -309,6 +441,47 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 .execute(&case, Command::new(by, Action::Withdraw { reason }), now)
                 .await?;
             println!("case {case} withdrawn");
+        }
+        CaseCmd::Suspend {
+            case,
+            task,
+            reason,
+            by,
+        } => {
+            let action = Action::SuspendClock {
+                task: TaskRef(task),
+                reason,
+            };
+            let out = engine.execute(&case, Command::new(by, action), now).await?;
+            show::open_tasks(&out.state);
+        }
+        CaseCmd::Resume {
+            case,
+            task,
+            reason,
+            by,
+        } => {
+            let action = Action::ResumeClock {
+                task: TaskRef(task),
+                reason,
+            };
+            let out = engine.execute(&case, Command::new(by, action), now).await?;
+            show::open_tasks(&out.state);
+        }
+        CaseCmd::Extend {
+            case,
+            task,
+            term,
+            reason,
+            by,
+        } => {
+            let action = Action::ExtendDeadline {
+                task: TaskRef(task),
+                term,
+                reason,
+            };
+            let out = engine.execute(&case, Command::new(by, action), now).await?;
+            show::open_tasks(&out.state);
         }
         CaseCmd::Show { case } => {
             let state = engine.load_fresh(&case).await?;

@@ -8,6 +8,7 @@ mod shipped;
 mod show;
 mod telemetry;
 mod vars;
+mod worker;
 
 use std::process::ExitCode;
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 use doorloop_engine::model::PathwayVersion;
 use doorloop_engine::runtime::{CaseState, EventKind};
+use doorloop_engine::stall::QueueLine;
 use doorloop_engine::store::{StoredEvent, TaskRow};
 
 /// Appends one line to an output buffer.
@@ -73,6 +74,27 @@ pub fn tasks(rows: &[TaskRow], now: DateTime<Utc>) {
         );
     }
     out!(o, "{} open task(s)", rows.len());
+    emit(&o);
+}
+
+pub fn stalls(queue: &[QueueLine]) {
+    let mut o = String::new();
+    if queue.is_empty() {
+        out!(o, "no stalled cases");
+        return emit(&o);
+    }
+    for q in queue {
+        let party = q.party.as_deref().map(|p| format!(" on {p}")).unwrap_or_default();
+        let step = q.step.as_deref().map(|s| format!(" at {s}")).unwrap_or_default();
+        out!(
+            o,
+            "{} case(s) waiting{party}{step} ({}): median {} days, oldest {} days",
+            q.cases,
+            q.reason,
+            q.median_days,
+            q.oldest_days
+        );
+    }
     emit(&o);
 }
 

@@ -293,6 +293,124 @@ fn sqlite_is_wal_and_durable(dir: &Path) {
     assert!(wal, "WAL file exists");
 }
 
+/// Four worker processes share 10,000 due timers on PostgreSQL; one is killed with SIGKILL
+/// while it holds leases. Every timer fires exactly once.
+fn workers_share_timers_and_survive_a_kill(base: &str) -> Result<(), Failed> {
+    const CASES: usize = 10_000;
+    const PATHWAY: &str = "key: kort\nname: Kort\nroles:\n  r: { name: R }\nsteps:\n  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, deadline: PT1H, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n";
+    let schema = format!("workers_{}", uuid::Uuid::now_v7().simple());
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(base)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        // Seed through the engine: cases started ten days ago, so every deadline (moved out
+        // of quiet hours to a working morning at the latest) is due.
+        let store = doorloop_engine::store::open(&url).await.unwrap();
+        let engine = std::sync::Arc::new(doorloop_engine::engine::Engine::new(store, Default::default()));
+        let then = chrono::Utc::now() - chrono::Duration::days(10);
+        engine.publish_yaml(PATHWAY, then).await.unwrap();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let engine = engine.clone();
+            set.spawn(async move {
+                for _ in 0..CASES / 16 {
+                    engine
+                        .start_case("kort", None, "seed", Default::default(), then)
+                        .await
+                        .unwrap();
+                }
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.unwrap();
+        }
+    });
+    let seeded = (CASES / 16) * 16;
+    let dir = tempfile::tempdir().unwrap();
+    let worker = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_doorloop"))
+            .current_dir(dir.path())
+            .env("DOORLOOP_DATABASE_URL", &url)
+            .args(["worker", "--lease-seconds", "3"])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start worker")
+    };
+    let leased = |owner_like: &str| -> i64 {
+        rt.block_on(async {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(base)
+                .await
+                .unwrap();
+            sqlx::query_scalar(&format!(
+                "SELECT COUNT(*) FROM \"{schema}\".timers WHERE status = 'pending' AND lease_owner LIKE $1"
+            ))
+            .bind(owner_like)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+        })
+    };
+    // The doomed worker claims a batch and holds it.
+    let mut doomed = worker(&["--batch", "500", "--claim-pause-ms", "600000"]);
+    let doomed_owner = format!("%-{}", doomed.id());
+    let started = std::time::Instant::now();
+    while leased(&doomed_owner) < 500 {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the doomed worker never claimed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut others: Vec<_> = (0..3)
+        .map(|_| worker(&["--batch", "200", "--until-idle"]))
+        .collect();
+    doomed.kill().unwrap(); // SIGKILL
+    doomed.wait().unwrap();
+    for w in &mut others {
+        assert!(w.wait().unwrap().success());
+    }
+    // Its leases expire (3 s) and are taken over, by the three while they run or by one more.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let mut last = worker(&["--until-idle"]);
+    assert!(last.wait().unwrap().success());
+    let (fired, pending, events): (i64, i64, i64) = rt.block_on(async {
+        let mut conn2 = <sqlx::PgConnection as sqlx::Connection>::connect(base).await.unwrap();
+        let fired: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM \"{schema}\".timers WHERE status = 'fired'"))
+            .fetch_one(&mut conn2)
+            .await
+            .unwrap();
+        let pending: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM \"{schema}\".timers WHERE status = 'pending'"))
+            .fetch_one(&mut conn2)
+            .await
+            .unwrap();
+        let events: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM \"{schema}\".events, jsonb_array_elements(payload) e WHERE e->>'type' = 'deadline_passed'"
+        ))
+        .fetch_one(&mut conn2)
+        .await
+        .unwrap();
+        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE")).execute(&mut conn2).await.unwrap();
+        (fired, pending, events)
+    });
+    assert_eq!(pending, 0, "no timer left behind");
+    assert_eq!(fired as usize, seeded, "every timer fired");
+    assert_eq!(events as usize, seeded, "each exactly once");
+    Ok(())
+}
+
 type Case = fn(&Db);
 
 const BOTH: &[(&str, Case)] = &[
@@ -380,6 +498,17 @@ fn main() {
             .with_ignored_flag(pg.is_none()),
         );
     }
+    let url = pg.clone();
+    trials.push(
+        Trial::test(
+            "postgres::workers_share_timers_and_survive_a_kill",
+            move || match &url {
+                Some(u) => workers_share_timers_and_survive_a_kill(u),
+                None => Ok(()),
+            },
+        )
+        .with_ignored_flag(pg.is_none()),
+    );
     trials.push(Trial::test("sqlite::validate_reports_every_problem", || {
         let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
         validate_reports_every_problem(dir.path());
