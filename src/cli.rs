@@ -348,7 +348,7 @@ fn validate_file(file: &PathBuf) -> anyhow::Result<ExitCode> {
     let problems = validate(&loaded);
     if problems.is_empty() {
         println!(
-            "{}: ok ({} v-next, {} steps)",
+            "{}: ok (pathway {}, {} steps)",
             file.display(),
             loaded.pathway.key,
             loaded.pathway.steps.len()

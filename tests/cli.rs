@@ -245,6 +245,132 @@ fn bench_prints_its_line(db: &Db) {
     assert!(commands >= 12 * 5, "every case runs several commands: {line}");
 }
 
+fn clocks_are_suspended_resumed_and_extended(db: &Db) {
+    db.ok(&["publish", &workflow("jongeren-zorg-school-werk.yaml")]);
+    let case = db
+        .ok(&["case", "start", "jongeren-zorg-school-werk"])
+        .trim()
+        .to_owned();
+    db.ok(&[
+        "case",
+        "complete",
+        &case,
+        "aanmelding",
+        "--by",
+        "anna",
+        "--var",
+        "leeftijd=19",
+        "--var",
+        "startkwalificatie=nee",
+        "--var",
+        "trede=2",
+    ]);
+    db.ok(&[
+        "case",
+        "plan-visit",
+        &case,
+        "intake",
+        "--at",
+        "2099-01-05 10:00",
+        "--participant",
+        "anna",
+        "--by",
+        "anna",
+    ]);
+    db.ok(&[
+        "case",
+        "outcome",
+        &case,
+        "intake",
+        "--by",
+        "anna",
+        "--var",
+        "ik_wil=x",
+        "--var",
+        "ik_kan=y",
+        "--var",
+        "ik_heb_nodig=z",
+        "--var",
+        "begeleiding_nodig=nee",
+        "--var",
+        "inkomen_nodig=ja",
+        "--var",
+        "onderwijsdoel=geen",
+    ]);
+    let err = db.fails(&[
+        "case",
+        "suspend",
+        &case,
+        "zoektermijn",
+        "--reason",
+        "x",
+        "--by",
+        "anna",
+    ]);
+    assert!(err.contains("has no deadline"), "{err}");
+    db.ok(&["case", "complete", &case, "zoektermijn", "--by", "anna"]);
+    db.ok(&[
+        "case",
+        "suspend",
+        &case,
+        "bijstand_besluit",
+        "--reason",
+        "wacht op bankafschriften",
+        "--by",
+        "anna",
+    ]);
+    let err = db.fails(&[
+        "case",
+        "suspend",
+        &case,
+        "bijstand_besluit",
+        "--reason",
+        "x",
+        "--by",
+        "anna",
+    ]);
+    assert!(err.contains("already suspended"), "{err}");
+    db.ok(&[
+        "case",
+        "resume",
+        &case,
+        "bijstand_besluit",
+        "--reason",
+        "stukken binnen",
+        "--by",
+        "anna",
+    ]);
+    db.ok(&[
+        "case",
+        "extend",
+        &case,
+        "bijstand_besluit",
+        "4 weken",
+        "--reason",
+        "complex",
+        "--by",
+        "anna",
+    ]);
+    let err = db.fails(&[
+        "case",
+        "extend",
+        &case,
+        "bijstand_besluit",
+        "4 weken",
+        "--reason",
+        "nog meer",
+        "--by",
+        "anna",
+    ]);
+    assert!(err.contains("maximum extension of 6 weken"), "{err}");
+    let show = db.ok(&["case", "show", &case]);
+    assert!(show.contains("clock suspended on"), "{show}");
+    assert!(show.contains("clock resumed on"), "{show}");
+    assert!(show.contains("extended by 4 weken"), "{show}");
+    let stalls = db.ok(&["stalls"]);
+    assert!(stalls.contains("no stalled cases"), "{stalls}");
+}
+
 // ---- SQLite-only ----
 
 fn validate_reports_every_problem(dir: &Path) {
@@ -278,6 +404,33 @@ fn validate_reports_every_problem(dir: &Path) {
     std::fs::write(&broken, "key: k\nname: [oops\n").unwrap();
     let err = db.fails(&["validate", broken.to_str().unwrap()]);
     assert!(err.contains("line 2"), "{err}");
+}
+
+fn calendar_add_explains(dir: &Path) {
+    let db = Db {
+        url: format!("sqlite://{}", dir.join("c.db").display()),
+        dir: dir.to_owned(),
+    };
+    let out = db.ok(&["calendar", "add", "2026-04-01", "10 werkdagen"]);
+    assert!(out.starts_with("2026-04-17\n"), "{out}");
+    assert!(
+        out.contains("Goede Vrijdag") && out.contains("Tweede Paasdag"),
+        "{out}"
+    );
+    let out = db.ok(&["calendar", "add", "2026-11-14", "6 weken", "--atw"]);
+    assert!(out.starts_with("2026-12-28\n"), "{out}");
+    assert!(out.contains("Tweede Kerstdag"), "{out}");
+    let out = db.ok(&[
+        "calendar",
+        "add",
+        "2026-05-13",
+        "2 werkdagen",
+        "--closed",
+        "2026-05-15",
+    ]);
+    assert!(out.starts_with("2026-05-19\n"), "{out}");
+    let err = db.fails(&["calendar", "add", "2026-04-01", "tien werkdagen"]);
+    assert!(err.contains("tien werkdagen"), "{err}");
 }
 
 fn sqlite_is_wal_and_durable(dir: &Path) {
@@ -421,6 +574,10 @@ const BOTH: &[(&str, Case)] = &[
     ),
     ("demo_loads_and_summarises", demo_loads_and_summarises),
     ("bench_prints_its_line", bench_prints_its_line),
+    (
+        "clocks_are_suspended_resumed_and_extended",
+        clocks_are_suspended_resumed_and_extended,
+    ),
 ];
 
 fn on_sqlite(test: Case) -> Result<(), Failed> {
@@ -512,6 +669,11 @@ fn main() {
     trials.push(Trial::test("sqlite::validate_reports_every_problem", || {
         let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
         validate_reports_every_problem(dir.path());
+        Ok(())
+    }));
+    trials.push(Trial::test("sqlite::calendar_add_explains", || {
+        let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
+        calendar_add_explains(dir.path());
         Ok(())
     }));
     trials.push(Trial::test("sqlite::is_wal_and_durable", || {
