@@ -36,9 +36,24 @@ pub struct BenchArgs {
     /// Seed for the choices made on forms and branches.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// `commands` (cases run to their end) or `timers` (one scheduler pass over a large store).
+    #[arg(long, value_enum, default_value_t = Scenario::Commands)]
+    pub scenario: Scenario,
+    /// Timers scenario: how many timers are due in the measured pass.
+    #[arg(long, default_value_t = 1000)]
+    pub due: u32,
     /// Pathway file (default: the shipped van-zorg-naar-werk).
     pub file: Option<PathBuf>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    Commands,
+    Timers,
+}
+
+/// The pathway of the timers scenario: one open task with a deadline per case.
+const TIMER_PATHWAY: &str = "key: termijn\nname: Termijn\nroles:\n  r: { name: Consulent }\nsteps:\n  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, deadline: 10 werkdagen, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n";
 
 /// Most commands one case may take before the bench withdraws it.
 const MAX_COMMANDS_PER_CASE: usize = 400;
@@ -79,6 +94,9 @@ fn sqlite_dir(url: &str) -> PathBuf {
 }
 
 async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: bool) -> anyhow::Result<()> {
+    if args.scenario == Scenario::Timers {
+        return measure_timers(store, args, allow).await;
+    }
     let engine = Arc::new(Engine::new(store.clone(), Calendar::default()));
     engine.check_durability(allow).await?;
     let epoch = Utc
@@ -172,6 +190,88 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         per_s / bare_per_s,
         pct(0.50),
         pct(0.99),
+        peak_rss_mb()
+    );
+    Ok(())
+}
+
+/// Builds `cases` open cases (each with a deadline timer), of which `due` fall due first,
+/// then times one scheduler pass that finds nothing and one that fires the due ones.
+async fn measure_timers(store: Arc<dyn Store>, args: &BenchArgs, allow: bool) -> anyhow::Result<()> {
+    use doorloop_engine::scheduler::{ManualClock, Scheduler};
+    let engine = Arc::new(Engine::new(store, Calendar::default()));
+    engine.check_durability(allow).await?;
+    let early = Utc
+        .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .context("bench epoch")?;
+    let late = early + Duration::days(60);
+    engine.publish_yaml(TIMER_PATHWAY, early).await?;
+    let due = args.due.min(args.cases);
+    let next = Arc::new(AtomicU32::new(0));
+    let building = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency.max(32) {
+        let engine = engine.clone();
+        let next = next.clone();
+        let cases = args.cases;
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= cases {
+                    break;
+                }
+                let start = if i < due { early } else { late };
+                engine
+                    .start_case("termijn", None, "bench", Default::default(), start)
+                    .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for w in workers {
+        w.await.context("bench worker")??;
+    }
+    eprintln!(
+        "built {} open cases in {:.1}s",
+        args.cases,
+        building.elapsed().as_secs_f64()
+    );
+    // 10 werkdagen after 5 January is 19 January; the late cases are due in March.
+    let clock = Arc::new(ManualClock::new(early + Duration::days(1)));
+    let mut scheduler = Scheduler::new(engine.clone(), clock.clone(), "bench", Vec::new());
+    scheduler.batch = due.max(1);
+    scheduler.tick().await?; // warms connections and statement caches
+    let t = Instant::now();
+    let empty = scheduler.tick().await?;
+    let empty_ms = t.elapsed().as_secs_f64() * 1000.0;
+    if empty.claimed != 0 {
+        bail!(
+            "{} timers were due in the pass that should find none",
+            empty.claimed
+        );
+    }
+    clock.set(early + Duration::days(30));
+    let t = Instant::now();
+    let mut fired = 0;
+    let mut passes = 0;
+    loop {
+        let r = scheduler.tick().await?;
+        if r.claimed == 0 {
+            break;
+        }
+        fired += r.fired;
+        passes += 1;
+    }
+    let pass_ms = t.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "cases={} due={} empty_pass_ms={:.2} due_pass_ms={:.1} fired={} passes={} peak_rss_mb={:.1}",
+        args.cases,
+        due,
+        empty_ms,
+        pass_ms,
+        fired,
+        passes,
         peak_rss_mb()
     );
     Ok(())

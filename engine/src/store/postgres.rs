@@ -31,10 +31,13 @@ pub struct PostgresStore {
 
 const COMMIT_BATCH: &str = r#"
 WITH w AS (
-    SELECT x.*, $2::jsonb -> (x.n::int - 1) AS state
+    -- The states travel in their own array; joining on position parses it once (indexing
+    -- into the parameter per row would parse it once per row).
+    SELECT x.*, s.state
     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
         id text, pk text, pv int, status text, version bigint, expected bigint, cmd text, at timestamptz))
         WITH ORDINALITY AS x(id, pk, pv, status, version, expected, cmd, at, n)
+    JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS s(state, n) USING (n)
 ), ok AS (
     INSERT INTO cases AS c (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
                             created_at, updated_at)
@@ -46,10 +49,11 @@ WITH w AS (
     RETURNING c.last_command AS cmd
 ), ev AS (
     INSERT INTO events (case_id, first_seq, event_count, at, actor, command, payload)
-    SELECT case_id, seq, count, at, actor, command, $4::jsonb -> (e.n::int - 1)
+    SELECT e.case_id, e.seq, e.count, e.at, e.actor, e.command, p.payload
     FROM ROWS FROM (jsonb_to_recordset($3::jsonb) AS (
         case_id text, cmd text, seq bigint, count int, at timestamptz, actor text, command text))
         WITH ORDINALITY AS e(case_id, cmd, seq, count, at, actor, command, n)
+    JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS p(payload, n) USING (n)
     WHERE e.cmd IN (SELECT cmd FROM ok)
 ), tk AS (
     INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at)
