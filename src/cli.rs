@@ -247,7 +247,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 limit: Some(limit),
             };
             let tasks = engine.store().open_tasks(&filter).await?;
-            show::tasks(&tasks, Utc::now());
+            let now = Utc::now();
+            let mut history = std::collections::HashMap::new();
+            let mut risks = Vec::with_capacity(tasks.len());
+            for t in &tasks {
+                let key = (t.pathway_key.clone(), t.pathway_version, t.step.clone());
+                if !history.contains_key(&key) {
+                    let mut d = engine.store().step_durations(&key.0, key.1, &key.2, 500).await?;
+                    history.insert(key.clone(), doorloop_engine::stall::p80(&mut d));
+                }
+                let p80 = history.get(&key).copied().flatten();
+                risks.push(
+                    t.due_at
+                        .map(|due| doorloop_engine::stall::risk(t.opened_at, due, now, p80)),
+                );
+            }
+            show::tasks(&tasks, &risks);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Pathways => {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 use doorloop_engine::model::PathwayVersion;
 use doorloop_engine::runtime::{CaseState, EventKind};
-use doorloop_engine::stall::QueueLine;
+use doorloop_engine::stall::{QueueLine, Risk};
 use doorloop_engine::store::{StoredEvent, TaskRow};
 
 /// Appends one line to an output buffer.
@@ -43,7 +43,7 @@ fn urgency(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> &'static str {
     }
 }
 
-pub fn tasks(rows: &[TaskRow], now: DateTime<Utc>) {
+pub fn tasks(rows: &[TaskRow], risks: &[Option<Risk>]) {
     let mut o = String::new();
     if rows.is_empty() {
         out!(o, "no open tasks");
@@ -60,12 +60,12 @@ pub fn tasks(rows: &[TaskRow], now: DateTime<Utc>) {
         "roles",
         "assignee"
     );
-    for t in rows {
+    for (t, risk) in rows.iter().zip(risks) {
         out!(
             o,
-            "{:<10} {:<7} {:<36} {:<5} {:<26} {:<34} {}",
+            "{:<10} {:<9} {:<36} {:<5} {:<26} {:<34} {}",
             t.due_at.map(day).unwrap_or_else(|| "-".into()),
-            urgency(t.due_at, now),
+            risk.map(|r| r.as_str()).unwrap_or(""),
             t.case_id,
             t.task_id,
             t.step,

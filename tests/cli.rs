@@ -71,6 +71,10 @@ fn publish_start_complete_show(db: &Db) {
 
     let tasks = db.ok(&["tasks", "--role", "ambulant-begeleider"]);
     assert!(tasks.contains(&case) && tasks.contains("signaal"), "{tasks}");
+    assert!(
+        tasks.contains("on track"),
+        "a fresh task with five working days left: {tasks}"
+    );
 
     db.ok(&[
         "case",

@@ -518,6 +518,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     ended_cases_refuse_commands_and_keep_their_log,
     many_concurrent_cases_group_commit,
     events_and_published_pathways_cannot_change,
+    step_history_feeds_the_risk,
     timers_fire_once_escalate_and_raise_stalls,
     leases_expire_and_are_taken_over,
     schedules_run_once_per_planned_moment,
@@ -608,6 +609,44 @@ fn main() {
         .with_ignored_flag(pg_url.is_none()),
     );
     libtest_mimic::run(&args, trials).exit();
+}
+
+async fn step_history_feeds_the_risk(f: Fixture) {
+    let engine = f.engine().await;
+    engine.publish_yaml(VZNW, t0()).await.unwrap();
+    for i in 1..=6 {
+        let id = engine
+            .start_case("van-zorg-naar-werk", None, "anna", BTreeMap::new(), t0())
+            .await
+            .unwrap()
+            .state
+            .id;
+        engine
+            .execute(
+                &id,
+                complete("signaal", json!({"motivatie": "x", "trede": 2})),
+                t0() + Duration::days(i),
+            )
+            .await
+            .unwrap();
+    }
+    let mut d = engine
+        .store()
+        .step_durations("van-zorg-naar-werk", 1, "signaal", 100)
+        .await
+        .unwrap();
+    assert_eq!(d.len(), 6);
+    assert_eq!(doorloop_engine::stall::p80(&mut d), Some(5 * 86_400));
+    assert!(
+        engine
+            .store()
+            .step_durations("van-zorg-naar-werk", 2, "signaal", 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let open = engine.store().open_tasks(&TaskFilter::default()).await.unwrap();
+    assert!(open.iter().all(|t| t.pathway_version == 1 && t.step == "intake"));
 }
 
 // ---- time: the scheduler, escalations, stalls, schedules ----

@@ -66,6 +66,7 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_open_by_role ON tasks (role, due_at) WHERE status = 'open';
 CREATE INDEX tasks_open_by_assignee ON tasks (assignee, due_at) WHERE status = 'open';
 CREATE INDEX tasks_open_by_due ON tasks (due_at) WHERE status = 'open';
+CREATE INDEX tasks_done_by_step ON tasks (step, closed_at) WHERE status = 'done';
 
 CREATE TABLE timers (
     key         TEXT PRIMARY KEY,

@@ -102,7 +102,7 @@ pub fn inactivity_key(case: &str) -> String {
     format!("inactive:{case}")
 }
 
-/// The deadline and escalation timers for a running (not suspended) clock.
+/// The deadline and escalation moments of a running (not suspended) clock, in time order.
 pub fn deadline_timers(
     cal: &Calendar,
     pv: &PathwayVersion,
@@ -135,7 +135,14 @@ pub fn deadline_timers(
             due_at: not_in_quiet_hours(cal, at),
         });
     }
+    out.sort_by_key(|t| t.due_at);
     out
+}
+
+/// The first planned moment still ahead of `now` (or the last one, when all have passed).
+pub fn first_after(plan: Vec<Timer>, now: DateTime<Utc>) -> Option<Timer> {
+    let last = plan.last().cloned();
+    plan.into_iter().find(|t| t.due_at > now).or(last)
 }
 
 /// The stall checks of a newly opened task: `stall_after`, and a wait's expected duration.

@@ -321,35 +321,49 @@ impl<'a> Run<'a> {
                 });
             }
         }
+        let mut rearm_inactivity = false;
         if fired.is_none() && self.state.stalls.contains_key(INACTIVE) {
             self.emit(EventKind::StallCleared { key: INACTIVE.into() });
+            rearm_inactivity = true;
         }
+        let starting = matches!(action, Action::StartCase { .. });
         self.dispatch(action)?;
-        match fired {
-            // Last, so that it wins over a cancellation of the same key in this command.
-            Some(key) => self.effects.push(Effect::TimerDone { key }),
-            None => self.plan_inactivity_check(),
+        let inactivity = clock::inactivity_key(&self.state.id);
+        if self.state.status != CaseStatus::Active {
+            self.effects.push(Effect::CancelTimer { key: inactivity });
+        } else if starting || rearm_inactivity {
+            // Armed once; when it fires early (there was activity since) it re-arms itself,
+            // so ordinary commands write no timer for it.
+            if let Some(last) = self.state.last_activity_at {
+                self.arm_inactivity_check(last);
+            }
+        }
+        if let Some(key) = fired {
+            // Last, so that it wins over a cancellation of the same key in this command; a
+            // timer that re-armed itself stays pending.
+            let rearmed = self
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::SetTimer(t) if t.key == key));
+            if !rearmed {
+                self.effects.push(Effect::TimerDone { key });
+            }
         }
         Ok(())
     }
 
-    /// After a person acted: check again for inactivity one `inactivity` term from now.
-    fn plan_inactivity_check(&mut self) {
-        let key = clock::inactivity_key(&self.state.id);
-        match (&self.state.status, &self.pv.pathway.defaults.inactivity) {
-            (CaseStatus::Active, Some(term)) => {
-                let due_at =
-                    clock::not_in_quiet_hours(self.calendar, self.calendar.add(self.now, term, false).at);
-                self.effects.push(Effect::SetTimer(Timer {
-                    key,
-                    case_id: self.case_id(),
-                    task: None,
-                    kind: TimerKind::Inactivity,
-                    due_at,
-                }));
-            }
-            (CaseStatus::Active, None) => {}
-            _ => self.effects.push(Effect::CancelTimer { key }),
+    /// Checks for inactivity one `inactivity` term after the last activity.
+    fn arm_inactivity_check(&mut self, last_activity: DateTime<Utc>) {
+        if let Some(term) = &self.pv.pathway.defaults.inactivity {
+            let due_at =
+                clock::not_in_quiet_hours(self.calendar, self.calendar.add(last_activity, term, false).at);
+            self.effects.push(Effect::SetTimer(Timer {
+                key: clock::inactivity_key(&self.state.id),
+                case_id: self.case_id(),
+                task: None,
+                kind: TimerKind::Inactivity,
+                due_at,
+            }));
         }
     }
 
@@ -467,7 +481,8 @@ impl<'a> Run<'a> {
                 keys.push(key.clone());
             }
         }
-        for timer in clock::deadline_timers(self.calendar, self.pv, step, &self.state.id, &task.id, &due) {
+        let plan = clock::deadline_timers(self.calendar, self.pv, step, &self.state.id, &task.id, &due);
+        if let Some(timer) = clock::first_after(plan, self.now) {
             keys.push(timer.key.clone());
             self.effects.push(Effect::SetTimer(timer));
         }
@@ -523,6 +538,9 @@ impl<'a> Run<'a> {
             return Ok(());
         };
         let step = self.step(&task.step)?;
+        if key.starts_with("deadline:") || key.starts_with("escalation:") {
+            self.arm_next_rung(&task, step, key);
+        }
         if key.starts_with("deadline:") {
             self.emit(EventKind::DeadlinePassed {
                 task: task.id.clone(),
@@ -619,6 +637,29 @@ impl<'a> Run<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Arms the moment of a task's deadline ladder that follows `fired`.
+    fn arm_next_rung(&mut self, task: &Task, step: &Step, fired: &str) {
+        let Some(due) = &task.due else { return };
+        let plan = clock::deadline_timers(self.calendar, self.pv, step, &self.state.id, &task.id, due);
+        let Some(pos) = plan.iter().position(|t| t.key == fired) else {
+            return;
+        };
+        let mut keys: Vec<String> = task
+            .timers
+            .iter()
+            .filter(|k| k.as_str() != fired)
+            .cloned()
+            .collect();
+        if let Some(next) = plan.into_iter().nth(pos + 1) {
+            keys.push(next.key.clone());
+            self.effects.push(Effect::SetTimer(next));
+        }
+        self.emit(EventKind::TimersReplaced {
+            task: task.id.clone(),
+            timers: keys,
+        });
     }
 
     fn notify(&mut self, kind: NotificationKind, task: Option<&str>, to: Recipient, cause: &str) {

@@ -94,6 +94,7 @@ pub struct TaskRow {
     pub opened_at: DateTime<Utc>,
     pub due_at: Option<DateTime<Utc>>,
     pub pathway_key: String,
+    pub pathway_version: u32,
 }
 
 /// Which open tasks to list.
@@ -190,6 +191,16 @@ pub trait Store: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DueTimer>>;
+
+    /// Seconds spent in `step` by the most recent `limit` finished tasks of a pathway version:
+    /// the history behind "at risk".
+    async fn step_durations(
+        &self,
+        pathway_key: &str,
+        version: u32,
+        step: &str,
+        limit: u32,
+    ) -> Result<Vec<i64>>;
 
     /// Open stall flags.
     async fn open_stalls(&self) -> Result<Vec<StallRow>>;

@@ -286,7 +286,8 @@ impl Store for PostgresStore {
 
     async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
         let rows = sqlx::query(
-            "SELECT t.case_id, t.task_id, t.step, t.role, t.roles::text, t.assignee, t.opened_at, t.due_at, c.pathway_key
+            "SELECT t.case_id, t.task_id, t.step, t.role, t.roles::text, t.assignee, t.opened_at, t.due_at, c.pathway_key,
+                    c.pathway_version
              FROM tasks t JOIN cases c ON c.id = t.case_id
              WHERE t.status = 'open'
                AND ($1::text IS NULL OR t.roles ? $1)
@@ -312,6 +313,8 @@ impl Store for PostgresStore {
                     opened_at: r.try_get(6)?,
                     due_at: r.try_get(7)?,
                     pathway_key: r.try_get(8)?,
+                    pathway_version: u32::try_from(r.try_get::<i32, _>(9)?)
+                        .map_err(|e| corrupt("pathway version", e))?,
                 })
             })
             .collect()
@@ -387,6 +390,28 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn step_durations(
+        &self,
+        pathway_key: &str,
+        version: u32,
+        step: &str,
+        limit: u32,
+    ) -> Result<Vec<i64>> {
+        let rows: Vec<f64> = sqlx::query_scalar(
+            "SELECT EXTRACT(EPOCH FROM t.closed_at - t.opened_at)::float8
+             FROM tasks t JOIN cases c ON c.id = t.case_id
+             WHERE t.step = $1 AND t.status = 'done' AND c.pathway_key = $2 AND c.pathway_version = $3
+             ORDER BY t.closed_at DESC LIMIT $4",
+        )
+        .bind(step)
+        .bind(pathway_key)
+        .bind(i32::try_from(version).unwrap_or(i32::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.into_iter().map(|s| s.round() as i64).collect())
     }
 
     async fn open_stalls(&self) -> Result<Vec<StallRow>> {

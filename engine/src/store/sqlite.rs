@@ -296,7 +296,8 @@ impl Store for SqliteStore {
 
     async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
         let rows = sqlx::query(
-            "SELECT t.case_id, t.task_id, t.step, t.role, t.roles, t.assignee, t.opened_at, t.due_at, c.pathway_key
+            "SELECT t.case_id, t.task_id, t.step, t.role, t.roles, t.assignee, t.opened_at, t.due_at, c.pathway_key,
+                    c.pathway_version
              FROM tasks t JOIN cases c ON c.id = t.case_id
              WHERE t.status = 'open'
                AND (?1 IS NULL OR EXISTS (SELECT 1 FROM json_each(t.roles) WHERE value = ?1))
@@ -323,6 +324,8 @@ impl Store for SqliteStore {
                     opened_at: parse_ts("task time", &r.try_get::<String, _>(6)?)?,
                     due_at: due.map(|d| parse_ts("task due time", &d)).transpose()?,
                     pathway_key: r.try_get(8)?,
+                    pathway_version: u32::try_from(r.try_get::<i64, _>(9)?)
+                        .map_err(|e| corrupt("pathway version", e))?,
                 })
             })
             .collect()
@@ -403,6 +406,28 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn step_durations(
+        &self,
+        pathway_key: &str,
+        version: u32,
+        step: &str,
+        limit: u32,
+    ) -> Result<Vec<i64>> {
+        let rows: Vec<f64> = sqlx::query_scalar(
+            "SELECT (julianday(t.closed_at) - julianday(t.opened_at)) * 86400.0
+             FROM tasks t JOIN cases c ON c.id = t.case_id
+             WHERE t.step = ?1 AND t.status = 'done' AND c.pathway_key = ?2 AND c.pathway_version = ?3
+             ORDER BY t.closed_at DESC LIMIT ?4",
+        )
+        .bind(step)
+        .bind(pathway_key)
+        .bind(i64::from(version))
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(rows.into_iter().map(|s| s.round() as i64).collect())
     }
 
     async fn open_stalls(&self) -> Result<Vec<StallRow>> {
