@@ -33,6 +33,10 @@ pub struct Cli {
     /// Run even when the database does not fsync every commit (logged as a warning).
     #[arg(long, global = true)]
     pub allow_non_durable: bool,
+    /// Extra non-working days for deadlines: bridge days set by royal decree and the
+    /// organisation's closure days, comma-separated YYYY-MM-DD.
+    #[arg(long, global = true, env = "DOORLOOP_CLOSED_DAYS", value_delimiter = ',')]
+    pub closed_days: Vec<String>,
     /// Log progress to stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -214,12 +218,24 @@ pub enum CaseCmd {
     Show { case: String },
 }
 
+/// The organisation's calendar: Dutch public holidays plus the configured closure days.
+pub fn calendar(closed_days: &[String]) -> anyhow::Result<Calendar> {
+    let mut calendar = Calendar::default();
+    for d in closed_days.iter().map(|d| d.trim()).filter(|d| !d.is_empty()) {
+        let day: chrono::NaiveDate = d
+            .parse()
+            .with_context(|| format!("closed day `{d}` is not a date; write YYYY-MM-DD"))?;
+        calendar.closed_days.insert(day);
+    }
+    Ok(calendar)
+}
+
 /// Opens the store and the engine, refusing a non-durable database unless allowed.
-pub async fn open_engine(url: &str, allow_non_durable: bool) -> anyhow::Result<Engine> {
+pub async fn open_engine(url: &str, allow_non_durable: bool, calendar: Calendar) -> anyhow::Result<Engine> {
     let store = store::open(url)
         .await
         .with_context(|| format!("opening {}", store::redact(url)))?;
-    let engine = Engine::new(store, Calendar::default());
+    let engine = Engine::new(store, calendar);
     engine.check_durability(allow_non_durable).await?;
     Ok(engine)
 }
@@ -230,17 +246,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Validate { file } => validate_file(&file),
         Cmd::Publish { file } => {
             let source = read(&file)?;
-            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
             let pv = engine.publish_yaml(&source, Utc::now()).await?;
             println!("published {} v{}", pv.pathway.key, pv.version);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Case(cmd) => {
-            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
             case(&engine, cmd).await
         }
         Cmd::Tasks { role, user, limit } => {
-            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
             let filter = TaskFilter {
                 role,
                 assignee: user,
@@ -266,7 +282,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Pathways => {
-            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
             for p in engine.store().pathways().await? {
                 println!("{} v{}  {}  ({} cases)", p.key, p.version, p.name, p.cases);
             }
@@ -279,7 +295,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             until_idle,
             claim_pause_ms,
         } => {
-            let engine = std::sync::Arc::new(open_engine(&url, cli.allow_non_durable).await?);
+            let engine = std::sync::Arc::new(
+                open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
+            );
             let options = worker::Options {
                 lease_seconds,
                 batch,
@@ -291,7 +309,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Stalls => {
-            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
             let rows = engine.store().open_stalls().await?;
             show::stalls(&doorloop_engine::stall::queue(&rows, Utc::now()));
             Ok(ExitCode::SUCCESS)
@@ -306,7 +324,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo { per_pathway, seed } => {
-            let engine = open_engine(&url, cli.allow_non_durable).await?;
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
             demo::run(&engine, per_pathway, seed).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -322,13 +340,7 @@ fn calendar_add(date: &str, term: &str, atw: bool, closed: &[String]) -> anyhow:
         .parse()
         .with_context(|| format!("`{date}` is not a date; write YYYY-MM-DD"))?;
     let term: doorloop_engine::term::Term = term.parse()?;
-    let mut calendar = Calendar::default();
-    for d in closed {
-        let day: chrono::NaiveDate = d
-            .parse()
-            .with_context(|| format!("--closed `{d}` is not a date; write YYYY-MM-DD"))?;
-        calendar.closed_days.insert(day);
-    }
+    let calendar = calendar(closed)?;
     // A term counts from the start of the day it is given (e.g. the day of the melding).
     let from = local_moment(start, chrono::NaiveTime::MIN);
     let due = calendar.add(from, &term, atw);
