@@ -505,8 +505,12 @@ impl<'a> Run<'a> {
             else {
                 return Ok(());
             };
-            if self.calendar.add(last, term, false).at > self.now || self.state.stalls.contains_key(INACTIVE)
-            {
+            if self.state.stalls.contains_key(INACTIVE) {
+                return Ok(());
+            }
+            if self.calendar.add(last, term, false).at > self.now {
+                // There was activity since this check was planned: check again later.
+                self.arm_inactivity_check(last);
                 return Ok(());
             }
             self.emit(EventKind::StallRaised {

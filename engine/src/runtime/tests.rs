@@ -703,3 +703,86 @@ proptest! {
         random_walk(&pathway(key), seed, len);
     }
 }
+
+#[test]
+fn the_inactivity_check_rearms_itself_after_activity() {
+    let pv = pathway("van-zorg-naar-werk"); // inactivity: 6 weken
+    let started = apply(
+        &pv,
+        &CaseState::blank("c1"),
+        Command::new(
+            "anna",
+            Action::StartCase {
+                variables: BTreeMap::new(),
+            },
+        ),
+        t0(),
+    )
+    .unwrap();
+    let key = inactivity_key("c1");
+    let armed = |effects: &[Effect]| {
+        effects.iter().find_map(|e| match e {
+            Effect::SetTimer(t) if t.key == key => Some(t.due_at),
+            _ => None,
+        })
+    };
+    let first = armed(&started.effects).expect("armed at the start");
+    // A person acts after three weeks: no timer write for it.
+    let moved = complete(
+        &pv,
+        &started.state,
+        "signaal",
+        json!({"motivatie": "x", "trede": 2}),
+    );
+    assert!(
+        armed(&moved.effects).is_none(),
+        "ordinary commands leave the check alone"
+    );
+    let mut s = moved.state;
+    s.last_activity_at = Some(t0() + Duration::weeks(3));
+    // The check fires after six weeks: there was activity since, so it re-arms, raises nothing.
+    let fired = |s: &CaseState, at| {
+        apply(
+            &pv,
+            s,
+            Command::new("system", Action::TimerFired { key: key.clone() }),
+            at,
+        )
+        .unwrap()
+    };
+    let early = fired(&s, first);
+    assert!(early.events.is_empty());
+    let again = armed(&early.effects).unwrap_or_else(|| panic!("re-armed: {:?}", early.effects));
+    assert!(again > first + Duration::weeks(2));
+    assert!(
+        !early
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::TimerDone { key: k } if *k == key))
+    );
+    // Firing after six quiet weeks raises the stall, once.
+    let late = fired(&early.state, again);
+    assert!(late.state.stalls.contains_key("inactive"));
+    assert!(
+        late.effects
+            .iter()
+            .any(|e| matches!(e, Effect::TimerDone { key: k } if *k == key))
+    );
+    let twice = fired(&late.state, again + Duration::days(1));
+    assert!(twice.events.is_empty());
+    // A person acting clears the stall and plans the next check.
+    let back = apply(
+        &pv,
+        &late.state,
+        Command::new(
+            "anna",
+            Action::SetVariables {
+                values: data(json!({"verwijzer": "ORO"})),
+            },
+        ),
+        again + Duration::days(2),
+    )
+    .unwrap();
+    assert!(!back.state.stalls.contains_key("inactive"));
+    assert!(armed(&back.effects).is_some());
+}
