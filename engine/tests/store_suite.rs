@@ -191,16 +191,9 @@ async fn a_command_stores_state_events_tasks_timers_and_outbox(f: Fixture) {
     kinds.sort_unstable();
     assert_eq!(
         kinds,
-        [
-            "deadline",
-            "escalation",
-            "escalation",
-            "escalation",
-            "inactive",
-            "stall"
-        ],
-        "the signaal timers were cancelled; intake's deadline, its three escalation rungs (the pathway's \
-         default ladder), its stall check and the case's inactivity check are set: {timers:?}"
+        ["escalation", "inactive", "stall"],
+        "the signaal timers were cancelled; the first moment of intake's deadline ladder (the pathway's \
+         default reminder 3 werkdagen before), its stall check and the case's inactivity check are set: {timers:?}"
     );
     assert!(timers.iter().all(|(k, _, _)| !k.contains(":t2")), "{timers:?}");
     let outbox = store.outbox(&case).await.unwrap();

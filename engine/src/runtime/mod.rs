@@ -1072,14 +1072,10 @@ impl<'a> Run<'a> {
         };
         let mut timers = Vec::new();
         if let Some(due) = &task.due {
-            timers.extend(clock::deadline_timers(
-                self.calendar,
-                self.pv,
-                step,
-                &self.state.id,
-                &id,
-                due,
-            ));
+            // Only the first moment of the deadline's ladder is armed; each one arms the
+            // next when it fires, so a task writes one deadline timer, not one per rung.
+            let plan = clock::deadline_timers(self.calendar, self.pv, step, &self.state.id, &id, due);
+            timers.extend(clock::first_after(plan, self.now));
         }
         timers.extend(clock::stall_timer(self.calendar, step, &self.state.id, &task));
         for timer in timers {

@@ -161,11 +161,27 @@ fn start_opens_the_first_task_with_deadline_and_notification() {
             .to_string(),
         "2026-11-30"
     );
-    assert!(
-        out.effects
-            .iter()
-            .any(|e| matches!(e, Effect::SetTimer(t) if t.kind == TimerKind::Deadline))
+    // Only the first moment of the deadline ladder is armed: the pathway's default reminder
+    // three working days before the deadline (Wed 25 Nov, end of day → Thu 08:30).
+    let armed: Vec<&Timer> = out
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetTimer(t) if t.task.is_some() => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(armed.len(), 1, "{armed:?}");
+    assert_eq!(armed[0].kind, TimerKind::Escalation);
+    assert_eq!(
+        armed[0]
+            .due_at
+            .with_timezone(&chrono_tz::Europe::Amsterdam)
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
+        "2026-11-26 08:30"
     );
+    assert_eq!(task.timers, [armed[0].key.clone()]);
     assert!(
         out.effects
             .iter()
