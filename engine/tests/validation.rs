@@ -183,6 +183,30 @@ fn step_shapes_are_checked() {
 }
 
 #[test]
+fn escalations_and_interrupting_deadlines_are_checked() {
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - id: a\n    kind: task\n    role: r\n    deadline: 5 werkdagen\n    escalations: [{ after: 1 werkdagen, to: wethouder }]\n    next: e\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "goes to `wethouder`",
+    );
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, on_deadline: e, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "`on_deadline` needs a `deadline`",
+    );
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - id: a\n    kind: task\n    role: r\n    deadline: 5 werkdagen\n    escalations: [{ before: 1 werkdagen, after: 1 werkdagen, to: manager }]\n    next: e\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "has both `before` and `after`",
+    );
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, deadline: 5 werkdagen, on_deadline: nergens, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "transition to unknown step `nergens`",
+    );
+}
+
+#[test]
 fn malformed_yaml_and_bad_terms_give_line_and_column() {
     let err = from_yaml(&format!(
         "{HEAD}  - {{ id: a, kind: task, role: r, deadline: tien dagen }}\n"
