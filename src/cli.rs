@@ -325,7 +325,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Demo { per_pathway, seed } => {
             let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
-            demo::run(&engine, per_pathway, seed).await?;
+            demo::run(std::sync::Arc::new(engine), per_pathway, seed).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bench(args) => {

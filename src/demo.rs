@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use chrono::{Duration, Utc};
+use std::sync::Arc;
+
 use doorloop_engine::engine::Engine;
+use doorloop_engine::scheduler::{Scheduler, SystemClock};
 use doorloop_engine::sim::{Driver, next_command};
 use doorloop_engine::store::TaskFilter;
 use rand::rngs::StdRng;
@@ -20,7 +23,8 @@ const ACTORS: [&str; 4] = [
     "trajectbegeleider-1",
 ];
 
-pub async fn run(engine: &Engine, per_pathway: u32, seed: u64) -> anyhow::Result<()> {
+pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Result<()> {
+    let engine = &engine;
     let store = engine.store();
     let existing: i64 = store.case_counts().await?.iter().map(|c| c.count).sum();
     if existing > 0 {
@@ -62,6 +66,18 @@ pub async fn run(engine: &Engine, per_pathway: u32, seed: u64) -> anyhow::Result
             }
         }
     }
+    // Let time catch up: reminders, escalations, deadlines and stall checks that fell due
+    // while the sample cases were moving.
+    let scheduler = Scheduler::new(engine.clone(), Arc::new(SystemClock), "demo", Vec::new());
+    let mut fired = 0;
+    loop {
+        let pass = scheduler.tick().await?;
+        if pass.claimed == 0 {
+            break;
+        }
+        fired += pass.fired;
+    }
+    println!("scheduler: {fired} timers fired (reminders, escalations, deadlines, stall checks)");
     summary(engine).await
 }
 
@@ -82,6 +98,17 @@ async fn summary(engine: &Engine) -> anyhow::Result<()> {
     println!("open tasks: {} ({} overdue)", tasks.len(), overdue);
     for (role, n) in by_role {
         println!("  {role:<28} {n}");
+    }
+    let stalls = doorloop_engine::stall::queue(&store.open_stalls().await?, now);
+    if !stalls.is_empty() {
+        println!("stalled cases:");
+        for q in stalls.iter().take(6) {
+            let party = q.party.as_deref().map(|p| format!(" on {p}")).unwrap_or_default();
+            println!(
+                "  {} waiting{party} ({}), median {} days",
+                q.cases, q.reason, q.median_days
+            );
+        }
     }
     if let Some(first) = tasks.first() {
         println!();

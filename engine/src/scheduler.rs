@@ -178,18 +178,37 @@ impl Scheduler {
             claimed: due.len(),
             ..TickReport::default()
         };
-        let mut set = JoinSet::new();
+        // Cases in parallel (the writer group-commits them), one case's timers in order, so
+        // they do not race each other for the case's version.
+        let mut by_case: std::collections::BTreeMap<String, Vec<DueTimer>> =
+            std::collections::BTreeMap::new();
         for timer in due {
-            let engine = self.engine.clone();
-            set.spawn(async move { fire_one(&engine, &timer, now).await });
+            by_case.entry(timer.case_id.clone()).or_default().push(timer);
         }
-        while let Some(result) = set.join_next().await {
-            match result {
-                Ok(Ok(())) => report.fired += 1,
-                Ok(Err(e)) => {
-                    // The lease will expire and the timer be tried again.
-                    tracing::warn!(error = %e, "timer could not be fired");
-                    report.failed += 1;
+        let mut set = JoinSet::new();
+        for (_, timers) in by_case {
+            let engine = self.engine.clone();
+            set.spawn(async move {
+                let mut results = Vec::with_capacity(timers.len());
+                for timer in &timers {
+                    results.push(fire_one(&engine, timer, now).await);
+                }
+                results
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(results) => {
+                    for result in results {
+                        match result {
+                            Ok(()) => report.fired += 1,
+                            Err(e) => {
+                                // The lease will expire and the timer be tried again.
+                                tracing::warn!(error = %e, "timer could not be fired");
+                                report.failed += 1;
+                            }
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "timer task panicked");
