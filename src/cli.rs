@@ -433,8 +433,7 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 place,
                 participants,
             };
-            let out = engine.execute(&case, Command::new(by, action), now).await?;
-            show::open_tasks(&out.state);
+            act(engine, &case, by, action, now).await?;
         }
         CaseCmd::Set { case, by, vars } => {
             let state = engine.load_fresh(&case).await?;
@@ -479,8 +478,7 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 task: TaskRef(task),
                 reason,
             };
-            let out = engine.execute(&case, Command::new(by, action), now).await?;
-            show::open_tasks(&out.state);
+            act(engine, &case, by, action, now).await?;
         }
         CaseCmd::Resume {
             case,
@@ -492,8 +490,7 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 task: TaskRef(task),
                 reason,
             };
-            let out = engine.execute(&case, Command::new(by, action), now).await?;
-            show::open_tasks(&out.state);
+            act(engine, &case, by, action, now).await?;
         }
         CaseCmd::Extend {
             case,
@@ -507,8 +504,7 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 term,
                 reason,
             };
-            let out = engine.execute(&case, Command::new(by, action), now).await?;
-            show::open_tasks(&out.state);
+            act(engine, &case, by, action, now).await?;
         }
         CaseCmd::Show { case } => {
             let state = engine.load_fresh(&case).await?;
@@ -521,6 +517,19 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a command on a case and shows what is open afterwards.
+async fn act(
+    engine: &Engine,
+    case: &str,
+    by: String,
+    action: Action,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let out = engine.execute(case, Command::new(by, action), now).await?;
+    show::open_tasks(&out.state);
+    Ok(())
 }
 
 async fn form_command(
