@@ -43,20 +43,24 @@ fn data(v: Value) -> BTreeMap<String, Value> {
     serde_json::from_value(v).unwrap()
 }
 
-fn start(pv: &PathwayVersion) -> CaseState {
-    let out = apply(
+/// Starts case `c1` at `t0` with the given variables.
+fn start_with(pv: &PathwayVersion, variables: Value) -> Outcome {
+    apply(
         pv,
         &CaseState::blank("c1"),
         Command::new(
             "anna",
             Action::StartCase {
-                variables: BTreeMap::new(),
+                variables: data(variables),
             },
         ),
         t0(),
     )
-    .unwrap();
-    out.state
+    .unwrap()
+}
+
+fn start(pv: &PathwayVersion) -> CaseState {
+    start_with(pv, json!({})).state
 }
 
 fn complete(pv: &PathwayVersion, s: &CaseState, step: &str, d: Value) -> Outcome {
@@ -137,18 +141,7 @@ fn shipped_pathways_validate() {
 #[test]
 fn start_opens_the_first_task_with_deadline_and_notification() {
     let pv = pathway("van-zorg-naar-werk");
-    let out = apply(
-        &pv,
-        &CaseState::blank("c1"),
-        Command::new(
-            "anna",
-            Action::StartCase {
-                variables: data(json!({"verwijzer": "Partners in Zorg"})),
-            },
-        ),
-        t0(),
-    )
-    .unwrap();
+    let out = start_with(&pv, json!({"verwijzer": "Partners in Zorg"}));
     assert_eq!(out.state.status, CaseStatus::Active);
     assert_eq!(open_steps(&out.state), ["signaal"]);
     let task = out.state.tasks.values().next().unwrap();
@@ -723,18 +716,7 @@ proptest! {
 #[test]
 fn the_inactivity_check_rearms_itself_after_activity() {
     let pv = pathway("van-zorg-naar-werk"); // inactivity: 6 weken
-    let started = apply(
-        &pv,
-        &CaseState::blank("c1"),
-        Command::new(
-            "anna",
-            Action::StartCase {
-                variables: BTreeMap::new(),
-            },
-        ),
-        t0(),
-    )
-    .unwrap();
+    let started = start_with(&pv, json!({}));
     let key = inactivity_key("c1");
     let armed = |effects: &[Effect]| {
         effects.iter().find_map(|e| match e {
