@@ -18,7 +18,10 @@ use serde_json::{Value, json};
 use doorloop_engine::calendar::Calendar;
 use doorloop_engine::engine::{Engine, EngineError};
 use doorloop_engine::runtime::{Action, CaseState, CaseStatus, Command, TaskRef, apply};
-use doorloop_engine::store::{CaseWrite, PostgresStore, SqliteStore, Store, TaskFilter};
+use doorloop_engine::store::{
+    AccessEntry, CaseWrite, PostgresStore, SqliteStore, Store, StoreError, TaskFilter, User, UserRole,
+    WorkFilter,
+};
 
 const VZNW: &str = include_str!("../../workflows/van-zorg-naar-werk.yaml");
 const PG_ENV: &str = "DOORLOOP_TEST_POSTGRES_URL";
@@ -515,6 +518,8 @@ const SUITE: &[(&str, TestFn)] = suite![
     timers_fire_once_escalate_and_raise_stalls,
     leases_expire_and_are_taken_over,
     schedules_run_once_per_planned_moment,
+    people_tokens_sessions_and_the_access_log,
+    work_lists_hold_my_tasks_and_my_teams_unassigned_ones,
 ];
 
 async fn postgres_refuses_non_durable_sessions(url: String, schema: String) {
@@ -862,4 +867,176 @@ async fn schedules_run_once_per_planned_moment(f: Fixture) {
     clock.set(at("2026-12-25 09:00"));
     assert_eq!(one.tick().await.unwrap().schedules_run, 0);
     drop(case);
+}
+
+fn person(id: &str, role: UserRole, teams: &[&str]) -> User {
+    User {
+        id: id.into(),
+        display_name: format!("{id} (test)"),
+        role,
+        teams: teams.iter().map(|t| t.to_string()).collect(),
+        email: Some(format!("{id}@example.org")),
+        organisation: "gemeente-test".into(),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        active: true,
+        created_at: t0(),
+    }
+}
+
+async fn people_tokens_sessions_and_the_access_log(f: Fixture) {
+    let store = f.store().await;
+    let anna = person("anna", UserRole::Consultant, &["wmo-consulent", "klantmanager"]);
+    store.add_user(&anna).await.unwrap();
+    assert!(matches!(
+        store.add_user(&anna).await,
+        Err(StoreError::UserExists { .. })
+    ));
+    assert_eq!(store.user("anna").await.unwrap(), Some(anna.clone()));
+    assert_eq!(store.user("nobody").await.unwrap(), None);
+    store.set_password("anna", "new-hash").await.unwrap();
+    assert_eq!(
+        store
+            .user("anna")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("new-hash")
+    );
+    assert!(matches!(
+        store.set_password("nobody", "x").await,
+        Err(StoreError::UnknownUser { .. })
+    ));
+    assert_eq!(store.users().await.unwrap().len(), 1);
+
+    store.add_api_token("abc123", "anna", "test", t0()).await.unwrap();
+    assert_eq!(
+        store.user_by_token("abc123").await.unwrap().map(|u| u.id),
+        Some("anna".into())
+    );
+    assert_eq!(store.user_by_token("other").await.unwrap(), None);
+    assert!(store.add_api_token("def", "nobody", "x", t0()).await.is_err());
+
+    let later = t0() + Duration::hours(1);
+    assert!(store.session_insert("s1", "{}", later).await.unwrap());
+    assert!(
+        !store.session_insert("s1", "{}", later).await.unwrap(),
+        "ids are unique"
+    );
+    store.session_save("s1", "{\"a\":1}", later).await.unwrap();
+    assert_eq!(
+        store.session_load("s1", t0()).await.unwrap().as_deref(),
+        Some("{\"a\":1}")
+    );
+    assert_eq!(store.session_load("s1", later).await.unwrap(), None, "expired");
+    assert_eq!(store.sessions_purge(later).await.unwrap(), 1);
+    store.session_save("s2", "{}", later).await.unwrap();
+    store.session_delete("s2").await.unwrap();
+    assert_eq!(store.session_load("s2", t0()).await.unwrap(), None);
+
+    let entries: Vec<AccessEntry> = (0..3)
+        .map(|i| AccessEntry {
+            at: t0() + Duration::minutes(i),
+            user_id: "anna".into(),
+            case_id: if i == 2 { "c2".into() } else { "c1".into() },
+            purpose: "casuspagina".into(),
+        })
+        .collect();
+    store.log_access(&entries).await.unwrap();
+    let c1 = store.access_log(Some("c1"), 10).await.unwrap();
+    assert_eq!(c1.len(), 2);
+    assert_eq!(c1[0], entries[1], "newest first");
+    assert_eq!(store.access_log(None, 10).await.unwrap().len(), 3);
+}
+
+async fn work_lists_hold_my_tasks_and_my_teams_unassigned_ones(f: Fixture) {
+    let engine = f.engine().await;
+    let mine = started(&engine).await;
+    let team = engine
+        .start_case("van-zorg-naar-werk", None, "bert", BTreeMap::new(), t0())
+        .await
+        .unwrap()
+        .state
+        .id;
+    let intake = |case: &str| {
+        let state = engine.store().clone();
+        let case = case.to_owned();
+        async move {
+            let s = state.load_case(&case).await.unwrap().unwrap();
+            s.tasks.values().next().unwrap().id.clone()
+        }
+    };
+    let task = intake(&mine).await;
+    engine
+        .execute(
+            &mine,
+            Command::new(
+                "anna",
+                Action::Reassign {
+                    task: TaskRef(task),
+                    to: Some("anna".into()),
+                },
+            ),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let role = engine.store().open_tasks(&TaskFilter::default()).await.unwrap()[0]
+        .role
+        .clone();
+    let filter = |user: &str, teams: Vec<String>| WorkFilter {
+        user: user.into(),
+        teams,
+        limit: 50,
+        ..WorkFilter::default()
+    };
+    let anna = engine.store().work_list(&filter("anna", vec![])).await.unwrap();
+    assert_eq!(
+        anna.iter().map(|t| t.case_id.as_str()).collect::<Vec<_>>(),
+        vec![mine.as_str()]
+    );
+    let with_team = engine
+        .store()
+        .work_list(&filter("anna", vec![role.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(with_team.len(), 2, "my task and the team's unassigned one");
+    let other = engine
+        .store()
+        .work_list(&filter("carl", vec![role.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.iter().map(|t| t.case_id.as_str()).collect::<Vec<_>>(),
+        vec![team.as_str()]
+    );
+    let nobody = engine
+        .store()
+        .work_list(&filter("carl", vec!["jobcoach-x".into()]))
+        .await
+        .unwrap();
+    assert!(nobody.is_empty());
+    let mut by_pathway = filter("anna", vec![role.clone()]);
+    by_pathway.pathway = Some("simpel-switchen".into());
+    assert!(engine.store().work_list(&by_pathway).await.unwrap().is_empty());
+    let mut due = filter("anna", vec![role.clone()]);
+    due.due_before = Some(t0());
+    assert!(engine.store().work_list(&due).await.unwrap().is_empty());
+
+    let cases = engine
+        .store()
+        .cases(Some("carl"), &[role.clone()], 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        cases.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        vec![team.as_str()]
+    );
+    let cases = engine.store().cases(Some("anna"), &[], 10).await.unwrap();
+    assert_eq!(
+        cases.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        vec![mine.as_str()]
+    );
+    assert_eq!(engine.store().cases(None, &[], 10).await.unwrap().len(), 2);
 }

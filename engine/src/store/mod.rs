@@ -7,6 +7,7 @@
 //! meantime is skipped whole (its events, tasks, timers and outbox rows are filtered by
 //! the command id that actually landed) and reported as a conflict.
 
+mod people;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -20,6 +21,7 @@ use serde::Serialize;
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::{CaseState, Event};
 
+pub use people::{AccessEntry, CaseSummary, User, UserRole, WorkFilter};
 pub use postgres::PostgresStore;
 pub use rows::CaseWrite;
 pub use sqlite::SqliteStore;
@@ -38,6 +40,10 @@ pub enum StoreError {
     UnsupportedUrl { url: String },
     #[error("pathway `{key}`{} is not published", .version.map(|v| format!(" v{v}")).unwrap_or_default())]
     PathwayNotFound { key: String, version: Option<u32> },
+    #[error("there is already a user `{id}`")]
+    UserExists { id: String },
+    #[error("there is no user `{id}`")]
+    UnknownUser { id: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -95,6 +101,8 @@ pub struct TaskRow {
     pub due_at: Option<DateTime<Utc>>,
     pub pathway_key: String,
     pub pathway_version: u32,
+    /// Reason code of an open stall on this task or on its case.
+    pub stall_reason: Option<String>,
 }
 
 /// Which open tasks to list.
@@ -222,6 +230,58 @@ pub trait Store: Send + Sync {
     /// Runs `n` minimal durable commits (one-row INSERT, autocommit) through the writer
     /// connection: the physical limit a command is measured against.
     async fn bare_commits(&self, n: u32) -> Result<std::time::Duration>;
+
+    // People, sessions and the access log.
+
+    /// Adds a user; [`StoreError::UserExists`] when the login name is taken.
+    async fn add_user(&self, user: &User) -> Result<()>;
+
+    async fn user(&self, id: &str) -> Result<Option<User>>;
+
+    async fn users(&self) -> Result<Vec<User>>;
+
+    /// Replaces a user's password hash; [`StoreError::UnknownUser`] when there is no such user.
+    async fn set_password(&self, id: &str, hash: &str) -> Result<()>;
+
+    /// Stores the SHA-256 (hex) of a new API token for a user.
+    async fn add_api_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// The active user an API token (by its SHA-256, hex) belongs to.
+    async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>>;
+
+    /// Inserts a new session; `false` when the id is already taken.
+    async fn session_insert(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<bool>;
+
+    /// Writes a session (insert or replace).
+    async fn session_save(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<()>;
+
+    /// A session's data unless it has expired at `now`.
+    async fn session_load(&self, id: &str, now: DateTime<Utc>) -> Result<Option<String>>;
+
+    async fn session_delete(&self, id: &str) -> Result<()>;
+
+    /// Removes sessions expired at `now`; returns how many.
+    async fn sessions_purge(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    /// Appends rows to the access log in one transaction.
+    async fn log_access(&self, entries: &[AccessEntry]) -> Result<()>;
+
+    /// The access log, newest first, for one case or for all.
+    async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>>;
+
+    /// A person's work list ("Mijn taken"): their open tasks and their teams' unassigned
+    /// ones, oldest deadline first (tasks without a deadline last).
+    async fn work_list(&self, filter: &WorkFilter) -> Result<Vec<TaskRow>>;
+
+    /// Cases, most recently changed first. With `user`: only cases they are on the team of
+    /// (assigned a task, acted on it) or that hold an open unassigned task for one of `teams`.
+    async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>>;
 }
 
 /// Opens the store a URL names: `sqlite://FILE` or `postgres://…`. Migrations run.

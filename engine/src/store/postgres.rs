@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
 use tokio::sync::Mutex;
 
 use super::rows::{CaseWrite, batch_json};
 use super::{
-    Backend, Broadcast, CaseCount, DueTimer, Durability, PathwaySummary, Result, StallRow, Store, StoreError,
-    StoredEvent, TaskFilter, TaskRow, corrupt,
+    AccessEntry, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability, PathwaySummary, Result,
+    StallRow, Store, StoreError, StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, corrupt,
 };
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -138,6 +138,50 @@ impl PostgresStore {
         .await?;
         Ok(())
     }
+}
+
+/// Columns of a task list row, decoded by [`task_row`]; the stall is the task's own or
+/// the case's inactivity flag.
+const TASK_COLUMNS: &str =
+    "SELECT t.case_id, t.task_id, t.step, t.role, t.roles::text, t.assignee, t.opened_at,
+        t.due_at, c.pathway_key, c.pathway_version,
+        (SELECT s.reason FROM stalls s WHERE s.case_id = t.case_id AND s.cleared_at IS NULL
+           AND s.key IN ('task:' || t.task_id, 'inactive') ORDER BY s.key DESC LIMIT 1) AS stall_reason
+     FROM tasks t JOIN cases c ON c.id = t.case_id";
+
+fn task_row(r: &PgRow) -> Result<TaskRow> {
+    Ok(TaskRow {
+        case_id: r.try_get(0)?,
+        task_id: r.try_get(1)?,
+        step: r.try_get(2)?,
+        role: r.try_get(3)?,
+        roles: serde_json::from_str(&r.try_get::<String, _>(4)?).map_err(|e| corrupt("task roles", e))?,
+        assignee: r.try_get(5)?,
+        opened_at: r.try_get(6)?,
+        due_at: r.try_get(7)?,
+        pathway_key: r.try_get(8)?,
+        pathway_version: u32::try_from(r.try_get::<i32, _>(9)?).map_err(|e| corrupt("pathway version", e))?,
+        stall_reason: r.try_get(10)?,
+    })
+}
+
+const USER_COLUMNS: &str =
+    "SELECT id, display_name, role, teams::text, email, organisation, password_hash, active,
+        created_at FROM users";
+
+fn user_row(r: &PgRow) -> Result<User> {
+    let role: String = r.try_get(2)?;
+    Ok(User {
+        id: r.try_get(0)?,
+        display_name: r.try_get(1)?,
+        role: UserRole::parse(&role).ok_or_else(|| corrupt("user role", &role))?,
+        teams: serde_json::from_str(&r.try_get::<String, _>(3)?).map_err(|e| corrupt("user teams", e))?,
+        email: r.try_get(4)?,
+        organisation: r.try_get(5)?,
+        password_hash: r.try_get(6)?,
+        active: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+    })
 }
 
 #[async_trait]
@@ -285,39 +329,21 @@ impl Store for PostgresStore {
     }
 
     async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
-        let rows = sqlx::query(
-            "SELECT t.case_id, t.task_id, t.step, t.role, t.roles::text, t.assignee, t.opened_at, t.due_at, c.pathway_key,
-                    c.pathway_version
-             FROM tasks t JOIN cases c ON c.id = t.case_id
+        let sql = format!(
+            "{TASK_COLUMNS}
              WHERE t.status = 'open'
                AND ($1::text IS NULL OR t.roles ? $1)
                AND ($2::text IS NULL OR t.assignee = $2)
              ORDER BY t.due_at ASC NULLS LAST, t.opened_at
-             LIMIT $3",
-        )
-        .bind(filter.role.as_deref())
-        .bind(filter.assignee.as_deref())
-        .bind(i64::from(filter.limit.unwrap_or(1000)))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TaskRow {
-                    case_id: r.try_get(0)?,
-                    task_id: r.try_get(1)?,
-                    step: r.try_get(2)?,
-                    role: r.try_get(3)?,
-                    roles: serde_json::from_str(&r.try_get::<String, _>(4)?)
-                        .map_err(|e| corrupt("task roles", e))?,
-                    assignee: r.try_get(5)?,
-                    opened_at: r.try_get(6)?,
-                    due_at: r.try_get(7)?,
-                    pathway_key: r.try_get(8)?,
-                    pathway_version: u32::try_from(r.try_get::<i32, _>(9)?)
-                        .map_err(|e| corrupt("pathway version", e))?,
-                })
-            })
-            .collect()
+             LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(filter.role.as_deref())
+            .bind(filter.assignee.as_deref())
+            .bind(i64::from(filter.limit.unwrap_or(1000)))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(task_row).collect()
     }
 
     async fn case_counts(&self) -> Result<Vec<CaseCount>> {
@@ -498,5 +524,236 @@ impl Store for PostgresStore {
             .execute(&mut *conn)
             .await?;
         Ok(took)
+    }
+
+    async fn add_user(&self, user: &User) -> Result<()> {
+        let teams = serde_json::to_string(&user.teams).map_err(|e| corrupt("user teams", e))?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, display_name, role, teams, email, organisation, password_hash, active, created_at)
+             VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&user.id)
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(teams)
+        .bind(&user.email)
+        .bind(&user.organisation)
+        .bind(&user.password_hash)
+        .bind(user.active)
+        .bind(user.created_at)
+        .execute(&self.readers)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::UserExists { id: user.id.clone() });
+        }
+        Ok(())
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("{USER_COLUMNS} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!("{USER_COLUMNS} ORDER BY id"))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn set_password(&self, id: &str, hash: &str) -> Result<()> {
+        let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(&self.readers)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::UnknownUser { id: id.to_owned() });
+        }
+        Ok(())
+    }
+
+    async fn add_api_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let inserted = sqlx::query(
+            "INSERT INTO api_tokens (token_hash, user_id, label, created_at)
+             SELECT $1, id, $2, $3 FROM users WHERE id = $4",
+        )
+        .bind(token_hash)
+        .bind(label)
+        .bind(now)
+        .bind(user_id)
+        .execute(&self.readers)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::UnknownUser {
+                id: user_id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "{USER_COLUMNS} WHERE active AND id = (SELECT user_id FROM api_tokens WHERE token_hash = $1)"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn session_insert(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires_at)
+        .execute(&self.readers)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn session_save(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires_at)
+        .execute(&self.readers)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_load(&self, id: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.readers)
+                .await?,
+        )
+    }
+
+    async fn session_delete(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(&self.readers)
+            .await?;
+        Ok(())
+    }
+
+    async fn sessions_purge(&self, now: DateTime<Utc>) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.readers)
+            .await?
+            .rows_affected())
+    }
+
+    async fn log_access(&self, entries: &[AccessEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let json = serde_json::to_string(entries).map_err(|e| corrupt("access log", e))?;
+        sqlx::query(
+            "INSERT INTO access_log (at, user_id, case_id, purpose)
+             SELECT at, user_id, case_id, purpose
+             FROM jsonb_to_recordset($1::jsonb) AS x(at timestamptz, user_id text, case_id text, purpose text)",
+        )
+        .bind(json)
+        .execute(&self.readers)
+        .await?;
+        Ok(())
+    }
+
+    async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>> {
+        let rows = sqlx::query(
+            "SELECT at, user_id, case_id, purpose FROM access_log
+             WHERE $1::text IS NULL OR case_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(case_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AccessEntry {
+                    at: r.try_get(0)?,
+                    user_id: r.try_get(1)?,
+                    case_id: r.try_get(2)?,
+                    purpose: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn work_list(&self, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
+        let sql = format!(
+            "SELECT * FROM (
+               ({TASK_COLUMNS} WHERE t.status = 'open' AND t.assignee = $1)
+               UNION ALL
+               ({TASK_COLUMNS} WHERE t.status = 'open' AND t.assignee IS NULL AND t.roles ?| $2)
+             ) AS w
+             WHERE ($3::text IS NULL OR w.roles::jsonb ? $3)
+               AND ($4::text IS NULL OR w.pathway_key = $4)
+               AND ($5::timestamptz IS NULL OR w.due_at < $5)
+             ORDER BY w.due_at ASC NULLS LAST, w.opened_at
+             LIMIT $6"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&filter.user)
+            .bind(&filter.teams)
+            .bind(filter.role.as_deref())
+            .bind(filter.pathway.as_deref())
+            .bind(filter.due_before)
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(task_row).collect()
+    }
+
+    async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, pathway_key, pathway_version, status, created_at, updated_at FROM cases c
+             WHERE $1::text IS NULL
+                OR c.id IN (SELECT case_id FROM tasks WHERE assignee = $1)
+                OR c.id IN (SELECT case_id FROM events WHERE actor = $1)
+                OR c.id IN (SELECT case_id FROM tasks WHERE status = 'open' AND assignee IS NULL AND roles ?| $2)
+             ORDER BY updated_at DESC LIMIT $3",
+        )
+        .bind(user)
+        .bind(teams)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseSummary {
+                    id: r.try_get(0)?,
+                    pathway_key: r.try_get(1)?,
+                    pathway_version: u32::try_from(r.try_get::<i32, _>(2)?)
+                        .map_err(|e| corrupt("pathway version", e))?,
+                    status: r.try_get(3)?,
+                    created_at: r.try_get(4)?,
+                    updated_at: r.try_get(5)?,
+                })
+            })
+            .collect()
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{Connection, Row};
@@ -21,8 +21,8 @@ use tokio::sync::Mutex;
 
 use super::rows::{CaseWrite, batch_json};
 use super::{
-    Backend, Broadcast, CaseCount, DueTimer, Durability, PathwaySummary, Result, StallRow, Store, StoreError,
-    StoredEvent, TaskFilter, TaskRow, corrupt, ts,
+    AccessEntry, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability, PathwaySummary, Result,
+    StallRow, Store, StoreError, StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, corrupt, ts,
 };
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -128,6 +128,50 @@ impl SqliteStore {
             tracing::debug!(error = %e, "rollback after failed batch");
         }
     }
+}
+
+/// Columns of a task list row, decoded by [`task_row`]; the stall is the task's own or
+/// the case's inactivity flag.
+const TASK_COLUMNS: &str =
+    "SELECT t.case_id, t.task_id, t.step, t.role, t.roles, t.assignee, t.opened_at, t.due_at,
+        c.pathway_key, c.pathway_version,
+        (SELECT s.reason FROM stalls s WHERE s.case_id = t.case_id AND s.cleared_at IS NULL
+           AND s.key IN ('task:' || t.task_id, 'inactive') ORDER BY s.key DESC LIMIT 1)
+     FROM tasks t JOIN cases c ON c.id = t.case_id";
+
+fn task_row(r: &SqliteRow) -> Result<TaskRow> {
+    let due: Option<String> = r.try_get(7)?;
+    Ok(TaskRow {
+        case_id: r.try_get(0)?,
+        task_id: r.try_get(1)?,
+        step: r.try_get(2)?,
+        role: r.try_get(3)?,
+        roles: serde_json::from_str(&r.try_get::<String, _>(4)?).map_err(|e| corrupt("task roles", e))?,
+        assignee: r.try_get(5)?,
+        opened_at: parse_ts("task time", &r.try_get::<String, _>(6)?)?,
+        due_at: due.map(|d| parse_ts("task due time", &d)).transpose()?,
+        pathway_key: r.try_get(8)?,
+        pathway_version: u32::try_from(r.try_get::<i64, _>(9)?).map_err(|e| corrupt("pathway version", e))?,
+        stall_reason: r.try_get(10)?,
+    })
+}
+
+const USER_COLUMNS: &str =
+    "SELECT id, display_name, role, teams, email, organisation, password_hash, active, created_at FROM users";
+
+fn user_row(r: &SqliteRow) -> Result<User> {
+    let role: String = r.try_get(2)?;
+    Ok(User {
+        id: r.try_get(0)?,
+        display_name: r.try_get(1)?,
+        role: UserRole::parse(&role).ok_or_else(|| corrupt("user role", &role))?,
+        teams: serde_json::from_str(&r.try_get::<String, _>(3)?).map_err(|e| corrupt("user teams", e))?,
+        email: r.try_get(4)?,
+        organisation: r.try_get(5)?,
+        password_hash: r.try_get(6)?,
+        active: r.try_get(7)?,
+        created_at: parse_ts("user time", &r.try_get::<String, _>(8)?)?,
+    })
 }
 
 fn parse_ts(what: &str, s: &str) -> Result<DateTime<Utc>> {
@@ -295,40 +339,21 @@ impl Store for SqliteStore {
     }
 
     async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
-        let rows = sqlx::query(
-            "SELECT t.case_id, t.task_id, t.step, t.role, t.roles, t.assignee, t.opened_at, t.due_at, c.pathway_key,
-                    c.pathway_version
-             FROM tasks t JOIN cases c ON c.id = t.case_id
+        let sql = format!(
+            "{TASK_COLUMNS}
              WHERE t.status = 'open'
                AND (?1 IS NULL OR EXISTS (SELECT 1 FROM json_each(t.roles) WHERE value = ?1))
                AND (?2 IS NULL OR t.assignee = ?2)
              ORDER BY t.due_at IS NULL, t.due_at, t.opened_at
-             LIMIT ?3",
-        )
-        .bind(filter.role.as_deref())
-        .bind(filter.assignee.as_deref())
-        .bind(i64::from(filter.limit.unwrap_or(1000)))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let due: Option<String> = r.try_get(7)?;
-                Ok(TaskRow {
-                    case_id: r.try_get(0)?,
-                    task_id: r.try_get(1)?,
-                    step: r.try_get(2)?,
-                    role: r.try_get(3)?,
-                    roles: serde_json::from_str(&r.try_get::<String, _>(4)?)
-                        .map_err(|e| corrupt("task roles", e))?,
-                    assignee: r.try_get(5)?,
-                    opened_at: parse_ts("task time", &r.try_get::<String, _>(6)?)?,
-                    due_at: due.map(|d| parse_ts("task due time", &d)).transpose()?,
-                    pathway_key: r.try_get(8)?,
-                    pathway_version: u32::try_from(r.try_get::<i64, _>(9)?)
-                        .map_err(|e| corrupt("pathway version", e))?,
-                })
-            })
-            .collect()
+             LIMIT ?3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(filter.role.as_deref())
+            .bind(filter.assignee.as_deref())
+            .bind(i64::from(filter.limit.unwrap_or(1000)))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(task_row).collect()
     }
 
     async fn case_counts(&self) -> Result<Vec<CaseCount>> {
@@ -515,5 +540,256 @@ impl Store for SqliteStore {
             .execute(&mut *conn)
             .await?;
         Ok(took)
+    }
+
+    async fn add_user(&self, user: &User) -> Result<()> {
+        let teams = serde_json::to_string(&user.teams).map_err(|e| corrupt("user teams", e))?;
+        let mut conn = self.writer.lock().await;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, display_name, role, teams, email, organisation, password_hash, active, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&user.id)
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(teams)
+        .bind(&user.email)
+        .bind(&user.organisation)
+        .bind(&user.password_hash)
+        .bind(user.active)
+        .bind(ts(user.created_at))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::UserExists { id: user.id.clone() });
+        }
+        Ok(())
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("{USER_COLUMNS} WHERE id = ?1"))
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!("{USER_COLUMNS} ORDER BY id"))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn set_password(&self, id: &str, hash: &str) -> Result<()> {
+        let mut conn = self.writer.lock().await;
+        let changed = sqlx::query("UPDATE users SET password_hash = ?1 WHERE id = ?2")
+            .bind(hash)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::UnknownUser { id: id.to_owned() });
+        }
+        Ok(())
+    }
+
+    async fn add_api_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        label: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut conn = self.writer.lock().await;
+        let inserted = sqlx::query(
+            "INSERT INTO api_tokens (token_hash, user_id, label, created_at)
+             SELECT ?1, id, ?2, ?3 FROM users WHERE id = ?4",
+        )
+        .bind(token_hash)
+        .bind(label)
+        .bind(ts(now))
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::UnknownUser {
+                id: user_id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "{USER_COLUMNS} WHERE active AND id = (SELECT user_id FROM api_tokens WHERE token_hash = ?1)"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn session_insert(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<bool> {
+        let mut conn = self.writer.lock().await;
+        let inserted = sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(ts(expires_at))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn session_save(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.writer.lock().await;
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(ts(expires_at))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_load(&self, id: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT data FROM sessions WHERE id = ?1 AND expires_at > ?2")
+                .bind(id)
+                .bind(ts(now))
+                .fetch_optional(&self.readers)
+                .await?,
+        )
+    }
+
+    async fn session_delete(&self, id: &str) -> Result<()> {
+        let mut conn = self.writer.lock().await;
+        sqlx::query("DELETE FROM sessions WHERE id = ?1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn sessions_purge(&self, now: DateTime<Utc>) -> Result<u64> {
+        let mut conn = self.writer.lock().await;
+        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1")
+            .bind(ts(now))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected())
+    }
+
+    async fn log_access(&self, entries: &[AccessEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| serde_json::json!([ts(e.at), e.user_id, e.case_id, e.purpose]))
+            .collect();
+        let json = serde_json::to_string(&rows).map_err(|e| corrupt("access log", e))?;
+        let mut conn = self.writer.lock().await;
+        sqlx::query(
+            "INSERT INTO access_log (at, user_id, case_id, purpose)
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1)",
+        )
+        .bind(json)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>> {
+        let rows = sqlx::query(
+            "SELECT at, user_id, case_id, purpose FROM access_log
+             WHERE ?1 IS NULL OR case_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
+        )
+        .bind(case_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AccessEntry {
+                    at: parse_ts("access time", &r.try_get::<String, _>(0)?)?,
+                    user_id: r.try_get(1)?,
+                    case_id: r.try_get(2)?,
+                    purpose: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn work_list(&self, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
+        let teams = serde_json::to_string(&filter.teams).map_err(|e| corrupt("teams", e))?;
+        // Two index walks (assigned to me; unassigned in due order), merged and cut.
+        let sql = format!(
+            "SELECT * FROM (
+               {TASK_COLUMNS} WHERE t.status = 'open' AND t.assignee = ?
+               UNION ALL
+               {TASK_COLUMNS} WHERE t.status = 'open' AND t.assignee IS NULL
+                 AND EXISTS (SELECT 1 FROM json_each(t.roles) r JOIN json_each(?) m ON m.value = r.value)
+             ) AS w
+             WHERE (? IS NULL OR EXISTS (SELECT 1 FROM json_each(w.roles) WHERE value = ?))
+               AND (? IS NULL OR w.pathway_key = ?)
+               AND (? IS NULL OR (w.due_at IS NOT NULL AND w.due_at < ?))
+             ORDER BY w.due_at IS NULL, w.due_at, w.opened_at
+             LIMIT ?"
+        );
+        let due_before = filter.due_before.map(ts);
+        let rows = sqlx::query(&sql)
+            .bind(&filter.user)
+            .bind(teams)
+            .bind(filter.role.as_deref())
+            .bind(filter.role.as_deref())
+            .bind(filter.pathway.as_deref())
+            .bind(filter.pathway.as_deref())
+            .bind(due_before.as_deref())
+            .bind(due_before.as_deref())
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(task_row).collect()
+    }
+
+    async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>> {
+        let teams = serde_json::to_string(teams).map_err(|e| corrupt("teams", e))?;
+        let rows = sqlx::query(
+            "SELECT id, pathway_key, pathway_version, status, created_at, updated_at FROM cases c
+             WHERE ?1 IS NULL
+                OR c.id IN (SELECT case_id FROM tasks WHERE assignee = ?1)
+                OR c.id IN (SELECT case_id FROM events WHERE actor = ?1)
+                OR c.id IN (SELECT t.case_id FROM tasks t WHERE t.status = 'open' AND t.assignee IS NULL
+                              AND EXISTS (SELECT 1 FROM json_each(t.roles) r JOIN json_each(?2) m ON m.value = r.value))
+             ORDER BY updated_at DESC LIMIT ?3",
+        )
+        .bind(user)
+        .bind(teams)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseSummary {
+                    id: r.try_get(0)?,
+                    pathway_key: r.try_get(1)?,
+                    pathway_version: u32::try_from(r.try_get::<i64, _>(2)?)
+                        .map_err(|e| corrupt("pathway version", e))?,
+                    status: r.try_get(3)?,
+                    created_at: parse_ts("case time", &r.try_get::<String, _>(4)?)?,
+                    updated_at: parse_ts("case time", &r.try_get::<String, _>(5)?)?,
+                })
+            })
+            .collect()
     }
 }
