@@ -1,0 +1,201 @@
+//! Who may see and do what on a case, and the access log every case view writes.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use doorloop_engine::runtime::{CaseState, Task};
+use doorloop_engine::store::{AccessEntry, Store, User, UserRole};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::WebError;
+
+/// What a user may do with one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseAccess {
+    /// Not visible: answered as "not found" so ids do not leak.
+    None,
+    /// Managers: everything of their organisation, read-only.
+    Read,
+    /// Consultants on the case team (or whose team holds an open, unassigned task).
+    Act,
+}
+
+/// Object-level rule for cases. One installation serves one organisation, so managers
+/// see every case; coordinators and admins see none (they manage pathways and people).
+pub fn case_access(user: &User, state: &CaseState) -> CaseAccess {
+    match user.role {
+        UserRole::Manager => CaseAccess::Read,
+        UserRole::Coordinator | UserRole::Admin => CaseAccess::None,
+        UserRole::Consultant => {
+            let on_team = state.team.iter().any(|m| m == &user.id);
+            let has_work = state
+                .tasks
+                .values()
+                .any(|t| may_take(user, t) || t.assignee.as_ref() == Some(&user.id));
+            if on_team || has_work {
+                CaseAccess::Act
+            } else {
+                CaseAccess::None
+            }
+        }
+    }
+}
+
+/// Whether `user` may pick up an unassigned task: one of its roles is one of their teams.
+pub fn may_take(user: &User, task: &Task) -> bool {
+    task.assignee.is_none() && task.roles.iter().any(|r| user.teams.contains(r))
+}
+
+/// Whether `user` may complete or plan `task`: it is theirs, or unassigned for their team.
+pub fn check_task(user: &User, task: &Task) -> Result<(), WebError> {
+    if user.role != UserRole::Consultant {
+        return Err(WebError::Forbidden("Alleen consulenten werken taken af.".into()));
+    }
+    match &task.assignee {
+        Some(a) if a == &user.id => Ok(()),
+        Some(_) => Err(WebError::Forbidden(
+            "Deze taak is toegewezen aan een collega. Vraag die om de taak vrij te geven.".into(),
+        )),
+        None if may_take(user, task) => Ok(()),
+        None => Err(WebError::Forbidden("Deze taak hoort niet bij uw team.".into())),
+    }
+}
+
+type Pending = (AccessEntry, oneshot::Sender<Result<(), String>>);
+
+/// Writes access-log rows. Concurrent views are grouped into one transaction; a view
+/// is shown only after its row is stored.
+#[derive(Clone)]
+pub struct AccessLog {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl AccessLog {
+    pub fn start(store: Arc<dyn Store>) -> AccessLog {
+        let (tx, mut rx) = mpsc::channel::<Pending>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < 512 {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let (entries, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                let result = store.log_access(&entries).await.map_err(|e| e.to_string());
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, rows = entries.len(), "access log write failed");
+                }
+                for w in waiters {
+                    let _ = w.send(result.clone());
+                }
+            }
+        });
+        AccessLog { tx }
+    }
+
+    /// Records that `user` viewed `case_id` on `purpose` (screen or API); waits until stored.
+    pub async fn record(&self, user: &User, case_id: &str, purpose: &str) -> Result<(), WebError> {
+        let (done, wait) = oneshot::channel();
+        let entry = AccessEntry {
+            at: Utc::now(),
+            user_id: user.id.clone(),
+            case_id: case_id.to_owned(),
+            purpose: purpose.to_owned(),
+        };
+        self.tx
+            .send((entry, done))
+            .await
+            .map_err(|_| WebError::Internal("access log writer stopped".into()))?;
+        wait.await
+            .map_err(|_| WebError::Internal("access log writer stopped".into()))?
+            .map_err(|e| WebError::Internal(format!("access log: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn user(id: &str, role: UserRole, teams: &[&str]) -> User {
+        User {
+            id: id.into(),
+            display_name: id.into(),
+            role,
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+            email: None,
+            organisation: "o".into(),
+            password_hash: None,
+            active: true,
+            created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        }
+    }
+
+    fn case_with(task_roles: &[&str], assignee: Option<&str>, team: &[&str]) -> CaseState {
+        let mut state = CaseState::blank("c1");
+        state.team = team.iter().map(|t| t.to_string()).collect();
+        state.tasks.insert(
+            "t1".into(),
+            Task {
+                id: "t1".into(),
+                step: "intake".into(),
+                token: 1,
+                roles: task_roles.iter().map(|r| r.to_string()).collect(),
+                assignee: assignee.map(str::to_owned),
+                opened_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                due: None,
+                visit: None,
+                timers: vec![],
+            },
+        );
+        state
+    }
+
+    #[test]
+    fn consultants_see_their_cases_and_their_teams_open_work_only() {
+        let anna = user("anna", UserRole::Consultant, &["wmo-consulent"]);
+        let piet = user("piet", UserRole::Consultant, &["jobcoach"]);
+        let open = case_with(&["wmo-consulent"], None, &[]);
+        assert_eq!(case_access(&anna, &open), CaseAccess::Act);
+        assert_eq!(case_access(&piet, &open), CaseAccess::None);
+        let taken = case_with(&["wmo-consulent"], Some("bert"), &["bert"]);
+        assert_eq!(
+            case_access(&anna, &taken),
+            CaseAccess::None,
+            "assigned to a colleague, not on the team"
+        );
+        let member = case_with(&["wmo-consulent"], Some("bert"), &["bert", "piet"]);
+        assert_eq!(case_access(&piet, &member), CaseAccess::Act);
+    }
+
+    #[test]
+    fn managers_read_and_others_see_no_cases() {
+        let case = case_with(&["wmo-consulent"], None, &[]);
+        assert_eq!(
+            case_access(&user("m", UserRole::Manager, &[]), &case),
+            CaseAccess::Read
+        );
+        assert_eq!(
+            case_access(&user("c", UserRole::Coordinator, &[]), &case),
+            CaseAccess::None
+        );
+        assert_eq!(
+            case_access(&user("a", UserRole::Admin, &[]), &case),
+            CaseAccess::None
+        );
+    }
+
+    #[test]
+    fn only_the_assignee_or_the_team_may_act_on_a_task() {
+        let anna = user("anna", UserRole::Consultant, &["wmo-consulent"]);
+        let case = case_with(&["wmo-consulent"], None, &[]);
+        assert!(check_task(&anna, &case.tasks["t1"]).is_ok());
+        let taken = case_with(&["wmo-consulent"], Some("bert"), &["bert"]);
+        assert!(check_task(&anna, &taken.tasks["t1"]).is_err());
+        let mine = case_with(&["jobcoach"], Some("anna"), &["anna"]);
+        assert!(check_task(&anna, &mine.tasks["t1"]).is_ok());
+        assert!(check_task(&user("m", UserRole::Manager, &[]), &case.tasks["t1"]).is_err());
+    }
+}

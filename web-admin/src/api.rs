@@ -1,0 +1,687 @@
+//! The JSON API under `/api/v1` for other municipal systems, with its OpenAPI document.
+//! Authentication: `Authorization: Bearer <token>` (per user, `doorloop token create`).
+//! The same object-level rules as the screens apply; foreign objects answer 404.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router, routing};
+use chrono::{DateTime, Utc};
+use doorloop_engine::engine::EngineError;
+use doorloop_engine::runtime::{Action, Command, RuntimeError, TaskRef};
+use doorloop_engine::store::{StoreError, TaskFilter, TaskRow, UserRole, WorkFilter};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::AppState;
+use crate::access::{CaseAccess, check_task};
+use crate::auth::{ApiUser, require};
+use crate::error::WebError;
+use crate::pages::{assign, visible_case};
+
+type Shared = State<Arc<AppState>>;
+
+/// An API error: `{"error": "...", "field": "..."}` with a fitting status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, in English.
+    error: String,
+    /// The request field that is wrong, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    /// Validation problems of a pathway, each naming its step and line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: impl Into<String>, field: Option<&str>) -> ApiError {
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: error.into(),
+                field: field.map(str::to_owned),
+                problems: Vec::new(),
+            },
+        }
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or unknown API token (Authorization: Bearer …)",
+            None,
+        )
+    }
+
+    fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not found", None)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+fn runtime_field(e: &RuntimeError) -> Option<&str> {
+    match e {
+        RuntimeError::MissingField { field, .. }
+        | RuntimeError::UnknownField { field, .. }
+        | RuntimeError::FieldType { field, .. } => Some(field),
+        RuntimeError::UnknownVariable { name } => Some(name),
+        _ => None,
+    }
+}
+
+impl From<WebError> for ApiError {
+    fn from(e: WebError) -> ApiError {
+        match e {
+            WebError::NotFound | WebError::Engine(EngineError::CaseNotFound { .. }) => ApiError::not_found(),
+            WebError::Store(StoreError::PathwayNotFound { .. }) => ApiError::not_found(),
+            WebError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m, None),
+            WebError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, m, None),
+            WebError::Engine(EngineError::Conflict { case }) => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("case {case} was changed at the same time; reload it and try again"),
+                None,
+            ),
+            WebError::Engine(EngineError::Runtime(RuntimeError::TaskNotOpen { case, task })) => {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("task {task} of case {case} is no longer open"),
+                    None,
+                )
+            }
+            WebError::Engine(EngineError::Runtime(r)) => {
+                let field = runtime_field(&r).map(|f| format!("data.{f}"));
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.to_string(), field.as_deref())
+            }
+            WebError::Engine(EngineError::Invalid(problems)) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                body: ErrorBody {
+                    error: format!("the pathway has {} problem(s)", problems.len()),
+                    field: Some("source".into()),
+                    problems: problems.iter().map(|p| p.to_string()).collect(),
+                },
+            },
+            WebError::Engine(EngineError::Definition(d)) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, d.to_string(), Some("source"))
+            }
+            other => {
+                let message = other.public_message();
+                ApiError::new(other.status(), message, None)
+            }
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        WebError::from(e).into()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        WebError::from(e).into()
+    }
+}
+
+/// A JSON body whose errors name the field (`missing field `x``, `unknown field `y``).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let field = text.split('`').nth(1).map(str::to_owned);
+                let status = match rejection {
+                    JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                Err(ApiError::new(status, text, field.as_deref()))
+            }
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+// ---- schemas ----
+
+/// A case in a listing.
+#[derive(Serialize, ToSchema)]
+pub struct CaseOut {
+    id: String,
+    pathway_key: String,
+    pathway_version: u32,
+    /// active, ended or withdrawn
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// One case with its open work.
+#[derive(Serialize, ToSchema)]
+pub struct CaseDetail {
+    id: String,
+    pathway_key: String,
+    pathway_version: u32,
+    status: String,
+    outcome: Option<String>,
+    started_at: Option<DateTime<Utc>>,
+    /// Current participatieladder rung (1–6).
+    rung: Option<u8>,
+    #[schema(value_type = Object)]
+    variables: BTreeMap<String, Value>,
+    tasks: Vec<CaseTask>,
+    stalls: Vec<CaseStall>,
+    /// Login names of the case team.
+    team: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CaseTask {
+    task_id: String,
+    step: String,
+    roles: Vec<String>,
+    assignee: Option<String>,
+    opened_at: DateTime<Utc>,
+    due_at: Option<DateTime<Utc>>,
+    /// The reasoning behind the deadline (Dutch).
+    due_explanation: Vec<String>,
+    visit_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CaseStall {
+    reason: String,
+    step: Option<String>,
+    party: Option<String>,
+    since: DateTime<Utc>,
+}
+
+/// An open task in a work list.
+#[derive(Serialize, ToSchema)]
+pub struct TaskOut {
+    case_id: String,
+    task_id: String,
+    step: String,
+    roles: Vec<String>,
+    assignee: Option<String>,
+    opened_at: DateTime<Utc>,
+    due_at: Option<DateTime<Utc>>,
+    pathway_key: String,
+    pathway_version: u32,
+    stall_reason: Option<String>,
+}
+
+impl From<TaskRow> for TaskOut {
+    fn from(r: TaskRow) -> TaskOut {
+        TaskOut {
+            case_id: r.case_id,
+            task_id: r.task_id,
+            step: r.step,
+            roles: r.roles,
+            assignee: r.assignee,
+            opened_at: r.opened_at,
+            due_at: r.due_at,
+            pathway_key: r.pathway_key,
+            pathway_version: r.pathway_version,
+            stall_reason: r.stall_reason,
+        }
+    }
+}
+
+/// Start a case.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartCase {
+    /// Pathway key, e.g. `van-zorg-naar-werk`.
+    pathway: String,
+    /// Published version; the latest when left out.
+    #[serde(default)]
+    version: Option<u32>,
+    /// Start variables declared by the pathway.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    variables: BTreeMap<String, Value>,
+}
+
+/// Complete a task with its form data.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteTask {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    data: BTreeMap<String, Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PathwayOut {
+    key: String,
+    version: u32,
+    name: String,
+    published_at: DateTime<Utc>,
+    /// Cases on this version.
+    cases: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PathwayDetail {
+    key: String,
+    version: u32,
+    /// The pathway definition (steps, roles, deadlines).
+    #[schema(value_type = Object)]
+    definition: Value,
+}
+
+/// Publish a pathway: the YAML source as a coordinator writes it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Publish {
+    source: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Published {
+    key: String,
+    version: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StallOut {
+    case_id: String,
+    pathway_key: String,
+    reason: String,
+    step: Option<String>,
+    party: Option<String>,
+    since: DateTime<Utc>,
+}
+
+// ---- handlers ----
+
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases",
+    responses((status = 200, description = "Cases the caller may see, most recently changed first", body = Vec<CaseOut>),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_cases(State(app): Shared, ApiUser(user): ApiUser) -> ApiResult<Json<Vec<CaseOut>>> {
+    require(&user, &[UserRole::Consultant, UserRole::Manager])?;
+    let only = (user.role == UserRole::Consultant).then_some(user.id.as_str());
+    let rows = app.engine.store().cases(only, &user.teams, 500).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|c| CaseOut {
+                id: c.id,
+                pathway_key: c.pathway_key,
+                pathway_version: c.pathway_version,
+                status: c.status,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases",
+    params(("id" = String, Path, description = "Case id")),
+    responses((status = 200, body = CaseDetail), (status = 404, description = "Unknown, or not visible to the caller", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_case(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CaseDetail>> {
+    let (state, _) = visible_case(&app, &user, &id).await?;
+    app.access_log.record(&user, &id, "api").await?;
+    Ok(Json(CaseDetail {
+        id: state.id.clone(),
+        pathway_key: state.pathway_key.clone(),
+        pathway_version: state.pathway_version,
+        status: state.status.as_str().to_owned(),
+        outcome: state.outcome.clone(),
+        started_at: state.started_at,
+        rung: state.rung,
+        variables: state.variables.clone(),
+        tasks: state
+            .tasks
+            .values()
+            .map(|t| CaseTask {
+                task_id: t.id.clone(),
+                step: t.step.clone(),
+                roles: t.roles.clone(),
+                assignee: t.assignee.clone(),
+                opened_at: t.opened_at,
+                due_at: t.due.as_ref().map(|d| d.at),
+                due_explanation: t.due.as_ref().map(|d| d.explanation.clone()).unwrap_or_default(),
+                visit_at: t.visit.as_ref().map(|v| v.at),
+            })
+            .collect(),
+        stalls: state
+            .stalls
+            .values()
+            .map(|s| CaseStall {
+                reason: s.reason.clone(),
+                step: s.step.clone(),
+                party: s.party.clone(),
+                since: s.since,
+            })
+            .collect(),
+        team: state.team.clone(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = StartCase,
+    responses((status = 201, body = CaseOut), (status = 403, body = ErrorBody),
+              (status = 422, description = "Unknown pathway or bad variables; `field` names it", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn start_case(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    ApiJson(body): ApiJson<StartCase>,
+) -> ApiResult<(StatusCode, Json<CaseOut>)> {
+    require(&user, &[UserRole::Consultant])?;
+    let now = Utc::now();
+    let out = match app
+        .engine
+        .start_case(&body.pathway, body.version, &user.id, body.variables, now)
+        .await
+    {
+        Ok(out) => out,
+        Err(EngineError::Store(StoreError::PathwayNotFound { .. })) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("pathway `{}` is not published", body.pathway),
+                Some("pathway"),
+            ));
+        }
+        Err(EngineError::Runtime(r)) => {
+            let field = runtime_field(&r).map(|f| format!("variables.{f}"));
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                r.to_string(),
+                field.as_deref(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let s = out.state;
+    Ok((
+        StatusCode::CREATED,
+        Json(CaseOut {
+            id: s.id.clone(),
+            pathway_key: s.pathway_key.clone(),
+            pathway_version: s.pathway_version,
+            status: s.status.as_str().to_owned(),
+            created_at: now,
+            updated_at: now,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
+    responses((status = 200, description = "Consultants: their open tasks and their teams' unassigned ones. Managers: all open tasks (read-only).", body = Vec<TaskOut>),
+              (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_tasks(State(app): Shared, ApiUser(user): ApiUser) -> ApiResult<Json<Vec<TaskOut>>> {
+    require(&user, &[UserRole::Consultant, UserRole::Manager])?;
+    let rows = if user.role == UserRole::Consultant {
+        app.engine
+            .store()
+            .work_list(&WorkFilter {
+                user: user.id.clone(),
+                teams: user.teams.clone(),
+                limit: 500,
+                ..WorkFilter::default()
+            })
+            .await?
+    } else {
+        app.engine
+            .store()
+            .open_tasks(&TaskFilter {
+                limit: Some(500),
+                ..TaskFilter::default()
+            })
+            .await?
+    };
+    Ok(Json(rows.into_iter().map(TaskOut::from).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/tasks/{task}/claim", tag = "tasks",
+    params(("id" = String, Path), ("task" = String, Path)),
+    responses((status = 204, description = "The task is now the caller's"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn claim(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path((id, task)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    assign(&app, &user, &id, &task, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/tasks/{task}/release", tag = "tasks",
+    params(("id" = String, Path), ("task" = String, Path)),
+    responses((status = 204, description = "The task is back with the team"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn release(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path((id, task)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    assign(&app, &user, &id, &task, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/tasks/{task}/complete", tag = "tasks",
+    params(("id" = String, Path), ("task" = String, Path)), request_body = CompleteTask,
+    responses((status = 200, description = "The case after the step", body = CaseDetail),
+              (status = 409, description = "Completed or changed by someone else meanwhile", body = ErrorBody),
+              (status = 422, description = "Form data does not fit the step; `field` names it", body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn complete(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path((id, task)): Path<(String, String)>,
+    ApiJson(body): ApiJson<CompleteTask>,
+) -> ApiResult<Json<CaseDetail>> {
+    let (state, access) = visible_case(&app, &user, &id).await?;
+    let open = state.tasks.get(&task).ok_or_else(ApiError::not_found)?;
+    if access != CaseAccess::Act {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "read-only access to this case",
+            None,
+        ));
+    }
+    check_task(&user, open)?;
+    let pv = app
+        .engine
+        .pathway(&state.pathway_key, Some(state.pathway_version))
+        .await?;
+    let is_visit = pv
+        .step(&open.step)
+        .is_some_and(|s| s.kind == doorloop_engine::model::StepKind::JointVisit);
+    let action = if is_visit {
+        Action::RecordVisitOutcome {
+            task: TaskRef(task),
+            data: body.data,
+        }
+    } else {
+        Action::CompleteTask {
+            task: TaskRef(task),
+            data: body.data,
+        }
+    };
+    app.engine
+        .execute(&id, Command::new(user.id.clone(), action), Utc::now())
+        .await?;
+    get_case(State(app), ApiUser(user), Path(id)).await
+}
+
+#[utoipa::path(get, path = "/api/v1/pathways", tag = "pathways",
+    responses((status = 200, body = Vec<PathwayOut>)), security(("bearer" = [])))]
+pub async fn list_pathways(State(app): Shared, ApiUser(_user): ApiUser) -> ApiResult<Json<Vec<PathwayOut>>> {
+    let rows = app.engine.store().pathways().await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|p| PathwayOut {
+                key: p.key,
+                version: p.version,
+                name: p.name,
+                published_at: p.published_at,
+                cases: p.cases,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct VersionQuery {
+    /// A published version; the latest when left out.
+    version: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/pathways/{key}", tag = "pathways",
+    params(("key" = String, Path), VersionQuery),
+    responses((status = 200, body = PathwayDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get_pathway(
+    State(app): Shared,
+    ApiUser(_user): ApiUser,
+    Path(key): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<VersionQuery>,
+) -> ApiResult<Json<PathwayDetail>> {
+    let pv = app.engine.pathway(&key, q.version).await?;
+    let definition = serde_json::to_value(&pv.pathway).map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(Json(PathwayDetail {
+        key: pv.pathway.key.clone(),
+        version: pv.version,
+        definition,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/pathways", tag = "pathways", request_body = Publish,
+    responses((status = 201, body = Published),
+              (status = 422, description = "Invalid pathway: every problem names its step and line", body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn publish(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    ApiJson(body): ApiJson<Publish>,
+) -> ApiResult<(StatusCode, Json<Published>)> {
+    require(&user, &[UserRole::Coordinator])?;
+    let pv = app.engine.publish_yaml(&body.source, Utc::now()).await?;
+    tracing::info!(
+        pathway = pv.key(),
+        version = pv.version,
+        "published through the API"
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(Published {
+            key: pv.key().to_owned(),
+            version: pv.version,
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/stalls", tag = "stalls",
+    responses((status = 200, description = "Open stalls; consultants get those of their own cases", body = Vec<StallOut>),
+              (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_stalls(State(app): Shared, ApiUser(user): ApiUser) -> ApiResult<Json<Vec<StallOut>>> {
+    require(&user, &[UserRole::Consultant, UserRole::Manager])?;
+    let mut rows = app.engine.store().open_stalls().await?;
+    if user.role == UserRole::Consultant {
+        let mine: BTreeSet<String> = app
+            .engine
+            .store()
+            .cases(Some(&user.id), &user.teams, 10_000)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        rows.retain(|s| mine.contains(&s.case_id));
+    }
+    Ok(Json(
+        rows.into_iter()
+            .map(|s| StallOut {
+                case_id: s.case_id,
+                pathway_key: s.pathway_key,
+                reason: s.reason,
+                step: s.step,
+                party: s.party,
+                since: s.since,
+            })
+            .collect(),
+    ))
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
+    paths(list_cases, get_case, start_case, list_tasks, claim, release, complete, list_pathways, get_pathway, publish, list_stalls),
+    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, TaskOut, StartCase, CompleteTask,
+                        PathwayOut, PathwayDetail, Publish, Published, StallOut)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+pub async fn openapi() -> Response {
+    match ApiDoc::openapi().to_pretty_json() {
+        Ok(json) => ([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None).into_response(),
+    }
+}
+
+async fn unknown_endpoint() -> ApiError {
+    ApiError::not_found()
+}
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/openapi.json", routing::get(openapi))
+        .route("/api/v1/cases", routing::get(list_cases).post(start_case))
+        .route("/api/v1/cases/{id}", routing::get(get_case))
+        .route("/api/v1/cases/{id}/tasks/{task}/claim", routing::post(claim))
+        .route("/api/v1/cases/{id}/tasks/{task}/release", routing::post(release))
+        .route(
+            "/api/v1/cases/{id}/tasks/{task}/complete",
+            routing::post(complete),
+        )
+        .route("/api/v1/tasks", routing::get(list_tasks))
+        .route("/api/v1/pathways", routing::get(list_pathways).post(publish))
+        .route("/api/v1/pathways/{key}", routing::get(get_pathway))
+        .route("/api/v1/stalls", routing::get(list_stalls))
+        .route("/api/v1/{*rest}", routing::any(unknown_endpoint))
+}

@@ -1,0 +1,418 @@
+//! Accounts: argon2id password hashes, API tokens, the logged-in user of a request,
+//! CSRF tokens and login throttling.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use doorloop_engine::store::{User, UserRole};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use rand::rngs::OsRng;
+use rand::{Rng, SeedableRng, TryRngCore};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::error::WebError;
+
+/// Session keys.
+pub(crate) const USER: &str = "user";
+pub(crate) const LOGIN_AT: &str = "login_at";
+pub(crate) const SEEN_AT: &str = "seen_at";
+pub(crate) const CSRF: &str = "csrf";
+/// The name of the hidden CSRF field in every form.
+pub const CSRF_FIELD: &str = "_csrf";
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("the system's random source failed: {0}")]
+    Random(String),
+}
+
+/// Hashes a password with argon2id (default parameters, random salt) into a PHC string.
+pub fn hash_password(password: &str) -> Result<String, AccountError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AccountError::Hash(e.to_string()))
+}
+
+/// Whether `password` matches a stored PHC string. Unreadable hashes never match.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], AccountError> {
+    let mut buf = [0u8; N];
+    OsRng
+        .try_fill_bytes(&mut buf)
+        .map_err(|e| AccountError::Random(e.to_string()))?;
+    Ok(buf)
+}
+
+/// A new random password of 20 characters without look-alikes (shown once to the admin).
+pub fn generate_password() -> Result<String, AccountError> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::StdRng::from_seed(random_bytes::<32>()?);
+    Ok((0..20)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect())
+}
+
+/// A new API token (`dl_` + 64 hex digits). Only its [`token_hash`] is stored.
+pub fn generate_api_token() -> Result<String, AccountError> {
+    Ok(format!("dl_{}", hex::encode(random_bytes::<32>()?)))
+}
+
+/// SHA-256 of a token, hex: what the database keeps.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub(crate) fn new_csrf_token() -> Result<String, AccountError> {
+    Ok(hex::encode(random_bytes::<32>()?))
+}
+
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Login throttling: per account name and per client address.
+pub struct Throttle {
+    by_name: DefaultKeyedRateLimiter<String>,
+    by_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl Throttle {
+    pub fn new() -> Throttle {
+        let five = NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN);
+        let thirty = NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN);
+        Throttle {
+            // Five tries, then one more per minute.
+            by_name: RateLimiter::keyed(
+                Quota::with_period(Duration::from_secs(60))
+                    .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
+                    .allow_burst(five),
+            ),
+            by_address: RateLimiter::keyed(
+                Quota::with_period(Duration::from_secs(2))
+                    .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
+                    .allow_burst(thirty),
+            ),
+        }
+    }
+
+    /// Whether a login attempt may go ahead; counts it.
+    pub fn allow(&self, name: &str, address: Option<IpAddr>) -> bool {
+        let name_ok = self.by_name.check_key(&name.trim().to_lowercase()).is_ok();
+        let address_ok = address.is_none_or(|a| self.by_address.check_key(&a).is_ok());
+        name_ok && address_ok
+    }
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle::new()
+    }
+}
+
+/// The client's address, when the server knows it.
+pub(crate) fn client_address(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+fn session(parts: &Parts) -> Result<Session, WebError> {
+    parts
+        .extensions
+        .get::<Session>()
+        .cloned()
+        .ok_or_else(|| WebError::Internal("session layer missing".into()))
+}
+
+fn session_error(e: tower_sessions::session::Error) -> WebError {
+    WebError::Internal(format!("session: {e}"))
+}
+
+/// The CSRF token of the session, created when missing.
+pub(crate) async fn csrf_token(session: &Session) -> Result<String, WebError> {
+    if let Some(token) = session.get::<String>(CSRF).await.map_err(session_error)? {
+        return Ok(token);
+    }
+    let token = new_csrf_token().map_err(|e| WebError::Internal(e.to_string()))?;
+    session.insert(CSRF, &token).await.map_err(session_error)?;
+    Ok(token)
+}
+
+/// Starts a logged-in session: a new session id, login time and CSRF token.
+pub(crate) async fn log_in(session: &Session, user: &User) -> Result<(), WebError> {
+    session.cycle_id().await.map_err(session_error)?;
+    let now = Utc::now().timestamp();
+    session.insert(USER, &user.id).await.map_err(session_error)?;
+    session.insert(LOGIN_AT, now).await.map_err(session_error)?;
+    session.insert(SEEN_AT, now).await.map_err(session_error)?;
+    let token = new_csrf_token().map_err(|e| WebError::Internal(e.to_string()))?;
+    session.insert(CSRF, &token).await.map_err(session_error)?;
+    Ok(())
+}
+
+/// The logged-in user of an HTML request, with the session's CSRF token.
+pub struct Viewer {
+    pub user: User,
+    pub csrf: String,
+}
+
+/// What happens to a request without a valid login.
+pub enum NoLogin {
+    Redirect(String),
+    Error(WebError),
+}
+
+impl IntoResponse for NoLogin {
+    fn into_response(self) -> Response {
+        match self {
+            NoLogin::Redirect(to) => Redirect::to(&to).into_response(),
+            NoLogin::Error(e) => e.into_response(),
+        }
+    }
+}
+
+impl From<WebError> for NoLogin {
+    fn from(e: WebError) -> Self {
+        NoLogin::Error(e)
+    }
+}
+
+fn login_redirect(parts: &Parts) -> NoLogin {
+    let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    NoLogin::Redirect(format!("/inloggen?{}", serde_urlencoded_next(next)))
+}
+
+fn serde_urlencoded_next(next: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("volgende", next)
+        .finish()
+}
+
+impl FromRequestParts<Arc<AppState>> for Viewer {
+    type Rejection = NoLogin;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let session = session(parts)?;
+        let Some(id) = session.get::<String>(USER).await.map_err(session_error)? else {
+            return Err(login_redirect(parts));
+        };
+        let now = Utc::now().timestamp();
+        let login_at: i64 = session.get(LOGIN_AT).await.map_err(session_error)?.unwrap_or(0);
+        let seen_at: i64 = session.get(SEEN_AT).await.map_err(session_error)?.unwrap_or(0);
+        let absolute = state.config.absolute_timeout.as_secs() as i64;
+        let idle = state.config.idle_timeout.as_secs() as i64;
+        if now - login_at > absolute || now - seen_at > idle {
+            session.flush().await.map_err(session_error)?;
+            return Err(login_redirect(parts));
+        }
+        let user = match state.engine.store().user(&id).await.map_err(WebError::from)? {
+            Some(user) if user.active => user,
+            _ => {
+                session.flush().await.map_err(session_error)?;
+                return Err(login_redirect(parts));
+            }
+        };
+        // Refresh the idle clock at most once a minute (each refresh is a write).
+        if now - seen_at > 60 {
+            session.insert(SEEN_AT, now).await.map_err(session_error)?;
+        }
+        let csrf = csrf_token(&session).await?;
+        Ok(Viewer { user, csrf })
+    }
+}
+
+/// A form posted by a logged-in user whose CSRF token matched. The fields come in order
+/// (checkbox groups repeat a name).
+pub struct CsrfForm {
+    pub viewer: Viewer,
+    pub fields: Vec<(String, String)>,
+}
+
+impl CsrfForm {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// Refuses cross-site form posts: a foreign `Origin` or a missing/wrong CSRF token.
+pub(crate) fn check_origin(headers: &HeaderMap) -> Result<(), WebError> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split("://").nth(1).unwrap_or("");
+    if origin == "null" || origin_host != host {
+        return Err(WebError::Forbidden(
+            "Dit formulier komt niet van deze website en is geweigerd.".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_csrf(expected: &str, fields: &[(String, String)]) -> Result<(), WebError> {
+    let given = fields
+        .iter()
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    if given.is_empty() || !same_token(expected, given) {
+        return Err(WebError::Forbidden(
+            "Het formulier is verlopen of ongeldig (CSRF). Laad de pagina opnieuw en probeer het nog eens."
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+impl FromRequest<Arc<AppState>> for CsrfForm {
+    type Rejection = NoLogin;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        check_origin(&parts.headers)?;
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let req = Request::from_parts(parts, body);
+        let Form(fields): Form<Vec<(String, String)>> = Form::from_request(req, state)
+            .await
+            .map_err(|e| WebError::BadRequest(format!("Het formulier kon niet worden gelezen: {e}")))?;
+        check_csrf(&viewer.csrf, &fields)?;
+        Ok(CsrfForm { viewer, fields })
+    }
+}
+
+/// The user behind an API request's `Authorization: Bearer` token.
+pub struct ApiUser(pub User);
+
+impl FromRequestParts<Arc<AppState>> for ApiUser {
+    type Rejection = crate::api::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        if token.is_empty() {
+            return Err(crate::api::ApiError::unauthorized());
+        }
+        match state.engine.store().user_by_token(&token_hash(token)).await {
+            Ok(Some(user)) => Ok(ApiUser(user)),
+            Ok(None) => Err(crate::api::ApiError::unauthorized()),
+            Err(e) => Err(WebError::from(e).into()),
+        }
+    }
+}
+
+/// Whether `role` may use a screen meant for `allowed`.
+pub(crate) fn require(user: &User, allowed: &[UserRole]) -> Result<(), WebError> {
+    if allowed.contains(&user.role) {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden(format!(
+            "Dit onderdeel is niet beschikbaar voor de rol {}.",
+            user.role.label()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("wrong", &hash));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+
+    #[test]
+    fn generated_secrets_differ_and_have_their_shape() {
+        let a = generate_password().unwrap();
+        assert_eq!(a.chars().count(), 20);
+        assert_ne!(a, generate_password().unwrap());
+        let t = generate_api_token().unwrap();
+        assert!(t.starts_with("dl_") && t.len() == 67, "{t}");
+        assert_eq!(token_hash(&t).len(), 64);
+        assert_ne!(token_hash(&t), token_hash(&generate_api_token().unwrap()));
+    }
+
+    #[test]
+    fn logins_are_throttled_per_name() {
+        let throttle = Throttle::new();
+        for _ in 0..5 {
+            assert!(throttle.allow("anna", None));
+        }
+        assert!(
+            !throttle.allow("Anna ", None),
+            "the sixth try within a minute is refused"
+        );
+        assert!(throttle.allow("bert", None));
+    }
+
+    #[test]
+    fn csrf_tokens_must_match() {
+        let fields = vec![(CSRF_FIELD.to_owned(), "abc".to_owned())];
+        assert!(check_csrf("abc", &fields).is_ok());
+        assert!(check_csrf("abd", &fields).is_err());
+        assert!(check_csrf("abc", &[]).is_err());
+    }
+
+    #[test]
+    fn foreign_origins_are_refused() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        assert!(
+            check_origin(&h).is_ok(),
+            "no Origin: same-site navigation or non-browser"
+        );
+        h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
+        assert!(check_origin(&h).is_ok());
+        h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        assert!(check_origin(&h).is_err());
+    }
+}

@@ -1,0 +1,68 @@
+//! Errors of the web layer and how they turn into responses.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use doorloop_engine::engine::EngineError;
+use doorloop_engine::store::StoreError;
+
+/// Why a request failed. HTML handlers render these as a Dutch error page, the API as
+/// JSON (see `api::ApiError`).
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// Unknown id, or an object the user may not see (ids must not leak).
+    #[error("niet gevonden")]
+    NotFound,
+    /// The user is known but their role does not allow this screen or action.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("template: {0}")]
+    Render(#[from] handlebars::RenderError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl WebError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Engine(EngineError::CaseNotFound { .. }) => StatusCode::NOT_FOUND,
+            WebError::Engine(EngineError::Conflict { .. }) => StatusCode::CONFLICT,
+            WebError::Engine(EngineError::Runtime(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            WebError::Engine(EngineError::Invalid(_) | EngineError::Definition(_)) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            WebError::Store(StoreError::PathwayNotFound { .. }) => StatusCode::NOT_FOUND,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The text shown to the user; internal details stay in the log.
+    pub fn public_message(&self) -> String {
+        match self.status() {
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                tracing::error!(error = %self, "request failed");
+                "Er ging iets mis aan onze kant. Probeer het later opnieuw.".to_owned()
+            }
+            StatusCode::NOT_FOUND => "Niet gevonden.".to_owned(),
+            _ => self.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = self.public_message();
+        crate::views::error_page(status, &message)
+    }
+}
+
+pub type WebResult<T> = Result<T, WebError>;

@@ -1,0 +1,227 @@
+//! A step's form in the browser: input widgets and validation with Dutch messages per
+//! field. The runtime checks the values again; this layer makes the messages humane.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use doorloop_engine::model::{Field, FieldType};
+use serde::Serialize;
+use serde_json::Value;
+
+/// One field as the template draws it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldView {
+    pub name: String,
+    pub label: String,
+    pub input: &'static str,
+    pub required: bool,
+    pub value: String,
+    pub checked: bool,
+    pub options: Vec<OptionView>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OptionView {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The Dutch label of a participatieladder rung.
+pub fn rung_label(rung: u64) -> &'static str {
+    match rung {
+        1 => "1 – geïsoleerd",
+        2 => "2 – sociale contacten buiten de deur",
+        3 => "3 – deelname georganiseerde activiteiten",
+        4 => "4 – onbetaald werk",
+        5 => "5 – betaald werk met ondersteuning",
+        6 => "6 – betaald werk",
+        _ => "onbekende trede",
+    }
+}
+
+fn input_kind(ty: &FieldType) -> &'static str {
+    match ty {
+        FieldType::Text => "text",
+        FieldType::Integer | FieldType::Number => "number",
+        FieldType::Boolean => "checkbox",
+        FieldType::Date => "date",
+        FieldType::Choice | FieldType::Rung => "select",
+    }
+}
+
+/// The fields to draw, filled with what the user typed and the errors found.
+pub fn field_views(
+    fields: &[Field],
+    values: &BTreeMap<String, String>,
+    errors: &BTreeMap<String, String>,
+) -> Vec<FieldView> {
+    fields
+        .iter()
+        .map(|f| {
+            let value = values.get(&f.name).cloned().unwrap_or_default();
+            let options: Vec<(String, String)> = match f.ty {
+                FieldType::Choice => f
+                    .options
+                    .iter()
+                    .map(|o| (o.clone(), o.replace('_', " ")))
+                    .collect(),
+                FieldType::Rung => (1..=6)
+                    .map(|r| (r.to_string(), rung_label(r).to_owned()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            FieldView {
+                name: f.name.clone(),
+                label: f.label.clone().unwrap_or_else(|| f.name.replace('_', " ")),
+                input: input_kind(&f.ty),
+                required: f.required,
+                checked: matches!(value.as_str(), "ja" | "true" | "on"),
+                options: options
+                    .into_iter()
+                    .map(|(v, l)| OptionView {
+                        selected: v == value,
+                        value: v,
+                        label: l,
+                    })
+                    .collect(),
+                value,
+                error: errors.get(&f.name).cloned(),
+            }
+        })
+        .collect()
+}
+
+/// Reads the posted values of `fields`. Returns the typed data, or per field a message.
+pub fn parse(
+    fields: &[Field],
+    posted: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Value>, BTreeMap<String, String>> {
+    let mut data = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for f in fields {
+        let raw = posted.get(&f.name).map(|s| s.trim()).unwrap_or("");
+        if f.ty == FieldType::Boolean {
+            data.insert(f.name.clone(), Value::Bool(matches!(raw, "ja" | "true" | "on")));
+            continue;
+        }
+        if raw.is_empty() {
+            if f.required {
+                errors.insert(f.name.clone(), "Vul dit veld in.".to_owned());
+            }
+            continue;
+        }
+        let parsed = match f.ty {
+            FieldType::Text => Ok(Value::String(raw.to_owned())),
+            FieldType::Integer => raw
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| "Vul een geheel getal in.".to_owned()),
+            FieldType::Number => raw
+                .replace(',', ".")
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| "Vul een getal in (bijvoorbeeld 2,5).".to_owned()),
+            FieldType::Date => raw
+                .parse::<NaiveDate>()
+                .map(|_| Value::String(raw.to_owned()))
+                .map_err(|_| "Vul een datum in als JJJJ-MM-DD.".to_owned()),
+            FieldType::Choice => {
+                if f.options.iter().any(|o| o == raw) {
+                    Ok(Value::String(raw.to_owned()))
+                } else {
+                    Err(format!("Kies een van: {}.", f.options.join(", ")))
+                }
+            }
+            FieldType::Rung => match raw.parse::<u64>() {
+                Ok(r) if (1..=6).contains(&r) => Ok(Value::from(r)),
+                _ => Err("Kies een trede van 1 tot en met 6.".to_owned()),
+            },
+            FieldType::Boolean => Ok(Value::Bool(true)),
+        };
+        match parsed {
+            Ok(v) => {
+                data.insert(f.name.clone(), v);
+            }
+            Err(message) => {
+                errors.insert(f.name.clone(), message);
+            }
+        }
+    }
+    if errors.is_empty() { Ok(data) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str, ty: FieldType, required: bool) -> Field {
+        Field {
+            name: name.into(),
+            ty,
+            required,
+            label: None,
+            options: vec!["ja_graag".into(), "nee".into()],
+        }
+    }
+
+    fn posted(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn values_are_typed_and_errors_name_the_field() {
+        let fields = vec![
+            field("uren", FieldType::Number, true),
+            field("trede", FieldType::Rung, true),
+            field("keuze", FieldType::Choice, false),
+            field("akkoord", FieldType::Boolean, false),
+            field("datum", FieldType::Date, false),
+        ];
+        let ok = parse(
+            &fields,
+            &posted(&[
+                ("uren", "2,5"),
+                ("trede", "3"),
+                ("keuze", "nee"),
+                ("akkoord", "ja"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(ok["uren"], serde_json::json!(2.5));
+        assert_eq!(ok["trede"], serde_json::json!(3));
+        assert_eq!(ok["akkoord"], serde_json::json!(true));
+        assert!(!ok.contains_key("datum"));
+        let errors = parse(
+            &fields,
+            &posted(&[
+                ("uren", "veel"),
+                ("trede", "9"),
+                ("keuze", "x"),
+                ("datum", "morgen"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 4);
+        assert!(errors["uren"].contains("getal"));
+        assert!(errors["trede"].contains("1 tot en met 6"));
+        let missing = parse(&fields, &posted(&[])).unwrap_err();
+        assert_eq!(missing.keys().collect::<Vec<_>>(), vec!["trede", "uren"]);
+    }
+
+    #[test]
+    fn views_keep_what_was_typed() {
+        let fields = vec![field("trede", FieldType::Rung, true)];
+        let errors = posted(&[("trede", "Kies")]);
+        let views = field_views(&fields, &posted(&[("trede", "4")]), &errors);
+        assert_eq!(views[0].input, "select");
+        assert!(views[0].options[3].selected);
+        assert_eq!(views[0].error.as_deref(), Some("Kies"));
+    }
+}

@@ -1,0 +1,185 @@
+//! The pathway drawn as an SVG graph (layered, left to right, laid out by layout-rs),
+//! with the steps where a case is now highlighted.
+
+use std::collections::{BTreeSet, HashMap};
+
+use doorloop_engine::model::{PathwayVersion, StepKind};
+use layout::backends::svg::SVGWriter;
+use layout::core::base::Orientation;
+use layout::core::color::Color;
+use layout::core::geometry::Point;
+use layout::core::style::{LineStyleKind, StyleAttr};
+use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
+use layout::topo::layout::VisualGraph;
+
+const INK: u32 = 0x334155ff;
+const MUTED: u32 = 0x94a3b8ff;
+
+fn look(line: u32, width: usize, fill: u32, rounded: usize) -> StyleAttr {
+    StyleAttr::new(Color::new(line), width, Some(Color::new(fill)), rounded, 13)
+}
+
+/// Wraps a label into lines of about `width` characters.
+fn wrap(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines.join("\n")
+}
+
+/// Renders the pathway; `active` are the step ids to highlight.
+pub fn svg(pathway: &PathwayVersion, active: &BTreeSet<String>) -> String {
+    let mut vg = VisualGraph::new(Orientation::LeftToRight);
+    let mut handles = HashMap::new();
+    for step in &pathway.pathway.steps {
+        let is_active = active.contains(&step.id);
+        let (shape, size, style) = match &step.kind {
+            StepKind::Start => (
+                ShapeKind::new_circle(""),
+                Point::new(28., 28.),
+                look(INK, 2, 0xdcfce7ff, 0),
+            ),
+            StepKind::End => {
+                let label = step.outcome.clone().unwrap_or_default().replace('_', " ");
+                (
+                    ShapeKind::new_double_circle(&wrap(&label, 10)),
+                    Point::new(86., 86.),
+                    look(INK, 2, 0xf1f5f9ff, 0),
+                )
+            }
+            StepKind::Gateway
+            | StepKind::ParallelSplit
+            | StepKind::ParallelJoin
+            | StepKind::InclusiveSplit
+            | StepKind::InclusiveJoin => {
+                let mark = match step.kind {
+                    StepKind::Gateway => "X",
+                    StepKind::ParallelSplit | StepKind::ParallelJoin => "+",
+                    _ => "O",
+                };
+                (
+                    ShapeKind::new_circle(mark),
+                    Point::new(34., 34.),
+                    look(INK, 2, 0xfef9c3ff, 0),
+                )
+            }
+            kind => {
+                let fill = match kind {
+                    StepKind::JointVisit => 0xe0e7ffff,
+                    StepKind::Wait => 0xffedd5ff,
+                    StepKind::Automatic => 0xf1f5f9ff,
+                    _ => 0xffffffff,
+                };
+                let roles = step.responsible_roles().join(" + ");
+                let mut label = wrap(step.display_name(), 22);
+                if !roles.is_empty() {
+                    label.push('\n');
+                    label.push_str(&roles);
+                }
+                if let Some(party) = &step.party {
+                    label.push_str(&format!("\nwacht op: {party}"));
+                }
+                let lines = label.lines().count() as f64;
+                let widest = label.lines().map(|l| l.chars().count()).max().unwrap_or(4) as f64;
+                (
+                    ShapeKind::new_box(&label),
+                    Point::new((widest * 7.4 + 24.).max(110.), lines * 17. + 20.),
+                    look(INK, 1, fill, 8),
+                )
+            }
+        };
+        let style = if is_active {
+            StyleAttr::new(
+                Color::new(0xea580cff),
+                4,
+                Some(Color::new(0xfed7aaff)),
+                style.rounded,
+                13,
+            )
+        } else {
+            style
+        };
+        let handle = vg.add_node(Element::create(shape, style, Orientation::LeftToRight, size));
+        handles.insert(step.id.clone(), handle);
+    }
+    for step in &pathway.pathway.steps {
+        let Some(&from) = handles.get(&step.id) else {
+            continue;
+        };
+        for t in step.transitions() {
+            let Some(&to) = handles.get(t.to) else { continue };
+            let label = if step.on_deadline.as_deref() == Some(t.to) && t.when.is_none() && !t.is_default {
+                "termijn verstreken".to_owned()
+            } else if t.is_default {
+                "anders".to_owned()
+            } else {
+                step.branches
+                    .iter()
+                    .find(|b| b.to == t.to)
+                    .and_then(|b| b.label.clone())
+                    .unwrap_or_default()
+            };
+            let color = if t.is_default { MUTED } else { INK };
+            let arrow = Arrow::new(
+                LineEndKind::None,
+                LineEndKind::Arrow,
+                LineStyleKind::Normal,
+                &label,
+                &StyleAttr::new(Color::new(color), 1, None, 0, 11),
+                &None,
+                &None,
+            );
+            vg.add_edge(arrow, from, to);
+        }
+    }
+    let mut writer = SVGWriter::new();
+    vg.do_it(false, false, false, &mut writer);
+    writer.finalize().replace(
+        "font-family: Times, serif",
+        "font-family: system-ui, 'Segoe UI', Roboto, sans-serif",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use doorloop_engine::definition;
+
+    #[test]
+    fn every_shipped_pathway_draws_with_its_steps_and_highlights() {
+        let yaml = include_str!("../../workflows/van-zorg-naar-werk.yaml");
+        let pathway = definition::from_yaml(yaml).unwrap().pathway;
+        let version = PathwayVersion { version: 1, pathway };
+        let first_task = version
+            .pathway
+            .steps
+            .iter()
+            .find(|s| s.kind == StepKind::Task)
+            .unwrap()
+            .id
+            .clone();
+        let plain = svg(&version, &BTreeSet::new());
+        assert!(plain.starts_with("<svg") || plain.contains("<svg"));
+        assert!(plain.contains("<rect"));
+        assert!(!plain.contains("#ea580c"), "nothing highlighted");
+        let lit = svg(&version, &BTreeSet::from([first_task]));
+        assert!(lit.contains("#ea580c"), "the current step is highlighted");
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        let yaml = include_str!("../../workflows/simpel-switchen.yaml");
+        let mut pathway = definition::from_yaml(yaml).unwrap().pathway;
+        pathway.steps[1].name = "<script>alert(1)</script>".into();
+        let out = svg(&PathwayVersion { version: 1, pathway }, &BTreeSet::new());
+        assert!(!out.contains("<script>"));
+        assert!(out.contains("&lt;script&gt;"));
+    }
+}

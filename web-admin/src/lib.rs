@@ -1,0 +1,184 @@
+//! Doorloop web admin: the server-rendered Dutch UI (handlebars, escaped by default) and
+//! the JSON API under `/api/v1`, on axum.
+//!
+//! Security: local accounts with argon2id hashes, server-side sessions in Doorloop's own
+//! database (cookie HttpOnly, SameSite=Lax, Secure behind HTTPS, id rotated at login,
+//! idle and absolute timeouts), a CSRF token on every form plus an Origin check, login
+//! throttling, strict security headers, object-level checks on every case and task, and
+//! an access-log row for every view of a case.
+
+pub mod access;
+pub mod api;
+pub mod auth;
+mod error;
+mod forms;
+pub mod graph;
+mod pages;
+mod sessions;
+mod views;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{get, post};
+use doorloop_engine::engine::Engine;
+use doorloop_engine::model::PathwayVersion;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub use error::WebError;
+
+/// Settings of the web server.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` and send HSTS: set when Doorloop is reached over HTTPS.
+    pub secure_cookies: bool,
+    /// A session ends after this long without a request.
+    pub idle_timeout: Duration,
+    /// A session ends this long after login, active or not.
+    pub absolute_timeout: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            secure_cookies: false,
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(10 * 60 * 60),
+        }
+    }
+}
+
+/// Drawn pathway graphs by (pathway, version, highlighted steps).
+#[derive(Default)]
+pub struct GraphCache {
+    drawn: Mutex<HashMap<(String, u32, String), Arc<String>>>,
+}
+
+impl GraphCache {
+    const MAX: usize = 2048;
+
+    pub fn get_or_draw(&self, pv: &PathwayVersion, active: &BTreeSet<String>) -> Arc<String> {
+        let key = (
+            pv.key().to_owned(),
+            pv.version,
+            active.iter().cloned().collect::<Vec<_>>().join(","),
+        );
+        if let Ok(map) = self.drawn.lock()
+            && let Some(svg) = map.get(&key)
+        {
+            return svg.clone();
+        }
+        let svg = Arc::new(graph::svg(pv, active));
+        if let Ok(mut map) = self.drawn.lock() {
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+            map.insert(key, svg.clone());
+        }
+        svg
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub config: WebConfig,
+    pub access_log: access::AccessLog,
+    pub throttle: auth::Throttle,
+    /// Verified against for unknown login names, so timing does not reveal them.
+    pub dummy_hash: String,
+    pub graphs: GraphCache,
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The whole web application: pages, API and security layers. Call within a tokio runtime.
+pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError> {
+    let dummy_hash =
+        auth::hash_password("doorloop-dummy-password").map_err(|e| WebError::Internal(e.to_string()))?;
+    let store = engine.store().clone();
+    let idle = time::Duration::seconds(i64::try_from(config.idle_timeout.as_secs()).unwrap_or(i64::MAX));
+    let sessions = SessionManagerLayer::new(sessions::DbSessionStore::new(store.clone()))
+        .with_name("doorloop_sessie")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(idle));
+    let secure = config.secure_cookies;
+    let state = Arc::new(AppState {
+        access_log: access::AccessLog::start(store.clone()),
+        engine,
+        config,
+        throttle: auth::Throttle::new(),
+        dummy_hash,
+        graphs: GraphCache::default(),
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.sessions_purge(chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+        }
+    });
+    let pages = Router::new()
+        .route("/", get(pages::home))
+        .route("/inloggen", get(pages::login_form).post(pages::login))
+        .route("/uitloggen", post(pages::logout))
+        .route("/taken", get(pages::my_tasks))
+        .route("/casussen", get(pages::cases))
+        .route("/casussen/{id}", get(pages::case_page))
+        .route("/casussen/{id}/taken/{task}", get(pages::task_page))
+        .route("/casussen/{id}/taken/{task}/afronden", post(pages::complete_task))
+        .route("/casussen/{id}/taken/{task}/bezoek", post(pages::plan_visit))
+        .route("/casussen/{id}/taken/{task}/oppakken", post(pages::claim))
+        .route("/casussen/{id}/taken/{task}/vrijgeven", post(pages::release))
+        .route("/vastgelopen", get(pages::stalls))
+        .route("/trajecten", get(pages::pathways))
+        .route("/trajecten/{key}/{version}/graaf.svg", get(pages::graph))
+        .route("/beheer", get(pages::admin))
+        .fallback(pages::not_found)
+        .layer(sessions);
+    let mut app = Router::new()
+        .route("/static/app.css", get(pages::css))
+        .merge(api::routes())
+        .merge(pages)
+        .with_state(state)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+        .layer(header_layer(header::CACHE_CONTROL, "no-store"));
+    if secure {
+        app = app.layer(header_layer(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000",
+        ));
+    }
+    Ok(app)
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// Serves `app` on `listener` until `shutdown` completes; client addresses reach the
+/// login throttle.
+pub async fn serve(
+    app: Router,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

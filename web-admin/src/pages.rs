@@ -1,0 +1,1103 @@
+//! The HTML screens (Dutch): login, "Mijn taken", the case page, task forms, joint
+//! visits, and the overviews for managers, coordinators and admins.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Europe::Amsterdam;
+use doorloop_engine::engine::EngineError;
+use doorloop_engine::model::{PathwayVersion, Step, StepKind};
+use doorloop_engine::runtime::{Action, CaseState, Command, EventKind, RuntimeError, Task, TaskRef};
+use doorloop_engine::stall;
+use doorloop_engine::store::{User, UserRole, WorkFilter};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::access::{CaseAccess, case_access, check_task, may_take};
+use crate::auth::{self, CsrfForm, Viewer};
+use crate::error::{WebError, WebResult};
+use crate::forms;
+use crate::views::{self, date, date_time, due_state, page, stall_reason};
+
+type Shared = State<Arc<AppState>>;
+
+/// The layout's view of the logged-in user.
+pub(crate) fn user_json(u: &User) -> Value {
+    json!({
+        "name": u.display_name,
+        "role_label": u.role.label(),
+        "teams": u.teams.join(", "),
+        "is_consultant": u.role == UserRole::Consultant,
+        "sees_cases": matches!(u.role, UserRole::Consultant | UserRole::Manager),
+        "sees_stalls": matches!(u.role, UserRole::Manager | UserRole::Coordinator),
+        "sees_pathways": matches!(u.role, UserRole::Manager | UserRole::Coordinator),
+        "is_admin": u.role == UserRole::Admin,
+    })
+}
+
+fn base(viewer: &Viewer, title: &str, nav: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("title".into(), json!(title));
+    m.insert("user".into(), user_json(&viewer.user));
+    m.insert("csrf".into(), json!(viewer.csrf));
+    m.insert(format!("nav_{nav}"), json!(true));
+    m
+}
+
+fn short(id: &str) -> String {
+    id.chars()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+/// A local path to go back to after a form; anything else becomes `fallback`.
+fn local_path(path: Option<&str>, fallback: &str) -> String {
+    match path {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
+        _ => fallback.to_owned(),
+    }
+}
+
+pub async fn home(viewer: Viewer) -> Redirect {
+    Redirect::to(match viewer.user.role {
+        UserRole::Consultant => "/taken",
+        UserRole::Manager => "/vastgelopen",
+        UserRole::Coordinator => "/trajecten",
+        UserRole::Admin => "/beheer",
+    })
+}
+
+pub async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        views::CSS,
+    )
+}
+
+// ---- login ----
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    volgende: Option<String>,
+}
+
+fn login_page(status: StatusCode, csrf: &str, next: &str, username: &str, error: Option<&str>) -> Response {
+    page(
+        status,
+        "login",
+        &json!({
+            "title": "Inloggen",
+            "user": Value::Null,
+            "csrf": csrf,
+            "next": next,
+            "username": username,
+            "error": error,
+        }),
+    )
+}
+
+pub async fn login_form(session: Session, Query(q): Query<LoginQuery>) -> WebResult<Response> {
+    let csrf = auth::csrf_token(&session).await?;
+    let next = local_path(q.volgende.as_deref(), "/");
+    Ok(login_page(StatusCode::OK, &csrf, &next, "", None))
+}
+
+/// The client's address (from the server's connection info), for throttling.
+pub struct ClientAddr(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(auth::client_address(parts)))
+    }
+}
+
+pub async fn login(
+    State(app): Shared,
+    session: Session,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> WebResult<Response> {
+    auth::check_origin(&headers)?;
+    let csrf = auth::csrf_token(&session).await?;
+    auth::check_csrf(&csrf, &fields)?;
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (name, password) = (get("gebruikersnaam").trim().to_owned(), get("wachtwoord"));
+    let next = local_path(Some(&get("volgende")), "/");
+    if !app.throttle.allow(&name, addr) {
+        tracing::warn!("login throttled");
+        return Ok(login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &csrf,
+            &next,
+            &name,
+            Some("Te veel inlogpogingen. Wacht een paar minuten en probeer het opnieuw."),
+        ));
+    }
+    let user = app.engine.store().user(&name).await?;
+    let hash = user
+        .as_ref()
+        .filter(|u| u.active)
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| app.dummy_hash.clone());
+    // The hash is checked even for unknown names, so timing does not tell them apart.
+    let matches = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    match user {
+        Some(user) if matches && user.active && user.password_hash.is_some() => {
+            auth::log_in(&session, &user).await?;
+            tracing::info!(role = user.role.as_str(), "login");
+            Ok(Redirect::to(&next).into_response())
+        }
+        _ => Ok(login_page(
+            StatusCode::UNAUTHORIZED,
+            &csrf,
+            &next,
+            &name,
+            Some("Gebruikersnaam of wachtwoord onjuist."),
+        )),
+    }
+}
+
+pub async fn logout(session: Session, form: CsrfForm) -> WebResult<Redirect> {
+    drop(form);
+    session
+        .flush()
+        .await
+        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    Ok(Redirect::to("/inloggen"))
+}
+
+// ---- Mijn taken ----
+
+#[derive(Deserialize, Default)]
+pub struct TaskQuery {
+    rol: Option<String>,
+    traject: Option<String>,
+    voor: Option<String>,
+}
+
+const WORK_LIST_LIMIT: u32 = 200;
+
+pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQuery>) -> WebResult<Response> {
+    auth::require(&viewer.user, &[UserRole::Consultant])?;
+    let nonempty = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
+    let (role, pathway, before) = (nonempty(q.rol), nonempty(q.traject), nonempty(q.voor));
+    let due_before = match &before {
+        Some(d) => Some(
+            d.parse::<NaiveDate>()
+                .ok()
+                .and_then(|d| {
+                    Amsterdam
+                        .from_local_datetime(&d.and_time(NaiveTime::MIN))
+                        .earliest()
+                })
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| WebError::BadRequest(format!("Ongeldige datum bij 'Termijn vóór': {d}")))?,
+        ),
+        None => None,
+    };
+    let rows = app
+        .engine
+        .store()
+        .work_list(&WorkFilter {
+            user: viewer.user.id.clone(),
+            teams: viewer.user.teams.clone(),
+            role: role.clone(),
+            pathway: pathway.clone(),
+            due_before,
+            limit: WORK_LIST_LIMIT + 1,
+        })
+        .await?;
+    let more = rows.len() > WORK_LIST_LIMIT as usize;
+    let now = Utc::now();
+    let summaries = app.engine.store().pathways().await?;
+    let mut names: HashMap<String, String> = HashMap::new();
+    for s in &summaries {
+        names.entry(s.key.clone()).or_insert_with(|| s.name.clone());
+    }
+    let mut tasks = Vec::new();
+    for r in rows.iter().take(WORK_LIST_LIMIT as usize) {
+        let pv = app
+            .engine
+            .pathway(&r.pathway_key, Some(r.pathway_version))
+            .await?;
+        let step_name = pv
+            .step(&r.step)
+            .map(|s| s.display_name().to_owned())
+            .unwrap_or_else(|| r.step.clone());
+        let (due_class, due_text) = due_state(r.due_at, now);
+        tasks.push(json!({
+            "case_id": r.case_id,
+            "short_id": short(&r.case_id),
+            "task_id": r.task_id,
+            "step": r.step,
+            "step_name": step_name,
+            "pathway": names.get(&r.pathway_key).cloned().unwrap_or_else(|| r.pathway_key.clone()),
+            "roles": r.roles.join(" + "),
+            "assignee": r.assignee,
+            "mine": r.assignee.as_deref() == Some(viewer.user.id.as_str()),
+            "due_class": due_class,
+            "due_text": due_text,
+            "due_at": r.due_at.map(date_time),
+            "stall": r.stall_reason.as_deref().map(stall_reason),
+        }));
+    }
+    let mut keys: Vec<(String, String)> = names.into_iter().collect();
+    keys.sort();
+    let back = {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("rol", &role), ("traject", &pathway), ("voor", &before)] {
+            if let Some(v) = v {
+                s.append_pair(k, v);
+            }
+        }
+        let q = s.finish();
+        if q.is_empty() {
+            "/taken".to_owned()
+        } else {
+            format!("/taken?{q}")
+        }
+    };
+    let mut data = base(&viewer, "Mijn taken", "taken");
+    data.insert("count".into(), json!(tasks.len()));
+    data.insert("tasks".into(), Value::Array(tasks));
+    data.insert("more".into(), json!(more));
+    data.insert(
+        "roles".into(),
+        json!(
+            viewer
+                .user
+                .teams
+                .iter()
+                .map(|t| json!({"value": t, "selected": role.as_ref() == Some(t)}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    data.insert(
+        "pathways".into(),
+        json!(
+            keys.iter()
+                .map(|(k, n)| json!({"value": k, "label": n, "selected": pathway.as_ref() == Some(k)}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    data.insert("due_before".into(), json!(before));
+    data.insert(
+        "filtered".into(),
+        json!(role.is_some() || pathway.is_some() || before.is_some()),
+    );
+    data.insert("back".into(), json!(back));
+    Ok(page(StatusCode::OK, "tasks", &Value::Object(data)))
+}
+
+// ---- loading a case with its access rule ----
+
+/// The case and the viewer's access, or "not found" when they may not see it.
+pub(crate) async fn visible_case(
+    app: &AppState,
+    user: &User,
+    id: &str,
+) -> WebResult<(Arc<CaseState>, CaseAccess)> {
+    let state = match app.engine.load_fresh(id).await {
+        Ok(s) => s,
+        Err(EngineError::CaseNotFound { .. }) => return Err(WebError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    match case_access(user, &state) {
+        CaseAccess::None => Err(WebError::NotFound),
+        access => Ok((state, access)),
+    }
+}
+
+fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
+    let step = |id: &str| {
+        pv.step(id)
+            .map(|s| s.display_name().to_owned())
+            .unwrap_or_else(|| id.to_owned())
+    };
+    Some(match kind {
+        EventKind::CaseStarted { pathway_version, .. } => format!("Casus gestart (versie {pathway_version})"),
+        EventKind::TaskOpened { task } => format!("Taak geopend: {}", step(&task.step)),
+        EventKind::TaskAssigned { user: Some(u), .. } => format!("Taak toegewezen aan {u}"),
+        EventKind::TaskAssigned { user: None, .. } => "Taak vrijgegeven".to_owned(),
+        EventKind::VisitPlanned { visit, .. } => {
+            format!("Gezamenlijk bezoek gepland op {}", date_time(visit.at))
+        }
+        EventKind::TaskCompleted { step: s, .. } => format!("Afgerond: {}", step(s)),
+        EventKind::TaskClosed { step: s, .. } => format!("Gesloten: {}", step(s)),
+        EventKind::RungSet { rung, .. } => format!(
+            "Trede participatieladder: {}",
+            forms::rung_label(u64::from(*rung))
+        ),
+        EventKind::CaseEnded { outcome, .. } => format!("Casus afgesloten: {}", outcome.replace('_', " ")),
+        EventKind::CaseWithdrawn { .. } => "Casus ingetrokken".to_owned(),
+        EventKind::DueChanged { due, .. } => format!("Termijn: {}", date_time(due.at)),
+        EventKind::DeadlinePassed { step: s, .. } => format!("Termijn verstreken: {}", step(s)),
+        EventKind::EscalationRaised { step: s, to, .. } => format!("Escalatie ({}) naar {to}", step(s)),
+        EventKind::StallRaised { stall, .. } => format!("Vastgelopen: {}", stall_reason(&stall.reason)),
+        EventKind::StallCleared { .. } => "Weer in beweging".to_owned(),
+        EventKind::VariablesSet { .. } => "Gegevens bijgewerkt".to_owned(),
+        _ => return None,
+    })
+}
+
+async fn team_json(app: &AppState, ids: &[String]) -> WebResult<Vec<Value>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let user = app.engine.store().user(id).await?;
+        out.push(json!({
+            "id": id,
+            "name": user.as_ref().map(|u| u.display_name.clone()).unwrap_or_else(|| id.clone()),
+            "teams": user.map(|u| u.teams.join(", ")).unwrap_or_default(),
+        }));
+    }
+    Ok(out)
+}
+
+fn current_steps(state: &CaseState) -> BTreeSet<String> {
+    state
+        .tasks
+        .values()
+        .map(|t| t.step.clone())
+        .chain(state.tokens.values().map(|t| t.step.clone()))
+        .collect()
+}
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "active" => "loopt",
+        "ended" => "afgerond",
+        "withdrawn" => "ingetrokken",
+        _ => "nieuw",
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct CaseQuery {
+    klaar: Option<String>,
+}
+
+pub async fn case_page(
+    State(app): Shared,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<CaseQuery>,
+) -> WebResult<Response> {
+    let (state, access) = visible_case(&app, &viewer.user, &id).await?;
+    app.access_log.record(&viewer.user, &id, "casuspagina").await?;
+    let pv = app
+        .engine
+        .pathway(&state.pathway_key, Some(state.pathway_version))
+        .await?;
+    let now = Utc::now();
+    let steps = current_steps(&state);
+    let mut tasks = Vec::new();
+    for t in state.tasks.values() {
+        let step = pv.step(&t.step);
+        let (due_class, due_text) = due_state(t.due.as_ref().map(|d| d.at), now);
+        tasks.push(json!({
+            "id": t.id,
+            "step_name": step.map(|s| s.display_name()).unwrap_or(&t.step),
+            "roles": t.roles.join(" + "),
+            "assignee": t.assignee,
+            "due_class": due_class,
+            "due_text": due_text,
+            "explanation": t.due.as_ref().map(|d| d.explanation.clone()).unwrap_or_default(),
+            "visit": t.visit.as_ref().map(|v| date_time(v.at)),
+            "can_open": access == CaseAccess::Act || access == CaseAccess::Read,
+        }));
+    }
+    let events = app.engine.store().events(&id).await?;
+    let timeline: Vec<Value> = events
+        .iter()
+        .rev()
+        .filter_map(|e| {
+            event_text(&e.event.kind, &pv)
+                .map(|what| json!({"at": date_time(e.event.at), "what": what, "actor": e.event.actor}))
+        })
+        .collect();
+    let rungs: Vec<Value> = state
+        .rung_history
+        .iter()
+        .map(|r| {
+            json!({
+                "label": forms::rung_label(u64::from(r.rung)),
+                "at": date(r.at),
+                "step": r.step.as_deref().and_then(|s| pv.step(s)).map(|s| s.display_name()),
+            })
+        })
+        .collect();
+    let stalls: Vec<Value> = state
+        .stalls
+        .values()
+        .map(|s| {
+            json!({
+                "reason": stall_reason(&s.reason),
+                "step": s.step.as_deref().and_then(|id| pv.step(id)).map(|st| st.display_name()),
+                "party": s.party,
+                "since": date(s.since),
+            })
+        })
+        .collect();
+    let active: Vec<String> = steps.iter().cloned().collect();
+    let graph_url = format!(
+        "/trajecten/{}/{}/graaf.svg?{}",
+        state.pathway_key,
+        state.pathway_version,
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("actief", &active.join(","))
+            .finish()
+    );
+    let status = state.status.as_str();
+    let (back, back_label) = if viewer.user.role == UserRole::Consultant {
+        ("/taken", "Mijn taken")
+    } else {
+        ("/casussen", "Casussen")
+    };
+    let mut data = base(&viewer, &format!("Casus {}", short(&id)), "casussen");
+    data.insert(
+        "case".into(),
+        json!({
+            "id": state.id,
+            "short_id": short(&state.id),
+            "status": status,
+            "status_label": status_label(status),
+            "pathway_name": pv.pathway.name,
+            "pathway_version": state.pathway_version,
+            "started": state.started_at.map(date).unwrap_or_default(),
+            "outcome": state.outcome.as_ref().map(|o| o.replace('_', " ")),
+            "stalls": stalls,
+            "current_steps": steps.iter().filter_map(|s| pv.step(s)).map(|s| s.display_name()).collect::<Vec<_>>().join(", "),
+        }),
+    );
+    data.insert("tasks".into(), Value::Array(tasks));
+    data.insert("timeline".into(), Value::Array(timeline));
+    data.insert("team".into(), Value::Array(team_json(&app, &state.team).await?));
+    data.insert("rungs".into(), Value::Array(rungs));
+    data.insert("graph_url".into(), json!(graph_url));
+    data.insert("read_only".into(), json!(access == CaseAccess::Read));
+    data.insert("back".into(), json!(back));
+    data.insert("back_label".into(), json!(back_label));
+    if q.klaar.is_some() {
+        data.insert("flash".into(), json!("Opgeslagen. De casus is bijgewerkt."));
+    }
+    Ok(page(StatusCode::OK, "case", &Value::Object(data)))
+}
+
+// ---- task forms ----
+
+struct TaskForm<'a> {
+    state: &'a CaseState,
+    access: CaseAccess,
+    pv: &'a PathwayVersion,
+    step: &'a Step,
+    task_id: &'a str,
+    task: Option<&'a Task>,
+    values: BTreeMap<String, String>,
+    errors: BTreeMap<String, String>,
+    problem: Option<String>,
+}
+
+async fn render_task(
+    app: &AppState,
+    viewer: &Viewer,
+    f: TaskForm<'_>,
+    status: StatusCode,
+) -> WebResult<Response> {
+    let now = Utc::now();
+    let is_visit = f.step.kind == StepKind::JointVisit;
+    let planned = f.task.and_then(|t| t.visit.as_ref());
+    let (due_class, due_text) = due_state(f.task.and_then(|t| t.due.as_ref().map(|d| d.at)), now);
+    let may_act = f.access == CaseAccess::Act && f.task.is_some_and(|t| check_task(&viewer.user, t).is_ok());
+    let read_only = match (f.access, f.task) {
+        (_, None) => None,
+        (CaseAccess::Read, _) => Some("U kunt deze taak inzien maar niet afronden (alleen lezen)."),
+        (_, Some(t)) if !may_act => Some(if t.assignee.is_some() {
+            "Deze taak is toegewezen aan een collega."
+        } else {
+            "Deze taak hoort niet bij uw team."
+        }),
+        _ => None,
+    };
+    let mut team: Vec<String> = f.state.team.clone();
+    if !team.contains(&viewer.user.id) {
+        team.push(viewer.user.id.clone());
+    }
+    let chosen: BTreeSet<String> = match (f.values.get("deelnemer"), planned) {
+        (Some(list), _) => list.split('\u{1f}').map(str::to_owned).collect(),
+        (None, Some(v)) => v.participants.iter().cloned().collect(),
+        (None, None) => BTreeSet::from([viewer.user.id.clone()]),
+    };
+    let participants: Vec<Value> = team_json(app, &team)
+        .await?
+        .into_iter()
+        .map(|mut p| {
+            let checked = p["id"].as_str().is_some_and(|id| chosen.contains(id));
+            p["checked"] = json!(checked);
+            p
+        })
+        .collect();
+    let visit_form = planned.map(|v| {
+        let l = v.at.with_timezone(&Amsterdam);
+        (
+            l.format("%Y-%m-%d").to_string(),
+            l.format("%H:%M").to_string(),
+            v.place.clone().unwrap_or_default(),
+        )
+    });
+    let form_value =
+        |k: &str, planned: Option<String>| f.values.get(k).cloned().or(planned).unwrap_or_default();
+    let mut data = base(viewer, f.step.display_name(), "taken");
+    data.insert("case_id".into(), json!(f.state.id));
+    data.insert("short_id".into(), json!(short(&f.state.id)));
+    data.insert("task_id".into(), json!(f.task_id));
+    data.insert("step_name".into(), json!(f.step.display_name()));
+    data.insert("description".into(), json!(f.step.description));
+    data.insert("pathway_name".into(), json!(f.pv.pathway.name));
+    data.insert("roles".into(), json!(f.step.responsible_roles().join(" + ")));
+    data.insert("assignee".into(), json!(f.task.and_then(|t| t.assignee.clone())));
+    data.insert("due_class".into(), json!(due_class));
+    data.insert("due_text".into(), json!(due_text));
+    data.insert("version".into(), json!(f.state.seq));
+    data.insert("problem".into(), json!(f.problem));
+    data.insert("errors".into(), json!(f.errors));
+    data.insert("read_only".into(), json!(read_only));
+    data.insert("plan_visit".into(), json!(is_visit && may_act));
+    data.insert("visit".into(), json!(planned.map(|v| date_time(v.at))));
+    data.insert("participants".into(), Value::Array(participants));
+    data.insert(
+        "form".into(),
+        json!({
+            "datum": form_value("datum", visit_form.as_ref().map(|v| v.0.clone())),
+            "tijd": form_value("tijd", visit_form.as_ref().map(|v| v.1.clone())),
+            "plaats": form_value("plaats", visit_form.as_ref().map(|v| v.2.clone())),
+        }),
+    );
+    // A joint visit records its outcome once planned; other steps complete directly.
+    let show_form = (may_act || f.task.is_none()) && (!is_visit || planned.is_some());
+    data.insert("show_form".into(), json!(show_form));
+    data.insert(
+        "form_title".into(),
+        json!(if is_visit {
+            "Uitkomst van het bezoek vastleggen"
+        } else {
+            "Taak afronden"
+        }),
+    );
+    data.insert(
+        "submit_label".into(),
+        json!(if is_visit {
+            "Uitkomst vastleggen"
+        } else {
+            "Afronden"
+        }),
+    );
+    data.insert(
+        "fields".into(),
+        json!(forms::field_views(&f.step.fields, &f.values, &f.errors)),
+    );
+    Ok(page(status, "task", &Value::Object(data)))
+}
+
+pub async fn task_page(
+    State(app): Shared,
+    viewer: Viewer,
+    Path((id, task_id)): Path<(String, String)>,
+) -> WebResult<Response> {
+    let (state, access) = visible_case(&app, &viewer.user, &id).await?;
+    let Some(task) = state.tasks.get(&task_id) else {
+        return Err(WebError::NotFound);
+    };
+    app.access_log.record(&viewer.user, &id, "taakformulier").await?;
+    let pv = app
+        .engine
+        .pathway(&state.pathway_key, Some(state.pathway_version))
+        .await?;
+    let step = pv.step(&task.step).ok_or(WebError::NotFound)?;
+    let form = TaskForm {
+        state: &state,
+        access,
+        pv: &pv,
+        step,
+        task_id: &task_id,
+        task: Some(task),
+        values: BTreeMap::new(),
+        errors: BTreeMap::new(),
+        problem: None,
+    };
+    render_task(&app, &viewer, form, StatusCode::OK).await
+}
+
+/// What was posted, as the form shows it again (checkbox groups joined).
+fn posted_values(form: &CsrfForm) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in &form.fields {
+        if k == auth::CSRF_FIELD || k == "versie" {
+            continue;
+        }
+        values
+            .entry(k.clone())
+            .and_modify(|e| {
+                e.push('\u{1f}');
+                e.push_str(v);
+            })
+            .or_insert_with(|| v.clone());
+    }
+    values
+}
+
+const CONFLICT: &str = "Een collega heeft deze casus intussen gewijzigd en deze taak is niet meer open. \
+     Uw invoer staat hieronder nog; bekijk de casus voordat u verder gaat.";
+
+fn is_conflict(e: &EngineError) -> bool {
+    matches!(
+        e,
+        EngineError::Conflict { .. } | EngineError::Runtime(RuntimeError::TaskNotOpen { .. })
+    )
+}
+
+pub async fn complete_task(
+    State(app): Shared,
+    Path((id, task_id)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Response> {
+    let viewer = &form.viewer;
+    let (state, access) = visible_case(&app, &viewer.user, &id).await?;
+    let pv = app
+        .engine
+        .pathway(&state.pathway_key, Some(state.pathway_version))
+        .await?;
+    let values = posted_values(&form);
+    // The task may have been completed by a colleague meanwhile: find its step from the
+    // case history so the form (with the user's input) can be shown again.
+    let task = state.tasks.get(&task_id);
+    let step_id = match task {
+        Some(t) => t.step.clone(),
+        None => closed_task_step(&app, &id, &task_id)
+            .await?
+            .ok_or(WebError::NotFound)?,
+    };
+    let step = pv.step(&step_id).ok_or(WebError::NotFound)?;
+    let mut f = TaskForm {
+        state: &state,
+        access,
+        pv: &pv,
+        step,
+        task_id: &task_id,
+        task,
+        values,
+        errors: BTreeMap::new(),
+        problem: None,
+    };
+    let Some(task) = task else {
+        f.problem = Some(CONFLICT.to_owned());
+        return render_task(&app, viewer, f, StatusCode::CONFLICT).await;
+    };
+    if access != CaseAccess::Act {
+        return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
+    }
+    check_task(&viewer.user, task)?;
+    let data = match forms::parse(&step.fields, &f.values) {
+        Ok(data) => data,
+        Err(errors) => {
+            f.problem = Some("Niet alle velden zijn goed ingevuld; zie de meldingen bij de velden.".into());
+            f.errors = errors;
+            return render_task(&app, viewer, f, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let action = if step.kind == StepKind::JointVisit {
+        Action::RecordVisitOutcome {
+            task: TaskRef(task_id.clone()),
+            data,
+        }
+    } else {
+        Action::CompleteTask {
+            task: TaskRef(task_id.clone()),
+            data,
+        }
+    };
+    match app
+        .engine
+        .execute(&id, Command::new(viewer.user.id.clone(), action), Utc::now())
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/casussen/{id}?klaar=1")).into_response()),
+        Err(e) if is_conflict(&e) => {
+            f.problem = Some(CONFLICT.to_owned());
+            render_task(&app, viewer, f, StatusCode::CONFLICT).await
+        }
+        Err(EngineError::Runtime(e)) => {
+            f.problem = Some(format!("De taak kon niet worden afgerond: {e}"));
+            render_task(&app, viewer, f, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn closed_task_step(app: &AppState, case: &str, task: &str) -> WebResult<Option<String>> {
+    let events = app.engine.store().events(case).await?;
+    Ok(events.iter().find_map(|e| match &e.event.kind {
+        EventKind::TaskOpened { task: t } if t.id == task => Some(t.step.clone()),
+        _ => None,
+    }))
+}
+
+pub async fn plan_visit(
+    State(app): Shared,
+    Path((id, task_id)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Response> {
+    let viewer = &form.viewer;
+    let (state, access) = visible_case(&app, &viewer.user, &id).await?;
+    let pv = app
+        .engine
+        .pathway(&state.pathway_key, Some(state.pathway_version))
+        .await?;
+    let Some(task) = state.tasks.get(&task_id) else {
+        return Err(WebError::NotFound);
+    };
+    if access != CaseAccess::Act {
+        return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
+    }
+    check_task(&viewer.user, task)?;
+    let step = pv.step(&task.step).ok_or(WebError::NotFound)?;
+    if step.kind != StepKind::JointVisit {
+        return Err(WebError::BadRequest(
+            "Deze taak is geen gezamenlijk bezoek.".into(),
+        ));
+    }
+    let mut errors = BTreeMap::new();
+    let day = form.get("datum").unwrap_or("").parse::<NaiveDate>();
+    let time = NaiveTime::parse_from_str(form.get("tijd").unwrap_or(""), "%H:%M");
+    if day.is_err() {
+        errors.insert("datum".to_owned(), "Kies een datum.".to_owned());
+    }
+    if time.is_err() {
+        errors.insert("tijd".to_owned(), "Kies een tijd (uu:mm).".to_owned());
+    }
+    let at = match (day, time) {
+        (Ok(d), Ok(t)) => Amsterdam
+            .from_local_datetime(&d.and_time(t))
+            .earliest()
+            .map(|l| l.with_timezone(&Utc)),
+        _ => None,
+    };
+    if let Some(at) = at
+        && at <= Utc::now()
+    {
+        errors.insert(
+            "datum".to_owned(),
+            "Het bezoek moet in de toekomst liggen.".to_owned(),
+        );
+    }
+    let mut allowed: BTreeSet<&str> = state.team.iter().map(String::as_str).collect();
+    allowed.insert(viewer.user.id.as_str());
+    let participants = form.all("deelnemer");
+    if participants.is_empty() {
+        errors.insert("deelnemer".to_owned(), "Kies minstens één deelnemer.".to_owned());
+    } else if participants.iter().any(|p| !allowed.contains(p.as_str())) {
+        errors.insert(
+            "deelnemer".to_owned(),
+            "Deelnemers komen uit het casusteam.".to_owned(),
+        );
+    }
+    let place = form
+        .get("plaats")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned);
+    if place.as_ref().is_some_and(|p| p.chars().count() > 200) {
+        errors.insert("plaats".to_owned(), "Gebruik hoogstens 200 tekens.".to_owned());
+    }
+    let mut f = TaskForm {
+        state: &state,
+        access,
+        pv: &pv,
+        step,
+        task_id: &task_id,
+        task: Some(task),
+        values: posted_values(&form),
+        errors,
+        problem: None,
+    };
+    let Some(at) = at.filter(|_| f.errors.is_empty()) else {
+        f.problem = Some("Het bezoek is nog niet gepland; zie de meldingen bij de velden.".into());
+        return render_task(&app, viewer, f, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let action = Action::PlanJointVisit {
+        task: TaskRef(task_id.clone()),
+        at,
+        place,
+        participants,
+    };
+    match app
+        .engine
+        .execute(&id, Command::new(viewer.user.id.clone(), action), Utc::now())
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/casussen/{id}/taken/{task_id}")).into_response()),
+        Err(e) if is_conflict(&e) => {
+            f.problem = Some(CONFLICT.to_owned());
+            render_task(&app, viewer, f, StatusCode::CONFLICT).await
+        }
+        Err(EngineError::Runtime(e)) => {
+            f.problem = Some(format!("Het bezoek kon niet worden gepland: {e}"));
+            render_task(&app, viewer, f, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Claims (`take = true`) or releases a task.
+pub(crate) async fn assign(
+    app: &AppState,
+    user: &User,
+    id: &str,
+    task_id: &str,
+    take: bool,
+) -> WebResult<()> {
+    let (state, access) = visible_case(app, user, id).await?;
+    let task = state.tasks.get(task_id).ok_or(WebError::NotFound)?;
+    if access != CaseAccess::Act || user.role != UserRole::Consultant {
+        return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
+    }
+    let to = if take {
+        if task.assignee.as_deref() == Some(user.id.as_str()) {
+            return Ok(());
+        }
+        if !may_take(user, task) {
+            return Err(WebError::Forbidden(if task.assignee.is_some() {
+                "Deze taak is al toegewezen aan een collega.".into()
+            } else {
+                "Deze taak hoort niet bij uw team.".into()
+            }));
+        }
+        Some(user.id.clone())
+    } else {
+        if task.assignee.as_deref() != Some(user.id.as_str()) {
+            return Err(WebError::Forbidden(
+                "Alleen wie de taak heeft, kan haar vrijgeven.".into(),
+            ));
+        }
+        None
+    };
+    let action = Action::Reassign {
+        task: TaskRef(task_id.to_owned()),
+        to,
+    };
+    app.engine
+        .execute(id, Command::new(user.id.clone(), action), Utc::now())
+        .await?;
+    Ok(())
+}
+
+pub async fn claim(
+    State(app): Shared,
+    Path((id, task)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Redirect> {
+    assign(&app, &form.viewer.user, &id, &task, true).await?;
+    Ok(Redirect::to(&local_path(form.get("terug"), "/taken")))
+}
+
+pub async fn release(
+    State(app): Shared,
+    Path((id, task)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Redirect> {
+    assign(&app, &form.viewer.user, &id, &task, false).await?;
+    Ok(Redirect::to(&local_path(form.get("terug"), "/taken")))
+}
+
+// ---- overviews ----
+
+pub async fn cases(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
+    auth::require(&viewer.user, &[UserRole::Consultant, UserRole::Manager])?;
+    let only = (viewer.user.role == UserRole::Consultant).then_some(viewer.user.id.as_str());
+    let rows = app.engine.store().cases(only, &viewer.user.teams, 200).await?;
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id, "short_id": short(&c.id), "pathway": c.pathway_key,
+                "status": c.status, "status_label": status_label(&c.status),
+                "created": date(c.created_at), "updated": date_time(c.updated_at),
+            })
+        })
+        .collect();
+    let mut data = base(&viewer, "Casussen", "casussen");
+    data.insert(
+        "intro".into(),
+        json!(if only.is_some() {
+            "Casussen waarin u of uw team een rol heeft (de 200 laatst gewijzigde)."
+        } else {
+            "Alle casussen van de organisatie, alleen lezen (de 200 laatst gewijzigde)."
+        }),
+    );
+    data.insert("cases".into(), Value::Array(list));
+    Ok(page(StatusCode::OK, "cases", &Value::Object(data)))
+}
+
+pub async fn stalls(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
+    auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
+    let rows = app.engine.store().open_stalls().await?;
+    let now = Utc::now();
+    let queue: Vec<Value> = stall::queue(&rows, now)
+        .iter()
+        .map(|l| {
+            json!({
+                "reason": stall_reason(&l.reason), "party": l.party, "step": l.step,
+                "count": l.cases, "median": format!("{} d", l.median_days), "oldest": format!("{} d", l.oldest_days),
+            })
+        })
+        .collect();
+    // Coordinators see the queue, not which cases are in it.
+    let list: Vec<Value> = if viewer.user.role == UserRole::Manager {
+        rows.iter()
+            .take(500)
+            .map(|s| {
+                json!({
+                    "case_id": s.case_id, "short_id": short(&s.case_id), "pathway": s.pathway_key,
+                    "reason": stall_reason(&s.reason), "step": s.step, "since": date(s.since),
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut data = base(&viewer, "Vastgelopen", "vastgelopen");
+    data.insert("queue".into(), Value::Array(queue));
+    data.insert("stalls".into(), Value::Array(list));
+    Ok(page(StatusCode::OK, "stalls", &Value::Object(data)))
+}
+
+pub async fn pathways(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
+    auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
+    let list: Vec<Value> = app
+        .engine
+        .store()
+        .pathways()
+        .await?
+        .iter()
+        .map(|p| {
+            json!({"key": p.key, "version": p.version, "name": p.name, "published": date(p.published_at), "cases": p.cases})
+        })
+        .collect();
+    let mut data = base(&viewer, "Trajecten", "trajecten");
+    data.insert("pathways".into(), Value::Array(list));
+    Ok(page(StatusCode::OK, "pathways", &Value::Object(data)))
+}
+
+#[derive(Deserialize)]
+pub struct GraphQuery {
+    actief: Option<String>,
+}
+
+/// The pathway graph as SVG. Pathways are not personal data; any logged-in user may
+/// fetch them. The highlighted steps come from the query.
+pub async fn graph(
+    State(app): Shared,
+    _viewer: Viewer,
+    Path((key, version)): Path<(String, u32)>,
+    Query(q): Query<GraphQuery>,
+) -> WebResult<Response> {
+    let pv = app.engine.pathway(&key, Some(version)).await?;
+    let active: BTreeSet<String> = q
+        .actief
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let svg = app.graphs.get_or_draw(&pv, &active);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        svg.to_string(),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct PeopleQuery {
+    casus: Option<String>,
+}
+
+pub async fn admin(State(app): Shared, viewer: Viewer, Query(q): Query<PeopleQuery>) -> WebResult<Response> {
+    auth::require(&viewer.user, &[UserRole::Admin])?;
+    let users: Vec<Value> = app
+        .engine
+        .store()
+        .users()
+        .await?
+        .iter()
+        .map(|u| {
+            json!({"id": u.id, "name": u.display_name, "role": u.role.label(), "teams": u.teams.join(", "),
+                   "email": u.email, "active": u.active})
+        })
+        .collect();
+    let case = q.casus.filter(|c| !c.trim().is_empty());
+    let log: Vec<Value> = app
+        .engine
+        .store()
+        .access_log(case.as_deref().map(str::trim), 200)
+        .await?
+        .iter()
+        .map(
+            |e| json!({"at": date_time(e.at), "user": e.user_id, "case_id": e.case_id, "purpose": e.purpose}),
+        )
+        .collect();
+    let mut data = base(&viewer, "Beheer", "beheer");
+    data.insert("users".into(), Value::Array(users));
+    data.insert("log".into(), Value::Array(log));
+    data.insert("case_filter".into(), json!(case));
+    Ok(page(StatusCode::OK, "people", &Value::Object(data)))
+}
+
+pub async fn not_found() -> WebError {
+    WebError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_a_form() {
+        assert_eq!(local_path(Some("/taken?rol=x"), "/"), "/taken?rol=x");
+        assert_eq!(local_path(Some("https://evil.example"), "/"), "/");
+        assert_eq!(local_path(Some("//evil.example"), "/"), "/");
+        assert_eq!(local_path(None, "/taken"), "/taken");
+    }
+}

@@ -1,0 +1,81 @@
+//! Server-side sessions in Doorloop's own database (SQLite or PostgreSQL), for
+//! tower-sessions. The cookie carries only the random session id.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use doorloop_engine::store::Store;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{Error, Result, SessionStore};
+
+#[derive(Clone)]
+pub struct DbSessionStore {
+    store: Arc<dyn Store>,
+}
+
+impl DbSessionStore {
+    pub fn new(store: Arc<dyn Store>) -> DbSessionStore {
+        DbSessionStore { store }
+    }
+}
+
+impl fmt::Debug for DbSessionStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbSessionStore").finish_non_exhaustive()
+    }
+}
+
+fn expiry(record: &Record) -> DateTime<Utc> {
+    DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn encode(record: &Record) -> Result<String> {
+    serde_json::to_string(record).map_err(|e| Error::Encode(e.to_string()))
+}
+
+fn backend(e: impl fmt::Display) -> Error {
+    Error::Backend(e.to_string())
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        // Ids are 128 random bits; a collision is retried with a fresh id.
+        loop {
+            let data = encode(record)?;
+            if self
+                .store
+                .session_insert(&record.id.to_string(), &data, expiry(record))
+                .await
+                .map_err(backend)?
+            {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        let data = encode(record)?;
+        self.store
+            .session_save(&record.id.to_string(), &data, expiry(record))
+            .await
+            .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        let data = self
+            .store
+            .session_load(&id.to_string(), Utc::now())
+            .await
+            .map_err(backend)?;
+        data.map(|d| serde_json::from_str(&d).map_err(|e| Error::Decode(e.to_string())))
+            .transpose()
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        self.store.session_delete(&id.to_string()).await.map_err(backend)
+    }
+}

@@ -1,0 +1,177 @@
+//! Server-rendered pages: handlebars templates (HTML-escaped by default) compiled into
+//! the binary, and Dutch formatting of dates and durations.
+
+use std::sync::LazyLock;
+
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Europe::Amsterdam;
+use handlebars::Handlebars;
+use serde_json::{Value, json};
+
+use crate::error::WebError;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout", include_str!("../templates/layout.hbs")),
+    ("login", include_str!("../templates/login.hbs")),
+    ("tasks", include_str!("../templates/tasks.hbs")),
+    ("case", include_str!("../templates/case.hbs")),
+    ("task", include_str!("../templates/task.hbs")),
+    ("cases", include_str!("../templates/cases.hbs")),
+    ("stalls", include_str!("../templates/stalls.hbs")),
+    ("pathways", include_str!("../templates/pathways.hbs")),
+    ("people", include_str!("../templates/people.hbs")),
+    ("error", include_str!("../templates/error.hbs")),
+];
+
+pub const CSS: &str = include_str!("../static/app.css");
+
+static REGISTRY: LazyLock<Result<Handlebars<'static>, String>> = LazyLock::new(|| {
+    let mut hb = Handlebars::new();
+    hb.set_dev_mode(false);
+    for (name, source) in TEMPLATES {
+        hb.register_template_string(name, source)
+            .map_err(|e| format!("template {name}: {e}"))?;
+    }
+    Ok(hb)
+});
+
+/// Renders a template with `data` into HTML.
+pub fn render(name: &str, data: &Value) -> Result<String, WebError> {
+    let hb = REGISTRY.as_ref().map_err(|e| WebError::Internal(e.clone()))?;
+    Ok(hb.render(name, data)?)
+}
+
+/// A rendered page, or the error page when rendering failed.
+pub fn page(status: StatusCode, name: &str, data: &Value) -> Response {
+    match render(name, data) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => error_page(e.status(), &e.public_message()),
+    }
+}
+
+/// A plain Dutch error page (no user context needed).
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let data = json!({
+        "title": "Foutmelding",
+        "status": status.as_u16(),
+        "message": message,
+        "user": Value::Null,
+    });
+    match render("error", &data) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            message.to_owned(),
+        )
+            .into_response(),
+    }
+}
+
+const DAYS: [&str; 7] = ["ma", "di", "wo", "do", "vr", "za", "zo"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+];
+
+/// "ma 23 nov 2026 09:00" in Dutch local time.
+pub fn date_time(t: DateTime<Utc>) -> String {
+    let l = t.with_timezone(&Amsterdam);
+    format!(
+        "{} {} {} {} {}",
+        DAYS[l.weekday().num_days_from_monday() as usize],
+        l.day(),
+        MONTHS[l.month0() as usize],
+        l.year(),
+        l.format("%H:%M")
+    )
+}
+
+/// "23 nov 2026" in Dutch local time.
+pub fn date(t: DateTime<Utc>) -> String {
+    let l = t.with_timezone(&Amsterdam);
+    format!("{} {} {}", l.day(), MONTHS[l.month0() as usize], l.year())
+}
+
+/// Where a deadline stands: a CSS class and a Dutch phrase.
+pub fn due_state(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (&'static str, String) {
+    let Some(due) = due else {
+        return ("none", "geen termijn".to_owned());
+    };
+    let today = now.with_timezone(&Amsterdam).date_naive();
+    let day = due.with_timezone(&Amsterdam).date_naive();
+    let days = (day - today).num_days();
+    if due < now {
+        let late = (today - day).num_days();
+        let text = match late {
+            0 => "vandaag verlopen".to_owned(),
+            1 => "1 dag te laat".to_owned(),
+            n => format!("{n} dagen te laat"),
+        };
+        ("overdue", text)
+    } else if days <= 5 {
+        let text = match days {
+            0 => "vandaag".to_owned(),
+            1 => "morgen".to_owned(),
+            n => format!("over {n} dagen"),
+        };
+        ("soon", text)
+    } else {
+        ("later", format!("over {days} dagen"))
+    }
+}
+
+/// Dutch name of a stall reason code.
+pub fn stall_reason(code: &str) -> String {
+    match code {
+        "uwv" => "wacht op UWV".to_owned(),
+        "wmo_besluit" => "wacht op Wmo-besluit".to_owned(),
+        "zorgaanbieder" => "wacht op zorgaanbieder".to_owned(),
+        "financiering" => "wacht op financiering".to_owned(),
+        "intern" => "ligt stil (intern)".to_owned(),
+        "inactief" => "geen activiteit".to_owned(),
+        other => format!("ligt stil ({})", other.replace('_', " ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn every_template_compiles_and_escapes() {
+        assert!(REGISTRY.is_ok(), "{:?}", REGISTRY.as_ref().err());
+        let html = render(
+            "error",
+            &json!({"title": "t", "status": 404, "message": "<b>x</b>", "user": null}),
+        )
+        .unwrap();
+        assert!(html.contains("&lt;b&gt;x&lt;/b&gt;"));
+        assert!(!html.contains("<b>x</b>"));
+    }
+
+    #[test]
+    fn dates_are_dutch_and_local() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 23, 8, 30, 0).unwrap();
+        assert_eq!(date_time(t), "ma 23 nov 2026 09:30");
+        let summer = Utc.with_ymd_and_hms(2026, 7, 1, 8, 30, 0).unwrap();
+        assert_eq!(date_time(summer), "wo 1 jul 2026 10:30");
+    }
+
+    #[test]
+    fn deadlines_read_as_late_soon_or_later() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        assert_eq!(
+            due_state(Some(now - chrono::Duration::days(3)), now),
+            ("overdue", "3 dagen te laat".into())
+        );
+        assert_eq!(
+            due_state(Some(now + chrono::Duration::days(1)), now),
+            ("soon", "morgen".into())
+        );
+        assert_eq!(due_state(Some(now + chrono::Duration::days(20)), now).0, "later");
+        assert_eq!(due_state(None, now).0, "none");
+    }
+}
