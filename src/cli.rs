@@ -13,7 +13,7 @@ use doorloop_engine::runtime::{Action, Command, TaskRef};
 use doorloop_engine::store::{self, TaskFilter};
 use doorloop_engine::validate::validate;
 
-use crate::{bench, demo, show, vars, worker};
+use crate::{bench, demo, serve, show, users, vars, worker};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,6 +97,68 @@ pub enum Cmd {
     },
     /// Measure durable command throughput against the bare commit rate.
     Bench(bench::BenchArgs),
+    /// Run engine, scheduler and web admin in one process.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "DOORLOOP_LISTEN")]
+        listen: std::net::SocketAddr,
+        /// Load the shipped pathways, sample cases and demo accounts (printed once).
+        #[arg(long)]
+        demo: bool,
+        /// Mark session cookies Secure and send HSTS (set when served over HTTPS).
+        #[arg(long, env = "DOORLOOP_SECURE_COOKIES")]
+        secure_cookies: bool,
+        /// Do not run the scheduler in this process (e.g. when `doorloop worker` runs it).
+        #[arg(long)]
+        no_scheduler: bool,
+    },
+    /// Accounts of coordinators, consultants, managers and admins.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// API tokens for other municipal systems.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Who viewed which case, newest first.
+    AccessLog {
+        #[arg(long)]
+        case: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add an account; prints its generated password once.
+    Add {
+        /// Login name.
+        name: String,
+        /// coordinator, consultant, manager or admin.
+        #[arg(long)]
+        role: String,
+        /// Role team(s) of a consultant: pathway roles such as wmo-consulent, klantmanager.
+        #[arg(long = "team")]
+        teams: Vec<String>,
+        /// Name shown in the UI.
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// List accounts.
+    List,
+    /// Give an account a new generated password (printed once).
+    Password { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create an API token for a user; printed once, only its hash is stored.
+    Create {
+        name: String,
+        #[arg(long, default_value = "api")]
+        label: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -325,7 +387,68 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Demo { per_pathway, seed } => {
             let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
-            demo::run(std::sync::Arc::new(engine), per_pathway, seed).await?;
+            let engine = std::sync::Arc::new(engine);
+            demo::run(engine.clone(), per_pathway, seed).await?;
+            demo::accounts(&engine).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Serve {
+            listen,
+            demo,
+            secure_cookies,
+            no_scheduler,
+        } => {
+            let engine = std::sync::Arc::new(
+                open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
+            );
+            let options = serve::Options {
+                listen,
+                demo,
+                secure_cookies,
+                scheduler: !no_scheduler,
+            };
+            serve::run(engine, options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::User(cmd) => {
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            match cmd {
+                UserCmd::Add {
+                    name,
+                    role,
+                    teams,
+                    display_name,
+                    email,
+                } => {
+                    let new = users::NewUser {
+                        id: &name,
+                        role: &role,
+                        teams: &teams,
+                        name: display_name.as_deref(),
+                        email: email.as_deref(),
+                    };
+                    let password = users::add(&engine, new).await?;
+                    println!("added {name} ({role})");
+                    println!("password (shown once): {password}");
+                }
+                UserCmd::List => users::list(&engine).await?,
+                UserCmd::Password { name } => {
+                    let password = users::reset_password(&engine, &name).await?;
+                    println!("new password for {name} (shown once): {password}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Token(TokenCmd::Create { name, label }) => {
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let token = users::create_token(&engine, &name, &label).await?;
+            println!("API token for {name} (shown once; send as `Authorization: Bearer …`):");
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::AccessLog { case, limit } => {
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            users::access_log(&engine, case.as_deref(), limit).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bench(args) => {

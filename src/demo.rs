@@ -1,12 +1,13 @@
 //! `doorloop demo`: publishes the shipped pathways and moves sample cases to varied points.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
 use chrono::{Duration, Utc};
 use std::sync::Arc;
 
 use doorloop_engine::engine::Engine;
+use doorloop_engine::runtime::{Action, CaseState, Command};
 use doorloop_engine::scheduler::{Scheduler, SystemClock};
 use doorloop_engine::sim::{Driver, next_command};
 use doorloop_engine::store::TaskFilter;
@@ -14,14 +15,90 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::shipped::PATHWAYS;
+use crate::users;
 
-/// Demo actors: role accounts, not people.
-const ACTORS: [&str; 4] = [
-    "consulent-wmo-1",
-    "klantmanager-1",
-    "casusregisseur-1",
-    "trajectbegeleider-1",
+pub const DEFAULT_PER_PATHWAY: u32 = 12;
+pub const DEFAULT_SEED: u64 = 2026;
+
+/// Demo staff (fictional): display names for the consultant of each pathway role.
+const NAMES: &[(&str, &str)] = &[
+    ("wmo-consulent", "Anna de Vries"),
+    ("klantmanager", "Bram Jansen"),
+    ("arbeidsdeskundige", "Chantal Bakker"),
+    ("casusregisseur", "Daan Visser"),
+    ("trajectbegeleider", "Esra Yilmaz"),
+    ("jobcoach", "Fleur Smit"),
+    ("ambulant-begeleider", "Gijs Mulder"),
+    ("loonwaardedeskundige", "Hanna de Boer"),
+    ("jeugdhulpverlener", "Ilse Dekker"),
+    ("leermeester", "Joost Peters"),
+    ("werkgever", "Karim El Amrani"),
 ];
+
+/// The demo consultant who works as `role`.
+fn consultant(role: &str) -> String {
+    format!("{role}-1")
+}
+
+/// The demo user who acts on a command: the consultant of the task's first role.
+fn actor_for(command: &Command, state: &CaseState, fallback: &str) -> String {
+    let task = match &command.action {
+        Action::CompleteTask { task, .. }
+        | Action::PlanJointVisit { task, .. }
+        | Action::RecordVisitOutcome { task, .. } => state.tasks.get(&task.0),
+        _ => None,
+    };
+    task.and_then(|t| t.roles.first())
+        .map(|r| consultant(r))
+        .unwrap_or_else(|| fallback.to_owned())
+}
+
+/// Creates the demo accounts (one per role, a consultant per pathway role) and prints
+/// their generated passwords once.
+pub async fn accounts(engine: &Engine) -> anyhow::Result<()> {
+    if !engine.store().users().await?.is_empty() {
+        println!();
+        println!("demo accounts exist already; a new password: doorloop user password NAME");
+        return Ok(());
+    }
+    let mut roles: BTreeSet<String> = BTreeSet::new();
+    for (key, _) in PATHWAYS {
+        let pv = engine.pathway(key, None).await?;
+        roles.extend(pv.pathway.roles.keys().cloned());
+    }
+    let mut people: Vec<(String, &str, Vec<String>, String)> = vec![
+        ("coordinator".into(), "coordinator", vec![], "Carla Coördinator".into()),
+        ("manager".into(), "manager", vec![], "Mark Manager".into()),
+        ("beheerder".into(), "admin", vec![], "Bea Beheer".into()),
+    ];
+    for role in &roles {
+        let name = NAMES
+            .iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, n)| (*n).to_owned())
+            .unwrap_or_else(|| format!("Consulent {role}"));
+        people.push((consultant(role), "consultant", vec![role.clone()], name));
+    }
+    println!();
+    println!("Demo-accounts (wachtwoorden worden maar één keer getoond):");
+    for (id, role, teams, name) in &people {
+        let email = format!("{id}@demo.doorloop.invalid");
+        let password = users::add(
+            engine,
+            users::NewUser {
+                id,
+                role,
+                teams,
+                name: Some(name),
+                email: Some(&email),
+            },
+        )
+        .await?;
+        let team = teams.first().map(|t| format!(" ({t})")).unwrap_or_default();
+        println!("  {id:<26} {password}   {role}{team}");
+    }
+    Ok(())
+}
 
 pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Result<()> {
     let engine = &engine;
@@ -49,15 +126,23 @@ pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Re
         let pv = engine.pathway(key, None).await?;
         for _ in 0..per_pathway {
             let mut t = now - Duration::days(rng.random_range(5..300));
-            let actor = ACTORS[rng.random_range(0..ACTORS.len())];
-            let out = engine.start_case(key, None, actor, BTreeMap::new(), t).await?;
+            let first_role = pv.pathway.roles.keys().next().cloned().unwrap_or_default();
+            let starter = pv
+                .pathway
+                .steps
+                .iter()
+                .find_map(|s| s.responsible_roles().first().cloned())
+                .unwrap_or(first_role);
+            let actor = consultant(&starter);
+            let out = engine.start_case(key, None, &actor, BTreeMap::new(), t).await?;
             let mut state = out.state;
             let moves = rng.random_range(0..16);
             for _ in 0..moves {
                 t += Duration::hours(rng.random_range(20..24 * 21));
-                let Some((command, at)) = next_command(&driver, &pv, &state, &mut rng, t, actor) else {
+                let Some((mut command, at)) = next_command(&driver, &pv, &state, &mut rng, t, &actor) else {
                     break;
                 };
+                command.actor = actor_for(&command, &state, &actor);
                 if at > now {
                     break;
                 }

@@ -4,10 +4,12 @@
 mod bench;
 mod cli;
 mod demo;
+mod serve;
 mod shipped;
 mod show;
 mod telemetry;
 mod vars;
+mod users;
 mod worker;
 
 use std::process::ExitCode;
@@ -20,7 +22,14 @@ fn main() -> ExitCode {
     // One thread runs the engine: commands, the writer task and the database driver's
     // replies meet there without cross-thread wake-ups. SQLite work happens on sqlx's
     // own worker thread, so a 2-core machine is still used fully.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // The web server answers many users at once: it gets a worker thread per core.
+    let builder = if matches!(args.command, cli::Cmd::Serve { .. }) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let mut builder = builder;
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

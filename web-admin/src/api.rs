@@ -24,7 +24,7 @@ use crate::AppState;
 use crate::access::{CaseAccess, check_task};
 use crate::auth::{ApiUser, require};
 use crate::error::WebError;
-use crate::pages::{assign, visible_case};
+use crate::pages::{assign, closed_task_step, visible_case};
 
 type Shared = State<Arc<AppState>>;
 
@@ -92,7 +92,8 @@ impl From<WebError> for ApiError {
     fn from(e: WebError) -> ApiError {
         match e {
             WebError::NotFound | WebError::Engine(EngineError::CaseNotFound { .. }) => ApiError::not_found(),
-            WebError::Store(StoreError::PathwayNotFound { .. }) => ApiError::not_found(),
+            WebError::Store(StoreError::PathwayNotFound { .. })
+            | WebError::Engine(EngineError::Store(StoreError::PathwayNotFound { .. })) => ApiError::not_found(),
             WebError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m, None),
             WebError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, m, None),
             WebError::Engine(EngineError::Conflict { case }) => ApiError::new(
@@ -506,7 +507,12 @@ pub async fn complete(
     ApiJson(body): ApiJson<CompleteTask>,
 ) -> ApiResult<Json<CaseDetail>> {
     let (state, access) = visible_case(&app, &user, &id).await?;
-    let open = state.tasks.get(&task).ok_or_else(ApiError::not_found)?;
+    let Some(open) = state.tasks.get(&task) else {
+        return Err(match closed_task_step(&app, &id, &task).await? {
+            Some(_) => ApiError::new(StatusCode::CONFLICT, format!("task {task} of case {id} is no longer open"), None),
+            None => ApiError::not_found(),
+        });
+    };
     if access != CaseAccess::Act {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -39,7 +39,8 @@ impl WebError {
             WebError::Engine(EngineError::Invalid(_) | EngineError::Definition(_)) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            WebError::Store(StoreError::PathwayNotFound { .. }) => StatusCode::NOT_FOUND,
+            WebError::Store(StoreError::PathwayNotFound { .. })
+            | WebError::Engine(EngineError::Store(StoreError::PathwayNotFound { .. })) => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -599,7 +599,8 @@ async fn render_task(
         }),
     );
     // A joint visit records its outcome once planned; other steps complete directly.
-    let show_form = (may_act || f.task.is_none()) && (!is_visit || planned.is_some());
+    // After a conflict (task gone) the form is shown again with the user's input.
+    let show_form = f.task.is_none() || (may_act && (!is_visit || planned.is_some()));
     data.insert("show_form".into(), json!(show_form));
     data.insert(
         "form_title".into(),
@@ -759,7 +760,7 @@ pub async fn complete_task(
     }
 }
 
-async fn closed_task_step(app: &AppState, case: &str, task: &str) -> WebResult<Option<String>> {
+pub(crate) async fn closed_task_step(app: &AppState, case: &str, task: &str) -> WebResult<Option<String>> {
     let events = app.engine.store().events(case).await?;
     Ok(events.iter().find_map(|e| match &e.event.kind {
         EventKind::TaskOpened { task: t } if t.id == task => Some(t.step.clone()),

@@ -1,0 +1,141 @@
+//! `doorloop user …`, `doorloop token create`, `doorloop access-log`: people and audit.
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use doorloop_engine::engine::Engine;
+use doorloop_engine::store::{User, UserRole};
+use doorloop_web::auth;
+
+/// The organisation name stored with new accounts (one installation, one organisation).
+pub const ORGANISATION: &str = "gemeente";
+
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub role: &'a str,
+    pub teams: &'a [String],
+    pub name: Option<&'a str>,
+    pub email: Option<&'a str>,
+}
+
+fn valid_login(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+}
+
+/// Creates an account with a generated password; returns the password (shown once).
+pub async fn add(engine: &Engine, new: NewUser<'_>) -> anyhow::Result<String> {
+    if !valid_login(new.id) {
+        bail!(
+            "user name `{}` is not allowed: use 1–64 letters, digits, '-', '_', '.' or '@'",
+            new.id
+        );
+    }
+    let Some(role) = UserRole::parse(new.role) else {
+        bail!(
+            "unknown role `{}`: use one of coordinator, consultant, manager, admin",
+            new.role
+        );
+    };
+    let teams: Vec<String> = new
+        .teams
+        .iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if role == UserRole::Consultant && teams.is_empty() {
+        bail!("a consultant needs at least one --team (a pathway role such as wmo-consulent)");
+    }
+    if role != UserRole::Consultant && !teams.is_empty() {
+        bail!("only consultants are members of role teams; leave out --team for a {}", new.role);
+    }
+    if let Some(email) = new.email
+        && !email.contains('@')
+    {
+        bail!("e-mail address `{email}` has no @");
+    }
+    let password = auth::generate_password()?;
+    let hash = tokio::task::spawn_blocking({
+        let password = password.clone();
+        move || auth::hash_password(&password)
+    })
+    .await
+    .context("hashing the password")??;
+    let user = User {
+        id: new.id.to_owned(),
+        display_name: new.name.unwrap_or(new.id).to_owned(),
+        role,
+        teams,
+        email: new.email.map(str::to_owned),
+        organisation: ORGANISATION.to_owned(),
+        password_hash: Some(hash),
+        active: true,
+        created_at: Utc::now(),
+    };
+    engine.store().add_user(&user).await?;
+    Ok(password)
+}
+
+/// Gives an account a new generated password; returns it.
+pub async fn reset_password(engine: &Engine, id: &str) -> anyhow::Result<String> {
+    let password = auth::generate_password()?;
+    let hash = tokio::task::spawn_blocking({
+        let password = password.clone();
+        move || auth::hash_password(&password)
+    })
+    .await
+    .context("hashing the password")??;
+    engine.store().set_password(id, &hash).await?;
+    Ok(password)
+}
+
+/// Creates an API token for a user; returns it (shown once, only its hash is kept).
+pub async fn create_token(engine: &Engine, id: &str, label: &str) -> anyhow::Result<String> {
+    let token = auth::generate_api_token()?;
+    engine
+        .store()
+        .add_api_token(&auth::token_hash(&token), id, label, Utc::now())
+        .await?;
+    Ok(token)
+}
+
+pub async fn list(engine: &Engine) -> anyhow::Result<()> {
+    for u in engine.store().users().await? {
+        println!(
+            "{:<24} {:<12} {:<40} {}{}",
+            u.id,
+            u.role.as_str(),
+            u.teams.join(","),
+            u.email.unwrap_or_default(),
+            if u.active { "" } else { "  (inactive)" }
+        );
+    }
+    Ok(())
+}
+
+pub async fn access_log(engine: &Engine, case: Option<&str>, limit: u32) -> anyhow::Result<()> {
+    let rows = engine.store().access_log(case, limit).await?;
+    if rows.is_empty() {
+        println!("no case views logged{}", case.map(|c| format!(" for case {c}")).unwrap_or_default());
+    }
+    for r in rows {
+        println!("{}  {:<24} {}  {}", r.at.to_rfc3339(), r.user_id, r.case_id, r.purpose);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_login;
+
+    #[test]
+    fn login_names_are_plain() {
+        assert!(valid_login("wmo-consulent-1"));
+        assert!(valid_login("a.de.vries@gemeente.nl"));
+        assert!(!valid_login(""));
+        assert!(!valid_login("anna de vries"));
+        assert!(!valid_login("<script>"));
+    }
+}

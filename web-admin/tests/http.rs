@@ -1,0 +1,593 @@
+//! Handler tests for every page and API endpoint, and the authorisation matrix, against
+//! the real router and a real store (SQLite file; PostgreSQL too when
+//! `DOORLOOP_TEST_POSTGRES_URL` is set, as `.ci/run` does).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::{Duration, Utc};
+use doorloop_engine::calendar::Calendar;
+use doorloop_engine::engine::Engine;
+use doorloop_engine::runtime::{Action, Command, TaskRef};
+use doorloop_engine::store::{PostgresStore, SqliteStore, Store, User, UserRole};
+use doorloop_web::{WebConfig, auth};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const VZNW: &str = include_str!("../../workflows/van-zorg-naar-werk.yaml");
+const VISIT: &str = r#"
+key: bezoek-test
+name: Bezoek test
+roles:
+  wmo-consulent: { name: Wmo-consulent }
+  jobcoach: { name: Jobcoach }
+steps:
+  - { id: start, kind: start, next: kennismaking }
+  - id: kennismaking
+    kind: joint_visit
+    name: Kennismaking
+    roles: [wmo-consulent, jobcoach]
+    fields:
+      - { name: verslag, type: text, required: true, label: Verslag }
+    next: einde
+  - { id: einde, kind: end, outcome: dagbesteding }
+"#;
+
+struct Fixture {
+    engine: Arc<Engine>,
+    app: Router,
+    /// login name → (password, API token)
+    creds: BTreeMap<&'static str, (String, String)>,
+    /// anna's case (signaal done, intake open for her team); foreign: zoe's claimed task.
+    mine: String,
+    foreign: String,
+    pg: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+const PEOPLE: &[(&str, UserRole, &[&str])] = &[
+    ("anna", UserRole::Consultant, &["wmo-consulent"]),
+    ("piet", UserRole::Consultant, &["jobcoach"]),
+    ("bert", UserRole::Consultant, &["ambulant-begeleider"]),
+    ("zoe", UserRole::Consultant, &["ambulant-begeleider"]),
+    ("mark", UserRole::Manager, &[]),
+    ("carla", UserRole::Coordinator, &[]),
+    ("bea", UserRole::Admin, &[]),
+];
+
+async fn fixture(pg: Option<&str>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pg): (Arc<dyn Store>, _) = match pg {
+        Some(url) => {
+            let schema = format!("web_{}", uuid_like());
+            (Arc::new(PostgresStore::open(url, Some(&schema)).await.unwrap()), Some((url.to_owned(), schema)))
+        }
+        None => {
+            let url = format!("sqlite://{}", dir.path().join("web.db").display());
+            (Arc::new(SqliteStore::open(&url).await.unwrap()), None)
+        }
+    };
+    let engine = Arc::new(Engine::new(store.clone(), Calendar::default()));
+    let now = Utc::now();
+    engine.publish_yaml(VZNW, now).await.unwrap();
+    engine.publish_yaml(VISIT, now).await.unwrap();
+    let mut creds = BTreeMap::new();
+    for (id, role, teams) in PEOPLE {
+        let password = format!("wachtwoord-{id}-123");
+        store
+            .add_user(&User {
+                id: (*id).into(),
+                display_name: format!("{id} test"),
+                role: *role,
+                teams: teams.iter().map(|t| t.to_string()).collect(),
+                email: None,
+                organisation: "gemeente".into(),
+                password_hash: Some(auth::hash_password(&password).unwrap()),
+                active: true,
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        let token = auth::generate_api_token().unwrap();
+        store.add_api_token(&auth::token_hash(&token), id, "test", now).await.unwrap();
+        creds.insert(*id, (password, token));
+    }
+    let signaal = json!({"motivatie": "wil werken", "trede": 2});
+    let complete = |by: &str| {
+        Command::new(
+            by,
+            Action::CompleteTask { task: TaskRef("signaal".into()), data: serde_json::from_value(signaal.clone()).unwrap() },
+        )
+    };
+    let mine = engine.start_case("van-zorg-naar-werk", None, "bert", BTreeMap::new(), now).await.unwrap().state.id;
+    engine.execute(&mine, complete("bert"), now).await.unwrap();
+    // zoe's case: she holds the first task; nobody else may see it.
+    let foreign = engine.start_case("van-zorg-naar-werk", None, "zoe", BTreeMap::new(), now).await.unwrap().state.id;
+    let task = engine.store().load_case(&foreign).await.unwrap().unwrap().tasks.keys().next().unwrap().clone();
+    engine
+        .execute(&foreign, Command::new("zoe", Action::Reassign { task: TaskRef(task), to: Some("zoe".into()) }), now)
+        .await
+        .unwrap();
+    let app = doorloop_web::router(engine.clone(), WebConfig::default()).unwrap();
+    Fixture { engine, app, creds, mine, foreign, pg, _dir: dir }
+}
+
+fn uuid_like() -> String {
+    format!("{:x}{:x}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap_or_default())
+}
+
+async fn backends() -> Vec<Fixture> {
+    let mut out = vec![fixture(None).await];
+    match std::env::var("DOORLOOP_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => out.push(fixture(Some(&url)).await),
+        None => eprintln!("NOTE: PostgreSQL web tests SKIPPED (DOORLOOP_TEST_POSTGRES_URL is not set)"),
+    }
+    out
+}
+
+impl Fixture {
+    async fn done(self) {
+        if let Some((url, schema)) = &self.pg {
+            PostgresStore::drop_schema(url, schema).await.unwrap();
+        }
+    }
+
+    async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn api(&self, who: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if !who.is_empty() {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {}", self.creds[who].1));
+        }
+        let req = match body {
+            Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let (status, _, text) = self.send(req).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Logs in through the form; returns the session cookie and the CSRF token.
+    async fn login(&self, who: &str) -> Session {
+        let (status, headers, html) =
+            self.send(Request::get("/inloggen").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        let anonymous = cookie(&headers).expect("a session for the login form");
+        let csrf = csrf_of(&html);
+        let form = format!("_csrf={csrf}&volgende=%2F&gebruikersnaam={who}&wachtwoord={}", self.creds[who].0);
+        let (status, headers, _) = self
+            .send(
+                Request::post("/inloggen")
+                    .header(header::COOKIE, &anonymous)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(form))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "login of {who}");
+        let cookie = cookie(&headers).expect("session cookie after login");
+        assert_ne!(cookie, anonymous, "the session id is rotated at login");
+        let (_, _, html) = self.page(&Session { cookie: cookie.clone(), csrf: String::new() }, "/trajecten-or-home").await;
+        drop(html);
+        let (_, _, home) = self.send(self.get_req(&cookie, "/inloggen")).await;
+        Session { csrf: csrf_of(&home), cookie }
+    }
+
+    fn get_req(&self, cookie: &str, path: &str) -> Request<Body> {
+        Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap()
+    }
+
+    async fn page(&self, s: &Session, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+        self.send(self.get_req(&s.cookie, path)).await
+    }
+
+    async fn post(&self, s: &Session, path: &str, fields: &[(&str, &str)], with_csrf: bool) -> (StatusCode, String) {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        if with_csrf {
+            ser.append_pair("_csrf", &s.csrf);
+        }
+        for (k, v) in fields {
+            ser.append_pair(k, v);
+        }
+        let (status, _, body) = self
+            .send(
+                Request::post(path)
+                    .header(header::COOKIE, &s.cookie)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(ser.finish()))
+                    .unwrap(),
+            )
+            .await;
+        (status, body)
+    }
+
+    async fn seq(&self, case: &str) -> u64 {
+        self.engine.store().load_case(case).await.unwrap().unwrap().seq
+    }
+
+    async fn task_of(&self, case: &str) -> String {
+        self.engine.store().load_case(case).await.unwrap().unwrap().tasks.keys().next().unwrap().clone()
+    }
+
+    async fn views(&self, case: &str) -> usize {
+        self.engine.store().access_log(Some(case), 1000).await.unwrap().len()
+    }
+}
+
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+fn cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("doorloop_sessie="))
+        .map(|v| v.split(';').next().unwrap_or("").to_owned())
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_endpoint() {
+    let f = fixture(None).await;
+    let (status, doc) = f.api("", "GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/cases",
+        "/api/v1/cases/{id}",
+        "/api/v1/cases/{id}/tasks/{task}/claim",
+        "/api/v1/cases/{id}/tasks/{task}/release",
+        "/api/v1/cases/{id}/tasks/{task}/complete",
+        "/api/v1/tasks",
+        "/api/v1/pathways",
+        "/api/v1/pathways/{key}",
+        "/api/v1/stalls",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn api_cases_tasks_and_their_errors() {
+    for f in backends().await {
+        let (status, _) = f.api("", "GET", "/api/v1/cases", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, list) = f.api("anna", "GET", "/api/v1/cases", None).await;
+        assert_eq!(status, StatusCode::OK);
+        let ids: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, vec![f.mine.as_str()], "anna's team holds the open intake of one case");
+        let (_, list) = f.api("mark", "GET", "/api/v1/cases", None).await;
+        assert_eq!(list.as_array().unwrap().len(), 2, "managers see the organisation's cases");
+
+        let before = f.views(&f.mine).await;
+        let (status, case) = f.api("anna", "GET", &format!("/api/v1/cases/{}", f.mine), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(case["tasks"][0]["step"], "intake");
+        assert_eq!(f.views(&f.mine).await, before + 1, "every API view is logged");
+        let (status, _) = f.api("anna", "GET", "/api/v1/cases/no-such-case", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let (status, created) = f
+            .api("anna", "POST", "/api/v1/cases", Some(json!({"pathway": "van-zorg-naar-werk", "variables": {"verwijzer": "huisarts"}})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let (status, err) = f.api("anna", "POST", "/api/v1/cases", Some(json!({"variables": {}}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err["field"], "pathway", "{err}");
+        let (status, err) = f.api("anna", "POST", "/api/v1/cases", Some(json!({"pathway": "bestaat-niet"}))).await;
+        assert_eq!((status, err["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("pathway")));
+        let (status, err) =
+            f.api("anna", "POST", "/api/v1/cases", Some(json!({"pathway": "van-zorg-naar-werk", "variables": {"onbekend": 1}}))).await;
+        assert_eq!((status, err["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("variables.onbekend")), "{err}");
+        let (status, err) = f.api("anna", "POST", "/api/v1/cases", Some(json!({"pathway": "x", "extra": 1}))).await;
+        assert_eq!((status, err["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("extra")), "{err}");
+        let req = Request::post("/api/v1/cases")
+            .header(header::AUTHORIZATION, format!("Bearer {}", f.creds["anna"].1))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{not json"))
+            .unwrap();
+        assert_eq!(f.send(req).await.0, StatusCode::BAD_REQUEST);
+
+        let (status, tasks) = f.api("anna", "GET", "/api/v1/tasks", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(tasks.as_array().unwrap().iter().any(|t| t["case_id"] == f.mine.as_str()));
+        let (_, tasks) = f.api("piet", "GET", "/api/v1/tasks", None).await;
+        assert!(tasks.as_array().unwrap().is_empty());
+
+        // claim, release, complete (the intake is a joint visit: plan it first)
+        let task = f.task_of(&f.mine).await;
+        let base = format!("/api/v1/cases/{}/tasks/{task}", f.mine);
+        assert_eq!(f.api("anna", "POST", &format!("{base}/claim"), None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&task].assignee.as_deref(), Some("anna"));
+        assert_eq!(f.api("anna", "POST", &format!("{base}/release"), None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(f.api("anna", "POST", &format!("{base}/claim"), None).await.0, StatusCode::NO_CONTENT);
+        let at = Utc::now() + Duration::days(3);
+        f.engine
+            .execute(
+                &f.mine,
+                Command::new("anna", Action::PlanJointVisit { task: TaskRef(task.clone()), at, place: None, participants: vec!["anna".into()] }),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let (status, err) = f.api("anna", "POST", &format!("{base}/complete"), Some(json!({"data": {"ik_wil": "werken"}}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(err["field"].as_str().unwrap().starts_with("data."), "{err}");
+        let data = json!({"data": {"ik_wil": "werken", "ik_kan": "veel", "ik_heb_nodig": "begeleiding", "uitkering": "bijstand"}});
+        let (status, case) = f.api("anna", "POST", &format!("{base}/complete"), Some(data.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{case}");
+        assert_eq!(case["tasks"][0]["step"], "casusoverleg", "the case moved on");
+        let (status, _) = f.api("anna", "POST", &format!("{base}/complete"), Some(data)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "completing twice: the task is no longer open");
+        f.done().await;
+    }
+}
+
+#[tokio::test]
+async fn api_pathways_and_stalls() {
+    for f in backends().await {
+        let (status, list) = f.api("carla", "GET", "/api/v1/pathways", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(list.as_array().unwrap().len(), 2);
+        let (status, p) = f.api("anna", "GET", "/api/v1/pathways/van-zorg-naar-werk?version=1", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(p["definition"]["key"], "van-zorg-naar-werk");
+        assert_eq!(f.api("anna", "GET", "/api/v1/pathways/nope", None).await.0, StatusCode::NOT_FOUND);
+        let (status, published) = f.api("carla", "POST", "/api/v1/pathways", Some(json!({"source": VISIT}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(published["version"], 2);
+        let broken = VISIT.replace("next: einde", "next: nergens");
+        let (status, err) = f.api("carla", "POST", "/api/v1/pathways", Some(json!({"source": broken}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(err["problems"][0].as_str().unwrap().contains("nergens"), "{err}");
+        assert_eq!(f.api("anna", "POST", "/api/v1/pathways", Some(json!({"source": VISIT}))).await.0, StatusCode::FORBIDDEN);
+        let (status, _) = f.api("mark", "GET", "/api/v1/stalls", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(f.api("carla", "GET", "/api/v1/stalls", None).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(f.api("anna", "GET", "/api/v1/stalls", None).await.0, StatusCode::OK);
+        assert_eq!(f.api("anna", "GET", "/api/v1/nothing-here", None).await.0, StatusCode::NOT_FOUND);
+        f.done().await;
+    }
+}
+
+#[tokio::test]
+async fn login_is_generic_throttled_and_sets_safe_cookies() {
+    let f = fixture(None).await;
+    let (_, headers, html) = f.send(Request::get("/inloggen").body(Body::empty()).unwrap()).await;
+    let anonymous = cookie(&headers).unwrap();
+    let csrf = csrf_of(&html);
+    let set_cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    for h in ["content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"] {
+        assert!(headers.contains_key(h), "{h} missing");
+    }
+    assert!(!headers["content-security-policy"].to_str().unwrap().contains("unsafe-inline"));
+    let attempt = |name: &str, pw: &str| {
+        Request::post("/inloggen")
+            .header(header::COOKIE, &anonymous)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("_csrf={csrf}&gebruikersnaam={name}&wachtwoord={pw}")))
+            .unwrap()
+    };
+    let (status, _, wrong_pw) = f.send(attempt("anna", "fout")).await;
+    let (status2, _, wrong_user) = f.send(attempt("niemand", "fout")).await;
+    assert_eq!((status, status2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert!(wrong_pw.contains("Gebruikersnaam of wachtwoord onjuist"));
+    assert!(wrong_user.contains("Gebruikersnaam of wachtwoord onjuist"), "same message for unknown names");
+    for _ in 0..4 {
+        f.send(attempt("anna", "fout")).await;
+    }
+    let (status, _, html) = f.send(attempt("anna", &f.creds["anna"].0)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the sixth attempt in a minute is refused, even with the right password");
+    assert!(html.contains("Te veel inlogpogingen"));
+    // Without the CSRF token the login form is refused.
+    let (status, _, _) = f
+        .send(
+            Request::post("/inloggen")
+                .header(header::COOKIE, &anonymous)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("gebruikersnaam=piet&wachtwoord={}", f.creds["piet"].0)))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Logged out: the session is gone.
+    let s = f.login("piet").await;
+    assert_eq!(f.page(&s, "/taken").await.0, StatusCode::OK);
+    assert_eq!(f.post(&s, "/uitloggen", &[], true).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(f.page(&s, "/taken").await.0, StatusCode::SEE_OTHER, "back to the login page");
+}
+
+#[tokio::test]
+async fn consultant_screens_work_list_case_page_and_task_form() {
+    for f in backends().await {
+        let anna = f.login("anna").await;
+        let (status, _, html) = f.page(&anna, "/taken").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("Mijn taken") && html.contains(&f.mine), "work list shows the intake");
+        assert!(html.contains("Intake"));
+        let (_, _, filtered) = f.page(&anna, "/taken?rol=wmo-consulent&traject=simpel-switchen").await;
+        assert!(!filtered.contains(&f.mine), "filters stay in the URL and apply");
+        let (status, _, _) = f.page(&anna, "/taken?voor=morgen").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        let before = f.views(&f.mine).await;
+        let (status, _, case) = f.page(&anna, &format!("/casussen/{}", f.mine)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(case.contains("Tijdlijn") && case.contains("Afgerond: Signaal"), "timeline with actor");
+        assert!(case.replace("&#x3D;", "=").contains("graaf.svg?actief=intake"), "graph highlights the current step");
+        assert!(case.contains("Waarom deze termijn?"), "deadline explanation");
+        assert!(case.contains("Participatieladder") && case.contains("2 – sociale contacten"));
+        assert_eq!(f.views(&f.mine).await, before + 1);
+        let (status, headers, svg) = f.page(&anna, "/trajecten/van-zorg-naar-werk/1/graaf.svg?actief=intake").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml");
+        assert!(svg.contains("<svg") && svg.contains("#ea580c"));
+
+        // Claim and release from the list.
+        let task = f.task_of(&f.mine).await;
+        let base = format!("/casussen/{}/taken/{task}", f.mine);
+        assert_eq!(f.post(&anna, &format!("{base}/oppakken"), &[("terug", "/taken")], true).await.0, StatusCode::SEE_OTHER);
+        assert_eq!(f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&task].assignee.as_deref(), Some("anna"));
+        assert_eq!(f.post(&anna, &format!("{base}/vrijgeven"), &[], true).await.0, StatusCode::SEE_OTHER);
+
+        // A joint visit: plan it (with field errors first), then record the outcome.
+        let (status, _, form) = f.page(&anna, &base).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(form.contains("Gezamenlijk bezoek plannen"));
+        let (status, html) = f.post(&anna, &format!("{base}/bezoek"), &[("datum", "gisteren"), ("tijd", "10:00")], true).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("Kies een datum.") && html.contains("Kies minstens één deelnemer."));
+        let day = (Utc::now() + Duration::days(7)).format("%Y-%m-%d").to_string();
+        let (status, _) = f
+            .post(&anna, &format!("{base}/bezoek"), &[("datum", &day), ("tijd", "10:00"), ("plaats", "Wijkcentrum"), ("deelnemer", "anna")], true)
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let visit = f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&task].visit.clone().unwrap();
+        assert_eq!(visit.place.as_deref(), Some("Wijkcentrum"));
+        assert_eq!(visit.at.with_timezone(&chrono_tz::Europe::Amsterdam).format("%H:%M").to_string(), "10:00");
+
+        let version = f.seq(&f.mine).await.to_string();
+        let (status, html) = f
+            .post(&anna, &format!("{base}/afronden"), &[("versie", &version), ("ik_wil", "werken in de zorg"), ("uitkering", "vliegtuig")], true)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(html.contains("id=\"fout-ik_kan\">Vul dit veld in."), "message next to the field");
+        assert!(html.contains("Kies een van: bijstand, wia, wajong, geen."));
+        assert!(html.contains("value=\"werken in de zorg\""), "input is kept");
+
+        // Without the CSRF token nothing happens.
+        let seq = f.seq(&f.mine).await;
+        let fields = [("versie", version.as_str()), ("ik_wil", "a"), ("ik_kan", "b"), ("ik_heb_nodig", "c"), ("uitkering", "geen")];
+        assert_eq!(f.post(&anna, &format!("{base}/afronden"), &fields, false).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(f.seq(&f.mine).await, seq, "nothing changed");
+        let (status, _) = f.post(&anna, &format!("{base}/afronden"), &fields, true).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let state = f.engine.store().load_case(&f.mine).await.unwrap().unwrap();
+        assert_eq!(state.tasks.values().next().unwrap().step, "casusoverleg", "the case moved on");
+        // A colleague's completion meanwhile: the same post again is a conflict, input kept.
+        let (status, html) = f.post(&anna, &format!("{base}/afronden"), &fields, true).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(html.contains("Een collega heeft deze casus intussen gewijzigd"));
+        assert!(html.contains("value=\"a\""));
+        let (_, _, case) = f.page(&anna, &format!("/casussen/{}?klaar=1", f.mine)).await;
+        assert!(case.contains("Opgeslagen"));
+        f.done().await;
+    }
+}
+
+#[tokio::test]
+async fn manager_coordinator_and_admin_screens() {
+    for f in backends().await {
+        let mark = f.login("mark").await;
+        let (status, _, case) = f.page(&mark, &format!("/casussen/{}", f.foreign)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(case.contains("alleen lezen"));
+        assert_eq!(f.page(&mark, "/casussen").await.0, StatusCode::OK);
+        assert_eq!(f.page(&mark, "/vastgelopen").await.0, StatusCode::OK);
+        assert_eq!(f.page(&mark, "/taken").await.0, StatusCode::FORBIDDEN);
+        let carla = f.login("carla").await;
+        let (status, _, html) = f.page(&carla, "/trajecten").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("/trajecten/van-zorg-naar-werk/1/graaf.svg"));
+        assert_eq!(f.page(&carla, "/beheer").await.0, StatusCode::FORBIDDEN);
+        let bea = f.login("bea").await;
+        let (status, _, html) = f.page(&bea, &format!("/beheer?casus={}", f.foreign)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("casuspagina") && html.contains("mark"), "the manager's view is in the access log");
+        assert_eq!(f.page(&bea, "/onbekend").await.0, StatusCode::NOT_FOUND);
+        f.done().await;
+    }
+}
+
+/// Every role × every endpoint × an object they may not see (zoe's case): 404 or 403,
+/// nothing changed, no view logged for a refused view.
+#[tokio::test]
+async fn authorisation_matrix() {
+    for f in backends().await {
+        let case = f.foreign.clone();
+        let task = f.task_of(&case).await;
+        let seq = f.seq(&case).await;
+        let views = f.views(&case).await;
+        let day = (Utc::now() + Duration::days(7)).format("%Y-%m-%d").to_string();
+        for who in ["anna", "piet", "bert", "mark", "carla", "bea"] {
+            let read_only = who == "mark";
+            // API
+            let api: Vec<(&str, String, Option<Value>)> = vec![
+                ("GET", format!("/api/v1/cases/{case}"), None),
+                ("POST", format!("/api/v1/cases/{case}/tasks/{task}/claim"), None),
+                ("POST", format!("/api/v1/cases/{case}/tasks/{task}/release"), None),
+                ("POST", format!("/api/v1/cases/{case}/tasks/{task}/complete"), Some(json!({"data": {"motivatie": "x", "trede": 3}}))),
+            ];
+            for (method, path, body) in api {
+                if read_only && method == "GET" {
+                    continue; // managers may read every case
+                }
+                let (status, _) = f.api(who, method, &path, body).await;
+                assert!(
+                    status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+                    "{who} {method} {path}: {status}"
+                );
+            }
+            if who != "carla" {
+                let (status, _) = f.api(who, "POST", "/api/v1/pathways", Some(json!({"source": VISIT}))).await;
+                assert_eq!(status, StatusCode::FORBIDDEN, "{who} publishes");
+            }
+            let (_, list) = f.api(who, "GET", "/api/v1/cases", None).await;
+            if !read_only {
+                assert!(!list.to_string().contains(&case), "{who} lists a foreign case");
+            }
+            let (_, tasks) = f.api(who, "GET", "/api/v1/tasks", None).await;
+            if !read_only {
+                assert!(!tasks.to_string().contains(&case), "{who} gets a foreign task");
+            }
+            // Pages
+            let s = f.login(who).await;
+            for path in [format!("/casussen/{case}"), format!("/casussen/{case}/taken/{task}")] {
+                if read_only {
+                    continue;
+                }
+                let (status, _, _) = f.page(&s, &path).await;
+                assert_eq!(status, StatusCode::NOT_FOUND, "{who} GET {path}");
+            }
+            for (action, fields) in [
+                ("afronden", vec![("motivatie", "x"), ("trede", "3")]),
+                ("bezoek", vec![("datum", day.as_str()), ("tijd", "10:00"), ("deelnemer", who)]),
+                ("oppakken", vec![]),
+                ("vrijgeven", vec![]),
+            ] {
+                let path = format!("/casussen/{case}/taken/{task}/{action}");
+                let (status, _) = f.post(&s, &path, &fields, true).await;
+                assert!(
+                    status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+                    "{who} POST {path}: {status}"
+                );
+            }
+        }
+        assert_eq!(f.seq(&case).await, seq, "nothing changed on the foreign case");
+        let logged = f.views(&case).await - views;
+        assert_eq!(logged, 0, "refused views show nothing and log nothing");
+        f.done().await;
+    }
+}
