@@ -67,7 +67,12 @@ pub async fn accounts(engine: &Engine) -> anyhow::Result<()> {
         roles.extend(pv.pathway.roles.keys().cloned());
     }
     let mut people: Vec<(String, &str, Vec<String>, String)> = vec![
-        ("coordinator".into(), "coordinator", vec![], "Carla Coördinator".into()),
+        (
+            "coordinator".into(),
+            "coordinator",
+            vec![],
+            "Carla Coördinator".into(),
+        ),
         ("manager".into(), "manager", vec![], "Mark Manager".into()),
         ("beheerder".into(), "admin", vec![], "Bea Beheer".into()),
     ];

@@ -8,8 +8,8 @@ mod serve;
 mod shipped;
 mod show;
 mod telemetry;
-mod vars;
 mod users;
+mod vars;
 mod worker;
 
 use std::process::ExitCode;

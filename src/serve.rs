@@ -36,9 +36,16 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> anyhow::Result<()> {
     println!("Doorloop draait op http://{bound}/  (stoppen: Ctrl-C)");
     if options.scheduler {
         let owner = format!("serve-{}", std::process::id());
-        let scheduler = Scheduler::new(engine.clone(), Arc::new(SystemClock), owner, Schedule::defaults()?);
+        let scheduler = Scheduler::new(
+            engine.clone(),
+            Arc::new(SystemClock),
+            owner,
+            Schedule::defaults()?,
+        );
         tokio::spawn(async move {
-            scheduler.run(Duration::from_secs(1), worker::shutdown_signal()).await;
+            scheduler
+                .run(Duration::from_secs(1), worker::shutdown_signal())
+                .await;
         });
     }
     doorloop_web::serve(app, listener, worker::shutdown_signal())

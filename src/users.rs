@@ -49,7 +49,10 @@ pub async fn add(engine: &Engine, new: NewUser<'_>) -> anyhow::Result<String> {
         bail!("a consultant needs at least one --team (a pathway role such as wmo-consulent)");
     }
     if role != UserRole::Consultant && !teams.is_empty() {
-        bail!("only consultants are members of role teams; leave out --team for a {}", new.role);
+        bail!(
+            "only consultants are members of role teams; leave out --team for a {}",
+            new.role
+        );
     }
     if let Some(email) = new.email
         && !email.contains('@')
@@ -118,10 +121,19 @@ pub async fn list(engine: &Engine) -> anyhow::Result<()> {
 pub async fn access_log(engine: &Engine, case: Option<&str>, limit: u32) -> anyhow::Result<()> {
     let rows = engine.store().access_log(case, limit).await?;
     if rows.is_empty() {
-        println!("no case views logged{}", case.map(|c| format!(" for case {c}")).unwrap_or_default());
+        println!(
+            "no case views logged{}",
+            case.map(|c| format!(" for case {c}")).unwrap_or_default()
+        );
     }
     for r in rows {
-        println!("{}  {:<24} {}  {}", r.at.to_rfc3339(), r.user_id, r.case_id, r.purpose);
+        println!(
+            "{}  {:<24} {}  {}",
+            r.at.to_rfc3339(),
+            r.user_id,
+            r.case_id,
+            r.purpose
+        );
     }
     Ok(())
 }

@@ -24,7 +24,11 @@ fn repo() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process killed when dropped.
@@ -40,7 +44,10 @@ impl Drop for Guard {
 fn wait_for_port(port: u16, what: &str) {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "{what} did not start on port {port}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not start on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -59,12 +66,26 @@ impl Setup {
             .output()
             .expect("run doorloop");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "doorloop {args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "doorloop {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stdout
     }
 
     fn user(&self, name: &str, team: &str) -> String {
-        let out = self.doorloop(&["user", "add", name, "--role", "consultant", "--team", team, "--display-name", name]);
+        let out = self.doorloop(&[
+            "user",
+            "add",
+            name,
+            "--role",
+            "consultant",
+            "--team",
+            team,
+            "--display-name",
+            name,
+        ]);
         out.lines()
             .find_map(|l| l.strip_prefix("password (shown once): "))
             .expect("a printed password")
@@ -87,15 +108,56 @@ async fn shot(client: &Client, name: &str) {
 }
 
 async fn text(client: &Client) -> String {
-    client.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+    client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn login(client: &Client, base: &str, name: &str, password: &str) {
     client.goto(&format!("{base}/taken")).await.unwrap();
-    assert!(client.current_url().await.unwrap().path().starts_with("/inloggen"), "not logged in yet: login page");
-    client.find(Locator::Id("gebruikersnaam")).await.unwrap().send_keys(name).await.unwrap();
-    client.find(Locator::Id("wachtwoord")).await.unwrap().send_keys(password).await.unwrap();
-    client.find(Locator::Id("inloggen")).await.unwrap().click().await.unwrap();
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/inloggen"),
+        "not logged in yet: login page"
+    );
+    client
+        .find(Locator::Id("gebruikersnaam"))
+        .await
+        .unwrap()
+        .send_keys(name)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("wachtwoord"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    click_and_wait(client, Locator::Id("inloggen")).await;
+}
+
+/// Clicks a submit button or link and waits until the next page has replaced this one.
+async fn click_and_wait(client: &Client, locator: Locator<'_>) {
+    let old = client.find(Locator::Css("html")).await.unwrap();
+    client.find(locator).await.unwrap().click().await.unwrap();
+    let started = Instant::now();
+    while old.tag_name().await.is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the page did not change"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    client.wait().for_element(Locator::Css("body")).await.unwrap();
 }
 
 /// Sets an input's value the way a date picker would (typing into date inputs depends on
@@ -123,14 +185,31 @@ async fn raw_post(port: u16, path: &str, cookie: &str, body: &str, origin: Optio
     if let Some(o) = origin {
         req = req.header("origin", o);
     }
-    let res = client.request(req.body(Full::from(body.to_owned())).unwrap()).await.unwrap();
+    let res = client
+        .request(req.body(Full::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
     res.status().as_u16()
 }
 
 async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) {
     let base = format!("http://127.0.0.1:{port}");
-    let case = setup.doorloop(&["case", "start", "van-zorg-naar-werk", "--by", "bert"]).trim().to_owned();
-    setup.doorloop(&["case", "complete", &case, "signaal", "--by", "bert", "--var", "motivatie=wil werken", "--var", "trede=2"]);
+    let case = setup
+        .doorloop(&["case", "start", "van-zorg-naar-werk", "--by", "bert"])
+        .trim()
+        .to_owned();
+    setup.doorloop(&[
+        "case",
+        "complete",
+        &case,
+        "signaal",
+        "--by",
+        "bert",
+        "--var",
+        "motivatie=wil werken",
+        "--var",
+        "trede=2",
+    ]);
     let profile = tempfile::tempdir().unwrap();
     let caps = json!({
         "browserName": "chrome",
@@ -139,7 +218,7 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1366,900", format!("--user-data-dir={}", profile.path().display()),
+                "--window-size=1366,900", "--lang=nl", format!("--user-data-dir={}", profile.path().display()),
             ]
         }
     });
@@ -156,56 +235,155 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         assert!(page.contains("Mijn taken") && page.contains("Intake"), "{page}");
         shot(&client, "01-mijn-taken").await;
 
-        client.find(Locator::Css(&format!("tr[data-case='{case}'] a.task-link"))).await.unwrap().click().await.unwrap();
+        click_and_wait(
+            &client,
+            Locator::Css(&format!("tr[data-case='{case}'] a.task-link")),
+        )
+        .await;
         assert!(text(&client).await.contains("Gezamenlijk bezoek plannen"));
-        let day = (chrono::Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%d").to_string();
+        let day = (chrono::Utc::now() + chrono::Duration::days(7))
+            .format("%Y-%m-%d")
+            .to_string();
         set_value(&client, "input[name=datum]", &day).await;
         set_value(&client, "input[name=tijd]", "10:30").await;
-        client.find(Locator::Css("input[name=plaats]")).await.unwrap().send_keys("Wijkcentrum De Schakel").await.unwrap();
+        client
+            .find(Locator::Css("input[name=plaats]"))
+            .await
+            .unwrap()
+            .send_keys("Wijkcentrum De Schakel")
+            .await
+            .unwrap();
         shot(&client, "02-bezoek-plannen").await;
-        client.find(Locator::Css("#bezoekformulier button[type=submit]")).await.unwrap().click().await.unwrap();
+        click_and_wait(&client, Locator::Css("#bezoekformulier button[type=submit]")).await;
         let page = text(&client).await;
-        assert!(page.contains("Nu gepland") && page.contains("10:30"), "{page}");
+        assert!(
+            page.contains("Bezoek gepland op") && page.contains("10:30"),
+            "{page}"
+        );
 
         // The outcome form: a missing field gets its message next to it; input stays.
-        client.find(Locator::Css("#veld-ik_wil")).await.unwrap().send_keys("Werken in de groenvoorziening").await.unwrap();
-        client.find(Locator::Id("afronden")).await.unwrap().click().await.unwrap();
-        let error = client.find(Locator::Id("fout-ik_kan")).await.unwrap().text().await.unwrap();
+        client
+            .find(Locator::Css("#veld-ik_wil"))
+            .await
+            .unwrap()
+            .send_keys("Werken in de groenvoorziening")
+            .await
+            .unwrap();
+        click_and_wait(&client, Locator::Id("afronden")).await;
+        let error = client
+            .find(Locator::Id("fout-ik_kan"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(error, "Vul dit veld in.");
-        let kept = client.find(Locator::Css("#veld-ik_wil")).await.unwrap().prop("value").await.unwrap();
+        let kept = client
+            .find(Locator::Css("#veld-ik_wil"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
         assert_eq!(kept.as_deref(), Some("Werken in de groenvoorziening"));
         shot(&client, "03-formulier-met-fouten").await;
-        client.find(Locator::Css("#veld-ik_kan")).await.unwrap().send_keys("Buiten werken, met vaste collega's").await.unwrap();
-        client.find(Locator::Css("#veld-ik_heb_nodig")).await.unwrap().send_keys("Een jobcoach en vervoer").await.unwrap();
-        client.find(Locator::Css("#veld-uitkering")).await.unwrap().select_by_value("bijstand").await.unwrap();
-        client.find(Locator::Id("afronden")).await.unwrap().click().await.unwrap();
+        client
+            .find(Locator::Css("#veld-ik_kan"))
+            .await
+            .unwrap()
+            .send_keys("Buiten werken, met vaste collega's")
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("#veld-ik_heb_nodig"))
+            .await
+            .unwrap()
+            .send_keys("Een jobcoach en vervoer")
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("#veld-uitkering"))
+            .await
+            .unwrap()
+            .select_by_value("bijstand")
+            .await
+            .unwrap();
+        click_and_wait(&client, Locator::Id("afronden")).await;
 
         // The case moved on.
-        assert_eq!(client.current_url().await.unwrap().path(), format!("/casussen/{case}"));
+        assert_eq!(
+            client.current_url().await.unwrap().path(),
+            format!("/casussen/{case}")
+        );
         let page = text(&client).await;
         assert!(page.contains("Opgeslagen"), "{page}");
-        let open = client.find(Locator::Id("open-taken")).await.unwrap().text().await.unwrap();
+        let open = client
+            .find(Locator::Id("open-taken"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(open.contains("Integraal casusoverleg"), "{open}");
-        let timeline = client.find(Locator::Id("tijdlijn")).await.unwrap().text().await.unwrap();
-        assert!(timeline.contains("Afgerond: Intake") && timeline.contains("anna"), "{timeline}");
-        let graph = client.find(Locator::Id("graaf")).await.unwrap();
-        let loaded = graph.prop("naturalWidth").await.unwrap().unwrap_or_default();
-        assert!(loaded.parse::<u32>().unwrap_or(0) > 200, "the pathway graph rendered: {loaded}");
+        let timeline = client
+            .find(Locator::Id("tijdlijn"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            timeline.contains("Afgerond: Intake") && timeline.contains("anna"),
+            "{timeline}"
+        );
+        let width = client
+            .execute("return document.getElementById('graaf').naturalWidth;", vec![])
+            .await
+            .unwrap();
+        assert!(
+            width.as_u64().unwrap_or(0) > 200,
+            "the pathway graph rendered: {width}"
+        );
         shot(&client, "04-casuspagina").await;
 
         // A cross-site POST with anna's cookie but without the CSRF token is refused.
         let cookie = client.get_named_cookie("doorloop_sessie").await.unwrap();
         let cookie = format!("doorloop_sessie={}", cookie.value());
         let claim = format!("/casussen/{case}/taken/t9999/oppakken");
-        assert_eq!(raw_post(port, &claim, &cookie, "terug=/taken", None).await, 403, "CSRF-less POST");
-        let csrf = client.find(Locator::Css("input[name=_csrf]")).await.unwrap().prop("value").await.unwrap().unwrap();
-        let status = raw_post(port, &claim, &cookie, &format!("_csrf={csrf}"), Some("https://evil.example")).await;
+        assert_eq!(
+            raw_post(port, &claim, &cookie, "terug=/taken", None).await,
+            403,
+            "CSRF-less POST"
+        );
+        let csrf = client
+            .find(Locator::Css("input[name=_csrf]"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap();
+        let status = raw_post(
+            port,
+            &claim,
+            &cookie,
+            &format!("_csrf={csrf}"),
+            Some("https://evil.example"),
+        )
+        .await;
         assert_eq!(status, 403, "foreign Origin");
         let before = setup.doorloop(&["case", "show", &case]);
         assert!(before.contains("casusoverleg"));
 
-        client.find(Locator::Css("form[action='/uitloggen'] button")).await.unwrap().click().await.unwrap();
-        assert!(client.current_url().await.unwrap().path().starts_with("/inloggen"));
+        click_and_wait(&client, Locator::Css("form[action='/uitloggen'] button")).await;
+        assert!(
+            client
+                .current_url()
+                .await
+                .unwrap()
+                .path()
+                .starts_with("/inloggen")
+        );
 
         // Another team's consultant cannot open the case.
         let piet_pw = std::fs::read_to_string(setup.dir.path().join("piet.pw")).unwrap();
@@ -214,11 +392,17 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         shot(&client, "05-mijn-taken-leeg").await;
         client.goto(&format!("{base}/casussen/{case}")).await.unwrap();
         let page = text(&client).await;
-        assert!(page.contains("Niet gevonden") && !page.contains("Tijdlijn"), "{page}");
+        assert!(
+            page.contains("Niet gevonden") && !page.contains("Tijdlijn"),
+            "{page}"
+        );
         shot(&client, "06-niet-gevonden").await;
         let log = setup.doorloop(&["access-log", "--case", &case]);
         assert!(log.contains("anna") && log.contains("casuspagina"), "{log}");
-        assert!(!log.contains("piet"), "a refused view shows nothing and logs nothing: {log}");
+        assert!(
+            !log.contains("piet"),
+            "a refused view shows nothing and logs nothing: {log}"
+        );
     }
     .await;
     let _ = client.close().await;
@@ -227,9 +411,22 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
 
 fn run_browser_test() -> Result<(), Failed> {
     let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
-    let setup = Setup { url: format!("sqlite://{}", dir.path().join("browser.db").display()), dir };
-    setup.doorloop(&["publish", &repo().join("workflows/van-zorg-naar-werk.yaml").display().to_string()]);
-    for (name, team) in [("anna", "wmo-consulent"), ("piet", "jobcoach"), ("bert", "ambulant-begeleider")] {
+    let setup = Setup {
+        url: format!("sqlite://{}", dir.path().join("browser.db").display()),
+        dir,
+    };
+    setup.doorloop(&[
+        "publish",
+        &repo()
+            .join("workflows/van-zorg-naar-werk.yaml")
+            .display()
+            .to_string(),
+    ]);
+    for (name, team) in [
+        ("anna", "wmo-consulent"),
+        ("piet", "jobcoach"),
+        ("bert", "ambulant-begeleider"),
+    ] {
         let pw = setup.user(name, team);
         std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw).unwrap();
     }
@@ -255,7 +452,10 @@ fn run_browser_test() -> Result<(), Failed> {
         .map_err(|e| Failed::from(format!("starting chromedriver: {e}")))?;
     let _driver = Guard(driver);
     wait_for_port(driver_port, "chromedriver");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(consultant_completes_the_intake(&setup, port, driver_port));
     Ok(())
 }
@@ -265,11 +465,15 @@ fn main() {
     let available = Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists();
     let required = std::env::var("DOORLOOP_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
     if !available && !required {
-        println!("NOTE: browser tests SKIPPED: {CHROMIUM} / {CHROMEDRIVER} not installed (apt-get install chromium chromium-driver; .ci/run does).");
+        println!(
+            "NOTE: browser tests SKIPPED: {CHROMIUM} / {CHROMEDRIVER} not installed (apt-get install chromium chromium-driver; .ci/run does)."
+        );
     }
     let trial = Trial::test("browser::consultant_completes_the_intake", move || {
         if !available {
-            return Err(Failed::from(format!("{CHROMIUM} and {CHROMEDRIVER} are required (DOORLOOP_REQUIRE_BROWSER=1)")));
+            return Err(Failed::from(format!(
+                "{CHROMIUM} and {CHROMEDRIVER} are required (DOORLOOP_REQUIRE_BROWSER=1)"
+            )));
         }
         run_browser_test()
     })

@@ -1026,7 +1026,7 @@ async fn work_lists_hold_my_tasks_and_my_teams_unassigned_ones(f: Fixture) {
 
     let cases = engine
         .store()
-        .cases(Some("carl"), &[role.clone()], 10)
+        .cases(Some("carl"), std::slice::from_ref(&role), 10)
         .await
         .unwrap();
     assert_eq!(

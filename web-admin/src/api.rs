@@ -93,7 +93,9 @@ impl From<WebError> for ApiError {
         match e {
             WebError::NotFound | WebError::Engine(EngineError::CaseNotFound { .. }) => ApiError::not_found(),
             WebError::Store(StoreError::PathwayNotFound { .. })
-            | WebError::Engine(EngineError::Store(StoreError::PathwayNotFound { .. })) => ApiError::not_found(),
+            | WebError::Engine(EngineError::Store(StoreError::PathwayNotFound { .. })) => {
+                ApiError::not_found()
+            }
             WebError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m, None),
             WebError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, m, None),
             WebError::Engine(EngineError::Conflict { case }) => ApiError::new(
@@ -509,7 +511,11 @@ pub async fn complete(
     let (state, access) = visible_case(&app, &user, &id).await?;
     let Some(open) = state.tasks.get(&task) else {
         return Err(match closed_task_step(&app, &id, &task).await? {
-            Some(_) => ApiError::new(StatusCode::CONFLICT, format!("task {task} of case {id} is no longer open"), None),
+            Some(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("task {task} of case {id} is no longer open"),
+                None,
+            ),
             None => ApiError::not_found(),
         });
     };

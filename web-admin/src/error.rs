@@ -40,7 +40,9 @@ impl WebError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             WebError::Store(StoreError::PathwayNotFound { .. })
-            | WebError::Engine(EngineError::Store(StoreError::PathwayNotFound { .. })) => StatusCode::NOT_FOUND,
+            | WebError::Engine(EngineError::Store(StoreError::PathwayNotFound { .. })) => {
+                StatusCode::NOT_FOUND
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -52,7 +54,9 @@ impl WebError {
                 tracing::error!(error = %self, "request failed");
                 "Er ging iets mis aan onze kant. Probeer het later opnieuw.".to_owned()
             }
-            StatusCode::NOT_FOUND => "Niet gevonden.".to_owned(),
+            StatusCode::NOT_FOUND => {
+                "Deze pagina of casus bestaat niet, of u heeft er geen toegang toe.".to_owned()
+            }
             _ => self.to_string(),
         }
     }

@@ -34,8 +34,43 @@ fn wrap(text: &str, width: usize) -> String {
     lines.join("\n")
 }
 
+/// A drawn pathway: the SVG, its size, and the box around the highlighted steps.
+#[derive(Debug, Clone)]
+pub struct Drawing {
+    pub svg: String,
+    pub width: f64,
+    pub height: f64,
+    /// (left, top, right, bottom) around the highlighted steps.
+    pub focus: Option<(f64, f64, f64, f64)>,
+}
+
+impl Drawing {
+    /// A window of at most `w`×`h` around the highlighted steps (the whole drawing when it
+    /// is smaller), as an SVG of its own: the case page shows where the case is at a
+    /// readable size.
+    pub fn window(&self, w: f64, h: f64) -> String {
+        let w = w.min(self.width);
+        let h = h.min(self.height);
+        let (cx, cy) = match self.focus {
+            Some((l, t, r, b)) => ((l + r) / 2., (t + b) / 2.),
+            None => (w / 2., self.height / 2.),
+        };
+        let x = (cx - w / 2.).clamp(0., (self.width - w).max(0.));
+        let y = (cy - h / 2.).clamp(0., (self.height - h).max(0.));
+        let inner = self.svg.find("<svg").map(|i| &self.svg[i..]).unwrap_or(&self.svg);
+        format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" viewBox=\"{x:.1} {y:.1} {w:.1} {h:.1}\">{inner}</svg>"
+        )
+    }
+}
+
 /// Renders the pathway; `active` are the step ids to highlight.
 pub fn svg(pathway: &PathwayVersion, active: &BTreeSet<String>) -> String {
+    draw(pathway, active).svg
+}
+
+/// Lays out and renders the pathway; `active` are the step ids to highlight.
+pub fn draw(pathway: &PathwayVersion, active: &BTreeSet<String>) -> Drawing {
     let mut vg = VisualGraph::new(Orientation::LeftToRight);
     let mut handles = HashMap::new();
     for step in &pathway.pathway.steps {
@@ -141,10 +176,34 @@ pub fn svg(pathway: &PathwayVersion, active: &BTreeSet<String>) -> String {
     }
     let mut writer = SVGWriter::new();
     vg.do_it(false, false, false, &mut writer);
-    writer.finalize().replace(
+    let (mut width, mut height) = (0f64, 0f64);
+    let mut focus: Option<(f64, f64, f64, f64)> = None;
+    for (id, handle) in &handles {
+        let (top_left, bottom_right) = vg.pos(*handle).bbox(false);
+        width = width.max(bottom_right.x);
+        height = height.max(bottom_right.y);
+        if active.contains(id) {
+            focus = Some(match focus {
+                None => (top_left.x, top_left.y, bottom_right.x, bottom_right.y),
+                Some((l, t, r, b)) => (
+                    l.min(top_left.x),
+                    t.min(top_left.y),
+                    r.max(bottom_right.x),
+                    b.max(bottom_right.y),
+                ),
+            });
+        }
+    }
+    let svg = writer.finalize().replace(
         "font-family: Times, serif",
         "font-family: system-ui, 'Segoe UI', Roboto, sans-serif",
-    )
+    );
+    Drawing {
+        svg,
+        width: width + 20.,
+        height: height + 20.,
+        focus,
+    }
 }
 
 #[cfg(test)]
@@ -169,8 +228,13 @@ mod tests {
         assert!(plain.starts_with("<svg") || plain.contains("<svg"));
         assert!(plain.contains("<rect"));
         assert!(!plain.contains("#ea580c"), "nothing highlighted");
-        let lit = svg(&version, &BTreeSet::from([first_task]));
+        let lit = svg(&version, &BTreeSet::from([first_task.clone()]));
         assert!(lit.contains("#ea580c"), "the current step is highlighted");
+        let drawing = draw(&version, &BTreeSet::from([first_task]));
+        let (l, _, r, _) = drawing.focus.unwrap();
+        assert!(l < r && r < drawing.width, "the focus lies inside the drawing");
+        let window = drawing.window(800., 400.);
+        assert!(window.starts_with("<svg") && window.contains("viewBox=") && window.contains("#ea580c"));
     }
 
     #[test]

@@ -57,31 +57,31 @@ impl Default for WebConfig {
 /// Drawn pathway graphs by (pathway, version, highlighted steps).
 #[derive(Default)]
 pub struct GraphCache {
-    drawn: Mutex<HashMap<(String, u32, String), Arc<String>>>,
+    drawn: Mutex<HashMap<(String, u32, String), Arc<graph::Drawing>>>,
 }
 
 impl GraphCache {
     const MAX: usize = 2048;
 
-    pub fn get_or_draw(&self, pv: &PathwayVersion, active: &BTreeSet<String>) -> Arc<String> {
+    pub fn get_or_draw(&self, pv: &PathwayVersion, active: &BTreeSet<String>) -> Arc<graph::Drawing> {
         let key = (
             pv.key().to_owned(),
             pv.version,
             active.iter().cloned().collect::<Vec<_>>().join(","),
         );
         if let Ok(map) = self.drawn.lock()
-            && let Some(svg) = map.get(&key)
+            && let Some(drawing) = map.get(&key)
         {
-            return svg.clone();
+            return drawing.clone();
         }
-        let svg = Arc::new(graph::svg(pv, active));
+        let drawing = Arc::new(graph::draw(pv, active));
         if let Ok(mut map) = self.drawn.lock() {
             if map.len() >= Self::MAX {
                 map.clear();
             }
-            map.insert(key, svg.clone());
+            map.insert(key, drawing.clone());
         }
-        svg
+        drawing
     }
 }
 

@@ -473,6 +473,7 @@ pub async fn case_page(
             .append_pair("actief", &active.join(","))
             .finish()
     );
+    let graph_window_url = format!("{graph_url}&venster=1");
     let status = state.status.as_str();
     let (back, back_label) = if viewer.user.role == UserRole::Consultant {
         ("/taken", "Mijn taken")
@@ -500,6 +501,7 @@ pub async fn case_page(
     data.insert("team".into(), Value::Array(team_json(&app, &state.team).await?));
     data.insert("rungs".into(), Value::Array(rungs));
     data.insert("graph_url".into(), json!(graph_url));
+    data.insert("graph_window_url".into(), json!(graph_window_url));
     data.insert("read_only".into(), json!(access == CaseAccess::Read));
     data.insert("back".into(), json!(back));
     data.insert("back_label".into(), json!(back_label));
@@ -1017,6 +1019,8 @@ pub async fn pathways(State(app): Shared, viewer: Viewer) -> WebResult<Response>
 #[derive(Deserialize)]
 pub struct GraphQuery {
     actief: Option<String>,
+    /// Only the neighbourhood of the highlighted steps.
+    venster: Option<String>,
 }
 
 /// The pathway graph as SVG. Pathways are not personal data; any logged-in user may
@@ -1035,7 +1039,12 @@ pub async fn graph(
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    let svg = app.graphs.get_or_draw(&pv, &active);
+    let drawing = app.graphs.get_or_draw(&pv, &active);
+    let svg = if q.venster.is_some() {
+        drawing.window(1500., 520.)
+    } else {
+        drawing.svg.clone()
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
@@ -1045,7 +1054,7 @@ pub async fn graph(
             ),
             (header::CACHE_CONTROL, "private, max-age=300"),
         ],
-        svg.to_string(),
+        svg,
     )
         .into_response())
 }

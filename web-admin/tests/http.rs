@@ -66,7 +66,10 @@ async fn fixture(pg: Option<&str>) -> Fixture {
     let (store, pg): (Arc<dyn Store>, _) = match pg {
         Some(url) => {
             let schema = format!("web_{}", uuid_like());
-            (Arc::new(PostgresStore::open(url, Some(&schema)).await.unwrap()), Some((url.to_owned(), schema)))
+            (
+                Arc::new(PostgresStore::open(url, Some(&schema)).await.unwrap()),
+                Some((url.to_owned(), schema)),
+            )
         }
         None => {
             let url = format!("sqlite://{}", dir.path().join("web.db").display());
@@ -95,36 +98,87 @@ async fn fixture(pg: Option<&str>) -> Fixture {
             .await
             .unwrap();
         let token = auth::generate_api_token().unwrap();
-        store.add_api_token(&auth::token_hash(&token), id, "test", now).await.unwrap();
+        store
+            .add_api_token(&auth::token_hash(&token), id, "test", now)
+            .await
+            .unwrap();
         creds.insert(*id, (password, token));
     }
     let signaal = json!({"motivatie": "wil werken", "trede": 2});
     let complete = |by: &str| {
         Command::new(
             by,
-            Action::CompleteTask { task: TaskRef("signaal".into()), data: serde_json::from_value(signaal.clone()).unwrap() },
+            Action::CompleteTask {
+                task: TaskRef("signaal".into()),
+                data: serde_json::from_value(signaal.clone()).unwrap(),
+            },
         )
     };
-    let mine = engine.start_case("van-zorg-naar-werk", None, "bert", BTreeMap::new(), now).await.unwrap().state.id;
+    let mine = engine
+        .start_case("van-zorg-naar-werk", None, "bert", BTreeMap::new(), now)
+        .await
+        .unwrap()
+        .state
+        .id;
     engine.execute(&mine, complete("bert"), now).await.unwrap();
     // zoe's case: she holds the first task; nobody else may see it.
-    let foreign = engine.start_case("van-zorg-naar-werk", None, "zoe", BTreeMap::new(), now).await.unwrap().state.id;
-    let task = engine.store().load_case(&foreign).await.unwrap().unwrap().tasks.keys().next().unwrap().clone();
+    let foreign = engine
+        .start_case("van-zorg-naar-werk", None, "zoe", BTreeMap::new(), now)
+        .await
+        .unwrap()
+        .state
+        .id;
+    let task = engine
+        .store()
+        .load_case(&foreign)
+        .await
+        .unwrap()
+        .unwrap()
+        .tasks
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
     engine
-        .execute(&foreign, Command::new("zoe", Action::Reassign { task: TaskRef(task), to: Some("zoe".into()) }), now)
+        .execute(
+            &foreign,
+            Command::new(
+                "zoe",
+                Action::Reassign {
+                    task: TaskRef(task),
+                    to: Some("zoe".into()),
+                },
+            ),
+            now,
+        )
         .await
         .unwrap();
     let app = doorloop_web::router(engine.clone(), WebConfig::default()).unwrap();
-    Fixture { engine, app, creds, mine, foreign, pg, _dir: dir }
+    Fixture {
+        engine,
+        app,
+        creds,
+        mine,
+        foreign,
+        pg,
+        _dir: dir,
+    }
 }
 
 fn uuid_like() -> String {
-    format!("{:x}{:x}", std::process::id(), Utc::now().timestamp_nanos_opt().unwrap_or_default())
+    format!(
+        "{:x}{:x}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
 }
 
 async fn backends() -> Vec<Fixture> {
     let mut out = vec![fixture(None).await];
-    match std::env::var("DOORLOOP_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) {
+    match std::env::var("DOORLOOP_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
         Some(url) => out.push(fixture(Some(&url)).await),
         None => eprintln!("NOTE: PostgreSQL web tests SKIPPED (DOORLOOP_TEST_POSTGRES_URL is not set)"),
     }
@@ -152,7 +206,9 @@ impl Fixture {
             req = req.header(header::AUTHORIZATION, format!("Bearer {}", self.creds[who].1));
         }
         let req = match body {
-            Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
         }
         .unwrap();
@@ -162,12 +218,16 @@ impl Fixture {
 
     /// Logs in through the form; returns the session cookie and the CSRF token.
     async fn login(&self, who: &str) -> Session {
-        let (status, headers, html) =
-            self.send(Request::get("/inloggen").body(Body::empty()).unwrap()).await;
+        let (status, headers, html) = self
+            .send(Request::get("/inloggen").body(Body::empty()).unwrap())
+            .await;
         assert_eq!(status, StatusCode::OK);
         let anonymous = cookie(&headers).expect("a session for the login form");
         let csrf = csrf_of(&html);
-        let form = format!("_csrf={csrf}&volgende=%2F&gebruikersnaam={who}&wachtwoord={}", self.creds[who].0);
+        let form = format!(
+            "_csrf={csrf}&volgende=%2F&gebruikersnaam={who}&wachtwoord={}",
+            self.creds[who].0
+        );
         let (status, headers, _) = self
             .send(
                 Request::post("/inloggen")
@@ -180,21 +240,41 @@ impl Fixture {
         assert_eq!(status, StatusCode::SEE_OTHER, "login of {who}");
         let cookie = cookie(&headers).expect("session cookie after login");
         assert_ne!(cookie, anonymous, "the session id is rotated at login");
-        let (_, _, html) = self.page(&Session { cookie: cookie.clone(), csrf: String::new() }, "/trajecten-or-home").await;
+        let (_, _, html) = self
+            .page(
+                &Session {
+                    cookie: cookie.clone(),
+                    csrf: String::new(),
+                },
+                "/trajecten-or-home",
+            )
+            .await;
         drop(html);
         let (_, _, home) = self.send(self.get_req(&cookie, "/inloggen")).await;
-        Session { csrf: csrf_of(&home), cookie }
+        Session {
+            csrf: csrf_of(&home),
+            cookie,
+        }
     }
 
     fn get_req(&self, cookie: &str, path: &str) -> Request<Body> {
-        Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap()
+        Request::get(path)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
     }
 
     async fn page(&self, s: &Session, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
         self.send(self.get_req(&s.cookie, path)).await
     }
 
-    async fn post(&self, s: &Session, path: &str, fields: &[(&str, &str)], with_csrf: bool) -> (StatusCode, String) {
+    async fn post(
+        &self,
+        s: &Session,
+        path: &str,
+        fields: &[(&str, &str)],
+        with_csrf: bool,
+    ) -> (StatusCode, String) {
         let mut ser = form_urlencoded::Serializer::new(String::new());
         if with_csrf {
             ser.append_pair("_csrf", &s.csrf);
@@ -219,11 +299,26 @@ impl Fixture {
     }
 
     async fn task_of(&self, case: &str) -> String {
-        self.engine.store().load_case(case).await.unwrap().unwrap().tasks.keys().next().unwrap().clone()
+        self.engine
+            .store()
+            .load_case(case)
+            .await
+            .unwrap()
+            .unwrap()
+            .tasks
+            .keys()
+            .next()
+            .unwrap()
+            .clone()
     }
 
     async fn views(&self, case: &str) -> usize {
-        self.engine.store().access_log(Some(case), 1000).await.unwrap().len()
+        self.engine
+            .store()
+            .access_log(Some(case), 1000)
+            .await
+            .unwrap()
+            .len()
     }
 }
 
@@ -275,13 +370,28 @@ async fn api_cases_tasks_and_their_errors() {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let (status, list) = f.api("anna", "GET", "/api/v1/cases", None).await;
         assert_eq!(status, StatusCode::OK);
-        let ids: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, vec![f.mine.as_str()], "anna's team holds the open intake of one case");
+        let ids: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![f.mine.as_str()],
+            "anna's team holds the open intake of one case"
+        );
         let (_, list) = f.api("mark", "GET", "/api/v1/cases", None).await;
-        assert_eq!(list.as_array().unwrap().len(), 2, "managers see the organisation's cases");
+        assert_eq!(
+            list.as_array().unwrap().len(),
+            2,
+            "managers see the organisation's cases"
+        );
 
         let before = f.views(&f.mine).await;
-        let (status, case) = f.api("anna", "GET", &format!("/api/v1/cases/{}", f.mine), None).await;
+        let (status, case) = f
+            .api("anna", "GET", &format!("/api/v1/cases/{}", f.mine), None)
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(case["tasks"][0]["step"], "intake");
         assert_eq!(f.views(&f.mine).await, before + 1, "every API view is logged");
@@ -289,19 +399,57 @@ async fn api_cases_tasks_and_their_errors() {
         assert_eq!(status, StatusCode::NOT_FOUND);
 
         let (status, created) = f
-            .api("anna", "POST", "/api/v1/cases", Some(json!({"pathway": "van-zorg-naar-werk", "variables": {"verwijzer": "huisarts"}})))
+            .api(
+                "anna",
+                "POST",
+                "/api/v1/cases",
+                Some(json!({"pathway": "van-zorg-naar-werk", "variables": {"verwijzer": "huisarts"}})),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
-        let (status, err) = f.api("anna", "POST", "/api/v1/cases", Some(json!({"variables": {}}))).await;
+        let (status, err) = f
+            .api("anna", "POST", "/api/v1/cases", Some(json!({"variables": {}})))
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(err["field"], "pathway", "{err}");
-        let (status, err) = f.api("anna", "POST", "/api/v1/cases", Some(json!({"pathway": "bestaat-niet"}))).await;
-        assert_eq!((status, err["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("pathway")));
-        let (status, err) =
-            f.api("anna", "POST", "/api/v1/cases", Some(json!({"pathway": "van-zorg-naar-werk", "variables": {"onbekend": 1}}))).await;
-        assert_eq!((status, err["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("variables.onbekend")), "{err}");
-        let (status, err) = f.api("anna", "POST", "/api/v1/cases", Some(json!({"pathway": "x", "extra": 1}))).await;
-        assert_eq!((status, err["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("extra")), "{err}");
+        let (status, err) = f
+            .api(
+                "anna",
+                "POST",
+                "/api/v1/cases",
+                Some(json!({"pathway": "bestaat-niet"})),
+            )
+            .await;
+        assert_eq!(
+            (status, err["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("pathway"))
+        );
+        let (status, err) = f
+            .api(
+                "anna",
+                "POST",
+                "/api/v1/cases",
+                Some(json!({"pathway": "van-zorg-naar-werk", "variables": {"onbekend": 1}})),
+            )
+            .await;
+        assert_eq!(
+            (status, err["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("variables.onbekend")),
+            "{err}"
+        );
+        let (status, err) = f
+            .api(
+                "anna",
+                "POST",
+                "/api/v1/cases",
+                Some(json!({"pathway": "x", "extra": 1})),
+            )
+            .await;
+        assert_eq!(
+            (status, err["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("extra")),
+            "{err}"
+        );
         let req = Request::post("/api/v1/cases")
             .header(header::AUTHORIZATION, format!("Bearer {}", f.creds["anna"].1))
             .header(header::CONTENT_TYPE, "application/json")
@@ -311,35 +459,78 @@ async fn api_cases_tasks_and_their_errors() {
 
         let (status, tasks) = f.api("anna", "GET", "/api/v1/tasks", None).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(tasks.as_array().unwrap().iter().any(|t| t["case_id"] == f.mine.as_str()));
+        assert!(
+            tasks
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["case_id"] == f.mine.as_str())
+        );
         let (_, tasks) = f.api("piet", "GET", "/api/v1/tasks", None).await;
         assert!(tasks.as_array().unwrap().is_empty());
 
         // claim, release, complete (the intake is a joint visit: plan it first)
         let task = f.task_of(&f.mine).await;
         let base = format!("/api/v1/cases/{}/tasks/{task}", f.mine);
-        assert_eq!(f.api("anna", "POST", &format!("{base}/claim"), None).await.0, StatusCode::NO_CONTENT);
-        assert_eq!(f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&task].assignee.as_deref(), Some("anna"));
-        assert_eq!(f.api("anna", "POST", &format!("{base}/release"), None).await.0, StatusCode::NO_CONTENT);
-        assert_eq!(f.api("anna", "POST", &format!("{base}/claim"), None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(
+            f.api("anna", "POST", &format!("{base}/claim"), None).await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&task]
+                .assignee
+                .as_deref(),
+            Some("anna")
+        );
+        assert_eq!(
+            f.api("anna", "POST", &format!("{base}/release"), None).await.0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            f.api("anna", "POST", &format!("{base}/claim"), None).await.0,
+            StatusCode::NO_CONTENT
+        );
         let at = Utc::now() + Duration::days(3);
         f.engine
             .execute(
                 &f.mine,
-                Command::new("anna", Action::PlanJointVisit { task: TaskRef(task.clone()), at, place: None, participants: vec!["anna".into()] }),
+                Command::new(
+                    "anna",
+                    Action::PlanJointVisit {
+                        task: TaskRef(task.clone()),
+                        at,
+                        place: None,
+                        participants: vec!["anna".into()],
+                    },
+                ),
                 Utc::now(),
             )
             .await
             .unwrap();
-        let (status, err) = f.api("anna", "POST", &format!("{base}/complete"), Some(json!({"data": {"ik_wil": "werken"}}))).await;
+        let (status, err) = f
+            .api(
+                "anna",
+                "POST",
+                &format!("{base}/complete"),
+                Some(json!({"data": {"ik_wil": "werken"}})),
+            )
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(err["field"].as_str().unwrap().starts_with("data."), "{err}");
         let data = json!({"data": {"ik_wil": "werken", "ik_kan": "veel", "ik_heb_nodig": "begeleiding", "uitkering": "bijstand"}});
-        let (status, case) = f.api("anna", "POST", &format!("{base}/complete"), Some(data.clone())).await;
+        let (status, case) = f
+            .api("anna", "POST", &format!("{base}/complete"), Some(data.clone()))
+            .await;
         assert_eq!(status, StatusCode::OK, "{case}");
         assert_eq!(case["tasks"][0]["step"], "casusoverleg", "the case moved on");
-        let (status, _) = f.api("anna", "POST", &format!("{base}/complete"), Some(data)).await;
-        assert_eq!(status, StatusCode::CONFLICT, "completing twice: the task is no longer open");
+        let (status, _) = f
+            .api("anna", "POST", &format!("{base}/complete"), Some(data))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CONFLICT,
+            "completing twice: the task is no longer open"
+        );
         f.done().await;
     }
 }
@@ -350,23 +541,61 @@ async fn api_pathways_and_stalls() {
         let (status, list) = f.api("carla", "GET", "/api/v1/pathways", None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(list.as_array().unwrap().len(), 2);
-        let (status, p) = f.api("anna", "GET", "/api/v1/pathways/van-zorg-naar-werk?version=1", None).await;
+        let (status, p) = f
+            .api(
+                "anna",
+                "GET",
+                "/api/v1/pathways/van-zorg-naar-werk?version=1",
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(p["definition"]["key"], "van-zorg-naar-werk");
-        assert_eq!(f.api("anna", "GET", "/api/v1/pathways/nope", None).await.0, StatusCode::NOT_FOUND);
-        let (status, published) = f.api("carla", "POST", "/api/v1/pathways", Some(json!({"source": VISIT}))).await;
+        assert_eq!(
+            f.api("anna", "GET", "/api/v1/pathways/nope", None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        let (status, published) = f
+            .api(
+                "carla",
+                "POST",
+                "/api/v1/pathways",
+                Some(json!({"source": VISIT})),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(published["version"], 2);
         let broken = VISIT.replace("next: einde", "next: nergens");
-        let (status, err) = f.api("carla", "POST", "/api/v1/pathways", Some(json!({"source": broken}))).await;
+        let (status, err) = f
+            .api(
+                "carla",
+                "POST",
+                "/api/v1/pathways",
+                Some(json!({"source": broken})),
+            )
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(err["problems"][0].as_str().unwrap().contains("nergens"), "{err}");
-        assert_eq!(f.api("anna", "POST", "/api/v1/pathways", Some(json!({"source": VISIT}))).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            f.api("anna", "POST", "/api/v1/pathways", Some(json!({"source": VISIT})))
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
         let (status, _) = f.api("mark", "GET", "/api/v1/stalls", None).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(f.api("carla", "GET", "/api/v1/stalls", None).await.0, StatusCode::FORBIDDEN);
-        assert_eq!(f.api("anna", "GET", "/api/v1/stalls", None).await.0, StatusCode::OK);
-        assert_eq!(f.api("anna", "GET", "/api/v1/nothing-here", None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            f.api("carla", "GET", "/api/v1/stalls", None).await.0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            f.api("anna", "GET", "/api/v1/stalls", None).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            f.api("anna", "GET", "/api/v1/nothing-here", None).await.0,
+            StatusCode::NOT_FOUND
+        );
         f.done().await;
     }
 }
@@ -374,32 +603,64 @@ async fn api_pathways_and_stalls() {
 #[tokio::test]
 async fn login_is_generic_throttled_and_sets_safe_cookies() {
     let f = fixture(None).await;
-    let (_, headers, html) = f.send(Request::get("/inloggen").body(Body::empty()).unwrap()).await;
+    let (_, headers, html) = f
+        .send(Request::get("/inloggen").body(Body::empty()).unwrap())
+        .await;
     let anonymous = cookie(&headers).unwrap();
     let csrf = csrf_of(&html);
-    let set_cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
-    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"), "{set_cookie}");
-    for h in ["content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"] {
+    let set_cookie = headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    for h in [
+        "content-security-policy",
+        "x-frame-options",
+        "x-content-type-options",
+        "referrer-policy",
+    ] {
         assert!(headers.contains_key(h), "{h} missing");
     }
-    assert!(!headers["content-security-policy"].to_str().unwrap().contains("unsafe-inline"));
+    assert!(
+        !headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("unsafe-inline")
+    );
     let attempt = |name: &str, pw: &str| {
         Request::post("/inloggen")
             .header(header::COOKIE, &anonymous)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!("_csrf={csrf}&gebruikersnaam={name}&wachtwoord={pw}")))
+            .body(Body::from(format!(
+                "_csrf={csrf}&gebruikersnaam={name}&wachtwoord={pw}"
+            )))
             .unwrap()
     };
     let (status, _, wrong_pw) = f.send(attempt("anna", "fout")).await;
     let (status2, _, wrong_user) = f.send(attempt("niemand", "fout")).await;
-    assert_eq!((status, status2), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        (status, status2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
     assert!(wrong_pw.contains("Gebruikersnaam of wachtwoord onjuist"));
-    assert!(wrong_user.contains("Gebruikersnaam of wachtwoord onjuist"), "same message for unknown names");
+    assert!(
+        wrong_user.contains("Gebruikersnaam of wachtwoord onjuist"),
+        "same message for unknown names"
+    );
     for _ in 0..4 {
         f.send(attempt("anna", "fout")).await;
     }
     let (status, _, html) = f.send(attempt("anna", &f.creds["anna"].0)).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the sixth attempt in a minute is refused, even with the right password");
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the sixth attempt in a minute is refused, even with the right password"
+    );
     assert!(html.contains("Te veel inlogpogingen"));
     // Without the CSRF token the login form is refused.
     let (status, _, _) = f
@@ -407,7 +668,10 @@ async fn login_is_generic_throttled_and_sets_safe_cookies() {
             Request::post("/inloggen")
                 .header(header::COOKIE, &anonymous)
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(format!("gebruikersnaam=piet&wachtwoord={}", f.creds["piet"].0)))
+                .body(Body::from(format!(
+                    "gebruikersnaam=piet&wachtwoord={}",
+                    f.creds["piet"].0
+                )))
                 .unwrap(),
         )
         .await;
@@ -416,7 +680,11 @@ async fn login_is_generic_throttled_and_sets_safe_cookies() {
     let s = f.login("piet").await;
     assert_eq!(f.page(&s, "/taken").await.0, StatusCode::OK);
     assert_eq!(f.post(&s, "/uitloggen", &[], true).await.0, StatusCode::SEE_OTHER);
-    assert_eq!(f.page(&s, "/taken").await.0, StatusCode::SEE_OTHER, "back to the login page");
+    assert_eq!(
+        f.page(&s, "/taken").await.0,
+        StatusCode::SEE_OTHER,
+        "back to the login page"
+    );
 }
 
 #[tokio::test]
@@ -425,9 +693,14 @@ async fn consultant_screens_work_list_case_page_and_task_form() {
         let anna = f.login("anna").await;
         let (status, _, html) = f.page(&anna, "/taken").await;
         assert_eq!(status, StatusCode::OK);
-        assert!(html.contains("Mijn taken") && html.contains(&f.mine), "work list shows the intake");
+        assert!(
+            html.contains("Mijn taken") && html.contains(&f.mine),
+            "work list shows the intake"
+        );
         assert!(html.contains("Intake"));
-        let (_, _, filtered) = f.page(&anna, "/taken?rol=wmo-consulent&traject=simpel-switchen").await;
+        let (_, _, filtered) = f
+            .page(&anna, "/taken?rol=wmo-consulent&traject=simpel-switchen")
+            .await;
         assert!(!filtered.contains(&f.mine), "filters stay in the URL and apply");
         let (status, _, _) = f.page(&anna, "/taken?voor=morgen").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -435,12 +708,20 @@ async fn consultant_screens_work_list_case_page_and_task_form() {
         let before = f.views(&f.mine).await;
         let (status, _, case) = f.page(&anna, &format!("/casussen/{}", f.mine)).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(case.contains("Tijdlijn") && case.contains("Afgerond: Signaal"), "timeline with actor");
-        assert!(case.replace("&#x3D;", "=").contains("graaf.svg?actief=intake"), "graph highlights the current step");
+        assert!(
+            case.contains("Tijdlijn") && case.contains("Afgerond: Signaal"),
+            "timeline with actor"
+        );
+        assert!(
+            case.replace("&#x3D;", "=").contains("graaf.svg?actief=intake"),
+            "graph highlights the current step"
+        );
         assert!(case.contains("Waarom deze termijn?"), "deadline explanation");
         assert!(case.contains("Participatieladder") && case.contains("2 – sociale contacten"));
         assert_eq!(f.views(&f.mine).await, before + 1);
-        let (status, headers, svg) = f.page(&anna, "/trajecten/van-zorg-naar-werk/1/graaf.svg?actief=intake").await;
+        let (status, headers, svg) = f
+            .page(&anna, "/trajecten/van-zorg-naar-werk/1/graaf.svg?actief=intake")
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers[header::CONTENT_TYPE], "image/svg+xml");
         assert!(svg.contains("<svg") && svg.contains("#ea580c"));
@@ -448,44 +729,109 @@ async fn consultant_screens_work_list_case_page_and_task_form() {
         // Claim and release from the list.
         let task = f.task_of(&f.mine).await;
         let base = format!("/casussen/{}/taken/{task}", f.mine);
-        assert_eq!(f.post(&anna, &format!("{base}/oppakken"), &[("terug", "/taken")], true).await.0, StatusCode::SEE_OTHER);
-        assert_eq!(f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&task].assignee.as_deref(), Some("anna"));
-        assert_eq!(f.post(&anna, &format!("{base}/vrijgeven"), &[], true).await.0, StatusCode::SEE_OTHER);
+        assert_eq!(
+            f.post(&anna, &format!("{base}/oppakken"), &[("terug", "/taken")], true)
+                .await
+                .0,
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(
+            f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&task]
+                .assignee
+                .as_deref(),
+            Some("anna")
+        );
+        assert_eq!(
+            f.post(&anna, &format!("{base}/vrijgeven"), &[], true).await.0,
+            StatusCode::SEE_OTHER
+        );
 
         // A joint visit: plan it (with field errors first), then record the outcome.
         let (status, _, form) = f.page(&anna, &base).await;
         assert_eq!(status, StatusCode::OK);
         assert!(form.contains("Gezamenlijk bezoek plannen"));
-        let (status, html) = f.post(&anna, &format!("{base}/bezoek"), &[("datum", "gisteren"), ("tijd", "10:00")], true).await;
+        let (status, html) = f
+            .post(
+                &anna,
+                &format!("{base}/bezoek"),
+                &[("datum", "gisteren"), ("tijd", "10:00")],
+                true,
+            )
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(html.contains("Kies een datum.") && html.contains("Kies minstens één deelnemer."));
         let day = (Utc::now() + Duration::days(7)).format("%Y-%m-%d").to_string();
         let (status, _) = f
-            .post(&anna, &format!("{base}/bezoek"), &[("datum", &day), ("tijd", "10:00"), ("plaats", "Wijkcentrum"), ("deelnemer", "anna")], true)
+            .post(
+                &anna,
+                &format!("{base}/bezoek"),
+                &[
+                    ("datum", &day),
+                    ("tijd", "10:00"),
+                    ("plaats", "Wijkcentrum"),
+                    ("deelnemer", "anna"),
+                ],
+                true,
+            )
             .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let visit = f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&task].visit.clone().unwrap();
+        let visit = f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&task]
+            .visit
+            .clone()
+            .unwrap();
         assert_eq!(visit.place.as_deref(), Some("Wijkcentrum"));
-        assert_eq!(visit.at.with_timezone(&chrono_tz::Europe::Amsterdam).format("%H:%M").to_string(), "10:00");
+        assert_eq!(
+            visit
+                .at
+                .with_timezone(&chrono_tz::Europe::Amsterdam)
+                .format("%H:%M")
+                .to_string(),
+            "10:00"
+        );
 
         let version = f.seq(&f.mine).await.to_string();
         let (status, html) = f
-            .post(&anna, &format!("{base}/afronden"), &[("versie", &version), ("ik_wil", "werken in de zorg"), ("uitkering", "vliegtuig")], true)
+            .post(
+                &anna,
+                &format!("{base}/afronden"),
+                &[
+                    ("versie", &version),
+                    ("ik_wil", "werken in de zorg"),
+                    ("uitkering", "vliegtuig"),
+                ],
+                true,
+            )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(html.contains("id=\"fout-ik_kan\">Vul dit veld in."), "message next to the field");
+        assert!(
+            html.contains("id=\"fout-ik_kan\">Vul dit veld in."),
+            "message next to the field"
+        );
         assert!(html.contains("Kies een van: bijstand, wia, wajong, geen."));
         assert!(html.contains("value=\"werken in de zorg\""), "input is kept");
 
         // Without the CSRF token nothing happens.
         let seq = f.seq(&f.mine).await;
-        let fields = [("versie", version.as_str()), ("ik_wil", "a"), ("ik_kan", "b"), ("ik_heb_nodig", "c"), ("uitkering", "geen")];
-        assert_eq!(f.post(&anna, &format!("{base}/afronden"), &fields, false).await.0, StatusCode::FORBIDDEN);
+        let fields = [
+            ("versie", version.as_str()),
+            ("ik_wil", "a"),
+            ("ik_kan", "b"),
+            ("ik_heb_nodig", "c"),
+            ("uitkering", "geen"),
+        ];
+        assert_eq!(
+            f.post(&anna, &format!("{base}/afronden"), &fields, false).await.0,
+            StatusCode::FORBIDDEN
+        );
         assert_eq!(f.seq(&f.mine).await, seq, "nothing changed");
         let (status, _) = f.post(&anna, &format!("{base}/afronden"), &fields, true).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let state = f.engine.store().load_case(&f.mine).await.unwrap().unwrap();
-        assert_eq!(state.tasks.values().next().unwrap().step, "casusoverleg", "the case moved on");
+        assert_eq!(
+            state.tasks.values().next().unwrap().step,
+            "casusoverleg",
+            "the case moved on"
+        );
         // A colleague's completion meanwhile: the same post again is a conflict, input kept.
         let (status, html) = f.post(&anna, &format!("{base}/afronden"), &fields, true).await;
         assert_eq!(status, StatusCode::CONFLICT);
@@ -515,7 +861,10 @@ async fn manager_coordinator_and_admin_screens() {
         let bea = f.login("bea").await;
         let (status, _, html) = f.page(&bea, &format!("/beheer?casus={}", f.foreign)).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(html.contains("casuspagina") && html.contains("mark"), "the manager's view is in the access log");
+        assert!(
+            html.contains("casuspagina") && html.contains("mark"),
+            "the manager's view is in the access log"
+        );
         assert_eq!(f.page(&bea, "/onbekend").await.0, StatusCode::NOT_FOUND);
         f.done().await;
     }
@@ -538,7 +887,11 @@ async fn authorisation_matrix() {
                 ("GET", format!("/api/v1/cases/{case}"), None),
                 ("POST", format!("/api/v1/cases/{case}/tasks/{task}/claim"), None),
                 ("POST", format!("/api/v1/cases/{case}/tasks/{task}/release"), None),
-                ("POST", format!("/api/v1/cases/{case}/tasks/{task}/complete"), Some(json!({"data": {"motivatie": "x", "trede": 3}}))),
+                (
+                    "POST",
+                    format!("/api/v1/cases/{case}/tasks/{task}/complete"),
+                    Some(json!({"data": {"motivatie": "x", "trede": 3}})),
+                ),
             ];
             for (method, path, body) in api {
                 if read_only && method == "GET" {
@@ -551,7 +904,9 @@ async fn authorisation_matrix() {
                 );
             }
             if who != "carla" {
-                let (status, _) = f.api(who, "POST", "/api/v1/pathways", Some(json!({"source": VISIT}))).await;
+                let (status, _) = f
+                    .api(who, "POST", "/api/v1/pathways", Some(json!({"source": VISIT})))
+                    .await;
                 assert_eq!(status, StatusCode::FORBIDDEN, "{who} publishes");
             }
             let (_, list) = f.api(who, "GET", "/api/v1/cases", None).await;
@@ -564,7 +919,10 @@ async fn authorisation_matrix() {
             }
             // Pages
             let s = f.login(who).await;
-            for path in [format!("/casussen/{case}"), format!("/casussen/{case}/taken/{task}")] {
+            for path in [
+                format!("/casussen/{case}"),
+                format!("/casussen/{case}/taken/{task}"),
+            ] {
                 if read_only {
                     continue;
                 }
@@ -573,7 +931,10 @@ async fn authorisation_matrix() {
             }
             for (action, fields) in [
                 ("afronden", vec![("motivatie", "x"), ("trede", "3")]),
-                ("bezoek", vec![("datum", day.as_str()), ("tijd", "10:00"), ("deelnemer", who)]),
+                (
+                    "bezoek",
+                    vec![("datum", day.as_str()), ("tijd", "10:00"), ("deelnemer", who)],
+                ),
                 ("oppakken", vec![]),
                 ("vrijgeven", vec![]),
             ] {
