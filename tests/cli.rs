@@ -216,6 +216,87 @@ fn demo_loads_and_summarises(db: &Db) {
     assert!(out.contains("open tasks:"), "{out}");
     let again = db.ok(&["demo"]);
     assert!(again.contains("already holds 15 cases"), "{again}");
+    assert!(
+        out.contains("wmo-consulent-1") && out.contains("beheerder"),
+        "demo accounts: {out}"
+    );
+    assert!(again.contains("demo accounts exist already"), "{again}");
+    // Demo consultants are on the teams of the cases they acted on.
+    let users = db.ok(&["user", "list"]);
+    assert!(
+        users.contains("manager") && users.contains("@demo.doorloop.invalid"),
+        "{users}"
+    );
+}
+
+fn accounts_tokens_and_the_access_log(db: &Db) {
+    let out = db.ok(&[
+        "user",
+        "add",
+        "anna",
+        "--role",
+        "consultant",
+        "--team",
+        "wmo-consulent",
+        "--email",
+        "anna@gemeente.nl",
+    ]);
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password (shown once): "))
+        .expect("the generated password");
+    assert_eq!(password.trim().len(), 20);
+    assert!(
+        db.fails(&["user", "add", "anna", "--role", "consultant", "--team", "x"])
+            .contains("already a user `anna`")
+    );
+    assert!(
+        db.fails(&["user", "add", "bert", "--role", "baas"])
+            .contains("unknown role `baas`")
+    );
+    assert!(
+        db.fails(&["user", "add", "bert", "--role", "consultant"])
+            .contains("at least one --team")
+    );
+    assert!(
+        db.fails(&["user", "add", "bert zonder", "--role", "manager"])
+            .contains("not allowed")
+    );
+    assert!(
+        db.fails(&[
+            "user",
+            "add",
+            "bert",
+            "--role",
+            "manager",
+            "--email",
+            "geen-adres"
+        ])
+        .contains("has no @")
+    );
+    db.ok(&["user", "add", "mark", "--role", "manager"]);
+    let list = db.ok(&["user", "list"]);
+    assert!(
+        list.contains("anna") && list.contains("wmo-consulent") && list.contains("mark"),
+        "{list}"
+    );
+    let again = db.ok(&["user", "password", "anna"]);
+    assert!(!again.contains(password.trim()), "a new password");
+    assert!(
+        db.fails(&["user", "password", "niemand"])
+            .contains("no user `niemand`")
+    );
+    let token = db.ok(&["token", "create", "anna", "--label", "zaaksysteem"]);
+    assert!(
+        token.lines().any(|l| l.starts_with("dl_") && l.len() == 67),
+        "{token}"
+    );
+    assert!(
+        db.fails(&["token", "create", "niemand"])
+            .contains("no user `niemand`")
+    );
+    let log = db.ok(&["access-log", "--case", "c1"]);
+    assert!(log.contains("no case views logged for case c1"), "{log}");
 }
 
 fn bench_prints_its_line(db: &Db) {
@@ -577,6 +658,10 @@ const BOTH: &[(&str, Case)] = &[
         bad_input_is_refused_and_changes_nothing,
     ),
     ("demo_loads_and_summarises", demo_loads_and_summarises),
+    (
+        "accounts_tokens_and_the_access_log",
+        accounts_tokens_and_the_access_log,
+    ),
     ("bench_prints_its_line", bench_prints_its_line),
     (
         "clocks_are_suspended_resumed_and_extended",
