@@ -13,7 +13,7 @@ use doorloop_engine::runtime::{Action, Command, TaskRef};
 use doorloop_engine::store::{self, TaskFilter};
 use doorloop_engine::validate::validate;
 
-use crate::{bench, demo, serve, show, users, vars, worker};
+use crate::{bench, demo, seed, serve, show, users, vars, worker};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -112,6 +112,8 @@ pub enum Cmd {
         #[arg(long)]
         no_scheduler: bool,
     },
+    /// Fill a database with generated consultants and cases, for load tests of the web admin.
+    Seed(seed::SeedArgs),
     /// Accounts of coordinators, consultants, managers and admins.
     #[command(subcommand)]
     User(UserCmd),
@@ -449,6 +451,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::AccessLog { case, limit } => {
             let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
             users::access_log(&engine, case.as_deref(), limit).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Seed(args) => {
+            let engine = std::sync::Arc::new(
+                open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
+            );
+            seed::run(engine, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bench(args) => {

@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod demo;
+mod seed;
 mod serve;
 mod shipped;
 mod show;

@@ -85,6 +85,33 @@ impl GraphCache {
     }
 }
 
+/// Pathway names by key for menus, refreshed at most once a minute (the full listing
+/// counts cases per version, too costly for every page).
+#[derive(Default)]
+pub struct PathwayNames {
+    cached: Mutex<Option<(std::time::Instant, Arc<Vec<(String, String)>>)>>,
+}
+
+impl PathwayNames {
+    pub async fn get(&self, engine: &Engine) -> Result<Arc<Vec<(String, String)>>, WebError> {
+        if let Ok(guard) = self.cached.lock()
+            && let Some((at, names)) = guard.as_ref()
+            && at.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(names.clone());
+        }
+        let mut names: Vec<(String, String)> = Vec::new();
+        for p in engine.store().pathway_keys().await? {
+            names.push(p);
+        }
+        let names = Arc::new(names);
+        if let Ok(mut guard) = self.cached.lock() {
+            *guard = Some((std::time::Instant::now(), names.clone()));
+        }
+        Ok(names)
+    }
+}
+
 /// What every handler shares.
 pub struct AppState {
     pub engine: Arc<Engine>,
@@ -94,6 +121,7 @@ pub struct AppState {
     /// Verified against for unknown login names, so timing does not reveal them.
     pub dummy_hash: String,
     pub graphs: GraphCache,
+    pub pathway_names: PathwayNames,
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -119,6 +147,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         throttle: auth::Throttle::new(),
         dummy_hash,
         graphs: GraphCache::default(),
+        pathway_names: PathwayNames::default(),
     });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));

@@ -235,11 +235,8 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
         .await?;
     let more = rows.len() > WORK_LIST_LIMIT as usize;
     let now = Utc::now();
-    let summaries = app.engine.store().pathways().await?;
-    let mut names: HashMap<String, String> = HashMap::new();
-    for s in &summaries {
-        names.entry(s.key.clone()).or_insert_with(|| s.name.clone());
-    }
+    let listing = app.pathway_names.get(&app.engine).await?;
+    let names: HashMap<&str, &str> = listing.iter().map(|(k, n)| (k.as_str(), n.as_str())).collect();
     let mut tasks = Vec::new();
     for r in rows.iter().take(WORK_LIST_LIMIT as usize) {
         let pv = app
@@ -257,7 +254,7 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
             "task_id": r.task_id,
             "step": r.step,
             "step_name": step_name,
-            "pathway": names.get(&r.pathway_key).cloned().unwrap_or_else(|| r.pathway_key.clone()),
+            "pathway": names.get(r.pathway_key.as_str()).copied().unwrap_or(r.pathway_key.as_str()),
             "roles": r.roles.join(" + "),
             "assignee": r.assignee,
             "mine": r.assignee.as_deref() == Some(viewer.user.id.as_str()),
@@ -267,8 +264,6 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
             "stall": r.stall_reason.as_deref().map(stall_reason),
         }));
     }
-    let mut keys: Vec<(String, String)> = names.into_iter().collect();
-    keys.sort();
     let back = {
         let mut s = form_urlencoded::Serializer::new(String::new());
         for (k, v) in [("rol", &role), ("traject", &pathway), ("voor", &before)] {
@@ -301,7 +296,8 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
     data.insert(
         "pathways".into(),
         json!(
-            keys.iter()
+            listing
+                .iter()
                 .map(|(k, n)| json!({"value": k, "label": n, "selected": pathway.as_ref() == Some(k)}))
                 .collect::<Vec<_>>()
         ),

@@ -171,6 +171,9 @@ pub trait Store: Send + Sync {
 
     async fn pathways(&self) -> Result<Vec<PathwaySummary>>;
 
+    /// Every published pathway key with the name of its latest version, by key.
+    async fn pathway_keys(&self) -> Result<Vec<(String, String)>>;
+
     async fn load_case(&self, id: &str) -> Result<Option<CaseState>>;
 
     async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>>;

@@ -250,6 +250,17 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn pathway_keys(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT p.key, p.name FROM pathway_versions p
+             WHERE p.version = (SELECT MAX(q.version) FROM pathway_versions q WHERE q.key = p.key)
+             ORDER BY p.key",
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
     async fn pathways(&self) -> Result<Vec<PathwaySummary>> {
         let rows = sqlx::query(
             "SELECT p.key, p.version, p.name, p.published_at,
