@@ -27,8 +27,8 @@ use crate::error::WebError;
 
 /// Session keys.
 pub(crate) const USER: &str = "user";
-pub(crate) const LOGIN_AT: &str = "login_at";
-pub(crate) const SEEN_AT: &str = "seen_at";
+pub(crate) const LOGIN_AT: &str = "login_at_ms";
+pub(crate) const SEEN_AT: &str = "seen_at_ms";
 pub(crate) const CSRF: &str = "csrf";
 /// The name of the hidden CSRF field in every form.
 pub const CSRF_FIELD: &str = "_csrf";
@@ -167,7 +167,7 @@ pub(crate) async fn csrf_token(session: &Session) -> Result<String, WebError> {
 /// Starts a logged-in session: a new session id, login time and CSRF token.
 pub(crate) async fn log_in(session: &Session, user: &User) -> Result<(), WebError> {
     session.cycle_id().await.map_err(session_error)?;
-    let now = Utc::now().timestamp();
+    let now = Utc::now().timestamp_millis();
     session.insert(USER, &user.id).await.map_err(session_error)?;
     session.insert(LOGIN_AT, now).await.map_err(session_error)?;
     session.insert(SEEN_AT, now).await.map_err(session_error)?;
@@ -222,11 +222,12 @@ impl FromRequestParts<Arc<AppState>> for Viewer {
         let Some(id) = session.get::<String>(USER).await.map_err(session_error)? else {
             return Err(login_redirect(parts));
         };
-        let now = Utc::now().timestamp();
+        // Milliseconds since the epoch.
+        let now = Utc::now().timestamp_millis();
         let login_at: i64 = session.get(LOGIN_AT).await.map_err(session_error)?.unwrap_or(0);
         let seen_at: i64 = session.get(SEEN_AT).await.map_err(session_error)?.unwrap_or(0);
-        let absolute = state.config.absolute_timeout.as_secs() as i64;
-        let idle = state.config.idle_timeout.as_secs() as i64;
+        let absolute = i64::try_from(state.config.absolute_timeout.as_millis()).unwrap_or(i64::MAX);
+        let idle = i64::try_from(state.config.idle_timeout.as_millis()).unwrap_or(i64::MAX);
         if now - login_at > absolute || now - seen_at > idle {
             session.flush().await.map_err(session_error)?;
             return Err(login_redirect(parts));
@@ -239,7 +240,7 @@ impl FromRequestParts<Arc<AppState>> for Viewer {
             }
         };
         // Refresh the idle clock at most once a minute (each refresh is a write).
-        if now - seen_at > 60 {
+        if now - seen_at > 60_000 {
             session.insert(SEEN_AT, now).await.map_err(session_error)?;
         }
         let csrf = csrf_token(&session).await?;

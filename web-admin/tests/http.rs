@@ -62,6 +62,10 @@ const PEOPLE: &[(&str, UserRole, &[&str])] = &[
 ];
 
 async fn fixture(pg: Option<&str>) -> Fixture {
+    fixture_with(pg, WebConfig::default()).await
+}
+
+async fn fixture_with(pg: Option<&str>, config: WebConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (store, pg): (Arc<dyn Store>, _) = match pg {
         Some(url) => {
@@ -153,7 +157,7 @@ async fn fixture(pg: Option<&str>) -> Fixture {
         )
         .await
         .unwrap();
-    let app = doorloop_web::router(engine.clone(), WebConfig::default()).unwrap();
+    let app = doorloop_web::router(engine.clone(), config).unwrap();
     Fixture {
         engine,
         app,
@@ -951,4 +955,50 @@ async fn authorisation_matrix() {
         assert_eq!(logged, 0, "refused views show nothing and log nothing");
         f.done().await;
     }
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle_and_after_the_absolute_limit() {
+    let idle = fixture_with(
+        None,
+        WebConfig {
+            idle_timeout: std::time::Duration::from_secs(1),
+            ..WebConfig::default()
+        },
+    )
+    .await;
+    let s = idle.login("anna").await;
+    assert_eq!(idle.page(&s, "/taken").await.0, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (status, headers, _) = idle.page(&s, "/taken").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "idle too long");
+    assert!(
+        headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/inloggen")
+    );
+
+    let absolute = fixture_with(
+        None,
+        WebConfig {
+            absolute_timeout: std::time::Duration::from_secs(3),
+            ..WebConfig::default()
+        },
+    )
+    .await;
+    let s = absolute.login("anna").await;
+    assert_eq!(absolute.page(&s, "/taken").await.0, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        absolute.page(&s, "/taken").await.0,
+        StatusCode::OK,
+        "active, within the limit"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    assert_eq!(
+        absolute.page(&s, "/taken").await.0,
+        StatusCode::SEE_OTHER,
+        "past the absolute limit"
+    );
 }
