@@ -25,6 +25,18 @@ fn valid_login(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
 }
 
+/// A generated password and its argon2id hash (computed off the async threads).
+async fn new_password() -> anyhow::Result<(String, String)> {
+    let password = auth::generate_password()?;
+    let hash = tokio::task::spawn_blocking({
+        let password = password.clone();
+        move || auth::hash_password(&password)
+    })
+    .await
+    .context("hashing the password")??;
+    Ok((password, hash))
+}
+
 /// Creates an account with a generated password; returns the password (shown once).
 pub async fn add(engine: &Engine, new: NewUser<'_>) -> anyhow::Result<String> {
     if !valid_login(new.id) {
@@ -59,13 +71,7 @@ pub async fn add(engine: &Engine, new: NewUser<'_>) -> anyhow::Result<String> {
     {
         bail!("e-mail address `{email}` has no @");
     }
-    let password = auth::generate_password()?;
-    let hash = tokio::task::spawn_blocking({
-        let password = password.clone();
-        move || auth::hash_password(&password)
-    })
-    .await
-    .context("hashing the password")??;
+    let (password, hash) = new_password().await?;
     let user = User {
         id: new.id.to_owned(),
         display_name: new.name.unwrap_or(new.id).to_owned(),
@@ -83,13 +89,7 @@ pub async fn add(engine: &Engine, new: NewUser<'_>) -> anyhow::Result<String> {
 
 /// Gives an account a new generated password; returns it.
 pub async fn reset_password(engine: &Engine, id: &str) -> anyhow::Result<String> {
-    let password = auth::generate_password()?;
-    let hash = tokio::task::spawn_blocking({
-        let password = password.clone();
-        move || auth::hash_password(&password)
-    })
-    .await
-    .context("hashing the password")??;
+    let (password, hash) = new_password().await?;
     engine.store().set_password(id, &hash).await?;
     Ok(password)
 }

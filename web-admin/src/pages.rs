@@ -740,19 +740,30 @@ pub async fn complete_task(
             data,
         }
     };
-    match app
-        .engine
-        .execute(&id, Command::new(viewer.user.id.clone(), action), Utc::now())
-        .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("/casussen/{id}?klaar=1")).into_response()),
+    let done = format!("/casussen/{id}?klaar=1");
+    act_on_form(&app, viewer, f, action, &done, "De taak kon niet worden afgerond").await
+}
+
+/// Runs a form's command: on success to `done`; a conflict or a refusal shows the form
+/// again with the user's input and the reason.
+async fn act_on_form(
+    app: &AppState,
+    viewer: &Viewer,
+    mut f: TaskForm<'_>,
+    action: Action,
+    done: &str,
+    refused: &str,
+) -> WebResult<Response> {
+    let command = Command::new(viewer.user.id.clone(), action);
+    match app.engine.execute(&f.state.id, command, Utc::now()).await {
+        Ok(_) => Ok(Redirect::to(done).into_response()),
         Err(e) if is_conflict(&e) => {
             f.problem = Some(CONFLICT.to_owned());
-            render_task(&app, viewer, f, StatusCode::CONFLICT).await
+            render_task(app, viewer, f, StatusCode::CONFLICT).await
         }
         Err(EngineError::Runtime(e)) => {
-            f.problem = Some(format!("De taak kon niet worden afgerond: {e}"));
-            render_task(&app, viewer, f, StatusCode::UNPROCESSABLE_ENTITY).await
+            f.problem = Some(format!("{refused}: {e}"));
+            render_task(app, viewer, f, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
     }
@@ -854,22 +865,16 @@ pub async fn plan_visit(
         place,
         participants,
     };
-    match app
-        .engine
-        .execute(&id, Command::new(viewer.user.id.clone(), action), Utc::now())
-        .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("/casussen/{id}/taken/{task_id}")).into_response()),
-        Err(e) if is_conflict(&e) => {
-            f.problem = Some(CONFLICT.to_owned());
-            render_task(&app, viewer, f, StatusCode::CONFLICT).await
-        }
-        Err(EngineError::Runtime(e)) => {
-            f.problem = Some(format!("Het bezoek kon niet worden gepland: {e}"));
-            render_task(&app, viewer, f, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
-        Err(e) => Err(e.into()),
-    }
+    let done = format!("/casussen/{id}/taken/{task_id}");
+    act_on_form(
+        &app,
+        viewer,
+        f,
+        action,
+        &done,
+        "Het bezoek kon niet worden gepland",
+    )
+    .await
 }
 
 /// Claims (`take = true`) or releases a task.
