@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Load test of the web admin (BENCHMARKS.md): 100,000 cases and 300 consultants in a
-# SQLite store; 50 logged-in consultants at once on "Mijn taken" and on case pages, with
+# SQLite store; 50 logged-in consultants at once on "Mijn taken" (default page of 25 and
+# the largest page of 100) and on case pages, with
 # wrk on loopback. Usage: bench/web.sh [WORKDIR] (the seeded database is kept and reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +57,7 @@ function request()
   n = n + 1
   local s = sessions[(n % #sessions) + 1]
   local path = "/taken"
+  if mode == "tasks100" then path = "/taken?per=100" end
   if mode == "case" then path = "/casussen/" .. s.cases[(math.floor(n / #sessions) % #s.cases) + 1] end
   return wrk.format("GET", path, { ["Cookie"] = s.cookie })
 end
@@ -66,7 +68,7 @@ function done(summary, latency, requests)
   io.write(string.format("not-200 responses: %d\n", total))
 end
 LUA
-for mode in tasks case; do
+for mode in tasks tasks100 case; do
     echo "== $mode pages, 50 connections, $DURATION =="
     MODE=$mode wrk -t2 -c50 -d"$DURATION" --latency -s "$WORK/load.lua" "http://127.0.0.1:$PORT/"
 done

@@ -1002,6 +1002,19 @@ async fn work_lists_hold_my_tasks_and_my_teams_unassigned_ones(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(with_team.len(), 2, "my task and the team's unassigned one");
+    let mut first = filter("anna", vec![role.clone()]);
+    first.limit = 1;
+    let page1 = engine.store().work_list(&first).await.unwrap();
+    first.offset = 1;
+    let page2 = engine.store().work_list(&first).await.unwrap();
+    assert_eq!((page1.len(), page2.len()), (1, 1), "pages of one");
+    assert_eq!(
+        vec![page1[0].clone(), page2[0].clone()],
+        with_team,
+        "the pages follow the list's order"
+    );
+    first.offset = 2;
+    assert!(engine.store().work_list(&first).await.unwrap().is_empty());
     let other = engine
         .store()
         .work_list(&filter("carl", vec![role.clone()]))

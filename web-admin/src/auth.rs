@@ -232,7 +232,7 @@ impl FromRequestParts<Arc<AppState>> for Viewer {
             session.flush().await.map_err(session_error)?;
             return Err(login_redirect(parts));
         }
-        let user = match state.engine.store().user(&id).await.map_err(WebError::from)? {
+        let user = match state.users.get(state.engine.store().as_ref(), &id).await? {
             Some(user) if user.active => user,
             _ => {
                 session.flush().await.map_err(session_error)?;

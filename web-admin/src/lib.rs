@@ -27,6 +27,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use doorloop_engine::engine::Engine;
 use doorloop_engine::model::PathwayVersion;
+use doorloop_engine::store::{Store, User};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -85,30 +86,58 @@ impl GraphCache {
     }
 }
 
+/// (pathway key, name of its latest version), by key.
+type Names = Vec<(String, String)>;
+
 /// Pathway names by key for menus, refreshed at most once a minute (the full listing
 /// counts cases per version, too costly for every page).
 #[derive(Default)]
 pub struct PathwayNames {
-    cached: Mutex<Option<(std::time::Instant, Arc<Vec<(String, String)>>)>>,
+    cached: Mutex<Option<(std::time::Instant, Arc<Names>)>>,
 }
 
 impl PathwayNames {
-    pub async fn get(&self, engine: &Engine) -> Result<Arc<Vec<(String, String)>>, WebError> {
+    pub async fn get(&self, engine: &Engine) -> Result<Arc<Names>, WebError> {
         if let Ok(guard) = self.cached.lock()
             && let Some((at, names)) = guard.as_ref()
             && at.elapsed() < Duration::from_secs(60)
         {
             return Ok(names.clone());
         }
-        let mut names: Vec<(String, String)> = Vec::new();
-        for p in engine.store().pathway_keys().await? {
-            names.push(p);
-        }
-        let names = Arc::new(names);
+        let names = Arc::new(engine.store().pathway_keys().await?);
         if let Ok(mut guard) = self.cached.lock() {
             *guard = Some((std::time::Instant::now(), names.clone()));
         }
         Ok(names)
+    }
+}
+
+/// Accounts by login name, kept for a few seconds: every page needs the viewer and the
+/// case team. A deactivated account or changed team takes effect within [`UserCache::TTL`].
+#[derive(Default)]
+pub struct UserCache {
+    users: Mutex<HashMap<String, (std::time::Instant, Option<User>)>>,
+}
+
+impl UserCache {
+    pub const TTL: Duration = Duration::from_secs(10);
+    const MAX: usize = 10_000;
+
+    pub async fn get(&self, store: &dyn Store, id: &str) -> Result<Option<User>, WebError> {
+        if let Ok(map) = self.users.lock()
+            && let Some((at, user)) = map.get(id)
+            && at.elapsed() < Self::TTL
+        {
+            return Ok(user.clone());
+        }
+        let user = store.user(id).await?;
+        if let Ok(mut map) = self.users.lock() {
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+            map.insert(id.to_owned(), (std::time::Instant::now(), user.clone()));
+        }
+        Ok(user)
     }
 }
 
@@ -122,6 +151,7 @@ pub struct AppState {
     pub dummy_hash: String,
     pub graphs: GraphCache,
     pub pathway_names: PathwayNames,
+    pub users: UserCache,
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -148,6 +178,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         dummy_hash,
         graphs: GraphCache::default(),
         pathway_names: PathwayNames::default(),
+        users: UserCache::default(),
     });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));

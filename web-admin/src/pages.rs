@@ -26,6 +26,7 @@ use crate::auth::{self, CsrfForm, Viewer};
 use crate::error::{WebError, WebResult};
 use crate::forms;
 use crate::views::{self, date, date_time, due_state, page, stall_reason};
+use askama::Template;
 
 type Shared = State<Arc<AppState>>;
 
@@ -100,7 +101,7 @@ fn login_page(status: StatusCode, csrf: &str, next: &str, username: &str, error:
     page(
         status,
         "login",
-        &json!({
+        json!({
             "title": "Inloggen",
             "user": Value::Null,
             "csrf": csrf,
@@ -199,14 +200,19 @@ pub struct TaskQuery {
     rol: Option<String>,
     traject: Option<String>,
     voor: Option<String>,
+    pagina: Option<u32>,
+    per: Option<u32>,
 }
 
-const WORK_LIST_LIMIT: u32 = 200;
+/// Page sizes of "Mijn taken"; the first is the default.
+const PAGE_SIZES: [u32; 3] = [25, 50, 100];
 
 pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQuery>) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Consultant])?;
     let nonempty = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
     let (role, pathway, before) = (nonempty(q.rol), nonempty(q.traject), nonempty(q.voor));
+    let page_no = q.pagina.unwrap_or(1).clamp(1, 10_000);
+    let per_page = q.per.filter(|p| PAGE_SIZES.contains(p)).unwrap_or(PAGE_SIZES[0]);
     let due_before = match &before {
         Some(d) => Some(
             d.parse::<NaiveDate>()
@@ -230,15 +236,16 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
             role: role.clone(),
             pathway: pathway.clone(),
             due_before,
-            limit: WORK_LIST_LIMIT + 1,
+            offset: (page_no - 1).saturating_mul(per_page),
+            limit: per_page + 1,
         })
         .await?;
-    let more = rows.len() > WORK_LIST_LIMIT as usize;
+    let more = rows.len() > per_page as usize;
     let now = Utc::now();
     let listing = app.pathway_names.get(&app.engine).await?;
     let names: HashMap<&str, &str> = listing.iter().map(|(k, n)| (k.as_str(), n.as_str())).collect();
-    let mut tasks = Vec::new();
-    for r in rows.iter().take(WORK_LIST_LIMIT as usize) {
+    let mut tasks = Vec::with_capacity(rows.len().min(per_page as usize));
+    for r in rows.iter().take(per_page as usize) {
         let pv = app
             .engine
             .pathway(&r.pathway_key, Some(r.pathway_version))
@@ -248,21 +255,24 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
             .map(|s| s.display_name().to_owned())
             .unwrap_or_else(|| r.step.clone());
         let (due_class, due_text) = due_state(r.due_at, now);
-        tasks.push(json!({
-            "case_id": r.case_id,
-            "short_id": short(&r.case_id),
-            "task_id": r.task_id,
-            "step": r.step,
-            "step_name": step_name,
-            "pathway": names.get(r.pathway_key.as_str()).copied().unwrap_or(r.pathway_key.as_str()),
-            "roles": r.roles.join(" + "),
-            "assignee": r.assignee,
-            "mine": r.assignee.as_deref() == Some(viewer.user.id.as_str()),
-            "due_class": due_class,
-            "due_text": due_text,
-            "due_at": r.due_at.map(date_time),
-            "stall": r.stall_reason.as_deref().map(stall_reason),
-        }));
+        tasks.push(TaskLine {
+            case_id: &r.case_id,
+            short_id: short(&r.case_id),
+            task_id: &r.task_id,
+            step: &r.step,
+            step_name,
+            pathway: names
+                .get(r.pathway_key.as_str())
+                .copied()
+                .unwrap_or(r.pathway_key.as_str()),
+            roles: r.roles.join(" + "),
+            assignee: r.assignee.as_deref(),
+            mine: r.assignee.as_deref() == Some(viewer.user.id.as_str()),
+            due_class,
+            due_text,
+            due_at: r.due_at.map(date_time),
+            stall: r.stall_reason.as_deref().map(stall_reason),
+        });
     }
     let back = {
         let mut s = form_urlencoded::Serializer::new(String::new());
@@ -271,44 +281,91 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
                 s.append_pair(k, v);
             }
         }
-        let q = s.finish();
+        if per_page != PAGE_SIZES[0] {
+            s.append_pair("per", &per_page.to_string());
+        }
+        s.finish()
+    };
+    let link = |p: u32| {
+        let mut q = back.clone();
+        if p > 1 {
+            q.push_str(&format!("{}pagina={p}", if q.is_empty() { "" } else { "&" }));
+        }
         if q.is_empty() {
             "/taken".to_owned()
         } else {
             format!("/taken?{q}")
         }
     };
-    let mut data = base(&viewer, "Mijn taken", "taken");
-    data.insert("count".into(), json!(tasks.len()));
-    data.insert("tasks".into(), Value::Array(tasks));
-    data.insert("more".into(), json!(more));
-    data.insert(
-        "roles".into(),
-        json!(
-            viewer
-                .user
-                .teams
-                .iter()
-                .map(|t| json!({"value": t, "selected": role.as_ref() == Some(t)}))
-                .collect::<Vec<_>>()
-        ),
-    );
-    data.insert(
-        "pathways".into(),
-        json!(
-            listing
-                .iter()
-                .map(|(k, n)| json!({"value": k, "label": n, "selected": pathway.as_ref() == Some(k)}))
-                .collect::<Vec<_>>()
-        ),
-    );
-    data.insert("due_before".into(), json!(before));
-    data.insert(
-        "filtered".into(),
-        json!(role.is_some() || pathway.is_some() || before.is_some()),
-    );
-    data.insert("back".into(), json!(back));
-    Ok(page(StatusCode::OK, "tasks", &Value::Object(data)))
+    let first = (page_no - 1) * per_page + 1;
+    let range = match tasks.len() {
+        0 => String::new(),
+        n => format!("{first}–{}", first as usize + n - 1),
+    };
+    let filtered = role.is_some() || pathway.is_some() || before.is_some();
+    let content = TasksPage {
+        csrf: &viewer.csrf,
+        range,
+        next: more.then(|| link(page_no + 1)),
+        previous: (page_no > 1).then(|| link(page_no - 1)),
+        roles: viewer
+            .user
+            .teams
+            .iter()
+            .map(|t| (t.as_str(), role.as_ref() == Some(t)))
+            .collect(),
+        pathways: listing
+            .iter()
+            .map(|(k, n)| (k.as_str(), n.as_str(), pathway.as_ref() == Some(k)))
+            .collect(),
+        sizes: PAGE_SIZES.iter().map(|p| (*p, *p == per_page)).collect(),
+        due_before: before.as_deref().unwrap_or(""),
+        filtered,
+        back: link(page_no),
+        tasks,
+    };
+    let body = content
+        .render()
+        .map_err(|e| WebError::Internal(format!("template tasks: {e}")))?;
+    Ok(views::page_around(
+        StatusCode::OK,
+        base(&viewer, "Mijn taken", "taken"),
+        body,
+    ))
+}
+
+/// "Mijn taken" is the busiest screen: its template is compiled (askama escapes every
+/// value), which renders a page of 100 rows several times faster than handlebars.
+#[derive(askama::Template)]
+#[template(path = "tasks.html")]
+struct TasksPage<'a> {
+    csrf: &'a str,
+    range: String,
+    next: Option<String>,
+    previous: Option<String>,
+    roles: Vec<(&'a str, bool)>,
+    pathways: Vec<(&'a str, &'a str, bool)>,
+    sizes: Vec<(u32, bool)>,
+    due_before: &'a str,
+    filtered: bool,
+    back: String,
+    tasks: Vec<TaskLine<'a>>,
+}
+
+struct TaskLine<'a> {
+    case_id: &'a str,
+    short_id: String,
+    task_id: &'a str,
+    step: &'a str,
+    step_name: String,
+    pathway: &'a str,
+    roles: String,
+    assignee: Option<&'a str>,
+    mine: bool,
+    due_class: &'static str,
+    due_text: String,
+    due_at: Option<String>,
+    stall: Option<String>,
 }
 
 // ---- loading a case with its access rule ----
@@ -365,7 +422,7 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
 async fn team_json(app: &AppState, ids: &[String]) -> WebResult<Vec<Value>> {
     let mut out = Vec::new();
     for id in ids {
-        let user = app.engine.store().user(id).await?;
+        let user = app.users.get(app.engine.store().as_ref(), id).await?;
         out.push(json!({
             "id": id,
             "name": user.as_ref().map(|u| u.display_name.clone()).unwrap_or_else(|| id.clone()),
@@ -504,7 +561,7 @@ pub async fn case_page(
     if q.klaar.is_some() {
         data.insert("flash".into(), json!("Opgeslagen. De casus is bijgewerkt."));
     }
-    Ok(page(StatusCode::OK, "case", &Value::Object(data)))
+    Ok(page(StatusCode::OK, "case", Value::Object(data)))
 }
 
 // ---- task forms ----
@@ -620,7 +677,7 @@ async fn render_task(
         "fields".into(),
         json!(forms::field_views(&f.step.fields, &f.values, &f.errors)),
     );
-    Ok(page(status, "task", &Value::Object(data)))
+    Ok(page(status, "task", Value::Object(data)))
 }
 
 pub async fn task_page(
@@ -964,7 +1021,7 @@ pub async fn cases(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
         }),
     );
     data.insert("cases".into(), Value::Array(list));
-    Ok(page(StatusCode::OK, "cases", &Value::Object(data)))
+    Ok(page(StatusCode::OK, "cases", Value::Object(data)))
 }
 
 pub async fn stalls(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
@@ -997,7 +1054,7 @@ pub async fn stalls(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
     let mut data = base(&viewer, "Vastgelopen", "vastgelopen");
     data.insert("queue".into(), Value::Array(queue));
     data.insert("stalls".into(), Value::Array(list));
-    Ok(page(StatusCode::OK, "stalls", &Value::Object(data)))
+    Ok(page(StatusCode::OK, "stalls", Value::Object(data)))
 }
 
 pub async fn pathways(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
@@ -1014,7 +1071,7 @@ pub async fn pathways(State(app): Shared, viewer: Viewer) -> WebResult<Response>
         .collect();
     let mut data = base(&viewer, "Trajecten", "trajecten");
     data.insert("pathways".into(), Value::Array(list));
-    Ok(page(StatusCode::OK, "pathways", &Value::Object(data)))
+    Ok(page(StatusCode::OK, "pathways", Value::Object(data)))
 }
 
 #[derive(Deserialize)]
@@ -1093,7 +1150,7 @@ pub async fn admin(State(app): Shared, viewer: Viewer, Query(q): Query<PeopleQue
     data.insert("users".into(), Value::Array(users));
     data.insert("log".into(), Value::Array(log));
     data.insert("case_filter".into(), json!(case));
-    Ok(page(StatusCode::OK, "people", &Value::Object(data)))
+    Ok(page(StatusCode::OK, "people", Value::Object(data)))
 }
 
 pub async fn not_found() -> WebError {

@@ -15,7 +15,6 @@ use crate::error::WebError;
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("../templates/layout.hbs")),
     ("login", include_str!("../templates/login.hbs")),
-    ("tasks", include_str!("../templates/tasks.hbs")),
     ("case", include_str!("../templates/case.hbs")),
     ("task", include_str!("../templates/task.hbs")),
     ("cases", include_str!("../templates/cases.hbs")),
@@ -25,11 +24,16 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error", include_str!("../templates/error.hbs")),
 ];
 
+/// What the layout shows around every page.
+const LAYOUT_KEYS: &[&str] = &["title", "user", "csrf", "flash", "flash_kind"];
+
 pub const CSS: &str = include_str!("../static/app.css");
 
 static REGISTRY: LazyLock<Result<Handlebars<'static>, String>> = LazyLock::new(|| {
     let mut hb = Handlebars::new();
     hb.set_dev_mode(false);
+    // Pages are HTML: partials need no re-indenting, which costs a pass over the output.
+    hb.set_prevent_indent(true);
     for (name, source) in TEMPLATES {
         hb.register_template_string(name, source)
             .map_err(|e| format!("template {name}: {e}"))?;
@@ -38,13 +42,43 @@ static REGISTRY: LazyLock<Result<Handlebars<'static>, String>> = LazyLock::new(|
 });
 
 /// Renders a template with `data` into HTML.
-pub fn render(name: &str, data: &Value) -> Result<String, WebError> {
+pub fn render(name: &str, data: Value) -> Result<String, WebError> {
     let hb = REGISTRY.as_ref().map_err(|e| WebError::Internal(e.clone()))?;
-    Ok(hb.render(name, data)?)
+    // The page's own template first, then the layout around it. (A layout partial block
+    // would make handlebars copy every row of a list it iterates.)
+    let mut frame = serde_json::Map::new();
+    if let Value::Object(map) = &data {
+        for (k, v) in map {
+            if LAYOUT_KEYS.contains(&k.as_str()) || k.starts_with("nav_") {
+                frame.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let body = hb.render_with_context(name, &handlebars::Context::from(data))?;
+    // `body` is HTML this engine has just produced with every value escaped.
+    frame.insert("body".to_owned(), Value::String(body));
+    Ok(hb.render_with_context("layout", &handlebars::Context::from(Value::Object(frame)))?)
+}
+
+/// A page whose content was rendered elsewhere (already escaped HTML), inside the layout.
+pub fn page_around(status: StatusCode, frame: serde_json::Map<String, Value>, body: String) -> Response {
+    let hb = match REGISTRY.as_ref() {
+        Ok(hb) => hb,
+        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    let mut frame = frame;
+    frame.insert("body".to_owned(), Value::String(body));
+    match hb.render_with_context("layout", &handlebars::Context::from(Value::Object(frame))) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            let e = WebError::from(e);
+            error_page(e.status(), &e.public_message())
+        }
+    }
 }
 
 /// A rendered page, or the error page when rendering failed.
-pub fn page(status: StatusCode, name: &str, data: &Value) -> Response {
+pub fn page(status: StatusCode, name: &str, data: Value) -> Response {
     match render(name, data) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => error_page(e.status(), &e.public_message()),
@@ -59,7 +93,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
         "message": message,
         "user": Value::Null,
     });
-    match render("error", &data) {
+    match render("error", data) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(_) => (
             status,
@@ -145,7 +179,7 @@ mod tests {
         assert!(REGISTRY.is_ok(), "{:?}", REGISTRY.as_ref().err());
         let html = render(
             "error",
-            &json!({"title": "t", "status": 404, "message": "<b>x</b>", "user": null}),
+            json!({"title": "t", "status": 404, "message": "<b>x</b>", "user": null}),
         )
         .unwrap();
         assert!(html.contains("&lt;b&gt;x&lt;/b&gt;"));

@@ -706,6 +706,12 @@ async fn consultant_screens_work_list_case_page_and_task_form() {
             .page(&anna, "/taken?rol=wmo-consulent&traject=simpel-switchen")
             .await;
         assert!(!filtered.contains(&f.mine), "filters stay in the URL and apply");
+        let (status, _, second) = f.page(&anna, "/taken?pagina=2").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            !second.contains(&f.mine) && !second.contains("id=\"volgende\""),
+            "one page only"
+        );
         let (status, _, _) = f.page(&anna, "/taken?voor=morgen").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
 

@@ -354,6 +354,24 @@ pub(crate) fn unpack_events(
     Ok(())
 }
 
+/// Orders the rows of a work list (deadline first, the oldest first; without a deadline
+/// last) and cuts out the requested page.
+pub(crate) fn page_of_work(mut rows: Vec<TaskRow>, filter: &WorkFilter) -> Vec<TaskRow> {
+    rows.sort_by(|a, b| {
+        (a.due_at.is_none(), a.due_at, a.opened_at, &a.case_id, &a.task_id).cmp(&(
+            b.due_at.is_none(),
+            b.due_at,
+            b.opened_at,
+            &b.case_id,
+            &b.task_id,
+        ))
+    });
+    rows.into_iter()
+        .skip(filter.offset as usize)
+        .take(filter.limit as usize)
+        .collect()
+}
+
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         what: what.to_owned(),

@@ -81,6 +81,8 @@ pub struct WorkFilter {
     pub role: Option<String>,
     pub pathway: Option<String>,
     pub due_before: Option<DateTime<Utc>>,
+    /// Rows to skip (paging).
+    pub offset: u32,
     pub limit: u32,
 }
 

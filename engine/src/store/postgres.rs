@@ -146,7 +146,7 @@ const TASK_COLUMNS: &str =
     "SELECT t.case_id, t.task_id, t.step, t.role, t.roles::text, t.assignee, t.opened_at,
         t.due_at, c.pathway_key, c.pathway_version,
         (SELECT s.reason FROM stalls s WHERE s.case_id = t.case_id AND s.cleared_at IS NULL
-           AND s.key IN ('task:' || t.task_id, 'inactive') ORDER BY s.key DESC LIMIT 1) AS stall_reason
+           AND (s.key = 'task:' || t.task_id OR s.key = 'inactive') ORDER BY s.key DESC LIMIT 1) AS stall_reason
      FROM tasks t JOIN cases c ON c.id = t.case_id";
 
 fn task_row(r: &PgRow) -> Result<TaskRow> {
@@ -715,28 +715,40 @@ impl Store for PostgresStore {
     }
 
     async fn work_list(&self, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
-        let sql = format!(
-            "SELECT * FROM (
-               ({TASK_COLUMNS} WHERE t.status = 'open' AND t.assignee = $1)
-               UNION ALL
-               ({TASK_COLUMNS} WHERE t.status = 'open' AND t.assignee IS NULL AND t.roles ?| $2)
-             ) AS w
-             WHERE ($3::text IS NULL OR w.roles::jsonb ? $3)
-               AND ($4::text IS NULL OR w.pathway_key = $4)
-               AND ($5::timestamptz IS NULL OR w.due_at < $5)
-             ORDER BY w.due_at ASC NULLS LAST, w.opened_at
-             LIMIT $6"
-        );
+        let want = i64::from(filter.offset.saturating_add(filter.limit));
+        // Four index walks in due order, each cut at what the page needs: my tasks and my
+        // teams' unassigned ones, with a deadline and without; one statement, merged below.
+        let mut parts = Vec::new();
+        for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
+            let who = if mine {
+                "t.assignee = $1"
+            } else {
+                "t.assignee IS NULL AND t.roles ?| $2"
+            };
+            let due = if dated {
+                "t.due_at IS NOT NULL AND ($3::timestamptz IS NULL OR t.due_at < $3)"
+            } else {
+                "t.due_at IS NULL AND $3::timestamptz IS NULL"
+            };
+            parts.push(format!(
+                "({TASK_COLUMNS} WHERE t.status = 'open' AND {who} AND {due}
+                   AND ($4::text IS NULL OR t.roles ? $4)
+                   AND ($5::text IS NULL OR c.pathway_key = $5)
+                 ORDER BY t.due_at LIMIT $6)"
+            ));
+        }
+        let sql = parts.join(" UNION ALL ");
         let rows = sqlx::query(&sql)
             .bind(&filter.user)
             .bind(&filter.teams)
+            .bind(filter.due_before)
             .bind(filter.role.as_deref())
             .bind(filter.pathway.as_deref())
-            .bind(filter.due_before)
-            .bind(i64::from(filter.limit))
+            .bind(want)
             .fetch_all(&self.readers)
             .await?;
-        rows.iter().map(task_row).collect()
+        let rows = rows.iter().map(task_row).collect::<Result<Vec<_>>>()?;
+        Ok(super::page_of_work(rows, filter))
     }
 
     async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>> {

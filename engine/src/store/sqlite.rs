@@ -102,11 +102,7 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if std::env::var("NOSYNC").is_ok() {
-                SqliteSynchronous::Off
-            } else {
-                SqliteSynchronous::Full
-            })
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let mut writer = SqliteConnection::connect_with(&options).await?;
@@ -114,7 +110,8 @@ impl SqliteStore {
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
-            .connect_with(options.read_only(true))
+            // Readers serve the screens: a larger page cache keeps a busy work list off disk.
+            .connect_with(options.read_only(true).pragma("cache_size", "-16384"))
             .await?;
         Ok(SqliteStore {
             writer: Mutex::new(writer),
@@ -131,13 +128,14 @@ impl SqliteStore {
 }
 
 /// Columns of a task list row, decoded by [`task_row`]; the stall is the task's own or
-/// the case's inactivity flag.
+/// the case's inactivity flag. The case's pathway comes from a covering index: reading
+/// the (large) case rows made a work list several times slower.
 const TASK_COLUMNS: &str =
     "SELECT t.case_id, t.task_id, t.step, t.role, t.roles, t.assignee, t.opened_at, t.due_at,
         c.pathway_key, c.pathway_version,
         (SELECT s.reason FROM stalls s WHERE s.case_id = t.case_id AND s.cleared_at IS NULL
-           AND s.key IN ('task:' || t.task_id, 'inactive') ORDER BY s.key DESC LIMIT 1)
-     FROM tasks t JOIN cases c ON c.id = t.case_id";
+           AND (s.key = 'task:' || t.task_id OR s.key = 'inactive') ORDER BY s.key DESC LIMIT 1) AS stall_reason
+     FROM tasks t JOIN cases c INDEXED BY cases_pathway_of ON c.id = t.case_id";
 
 fn task_row(r: &SqliteRow) -> Result<TaskRow> {
     let due: Option<String> = r.try_get(7)?;
@@ -743,34 +741,100 @@ impl Store for SqliteStore {
 
     async fn work_list(&self, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
         let teams = serde_json::to_string(&filter.teams).map_err(|e| corrupt("teams", e))?;
-        // Two index walks (assigned to me; unassigned in due order), merged and cut.
-        let sql = format!(
-            "SELECT * FROM (
-               {TASK_COLUMNS} WHERE t.status = 'open' AND t.assignee = ?
-               UNION ALL
-               {TASK_COLUMNS} WHERE t.status = 'open' AND t.assignee IS NULL
-                 AND EXISTS (SELECT 1 FROM json_each(t.roles) r JOIN json_each(?) m ON m.value = r.value)
-             ) AS w
-             WHERE (? IS NULL OR EXISTS (SELECT 1 FROM json_each(w.roles) WHERE value = ?))
-               AND (? IS NULL OR w.pathway_key = ?)
-               AND (? IS NULL OR (w.due_at IS NOT NULL AND w.due_at < ?))
-             ORDER BY w.due_at IS NULL, w.due_at, w.opened_at
-             LIMIT ?"
-        );
         let due_before = filter.due_before.map(ts);
-        let rows = sqlx::query(&sql)
-            .bind(&filter.user)
-            .bind(teams)
-            .bind(filter.role.as_deref())
-            .bind(filter.role.as_deref())
-            .bind(filter.pathway.as_deref())
-            .bind(filter.pathway.as_deref())
-            .bind(due_before.as_deref())
-            .bind(due_before.as_deref())
-            .bind(i64::from(filter.limit))
-            .fetch_all(&self.readers)
-            .await?;
-        rows.iter().map(task_row).collect()
+        let want = i64::from(filter.offset.saturating_add(filter.limit));
+        // Four index walks in due order, each cut at what the page needs: my tasks and my
+        // teams' unassigned ones, with a deadline and without; one statement, merged below.
+        let mut parts = Vec::new();
+        for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
+            let who = if mine {
+                "t.assignee = ?"
+            } else {
+                "t.assignee IS NULL AND EXISTS (SELECT 1 FROM json_each(t.roles) r JOIN json_each(?) m ON m.value = r.value)"
+            };
+            let due = if dated {
+                "t.due_at IS NOT NULL AND (? IS NULL OR t.due_at < ?)"
+            } else {
+                "t.due_at IS NULL AND ? IS NULL"
+            };
+            parts.push(format!(
+                "SELECT * FROM ({TASK_COLUMNS} WHERE t.status = 'open' AND {who} AND {due}
+                   AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.roles) WHERE value = ?))
+                   AND (? IS NULL OR c.pathway_key = ?)
+                 ORDER BY t.due_at LIMIT ?)"
+            ));
+        }
+        // One row back: sqlx hands every result row across threads, which costs more than
+        // SQLite's work here; the page travels as one JSON array instead.
+        let sql = format!(
+            "SELECT json_group_array(json_array(case_id, task_id, step, role, json(roles), assignee, opened_at,
+                                                due_at, pathway_key, pathway_version, stall_reason))
+             FROM ({})",
+            parts.join(" UNION ALL ")
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
+            q = if mine {
+                q.bind(&filter.user)
+            } else {
+                q.bind(&teams)
+            };
+            q = q.bind(due_before.as_deref());
+            if dated {
+                q = q.bind(due_before.as_deref());
+            }
+            q = q
+                .bind(filter.role.as_deref())
+                .bind(filter.role.as_deref())
+                .bind(filter.pathway.as_deref())
+                .bind(filter.pathway.as_deref())
+                .bind(want);
+        }
+        let json = q.fetch_one(&self.readers).await?;
+        type Packed = (
+            String,
+            String,
+            String,
+            String,
+            Vec<String>,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+            u32,
+            Option<String>,
+        );
+        let packed: Vec<Packed> = serde_json::from_str(&json).map_err(|e| corrupt("work list", e))?;
+        let mut rows = Vec::with_capacity(packed.len());
+        for (
+            case_id,
+            task_id,
+            step,
+            role,
+            roles,
+            assignee,
+            opened,
+            due,
+            pathway_key,
+            pathway_version,
+            stall,
+        ) in packed
+        {
+            rows.push(TaskRow {
+                case_id,
+                task_id,
+                step,
+                role,
+                roles,
+                assignee,
+                opened_at: parse_ts("task time", &opened)?,
+                due_at: due.map(|d| parse_ts("task due time", &d)).transpose()?,
+                pathway_key,
+                pathway_version,
+                stall_reason: stall,
+            });
+        }
+        Ok(super::page_of_work(rows, filter))
     }
 
     async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>> {
