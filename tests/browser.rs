@@ -397,12 +397,37 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             "{page}"
         );
         shot(&client, "06-niet-gevonden").await;
+        client.goto(&format!("{base}/taken")).await.unwrap();
+        click_and_wait(&client, Locator::Css("form[action='/uitloggen'] button")).await;
+
+        // A manager reads the case (read-only) and the stall queue; a coordinator sees the pathways.
+        let mark_pw = std::fs::read_to_string(setup.dir.path().join("mark.pw")).unwrap();
+        login(&client, &base, "mark", &mark_pw).await;
+        client.goto(&format!("{base}/casussen/{case}")).await.unwrap();
+        let page = text(&client).await;
+        assert!(
+            page.contains("alleen lezen") && page.contains("Tijdlijn"),
+            "{page}"
+        );
+        client.goto(&format!("{base}/vastgelopen")).await.unwrap();
+        assert!(text(&client).await.contains("Vastgelopen casussen"));
+        shot(&client, "07-vastgelopen").await;
+        client.goto(&format!("{base}/casussen")).await.unwrap();
+        shot(&client, "08-casussen-manager").await;
+        click_and_wait(&client, Locator::Css("form[action='/uitloggen'] button")).await;
+        let carla_pw = std::fs::read_to_string(setup.dir.path().join("carla.pw")).unwrap();
+        login(&client, &base, "carla", &carla_pw).await;
+        client.goto(&format!("{base}/trajecten")).await.unwrap();
+        assert!(text(&client).await.contains("Van zorg naar werk"));
+        shot(&client, "09-trajecten").await;
+
         let log = setup.doorloop(&["access-log", "--case", &case]);
         assert!(log.contains("anna") && log.contains("casuspagina"), "{log}");
         assert!(
             !log.contains("piet"),
             "a refused view shows nothing and logs nothing: {log}"
         );
+        assert!(log.contains("mark"), "the manager's view is logged: {log}");
     }
     .await;
     let _ = client.close().await;
@@ -429,6 +454,14 @@ fn run_browser_test() -> Result<(), Failed> {
     ] {
         let pw = setup.user(name, team);
         std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw).unwrap();
+    }
+    for (name, role) in [("mark", "manager"), ("carla", "coordinator")] {
+        let out = setup.doorloop(&["user", "add", name, "--role", role]);
+        let pw = out
+            .lines()
+            .find_map(|l| l.strip_prefix("password (shown once): "))
+            .expect("a password");
+        std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw.trim()).unwrap();
     }
     let port = free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_doorloop"))
