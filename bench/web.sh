@@ -14,7 +14,8 @@ mkdir -p "$WORK"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q
 BIN=$PWD/target/release/doorloop
-export DOORLOOP_DATABASE_URL="sqlite://$WORK/bench.db"
+# DATABASE_URL=postgres://… measures PostgreSQL instead of the SQLite file.
+export DOORLOOP_DATABASE_URL="${DATABASE_URL:-sqlite://$WORK/bench.db}"
 if [ ! -f "$WORK/creds.txt" ]; then
     "$BIN" seed --cases "$CASES" --consultants "$CONSULTANTS" --credentials "$WORK/creds.txt"
 fi

@@ -128,20 +128,8 @@ async fn login(client: &Client, base: &str, name: &str, password: &str) {
             .starts_with("/inloggen"),
         "not logged in yet: login page"
     );
-    client
-        .find(Locator::Id("gebruikersnaam"))
-        .await
-        .unwrap()
-        .send_keys(name)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("wachtwoord"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
+    fill(client, Locator::Id("gebruikersnaam"), name).await;
+    fill(client, Locator::Id("wachtwoord"), password).await;
     click_and_wait(client, Locator::Id("inloggen")).await;
 }
 
@@ -158,6 +146,11 @@ async fn click_and_wait(client: &Client, locator: Locator<'_>) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     client.wait().for_element(Locator::Css("body")).await.unwrap();
+}
+
+/// Types into a field.
+async fn fill(client: &Client, locator: Locator<'_>, text: &str) {
+    client.find(locator).await.unwrap().send_keys(text).await.unwrap();
 }
 
 /// Sets an input's value the way a date picker would (typing into date inputs depends on
@@ -246,13 +239,12 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             .to_string();
         set_value(&client, "input[name=datum]", &day).await;
         set_value(&client, "input[name=tijd]", "10:30").await;
-        client
-            .find(Locator::Css("input[name=plaats]"))
-            .await
-            .unwrap()
-            .send_keys("Wijkcentrum De Schakel")
-            .await
-            .unwrap();
+        fill(
+            &client,
+            Locator::Css("input[name=plaats]"),
+            "Wijkcentrum De Schakel",
+        )
+        .await;
         shot(&client, "02-bezoek-plannen").await;
         click_and_wait(&client, Locator::Css("#bezoekformulier button[type=submit]")).await;
         let page = text(&client).await;
@@ -262,13 +254,12 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         );
 
         // The outcome form: a missing field gets its message next to it; input stays.
-        client
-            .find(Locator::Css("#veld-ik_wil"))
-            .await
-            .unwrap()
-            .send_keys("Werken in de groenvoorziening")
-            .await
-            .unwrap();
+        fill(
+            &client,
+            Locator::Css("#veld-ik_wil"),
+            "Werken in de groenvoorziening",
+        )
+        .await;
         click_and_wait(&client, Locator::Id("afronden")).await;
         let error = client
             .find(Locator::Id("fout-ik_kan"))
@@ -287,20 +278,18 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             .unwrap();
         assert_eq!(kept.as_deref(), Some("Werken in de groenvoorziening"));
         shot(&client, "03-formulier-met-fouten").await;
-        client
-            .find(Locator::Css("#veld-ik_kan"))
-            .await
-            .unwrap()
-            .send_keys("Buiten werken, met vaste collega's")
-            .await
-            .unwrap();
-        client
-            .find(Locator::Css("#veld-ik_heb_nodig"))
-            .await
-            .unwrap()
-            .send_keys("Een jobcoach en vervoer")
-            .await
-            .unwrap();
+        fill(
+            &client,
+            Locator::Css("#veld-ik_kan"),
+            "Buiten werken, met vaste collega's",
+        )
+        .await;
+        fill(
+            &client,
+            Locator::Css("#veld-ik_heb_nodig"),
+            "Een jobcoach en vervoer",
+        )
+        .await;
         client
             .find(Locator::Css("#veld-uitkering"))
             .await
