@@ -1028,11 +1028,24 @@ pub async fn stalls(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
     let rows = app.engine.store().open_stalls().await?;
     let now = Utc::now();
+    // Step names from the latest version of each pathway (a step id names the same step
+    // across versions).
+    let mut step_names: HashMap<(String, String), String> = HashMap::new();
+    let mut any_pathway: HashMap<String, String> = HashMap::new();
+    for (key, _) in app.pathway_names.get(&app.engine).await?.iter() {
+        let pv = app.engine.pathway(key, None).await?;
+        for step in &pv.pathway.steps {
+            let name = step.display_name().to_owned();
+            any_pathway.entry(step.id.clone()).or_insert_with(|| name.clone());
+            step_names.insert((key.clone(), step.id.clone()), name);
+        }
+    }
     let queue: Vec<Value> = stall::queue(&rows, now)
         .iter()
         .map(|l| {
+            let step = l.step.as_ref().map(|s| any_pathway.get(s).cloned().unwrap_or_else(|| s.clone()));
             json!({
-                "reason": stall_reason(&l.reason), "party": l.party, "step": l.step,
+                "reason": stall_reason(&l.reason), "party": l.party, "step": step,
                 "count": l.cases, "median": format!("{} d", l.median_days), "oldest": format!("{} d", l.oldest_days),
             })
         })
@@ -1044,7 +1057,10 @@ pub async fn stalls(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
             .map(|s| {
                 json!({
                     "case_id": s.case_id, "short_id": short(&s.case_id), "pathway": s.pathway_key,
-                    "reason": stall_reason(&s.reason), "step": s.step, "since": date(s.since),
+                    "reason": stall_reason(&s.reason), "since": date(s.since),
+                    "step": s.step.as_ref().map(|id| {
+                        step_names.get(&(s.pathway_key.clone(), id.clone())).cloned().unwrap_or_else(|| id.clone())
+                    }),
                 })
             })
             .collect()
