@@ -24,7 +24,7 @@ use crate::AppState;
 use crate::access::{CaseAccess, check_task};
 use crate::auth::{ApiUser, require};
 use crate::error::WebError;
-use crate::pages::{assign, closed_task_step, visible_case};
+use crate::pages::{assign, closed_task_step, visible_case, visible_case_on_pathway};
 
 type Shared = State<Arc<AppState>>;
 
@@ -508,7 +508,7 @@ pub async fn complete(
     Path((id, task)): Path<(String, String)>,
     ApiJson(body): ApiJson<CompleteTask>,
 ) -> ApiResult<Json<CaseDetail>> {
-    let (state, access) = visible_case(&app, &user, &id).await?;
+    let (state, access, pv) = visible_case_on_pathway(&app, &user, &id).await?;
     let Some(open) = state.tasks.get(&task) else {
         return Err(match closed_task_step(&app, &id, &task).await? {
             Some(_) => ApiError::new(
@@ -527,10 +527,6 @@ pub async fn complete(
         ));
     }
     check_task(&user, open)?;
-    let pv = app
-        .engine
-        .pathway(&state.pathway_key, Some(state.pathway_version))
-        .await?;
     let is_visit = pv
         .step(&open.step)
         .is_some_and(|s| s.kind == doorloop_engine::model::StepKind::JointVisit);

@@ -387,6 +387,20 @@ pub(crate) async fn visible_case(
     }
 }
 
+/// A visible case with the pathway version it runs on.
+pub(crate) async fn visible_case_on_pathway(
+    app: &AppState,
+    user: &User,
+    id: &str,
+) -> WebResult<(Arc<CaseState>, CaseAccess, Arc<PathwayVersion>)> {
+    let (state, access) = visible_case(app, user, id).await?;
+    let pv = app
+        .engine
+        .pathway(&state.pathway_key, Some(state.pathway_version))
+        .await?;
+    Ok((state, access, pv))
+}
+
 fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
     let step = |id: &str| {
         pv.step(id)
@@ -461,12 +475,8 @@ pub async fn case_page(
     Path(id): Path<String>,
     Query(q): Query<CaseQuery>,
 ) -> WebResult<Response> {
-    let (state, access) = visible_case(&app, &viewer.user, &id).await?;
+    let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
     app.access_log.record(&viewer.user, &id, "casuspagina").await?;
-    let pv = app
-        .engine
-        .pathway(&state.pathway_key, Some(state.pathway_version))
-        .await?;
     let now = Utc::now();
     let steps = current_steps(&state);
     let mut tasks = Vec::new();
@@ -685,15 +695,11 @@ pub async fn task_page(
     viewer: Viewer,
     Path((id, task_id)): Path<(String, String)>,
 ) -> WebResult<Response> {
-    let (state, access) = visible_case(&app, &viewer.user, &id).await?;
+    let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
     let Some(task) = state.tasks.get(&task_id) else {
         return Err(WebError::NotFound);
     };
     app.access_log.record(&viewer.user, &id, "taakformulier").await?;
-    let pv = app
-        .engine
-        .pathway(&state.pathway_key, Some(state.pathway_version))
-        .await?;
     let step = pv.step(&task.step).ok_or(WebError::NotFound)?;
     let form = TaskForm {
         state: &state,
@@ -743,11 +749,7 @@ pub async fn complete_task(
     form: CsrfForm,
 ) -> WebResult<Response> {
     let viewer = &form.viewer;
-    let (state, access) = visible_case(&app, &viewer.user, &id).await?;
-    let pv = app
-        .engine
-        .pathway(&state.pathway_key, Some(state.pathway_version))
-        .await?;
+    let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
     let values = posted_values(&form);
     // The task may have been completed by a colleague meanwhile: find its step from the
     // case history so the form (with the user's input) can be shown again.
@@ -840,11 +842,7 @@ pub async fn plan_visit(
     form: CsrfForm,
 ) -> WebResult<Response> {
     let viewer = &form.viewer;
-    let (state, access) = visible_case(&app, &viewer.user, &id).await?;
-    let pv = app
-        .engine
-        .pathway(&state.pathway_key, Some(state.pathway_version))
-        .await?;
+    let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
     let Some(task) = state.tasks.get(&task_id) else {
         return Err(WebError::NotFound);
     };
