@@ -39,6 +39,8 @@ pub enum EngineError {
     NotDurable(Vec<String>),
     #[error("the engine's writer has stopped")]
     WriterStopped,
+    #[error("there is no schedule `{name}`")]
+    UnknownSchedule { name: String },
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

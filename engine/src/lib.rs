@@ -7,8 +7,10 @@
 
 pub mod calendar;
 pub mod definition;
+pub mod dutch;
 pub mod engine;
 pub mod expr;
+pub mod messages;
 pub mod model;
 pub mod runtime;
 pub mod scheduler;

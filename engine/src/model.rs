@@ -42,6 +42,27 @@ pub struct Defaults {
     /// Escalation ladder for every step with a deadline that declares none of its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalations: Vec<Escalation>,
+    /// When participants of a joint visit are reminded, counted back from the visit.
+    /// Empty: 2 working days and 2 hours before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visit_reminders: Vec<Term>,
+    /// Pathway-specific wording of messages, by message kind (e.g. `visit_reminder`).
+    /// Checked against the whitelisted message fields when the pathway is validated.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub messages: BTreeMap<String, MessageText>,
+}
+
+/// The words a pathway puts into one kind of message; handlebars templates over the
+/// message's whitelisted fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageText {
+    /// Replaces the subject line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// A paragraph added above the standard text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intro: Option<String>,
 }
 
 /// One rung of an escalation ladder: a moment relative to the deadline and who hears of it.

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::engine::{Engine, EngineError};
 use crate::runtime::{Action, Command};
-use crate::store::{Broadcast, DueTimer, TaskFilter};
+use crate::store::{Broadcast, DueTimer, UserRole};
 
 /// Where the time comes from. Tests use [`ManualClock`].
 pub trait Clock: Send + Sync {
@@ -282,6 +282,33 @@ impl Scheduler {
         Ok(ran)
     }
 
+    /// Runs the schedule `name` for today's moment now (`doorloop digest send`). Running it
+    /// again on the same day adds nothing: the run is recorded for that moment and its
+    /// messages are keyed by the day. Returns the number of messages, or `None` when
+    /// today's run had already happened.
+    pub async fn run_today(&self, name: &str) -> Result<Option<usize>, EngineError> {
+        let Some(s) = self.schedules.iter().find(|s| s.name == name) else {
+            return Err(EngineError::UnknownSchedule { name: name.to_owned() });
+        };
+        let now = self.clock.now();
+        let today = now.with_timezone(&Amsterdam).date_naive();
+        let midnight = crate::calendar::local_moment(today, chrono::NaiveTime::MIN).with_timezone(&Amsterdam);
+        let planned = s
+            .cron
+            .after(&(midnight - Duration::seconds(1)))
+            .next()
+            .filter(|t| t.date_naive() == today)
+            .unwrap_or(midnight)
+            .with_timezone(&Utc);
+        let notifications = self.job_notifications(s, planned).await?;
+        let recorded = self
+            .engine
+            .store()
+            .record_schedule_run(&s.name, planned, &self.owner, now, &notifications)
+            .await?;
+        Ok(recorded.then_some(notifications.len()))
+    }
+
     async fn job_notifications(
         &self,
         s: &Schedule,
@@ -290,27 +317,17 @@ impl Scheduler {
         let local = planned.with_timezone(&Amsterdam);
         Ok(match s.job {
             Job::ConsultantDigest => {
-                let tasks = self
-                    .engine
-                    .store()
-                    .open_tasks(&TaskFilter {
-                        limit: Some(100_000),
-                        ..TaskFilter::default()
-                    })
-                    .await?;
-                let mut roles: Vec<&str> = tasks
-                    .iter()
-                    .flat_map(|t| t.roles.iter().map(String::as_str))
-                    .collect();
-                roles.sort_unstable();
-                roles.dedup();
-                roles
+                // One message per consultant, whatever the number of their teams; the
+                // notifier leaves out consultants with nothing to report.
+                let users = self.engine.store().users().await?;
+                users
                     .into_iter()
-                    .map(|role| Broadcast {
-                        key: format!("digest:{role}:{}", local.date_naive()),
+                    .filter(|u| u.active && u.role == UserRole::Consultant)
+                    .map(|u| Broadcast {
+                        key: format!("digest:{}:{}", u.id, local.date_naive()),
                         kind: "daily_digest".into(),
-                        recipient_type: "role".into(),
-                        recipient: role.to_owned(),
+                        recipient_type: "user".into(),
+                        recipient: u.id,
                     })
                     .collect()
             }

@@ -109,6 +109,8 @@ pub enum ProblemKind {
     AmbiguousEscalation { rung: usize },
     #[error("`{attribute}` needs a `deadline` on the step")]
     NeedsDeadline { attribute: String },
+    #[error(transparent)]
+    Message(#[from] crate::messages::MessageProblem),
 }
 
 /// Validates a loaded pathway; the empty list means it may be published.
@@ -163,6 +165,9 @@ impl Validator<'_> {
             self.check_step_shape(i, s);
         }
         self.check_variables();
+        for problem in crate::messages::check_pathway(self.p()) {
+            self.at(None, ProblemKind::Message(problem));
+        }
         for (rung, e) in self.loaded.pathway.defaults.escalations.iter().enumerate() {
             if !ESCALATION_TARGETS.contains(&e.to.as_str()) && !self.p().roles.contains_key(&e.to) {
                 self.at(

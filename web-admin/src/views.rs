@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 use handlebars::Handlebars;
 use serde_json::{Value, json};
@@ -104,30 +104,6 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
     }
 }
 
-const DAYS: [&str; 7] = ["ma", "di", "wo", "do", "vr", "za", "zo"];
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
-];
-
-/// "ma 23 nov 2026 09:00" in Dutch local time.
-pub fn date_time(t: DateTime<Utc>) -> String {
-    let l = t.with_timezone(&Amsterdam);
-    format!(
-        "{} {} {} {} {}",
-        DAYS[l.weekday().num_days_from_monday() as usize],
-        l.day(),
-        MONTHS[l.month0() as usize],
-        l.year(),
-        l.format("%H:%M")
-    )
-}
-
-/// "23 nov 2026" in Dutch local time.
-pub fn date(t: DateTime<Utc>) -> String {
-    let l = t.with_timezone(&Amsterdam);
-    format!("{} {} {}", l.day(), MONTHS[l.month0() as usize], l.year())
-}
-
 /// Where a deadline stands: a CSS class and a Dutch phrase.
 pub fn due_state(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (&'static str, String) {
     let Some(due) = due else {
@@ -156,18 +132,7 @@ pub fn due_state(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (&'static st
     }
 }
 
-/// Dutch name of a stall reason code.
-pub fn stall_reason(code: &str) -> String {
-    match code {
-        "uwv" => "wacht op UWV".to_owned(),
-        "wmo_besluit" => "wacht op Wmo-besluit".to_owned(),
-        "zorgaanbieder" => "wacht op zorgaanbieder".to_owned(),
-        "financiering" => "wacht op financiering".to_owned(),
-        "intern" => "ligt stil (intern)".to_owned(),
-        "inactief" => "geen activiteit".to_owned(),
-        other => format!("ligt stil ({})", other.replace('_', " ")),
-    }
-}
+pub use doorloop_engine::dutch::{date, date_time, stall_reason};
 
 #[cfg(test)]
 mod tests {

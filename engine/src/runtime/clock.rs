@@ -57,7 +57,7 @@ pub fn new_due(cal: &Calendar, deadline: &Deadline, base: DateTime<Utc>) -> DueI
 }
 
 /// Moves a term back from `t`: working days are counted back over working days.
-fn before(cal: &Calendar, t: DateTime<Utc>, term: &Term) -> DateTime<Utc> {
+pub fn before(cal: &Calendar, t: DateTime<Utc>, term: &Term) -> DateTime<Utc> {
     match term.kind {
         TermKind::WorkingDays(n) => super::effects::working_days_before(cal, t, n),
         TermKind::WorkingHours(n) => t - Duration::hours(i64::from(n)),

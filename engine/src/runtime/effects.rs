@@ -4,6 +4,7 @@ use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use chrono_tz::Europe::Amsterdam;
 use serde::{Deserialize, Serialize};
 
+use super::state::Visit;
 use crate::calendar::{Calendar, local_moment};
 
 /// Something to do after the command commits.
@@ -66,6 +67,9 @@ pub struct Notification {
     pub kind: NotificationKind,
     pub to: Recipient,
     pub at: DateTime<Utc>,
+    /// The joint visit as it stood when the message was made (visit messages only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit: Option<Visit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +78,7 @@ pub enum NotificationKind {
     TaskOpened,
     TaskAssigned,
     VisitPlanned,
+    VisitCancelled,
     VisitReminder,
     VisitOutcomeMissing,
     DeadlineApproaching,
@@ -88,6 +93,7 @@ impl NotificationKind {
             NotificationKind::TaskOpened => "task_opened",
             NotificationKind::TaskAssigned => "task_assigned",
             NotificationKind::VisitPlanned => "visit_planned",
+            NotificationKind::VisitCancelled => "visit_cancelled",
             NotificationKind::VisitReminder => "visit_reminder",
             NotificationKind::VisitOutcomeMissing => "visit_outcome_missing",
             NotificationKind::DeadlineApproaching => "deadline_approaching",

@@ -402,6 +402,7 @@ impl<'a> Run<'a> {
                         kind: NotificationKind::TaskAssigned,
                         to: Recipient::User(user),
                         at: self.now,
+                        visit: None,
                     }));
                 }
                 Ok(())
@@ -670,6 +671,12 @@ impl<'a> Run<'a> {
         let who = match &to {
             Recipient::Role(r) | Recipient::User(r) => r.clone(),
         };
+        let visit = match kind {
+            NotificationKind::VisitReminder | NotificationKind::VisitOutcomeMissing => task
+                .and_then(|id| self.state.tasks.get(id))
+                .and_then(|t| t.visit.clone()),
+            _ => None,
+        };
         self.effects.push(Effect::Notify(Notification {
             key: format!("{}:{cause}:{who}", kind.as_str()),
             case_id: self.case_id(),
@@ -677,6 +684,7 @@ impl<'a> Run<'a> {
             kind,
             to,
             at: self.now,
+            visit,
         }));
     }
 
@@ -791,9 +799,13 @@ impl<'a> Run<'a> {
             return Err(RuntimeError::VisitInPast { at });
         }
         let revision = task.visit.as_ref().map_or(1, |v| v.revision + 1);
-        if let Some(old) = &task.visit {
-            for key in visit_timer_keys(&self.state.id, &task.id, old.revision) {
-                self.effects.push(Effect::CancelTimer { key });
+        let old_prefix = format!("visit:{}:{}:", self.state.id, task.id);
+        let mut timers: Vec<String> = Vec::new();
+        for key in &task.timers {
+            if key.starts_with(&old_prefix) {
+                self.effects.push(Effect::CancelTimer { key: key.clone() });
+            } else {
+                timers.push(key.clone());
             }
         }
         let visit = Visit {
@@ -804,25 +816,52 @@ impl<'a> Run<'a> {
         };
         self.emit(EventKind::VisitPlanned {
             task: task.id.clone(),
-            visit,
+            visit: visit.clone(),
         });
-        let keys = visit_timer_keys(&self.state.id, &task.id, revision);
-        let moments = [
-            (
-                TimerKind::VisitReminder,
+        let offsets = &self.pv.pathway.defaults.visit_reminders;
+        let mut moments: Vec<(TimerKind, DateTime<Utc>)> = if offsets.is_empty() {
+            vec![
                 effects::working_days_before(self.calendar, at, 2),
-            ),
-            (TimerKind::VisitReminder, at - Duration::hours(2)),
-            (TimerKind::VisitOutcomeMissing, at + Duration::days(1)),
-        ];
+                at - Duration::hours(2),
+            ]
+        } else {
+            offsets.iter().map(|t| clock::before(self.calendar, at, t)).collect()
+        }
+        .into_iter()
+        .map(|due| (TimerKind::VisitReminder, due))
+        .collect();
+        moments.push((TimerKind::VisitOutcomeMissing, at + Duration::days(1)));
+        let keys = visit_timer_keys(&self.state.id, &task.id, revision, moments.len() - 1);
         for (key, (kind, due_at)) in keys.into_iter().zip(moments) {
             if due_at > self.now {
+                timers.push(key.clone());
                 self.effects.push(Effect::SetTimer(Timer {
                     key,
                     case_id: self.case_id(),
                     task: Some(task.id.clone()),
                     kind,
                     due_at,
+                }));
+            }
+        }
+        self.emit(EventKind::TimersReplaced {
+            task: task.id.clone(),
+            timers,
+        });
+        // Participants no longer invited get a cancellation for their agenda.
+        if let Some(old) = &task.visit {
+            for user in old.participants.iter().filter(|u| !participants.contains(u)) {
+                self.effects.push(Effect::Notify(Notification {
+                    key: format!("visit-cancelled:{}:{}:{}:{}", self.state.id, task.id, revision, user),
+                    case_id: self.case_id(),
+                    task: Some(task.id.clone()),
+                    kind: NotificationKind::VisitCancelled,
+                    to: Recipient::User(user.clone()),
+                    at: self.now,
+                    visit: Some(Visit {
+                        participants: participants.clone(),
+                        ..old.clone()
+                    }),
                 }));
             }
         }
@@ -837,6 +876,7 @@ impl<'a> Run<'a> {
                 kind: NotificationKind::VisitPlanned,
                 to: Recipient::User(user),
                 at: self.now,
+                visit: Some(visit.clone()),
             }));
         }
         Ok(())
@@ -1090,6 +1130,7 @@ impl<'a> Run<'a> {
                 kind: NotificationKind::TaskOpened,
                 to: Recipient::Role(role.clone()),
                 at: self.now,
+                visit: None,
             }));
         }
         self.emit(EventKind::TaskOpened { task });

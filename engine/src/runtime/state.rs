@@ -290,12 +290,8 @@ impl CaseState {
             }
             EventKind::VisitPlanned { task, visit } => {
                 if let Some(t) = self.tasks.get_mut(task) {
+                    // The visit's timers follow in a `TimersReplaced` event.
                     t.visit = Some(visit.clone());
-                    for timer in visit_timer_keys(&self.id, task, visit.revision) {
-                        if !t.timers.contains(&timer) {
-                            t.timers.push(timer);
-                        }
-                    }
                 }
                 for p in &visit.participants {
                     self.add_to_team(p);
@@ -352,9 +348,10 @@ impl CaseState {
 pub const TIMER_COMMAND: &str = "timer_fired";
 
 /// Timer keys a planned visit owns: reminders before it and the missing-outcome check.
-pub fn visit_timer_keys(case: &str, task: &str, revision: u32) -> Vec<String> {
-    ["reminder-2wd", "reminder-2h", "outcome-missing"]
-        .iter()
+pub fn visit_timer_keys(case: &str, task: &str, revision: u32, reminders: usize) -> Vec<String> {
+    (0..reminders)
+        .map(|i| format!("reminder-{i}"))
+        .chain(["outcome-missing".to_owned()])
         .map(|k| format!("visit:{case}:{task}:{revision}:{k}"))
         .collect()
 }

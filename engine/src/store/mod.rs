@@ -7,6 +7,7 @@
 //! meantime is skipped whole (its events, tasks, timers and outbox rows are filtered by
 //! the command id that actually landed) and reported as a conflict.
 
+mod outbox;
 mod people;
 mod postgres;
 mod rows;
@@ -21,6 +22,8 @@ use serde::Serialize;
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::{CaseState, Event};
 
+use outbox::{attempt_columns, retry_outcome};
+pub use outbox::{Attempt, NewDelivery, OutboxCounts, OutboxItem, RetryOutcome};
 pub use people::{AccessEntry, CaseSummary, User, UserRole, WorkFilter};
 pub use postgres::PostgresStore;
 pub use rows::CaseWrite;
@@ -229,6 +232,47 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
         notifications: &[Broadcast],
     ) -> Result<bool>;
+
+    // Delivery of the outbox.
+
+    /// Leases up to `limit` outbox rows to `owner` until `lease_until`: pending rows due at
+    /// `now`, and rows in flight whose lease expired (their worker died). Each claim counts
+    /// as an attempt and is committed before anything is sent.
+    async fn claim_outbox(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>>;
+
+    /// Replaces a claimed intent by its deliveries in one transaction; `false` (nothing
+    /// written) when `owner` no longer holds the intent's lease.
+    async fn expand_intent(
+        &self,
+        intent_id: i64,
+        owner: &str,
+        deliveries: &[NewDelivery],
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+
+    /// Records how attempts ended, in one transaction. Rows whose lease `owner` lost are
+    /// left alone.
+    async fn finish_attempts(&self, owner: &str, outcomes: &[(i64, Attempt)], now: DateTime<Utc>) -> Result<()>;
+
+    /// Outbox rows, newest first, optionally of one status.
+    async fn outbox_items(&self, status: Option<&str>, limit: u32) -> Result<Vec<OutboxItem>>;
+
+    async fn outbox_item(&self, id: i64) -> Result<Option<OutboxItem>>;
+
+    /// Makes a dead (or waiting) row pending again, due now, with its attempts reset.
+    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome>;
+
+    async fn outbox_counts(&self, now: DateTime<Utc>) -> Result<OutboxCounts>;
+
+    /// Adds intents not tied to a case (a test message); existing keys are left alone.
+    /// Returns how many were new.
+    async fn enqueue(&self, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64>;
 
     /// Runs `n` minimal durable commits (one-row INSERT, autocommit) through the writer
     /// connection: the physical limit a command is measured against.

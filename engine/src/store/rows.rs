@@ -218,6 +218,9 @@ struct OutboxRow<'a> {
     recipient_type: &'static str,
     recipient: &'a str,
     created_at: String,
+    /// Data the message needs frozen at the moment it was made (a joint visit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<&'a crate::runtime::Visit>,
 }
 
 /// The timer kind a key names by its prefix (`deadline:…`, `visit:…`).
@@ -355,6 +358,7 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
                         recipient_type,
                         recipient,
                         created_at: ts(n.at),
+                        payload: n.visit.as_ref(),
                     });
                 }
             }

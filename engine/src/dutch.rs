@@ -1,0 +1,80 @@
+//! Dutch words for dates and reasons, shared by the web admin and the messages.
+
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Europe::Amsterdam;
+
+const DAYS: [&str; 7] = ["ma", "di", "wo", "do", "vr", "za", "zo"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+];
+
+/// "ma 23 nov 2026 09:00" in Dutch local time.
+pub fn date_time(t: DateTime<Utc>) -> String {
+    let l = t.with_timezone(&Amsterdam);
+    format!(
+        "{} {} {} {} {}",
+        DAYS[l.weekday().num_days_from_monday() as usize],
+        l.day(),
+        MONTHS[l.month0() as usize],
+        l.year(),
+        l.format("%H:%M")
+    )
+}
+
+/// "23 nov 2026" in Dutch local time.
+pub fn date(t: DateTime<Utc>) -> String {
+    let l = t.with_timezone(&Amsterdam);
+    format!("{} {} {}", l.day(), MONTHS[l.month0() as usize], l.year())
+}
+
+const WEEKDAYS: [&str; 7] = ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"];
+const FULL_MONTHS: [&str; 12] = [
+    "januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november",
+    "december",
+];
+
+/// "woensdag 25 november 2026" in Dutch local time.
+pub fn long_date(t: DateTime<Utc>) -> String {
+    let l = t.with_timezone(&Amsterdam);
+    format!(
+        "{} {} {} {}",
+        WEEKDAYS[l.weekday().num_days_from_monday() as usize],
+        l.day(),
+        FULL_MONTHS[l.month0() as usize],
+        l.year()
+    )
+}
+
+/// "10:00" in Dutch local time.
+pub fn clock_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Amsterdam).format("%H:%M").to_string()
+}
+
+/// Dutch name of a stall reason code.
+pub fn stall_reason(code: &str) -> String {
+    match code {
+        "uwv" => "wacht op UWV".to_owned(),
+        "wmo_besluit" => "wacht op Wmo-besluit".to_owned(),
+        "zorgaanbieder" => "wacht op zorgaanbieder".to_owned(),
+        "financiering" => "wacht op financiering".to_owned(),
+        "intern" => "ligt stil (intern)".to_owned(),
+        "inactief" => "geen activiteit".to_owned(),
+        other => format!("ligt stil ({})", other.replace('_', " ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn dates_are_local_and_dutch() {
+        // 09:00 UTC in winter is 10:00 in Amsterdam.
+        let t = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).single().unwrap_or_default();
+        assert_eq!(long_date(t), "woensdag 25 november 2026");
+        assert_eq!(clock_time(t), "10:00");
+        assert_eq!(date_time(t), "wo 25 nov 2026 10:00");
+        assert_eq!(stall_reason("uwv"), "wacht op UWV");
+    }
+}
