@@ -38,7 +38,6 @@ pub struct CaseMessage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stall: Option<StallRef>,
     /// The pathway's own paragraph, already rendered.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub intro: Option<String>,
 }
 
@@ -62,7 +61,6 @@ pub struct TaskRef {
     pub step: String,
     pub role: String,
     /// Deadline as Dutch text (`ma 7 december 2026, 17:00`), when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub due: Option<String>,
     pub link: String,
 }
@@ -83,7 +81,6 @@ pub struct VisitRef {
 pub struct StallRef {
     /// Dutch description of the reason, e.g. `wachtlijst UWV-verzekeringsarts`.
     pub reason: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub party: Option<String>,
     /// Since when, as Dutch date.
     pub since: String,

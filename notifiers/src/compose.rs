@@ -1,0 +1,500 @@
+//! Expanding an intent into deliveries: who receives it, over which channel, and the
+//! whitelisted data of the message, frozen in the delivery row.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono_tz::Europe::Amsterdam;
+use doorloop_engine::dutch::{clock_time, date, date_time, long_date, stall_reason};
+use doorloop_engine::engine::Engine;
+use doorloop_engine::messages::{self, CaseMessage, CaseRef, Person, StallRef, TaskRef, VisitRef};
+use doorloop_engine::model::PathwayVersion;
+use doorloop_engine::runtime::{CaseState, Visit};
+use doorloop_engine::store::{NewDelivery, OutboxItem, TaskRow, User, UserRole, WorkFilter};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::NotifyError;
+use crate::config::Config;
+use crate::ics::{Invite, visit_invite};
+
+/// Most cases one digest lists; the rest are counted.
+const DIGEST_CASES: usize = 25;
+
+/// Turns intents into deliveries.
+pub struct Composer {
+    engine: Arc<Engine>,
+    config: Config,
+    /// Whether e-mail can be sent; without it, messages go to the log channel.
+    email: bool,
+    /// Sender address: organiser of invitations, domain of Message-IDs.
+    from_address: String,
+}
+
+/// Someone a message goes to.
+struct To {
+    /// Login name, or the address itself for a test message.
+    id: String,
+    name: String,
+    email: Option<String>,
+}
+
+impl Composer {
+    pub fn new(engine: Arc<Engine>, config: Config, email: bool, from_address: String) -> Composer {
+        Composer {
+            engine,
+            config,
+            email,
+            from_address,
+        }
+    }
+
+    /// The deliveries of an intent. Recipients without an e-mail address are skipped when
+    /// e-mail is configured; messages that no longer apply (the task was closed, the stall
+    /// cleared, the visit re-planned) produce no e-mail, but the webhook still hears of the
+    /// event.
+    pub async fn expand(&self, intent: &OutboxItem, now: DateTime<Utc>) -> Result<Vec<NewDelivery>, NotifyError> {
+        let users = self.engine.store().users().await?;
+        let recipients = self.recipients(intent, &users);
+        let mut out = Vec::new();
+        match intent.kind.as_str() {
+            "task_opened" => {}
+            "test" => {
+                for to in &recipients {
+                    let context = json!({
+                        "recipient": { "name": to.name },
+                        "sent_at": date_time(now),
+                        "link": self.config.link("/"),
+                    });
+                    self.push(&mut out, intent, to, context, None, None);
+                }
+            }
+            "daily_digest" => {
+                for to in &recipients {
+                    if let Some(context) = self.digest(to, &users, now).await? {
+                        self.push(&mut out, intent, to, context, None, None);
+                    }
+                }
+            }
+            "weekly_summary" => {
+                let summary = self.summary(now).await?;
+                for to in &recipients {
+                    let mut context = summary.clone();
+                    context["recipient"] = json!({ "name": to.name });
+                    self.push(&mut out, intent, to, context, None, None);
+                }
+            }
+            _ => self.case_messages(&mut out, intent, &recipients, &users, now).await?,
+        }
+        if let Some(webhook) = &self.config.webhook
+            && intent.kind != "test"
+        {
+            out.push(NewDelivery {
+                key: format!("{}>webhook", intent.key),
+                channel: "webhook".into(),
+                recipient_type: "webhook".into(),
+                recipient: webhook.url.clone(),
+                payload: json!({ "body": self.event(intent, &recipients) }),
+                message_id: self.message_id(&format!("{}>webhook", intent.key)),
+            });
+        }
+        Ok(out)
+    }
+
+    fn recipients(&self, intent: &OutboxItem, users: &[User]) -> Vec<To> {
+        let to = |u: &User| To {
+            id: u.id.clone(),
+            name: u.display_name.clone(),
+            email: u.email.clone(),
+        };
+        match intent.recipient_type.as_str() {
+            "address" => vec![To {
+                id: intent.recipient.clone(),
+                name: intent.recipient.clone(),
+                email: Some(intent.recipient.clone()),
+            }],
+            "user" => users
+                .iter()
+                .filter(|u| u.active && u.id == intent.recipient)
+                .map(to)
+                .collect(),
+            _ => {
+                let role = intent.recipient.as_str();
+                let mut found: Vec<To> = users
+                    .iter()
+                    .filter(|u| {
+                        u.active
+                            && (u.teams.iter().any(|t| t == role) || (role == "manager" && u.role == UserRole::Manager))
+                    })
+                    .map(to)
+                    .collect();
+                if found.is_empty() && role == "team_lead" {
+                    // No team lead appointed: the managers hear of it.
+                    found = users
+                        .iter()
+                        .filter(|u| u.active && u.role == UserRole::Manager)
+                        .map(to)
+                        .collect();
+                }
+                found
+            }
+        }
+    }
+
+    /// Adds a delivery for one recipient on the channel that reaches them.
+    fn push(
+        &self,
+        out: &mut Vec<NewDelivery>,
+        intent: &OutboxItem,
+        to: &To,
+        context: Value,
+        subject: Option<String>,
+        invite: Option<String>,
+    ) {
+        let (channel, address) = match (&to.email, self.email) {
+            (Some(address), true) => ("email", Some(address.clone())),
+            (None, true) => {
+                tracing::warn!(id = intent.id, kind = %intent.kind, "recipient has no e-mail address; skipped");
+                return;
+            }
+            (_, false) => ("log", None),
+        };
+        let key = format!("{}>{channel}:{}", intent.key, to.id);
+        out.push(NewDelivery {
+            message_id: self.message_id(&key),
+            key,
+            channel: channel.into(),
+            recipient_type: if intent.recipient_type == "address" { "address" } else { "user" }.into(),
+            recipient: to.id.clone(),
+            payload: json!({
+                "to": address,
+                "context": context,
+                "subject": subject,
+                "ics": invite,
+                "cancel": intent.kind == "visit_cancelled",
+            }),
+        });
+    }
+
+    /// `<hash@domain>`: the same key always gives the same Message-ID, so a repeated send
+    /// is recognisable.
+    fn message_id(&self, key: &str) -> String {
+        let hash = hex::encode(Sha256::digest(key.as_bytes()));
+        let domain = self.from_address.rsplit('@').next().unwrap_or("doorloop.invalid");
+        format!("<{}@{domain}>", &hash[..40])
+    }
+
+    async fn case_messages(
+        &self,
+        out: &mut Vec<NewDelivery>,
+        intent: &OutboxItem,
+        recipients: &[To],
+        users: &[User],
+        now: DateTime<Utc>,
+    ) -> Result<(), NotifyError> {
+        let bad = |message: &str| NotifyError::BadRow {
+            id: intent.id,
+            message: message.to_owned(),
+        };
+        let case_id = intent.case_id.as_deref().ok_or_else(|| bad("no case"))?;
+        let state = self
+            .engine
+            .store()
+            .load_case(case_id)
+            .await?
+            .ok_or_else(|| bad("the case does not exist"))?;
+        let pv = self.engine.pathway(&state.pathway_key, Some(state.pathway_version)).await?;
+        let snapshot: Option<Visit> = intent
+            .payload
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| bad(&format!("visit cannot be read: {e}")))?;
+        let Some(base) = self.case_message(intent, &state, &pv, snapshot.as_ref(), users) else {
+            tracing::info!(id = intent.id, kind = %intent.kind, "message no longer applies; no e-mail");
+            return Ok(());
+        };
+        let texts = pv.pathway.defaults.messages.get(&intent.kind);
+        for to in recipients {
+            let mut message = base.clone();
+            message.recipient = Person { name: to.name.clone() };
+            let mut subject = None;
+            if let Some(texts) = texts {
+                // Checked at publication; a failure here keeps the standard words.
+                if let Some(t) = &texts.intro {
+                    message.intro = messages::render_text(t, &message, false).ok();
+                }
+                if let Some(t) = &texts.subject {
+                    subject = messages::render_text(t, &message, false).ok();
+                }
+            }
+            let invite = match (&intent.kind[..], &snapshot) {
+                ("visit_planned" | "visit_cancelled", Some(visit)) => {
+                    Some(self.invite(intent, &message, visit, users, now))
+                }
+                _ => None,
+            };
+            let context = serde_json::to_value(&message).map_err(|e| bad(&e.to_string()))?;
+            self.push(out, intent, to, context, subject, invite);
+        }
+        Ok(())
+    }
+
+    /// The message about a case, or `None` when it no longer applies.
+    fn case_message(
+        &self,
+        intent: &OutboxItem,
+        state: &CaseState,
+        pv: &PathwayVersion,
+        snapshot: Option<&Visit>,
+        users: &[User],
+    ) -> Option<CaseMessage> {
+        let name_of = |id: &str| {
+            users
+                .iter()
+                .find(|u| u.id == id)
+                .map_or_else(|| id.to_owned(), |u| u.display_name.clone())
+        };
+        let task = intent.task_id.as_deref().and_then(|t| state.tasks.get(t));
+        let kind = intent.kind.as_str();
+        let task_needed = !matches!(kind, "stall_raised" | "visit_cancelled");
+        if task_needed && task.is_none() {
+            return None;
+        }
+        if kind == "visit_planned" {
+            let current = task.and_then(|t| t.visit.as_ref()).map(|v| v.revision);
+            if current != snapshot.map(|v| v.revision) {
+                return None;
+            }
+        }
+        let stall = if kind == "stall_raised" {
+            let s = state
+                .stalls
+                .values()
+                .find(|s| s.task.as_deref() == intent.task_id.as_deref())?;
+            Some(StallRef {
+                reason: stall_reason(&s.reason),
+                party: s.party.clone(),
+                since: date(s.since),
+            })
+        } else {
+            None
+        };
+        let case_link = self.config.link(&format!("/casussen/{}", state.id));
+        Some(CaseMessage {
+            kind: kind.to_owned(),
+            recipient: Person { name: String::new() },
+            case: CaseRef {
+                reference: state.id.clone(),
+                pathway: pv.pathway.name.clone(),
+                link: case_link.clone(),
+            },
+            task: intent.task_id.as_deref().map(|id| {
+                let step_id = task.map(|t| t.step.as_str()).unwrap_or_default();
+                TaskRef {
+                    step: pv
+                        .pathway
+                        .steps
+                        .iter()
+                        .find(|s| s.id == step_id)
+                        .map_or_else(|| step_id.to_owned(), |s| s.name.clone()),
+                    role: task.and_then(|t| t.roles.first().cloned()).unwrap_or_default(),
+                    due: task.and_then(|t| t.due.as_ref()).map(|d| date_time(d.at)),
+                    link: self.config.link(&format!("/casussen/{}/taken/{id}", state.id)),
+                }
+            }),
+            visit: snapshot.map(|v| VisitRef {
+                date: long_date(v.at),
+                time: clock_time(v.at),
+                place: v.place.clone().unwrap_or_else(|| "(nog niet bekend)".into()),
+                participants: v.participants.iter().map(|p| name_of(p)).collect(),
+                revision: v.revision,
+            }),
+            stall,
+            intro: None,
+        })
+    }
+
+    fn invite(&self, intent: &OutboxItem, message: &CaseMessage, visit: &Visit, users: &[User], now: DateTime<Utc>) -> String {
+        let attendees: Vec<String> = visit
+            .participants
+            .iter()
+            .filter_map(|p| users.iter().find(|u| &u.id == p).and_then(|u| u.email.clone()))
+            .collect();
+        let uid = format!(
+            "{}-{}@{}",
+            message.case.reference,
+            intent.task_id.as_deref().unwrap_or("bezoek"),
+            self.from_address.rsplit('@').next().unwrap_or("doorloop.invalid")
+        );
+        let link = message.task.as_ref().map_or(&message.case.link, |t| &t.link);
+        visit_invite(&Invite {
+            uid: &uid,
+            // A cancellation must outrank the invitation it withdraws.
+            sequence: if intent.kind == "visit_cancelled" { visit.revision } else { visit.revision - 1 },
+            start: visit.at,
+            minutes: 60,
+            summary: &format!("Gezamenlijk bezoek casus {}", message.case.reference),
+            location: visit.place.as_deref().unwrap_or(""),
+            description: &format!("Casus {} ({}). Open in Doorloop: {link}", message.case.reference, message.case.pathway),
+            organizer: &self.from_address,
+            attendees: &attendees,
+            cancelled: intent.kind == "visit_cancelled",
+            stamp: now,
+        })
+    }
+
+    /// One consultant's digest: overdue, due this week and stalled tasks, by case. `None`
+    /// when there is nothing to report.
+    async fn digest(&self, to: &To, users: &[User], now: DateTime<Utc>) -> Result<Option<Value>, NotifyError> {
+        let Some(user) = users.iter().find(|u| u.id == to.id) else {
+            return Ok(None);
+        };
+        let local = now.with_timezone(&Amsterdam);
+        let days_left = 6 - i64::from(local.weekday().num_days_from_monday());
+        let end_of_week = doorloop_engine::calendar::local_moment(
+            local.date_naive() + Duration::days(days_left + 1),
+            chrono::NaiveTime::MIN,
+        );
+        let rows = self
+            .engine
+            .store()
+            .work_list(&WorkFilter {
+                user: user.id.clone(),
+                teams: user.teams.clone(),
+                limit: 1000,
+                ..WorkFilter::default()
+            })
+            .await?;
+        let (mut overdue, mut this_week, mut stalled) = (0, 0, 0);
+        let mut cases: Vec<(String, Vec<&TaskRow>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for row in &rows {
+            let late = row.due_at.is_some_and(|d| d < now);
+            let soon = row.due_at.is_some_and(|d| d >= now && d < end_of_week);
+            let stuck = row.stall_reason.is_some();
+            if !(late || soon || stuck) {
+                continue;
+            }
+            overdue += usize::from(late);
+            this_week += usize::from(soon);
+            stalled += usize::from(stuck);
+            let i = *index.entry(&row.case_id).or_insert_with(|| {
+                cases.push((row.case_id.clone(), Vec::new()));
+                cases.len() - 1
+            });
+            cases[i].1.push(row);
+        }
+        if cases.is_empty() {
+            return Ok(None);
+        }
+        let more = cases.len().saturating_sub(DIGEST_CASES);
+        let mut listed = Vec::new();
+        for (case_id, tasks) in cases.into_iter().take(DIGEST_CASES) {
+            let Some(first) = tasks.first() else { continue };
+            let pv = self.engine.pathway(&first.pathway_key, Some(first.pathway_version)).await?;
+            let step_name = |id: &str| {
+                pv.pathway
+                    .steps
+                    .iter()
+                    .find(|s| s.id == id)
+                    .map_or_else(|| id.to_owned(), |s| s.name.clone())
+            };
+            listed.push(json!({
+                "reference": case_id,
+                "pathway": pv.pathway.name,
+                "link": self.config.link(&format!("/casussen/{case_id}")),
+                "tasks": tasks.iter().map(|t| json!({
+                    "step": step_name(&t.step),
+                    "state": match t.due_at {
+                        Some(d) if d < now => "te laat",
+                        Some(d) if d < end_of_week => "deze week",
+                        _ => "ligt stil",
+                    },
+                    "due": t.due_at.map(date),
+                    "stall": t.stall_reason.as_deref().map(stall_reason),
+                })).collect::<Vec<_>>(),
+            }));
+        }
+        Ok(Some(json!({
+            "recipient": { "name": to.name },
+            "date": long_date(now),
+            "overdue": overdue,
+            "this_week": this_week,
+            "stalled": stalled,
+            "cases": listed,
+            "more": more,
+            "link": self.config.link("/taken"),
+        })))
+    }
+
+    /// The managers' weekly figures: stalls by party, overdue tasks, ladder movement.
+    async fn summary(&self, now: DateTime<Utc>) -> Result<Value, NotifyError> {
+        let store = self.engine.store();
+        let mut by_party: BTreeMap<String, (u64, DateTime<Utc>)> = BTreeMap::new();
+        let stalls = store.open_stalls().await?;
+        for s in &stalls {
+            let party = s.party.clone().unwrap_or_else(|| stall_reason(&s.reason));
+            let e = by_party.entry(party).or_insert((0, s.since));
+            e.0 += 1;
+            e.1 = e.1.min(s.since);
+        }
+        let tasks = store
+            .open_tasks(&doorloop_engine::store::TaskFilter {
+                limit: Some(u32::MAX),
+                ..Default::default()
+            })
+            .await?;
+        let overdue = tasks.iter().filter(|t| t.due_at.is_some_and(|d| d < now)).count();
+        let since = now - Duration::days(7);
+        let mut moves: BTreeMap<(u8, u8), u64> = BTreeMap::new();
+        for c in store.cases(None, &[], 100_000).await? {
+            if c.updated_at < since {
+                break;
+            }
+            let Some(state) = store.load_case(&c.id).await? else { continue };
+            let before = state.rung_history.iter().rev().find(|r| r.at < since).map(|r| r.rung);
+            let after = state.rung_history.iter().rev().find(|r| r.at >= since).map(|r| r.rung);
+            if let (Some(from), Some(to)) = (before.or(state.rung_history.first().map(|r| r.rung)), after)
+                && from != to
+            {
+                *moves.entry((from, to)).or_default() += 1;
+            }
+        }
+        let week = now.with_timezone(&Amsterdam).iso_week();
+        Ok(json!({
+            "week": format!("week {} van {}", week.week(), week.year()),
+            "stalls_total": stalls.len(),
+            "stalls": by_party.iter().map(|(party, (count, oldest))| json!({
+                "party": party, "count": count, "oldest": date(*oldest),
+            })).collect::<Vec<_>>(),
+            "open_tasks": tasks.len(),
+            "overdue": overdue,
+            "ladder_up": moves.iter().filter(|((f, t), _)| t > f).map(|(_, n)| n).sum::<u64>(),
+            "ladder_down": moves.iter().filter(|((f, t), _)| t < f).map(|(_, n)| n).sum::<u64>(),
+            "ladder": moves.iter().map(|((from, to), count)| json!({ "from": from, "to": to, "count": count })).collect::<Vec<_>>(),
+            "link": self.config.link("/vastgelopen"),
+        }))
+    }
+
+    /// The webhook body: the event with references, never personal data.
+    fn event(&self, intent: &OutboxItem, recipients: &[To]) -> Value {
+        json!({
+            "event": intent.kind,
+            "id": intent.key,
+            "occurred_at": intent.created_at,
+            "case": intent.case_id.as_ref().map(|c| json!({
+                "reference": c,
+                "link": self.config.link(&format!("/casussen/{c}")),
+            })),
+            "task": intent.task_id,
+            "recipients": {
+                "type": intent.recipient_type,
+                "id": intent.recipient,
+                "users": recipients.iter().filter(|_| intent.recipient_type != "address").map(|r| &r.id).collect::<Vec<_>>(),
+            },
+            "visit": intent.payload.as_ref().map(|v| json!({ "at": v.get("at"), "revision": v.get("revision") })),
+        })
+    }
+}

@@ -1,0 +1,265 @@
+//! The delivery worker: claims outbox rows with a lease, expands intents, sends
+//! deliveries concurrently and records each outcome.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use doorloop_engine::engine::Engine;
+use doorloop_engine::scheduler::Clock;
+use doorloop_engine::store::{Attempt, OutboxItem};
+use futures_util::StreamExt;
+use rand::{Rng, SeedableRng};
+
+use crate::compose::Composer;
+use crate::config::Config;
+use crate::email::EmailChannel;
+use crate::templates::Templates;
+use crate::webhook::WebhookChannel;
+use crate::{NotifyError, SendError};
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub claimed: usize,
+    pub expanded: usize,
+    pub sent: usize,
+    pub retrying: usize,
+    pub dead: usize,
+}
+
+impl PassReport {
+    fn add(&mut self, other: &PassReport) {
+        self.claimed += other.claimed;
+        self.expanded += other.expanded;
+        self.sent += other.sent;
+        self.retrying += other.retrying;
+        self.dead += other.dead;
+    }
+}
+
+/// The notifier of one process.
+pub struct Notifier {
+    engine: Arc<Engine>,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    owner: String,
+    composer: Composer,
+    templates: Templates,
+    email: Option<EmailChannel>,
+    webhook: Option<WebhookChannel>,
+}
+
+impl Notifier {
+    pub fn new(
+        engine: Arc<Engine>,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        owner: impl Into<String>,
+    ) -> Result<Notifier, NotifyError> {
+        let email = config
+            .smtp_url
+            .as_deref()
+            .map(|url| EmailChannel::new(url, &config.from, config.timeout))
+            .transpose()?;
+        let webhook = config
+            .webhook
+            .as_ref()
+            .map(|w| WebhookChannel::new(w, config.timeout))
+            .transpose()?;
+        let from_address = match &email {
+            Some(e) => e.from_address(),
+            None => config
+                .from
+                .rsplit('<')
+                .next()
+                .unwrap_or(&config.from)
+                .trim_end_matches('>')
+                .to_owned(),
+        };
+        Ok(Notifier {
+            composer: Composer::new(engine.clone(), config.clone(), email.is_some(), from_address),
+            templates: Templates::new()?,
+            engine,
+            config,
+            clock,
+            owner: owner.into(),
+            email,
+            webhook,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// One pass: claim a batch, expand its intents, send its deliveries.
+    pub async fn pass(&self) -> Result<PassReport, NotifyError> {
+        let store = self.engine.store();
+        let now = self.clock.now();
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::minutes(2));
+        let items = store.claim_outbox(&self.owner, now, now + lease, self.config.batch).await?;
+        let mut report = PassReport {
+            claimed: items.len(),
+            ..PassReport::default()
+        };
+        let (intents, deliveries): (Vec<OutboxItem>, Vec<OutboxItem>) = items.into_iter().partition(|i| i.is_intent());
+        let mut outcomes: Vec<(i64, Attempt)> = Vec::new();
+        for intent in &intents {
+            match self.composer.expand(intent, now).await {
+                Ok(d) => {
+                    if store.expand_intent(intent.id, &self.owner, &d, now).await? {
+                        report.expanded += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(id = intent.id, kind = %intent.kind, error = %e, "message could not be prepared");
+                    outcomes.push((
+                        intent.id,
+                        self.failed(
+                            intent,
+                            SendError {
+                                permanent: matches!(e, NotifyError::BadRow { .. }),
+                                message: e.to_string(),
+                            },
+                            now,
+                        ),
+                    ));
+                }
+            }
+        }
+        let sent: Vec<(i64, Attempt)> = futures_util::stream::iter(deliveries.iter())
+            .map(|d| async move {
+                let outcome = match self.deliver(d).await {
+                    Ok(()) => Attempt::Sent,
+                    Err(e) => {
+                        tracing::warn!(id = d.id, kind = %d.kind, channel = ?d.channel, attempt = d.attempts, error = %e, "delivery failed");
+                        self.failed(d, e, self.clock.now())
+                    }
+                };
+                (d.id, outcome)
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        outcomes.extend(sent);
+        for (_, o) in &outcomes {
+            match o {
+                Attempt::Sent => report.sent += 1,
+                Attempt::Retry { .. } => report.retrying += 1,
+                Attempt::Dead { .. } => report.dead += 1,
+            }
+        }
+        store.finish_attempts(&self.owner, &outcomes, self.clock.now()).await?;
+        Ok(report)
+    }
+
+    fn failed(&self, item: &OutboxItem, e: SendError, now: DateTime<Utc>) -> Attempt {
+        if e.permanent || item.attempts >= self.config.max_attempts {
+            Attempt::Dead { error: e.message }
+        } else {
+            let wait = self.config.backoff_after(item.attempts, rand::rngs::StdRng::from_os_rng().random::<f64>());
+            Attempt::Retry {
+                at: now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::minutes(1)),
+                error: e.message,
+            }
+        }
+    }
+
+    /// Sends one delivery over its channel.
+    async fn deliver(&self, d: &OutboxItem) -> Result<(), SendError> {
+        let fail = |message: String| SendError {
+            permanent: true,
+            message,
+        };
+        let payload = d.payload.as_ref().ok_or_else(|| fail("the row has no message data".into()))?;
+        match d.channel.as_deref() {
+            Some("webhook") => {
+                let webhook = self.webhook.as_ref().ok_or_else(|| SendError {
+                    permanent: false,
+                    message: "no webhook is configured (--webhook-url)".into(),
+                })?;
+                webhook
+                    .send(payload.get("body").unwrap_or(payload), &d.key, self.clock.now().timestamp())
+                    .await
+            }
+            Some(channel @ ("email" | "log")) => {
+                let context = payload.get("context").ok_or_else(|| fail("the row has no message".into()))?;
+                let subject = payload.get("subject").and_then(|s| s.as_str());
+                let rendered = self
+                    .templates
+                    .render(&d.kind, context, subject)
+                    .map_err(|e| fail(e.to_string()))?;
+                if channel == "log" {
+                    tracing::info!(id = d.id, kind = %d.kind, "message (log channel, no SMTP server configured)");
+                    return Ok(());
+                }
+                let email = self.email.as_ref().ok_or_else(|| SendError {
+                    permanent: false,
+                    message: "no SMTP server is configured (--smtp-url)".into(),
+                })?;
+                let to = payload
+                    .get("to")
+                    .and_then(|t| t.as_str())
+                    .ok_or_else(|| fail("the row has no address".into()))?;
+                let invite = payload.get("ics").and_then(|i| i.as_str()).map(|ics| {
+                    let cancel = payload.get("cancel").and_then(serde_json::Value::as_bool).unwrap_or(false);
+                    (ics, cancel)
+                });
+                let message_id = d.message_id.as_deref().ok_or_else(|| fail("the row has no Message-ID".into()))?;
+                email.send(to, &rendered, invite, message_id, &d.key).await
+            }
+            other => Err(fail(format!("unknown channel {other:?}"))),
+        }
+    }
+
+    /// Passes until nothing is due; rows waiting for a retry later stay. For the CLI and
+    /// tests. Gives up after `limit` passes.
+    pub async fn drain(&self, limit: usize) -> Result<PassReport, NotifyError> {
+        let mut total = PassReport::default();
+        for _ in 0..limit {
+            let r = self.pass().await?;
+            total.add(&r);
+            if r.claimed == 0 {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Runs until `shutdown` resolves, waiting `idle` between passes that found nothing.
+    pub async fn run(&self, idle: StdDuration, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pass = tokio::select! {
+                _ = &mut shutdown => return,
+                r = self.pass() => r,
+            };
+            let busy = match pass {
+                Ok(r) => {
+                    if r.claimed > 0 {
+                        tracing::info!(
+                            claimed = r.claimed,
+                            expanded = r.expanded,
+                            sent = r.sent,
+                            retrying = r.retrying,
+                            dead = r.dead,
+                            "notifier pass"
+                        );
+                    }
+                    r.claimed > 0
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "notifier pass failed");
+                    false
+                }
+            };
+            if !busy {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(idle) => {}
+                }
+            }
+        }
+    }
+}
