@@ -13,7 +13,7 @@ use doorloop_engine::runtime::{Action, Command, TaskRef};
 use doorloop_engine::store::{self, TaskFilter};
 use doorloop_engine::validate::validate;
 
-use crate::{bench, demo, seed, serve, show, users, vars, worker};
+use crate::{bench, demo, notify, seed, serve, show, users, vars, worker};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +40,8 @@ pub struct Cli {
     /// Log progress to stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    #[command(flatten)]
+    pub notify: notify::NotifyOpts,
     #[command(subcommand)]
     pub command: Cmd,
 }
@@ -64,7 +66,7 @@ pub enum Cmd {
     },
     /// Published pathways and their versions.
     Pathways,
-    /// Run the scheduler (timers, escalations, stalls, digests) until stopped.
+    /// Run the scheduler (timers, escalations, stalls, digests) and the notifiers until stopped.
     Worker {
         /// How long a claimed timer stays leased to this process.
         #[arg(long, default_value_t = 60)]
@@ -108,7 +110,8 @@ pub enum Cmd {
         /// Mark session cookies Secure and send HSTS (set when served over HTTPS).
         #[arg(long, env = "DOORLOOP_SECURE_COOKIES")]
         secure_cookies: bool,
-        /// Do not run the scheduler in this process (e.g. when `doorloop worker` runs it).
+        /// Do not run the scheduler and notifiers in this process (e.g. when `doorloop worker`
+        /// runs them).
         #[arg(long)]
         no_scheduler: bool,
     },
@@ -120,6 +123,15 @@ pub enum Cmd {
     /// API tokens for other municipal systems.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Messages: send a test e-mail.
+    #[command(subcommand)]
+    Notify(NotifyCmd),
+    /// The consultants' daily digest.
+    #[command(subcommand)]
+    Digest(DigestCmd),
+    /// Messages waiting, sent and dead; re-send a dead one.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
     /// Who viewed which case, newest first.
     AccessLog {
         #[arg(long)]
@@ -127,6 +139,35 @@ pub enum Cmd {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCmd {
+    /// Send one test e-mail through the configured SMTP server.
+    Test {
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DigestCmd {
+    /// Send today's digest now; running it again the same day sends nothing new.
+    Send,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// Messages, newest first.
+    List {
+        /// Only rows of this status: pending, sending, sent, dead, expanded.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Make a dead message pending again; the notifier sends it with its next pass.
+    Retry { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -362,7 +403,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = std::sync::Arc::new(
                 open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
             );
+            let notifier =
+                cli.notify
+                    .notifier(engine.clone(), notify::DEFAULT_BASE_URL, &notify::owner("worker"))?;
             let options = worker::Options {
+                notifier,
                 lease_seconds,
                 batch,
                 idle: std::time::Duration::from_millis(idle_ms),
@@ -403,13 +448,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = std::sync::Arc::new(
                 open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
             );
+            let notifier = cli.notify.notifier(
+                engine.clone(),
+                &format!("http://{listen}"),
+                &notify::owner("serve"),
+            )?;
             let options = serve::Options {
+                notifier,
                 listen,
                 demo,
                 secure_cookies,
                 scheduler: !no_scheduler,
             };
             serve::run(engine, options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Notify(NotifyCmd::Test { to }) => {
+            let engine = std::sync::Arc::new(
+                open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
+            );
+            Ok(if notify::test(engine, &cli.notify, &to).await? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Cmd::Digest(DigestCmd::Send) => {
+            let engine = std::sync::Arc::new(
+                open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
+            );
+            notify::digest_send(engine, &cli.notify).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Outbox(cmd) => {
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            match cmd {
+                OutboxCmd::List { status, limit } => notify::list(&engine, status.as_deref(), limit).await?,
+                OutboxCmd::Retry { id } => notify::retry(&engine, id).await?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::User(cmd) => {

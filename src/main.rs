@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod demo;
+mod notify;
 mod seed;
 mod serve;
 mod shipped;

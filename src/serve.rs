@@ -1,4 +1,4 @@
-//! `doorloop serve`: engine, scheduler and web admin in one process.
+//! `doorloop serve`: engine, scheduler, notifiers and web admin in one process.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use doorloop_web::WebConfig;
 use crate::{demo, worker};
 
 pub struct Options {
+    pub notifier: doorloop_notifiers::Notifier,
     pub listen: SocketAddr,
     pub demo: bool,
     pub secure_cookies: bool,
@@ -44,6 +45,12 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> anyhow::Result<()> {
         );
         tokio::spawn(async move {
             scheduler
+                .run(Duration::from_secs(1), worker::shutdown_signal())
+                .await;
+        });
+        let notifier = options.notifier;
+        tokio::spawn(async move {
+            notifier
                 .run(Duration::from_secs(1), worker::shutdown_signal())
                 .await;
         });

@@ -1,12 +1,14 @@
-//! `doorloop worker`: the scheduler (and later the notifiers) without the web server.
+//! `doorloop worker`: the scheduler and the notifiers without the web server.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use doorloop_engine::engine::Engine;
 use doorloop_engine::scheduler::{Schedule, Scheduler, SystemClock};
+use doorloop_notifiers::Notifier;
 
 pub struct Options {
+    pub notifier: Notifier,
     pub lease_seconds: i64,
     pub batch: u32,
     pub idle: Duration,
@@ -38,10 +40,20 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> anyhow::Result<()> {
                 break;
             }
         }
+        if options.until_idle {
+            let report = options.notifier.drain(10_000).await?;
+            eprintln!(
+                "messages: sent={} retrying={} dead={}",
+                report.sent, report.retrying, report.dead
+            );
+        }
         return Ok(());
     }
-    let shutdown = shutdown_signal();
-    scheduler.run(options.idle, shutdown).await;
+    let notifier = options.notifier;
+    tokio::join!(
+        scheduler.run(options.idle, shutdown_signal()),
+        notifier.run(options.idle, shutdown_signal())
+    );
     tracing::info!("worker stopped");
     Ok(())
 }

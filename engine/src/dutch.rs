@@ -27,9 +27,27 @@ pub fn date(t: DateTime<Utc>) -> String {
     format!("{} {} {}", l.day(), MONTHS[l.month0() as usize], l.year())
 }
 
-const WEEKDAYS: [&str; 7] = ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"];
+const WEEKDAYS: [&str; 7] = [
+    "maandag",
+    "dinsdag",
+    "woensdag",
+    "donderdag",
+    "vrijdag",
+    "zaterdag",
+    "zondag",
+];
 const FULL_MONTHS: [&str; 12] = [
-    "januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november",
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
     "december",
 ];
 
@@ -71,7 +89,10 @@ mod tests {
     #[test]
     fn dates_are_local_and_dutch() {
         // 09:00 UTC in winter is 10:00 in Amsterdam.
-        let t = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).single().unwrap_or_default();
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
+            .single()
+            .unwrap_or_default();
         assert_eq!(long_date(t), "woensdag 25 november 2026");
         assert_eq!(clock_time(t), "10:00");
         assert_eq!(date_time(t), "wo 25 nov 2026 10:00");

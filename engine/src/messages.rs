@@ -194,7 +194,11 @@ pub fn fields(message: &CaseMessage) -> Vec<String> {
         match v {
             serde_json::Value::Object(map) => {
                 for (k, v) in map {
-                    let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let name = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(&name, v, out);
                 }
             }
@@ -230,7 +234,10 @@ mod tests {
 
     #[test]
     fn known_fields_pass() {
-        let p = pathway_with("visit_reminder", "Bezoek {{case.reference}} op {{visit.date}} om {{visit.time}}");
+        let p = pathway_with(
+            "visit_reminder",
+            "Bezoek {{case.reference}} op {{visit.date}} om {{visit.time}}",
+        );
         assert_eq!(check_pathway(&p), vec![]);
     }
 

@@ -288,7 +288,9 @@ impl Scheduler {
     /// today's run had already happened.
     pub async fn run_today(&self, name: &str) -> Result<Option<usize>, EngineError> {
         let Some(s) = self.schedules.iter().find(|s| s.name == name) else {
-            return Err(EngineError::UnknownSchedule { name: name.to_owned() });
+            return Err(EngineError::UnknownSchedule {
+                name: name.to_owned(),
+            });
         };
         let now = self.clock.now();
         let today = now.with_timezone(&Amsterdam).date_naive();

@@ -54,7 +54,11 @@ impl Composer {
     /// e-mail is configured; messages that no longer apply (the task was closed, the stall
     /// cleared, the visit re-planned) produce no e-mail, but the webhook still hears of the
     /// event.
-    pub async fn expand(&self, intent: &OutboxItem, now: DateTime<Utc>) -> Result<Vec<NewDelivery>, NotifyError> {
+    pub async fn expand(
+        &self,
+        intent: &OutboxItem,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NewDelivery>, NotifyError> {
         let users = self.engine.store().users().await?;
         let recipients = self.recipients(intent, &users);
         let mut out = Vec::new();
@@ -85,17 +89,29 @@ impl Composer {
                     self.push(&mut out, intent, to, context, None, None);
                 }
             }
-            _ => self.case_messages(&mut out, intent, &recipients, &users, now).await?,
+            _ => {
+                self.case_messages(&mut out, intent, &recipients, &users, now)
+                    .await?
+            }
         }
         if let Some(webhook) = &self.config.webhook
             && intent.kind != "test"
         {
+            let step = match (&intent.case_id, &intent.task_id) {
+                (Some(case), Some(task)) => self
+                    .engine
+                    .store()
+                    .load_case(case)
+                    .await?
+                    .and_then(|s| s.tasks.get(task).map(|t| t.step.clone())),
+                _ => None,
+            };
             out.push(NewDelivery {
                 key: format!("{}>webhook", intent.key),
                 channel: "webhook".into(),
                 recipient_type: "webhook".into(),
                 recipient: webhook.url.clone(),
-                payload: json!({ "body": self.event(intent, &recipients) }),
+                payload: json!({ "body": self.event(intent, &recipients, step) }),
                 message_id: self.message_id(&format!("{}>webhook", intent.key)),
             });
         }
@@ -125,7 +141,8 @@ impl Composer {
                     .iter()
                     .filter(|u| {
                         u.active
-                            && (u.teams.iter().any(|t| t == role) || (role == "manager" && u.role == UserRole::Manager))
+                            && (u.teams.iter().any(|t| t == role)
+                                || (role == "manager" && u.role == UserRole::Manager))
                     })
                     .map(to)
                     .collect();
@@ -165,7 +182,12 @@ impl Composer {
             message_id: self.message_id(&key),
             key,
             channel: channel.into(),
-            recipient_type: if intent.recipient_type == "address" { "address" } else { "user" }.into(),
+            recipient_type: if intent.recipient_type == "address" {
+                "address"
+            } else {
+                "user"
+            }
+            .into(),
             recipient: to.id.clone(),
             payload: json!({
                 "to": address,
@@ -204,7 +226,10 @@ impl Composer {
             .load_case(case_id)
             .await?
             .ok_or_else(|| bad("the case does not exist"))?;
-        let pv = self.engine.pathway(&state.pathway_key, Some(state.pathway_version)).await?;
+        let pv = self
+            .engine
+            .pathway(&state.pathway_key, Some(state.pathway_version))
+            .await?;
         let snapshot: Option<Visit> = intent
             .payload
             .clone()
@@ -218,7 +243,9 @@ impl Composer {
         let texts = pv.pathway.defaults.messages.get(&intent.kind);
         for to in recipients {
             let mut message = base.clone();
-            message.recipient = Person { name: to.name.clone() };
+            message.recipient = Person {
+                name: to.name.clone(),
+            };
             let mut subject = None;
             if let Some(texts) = texts {
                 // Checked at publication; a failure here keeps the standard words.
@@ -316,7 +343,14 @@ impl Composer {
         })
     }
 
-    fn invite(&self, intent: &OutboxItem, message: &CaseMessage, visit: &Visit, users: &[User], now: DateTime<Utc>) -> String {
+    fn invite(
+        &self,
+        intent: &OutboxItem,
+        message: &CaseMessage,
+        visit: &Visit,
+        users: &[User],
+        now: DateTime<Utc>,
+    ) -> String {
         let attendees: Vec<String> = visit
             .participants
             .iter()
@@ -331,13 +365,16 @@ impl Composer {
         let link = message.task.as_ref().map_or(&message.case.link, |t| &t.link);
         visit_invite(&Invite {
             uid: &uid,
-            // A cancellation must outrank the invitation it withdraws.
-            sequence: if intent.kind == "visit_cancelled" { visit.revision } else { visit.revision - 1 },
+            // Revision 1 is sequence 0; each re-planning (update or cancellation) one more.
+            sequence: visit.revision.saturating_sub(1),
             start: visit.at,
             minutes: 60,
             summary: &format!("Gezamenlijk bezoek casus {}", message.case.reference),
             location: visit.place.as_deref().unwrap_or(""),
-            description: &format!("Casus {} ({}). Open in Doorloop: {link}", message.case.reference, message.case.pathway),
+            description: &format!(
+                "Casus {} ({}). Open in Doorloop: {link}",
+                message.case.reference, message.case.pathway
+            ),
             organizer: &self.from_address,
             attendees: &attendees,
             cancelled: intent.kind == "visit_cancelled",
@@ -347,7 +384,12 @@ impl Composer {
 
     /// One consultant's digest: overdue, due this week and stalled tasks, by case. `None`
     /// when there is nothing to report.
-    async fn digest(&self, to: &To, users: &[User], now: DateTime<Utc>) -> Result<Option<Value>, NotifyError> {
+    async fn digest(
+        &self,
+        to: &To,
+        users: &[User],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Value>, NotifyError> {
         let Some(user) = users.iter().find(|u| u.id == to.id) else {
             return Ok(None);
         };
@@ -393,7 +435,10 @@ impl Composer {
         let mut listed = Vec::new();
         for (case_id, tasks) in cases.into_iter().take(DIGEST_CASES) {
             let Some(first) = tasks.first() else { continue };
-            let pv = self.engine.pathway(&first.pathway_key, Some(first.pathway_version)).await?;
+            let pv = self
+                .engine
+                .pathway(&first.pathway_key, Some(first.pathway_version))
+                .await?;
             let step_name = |id: &str| {
                 pv.pathway
                     .steps
@@ -453,9 +498,21 @@ impl Composer {
             if c.updated_at < since {
                 break;
             }
-            let Some(state) = store.load_case(&c.id).await? else { continue };
-            let before = state.rung_history.iter().rev().find(|r| r.at < since).map(|r| r.rung);
-            let after = state.rung_history.iter().rev().find(|r| r.at >= since).map(|r| r.rung);
+            let Some(state) = store.load_case(&c.id).await? else {
+                continue;
+            };
+            let before = state
+                .rung_history
+                .iter()
+                .rev()
+                .find(|r| r.at < since)
+                .map(|r| r.rung);
+            let after = state
+                .rung_history
+                .iter()
+                .rev()
+                .find(|r| r.at >= since)
+                .map(|r| r.rung);
             if let (Some(from), Some(to)) = (before.or(state.rung_history.first().map(|r| r.rung)), after)
                 && from != to
             {
@@ -479,7 +536,7 @@ impl Composer {
     }
 
     /// The webhook body: the event with references, never personal data.
-    fn event(&self, intent: &OutboxItem, recipients: &[To]) -> Value {
+    fn event(&self, intent: &OutboxItem, recipients: &[To], step: Option<String>) -> Value {
         json!({
             "event": intent.kind,
             "id": intent.key,
@@ -488,7 +545,7 @@ impl Composer {
                 "reference": c,
                 "link": self.config.link(&format!("/casussen/{c}")),
             })),
-            "task": intent.task_id,
+            "task": intent.task_id.as_ref().map(|t| json!({ "id": t, "step": step })),
             "recipients": {
                 "type": intent.recipient_type,
                 "id": intent.recipient,

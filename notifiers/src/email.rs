@@ -7,9 +7,9 @@ use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use crate::SendError;
 use crate::config::ConfigError;
 use crate::templates::Rendered;
-use crate::SendError;
 
 /// The idempotency key of the outbox row, so a receiver (and our tests) can count.
 #[derive(Debug, Clone)]
@@ -87,11 +87,8 @@ impl EmailChannel {
                 let calendar = ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
                     .map_err(|e| permanent(&e))?;
                 let attachment = ContentType::parse("application/ics").map_err(|e| permanent(&e))?;
-                let alternative = body.singlepart(
-                    SinglePart::builder()
-                        .header(calendar)
-                        .body(ics.to_owned()),
-                );
+                let alternative =
+                    body.singlepart(SinglePart::builder().header(calendar).body(ics.to_owned()));
                 MultiPart::mixed()
                     .multipart(alternative)
                     .singlepart(Attachment::new("uitnodiging.ics".into()).body(ics.to_owned(), attachment))

@@ -49,7 +49,10 @@ pub struct Invite<'a> {
 pub fn visit_invite(invite: &Invite<'_>) -> String {
     let mut calendar: Calendar = AMSTERDAM.parse().unwrap_or_default();
     calendar.append_property(Property::new("PRODID", "-//Doorloop//Doorloop//NL"));
-    calendar.append_property(Property::new("METHOD", if invite.cancelled { "CANCEL" } else { "REQUEST" }));
+    calendar.append_property(Property::new(
+        "METHOD",
+        if invite.cancelled { "CANCEL" } else { "REQUEST" },
+    ));
     let local = |t: DateTime<Utc>| CalendarDateTime::WithTimezone {
         date_time: t.with_timezone(&Amsterdam).naive_local(),
         tzid: "Europe/Amsterdam".into(),
@@ -88,7 +91,10 @@ mod tests {
     #[test]
     fn invitation_parses_back_with_local_start() {
         // 25 November 2026, 10:00 in Amsterdam is 09:00 UTC.
-        let start = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).single().unwrap_or_default();
+        let start = Utc
+            .with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
+            .single()
+            .unwrap_or_default();
         let attendees = vec!["a@example.org".to_owned(), "b@example.org".to_owned()];
         let text = visit_invite(&Invite {
             uid: "c1-t2@doorloop",

@@ -86,7 +86,12 @@ impl Templates {
     }
 
     /// Renders a message of `kind`; `subject` replaces the standard subject (a pathway's own).
-    pub fn render(&self, kind: &str, context: &Value, subject: Option<&str>) -> Result<Rendered, NotifyError> {
+    pub fn render(
+        &self,
+        kind: &str,
+        context: &Value,
+        subject: Option<&str>,
+    ) -> Result<Rendered, NotifyError> {
         let fail = |part: &str, e: handlebars::RenderError| NotifyError::Template {
             name: format!("{kind}.{part}"),
             message: e.to_string(),
@@ -121,7 +126,9 @@ mod tests {
 
     fn sample(kind: &str) -> Value {
         match kind {
-            "test" => json!({ "recipient": { "name": "Jan" }, "sent_at": "ma 23 nov 2026 09:00", "link": "http://x/" }),
+            "test" => {
+                json!({ "recipient": { "name": "Jan" }, "sent_at": "ma 23 nov 2026 09:00", "link": "http://x/" })
+            }
             "daily_digest" => json!({
                 "recipient": { "name": "Jan <b>" }, "date": "maandag 23 november 2026",
                 "overdue": 1, "this_week": 2, "stalled": 1, "more": 0, "link": "http://x/taken",
@@ -142,8 +149,14 @@ mod tests {
     fn every_kind_renders_in_dutch_with_both_parts() {
         let t = Templates::new().unwrap_or_else(|e| panic!("{e}"));
         for kind in kinds() {
-            let r = t.render(kind, &sample(kind), None).unwrap_or_else(|e| panic!("{kind}: {e}"));
-            assert!(!r.subject.is_empty() && !r.subject.contains('\n'), "{kind}: {:?}", r.subject);
+            let r = t
+                .render(kind, &sample(kind), None)
+                .unwrap_or_else(|e| panic!("{kind}: {e}"));
+            assert!(
+                !r.subject.is_empty() && !r.subject.contains('\n'),
+                "{kind}: {:?}",
+                r.subject
+            );
             assert!(r.html.contains("<html lang=\"nl\">"), "{kind}");
             assert!(r.text.contains("Doorloop"), "{kind}");
             assert!(!r.text.contains("<p>"), "{kind}: text part holds HTML");
@@ -157,10 +170,15 @@ mod tests {
     #[test]
     fn html_escapes_and_text_does_not() {
         let t = Templates::new().unwrap_or_else(|e| panic!("{e}"));
-        let r = t.render("daily_digest", &sample("daily_digest"), None).unwrap_or_else(|e| panic!("{e}"));
+        let r = t
+            .render("daily_digest", &sample("daily_digest"), None)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(r.html.contains("Beste Jan &lt;b&gt;"), "{}", r.html);
         assert!(r.text.contains("Beste Jan <b>"), "{}", r.text);
-        assert_eq!(r.subject, "Je werk voor maandag 23 november 2026: 1 te laat, 2 deze week, 1 stil");
+        assert_eq!(
+            r.subject,
+            "Je werk voor maandag 23 november 2026: 1 te laat, 2 deze week, 1 stil"
+        );
     }
 
     #[test]
@@ -175,9 +193,17 @@ mod tests {
     fn a_pathway_subject_replaces_the_standard_one() {
         let t = Templates::new().unwrap_or_else(|e| panic!("{e}"));
         let r = t
-            .render("visit_reminder", &sample("visit_reminder"), Some("Morgen: bezoek"))
+            .render(
+                "visit_reminder",
+                &sample("visit_reminder"),
+                Some("Morgen: bezoek"),
+            )
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.subject, "Morgen: bezoek");
-        assert!(r.text.contains("woensdag 25 november 2026 om 10:00"), "{}", r.text);
+        assert!(
+            r.text.contains("woensdag 25 november 2026 om 10:00"),
+            "{}",
+            r.text
+        );
     }
 }

@@ -120,7 +120,10 @@ mod tests {
         // Computed independently:
         // printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac 'geheim-geheim-16'
         let s = sign("geheim-geheim-16", 1_700_000_000, br#"{"a":1}"#);
-        assert_eq!(s, "sha256=6f88b34c3c4759352b91bc108d708218fcb25cba57605908c7d2ed148e9364e9");
+        assert_eq!(
+            s,
+            "sha256=6f88b34c3c4759352b91bc108d708218fcb25cba57605908c7d2ed148e9364e9"
+        );
         assert_ne!(s, sign("geheim-geheim-17", 1_700_000_000, br#"{"a":1}"#));
         assert_ne!(s, sign("geheim-geheim-16", 1_700_000_001, br#"{"a":1}"#));
     }

@@ -98,12 +98,15 @@ impl Notifier {
         let store = self.engine.store();
         let now = self.clock.now();
         let lease = chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::minutes(2));
-        let items = store.claim_outbox(&self.owner, now, now + lease, self.config.batch).await?;
+        let items = store
+            .claim_outbox(&self.owner, now, now + lease, self.config.batch)
+            .await?;
         let mut report = PassReport {
             claimed: items.len(),
             ..PassReport::default()
         };
-        let (intents, deliveries): (Vec<OutboxItem>, Vec<OutboxItem>) = items.into_iter().partition(|i| i.is_intent());
+        let (intents, deliveries): (Vec<OutboxItem>, Vec<OutboxItem>) =
+            items.into_iter().partition(|i| i.is_intent());
         let mut outcomes: Vec<(i64, Attempt)> = Vec::new();
         for intent in &intents {
             match self.composer.expand(intent, now).await {
@@ -128,13 +131,13 @@ impl Notifier {
                 }
             }
         }
-        let sent: Vec<(i64, Attempt)> = futures_util::stream::iter(deliveries.iter())
-            .map(|d| async move {
-                let outcome = match self.deliver(d).await {
+        let sent: Vec<(i64, Attempt)> = futures_util::stream::iter(deliveries)
+            .map(|d: OutboxItem| async move {
+                let outcome = match self.deliver(&d).await {
                     Ok(()) => Attempt::Sent,
                     Err(e) => {
                         tracing::warn!(id = d.id, kind = %d.kind, channel = ?d.channel, attempt = d.attempts, error = %e, "delivery failed");
-                        self.failed(d, e, self.clock.now())
+                        self.failed(&d, e, self.clock.now())
                     }
                 };
                 (d.id, outcome)
@@ -150,7 +153,9 @@ impl Notifier {
                 Attempt::Dead { .. } => report.dead += 1,
             }
         }
-        store.finish_attempts(&self.owner, &outcomes, self.clock.now()).await?;
+        store
+            .finish_attempts(&self.owner, &outcomes, self.clock.now())
+            .await?;
         Ok(report)
     }
 
@@ -158,7 +163,9 @@ impl Notifier {
         if e.permanent || item.attempts >= self.config.max_attempts {
             Attempt::Dead { error: e.message }
         } else {
-            let wait = self.config.backoff_after(item.attempts, rand::rngs::StdRng::from_os_rng().random::<f64>());
+            let wait = self
+                .config
+                .backoff_after(item.attempts, rand::rngs::StdRng::from_os_rng().random::<f64>());
             Attempt::Retry {
                 at: now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::minutes(1)),
                 error: e.message,
@@ -172,7 +179,10 @@ impl Notifier {
             permanent: true,
             message,
         };
-        let payload = d.payload.as_ref().ok_or_else(|| fail("the row has no message data".into()))?;
+        let payload = d
+            .payload
+            .as_ref()
+            .ok_or_else(|| fail("the row has no message data".into()))?;
         match d.channel.as_deref() {
             Some("webhook") => {
                 let webhook = self.webhook.as_ref().ok_or_else(|| SendError {
@@ -180,11 +190,17 @@ impl Notifier {
                     message: "no webhook is configured (--webhook-url)".into(),
                 })?;
                 webhook
-                    .send(payload.get("body").unwrap_or(payload), &d.key, self.clock.now().timestamp())
+                    .send(
+                        payload.get("body").unwrap_or(payload),
+                        &d.key,
+                        self.clock.now().timestamp(),
+                    )
                     .await
             }
             Some(channel @ ("email" | "log")) => {
-                let context = payload.get("context").ok_or_else(|| fail("the row has no message".into()))?;
+                let context = payload
+                    .get("context")
+                    .ok_or_else(|| fail("the row has no message".into()))?;
                 let subject = payload.get("subject").and_then(|s| s.as_str());
                 let rendered = self
                     .templates
@@ -203,10 +219,16 @@ impl Notifier {
                     .and_then(|t| t.as_str())
                     .ok_or_else(|| fail("the row has no address".into()))?;
                 let invite = payload.get("ics").and_then(|i| i.as_str()).map(|ics| {
-                    let cancel = payload.get("cancel").and_then(serde_json::Value::as_bool).unwrap_or(false);
+                    let cancel = payload
+                        .get("cancel")
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(false);
                     (ics, cancel)
                 });
-                let message_id = d.message_id.as_deref().ok_or_else(|| fail("the row has no Message-ID".into()))?;
+                let message_id = d
+                    .message_id
+                    .as_deref()
+                    .ok_or_else(|| fail("the row has no Message-ID".into()))?;
                 email.send(to, &rendered, invite, message_id, &d.key).await
             }
             other => Err(fail(format!("unknown channel {other:?}"))),

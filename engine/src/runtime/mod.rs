@@ -825,7 +825,10 @@ impl<'a> Run<'a> {
                 at - Duration::hours(2),
             ]
         } else {
-            offsets.iter().map(|t| clock::before(self.calendar, at, t)).collect()
+            offsets
+                .iter()
+                .map(|t| clock::before(self.calendar, at, t))
+                .collect()
         }
         .into_iter()
         .map(|due| (TimerKind::VisitReminder, due))
@@ -852,14 +855,19 @@ impl<'a> Run<'a> {
         if let Some(old) = &task.visit {
             for user in old.participants.iter().filter(|u| !participants.contains(u)) {
                 self.effects.push(Effect::Notify(Notification {
-                    key: format!("visit-cancelled:{}:{}:{}:{}", self.state.id, task.id, revision, user),
+                    key: format!(
+                        "visit-cancelled:{}:{}:{}:{}",
+                        self.state.id, task.id, revision, user
+                    ),
                     case_id: self.case_id(),
                     task: Some(task.id.clone()),
                     kind: NotificationKind::VisitCancelled,
                     to: Recipient::User(user.clone()),
                     at: self.now,
+                    // The old time, under the new revision: the agenda entry it withdraws.
                     visit: Some(Visit {
                         participants: participants.clone(),
+                        revision,
                         ..old.clone()
                     }),
                 }));

@@ -22,8 +22,8 @@ use serde::Serialize;
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::{CaseState, Event};
 
-use outbox::{attempt_columns, retry_outcome};
 pub use outbox::{Attempt, NewDelivery, OutboxCounts, OutboxItem, RetryOutcome};
+use outbox::{attempt_columns, retry_outcome};
 pub use people::{AccessEntry, CaseSummary, User, UserRole, WorkFilter};
 pub use postgres::PostgresStore;
 pub use rows::CaseWrite;
@@ -258,7 +258,12 @@ pub trait Store: Send + Sync {
 
     /// Records how attempts ended, in one transaction. Rows whose lease `owner` lost are
     /// left alone.
-    async fn finish_attempts(&self, owner: &str, outcomes: &[(i64, Attempt)], now: DateTime<Utc>) -> Result<()>;
+    async fn finish_attempts(
+        &self,
+        owner: &str,
+        outcomes: &[(i64, Attempt)],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
 
     /// Outbox rows, newest first, optionally of one status.
     async fn outbox_items(&self, status: Option<&str>, limit: u32) -> Result<Vec<OutboxItem>>;

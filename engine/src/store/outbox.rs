@@ -57,9 +57,14 @@ pub struct NewDelivery {
 pub enum Attempt {
     Sent,
     /// Try again at the given moment.
-    Retry { at: DateTime<Utc>, error: String },
+    Retry {
+        at: DateTime<Utc>,
+        error: String,
+    },
     /// Give up: the row goes to `dead` with the error.
-    Dead { error: String },
+    Dead {
+        error: String,
+    },
 }
 
 /// Rows per status.

@@ -15,9 +15,9 @@ use tokio::sync::Mutex;
 
 use super::rows::{CaseWrite, batch_json};
 use super::{
-    AccessEntry, Attempt, Backend, Broadcast, NewDelivery, OutboxCounts, OutboxItem, RetryOutcome, CaseCount, CaseSummary, DueTimer, Durability, PathwaySummary, Result,
-    StallRow, Store, StoreError, StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns,
-    corrupt, retry_outcome,
+    AccessEntry, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability, NewDelivery,
+    OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, Store, StoreError, StoredEvent,
+    TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome,
 };
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -632,7 +632,12 @@ impl Store for PostgresStore {
         Ok(true)
     }
 
-    async fn finish_attempts(&self, owner: &str, outcomes: &[(i64, Attempt)], now: DateTime<Utc>) -> Result<()> {
+    async fn finish_attempts(
+        &self,
+        owner: &str,
+        outcomes: &[(i64, Attempt)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         if outcomes.is_empty() {
             return Ok(());
         }
@@ -692,11 +697,13 @@ impl Store for PostgresStore {
             .await?;
         let outcome = retry_outcome(status.as_deref());
         if outcome == RetryOutcome::Requeued {
-            sqlx::query("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1")
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(outcome)

@@ -21,9 +21,9 @@ use tokio::sync::Mutex;
 
 use super::rows::{CaseWrite, batch_json};
 use super::{
-    AccessEntry, Attempt, Backend, Broadcast, NewDelivery, OutboxCounts, OutboxItem, RetryOutcome, CaseCount, CaseSummary, DueTimer, Durability, PathwaySummary, Result,
-    StallRow, Store, StoreError, StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns,
-    corrupt, retry_outcome, ts,
+    AccessEntry, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability, NewDelivery,
+    OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, Store, StoreError, StoredEvent,
+    TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome, ts,
 };
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -637,7 +637,12 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn finish_attempts(&self, owner: &str, outcomes: &[(i64, Attempt)], now: DateTime<Utc>) -> Result<()> {
+    async fn finish_attempts(
+        &self,
+        owner: &str,
+        outcomes: &[(i64, Attempt)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         if outcomes.is_empty() {
             return Ok(());
         }

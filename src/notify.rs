@@ -1,0 +1,220 @@
+//! Notifier settings and the `notify`, `digest` and `outbox` commands.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::Args;
+use doorloop_engine::engine::Engine;
+use doorloop_engine::scheduler::{Schedule, Scheduler, SystemClock};
+use doorloop_engine::store::{Broadcast, RetryOutcome};
+use doorloop_notifiers::{Config, Notifier, Webhook};
+
+/// Where messages go. Without `--smtp-url` they are written to the log.
+#[derive(Debug, Clone, Args)]
+pub struct NotifyOpts {
+    /// SMTP server: smtp://HOST:PORT (add ?tls=required for STARTTLS), smtps://HOST:PORT
+    /// for TLS, user:password@ before the host for authentication.
+    #[arg(long, global = true, env = "DOORLOOP_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of e-mail.
+    #[arg(
+        long,
+        global = true,
+        env = "DOORLOOP_MAIL_FROM",
+        default_value = "Doorloop <doorloop@localhost>"
+    )]
+    pub mail_from: String,
+    /// Every event is POSTed here as signed JSON.
+    #[arg(long, global = true, env = "DOORLOOP_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// Shared secret for the webhook signature (HMAC-SHA256), at least 16 characters.
+    #[arg(long, global = true, env = "DOORLOOP_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Address of the web admin as users reach it; links in messages start here.
+    #[arg(long, global = true, env = "DOORLOOP_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Attempts per message before it goes to `dead`.
+    #[arg(long, global = true, default_value_t = 8)]
+    pub notify_max_attempts: u32,
+    /// Wait before the second attempt, in milliseconds; doubles with each further one.
+    #[arg(long, global = true, default_value_t = 30_000)]
+    pub notify_backoff_ms: u64,
+    /// How long a claimed message stays with this process.
+    #[arg(long, global = true, default_value_t = 120)]
+    pub notify_lease_seconds: u64,
+    /// Messages in flight at once.
+    #[arg(long, global = true, default_value_t = 8)]
+    pub notify_concurrency: usize,
+}
+
+impl NotifyOpts {
+    pub fn config(&self, default_base_url: &str) -> anyhow::Result<Config> {
+        let webhook = match (&self.webhook_url, &self.webhook_secret) {
+            (Some(url), Some(secret)) => Some(Webhook {
+                url: url.clone(),
+                secret: secret.clone(),
+            }),
+            (Some(_), None) => bail!("--webhook-url needs --webhook-secret (or DOORLOOP_WEBHOOK_SECRET)"),
+            (None, _) => None,
+        };
+        Ok(Config {
+            smtp_url: self.smtp_url.clone(),
+            from: self.mail_from.clone(),
+            webhook,
+            base_url: self
+                .base_url
+                .clone()
+                .unwrap_or_else(|| default_base_url.to_owned()),
+            max_attempts: self.notify_max_attempts.max(1),
+            backoff: Duration::from_millis(self.notify_backoff_ms),
+            max_backoff: Duration::from_secs(3600).max(Duration::from_millis(self.notify_backoff_ms)),
+            lease: Duration::from_secs(self.notify_lease_seconds.max(1)),
+            concurrency: self.notify_concurrency.max(1),
+            ..Config::default()
+        })
+    }
+
+    pub fn notifier(
+        &self,
+        engine: Arc<Engine>,
+        default_base_url: &str,
+        owner: &str,
+    ) -> anyhow::Result<Notifier> {
+        let config = self.config(default_base_url)?;
+        if config.smtp_url.is_none() {
+            tracing::warn!("no SMTP server configured (--smtp-url): messages go to the log");
+        }
+        Ok(Notifier::new(engine, config, Arc::new(SystemClock), owner)?)
+    }
+}
+
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
+
+/// `doorloop notify test --to ADDRESS`: one test message, sent now.
+pub async fn test(engine: Arc<Engine>, opts: &NotifyOpts, to: &str) -> anyhow::Result<bool> {
+    if opts.smtp_url.is_none() {
+        bail!("no SMTP server configured: give --smtp-url smtp://HOST:PORT or set DOORLOOP_SMTP_URL");
+    }
+    if !to.contains('@') {
+        bail!("`{to}` is not an e-mail address");
+    }
+    let notifier = opts.notifier(engine.clone(), DEFAULT_BASE_URL, &owner("notify"))?;
+    let key = format!("test:{}:{}", to, uuid::Uuid::now_v7());
+    engine
+        .store()
+        .enqueue(
+            &[Broadcast {
+                key: key.clone(),
+                kind: "test".into(),
+                recipient_type: "address".into(),
+                recipient: to.to_owned(),
+            }],
+            Utc::now(),
+        )
+        .await?;
+    notifier.drain(10).await?;
+    let rows = engine.store().outbox_items(None, 50).await?;
+    let Some(row) = rows.iter().find(|r| r.parent.as_deref() == Some(key.as_str())) else {
+        bail!("the test message was not prepared");
+    };
+    match row.status.as_str() {
+        "sent" => {
+            println!("Testbericht verstuurd naar {to} (outbox {}).", row.id);
+            Ok(true)
+        }
+        _ => {
+            println!(
+                "Testbericht NIET verstuurd: {} (outbox {}, status {}; opnieuw: doorloop outbox retry {})",
+                row.last_error.as_deref().unwrap_or("onbekende fout"),
+                row.id,
+                row.status,
+                row.id
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// `doorloop digest send`: today's consultant digest, now; a second run the same day
+/// sends nothing new.
+pub async fn digest_send(engine: Arc<Engine>, opts: &NotifyOpts) -> anyhow::Result<()> {
+    let notifier = opts.notifier(engine.clone(), DEFAULT_BASE_URL, &owner("digest"))?;
+    let scheduler = Scheduler::new(
+        engine.clone(),
+        Arc::new(SystemClock),
+        owner("digest"),
+        Schedule::defaults()?,
+    );
+    match scheduler.run_today("consultant-digest").await? {
+        Some(n) => println!("Dagoverzicht van vandaag klaargezet voor {n} consulent(en)."),
+        None => println!("Het dagoverzicht van vandaag was al verstuurd; er gaat niets nieuws uit."),
+    }
+    let report = notifier.drain(1000).await?;
+    println!(
+        "verzonden={} opnieuw_later={} mislukt={}",
+        report.sent, report.retrying, report.dead
+    );
+    Ok(())
+}
+
+/// `doorloop outbox list`.
+pub async fn list(engine: &Engine, status: Option<&str>, limit: u32) -> anyhow::Result<()> {
+    if let Some(s) = status
+        && !["pending", "sending", "sent", "dead", "expanded"].contains(&s)
+    {
+        bail!("unknown status `{s}` (known: pending, sending, sent, dead, expanded)");
+    }
+    let counts = engine.store().outbox_counts(Utc::now()).await?;
+    println!(
+        "pending={} (due now {}) sending={} sent={} dead={} expanded={}",
+        counts.pending, counts.due, counts.sending, counts.sent, counts.dead, counts.expanded
+    );
+    for r in engine.store().outbox_items(status, limit).await? {
+        println!(
+            "{:>6}  {:<8} {:<22} {:<8} {:<28} attempts={} {}{}",
+            r.id,
+            r.status,
+            r.kind,
+            r.channel.as_deref().unwrap_or("-"),
+            format!("{}:{}", r.recipient_type, r.recipient),
+            r.attempts,
+            r.case_id
+                .as_deref()
+                .map(|c| format!("case={c} "))
+                .unwrap_or_default(),
+            r.last_error
+                .as_deref()
+                .map(|e| format!("error: {e}"))
+                .unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+/// `doorloop outbox retry ID`.
+pub async fn retry(engine: &Engine, id: i64) -> anyhow::Result<()> {
+    match engine
+        .store()
+        .retry_outbox(id, Utc::now())
+        .await
+        .context("retry")?
+    {
+        RetryOutcome::Requeued => {
+            println!("Outbox {id} staat weer klaar en gaat mee met de volgende ronde van de notifier.");
+            Ok(())
+        }
+        RetryOutcome::AlreadyDone => {
+            bail!("outbox row {id} was already delivered (or expanded); nothing to retry")
+        }
+        RetryOutcome::InFlight => {
+            bail!("outbox row {id} is being sent right now; try again when its attempt ends")
+        }
+        RetryOutcome::NotFound => bail!("there is no outbox row {id}"),
+    }
+}
+
+pub fn owner(what: &str) -> String {
+    format!("{what}-{}", std::process::id())
+}
