@@ -8,6 +8,9 @@ use std::process::{Command, Output};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+#[path = "../notifiers/tests/support/sink.rs"]
+mod sink;
+
 const PG_ENV: &str = "DOORLOOP_TEST_POSTGRES_URL";
 
 fn repo() -> PathBuf {
@@ -56,6 +59,103 @@ impl Db {
 }
 
 // ---- tests, each run on SQLite and on PostgreSQL ----
+
+fn notify_digest_and_outbox(db: &Db) {
+    if !sink::available() {
+        println!("NOTE: notify_digest_and_outbox skipped: no aiosmtpd");
+        return;
+    }
+    let smtp = sink::SmtpSink::start(false);
+    let url = smtp.url();
+    let err = db.fails(&["notify", "test", "--to", "jan@gemeente.test"]);
+    assert!(err.contains("no SMTP server configured"), "{err}");
+    let out = db.ok(&["--smtp-url", &url, "notify", "test", "--to", "jan@gemeente.test"]);
+    assert!(
+        out.contains("Testbericht verstuurd naar jan@gemeente.test"),
+        "{out}"
+    );
+    let got = smtp.wait_for_blocking(1, std::time::Duration::from_secs(10));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["subject"], "Testbericht van Doorloop");
+    assert_eq!(got[0]["rcpt_tos"], serde_json::json!(["jan@gemeente.test"]));
+    assert!(
+        got[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Dit is een testbericht van Doorloop")
+    );
+
+    // A server that is not there: the message is kept as dead, with the reason.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = db.run(&[
+        "--smtp-url",
+        &format!("smtp://127.0.0.1:{closed}"),
+        "--notify-max-attempts",
+        "1",
+        "notify",
+        "test",
+        "--to",
+        "piet@gemeente.test",
+    ]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("NIET verstuurd") && stdout.contains("SMTP"),
+        "{stdout}"
+    );
+    let dead = db.ok(&["outbox", "list", "--status", "dead"]);
+    assert!(
+        dead.contains("dead=1") && dead.contains("address:piet@gemeente.test"),
+        "{dead}"
+    );
+    let id = dead
+        .lines()
+        .find(|l| l.contains("piet@gemeente.test"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let out = db.ok(&["outbox", "retry", &id]);
+    assert!(out.contains(&format!("Outbox {id} staat weer klaar")), "{out}");
+    db.ok(&["--smtp-url", &url, "worker", "--until-idle"]);
+    let got = smtp.wait_for_blocking(2, std::time::Duration::from_secs(10));
+    assert_eq!(got[1]["rcpt_tos"], serde_json::json!(["piet@gemeente.test"]));
+    let err = db.fails(&["outbox", "retry", &id]);
+    assert!(err.contains("already delivered"), "{err}");
+    let err = db.fails(&["outbox", "retry", "424242"]);
+    assert!(err.contains("no outbox row 424242"), "{err}");
+    let err = db.fails(&["outbox", "list", "--status", "weg"]);
+    assert!(err.contains("unknown status `weg`"), "{err}");
+
+    // The demo gives consultants e-mail addresses and work; the digest reaches them once a day.
+    db.ok(&["demo", "--per-pathway", "6"]);
+    let out = db.ok(&["--smtp-url", &url, "digest", "send"]);
+    assert!(out.contains("Dagoverzicht van vandaag klaargezet"), "{out}");
+    let digests = |m: &[serde_json::Value]| {
+        m.iter()
+            .filter(|m| m["subject"].as_str().unwrap_or("").starts_with("Je werk voor"))
+            .count()
+    };
+    let all = smtp.wait_for_blocking(3, std::time::Duration::from_secs(10));
+    let first = digests(&all);
+    assert!(first >= 1, "no digest in {all:#?}");
+    assert!(all.iter().all(|m| {
+        m["rcpt_tos"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("@demo.doorloop.invalid")
+            || m["rcpt_tos"][0].as_str().unwrap().ends_with("@gemeente.test")
+    }));
+    let out = db.ok(&["--smtp-url", &url, "digest", "send"]);
+    assert!(out.contains("al verstuurd"), "{out}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(digests(&smtp.messages()), first, "a second digest the same day");
+    let list = db.ok(&["outbox", "list"]);
+    assert!(list.contains("daily_digest"), "{list}");
+}
 
 fn publish_start_complete_show(db: &Db) {
     let out = db.ok(&["publish", &workflow("van-zorg-naar-werk.yaml")]);
@@ -482,6 +582,25 @@ fn validate_reports_every_problem(dir: &Path) {
         err.contains("line 7: step `a`: role `x` is not declared"),
         "{err}"
     );
+    {
+        // A message text naming a field its message does not have is caught before publication.
+        let worded = dir.join("worded.yaml");
+        let yaml = std::fs::read_to_string(workflow("van-zorg-naar-werk.yaml"))
+            .unwrap()
+            .replace(
+                "defaults:\n",
+                "defaults:\n  messages:\n    visit_reminder: { subject: \"Bezoek bij {{client.naam}}\" }\n",
+            );
+        std::fs::write(&worded, yaml).unwrap();
+        let worded_err = db.fails(&["validate", worded.to_str().unwrap()]);
+        assert!(
+            worded_err.contains("message `visit_reminder`, subject: unknown field `client.naam`")
+                && worded_err.contains("visit.time"),
+            "{worded_err}"
+        );
+        let worded_err = db.fails(&["publish", worded.to_str().unwrap()]);
+        assert!(worded_err.contains("unknown field `client.naam`"), "{worded_err}");
+    }
     assert!(err.contains("step `g`: a gateway needs a `default`"), "{err}");
     assert!(err.contains("reads `y`"), "{err}");
     assert!(err.contains("line 12: step `los`: cannot be reached"), "{err}");
@@ -658,6 +777,7 @@ const BOTH: &[(&str, Case)] = &[
         bad_input_is_refused_and_changes_nothing,
     ),
     ("demo_loads_and_summarises", demo_loads_and_summarises),
+    ("notify_digest_and_outbox", notify_digest_and_outbox),
     (
         "accounts_tokens_and_the_access_log",
         accounts_tokens_and_the_access_log,

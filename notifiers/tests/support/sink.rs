@@ -125,6 +125,18 @@ impl SmtpSink {
             .collect()
     }
 
+    /// Waits until at least `n` messages arrived (from synchronous code).
+    pub fn wait_for_blocking(&self, n: usize, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let m = self.messages();
+            if m.len() >= n || Instant::now() > deadline {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// Waits until at least `n` messages arrived.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Value> {
         let deadline = Instant::now() + timeout;
