@@ -323,6 +323,153 @@ async fn visit_invitations_updates_and_reminders(f: Fixture) {
     assert_eq!(sink.messages().len(), before);
 }
 
+async fn deadlines_escalations_stalls_and_the_weekly_summary(f: Fixture) {
+    let sink = SmtpSink::start(false);
+    let engine = f.engine().await;
+    people(&engine).await;
+    engine.publish_yaml(VZNW, t0()).await.unwrap();
+    let clock = Arc::new(ManualClock::new(t0()));
+    let scheduler = Scheduler::new(engine.clone(), clock.clone(), "s1", Schedule::defaults().unwrap());
+    let notifier = Notifier::new(engine.clone(), config(Some(sink.url())), clock.clone(), "n1").unwrap();
+    let case = engine
+        .start_case("van-zorg-naar-werk", None, "mia", BTreeMap::new(), t0())
+        .await
+        .unwrap()
+        .state
+        .id;
+    engine
+        .execute(
+            &case,
+            Command::new(
+                "mia",
+                Action::Reassign {
+                    task: TaskRef("signaal".into()),
+                    to: Some("anna".into()),
+                },
+            ),
+            t0(),
+        )
+        .await
+        .unwrap();
+    // Past the deadline (5 working days) and one working day more: the whole ladder fires.
+    let fire_until = |at: DateTime<Utc>| {
+        let clock = clock.clone();
+        let scheduler = &scheduler;
+        async move {
+            clock.set(at);
+            while scheduler.tick().await.unwrap().claimed > 0 {}
+        }
+    };
+    fire_until(local(2026, 12, 2, 12, 0)).await;
+    notifier.drain(10).await.unwrap();
+    let got = sink.wait_for(4, StdDuration::from_secs(10)).await;
+    let subjects: Vec<(String, String)> = got
+        .iter()
+        .map(|m| {
+            (
+                m["rcpt_tos"][0].as_str().unwrap().to_owned(),
+                m["subject"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let step = "Signaal en aanmelding voor het traject";
+    for expected in [
+        (
+            "anna@gemeente.test",
+            format!("Taak voor je: {step} (casus {case})"),
+        ),
+        (
+            "anna@gemeente.test",
+            format!("Termijn nadert: {step} (casus {case})"),
+        ),
+        (
+            "anna@gemeente.test",
+            format!("Termijn verlopen: {step} (casus {case})"),
+        ),
+        // No team lead appointed: the manager hears of it.
+        ("mia@gemeente.test", format!("Escalatie: {step} (casus {case})")),
+    ] {
+        let expected = (expected.0.to_owned(), expected.1);
+        assert!(
+            subjects.contains(&expected),
+            "missing {expected:?} in {subjects:#?}"
+        );
+    }
+    let passed = got
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().starts_with("Termijn verlopen"))
+        .unwrap();
+    assert!(
+        passed["text"]
+            .as_str()
+            .unwrap()
+            .contains("Termijn: ma 30 nov 2026"),
+        "{}",
+        passed["text"]
+    );
+
+    // The intake lies still for four weeks: the responsible roles and the manager are told.
+    let data = serde_json::from_value(json!({"motivatie": "wil werken", "trede": 2})).unwrap();
+    engine
+        .execute(
+            &case,
+            Command::new(
+                "anna",
+                Action::CompleteTask {
+                    task: TaskRef("signaal".into()),
+                    data,
+                },
+            ),
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    fire_until(local(2027, 1, 4, 12, 0)).await;
+    notifier.drain(10).await.unwrap();
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let stalls: Vec<String> = sink
+        .messages()
+        .iter()
+        .filter(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("Casus {case} ligt stil"))
+        })
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
+        .collect();
+    for who in ["anna", "bert", "carla", "mia"] {
+        assert!(
+            stalls.contains(&format!("{who}@gemeente.test")),
+            "{who} not told of the stall: {stalls:?}"
+        );
+    }
+
+    // Monday 08:00 has passed: the scheduler's last tick made the managers' weekly summary,
+    // so running it by hand adds nothing.
+    clock.set(local(2027, 1, 4, 12, 5));
+    assert_eq!(scheduler.run_today("manager-summary").await.unwrap(), None);
+    notifier.drain(10).await.unwrap();
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let summary: Vec<Value> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m["subject"].as_str().unwrap().starts_with("Weekoverzicht"))
+        .collect();
+    assert_eq!(summary.len(), 1, "{summary:#?}");
+    assert_eq!(summary[0]["rcpt_tos"], json!(["mia@gemeente.test"]));
+    assert_eq!(
+        summary[0]["subject"],
+        "Weekoverzicht week 1 van 2027: 1 vastgelopen, 1 over de termijn"
+    );
+    let text = summary[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("Termijnen: 1 van de 1 open taken zijn over de termijn."),
+        "{text}"
+    );
+    assert!(text.contains("ligt stil (intern): 1"), "{text}");
+}
+
 /// Test messages to `n` addresses.
 async fn enqueue(engine: &Engine, n: usize, tag: &str) -> Vec<String> {
     let intents: Vec<Broadcast> = (0..n)
@@ -703,6 +850,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     dead_letters_are_kept_and_can_be_retried,
     webhooks_are_signed_and_retried,
     digest_goes_out_once_per_day,
+    deadlines_escalations_stalls_and_the_weekly_summary,
     workers_share_the_outbox,
 ];
 
