@@ -153,7 +153,11 @@ pub enum NotifyCmd {
 #[derive(Debug, Subcommand)]
 pub enum DigestCmd {
     /// Send today's digest now; running it again the same day sends nothing new.
-    Send,
+    Send {
+        /// Benchmarks: pretend it is this moment (RFC 3339).
+        #[arg(long, hide = true)]
+        now: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -473,11 +477,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Cmd::Digest(DigestCmd::Send) => {
+        Cmd::Digest(DigestCmd::Send { now }) => {
             let engine = std::sync::Arc::new(
                 open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
             );
-            notify::digest_send(engine, &cli.notify).await?;
+            notify::digest_send(engine, &cli.notify, now.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Outbox(cmd) => {

@@ -4,10 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::Utc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
 use clap::Args;
 use doorloop_engine::engine::Engine;
-use doorloop_engine::scheduler::{Schedule, Scheduler, SystemClock};
+use doorloop_engine::scheduler::{Clock, ManualClock, Schedule, Scheduler, SystemClock};
 use doorloop_engine::store::{Broadcast, RetryOutcome};
 use doorloop_notifiers::{Config, Notifier, Webhook};
 
@@ -82,11 +84,21 @@ impl NotifyOpts {
         default_base_url: &str,
         owner: &str,
     ) -> anyhow::Result<Notifier> {
+        self.notifier_at(engine, default_base_url, owner, Arc::new(SystemClock))
+    }
+
+    fn notifier_at(
+        &self,
+        engine: Arc<Engine>,
+        default_base_url: &str,
+        owner: &str,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Notifier> {
         let config = self.config(default_base_url)?;
         if config.smtp_url.is_none() {
             tracing::warn!("no SMTP server configured (--smtp-url): messages go to the log");
         }
-        Ok(Notifier::new(engine, config, Arc::new(SystemClock), owner)?)
+        Ok(Notifier::new(engine, config, clock, owner)?)
     }
 }
 
@@ -138,25 +150,42 @@ pub async fn test(engine: Arc<Engine>, opts: &NotifyOpts, to: &str) -> anyhow::R
 }
 
 /// `doorloop digest send`: today's consultant digest, now; a second run the same day
-/// sends nothing new.
-pub async fn digest_send(engine: Arc<Engine>, opts: &NotifyOpts) -> anyhow::Result<()> {
-    let notifier = opts.notifier(engine.clone(), DEFAULT_BASE_URL, &owner("digest"))?;
-    let scheduler = Scheduler::new(
-        engine.clone(),
-        Arc::new(SystemClock),
-        owner("digest"),
-        Schedule::defaults()?,
-    );
+/// sends nothing new. `at` pretends it is another moment (benchmarks).
+pub async fn digest_send(engine: Arc<Engine>, opts: &NotifyOpts, at: Option<&str>) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = match at {
+        Some(t) => Arc::new(ManualClock::new(
+            DateTime::parse_from_rfc3339(t)
+                .with_context(|| format!("--now `{t}` is not an RFC 3339 moment"))?
+                .with_timezone(&Utc),
+        )),
+        None => Arc::new(SystemClock),
+    };
+    let started = Instant::now();
+    let notifier = opts.notifier_at(engine.clone(), DEFAULT_BASE_URL, &owner("digest"), clock.clone())?;
+    let scheduler = Scheduler::new(engine.clone(), clock, owner("digest"), Schedule::defaults()?);
     match scheduler.run_today("consultant-digest").await? {
         Some(n) => println!("Dagoverzicht van vandaag klaargezet voor {n} consulent(en)."),
         None => println!("Het dagoverzicht van vandaag was al verstuurd; er gaat niets nieuws uit."),
     }
-    let report = notifier.drain(1000).await?;
+    let report = notifier.drain(100_000).await?;
+    let seconds = started.elapsed().as_secs_f64();
     println!(
-        "verzonden={} opnieuw_later={} mislukt={}",
-        report.sent, report.retrying, report.dead
+        "verzonden={} opnieuw_later={} mislukt={} seconds={seconds:.2} messages_per_s={:.0} peak_rss_mb={}",
+        report.sent,
+        report.retrying,
+        report.dead,
+        report.sent as f64 / seconds.max(1e-9),
+        peak_rss_mb().map_or_else(|| "?".to_owned(), |m| m.to_string())
     );
     Ok(())
+}
+
+/// The process's peak resident memory (VmHWM), in MiB.
+fn peak_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
 
 /// `doorloop outbox list`.

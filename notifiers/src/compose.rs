@@ -10,7 +10,7 @@ use doorloop_engine::dutch::{clock_time, date, date_time, long_date, stall_reaso
 use doorloop_engine::engine::Engine;
 use doorloop_engine::messages::{self, CaseMessage, CaseRef, Person, StallRef, TaskRef, VisitRef};
 use doorloop_engine::model::PathwayVersion;
-use doorloop_engine::runtime::{CaseState, Visit};
+use doorloop_engine::runtime::{CaseState, Task, Visit};
 use doorloop_engine::store::{NewDelivery, OutboxItem, TaskRow, User, UserRole, WorkFilter};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -30,6 +30,66 @@ pub struct Composer {
     email: bool,
     /// Sender address: organiser of invitations, domain of Message-IDs.
     from_address: String,
+}
+
+/// The active users, indexed for resolving recipients; loaded once per pass.
+pub struct People {
+    users: Vec<User>,
+    by_id: HashMap<String, usize>,
+    by_team: HashMap<String, Vec<usize>>,
+    managers: Vec<usize>,
+}
+
+impl People {
+    pub fn new(all: Vec<User>) -> People {
+        let users: Vec<User> = all.into_iter().filter(|u| u.active).collect();
+        let mut by_id = HashMap::new();
+        let mut by_team: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut managers = Vec::new();
+        for (i, u) in users.iter().enumerate() {
+            by_id.insert(u.id.clone(), i);
+            for t in &u.teams {
+                by_team.entry(t.clone()).or_default().push(i);
+            }
+            if u.role == UserRole::Manager {
+                managers.push(i);
+            }
+        }
+        People {
+            users,
+            by_id,
+            by_team,
+            managers,
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<&User> {
+        self.by_id.get(id).and_then(|&i| self.users.get(i))
+    }
+
+    fn at(&self, indexes: &[usize]) -> Vec<&User> {
+        indexes.iter().filter_map(|&i| self.users.get(i)).collect()
+    }
+
+    /// Who works as `role`: members of that team; for `manager` also every manager.
+    fn in_role(&self, role: &str) -> Vec<&User> {
+        let mut found: Vec<usize> = self.by_team.get(role).cloned().unwrap_or_default();
+        if role == "manager" {
+            found.extend(&self.managers);
+        }
+        found.sort_unstable();
+        found.dedup();
+        self.at(&found)
+    }
+
+    fn managers(&self) -> Vec<&User> {
+        self.at(&self.managers)
+    }
+
+    fn name_of(&self, id: &str) -> String {
+        self.get(id)
+            .map_or_else(|| id.to_owned(), |u| u.display_name.clone())
+    }
 }
 
 /// Someone a message goes to.
@@ -57,10 +117,17 @@ impl Composer {
     pub async fn expand(
         &self,
         intent: &OutboxItem,
+        people: &People,
         now: DateTime<Utc>,
     ) -> Result<Vec<NewDelivery>, NotifyError> {
-        let users = self.engine.store().users().await?;
-        let recipients = self.recipients(intent, &users);
+        let state = match &intent.case_id {
+            Some(case) => self.engine.store().load_case(case).await?,
+            None => None,
+        };
+        let task = state
+            .as_ref()
+            .and_then(|s| intent.task_id.as_deref().and_then(|t| s.tasks.get(t)));
+        let recipients = self.recipients(intent, people, task);
         let mut out = Vec::new();
         match intent.kind.as_str() {
             "task_opened" => {}
@@ -76,7 +143,7 @@ impl Composer {
             }
             "daily_digest" => {
                 for to in &recipients {
-                    if let Some(context) = self.digest(to, &users, now).await? {
+                    if let Some(context) = self.digest(to, people, now).await? {
                         self.push(&mut out, intent, to, context, None, None);
                     }
                 }
@@ -90,22 +157,14 @@ impl Composer {
                 }
             }
             _ => {
-                self.case_messages(&mut out, intent, &recipients, &users, now)
+                self.case_messages(&mut out, intent, state.as_ref(), &recipients, people, now)
                     .await?
             }
         }
         if let Some(webhook) = &self.config.webhook
             && intent.kind != "test"
         {
-            let step = match (&intent.case_id, &intent.task_id) {
-                (Some(case), Some(task)) => self
-                    .engine
-                    .store()
-                    .load_case(case)
-                    .await?
-                    .and_then(|s| s.tasks.get(task).map(|t| t.step.clone())),
-                _ => None,
-            };
+            let step = task.map(|t| t.step.clone());
             out.push(NewDelivery {
                 key: format!("{}>webhook", intent.key),
                 channel: "webhook".into(),
@@ -118,7 +177,10 @@ impl Composer {
         Ok(out)
     }
 
-    fn recipients(&self, intent: &OutboxItem, users: &[User]) -> Vec<To> {
+    /// Who an intent reaches. A message to a task's role goes to the task's assignee when
+    /// it has one (the team hears of unassigned work only); other roles (`manager`,
+    /// `team_lead`) are everyone in them.
+    fn recipients(&self, intent: &OutboxItem, people: &People, task: Option<&Task>) -> Vec<To> {
         let to = |u: &User| To {
             id: u.id.clone(),
             name: u.display_name.clone(),
@@ -130,31 +192,21 @@ impl Composer {
                 name: intent.recipient.clone(),
                 email: Some(intent.recipient.clone()),
             }],
-            "user" => users
-                .iter()
-                .filter(|u| u.active && u.id == intent.recipient)
-                .map(to)
-                .collect(),
+            "user" => people.get(&intent.recipient).map(to).into_iter().collect(),
             _ => {
                 let role = intent.recipient.as_str();
-                let mut found: Vec<To> = users
-                    .iter()
-                    .filter(|u| {
-                        u.active
-                            && (u.teams.iter().any(|t| t == role)
-                                || (role == "manager" && u.role == UserRole::Manager))
-                    })
-                    .map(to)
-                    .collect();
+                if let Some(task) = task
+                    && task.roles.iter().any(|r| r == role)
+                    && let Some(assignee) = &task.assignee
+                {
+                    return people.get(assignee).map(to).into_iter().collect();
+                }
+                let mut found = people.in_role(role);
                 if found.is_empty() && role == "team_lead" {
                     // No team lead appointed: the managers hear of it.
-                    found = users
-                        .iter()
-                        .filter(|u| u.active && u.role == UserRole::Manager)
-                        .map(to)
-                        .collect();
+                    found = people.managers();
                 }
-                found
+                found.into_iter().map(to).collect()
             }
         }
     }
@@ -211,21 +263,16 @@ impl Composer {
         &self,
         out: &mut Vec<NewDelivery>,
         intent: &OutboxItem,
+        state: Option<&CaseState>,
         recipients: &[To],
-        users: &[User],
+        people: &People,
         now: DateTime<Utc>,
     ) -> Result<(), NotifyError> {
         let bad = |message: &str| NotifyError::BadRow {
             id: intent.id,
             message: message.to_owned(),
         };
-        let case_id = intent.case_id.as_deref().ok_or_else(|| bad("no case"))?;
-        let state = self
-            .engine
-            .store()
-            .load_case(case_id)
-            .await?
-            .ok_or_else(|| bad("the case does not exist"))?;
+        let state = state.ok_or_else(|| bad("the case does not exist"))?;
         let pv = self
             .engine
             .pathway(&state.pathway_key, Some(state.pathway_version))
@@ -236,7 +283,7 @@ impl Composer {
             .map(serde_json::from_value)
             .transpose()
             .map_err(|e| bad(&format!("visit cannot be read: {e}")))?;
-        let Some(base) = self.case_message(intent, &state, &pv, snapshot.as_ref(), users) else {
+        let Some(base) = self.case_message(intent, state, &pv, snapshot.as_ref(), people) else {
             tracing::info!(id = intent.id, kind = %intent.kind, "message no longer applies; no e-mail");
             return Ok(());
         };
@@ -258,7 +305,7 @@ impl Composer {
             }
             let invite = match (&intent.kind[..], &snapshot) {
                 ("visit_planned" | "visit_cancelled", Some(visit)) => {
-                    Some(self.invite(intent, &message, visit, users, now))
+                    Some(self.invite(intent, &message, visit, people, now))
                 }
                 _ => None,
             };
@@ -275,14 +322,8 @@ impl Composer {
         state: &CaseState,
         pv: &PathwayVersion,
         snapshot: Option<&Visit>,
-        users: &[User],
+        people: &People,
     ) -> Option<CaseMessage> {
-        let name_of = |id: &str| {
-            users
-                .iter()
-                .find(|u| u.id == id)
-                .map_or_else(|| id.to_owned(), |u| u.display_name.clone())
-        };
         let task = intent.task_id.as_deref().and_then(|t| state.tasks.get(t));
         let kind = intent.kind.as_str();
         let task_needed = !matches!(kind, "stall_raised" | "visit_cancelled");
@@ -335,7 +376,7 @@ impl Composer {
                 date: long_date(v.at),
                 time: clock_time(v.at),
                 place: v.place.clone().unwrap_or_else(|| "(nog niet bekend)".into()),
-                participants: v.participants.iter().map(|p| name_of(p)).collect(),
+                participants: v.participants.iter().map(|p| people.name_of(p)).collect(),
                 revision: v.revision,
             }),
             stall,
@@ -348,13 +389,13 @@ impl Composer {
         intent: &OutboxItem,
         message: &CaseMessage,
         visit: &Visit,
-        users: &[User],
+        people: &People,
         now: DateTime<Utc>,
     ) -> String {
         let attendees: Vec<String> = visit
             .participants
             .iter()
-            .filter_map(|p| users.iter().find(|u| &u.id == p).and_then(|u| u.email.clone()))
+            .filter_map(|p| people.get(p).and_then(|u| u.email.clone()))
             .collect();
         let uid = format!(
             "{}-{}@{}",
@@ -387,10 +428,10 @@ impl Composer {
     async fn digest(
         &self,
         to: &To,
-        users: &[User],
+        people: &People,
         now: DateTime<Utc>,
     ) -> Result<Option<Value>, NotifyError> {
-        let Some(user) = users.iter().find(|u| u.id == to.id) else {
+        let Some(user) = people.get(&to.id) else {
             return Ok(None);
         };
         let local = now.with_timezone(&Amsterdam);

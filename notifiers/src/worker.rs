@@ -11,7 +11,7 @@ use doorloop_engine::store::{Attempt, OutboxItem};
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 
-use crate::compose::Composer;
+use crate::compose::{Composer, People};
 use crate::config::Config;
 use crate::email::EmailChannel;
 use crate::templates::Templates;
@@ -108,13 +108,16 @@ impl Notifier {
         let (intents, deliveries): (Vec<OutboxItem>, Vec<OutboxItem>) =
             items.into_iter().partition(|i| i.is_intent());
         let mut outcomes: Vec<(i64, Attempt)> = Vec::new();
+        let people = if intents.is_empty() {
+            None
+        } else {
+            Some(People::new(store.users().await?))
+        };
+        let mut expansions = Vec::with_capacity(intents.len());
         for intent in &intents {
-            match self.composer.expand(intent, now).await {
-                Ok(d) => {
-                    if store.expand_intent(intent.id, &self.owner, &d, now).await? {
-                        report.expanded += 1;
-                    }
-                }
+            let Some(people) = &people else { break };
+            match self.composer.expand(intent, people, now).await {
+                Ok(d) => expansions.push((intent.id, d)),
                 Err(e) => {
                     tracing::warn!(id = intent.id, kind = %intent.kind, error = %e, "message could not be prepared");
                     outcomes.push((
@@ -130,6 +133,9 @@ impl Notifier {
                     ));
                 }
             }
+        }
+        if !expansions.is_empty() {
+            report.expanded = store.expand_intents(&self.owner, &expansions, now).await?;
         }
         let sent: Vec<(i64, Attempt)> = futures_util::stream::iter(deliveries)
             .map(|d: OutboxItem| async move {

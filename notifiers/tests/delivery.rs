@@ -327,6 +327,15 @@ async fn deadlines_escalations_stalls_and_the_weekly_summary(f: Fixture) {
     let sink = SmtpSink::start(false);
     let engine = f.engine().await;
     people(&engine).await;
+    // Dirk is in Anna's team, but the task is Anna's: its messages are not his business.
+    add_user(
+        &engine,
+        "dirk",
+        "Dirk Visser",
+        UserRole::Consultant,
+        &["ambulant-begeleider"],
+    )
+    .await;
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     let clock = Arc::new(ManualClock::new(t0()));
     let scheduler = Scheduler::new(engine.clone(), clock.clone(), "s1", Schedule::defaults().unwrap());
@@ -395,6 +404,10 @@ async fn deadlines_escalations_stalls_and_the_weekly_summary(f: Fixture) {
             "missing {expected:?} in {subjects:#?}"
         );
     }
+    assert!(
+        !subjects.iter().any(|(to, _)| to == "dirk@gemeente.test"),
+        "the assigned task's messages went to the whole team: {subjects:#?}"
+    );
     let passed = got
         .iter()
         .find(|m| m["subject"].as_str().unwrap().starts_with("Termijn verlopen"))

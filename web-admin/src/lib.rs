@@ -205,6 +205,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/trajecten", get(pages::pathways))
         .route("/trajecten/{key}/{version}/graaf.svg", get(pages::graph))
         .route("/beheer", get(pages::admin))
+        .route("/beheer/berichten/{id}/opnieuw", post(pages::retry_message))
         .fallback(pages::not_found)
         .layer(sessions);
     let mut app = Router::new()

@@ -15,7 +15,7 @@ use doorloop_engine::engine::EngineError;
 use doorloop_engine::model::{PathwayVersion, Step, StepKind};
 use doorloop_engine::runtime::{Action, CaseState, Command, EventKind, RuntimeError, Task, TaskRef};
 use doorloop_engine::stall;
-use doorloop_engine::store::{User, UserRole, WorkFilter};
+use doorloop_engine::store::{RetryOutcome, User, UserRole, WorkFilter};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tower_sessions::Session;
@@ -1134,6 +1134,8 @@ pub async fn graph(
 #[derive(Deserialize)]
 pub struct PeopleQuery {
     casus: Option<String>,
+    /// The message just queued again.
+    opnieuw: Option<i64>,
 }
 
 pub async fn admin(State(app): Shared, viewer: Viewer, Query(q): Query<PeopleQuery>) -> WebResult<Response> {
@@ -1160,11 +1162,70 @@ pub async fn admin(State(app): Shared, viewer: Viewer, Query(q): Query<PeopleQue
             |e| json!({"at": date_time(e.at), "user": e.user_id, "case_id": e.case_id, "purpose": e.purpose}),
         )
         .collect();
+    let store = app.engine.store();
+    let counts = store.outbox_counts(Utc::now()).await?;
+    // Messages that need the admin: dead ones, and waiting ones that failed at least once.
+    let mut troubled = store.outbox_items(Some("dead"), 100).await?;
+    troubled.extend(
+        store
+            .outbox_items(Some("pending"), 500)
+            .await?
+            .into_iter()
+            .filter(|r| r.last_error.is_some())
+            .take(100),
+    );
+    let messages: Vec<Value> = troubled
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "kind": message_kind(&r.kind), "channel": r.channel.as_deref().unwrap_or("-"),
+                "recipient": r.recipient, "attempts": r.attempts, "error": r.last_error,
+                "dead": r.status == "dead", "created": date_time(r.created_at),
+                "next": (r.status == "pending").then(|| date_time(r.next_attempt_at)),
+            })
+        })
+        .collect();
     let mut data = base(&viewer, "Beheer", "beheer");
+    data.insert("outbox".into(), json!(counts));
+    data.insert("messages".into(), Value::Array(messages));
+    data.insert("retried".into(), json!(q.opnieuw));
     data.insert("users".into(), Value::Array(users));
     data.insert("log".into(), Value::Array(log));
     data.insert("case_filter".into(), json!(case));
     Ok(page(StatusCode::OK, "people", Value::Object(data)))
+}
+
+/// `POST /beheer/berichten/{id}/opnieuw`: a dead (or waiting) message goes out again.
+pub async fn retry_message(State(app): Shared, Path(id): Path<i64>, form: CsrfForm) -> WebResult<Redirect> {
+    auth::require(&form.viewer.user, &[UserRole::Admin])?;
+    match app.engine.store().retry_outbox(id, Utc::now()).await? {
+        RetryOutcome::NotFound => Err(WebError::NotFound),
+        RetryOutcome::Requeued => {
+            tracing::info!(id, admin = %form.viewer.user.id, "message queued again");
+            Ok(Redirect::to(&format!("/beheer?opnieuw={id}#berichten")))
+        }
+        RetryOutcome::AlreadyDone | RetryOutcome::InFlight => Ok(Redirect::to("/beheer#berichten")),
+    }
+}
+
+/// The Dutch name of a message kind.
+fn message_kind(kind: &str) -> &str {
+    match kind {
+        "test" => "testbericht",
+        "task_opened" => "nieuwe taak",
+        "task_assigned" => "taak toegewezen",
+        "deadline_approaching" => "termijn nadert",
+        "deadline_passed" => "termijn verlopen",
+        "escalation" => "escalatie",
+        "stall_raised" => "casus ligt stil",
+        "visit_planned" => "uitnodiging bezoek",
+        "visit_cancelled" => "bezoek vervallen",
+        "visit_reminder" => "herinnering bezoek",
+        "visit_outcome_missing" => "uitkomst bezoek ontbreekt",
+        "daily_digest" => "dagoverzicht",
+        "weekly_summary" => "weekoverzicht",
+        other => other,
+    }
 }
 
 pub async fn not_found() -> WebError {

@@ -845,6 +845,79 @@ async fn manager_coordinator_and_admin_screens(f: Fixture) {
         "the manager's view is in the access log"
     );
     assert_eq!(f.page(&bea, "/onbekend").await.0, StatusCode::NOT_FOUND);
+
+    // A message that could not be delivered: shown to the admin, who sends it again.
+    let now = Utc::now();
+    f.engine
+        .store()
+        .enqueue(
+            &[doorloop_engine::store::Broadcast {
+                key: format!("test:http:{}", uuid_like()),
+                kind: "test".into(),
+                recipient_type: "address".into(),
+                recipient: "kapot@gemeente.test".into(),
+            }],
+            now,
+        )
+        .await
+        .unwrap();
+    let claimed = f
+        .engine
+        .store()
+        .claim_outbox("t", now, now + Duration::seconds(60), 100)
+        .await
+        .unwrap();
+    let row = claimed
+        .iter()
+        .find(|r| r.recipient == "kapot@gemeente.test")
+        .unwrap();
+    f.engine
+        .store()
+        .finish_attempts(
+            "t",
+            &[(
+                row.id,
+                doorloop_engine::store::Attempt::Dead {
+                    error: "SMTP: 550 mailbox <b>unavailable</b>".into(),
+                },
+            )],
+            now,
+        )
+        .await
+        .unwrap();
+    let (_, _, html) = f.page(&bea, "/beheer").await;
+    assert!(html.contains("mislukt: 1"), "{html}");
+    assert!(html.contains("kapot@gemeente.test") && html.contains("testbericht"));
+    assert!(
+        html.contains("550 mailbox &lt;b&gt;unavailable&lt;/b&gt;"),
+        "errors are escaped"
+    );
+    let path = format!("/beheer/berichten/{}/opnieuw", row.id);
+    // Only admins, only with the CSRF token.
+    assert_eq!(f.post(&carla, &path, &[], true).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(f.post(&bea, &path, &[], false).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        f.engine
+            .store()
+            .outbox_item(row.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "dead"
+    );
+    let (status, _) = f.post(&bea, &path, &[], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let again = f.engine.store().outbox_item(row.id).await.unwrap().unwrap();
+    assert_eq!((again.status.as_str(), again.attempts), ("pending", 0));
+    let (_, _, html) = f.page(&bea, &format!("/beheer?opnieuw={}", row.id)).await;
+    assert!(html.contains(&format!("Bericht {} gaat opnieuw uit", row.id)));
+    assert_eq!(
+        f.post(&bea, "/beheer/berichten/987654/opnieuw", &[], true)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 /// Every role × every endpoint × an object they may not see (zoe's case): 404 or 403,

@@ -385,6 +385,75 @@ fn joint_visits_are_planned_before_their_outcome() {
 }
 
 #[test]
+fn visit_reminders_follow_the_pathway_and_moves_cancel_for_those_left_out() {
+    let mut pv = pathway("van-zorg-naar-werk");
+    pv.pathway.defaults.visit_reminders = vec!["1 werkdagen".parse().unwrap(), "30 minuten".parse().unwrap()];
+    let s = start(&pv);
+    let s = complete(&pv, &s, "signaal", json!({"motivatie": "x", "trede": 3})).state;
+    // Monday 7 December 2026, 10:00 in Amsterdam.
+    let at = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();
+    let plan = |s: &CaseState, who: Vec<String>| {
+        apply(
+            &pv,
+            s,
+            Command::new(
+                "anna",
+                Action::PlanJointVisit {
+                    task: TaskRef("intake".into()),
+                    at,
+                    place: None,
+                    participants: who,
+                },
+            ),
+            t0(),
+        )
+        .unwrap()
+    };
+    let first = plan(&s, vec!["anna".into(), "bert".into()]);
+    let mut due: Vec<DateTime<Utc>> = first
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetTimer(t) if t.kind == TimerKind::VisitReminder => Some(t.due_at),
+            _ => None,
+        })
+        .collect();
+    due.sort();
+    // One working day before is Friday 4 December 10:00; then 09:30 on the day.
+    assert_eq!(
+        due,
+        vec![
+            Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 12, 7, 8, 30, 0).unwrap()
+        ]
+    );
+    let task = first.state.tasks.values().next().unwrap();
+    assert_eq!(task.timers.iter().filter(|k| k.starts_with("visit:")).count(), 3);
+    // Bert is left out of the second plan: he gets a cancellation, Anna and Carla an invitation.
+    let again = plan(&first.state, vec!["anna".into(), "carla".into()]);
+    let messages: Vec<(NotificationKind, Recipient, u32)> = again
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Notify(n) => Some((n.kind, n.to.clone(), n.visit.as_ref().unwrap().revision)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            (
+                NotificationKind::VisitCancelled,
+                Recipient::User("bert".into()),
+                2
+            ),
+            (NotificationKind::VisitPlanned, Recipient::User("anna".into()), 2),
+            (NotificationKind::VisitPlanned, Recipient::User("carla".into()), 2),
+        ]
+    );
+}
+
+#[test]
 fn uwv_branch_is_taken_for_wia_without_usable_capacity() {
     let pv = pathway("van-zorg-naar-werk");
     let s = intake(&pv, "wia", true);

@@ -246,15 +246,14 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> Result<Vec<OutboxItem>>;
 
-    /// Replaces a claimed intent by its deliveries in one transaction; `false` (nothing
-    /// written) when `owner` no longer holds the intent's lease.
-    async fn expand_intent(
+    /// Replaces claimed intents by their deliveries, all in one transaction; intents whose
+    /// lease `owner` lost are left alone. Returns how many were expanded.
+    async fn expand_intents(
         &self,
-        intent_id: i64,
         owner: &str,
-        deliveries: &[NewDelivery],
+        expansions: &[(i64, Vec<NewDelivery>)],
         now: DateTime<Utc>,
-    ) -> Result<bool>;
+    ) -> Result<usize>;
 
     /// Records how attempts ended, in one transaction. Rows whose lease `owner` lost are
     /// left alone.

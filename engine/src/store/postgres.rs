@@ -590,30 +590,32 @@ impl Store for PostgresStore {
         Ok(items)
     }
 
-    async fn expand_intent(
+    async fn expand_intents(
         &self,
-        intent_id: i64,
         owner: &str,
-        deliveries: &[NewDelivery],
+        expansions: &[(i64, Vec<NewDelivery>)],
         now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let json = serde_json::to_string(deliveries).map_err(|e| corrupt("deliveries", e))?;
+    ) -> Result<usize> {
         let mut tx = self.readers.begin().await?;
-        let key: Option<String> = sqlx::query_scalar(
-            "UPDATE outbox SET status = 'expanded', sent_at = $3, lease_owner = NULL, lease_until = NULL,
+        let mut expanded = 0;
+        for (intent_id, deliveries) in expansions {
+            let json = serde_json::to_string(deliveries).map_err(|e| corrupt("deliveries", e))?;
+            let key: Option<String> = sqlx::query_scalar(
+                "UPDATE outbox SET status = 'expanded', sent_at = $3, lease_owner = NULL, lease_until = NULL,
                  last_error = NULL
              WHERE id = $1 AND status = 'sending' AND lease_owner = $2
              RETURNING key",
-        )
-        .bind(intent_id)
-        .bind(owner)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if key.is_none() {
-            return Ok(false);
-        }
-        sqlx::query(
+            )
+            .bind(intent_id)
+            .bind(owner)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if key.is_none() {
+                continue;
+            }
+            expanded += 1;
+            sqlx::query(
             "INSERT INTO outbox (key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload,
                                  created_at, status, next_attempt_at, message_id)
              SELECT d.key, i.key, i.case_id, i.task_id, i.kind, d.recipient_type, d.recipient, d.channel, d.payload,
@@ -628,8 +630,9 @@ impl Store for PostgresStore {
         .bind(json)
         .execute(&mut *tx)
         .await?;
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(expanded)
     }
 
     async fn finish_attempts(

@@ -594,31 +594,33 @@ impl Store for SqliteStore {
         Ok(items)
     }
 
-    async fn expand_intent(
+    async fn expand_intents(
         &self,
-        intent_id: i64,
         owner: &str,
-        deliveries: &[NewDelivery],
+        expansions: &[(i64, Vec<NewDelivery>)],
         now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let json = serde_json::to_string(deliveries).map_err(|e| corrupt("deliveries", e))?;
+    ) -> Result<usize> {
         let mut conn = self.writer.lock().await;
         let mut tx = conn.begin().await?;
-        let done = sqlx::query(
-            "UPDATE outbox SET status = 'expanded', sent_at = ?3, lease_owner = NULL, lease_until = NULL,
+        let mut expanded = 0;
+        for (intent_id, deliveries) in expansions {
+            let json = serde_json::to_string(deliveries).map_err(|e| corrupt("deliveries", e))?;
+            let done = sqlx::query(
+                "UPDATE outbox SET status = 'expanded', sent_at = ?3, lease_owner = NULL, lease_until = NULL,
                  last_error = NULL
              WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2",
-        )
-        .bind(intent_id)
-        .bind(owner)
-        .bind(ts(now))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done == 0 {
-            return Ok(false);
-        }
-        sqlx::query(
+            )
+            .bind(intent_id)
+            .bind(owner)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done == 0 {
+                continue;
+            }
+            expanded += 1;
+            sqlx::query(
             "INSERT INTO outbox (key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload,
                                  created_at, status, next_attempt_at, message_id)
              SELECT d.value->>'key', i.key, i.case_id, i.task_id, i.kind, d.value->>'recipient_type',
@@ -633,8 +635,9 @@ impl Store for SqliteStore {
         .bind(json)
         .execute(&mut *tx)
         .await?;
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(expanded)
     }
 
     async fn finish_attempts(
