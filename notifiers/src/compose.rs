@@ -11,7 +11,7 @@ use doorloop_engine::engine::Engine;
 use doorloop_engine::messages::{self, CaseMessage, CaseRef, Person, StallRef, TaskRef, VisitRef};
 use doorloop_engine::model::PathwayVersion;
 use doorloop_engine::runtime::{CaseState, Task, Visit};
-use doorloop_engine::store::{NewDelivery, OutboxItem, TaskRow, User, UserRole, WorkFilter};
+use doorloop_engine::store::{NewDelivery, OutboxItem, TaskRow, User, UserRole};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -30,6 +30,54 @@ pub struct Composer {
     email: bool,
     /// Sender address: organiser of invitations, domain of Message-IDs.
     from_address: String,
+    /// All open work, shared by the digests of one run (one read instead of one per person).
+    work: tokio::sync::Mutex<Option<(std::time::Instant, Arc<WorkIndex>)>>,
+}
+
+/// How long one read of the open work serves the digests being prepared.
+const WORK_SNAPSHOT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The open tasks, by assignee and, for unassigned ones, by role.
+pub struct WorkIndex {
+    rows: Vec<TaskRow>,
+    by_assignee: HashMap<String, Vec<usize>>,
+    unassigned_by_role: HashMap<String, Vec<usize>>,
+}
+
+impl WorkIndex {
+    fn new(rows: Vec<TaskRow>) -> WorkIndex {
+        let mut by_assignee: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut unassigned_by_role: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            match &r.assignee {
+                Some(a) => by_assignee.entry(a.clone()).or_default().push(i),
+                None => {
+                    for role in &r.roles {
+                        unassigned_by_role.entry(role.clone()).or_default().push(i);
+                    }
+                }
+            }
+        }
+        WorkIndex {
+            rows,
+            by_assignee,
+            unassigned_by_role,
+        }
+    }
+
+    /// What "Mijn taken" shows a user: their tasks and their teams' unassigned ones, in
+    /// deadline order.
+    fn for_user(&self, user: &User) -> Vec<&TaskRow> {
+        let mut found: Vec<usize> = self.by_assignee.get(&user.id).cloned().unwrap_or_default();
+        for team in &user.teams {
+            if let Some(ids) = self.unassigned_by_role.get(team) {
+                found.extend(ids);
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found.into_iter().filter_map(|i| self.rows.get(i)).collect()
+    }
 }
 
 /// The active users, indexed for resolving recipients; loaded once per pass.
@@ -107,7 +155,28 @@ impl Composer {
             config,
             email,
             from_address,
+            work: tokio::sync::Mutex::new(None),
         }
+    }
+
+    async fn work(&self) -> Result<Arc<WorkIndex>, NotifyError> {
+        let mut cached = self.work.lock().await;
+        if let Some((at, index)) = cached.as_ref()
+            && at.elapsed() < WORK_SNAPSHOT
+        {
+            return Ok(index.clone());
+        }
+        let rows = self
+            .engine
+            .store()
+            .open_tasks(&doorloop_engine::store::TaskFilter {
+                limit: Some(u32::MAX),
+                ..Default::default()
+            })
+            .await?;
+        let index = Arc::new(WorkIndex::new(rows));
+        *cached = Some((std::time::Instant::now(), index.clone()));
+        Ok(index)
     }
 
     /// The deliveries of an intent. Recipients without an e-mail address are skipped when
@@ -440,20 +509,12 @@ impl Composer {
             local.date_naive() + Duration::days(days_left + 1),
             chrono::NaiveTime::MIN,
         );
-        let rows = self
-            .engine
-            .store()
-            .work_list(&WorkFilter {
-                user: user.id.clone(),
-                teams: user.teams.clone(),
-                limit: 1000,
-                ..WorkFilter::default()
-            })
-            .await?;
+        let work = self.work().await?;
+        let rows = work.for_user(user);
         let (mut overdue, mut this_week, mut stalled) = (0, 0, 0);
         let mut cases: Vec<(String, Vec<&TaskRow>)> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
-        for row in &rows {
+        for row in rows {
             let late = row.due_at.is_some_and(|d| d < now);
             let soon = row.due_at.is_some_and(|d| d >= now && d < end_of_week);
             let stuck = row.stall_reason.is_some();

@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use doorloop_engine::engine::Engine;
 use doorloop_engine::scheduler::Clock;
-use doorloop_engine::store::{Attempt, OutboxItem};
+use doorloop_engine::store::{Attempt, NewDelivery, OutboxItem};
 use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 
@@ -114,23 +114,34 @@ impl Notifier {
             Some(People::new(store.users().await?))
         };
         let mut expansions = Vec::with_capacity(intents.len());
-        for intent in &intents {
-            let Some(people) = &people else { break };
-            match self.composer.expand(intent, people, now).await {
-                Ok(d) => expansions.push((intent.id, d)),
-                Err(e) => {
-                    tracing::warn!(id = intent.id, kind = %intent.kind, error = %e, "message could not be prepared");
-                    outcomes.push((
-                        intent.id,
-                        self.failed(
-                            intent,
-                            SendError {
-                                permanent: matches!(e, NotifyError::BadRow { .. }),
-                                message: e.to_string(),
-                            },
-                            now,
-                        ),
-                    ));
+        if let Some(people) = &people {
+            // Prepared concurrently: each reads the store, and the readers are a pool.
+            let intents = &intents;
+            let prepared: Vec<(usize, Result<Vec<NewDelivery>, NotifyError>)> =
+                futures_util::stream::iter(0..intents.len())
+                    .map(|i| async move { (i, self.composer.expand(&intents[i], people, now).await) })
+                    .buffered(self.config.concurrency.max(1))
+                    .collect()
+                    .await;
+            for (i, result) in prepared {
+                let intent = &intents[i];
+                match result {
+                    Ok(d) => expansions.push((intent.id, d)),
+                    Err(e) => {
+                        tracing::warn!(id = intent.id, kind = %intent.kind, error = %e, "message could not be prepared");
+                        let permanent = matches!(e, NotifyError::BadRow { .. });
+                        outcomes.push((
+                            intent.id,
+                            self.failed(
+                                intent,
+                                SendError {
+                                    permanent,
+                                    message: e.to_string(),
+                                },
+                                now,
+                            ),
+                        ));
+                    }
                 }
             }
         }
