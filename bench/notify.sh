@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/doorloop-notify-bench}
-CASES=${CASES:-40000}
-CONSULTANTS=${CONSULTANTS:-12000}
+CASES=${CASES:-160000}
+CONSULTANTS=${CONSULTANTS:-20000}
 PORT=${PORT:-18225}
 mkdir -p "$WORK"
 /usr/bin/python3 -c "import aiosmtpd" 2>/dev/null || {
@@ -43,5 +43,5 @@ trap 'kill $SINK 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do grep -q ready "$WORK/sink.log" 2>/dev/null && break; sleep 0.1; done
 # Thirty days on, every task with a deadline is overdue: each consultant with work gets one.
 NOW=$(date -u -d '+30 days' +%Y-%m-%dT08:00:00Z)
-"$BIN" --smtp-url "smtp://127.0.0.1:$PORT" --notify-concurrency "${CONCURRENCY:-8}" digest send --now "$NOW"
+"$BIN" --smtp-url "smtp://127.0.0.1:$PORT" --notify-concurrency "${CONCURRENCY:-32}" digest send --now "$NOW"
 echo "received by the SMTP server: $(wc -l <"$WORK/received.jsonl")"

@@ -46,8 +46,8 @@ pub struct NotifyOpts {
     /// How long a claimed message stays with this process.
     #[arg(long, global = true, default_value_t = 120)]
     pub notify_lease_seconds: u64,
-    /// Messages in flight at once.
-    #[arg(long, global = true, default_value_t = 8)]
+    /// Messages in flight at once, and SMTP connections kept open.
+    #[arg(long, global = true, default_value_t = 32)]
     pub notify_concurrency: usize,
 }
 

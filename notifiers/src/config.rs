@@ -22,7 +22,7 @@ pub struct Config {
     pub lease: Duration,
     /// Rows claimed per pass.
     pub batch: u32,
-    /// Messages in flight at once.
+    /// Messages in flight at once (and SMTP connections kept open).
     pub concurrency: usize,
     /// Per SMTP conversation or webhook call.
     pub timeout: Duration,
@@ -59,8 +59,8 @@ impl Default for Config {
             backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(3600),
             lease: Duration::from_secs(120),
-            batch: 200,
-            concurrency: 8,
+            batch: 500,
+            concurrency: 32,
             timeout: Duration::from_secs(30),
         }
     }

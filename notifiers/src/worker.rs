@@ -60,7 +60,10 @@ impl Notifier {
         let email = config
             .smtp_url
             .as_deref()
-            .map(|url| EmailChannel::new(url, &config.from, config.timeout))
+            .map(|url| {
+                let connections = u32::try_from(config.concurrency).unwrap_or(u32::MAX);
+                EmailChannel::new(url, &config.from, config.timeout, connections)
+            })
             .transpose()?;
         let webhook = config
             .webhook

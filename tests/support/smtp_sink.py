@@ -5,8 +5,8 @@ Usage: smtp_sink.py PORT FILE [--raw]
 
 Listens on 127.0.0.1:PORT. Every accepted message is appended to FILE as one JSON line,
 decoded with Python's email package: envelope, headers, text, HTML and calendar parts,
-attachments. With --raw only the envelope, Message-ID, X-Doorloop-Key and size are kept
-(for benchmarks). Prints "ready" once it listens.
+attachments. With --raw only the envelope, Message-ID, X-Doorloop-Key and size are kept,
+from the headers alone, and nothing is fsynced (for benchmarks). Prints "ready" once it listens.
 """
 import json
 import os
@@ -14,7 +14,10 @@ import signal
 import sys
 import threading
 from email import message_from_bytes
+from email.parser import BytesHeaderParser
 from email.policy import default
+
+HEADERS = BytesHeaderParser(policy=default)
 
 from aiosmtpd.controller import Controller
 
@@ -27,7 +30,8 @@ class Sink:
 
     async def handle_DATA(self, server, session, envelope):
         data = envelope.original_content or envelope.content
-        msg = message_from_bytes(data, policy=default)
+        # Raw mode (benchmarks) reads the headers only.
+        msg = HEADERS.parsebytes(data) if self.raw else message_from_bytes(data, policy=default)
         record = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
@@ -69,7 +73,9 @@ class Sink:
         with self.lock:
             self.out.write(json.dumps(record) + "\n")
             self.out.flush()
-            os.fsync(self.out.fileno())
+            if not self.raw:
+                # Tests kill the server mid-run: what it acknowledged must be on disk.
+                os.fsync(self.out.fileno())
         return "250 OK"
 
 
