@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Digest benchmark (BENCHMARKS.md): render and deliver one daily digest to each of ~10,000
-# consultants through a real SMTP server on loopback (Debian's python3-aiosmtpd,
-# tests/support/smtp_sink.py in raw mode). Prints messages/s and the peak RSS of the
-# `doorloop digest send` process. Usage: bench/notify.sh [WORKDIR] (the seed is reused).
+# Digest benchmark (BENCHMARKS.md): render and deliver the daily digest through a real SMTP
+# server on loopback (Debian's python3-aiosmtpd, tests/support/smtp_sink.py in raw mode).
+# Seeds 160,000 cases and 20,000 consultants (8 teams; about 11,000 of them hold due work
+# and get a digest), then runs `doorloop digest send` thirty days on, when every deadline has
+# passed. Prints messages/s and the peak RSS of that process.
+# Usage: bench/notify.sh [WORKDIR] (the seed is kept and reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/doorloop-notify-bench}
