@@ -44,7 +44,12 @@ impl EmailChannel {
     /// `connections`: SMTP connections kept open and used at once. lettre 0.11 does not set
     /// TCP_NODELAY, so each message waits out the peer's delayed ACK (about 40 ms, fixed
     /// upstream in lettre#1159, not yet released); parallel connections hide that wait.
-    pub fn new(url: &str, from: &str, timeout: Duration, connections: u32) -> Result<EmailChannel, ConfigError> {
+    pub fn new(
+        url: &str,
+        from: &str,
+        timeout: Duration,
+        connections: u32,
+    ) -> Result<EmailChannel, ConfigError> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| ConfigError::Smtp {
                 url: redact(url),

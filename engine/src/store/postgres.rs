@@ -545,19 +545,7 @@ impl Store for PostgresStore {
         if inserted == 0 {
             return Ok(false);
         }
-        for n in notifications {
-            sqlx::query(
-                "INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
-                 VALUES ($1, NULL, NULL, $2, $3, $4, $5, 'pending', $5) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(&n.key)
-            .bind(&n.kind)
-            .bind(&n.recipient_type)
-            .bind(&n.recipient)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_intents(&mut tx, notifications, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -616,7 +604,7 @@ impl Store for PostgresStore {
             }
             expanded += 1;
             sqlx::query(
-            "INSERT INTO outbox (key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload,
+                "INSERT INTO outbox (key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload,
                                  created_at, status, next_attempt_at, message_id)
              SELECT d.key, i.key, i.case_id, i.task_id, i.kind, d.recipient_type, d.recipient, d.channel, d.payload,
                     $2, 'pending', $2, d.message_id
@@ -624,12 +612,12 @@ impl Store for PostgresStore {
                  key text, channel text, recipient_type text, recipient text, payload jsonb, message_id text)
              WHERE i.id = $1
              ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(intent_id)
-        .bind(now)
-        .bind(json)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(intent_id)
+            .bind(now)
+            .bind(json)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(expanded)
@@ -730,21 +718,7 @@ impl Store for PostgresStore {
 
     async fn enqueue(&self, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64> {
         let mut tx = self.readers.begin().await?;
-        let mut added = 0;
-        for n in intents {
-            added += sqlx::query(
-                "INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
-                 VALUES ($1, NULL, NULL, $2, $3, $4, $5, 'pending', $5) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(&n.key)
-            .bind(&n.kind)
-            .bind(&n.recipient_type)
-            .bind(&n.recipient)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
+        let added = insert_intents(&mut tx, intents, now).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -1007,4 +981,28 @@ impl Store for PostgresStore {
             })
             .collect()
     }
+}
+
+/// Adds intents not tied to a case; existing keys are left alone. Returns how many were new.
+async fn insert_intents(
+    conn: &mut sqlx::PgConnection,
+    intents: &[Broadcast],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut added = 0;
+    for n in intents {
+        added += sqlx::query(
+            "INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
+             VALUES ($1, NULL, NULL, $2, $3, $4, $5, 'pending', $5) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&n.key)
+        .bind(&n.kind)
+        .bind(&n.recipient_type)
+        .bind(&n.recipient)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(added)
 }

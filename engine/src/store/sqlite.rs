@@ -550,19 +550,7 @@ impl Store for SqliteStore {
         if inserted == 0 {
             return Ok(false);
         }
-        for n in notifications {
-            sqlx::query(
-                "INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
-                 VALUES (?1, NULL, NULL, ?2, ?3, ?4, ?5, 'pending', ?5) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(&n.key)
-            .bind(&n.kind)
-            .bind(&n.recipient_type)
-            .bind(&n.recipient)
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_intents(&mut tx, notifications, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -621,7 +609,7 @@ impl Store for SqliteStore {
             }
             expanded += 1;
             sqlx::query(
-            "INSERT INTO outbox (key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload,
+                "INSERT INTO outbox (key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload,
                                  created_at, status, next_attempt_at, message_id)
              SELECT d.value->>'key', i.key, i.case_id, i.task_id, i.kind, d.value->>'recipient_type',
                     d.value->>'recipient', d.value->>'channel', json(d.value->'payload'), ?2, 'pending', ?2,
@@ -629,12 +617,12 @@ impl Store for SqliteStore {
              FROM outbox i, json_each(?3) d
              WHERE i.id = ?1
              ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(intent_id)
-        .bind(ts(now))
-        .bind(json)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(intent_id)
+            .bind(ts(now))
+            .bind(json)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(expanded)
@@ -731,21 +719,7 @@ impl Store for SqliteStore {
     async fn enqueue(&self, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64> {
         let mut conn = self.writer.lock().await;
         let mut tx = conn.begin().await?;
-        let mut added = 0;
-        for n in intents {
-            added += sqlx::query(
-                "INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
-                 VALUES (?1, NULL, NULL, ?2, ?3, ?4, ?5, 'pending', ?5) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(&n.key)
-            .bind(&n.kind)
-            .bind(&n.recipient_type)
-            .bind(&n.recipient)
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
+        let added = insert_intents(&mut tx, intents, now).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -1082,4 +1056,28 @@ impl Store for SqliteStore {
             })
             .collect()
     }
+}
+
+/// Adds intents not tied to a case; existing keys are left alone. Returns how many were new.
+async fn insert_intents(
+    conn: &mut SqliteConnection,
+    intents: &[Broadcast],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut added = 0;
+    for n in intents {
+        added += sqlx::query(
+            "INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
+             VALUES (?1, NULL, NULL, ?2, ?3, ?4, ?5, 'pending', ?5) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&n.key)
+        .bind(&n.kind)
+        .bind(&n.recipient_type)
+        .bind(&n.recipient)
+        .bind(ts(now))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(added)
 }
