@@ -10,7 +10,7 @@ use doorloop_engine::dutch::{clock_time, date, date_time, long_date, stall_reaso
 use doorloop_engine::engine::Engine;
 use doorloop_engine::messages::{self, CaseMessage, CaseRef, Person, StallRef, TaskRef, VisitRef};
 use doorloop_engine::model::PathwayVersion;
-use doorloop_engine::runtime::{CaseState, Task, Visit};
+use doorloop_engine::runtime::{CaseState, RungChange, Task, Visit};
 use doorloop_engine::store::{NewDelivery, OutboxItem, TaskRow, User, UserRole};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -603,22 +603,8 @@ impl Composer {
             let Some(state) = store.load_case(&c.id).await? else {
                 continue;
             };
-            let before = state
-                .rung_history
-                .iter()
-                .rev()
-                .find(|r| r.at < since)
-                .map(|r| r.rung);
-            let after = state
-                .rung_history
-                .iter()
-                .rev()
-                .find(|r| r.at >= since)
-                .map(|r| r.rung);
-            if let (Some(from), Some(to)) = (before.or(state.rung_history.first().map(|r| r.rung)), after)
-                && from != to
-            {
-                *moves.entry((from, to)).or_default() += 1;
+            if let Some(step) = rung_move(&state.rung_history, since) {
+                *moves.entry(step).or_default() += 1;
             }
         }
         let week = now.with_timezone(&Amsterdam).iso_week();
@@ -655,5 +641,59 @@ impl Composer {
             },
             "visit": intent.payload.as_ref().map(|v| json!({ "at": v.get("at"), "revision": v.get("revision") })),
         })
+    }
+}
+
+/// How a case moved on the participatieladder since `since`: from the rung it stood on
+/// before (or its first rung, when it got one only since) to its last one; `None` when it
+/// did not move.
+fn rung_move(history: &[RungChange], since: DateTime<Utc>) -> Option<(u8, u8)> {
+    let after = history.iter().rev().find(|r| r.at >= since)?.rung;
+    let before = history
+        .iter()
+        .rev()
+        .find(|r| r.at < since)
+        .or(history.first())?
+        .rung;
+    (before != after).then_some((before, after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32, rung: u8) -> RungChange {
+        RungChange {
+            rung,
+            at: Utc
+                .with_ymd_and_hms(2026, 11, day, 12, 0, 0)
+                .single()
+                .unwrap_or_default(),
+            step: None,
+        }
+    }
+
+    #[test]
+    fn ladder_moves_count_from_the_rung_before_the_week() {
+        let since = Utc
+            .with_ymd_and_hms(2026, 11, 16, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        assert_eq!(rung_move(&[at(2, 2), at(17, 3), at(18, 4)], since), Some((2, 4)));
+        assert_eq!(
+            rung_move(&[at(2, 3), at(17, 2)], since),
+            Some((3, 2)),
+            "a fall back counts too"
+        );
+        assert_eq!(rung_move(&[at(2, 3)], since), None, "no change this week");
+        assert_eq!(
+            rung_move(&[at(17, 2), at(18, 3)], since),
+            Some((2, 3)),
+            "first rung this week"
+        );
+        assert_eq!(rung_move(&[at(17, 2)], since), None);
+        assert_eq!(rung_move(&[at(2, 2), at(17, 2)], since), None, "same rung again");
+        assert_eq!(rung_move(&[], since), None);
     }
 }

@@ -316,6 +316,19 @@ async fn visit_invitations_updates_and_reminders(f: Fixture) {
         .collect();
     to.sort_unstable();
     assert_eq!(to, ["anna@gemeente.test", "carla@gemeente.test"]);
+    // The day after the visit without an outcome: the responsible roles are asked for it.
+    clock.set(local(2026, 12, 4, 15, 0));
+    scheduler.tick().await.unwrap();
+    notifier.drain(10).await.unwrap();
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    let mut missing: Vec<String> = sink
+        .messages()
+        .iter()
+        .filter(|m| m["subject"].as_str().unwrap().starts_with("Uitkomst ontbreekt"))
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
+        .collect();
+    missing.sort();
+    assert_eq!(missing, ["anna@gemeente.test", "bert@gemeente.test", "carla@gemeente.test"]);
     // Nothing is sent twice.
     let before = sink.messages().len();
     notifier.drain(10).await.unwrap();
