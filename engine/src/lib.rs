@@ -5,6 +5,7 @@
 //! do no IO and never read the clock. `store` and `engine` hold all database work.
 #![forbid(unsafe_code)]
 
+pub mod bpmn;
 pub mod calendar;
 pub mod definition;
 pub mod dutch;

@@ -1,0 +1,248 @@
+//! Gateway conditions as BPMN tools write them, translated to Doorloop's expression
+//! language (CEL): JUEL (`${x == true}`, Camunda 7), FEEL (`=x = true`, Camunda 8),
+//! Python (`x == True and n < max_n`, SpiffWorkflow) and JavaScript-style variable access
+//! (`${environment.variables.x}`, bpmn-engine). Only comparisons, `and`/`or`/`not`,
+//! booleans, numbers and strings are translated; anything else is refused, so a condition
+//! never silently means something else.
+
+use std::collections::BTreeMap;
+
+use logos::Logos;
+
+use crate::expr::Expr;
+use crate::model::FieldType;
+
+#[derive(Logos, Debug, Clone, PartialEq)]
+#[logos(skip r"[ \t\r\n]+")]
+enum Token<'a> {
+    #[regex(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")]
+    Ident(&'a str),
+    #[regex(r"[0-9]+(\.[0-9]+)?")]
+    Number(&'a str),
+    #[regex(r#""([^"\\]|\\.)*""#, |lex| unquote(lex.slice()))]
+    #[regex(r"'([^'\\]|\\.)*'", |lex| unquote(lex.slice()))]
+    Str(String),
+    #[token("==")]
+    Eq,
+    #[token("!=")]
+    Ne,
+    #[token("<=")]
+    Le,
+    #[token(">=")]
+    Ge,
+    #[token("<")]
+    Lt,
+    #[token(">")]
+    Gt,
+    #[token("=")]
+    Assign,
+    #[token("&&")]
+    And,
+    #[token("||")]
+    Or,
+    #[token("!")]
+    Not,
+    #[token("(")]
+    Open,
+    #[token(")")]
+    Close,
+}
+
+fn unquote(quoted: &str) -> String {
+    let inner = &quoted[1..quoted.len() - 1];
+    let mut out = String::with_capacity(inner.len());
+    let mut escaped = false;
+    for c in inner.chars() {
+        if escaped {
+            out.push(c);
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Which tool's language a condition is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Juel,
+    Feel,
+    Python,
+}
+
+/// A condition in Doorloop's language, with the variables it reads and the type each is
+/// compared with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translated {
+    pub cel: String,
+    pub variables: BTreeMap<String, FieldType>,
+}
+
+/// Why a condition cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("condition `{condition}` cannot be translated: {reason}")]
+pub struct ConditionError {
+    pub condition: String,
+    pub reason: String,
+}
+
+/// Translates one condition.
+pub fn translate(source: &str) -> Result<Translated, ConditionError> {
+    let fail = |reason: String| ConditionError {
+        condition: source.to_owned(),
+        reason,
+    };
+    let text = source.trim();
+    let (dialect, body) = if let Some(inner) = text
+        .strip_prefix("${")
+        .or_else(|| text.strip_prefix("#{"))
+        .and_then(|t| t.strip_suffix('}'))
+    {
+        (Dialect::Juel, inner)
+    } else if let Some(rest) = text.strip_prefix('=') {
+        (Dialect::Feel, rest)
+    } else {
+        (Dialect::Python, text)
+    };
+    if body.trim().is_empty() {
+        return Err(fail("it is empty".into()));
+    }
+    let mut tokens = Vec::new();
+    for (token, span) in Token::lexer(body).spanned() {
+        match token {
+            Ok(t) => tokens.push(t),
+            Err(()) => return Err(fail(format!("`{}` is not understood", &body[span]))),
+        }
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tokens.len());
+    let mut variables: BTreeMap<String, FieldType> = BTreeMap::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let piece = match token {
+            Token::Ident(name) => match *name {
+                "true" | "True" => "true".to_owned(),
+                "false" | "False" => "false".to_owned(),
+                "and" => "&&".to_owned(),
+                "or" => "||".to_owned(),
+                "not" => "!".to_owned(),
+                "eq" if dialect == Dialect::Juel => "==".to_owned(),
+                "ne" if dialect == Dialect::Juel => "!=".to_owned(),
+                "lt" if dialect == Dialect::Juel => "<".to_owned(),
+                "gt" if dialect == Dialect::Juel => ">".to_owned(),
+                "le" if dialect == Dialect::Juel => "<=".to_owned(),
+                "ge" if dialect == Dialect::Juel => ">=".to_owned(),
+                "null" | "None" => return Err(fail("comparing with null is not supported".into())),
+                _ => {
+                    let var = variable(name).ok_or_else(|| {
+                        fail(format!("`{name}` is not a plain variable (field access and calls are not supported)"))
+                    })?;
+                    let ty = type_near(&tokens, i);
+                    let slot = variables.entry(var.to_owned()).or_insert(ty);
+                    if *slot != ty && ty != FieldType::Boolean {
+                        *slot = ty;
+                    }
+                    var.to_owned()
+                }
+            },
+            Token::Number(n) => (*n).to_owned(),
+            Token::Str(s) => serde_json::to_string(s).map_err(|e| fail(e.to_string()))?,
+            Token::Eq => "==".to_owned(),
+            Token::Ne => "!=".to_owned(),
+            Token::Le => "<=".to_owned(),
+            Token::Ge => ">=".to_owned(),
+            Token::Lt => "<".to_owned(),
+            Token::Gt => ">".to_owned(),
+            Token::Assign if dialect == Dialect::Feel => "==".to_owned(),
+            Token::Assign => return Err(fail("`=` assigns; compare with `==`".into())),
+            Token::And => "&&".to_owned(),
+            Token::Or => "||".to_owned(),
+            Token::Not => "!".to_owned(),
+            Token::Open => "(".to_owned(),
+            Token::Close => ")".to_owned(),
+        };
+        out.push(piece);
+    }
+    let cel = out.join(" ").replace("( ", "(").replace(" )", ")").replace("! ", "!");
+    Expr::compile(&cel).map_err(|e| fail(format!("the result `{cel}` is not a valid expression: {}", e.message)))?;
+    Ok(Translated { cel, variables })
+}
+
+/// `x`, or `x` from `environment.variables.x` / `variables.x` (JavaScript-style access).
+fn variable(name: &str) -> Option<&str> {
+    let plain = name
+        .strip_prefix("environment.variables.")
+        .or_else(|| name.strip_prefix("variables."))
+        .unwrap_or(name);
+    (!plain.contains('.')).then_some(plain)
+}
+
+/// The type a variable is compared with: the literal on the other side of a comparison,
+/// boolean when it stands alone.
+fn type_near(tokens: &[Token<'_>], i: usize) -> FieldType {
+    let comparison = |t: &Token<'_>| {
+        matches!(
+            t,
+            Token::Eq | Token::Ne | Token::Le | Token::Ge | Token::Lt | Token::Gt | Token::Assign
+        ) || matches!(t, Token::Ident("eq" | "ne" | "lt" | "gt" | "le" | "ge"))
+    };
+    let literal = |t: Option<&Token<'_>>| match t {
+        Some(Token::Number(_)) => Some(FieldType::Number),
+        Some(Token::Str(_)) => Some(FieldType::Text),
+        Some(Token::Ident("true" | "True" | "false" | "False")) => Some(FieldType::Boolean),
+        _ => None,
+    };
+    if tokens.get(i + 1).is_some_and(comparison) {
+        return literal(tokens.get(i + 2)).unwrap_or(FieldType::Number);
+    }
+    if i >= 1 && tokens.get(i - 1).is_some_and(comparison) {
+        return literal(i.checked_sub(2).and_then(|j| tokens.get(j))).unwrap_or(FieldType::Number);
+    }
+    FieldType::Boolean
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cel(s: &str) -> String {
+        translate(s).map(|t| t.cel).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_dialects_real_files_use() {
+        assert_eq!(cel("${approved == true}"), "approved == true");
+        assert_eq!(cel("${!approved}"), "!approved");
+        assert_eq!(cel("${amount gt 1000 && type eq 'wia'}"), "amount > 1000 && type == \"wia\"");
+        assert_eq!(cel("=approved = true"), "approved == true");
+        assert_eq!(cel("= score >= 3 and not(afgewezen)"), "score >= 3 && !(afgewezen)");
+        assert_eq!(cel("x == True and n < max_n"), "x == true && n < max_n");
+        assert_eq!(cel("${environment.variables.akkoord}"), "akkoord");
+        assert_eq!(cel("uitkering == \"wia\" or uitkering == 'wajong'"), "uitkering == \"wia\" || uitkering == \"wajong\"");
+    }
+
+    #[test]
+    fn variables_get_the_type_they_are_compared_with() {
+        let t = translate("${akkoord && trede >= 3 || uitkering == 'wia' || 2 < score}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.variables["akkoord"], FieldType::Boolean);
+        assert_eq!(t.variables["trede"], FieldType::Number);
+        assert_eq!(t.variables["uitkering"], FieldType::Text);
+        assert_eq!(t.variables["score"], FieldType::Number);
+    }
+
+    #[test]
+    fn what_cannot_be_translated_is_refused_with_a_reason() {
+        for (src, why) in [
+            ("${execution.getVariable('x')}", "not a plain variable"),
+            ("${x = 1}", "`=` assigns"),
+            ("${}", "empty"),
+            ("x == None", "null"),
+            ("x ~= 3", "not understood"),
+            ("${x == }", "not a valid expression"),
+        ] {
+            let e = translate(src).err().unwrap_or_else(|| panic!("{src} was accepted"));
+            assert!(e.to_string().contains(why), "{src}: {e}");
+        }
+    }
+}

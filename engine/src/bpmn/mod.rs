@@ -1,0 +1,3 @@
+//! BPMN 2.0 interchange.
+
+pub mod condition;
