@@ -328,7 +328,10 @@ async fn visit_invitations_updates_and_reminders(f: Fixture) {
         .map(|m| m["rcpt_tos"][0].as_str().unwrap().to_owned())
         .collect();
     missing.sort();
-    assert_eq!(missing, ["anna@gemeente.test", "bert@gemeente.test", "carla@gemeente.test"]);
+    assert_eq!(
+        missing,
+        ["anna@gemeente.test", "bert@gemeente.test", "carla@gemeente.test"]
+    );
     // Nothing is sent twice.
     let before = sink.messages().len();
     notifier.drain(10).await.unwrap();

@@ -136,7 +136,9 @@ pub fn translate(source: &str) -> Result<Translated, ConditionError> {
                 "null" | "None" => return Err(fail("comparing with null is not supported".into())),
                 _ => {
                     let var = variable(name).ok_or_else(|| {
-                        fail(format!("`{name}` is not a plain variable (field access and calls are not supported)"))
+                        fail(format!(
+                            "`{name}` is not a plain variable (field access and calls are not supported)"
+                        ))
                     })?;
                     let ty = type_near(&tokens, i);
                     let slot = variables.entry(var.to_owned()).or_insert(ty);
@@ -164,8 +166,17 @@ pub fn translate(source: &str) -> Result<Translated, ConditionError> {
         };
         out.push(piece);
     }
-    let cel = out.join(" ").replace("( ", "(").replace(" )", ")").replace("! ", "!");
-    Expr::compile(&cel).map_err(|e| fail(format!("the result `{cel}` is not a valid expression: {}", e.message)))?;
+    let cel = out
+        .join(" ")
+        .replace("( ", "(")
+        .replace(" )", ")")
+        .replace("! ", "!");
+    Expr::compile(&cel).map_err(|e| {
+        fail(format!(
+            "the result `{cel}` is not a valid expression: {}",
+            e.message
+        ))
+    })?;
     Ok(Translated { cel, variables })
 }
 
@@ -214,17 +225,27 @@ mod tests {
     fn the_dialects_real_files_use() {
         assert_eq!(cel("${approved == true}"), "approved == true");
         assert_eq!(cel("${!approved}"), "!approved");
-        assert_eq!(cel("${amount gt 1000 && type eq 'wia'}"), "amount > 1000 && type == \"wia\"");
+        assert_eq!(
+            cel("${amount gt 1000 && type eq 'wia'}"),
+            "amount > 1000 && type == \"wia\""
+        );
         assert_eq!(cel("=approved = true"), "approved == true");
-        assert_eq!(cel("= score >= 3 and not(afgewezen)"), "score >= 3 && !(afgewezen)");
+        assert_eq!(
+            cel("= score >= 3 and not(afgewezen)"),
+            "score >= 3 && !(afgewezen)"
+        );
         assert_eq!(cel("x == True and n < max_n"), "x == true && n < max_n");
         assert_eq!(cel("${environment.variables.akkoord}"), "akkoord");
-        assert_eq!(cel("uitkering == \"wia\" or uitkering == 'wajong'"), "uitkering == \"wia\" || uitkering == \"wajong\"");
+        assert_eq!(
+            cel("uitkering == \"wia\" or uitkering == 'wajong'"),
+            "uitkering == \"wia\" || uitkering == \"wajong\""
+        );
     }
 
     #[test]
     fn variables_get_the_type_they_are_compared_with() {
-        let t = translate("${akkoord && trede >= 3 || uitkering == 'wia' || 2 < score}").unwrap_or_else(|e| panic!("{e}"));
+        let t = translate("${akkoord && trede >= 3 || uitkering == 'wia' || 2 < score}")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.variables["akkoord"], FieldType::Boolean);
         assert_eq!(t.variables["trede"], FieldType::Number);
         assert_eq!(t.variables["uitkering"], FieldType::Text);
@@ -241,7 +262,9 @@ mod tests {
             ("x ~= 3", "not understood"),
             ("${x == }", "not a valid expression"),
         ] {
-            let e = translate(src).err().unwrap_or_else(|| panic!("{src} was accepted"));
+            let e = translate(src)
+                .err()
+                .unwrap_or_else(|| panic!("{src} was accepted"));
             assert!(e.to_string().contains(why), "{src}: {e}");
         }
     }

@@ -1,3 +1,4 @@
 //! BPMN 2.0 interchange.
 
 pub mod condition;
+pub mod import;

@@ -1,0 +1,472 @@
+//! Reading a BPMN 2.0 file (as bpmn.io and Camunda Modeler 5 save it) into a pathway.
+//!
+//! XML is read with `roxmltree`, by namespace. Supported so far: start and end events,
+//! user/manual/plain tasks (role from `camunda:candidateGroups`, a Zeebe assignment
+//! definition or the lane; deadline from `camunda:dueDate` or a Zeebe task schedule when
+//! it is a duration), service and send tasks (automatic steps), exclusive, parallel and
+//! inclusive gateways (splits, joins, and exclusive merges, which a pathway does not need),
+//! conditions in JUEL, FEEL, Python or JavaScript style, default flows, lanes as roles and
+//! documentation as descriptions. Every other element is reported, all at once, with its
+//! id and type; nothing is half-imported.
+
+use std::collections::{BTreeMap, HashMap};
+
+use roxmltree::{Document, Node};
+
+use super::condition::{self, ConditionError};
+use crate::model::{Branch, Deadline, Defaults, Field, FieldType, Next, Pathway, RoleDef, Step, StepKind};
+use crate::term::Term;
+
+pub const BPMN: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+pub const CAMUNDA: &str = "http://camunda.org/schema/1.0/bpmn";
+pub const ZEEBE: &str = "http://camunda.org/schema/zeebe/1.0";
+
+/// Why a file cannot be imported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error("the file is not well-formed XML: {0}")]
+    Xml(String),
+    #[error("the file is not BPMN 2.0: its root is `{0}`, expected `definitions` in {BPMN}")]
+    NotBpmn(String),
+    #[error("the file holds no process")]
+    NoProcess,
+    #[error(
+        "the file uses {} element(s) Doorloop does not support; nothing was imported:\n{}",
+        .0.len(),
+        .0.iter().map(|u| format!("  {u}")).collect::<Vec<_>>().join("\n")
+    )]
+    Unsupported(Vec<Unsupported>),
+    #[error(
+        "the process cannot be imported:\n{}",
+        .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    Invalid(Vec<String>),
+}
+
+/// An element the importer does not support.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub id: String,
+    pub element: String,
+    pub why: Option<String>,
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} `{}`", self.element, self.id)?;
+        if let Some(why) = &self.why {
+            write!(f, ": {why}")?;
+        }
+        Ok(())
+    }
+}
+
+struct Flow {
+    id: String,
+    source: String,
+    target: String,
+    condition: Option<String>,
+    name: Option<String>,
+}
+
+/// Imports the first process of a BPMN file.
+pub fn import(xml: &str) -> Result<Pathway, ImportError> {
+    let doc = Document::parse(xml).map_err(|e| ImportError::Xml(e.to_string()))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "definitions" || root.tag_name().namespace() != Some(BPMN) {
+        return Err(ImportError::NotBpmn(root.tag_name().name().to_owned()));
+    }
+    let processes: Vec<Node<'_, '_>> = root
+        .children()
+        .filter(|n| is(n, "process"))
+        .filter(|p| {
+            p.children()
+                .any(|c| c.is_element() && !is(&c, "laneSet") && !is(&c, "documentation"))
+        })
+        .collect();
+    let process = *processes.first().ok_or(ImportError::NoProcess)?;
+    let mut unsupported: Vec<Unsupported> = processes
+        .iter()
+        .skip(1)
+        .map(|p| Unsupported {
+            id: attr(p, "id"),
+            element: "process".into(),
+            why: Some("only one process per file is imported".into()),
+        })
+        .collect();
+    let mut problems: Vec<String> = Vec::new();
+
+    // Lanes name the role of the nodes they hold.
+    let mut lane_of: HashMap<String, String> = HashMap::new();
+    for lane in process.descendants().filter(|n| is(n, "lane")) {
+        let name = lane
+            .attribute("name")
+            .unwrap_or_else(|| lane.attribute("id").unwrap_or("rol"));
+        for r in lane.children().filter(|n| is(n, "flowNodeRef")) {
+            if let Some(id) = r.text() {
+                lane_of.insert(id.trim().to_owned(), name.to_owned());
+            }
+        }
+    }
+
+    let mut flows: Vec<Flow> = Vec::new();
+    for f in process.children().filter(|n| is(n, "sequenceFlow")) {
+        let condition = f
+            .children()
+            .find(|n| is(n, "conditionExpression"))
+            .and_then(|c| c.text())
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        flows.push(Flow {
+            id: attr(&f, "id"),
+            source: attr(&f, "sourceRef"),
+            target: attr(&f, "targetRef"),
+            condition,
+            name: f.attribute("name").map(str::to_owned),
+        });
+    }
+    let outgoing = |id: &str| flows.iter().filter(|f| f.source == id).collect::<Vec<_>>();
+    let incoming = |id: &str| flows.iter().filter(|f| f.target == id).count();
+
+    let mut roles: BTreeMap<String, RoleDef> = BTreeMap::new();
+    let mut variables: BTreeMap<String, FieldType> = BTreeMap::new();
+    let mut steps: Vec<Step> = Vec::new();
+    // Exclusive merges: a pathway step may have many predecessors, so the merge is skipped.
+    let mut alias: HashMap<String, String> = HashMap::new();
+    // Gateways that both join and split become two steps: flows into them go to the join.
+    let mut gateway_steps: Vec<(Node<'_, '_>, StepKind)> = Vec::new();
+
+    for node in process.children().filter(|n| n.is_element()) {
+        let tag = node.tag_name().name();
+        if node.tag_name().namespace() != Some(BPMN) {
+            continue;
+        }
+        let id = attr(&node, "id");
+        let name = node.attribute("name").unwrap_or("").trim().to_owned();
+        let description = node
+            .children()
+            .find(|n| is(n, "documentation"))
+            .and_then(|d| d.text())
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        let base = |kind: StepKind| Step {
+            id: id.clone(),
+            kind,
+            name: name.clone(),
+            description: description.clone(),
+            ..blank_step()
+        };
+        let definitions: Vec<String> = node
+            .children()
+            .filter(|c| c.is_element() && c.tag_name().name().ends_with("EventDefinition"))
+            .map(|c| c.tag_name().name().to_owned())
+            .collect();
+        match tag {
+            "sequenceFlow"
+            | "laneSet"
+            | "documentation"
+            | "extensionElements"
+            | "textAnnotation"
+            | "association"
+            | "dataObject"
+            | "dataObjectReference"
+            | "dataStoreReference" => {}
+            "startEvent" | "endEvent" if !definitions.is_empty() => unsupported.push(Unsupported {
+                id,
+                element: format!("{tag} ({})", definitions.join(", ")),
+                why: None,
+            }),
+            "startEvent" => steps.push(base(StepKind::Start)),
+            "endEvent" => {
+                let mut step = base(StepKind::End);
+                step.outcome = Some(if name.is_empty() {
+                    "gestopt".into()
+                } else {
+                    slug(&name)
+                });
+                steps.push(step);
+            }
+            "userTask" | "manualTask" | "task" => {
+                let mut step = base(StepKind::Task);
+                let role = task_role(&node).or_else(|| lane_of.get(&id).cloned());
+                let role = role.unwrap_or_else(|| "medewerker".to_owned());
+                let role_id = slug(&role);
+                roles.entry(role_id.clone()).or_insert(RoleDef {
+                    name: role,
+                    organisation: None,
+                });
+                step.role = Some(role_id);
+                if let Some(due) = due_date(&node) {
+                    match translate_duration(&due) {
+                        Some(term) => step.deadline = Some(Deadline::Plain(term)),
+                        None => problems.push(format!(
+                            "task `{id}`: due date `{due}` is not a duration (P…); a fixed date cannot be a pathway deadline"
+                        )),
+                    }
+                }
+                steps.push(step);
+            }
+            "serviceTask" | "sendTask" => steps.push(base(StepKind::Automatic)),
+            "exclusiveGateway" | "parallelGateway" | "inclusiveGateway" => {
+                let outs = outgoing(&id).len();
+                let ins = incoming(&id);
+                match (tag, outs) {
+                    ("exclusiveGateway", 1) => {
+                        let target = outgoing(&id)
+                            .first()
+                            .map(|f| f.target.clone())
+                            .unwrap_or_default();
+                        alias.insert(id, target);
+                    }
+                    ("exclusiveGateway", _) => gateway_steps.push((node, StepKind::Gateway)),
+                    ("parallelGateway", 1) => gateway_steps.push((node, StepKind::ParallelJoin)),
+                    ("parallelGateway", _) => {
+                        if ins > 1 {
+                            gateway_steps.push((node, StepKind::ParallelJoin));
+                        }
+                        gateway_steps.push((node, StepKind::ParallelSplit));
+                    }
+                    ("inclusiveGateway", 1) => gateway_steps.push((node, StepKind::InclusiveJoin)),
+                    _ => {
+                        if ins > 1 {
+                            gateway_steps.push((node, StepKind::InclusiveJoin));
+                        }
+                        gateway_steps.push((node, StepKind::InclusiveSplit));
+                    }
+                }
+            }
+            other => unsupported.push(Unsupported {
+                id,
+                element: other.to_owned(),
+                why: None,
+            }),
+        }
+    }
+    if !unsupported.is_empty() {
+        return Err(ImportError::Unsupported(unsupported));
+    }
+
+    // Where a flow really goes: through exclusive merges. Flows into a gateway that joins
+    // and splits reach its join half, which keeps the gateway's id.
+    let resolve = |target: &str| -> String {
+        let mut t = target.to_owned();
+        for _ in 0..64 {
+            match alias.get(&t) {
+                Some(next) => t = next.clone(),
+                None => break,
+            }
+        }
+        t
+    };
+    let split_id = |id: &str| format!("{id}_split");
+    let mut translate_flow = |f: &Flow, problems: &mut Vec<String>| -> Option<String> {
+        let c = f.condition.as_deref()?;
+        match condition::translate(c) {
+            Ok(t) => {
+                for (name, ty) in t.variables {
+                    variables.entry(name).or_insert(ty);
+                }
+                Some(t.cel)
+            }
+            Err(ConditionError { reason, .. }) => {
+                problems.push(format!(
+                    "sequence flow `{}`: condition `{c}` cannot be translated: {reason}",
+                    f.id
+                ));
+                None
+            }
+        }
+    };
+
+    for step in &mut steps {
+        let outs = outgoing(&step.id);
+        match step.kind {
+            StepKind::End => {}
+            _ if outs.is_empty() => problems.push(format!("`{}` has no outgoing sequence flow", step.id)),
+            _ if outs.len() > 1 => problems.push(format!(
+                "`{}` has {} outgoing sequence flows; put a gateway after it",
+                step.id,
+                outs.len()
+            )),
+            _ => {
+                if outs[0].condition.is_some() {
+                    problems.push(format!(
+                        "sequence flow `{}`: a condition is only supported after a gateway",
+                        outs[0].id
+                    ));
+                }
+                step.next = Next::One(resolve(&outs[0].target));
+            }
+        }
+    }
+    for (node, kind) in &gateway_steps {
+        let id = attr(node, "id");
+        let both = gateway_steps.iter().filter(|(n, _)| n.id() == node.id()).count() > 1;
+        let mut step = Step {
+            id: id.clone(),
+            kind: kind.clone(),
+            name: node.attribute("name").unwrap_or("").to_owned(),
+            ..blank_step()
+        };
+        let outs = outgoing(&id);
+        match kind {
+            StepKind::ParallelJoin | StepKind::InclusiveJoin => {
+                step.next = Next::One(if both {
+                    split_id(&id)
+                } else {
+                    outs.first().map(|f| resolve(&f.target)).unwrap_or_default()
+                });
+            }
+            StepKind::ParallelSplit => {
+                if both {
+                    step.id = split_id(&id);
+                }
+                step.next = Next::Many(outs.iter().map(|f| resolve(&f.target)).collect());
+            }
+            _ => {
+                if both {
+                    step.id = split_id(&id);
+                }
+                let default = node.attribute("default");
+                for f in &outs {
+                    if Some(f.id.as_str()) == default {
+                        step.default = Some(resolve(&f.target));
+                    } else if let Some(when) = translate_flow(f, &mut problems) {
+                        step.branches.push(Branch {
+                            when,
+                            to: resolve(&f.target),
+                            label: f.name.clone(),
+                        });
+                    } else if f.condition.is_none() {
+                        problems.push(format!(
+                            "sequence flow `{}` leaves gateway `{id}` without a condition and is not its default",
+                            f.id
+                        ));
+                    }
+                }
+            }
+        }
+        steps.push(step);
+    }
+    if !problems.is_empty() {
+        return Err(ImportError::Invalid(problems));
+    }
+    let key = slug(process.attribute("id").unwrap_or("bpmn"));
+    let name = process
+        .attribute("name")
+        .or_else(|| root.attribute("name"))
+        .map_or_else(|| key.clone(), str::to_owned);
+    Ok(Pathway {
+        key,
+        name,
+        description: process
+            .children()
+            .find(|n| is(n, "documentation"))
+            .and_then(|d| d.text())
+            .map(|t| t.trim().to_owned()),
+        roles,
+        variables: variables
+            .into_iter()
+            .map(|(name, ty)| Field {
+                name,
+                ty,
+                required: false,
+                label: None,
+                options: Vec::new(),
+            })
+            .collect(),
+        defaults: Defaults::default(),
+        steps,
+    })
+}
+
+fn is(n: &Node<'_, '_>, name: &str) -> bool {
+    n.is_element() && n.tag_name().name() == name && n.tag_name().namespace() == Some(BPMN)
+}
+
+fn attr(n: &Node<'_, '_>, name: &str) -> String {
+    n.attribute(name).unwrap_or("").to_owned()
+}
+
+/// The role a task names: `camunda:candidateGroups` or a Zeebe assignment definition
+/// (the first group when there are several).
+fn task_role(node: &Node<'_, '_>) -> Option<String> {
+    let groups = node
+        .attribute((CAMUNDA, "candidateGroups"))
+        .map(str::to_owned)
+        .or_else(|| {
+            node.descendants()
+                .find(|n| {
+                    n.tag_name().name() == "assignmentDefinition" && n.tag_name().namespace() == Some(ZEEBE)
+                })
+                .and_then(|n| n.attribute("candidateGroups"))
+                .map(str::to_owned)
+        })?;
+    let first = groups
+        .trim_start_matches('=')
+        .split(',')
+        .next()?
+        .trim()
+        .trim_matches(['"', '[', ']']);
+    (!first.is_empty()).then(|| first.to_owned())
+}
+
+fn due_date(node: &Node<'_, '_>) -> Option<String> {
+    node.attribute((CAMUNDA, "dueDate"))
+        .map(str::to_owned)
+        .or_else(|| {
+            node.descendants()
+                .find(|n| n.tag_name().name() == "taskSchedule" && n.tag_name().namespace() == Some(ZEEBE))
+                .and_then(|n| n.attribute("dueDate"))
+                .map(|d| d.trim_start_matches('=').trim().trim_matches('"').to_owned())
+        })
+}
+
+/// An ISO-8601 duration (`P10D`, `PT48H`) as a term; `None` for dates and expressions.
+fn translate_duration(text: &str) -> Option<Term> {
+    let t = text.trim();
+    if !t.starts_with('P') {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// A step or role id from a name: lower case, `_` for anything else.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    let out = out.trim_end_matches('_').to_owned();
+    if out.is_empty() { "x".into() } else { out }
+}
+
+fn blank_step() -> Step {
+    Step {
+        id: String::new(),
+        kind: StepKind::Task,
+        name: String::new(),
+        description: None,
+        role: None,
+        roles: Vec::new(),
+        party: None,
+        reason: None,
+        expected: None,
+        deadline: None,
+        stall_after: None,
+        escalations: Vec::new(),
+        on_deadline: None,
+        clock: None,
+        fields: Vec::new(),
+        set: BTreeMap::new(),
+        rung: None,
+        outcome: None,
+        next: Next::None,
+        branches: Vec::new(),
+        default: None,
+    }
+}

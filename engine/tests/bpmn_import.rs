@@ -1,0 +1,148 @@
+//! BPMN import on files in the shapes Camunda Modeler 5 saves (Camunda 7 and 8), checked by
+//! the pathway validator and run by the pure runtime.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use chrono::{TimeZone, Utc};
+use doorloop_engine::bpmn::import::{ImportError, import};
+use doorloop_engine::model::{FieldType, Next, PathwayVersion, StepKind};
+use doorloop_engine::runtime::{Action, CaseState, CaseStatus, Command, TaskRef, apply};
+use doorloop_engine::validate::validate_pathway;
+use serde_json::json;
+
+fn file(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/bpmn/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn a_camunda_7_file_becomes_a_valid_pathway_that_runs() {
+    let p = import(&file("camunda7-intake.bpmn")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
+    assert_eq!((p.key.as_str(), p.name.as_str()), ("intake_werk", "Intake werk"));
+    let intake = p.steps.iter().find(|s| s.id == "Activity_intake").unwrap();
+    assert_eq!(intake.kind, StepKind::Task);
+    assert_eq!(intake.role.as_deref(), Some("wmo_consulent"));
+    assert_eq!(
+        intake.description.as_deref(),
+        Some("Gesprek over ik wil / ik kan.")
+    );
+    assert!(intake.deadline.is_some());
+    assert_eq!(intake.next, Next::One("Gateway_besluit".into()));
+    let gw = p.steps.iter().find(|s| s.id == "Gateway_besluit").unwrap();
+    assert_eq!(gw.branches[0].when, "geschikt == true && trede >= 3");
+    assert_eq!(gw.branches[0].label.as_deref(), Some("ja"));
+    assert_eq!(gw.default.as_deref(), Some("Event_gestopt"));
+    let types: BTreeMap<&str, &FieldType> = p.variables.iter().map(|v| (v.name.as_str(), &v.ty)).collect();
+    assert_eq!(types["geschikt"], &FieldType::Boolean);
+    assert_eq!(types["trede"], &FieldType::Number);
+    let outcomes: Vec<&str> = p.steps.iter().filter_map(|s| s.outcome.as_deref()).collect();
+    assert_eq!(outcomes, ["betaald_werk", "gestopt"]);
+
+    // It runs: start with the variables, complete the intake, the condition picks the way.
+    let pv = PathwayVersion {
+        version: 1,
+        pathway: p,
+    };
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let vars = serde_json::from_value(json!({"geschikt": true, "trede": 4})).unwrap();
+    let started = apply(
+        &pv,
+        &CaseState::blank("c1"),
+        Command::new("anna", Action::StartCase { variables: vars }),
+        now,
+    )
+    .unwrap()
+    .state;
+    let done = |s: &CaseState, task: &str| {
+        apply(
+            &pv,
+            s,
+            Command::new(
+                "anna",
+                Action::CompleteTask {
+                    task: TaskRef(task.into()),
+                    data: BTreeMap::new(),
+                },
+            ),
+            now,
+        )
+        .unwrap()
+        .state
+    };
+    let s = done(&started, "Activity_intake");
+    assert!(s.tasks.values().any(|t| t.step == "Activity_traject"), "{s:#?}");
+    let s = done(&s, "Activity_traject");
+    assert_eq!(s.status, CaseStatus::Ended);
+    assert_eq!(s.outcome.as_deref(), Some("betaald_werk"));
+}
+
+#[test]
+fn a_camunda_8_file_with_lanes_parallel_paths_and_merges() {
+    let p = import(&file("zeebe-lanes-parallel.bpmn")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
+    let step = |id: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    };
+    assert_eq!(
+        step("Zorg").role.as_deref(),
+        Some("jeugdconsulent"),
+        "role from the lane"
+    );
+    assert_eq!(
+        step("School").role.as_deref(),
+        Some("onderwijsconsulent"),
+        "Zeebe assignment wins"
+    );
+    assert!(step("School").deadline.is_some(), "Zeebe task schedule");
+    assert_eq!(step("Split").kind, StepKind::ParallelSplit);
+    assert_eq!(step("Join").kind, StepKind::ParallelJoin);
+    assert_eq!(step("Keuze").branches[0].when, "startkwalificatie == true");
+    // The exclusive merge is not a step: both ways lead straight on.
+    assert!(p.steps.iter().all(|s| s.id != "Samen"));
+    assert_eq!(step("Keuze").default.as_deref(), Some("Registreren"));
+    assert_eq!(step("Registreren").kind, StepKind::Automatic);
+    assert_eq!(p.roles["jeugdconsulent"].name, "Jeugdconsulent");
+}
+
+#[test]
+fn unsupported_elements_are_listed_all_at_once() {
+    let e = import(&file("unsupported.bpmn")).unwrap_err();
+    let ImportError::Unsupported(list) = &e else {
+        panic!("{e}")
+    };
+    let ids: Vec<&str> = list.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, ["s", "sub", "b"], "{e}");
+    let text = e.to_string();
+    assert!(text.contains("startEvent (messageEventDefinition) `s`"), "{text}");
+    assert!(
+        text.contains("subProcess `sub`") && text.contains("boundaryEvent `b`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_files_and_conditions_get_clear_errors() {
+    assert!(matches!(import("<definitions"), Err(ImportError::Xml(_))));
+    let e = import("<definitions xmlns='urn:x'/>").unwrap_err();
+    assert!(e.to_string().contains("not BPMN 2.0"), "{e}");
+    let bad = file("camunda7-intake.bpmn").replace(
+        "${geschikt == true &amp;&amp; trede &gt;= 3}",
+        "${execution.getVariable('x')}",
+    );
+    let e = import(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("sequence flow `Flow_ja`") && e.contains("not a plain variable"),
+        "{e}"
+    );
+    let fixed_date = file("camunda7-intake.bpmn").replace("P10D", "2026-12-01T10:00:00");
+    let e = import(&fixed_date).unwrap_err().to_string();
+    assert!(
+        e.contains("task `Activity_intake`") && e.contains("not a duration"),
+        "{e}"
+    );
+}
