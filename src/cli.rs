@@ -48,10 +48,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Check a pathway file and print every problem.
+    /// Check a pathway file (YAML or BPMN 2.0) and print every problem.
     Validate { file: PathBuf },
-    /// Validate and publish a pathway file as the next version of its key.
+    /// Validate and publish a pathway file (YAML or BPMN 2.0) as the next version of its key.
     Publish { file: PathBuf },
+    /// Read a BPMN 2.0 file (bpmn.io, Camunda Modeler) as a pathway: prints it as YAML, or
+    /// publishes it with `--publish`.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        publish: bool,
+    },
     /// Work on one case.
     #[command(subcommand)]
     Case(CaseCmd),
@@ -353,8 +360,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let url = cli.database_url.clone();
     match cli.command {
         Cmd::Validate { file } => validate_file(&file),
+        Cmd::Import { file, publish } => {
+            let source = pathway_source(&file)?;
+            if !publish {
+                print!("{source}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let pv = engine.publish_yaml(&source, Utc::now()).await?;
+            println!("published {} v{}", pv.pathway.key, pv.version);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Publish { file } => {
-            let source = read(&file)?;
+            let source = pathway_source(&file)?;
             let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
             let pv = engine.publish_yaml(&source, Utc::now()).await?;
             println!("published {} v{}", pv.pathway.key, pv.version);
@@ -575,8 +593,25 @@ fn read(file: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
 }
 
-fn validate_file(file: &PathBuf) -> anyhow::Result<ExitCode> {
+/// A pathway file as YAML: YAML files as they are, BPMN 2.0 files (`.bpmn`) imported.
+fn pathway_source(file: &PathBuf) -> anyhow::Result<String> {
     let source = read(file)?;
+    if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("bpmn")) {
+        let pathway = doorloop_engine::bpmn::import::import(&source)
+            .with_context(|| format!("importing {}", file.display()))?;
+        return Ok(doorloop_engine::definition::to_yaml(&pathway)?);
+    }
+    Ok(source)
+}
+
+fn validate_file(file: &PathBuf) -> anyhow::Result<ExitCode> {
+    let source = match pathway_source(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: {e:#}", file.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let loaded = match from_yaml(&source) {
         Ok(l) => l,
         Err(e) => {

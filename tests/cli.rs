@@ -571,6 +571,23 @@ fn validate_reports_every_problem(dir: &Path) {
         let out = db.ok(&["validate", &workflow(f)]);
         assert!(out.contains(": ok"), "{out}");
     }
+    // BPMN files are read too: validated, imported as YAML, published.
+    let bpmn = |name: &str| repo().join("engine/tests/bpmn").join(name).display().to_string();
+    let out = db.ok(&["validate", &bpmn("camunda7-intake.bpmn")]);
+    assert!(out.contains("ok (pathway intake_werk, 6 steps)"), "{out}");
+    let yaml = db.ok(&["import", &bpmn("zeebe-lanes-parallel.bpmn")]);
+    assert!(
+        yaml.contains("kind: parallel_split") && yaml.contains("when: startkwalificatie == true"),
+        "{yaml}"
+    );
+    let out = db.ok(&["import", &bpmn("camunda7-intake.bpmn"), "--publish"]);
+    assert_eq!(out.trim(), "published intake_werk v1");
+    let err = db.fails(&["import", &bpmn("unsupported.bpmn"), "--publish"]);
+    assert!(
+        err.contains("3 element(s)") && err.contains("subProcess `sub`"),
+        "{err}"
+    );
+    assert!(!db.ok(&["pathways"]).contains("unsupported"));
     let broken = dir.join("broken.yaml");
     std::fs::write(
         &broken,
