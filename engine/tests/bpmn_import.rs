@@ -120,7 +120,7 @@ fn unsupported_elements_are_listed_all_at_once() {
     let text = e.to_string();
     assert!(text.contains("startEvent (messageEventDefinition) `s`"), "{text}");
     assert!(
-        text.contains("subProcess `sub`") && text.contains("boundaryEvent `b`"),
+        text.contains("subProcess `sub`") && text.contains("boundaryEvent (messageEventDefinition) `b`"),
         "{text}"
     );
 }
@@ -145,4 +145,66 @@ fn bad_files_and_conditions_get_clear_errors() {
         e.contains("task `Activity_intake`") && e.contains("not a duration"),
         "{e}"
     );
+}
+
+#[test]
+fn script_tasks_and_timers() {
+    let p = import(&file("spiff-script-timers.bpmn")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
+    let step = |id: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    };
+    let init = step("init");
+    assert_eq!(init.kind, StepKind::Automatic);
+    assert_eq!(init.set["pogingen"], "0");
+    assert_eq!(init.set["gereed"], "pogingen >= max_pogingen");
+    assert_eq!(step("tel").set["pogingen"], "pogingen + 1");
+    // The interrupting timer is the task's deadline, with where the case goes then.
+    let aanvraag = step("aanvraag");
+    assert!(aanvraag.deadline.is_some());
+    assert_eq!(aanvraag.on_deadline.as_deref(), Some("gestopt"));
+    // The timer catch event is a wait on the outside party it names.
+    let wachten = step("wachten");
+    assert_eq!(wachten.kind, StepKind::Wait);
+    assert_eq!(wachten.party.as_deref(), Some("UWV verzekeringsarts"));
+    assert_eq!(
+        wachten.expected.as_ref().map(ToString::to_string).as_deref(),
+        Some("P16W")
+    );
+    assert_eq!(step("nog").branches[0].when, "pogingen < max_pogingen && !gereed");
+    let types: BTreeMap<&str, &FieldType> = p.variables.iter().map(|v| (v.name.as_str(), &v.ty)).collect();
+    assert_eq!(types["gereed"], &FieldType::Boolean);
+    assert_eq!(types["pogingen"], &FieldType::Number);
+}
+
+#[test]
+fn scripts_and_timers_that_cannot_be_translated_are_named() {
+    let src = file("spiff-script-timers.bpmn");
+    let e = import(&src.replace("var pogingen = pogingen + 1;", "print(pogingen)"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("scriptTask `tel`") && e.contains("not simple assignments"),
+        "{e}"
+    );
+    let e = import(&src.replace(
+        "<bpmn:boundaryEvent id=\"te_laat\"",
+        "<bpmn:boundaryEvent id=\"te_laat\" cancelActivity=\"false\"",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("non-interrupting timer") && e.contains("te_laat"),
+        "{e}"
+    );
+    let e = import(&src.replace(
+        "<bpmn:timeDuration>P14D</bpmn:timeDuration>",
+        "<bpmn:timeCycle>R3/PT1H</bpmn:timeCycle>",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("timeDuration"), "{e}");
 }

@@ -42,6 +42,14 @@ enum Token<'a> {
     Or,
     #[token("!")]
     Not,
+    #[token("+")]
+    Plus,
+    #[token("-")]
+    Minus,
+    #[token("*")]
+    Star,
+    #[token("/")]
+    Slash,
     #[token("(")]
     Open,
     #[token(")")]
@@ -161,6 +169,10 @@ pub fn translate(source: &str) -> Result<Translated, ConditionError> {
             Token::And => "&&".to_owned(),
             Token::Or => "||".to_owned(),
             Token::Not => "!".to_owned(),
+            Token::Plus => "+".to_owned(),
+            Token::Minus => "-".to_owned(),
+            Token::Star => "*".to_owned(),
+            Token::Slash => "/".to_owned(),
             Token::Open => "(".to_owned(),
             Token::Close => ")".to_owned(),
         };

@@ -135,6 +135,8 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
     let mut alias: HashMap<String, String> = HashMap::new();
     // Gateways that both join and split become two steps: flows into them go to the join.
     let mut gateway_steps: Vec<(Node<'_, '_>, StepKind)> = Vec::new();
+    // Interrupting timers on tasks: the task's deadline, and where the case goes then.
+    let mut boundaries: Vec<(Node<'_, '_>, Term)> = Vec::new();
 
     for node in process.children().filter(|n| n.is_element()) {
         let tag = node.tag_name().name();
@@ -207,6 +209,81 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 steps.push(step);
             }
             "serviceTask" | "sendTask" => steps.push(base(StepKind::Automatic)),
+            "scriptTask" => match script_assignments(&node) {
+                Ok(assignments) => {
+                    let mut step = base(StepKind::Automatic);
+                    for (name, expr) in assignments {
+                        match condition::translate(&expr) {
+                            Ok(t) => {
+                                for (v, ty) in t.variables {
+                                    variables.entry(v).or_insert(ty);
+                                }
+                                variables.insert(name.clone(), value_type(&t.cel));
+                                step.set.insert(name, t.cel);
+                            }
+                            Err(e) => {
+                                problems.push(format!("script task `{id}`: `{name} = {expr}`: {}", e.reason))
+                            }
+                        }
+                    }
+                    steps.push(step);
+                }
+                Err(why) => unsupported.push(Unsupported {
+                    id,
+                    element: "scriptTask".into(),
+                    why: Some(why),
+                }),
+            },
+            "boundaryEvent" => match (timer_duration(&node), node.attribute("cancelActivity")) {
+                (Some(Ok(term)), None | Some("true")) => boundaries.push((node, term)),
+                (Some(Ok(_)), Some(_)) => unsupported.push(Unsupported {
+                    id,
+                    element: "boundaryEvent (non-interrupting timer)".into(),
+                    why: Some("not supported yet".into()),
+                }),
+                (Some(Err(why)), _) => unsupported.push(Unsupported {
+                    id,
+                    element: "boundaryEvent (timer)".into(),
+                    why: Some(why),
+                }),
+                (None, _) => unsupported.push(Unsupported {
+                    id,
+                    element: format!("boundaryEvent ({})", definitions.join(", ")),
+                    why: None,
+                }),
+            },
+            "intermediateCatchEvent" => match timer_duration(&node) {
+                Some(Ok(term)) => {
+                    let mut step = base(StepKind::Wait);
+                    let role = lane_of
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| "medewerker".to_owned());
+                    let role_id = slug(&role);
+                    roles.entry(role_id.clone()).or_insert(RoleDef {
+                        name: role,
+                        organisation: None,
+                    });
+                    step.role = Some(role_id);
+                    step.party = Some(if name.is_empty() {
+                        "termijn".to_owned()
+                    } else {
+                        name.clone()
+                    });
+                    step.expected = Some(term);
+                    steps.push(step);
+                }
+                Some(Err(why)) => unsupported.push(Unsupported {
+                    id,
+                    element: "intermediateCatchEvent (timer)".into(),
+                    why: Some(why),
+                }),
+                None => unsupported.push(Unsupported {
+                    id,
+                    element: format!("intermediateCatchEvent ({})", definitions.join(", ")),
+                    why: None,
+                }),
+            },
             "exclusiveGateway" | "parallelGateway" | "inclusiveGateway" => {
                 let outs = outgoing(&id).len();
                 let ins = incoming(&id);
@@ -297,6 +374,23 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 }
                 step.next = Next::One(resolve(&outs[0].target));
             }
+        }
+    }
+    for (node, term) in boundaries {
+        let id = attr(&node, "id");
+        let on = attr(&node, "attachedToRef");
+        let outs = outgoing(&id);
+        let Some(step) = steps.iter_mut().find(|s| s.id == on) else {
+            problems.push(format!("timer `{id}` is attached to `{on}`, which is not a task"));
+            continue;
+        };
+        if step.deadline.is_some() {
+            problems.push(format!("task `{on}` has a due date and a timer `{id}`; keep one"));
+        } else if outs.len() != 1 {
+            problems.push(format!("timer `{id}` needs exactly one outgoing sequence flow"));
+        } else {
+            step.deadline = Some(Deadline::Plain(term));
+            step.on_deadline = outs.first().map(|f| resolve(&f.target));
         }
     }
     for (node, kind) in &gateway_steps {
@@ -468,5 +562,84 @@ fn blank_step() -> Step {
         next: Next::None,
         branches: Vec::new(),
         default: None,
+    }
+}
+
+/// The duration of a timer event (`timeDuration`); `None` when the event is no timer.
+fn timer_duration(node: &Node<'_, '_>) -> Option<Result<Term, String>> {
+    let timer = node.children().find(|n| is(n, "timerEventDefinition"))?;
+    let Some(duration) = timer.children().find(|n| is(n, "timeDuration")) else {
+        return Some(Err(
+            "only timers with a duration (timeDuration) are supported".into()
+        ));
+    };
+    let text = duration
+        .text()
+        .unwrap_or("")
+        .trim()
+        .trim_start_matches('=')
+        .trim()
+        .trim_matches('"');
+    Some(translate_duration(text).ok_or_else(|| format!("`{text}` is not an ISO-8601 duration")))
+}
+
+/// A script task's assignments, one `name = expression` per line (Python or JavaScript,
+/// `var`/`let` allowed), or a Zeebe script with a result variable.
+fn script_assignments(node: &Node<'_, '_>) -> Result<Vec<(String, String)>, String> {
+    if let Some(z) = node
+        .descendants()
+        .find(|n| n.tag_name().name() == "script" && n.tag_name().namespace() == Some(ZEEBE))
+    {
+        let (Some(expr), Some(var)) = (z.attribute("expression"), z.attribute("resultVariable")) else {
+            return Err("a Zeebe script needs an expression and a result variable".into());
+        };
+        return Ok(vec![(var.to_owned(), expr.to_owned())]);
+    }
+    let text = node
+        .children()
+        .find(|n| is(n, "script"))
+        .and_then(|n| n.text())
+        .unwrap_or("");
+    let mut out = Vec::new();
+    for line in text
+        .split(['\n', ';'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("//"))
+    {
+        let line = ["var ", "let ", "const "]
+            .iter()
+            .find_map(|p| line.strip_prefix(p))
+            .unwrap_or(line);
+        let assignment = line.split_once('=').filter(|(name, rest)| {
+            !rest.starts_with('=')
+                && !name.ends_with(['!', '<', '>'])
+                && !name.trim().is_empty()
+                && name.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        match assignment {
+            Some((name, expr)) => out.push((name.trim().to_owned(), expr.trim().to_owned())),
+            None => return Err(format!("the script is not simple assignments (`{line}`)")),
+        }
+    }
+    if out.is_empty() {
+        return Err("the script is empty".into());
+    }
+    Ok(out)
+}
+
+/// The type of a value an automatic step sets, from its expression.
+fn value_type(cel: &str) -> FieldType {
+    let t = cel.trim();
+    if t.starts_with('"') && t.ends_with('"') {
+        FieldType::Text
+    } else if t == "true"
+        || t == "false"
+        || ["==", "!=", "<", ">", "&&", "||", "!"]
+            .iter()
+            .any(|op| t.contains(op))
+    {
+        FieldType::Boolean
+    } else {
+        FieldType::Number
     }
 }
