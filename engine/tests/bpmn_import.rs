@@ -208,3 +208,35 @@ fn scripts_and_timers_that_cannot_be_translated_are_named() {
     .to_string();
     assert!(e.contains("timeDuration"), "{e}");
 }
+
+#[test]
+fn doorloop_properties_survive_in_their_own_namespace() {
+    let p = import(&file("doorloop-extensions.bpmn")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
+    assert_eq!(p.key, "vznw-bpmn");
+    assert_eq!(p.roles["wmo-consulent"].organisation.as_deref(), Some("gemeente"));
+    assert!(!p.roles.contains_key("medewerker"), "{:?}", p.roles.keys());
+    assert_eq!(p.defaults.visit_reminders.len(), 2);
+    assert!(p.defaults.inactivity.is_some());
+    assert_eq!(p.defaults.escalations.len(), 1);
+    assert!(p.defaults.messages.contains_key("visit_reminder"));
+    let intake = p.steps.iter().find(|s| s.id == "intake").unwrap();
+    assert_eq!(intake.kind, StepKind::JointVisit);
+    assert_eq!(intake.roles, ["wmo-consulent", "klantmanager"]);
+    assert!(matches!(
+        intake.deadline,
+        Some(doorloop_engine::model::Deadline::Detailed { atw: true, .. })
+    ));
+    assert!(intake.stall_after.is_some());
+    assert_eq!(intake.rung, Some(2));
+    assert_eq!(intake.fields.len(), 2);
+    assert_eq!(intake.fields[1].options, ["bijstand", "wia", "geen"]);
+    assert_eq!(intake.escalations[0].to, "manager");
+    let end = p.steps.iter().find(|s| s.id == "eind").unwrap();
+    assert_eq!(end.outcome.as_deref(), Some("beschut_werk"));
+    // A bad term is named with its element.
+    let e = import(&file("doorloop-extensions.bpmn").replace("4 weken", "vier weken"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`intake`: doorloop:stallAfter `vier weken`"), "{e}");
+}

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use roxmltree::{Document, Node};
 
 use super::condition::{self, ConditionError};
+use super::extensions;
 use crate::model::{Branch, Deadline, Defaults, Field, FieldType, Next, Pathway, RoleDef, Step, StepKind};
 use crate::term::Term;
 
@@ -322,6 +323,31 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
     if !unsupported.is_empty() {
         return Err(ImportError::Unsupported(unsupported));
     }
+    for step in &mut steps {
+        if let Some(node) = process
+            .children()
+            .find(|n| n.is_element() && n.attribute("id") == Some(step.id.as_str()))
+        {
+            extensions::apply_step(&node, step, &mut problems);
+            if let Some(role) = &step.role
+                && !roles.contains_key(role)
+            {
+                roles.insert(
+                    role.clone(),
+                    RoleDef {
+                        name: role.clone(),
+                        organisation: None,
+                    },
+                );
+            }
+            for role in &step.roles {
+                roles.entry(role.clone()).or_insert(RoleDef {
+                    name: role.clone(),
+                    organisation: None,
+                });
+            }
+        }
+    }
 
     // Where a flow really goes: through exclusive merges. Flows into a gateway that joins
     // and splits reach its join half, which keeps the gateway's id.
@@ -442,15 +468,12 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         }
         steps.push(step);
     }
-    if !problems.is_empty() {
-        return Err(ImportError::Invalid(problems));
-    }
     let key = slug(process.attribute("id").unwrap_or("bpmn"));
     let name = process
         .attribute("name")
         .or_else(|| root.attribute("name"))
         .map_or_else(|| key.clone(), str::to_owned);
-    Ok(Pathway {
+    let mut pathway = Pathway {
         key,
         name,
         description: process
@@ -471,7 +494,25 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             .collect(),
         defaults: Defaults::default(),
         steps,
-    })
+    };
+    // Roles no step names any more (a default replaced by a Doorloop role) are dropped.
+    let used: Vec<String> = pathway
+        .steps
+        .iter()
+        .flat_map(|s| {
+            s.role
+                .iter()
+                .chain(s.roles.iter())
+                .chain(s.escalations.iter().map(|e| &e.to))
+        })
+        .cloned()
+        .collect();
+    pathway.roles.retain(|id, _| used.contains(id));
+    extensions::apply_process(&process, &mut pathway, &mut problems);
+    if !problems.is_empty() {
+        return Err(ImportError::Invalid(problems));
+    }
+    Ok(pathway)
 }
 
 fn is(n: &Node<'_, '_>, name: &str) -> bool {

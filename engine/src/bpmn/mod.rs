@@ -1,4 +1,5 @@
 //! BPMN 2.0 interchange.
 
 pub mod condition;
+pub mod extensions;
 pub mod import;

@@ -1,0 +1,184 @@
+//! Doorloop's own properties in a BPMN file, in the namespace [`DOORLOOP`], so that a round
+//! trip through bpmn.io or Camunda Modeler keeps them: attributes on flow nodes and the
+//! process, and `doorloop:*` elements under `extensionElements`.
+//!
+//! On a flow node: `doorloop:kind="joint_visit"` with `doorloop:roles="a,b"`,
+//! `doorloop:role`, `doorloop:deadline` (a term such as `10 werkdagen`), `doorloop:atw`,
+//! `doorloop:stallAfter`, `doorloop:party`, `doorloop:reason`, `doorloop:expected`,
+//! `doorloop:rung`, `doorloop:outcome`, `doorloop:suspend`, `doorloop:extend`; elements
+//! `<doorloop:field name type required label options>` and
+//! `<doorloop:escalation before|after to>`. On the process: `doorloop:key`,
+//! `doorloop:inactivity`, `doorloop:visitReminders` (comma-separated terms); elements
+//! `<doorloop:role id name organisation>`, `<doorloop:variable …>` (as a field),
+//! `<doorloop:escalation …>` and `<doorloop:message kind subject intro>`.
+
+use roxmltree::Node;
+
+use crate::model::{
+    ClockRules, Deadline, Escalation, Field, FieldType, MessageText, Pathway, RoleDef, Step, StepKind,
+};
+use crate::term::Term;
+
+pub const DOORLOOP: &str = "urn:doorloop:bpmn:1";
+
+fn get<'a>(node: &Node<'a, '_>, name: &str) -> Option<&'a str> {
+    node.attribute((DOORLOOP, name))
+}
+
+fn elements<'a, 'i>(node: &Node<'a, 'i>, name: &'static str) -> impl Iterator<Item = Node<'a, 'i>> {
+    node.children()
+        .filter(|n| n.tag_name().name() == "extensionElements")
+        .flat_map(|e| e.children())
+        .filter(move |n| n.tag_name().name() == name && n.tag_name().namespace() == Some(DOORLOOP))
+}
+
+fn term(id: &str, what: &str, text: &str, problems: &mut Vec<String>) -> Option<Term> {
+    match text.parse::<Term>() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            problems.push(format!("`{id}`: doorloop:{what} `{text}`: {e}"));
+            None
+        }
+    }
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn field(id: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Option<Field> {
+    let name = n.attribute("name")?.to_owned();
+    let ty_text = n.attribute("type").unwrap_or("text");
+    let ty: FieldType = match serde_json::from_value(serde_json::Value::String(ty_text.to_owned())) {
+        Ok(t) => t,
+        Err(_) => {
+            problems.push(format!("`{id}`: field `{name}` has unknown type `{ty_text}`"));
+            return None;
+        }
+    };
+    Some(Field {
+        name,
+        ty,
+        required: n.attribute("required") == Some("true"),
+        label: n.attribute("label").map(str::to_owned),
+        options: n.attribute("options").map(list).unwrap_or_default(),
+    })
+}
+
+fn escalation(id: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Escalation {
+    Escalation {
+        before: n
+            .attribute("before")
+            .and_then(|t| term(id, "escalation before", t, problems)),
+        after: n
+            .attribute("after")
+            .and_then(|t| term(id, "escalation after", t, problems)),
+        to: n.attribute("to").unwrap_or("responsible").to_owned(),
+    }
+}
+
+/// Applies a flow node's Doorloop properties to its step.
+pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Vec<String>) {
+    let id = step.id.clone();
+    if get(node, "kind") == Some("joint_visit") {
+        step.kind = StepKind::JointVisit;
+        step.roles = get(node, "roles").map(list).unwrap_or_default();
+        step.role = None;
+    }
+    if let Some(r) = get(node, "role") {
+        step.role = Some(r.to_owned());
+    }
+    if let Some(t) = get(node, "deadline").and_then(|t| term(&id, "deadline", t, problems)) {
+        step.deadline = Some(if get(node, "atw") == Some("true") {
+            Deadline::Detailed { term: t, atw: true }
+        } else {
+            Deadline::Plain(t)
+        });
+    }
+    if let Some(t) = get(node, "stallAfter") {
+        step.stall_after = term(&id, "stallAfter", t, problems);
+    }
+    if let Some(t) = get(node, "expected") {
+        step.expected = term(&id, "expected", t, problems);
+    }
+    if let Some(p) = get(node, "party") {
+        step.party = Some(p.to_owned());
+    }
+    if let Some(r) = get(node, "reason") {
+        step.reason = Some(r.to_owned());
+    }
+    if let Some(o) = get(node, "outcome") {
+        step.outcome = Some(o.to_owned());
+    }
+    if let Some(r) = get(node, "rung") {
+        match r.parse() {
+            Ok(r) => step.rung = Some(r),
+            Err(_) => problems.push(format!("`{id}`: doorloop:rung `{r}` is not a number")),
+        }
+    }
+    let suspend = get(node, "suspend") == Some("true");
+    let extend = get(node, "extend").and_then(|t| term(&id, "extend", t, problems));
+    if suspend || extend.is_some() {
+        step.clock = Some(ClockRules { suspend, extend });
+    }
+    for f in elements(node, "field") {
+        if let Some(f) = field(&id, &f, problems) {
+            step.fields.push(f);
+        }
+    }
+    for e in elements(node, "escalation") {
+        step.escalations.push(escalation(&id, &e, problems));
+    }
+}
+
+/// Applies the process's Doorloop properties to the pathway.
+pub(super) fn apply_process(process: &Node<'_, '_>, pathway: &mut Pathway, problems: &mut Vec<String>) {
+    let id = process.attribute("id").unwrap_or("process").to_owned();
+    if let Some(k) = get(process, "key") {
+        pathway.key = k.to_owned();
+    }
+    if let Some(t) = get(process, "inactivity") {
+        pathway.defaults.inactivity = term(&id, "inactivity", t, problems);
+    }
+    if let Some(list_text) = get(process, "visitReminders") {
+        pathway.defaults.visit_reminders = list(list_text)
+            .iter()
+            .filter_map(|t| term(&id, "visitReminders", t, problems))
+            .collect();
+    }
+    for r in elements(process, "role") {
+        if let Some(role_id) = r.attribute("id") {
+            pathway.roles.insert(
+                role_id.to_owned(),
+                RoleDef {
+                    name: r.attribute("name").unwrap_or(role_id).to_owned(),
+                    organisation: r.attribute("organisation").map(str::to_owned),
+                },
+            );
+        }
+    }
+    for v in elements(process, "variable") {
+        if let Some(f) = field(&id, &v, problems) {
+            pathway.variables.retain(|existing| existing.name != f.name);
+            pathway.variables.push(f);
+        }
+    }
+    for e in elements(process, "escalation") {
+        pathway.defaults.escalations.push(escalation(&id, &e, problems));
+    }
+    for m in elements(process, "message") {
+        if let Some(kind) = m.attribute("kind") {
+            pathway.defaults.messages.insert(
+                kind.to_owned(),
+                MessageText {
+                    subject: m.attribute("subject").map(str::to_owned),
+                    intro: m.attribute("intro").map(str::to_owned),
+                },
+            );
+        }
+    }
+}
