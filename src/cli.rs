@@ -52,6 +52,15 @@ pub enum Cmd {
     Validate { file: PathBuf },
     /// Validate and publish a pathway file (YAML or BPMN 2.0) as the next version of its key.
     Publish { file: PathBuf },
+    /// Print a published pathway as BPMN 2.0 (with a diagram, for bpmn.io and Camunda
+    /// Modeler) or as YAML.
+    Export {
+        key: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long, value_parser = ["bpmn", "yaml"], default_value = "bpmn")]
+        format: String,
+    },
     /// Read a BPMN 2.0 file (bpmn.io, Camunda Modeler) as a pathway: prints it as YAML, or
     /// publishes it with `--publish`.
     Import {
@@ -360,6 +369,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let url = cli.database_url.clone();
     match cli.command {
         Cmd::Validate { file } => validate_file(&file),
+        Cmd::Export { key, version, format } => {
+            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let pv = engine.store().pathway(&key, version).await?;
+            if format == "yaml" {
+                print!("{}", doorloop_engine::definition::to_yaml(&pv.pathway)?);
+            } else {
+                print!("{}", doorloop_engine::bpmn::export::export(&pv.pathway)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Import { file, publish } => {
             let source = pathway_source(&file)?;
             if !publish {

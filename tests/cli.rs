@@ -588,6 +588,20 @@ fn validate_reports_every_problem(dir: &Path) {
         "{err}"
     );
     assert!(!db.ok(&["pathways"]).contains("unsupported"));
+    // Export: BPMN with a diagram, which imports back to the same pathway.
+    db.ok(&["publish", &workflow("simpel-switchen.yaml")]);
+    let xml = db.ok(&["export", "simpel-switchen"]);
+    assert!(
+        xml.contains("<bpmndi:BPMNDiagram") && xml.contains("doorloop:key=\"simpel-switchen\""),
+        "{xml}"
+    );
+    let exported = dir.join("simpel.bpmn");
+    std::fs::write(&exported, &xml).unwrap();
+    let back = db.ok(&["import", exported.to_str().unwrap()]);
+    let yaml = db.ok(&["export", "simpel-switchen", "--format", "yaml"]);
+    assert_eq!(back, yaml);
+    let err = db.fails(&["export", "bestaat-niet"]);
+    assert!(err.contains("bestaat-niet"), "{err}");
     let broken = dir.join("broken.yaml");
     std::fs::write(
         &broken,

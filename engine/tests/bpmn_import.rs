@@ -240,3 +240,42 @@ fn doorloop_properties_survive_in_their_own_namespace() {
         .to_string();
     assert!(e.contains("`intake`: doorloop:stallAfter `vier weken`"), "{e}");
 }
+
+#[test]
+fn shipped_pathways_survive_a_round_trip_through_bpmn() {
+    use doorloop_engine::bpmn::export::export;
+    use doorloop_engine::definition::from_yaml;
+    for name in [
+        "van-zorg-naar-werk.yaml",
+        "jongeren-zorg-school-werk.yaml",
+        "simpel-switchen.yaml",
+    ] {
+        let yaml =
+            std::fs::read_to_string(format!("{}/../workflows/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let original = from_yaml(&yaml).unwrap().pathway;
+        let xml = export(&original).unwrap();
+        let back = import(&xml).unwrap_or_else(|e| panic!("{name}: {e}\n{xml}"));
+        if back != original {
+            let (a, b) = (
+                doorloop_engine::definition::to_yaml(&original).unwrap(),
+                doorloop_engine::definition::to_yaml(&back).unwrap(),
+            );
+            let diff: Vec<String> = a
+                .lines()
+                .zip(b.lines())
+                .enumerate()
+                .filter(|(_, (x, y))| x != y)
+                .take(5)
+                .map(|(i, (x, y))| format!("line {i}: {x:?} became {y:?}"))
+                .collect();
+            panic!("{name}: the round trip changed the pathway:\n{}", diff.join("\n"));
+        }
+        // BPMN → YAML → BPMN keeps every element.
+        let again = export(&back).unwrap();
+        assert_eq!(again, xml, "{name}");
+        assert!(
+            xml.contains("<bpmndi:BPMNShape") && xml.contains("<di:waypoint"),
+            "{name} has a diagram"
+        );
+    }
+}

@@ -5,9 +5,9 @@
 //! On a flow node: `doorloop:kind="joint_visit"` with `doorloop:roles="a,b"`,
 //! `doorloop:role`, `doorloop:deadline` (a term such as `10 werkdagen`), `doorloop:atw`,
 //! `doorloop:stallAfter`, `doorloop:party`, `doorloop:reason`, `doorloop:expected`,
-//! `doorloop:rung`, `doorloop:outcome`, `doorloop:suspend`, `doorloop:extend`; elements
-//! `<doorloop:field name type required label options>` and
-//! `<doorloop:escalation before|after to>`. On the process: `doorloop:key`,
+//! `doorloop:rung`, `doorloop:outcome`, `doorloop:suspend`, `doorloop:extend`,
+//! `doorloop:kind="wait"`; elements `<doorloop:field name type required label options>`,
+//! `<doorloop:escalation before|after to>` and `<doorloop:set name expr>`. On the process: `doorloop:key`,
 //! `doorloop:inactivity`, `doorloop:visitReminders` (comma-separated terms); elements
 //! `<doorloop:role id name organisation>`, `<doorloop:variable …>` (as a field),
 //! `<doorloop:escalation …>` and `<doorloop:message kind subject intro>`.
@@ -84,19 +84,26 @@ fn escalation(id: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Escalat
 /// Applies a flow node's Doorloop properties to its step.
 pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Vec<String>) {
     let id = step.id.clone();
-    if get(node, "kind") == Some("joint_visit") {
-        step.kind = StepKind::JointVisit;
-        step.roles = get(node, "roles").map(list).unwrap_or_default();
-        step.role = None;
+    match get(node, "kind") {
+        Some("joint_visit") => {
+            step.kind = StepKind::JointVisit;
+            step.roles = get(node, "roles").map(list).unwrap_or_default();
+            step.role = None;
+        }
+        Some("wait") => step.kind = StepKind::Wait,
+        Some(other) => problems.push(format!("`{id}`: unknown doorloop:kind `{other}`")),
+        None => {}
     }
     if let Some(r) = get(node, "role") {
         step.role = Some(r.to_owned());
     }
     if let Some(t) = get(node, "deadline").and_then(|t| term(&id, "deadline", t, problems)) {
-        step.deadline = Some(if get(node, "atw") == Some("true") {
-            Deadline::Detailed { term: t, atw: true }
-        } else {
-            Deadline::Plain(t)
+        step.deadline = Some(match get(node, "atw") {
+            Some(atw) => Deadline::Detailed {
+                term: t,
+                atw: atw == "true",
+            },
+            None => Deadline::Plain(t),
         });
     }
     if let Some(t) = get(node, "stallAfter") {
@@ -132,6 +139,12 @@ pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Ve
     }
     for e in elements(node, "escalation") {
         step.escalations.push(escalation(&id, &e, problems));
+    }
+    let sets: Vec<(String, String)> = elements(node, "set")
+        .filter_map(|n| Some((n.attribute("name")?.to_owned(), n.attribute("expr")?.to_owned())))
+        .collect();
+    if !sets.is_empty() {
+        step.set = sets.into_iter().collect();
     }
 }
 

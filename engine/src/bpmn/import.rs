@@ -67,6 +67,8 @@ struct Flow {
     source: String,
     target: String,
     condition: Option<String>,
+    /// The condition's `language`; CEL (Doorloop's own export) is taken as it is.
+    language: Option<String>,
     name: Option<String>,
 }
 
@@ -96,6 +98,8 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         })
         .collect();
     let mut problems: Vec<String> = Vec::new();
+    // Text in files Doorloop wrote is taken exactly; other tools' is trimmed.
+    let ours = root.attribute("exporter") == Some("Doorloop");
 
     // Lanes name the role of the nodes they hold.
     let mut lane_of: HashMap<String, String> = HashMap::new();
@@ -112,17 +116,20 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
 
     let mut flows: Vec<Flow> = Vec::new();
     for f in process.children().filter(|n| is(n, "sequenceFlow")) {
-        let condition = f
-            .children()
-            .find(|n| is(n, "conditionExpression"))
+        let expression = f.children().find(|n| is(n, "conditionExpression"));
+        let condition = expression
             .and_then(|c| c.text())
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty());
+        let language = expression
+            .and_then(|c| c.attribute("language"))
+            .map(str::to_owned);
         flows.push(Flow {
             id: attr(&f, "id"),
             source: attr(&f, "sourceRef"),
             target: attr(&f, "targetRef"),
             condition,
+            language,
             name: f.attribute("name").map(str::to_owned),
         });
     }
@@ -146,12 +153,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         }
         let id = attr(&node, "id");
         let name = node.attribute("name").unwrap_or("").trim().to_owned();
-        let description = node
-            .children()
-            .find(|n| is(n, "documentation"))
-            .and_then(|d| d.text())
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty());
+        let description = documentation(&node, ours);
         let base = |kind: StepKind| Step {
             id: id.clone(),
             kind,
@@ -364,6 +366,18 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
     let split_id = |id: &str| format!("{id}_split");
     let mut translate_flow = |f: &Flow, problems: &mut Vec<String>| -> Option<String> {
         let c = f.condition.as_deref()?;
+        if f.language.as_deref() == Some(super::export::CEL) {
+            return match crate::expr::Expr::compile(c) {
+                Ok(_) => Some(c.to_owned()),
+                Err(e) => {
+                    problems.push(format!(
+                        "sequence flow `{}`: condition `{c}`: {}",
+                        f.id, e.message
+                    ));
+                    None
+                }
+            };
+        }
         match condition::translate(c) {
             Ok(t) => {
                 for (name, ty) in t.variables {
@@ -410,12 +424,18 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             problems.push(format!("timer `{id}` is attached to `{on}`, which is not a task"));
             continue;
         };
-        if step.deadline.is_some() {
+        let own_rule = process.children().any(|n| {
+            n.attribute("id") == Some(on.as_str())
+                && n.attribute((extensions::DOORLOOP, "deadline")).is_some()
+        });
+        if step.deadline.is_some() && !own_rule {
             problems.push(format!("task `{on}` has a due date and a timer `{id}`; keep one"));
         } else if outs.len() != 1 {
             problems.push(format!("timer `{id}` needs exactly one outgoing sequence flow"));
         } else {
-            step.deadline = Some(Deadline::Plain(term));
+            if !own_rule {
+                step.deadline = Some(Deadline::Plain(term));
+            }
             step.on_deadline = outs.first().map(|f| resolve(&f.target));
         }
     }
@@ -468,6 +488,20 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         }
         steps.push(step);
     }
+    // Steps in the order of the file (a gateway's split half right after its join half).
+    let position: HashMap<&str, usize> = process
+        .children()
+        .filter(|n| n.is_element())
+        .enumerate()
+        .filter_map(|(i, n)| Some((n.attribute("id")?, i)))
+        .collect();
+    steps.sort_by_key(|s| {
+        let (id, split) = match s.id.strip_suffix("_split") {
+            Some(base) if position.contains_key(base) => (base, 1),
+            _ => (s.id.as_str(), 0),
+        };
+        (position.get(id).copied().unwrap_or(usize::MAX), split)
+    });
     let key = slug(process.attribute("id").unwrap_or("bpmn"));
     let name = process
         .attribute("name")
@@ -476,11 +510,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
     let mut pathway = Pathway {
         key,
         name,
-        description: process
-            .children()
-            .find(|n| is(n, "documentation"))
-            .and_then(|d| d.text())
-            .map(|t| t.trim().to_owned()),
+        description: documentation(&process, ours),
         roles,
         variables: variables
             .into_iter()
@@ -683,4 +713,14 @@ fn value_type(cel: &str) -> FieldType {
     } else {
         FieldType::Number
     }
+}
+
+fn documentation(node: &Node<'_, '_>, verbatim: bool) -> Option<String> {
+    let text = node.children().find(|n| is(n, "documentation"))?.text()?;
+    let text = if verbatim {
+        text.to_owned()
+    } else {
+        text.trim().to_owned()
+    };
+    (!text.is_empty()).then_some(text)
 }
