@@ -482,6 +482,121 @@ fn run_browser_test() -> Result<(), Failed> {
     Ok(())
 }
 
+/// bpmn-js from npm (test-only `tests/bpmn-js/package.json` and its lockfile), installed by
+/// the harness with `npm ci` when missing.
+fn bpmn_viewer() -> Result<PathBuf, Failed> {
+    let dir = repo().join("tests/bpmn-js");
+    let viewer = dir.join("node_modules/bpmn-js/dist/bpmn-viewer.production.min.js");
+    if !viewer.exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .map_err(|e| Failed::from(format!("npm is needed to install bpmn-js: {e}")))?;
+        if !status.success() || !viewer.exists() {
+            return Err(Failed::from("npm ci in tests/bpmn-js failed"));
+        }
+    }
+    Ok(viewer)
+}
+
+/// Every shipped pathway, exported as BPMN, opens in bpmn-js without import warnings, with
+/// a shape for every step.
+async fn bpmn_js_opens_the_exports(driver: u16, viewer: &Path) {
+    let profile = tempfile::tempdir().unwrap();
+    let pages = tempfile::tempdir().unwrap();
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--allow-file-access-from-files", "--window-size=1600,1000",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{driver}"))
+        .await
+        .expect("connect to chromedriver");
+    for name in [
+        "van-zorg-naar-werk",
+        "jongeren-zorg-school-werk",
+        "simpel-switchen",
+    ] {
+        let yaml = std::fs::read_to_string(repo().join(format!("workflows/{name}.yaml"))).unwrap();
+        let pathway = doorloop_engine::definition::from_yaml(&yaml).unwrap().pathway;
+        let xml = doorloop_engine::bpmn::export::export(&pathway).unwrap();
+        let page = pages.path().join(format!("{name}.html"));
+        std::fs::write(
+            &page,
+            format!(
+                r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>bezig</title>
+<style>html,body,#canvas{{height:100%;margin:0}}</style></head><body><div id="canvas"></div>
+<script src="{viewer}"></script>
+<script>
+const viewer = new BpmnJS({{ container: '#canvas' }});
+viewer.importXML({xml}).then(function (result) {{
+  window.importWarnings = result.warnings.map(function (w) {{ return w.message; }});
+  window.shapes = viewer.get('elementRegistry').filter(function (e) {{ return e.type !== 'label' && !e.waypoints; }}).length;
+  viewer.get('canvas').zoom('fit-viewport');
+  document.title = 'klaar';
+}}).catch(function (e) {{ window.importWarnings = ['error: ' + e.message]; document.title = 'fout'; }});
+</script></body></html>"#,
+                viewer = format!("file://{}", viewer.display()),
+                xml = serde_json::to_string(&xml).unwrap(),
+            ),
+        )
+        .unwrap();
+        client.goto(&format!("file://{}", page.display())).await.unwrap();
+        let mut title = String::new();
+        for _ in 0..100 {
+            title = client.title().await.unwrap();
+            if title != "bezig" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let warnings = client
+            .execute("return window.importWarnings || ['no result']", vec![])
+            .await
+            .unwrap();
+        assert_eq!(title, "klaar", "{name}: {warnings}");
+        assert_eq!(warnings, json!([]), "{name}: bpmn-js import warnings");
+        let shapes = client.execute("return window.shapes", vec![]).await.unwrap();
+        // The process itself counts as one element; boundary timers add to the steps.
+        assert!(
+            shapes.as_u64().unwrap_or(0) > pathway.steps.len() as u64,
+            "{name}: {shapes} shapes for {} steps",
+            pathway.steps.len()
+        );
+        shot(&client, &format!("bpmn-{name}")).await;
+    }
+    let _ = client.close().await;
+}
+
+fn run_bpmn_js_test() -> Result<(), Failed> {
+    let viewer = bpmn_viewer()?;
+    let driver_port = free_port();
+    let driver = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={driver_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Failed::from(format!("starting chromedriver: {e}")))?;
+    let _driver = Guard(driver);
+    wait_for_port(driver_port, "chromedriver");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(bpmn_js_opens_the_exports(driver_port, &viewer));
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let available = Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists();
@@ -500,5 +615,14 @@ fn main() {
         run_browser_test()
     })
     .with_ignored_flag(!available && !required);
-    libtest_mimic::run(&args, vec![trial]).exit();
+    let bpmn = Trial::test("browser::bpmn_js_opens_every_exported_pathway", move || {
+        if !available {
+            return Err(Failed::from(format!(
+                "{CHROMIUM} and {CHROMEDRIVER} are required (DOORLOOP_REQUIRE_BROWSER=1)"
+            )));
+        }
+        run_bpmn_js_test()
+    })
+    .with_ignored_flag(!available && !required);
+    libtest_mimic::run(&args, vec![trial, bpmn]).exit();
 }
