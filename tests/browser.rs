@@ -536,7 +536,7 @@ async fn bpmn_js_opens_the_exports(driver: u16, viewer: &Path) {
             format!(
                 r#"<!DOCTYPE html><html><head><meta charset="utf-8"><title>bezig</title>
 <style>html,body,#canvas{{height:100%;margin:0}}</style></head><body><div id="canvas"></div>
-<script src="{viewer}"></script>
+<script src="file://{viewer}"></script>
 <script>
 const viewer = new BpmnJS({{ container: '#canvas' }});
 viewer.importXML({xml}).then(function (result) {{
@@ -546,7 +546,7 @@ viewer.importXML({xml}).then(function (result) {{
   document.title = 'klaar';
 }}).catch(function (e) {{ window.importWarnings = ['error: ' + e.message]; document.title = 'fout'; }});
 </script></body></html>"#,
-                viewer = format!("file://{}", viewer.display()),
+                viewer = viewer.display(),
                 xml = serde_json::to_string(&xml).unwrap(),
             ),
         )
