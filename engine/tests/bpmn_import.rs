@@ -34,9 +34,12 @@ fn a_camunda_7_file_becomes_a_valid_pathway_that_runs() {
     assert_eq!(gw.branches[0].when, "geschikt == true && trede >= 3");
     assert_eq!(gw.branches[0].label.as_deref(), Some("ja"));
     assert_eq!(gw.default.as_deref(), Some("Event_gestopt"));
-    let types: BTreeMap<&str, &FieldType> = p.variables.iter().map(|v| (v.name.as_str(), &v.ty)).collect();
+    // What the gateway reads is asked when the intake is completed (optional fields).
+    let types: BTreeMap<&str, &FieldType> = intake.fields.iter().map(|v| (v.name.as_str(), &v.ty)).collect();
     assert_eq!(types["geschikt"], &FieldType::Boolean);
     assert_eq!(types["trede"], &FieldType::Number);
+    assert!(intake.fields.iter().all(|f| !f.required));
+    assert!(p.variables.is_empty());
     let outcomes: Vec<&str> = p.steps.iter().filter_map(|s| s.outcome.as_deref()).collect();
     assert_eq!(outcomes, ["betaald_werk", "gestopt"]);
 
@@ -46,16 +49,20 @@ fn a_camunda_7_file_becomes_a_valid_pathway_that_runs() {
         pathway: p,
     };
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
-    let vars = serde_json::from_value(json!({"geschikt": true, "trede": 4})).unwrap();
     let started = apply(
         &pv,
         &CaseState::blank("c1"),
-        Command::new("anna", Action::StartCase { variables: vars }),
+        Command::new(
+            "anna",
+            Action::StartCase {
+                variables: BTreeMap::new(),
+            },
+        ),
         now,
     )
     .unwrap()
     .state;
-    let done = |s: &CaseState, task: &str| {
+    let done = |s: &CaseState, task: &str, data: serde_json::Value| {
         apply(
             &pv,
             s,
@@ -63,7 +70,7 @@ fn a_camunda_7_file_becomes_a_valid_pathway_that_runs() {
                 "anna",
                 Action::CompleteTask {
                     task: TaskRef(task.into()),
-                    data: BTreeMap::new(),
+                    data: serde_json::from_value(data).unwrap(),
                 },
             ),
             now,
@@ -71,9 +78,9 @@ fn a_camunda_7_file_becomes_a_valid_pathway_that_runs() {
         .unwrap()
         .state
     };
-    let s = done(&started, "Activity_intake");
+    let s = done(&started, "Activity_intake", json!({"geschikt": true, "trede": 4}));
     assert!(s.tasks.values().any(|t| t.step == "Activity_traject"), "{s:#?}");
-    let s = done(&s, "Activity_traject");
+    let s = done(&s, "Activity_traject", json!({}));
     assert_eq!(s.status, CaseStatus::Ended);
     assert_eq!(s.outcome.as_deref(), Some("betaald_werk"));
 }

@@ -87,6 +87,8 @@ pub enum Dialect {
 pub struct Translated {
     pub cel: String,
     pub variables: BTreeMap<String, FieldType>,
+    /// The strings each variable is compared with (`uitkering == 'wia'` → `wia`).
+    pub literals: BTreeMap<String, Vec<String>>,
 }
 
 /// Why a condition cannot be used.
@@ -127,6 +129,7 @@ pub fn translate(source: &str) -> Result<Translated, ConditionError> {
     }
     let mut out: Vec<String> = Vec::with_capacity(tokens.len());
     let mut variables: BTreeMap<String, FieldType> = BTreeMap::new();
+    let mut literals: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (i, token) in tokens.iter().enumerate() {
         let piece = match token {
             Token::Ident(name) => match *name {
@@ -149,6 +152,12 @@ pub fn translate(source: &str) -> Result<Translated, ConditionError> {
                         ))
                     })?;
                     let ty = type_near(&tokens, i);
+                    if let Some(text) = literal_near(&tokens, i) {
+                        let list = literals.entry(var.to_owned()).or_default();
+                        if !list.contains(&text) {
+                            list.push(text);
+                        }
+                    }
                     let slot = variables.entry(var.to_owned()).or_insert(ty);
                     if *slot != ty && ty != FieldType::Boolean {
                         *slot = ty;
@@ -189,7 +198,11 @@ pub fn translate(source: &str) -> Result<Translated, ConditionError> {
             e.message
         ))
     })?;
-    Ok(Translated { cel, variables })
+    Ok(Translated {
+        cel,
+        variables,
+        literals,
+    })
 }
 
 /// `x`, or `x` from `environment.variables.x` / `variables.x` (JavaScript-style access).
@@ -199,6 +212,19 @@ fn variable(name: &str) -> Option<&str> {
         .or_else(|| name.strip_prefix("variables."))
         .unwrap_or(name);
     (!plain.contains('.')).then_some(plain)
+}
+
+/// The string literal a variable is compared with, if any.
+fn literal_near(tokens: &[Token<'_>], i: usize) -> Option<String> {
+    let other = match (tokens.get(i + 1), i.checked_sub(1).and_then(|j| tokens.get(j))) {
+        (Some(Token::Eq | Token::Ne | Token::Assign), _) => tokens.get(i + 2),
+        (_, Some(Token::Eq | Token::Ne | Token::Assign)) => i.checked_sub(2).and_then(|j| tokens.get(j)),
+        _ => None,
+    };
+    match other {
+        Some(Token::Str(s)) => Some(s.clone()),
+        _ => None,
+    }
 }
 
 /// The type a variable is compared with: the literal on the other side of a comparison,
@@ -262,6 +288,7 @@ mod tests {
         assert_eq!(t.variables["trede"], FieldType::Number);
         assert_eq!(t.variables["uitkering"], FieldType::Text);
         assert_eq!(t.variables["score"], FieldType::Number);
+        assert_eq!(t.literals["uitkering"], ["wia"]);
     }
 
     #[test]

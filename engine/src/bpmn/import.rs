@@ -138,6 +138,10 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
 
     let mut roles: BTreeMap<String, RoleDef> = BTreeMap::new();
     let mut variables: BTreeMap<String, FieldType> = BTreeMap::new();
+    // Variables conditions read, with their type and the strings they are compared with;
+    // and which gateway reads which.
+    let mut read_by_conditions: BTreeMap<String, (FieldType, Vec<String>)> = BTreeMap::new();
+    let mut reads: Vec<(String, String)> = Vec::new();
     let mut steps: Vec<Step> = Vec::new();
     // Exclusive merges: a pathway step may have many predecessors, so the merge is skipped.
     let mut alias: HashMap<String, String> = HashMap::new();
@@ -381,7 +385,13 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         match condition::translate(c) {
             Ok(t) => {
                 for (name, ty) in t.variables {
-                    variables.entry(name).or_insert(ty);
+                    let entry = read_by_conditions.entry(name.clone()).or_insert((ty, Vec::new()));
+                    for l in t.literals.get(&name).into_iter().flatten() {
+                        if !entry.1.contains(l) {
+                            entry.1.push(l.clone());
+                        }
+                    }
+                    reads.push((f.source.clone(), name));
                 }
                 Some(t.cel)
             }
@@ -487,6 +497,56 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             }
         }
         steps.push(step);
+    }
+    // A variable a condition reads is, as in Camunda, what the person completing the task
+    // before the gateway answers: an optional field of that task. Variables set by scripts,
+    // or read right after the start, are case variables.
+    let set_by_scripts: Vec<String> = steps.iter().flat_map(|s| s.set.keys().cloned()).collect();
+    let is_field = |steps: &[Step], name: &str| steps.iter().any(|s| s.fields.iter().any(|f| f.name == name));
+    for (name, (ty, literals)) in &read_by_conditions {
+        if set_by_scripts.contains(name) || is_field(&steps, name) {
+            continue;
+        }
+        let gateways: Vec<String> = reads
+            .iter()
+            .filter(|(_, v)| v == name)
+            .map(|(g, _)| g.clone())
+            .collect();
+        let asking: Vec<usize> = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.kind, StepKind::Task | StepKind::JointVisit | StepKind::Wait))
+            .filter(|(_, s)| s.transitions().iter().any(|t| gateways.iter().any(|g| g == t.to)))
+            .map(|(i, _)| i)
+            .collect();
+        if asking.is_empty() {
+            variables.entry(name.clone()).or_insert(*ty);
+            continue;
+        }
+        let field = if *ty == FieldType::Text && !literals.is_empty() {
+            let mut options = literals.clone();
+            options.push("anders".into());
+            Field {
+                name: name.clone(),
+                ty: FieldType::Choice,
+                required: false,
+                label: None,
+                options,
+            }
+        } else {
+            Field {
+                name: name.clone(),
+                ty: *ty,
+                required: false,
+                label: None,
+                options: Vec::new(),
+            }
+        };
+        for i in asking {
+            if let Some(s) = steps.get_mut(i) {
+                s.fields.push(field.clone());
+            }
+        }
     }
     // Steps in the order of the file (a gateway's split half right after its join half).
     let position: HashMap<&str, usize> = process
