@@ -42,7 +42,10 @@ pub struct BenchArgs {
     /// Timers scenario: how many timers are due in the measured pass.
     #[arg(long, default_value_t = 1000)]
     pub due: u32,
-    /// Pathway file (default: the shipped van-zorg-naar-werk).
+    /// Start variables of every case, `name=value` (repeatable).
+    #[arg(long = "var")]
+    pub vars: Vec<String>,
+    /// Pathway file, YAML or BPMN 2.0 (default: the shipped van-zorg-naar-werk).
     pub file: Option<PathBuf>,
 }
 
@@ -65,6 +68,22 @@ pub async fn run(args: BenchArgs, url: &str, allow_non_durable: bool) -> anyhow:
     let source = match &args.file {
         Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
         None => PATHWAYS[0].1.to_owned(),
+    };
+    let bpmn = args
+        .file
+        .as_ref()
+        .is_some_and(|f| f.extension().is_some_and(|e| e.eq_ignore_ascii_case("bpmn")));
+    let source = if bpmn {
+        let started = Instant::now();
+        let pathway = doorloop_engine::bpmn::import::import(&source).context("importing the BPMN file")?;
+        eprintln!(
+            "imported BPMN: {} steps in {:.1} ms",
+            pathway.steps.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        doorloop_engine::definition::to_yaml(&pathway)?
+    } else {
+        source
     };
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         let schema = format!("bench_{}", uuid::Uuid::now_v7().simple());
@@ -105,6 +124,20 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         .context("bench epoch")?;
     let pv = engine.publish_yaml(source, epoch).await?;
     let key = pv.pathway.key.clone();
+    let start_vars = Arc::new(crate::vars::parse(&args.vars, &[], &pv)?);
+    // Every optional field answered: conditions of imported BPMN read them.
+    let driver = Driver {
+        optional: if args
+            .file
+            .as_ref()
+            .is_some_and(|f| f.extension().is_some_and(|e| e == "bpmn"))
+        {
+            1.0
+        } else {
+            Driver::default().optional
+        },
+        ..Driver::default()
+    };
 
     let bare = store.bare_commits(args.bare_commits).await?;
     let bare_per_s = f64::from(args.bare_commits) / bare.as_secs_f64();
@@ -123,28 +156,44 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         let key = key.clone();
         let cases = args.cases;
         let seed = args.seed;
+        let start_vars = start_vars.clone();
+        let driver = driver;
         workers.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::new();
             let mut reached: BTreeMap<String, u64> = BTreeMap::new();
-            let driver = Driver::default();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= cases {
                     break;
                 }
                 let seed = seed.wrapping_add(u64::from(i));
-                run_case(&engine, &key, &driver, seed, epoch, &mut latencies, &mut reached).await?;
+                run_case(
+                    &engine,
+                    &key,
+                    &driver,
+                    &start_vars,
+                    seed,
+                    epoch,
+                    &mut latencies,
+                    &mut reached,
+                )
+                .await?;
             }
             anyhow::Ok((latencies, reached))
         }));
     }
     let mut latencies = Vec::new();
     let mut reached: BTreeMap<String, u64> = BTreeMap::new();
+    let mut completed_tasks: u64 = 0;
     for w in workers {
         let (l, r) = w.await.context("bench worker")??;
         latencies.extend(l);
         for (step, n) in r {
-            *reached.entry(step).or_default() += n;
+            if step == COMPLETED {
+                completed_tasks += n;
+            } else {
+                *reached.entry(step).or_default() += n;
+            }
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -182,7 +231,7 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
             .join(" ")
     );
     println!(
-        "cases={} commands={} fsync_commits_per_s={:.0} commands_per_s={:.0} ratio={:.2} p50_us={} p99_us={} peak_rss_mb={:.1}",
+        "cases={} commands={} fsync_commits_per_s={:.0} commands_per_s={:.0} ratio={:.2} p50_us={} p99_us={} peak_rss_mb={:.1} tasks_per_s={:.0}",
         args.cases,
         commands,
         bare_per_s,
@@ -190,10 +239,14 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         per_s / bare_per_s,
         pct(0.50),
         pct(0.99),
-        peak_rss_mb()
+        peak_rss_mb(),
+        completed_tasks as f64 / elapsed
     );
     Ok(())
 }
+
+/// Key under which `run_case` counts human-task completions.
+const COMPLETED: &str = "\u{0}completed";
 
 /// Builds `cases` open cases (each with a deadline timer), of which `due` fall due first,
 /// then times one scheduler pass that finds nothing and one that fires the due ones.
@@ -281,6 +334,7 @@ async fn run_case(
     engine: &Engine,
     key: &str,
     driver: &Driver,
+    start_vars: &BTreeMap<String, serde_json::Value>,
     seed: u64,
     epoch: chrono::DateTime<Utc>,
     latencies: &mut Vec<u32>,
@@ -290,7 +344,7 @@ async fn run_case(
     let mut t = epoch;
     let timer = Instant::now();
     let out = engine
-        .start_case(key, None, "bench", Default::default(), t)
+        .start_case(key, None, "bench", start_vars.clone(), t)
         .await?;
     latencies.push(micros(timer));
     count_opened(&out.events, reached);
@@ -315,6 +369,12 @@ async fn run_case(
             }
         };
         t = at;
+        if matches!(
+            command.action,
+            Action::CompleteTask { .. } | Action::RecordVisitOutcome { .. }
+        ) {
+            *reached.entry(COMPLETED.to_owned()).or_default() += 1;
+        }
         let timer = Instant::now();
         let out = engine.execute(&state.id, command, at).await?;
         latencies.push(micros(timer));

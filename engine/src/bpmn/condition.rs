@@ -101,6 +101,15 @@ pub struct ConditionError {
 
 /// Translates one condition.
 pub fn translate(source: &str) -> Result<Translated, ConditionError> {
+    translate_with(source, &BTreeMap::new())
+}
+
+/// Translates an expression in which the variables of `earlier` stand for the expressions
+/// they were just assigned (a script's lines run in order; a step's `set` all at once).
+pub fn translate_with(
+    source: &str,
+    earlier: &BTreeMap<String, String>,
+) -> Result<Translated, ConditionError> {
     let fail = |reason: String| ConditionError {
         condition: source.to_owned(),
         reason,
@@ -146,6 +155,10 @@ pub fn translate(source: &str) -> Result<Translated, ConditionError> {
                 "ge" if dialect == Dialect::Juel => ">=".to_owned(),
                 "null" | "None" => return Err(fail("comparing with null is not supported".into())),
                 _ => {
+                    if let Some(cel) = variable(name).and_then(|v| earlier.get(v)) {
+                        out.push(format!("({cel})"));
+                        continue;
+                    }
                     let var = variable(name).ok_or_else(|| {
                         fail(format!(
                             "`{name}` is not a plain variable (field access and calls are not supported)"

@@ -219,13 +219,15 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             "scriptTask" => match script_assignments(&node) {
                 Ok(assignments) => {
                     let mut step = base(StepKind::Automatic);
+                    let mut earlier: BTreeMap<String, String> = BTreeMap::new();
                     for (name, expr) in assignments {
-                        match condition::translate(&expr) {
+                        match condition::translate_with(&expr, &earlier) {
                             Ok(t) => {
                                 for (v, ty) in t.variables {
                                     variables.entry(v).or_insert(ty);
                                 }
                                 variables.insert(name.clone(), value_type(&t.cel));
+                                earlier.insert(name.clone(), t.cel.clone());
                                 step.set.insert(name, t.cel);
                             }
                             Err(e) => {
