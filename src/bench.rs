@@ -157,7 +157,6 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         let cases = args.cases;
         let seed = args.seed;
         let start_vars = start_vars.clone();
-        let driver = driver;
         workers.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::new();
             let mut reached: BTreeMap<String, u64> = BTreeMap::new();
@@ -167,17 +166,12 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
                     break;
                 }
                 let seed = seed.wrapping_add(u64::from(i));
-                run_case(
-                    &engine,
-                    &key,
-                    &driver,
-                    &start_vars,
-                    seed,
+                let how = CaseRun {
+                    driver: &driver,
+                    start_vars: &start_vars,
                     epoch,
-                    &mut latencies,
-                    &mut reached,
-                )
-                .await?;
+                };
+                run_case(&engine, &key, &how, seed, &mut latencies, &mut reached).await?;
             }
             anyhow::Ok((latencies, reached))
         }));
@@ -330,21 +324,26 @@ async fn measure_timers(store: Arc<dyn Store>, args: &BenchArgs, allow: bool) ->
     Ok(())
 }
 
+/// How the bench runs each case: answers, start variables, the first moment.
+struct CaseRun<'a> {
+    driver: &'a Driver,
+    start_vars: &'a BTreeMap<String, serde_json::Value>,
+    epoch: chrono::DateTime<Utc>,
+}
+
 async fn run_case(
     engine: &Engine,
     key: &str,
-    driver: &Driver,
-    start_vars: &BTreeMap<String, serde_json::Value>,
+    how: &CaseRun<'_>,
     seed: u64,
-    epoch: chrono::DateTime<Utc>,
     latencies: &mut Vec<u32>,
     reached: &mut BTreeMap<String, u64>,
 ) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut t = epoch;
+    let mut t = how.epoch;
     let timer = Instant::now();
     let out = engine
-        .start_case(key, None, "bench", start_vars.clone(), t)
+        .start_case(key, None, "bench", how.start_vars.clone(), t)
         .await?;
     latencies.push(micros(timer));
     count_opened(&out.events, reached);
@@ -363,7 +362,7 @@ async fn run_case(
                 t,
             )
         } else {
-            match next_command(driver, &pv, &state, &mut rng, t, "bench") {
+            match next_command(how.driver, &pv, &state, &mut rng, t, "bench") {
                 Some(c) => c,
                 None => break,
             }
