@@ -600,6 +600,29 @@ fn validate_reports_every_problem(dir: &Path) {
     let back = db.ok(&["import", exported.to_str().unwrap()]);
     let yaml = db.ok(&["export", "simpel-switchen", "--format", "yaml"]);
     assert_eq!(back, yaml);
+    // A BPMN file runs in the bench like a YAML pathway.
+    let out = db.run(&[
+        "bench",
+        &bpmn("camunda7-intake.bpmn"),
+        "--cases",
+        "30",
+        "--bare-commits",
+        "20",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("imported BPMN: 6 steps"), "{stderr}");
+    assert!(
+        stderr.contains("work steps reached: 2 of 2"),
+        "both branches taken: {stderr}"
+    );
+    assert!(
+        stdout.contains("cases=30 ") && stdout.contains("tasks_per_s="),
+        "{stdout}"
+    );
     let err = db.fails(&["export", "bestaat-niet"]);
     assert!(err.contains("bestaat-niet"), "{err}");
     let broken = dir.join("broken.yaml");
