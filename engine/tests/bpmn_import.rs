@@ -198,16 +198,20 @@ fn scripts_and_timers_that_cannot_be_translated_are_named() {
         e.contains("scriptTask `tel`") && e.contains("not simple assignments"),
         "{e}"
     );
-    let e = import(&src.replace(
-        "<bpmn:boundaryEvent id=\"te_laat\"",
-        "<bpmn:boundaryEvent id=\"te_laat\" cancelActivity=\"false\"",
-    ))
+    // A reminder whose path leads back into the work is refused.
+    let e = import(
+        &src.replace(
+            "<bpmn:boundaryEvent id=\"te_laat\"",
+            "<bpmn:boundaryEvent id=\"te_laat\" cancelActivity=\"false\"",
+        )
+        .replace(
+            "sourceRef=\"te_laat\" targetRef=\"gestopt\"",
+            "sourceRef=\"te_laat\" targetRef=\"wachten\"",
+        ),
+    )
     .unwrap_err()
     .to_string();
-    assert!(
-        e.contains("non-interrupting timer") && e.contains("te_laat"),
-        "{e}"
-    );
+    assert!(e.contains("reminder `te_laat` reaches `wachten`"), "{e}");
     let e = import(&src.replace(
         "<bpmn:timeDuration>P14D</bpmn:timeDuration>",
         "<bpmn:timeCycle>R3/PT1H</bpmn:timeCycle>",
@@ -286,4 +290,50 @@ fn shipped_pathways_survive_a_round_trip_through_bpmn() {
             "{name} has a diagram"
         );
     }
+}
+
+#[test]
+fn reminders_and_inclusive_gateways_in_a_bpmn_io_file_without_diagram() {
+    let p = import(&file("reminders-inclusive.bpmn")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
+    let step = |id: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    };
+    // R3/P2D: the task is due after 2 days, then reminded twice more, 2 and 4 days later,
+    // to the lane of the task that sends the reminder.
+    let onderzoek = step("onderzoek");
+    assert_eq!(
+        onderzoek
+            .deadline
+            .as_ref()
+            .map(|d| d.term().to_string())
+            .as_deref(),
+        Some("P2D")
+    );
+    let rungs: Vec<(Option<String>, &str)> = onderzoek
+        .escalations
+        .iter()
+        .map(|e| (e.after.as_ref().map(ToString::to_string), e.to.as_str()))
+        .collect();
+    assert_eq!(
+        rungs,
+        [
+            (None, "teamleider"),
+            (Some("P2D".into()), "teamleider"),
+            (Some("P4D".into()), "teamleider")
+        ]
+    );
+    // The reminder's own path is not part of the case.
+    assert!(p.steps.iter().all(|s| s.id != "herinner" && s.id != "herinnerd"));
+    assert_eq!(step("welke").kind, StepKind::InclusiveSplit);
+    assert_eq!(step("samen").kind, StepKind::InclusiveJoin);
+    assert_eq!(step("welke").branches.len(), 2);
+    assert_eq!(step("welke").default.as_deref(), Some("zorg"));
+    // `opleiding` is compared with a fixed string: asked as a choice.
+    let asked = onderzoek.fields.iter().find(|f| f.name == "opleiding").unwrap();
+    assert_eq!(asked.ty, FieldType::Choice);
+    assert_eq!(asked.options, ["geen", "anders"]);
 }

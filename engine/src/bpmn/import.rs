@@ -1,13 +1,19 @@
 //! Reading a BPMN 2.0 file (as bpmn.io and Camunda Modeler 5 save it) into a pathway.
 //!
-//! XML is read with `roxmltree`, by namespace. Supported so far: start and end events,
-//! user/manual/plain tasks (role from `camunda:candidateGroups`, a Zeebe assignment
-//! definition or the lane; deadline from `camunda:dueDate` or a Zeebe task schedule when
-//! it is a duration), service and send tasks (automatic steps), exclusive, parallel and
-//! inclusive gateways (splits, joins, and exclusive merges, which a pathway does not need),
-//! conditions in JUEL, FEEL, Python or JavaScript style, default flows, lanes as roles and
-//! documentation as descriptions. Every other element is reported, all at once, with its
-//! id and type; nothing is half-imported.
+//! XML is read with `roxmltree`, by namespace. Supported: start and end events (name or
+//! `doorloop:outcome` → outcome), user/manual/plain tasks (role from `doorloop:role`,
+//! `camunda:candidateGroups`, a Zeebe assignment definition or the lane; deadline from
+//! `doorloop:deadline`, `camunda:dueDate` or a Zeebe task schedule when it is a duration),
+//! service and send tasks (automatic steps), script tasks of simple assignments (automatic
+//! steps that set variables), exclusive, parallel and inclusive gateways (splits, joins,
+//! and exclusive merges, which a pathway does not need), conditions in JUEL, FEEL, Python
+//! or JavaScript style (or CEL, as Doorloop exports them), default flows, interrupting timer
+//! boundary events (the task's deadline and where the case goes then), non-interrupting
+//! ones with a duration or a fixed cycle (reminders on the task's escalation ladder; their
+//! own notification path is left out), timer catch events (waits), lanes as roles,
+//! documentation as descriptions, and Doorloop's own properties ([`super::extensions`]).
+//! Every other element is reported, all at once, with its id and type; nothing is
+//! half-imported.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -149,6 +155,9 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
     let mut gateway_steps: Vec<(Node<'_, '_>, StepKind)> = Vec::new();
     // Interrupting timers on tasks: the task's deadline, and where the case goes then.
     let mut boundaries: Vec<(Node<'_, '_>, Term)> = Vec::new();
+    // Non-interrupting timers on tasks: reminders (a rung of the task's escalation ladder),
+    // repeated `times` times for a cycle.
+    let mut reminders: Vec<(Node<'_, '_>, Term, u32)> = Vec::new();
 
     for node in process.children().filter(|n| n.is_element()) {
         let tag = node.tag_name().name();
@@ -245,11 +254,15 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             },
             "boundaryEvent" => match (timer_duration(&node), node.attribute("cancelActivity")) {
                 (Some(Ok(term)), None | Some("true")) => boundaries.push((node, term)),
-                (Some(Ok(_)), Some(_)) => unsupported.push(Unsupported {
-                    id,
-                    element: "boundaryEvent (non-interrupting timer)".into(),
-                    why: Some("not supported yet".into()),
-                }),
+                (Some(Ok(term)), Some(_)) => reminders.push((node, term, 1)),
+                (Some(Err(_)), Some("false")) => match timer_cycle(&node) {
+                    Ok((term, times)) => reminders.push((node, term, times)),
+                    Err(why) => unsupported.push(Unsupported {
+                        id,
+                        element: "boundaryEvent (non-interrupting timer)".into(),
+                        why: Some(why),
+                    }),
+                },
                 (Some(Err(why)), _) => unsupported.push(Unsupported {
                     id,
                     element: "boundaryEvent (timer)".into(),
@@ -449,6 +462,77 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 step.deadline = Some(Deadline::Plain(term));
             }
             step.on_deadline = outs.first().map(|f| resolve(&f.target));
+        }
+    }
+    for (node, term, times) in reminders {
+        let id = attr(&node, "id");
+        let on = attr(&node, "attachedToRef");
+        // The reminder's own path (sending a message) is the notification Doorloop sends;
+        // it must not join the process again, and is left out.
+        let mut path: Vec<String> = Vec::new();
+        let mut to_role: Option<String> = None;
+        let mut next = outgoing(&id).first().map(|f| f.target.clone());
+        while let Some(n) = next.take() {
+            let Some(step) = steps.iter().find(|s| s.id == n) else {
+                problems.push(format!("the path of reminder `{id}` reaches `{n}`; only service, send or script tasks and an end event may follow a reminder"));
+                break;
+            };
+            if incoming(&n) > 1 || !matches!(step.kind, StepKind::Automatic | StepKind::End) {
+                problems.push(format!("the path of reminder `{id}` reaches `{n}`; only service, send or script tasks and an end event may follow a reminder"));
+                break;
+            }
+            if step.kind == StepKind::Automatic && to_role.is_none() {
+                to_role = lane_of.get(&n).map(|l| slug(l));
+            }
+            path.push(n.clone());
+            next = outgoing(&n).first().map(|f| f.target.clone());
+        }
+        steps.retain(|s| !path.contains(&s.id));
+        let Some(step) = steps.iter_mut().find(|s| s.id == on) else {
+            problems.push(format!(
+                "reminder `{id}` is attached to `{on}`, which is not a task"
+            ));
+            continue;
+        };
+        if step.deadline.is_some() {
+            problems.push(format!(
+                "task `{on}` has a due date and a reminder `{id}`; a reminder is a moment on the way to the due date, give one of the two"
+            ));
+            continue;
+        }
+        let to = match to_role {
+            Some(role) => {
+                let name = lane_of
+                    .values()
+                    .find(|l| slug(l) == role)
+                    .cloned()
+                    .unwrap_or_else(|| role.clone());
+                roles.entry(role.clone()).or_insert(RoleDef {
+                    name,
+                    organisation: None,
+                });
+                role
+            }
+            None => "responsible".to_owned(),
+        };
+        step.deadline = Some(Deadline::Plain(term.clone()));
+        for k in 0..times {
+            let after = if k == 0 {
+                None
+            } else {
+                match multiply(&term, k) {
+                    Some(t) => Some(t),
+                    None => {
+                        problems.push(format!("reminder `{id}`: the cycle `{term}` cannot be repeated"));
+                        break;
+                    }
+                }
+            };
+            step.escalations.push(crate::model::Escalation {
+                before: None,
+                after,
+                to: to.clone(),
+            });
         }
     }
     for (node, kind) in &gateway_steps {
@@ -785,4 +869,45 @@ fn documentation(node: &Node<'_, '_>, verbatim: bool) -> Option<String> {
         text.trim().to_owned()
     };
     (!text.is_empty()).then_some(text)
+}
+
+/// A timer cycle `R{n}/{duration}`: the duration and how often it repeats.
+fn timer_cycle(node: &Node<'_, '_>) -> Result<(Term, u32), String> {
+    let timer = node
+        .children()
+        .find(|n| is(n, "timerEventDefinition"))
+        .ok_or("not a timer")?;
+    let text = timer
+        .children()
+        .find(|n| is(n, "timeCycle"))
+        .and_then(|n| n.text())
+        .ok_or("only timers with a duration or a cycle are supported")?
+        .trim()
+        .trim_start_matches('=')
+        .trim()
+        .trim_matches('"');
+    let (repeat, duration) = text
+        .split_once('/')
+        .ok_or_else(|| format!("cycle `{text}` is not R<n>/<duration>"))?;
+    let times: u32 = repeat
+        .strip_prefix('R')
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (1..=12).contains(n))
+        .ok_or_else(|| format!("cycle `{text}` must repeat a fixed number of times (R1 to R12)"))?;
+    let term =
+        translate_duration(duration).ok_or_else(|| format!("`{duration}` is not an ISO-8601 duration"))?;
+    Ok((term, times))
+}
+
+/// `k` times a single-unit ISO duration (`P2D` × 3 = `P6D`).
+fn multiply(term: &Term, k: u32) -> Option<Term> {
+    let text = term.to_string();
+    let (prefix, rest) = if let Some(r) = text.strip_prefix("PT") {
+        ("PT", r)
+    } else {
+        ("P", text.strip_prefix('P')?)
+    };
+    let unit = rest.chars().last()?;
+    let n: u32 = rest[..rest.len() - unit.len_utf8()].parse().ok()?;
+    format!("{prefix}{}{unit}", n.checked_mul(k)?).parse().ok()
 }
