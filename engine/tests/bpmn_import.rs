@@ -337,3 +337,158 @@ fn reminders_and_inclusive_gateways_in_a_bpmn_io_file_without_diagram() {
     assert_eq!(asked.ty, FieldType::Choice);
     assert_eq!(asked.options, ["geen", "anders"]);
 }
+
+#[test]
+fn camunda_7_javascript_conditions_hour_deadlines_and_timer_waits() {
+    let p = import(&file("camunda7-js-timer.bpmn")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
+    let step = |id: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    };
+    assert_eq!(
+        step("Afspraken")
+            .deadline
+            .as_ref()
+            .map(|d| d.term().to_string())
+            .as_deref(),
+        Some("PT48H")
+    );
+    assert_eq!(step("Proeftijd").kind, StepKind::Wait);
+    assert_eq!(step("Proeftijd").role.as_deref(), Some("medewerker"));
+    assert_eq!(
+        step("Geslaagd").branches[0].when,
+        "contract_aangeboden && uren >= 12"
+    );
+    let fields: Vec<(&str, &FieldType)> = step("Evaluatie")
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), &f.ty))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("contract_aangeboden", &FieldType::Boolean),
+            ("uren", &FieldType::Number)
+        ]
+    );
+}
+
+#[test]
+fn camunda_8_feel_scripts_service_tasks_and_merges() {
+    let p = import(&file("zeebe-feel-script.bpmn")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
+    let step = |id: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    };
+    assert_eq!(
+        step("uren").role.as_deref(),
+        Some("jobcoach"),
+        "FEEL string candidate group"
+    );
+    assert_eq!(step("bereken").set["kosten"], "uren_per_week * 52 * 65");
+    assert_eq!(step("registreer").kind, StepKind::Automatic);
+    assert_eq!(step("hoog").branches[0].when, "kosten > 10000");
+    // The merge is gone: the manager's approval leads straight to the end.
+    assert_eq!(step("akkoord").next, Next::One("eind".into()));
+    assert_eq!(step("hoog").default.as_deref(), Some("eind"));
+    let vars: Vec<&str> = p.variables.iter().map(|v| v.name.as_str()).collect();
+    assert!(
+        vars.contains(&"kosten") && vars.contains(&"uren_per_week"),
+        "{vars:?}"
+    );
+}
+
+#[test]
+fn a_gateway_that_joins_and_splits_becomes_two_steps() {
+    let p = import(&file("parallel-join-split.bpmn")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
+    let step = |id: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no {id}"))
+    };
+    assert_eq!(step("midden").kind, StepKind::ParallelJoin);
+    assert_eq!(step("midden").next, Next::One("midden_split".into()));
+    assert_eq!(step("midden_split").kind, StepKind::ParallelSplit);
+    assert_eq!(
+        step("midden_split").next,
+        Next::Many(vec!["c".into(), "d".into()])
+    );
+    assert_eq!(step("e").outcome.as_deref(), Some("overgedragen"));
+}
+
+#[test]
+fn pools_signals_errors_calls_and_loops_are_all_named() {
+    let e = import(&file("two-pools-signals.bpmn")).unwrap_err();
+    let ImportError::Unsupported(list) = &e else {
+        panic!("{e}")
+    };
+    let ids: Vec<&str> = list.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, ["uwv", "sig", "call", "multi", "e1"], "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("userTask (loop or multi-instance) `multi`"),
+        "{text}"
+    );
+    assert!(text.contains("endEvent (errorEventDefinition) `e1`"), "{text}");
+    assert!(text.contains("only one process per file"), "{text}");
+}
+
+#[test]
+fn an_imported_inclusive_join_waits_only_for_the_branches_that_started() {
+    let p = import(&file("reminders-inclusive.bpmn")).unwrap_or_else(|e| panic!("{e}"));
+    let pv = PathwayVersion {
+        version: 1,
+        pathway: p,
+    };
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let run = |s: &CaseState, action: Action| apply(&pv, s, Command::new("anna", action), now).unwrap().state;
+    let s = run(
+        &CaseState::blank("c"),
+        Action::StartCase {
+            variables: BTreeMap::new(),
+        },
+    );
+    // Work and education wanted: werk and school start; zorg, the default, does not (a
+    // default is taken only when no condition holds).
+    let data =
+        serde_json::from_value(json!({"werk_gewenst": true, "leeftijd": 20, "opleiding": "anders"})).unwrap();
+    let s = run(
+        &s,
+        Action::CompleteTask {
+            task: TaskRef("onderzoek".into()),
+            data,
+        },
+    );
+    let mut open: Vec<&str> = s.tasks.values().map(|t| t.step.as_str()).collect();
+    open.sort_unstable();
+    assert_eq!(open, ["school", "werk"]);
+    let s = run(
+        &s,
+        Action::CompleteTask {
+            task: TaskRef("werk".into()),
+            data: BTreeMap::new(),
+        },
+    );
+    assert_eq!(s.status, CaseStatus::Active, "the join waits for school");
+    let s = run(
+        &s,
+        Action::CompleteTask {
+            task: TaskRef("school".into()),
+            data: BTreeMap::new(),
+        },
+    );
+    assert_eq!(
+        s.status,
+        CaseStatus::Ended,
+        "and not for zorg, which never started"
+    );
+    assert_eq!(s.outcome.as_deref(), Some("dagbesteding"));
+}

@@ -204,6 +204,17 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 });
                 steps.push(step);
             }
+            "userTask" | "manualTask" | "task" | "serviceTask" | "sendTask" | "scriptTask"
+                if node.children().any(|c| {
+                    is(&c, "multiInstanceLoopCharacteristics") || is(&c, "standardLoopCharacteristics")
+                }) =>
+            {
+                unsupported.push(Unsupported {
+                    id,
+                    element: format!("{tag} (loop or multi-instance)"),
+                    why: None,
+                })
+            }
             "userTask" | "manualTask" | "task" => {
                 let mut step = base(StepKind::Task);
                 let role = task_role(&node).or_else(|| lane_of.get(&id).cloned());
