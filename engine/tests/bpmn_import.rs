@@ -492,3 +492,12 @@ fn an_imported_inclusive_join_waits_only_for_the_branches_that_started() {
     );
     assert_eq!(s.outcome.as_deref(), Some("dagbesteding"));
 }
+
+#[test]
+fn a_task_outside_any_lane_belongs_to_its_pool() {
+    let src = file("zeebe-lanes-parallel.bpmn").replace("<bpmn:flowNodeRef>Zorg</bpmn:flowNodeRef>", "");
+    let p = import(&src).unwrap_or_else(|e| panic!("{e}"));
+    let zorg = p.steps.iter().find(|s| s.id == "Zorg").unwrap();
+    assert_eq!(zorg.role.as_deref(), Some("gemeente"));
+    assert_eq!(p.roles["gemeente"].name, "Gemeente");
+}

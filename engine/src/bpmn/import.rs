@@ -107,6 +107,12 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
     // Text in files Doorloop wrote is taken exactly; other tools' is trimmed.
     let ours = root.attribute("exporter") == Some("Doorloop");
 
+    // Without a lane, a task belongs to the pool (participant) of its process, if named.
+    let default_role = root
+        .descendants()
+        .find(|n| is(n, "participant") && n.attribute("processRef") == process.attribute("id"))
+        .and_then(|n| n.attribute("name"))
+        .map_or_else(|| "medewerker".to_owned(), str::to_owned);
     // Lanes name the role of the nodes they hold.
     let mut lane_of: HashMap<String, String> = HashMap::new();
     for lane in process.descendants().filter(|n| is(n, "lane")) {
@@ -218,7 +224,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             "userTask" | "manualTask" | "task" => {
                 let mut step = base(StepKind::Task);
                 let role = task_role(&node).or_else(|| lane_of.get(&id).cloned());
-                let role = role.unwrap_or_else(|| "medewerker".to_owned());
+                let role = role.unwrap_or_else(|| default_role.clone());
                 let role_id = slug(&role);
                 roles.entry(role_id.clone()).or_insert(RoleDef {
                     name: role,
@@ -288,10 +294,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             "intermediateCatchEvent" => match timer_duration(&node) {
                 Some(Ok(term)) => {
                     let mut step = base(StepKind::Wait);
-                    let role = lane_of
-                        .get(&id)
-                        .cloned()
-                        .unwrap_or_else(|| "medewerker".to_owned());
+                    let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
                     let role_id = slug(&role);
                     roles.entry(role_id.clone()).or_insert(RoleDef {
                         name: role,
