@@ -465,15 +465,7 @@ fn run_browser_test() -> Result<(), Failed> {
     std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
     let _server = Guard(server);
     wait_for_port(port, "doorloop serve");
-    let driver_port = free_port();
-    let driver = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={driver_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| Failed::from(format!("starting chromedriver: {e}")))?;
-    let _driver = Guard(driver);
-    wait_for_port(driver_port, "chromedriver");
+    let (_driver, driver_port) = chromedriver()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -589,17 +581,23 @@ viewer.importXML({xml}).then(function (result) {{
     let _ = client.close().await;
 }
 
-fn run_bpmn_js_test() -> Result<(), Failed> {
-    let viewer = bpmn_viewer()?;
-    let driver_port = free_port();
+/// Starts chromedriver on a free port; it stops when the guard is dropped.
+fn chromedriver() -> Result<(Guard, u16), Failed> {
+    let port = free_port();
     let driver = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={driver_port}"))
+        .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| Failed::from(format!("starting chromedriver: {e}")))?;
-    let _driver = Guard(driver);
-    wait_for_port(driver_port, "chromedriver");
+    let guard = Guard(driver);
+    wait_for_port(port, "chromedriver");
+    Ok((guard, port))
+}
+
+fn run_bpmn_js_test() -> Result<(), Failed> {
+    let viewer = bpmn_viewer()?;
+    let (_driver, driver_port) = chromedriver()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -12,6 +12,13 @@ use doorloop_engine::runtime::{Action, CaseState, CaseStatus, Command, TaskRef, 
 use doorloop_engine::validate::validate_pathway;
 use serde_json::json;
 
+fn step_of<'a>(p: &'a doorloop_engine::model::Pathway, id: &str) -> &'a doorloop_engine::model::Step {
+    p.steps
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("no step {id}"))
+}
+
 fn file(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/bpmn/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
@@ -89,12 +96,7 @@ fn a_camunda_7_file_becomes_a_valid_pathway_that_runs() {
 fn a_camunda_8_file_with_lanes_parallel_paths_and_merges() {
     let p = import(&file("zeebe-lanes-parallel.bpmn")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
-    let step = |id: &str| {
-        p.steps
-            .iter()
-            .find(|s| s.id == id)
-            .unwrap_or_else(|| panic!("no {id}"))
-    };
+    let step = |id: &str| step_of(&p, id);
     assert_eq!(
         step("Zorg").role.as_deref(),
         Some("jeugdconsulent"),
@@ -158,12 +160,7 @@ fn bad_files_and_conditions_get_clear_errors() {
 fn script_tasks_and_timers() {
     let p = import(&file("spiff-script-timers.bpmn")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
-    let step = |id: &str| {
-        p.steps
-            .iter()
-            .find(|s| s.id == id)
-            .unwrap_or_else(|| panic!("no {id}"))
-    };
+    let step = |id: &str| step_of(&p, id);
     let init = step("init");
     assert_eq!(init.kind, StepKind::Automatic);
     assert_eq!(init.set["pogingen"], "0");
@@ -296,12 +293,7 @@ fn shipped_pathways_survive_a_round_trip_through_bpmn() {
 fn reminders_and_inclusive_gateways_in_a_bpmn_io_file_without_diagram() {
     let p = import(&file("reminders-inclusive.bpmn")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
-    let step = |id: &str| {
-        p.steps
-            .iter()
-            .find(|s| s.id == id)
-            .unwrap_or_else(|| panic!("no {id}"))
-    };
+    let step = |id: &str| step_of(&p, id);
     // R3/P2D: the task is due after 2 days, then reminded twice more, 2 and 4 days later,
     // to the lane of the task that sends the reminder.
     let onderzoek = step("onderzoek");
@@ -342,12 +334,7 @@ fn reminders_and_inclusive_gateways_in_a_bpmn_io_file_without_diagram() {
 fn camunda_7_javascript_conditions_hour_deadlines_and_timer_waits() {
     let p = import(&file("camunda7-js-timer.bpmn")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
-    let step = |id: &str| {
-        p.steps
-            .iter()
-            .find(|s| s.id == id)
-            .unwrap_or_else(|| panic!("no {id}"))
-    };
+    let step = |id: &str| step_of(&p, id);
     assert_eq!(
         step("Afspraken")
             .deadline
@@ -380,12 +367,7 @@ fn camunda_7_javascript_conditions_hour_deadlines_and_timer_waits() {
 fn camunda_8_feel_scripts_service_tasks_and_merges() {
     let p = import(&file("zeebe-feel-script.bpmn")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
-    let step = |id: &str| {
-        p.steps
-            .iter()
-            .find(|s| s.id == id)
-            .unwrap_or_else(|| panic!("no {id}"))
-    };
+    let step = |id: &str| step_of(&p, id);
     assert_eq!(
         step("uren").role.as_deref(),
         Some("jobcoach"),
@@ -408,12 +390,7 @@ fn camunda_8_feel_scripts_service_tasks_and_merges() {
 fn a_gateway_that_joins_and_splits_becomes_two_steps() {
     let p = import(&file("parallel-join-split.bpmn")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
-    let step = |id: &str| {
-        p.steps
-            .iter()
-            .find(|s| s.id == id)
-            .unwrap_or_else(|| panic!("no {id}"))
-    };
+    let step = |id: &str| step_of(&p, id);
     assert_eq!(step("midden").kind, StepKind::ParallelJoin);
     assert_eq!(step("midden").next, Next::One("midden_split".into()));
     assert_eq!(step("midden_split").kind, StepKind::ParallelSplit);
