@@ -615,23 +615,20 @@ fn main() {
             "NOTE: browser tests SKIPPED: {CHROMIUM} / {CHROMEDRIVER} not installed (apt-get install chromium chromium-driver; .ci/run does)."
         );
     }
-    let trial = Trial::test("browser::consultant_completes_the_intake", move || {
-        if !available {
-            return Err(Failed::from(format!(
-                "{CHROMIUM} and {CHROMEDRIVER} are required (DOORLOOP_REQUIRE_BROWSER=1)"
-            )));
-        }
-        run_browser_test()
-    })
-    .with_ignored_flag(!available && !required);
-    let bpmn = Trial::test("browser::bpmn_js_opens_every_exported_pathway", move || {
-        if !available {
-            return Err(Failed::from(format!(
-                "{CHROMIUM} and {CHROMEDRIVER} are required (DOORLOOP_REQUIRE_BROWSER=1)"
-            )));
-        }
-        run_bpmn_js_test()
-    })
-    .with_ignored_flag(!available && !required);
-    libtest_mimic::run(&args, vec![trial, bpmn]).exit();
+    let trial = |name: &str, test: fn() -> Result<(), Failed>| {
+        Trial::test(name, move || {
+            if !available {
+                return Err(Failed::from(format!(
+                    "{CHROMIUM} and {CHROMEDRIVER} are required (DOORLOOP_REQUIRE_BROWSER=1)"
+                )));
+            }
+            test()
+        })
+        .with_ignored_flag(!available && !required)
+    };
+    let trials = vec![
+        trial("browser::consultant_completes_the_intake", run_browser_test),
+        trial("browser::bpmn_js_opens_every_exported_pathway", run_bpmn_js_test),
+    ];
+    libtest_mimic::run(&args, trials).exit();
 }
