@@ -295,6 +295,29 @@ pub fn case(
                     .unwrap_or_default()
             ),
             EventKind::StallCleared { key } => format!("stall cleared ({key})"),
+            EventKind::CaseMigrated {
+                from_version,
+                to_version,
+                mapping,
+            } => {
+                let moved: Vec<String> = mapping
+                    .iter()
+                    .filter(|(a, b)| a != b)
+                    .map(|(a, b)| format!("{a} → {b}"))
+                    .collect();
+                format!(
+                    "migrated from version {from_version} to {to_version}{}",
+                    if moved.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", moved.join(", "))
+                    }
+                )
+            }
+            EventKind::TaskMoved { task, step, due, .. } => match due {
+                Some(due) => format!("{task} now at {step}; due {}", day(due.at)),
+                None => format!("{task} now at {step}, without a deadline"),
+            },
             EventKind::TimersReplaced { .. } => continue,
             EventKind::TokenPlaced { .. }
             | EventKind::TokenMoved { .. }

@@ -15,7 +15,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::calendar::Calendar;
 use crate::definition::{DefinitionError, from_yaml};
 use crate::model::PathwayVersion;
-use crate::runtime::{Action, CaseState, CaseStatus, Command, Outcome, RuntimeError, apply_with_calendar};
+use crate::runtime::{
+    Action, CaseState, CaseStatus, Command, Migration, Outcome, RuntimeError, StepMapping,
+    apply_with_calendar, migrate,
+};
 use crate::store::{CaseWrite, Store, StoreError};
 use crate::validate::{Problem, validate};
 
@@ -197,6 +200,39 @@ impl Engine {
             }
             from_cache = false;
         }
+    }
+
+    /// Moves a running case to version `to` of its pathway, work on each occupied step going
+    /// where `mapping` says (else to the step with the same id). With `commit: false` only
+    /// decides it: the dry run a coordinator reads before applying.
+    #[tracing::instrument(skip_all, fields(case_id = %case_id, to = to))]
+    pub async fn migrate_case(
+        &self,
+        case_id: &str,
+        to: u32,
+        mapping: &StepMapping,
+        actor: &str,
+        now: DateTime<Utc>,
+        commit: bool,
+    ) -> Result<Migration> {
+        let state = self.load_fresh(case_id).await?;
+        let from = self
+            .pathway(&state.pathway_key, Some(state.pathway_version))
+            .await?;
+        let target = self.pathway(&state.pathway_key, Some(to)).await?;
+        let migration = migrate(&from, &target, &self.calendar, &state, mapping, actor, now)?;
+        if !commit {
+            return Ok(migration);
+        }
+        let tasks = migration.tasks;
+        let outcome = self
+            .submit(&state, migration.outcome, now)
+            .await?
+            .ok_or_else(|| EngineError::Conflict {
+                case: case_id.to_owned(),
+            })?;
+        tracing::info!(from = from.version, "case migrated");
+        Ok(Migration { outcome, tasks })
     }
 
     /// The current state of a case, from the database.

@@ -75,6 +75,10 @@ async fn started(engine: &Engine) -> String {
     out.state.id
 }
 
+#[path = "store_suite/insight.rs"]
+mod insight;
+use insight::*;
+
 // ---- the suite ----
 
 async fn migrates_an_empty_database(f: Fixture) {
@@ -520,6 +524,9 @@ const SUITE: &[(&str, TestFn)] = suite![
     schedules_run_once_per_planned_moment,
     people_tokens_sessions_and_the_access_log,
     work_lists_hold_my_tasks_and_my_teams_unassigned_ones,
+    a_case_migrates_to_the_next_version_in_one_durable_step,
+    figures_follow_the_cases,
+    drafts_are_kept_per_pathway,
 ];
 
 async fn postgres_refuses_non_durable_sessions(url: String, schema: String) {

@@ -428,6 +428,12 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
         EventKind::EscalationRaised { step: s, to, .. } => format!("Escalatie ({}) naar {to}", step(s)),
         EventKind::StallRaised { stall, .. } => format!("Vastgelopen: {}", stall_reason(&stall.reason)),
         EventKind::StallCleared { .. } => "Weer in beweging".to_owned(),
+        EventKind::CaseMigrated {
+            from_version,
+            to_version,
+            ..
+        } => format!("Overgezet van versie {from_version} naar versie {to_version}"),
+        EventKind::TaskMoved { step: s, .. } => format!("Taak verplaatst naar: {}", step(s)),
         EventKind::VariablesSet { .. } => "Gegevens bijgewerkt".to_owned(),
         _ => return None,
     })

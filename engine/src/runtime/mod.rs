@@ -8,6 +8,7 @@
 mod clock;
 mod effects;
 mod forms;
+mod migrate;
 mod state;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -23,6 +24,9 @@ use crate::model::{FieldType, PathwayVersion, Step, StepKind};
 pub use clock::{inactivity_key, not_in_quiet_hours};
 pub use effects::{Effect, Notification, NotificationKind, Recipient, Timer, TimerKind};
 pub use forms::parse_field_value;
+pub use migrate::{
+    MIGRATE_COMMAND, Migration, StepMapping, TaskFate, TaskMigration, migrate, propose_mapping,
+};
 pub use state::{
     CaseState, CaseStatus, ClockChange, DueInfo, Event, EventKind, RungChange, SplitState, Stall,
     TIMER_COMMAND, Task, Token, Visit, visit_timer_keys,
@@ -203,6 +207,16 @@ pub enum RuntimeError {
     ExtensionRefused { task: String, message: String },
     #[error("{0}")]
     BadTerm(String),
+    #[error("case {case} already runs on version {version}")]
+    AlreadyOnVersion { case: String, version: u32 },
+    #[error("step `{step}` holds work but is not mapped to a step of version {version}")]
+    MigrationUnmapped { step: String, version: u32 },
+    #[error("step `{step}` cannot move to `{target}`: {message}")]
+    MigrationTarget {
+        step: String,
+        target: String,
+        message: String,
+    },
     #[error("more than {limit} automatic moves in one command (last at step `{step}`): the pathway loops")]
     StepLimit { step: String, limit: usize },
 }

@@ -149,6 +149,9 @@ pub struct CaseState {
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_at: Option<DateTime<Utc>>,
+    /// When the case ended or was withdrawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
     pub variables: BTreeMap<String, Value>,
     pub tokens: BTreeMap<u64, Token>,
     pub splits: BTreeMap<u64, SplitState>,
@@ -183,6 +186,7 @@ impl CaseState {
             outcome: None,
             started_at: None,
             last_event_at: None,
+            ended_at: None,
             variables: BTreeMap::new(),
             tokens: BTreeMap::new(),
             splits: BTreeMap::new(),
@@ -216,7 +220,7 @@ impl CaseState {
     pub fn evolve(&mut self, event: &Event) {
         self.seq += 1;
         self.last_event_at = Some(event.at);
-        if event.command != TIMER_COMMAND {
+        if event.command != TIMER_COMMAND && event.command != super::migrate::MIGRATE_COMMAND {
             self.last_activity_at = Some(event.at);
         }
         match &event.kind {
@@ -317,6 +321,7 @@ impl CaseState {
             EventKind::CaseEnded { outcome, .. } => {
                 self.status = CaseStatus::Ended;
                 self.outcome = Some(outcome.clone());
+                self.ended_at = Some(event.at);
             }
             EventKind::DueChanged { task, due } => {
                 if let Some(t) = self.tasks.get_mut(task) {
@@ -335,8 +340,31 @@ impl CaseState {
             EventKind::StallCleared { key } => {
                 self.stalls.remove(key);
             }
+            EventKind::CaseMigrated {
+                to_version, mapping, ..
+            } => {
+                self.pathway_version = *to_version;
+                for split in self.splits.values_mut() {
+                    if let Some(to) = mapping.get(&split.step) {
+                        split.step = to.clone();
+                    }
+                }
+            }
+            EventKind::TaskMoved {
+                task,
+                step,
+                roles,
+                due,
+            } => {
+                if let Some(t) = self.tasks.get_mut(task) {
+                    t.step = step.clone();
+                    t.roles = roles.clone();
+                    t.due = due.clone();
+                }
+            }
             EventKind::CaseWithdrawn { .. } => {
                 self.status = CaseStatus::Withdrawn;
+                self.ended_at = Some(event.at);
                 self.tokens.clear();
                 self.splits.clear();
             }
@@ -464,6 +492,21 @@ pub enum EventKind {
     StallCleared {
         key: String,
     },
+    /// A coordinator moved the case to another version of its pathway; `mapping` says
+    /// where the work on each occupied step went.
+    CaseMigrated {
+        from_version: u32,
+        to_version: u32,
+        mapping: BTreeMap<String, String>,
+    },
+    /// An open task belongs to another step now, with its roles and clock (a migration).
+    TaskMoved {
+        task: String,
+        step: String,
+        roles: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<DueInfo>,
+    },
 }
 
 impl EventKind {
@@ -491,6 +534,8 @@ impl EventKind {
             EventKind::EscalationRaised { .. } => "escalation_raised",
             EventKind::StallRaised { .. } => "stall_raised",
             EventKind::StallCleared { .. } => "stall_cleared",
+            EventKind::CaseMigrated { .. } => "case_migrated",
+            EventKind::TaskMoved { .. } => "task_moved",
         }
     }
 }

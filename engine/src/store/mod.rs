@@ -7,11 +7,14 @@
 //! meantime is skipped whole (its events, tasks, timers and outbox rows are filtered by
 //! the command id that actually landed) and reported as a conflict.
 
+mod insight;
 mod outbox;
 mod people;
 mod postgres;
+mod postgres_insight;
 mod rows;
 mod sqlite;
+mod sqlite_insight;
 
 use std::sync::Arc;
 
@@ -22,6 +25,7 @@ use serde::Serialize;
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::{CaseState, Event};
 
+pub use insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallAge, StepTime, month_of};
 pub use outbox::{Attempt, NewDelivery, OutboxCounts, OutboxItem, RetryOutcome};
 use outbox::{attempt_columns, retry_outcome};
 pub use people::{AccessEntry, CaseSummary, User, UserRole, WorkFilter};
@@ -160,7 +164,7 @@ pub struct Broadcast {
 
 /// Persistence for pathways, cases, their events and effects.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: InsightStore + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// The database's durability settings (WAL + synchronous=FULL; fsync + synchronous_commit).

@@ -38,16 +38,22 @@ WITH w AS (
     -- into the parameter per row would parse it once per row).
     SELECT x.*, s.state
     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
-        id text, pk text, pv int, status text, version bigint, expected bigint, cmd text, at timestamptz))
-        WITH ORDINALITY AS x(id, pk, pv, status, version, expected, cmd, at, n)
+        id text, pk text, pv int, status text, version bigint, expected bigint, cmd text, at timestamptz,
+        outcome text, ended_at timestamptz, rung_first smallint, rung_last smallint))
+        WITH ORDINALITY AS x(id, pk, pv, status, version, expected, cmd, at, outcome, ended_at, rung_first,
+                             rung_last, n)
     JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS s(state, n) USING (n)
 ), ok AS (
     INSERT INTO cases AS c (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
-                            created_at, updated_at)
-    SELECT id, pk, pv, status, version, expected, state, cmd, at, at FROM w
+                            created_at, updated_at, outcome, ended_at, rung_first, rung_last)
+    SELECT id, pk, pv, status, version, expected, state, cmd, at, at, outcome, ended_at, rung_first, rung_last
+    FROM w
     ON CONFLICT (id) DO UPDATE SET
+        pathway_version = excluded.pathway_version,
         status = excluded.status, version = excluded.version, prev_version = excluded.prev_version,
-        state = excluded.state, last_command = excluded.last_command, updated_at = excluded.updated_at
+        state = excluded.state, last_command = excluded.last_command, updated_at = excluded.updated_at,
+        outcome = excluded.outcome, ended_at = excluded.ended_at, rung_first = excluded.rung_first,
+        rung_last = excluded.rung_last
     WHERE c.version = excluded.prev_version
     RETURNING c.last_command AS cmd
 ), ev AS (
@@ -59,14 +65,17 @@ WITH w AS (
     JOIN jsonb_array_elements($4::jsonb) WITH ORDINALITY AS p(payload, n) USING (n)
     WHERE e.cmd IN (SELECT cmd FROM ok)
 ), tk AS (
-    INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at)
-    SELECT case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at
+    INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at,
+                       pathway_key, pathway_version)
+    SELECT case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at, pk, pv
     FROM jsonb_to_recordset($5::jsonb) AS t(
         case_id text, cmd text, task_id text, step text, role text, roles jsonb, assignee text, status text,
-        opened_at timestamptz, due_at timestamptz, closed_at timestamptz)
+        opened_at timestamptz, due_at timestamptz, closed_at timestamptz, pk text, pv int)
     WHERE t.cmd IN (SELECT cmd FROM ok)
     ON CONFLICT (case_id, task_id) DO UPDATE SET
-        assignee = excluded.assignee, status = excluded.status, due_at = excluded.due_at, closed_at = excluded.closed_at
+        step = excluded.step, role = excluded.role, roles = excluded.roles,
+        assignee = excluded.assignee, status = excluded.status, due_at = excluded.due_at, closed_at = excluded.closed_at,
+        pathway_version = excluded.pathway_version
 ), tm AS (
     INSERT INTO timers AS tt (key, case_id, task_id, kind, due_at, status)
     SELECT key, case_id, task_id, kind, due_at, status
@@ -104,6 +113,10 @@ SELECT cmd FROM ok
 "#;
 
 impl PostgresStore {
+    pub(super) fn readers(&self) -> &PgPool {
+        &self.readers
+    }
+
     /// Connects, optionally inside `schema` (created if missing), and runs migrations.
     pub async fn open(url: &str, schema: Option<&str>) -> Result<PostgresStore> {
         let mut options = PgConnectOptions::from_str(url)?;

@@ -50,8 +50,10 @@ impl CaseWrite {
     /// The write for `outcome`, decided on `before`.
     pub fn new(before: &CaseState, outcome: Outcome, command_id: String, at: DateTime<Utc>) -> CaseWrite {
         let mut tasks = Vec::new();
+        // After a migration every open task row names the new version.
+        let migrated = before.pathway_version != outcome.state.pathway_version;
         for (id, t) in &outcome.state.tasks {
-            if before.tasks.get(id) != Some(t) {
+            if migrated || before.tasks.get(id) != Some(t) {
                 tasks.push(TaskChange {
                     task_id: id.clone(),
                     step: t.step.clone(),
@@ -150,6 +152,11 @@ struct CaseRow<'a> {
     pk: &'a str,
     pv: u32,
     status: &'static str,
+    outcome: Option<&'a str>,
+    ended_at: Option<String>,
+    /// The first and the latest participatieladder rung.
+    rung_first: Option<u8>,
+    rung_last: Option<u8>,
     version: u64,
     expected: u64,
     cmd: &'a str,
@@ -171,6 +178,8 @@ struct EventRow<'a> {
 struct TaskRowOut<'a> {
     case_id: &'a str,
     cmd: &'a str,
+    pk: &'a str,
+    pv: u32,
     task_id: &'a str,
     step: &'a str,
     role: &'a str,
@@ -266,6 +275,10 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
             pk: &w.state.pathway_key,
             pv: w.state.pathway_version,
             status: w.state.status.as_str(),
+            outcome: w.state.outcome.as_deref(),
+            ended_at: w.state.ended_at.map(ts),
+            rung_first: w.state.rung_history.first().map(|r| r.rung),
+            rung_last: w.state.rung,
             version: w.state.seq,
             expected: w.expected,
             cmd,
@@ -288,6 +301,8 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
             tasks.push(TaskRowOut {
                 case_id: &w.case_id,
                 cmd,
+                pk: &w.state.pathway_key,
+                pv: w.state.pathway_version,
                 task_id: &t.task_id,
                 step: &t.step,
                 role: t.roles.first().map(String::as_str).unwrap_or(""),

@@ -42,13 +42,17 @@ const COMMIT_BATCH: &str = r#"
 BEGIN IMMEDIATE;
 WITH s(j) AS (SELECT ?), r AS MATERIALIZED (SELECT key AS k, jsonb(value) AS v FROM json_each(?))
 INSERT INTO cases (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
-                   created_at, updated_at)
+                   created_at, updated_at, outcome, ended_at, rung_first, rung_last)
     SELECT v->>'id', v->>'pk', v->>'pv', v->>'status', v->>'version', v->>'expected',
-           (SELECT j FROM s) ->> ('$[' || k || ']'), v->>'cmd', v->>'at', v->>'at'
+           (SELECT j FROM s) ->> ('$[' || k || ']'), v->>'cmd', v->>'at', v->>'at',
+           v->>'outcome', v->>'ended_at', v->>'rung_first', v->>'rung_last'
     FROM r WHERE true
     ON CONFLICT (id) DO UPDATE SET
+        pathway_version = excluded.pathway_version,
         status = excluded.status, version = excluded.version, prev_version = excluded.prev_version,
-        state = excluded.state, last_command = excluded.last_command, updated_at = excluded.updated_at
+        state = excluded.state, last_command = excluded.last_command, updated_at = excluded.updated_at,
+        outcome = excluded.outcome, ended_at = excluded.ended_at, rung_first = excluded.rung_first,
+        rung_last = excluded.rung_last
     WHERE cases.version = excluded.prev_version
     RETURNING last_command;
 WITH s(j) AS (SELECT ?), r AS MATERIALIZED (SELECT key AS k, jsonb(value) AS v FROM json_each(?))
@@ -58,14 +62,16 @@ INSERT INTO events (case_id, first_seq, event_count, at, actor, command, payload
     FROM r
     WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd');
 WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
-INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at)
+INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at,
+                   pathway_key, pathway_version)
     SELECT v->>'case_id', v->>'task_id', v->>'step', v->>'role', v->'roles', v->>'assignee', v->>'status',
-           v->>'opened_at', v->>'due_at', v->>'closed_at'
+           v->>'opened_at', v->>'due_at', v->>'closed_at', v->>'pk', v->>'pv'
     FROM r
     WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd')
     ON CONFLICT (case_id, task_id) DO UPDATE SET
+        step = excluded.step, role = excluded.role, roles = excluded.roles,
         assignee = excluded.assignee, status = excluded.status, due_at = excluded.due_at,
-        closed_at = excluded.closed_at;
+        closed_at = excluded.closed_at, pathway_version = excluded.pathway_version;
 WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
 INSERT INTO timers (key, case_id, task_id, kind, due_at, status)
     SELECT v->>'key', v->>'case_id', v->>'task_id', v->>'kind', v->>'due_at', v->>'status'
@@ -99,6 +105,14 @@ COMMIT;
 "#;
 
 impl SqliteStore {
+    pub(super) fn readers(&self) -> &SqlitePool {
+        &self.readers
+    }
+
+    pub(super) fn writer(&self) -> &Mutex<SqliteConnection> {
+        &self.writer
+    }
+
     /// Opens (creating if needed) the database file and runs migrations.
     pub async fn open(url: &str) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -204,7 +218,7 @@ fn outbox_item(r: &SqliteRow) -> Result<OutboxItem> {
     })
 }
 
-fn parse_ts(what: &str, s: &str) -> Result<DateTime<Utc>> {
+pub(super) fn parse_ts(what: &str, s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| corrupt(what, e))

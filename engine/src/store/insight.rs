@@ -1,0 +1,103 @@
+//! What the managers' and coordinators' screens read: figures kept as the cases move
+//! (open work per step, time spent per step, outcome and ladder columns on each case), open
+//! stalls by age, and pathway drafts. Every query reads an index range or a small
+//! aggregate, never every event.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Result;
+
+/// Work leaving a step: how many times it took `hours` (whole hours below two days, whole
+/// days × 24 above).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepTime {
+    pub step: String,
+    pub hours: i64,
+    pub count: i64,
+}
+
+/// Cases of a pathway grouped by everything the outcome screens count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseGroup {
+    pub pathway_key: String,
+    /// `YYYY-MM` (UTC) of the start.
+    pub started: String,
+    pub status: String,
+    pub outcome: Option<String>,
+    /// `YYYY-MM` (UTC) of the end.
+    pub ended: Option<String>,
+    pub rung_first: Option<u8>,
+    pub rung_last: Option<u8>,
+    pub count: i64,
+}
+
+/// How many cases of a start month reached a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FunnelCell {
+    pub cohort: String,
+    pub step: String,
+    pub cases: i64,
+}
+
+/// An open stall's group and age.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StallAge {
+    pub pathway_key: String,
+    pub reason: String,
+    pub party: Option<String>,
+    pub since: DateTime<Utc>,
+}
+
+/// A coordinator's unpublished edit of a pathway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Draft {
+    pub key: String,
+    pub source: String,
+    pub updated_by: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Queries behind the figures screens, and pathway drafts.
+#[async_trait]
+pub trait InsightStore: Send + Sync {
+    /// Open tasks per step of one pathway version, as (step, count).
+    async fn open_work_by_step(&self, key: &str, version: u32) -> Result<Vec<(String, i64)>>;
+
+    /// Time spent per step by work that left it in the months `from..=to` (`YYYY-MM`);
+    /// all versions of the pathway when `version` is `None`.
+    async fn step_times(
+        &self,
+        key: &str,
+        version: Option<u32>,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<StepTime>>;
+
+    /// Every case, grouped (optionally of one pathway).
+    async fn case_groups(&self, key: Option<&str>) -> Result<Vec<CaseGroup>>;
+
+    /// Cases started in the months `from..=to` that reached each step, per start month.
+    async fn funnel(&self, key: &str, from: &str, to: &str) -> Result<Vec<FunnelCell>>;
+
+    /// Open stalls with their group and start, oldest first (optionally of one pathway).
+    async fn stall_ages(&self, key: Option<&str>) -> Result<Vec<StallAge>>;
+
+    /// Active cases on a pathway version, oldest first.
+    async fn active_cases_on(&self, key: &str, version: u32, limit: u32) -> Result<Vec<String>>;
+
+    async fn draft(&self, key: &str) -> Result<Option<Draft>>;
+
+    async fn drafts(&self) -> Result<Vec<Draft>>;
+
+    /// Stores (or replaces) the draft of `key`.
+    async fn save_draft(&self, key: &str, source: &str, by: &str, now: DateTime<Utc>) -> Result<()>;
+
+    async fn delete_draft(&self, key: &str) -> Result<()>;
+}
+
+/// `YYYY-MM` of a moment (UTC), as the figures tables count months.
+pub fn month_of(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m").to_string()
+}

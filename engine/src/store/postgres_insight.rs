@@ -1,0 +1,187 @@
+//! The figures queries and drafts on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallAge, StepTime};
+use super::postgres::PostgresStore;
+use super::{Result, corrupt};
+
+fn rung(v: Option<i16>) -> Result<Option<u8>> {
+    v.map(|r| u8::try_from(r).map_err(|e| corrupt("ladder rung", e)))
+        .transpose()
+}
+
+fn version(v: u32) -> Result<i32> {
+    i32::try_from(v).map_err(|e| corrupt("pathway version", e))
+}
+
+#[async_trait]
+impl InsightStore for PostgresStore {
+    async fn open_work_by_step(&self, key: &str, v: u32) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT step, count(*) FROM tasks
+             WHERE status = 'open' AND pathway_key = $1 AND pathway_version = $2 GROUP BY step",
+        )
+        .bind(key)
+        .bind(version(v)?)
+        .fetch_all(self.readers())
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    async fn step_times(&self, key: &str, v: Option<u32>, from: &str, to: &str) -> Result<Vec<StepTime>> {
+        let rows = sqlx::query(
+            "SELECT step, hours, sum(n)::bigint FROM step_stats
+             WHERE pathway_key = $1 AND ($2::int IS NULL OR pathway_version = $2) AND month >= $3 AND month <= $4
+             GROUP BY step, hours ORDER BY step, hours",
+        )
+        .bind(key)
+        .bind(v.map(version).transpose()?)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.readers())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StepTime {
+                    step: r.try_get(0)?,
+                    hours: i64::from(r.try_get::<i32, _>(1)?),
+                    count: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn case_groups(&self, key: Option<&str>) -> Result<Vec<CaseGroup>> {
+        let rows = sqlx::query(
+            "SELECT pathway_key, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM') AS started, status, outcome,
+                    to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM') AS ended, rung_first, rung_last, count(*)
+             FROM cases WHERE $1::text IS NULL OR pathway_key = $1
+             GROUP BY 1, 2, 3, 4, 5, 6, 7",
+        )
+        .bind(key)
+        .fetch_all(self.readers())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseGroup {
+                    pathway_key: r.try_get(0)?,
+                    started: r.try_get(1)?,
+                    status: r.try_get(2)?,
+                    outcome: r.try_get(3)?,
+                    ended: r.try_get(4)?,
+                    rung_first: rung(r.try_get(5)?)?,
+                    rung_last: rung(r.try_get(6)?)?,
+                    count: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn funnel(&self, key: &str, from: &str, to: &str) -> Result<Vec<FunnelCell>> {
+        let rows = sqlx::query(
+            "SELECT to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM') AS cohort, t.step, count(DISTINCT t.case_id)
+             FROM cases c JOIN tasks t ON t.case_id = c.id
+             WHERE c.pathway_key = $1
+               AND c.created_at >= to_timestamp($2, 'YYYY-MM') AT TIME ZONE 'UTC'
+               AND c.created_at < (to_timestamp($3, 'YYYY-MM') AT TIME ZONE 'UTC') + interval '1 month'
+             GROUP BY 1, 2",
+        )
+        .bind(key)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.readers())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FunnelCell {
+                    cohort: r.try_get(0)?,
+                    step: r.try_get(1)?,
+                    cases: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn stall_ages(&self, key: Option<&str>) -> Result<Vec<StallAge>> {
+        let rows = sqlx::query(
+            "SELECT pathway_key, reason, party, since FROM stalls
+             WHERE cleared_at IS NULL AND ($1::text IS NULL OR pathway_key = $1) ORDER BY since",
+        )
+        .bind(key)
+        .fetch_all(self.readers())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StallAge {
+                    pathway_key: r.try_get(0)?,
+                    reason: r.try_get(1)?,
+                    party: r.try_get(2)?,
+                    since: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn active_cases_on(&self, key: &str, v: u32, limit: u32) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM cases WHERE pathway_key = $1 AND pathway_version = $2 AND status = 'active'
+             ORDER BY created_at, id LIMIT $3",
+        )
+        .bind(key)
+        .bind(version(v)?)
+        .bind(i64::from(limit))
+        .fetch_all(self.readers())
+        .await?)
+    }
+
+    async fn draft(&self, key: &str) -> Result<Option<Draft>> {
+        let row =
+            sqlx::query("SELECT key, source, updated_by, updated_at FROM pathway_drafts WHERE key = $1")
+                .bind(key)
+                .fetch_optional(self.readers())
+                .await?;
+        row.as_ref().map(draft_row).transpose()
+    }
+
+    async fn drafts(&self) -> Result<Vec<Draft>> {
+        let rows = sqlx::query("SELECT key, source, updated_by, updated_at FROM pathway_drafts ORDER BY key")
+            .fetch_all(self.readers())
+            .await?;
+        rows.iter().map(draft_row).collect()
+    }
+
+    async fn save_draft(&self, key: &str, source: &str, by: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO pathway_drafts (key, source, updated_by, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (key) DO UPDATE SET source = excluded.source, updated_by = excluded.updated_by,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(source)
+        .bind(by)
+        .bind(now)
+        .execute(self.readers())
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_draft(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM pathway_drafts WHERE key = $1")
+            .bind(key)
+            .execute(self.readers())
+            .await?;
+        Ok(())
+    }
+}
+
+fn draft_row(r: &sqlx::postgres::PgRow) -> Result<Draft> {
+    Ok(Draft {
+        key: r.try_get(0)?,
+        source: r.try_get(1)?,
+        updated_by: r.try_get(2)?,
+        updated_at: r.try_get(3)?,
+    })
+}

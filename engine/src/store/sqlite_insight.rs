@@ -1,0 +1,193 @@
+//! The figures queries and drafts on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallAge, StepTime};
+use super::sqlite::{SqliteStore, parse_ts};
+use super::{Result, corrupt, ts};
+
+fn rung(v: Option<i64>) -> Result<Option<u8>> {
+    v.map(|r| u8::try_from(r).map_err(|e| corrupt("ladder rung", e)))
+        .transpose()
+}
+
+#[async_trait]
+impl InsightStore for SqliteStore {
+    async fn open_work_by_step(&self, key: &str, version: u32) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT step, count(*) FROM tasks
+             WHERE status = 'open' AND pathway_key = ?1 AND pathway_version = ?2 GROUP BY step",
+        )
+        .bind(key)
+        .bind(version)
+        .fetch_all(self.readers())
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    async fn step_times(
+        &self,
+        key: &str,
+        version: Option<u32>,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<StepTime>> {
+        let rows = sqlx::query(
+            "SELECT step, hours, sum(n) FROM step_stats
+             WHERE pathway_key = ?1 AND (?2 IS NULL OR pathway_version = ?2) AND month >= ?3 AND month <= ?4
+             GROUP BY step, hours ORDER BY step, hours",
+        )
+        .bind(key)
+        .bind(version)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.readers())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StepTime {
+                    step: r.try_get(0)?,
+                    hours: r.try_get(1)?,
+                    count: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn case_groups(&self, key: Option<&str>) -> Result<Vec<CaseGroup>> {
+        let rows = sqlx::query(
+            "SELECT pathway_key, substr(created_at, 1, 7) AS started, status, outcome, substr(ended_at, 1, 7),
+                    rung_first, rung_last, count(*)
+             FROM cases WHERE ?1 IS NULL OR pathway_key = ?1
+             GROUP BY pathway_key, started, status, outcome, substr(ended_at, 1, 7), rung_first, rung_last",
+        )
+        .bind(key)
+        .fetch_all(self.readers())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseGroup {
+                    pathway_key: r.try_get(0)?,
+                    started: r.try_get(1)?,
+                    status: r.try_get(2)?,
+                    outcome: r.try_get(3)?,
+                    ended: r.try_get(4)?,
+                    rung_first: rung(r.try_get(5)?)?,
+                    rung_last: rung(r.try_get(6)?)?,
+                    count: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn funnel(&self, key: &str, from: &str, to: &str) -> Result<Vec<FunnelCell>> {
+        // `to` is a month: every start before the month after it counts.
+        let rows = sqlx::query(
+            "SELECT substr(c.created_at, 1, 7) AS cohort, t.step, count(DISTINCT t.case_id)
+             FROM cases c JOIN tasks t ON t.case_id = c.id
+             WHERE c.pathway_key = ?1 AND c.created_at >= ?2 AND c.created_at < ?3 || '-99'
+             GROUP BY cohort, t.step",
+        )
+        .bind(key)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.readers())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FunnelCell {
+                    cohort: r.try_get(0)?,
+                    step: r.try_get(1)?,
+                    cases: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn stall_ages(&self, key: Option<&str>) -> Result<Vec<StallAge>> {
+        let rows = sqlx::query(
+            "SELECT pathway_key, reason, party, since FROM stalls INDEXED BY stalls_open_age
+             WHERE cleared_at IS NULL AND (?1 IS NULL OR pathway_key = ?1)",
+        )
+        .bind(key)
+        .fetch_all(self.readers())
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(StallAge {
+                    pathway_key: r.try_get(0)?,
+                    reason: r.try_get(1)?,
+                    party: r.try_get(2)?,
+                    since: parse_ts("stall time", &r.try_get::<String, _>(3)?)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by_key(|s| s.since);
+        Ok(out)
+    }
+
+    async fn active_cases_on(&self, key: &str, version: u32, limit: u32) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM cases WHERE pathway_key = ?1 AND pathway_version = ?2 AND status = 'active'
+             ORDER BY created_at, id LIMIT ?3",
+        )
+        .bind(key)
+        .bind(version)
+        .bind(i64::from(limit))
+        .fetch_all(self.readers())
+        .await?)
+    }
+
+    async fn draft(&self, key: &str) -> Result<Option<Draft>> {
+        let row =
+            sqlx::query("SELECT key, source, updated_by, updated_at FROM pathway_drafts WHERE key = ?1")
+                .bind(key)
+                .fetch_optional(self.readers())
+                .await?;
+        row.as_ref().map(draft_row).transpose()
+    }
+
+    async fn drafts(&self) -> Result<Vec<Draft>> {
+        let rows = sqlx::query("SELECT key, source, updated_by, updated_at FROM pathway_drafts ORDER BY key")
+            .fetch_all(self.readers())
+            .await?;
+        rows.iter().map(draft_row).collect()
+    }
+
+    async fn save_draft(&self, key: &str, source: &str, by: &str, now: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.writer().lock().await;
+        sqlx::query(
+            "INSERT INTO pathway_drafts (key, source, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (key) DO UPDATE SET source = excluded.source, updated_by = excluded.updated_by,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(source)
+        .bind(by)
+        .bind(ts(now))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_draft(&self, key: &str) -> Result<()> {
+        let mut conn = self.writer().lock().await;
+        sqlx::query("DELETE FROM pathway_drafts WHERE key = ?1")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
+fn draft_row(r: &sqlx::sqlite::SqliteRow) -> Result<Draft> {
+    Ok(Draft {
+        key: r.try_get(0)?,
+        source: r.try_get(1)?,
+        updated_by: r.try_get(2)?,
+        updated_at: parse_ts("draft time", &r.try_get::<String, _>(3)?)?,
+    })
+}
