@@ -1,16 +1,18 @@
 //! Doorloop engine: the pathway model, validation, the pure case runtime, Dutch legal time,
 //! and the durable store on SQLite and PostgreSQL.
 //!
-//! The modules `model`, `term`, `calendar`, `expr`, `definition`, `validate` and `runtime`
-//! do no IO and never read the clock. `store` and `engine` hold all database work.
+//! The modules `model`, `term`, `calendar`, `expr`, `definition`, `validate`, `diff`,
+//! `figures` and `runtime` do no IO and never read the clock. `store` and `engine` hold all database work.
 #![forbid(unsafe_code)]
 
 pub mod bpmn;
 pub mod calendar;
 pub mod definition;
+pub mod diff;
 pub mod dutch;
 pub mod engine;
 pub mod expr;
+pub mod figures;
 pub mod messages;
 pub mod model;
 pub mod runtime;

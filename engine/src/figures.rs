@@ -1,0 +1,422 @@
+//! The figures managers read, computed from what the store keeps (pure): percentiles of
+//! time spent per step, open stalls grouped by reason and party, ladder movement, outflow
+//! by outcome, and the cohort funnel. Small cells can be suppressed: in cohorts of about
+//! fifty, a count of one to four can identify a resident.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::store::{CaseGroup, FunnelCell, StallAge, StepTime};
+
+/// Counts from 1 up to this are shown as "<5" when suppression is on.
+pub const SMALL_CELL: i64 = 4;
+
+/// Outcomes that count as work.
+pub const WORK_OUTCOMES: &[&str] = &["betaald_werk", "beschut_werk"];
+
+/// A count as shown: itself, or hidden because it is small.
+pub fn cell(count: i64, suppress: bool) -> String {
+    if suppress && (1..=SMALL_CELL).contains(&count) {
+        format!("<{}", SMALL_CELL + 1)
+    } else {
+        count.to_string()
+    }
+}
+
+/// Median and 90th percentile (nearest rank) of a histogram of hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Spread {
+    pub count: i64,
+    pub median_hours: i64,
+    pub p90_hours: i64,
+}
+
+/// The value at rank `ceil(q × n)` of a histogram sorted by hours.
+fn rank(sorted: &[(i64, i64)], n: i64, q: f64) -> i64 {
+    let want = ((q * n as f64).ceil() as i64).max(1);
+    let mut seen = 0;
+    for (hours, count) in sorted {
+        seen += count;
+        if seen >= want {
+            return *hours;
+        }
+    }
+    sorted.last().map_or(0, |(h, _)| *h)
+}
+
+/// Median and p90 of (hours, count) pairs; `None` when there are none.
+pub fn spread(histogram: &[(i64, i64)]) -> Option<Spread> {
+    let mut sorted: Vec<(i64, i64)> = histogram.iter().copied().filter(|(_, c)| *c > 0).collect();
+    sorted.sort_unstable();
+    let n: i64 = sorted.iter().map(|(_, c)| c).sum();
+    (n > 0).then(|| Spread {
+        count: n,
+        median_hours: rank(&sorted, n, 0.5),
+        p90_hours: rank(&sorted, n, 0.9),
+    })
+}
+
+/// Spread per step.
+pub fn spreads_by_step(times: &[StepTime]) -> BTreeMap<String, Spread> {
+    let mut by_step: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+    for t in times {
+        by_step.entry(&t.step).or_default().push((t.hours, t.count));
+    }
+    by_step
+        .into_iter()
+        .filter_map(|(step, h)| spread(&h).map(|s| (step.to_owned(), s)))
+        .collect()
+}
+
+/// "3 uur", "1 dag", "12 dagen".
+pub fn duration_nl(hours: i64) -> String {
+    if hours < 48 {
+        format!("{hours} uur")
+    } else {
+        let days = hours / 24;
+        format!("{days} dagen")
+    }
+}
+
+/// Open stalls of one reason (and party).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StallGroup {
+    pub reason: String,
+    pub party: Option<String>,
+    pub count: i64,
+    pub median_days: i64,
+    pub oldest_days: i64,
+    pub oldest_since: DateTime<Utc>,
+}
+
+fn group(
+    reason: &str,
+    party: Option<&str>,
+    mut days: Vec<(i64, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> StallGroup {
+    days.sort_unstable();
+    let n = days.len();
+    let hist: Vec<(i64, i64)> = days.iter().map(|(d, _)| (*d, 1)).collect();
+    let (oldest_days, oldest_since) = days.last().copied().unwrap_or((0, now));
+    StallGroup {
+        reason: reason.to_owned(),
+        party: party.map(str::to_owned),
+        count: n as i64,
+        median_days: spread(&hist).map_or(0, |s| s.median_hours),
+        oldest_days,
+        oldest_since,
+    }
+}
+
+/// Open stalls by reason, each with its parties, oldest group first.
+pub fn stall_groups(ages: &[StallAge], now: DateTime<Utc>) -> Vec<(StallGroup, Vec<StallGroup>)> {
+    type Ages = Vec<(i64, DateTime<Utc>)>;
+    let mut by_reason: BTreeMap<&str, BTreeMap<Option<&str>, Ages>> = BTreeMap::new();
+    for a in ages {
+        let days = (now - a.since).num_days().max(0);
+        by_reason
+            .entry(&a.reason)
+            .or_default()
+            .entry(a.party.as_deref())
+            .or_default()
+            .push((days, a.since));
+    }
+    let mut out: Vec<(StallGroup, Vec<StallGroup>)> = by_reason
+        .into_iter()
+        .map(|(reason, parties)| {
+            let all: Vec<(i64, DateTime<Utc>)> = parties.values().flatten().copied().collect();
+            let mut parts: Vec<StallGroup> = parties
+                .into_iter()
+                .map(|(party, days)| group(reason, party, days, now))
+                .collect();
+            parts.sort_by(|a, b| b.oldest_days.cmp(&a.oldest_days).then(b.count.cmp(&a.count)));
+            (group(reason, None, all, now), parts)
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.0.oldest_days
+            .cmp(&a.0.oldest_days)
+            .then(b.0.count.cmp(&a.0.count))
+    });
+    out
+}
+
+/// What the outcome screen shows for the cases of one pathway that started in a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Outcomes {
+    /// Cases started in the period.
+    pub participants: i64,
+    /// Of those, with a first and a latest ladder rung.
+    pub measured: i64,
+    /// Moved up at least one rung.
+    pub stepped_up: i64,
+    pub stepped_down: i64,
+    /// Ended with paid or sheltered work.
+    pub to_work: i64,
+    pub still_running: i64,
+    /// (first rung, latest rung) → cases.
+    pub ladder: BTreeMap<(u8, u8), i64>,
+    /// Outcome → cases of the cohort, for those that ended (`ingetrokken` for withdrawn).
+    pub by_outcome: BTreeMap<String, i64>,
+    /// End month → outcome → cases that ended in that month (any start).
+    pub outflow: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
+fn outcome_of(g: &CaseGroup) -> Option<String> {
+    match g.status.as_str() {
+        "ended" => Some(g.outcome.clone().unwrap_or_else(|| "gestopt".into())),
+        "withdrawn" => Some("ingetrokken".into()),
+        _ => None,
+    }
+}
+
+/// The figures for starts in `from..=to` (months `YYYY-MM`), and the outflow that ended
+/// in those months.
+pub fn outcomes(groups: &[CaseGroup], from: &str, to: &str) -> Outcomes {
+    let mut o = Outcomes::default();
+    let within = |m: &str| m >= from && m <= to;
+    for g in groups {
+        if let (Some(ended), Some(outcome)) = (&g.ended, outcome_of(g))
+            && within(ended)
+        {
+            *o.outflow
+                .entry(ended.clone())
+                .or_default()
+                .entry(outcome)
+                .or_default() += g.count;
+        }
+        if !within(&g.started) {
+            continue;
+        }
+        o.participants += g.count;
+        match outcome_of(g) {
+            Some(outcome) => {
+                if WORK_OUTCOMES.contains(&outcome.as_str()) {
+                    o.to_work += g.count;
+                }
+                *o.by_outcome.entry(outcome).or_default() += g.count;
+            }
+            None => o.still_running += g.count,
+        }
+        if let (Some(first), Some(last)) = (g.rung_first, g.rung_last) {
+            o.measured += g.count;
+            *o.ladder.entry((first, last)).or_default() += g.count;
+            if last > first {
+                o.stepped_up += g.count;
+            } else if last < first {
+                o.stepped_down += g.count;
+            }
+        }
+    }
+    o
+}
+
+/// The funnel: per step (in the order given), cases of each start month that reached it,
+/// next to the number that started that month.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Funnel {
+    pub cohorts: Vec<String>,
+    /// Started cases per cohort, aligned with `cohorts`.
+    pub started: Vec<i64>,
+    /// (step, counts aligned with `cohorts`).
+    pub steps: Vec<(String, Vec<i64>)>,
+}
+
+pub fn funnel(cells: &[FunnelCell], groups: &[CaseGroup], from: &str, to: &str, steps: &[String]) -> Funnel {
+    let mut started: BTreeMap<&str, i64> = BTreeMap::new();
+    for g in groups
+        .iter()
+        .filter(|g| g.started.as_str() >= from && g.started.as_str() <= to)
+    {
+        *started.entry(&g.started).or_default() += g.count;
+    }
+    let cohorts: Vec<String> = started.keys().map(|c| (*c).to_owned()).collect();
+    let reached: BTreeMap<(&str, &str), i64> = cells
+        .iter()
+        .map(|c| ((c.step.as_str(), c.cohort.as_str()), c.cases))
+        .collect();
+    Funnel {
+        started: cohorts.iter().map(|c| started[c.as_str()]).collect(),
+        steps: steps
+            .iter()
+            .map(|s| {
+                let counts = cohorts
+                    .iter()
+                    .map(|c| reached.get(&(s.as_str(), c.as_str())).copied().unwrap_or(0))
+                    .collect();
+                (s.clone(), counts)
+            })
+            .collect(),
+        cohorts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    #[test]
+    fn percentiles_take_the_nearest_rank() {
+        assert_eq!(spread(&[]), None);
+        let one = spread(&[(48, 1)]).unwrap();
+        assert_eq!((one.median_hours, one.p90_hours), (48, 48));
+        // 1..=10 days, one each: median the 5th, p90 the 9th.
+        let h: Vec<(i64, i64)> = (1..=10).map(|d| (d * 24, 1)).collect();
+        let s = spread(&h).unwrap();
+        assert_eq!((s.count, s.median_hours, s.p90_hours), (10, 5 * 24, 9 * 24));
+        // Order and zero counts do not matter.
+        let s2 = spread(&[(240, 1), (24, 0), (72, 3)]).unwrap();
+        assert_eq!((s2.count, s2.median_hours, s2.p90_hours), (4, 72, 240));
+        assert_eq!(duration_nl(5), "5 uur");
+        assert_eq!(duration_nl(24 * 12), "12 dagen");
+    }
+
+    #[test]
+    fn small_cells_are_hidden_on_request() {
+        assert_eq!(cell(0, true), "0");
+        assert_eq!(cell(3, true), "<5");
+        assert_eq!(cell(5, true), "5");
+        assert_eq!(cell(3, false), "3");
+    }
+
+    #[test]
+    fn stalls_group_by_reason_then_party() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let age = |reason: &str, party: Option<&str>, days: i64| StallAge {
+            pathway_key: "p".into(),
+            reason: reason.into(),
+            party: party.map(str::to_owned),
+            since: now - Duration::days(days),
+        };
+        let ages = vec![
+            age("uwv", Some("UWV verzekeringsarts"), 100),
+            age("uwv", Some("UWV verzekeringsarts"), 30),
+            age("uwv", Some("UWV arbeidsdeskundige"), 10),
+            age("wmo_besluit", None, 20),
+        ];
+        let groups = stall_groups(&ages, now);
+        assert_eq!(groups.len(), 2);
+        let (uwv, parties) = &groups[0];
+        assert_eq!(
+            (uwv.reason.as_str(), uwv.count, uwv.median_days, uwv.oldest_days),
+            ("uwv", 3, 30, 100)
+        );
+        assert_eq!(parties[0].party.as_deref(), Some("UWV verzekeringsarts"));
+        assert_eq!((parties[0].count, parties[0].median_days), (2, 30));
+        assert_eq!(groups[1].0.reason, "wmo_besluit");
+    }
+
+    fn g(
+        started: &str,
+        status: &str,
+        outcome: Option<&str>,
+        ended: Option<&str>,
+        rungs: (Option<u8>, Option<u8>),
+        n: i64,
+    ) -> CaseGroup {
+        CaseGroup {
+            pathway_key: "p".into(),
+            started: started.into(),
+            status: status.into(),
+            outcome: outcome.map(str::to_owned),
+            ended: ended.map(str::to_owned),
+            rung_first: rungs.0,
+            rung_last: rungs.1,
+            count: n,
+        }
+    }
+
+    #[test]
+    fn the_oss_pilot_figures_come_out() {
+        // 53 participants, 38 a rung up, 12 to work (Oss, domain.md §5).
+        let groups = vec![
+            g(
+                "2018-03",
+                "ended",
+                Some("betaald_werk"),
+                Some("2019-06"),
+                (Some(2), Some(6)),
+                5,
+            ),
+            g(
+                "2018-04",
+                "ended",
+                Some("beschut_werk"),
+                Some("2019-09"),
+                (Some(2), Some(5)),
+                7,
+            ),
+            g("2018-05", "active", None, None, (Some(1), Some(3)), 26),
+            g(
+                "2018-05",
+                "ended",
+                Some("dagbesteding"),
+                Some("2019-11"),
+                (Some(3), Some(3)),
+                10,
+            ),
+            g(
+                "2018-06",
+                "withdrawn",
+                None,
+                Some("2019-02"),
+                (Some(2), Some(1)),
+                3,
+            ),
+            g("2018-06", "active", None, None, (None, None), 2),
+            // Outside the period.
+            g("2021-01", "active", None, None, (Some(1), Some(2)), 9),
+        ];
+        let o = outcomes(&groups, "2018-01", "2019-12");
+        assert_eq!(o.participants, 53);
+        assert_eq!(o.stepped_up, 38);
+        assert_eq!(o.to_work, 12);
+        assert_eq!((o.measured, o.stepped_down, o.still_running), (51, 3, 28));
+        assert_eq!(o.ladder[&(2, 6)], 5);
+        assert_eq!(o.by_outcome["ingetrokken"], 3);
+        assert_eq!(o.outflow["2019-09"]["beschut_werk"], 7);
+        assert!(!o.outflow.contains_key("2021-01"));
+    }
+
+    #[test]
+    fn the_funnel_counts_per_cohort_in_step_order() {
+        let groups = vec![
+            g("2026-01", "active", None, None, (None, None), 4),
+            g("2026-02", "active", None, None, (None, None), 2),
+        ];
+        let cells = vec![
+            FunnelCell {
+                cohort: "2026-01".into(),
+                step: "intake".into(),
+                cases: 3,
+            },
+            FunnelCell {
+                cohort: "2026-01".into(),
+                step: "signaal".into(),
+                cases: 4,
+            },
+            FunnelCell {
+                cohort: "2026-02".into(),
+                step: "signaal".into(),
+                cases: 2,
+            },
+        ];
+        let steps = vec!["signaal".to_owned(), "intake".to_owned(), "nazorg".to_owned()];
+        let f = funnel(&cells, &groups, "2026-01", "2026-12", &steps);
+        assert_eq!(f.cohorts, ["2026-01", "2026-02"]);
+        assert_eq!(f.started, [4, 2]);
+        assert_eq!(
+            f.steps,
+            vec![
+                ("signaal".to_owned(), vec![4, 2]),
+                ("intake".to_owned(), vec![3, 0]),
+                ("nazorg".to_owned(), vec![0, 0])
+            ]
+        );
+    }
+}
