@@ -1,7 +1,9 @@
-//! The pathway drawn as an SVG graph (layered, left to right, laid out by layout-rs),
-//! with the steps where a case is now highlighted.
+//! The pathway drawn as an SVG graph (layered, left to right, laid out by layout-rs): each
+//! step kind its own shape, roles, deadlines and outside parties in the labels, and marks
+//! on steps: where a case is now, validation problems, or the figures of the bottleneck
+//! view with a colour per threshold.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use doorloop_engine::model::{PathwayVersion, StepKind};
 use layout::backends::svg::SVGWriter;
@@ -64,6 +66,37 @@ impl Drawing {
     }
 }
 
+/// Colours of marks: (fill, line).
+pub const GOOD: (u32, u32) = (0xdcfce7ff, 0x16a34aff);
+pub const WARN: (u32, u32) = (0xffedd5ff, 0xea580cff);
+pub const BAD: (u32, u32) = (0xfee2e2ff, 0xdc2626ff);
+
+/// What a step carries beyond its own label.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Mark {
+    /// Extra lines under the label (boxes only).
+    pub lines: Vec<String>,
+    /// (fill, line) colours.
+    pub colour: Option<(u32, u32)>,
+}
+
+/// Marks for a whole drawing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Marks {
+    /// Steps where a case is now (highlighted).
+    pub active: BTreeSet<String>,
+    pub steps: BTreeMap<String, Mark>,
+}
+
+impl Marks {
+    pub fn active(active: &BTreeSet<String>) -> Marks {
+        Marks {
+            active: active.clone(),
+            steps: BTreeMap::new(),
+        }
+    }
+}
+
 /// Renders the pathway; `active` are the step ids to highlight.
 pub fn svg(pathway: &PathwayVersion, active: &BTreeSet<String>) -> String {
     draw(pathway, active).svg
@@ -71,10 +104,17 @@ pub fn svg(pathway: &PathwayVersion, active: &BTreeSet<String>) -> String {
 
 /// Lays out and renders the pathway; `active` are the step ids to highlight.
 pub fn draw(pathway: &PathwayVersion, active: &BTreeSet<String>) -> Drawing {
+    draw_marked(pathway, &Marks::active(active))
+}
+
+/// Lays out and renders the pathway with marks on its steps.
+pub fn draw_marked(pathway: &PathwayVersion, marks: &Marks) -> Drawing {
+    let active = &marks.active;
     let mut vg = VisualGraph::new(Orientation::LeftToRight);
     let mut handles = HashMap::new();
     for step in &pathway.pathway.steps {
         let is_active = active.contains(&step.id);
+        let mark = marks.steps.get(&step.id);
         let (shape, size, style) = match &step.kind {
             StepKind::Start => (
                 ShapeKind::new_circle(""),
@@ -121,6 +161,13 @@ pub fn draw(pathway: &PathwayVersion, active: &BTreeSet<String>) -> Drawing {
                 if let Some(party) = &step.party {
                     label.push_str(&format!("\nwacht op: {party}"));
                 }
+                if let Some(deadline) = &step.deadline {
+                    label.push_str(&format!("\ntermijn: {}", deadline.term()));
+                }
+                for line in mark.map(|m| m.lines.as_slice()).unwrap_or_default() {
+                    label.push('\n');
+                    label.push_str(line);
+                }
                 let lines = label.lines().count() as f64;
                 let widest = label.lines().map(|l| l.chars().count()).max().unwrap_or(4) as f64;
                 (
@@ -130,7 +177,9 @@ pub fn draw(pathway: &PathwayVersion, active: &BTreeSet<String>) -> Drawing {
                 )
             }
         };
-        let style = if is_active {
+        let style = if let Some((fill, line)) = mark.and_then(|m| m.colour) {
+            StyleAttr::new(Color::new(line), 3, Some(Color::new(fill)), style.rounded, 13)
+        } else if is_active {
             StyleAttr::new(
                 Color::new(0xea580cff),
                 4,

@@ -10,9 +10,12 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+mod design;
 mod error;
 mod forms;
 pub mod graph;
+mod insight;
+mod migration;
 mod pages;
 mod sessions;
 mod views;
@@ -55,27 +58,31 @@ impl Default for WebConfig {
     }
 }
 
-/// Drawn pathway graphs by (pathway, version, highlighted steps).
+/// Drawn pathway graphs by (pathway, version, marks).
 #[derive(Default)]
 pub struct GraphCache {
-    drawn: Mutex<HashMap<(String, u32, String), Arc<graph::Drawing>>>,
+    drawn: Mutex<HashMap<(String, u32, u64), Arc<graph::Drawing>>>,
 }
 
 impl GraphCache {
     const MAX: usize = 2048;
 
     pub fn get_or_draw(&self, pv: &PathwayVersion, active: &BTreeSet<String>) -> Arc<graph::Drawing> {
-        let key = (
-            pv.key().to_owned(),
-            pv.version,
-            active.iter().cloned().collect::<Vec<_>>().join(","),
-        );
+        self.get_or_draw_marked(pv, &graph::Marks::active(active))
+    }
+
+    /// A drawing with marks; versions are immutable, so (key, version, marks) names it.
+    pub fn get_or_draw_marked(&self, pv: &PathwayVersion, marks: &graph::Marks) -> Arc<graph::Drawing> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        marks.hash(&mut h);
+        let key = (pv.key().to_owned(), pv.version, h.finish());
         if let Ok(map) = self.drawn.lock()
             && let Some(drawing) = map.get(&key)
         {
             return drawing.clone();
         }
-        let drawing = Arc::new(graph::draw(pv, active));
+        let drawing = Arc::new(graph::draw_marked(pv, marks));
         if let Ok(mut map) = self.drawn.lock() {
             if map.len() >= Self::MAX {
                 map.clear();
@@ -201,15 +208,41 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/casussen/{id}/taken/{task}/bezoek", post(pages::plan_visit))
         .route("/casussen/{id}/taken/{task}/oppakken", post(pages::claim))
         .route("/casussen/{id}/taken/{task}/vrijgeven", post(pages::release))
-        .route("/vastgelopen", get(pages::stalls))
-        .route("/trajecten", get(pages::pathways))
+        .route("/vastgelopen", get(insight::stuck))
+        .route("/vastgelopen/casussen", get(insight::stuck_cases))
+        .route(
+            "/analyse",
+            get(|| async { axum::response::Redirect::to("/vastgelopen") }),
+        )
+        .route("/analyse/knelpunten", get(insight::bottlenecks))
+        .route("/analyse/knelpunten/graaf.svg", get(insight::bottleneck_graph))
+        .route("/analyse/uitkomsten", get(insight::outcomes))
+        .route("/analyse/uitkomsten.csv", get(insight::outcomes_csv))
+        .route("/analyse/instroom", get(insight::funnel))
+        .route("/trajecten", get(design::list))
+        .route("/trajecten/nieuw", get(design::new_form).post(design::save_new))
+        .route("/trajecten/{key}", get(design::show))
+        .route(
+            "/trajecten/{key}/bewerken",
+            get(design::edit_form).post(design::save),
+        )
+        .route("/trajecten/{key}/concept/graaf.svg", get(design::draft_graph))
+        .route("/trajecten/{key}/concept/verwijderen", post(design::discard))
+        .route("/trajecten/{key}/publiceren", post(design::publish))
+        .route(
+            "/trajecten/{key}/overzetten",
+            get(migration::form).post(migration::apply),
+        )
+        .route("/trajecten/{key}/overzetten/proef", get(migration::dry_run))
         .route("/trajecten/{key}/{version}/graaf.svg", get(pages::graph))
+        .route("/trajecten/{key}/{version}/bestand", get(design::export))
         .route("/beheer", get(pages::admin))
         .route("/beheer/berichten/{id}/opnieuw", post(pages::retry_message))
         .fallback(pages::not_found)
         .layer(sessions);
     let mut app = Router::new()
         .route("/static/app.css", get(pages::css))
+        .route("/static/editor.js", get(pages::editor_js))
         .merge(api::routes())
         .merge(pages)
         .with_state(state)

@@ -14,7 +14,6 @@ use chrono_tz::Europe::Amsterdam;
 use doorloop_engine::engine::EngineError;
 use doorloop_engine::model::{PathwayVersion, Step, StepKind};
 use doorloop_engine::runtime::{Action, CaseState, Command, EventKind, RuntimeError, Task, TaskRef};
-use doorloop_engine::stall;
 use doorloop_engine::store::{RetryOutcome, User, UserRole, WorkFilter};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -28,7 +27,7 @@ use crate::forms;
 use crate::views::{self, date, date_time, due_state, page, stall_reason};
 use askama::Template;
 
-type Shared = State<Arc<AppState>>;
+pub(crate) type Shared = State<Arc<AppState>>;
 
 /// The layout's view of the logged-in user.
 pub(crate) fn user_json(u: &User) -> Value {
@@ -38,13 +37,14 @@ pub(crate) fn user_json(u: &User) -> Value {
         "teams": u.teams.join(", "),
         "is_consultant": u.role == UserRole::Consultant,
         "sees_cases": matches!(u.role, UserRole::Consultant | UserRole::Manager),
-        "sees_stalls": matches!(u.role, UserRole::Manager | UserRole::Coordinator),
+        "sees_stalls": u.role == UserRole::Coordinator,
+        "sees_figures": u.role == UserRole::Manager,
         "sees_pathways": matches!(u.role, UserRole::Manager | UserRole::Coordinator),
         "is_admin": u.role == UserRole::Admin,
     })
 }
 
-fn base(viewer: &Viewer, title: &str, nav: &str) -> Map<String, Value> {
+pub(crate) fn base(viewer: &Viewer, title: &str, nav: &str) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("title".into(), json!(title));
     m.insert("user".into(), user_json(&viewer.user));
@@ -53,7 +53,7 @@ fn base(viewer: &Viewer, title: &str, nav: &str) -> Map<String, Value> {
     m
 }
 
-fn short(id: &str) -> String {
+pub(crate) fn short(id: &str) -> String {
     id.chars()
         .rev()
         .take(8)
@@ -87,6 +87,16 @@ pub async fn css() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         views::CSS,
+    )
+}
+
+pub async fn editor_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        views::EDITOR_JS,
     )
 }
 
@@ -1026,72 +1036,6 @@ pub async fn cases(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
     );
     data.insert("cases".into(), Value::Array(list));
     Ok(page(StatusCode::OK, "cases", Value::Object(data)))
-}
-
-pub async fn stalls(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
-    auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
-    let rows = app.engine.store().open_stalls().await?;
-    let now = Utc::now();
-    // Step names from the latest version of each pathway (a step id names the same step
-    // across versions).
-    let mut step_names: HashMap<(String, String), String> = HashMap::new();
-    let mut any_pathway: HashMap<String, String> = HashMap::new();
-    for (key, _) in app.pathway_names.get(&app.engine).await?.iter() {
-        let pv = app.engine.pathway(key, None).await?;
-        for step in &pv.pathway.steps {
-            let name = step.display_name().to_owned();
-            any_pathway.entry(step.id.clone()).or_insert_with(|| name.clone());
-            step_names.insert((key.clone(), step.id.clone()), name);
-        }
-    }
-    let queue: Vec<Value> = stall::queue(&rows, now)
-        .iter()
-        .map(|l| {
-            let step = l.step.as_ref().map(|s| any_pathway.get(s).cloned().unwrap_or_else(|| s.clone()));
-            json!({
-                "reason": stall_reason(&l.reason), "party": l.party, "step": step,
-                "count": l.cases, "median": format!("{} d", l.median_days), "oldest": format!("{} d", l.oldest_days),
-            })
-        })
-        .collect();
-    // Coordinators see the queue, not which cases are in it.
-    let list: Vec<Value> = if viewer.user.role == UserRole::Manager {
-        rows.iter()
-            .take(500)
-            .map(|s| {
-                json!({
-                    "case_id": s.case_id, "short_id": short(&s.case_id), "pathway": s.pathway_key,
-                    "reason": stall_reason(&s.reason), "since": date(s.since),
-                    "step": s.step.as_ref().map(|id| {
-                        step_names.get(&(s.pathway_key.clone(), id.clone())).cloned().unwrap_or_else(|| id.clone())
-                    }),
-                })
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut data = base(&viewer, "Vastgelopen", "vastgelopen");
-    data.insert("queue".into(), Value::Array(queue));
-    data.insert("stalls".into(), Value::Array(list));
-    Ok(page(StatusCode::OK, "stalls", Value::Object(data)))
-}
-
-pub async fn pathways(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
-    auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
-    let list: Vec<Value> = app
-        .engine
-        .store()
-        .pathways()
-        .await?
-        .iter()
-        .map(|p| {
-            json!({"key": p.key, "version": p.version, "name": p.name, "published": date(p.published_at), "cases": p.cases})
-        })
-        .collect();
-    let mut data = base(&viewer, "Trajecten", "trajecten");
-    data.insert("pathways".into(), Value::Array(list));
-    Ok(page(StatusCode::OK, "pathways", Value::Object(data)))
 }
 
 #[derive(Deserialize)]

@@ -20,6 +20,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("cases", include_str!("../templates/cases.hbs")),
     ("stalls", include_str!("../templates/stalls.hbs")),
     ("pathways", include_str!("../templates/pathways.hbs")),
+    ("pathway", include_str!("../templates/pathway.hbs")),
+    ("editor", include_str!("../templates/editor.hbs")),
+    ("migrate", include_str!("../templates/migrate.hbs")),
+    ("stalled_cases", include_str!("../templates/stalled_cases.hbs")),
+    ("bottlenecks", include_str!("../templates/bottlenecks.hbs")),
+    ("outcomes", include_str!("../templates/outcomes.hbs")),
+    ("funnel", include_str!("../templates/funnel.hbs")),
+    ("analysis_tabs", include_str!("../templates/analysis_tabs.hbs")),
     ("people", include_str!("../templates/people.hbs")),
     ("error", include_str!("../templates/error.hbs")),
 ];
@@ -28,6 +36,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 const LAYOUT_KEYS: &[&str] = &["title", "user", "csrf", "flash", "flash_kind"];
 
 pub const CSS: &str = include_str!("../static/app.css");
+pub const EDITOR_JS: &str = include_str!("../static/editor.js");
 
 static REGISTRY: LazyLock<Result<Handlebars<'static>, String>> = LazyLock::new(|| {
     let mut hb = Handlebars::new();

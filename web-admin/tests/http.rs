@@ -833,7 +833,7 @@ async fn manager_coordinator_and_admin_screens(f: Fixture) {
     assert_eq!(f.page(&mark, "/vastgelopen").await.0, StatusCode::OK);
     assert_eq!(f.page(&mark, "/taken").await.0, StatusCode::FORBIDDEN);
     let carla = f.login("carla").await;
-    let (status, _, html) = f.page(&carla, "/trajecten").await;
+    let (status, _, html) = f.page(&carla, "/trajecten/van-zorg-naar-werk").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("/trajecten/van-zorg-naar-werk/1/graaf.svg"));
     assert_eq!(f.page(&carla, "/beheer").await.0, StatusCode::FORBIDDEN);
@@ -1044,6 +1044,10 @@ async fn sessions_end_when_idle_and_after_the_absolute_limit() {
     );
 }
 
+#[path = "http/design.rs"]
+mod design;
+use design::*;
+
 // ---- the runner: every backend test on SQLite, and on PostgreSQL when configured ----
 
 const PG_ENV: &str = "DOORLOOP_TEST_POSTGRES_URL";
@@ -1064,7 +1068,9 @@ const BOTH: &[(&str, BackendTest)] = tests![
     api_pathways_and_stalls,
     consultant_screens_work_list_case_page_and_task_form,
     manager_coordinator_and_admin_screens,
-    authorisation_matrix
+    authorisation_matrix,
+    coordinator_edits_validates_publishes_and_migrates,
+    manager_figures_match_a_known_data_set,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

@@ -26,6 +26,19 @@ pub const MIGRATE_COMMAND: &str = "migrate_case";
 /// Old step id → new step id.
 pub type StepMapping = BTreeMap<String, String>;
 
+/// Why a step of the new version cannot take the work of an old one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetProblem {
+    #[error("version {version} has no such step")]
+    NoSuchStep { version: u32 },
+    #[error("work cannot wait at a {kind} step")]
+    CannotHoldWork { kind: String },
+    #[error(
+        "branches of this {split} are still running; it must map to a step of the same kind, not a {kind}"
+    )]
+    SplitKind { split: String, kind: String },
+}
+
 /// What a migration does to one open task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,7 +109,7 @@ fn target<'a>(
     to: &'a PathwayVersion,
     mapping: &StepMapping,
     step: &str,
-    need: impl Fn(&Step) -> Option<String>,
+    need: impl Fn(&Step) -> Option<TargetProblem>,
 ) -> Result<&'a Step> {
     let id = mapping.get(step).map_or(step, String::as_str);
     let Some(t) = to.step(id) else {
@@ -104,7 +117,7 @@ fn target<'a>(
             Some(_) => RuntimeError::MigrationTarget {
                 step: step.to_owned(),
                 target: id.to_owned(),
-                message: format!("version {} has no such step", to.version),
+                why: TargetProblem::NoSuchStep { version: to.version },
             },
             None => RuntimeError::MigrationUnmapped {
                 step: step.to_owned(),
@@ -113,10 +126,10 @@ fn target<'a>(
         });
     };
     match need(t) {
-        Some(message) => Err(RuntimeError::MigrationTarget {
+        Some(why) => Err(RuntimeError::MigrationTarget {
             step: step.to_owned(),
             target: id.to_owned(),
-            message,
+            why,
         }),
         None => Ok(t),
     }
@@ -158,12 +171,9 @@ pub fn migrate(
     for split in state.splits.values() {
         let kind = from.step(&split.step).map(|s| s.kind.clone());
         let t = target(to, mapping, &split.step, |t| {
-            (Some(&t.kind) != kind.as_ref()).then(|| {
-                format!(
-                    "branches of this {} are still running; it must map to a step of the same kind, not a {}",
-                    kind.as_ref().map_or("split", StepKind::as_str),
-                    t.kind
-                )
+            (Some(&t.kind) != kind.as_ref()).then(|| TargetProblem::SplitKind {
+                split: kind.as_ref().map_or("split", StepKind::as_str).to_owned(),
+                kind: t.kind.to_string(),
             })
         })?;
         splits.insert(split.step.clone(), t.id.clone());
@@ -174,7 +184,9 @@ pub fn migrate(
             step: task.step.clone(),
         })?;
         let t = target(to, mapping, &task.step, |t| {
-            (!t.kind.is_human()).then(|| format!("work cannot wait at a {} step", t.kind))
+            (!t.kind.is_human()).then(|| TargetProblem::CannotHoldWork {
+                kind: t.kind.to_string(),
+            })
         })?;
         places.push((task.clone(), f, t));
     }

@@ -25,7 +25,7 @@ pub use clock::{inactivity_key, not_in_quiet_hours};
 pub use effects::{Effect, Notification, NotificationKind, Recipient, Timer, TimerKind};
 pub use forms::parse_field_value;
 pub use migrate::{
-    MIGRATE_COMMAND, Migration, StepMapping, TaskFate, TaskMigration, migrate, propose_mapping,
+    MIGRATE_COMMAND, Migration, StepMapping, TargetProblem, TaskFate, TaskMigration, migrate, propose_mapping,
 };
 pub use state::{
     CaseState, CaseStatus, ClockChange, DueInfo, Event, EventKind, RungChange, SplitState, Stall,
@@ -211,11 +211,11 @@ pub enum RuntimeError {
     AlreadyOnVersion { case: String, version: u32 },
     #[error("step `{step}` holds work but is not mapped to a step of version {version}")]
     MigrationUnmapped { step: String, version: u32 },
-    #[error("step `{step}` cannot move to `{target}`: {message}")]
+    #[error("step `{step}` cannot move to `{target}`: {why}")]
     MigrationTarget {
         step: String,
         target: String,
-        message: String,
+        why: migrate::TargetProblem,
     },
     #[error("more than {limit} automatic moves in one command (last at step `{step}`): the pathway loops")]
     StepLimit { step: String, limit: usize },

@@ -87,6 +87,9 @@ pub trait InsightStore: Send + Sync {
     /// Active cases on a pathway version, oldest first.
     async fn active_cases_on(&self, key: &str, version: u32, limit: u32) -> Result<Vec<String>>;
 
+    /// The file a version was published from, as its coordinator wrote it.
+    async fn pathway_source(&self, key: &str, version: u32) -> Result<Option<String>>;
+
     async fn draft(&self, key: &str) -> Result<Option<Draft>>;
 
     async fn drafts(&self) -> Result<Vec<Draft>>;

@@ -137,6 +137,16 @@ impl InsightStore for PostgresStore {
         .await?)
     }
 
+    async fn pathway_source(&self, key: &str, v: u32) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT source FROM pathway_versions WHERE key = $1 AND version = $2")
+                .bind(key)
+                .bind(version(v)?)
+                .fetch_optional(self.readers())
+                .await?,
+        )
+    }
+
     async fn draft(&self, key: &str) -> Result<Option<Draft>> {
         let row =
             sqlx::query("SELECT key, source, updated_by, updated_at FROM pathway_drafts WHERE key = $1")

@@ -26,6 +26,12 @@ pub(crate) async fn a_case_migrates_to_the_next_version_in_one_durable_step(f: F
     assert_eq!(v2.version, 2);
     let store = engine.store();
     assert_eq!(
+        store.pathway_source("van-zorg-naar-werk", 2).await.unwrap(),
+        Some(v2_source()),
+        "the coordinator's own text, comments and all"
+    );
+    assert_eq!(store.pathway_source("van-zorg-naar-werk", 3).await.unwrap(), None);
+    assert_eq!(
         store
             .active_cases_on("van-zorg-naar-werk", 1, 10)
             .await

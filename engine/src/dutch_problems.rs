@@ -1,0 +1,189 @@
+//! Validation problems and migration refusals in Dutch, for the coordinator's screens.
+//! The matches are exhaustive: a new problem kind cannot reach the screen untranslated.
+
+use crate::definition::DefinitionError;
+use crate::messages::MessageProblem;
+use crate::model::{KNOWN_OUTCOMES, KNOWN_WAIT_REASONS, StepKind};
+use crate::runtime::{RuntimeError, TargetProblem};
+use crate::validate::ProblemKind;
+
+fn kind_nl(kind: &str) -> String {
+    match kind {
+        "start" => "startstap",
+        "task" => "taak",
+        "joint_visit" => "gezamenlijk bezoek",
+        "wait" => "wachtstap",
+        "automatic" => "automatische stap",
+        "gateway" => "keuzepunt",
+        "parallel_split" => "parallelle splitsing",
+        "parallel_join" => "parallelle samenvoeging",
+        "inclusive_split" => "inclusieve splitsing",
+        "inclusive_join" => "inclusieve samenvoeging",
+        "end" => "eindstap",
+        other => return format!("`{other}`"),
+    }
+    .to_owned()
+}
+
+/// One validation problem in Dutch.
+pub fn problem(kind: &ProblemKind) -> String {
+    use ProblemKind as P;
+    match kind {
+        P::NoStart => "Het traject heeft geen startstap (een stap met `kind: start`).".into(),
+        P::ManyStarts { ids } => format!(
+            "Het traject heeft {} startstappen ({}); er mag er één zijn.",
+            ids.len(),
+            ids.join(", ")
+        ),
+        P::DuplicateId { id } => format!("De stap-id `{id}` komt meer dan eens voor."),
+        P::UnknownKind { kind } => format!(
+            "Onbekende soort stap `{kind}` (bekend: {}).",
+            StepKind::KNOWN.join(", ")
+        ),
+        P::UnknownTarget { to } => format!("Verwijst naar stap `{to}`, die niet bestaat."),
+        P::Unreachable => "Deze stap is vanaf de start niet te bereiken.".into(),
+        P::Trap => "Vanaf hier is geen eindstap te bereiken: een casus zou vastzitten.".into(),
+        P::CycleWithoutExit { cycle } => format!("De lus {} heeft geen uitweg.", cycle.join(" → ")),
+        P::CycleWithoutHumanStep { cycle } => format!(
+            "De lus {} heeft geen taak, wachtstap of bezoek: hij zou rondgaan zonder dat iemand iets doet.",
+            cycle.join(" → ")
+        ),
+        P::NoDefault { kind } => format!(
+            "Een {} heeft een `default` nodig voor als geen enkele voorwaarde geldt.",
+            kind_nl(kind)
+        ),
+        P::UnmatchedJoin { kind, why } => format!("Deze {} sluit geen splitsing af: {why}.", kind_nl(kind)),
+        P::SplitWithoutJoin { kind, join } => format!(
+            "Deze {} heeft geen bijpassende {} die alle takken bereiken.",
+            kind_nl(kind),
+            kind_nl(join)
+        ),
+        P::UndeclaredRole { role } => format!("De rol `{role}` staat niet onder `roles`."),
+        P::BadExpression { expr, message } => format!("De voorwaarde `{expr}` is niet te lezen: {message}."),
+        P::UnknownVariable { expr, name } => format!(
+            "De voorwaarde `{expr}` leest `{name}`, maar dat is geen trajectvariabele en geen formulierveld."
+        ),
+        P::MissingAttribute { kind, attribute } => {
+            format!("Een {} heeft `{attribute}` nodig.", kind_nl(kind))
+        }
+        P::UnexpectedAttribute { kind, attribute } => {
+            format!("`{attribute}` hoort niet bij een {}.", kind_nl(kind))
+        }
+        P::SuccessorCount { kind, count } => format!(
+            "Een {} heeft precies één vervolgstap in `next` nodig; hier zijn het er {count}.",
+            kind_nl(kind)
+        ),
+        P::TooFew {
+            kind,
+            what,
+            min,
+            count,
+        } => format!(
+            "Een {} heeft minstens {min} {what} nodig; hier zijn het er {count}.",
+            kind_nl(kind)
+        ),
+        P::BadRung { rung } => format!("Trede {rung} bestaat niet op de participatieladder (1–6)."),
+        P::UnknownOutcome { outcome } => format!(
+            "Onbekende uitkomst `{outcome}` (bekend: {}).",
+            KNOWN_OUTCOMES.join(", ")
+        ),
+        P::UnknownReason { reason } => format!(
+            "Onbekende wachtreden `{reason}` (bekend: {}).",
+            KNOWN_WAIT_REASONS.join(", ")
+        ),
+        P::ConflictingVariable { name, first, second } => {
+            format!("De variabele `{name}` is zowel {first} als {second}.")
+        }
+        P::ChoiceWithoutOptions { name } => format!("Het keuzeveld `{name}` heeft geen `options`."),
+        P::DuplicateField { name } => {
+            format!("Het veld `{name}` staat twee keer in het formulier van deze stap.")
+        }
+        P::UndeclaredSetTarget { name } => {
+            format!("`set` schrijft `{name}`, maar dat is geen variabele of formulierveld.")
+        }
+        P::UnknownEscalationTarget { rung, to } => format!(
+            "Escalatiestap {rung} gaat naar `{to}`; dat is geen `responsible`, `team_lead`, `manager` of bekende rol."
+        ),
+        P::AmbiguousEscalation { rung } => {
+            format!("Escalatiestap {rung} heeft zowel `before` als `after`.")
+        }
+        P::NeedsDeadline { attribute } => {
+            format!("`{attribute}` werkt alleen met een `deadline` op de stap.")
+        }
+        P::Message(m) => match m {
+            MessageProblem::UnknownKind { kind } => {
+                format!("`messages` noemt het onbekende soort bericht `{kind}`.")
+            }
+            MessageProblem::BadTemplate { kind, part, message } => {
+                format!("Bericht `{kind}`, {part}: {message}")
+            }
+        },
+    }
+}
+
+/// A file that cannot be read, in Dutch.
+pub fn definition(e: &DefinitionError) -> String {
+    match e {
+        DefinitionError::Syntax {
+            line,
+            column,
+            message,
+        } => {
+            format!("Regel {line}, kolom {column}: het bestand is geen geldig traject: {message}")
+        }
+        DefinitionError::Structure { message } => format!("Het bestand is geen geldig traject: {message}"),
+        DefinitionError::Write { message } => format!("Het traject kon niet worden geschreven: {message}"),
+    }
+}
+
+/// Why a case cannot be migrated, in Dutch; other refusals keep the engine's words.
+pub fn migration(e: &RuntimeError) -> String {
+    match e {
+        RuntimeError::MigrationUnmapped { step, version } => format!(
+            "Er staat werk op stap `{step}`, maar die is niet gekoppeld aan een stap van versie {version}."
+        ),
+        RuntimeError::MigrationTarget { step, target, why } => {
+            let why = match why {
+                TargetProblem::NoSuchStep { version } => format!("versie {version} heeft zo'n stap niet"),
+                TargetProblem::CannotHoldWork { kind } => {
+                    format!("bij een {} kan geen werk wachten", kind_nl(kind))
+                }
+                TargetProblem::SplitKind { split, kind } => format!(
+                    "de takken van deze {} lopen nog; kies een stap van dezelfde soort, geen {}",
+                    kind_nl(split),
+                    kind_nl(kind)
+                ),
+            };
+            format!("Werk op `{step}` kan niet naar `{target}`: {why}.")
+        }
+        RuntimeError::AlreadyOnVersion { version, .. } => format!("De casus loopt al op versie {version}."),
+        RuntimeError::CaseClosed { status, .. } => format!("De casus is afgesloten ({status})."),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_read_in_dutch() {
+        assert_eq!(
+            problem(&ProblemKind::UnknownTarget { to: "x".into() }),
+            "Verwijst naar stap `x`, die niet bestaat."
+        );
+        assert!(
+            problem(&ProblemKind::NoDefault {
+                kind: "gateway".into()
+            })
+            .contains("keuzepunt")
+        );
+        assert!(
+            migration(&RuntimeError::MigrationUnmapped {
+                step: "s".into(),
+                version: 2
+            })
+            .contains("versie 2")
+        );
+    }
+}

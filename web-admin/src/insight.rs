@@ -1,0 +1,692 @@
+//! The managers' screens: stuck cases by reason and outside party, the bottleneck view
+//! (the pathway graph with open work and time spent per step), outcomes with ladder
+//! movement and outflow (also as CSV), and the cohort funnel. Everything reads figures
+//! the store keeps as cases move; nothing here scans events.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, Months, Utc};
+use chrono_tz::Europe::Amsterdam;
+use doorloop_engine::dutch::stall_reason;
+use doorloop_engine::figures::{self, Spread, cell, duration_nl};
+use doorloop_engine::model::PathwayVersion;
+use doorloop_engine::store::UserRole;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::auth::{self, Viewer};
+use crate::design::svg_response;
+use crate::error::{WebError, WebResult};
+use crate::graph::{self, Mark, Marks};
+use crate::pages::{Shared, base, short};
+use crate::views::{date, page};
+
+const MONTHS_NL: [&str; 12] = [
+    "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+];
+
+/// "mrt 2026" for `2026-03`.
+fn month_nl(m: &str) -> String {
+    let (y, mm) = m.split_once('-').unwrap_or((m, "01"));
+    let i = mm.parse::<usize>().unwrap_or(1).clamp(1, 12);
+    format!("{} {y}", MONTHS_NL[i - 1])
+}
+
+/// `a=1&b=2`, encoded.
+fn query_string(pairs: &[(&str, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish()
+}
+
+fn valid_month(m: &str) -> bool {
+    let b = m.as_bytes();
+    b.len() == 7
+        && b[4] == b'-'
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[5..].iter().all(u8::is_ascii_digit)
+        && matches!(m[5..].parse::<u32>(), Ok(1..=12))
+}
+
+fn outcome_nl(o: &str) -> String {
+    match o {
+        "betaald_werk" => "betaald werk".into(),
+        "beschut_werk" => "beschut werk".into(),
+        "opleiding" => "opleiding".into(),
+        "dagbesteding" => "dagbesteding".into(),
+        "gestopt" => "gestopt".into(),
+        "ingetrokken" => "ingetrokken".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+const RUNG_NAMES: [&str; 6] = [
+    "geïsoleerd",
+    "sociale contacten",
+    "georganiseerde activiteiten",
+    "onbetaald werk",
+    "betaald werk met ondersteuning",
+    "betaald werk",
+];
+
+/// What every figures screen is filtered by.
+#[derive(Deserialize, Default, Clone)]
+pub struct Filter {
+    traject: Option<String>,
+    versie: Option<u32>,
+    van: Option<String>,
+    tot: Option<String>,
+    /// Colour thresholds in days.
+    groen: Option<u32>,
+    rood: Option<u32>,
+    /// `mediaan` or `p90`: what the colours follow.
+    kleur: Option<String>,
+    /// `tonen`: show small counts instead of "<5".
+    klein: Option<String>,
+    reden: Option<String>,
+    partij: Option<String>,
+}
+
+struct Period {
+    from: String,
+    to: String,
+}
+
+impl Filter {
+    /// The months asked for; by default the last twelve, this one included.
+    fn period(&self) -> WebResult<Period> {
+        let now = Utc::now().with_timezone(&Amsterdam);
+        let this = format!("{:04}-{:02}", now.year(), now.month());
+        let year_ago = now
+            .date_naive()
+            .checked_sub_months(Months::new(11))
+            .map(|d| format!("{:04}-{:02}", d.year(), d.month()))
+            .unwrap_or_else(|| this.clone());
+        let pick = |v: &Option<String>, default: &str, what: &str| -> WebResult<String> {
+            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => Ok(default.to_owned()),
+                Some(m) if valid_month(m) => Ok(m.to_owned()),
+                Some(m) => Err(WebError::BadRequest(format!(
+                    "Ongeldige maand bij '{what}': {m} (schrijf jjjj-mm, bijvoorbeeld 2026-03)."
+                ))),
+            }
+        };
+        let from = pick(&self.van, &year_ago, "van")?;
+        let to = pick(&self.tot, &this, "tot en met")?;
+        if from > to {
+            return Err(WebError::BadRequest(
+                "De periode begint na haar einde: kies 'van' vóór 'tot en met'.".into(),
+            ));
+        }
+        Ok(Period { from, to })
+    }
+
+    fn suppress(&self) -> bool {
+        self.klein.as_deref() != Some("tonen")
+    }
+
+    fn thresholds(&self) -> (u32, u32) {
+        let green = self.groen.unwrap_or(14);
+        (green, self.rood.unwrap_or(42).max(green))
+    }
+
+    fn colour_by_median(&self) -> bool {
+        self.kleur.as_deref() == Some("mediaan")
+    }
+}
+
+fn manager(viewer: &Viewer) -> WebResult<()> {
+    auth::require(&viewer.user, &[UserRole::Manager])
+}
+
+/// The pathway the screen is about: the one asked for, else the first.
+async fn chosen_pathway(app: &AppState, f: &Filter) -> WebResult<Option<std::sync::Arc<PathwayVersion>>> {
+    let names = app.pathway_names.get(&app.engine).await?;
+    let key = match f.traject.as_deref().filter(|k| !k.is_empty()) {
+        Some(k) => k.to_owned(),
+        None => match names.first() {
+            Some((k, _)) => k.clone(),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(app.engine.pathway(&key, f.versie).await?))
+}
+
+async fn frame(
+    app: &AppState,
+    viewer: &Viewer,
+    title: &str,
+    tab: &str,
+    f: &Filter,
+    pv: Option<&PathwayVersion>,
+) -> WebResult<Map<String, Value>> {
+    let mut data = base(viewer, title, "analyse");
+    data.insert(format!("tab_{tab}"), json!(true));
+    let names = app.pathway_names.get(&app.engine).await?;
+    let key = pv.map(|p| p.key().to_owned());
+    data.insert(
+        "pathways".into(),
+        json!(
+            names
+                .iter()
+                .map(|(k, n)| json!({"key": k, "name": n, "selected": key.as_deref() == Some(k.as_str())}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    let p = f.period()?;
+    data.insert("van".into(), json!(p.from));
+    data.insert("tot".into(), json!(p.to));
+    data.insert(
+        "period".into(),
+        json!(format!("{} t/m {}", month_nl(&p.from), month_nl(&p.to))),
+    );
+    if let Some(pv) = pv {
+        data.insert("key".into(), json!(pv.key()));
+        data.insert("pathway_name".into(), json!(pv.pathway.name));
+        data.insert("version".into(), json!(pv.version));
+    }
+    Ok(data)
+}
+
+// ---- stuck cases ----
+
+pub async fn stuck(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
+    auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
+    let key = f.traject.clone().filter(|k| !k.is_empty());
+    let ages = app.engine.store().stall_ages(key.as_deref()).await?;
+    let now = Utc::now();
+    let groups = figures::stall_groups(&ages, now);
+    let is_manager = viewer.user.role == UserRole::Manager;
+    let link = |reason: &str, party: Option<&str>| {
+        let mut q = vec![("reden", reason.to_owned())];
+        if let Some(p) = party {
+            q.push(("partij", p.to_owned()));
+        }
+        if let Some(k) = &key {
+            q.push(("traject", k.clone()));
+        }
+        format!("/vastgelopen/casussen?{}", query_string(&q))
+    };
+    let rows: Vec<Value> = groups
+        .iter()
+        .map(|(total, parties)| {
+            json!({
+                "reason": stall_reason(&total.reason), "code": total.reason,
+                "count": total.count, "median": total.median_days, "oldest": total.oldest_days,
+                "oldest_since": date(total.oldest_since),
+                "link": is_manager.then(|| link(&total.reason, None)),
+                "parties": parties.iter().map(|p| json!({
+                    "party": p.party.clone().unwrap_or_else(|| "(geen partij genoemd)".into()),
+                    "count": p.count, "median": p.median_days, "oldest": p.oldest_days,
+                    "link": is_manager.then(|| link(&p.reason, p.party.as_deref())),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let total: i64 = groups.iter().map(|(g, _)| g.count).sum();
+    let mut data = base(
+        &viewer,
+        "Vastgelopen",
+        if is_manager { "analyse" } else { "vastgelopen" },
+    );
+    data.insert("tab_vastgelopen".into(), json!(true));
+    data.insert("is_manager".into(), json!(is_manager));
+    data.insert("groups".into(), json!(rows));
+    data.insert("total".into(), json!(total));
+    let names = app.pathway_names.get(&app.engine).await?;
+    data.insert(
+        "pathways".into(),
+        json!(
+            names
+                .iter()
+                .map(|(k, n)| json!({"key": k, "name": n, "selected": key.as_deref() == Some(k.as_str())}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    Ok(page(StatusCode::OK, "stalls", Value::Object(data)))
+}
+
+/// The cases behind one group of the stuck view, oldest first (managers only).
+pub async fn stuck_cases(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
+    manager(&viewer)?;
+    let reason = f
+        .reden
+        .clone()
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| WebError::BadRequest("Kies een reden.".into()))?;
+    let key = f.traject.clone().filter(|k| !k.is_empty());
+    let now = Utc::now();
+    let rows: Vec<_> = app
+        .engine
+        .store()
+        .open_stalls()
+        .await?
+        .into_iter()
+        .filter(|s| s.reason == reason)
+        .filter(|s| f.partij.is_none() || s.party == f.partij)
+        .filter(|s| key.as_deref().is_none_or(|k| s.pathway_key == k))
+        .collect();
+    let mut names: HashMap<(String, String), String> = HashMap::new();
+    for s in rows.iter().take(500) {
+        if let Some(step) = &s.step
+            && !names.contains_key(&(s.pathway_key.clone(), step.clone()))
+        {
+            let pv = app.engine.pathway(&s.pathway_key, None).await?;
+            for st in &pv.pathway.steps {
+                names.insert(
+                    (s.pathway_key.clone(), st.id.clone()),
+                    st.display_name().to_owned(),
+                );
+            }
+        }
+    }
+    let list: Vec<Value> = rows
+        .iter()
+        .take(500)
+        .map(|s| {
+            json!({
+                "case_id": s.case_id, "short_id": short(&s.case_id), "pathway": s.pathway_key,
+                "step": s.step.as_ref().map(|id| names.get(&(s.pathway_key.clone(), id.clone())).cloned().unwrap_or_else(|| id.clone())),
+                "party": s.party, "since": date(s.since), "days": (now - s.since).num_days(),
+            })
+        })
+        .collect();
+    let mut data = base(&viewer, "Vastgelopen casussen", "analyse");
+    data.insert("tab_vastgelopen".into(), json!(true));
+    data.insert("reason".into(), json!(stall_reason(&reason)));
+    data.insert("party".into(), json!(f.partij));
+    data.insert("count".into(), json!(rows.len()));
+    data.insert("more".into(), json!(rows.len() > 500));
+    data.insert("cases".into(), json!(list));
+    Ok(page(StatusCode::OK, "stalled_cases", Value::Object(data)))
+}
+
+// ---- bottlenecks ----
+
+struct StepFigures {
+    open: BTreeMap<String, i64>,
+    spreads: BTreeMap<String, Spread>,
+}
+
+async fn step_figures(app: &AppState, pv: &PathwayVersion, p: &Period) -> WebResult<StepFigures> {
+    let store = app.engine.store();
+    let open = store
+        .open_work_by_step(pv.key(), pv.version)
+        .await?
+        .into_iter()
+        .collect();
+    let times = store
+        .step_times(pv.key(), Some(pv.version), &p.from, &p.to)
+        .await?;
+    Ok(StepFigures {
+        open,
+        spreads: figures::spreads_by_step(&times),
+    })
+}
+
+fn colour(f: &Filter, s: &Spread) -> (u32, u32) {
+    let (green, red) = f.thresholds();
+    let hours = if f.colour_by_median() {
+        s.median_hours
+    } else {
+        s.p90_hours
+    };
+    let days = hours / 24;
+    if days <= i64::from(green) {
+        graph::GOOD
+    } else if days <= i64::from(red) {
+        graph::WARN
+    } else {
+        graph::BAD
+    }
+}
+
+fn marks(f: &Filter, pv: &PathwayVersion, figs: &StepFigures) -> Marks {
+    let mut marks = Marks::default();
+    for step in pv.pathway.steps.iter().filter(|s| s.kind.is_human()) {
+        let open = figs.open.get(&step.id).copied().unwrap_or(0);
+        let spread = figs.spreads.get(&step.id);
+        let mut lines = vec![format!("nu: {open}")];
+        if let Some(s) = spread {
+            lines.push(format!(
+                "mediaan {} · p90 {}",
+                duration_nl(s.median_hours),
+                duration_nl(s.p90_hours)
+            ));
+        }
+        marks.steps.insert(
+            step.id.clone(),
+            Mark {
+                lines,
+                colour: spread.map(|s| colour(f, s)),
+            },
+        );
+    }
+    marks
+}
+
+fn query_of(f: &Filter, pv: &PathwayVersion, p: &Period) -> String {
+    let (green, red) = f.thresholds();
+    let mut q = vec![
+        ("traject", pv.key().to_owned()),
+        ("versie", pv.version.to_string()),
+        ("van", p.from.clone()),
+        ("tot", p.to.clone()),
+        ("groen", green.to_string()),
+        ("rood", red.to_string()),
+    ];
+    if f.colour_by_median() {
+        q.push(("kleur", "mediaan".into()));
+    }
+    query_string(&q)
+}
+
+pub async fn bottlenecks(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
+    manager(&viewer)?;
+    let pv = chosen_pathway(&app, &f).await?;
+    let mut data = frame(&app, &viewer, "Knelpunten", "knelpunten", &f, pv.as_deref()).await?;
+    let (green, red) = f.thresholds();
+    data.insert("groen".into(), json!(green));
+    data.insert("rood".into(), json!(red));
+    data.insert("by_median".into(), json!(f.colour_by_median()));
+    if let Some(pv) = pv {
+        let p = f.period()?;
+        let figs = step_figures(&app, &pv, &p).await?;
+        let versions: Vec<u32> = app
+            .engine
+            .store()
+            .pathways()
+            .await?
+            .iter()
+            .filter(|s| s.key == pv.key())
+            .map(|s| s.version)
+            .collect();
+        data.insert(
+            "versions".into(),
+            json!(
+                versions
+                    .iter()
+                    .rev()
+                    .map(|v| json!({"v": v, "selected": *v == pv.version}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        let rows: Vec<Value> = pv
+            .pathway
+            .steps
+            .iter()
+            .filter(|s| s.kind.is_human())
+            .map(|s| {
+                let spread = figs.spreads.get(&s.id);
+                let class = spread.map(|sp| match colour(&f, sp) {
+                    c if c == graph::GOOD => "good",
+                    c if c == graph::WARN => "warn",
+                    _ => "bad",
+                });
+                json!({
+                    "id": s.id, "name": s.display_name(), "party": s.party,
+                    "open": figs.open.get(&s.id).copied().unwrap_or(0),
+                    "left": spread.map_or(0, |sp| sp.count),
+                    "median": spread.map(|sp| duration_nl(sp.median_hours)),
+                    "p90": spread.map(|sp| duration_nl(sp.p90_hours)),
+                    "class": class,
+                })
+            })
+            .collect();
+        data.insert("steps".into(), json!(rows));
+        data.insert(
+            "graph".into(),
+            json!(format!("/analyse/knelpunten/graaf.svg?{}", query_of(&f, &pv, &p))),
+        );
+    }
+    Ok(page(StatusCode::OK, "bottlenecks", Value::Object(data)))
+}
+
+pub async fn bottleneck_graph(
+    State(app): Shared,
+    viewer: Viewer,
+    Query(f): Query<Filter>,
+) -> WebResult<Response> {
+    manager(&viewer)?;
+    let pv = chosen_pathway(&app, &f).await?.ok_or(WebError::NotFound)?;
+    let p = f.period()?;
+    let figs = step_figures(&app, &pv, &p).await?;
+    let drawing = app.graphs.get_or_draw_marked(&pv, &marks(&f, &pv, &figs));
+    Ok(svg_response(drawing.svg.clone(), "private, no-cache"))
+}
+
+// ---- outcomes ----
+
+struct OutcomeView {
+    figures: figures::Outcomes,
+    outcomes: Vec<String>,
+    months: Vec<String>,
+}
+
+async fn outcome_view(app: &AppState, pv: &PathwayVersion, p: &Period) -> WebResult<OutcomeView> {
+    let groups = app.engine.store().case_groups(Some(pv.key())).await?;
+    let o = figures::outcomes(&groups, &p.from, &p.to);
+    let mut outcomes: Vec<String> = doorloop_engine::model::KNOWN_OUTCOMES
+        .iter()
+        .filter(|k| !["verhuisd", "overleden", "overgedragen"].contains(k))
+        .map(|s| (*s).to_owned())
+        .collect();
+    for k in o
+        .by_outcome
+        .keys()
+        .chain(o.outflow.values().flat_map(|m| m.keys()))
+    {
+        if !outcomes.contains(k) {
+            outcomes.push(k.clone());
+        }
+    }
+    let months = o.outflow.keys().cloned().collect();
+    Ok(OutcomeView {
+        figures: o,
+        outcomes,
+        months,
+    })
+}
+
+fn pct(part: i64, whole: i64) -> String {
+    if whole == 0 {
+        "–".into()
+    } else {
+        format!("{}%", (part * 100 + whole / 2) / whole)
+    }
+}
+
+pub async fn outcomes(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
+    manager(&viewer)?;
+    let pv = chosen_pathway(&app, &f).await?;
+    let mut data = frame(&app, &viewer, "Uitkomsten", "uitkomsten", &f, pv.as_deref()).await?;
+    let sup = f.suppress();
+    data.insert("suppressed".into(), json!(sup));
+    if let Some(pv) = pv {
+        let p = f.period()?;
+        let v = outcome_view(&app, &pv, &p).await?;
+        let o = &v.figures;
+        data.insert(
+            "summary".into(),
+            json!({
+                "participants": cell(o.participants, sup),
+                "stepped_up": cell(o.stepped_up, sup), "stepped_up_pct": pct(o.stepped_up, o.participants),
+                "to_work": cell(o.to_work, sup), "to_work_pct": pct(o.to_work, o.participants),
+                "measured": cell(o.measured, sup), "stepped_down": cell(o.stepped_down, sup),
+                "running": cell(o.still_running, sup),
+            }),
+        );
+        let ladder: Vec<Value> = (1u8..=6)
+            .map(|from| {
+                json!({
+                    "rung": from, "name": RUNG_NAMES[usize::from(from) - 1],
+                    "cells": (1u8..=6).map(|to| {
+                        let n = o.ladder.get(&(from, to)).copied().unwrap_or(0);
+                        json!({"n": cell(n, sup), "up": to > from && n > 0, "down": to < from && n > 0})
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        data.insert("ladder".into(), json!(ladder));
+        data.insert(
+            "by_outcome".into(),
+            json!(v
+                .outcomes
+                .iter()
+                .map(|k| json!({"name": outcome_nl(k), "n": cell(o.by_outcome.get(k).copied().unwrap_or(0), sup)}))
+                .collect::<Vec<_>>()),
+        );
+        data.insert(
+            "outcome_names".into(),
+            json!(v.outcomes.iter().map(|k| outcome_nl(k)).collect::<Vec<_>>()),
+        );
+        data.insert(
+            "outflow".into(),
+            json!(v
+                .months
+                .iter()
+                .map(|m| json!({
+                    "month": month_nl(m),
+                    "cells": v.outcomes.iter().map(|k| cell(o.outflow[m].get(k).copied().unwrap_or(0), sup)).collect::<Vec<_>>(),
+                }))
+                .collect::<Vec<_>>()),
+        );
+        let mut q = vec![
+            ("traject", pv.key().to_owned()),
+            ("van", p.from.clone()),
+            ("tot", p.to.clone()),
+        ];
+        if !sup {
+            q.push(("klein", "tonen".into()));
+        }
+        data.insert(
+            "csv".into(),
+            json!(format!("/analyse/uitkomsten.csv?{}", query_string(&q))),
+        );
+    }
+    Ok(page(StatusCode::OK, "outcomes", Value::Object(data)))
+}
+
+/// The outcome figures as CSV (semicolons, as Dutch spreadsheets expect).
+pub async fn outcomes_csv(
+    State(app): Shared,
+    viewer: Viewer,
+    Query(f): Query<Filter>,
+) -> WebResult<Response> {
+    manager(&viewer)?;
+    let pv = chosen_pathway(&app, &f).await?.ok_or(WebError::NotFound)?;
+    let p = f.period()?;
+    let v = outcome_view(&app, &pv, &p).await?;
+    let o = &v.figures;
+    let sup = f.suppress();
+    let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(Vec::new());
+    let fail = |e: csv::Error| WebError::Internal(e.to_string());
+    w.write_record([
+        "traject",
+        "periode_van",
+        "periode_tot",
+        "onderdeel",
+        "categorie",
+        "van",
+        "naar",
+        "aantal",
+    ])
+    .map_err(fail)?;
+    let key = pv.key();
+    let mut row = |part: &str, category: &str, from: &str, to: &str, n: i64| {
+        w.write_record([key, &p.from, &p.to, part, category, from, to, &cell(n, sup)])
+    };
+    row("deelnemers", "gestart", "", "", o.participants).map_err(fail)?;
+    row("ladder", "minstens één trede omhoog", "", "", o.stepped_up).map_err(fail)?;
+    row("ladder", "omlaag", "", "", o.stepped_down).map_err(fail)?;
+    row("ladder", "gemeten", "", "", o.measured).map_err(fail)?;
+    row("uitstroom", "naar werk", "", "", o.to_work).map_err(fail)?;
+    row("deelnemers", "loopt nog", "", "", o.still_running).map_err(fail)?;
+    for ((from, to), n) in &o.ladder {
+        row(
+            "ladder",
+            "van trede naar trede",
+            &from.to_string(),
+            &to.to_string(),
+            *n,
+        )
+        .map_err(fail)?;
+    }
+    for (k, n) in &o.by_outcome {
+        row("uitkomst", k, "", "", *n).map_err(fail)?;
+    }
+    for (m, by) in &o.outflow {
+        for (k, n) in by {
+            row("uitstroom per maand", k, m, m, *n).map_err(fail)?;
+        }
+    }
+    let body = w.into_inner().map_err(|e| WebError::Internal(e.to_string()))?;
+    let name = format!(
+        "attachment; filename=\"uitkomsten-{key}-{}-{}.csv\"",
+        p.from, p.to
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+// ---- funnel ----
+
+pub async fn funnel(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
+    manager(&viewer)?;
+    let pv = chosen_pathway(&app, &f).await?;
+    let mut data = frame(
+        &app,
+        &viewer,
+        "Instroom per cohort",
+        "instroom",
+        &f,
+        pv.as_deref(),
+    )
+    .await?;
+    let sup = f.suppress();
+    data.insert("suppressed".into(), json!(sup));
+    if let Some(pv) = pv {
+        let p = f.period()?;
+        let store = app.engine.store();
+        let cells = store.funnel(pv.key(), &p.from, &p.to).await?;
+        let groups = store.case_groups(Some(pv.key())).await?;
+        let steps: Vec<String> = pv
+            .pathway
+            .steps
+            .iter()
+            .filter(|s| s.kind.is_human())
+            .map(|s| s.id.clone())
+            .collect();
+        let fun = figures::funnel(&cells, &groups, &p.from, &p.to, &steps);
+        data.insert(
+            "cohorts".into(),
+            json!(fun.cohorts.iter().map(|c| month_nl(c)).collect::<Vec<_>>()),
+        );
+        data.insert(
+            "started".into(),
+            json!(fun.started.iter().map(|n| cell(*n, sup)).collect::<Vec<_>>()),
+        );
+        data.insert(
+            "rows".into(),
+            json!(fun
+                .steps
+                .iter()
+                .map(|(id, counts)| json!({
+                    "name": pv.step(id).map(|s| s.display_name().to_owned()).unwrap_or_else(|| id.clone()),
+                    "cells": counts.iter().zip(&fun.started).map(|(n, all)| json!({"n": cell(*n, sup), "pct": pct(*n, *all)})).collect::<Vec<_>>(),
+                }))
+                .collect::<Vec<_>>()),
+        );
+    }
+    Ok(page(StatusCode::OK, "funnel", Value::Object(data)))
+}

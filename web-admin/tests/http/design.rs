@@ -1,0 +1,392 @@
+//! Coordinators editing, publishing and migrating; managers' figures against a known data
+//! set (the Oss pilot's shape).
+
+use super::*;
+use chrono::TimeZone;
+use doorloop_engine::pilot::{self, Route};
+
+const KEY: &str = "van-zorg-naar-werk";
+
+/// Version 2: the signal gets ten working days, the intake a new id (same name).
+fn v2() -> String {
+    VZNW.replace("deadline: 5 werkdagen", "deadline: 10 werkdagen")
+        .replace("id: intake", "id: kennismaking")
+        .replace("next: intake", "next: kennismaking")
+}
+
+pub(crate) async fn coordinator_edits_validates_publishes_and_migrates(f: Fixture) {
+    let carla = f.login("carla").await;
+    let (status, _, list) = f.page(&carla, "/trajecten").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("href=\"/trajecten/van-zorg-naar-werk\""), "{list}");
+    assert!(list.contains("v1 · 2"), "versions with their running cases");
+    let (status, _, show) = f.page(&carla, &format!("/trajecten/{KEY}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(show.contains("/trajecten/van-zorg-naar-werk/1/graaf.svg"));
+    let (status, _, editor) = f.page(&carla, &format!("/trajecten/{KEY}/bewerken")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        editor.contains("key: van-zorg-naar-werk"),
+        "the published text in the editor"
+    );
+    assert!(!editor.contains("id=\"publiceren\""), "nothing to publish yet");
+
+    // A mistake: the signal points at a step that does not exist.
+    let broken = VZNW.replacen("next: intake", "next: intak", 1);
+    let edit = format!("/trajecten/{KEY}/bewerken");
+    let (status, _) = f.post(&carla, &edit, &[("bron", &broken)], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = f.page(&carla, &edit).await;
+    assert!(html.contains("id=\"problemen\""), "{html}");
+    assert!(
+        html.contains("data-step=\"signaal\""),
+        "the problem sits at its step"
+    );
+    assert!(
+        html.contains("Verwijst naar stap &#x60;intak&#x60;, die niet bestaat."),
+        "in Dutch"
+    );
+    assert!(!html.contains("id=\"publiceren\""), "no publishing with problems");
+    let line = broken.lines().position(|l| l.contains("next: intak")).unwrap() + 1;
+    let signaal_line = broken.lines().position(|l| l.contains("id: signaal")).unwrap() + 1;
+    assert!(
+        html.contains(&format!("<span class=\"bad\">{signaal_line}</span>"))
+            || html.contains(&format!("<span class=\"bad\">{line}</span>")),
+        "the line is marked in the editor"
+    );
+    let graph = f
+        .page(&carla, &format!("/trajecten/{KEY}/concept/graaf.svg"))
+        .await;
+    assert_eq!(graph.0, StatusCode::OK);
+    assert!(
+        graph.2.contains("1 probleem") && graph.2.contains("#dc2626"),
+        "red on the graph"
+    );
+    // Without a CSRF token nothing is saved.
+    let (status, _) = f.post(&carla, &edit, &[("bron", &v2())], false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A file for another key is refused and not saved.
+    let other = VZNW.replace("key: van-zorg-naar-werk", "key: iets-anders");
+    let (status, html) = f.post(&carla, &edit, &[("bron", &other)], true).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("De sleutel in het bestand is &#x60;iets-anders&#x60;"));
+    assert_eq!(f.engine.store().draft(KEY).await.unwrap().unwrap().source, broken);
+
+    // Fixed and changed: valid, with a diff against v1.
+    let (status, _) = f.post(&carla, &edit, &[("bron", &v2())], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = f.page(&carla, &edit).await;
+    assert!(html.contains("id=\"geldig\""), "{html}");
+    assert!(html.contains("id=\"verschil\""));
+    assert!(
+        html.contains("<ul class=\"added\"><li>Intake: ik wil / ik kan / ik heb nodig (kennismaking)</li>"),
+        "{html}"
+    );
+    assert!(html.contains("<ul class=\"removed\"><li>Intake: ik wil / ik kan / ik heb nodig (intake)</li>"));
+    assert!(
+        html.contains("Signaal en aanmelding voor het traject (signaal): termijn, vervolg"),
+        "{html}"
+    );
+    assert!(html.contains("Publiceren als versie 2"));
+    let hash = auth::token_hash(&v2());
+    let publish = format!("/trajecten/{KEY}/publiceren");
+    let (status, _) = f.post(&carla, &publish, &[("hash", "0000")], true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "only the text that was checked");
+    let (status, _) = f.post(&carla, &publish, &[("hash", &hash)], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(f.engine.store().pathway(KEY, None).await.unwrap().version, 2);
+    assert!(
+        f.engine.store().draft(KEY).await.unwrap().is_none(),
+        "the draft is gone"
+    );
+    let (_, _, show) = f.page(&carla, &format!("/trajecten/{KEY}?gepubliceerd=2")).await;
+    assert!(show.contains("Versie 2 is gepubliceerd"));
+    assert!(show.contains("/trajecten/van-zorg-naar-werk/overzetten?van=1&amp;naar=2"));
+
+    // Migration: the proposal maps the intake by its name.
+    let (status, _, form) = f
+        .page(&carla, &format!("/trajecten/{KEY}/overzetten?van=1&naar=2"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{form}");
+    assert!(form.contains("data-step=\"intake\""));
+    assert!(
+        form.contains("<option value=\"kennismaking\" selected>"),
+        "{form}"
+    );
+    // Dry run with the intake left unmapped: that case is refused, nothing changes.
+    let dry = format!("/trajecten/{KEY}/overzetten/proef?van=1&naar=2&naar_signaal=signaal&naar_intake=");
+    let (status, _, html) = f.page(&carla, &dry).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("niet gekoppeld aan een stap van versie 2"),
+        "{html}"
+    );
+    let dry = format!(
+        "/trajecten/{KEY}/overzetten/proef?van=1&naar=2&naar_signaal=signaal&naar_intake=kennismaking"
+    );
+    let (_, _, html) = f.page(&carla, &dry).await;
+    assert!(html.contains("2 casus(sen) kunnen over"), "{html}");
+    assert!(html.contains("blijft open op de nieuwe stap"));
+    assert!(html.contains("; termijn "), "the recomputed deadline is shown");
+    assert_eq!(
+        f.engine
+            .store()
+            .load_case(&f.mine)
+            .await
+            .unwrap()
+            .unwrap()
+            .pathway_version,
+        1
+    );
+    assert!(
+        f.views(&f.mine).await >= 1,
+        "a dry run is a view of the case, and logged"
+    );
+    // Apply to one case; the other stays on v1.
+    let fields = [
+        ("van", "1"),
+        ("naar", "2"),
+        ("naar_signaal", "signaal"),
+        ("naar_intake", "kennismaking"),
+        ("casus", f.mine.as_str()),
+    ];
+    let (status, _) = f
+        .post(&carla, &format!("/trajecten/{KEY}/overzetten"), &fields, true)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let moved = f.engine.store().load_case(&f.mine).await.unwrap().unwrap();
+    assert_eq!(moved.pathway_version, 2);
+    assert_eq!(moved.tasks.values().next().unwrap().step, "kennismaking");
+    let stayed = f.engine.store().load_case(&f.foreign).await.unwrap().unwrap();
+    assert_eq!(stayed.pathway_version, 1);
+    let events = f.engine.store().events(&f.mine).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event.kind.name() == "case_migrated" && e.event.actor == "carla")
+    );
+    let anna = f.login("anna").await;
+    let (_, _, case) = f.page(&anna, &format!("/casussen/{}", f.mine)).await;
+    assert!(
+        case.contains("Overgezet van versie 1 naar versie 2"),
+        "on the timeline"
+    );
+    // Only coordinators edit and migrate.
+    assert_eq!(f.page(&anna, &edit).await.0, StatusCode::FORBIDDEN);
+    let mark = f.login("mark").await;
+    assert_eq!(
+        f.post(&mark, &edit, &[("bron", &v2())], true).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.page(&mark, &format!("/trajecten/{KEY}/overzetten?van=1&naar=2"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+/// Nearest-rank percentile, computed here independently of the product.
+fn rank(mut v: Vec<i64>, q: f64) -> i64 {
+    v.sort_unstable();
+    let k = ((q * v.len() as f64).ceil() as usize).max(1);
+    v[k - 1]
+}
+
+fn days(hours: i64) -> String {
+    if hours < 48 {
+        format!("{hours} uur")
+    } else {
+        format!("{} dagen", hours / 24)
+    }
+}
+
+/// The text of the cells (header cells too) of the first table row whose first cell
+/// starts with `label`; the label cell is left out.
+fn row_cells(html: &str, label: &str) -> Vec<String> {
+    let strip = |text: &str| {
+        let mut out = String::new();
+        let mut tag = false;
+        for ch in text.chars() {
+            match ch {
+                '<' => tag = true,
+                '>' => tag = false,
+                c if !tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.trim().to_owned()
+    };
+    for row in html.split("<tr").skip(1) {
+        let row = row.split("</tr>").next().unwrap_or("");
+        let cells: Vec<String> = row
+            .split("<t")
+            .skip(1)
+            .filter(|c| c.starts_with('d') || c.starts_with('h'))
+            .map(|c| {
+                let inner = c.split_once('>').map_or("", |(_, rest)| rest);
+                strip(inner.split("</t").next().unwrap_or(""))
+            })
+            .collect();
+        if cells.first().is_some_and(|c| c.starts_with(label)) {
+            return cells[1..].to_vec();
+        }
+    }
+    panic!("no row starting with {label}");
+}
+
+pub(crate) async fn manager_figures_match_a_known_data_set(f: Fixture) {
+    let first = Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0).unwrap();
+    let data = pilot::load(&f.engine, first, Duration::days(3)).await.unwrap();
+    assert_eq!(data.cases.len(), 53);
+    let mark = f.login("mark").await;
+    let q = format!("traject={KEY}&van=2025-01&tot=2025-12");
+
+    // Outcomes: the pilot's three figures.
+    let (status, _, html) = f.page(&mark, &format!("/analyse/uitkomsten?{q}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"deelnemers\">53<"), "{html}");
+    assert!(html.contains("id=\"omhoog\">38<"));
+    assert!(html.contains("id=\"naar-werk\">12<"));
+    assert!(html.contains("72%") && html.contains("23%"));
+    // Ladder cells: 2→6 five, 2→5 seven, 1→3 twenty-six; stopped ones stay put.
+    assert_eq!(row_cells(&html, "2 sociale")[5], "5");
+    assert_eq!(row_cells(&html, "2 sociale")[4], "7");
+    assert_eq!(row_cells(&html, "1 geïsoleerd")[2], "26");
+    // Three stopped: a small cell, hidden unless asked for.
+    assert_eq!(
+        row_cells(&html, "gestopt").first().map(String::as_str),
+        Some("&lt;5")
+    );
+    let (_, _, shown) = f
+        .page(&mark, &format!("/analyse/uitkomsten?{q}&klein=tonen"))
+        .await;
+    assert_eq!(
+        row_cells(&shown, "gestopt").first().map(String::as_str),
+        Some("3")
+    );
+    // CSV.
+    let (status, headers, csv) = f.page(&mark, &format!("/analyse/uitkomsten.csv?{q}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        csv.starts_with("traject;periode_van;periode_tot;onderdeel;categorie;van;naar;aantal\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("van-zorg-naar-werk;2025-01;2025-12;deelnemers;gestart;;;53\n"));
+    assert!(csv.contains(";ladder;minstens één trede omhoog;;;38\n"));
+    assert!(csv.contains(";uitstroom;naar werk;;;12\n"));
+    assert!(
+        csv.contains(";uitkomst;gestopt;;;<5\n"),
+        "suppressed in the export too"
+    );
+    // Bad periods are named.
+    let (status, _, html) = f
+        .page(&mark, &format!("/analyse/uitkomsten?traject={KEY}&van=2025-13"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("Ongeldige maand bij &#x27;van&#x27;") || html.contains("Ongeldige maand bij 'van'"),
+        "{html}"
+    );
+    let (status, _, _) = f
+        .page(
+            &mark,
+            &format!("/analyse/uitkomsten?traject={KEY}&van=2025-06&tot=2025-01"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Stuck: four waiting for the UWV insurance doctor.
+    let now = Utc::now();
+    let mut waits = Vec::new();
+    for (id, route) in &data.cases {
+        if *route == Route::WaitingForUwv {
+            let s = f.engine.store().load_case(id).await.unwrap().unwrap();
+            waits.push((now - s.stalls.values().next().unwrap().since).num_days());
+        }
+    }
+    assert_eq!(waits.len(), 4);
+    let (status, _, html) = f.page(&mark, &format!("/vastgelopen?traject={KEY}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let uwv = row_cells(&html, "wacht op UWV");
+    assert_eq!(uwv[1], "4", "{uwv:?}");
+    assert_eq!(uwv[2], rank(waits.clone(), 0.5).to_string());
+    assert!(uwv[3].starts_with(&waits.iter().max().unwrap().to_string()));
+    assert!(html.contains("UWV verzekeringsarts"));
+    let (status, _, list) = f
+        .page(
+            &mark,
+            "/vastgelopen/casussen?reden=uwv&partij=UWV+verzekeringsarts",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for (id, route) in &data.cases {
+        assert_eq!(list.contains(id.as_str()), *route == Route::WaitingForUwv);
+    }
+
+    // Bottlenecks: open work and time spent per step.
+    let b = format!("traject={KEY}&versie=1&van=2025-01&tot=2026-11");
+    let (status, _, html) = f.page(&mark, &format!("/analyse/knelpunten?{b}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let wait = &data.hours["wacht_herbeoordeling"];
+    let cells = row_cells(&html, "Wachten op herbeoordeling");
+    assert_eq!(cells[0], "4", "open now: {cells:?}");
+    assert_eq!(cells[1], wait.len().to_string(), "left in the period");
+    assert_eq!(cells[2], days(rank(wait.clone(), 0.5)));
+    assert_eq!(cells[3], days(rank(wait.clone(), 0.9)));
+    let signal = &data.hours["signaal"];
+    let cells = row_cells(&html, "Signaal en aanmelding");
+    assert_eq!(cells[2], days(rank(signal.clone(), 0.5)), "{cells:?}");
+    // Coloured by the manager's thresholds: the long UWV wait is red, the signal green.
+    assert!(html.contains("<tr class=\"bad\" data-step=\"wacht_herbeoordeling\">"));
+    assert!(html.contains("<tr class=\"good\" data-step=\"signaal\">"));
+    let (_, _, loose) = f
+        .page(&mark, &format!("/analyse/knelpunten?{b}&groen=400&rood=500"))
+        .await;
+    assert!(loose.contains("<tr class=\"good\" data-step=\"wacht_herbeoordeling\">"));
+    let (status, _, svg) = f.page(&mark, &format!("/analyse/knelpunten/graaf.svg?{b}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(svg.contains("nu: 4") && svg.contains(&format!("p90 {}", days(rank(wait.clone(), 0.9)))));
+
+    // The funnel: per start month, how many reached each step.
+    let (status, _, html) = f.page(&mark, &format!("/analyse/instroom?{q}&klein=tonen")).await;
+    assert_eq!(status, StatusCode::OK);
+    let started = row_cells(&html, "Gestart");
+    let total: i64 = started.iter().map(|c| c.parse::<i64>().unwrap()).sum();
+    assert_eq!(total, 53);
+    let signals = row_cells(&html, "Signaal en aanmelding");
+    assert_eq!(
+        signals
+            .iter()
+            .map(|c| c.split_whitespace().next().unwrap().to_owned())
+            .collect::<Vec<_>>(),
+        started,
+        "everyone reached the first step"
+    );
+
+    // Only managers see these screens; coordinators see the stuck groups without cases.
+    let anna = f.login("anna").await;
+    assert_eq!(
+        f.page(&anna, "/analyse/knelpunten").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(f.page(&anna, "/vastgelopen").await.0, StatusCode::FORBIDDEN);
+    let carla = f.login("carla").await;
+    assert_eq!(
+        f.page(&carla, "/analyse/uitkomsten").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _, html) = f.page(&carla, "/vastgelopen").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("/vastgelopen/casussen"));
+    assert_eq!(
+        f.page(&carla, "/vastgelopen/casussen?reden=uwv").await.0,
+        StatusCode::FORBIDDEN
+    );
+}
