@@ -156,6 +156,12 @@ pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Re
             }
         }
     }
+    // A cohort shaped like the Oss pilot, started 20 months ago: the managers' figures.
+    let pilot = doorloop_engine::pilot::load(engine, now - Duration::days(600), Duration::days(3)).await?;
+    println!(
+        "pilot cohort: {} participants of van-zorg-naar-werk (as in Oss: 38 a rung up, 12 to work)",
+        pilot.cases.len()
+    );
     // Let time catch up: reminders, escalations, deadlines and stall checks that fell due
     // while the sample cases were moving.
     let scheduler = Scheduler::new(engine.clone(), Arc::new(SystemClock), "demo", Vec::new());

@@ -16,6 +16,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::json;
 
+#[path = "browser/design.rs"]
+mod design;
+
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -185,6 +188,50 @@ async fn raw_post(port: u16, path: &str, cookie: &str, body: &str, origin: Optio
     res.status().as_u16()
 }
 
+/// A fresh headless Chromium (its own profile directory) of the given window width.
+async fn browser(driver: u16, width: u32, height: u32) -> (Client, tempfile::TempDir) {
+    let profile = tempfile::tempdir().unwrap();
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                format!("--window-size={width},{height}"), "--lang=nl",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{driver}"))
+        .await
+        .expect("connect to chromedriver");
+    (client, profile)
+}
+
+/// `doorloop serve` on the setup's database and a free port; stops when the guard drops.
+fn serve(setup: &Setup, extra: &[&str]) -> Result<(Guard, u16), Failed> {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["serve", "--listen", listen.as_str()];
+    args.extend_from_slice(extra);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_doorloop"))
+        .current_dir(setup.dir.path())
+        .env("DOORLOOP_DATABASE_URL", &setup.url)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| Failed::from(format!("starting doorloop serve: {e}")))?;
+    let stdout = server.stdout.take().unwrap();
+    std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
+    let guard = Guard(server);
+    wait_for_port(port, "doorloop serve");
+    Ok((guard, port))
+}
+
 async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) {
     let base = format!("http://127.0.0.1:{port}");
     let case = setup
@@ -203,23 +250,7 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         "--var",
         "trede=2",
     ]);
-    let profile = tempfile::tempdir().unwrap();
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1366,900", "--lang=nl", format!("--user-data-dir={}", profile.path().display()),
-            ]
-        }
-    });
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{driver}"))
-        .await
-        .expect("connect to chromedriver");
+    let (client, _profile) = browser(driver, 1366, 900).await;
     let result = async {
         let anna_pw = std::fs::read_to_string(setup.dir.path().join("anna.pw")).unwrap();
         login(&client, &base, "anna", &anna_pw).await;
@@ -452,19 +483,7 @@ fn run_browser_test() -> Result<(), Failed> {
             .expect("a password");
         std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw.trim()).unwrap();
     }
-    let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_doorloop"))
-        .current_dir(setup.dir.path())
-        .env("DOORLOOP_DATABASE_URL", &setup.url)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| Failed::from(format!("starting doorloop serve: {e}")))?;
-    let stdout = server.stdout.take().unwrap();
-    std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
-    let _server = Guard(server);
-    wait_for_port(port, "doorloop serve");
+    let (_server, port) = serve(&setup, &[])?;
     let (_driver, driver_port) = chromedriver()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -629,6 +648,10 @@ fn main() {
     let trials = vec![
         trial("browser::consultant_completes_the_intake", run_browser_test),
         trial("browser::bpmn_js_opens_every_exported_pathway", run_bpmn_js_test),
+        trial(
+            "browser::coordinator_publishes_and_migrates_manager_reads_figures",
+            design::run_design_test,
+        ),
     ];
     libtest_mimic::run(&args, trials).exit();
 }

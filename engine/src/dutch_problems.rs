@@ -41,7 +41,10 @@ pub fn problem(kind: &ProblemKind) -> String {
             StepKind::KNOWN.join(", ")
         ),
         P::UnknownTarget { to } => format!("Verwijst naar stap `{to}`, die niet bestaat."),
-        P::Unreachable => "Deze stap is vanaf de start niet te bereiken.".into(),
+        P::Unreachable { behind: 0 } => "Deze stap is vanaf de start niet te bereiken.".into(),
+        P::Unreachable { behind } => format!(
+            "Deze stap is vanaf de start niet te bereiken, en daardoor ook de {behind} stap(pen) erachter niet."
+        ),
         P::Trap => "Vanaf hier is geen eindstap te bereiken: een casus zou vastzitten.".into(),
         P::CycleWithoutExit { cycle } => format!("De lus {} heeft geen uitweg.", cycle.join(" → ")),
         P::CycleWithoutHumanStep { cycle } => format!(

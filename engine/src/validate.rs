@@ -50,8 +50,8 @@ pub enum ProblemKind {
     UnknownKind { kind: String },
     #[error("transition to unknown step `{to}`")]
     UnknownTarget { to: String },
-    #[error("cannot be reached from the start step")]
-    Unreachable,
+    #[error("cannot be reached from the start step{}", if *.behind > 0 { format!(", nor can the {} step(s) only reached through it", .behind) } else { String::new() })]
+    Unreachable { behind: usize },
     #[error("no end step can be reached from here: a case would be trapped")]
     Trap,
     #[error("the cycle {} has no way out", .cycle.join(" → "))]
@@ -228,13 +228,58 @@ impl Validator<'_> {
                 }
             }
         }
-        for (i, _) in steps.iter().enumerate() {
-            if first_index.get(steps[i].id.as_str()) != Some(&i) {
+        // One mistake should give one message, not one per step behind it: of the steps
+        // that cannot be reached, only the entries of each unreached region are named (with
+        // how many steps lie behind them); of the steps that cannot reach an end, only the
+        // dead ends (a cycle without exit is named below).
+        let firsts: Vec<usize> = (0..steps.len())
+            .filter(|&i| first_index.get(steps[i].id.as_str()) == Some(&i))
+            .collect();
+        let unreached: HashSet<NodeIndex> = firsts
+            .iter()
+            .map(|&i| nodes[i])
+            .filter(|n| !reachable.contains(n))
+            .collect();
+        let mut entries: Vec<usize> = firsts
+            .iter()
+            .copied()
+            .filter(|&i| unreached.contains(&nodes[i]))
+            .collect();
+        // Entries without an unreached predecessor first, then the rest in file order.
+        entries.sort_by_key(|&i| {
+            let fed = g
+                .neighbors_directed(nodes[i], petgraph::Direction::Incoming)
+                .any(|p| p != nodes[i] && unreached.contains(&p));
+            (fed, i)
+        });
+        let mut covered: HashSet<NodeIndex> = HashSet::new();
+        for i in entries {
+            if covered.contains(&nodes[i]) {
                 continue;
             }
-            if !reachable.contains(&nodes[i]) {
-                self.at(Some(i), ProblemKind::Unreachable);
-            } else if !reaches_end.contains(&nodes[i]) {
+            let mut behind = 0;
+            let mut bfs = Bfs::new(&g, nodes[i]);
+            while let Some(n) = bfs.next(&g) {
+                if unreached.contains(&n) && covered.insert(n) && n != nodes[i] {
+                    behind += 1;
+                }
+            }
+            self.at(Some(i), ProblemKind::Unreachable { behind });
+        }
+        // A dead end already named (a wrong target, a missing `next`) is not named twice.
+        let named_target: HashSet<usize> = self
+            .problems
+            .iter()
+            .filter_map(|p| {
+                p.step
+                    .as_ref()
+                    .and_then(|id| first_index.get(id.as_str()).copied())
+            })
+            .collect();
+        for &i in &firsts {
+            let n = nodes[i];
+            let dead_end = g.neighbors(n).next().is_none();
+            if reachable.contains(&n) && !reaches_end.contains(&n) && dead_end && !named_target.contains(&i) {
                 self.at(Some(i), ProblemKind::Trap);
             }
         }

@@ -67,11 +67,22 @@ fn unreachable_step_is_named_with_its_line() {
 }
 
 #[test]
-fn trap_without_an_end() {
-    expect(
-        "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, next: b }\n  - { id: b, kind: task, role: r, next: a }\n  - id: g\n    kind: gateway\n    branches: [{ when: 'x', to: e }]\n    default: e\n  - { id: e, kind: end, outcome: gestopt }\n",
-        Some("a"),
-        "no end step can be reached",
+fn a_trap_is_named_where_it_closes_not_at_every_step_before_it() {
+    let steps = "  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, next: b }\n  - { id: b, kind: task, role: r, next: a }\n  - id: g\n    kind: gateway\n    branches: [{ when: 'x', to: e }]\n    default: e\n  - { id: e, kind: end, outcome: gestopt }\n";
+    expect(steps, Some("a"), "the cycle a → b has no way out");
+    let found = problems(steps);
+    assert!(
+        !found.iter().any(|p| p.step.as_deref() == Some("begin")),
+        "the start is trapped only because of the cycle: {found:?}"
+    );
+    // A wrong target: that step, and the first step left unreached, nothing more.
+    let found = problems(&OK.replacen("next: g", "next: gg", 1));
+    let named: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(found.len(), 2, "{named:?}");
+    assert!(named[0].contains("unknown step `gg`"), "{named:?}");
+    assert!(
+        named[1].contains("step `g`: cannot be reached from the start step, nor can the 1 step(s)"),
+        "{named:?}"
     );
 }
 

@@ -1,0 +1,379 @@
+//! A coordinator edits a pathway with a mistake, sees it at the step, fixes it, publishes
+//! v2 and migrates a case; a manager reads the stuck, bottleneck and outcome views, whose
+//! numbers must match a data set built here (the Oss pilot's shape) with the engine.
+
+use std::sync::Arc;
+
+use chrono::TimeZone;
+use doorloop_engine::calendar::Calendar;
+use doorloop_engine::engine::Engine;
+use doorloop_engine::pilot::{self, Pilot, Route};
+use doorloop_engine::store::SqliteStore;
+
+use super::*;
+
+const KEY: &str = "van-zorg-naar-werk";
+
+fn vznw() -> String {
+    std::fs::read_to_string(repo().join("workflows/van-zorg-naar-werk.yaml")).unwrap()
+}
+
+/// Nearest-rank percentile, computed here independently of the product.
+fn rank(mut v: Vec<i64>, q: f64) -> i64 {
+    v.sort_unstable();
+    let k = ((q * v.len() as f64).ceil() as usize).max(1);
+    v[k - 1]
+}
+
+fn days(hours: i64) -> String {
+    if hours < 48 {
+        format!("{hours} uur")
+    } else {
+        format!("{} dagen", hours / 24)
+    }
+}
+
+async fn cell_texts(client: &Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for cell in client.find_all(Locator::Css(css)).await.unwrap() {
+        out.push(cell.text().await.unwrap().trim().to_owned());
+    }
+    out
+}
+
+async fn js(client: &Client, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
+    client.execute(script, args).await.unwrap()
+}
+
+/// Waits until the image has loaded and returns its natural width.
+async fn image_width(client: &Client, id: &str) -> u64 {
+    for _ in 0..100 {
+        let w = js(
+            client,
+            "const i = document.getElementById(arguments[0]); return i && i.complete ? i.naturalWidth : 0;",
+            vec![json!(id)],
+        )
+        .await;
+        if w.as_u64().unwrap_or(0) > 0 {
+            return w.as_u64().unwrap_or(0);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    0
+}
+
+async fn manager_reads_the_figures(client: &Client, base: &str, setup: &Setup, data: &Pilot) {
+    let mark_pw = std::fs::read_to_string(setup.dir.path().join("mark.pw")).unwrap();
+    login(client, base, "mark", &mark_pw).await;
+    // Stuck: four waiting for the UWV insurance doctor, grouped by party.
+    client
+        .goto(&format!("{base}/vastgelopen?traject={KEY}"))
+        .await
+        .unwrap();
+    let uwv = cell_texts(client, "tbody[data-reason='uwv'] tr.total td").await;
+    assert_eq!(uwv[1], "4", "{uwv:?}");
+    assert!(text(client).await.contains("UWV verzekeringsarts"));
+    shot(client, "10-vastgelopen-per-reden").await;
+    click_and_wait(client, Locator::Css("tbody[data-reason='uwv'] tr.party a")).await;
+    let rows = client.find_all(Locator::Css("#casussen tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 4);
+    let listed = text(client).await;
+    for (id, route) in &data.cases {
+        let short: String = id
+            .chars()
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        assert_eq!(listed.contains(&short), *route == Route::WaitingForUwv, "{short}");
+    }
+    shot(client, "11-vastgelopen-casussen").await;
+
+    // Bottlenecks: the numbers on each step, and the graph drawn with them.
+    client
+        .goto(&format!(
+            "{base}/analyse/knelpunten?traject={KEY}&versie=1&van=2025-01&tot=2026-11"
+        ))
+        .await
+        .unwrap();
+    let wait = data.hours["wacht_herbeoordeling"].clone();
+    let cells = cell_texts(client, "tr[data-step='wacht_herbeoordeling'] td").await;
+    assert_eq!(
+        cells[1..],
+        [
+            "4".to_owned(),
+            wait.len().to_string(),
+            days(rank(wait.clone(), 0.5)),
+            days(rank(wait.clone(), 0.9))
+        ],
+        "{cells:?}"
+    );
+    let intake = data.hours["intake"].clone();
+    let cells = cell_texts(client, "tr[data-step='intake'] td").await;
+    assert_eq!(cells[3], days(rank(intake.clone(), 0.5)), "{cells:?}");
+    let class = client
+        .find(Locator::Css("tr[data-step='wacht_herbeoordeling']"))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap();
+    assert_eq!(class.as_deref(), Some("bad"), "over the red threshold");
+    assert!(
+        image_width(client, "knelpunt-graaf").await > 600,
+        "the graph is drawn"
+    );
+    shot(client, "12-knelpunten").await;
+    // The manager moves the thresholds: the long wait turns green.
+    client
+        .find(Locator::Css("input[name=groen]"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    fill(client, Locator::Css("input[name=groen]"), "400").await;
+    client
+        .find(Locator::Css("input[name=rood]"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    fill(client, Locator::Css("input[name=rood]"), "500").await;
+    click_and_wait(client, Locator::Css("#knelpunt-filter button")).await;
+    let class = client
+        .find(Locator::Css("tr[data-step='wacht_herbeoordeling']"))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap();
+    assert_eq!(class.as_deref(), Some("good"));
+
+    // Outcomes: the pilot's figures.
+    client
+        .goto(&format!(
+            "{base}/analyse/uitkomsten?traject={KEY}&van=2025-01&tot=2025-12"
+        ))
+        .await
+        .unwrap();
+    let n =
+        |id: &'static str| async move { client.find(Locator::Id(id)).await.unwrap().text().await.unwrap() };
+    assert_eq!(n("deelnemers").await, "53");
+    assert_eq!(n("omhoog").await, "38");
+    assert_eq!(n("naar-werk").await, "12");
+    shot(client, "13-uitkomsten").await;
+    client
+        .goto(&format!(
+            "{base}/analyse/instroom?traject={KEY}&van=2025-01&tot=2025-12"
+        ))
+        .await
+        .unwrap();
+    assert!(text(client).await.contains("Instroom per cohort"));
+    shot(client, "14-instroom").await;
+    click_and_wait(client, Locator::Css("form[action='/uitloggen'] button")).await;
+}
+
+async fn coordinator_fixes_publishes_and_migrates(client: &Client, base: &str, setup: &Setup) {
+    let carla_pw = std::fs::read_to_string(setup.dir.path().join("carla.pw")).unwrap();
+    login(client, base, "carla", &carla_pw).await;
+    client.goto(&format!("{base}/trajecten")).await.unwrap();
+    shot(client, "15-trajecten").await;
+    click_and_wait(
+        client,
+        Locator::Css("#trajecten a[href='/trajecten/van-zorg-naar-werk']"),
+    )
+    .await;
+    click_and_wait(
+        client,
+        Locator::Css("a[href='/trajecten/van-zorg-naar-werk/bewerken']"),
+    )
+    .await;
+    // A mistake: the signal goes to a step that does not exist.
+    let source = vznw();
+    let broken = source.replacen("next: intake", "next: intak", 1);
+    set_value(client, "#bron", &broken).await;
+    click_and_wait(client, Locator::Id("controleren")).await;
+    let problems = client
+        .find(Locator::Id("problemen"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(problems.contains("2 problemen"), "{problems}");
+    let at_step = client
+        .find(Locator::Css("#stapproblemen [data-step='signaal']"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        at_step.contains("Verwijst naar stap `intak`, die niet bestaat."),
+        "{at_step}"
+    );
+    let behind = client
+        .find(Locator::Css("#stapproblemen [data-step='intake']"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        behind.contains("niet te bereiken, en daardoor ook de 25 stap(pen)"),
+        "{behind}"
+    );
+    let marked = cell_texts(client, "#regels span.bad").await;
+    assert!(!marked.is_empty(), "a line number is marked");
+    assert!(
+        image_width(client, "concept-graaf").await > 300,
+        "the draft is drawn"
+    );
+    assert!(
+        client.find(Locator::Id("publiceren")).await.is_err(),
+        "no publishing with a problem"
+    );
+    shot(client, "16-bewerken-met-fout").await;
+    // Jumping to the line selects it in the editor.
+    client
+        .find(Locator::Css("#stapproblemen a[data-line]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let selected = js(
+        client,
+        "const a = document.getElementById('bron'); return a.value.substring(a.selectionStart, a.selectionEnd);",
+        vec![],
+    )
+    .await;
+    assert!(
+        selected.as_str().unwrap_or("").contains("id: signaal"),
+        "{selected}"
+    );
+
+    // Fixed, with two changes: a new id for the intake, a longer UWV term.
+    let v2 = source
+        .replace("id: intake", "id: kennismaking")
+        .replace("next: intake", "next: kennismaking")
+        .replace(
+            "deadline: { term: 16 weken, atw: true }",
+            "deadline: { term: 26 weken, atw: true }",
+        );
+    set_value(client, "#bron", &v2).await;
+    click_and_wait(client, Locator::Id("controleren")).await;
+    assert!(client.find(Locator::Id("geldig")).await.is_ok());
+    let diff = client
+        .find(Locator::Id("verschil"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        diff.contains("Toegevoegd") && diff.contains("kennismaking"),
+        "{diff}"
+    );
+    assert!(diff.contains("Verwijderd") && diff.contains("(intake)"), "{diff}");
+    assert!(
+        diff.contains("Wachten op herbeoordeling") && diff.contains("termijn"),
+        "{diff}"
+    );
+    shot(client, "17-bewerken-verschil").await;
+    click_and_wait(client, Locator::Id("publiceren")).await;
+    assert!(text(client).await.contains("Versie 2 is gepubliceerd"));
+    shot(client, "18-gepubliceerd").await;
+
+    // Migration: proposal, dry run, one case over.
+    click_and_wait(client, Locator::Css("a[href*='/overzetten?van=1']")).await;
+    let proposal = client
+        .find(Locator::Css("tr[data-step='wacht_herbeoordeling'] select"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(proposal.as_deref(), Some("wacht_herbeoordeling"));
+    click_and_wait(client, Locator::Id("proefdraai")).await;
+    let dry = client
+        .find(Locator::Id("proef"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(dry.contains("4 casus(sen) kunnen over"), "{dry}");
+    assert!(
+        dry.contains("blijft open op de nieuwe stap") && dry.contains("termijn"),
+        "{dry}"
+    );
+    let boxes = client
+        .find_all(Locator::Css("#proef input[name=casus]"))
+        .await
+        .unwrap();
+    assert_eq!(boxes.len(), 4);
+    let chosen = boxes[0].attr("value").await.unwrap().unwrap();
+    for b in &boxes[1..] {
+        b.click().await.unwrap();
+    }
+    shot(client, "19-proefdraai").await;
+    click_and_wait(client, Locator::Id("overzetten")).await;
+    assert!(text(client).await.contains("1 casus(sen) overgezet"));
+    let shown = setup.doorloop(&["case", "show", &chosen]);
+    assert!(shown.contains("migrated from version 1 to 2"), "{shown}");
+    let list = setup.doorloop(&["pathways"]);
+    assert!(list.contains("v2"), "{list}");
+}
+
+async fn both(setup: &Setup, port: u16, driver: u16, data: &Pilot) {
+    let base = format!("http://127.0.0.1:{port}");
+    let (client, _profile) = browser(driver, 1440, 1800).await;
+    manager_reads_the_figures(&client, &base, setup, data).await;
+    coordinator_fixes_publishes_and_migrates(&client, &base, setup).await;
+    let _ = client.close().await;
+}
+
+pub(crate) fn run_design_test() -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
+    let setup = Setup {
+        url: format!("sqlite://{}", dir.path().join("design.db").display()),
+        dir,
+    };
+    setup.doorloop(&[
+        "publish",
+        &repo()
+            .join("workflows/van-zorg-naar-werk.yaml")
+            .display()
+            .to_string(),
+    ]);
+    for (name, role) in [("mark", "manager"), ("carla", "coordinator")] {
+        let out = setup.doorloop(&["user", "add", name, "--role", role]);
+        let pw = out
+            .lines()
+            .find_map(|l| l.strip_prefix("password (shown once): "))
+            .expect("a password");
+        std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw.trim()).unwrap();
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // The known data set, through the engine on the same database file.
+    let data = rt.block_on(async {
+        let store = SqliteStore::open(&setup.url).await.unwrap();
+        let engine = Engine::new(Arc::new(store), Calendar::default());
+        let first = chrono::Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0).unwrap();
+        pilot::load(&engine, first, chrono::Duration::days(3))
+            .await
+            .unwrap()
+    });
+    let (_server, port) = serve(&setup, &["--no-scheduler"])?;
+    let (_driver, driver_port) = chromedriver()?;
+    rt.block_on(both(&setup, port, driver_port, &data));
+    Ok(())
+}
