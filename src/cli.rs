@@ -130,6 +130,8 @@ pub enum Cmd {
         /// runs them).
         #[arg(long)]
         no_scheduler: bool,
+        #[command(flatten)]
+        oidc: serve::OidcOpts,
     },
     /// Fill a database with generated consultants and cases, for load tests of the web admin.
     Seed(seed::SeedArgs),
@@ -485,6 +487,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             secure_cookies,
             no_scheduler,
+            oidc,
         } => {
             let engine = std::sync::Arc::new(
                 open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
@@ -494,7 +497,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &format!("http://{listen}"),
                 &notify::owner("serve"),
             )?;
+            let base = cli
+                .notify
+                .base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}"));
             let options = serve::Options {
+                oidc: oidc.config(&base)?,
                 notifier,
                 listen,
                 demo,

@@ -18,6 +18,8 @@ use serde_json::json;
 
 #[path = "browser/design.rs"]
 mod design;
+#[path = "browser/oidc.rs"]
+mod oidc;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -213,7 +215,11 @@ async fn browser(driver: u16, width: u32, height: u32) -> (Client, tempfile::Tem
 
 /// `doorloop serve` on the setup's database and a free port; stops when the guard drops.
 fn serve(setup: &Setup, extra: &[&str]) -> Result<(Guard, u16), Failed> {
-    let port = free_port();
+    serve_on(setup, free_port(), extra)
+}
+
+/// `doorloop serve` on the setup's database and the given port.
+fn serve_on(setup: &Setup, port: u16, extra: &[&str]) -> Result<(Guard, u16), Failed> {
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec!["serve", "--listen", listen.as_str()];
     args.extend_from_slice(extra);
@@ -651,6 +657,10 @@ fn main() {
         trial(
             "browser::coordinator_publishes_and_migrates_manager_reads_figures",
             design::run_design_test,
+        ),
+        trial(
+            "browser::municipal_login_through_openid_connect",
+            oidc::run_oidc_test,
         ),
     ];
     libtest_mimic::run(&args, trials).exit();

@@ -527,6 +527,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     a_case_migrates_to_the_next_version_in_one_durable_step,
     figures_follow_the_cases,
     drafts_are_kept_per_pathway,
+    identities_find_their_user_and_rights_change,
 ];
 
 async fn postgres_refuses_non_durable_sessions(url: String, schema: String) {

@@ -16,6 +16,7 @@ mod forms;
 pub mod graph;
 mod insight;
 mod migration;
+pub mod oidc;
 mod pages;
 mod sessions;
 mod views;
@@ -46,6 +47,8 @@ pub struct WebConfig {
     pub idle_timeout: Duration,
     /// A session ends this long after login, active or not.
     pub absolute_timeout: Duration,
+    /// Login through the municipality's identity provider, besides local accounts.
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 impl Default for WebConfig {
@@ -54,6 +57,7 @@ impl Default for WebConfig {
             secure_cookies: false,
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(10 * 60 * 60),
+            oidc: None,
         }
     }
 }
@@ -159,6 +163,7 @@ pub struct AppState {
     pub graphs: GraphCache,
     pub pathway_names: PathwayNames,
     pub users: UserCache,
+    pub oidc: Option<oidc::Oidc>,
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -177,7 +182,9 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .with_secure(config.secure_cookies)
         .with_expiry(Expiry::OnInactivity(idle));
     let secure = config.secure_cookies;
+    let oidc = config.oidc.clone().map(oidc::Oidc::new).transpose()?;
     let state = Arc::new(AppState {
+        oidc,
         access_log: access::AccessLog::start(store.clone()),
         engine,
         config,
@@ -200,6 +207,8 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/", get(pages::home))
         .route("/inloggen", get(pages::login_form).post(pages::login))
         .route("/uitloggen", post(pages::logout))
+        .route("/inloggen/oidc", get(oidc::start))
+        .route("/inloggen/oidc/terug", get(oidc::callback))
         .route("/taken", get(pages::my_tasks))
         .route("/casussen", get(pages::cases))
         .route("/casussen/{id}", get(pages::case_page))
@@ -238,6 +247,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/trajecten/{key}/{version}/bestand", get(design::export))
         .route("/beheer", get(pages::admin))
         .route("/beheer/berichten/{id}/opnieuw", post(pages::retry_message))
+        .route("/beheer/gebruikers/{id}/rechten", post(pages::set_rights))
         .fallback(pages::not_found)
         .layer(sessions);
     let mut app = Router::new()

@@ -64,7 +64,7 @@ pub(crate) fn short(id: &str) -> String {
 }
 
 /// A local path to go back to after a form; anything else becomes `fallback`.
-fn local_path(path: Option<&str>, fallback: &str) -> String {
+pub(crate) fn local_path(path: Option<&str>, fallback: &str) -> String {
     match path {
         Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
         _ => fallback.to_owned(),
@@ -107,7 +107,14 @@ pub struct LoginQuery {
     volgende: Option<String>,
 }
 
-fn login_page(status: StatusCode, csrf: &str, next: &str, username: &str, error: Option<&str>) -> Response {
+fn login_page(
+    app: &AppState,
+    status: StatusCode,
+    csrf: &str,
+    next: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
     page(
         status,
         "login",
@@ -118,14 +125,20 @@ fn login_page(status: StatusCode, csrf: &str, next: &str, username: &str, error:
             "next": next,
             "username": username,
             "error": error,
+            "oidc": app.oidc.is_some(),
+            "next_q": form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>(),
         }),
     )
 }
 
-pub async fn login_form(session: Session, Query(q): Query<LoginQuery>) -> WebResult<Response> {
+pub async fn login_form(
+    State(app): Shared,
+    session: Session,
+    Query(q): Query<LoginQuery>,
+) -> WebResult<Response> {
     let csrf = auth::csrf_token(&session).await?;
     let next = local_path(q.volgende.as_deref(), "/");
-    Ok(login_page(StatusCode::OK, &csrf, &next, "", None))
+    Ok(login_page(&app, StatusCode::OK, &csrf, &next, "", None))
 }
 
 /// The client's address (from the server's connection info), for throttling.
@@ -161,6 +174,7 @@ pub async fn login(
     if !app.throttle.allow(&name, addr) {
         tracing::warn!("login throttled");
         return Ok(login_page(
+            &app,
             StatusCode::TOO_MANY_REQUESTS,
             &csrf,
             &next,
@@ -185,6 +199,7 @@ pub async fn login(
             Ok(Redirect::to(&next).into_response())
         }
         _ => Ok(login_page(
+            &app,
             StatusCode::UNAUTHORIZED,
             &csrf,
             &next,
@@ -1086,6 +1101,8 @@ pub struct PeopleQuery {
     casus: Option<String>,
     /// The message just queued again.
     opnieuw: Option<i64>,
+    /// Rights were just saved.
+    rechten: Option<u8>,
 }
 
 pub async fn admin(State(app): Shared, viewer: Viewer, Query(q): Query<PeopleQuery>) -> WebResult<Response> {
@@ -1098,7 +1115,8 @@ pub async fn admin(State(app): Shared, viewer: Viewer, Query(q): Query<PeopleQue
         .iter()
         .map(|u| {
             json!({"id": u.id, "name": u.display_name, "role": u.role.label(), "teams": u.teams.join(", "),
-                   "email": u.email, "active": u.active})
+                   "email": u.email, "active": u.active,
+                   "roles": UserRole::ALL.iter().map(|r| json!({"v": r.as_str(), "label": r.label(), "selected": *r == u.role})).collect::<Vec<_>>()})
         })
         .collect();
     let case = q.casus.filter(|c| !c.trim().is_empty());
@@ -1139,6 +1157,7 @@ pub async fn admin(State(app): Shared, viewer: Viewer, Query(q): Query<PeopleQue
     data.insert("outbox".into(), json!(counts));
     data.insert("messages".into(), Value::Array(messages));
     data.insert("retried".into(), json!(q.opnieuw));
+    data.insert("rights_saved".into(), json!(q.rechten.is_some()));
     data.insert("users".into(), Value::Array(users));
     data.insert("log".into(), Value::Array(log));
     data.insert("case_filter".into(), json!(case));
@@ -1156,6 +1175,49 @@ pub async fn retry_message(State(app): Shared, Path(id): Path<i64>, form: CsrfFo
         }
         RetryOutcome::AlreadyDone | RetryOutcome::InFlight => Ok(Redirect::to("/beheer#berichten")),
     }
+}
+
+/// An admin sets what a user may do (role, teams, active): how an account created at a
+/// first login through the identity provider gets its rights.
+pub async fn set_rights(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -> WebResult<Redirect> {
+    auth::require(&form.viewer.user, &[UserRole::Admin])?;
+    let role_text = form.get("rol").unwrap_or_default();
+    let role = UserRole::parse(role_text)
+        .ok_or_else(|| WebError::BadRequest(format!("Onbekende rol '{role_text}'.")))?;
+    let teams: Vec<String> = form
+        .get("teams")
+        .unwrap_or_default()
+        .split(',')
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if role == UserRole::Consultant && teams.is_empty() {
+        return Err(WebError::BadRequest(
+            "Een consulent hoort bij minstens één team (een rol uit een traject, zoals wmo-consulent)."
+                .into(),
+        ));
+    }
+    if role != UserRole::Consultant && !teams.is_empty() {
+        return Err(WebError::BadRequest(
+            "Alleen consulenten horen bij een team.".into(),
+        ));
+    }
+    if id == form.viewer.user.id && (role != UserRole::Admin || form.get("actief").is_none()) {
+        return Err(WebError::BadRequest(
+            "U kunt uw eigen beheerrechten niet intrekken.".into(),
+        ));
+    }
+    let active = form.get("actief").is_some();
+    app.engine
+        .store()
+        .set_rights(&id, role, &teams, active)
+        .await
+        .map_err(|e| match e {
+            doorloop_engine::store::StoreError::UnknownUser { .. } => WebError::NotFound,
+            other => other.into(),
+        })?;
+    tracing::info!(role = role.as_str(), active, "rights changed by an admin");
+    Ok(Redirect::to("/beheer?rechten=1#gebruikers"))
 }
 
 /// The Dutch name of a message kind.

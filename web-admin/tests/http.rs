@@ -845,6 +845,79 @@ async fn manager_coordinator_and_admin_screens(f: Fixture) {
         "the manager's view is in the access log"
     );
     assert_eq!(f.page(&bea, "/onbekend").await.0, StatusCode::NOT_FOUND);
+    // Rights: an admin gives a role; bad input is named; nobody else may.
+    let (status, _) = f
+        .post(
+            &bea,
+            "/beheer/gebruikers/piet/rechten",
+            &[
+                ("rol", "consultant"),
+                ("teams", "jobcoach, wmo-consulent"),
+                ("actief", "1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let piet = f.engine.store().user("piet").await.unwrap().unwrap();
+    assert_eq!(piet.teams, ["jobcoach", "wmo-consulent"]);
+    let (status, html) = f
+        .post(
+            &bea,
+            "/beheer/gebruikers/piet/rechten",
+            &[("rol", "consultant"), ("teams", ""), ("actief", "1")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("minstens één team"), "{html}");
+    let (status, _) = f
+        .post(
+            &bea,
+            "/beheer/gebruikers/bea/rechten",
+            &[("rol", "manager")],
+            true,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an admin cannot lock themself out"
+    );
+    assert_eq!(
+        f.post(
+            &bea,
+            "/beheer/gebruikers/niemand/rechten",
+            &[("rol", "manager")],
+            true
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        f.post(
+            &mark,
+            "/beheer/gebruikers/piet/rechten",
+            &[("rol", "admin"), ("actief", "1")],
+            true
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    // Without an identity provider configured there is no municipal login.
+    let (status, _, login) = f
+        .send(Request::get("/inloggen").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!login.contains("inloggen-gemeente"));
+    assert_eq!(
+        f.send(Request::get("/inloggen/oidc").body(Body::empty()).unwrap())
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 
     // A message that could not be delivered: shown to the admin, who sends it again.
     let now = Utc::now();

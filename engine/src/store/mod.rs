@@ -7,6 +7,7 @@
 //! meantime is skipped whole (its events, tasks, timers and outbox rows are filtered by
 //! the command id that actually landed) and reported as a conflict.
 
+mod identity;
 mod insight;
 mod outbox;
 mod people;
@@ -25,6 +26,7 @@ use serde::Serialize;
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::{CaseState, Event};
 
+pub use identity::{IdentityStore, add_identity_user};
 pub use insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallAge, StepTime, month_of};
 pub use outbox::{Attempt, NewDelivery, OutboxCounts, OutboxItem, RetryOutcome};
 use outbox::{attempt_columns, retry_outcome};
@@ -164,7 +166,7 @@ pub struct Broadcast {
 
 /// Persistence for pathways, cases, their events and effects.
 #[async_trait]
-pub trait Store: InsightStore + Send + Sync {
+pub trait Store: InsightStore + IdentityStore + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// The database's durability settings (WAL + synchronous=FULL; fsync + synchronous_commit).

@@ -284,3 +284,51 @@ pub(crate) async fn drafts_are_kept_per_pathway(f: Fixture) {
     assert!(store.draft("van-zorg-naar-werk").await.unwrap().is_none());
     assert_eq!(store.drafts().await.unwrap().len(), 1);
 }
+
+pub(crate) async fn identities_find_their_user_and_rights_change(f: Fixture) {
+    use doorloop_engine::store::{User, UserRole, add_identity_user};
+    let store = f.store().await;
+    let user = User {
+        id: "w.wmo".into(),
+        display_name: "Wendy".into(),
+        role: UserRole::Consultant,
+        teams: vec![],
+        email: None,
+        organisation: "gemeente".into(),
+        password_hash: None,
+        active: false,
+        created_at: t0(),
+    };
+    add_identity_user(store.as_ref(), &user, "https://idp", "sub-1", t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .identity_user("https://idp", "sub-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("w.wmo")
+    );
+    assert_eq!(store.identity_user("https://other", "sub-1").await.unwrap(), None);
+    // A second account with the same login name is refused, and no identity is linked.
+    assert!(
+        add_identity_user(store.as_ref(), &user, "https://idp", "sub-2", t0())
+            .await
+            .is_err()
+    );
+    assert_eq!(store.identity_user("https://idp", "sub-2").await.unwrap(), None);
+    store
+        .set_rights("w.wmo", UserRole::Consultant, &["wmo-consulent".into()], true)
+        .await
+        .unwrap();
+    let back = store.user("w.wmo").await.unwrap().unwrap();
+    assert_eq!(
+        (back.teams, back.active),
+        (vec!["wmo-consulent".to_owned()], true)
+    );
+    assert!(matches!(
+        store.set_rights("niemand", UserRole::Manager, &[], true).await,
+        Err(StoreError::UnknownUser { .. })
+    ));
+}
