@@ -36,6 +36,13 @@ pub struct SeedArgs {
     pub credentials: PathBuf,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Most commands per case (each case takes between none and this many).
+    #[arg(long, default_value_t = 4)]
+    pub moves: u32,
+    /// Afterwards, fire every timer that fell due in the generated history (deadlines,
+    /// escalations, stall checks), as a scheduler catching up would.
+    #[arg(long)]
+    pub catch_up: bool,
 }
 
 fn login(role: &str, n: u32) -> String {
@@ -90,7 +97,7 @@ pub async fn run(engine: Arc<Engine>, args: SeedArgs) -> anyhow::Result<()> {
     for _ in 0..args.concurrency.max(1) {
         let (engine, next, pv, roles) = (engine.clone(), next.clone(), pv.clone(), roles.clone());
         let per_role = per_role.clone();
-        let (cases, seed) = (args.cases, args.seed);
+        let (cases, seed, args_moves) = (args.cases, args.seed, args.moves);
         workers.push(tokio::spawn(async move {
             let driver = Driver::default();
             let mut owned: Vec<(String, String)> = Vec::new();
@@ -112,7 +119,7 @@ pub async fn run(engine: Arc<Engine>, args: SeedArgs) -> anyhow::Result<()> {
                     .start_case(&pv.pathway.key, Some(pv.version), &starter, BTreeMap::new(), t)
                     .await?
                     .state;
-                let moves = rng.random_range(0..4);
+                let moves = rng.random_range(0..args_moves.max(1));
                 for _ in 0..=moves {
                     state = claim_all(&engine, state, &mut rng, &who, t).await?;
                     t += Duration::hours(rng.random_range(4..24 * 14));
@@ -148,6 +155,45 @@ pub async fn run(engine: Arc<Engine>, args: SeedArgs) -> anyhow::Result<()> {
         }
     }
     eprintln!("{} cases in {:.0}s", args.cases, started.elapsed().as_secs_f64());
+    if args.catch_up {
+        let started = Instant::now();
+        let scheduler = doorloop_engine::scheduler::Scheduler::new(
+            engine.clone(),
+            Arc::new(doorloop_engine::scheduler::SystemClock),
+            "seed",
+            Vec::new(),
+        );
+        let mut fired = 0;
+        loop {
+            let pass = scheduler.tick().await?;
+            if pass.claimed == 0 {
+                break;
+            }
+            fired += pass.fired;
+        }
+        eprintln!(
+            "{fired} due timers fired in {:.0}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    // A manager, for the figures screens.
+    let manager = User {
+        id: "manager-001".into(),
+        display_name: "Manager".into(),
+        role: UserRole::Manager,
+        teams: Vec::new(),
+        email: None,
+        organisation: crate::users::ORGANISATION.to_owned(),
+        password_hash: Some(hash.clone()),
+        active: true,
+        created_at: now,
+    };
+    if engine.store().user(&manager.id).await?.is_none() {
+        engine.store().add_user(&manager).await?;
+    }
+    let manager_file = args.credentials.with_extension("manager");
+    std::fs::write(&manager_file, format!("{} {password}\n", manager.id))
+        .with_context(|| format!("writing {}", manager_file.display()))?;
     let mut file = std::fs::File::create(&args.credentials)
         .with_context(|| format!("writing {}", args.credentials.display()))?;
     let mut busiest: Vec<(&String, &Vec<String>)> = by_user.iter().collect();

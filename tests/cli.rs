@@ -315,7 +315,11 @@ fn demo_loads_and_summarises(db: &Db) {
     assert!(out.contains("published simpel-switchen v1"), "{out}");
     assert!(out.contains("open tasks:"), "{out}");
     let again = db.ok(&["demo"]);
-    assert!(again.contains("already holds 15 cases"), "{again}");
+    assert!(out.contains("pilot cohort: 53 participants"), "{out}");
+    assert!(
+        again.contains("already holds 68 cases"),
+        "15 sample cases and the pilot's 53: {again}"
+    );
     assert!(
         out.contains("wmo-consulent-1") && out.contains("beheerder"),
         "demo accounts: {out}"
