@@ -87,9 +87,9 @@ pub async fn list(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
             "key": key,
             "name": live.name,
             "live": live.version,
-            "running": versions.iter().map(|v| v.cases).sum::<i64>(),
+            "running": versions.iter().map(|v| v.running).sum::<i64>(),
             "versions": versions.iter().map(|v| json!({
-                "version": v.version, "published": date(v.published_at), "cases": v.cases,
+                "version": v.version, "published": date(v.published_at), "cases": v.running,
                 "live": v.version == live.version,
             })).collect::<Vec<_>>(),
             "draft": drafts.get(key).map(|d| json!({"by": d.updated_by, "at": date_time(d.updated_at)})),

@@ -94,7 +94,10 @@ pub struct PathwaySummary {
     pub version: u32,
     pub name: String,
     pub published_at: DateTime<Utc>,
+    /// Cases ever started on this version.
     pub cases: i64,
+    /// Of those, still running.
+    pub running: i64,
 }
 
 /// One row of a task list.

@@ -321,7 +321,9 @@ impl Store for PostgresStore {
     async fn pathways(&self) -> Result<Vec<PathwaySummary>> {
         let rows = sqlx::query(
             "SELECT p.key, p.version, p.name, p.published_at,
-                    (SELECT COUNT(*) FROM cases c WHERE c.pathway_key = p.key AND c.pathway_version = p.version)
+                    (SELECT COUNT(*) FROM cases c WHERE c.pathway_key = p.key AND c.pathway_version = p.version),
+                    (SELECT COUNT(*) FROM cases c
+                     WHERE c.pathway_key = p.key AND c.pathway_version = p.version AND c.status = 'active')
              FROM pathway_versions p ORDER BY p.key, p.version",
         )
         .fetch_all(&self.readers)
@@ -335,6 +337,7 @@ impl Store for PostgresStore {
                     name: r.try_get(2)?,
                     published_at: r.try_get(3)?,
                     cases: r.try_get(4)?,
+                    running: r.try_get(5)?,
                 })
             })
             .collect()
