@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::{CaseGroup, FunnelCell, StallAge, StepTime};
+use crate::store::{CaseGroup, FunnelCell, StallSummary, StepTime};
 
 /// Counts from 1 up to this are shown as "<5" when suppression is on.
 pub const SMALL_CELL: i64 = 4;
@@ -91,49 +91,33 @@ pub struct StallGroup {
     pub oldest_since: DateTime<Utc>,
 }
 
-fn group(
-    reason: &str,
-    party: Option<&str>,
-    mut days: Vec<(i64, DateTime<Utc>)>,
-    now: DateTime<Utc>,
-) -> StallGroup {
-    days.sort_unstable();
-    let n = days.len();
-    let hist: Vec<(i64, i64)> = days.iter().map(|(d, _)| (*d, 1)).collect();
-    let (oldest_days, oldest_since) = days.last().copied().unwrap_or((0, now));
+fn group(s: &StallSummary, now: DateTime<Utc>) -> StallGroup {
     StallGroup {
-        reason: reason.to_owned(),
-        party: party.map(str::to_owned),
-        count: n as i64,
-        median_days: spread(&hist).map_or(0, |s| s.median_hours),
-        oldest_days,
-        oldest_since,
+        reason: s.reason.clone(),
+        party: s.party.clone(),
+        count: s.count,
+        median_days: (now - s.median_since).num_days().max(0),
+        oldest_days: (now - s.oldest_since).num_days().max(0),
+        oldest_since: s.oldest_since,
     }
 }
 
-/// Open stalls by reason, each with its parties, oldest group first.
-pub fn stall_groups(ages: &[StallAge], now: DateTime<Utc>) -> Vec<(StallGroup, Vec<StallGroup>)> {
-    type Ages = Vec<(i64, DateTime<Utc>)>;
-    let mut by_reason: BTreeMap<&str, BTreeMap<Option<&str>, Ages>> = BTreeMap::new();
-    for a in ages {
-        let days = (now - a.since).num_days().max(0);
-        by_reason
-            .entry(&a.reason)
-            .or_default()
-            .entry(a.party.as_deref())
-            .or_default()
-            .push((days, a.since));
-    }
+/// Open stalls by reason, each with its parties, the longest waits first.
+pub fn stall_groups(
+    by_reason: &[StallSummary],
+    by_party: &[StallSummary],
+    now: DateTime<Utc>,
+) -> Vec<(StallGroup, Vec<StallGroup>)> {
     let mut out: Vec<(StallGroup, Vec<StallGroup>)> = by_reason
-        .into_iter()
-        .map(|(reason, parties)| {
-            let all: Vec<(i64, DateTime<Utc>)> = parties.values().flatten().copied().collect();
-            let mut parts: Vec<StallGroup> = parties
-                .into_iter()
-                .map(|(party, days)| group(reason, party, days, now))
+        .iter()
+        .map(|total| {
+            let mut parts: Vec<StallGroup> = by_party
+                .iter()
+                .filter(|p| p.reason == total.reason)
+                .map(|p| group(p, now))
                 .collect();
             parts.sort_by(|a, b| b.oldest_days.cmp(&a.oldest_days).then(b.count.cmp(&a.count)));
-            (group(reason, None, all, now), parts)
+            (group(total, now), parts)
         })
         .collect();
     out.sort_by(|a, b| {
@@ -287,19 +271,21 @@ mod tests {
     #[test]
     fn stalls_group_by_reason_then_party() {
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
-        let age = |reason: &str, party: Option<&str>, days: i64| StallAge {
-            pathway_key: "p".into(),
+        let ago = |d: i64| now - Duration::days(d);
+        let sum = |reason: &str, party: Option<&str>, count: i64, oldest: i64, median: i64| StallSummary {
             reason: reason.into(),
             party: party.map(str::to_owned),
-            since: now - Duration::days(days),
+            count,
+            oldest_since: ago(oldest),
+            median_since: ago(median),
         };
-        let ages = vec![
-            age("uwv", Some("UWV verzekeringsarts"), 100),
-            age("uwv", Some("UWV verzekeringsarts"), 30),
-            age("uwv", Some("UWV arbeidsdeskundige"), 10),
-            age("wmo_besluit", None, 20),
+        let by_reason = vec![sum("wmo_besluit", None, 1, 20, 20), sum("uwv", None, 3, 100, 30)];
+        let by_party = vec![
+            sum("uwv", Some("UWV arbeidsdeskundige"), 1, 10, 10),
+            sum("uwv", Some("UWV verzekeringsarts"), 2, 100, 100),
+            sum("wmo_besluit", None, 1, 20, 20),
         ];
-        let groups = stall_groups(&ages, now);
+        let groups = stall_groups(&by_reason, &by_party, now);
         assert_eq!(groups.len(), 2);
         let (uwv, parties) = &groups[0];
         assert_eq!(
@@ -307,8 +293,9 @@ mod tests {
             ("uwv", 3, 30, 100)
         );
         assert_eq!(parties[0].party.as_deref(), Some("UWV verzekeringsarts"));
-        assert_eq!((parties[0].count, parties[0].median_days), (2, 30));
+        assert_eq!((parties[0].count, parties[0].median_days), (2, 100));
         assert_eq!(groups[1].0.reason, "wmo_besluit");
+        assert_eq!(groups[1].1.len(), 1);
     }
 
     fn g(

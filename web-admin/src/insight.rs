@@ -197,9 +197,11 @@ async fn frame(
 pub async fn stuck(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
     let key = f.traject.clone().filter(|k| !k.is_empty());
-    let ages = app.engine.store().stall_ages(key.as_deref()).await?;
+    let store = app.engine.store();
+    let by_reason = store.stall_summary(key.as_deref(), false).await?;
+    let by_party = store.stall_summary(key.as_deref(), true).await?;
     let now = Utc::now();
-    let groups = figures::stall_groups(&ages, now);
+    let groups = figures::stall_groups(&by_reason, &by_party, now);
     let is_manager = viewer.user.role == UserRole::Manager;
     let link = |reason: &str, party: Option<&str>| {
         let mut q = vec![("reden", reason.to_owned())];

@@ -41,13 +41,17 @@ pub struct FunnelCell {
     pub cases: i64,
 }
 
-/// An open stall's group and age.
+/// Open stalls of one reason (and, when asked by party, one outside party): how many, the
+/// longest waiting, and the median (nearest rank) of their waits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StallAge {
-    pub pathway_key: String,
+pub struct StallSummary {
     pub reason: String,
+    /// `None` in a summary by reason, or for stalls that name no party.
     pub party: Option<String>,
-    pub since: DateTime<Utc>,
+    pub count: i64,
+    pub oldest_since: DateTime<Utc>,
+    /// The start of the median wait: the `ceil(n/2)`-th most recent.
+    pub median_since: DateTime<Utc>,
 }
 
 /// A coordinator's unpublished edit of a pathway.
@@ -81,8 +85,9 @@ pub trait InsightStore: Send + Sync {
     /// Cases started in the months `from..=to` that reached each step, per start month.
     async fn funnel(&self, key: &str, from: &str, to: &str) -> Result<Vec<FunnelCell>>;
 
-    /// Open stalls with their group and start, oldest first (optionally of one pathway).
-    async fn stall_ages(&self, key: Option<&str>) -> Result<Vec<StallAge>>;
+    /// Open stalls grouped by reason, or by reason and party (optionally of one pathway).
+    /// Counted and ranked in the database, over the index of open stalls.
+    async fn stall_summary(&self, key: Option<&str>, by_party: bool) -> Result<Vec<StallSummary>>;
 
     /// Active cases on a pathway version, oldest first.
     async fn active_cases_on(&self, key: &str, version: u32, limit: u32) -> Result<Vec<String>>;

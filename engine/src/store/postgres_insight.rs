@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallAge, StepTime};
+use super::insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallSummary, StepTime};
 use super::postgres::PostgresStore;
 use super::{Result, corrupt};
 
@@ -105,21 +105,25 @@ impl InsightStore for PostgresStore {
             .collect()
     }
 
-    async fn stall_ages(&self, key: Option<&str>) -> Result<Vec<StallAge>> {
+    async fn stall_summary(&self, key: Option<&str>, by_party: bool) -> Result<Vec<StallSummary>> {
         let rows = sqlx::query(
-            "SELECT pathway_key, reason, party, since FROM stalls
-             WHERE cleared_at IS NULL AND ($1::text IS NULL OR pathway_key = $1) ORDER BY since",
+            "SELECT reason, CASE WHEN $2 THEN party END AS p, count(*), min(since),
+                    percentile_disc(0.5) WITHIN GROUP (ORDER BY since DESC)
+             FROM stalls WHERE cleared_at IS NULL AND ($1::text IS NULL OR pathway_key = $1)
+             GROUP BY reason, p",
         )
         .bind(key)
+        .bind(by_party)
         .fetch_all(self.readers())
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(StallAge {
-                    pathway_key: r.try_get(0)?,
-                    reason: r.try_get(1)?,
-                    party: r.try_get(2)?,
-                    since: r.try_get(3)?,
+                Ok(StallSummary {
+                    reason: r.try_get(0)?,
+                    party: r.try_get(1)?,
+                    count: r.try_get(2)?,
+                    oldest_since: r.try_get(3)?,
+                    median_since: r.try_get(4)?,
                 })
             })
             .collect()

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallAge, StepTime};
+use super::insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallSummary, StepTime};
 use super::sqlite::{SqliteStore, parse_ts};
 use super::{Result, corrupt, ts};
 
@@ -106,26 +106,41 @@ impl InsightStore for SqliteStore {
             .collect()
     }
 
-    async fn stall_ages(&self, key: Option<&str>) -> Result<Vec<StallAge>> {
-        let rows = sqlx::query(
-            "SELECT pathway_key, reason, party, since FROM stalls INDEXED BY stalls_open_age
-             WHERE cleared_at IS NULL AND (?1 IS NULL OR pathway_key = ?1)",
-        )
-        .bind(key)
-        .fetch_all(self.readers())
-        .await?;
-        let mut out = rows
-            .iter()
-            .map(|r| {
-                Ok(StallAge {
-                    pathway_key: r.try_get(0)?,
-                    reason: r.try_get(1)?,
-                    party: r.try_get(2)?,
-                    since: parse_ts("stall time", &r.try_get::<String, _>(3)?)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        out.sort_by_key(|s| s.since);
+    async fn stall_summary(&self, key: Option<&str>, by_party: bool) -> Result<Vec<StallSummary>> {
+        let sql = if by_party {
+            "SELECT reason, party, count(*), min(since) FROM stalls
+             WHERE cleared_at IS NULL AND (?1 IS NULL OR pathway_key = ?1) GROUP BY reason, party"
+        } else {
+            "SELECT reason, NULL, count(*), min(since) FROM stalls
+             WHERE cleared_at IS NULL AND (?1 IS NULL OR pathway_key = ?1) GROUP BY reason"
+        };
+        let rows = sqlx::query(sql).bind(key).fetch_all(self.readers()).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let (reason, party, count): (String, Option<String>, i64) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            // The median wait: SQLite walks the index to it; no row leaves the database.
+            let median: String = sqlx::query_scalar(
+                "SELECT since FROM stalls
+                 WHERE cleared_at IS NULL AND reason = ?1 AND (?2 = 0 OR party IS ?3)
+                   AND (?4 IS NULL OR pathway_key = ?4)
+                 ORDER BY since DESC LIMIT 1 OFFSET ?5",
+            )
+            .bind(&reason)
+            .bind(by_party)
+            .bind(&party)
+            .bind(key)
+            .bind((count + 1) / 2 - 1)
+            .fetch_one(self.readers())
+            .await?;
+            out.push(StallSummary {
+                oldest_since: parse_ts("stall time", &r.try_get::<String, _>(3)?)?,
+                median_since: parse_ts("stall time", &median)?,
+                reason,
+                party,
+                count,
+            });
+        }
         Ok(out)
     }
 

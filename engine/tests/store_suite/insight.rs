@@ -2,7 +2,7 @@
 
 use super::*;
 use doorloop_engine::runtime::{StepMapping, TaskFate};
-use doorloop_engine::store::{StallAge, StepTime};
+use doorloop_engine::store::{StallSummary, StepTime};
 
 fn v2_source() -> String {
     VZNW.replace("id: signaal", "id: aanmelding")
@@ -241,22 +241,45 @@ pub(crate) async fn figures_follow_the_cases(f: Fixture) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        store.stall_ages(None).await.unwrap(),
-        vec![StallAge {
-            pathway_key: key.to_owned(),
-            reason: "intern".to_owned(),
-            party: None,
-            since: intake.opened_at,
-        }]
-    );
+    let one = StallSummary {
+        reason: "intern".to_owned(),
+        party: None,
+        count: 1,
+        oldest_since: intake.opened_at,
+        median_since: intake.opened_at,
+    };
+    assert_eq!(store.stall_summary(None, false).await.unwrap(), vec![one.clone()]);
+    assert_eq!(store.stall_summary(None, true).await.unwrap(), vec![one]);
     assert!(
         store
-            .stall_ages(Some("simpel-switchen"))
+            .stall_summary(Some("simpel-switchen"), true)
             .await
             .unwrap()
             .is_empty()
     );
+    // A second stall: the median is the more recent start of the two (nearest rank), the
+    // oldest the first.
+    let state = store.load_case(&b).await.unwrap().unwrap();
+    let intake_b = state.tasks.values().next().unwrap().clone();
+    let stall_b = intake_b
+        .timers
+        .iter()
+        .find(|k| k.starts_with("stall:"))
+        .unwrap()
+        .clone();
+    engine
+        .execute(
+            &b,
+            Command::new("system", Action::TimerFired { key: stall_b }),
+            t0() + Duration::weeks(6),
+        )
+        .await
+        .unwrap();
+    let two = store.stall_summary(None, false).await.unwrap();
+    assert_eq!(two.len(), 1);
+    assert_eq!(two[0].count, 2);
+    assert_eq!(two[0].oldest_since, intake.opened_at.min(intake_b.opened_at));
+    assert_eq!(two[0].median_since, intake.opened_at.max(intake_b.opened_at));
 }
 
 pub(crate) async fn drafts_are_kept_per_pathway(f: Fixture) {
