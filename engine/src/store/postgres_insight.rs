@@ -56,10 +56,9 @@ impl InsightStore for PostgresStore {
 
     async fn case_groups(&self, key: Option<&str>) -> Result<Vec<CaseGroup>> {
         let rows = sqlx::query(
-            "SELECT pathway_key, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM') AS started, status, outcome,
-                    to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM') AS ended, rung_first, rung_last, count(*)
-             FROM cases WHERE $1::text IS NULL OR pathway_key = $1
-             GROUP BY 1, 2, 3, 4, 5, 6, 7",
+            "SELECT pathway_key, started, status, nullif(outcome, ''), nullif(ended, ''), nullif(rung_first, 0),
+                    nullif(rung_last, 0), n
+             FROM case_stats WHERE ($1::text IS NULL OR pathway_key = $1) AND n > 0",
         )
         .bind(key)
         .fetch_all(self.readers())
@@ -82,12 +81,7 @@ impl InsightStore for PostgresStore {
 
     async fn funnel(&self, key: &str, from: &str, to: &str) -> Result<Vec<FunnelCell>> {
         let rows = sqlx::query(
-            "SELECT to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM') AS cohort, t.step, count(DISTINCT t.case_id)
-             FROM cases c JOIN tasks t ON t.case_id = c.id
-             WHERE c.pathway_key = $1
-               AND c.created_at >= to_timestamp($2, 'YYYY-MM') AT TIME ZONE 'UTC'
-               AND c.created_at < (to_timestamp($3, 'YYYY-MM') AT TIME ZONE 'UTC') + interval '1 month'
-             GROUP BY 1, 2",
+            "SELECT cohort, step, n FROM funnel_stats WHERE pathway_key = $1 AND cohort >= $2 AND cohort <= $3",
         )
         .bind(key)
         .bind(from)

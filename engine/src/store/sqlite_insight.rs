@@ -58,10 +58,9 @@ impl InsightStore for SqliteStore {
 
     async fn case_groups(&self, key: Option<&str>) -> Result<Vec<CaseGroup>> {
         let rows = sqlx::query(
-            "SELECT pathway_key, substr(created_at, 1, 7) AS started, status, outcome, substr(ended_at, 1, 7),
-                    rung_first, rung_last, count(*)
-             FROM cases WHERE ?1 IS NULL OR pathway_key = ?1
-             GROUP BY pathway_key, started, status, outcome, substr(ended_at, 1, 7), rung_first, rung_last",
+            "SELECT pathway_key, started, status, nullif(outcome, ''), nullif(ended, ''), nullif(rung_first, 0),
+                    nullif(rung_last, 0), n
+             FROM case_stats WHERE (?1 IS NULL OR pathway_key = ?1) AND n > 0",
         )
         .bind(key)
         .fetch_all(self.readers())
@@ -83,12 +82,8 @@ impl InsightStore for SqliteStore {
     }
 
     async fn funnel(&self, key: &str, from: &str, to: &str) -> Result<Vec<FunnelCell>> {
-        // `to` is a month: every start before the month after it counts.
         let rows = sqlx::query(
-            "SELECT substr(c.created_at, 1, 7) AS cohort, t.step, count(DISTINCT t.case_id)
-             FROM cases c JOIN tasks t ON t.case_id = c.id
-             WHERE c.pathway_key = ?1 AND c.created_at >= ?2 AND c.created_at < ?3 || '-99'
-             GROUP BY cohort, t.step",
+            "SELECT cohort, step, n FROM funnel_stats WHERE pathway_key = ?1 AND cohort >= ?2 AND cohort <= ?3",
         )
         .bind(key)
         .bind(from)
@@ -120,19 +115,31 @@ impl InsightStore for SqliteStore {
             let (reason, party, count): (String, Option<String>, i64) =
                 (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
             // The median wait: SQLite walks the index to it; no row leaves the database.
-            let median: String = sqlx::query_scalar(
-                "SELECT since FROM stalls
-                 WHERE cleared_at IS NULL AND reason = ?1 AND (?2 = 0 OR party IS ?3)
-                   AND (?4 IS NULL OR pathway_key = ?4)
-                 ORDER BY since DESC LIMIT 1 OFFSET ?5",
-            )
-            .bind(&reason)
-            .bind(by_party)
-            .bind(&party)
-            .bind(key)
-            .bind((count + 1) / 2 - 1)
-            .fetch_one(self.readers())
-            .await?;
+            let offset = (count + 1) / 2 - 1;
+            let median: String = if by_party {
+                sqlx::query_scalar(
+                    "SELECT since FROM stalls INDEXED BY stalls_open_age
+                     WHERE cleared_at IS NULL AND reason = ?1 AND party IS ?2 AND (?3 IS NULL OR pathway_key = ?3)
+                     ORDER BY since DESC LIMIT 1 OFFSET ?4",
+                )
+                .bind(&reason)
+                .bind(&party)
+                .bind(key)
+                .bind(offset)
+                .fetch_one(self.readers())
+                .await?
+            } else {
+                sqlx::query_scalar(
+                    "SELECT since FROM stalls INDEXED BY stalls_open_reason_age
+                     WHERE cleared_at IS NULL AND reason = ?1 AND (?2 IS NULL OR pathway_key = ?2)
+                     ORDER BY since DESC LIMIT 1 OFFSET ?3",
+                )
+                .bind(&reason)
+                .bind(key)
+                .bind(offset)
+                .fetch_one(self.readers())
+                .await?
+            };
             out.push(StallSummary {
                 oldest_since: parse_ts("stall time", &r.try_get::<String, _>(3)?)?,
                 median_since: parse_ts("stall time", &median)?,
