@@ -113,24 +113,42 @@ async fn shot(client: &Client, name: &str) {
 }
 
 async fn text(client: &Client) -> String {
-    client
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    text_of(client, Locator::Css("body")).await
+}
+
+/// The text of the element `locator` finds.
+async fn text_of(client: &Client, locator: Locator<'_>) -> String {
+    client.find(locator).await.unwrap().text().await.unwrap()
+}
+
+/// The path of the page the browser shows.
+async fn path_of(client: &Client) -> String {
+    client.current_url().await.unwrap().path().to_owned()
+}
+
+/// The password a setup wrote for `name` when it made the account.
+fn password(setup: &Setup, name: &str) -> String {
+    std::fs::read_to_string(setup.dir.path().join(format!("{name}.pw"))).unwrap()
+}
+
+/// Makes a staff account (not a consultant) and keeps its password for [`log_in_as`].
+fn staff(setup: &Setup, name: &str, role: &str) {
+    let out = setup.doorloop(&["user", "add", name, "--role", role]);
+    let pw = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password (shown once): "))
+        .expect("a password");
+    std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw.trim()).unwrap();
+}
+
+async fn log_in_as(client: &Client, base: &str, setup: &Setup, name: &str) {
+    login(client, base, name, &password(setup, name)).await;
 }
 
 async fn login(client: &Client, base: &str, name: &str, password: &str) {
     client.goto(&format!("{base}/taken")).await.unwrap();
     assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .starts_with("/inloggen"),
+        path_of(client).await.starts_with("/inloggen"),
         "not logged in yet: login page"
     );
     fill(client, Locator::Id("gebruikersnaam"), name).await;
@@ -258,9 +276,8 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
     ]);
     let (client, _profile) = browser(driver, 1366, 900).await;
     let result = async {
-        let anna_pw = std::fs::read_to_string(setup.dir.path().join("anna.pw")).unwrap();
-        login(&client, &base, "anna", &anna_pw).await;
-        assert_eq!(client.current_url().await.unwrap().path(), "/taken");
+        log_in_as(&client, &base, setup, "anna").await;
+        assert_eq!(path_of(&client).await, "/taken");
         let page = text(&client).await;
         assert!(page.contains("Mijn taken") && page.contains("Intake"), "{page}");
         shot(&client, "01-mijn-taken").await;
@@ -298,13 +315,7 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         )
         .await;
         click_and_wait(&client, Locator::Id("afronden")).await;
-        let error = client
-            .find(Locator::Id("fout-ik_kan"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let error = text_of(&client, Locator::Id("fout-ik_kan")).await;
         assert_eq!(error, "Vul dit veld in.");
         let kept = client
             .find(Locator::Css("#veld-ik_wil"))
@@ -337,27 +348,12 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         click_and_wait(&client, Locator::Id("afronden")).await;
 
         // The case moved on.
-        assert_eq!(
-            client.current_url().await.unwrap().path(),
-            format!("/casussen/{case}")
-        );
+        assert_eq!(path_of(&client).await, format!("/casussen/{case}"));
         let page = text(&client).await;
         assert!(page.contains("Opgeslagen"), "{page}");
-        let open = client
-            .find(Locator::Id("open-taken"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let open = text_of(&client, Locator::Id("open-taken")).await;
         assert!(open.contains("Integraal casusoverleg"), "{open}");
-        let timeline = client
-            .find(Locator::Id("tijdlijn"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let timeline = text_of(&client, Locator::Id("tijdlijn")).await;
         assert!(
             timeline.contains("Afgerond: Intake") && timeline.contains("anna"),
             "{timeline}"
@@ -402,18 +398,10 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         assert!(before.contains("casusoverleg"));
 
         click_and_wait(&client, Locator::Css("form[action='/uitloggen'] button")).await;
-        assert!(
-            client
-                .current_url()
-                .await
-                .unwrap()
-                .path()
-                .starts_with("/inloggen")
-        );
+        assert!(path_of(&client).await.starts_with("/inloggen"));
 
         // Another team's consultant cannot open the case.
-        let piet_pw = std::fs::read_to_string(setup.dir.path().join("piet.pw")).unwrap();
-        login(&client, &base, "piet", &piet_pw).await;
+        log_in_as(&client, &base, setup, "piet").await;
         assert!(text(&client).await.contains("Geen open taken"));
         shot(&client, "05-mijn-taken-leeg").await;
         client.goto(&format!("{base}/casussen/{case}")).await.unwrap();
@@ -427,8 +415,7 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         click_and_wait(&client, Locator::Css("form[action='/uitloggen'] button")).await;
 
         // A manager reads the case (read-only) and the stall queue; a coordinator sees the pathways.
-        let mark_pw = std::fs::read_to_string(setup.dir.path().join("mark.pw")).unwrap();
-        login(&client, &base, "mark", &mark_pw).await;
+        log_in_as(&client, &base, setup, "mark").await;
         client.goto(&format!("{base}/casussen/{case}")).await.unwrap();
         let page = text(&client).await;
         assert!(
@@ -441,8 +428,7 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         client.goto(&format!("{base}/casussen")).await.unwrap();
         shot(&client, "08-casussen-manager").await;
         click_and_wait(&client, Locator::Css("form[action='/uitloggen'] button")).await;
-        let carla_pw = std::fs::read_to_string(setup.dir.path().join("carla.pw")).unwrap();
-        login(&client, &base, "carla", &carla_pw).await;
+        log_in_as(&client, &base, setup, "carla").await;
         client.goto(&format!("{base}/trajecten")).await.unwrap();
         assert!(text(&client).await.contains("Van zorg naar werk"));
         shot(&client, "09-trajecten").await;
@@ -481,14 +467,8 @@ fn run_browser_test() -> Result<(), Failed> {
         let pw = setup.user(name, team);
         std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw).unwrap();
     }
-    for (name, role) in [("mark", "manager"), ("carla", "coordinator")] {
-        let out = setup.doorloop(&["user", "add", name, "--role", role]);
-        let pw = out
-            .lines()
-            .find_map(|l| l.strip_prefix("password (shown once): "))
-            .expect("a password");
-        std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw.trim()).unwrap();
-    }
+    staff(&setup, "mark", "manager");
+    staff(&setup, "carla", "coordinator");
     let (_server, port) = serve(&setup, &[])?;
     let (_driver, driver_port) = chromedriver()?;
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -63,8 +63,7 @@ async fn image_width(client: &Client, id: &str) -> u64 {
 }
 
 async fn manager_reads_the_figures(client: &Client, base: &str, setup: &Setup, data: &Pilot) {
-    let mark_pw = std::fs::read_to_string(setup.dir.path().join("mark.pw")).unwrap();
-    login(client, base, "mark", &mark_pw).await;
+    log_in_as(client, base, setup, "mark").await;
     // Stuck: four waiting for the UWV insurance doctor, grouped by party.
     client
         .goto(&format!("{base}/vastgelopen?traject={KEY}"))
@@ -160,8 +159,7 @@ async fn manager_reads_the_figures(client: &Client, base: &str, setup: &Setup, d
         ))
         .await
         .unwrap();
-    let n =
-        |id: &'static str| async move { client.find(Locator::Id(id)).await.unwrap().text().await.unwrap() };
+    let n = |id: &'static str| async move { text_of(client, Locator::Id(id)).await };
     assert_eq!(n("deelnemers").await, "53");
     assert_eq!(n("omhoog").await, "38");
     assert_eq!(n("naar-werk").await, "12");
@@ -178,8 +176,7 @@ async fn manager_reads_the_figures(client: &Client, base: &str, setup: &Setup, d
 }
 
 async fn coordinator_fixes_publishes_and_migrates(client: &Client, base: &str, setup: &Setup) {
-    let carla_pw = std::fs::read_to_string(setup.dir.path().join("carla.pw")).unwrap();
-    login(client, base, "carla", &carla_pw).await;
+    log_in_as(client, base, setup, "carla").await;
     client.goto(&format!("{base}/trajecten")).await.unwrap();
     shot(client, "15-trajecten").await;
     click_and_wait(
@@ -197,32 +194,14 @@ async fn coordinator_fixes_publishes_and_migrates(client: &Client, base: &str, s
     let broken = source.replacen("next: intake", "next: intak", 1);
     set_value(client, "#bron", &broken).await;
     click_and_wait(client, Locator::Id("controleren")).await;
-    let problems = client
-        .find(Locator::Id("problemen"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let problems = text_of(client, Locator::Id("problemen")).await;
     assert!(problems.contains("2 problemen"), "{problems}");
-    let at_step = client
-        .find(Locator::Css("#stapproblemen [data-step='signaal']"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let at_step = text_of(client, Locator::Css("#stapproblemen [data-step='signaal']")).await;
     assert!(
         at_step.contains("Verwijst naar stap `intak`, die niet bestaat."),
         "{at_step}"
     );
-    let behind = client
-        .find(Locator::Css("#stapproblemen [data-step='intake']"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let behind = text_of(client, Locator::Css("#stapproblemen [data-step='intake']")).await;
     assert!(
         behind.contains("niet te bereiken, en daardoor ook de 25 stap(pen)"),
         "{behind}"
@@ -268,13 +247,7 @@ async fn coordinator_fixes_publishes_and_migrates(client: &Client, base: &str, s
     set_value(client, "#bron", &v2).await;
     click_and_wait(client, Locator::Id("controleren")).await;
     assert!(client.find(Locator::Id("geldig")).await.is_ok());
-    let diff = client
-        .find(Locator::Id("verschil"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let diff = text_of(client, Locator::Id("verschil")).await;
     assert!(
         diff.contains("Toegevoegd") && diff.contains("kennismaking"),
         "{diff}"
@@ -300,13 +273,7 @@ async fn coordinator_fixes_publishes_and_migrates(client: &Client, base: &str, s
         .unwrap();
     assert_eq!(proposal.as_deref(), Some("wacht_herbeoordeling"));
     click_and_wait(client, Locator::Id("proefdraai")).await;
-    let dry = client
-        .find(Locator::Id("proef"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let dry = text_of(client, Locator::Id("proef")).await;
     assert!(dry.contains("4 casus(sen) kunnen over"), "{dry}");
     assert!(
         dry.contains("blijft open op de nieuwe stap") && dry.contains("termijn"),
@@ -351,14 +318,8 @@ pub(crate) fn run_design_test() -> Result<(), Failed> {
             .display()
             .to_string(),
     ]);
-    for (name, role) in [("mark", "manager"), ("carla", "coordinator")] {
-        let out = setup.doorloop(&["user", "add", name, "--role", role]);
-        let pw = out
-            .lines()
-            .find_map(|l| l.strip_prefix("password (shown once): "))
-            .expect("a password");
-        std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw.trim()).unwrap();
-    }
+    staff(&setup, "mark", "manager");
+    staff(&setup, "carla", "coordinator");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

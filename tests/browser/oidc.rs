@@ -93,7 +93,7 @@ async fn municipal_login(setup: &Setup, base: &str, driver: u16) {
     shot(&client, "20-inloggen-gemeente").await;
     // Wendy is in the mapped group: a consultant of the Wmo team at her first login.
     log_in_at_the_provider(&client, base, "w.wmo", Some("21-identity-provider")).await;
-    assert_eq!(client.current_url().await.unwrap().path(), "/taken");
+    assert_eq!(path_of(&client).await, "/taken");
     let page = text(&client).await;
     assert!(
         page.contains("Mijn taken") && page.contains("Wendy Wmo") && page.contains("wmo-consulent"),
@@ -105,15 +105,7 @@ async fn municipal_login(setup: &Setup, base: &str, driver: u16) {
     // Logging out ends the Doorloop session.
     click_and_wait(&client, Locator::Css("form[action='/uitloggen'] button")).await;
     client.goto(&format!("{base}/taken")).await.unwrap();
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .starts_with("/inloggen"),
-        "logged out"
-    );
+    assert!(path_of(&client).await.starts_with("/inloggen"), "logged out");
     let _ = client.close().await;
 
     // Nina is in no mapped group: an account without rights, no session.
@@ -123,17 +115,9 @@ async fn municipal_login(setup: &Setup, base: &str, driver: u16) {
     assert!(page.contains("nog geen rechten"), "{page}");
     shot(&client, "23-nog-geen-rechten").await;
     client.goto(&format!("{base}/taken")).await.unwrap();
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .starts_with("/inloggen")
-    );
+    assert!(path_of(&client).await.starts_with("/inloggen"));
     // An admin gives her a role.
-    let bea_pw = std::fs::read_to_string(setup.dir.path().join("bea.pw")).unwrap();
-    login(&client, base, "bea", &bea_pw).await;
+    log_in_as(&client, base, setup, "bea").await;
     client.goto(&format!("{base}/beheer")).await.unwrap();
     let row = "tr[data-user='n.nieuw']";
     assert!(
@@ -159,7 +143,7 @@ async fn municipal_login(setup: &Setup, base: &str, driver: u16) {
     click_and_wait(&client, Locator::Css("form[action='/uitloggen'] button")).await;
     // Now she gets in (still signed in at the provider: no second password).
     log_in_at_the_provider(&client, base, "n.nieuw", None).await;
-    assert_eq!(client.current_url().await.unwrap().path(), "/taken");
+    assert_eq!(path_of(&client).await, "/taken");
     assert!(text(&client).await.contains("Nina Nieuw"));
     let _ = client.close().await;
 }
@@ -178,12 +162,7 @@ pub(crate) fn run_oidc_test() -> Result<(), Failed> {
             .display()
             .to_string(),
     ]);
-    let out = setup.doorloop(&["user", "add", "bea", "--role", "admin"]);
-    let pw = out
-        .lines()
-        .find_map(|l| l.strip_prefix("password (shown once): "))
-        .expect("a password");
-    std::fs::write(setup.dir.path().join("bea.pw"), pw.trim()).unwrap();
+    staff(&setup, "bea", "admin");
     let idp_port = free_port();
     let web_port = free_port();
     let base = format!("http://127.0.0.1:{web_port}");

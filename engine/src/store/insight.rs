@@ -6,8 +6,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::Result;
+use super::{Result, corrupt};
 
 /// Work leaving a step: how many times it took `hours` (whole hours below two days, whole
 /// days × 24 above).
@@ -103,6 +104,57 @@ pub trait InsightStore: Send + Sync {
     async fn save_draft(&self, key: &str, source: &str, by: &str, now: DateTime<Utc>) -> Result<()>;
 
     async fn delete_draft(&self, key: &str) -> Result<()>;
+}
+
+// Row decoders both backends share: their queries give the same column types (counts and
+// hours as 64-bit integers, months as text).
+
+pub(super) fn step_time<'r, R: Row>(r: &'r R) -> Result<StepTime>
+where
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(StepTime {
+        step: r.try_get(0)?,
+        hours: r.try_get(1)?,
+        count: r.try_get(2)?,
+    })
+}
+
+pub(super) fn funnel_cell<'r, R: Row>(r: &'r R) -> Result<FunnelCell>
+where
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(FunnelCell {
+        cohort: r.try_get(0)?,
+        step: r.try_get(1)?,
+        cases: r.try_get(2)?,
+    })
+}
+
+pub(super) fn case_group<'r, R: Row>(r: &'r R) -> Result<CaseGroup>
+where
+    usize: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let rung = |v: Option<i64>| -> Result<Option<u8>> {
+        v.map(|r| u8::try_from(r).map_err(|e| corrupt("ladder rung", e)))
+            .transpose()
+    };
+    Ok(CaseGroup {
+        pathway_key: r.try_get(0)?,
+        started: r.try_get(1)?,
+        status: r.try_get(2)?,
+        outcome: r.try_get(3)?,
+        ended: r.try_get(4)?,
+        rung_first: rung(r.try_get(5)?)?,
+        rung_last: rung(r.try_get(6)?)?,
+        count: r.try_get(7)?,
+    })
 }
 
 /// `YYYY-MM` of a moment (UTC), as the figures tables count months.

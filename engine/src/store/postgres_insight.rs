@@ -4,14 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallSummary, StepTime};
+use super::insight::{self, CaseGroup, Draft, FunnelCell, InsightStore, StallSummary, StepTime};
 use super::postgres::PostgresStore;
 use super::{Result, corrupt};
-
-fn rung(v: Option<i16>) -> Result<Option<u8>> {
-    v.map(|r| u8::try_from(r).map_err(|e| corrupt("ladder rung", e)))
-        .transpose()
-}
 
 fn version(v: u32) -> Result<i32> {
     i32::try_from(v).map_err(|e| corrupt("pathway version", e))
@@ -33,7 +28,7 @@ impl InsightStore for PostgresStore {
 
     async fn step_times(&self, key: &str, v: Option<u32>, from: &str, to: &str) -> Result<Vec<StepTime>> {
         let rows = sqlx::query(
-            "SELECT step, hours, sum(n)::bigint FROM step_stats
+            "SELECT step, hours::bigint, sum(n)::bigint FROM step_stats
              WHERE pathway_key = $1 AND ($2::int IS NULL OR pathway_version = $2) AND month >= $3 AND month <= $4
              GROUP BY step, hours ORDER BY step, hours",
         )
@@ -43,40 +38,19 @@ impl InsightStore for PostgresStore {
         .bind(to)
         .fetch_all(self.readers())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StepTime {
-                    step: r.try_get(0)?,
-                    hours: i64::from(r.try_get::<i32, _>(1)?),
-                    count: r.try_get(2)?,
-                })
-            })
-            .collect()
+        rows.iter().map(insight::step_time).collect()
     }
 
     async fn case_groups(&self, key: Option<&str>) -> Result<Vec<CaseGroup>> {
         let rows = sqlx::query(
-            "SELECT pathway_key, started, status, nullif(outcome, ''), nullif(ended, ''), nullif(rung_first, 0),
-                    nullif(rung_last, 0), n
+            "SELECT pathway_key, started, status, nullif(outcome, ''), nullif(ended, ''),
+                    nullif(rung_first, 0)::bigint, nullif(rung_last, 0)::bigint, n
              FROM case_stats WHERE ($1::text IS NULL OR pathway_key = $1) AND n > 0",
         )
         .bind(key)
         .fetch_all(self.readers())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CaseGroup {
-                    pathway_key: r.try_get(0)?,
-                    started: r.try_get(1)?,
-                    status: r.try_get(2)?,
-                    outcome: r.try_get(3)?,
-                    ended: r.try_get(4)?,
-                    rung_first: rung(r.try_get(5)?)?,
-                    rung_last: rung(r.try_get(6)?)?,
-                    count: r.try_get(7)?,
-                })
-            })
-            .collect()
+        rows.iter().map(insight::case_group).collect()
     }
 
     async fn funnel(&self, key: &str, from: &str, to: &str) -> Result<Vec<FunnelCell>> {
@@ -88,15 +62,7 @@ impl InsightStore for PostgresStore {
         .bind(to)
         .fetch_all(self.readers())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FunnelCell {
-                    cohort: r.try_get(0)?,
-                    step: r.try_get(1)?,
-                    cases: r.try_get(2)?,
-                })
-            })
-            .collect()
+        rows.iter().map(insight::funnel_cell).collect()
     }
 
     async fn stall_summary(&self, key: Option<&str>, by_party: bool) -> Result<Vec<StallSummary>> {

@@ -4,14 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallSummary, StepTime};
+use super::insight::{self, CaseGroup, Draft, FunnelCell, InsightStore, StallSummary, StepTime};
 use super::sqlite::{SqliteStore, parse_ts};
-use super::{Result, corrupt, ts};
-
-fn rung(v: Option<i64>) -> Result<Option<u8>> {
-    v.map(|r| u8::try_from(r).map_err(|e| corrupt("ladder rung", e)))
-        .transpose()
-}
+use super::{Result, ts};
 
 #[async_trait]
 impl InsightStore for SqliteStore {
@@ -45,15 +40,7 @@ impl InsightStore for SqliteStore {
         .bind(to)
         .fetch_all(self.readers())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StepTime {
-                    step: r.try_get(0)?,
-                    hours: r.try_get(1)?,
-                    count: r.try_get(2)?,
-                })
-            })
-            .collect()
+        rows.iter().map(insight::step_time).collect()
     }
 
     async fn case_groups(&self, key: Option<&str>) -> Result<Vec<CaseGroup>> {
@@ -65,20 +52,7 @@ impl InsightStore for SqliteStore {
         .bind(key)
         .fetch_all(self.readers())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CaseGroup {
-                    pathway_key: r.try_get(0)?,
-                    started: r.try_get(1)?,
-                    status: r.try_get(2)?,
-                    outcome: r.try_get(3)?,
-                    ended: r.try_get(4)?,
-                    rung_first: rung(r.try_get(5)?)?,
-                    rung_last: rung(r.try_get(6)?)?,
-                    count: r.try_get(7)?,
-                })
-            })
-            .collect()
+        rows.iter().map(insight::case_group).collect()
     }
 
     async fn funnel(&self, key: &str, from: &str, to: &str) -> Result<Vec<FunnelCell>> {
@@ -90,15 +64,7 @@ impl InsightStore for SqliteStore {
         .bind(to)
         .fetch_all(self.readers())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FunnelCell {
-                    cohort: r.try_get(0)?,
-                    step: r.try_get(1)?,
-                    cases: r.try_get(2)?,
-                })
-            })
-            .collect()
+        rows.iter().map(insight::funnel_cell).collect()
     }
 
     async fn stall_summary(&self, key: Option<&str>, by_party: bool) -> Result<Vec<StallSummary>> {
