@@ -139,6 +139,34 @@ pub fn definition(e: &DefinitionError) -> String {
     }
 }
 
+/// Why a BPMN file cannot be imported, in Dutch (element and flow ids as in the file).
+pub fn bpmn(e: &crate::bpmn::import::ImportError) -> Vec<String> {
+    use crate::bpmn::import::ImportError as E;
+    match e {
+        E::Xml(m) => vec![format!("Het bestand is geen geldige XML: {m}")],
+        E::NotBpmn(root) => vec![format!(
+            "Het bestand is geen BPMN 2.0: het begint met `{root}` in plaats van `definitions`."
+        )],
+        E::NoProcess => vec!["Het bestand bevat geen proces.".into()],
+        E::Unsupported(list) => {
+            let mut out = vec![format!(
+                "Het bestand gebruikt {} onderdeel/onderdelen die Doorloop niet ondersteunt; er is niets ingelezen:",
+                list.len()
+            )];
+            out.extend(list.iter().map(|u| match &u.why {
+                Some(why) => format!("{} `{}` ({why})", u.element, u.id),
+                None => format!("{} `{}`", u.element, u.id),
+            }));
+            out
+        }
+        E::Invalid(list) => {
+            let mut out = vec!["Het proces kan niet worden ingelezen:".to_owned()];
+            out.extend(list.iter().cloned());
+            out
+        }
+    }
+}
+
 /// Why a case cannot be migrated, in Dutch; other refusals keep the engine's words.
 pub fn migration(e: &RuntimeError) -> String {
     match e {

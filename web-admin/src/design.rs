@@ -587,6 +587,74 @@ pub async fn publish(State(app): Shared, Path(key): Path<String>, form: CsrfForm
     Ok(Redirect::to(&format!("/trajecten/{key}?gepubliceerd={}", pv.version)).into_response())
 }
 
+/// A BPMN 2.0 file (bpmn.io, Camunda Modeler) uploaded by a coordinator becomes the draft of
+/// its pathway, as YAML in the editor; nothing is published until it is checked.
+pub async fn import_bpmn(
+    State(app): Shared,
+    viewer: Viewer,
+    headers: axum::http::HeaderMap,
+    mut multipart: axum::extract::Multipart,
+) -> WebResult<Response> {
+    auth::check_origin(&headers)?;
+    coordinator(&viewer)?;
+    let bad = |m: String| WebError::BadRequest(m);
+    let (mut csrf, mut file) = (None, None);
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("Het formulier kon niet worden gelezen: {e}")))?
+    {
+        match field.name() {
+            Some("_csrf") => csrf = Some(field.text().await.map_err(|e| bad(e.to_string()))?),
+            Some("bestand") => {
+                let bytes = field.bytes().await.map_err(|e| bad(e.to_string()))?;
+                file = Some(
+                    String::from_utf8(bytes.to_vec())
+                        .map_err(|_| bad("Het bestand is geen tekst (UTF-8).".into()))?,
+                );
+            }
+            _ => {}
+        }
+    }
+    auth::check_csrf(&viewer.csrf, &[("_csrf".to_owned(), csrf.unwrap_or_default())])?;
+    let xml = file
+        .filter(|f| !f.trim().is_empty())
+        .ok_or_else(|| bad("Kies een BPMN-bestand.".into()))?;
+    let pathway = match doorloop_engine::bpmn::import::import(&xml) {
+        Ok(p) => p,
+        Err(e) => {
+            let mut data = base(&viewer, "BPMN inlezen", "trajecten");
+            data.insert("import_errors".into(), json!(dutch_problems::bpmn(&e)));
+            return Ok(page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "import",
+                Value::Object(data),
+            ));
+        }
+    };
+    let key = pathway.key.clone();
+    if !valid_key(&key) {
+        return Err(bad(format!(
+            "De sleutel `{key}` uit het bestand mag alleen kleine letters, cijfers, '-' en '_' bevatten."
+        )));
+    }
+    let yaml =
+        doorloop_engine::definition::to_yaml(&pathway).map_err(|e| bad(dutch_problems::definition(&e)))?;
+    app.engine
+        .store()
+        .save_draft(&key, &yaml, &viewer.user.id, Utc::now())
+        .await?;
+    tracing::info!(pathway = %key, steps = pathway.steps.len(), "BPMN imported into a draft");
+    Ok(Redirect::to(&format!("/trajecten/{key}/bewerken")).into_response())
+}
+
+/// The form for a BPMN file.
+pub async fn import_form(viewer: Viewer) -> WebResult<Response> {
+    coordinator(&viewer)?;
+    let data = base(&viewer, "BPMN inlezen", "trajecten");
+    Ok(page(StatusCode::OK, "import", Value::Object(data)))
+}
+
 /// The draft drawn with its problems marked.
 pub async fn draft_graph(State(app): Shared, viewer: Viewer, Path(key): Path<String>) -> WebResult<Response> {
     coordinator(&viewer)?;

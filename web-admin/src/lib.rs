@@ -230,6 +230,10 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/analyse/instroom", get(insight::funnel))
         .route("/trajecten", get(design::list))
         .route("/trajecten/nieuw", get(design::new_form).post(design::save_new))
+        .route(
+            "/trajecten/importeren",
+            get(design::import_form).post(design::import_bpmn),
+        )
         .route("/trajecten/{key}", get(design::show))
         .route(
             "/trajecten/{key}/bewerken",

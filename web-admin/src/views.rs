@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("pathways", include_str!("../templates/pathways.hbs")),
     ("pathway", include_str!("../templates/pathway.hbs")),
     ("editor", include_str!("../templates/editor.hbs")),
+    ("import", include_str!("../templates/import.hbs")),
     ("migrate", include_str!("../templates/migrate.hbs")),
     ("stalled_cases", include_str!("../templates/stalled_cases.hbs")),
     ("bottlenecks", include_str!("../templates/bottlenecks.hbs")),

@@ -1144,6 +1144,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     authorisation_matrix,
     coordinator_edits_validates_publishes_and_migrates,
     manager_figures_match_a_known_data_set,
+    coordinator_imports_a_bpmn_file_into_a_draft,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

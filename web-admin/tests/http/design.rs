@@ -390,3 +390,92 @@ pub(crate) async fn manager_figures_match_a_known_data_set(f: Fixture) {
         StatusCode::FORBIDDEN
     );
 }
+
+/// A multipart form post of one file, as a browser sends `<input type=file>`.
+async fn upload(f: &Fixture, s: &Session, path: &str, csrf: &str, file: &str) -> (StatusCode, String) {
+    let boundary = "----doorloop-test-boundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"bestand\"; filename=\"proces.bpmn\"\r\n\
+         Content-Type: application/xml\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    );
+    let (status, _, html) = f
+        .send(
+            Request::post(path)
+                .header(header::COOKIE, &s.cookie)
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    (status, html)
+}
+
+pub(crate) async fn coordinator_imports_a_bpmn_file_into_a_draft(f: Fixture) {
+    let bpmn = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/../engine/tests/bpmn/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let carla = f.login("carla").await;
+    let (status, _, form) = f.page(&carla, "/trajecten/importeren").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("enctype=\"multipart/form-data\""));
+    // Without the CSRF token nothing is read.
+    let (status, _) = upload(
+        &f,
+        &carla,
+        "/trajecten/importeren",
+        "fout",
+        &bpmn("camunda7-intake.bpmn"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(f.engine.store().drafts().await.unwrap().is_empty());
+    // A file with elements Doorloop does not run: each one named, nothing kept.
+    let (status, html) = upload(
+        &f,
+        &carla,
+        "/trajecten/importeren",
+        &carla.csrf,
+        &bpmn("unsupported.bpmn"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("niets ingelezen") && html.contains("subProcess &#x60;sub&#x60;"),
+        "{html}"
+    );
+    assert!(f.engine.store().drafts().await.unwrap().is_empty());
+    // A Camunda 7 file becomes the draft of its pathway, in the editor as YAML.
+    let (status, _) = upload(
+        &f,
+        &carla,
+        "/trajecten/importeren",
+        &carla.csrf,
+        &bpmn("camunda7-intake.bpmn"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let drafts = f.engine.store().drafts().await.unwrap();
+    assert_eq!(drafts.len(), 1);
+    let key = drafts[0].key.clone();
+    let (status, _, editor) = f.page(&carla, &format!("/trajecten/{key}/bewerken")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        editor.contains(&format!("key: {key}")) && editor.contains("id=\"geldig\""),
+        "{editor}"
+    );
+    assert!(editor.contains("Publiceren als versie 1"));
+    // Consultants and managers may not.
+    let mark = f.login("mark").await;
+    assert_eq!(
+        f.page(&mark, "/trajecten/importeren").await.0,
+        StatusCode::FORBIDDEN
+    );
+}
