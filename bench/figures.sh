@@ -31,7 +31,12 @@ print(f"data: cases={q('SELECT count(*) FROM cases')} events={q('SELECT sum(even
       f"step_stats_rows={q('SELECT count(*) FROM step_stats')}")
 PY
   ;;
-  postgres*) psql "$DOORLOOP_DATABASE_URL" -Atc "SELECT 'data: cases=' || (SELECT count(*) FROM cases) || ' events=' || (SELECT sum(event_count) FROM events) || ' tasks=' || (SELECT count(*) FROM tasks) || ' open_stalls=' || (SELECT count(*) FROM stalls WHERE cleared_at IS NULL) || ' step_stats_rows=' || (SELECT count(*) FROM step_stats)" ;;
+  postgres*)
+    # This machine's PostgreSQL runs with autovacuum off; a production server vacuums and
+    # analyses by itself. Without it, the freshly seeded tables (every case row rewritten
+    # about ten times) have no statistics and no visibility map.
+    [ "$(psql "$DOORLOOP_DATABASE_URL" -Atc 'SHOW autovacuum')" = on ] || psql "$DOORLOOP_DATABASE_URL" -qc "VACUUM ANALYZE"
+    psql "$DOORLOOP_DATABASE_URL" -Atc "SELECT 'data: cases=' || (SELECT count(*) FROM cases) || ' events=' || (SELECT sum(event_count) FROM events) || ' tasks=' || (SELECT count(*) FROM tasks) || ' open_stalls=' || (SELECT count(*) FROM stalls WHERE cleared_at IS NULL) || ' step_stats_rows=' || (SELECT count(*) FROM step_stats)" ;;
 esac
 "$BIN" serve --no-scheduler --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 SERVER=$!

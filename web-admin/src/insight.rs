@@ -198,10 +198,9 @@ pub async fn stuck(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) 
     auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
     let key = f.traject.clone().filter(|k| !k.is_empty());
     let store = app.engine.store();
-    let by_reason = store.stall_summary(key.as_deref(), false).await?;
-    let by_party = store.stall_summary(key.as_deref(), true).await?;
+    let summary = store.stall_summary(key.as_deref()).await?;
     let now = Utc::now();
-    let groups = figures::stall_groups(&by_reason, &by_party, now);
+    let groups = figures::stall_groups(&summary.by_reason, &summary.by_party, now);
     let is_manager = viewer.user.role == UserRole::Manager;
     let link = |reason: &str, party: Option<&str>| {
         let mut q = vec![("reden", reason.to_owned())];

@@ -55,6 +55,13 @@ pub struct StallSummary {
     pub median_since: DateTime<Utc>,
 }
 
+/// Open stalls per reason, and per reason and party.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StallSummaries {
+    pub by_reason: Vec<StallSummary>,
+    pub by_party: Vec<StallSummary>,
+}
+
 /// A coordinator's unpublished edit of a pathway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Draft {
@@ -86,9 +93,9 @@ pub trait InsightStore: Send + Sync {
     /// Cases started in the months `from..=to` that reached each step, per start month.
     async fn funnel(&self, key: &str, from: &str, to: &str) -> Result<Vec<FunnelCell>>;
 
-    /// Open stalls grouped by reason, or by reason and party (optionally of one pathway).
+    /// Open stalls grouped by reason, and by reason and party (optionally of one pathway).
     /// Counted and ranked in the database, over the index of open stalls.
-    async fn stall_summary(&self, key: Option<&str>, by_party: bool) -> Result<Vec<StallSummary>>;
+    async fn stall_summary(&self, key: Option<&str>) -> Result<StallSummaries>;
 
     /// Active cases on a pathway version, oldest first.
     async fn active_cases_on(&self, key: &str, version: u32, limit: u32) -> Result<Vec<String>>;

@@ -27,7 +27,9 @@ use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::{CaseState, Event};
 
 pub use identity::{IdentityStore, add_identity_user};
-pub use insight::{CaseGroup, Draft, FunnelCell, InsightStore, StallSummary, StepTime, month_of};
+pub use insight::{
+    CaseGroup, Draft, FunnelCell, InsightStore, StallSummaries, StallSummary, StepTime, month_of,
+};
 pub use outbox::{Attempt, NewDelivery, OutboxCounts, OutboxItem, RetryOutcome};
 use outbox::{attempt_columns, retry_outcome};
 pub use people::{AccessEntry, CaseSummary, User, UserRole, WorkFilter};

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::insight::{self, CaseGroup, Draft, FunnelCell, InsightStore, StallSummary, StepTime};
+use super::insight::{
+    self, CaseGroup, Draft, FunnelCell, InsightStore, StallSummaries, StallSummary, StepTime,
+};
 use super::postgres::PostgresStore;
 use super::{Result, corrupt};
 
@@ -65,28 +67,33 @@ impl InsightStore for PostgresStore {
         rows.iter().map(insight::funnel_cell).collect()
     }
 
-    async fn stall_summary(&self, key: Option<&str>, by_party: bool) -> Result<Vec<StallSummary>> {
+    async fn stall_summary(&self, key: Option<&str>) -> Result<StallSummaries> {
+        // One pass for both groupings; GROUPING(party) = 1 marks the totals per reason.
         let rows = sqlx::query(
-            "SELECT reason, CASE WHEN $2 THEN party END AS p, count(*), min(since),
+            "SELECT reason, party, GROUPING(party) = 1, count(*), min(since),
                     percentile_disc(0.5) WITHIN GROUP (ORDER BY since DESC)
              FROM stalls WHERE cleared_at IS NULL AND ($1::text IS NULL OR pathway_key = $1)
-             GROUP BY reason, p",
+             GROUP BY GROUPING SETS ((reason), (reason, party))",
         )
         .bind(key)
-        .bind(by_party)
         .fetch_all(self.readers())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StallSummary {
-                    reason: r.try_get(0)?,
-                    party: r.try_get(1)?,
-                    count: r.try_get(2)?,
-                    oldest_since: r.try_get(3)?,
-                    median_since: r.try_get(4)?,
-                })
-            })
-            .collect()
+        let mut out = StallSummaries::default();
+        for r in &rows {
+            let summary = StallSummary {
+                reason: r.try_get(0)?,
+                party: r.try_get(1)?,
+                count: r.try_get(3)?,
+                oldest_since: r.try_get(4)?,
+                median_since: r.try_get(5)?,
+            };
+            if r.try_get::<bool, _>(2)? {
+                out.by_reason.push(summary);
+            } else {
+                out.by_party.push(summary);
+            }
+        }
+        Ok(out)
     }
 
     async fn active_cases_on(&self, key: &str, v: u32, limit: u32) -> Result<Vec<String>> {

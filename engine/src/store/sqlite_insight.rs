@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::insight::{self, CaseGroup, Draft, FunnelCell, InsightStore, StallSummary, StepTime};
+use super::insight::{
+    self, CaseGroup, Draft, FunnelCell, InsightStore, StallSummaries, StallSummary, StepTime,
+};
 use super::sqlite::{SqliteStore, parse_ts};
 use super::{Result, ts};
 
@@ -67,54 +69,11 @@ impl InsightStore for SqliteStore {
         rows.iter().map(insight::funnel_cell).collect()
     }
 
-    async fn stall_summary(&self, key: Option<&str>, by_party: bool) -> Result<Vec<StallSummary>> {
-        let sql = if by_party {
-            "SELECT reason, party, count(*), min(since) FROM stalls
-             WHERE cleared_at IS NULL AND (?1 IS NULL OR pathway_key = ?1) GROUP BY reason, party"
-        } else {
-            "SELECT reason, NULL, count(*), min(since) FROM stalls
-             WHERE cleared_at IS NULL AND (?1 IS NULL OR pathway_key = ?1) GROUP BY reason"
-        };
-        let rows = sqlx::query(sql).bind(key).fetch_all(self.readers()).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let (reason, party, count): (String, Option<String>, i64) =
-                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-            // The median wait: SQLite walks the index to it; no row leaves the database.
-            let offset = (count + 1) / 2 - 1;
-            let median: String = if by_party {
-                sqlx::query_scalar(
-                    "SELECT since FROM stalls INDEXED BY stalls_open_age
-                     WHERE cleared_at IS NULL AND reason = ?1 AND party IS ?2 AND (?3 IS NULL OR pathway_key = ?3)
-                     ORDER BY since DESC LIMIT 1 OFFSET ?4",
-                )
-                .bind(&reason)
-                .bind(&party)
-                .bind(key)
-                .bind(offset)
-                .fetch_one(self.readers())
-                .await?
-            } else {
-                sqlx::query_scalar(
-                    "SELECT since FROM stalls INDEXED BY stalls_open_reason_age
-                     WHERE cleared_at IS NULL AND reason = ?1 AND (?2 IS NULL OR pathway_key = ?2)
-                     ORDER BY since DESC LIMIT 1 OFFSET ?3",
-                )
-                .bind(&reason)
-                .bind(key)
-                .bind(offset)
-                .fetch_one(self.readers())
-                .await?
-            };
-            out.push(StallSummary {
-                oldest_since: parse_ts("stall time", &r.try_get::<String, _>(3)?)?,
-                median_since: parse_ts("stall time", &median)?,
-                reason,
-                party,
-                count,
-            });
-        }
-        Ok(out)
+    async fn stall_summary(&self, key: Option<&str>) -> Result<StallSummaries> {
+        Ok(StallSummaries {
+            by_reason: self.stall_groups(key, false).await?,
+            by_party: self.stall_groups(key, true).await?,
+        })
     }
 
     async fn active_cases_on(&self, key: &str, version: u32, limit: u32) -> Result<Vec<String>> {
@@ -178,6 +137,60 @@ impl InsightStore for SqliteStore {
             .execute(&mut *conn)
             .await?;
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Open stalls per reason (and party): counts in one grouped pass over the index, each
+    /// median found by walking the index to its rank.
+    async fn stall_groups(&self, key: Option<&str>, by_party: bool) -> Result<Vec<StallSummary>> {
+        let sql = if by_party {
+            "SELECT reason, party, count(*), min(since) FROM stalls
+             WHERE cleared_at IS NULL AND (?1 IS NULL OR pathway_key = ?1) GROUP BY reason, party"
+        } else {
+            "SELECT reason, NULL, count(*), min(since) FROM stalls
+             WHERE cleared_at IS NULL AND (?1 IS NULL OR pathway_key = ?1) GROUP BY reason"
+        };
+        let rows = sqlx::query(sql).bind(key).fetch_all(self.readers()).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let (reason, party, count): (String, Option<String>, i64) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            // The median wait: SQLite walks the index to it; no row leaves the database.
+            let offset = (count + 1) / 2 - 1;
+            let median: String = if by_party {
+                sqlx::query_scalar(
+                    "SELECT since FROM stalls INDEXED BY stalls_open_age
+                     WHERE cleared_at IS NULL AND reason = ?1 AND party IS ?2 AND (?3 IS NULL OR pathway_key = ?3)
+                     ORDER BY since DESC LIMIT 1 OFFSET ?4",
+                )
+                .bind(&reason)
+                .bind(&party)
+                .bind(key)
+                .bind(offset)
+                .fetch_one(self.readers())
+                .await?
+            } else {
+                sqlx::query_scalar(
+                    "SELECT since FROM stalls INDEXED BY stalls_open_reason_age
+                     WHERE cleared_at IS NULL AND reason = ?1 AND (?2 IS NULL OR pathway_key = ?2)
+                     ORDER BY since DESC LIMIT 1 OFFSET ?3",
+                )
+                .bind(&reason)
+                .bind(key)
+                .bind(offset)
+                .fetch_one(self.readers())
+                .await?
+            };
+            out.push(StallSummary {
+                oldest_since: parse_ts("stall time", &r.try_get::<String, _>(3)?)?,
+                median_since: parse_ts("stall time", &median)?,
+                reason,
+                party,
+                count,
+            });
+        }
+        Ok(out)
     }
 }
 
