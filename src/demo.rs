@@ -165,14 +165,7 @@ pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Re
     // Let time catch up: reminders, escalations, deadlines and stall checks that fell due
     // while the sample cases were moving.
     let scheduler = Scheduler::new(engine.clone(), Arc::new(SystemClock), "demo", Vec::new());
-    let mut fired = 0;
-    loop {
-        let pass = scheduler.tick().await?;
-        if pass.claimed == 0 {
-            break;
-        }
-        fired += pass.fired;
-    }
+    let fired = scheduler.catch_up().await?;
     println!("scheduler: {fired} timers fired (reminders, escalations, deadlines, stall checks)");
     summary(engine).await
 }

@@ -163,14 +163,7 @@ pub async fn run(engine: Arc<Engine>, args: SeedArgs) -> anyhow::Result<()> {
             "seed",
             Vec::new(),
         );
-        let mut fired = 0;
-        loop {
-            let pass = scheduler.tick().await?;
-            if pass.claimed == 0 {
-                break;
-            }
-            fired += pass.fired;
-        }
+        let fired = scheduler.catch_up().await?;
         eprintln!(
             "{fired} due timers fired in {:.0}s",
             started.elapsed().as_secs_f64()

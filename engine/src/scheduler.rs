@@ -162,6 +162,19 @@ impl Scheduler {
             .await?)
     }
 
+    /// Passes until nothing is due: a scheduler catching up on time that went by (loading
+    /// demo or test histories). Returns how many timers fired.
+    pub async fn catch_up(&self) -> Result<usize, EngineError> {
+        let mut fired = 0;
+        loop {
+            let pass = self.tick().await?;
+            if pass.claimed == 0 {
+                return Ok(fired);
+            }
+            fired += pass.fired;
+        }
+    }
+
     /// One pass: fire what is due (all at once, so the writer group-commits them), then run
     /// any schedule whose moment has come.
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
