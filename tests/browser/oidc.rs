@@ -114,6 +114,12 @@ async fn municipal_login(setup: &Setup, base: &str, driver: u16) {
     let page = text(&client).await;
     assert!(page.contains("nog geen rechten"), "{page}");
     shot(&client, "23-nog-geen-rechten").await;
+    // The page offers the local login too, with a working CSRF token.
+    let token = client
+        .execute("return document.querySelector('input[name=_csrf]').value", vec![])
+        .await
+        .unwrap();
+    assert!(token.as_str().is_some_and(|t| t.len() >= 32), "{token}");
     client.goto(&format!("{base}/taken")).await.unwrap();
     assert!(path_of(&client).await.starts_with("/inloggen"));
     // An admin gives her a role.

@@ -292,13 +292,16 @@ async fn new_login(
     Err(WebError::Internal("no free login name".into()))
 }
 
-fn refused(status: StatusCode, message: &str) -> Response {
-    crate::views::page(
+/// The login page again, with why the municipal login did not let the person in; its form
+/// for local accounts carries the session's CSRF token.
+async fn refused(session: &Session, status: StatusCode, message: &str) -> WebResult<Response> {
+    let csrf = crate::auth::csrf_token(session).await?;
+    Ok(crate::views::page(
         status,
         "login",
-        serde_json::json!({"title": "Inloggen", "user": null, "csrf": "", "next": "/", "username": "",
-                           "error": message, "oidc": true}),
-    )
+        serde_json::json!({"title": "Inloggen", "user": null, "csrf": csrf, "next": "/", "next_q": "%2F",
+                           "username": "", "error": message, "oidc": true}),
+    ))
 }
 
 /// The provider sends the browser back here with a code: exchange it (with the PKCE
@@ -314,27 +317,33 @@ pub async fn callback(
         .await
         .map_err(|e| WebError::Internal(format!("session: {e}")))?;
     let Some(pending) = pending else {
-        return Ok(refused(
+        return refused(
+            &session,
             StatusCode::BAD_REQUEST,
             "Deze inlogpoging is verlopen of al gebruikt. Probeer het opnieuw.",
-        ));
+        )
+        .await;
     };
     if let Some(error) = q.error {
         tracing::info!(error = %error, "identity provider refused the login");
-        return Ok(refused(
+        return refused(
+            &session,
             StatusCode::UNAUTHORIZED,
             "Inloggen bij de gemeente is niet gelukt.",
-        ));
+        )
+        .await;
     }
     let state_ok = q.state.as_deref().is_some_and(|s| {
         use subtle::ConstantTimeEq;
         bool::from(s.as_bytes().ct_eq(pending.state.as_bytes()))
     });
     let (Some(code), true) = (q.code, state_ok) else {
-        return Ok(refused(
+        return refused(
+            &session,
             StatusCode::BAD_REQUEST,
             "Deze inlogpoging klopt niet. Probeer het opnieuw.",
-        ));
+        )
+        .await;
     };
     let client = oidc.client().await?;
     let token = client
@@ -411,10 +420,9 @@ pub async fn callback(
         }
     };
     if !user.active {
-        return Ok(refused(
-            StatusCode::FORBIDDEN,
+        return refused(&session, StatusCode::FORBIDDEN,
             "U bent ingelogd bij de gemeente, maar heeft in Doorloop nog geen rechten. Een beheerder moet u eerst een rol geven.",
-        ));
+        ).await;
     }
     crate::auth::log_in(&session, &user).await?;
     tracing::info!(role = user.role.as_str(), "login through the identity provider");
