@@ -1082,18 +1082,7 @@ pub async fn graph(
     } else {
         drawing.svg.clone()
     };
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'",
-            ),
-            (header::CACHE_CONTROL, "private, max-age=300"),
-        ],
-        svg,
-    )
-        .into_response())
+    Ok(crate::design::svg_response(svg, "private, max-age=300"))
 }
 
 #[derive(Deserialize)]

@@ -439,6 +439,17 @@ steps:
             .state
     }
 
+    /// Migrates with the default calendar, as coordinator `coo`.
+    fn go(
+        from: &PathwayVersion,
+        to: &PathwayVersion,
+        s: &CaseState,
+        mapping: &StepMapping,
+        now: DateTime<Utc>,
+    ) -> Result<Migration> {
+        migrate(from, to, &Calendar::default(), s, mapping, "coo", now)
+    }
+
     fn map(pairs: &[(&str, &str)]) -> StepMapping {
         pairs
             .iter()
@@ -481,16 +492,7 @@ steps:
         );
 
         let now = t0() + Duration::days(9);
-        let m = migrate(
-            &v1,
-            &v2,
-            &Calendar::default(),
-            &s,
-            &map(&[("aanvraag", "beoordeling")]),
-            "coo",
-            now,
-        )
-        .unwrap();
+        let m = go(&v1, &v2, &s, &map(&[("aanvraag", "beoordeling")]), now).unwrap();
         let after = &m.outcome.state;
         assert_eq!(after.pathway_version, 2);
         let moved = &after.tasks[&task.id];
@@ -605,16 +607,7 @@ steps:
         let v1 = version(V1, 1);
         let v2 = version(V1, 2);
         let s = started(&v1);
-        let m = migrate(
-            &v1,
-            &v2,
-            &Calendar::default(),
-            &s,
-            &StepMapping::new(),
-            "coo",
-            t0(),
-        )
-        .unwrap();
+        let m = go(&v1, &v2, &s, &StepMapping::new(), t0()).unwrap();
         assert_eq!(m.outcome.events.len(), 1);
         assert!(m.outcome.effects.is_empty());
         assert_eq!(m.tasks[0].fate, TaskFate::Unchanged);
@@ -638,16 +631,7 @@ steps:
         let s = started(&v1);
         let old = s.tasks.values().next().unwrap().clone();
         let now = t0() + Duration::days(2);
-        let m = migrate(
-            &v1,
-            &v2,
-            &Calendar::default(),
-            &s,
-            &StepMapping::new(),
-            "coo",
-            now,
-        )
-        .unwrap();
+        let m = go(&v1, &v2, &s, &StepMapping::new(), now).unwrap();
         let line = &m.tasks[0];
         assert_eq!(line.fate, TaskFate::Reopened);
         assert_ne!(line.new_task, old.id);
@@ -669,8 +653,7 @@ steps:
             2,
         );
         let s = started(&v1);
-        let cal = Calendar::default();
-        let err = migrate(&v1, &v2, &cal, &s, &StepMapping::new(), "coo", t0()).unwrap_err();
+        let err = go(&v1, &v2, &s, &StepMapping::new(), t0()).unwrap_err();
         assert_eq!(
             err,
             RuntimeError::MigrationUnmapped {
@@ -678,23 +661,14 @@ steps:
                 version: 2
             }
         );
-        let err = migrate(&v1, &v2, &cal, &s, &map(&[("aanvraag", "splitsen")]), "coo", t0()).unwrap_err();
+        let err = go(&v1, &v2, &s, &map(&[("aanvraag", "splitsen")]), t0()).unwrap_err();
         assert!(
             matches!(&err, RuntimeError::MigrationTarget { step, target, .. } if step == "aanvraag" && target == "splitsen"),
             "{err}"
         );
-        let err = migrate(
-            &v1,
-            &v2,
-            &cal,
-            &s,
-            &map(&[("aanvraag", "bestaat_niet")]),
-            "coo",
-            t0(),
-        )
-        .unwrap_err();
+        let err = go(&v1, &v2, &s, &map(&[("aanvraag", "bestaat_niet")]), t0()).unwrap_err();
         assert!(err.to_string().contains("has no such step"), "{err}");
-        let err = migrate(&v1, &v1, &cal, &s, &StepMapping::new(), "coo", t0()).unwrap_err();
+        let err = go(&v1, &v1, &s, &StepMapping::new(), t0()).unwrap_err();
         assert!(matches!(err, RuntimeError::AlreadyOnVersion { version: 1, .. }));
     }
 
@@ -721,24 +695,13 @@ steps:
             1,
         );
         assert_eq!(s.splits.len(), 1);
-        let err = migrate(
-            &v1,
-            &v2,
-            &Calendar::default(),
-            &s,
-            &StepMapping::new(),
-            "coo",
-            t0(),
-        )
-        .unwrap_err();
+        let err = go(&v1, &v2, &s, &StepMapping::new(), t0()).unwrap_err();
         assert!(matches!(&err, RuntimeError::MigrationUnmapped { step, .. } if step == "splitsen"));
-        let m = migrate(
+        let m = go(
             &v1,
             &v2,
-            &Calendar::default(),
             &s,
             &map(&[("splitsen", "verdelen")]),
-            "coo",
             t0() + Duration::days(2),
         )
         .unwrap();
