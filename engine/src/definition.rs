@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::parser::{Event, Parser};
 
 use crate::model::Pathway;
 
@@ -22,7 +21,21 @@ pub enum DefinitionError {
     Structure { message: String },
     #[error("cannot write the pathway: {message}")]
     Write { message: String },
+    #[error("the file is {bytes} bytes; a pathway file may have at most {limit}")]
+    TooLarge { bytes: usize, limit: usize },
+    #[error("line {line}: the file nests deeper than {limit} levels")]
+    TooDeep { line: usize, limit: usize },
+    #[error("the pathway has {count} steps; at most {limit} are allowed")]
+    TooManySteps { count: usize, limit: usize },
 }
+
+/// The most bytes a pathway file may have.
+pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
+/// The deepest nesting (maps and lists inside each other) a pathway file may have; a real
+/// pathway needs about eight.
+pub const MAX_NESTING: usize = 32;
+/// The most steps a pathway may have (the shipped ones have 8 to 40).
+pub const MAX_STEPS: usize = 1_000;
 
 /// A pathway plus where its steps stand in the source.
 #[derive(Debug, Clone)]
@@ -44,7 +57,18 @@ impl Loaded {
 }
 
 /// Reads a pathway from YAML text.
+///
+/// Hostile input is refused before the real parse: files over [`MAX_SOURCE_BYTES`],
+/// nesting deeper than [`MAX_NESTING`] (found by one linear pass over the event stream,
+/// which stops at the first level too deep) and more than [`MAX_STEPS`] steps.
 pub fn from_yaml(source: &str) -> Result<Loaded, DefinitionError> {
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(DefinitionError::TooLarge {
+            bytes: source.len(),
+            limit: MAX_SOURCE_BYTES,
+        });
+    }
+    let step_lines = scan(source)?;
     let pathway: Pathway = serde_yaml_ng::from_str(source).map_err(|e| match e.location() {
         Some(loc) => DefinitionError::Syntax {
             line: loc.line(),
@@ -55,10 +79,13 @@ pub fn from_yaml(source: &str) -> Result<Loaded, DefinitionError> {
             message: e.to_string(),
         },
     })?;
-    Ok(Loaded {
-        pathway,
-        step_lines: step_lines(source),
-    })
+    if pathway.steps.len() > MAX_STEPS {
+        return Err(DefinitionError::TooManySteps {
+            count: pathway.steps.len(),
+            limit: MAX_STEPS,
+        });
+    }
+    Ok(Loaded { pathway, step_lines })
 }
 
 /// Writes a pathway as YAML.
@@ -76,9 +103,11 @@ fn strip_location(message: &str) -> String {
     }
 }
 
-/// Finds the line of each item of the top-level `steps` sequence by walking the YAML
-/// event stream (the serde model has no spans).
-fn step_lines(source: &str) -> HashMap<usize, usize> {
+/// One pass over the YAML event stream: refuses nesting deeper than [`MAX_NESTING`] and
+/// finds the line of each item of the top-level `steps` sequence (the serde model has no
+/// spans). A file this parser refuses is not handed to the second one: libyaml (under
+/// serde) costs quadratic time on deep flow nesting, which this parser refuses at once.
+fn scan(source: &str) -> Result<HashMap<usize, usize>, DefinitionError> {
     enum Frame {
         Map {
             expecting_key: bool,
@@ -113,50 +142,70 @@ fn step_lines(source: &str) -> HashMap<usize, usize> {
             }
         }
     }
-    impl MarkedEventReceiver for Walk {
-        fn on_event(&mut self, ev: Event, mark: Marker) {
-            match ev {
-                Event::MappingStart(..) => {
-                    let (_, is_step) = self.node_starts(None);
-                    if is_step {
-                        self.lines.insert(self.index, mark.line());
-                        self.index += 1;
-                    }
-                    self.stack.push(Frame::Map {
-                        expecting_key: true,
-                        key: None,
-                    });
-                }
-                Event::SequenceStart(..) => {
-                    let (is_steps, _) = self.node_starts(None);
-                    self.stack.push(Frame::Seq { is_steps });
-                }
-                Event::Scalar(value, ..) => {
-                    let (_, is_step) = self.node_starts(Some(&value));
-                    if is_step {
-                        // a scalar where a step should be: count it so indexes stay aligned
-                        self.index += 1;
-                    }
-                }
-                Event::Alias(..) => {
-                    self.node_starts(None);
-                }
-                Event::MappingEnd | Event::SequenceEnd => {
-                    self.stack.pop();
-                }
-                _ => {}
-            }
-        }
-    }
     let mut walk = Walk {
         stack: Vec::new(),
         index: 0,
         lines: HashMap::new(),
     };
     let mut parser = Parser::new_from_str(source);
-    // A syntax error was already reported by serde; lines are best effort.
-    let _ = parser.load(&mut walk, false);
-    walk.lines
+    loop {
+        let (ev, mark) = match parser.next_token() {
+            Ok(next) => next,
+            Err(e) => {
+                let line = e.marker().line();
+                if e.info().contains("recursion limit") {
+                    return Err(DefinitionError::TooDeep {
+                        line,
+                        limit: MAX_NESTING,
+                    });
+                }
+                return Err(DefinitionError::Syntax {
+                    line,
+                    column: e.marker().col() + 1,
+                    message: e.info().to_owned(),
+                });
+            }
+        };
+        match ev {
+            Event::MappingStart(..) => {
+                let (_, is_step) = walk.node_starts(None);
+                if is_step {
+                    walk.lines.insert(walk.index, mark.line());
+                    walk.index += 1;
+                }
+                walk.stack.push(Frame::Map {
+                    expecting_key: true,
+                    key: None,
+                });
+            }
+            Event::SequenceStart(..) => {
+                let (is_steps, _) = walk.node_starts(None);
+                walk.stack.push(Frame::Seq { is_steps });
+            }
+            Event::Scalar(value, ..) => {
+                let (_, is_step) = walk.node_starts(Some(&value));
+                if is_step {
+                    // a scalar where a step should be: count it so indexes stay aligned
+                    walk.index += 1;
+                }
+            }
+            Event::Alias(..) => {
+                walk.node_starts(None);
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                walk.stack.pop();
+            }
+            Event::StreamEnd => break,
+            _ => {}
+        }
+        if walk.stack.len() > MAX_NESTING {
+            return Err(DefinitionError::TooDeep {
+                line: mark.line(),
+                limit: MAX_NESTING,
+            });
+        }
+    }
+    Ok(walk.lines)
 }
 
 #[cfg(test)]

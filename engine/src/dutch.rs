@@ -99,3 +99,14 @@ mod tests {
         assert_eq!(stall_reason("uwv"), "wacht op UWV");
     }
 }
+
+/// A size in bytes as Dutch text: "900 bytes", "120 kB", "1,0 MB".
+pub fn bytes(n: usize) -> String {
+    if n < 1024 {
+        format!("{n} bytes")
+    } else if n < 1024 * 1024 {
+        format!("{} kB", n / 1024)
+    } else {
+        format!("{:.1} MB", n as f64 / (1024.0 * 1024.0)).replace('.', ",")
+    }
+}

@@ -29,6 +29,12 @@ fn kind_nl(kind: &str) -> String {
 pub fn problem(kind: &ProblemKind) -> String {
     use ProblemKind as P;
     match kind {
+        P::BadKey { key } => format!(
+            "De sleutel `{key}` mag alleen kleine letters, cijfers, '-' en '_' bevatten (1 tot 64 tekens, beginnend met een letter of cijfer)."
+        ),
+        P::TooManySteps { count, limit } => {
+            format!("Het traject heeft {count} stappen; hoogstens {limit} zijn toegestaan.")
+        }
         P::NoStart => "Het traject heeft geen startstap (een stap met `kind: start`).".into(),
         P::ManyStarts { ids } => format!(
             "Het traject heeft {} startstappen ({}); er mag er één zijn.",
@@ -136,6 +142,17 @@ pub fn definition(e: &DefinitionError) -> String {
         }
         DefinitionError::Structure { message } => format!("Het bestand is geen geldig traject: {message}"),
         DefinitionError::Write { message } => format!("Het traject kon niet worden geschreven: {message}"),
+        DefinitionError::TooLarge { bytes, limit } => format!(
+            "Het bestand is {} groot; een trajectbestand mag hoogstens {} zijn.",
+            crate::dutch::bytes(*bytes),
+            crate::dutch::bytes(*limit)
+        ),
+        DefinitionError::TooDeep { line, limit } => format!(
+            "Regel {line}: het bestand is dieper genest dan {limit} niveaus; zo diep gaat geen traject."
+        ),
+        DefinitionError::TooManySteps { count, limit } => {
+            format!("Het traject heeft {count} stappen; hoogstens {limit} zijn toegestaan.")
+        }
     }
 }
 

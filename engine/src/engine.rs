@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::calendar::Calendar;
-use crate::definition::{DefinitionError, from_yaml};
+use crate::definition::{DefinitionError, Loaded, from_yaml};
 use crate::model::PathwayVersion;
 use crate::runtime::{
     Action, CaseState, CaseStatus, Command, Migration, Outcome, RuntimeError, StepMapping,
@@ -44,6 +44,8 @@ pub enum EngineError {
     WriterStopped,
     #[error("there is no schedule `{name}`")]
     UnknownSchedule { name: String },
+    #[error("a background task failed: {0}")]
+    Background(String),
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
@@ -109,12 +111,20 @@ impl Engine {
     }
 
     /// Validates a YAML pathway and publishes it as the next version of its key.
+    /// Parsing and validation run on a blocking thread: a large or hostile file must not
+    /// hold up the async threads that serve everyone else.
     pub async fn publish_yaml(&self, source: &str, now: DateTime<Utc>) -> Result<PathwayVersion> {
-        let loaded = from_yaml(source)?;
-        let problems = validate(&loaded);
-        if !problems.is_empty() {
-            return Err(EngineError::Invalid(problems));
-        }
+        let text = source.to_owned();
+        let loaded = tokio::task::spawn_blocking(move || -> Result<Loaded> {
+            let loaded = from_yaml(&text)?;
+            let problems = validate(&loaded);
+            if !problems.is_empty() {
+                return Err(EngineError::Invalid(problems));
+            }
+            Ok(loaded)
+        })
+        .await
+        .map_err(|e| EngineError::Background(e.to_string()))??;
         let pv = self.store.publish(&loaded.pathway, source, now).await?;
         tracing::info!(pathway = %pv.pathway.key, version = pv.version, "published");
         Ok(pv)

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use petgraph::Direction;
-use petgraph::algo::{dominators, tarjan_scc};
+use petgraph::algo::{dominators, kosaraju_scc};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, EdgeRef, Reversed};
 
@@ -40,6 +40,12 @@ impl fmt::Display for Problem {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProblemKind {
+    #[error(
+        "the key `{key}` may only hold lowercase letters, digits, `-` and `_` (1 to 64 characters, starting with a letter or digit)"
+    )]
+    BadKey { key: String },
+    #[error("the pathway has {count} steps; at most {limit} are allowed")]
+    TooManySteps { count: usize, limit: usize },
     #[error("the pathway has no start step (a step with `kind: start`)")]
     NoStart,
     #[error("the pathway has {} start steps ({}); it needs exactly one", .ids.len(), .ids.join(", "))]
@@ -113,6 +119,16 @@ pub enum ProblemKind {
     Message(#[from] crate::messages::MessageProblem),
 }
 
+/// Whether a pathway key is fit for URLs, file names and the store: 1 to 64 lowercase
+/// letters, digits, `-` or `_`, starting with a letter or digit.
+pub fn valid_key(key: &str) -> bool {
+    (1..=64).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
 /// Validates a loaded pathway; the empty list means it may be published.
 pub fn validate(loaded: &Loaded) -> Vec<Problem> {
     let mut v = Validator {
@@ -154,6 +170,25 @@ impl Validator<'_> {
 
     fn run(&mut self) {
         let steps = &self.loaded.pathway.steps;
+        if !valid_key(&self.loaded.pathway.key) {
+            self.at(
+                None,
+                ProblemKind::BadKey {
+                    key: self.loaded.pathway.key.chars().take(80).collect(),
+                },
+            );
+        }
+        if steps.len() > crate::definition::MAX_STEPS {
+            // Nothing else is checked: the graph work would cost time on hostile input.
+            self.at(
+                None,
+                ProblemKind::TooManySteps {
+                    count: steps.len(),
+                    limit: crate::definition::MAX_STEPS,
+                },
+            );
+            return;
+        }
         // Ids, kinds, attributes.
         let mut first_index: HashMap<&str, usize> = HashMap::new();
         for (i, s) in steps.iter().enumerate() {
@@ -285,7 +320,9 @@ impl Validator<'_> {
         }
 
         // Cycles.
-        for scc in tarjan_scc(&g) {
+        // Kosaraju's algorithm in petgraph walks with its own stack (Tarjan's recurses and
+        // overflows the thread's stack on a long chain).
+        for scc in kosaraju_scc(&g) {
             let is_cycle = scc.len() > 1 || g.contains_edge(scc[0], scc[0]);
             if !is_cycle {
                 continue;

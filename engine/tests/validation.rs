@@ -229,3 +229,84 @@ fn malformed_yaml_and_bad_terms_give_line_and_column() {
     let err = from_yaml("key: k\nname: K\nsteps:\n  - id: a\n   kind: task\n").unwrap_err();
     assert!(err.to_string().starts_with("line "), "{err}");
 }
+
+/// A straight chain of `n` task steps between a start and an end.
+fn chain(key: &str, n: usize) -> String {
+    let mut s = format!(
+        "key: {key}\nname: Keten\nroles:\n  r: {{ name: R }}\nsteps:\n  - id: s0\n    kind: start\n    next: t1\n"
+    );
+    for i in 1..n {
+        s.push_str(&format!(
+            "  - id: t{i}\n    kind: task\n    role: r\n    next: t{}\n",
+            i + 1
+        ));
+    }
+    s.push_str(&format!("  - id: t{n}\n    kind: end\n    outcome: gestopt\n"));
+    s
+}
+
+#[test]
+fn a_long_chain_is_validated_without_recursion() {
+    // The largest pathway allowed, validated on a thread with a 128 KiB stack: a recursive
+    // graph walk (Tarjan's SCC in petgraph) overflows it and aborts the whole process.
+    let loaded = from_yaml(&chain("keten", doorloop_engine::definition::MAX_STEPS - 1)).unwrap();
+    let problems = std::thread::Builder::new()
+        .stack_size(128 * 1024)
+        .spawn(move || validate(&loaded))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn too_many_steps_too_deep_or_too_large_is_refused_with_its_reason() {
+    use doorloop_engine::definition::{DefinitionError, MAX_NESTING, MAX_SOURCE_BYTES, MAX_STEPS};
+    // Like what the probe published (~23,500 short steps in one request under 1 MB).
+    match from_yaml(&chain("keten", 15_000)) {
+        Err(DefinitionError::TooManySteps { count, limit }) => {
+            assert_eq!((count, limit), (15_001, MAX_STEPS));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // 100,000 levels of flow nesting cost libyaml 89 s; refused at the first level too deep.
+    let deep = format!("key: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    match from_yaml(&deep) {
+        Err(DefinitionError::TooDeep { line, limit }) => assert_eq!((line, limit), (1, MAX_NESTING)),
+        other => panic!("unexpected {other:?}"),
+    }
+    // Block nesting as well.
+    let mut block = String::from("key: k\n");
+    for level in 0..40 {
+        block.push_str(&format!("{}a{level}:\n", "  ".repeat(level)));
+    }
+    block.push_str(&format!("{}x: 1\n", "  ".repeat(40)));
+    assert!(matches!(from_yaml(&block), Err(DefinitionError::TooDeep { .. })));
+    let large = format!("key: k\n# {}\n", "x".repeat(MAX_SOURCE_BYTES));
+    assert!(matches!(from_yaml(&large), Err(DefinitionError::TooLarge { .. })));
+    let text = doorloop_engine::dutch_problems::definition(&from_yaml(&deep).unwrap_err());
+    assert!(text.contains("dieper genest dan 32 niveaus"), "{text}");
+}
+
+#[test]
+fn keys_fit_for_urls_and_files_only() {
+    for bad in [
+        "''",
+        "'../../etc'",
+        "\"a\\nb\"",
+        "'<b>x</b>'",
+        "Hoofdletters",
+        "-begint-met-streep",
+    ] {
+        let source = chain(bad, 2);
+        let loaded = from_yaml(&source).unwrap_or_else(|e| panic!("{bad}: {e}"));
+        let problems = validate(&loaded);
+        assert!(
+            problems
+                .iter()
+                .any(|p| matches!(p.kind, doorloop_engine::validate::ProblemKind::BadKey { .. })),
+            "{bad}: {problems:?}"
+        );
+    }
+    assert!(validate(&from_yaml(&chain("van-zorg-naar-werk_2", 2)).unwrap()).is_empty());
+}

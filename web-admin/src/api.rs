@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -152,18 +151,124 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => {
-                let text = rejection.body_text();
-                let field = text.split('`').nth(1).map(str::to_owned);
-                let status = match rejection {
-                    JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                Err(ApiError::new(status, text, field.as_deref()))
-            }
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v.eq_ignore_ascii_case("application/json") || v.to_ascii_lowercase().ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON (Content-Type: application/json)",
+                None,
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
+            let status = r.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(status, crate::BODY_TOO_LARGE_EN, None)
+            } else {
+                ApiError::new(status, "the request body could not be read", None)
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Reads a JSON body; a wrong value names its field by its path (`data.leeftijd`,
+/// `variables.items[2]`), and no error message echoes more than a few dozen characters
+/// of what was sent.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = shorten(&strip_position(&inner.to_string()));
+            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "malformed JSON at line {}, column {}",
+                        inner.line(),
+                        inner.column()
+                    ),
+                    None,
+                ));
+            }
+            // A missing or unknown field is named in the message; its path is its parent's.
+            let named = message.split('`').nth(1).map(str::to_owned);
+            let field = if message.starts_with("missing field") || message.starts_with("unknown field") {
+                match (path.as_str(), named) {
+                    (".", Some(n)) => Some(n),
+                    (parent, Some(n)) => Some(format!("{parent}.{n}")),
+                    (parent, None) => Some(parent.to_owned()),
+                }
+            } else if path == "." {
+                None
+            } else {
+                Some(path)
+            };
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                message,
+                field.as_deref(),
+            ))
+        }
+    }
+}
+
+/// serde_json appends " at line L column C"; the API says where by the field instead.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// At most 200 characters of a message: serde quotes the value it refused, which may be
+/// as large as the body.
+pub(crate) fn shorten(message: &str) -> String {
+    const MAX: usize = 200;
+    if message.chars().count() <= MAX {
+        return message.to_owned();
+    }
+    let mut out: String = message.chars().take(MAX).collect();
+    out.push('…');
+    out
+}
+
+/// A query string read as `T`; a bad value answers JSON naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            let message = shorten(&e.into_inner().to_string());
+            let field = if path == "." {
+                message.split('`').nth(1).map(str::to_owned)
+            } else {
+                Some(path)
+            };
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("bad query string: {message}"),
+                field.as_deref(),
+            )
+        })
     }
 }
 
@@ -577,7 +682,7 @@ pub async fn get_pathway(
     State(app): Shared,
     ApiUser(_user): ApiUser,
     Path(key): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<VersionQuery>,
+    ApiQuery(q): ApiQuery<VersionQuery>,
 ) -> ApiResult<Json<PathwayDetail>> {
     let pv = app.engine.pathway(&key, q.version).await?;
     let definition = serde_json::to_value(&pv.pathway).map_err(|e| WebError::Internal(e.to_string()))?;

@@ -25,14 +25,6 @@ use crate::pages::{Shared, base};
 use crate::views::{date, date_time, page};
 
 /// Keys appear in URLs and files: lower-case letters, digits, `-` and `_`.
-fn valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 64
-        && key
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
 const NEW_PATHWAY: &str = r#"key: nieuw-traject
 name: Nieuw traject
 roles:
@@ -219,11 +211,21 @@ struct Checked {
     problems: Vec<Problem>,
 }
 
-fn check(source: &str, key: Option<&str>) -> Checked {
+/// Parses and validates off the async threads (a large or hostile file must not hold up
+/// other requests).
+async fn check(source: &str, key: Option<&str>) -> WebResult<Checked> {
+    let (source, key) = (source.to_owned(), key.map(str::to_owned));
+    tokio::task::spawn_blocking(move || check_now(&source, key.as_deref()))
+        .await
+        .map_err(|e| WebError::Internal(format!("checking a pathway: {e}")))
+}
+
+fn check_now(source: &str, key: Option<&str>) -> Checked {
     match from_yaml(source) {
         Err(e) => {
             let line = match &e {
-                doorloop_engine::definition::DefinitionError::Syntax { line, .. } => Some(*line),
+                doorloop_engine::definition::DefinitionError::Syntax { line, .. }
+                | doorloop_engine::definition::DefinitionError::TooDeep { line, .. } => Some(*line),
                 _ => None,
             };
             Checked {
@@ -245,13 +247,6 @@ fn check(source: &str, key: Option<&str>) -> Checked {
                 c.unreadable = Some((
                     format!(
                         "De sleutel in het bestand is `{k}`, maar dit is traject `{key}`. Een nieuw traject begint u via 'Nieuw traject'."
-                    ),
-                    Some(1),
-                ));
-            } else if !valid_key(k) {
-                c.unreadable = Some((
-                    format!(
-                        "De sleutel `{k}` mag alleen kleine letters, cijfers, '-' en '_' bevatten (hoogstens 64 tekens)."
                     ),
                     Some(1),
                 ));
@@ -359,7 +354,7 @@ async fn editor_page(
     saved: Option<&Draft>,
     status: StatusCode,
 ) -> WebResult<Response> {
-    let checked = check(source, key);
+    let checked = check(source, key).await?;
     let live = match key {
         Some(k) => match app.engine.pathway(k, None).await {
             Ok(pv) => Some(pv),
@@ -495,7 +490,7 @@ pub async fn save(State(app): Shared, Path(key): Path<String>, form: CsrfForm) -
     if !known {
         return Err(WebError::NotFound);
     }
-    let checked = check(&source, Some(&key));
+    let checked = check(&source, Some(&key)).await?;
     if checked.loaded.is_some() && checked.unreadable.is_some() {
         // A file for another key (or a bad key) is not this pathway's draft.
         return editor_page(
@@ -521,7 +516,7 @@ pub async fn save(State(app): Shared, Path(key): Path<String>, form: CsrfForm) -
 pub async fn save_new(State(app): Shared, form: CsrfForm) -> WebResult<Response> {
     coordinator(&form.viewer)?;
     let source = posted_source(&form)?;
-    let checked = check(&source, None);
+    let checked = check(&source, None).await?;
     let Some(loaded) = checked.loaded.as_ref().filter(|_| checked.unreadable.is_none()) else {
         return editor_page(
             &app,
@@ -569,7 +564,7 @@ pub async fn publish(State(app): Shared, Path(key): Path<String>, form: CsrfForm
             "Het concept is intussen gewijzigd. Controleer het opnieuw voordat u publiceert.".into(),
         ));
     }
-    let checked = check(&draft.source, Some(&key));
+    let checked = check(&draft.source, Some(&key)).await?;
     if !checked.publishable() {
         return editor_page(
             &app,
@@ -620,7 +615,10 @@ pub async fn import_bpmn(
     let xml = file
         .filter(|f| !f.trim().is_empty())
         .ok_or_else(|| bad("Kies een BPMN-bestand.".into()))?;
-    let pathway = match doorloop_engine::bpmn::import::import(&xml) {
+    let imported = tokio::task::spawn_blocking(move || doorloop_engine::bpmn::import::import(&xml))
+        .await
+        .map_err(|e| WebError::Internal(format!("importing BPMN: {e}")))?;
+    let pathway = match imported {
         Ok(p) => p,
         Err(e) => {
             let mut data = base(&viewer, "BPMN inlezen", "trajecten");
@@ -633,7 +631,7 @@ pub async fn import_bpmn(
         }
     };
     let key = pathway.key.clone();
-    if !valid_key(&key) {
+    if !doorloop_engine::validate::valid_key(&key) {
         return Err(bad(format!(
             "De sleutel `{key}` uit het bestand mag alleen kleine letters, cijfers, '-' en '_' bevatten."
         )));
@@ -659,14 +657,17 @@ pub async fn import_form(viewer: Viewer) -> WebResult<Response> {
 pub async fn draft_graph(State(app): Shared, viewer: Viewer, Path(key): Path<String>) -> WebResult<Response> {
     coordinator(&viewer)?;
     let draft = app.engine.store().draft(&key).await?.ok_or(WebError::NotFound)?;
-    let checked = check(&draft.source, Some(&key));
+    let checked = check(&draft.source, Some(&key)).await?;
     let loaded = checked.loaded.as_ref().ok_or(WebError::NotFound)?;
     let pv = PathwayVersion {
         version: 0,
         pathway: loaded.pathway.clone(),
     };
-    let drawing = graph::draw_marked(&pv, &problem_marks(&checked));
-    Ok(svg_response(drawing.svg, "no-store"))
+    let drawing = app
+        .graphs
+        .draw(std::sync::Arc::new(pv), problem_marks(&checked))
+        .await?;
+    Ok(svg_response(drawing.svg.clone(), "no-store"))
 }
 
 pub(crate) fn svg_response(svg: String, cache: &'static str) -> Response {

@@ -456,7 +456,7 @@ pub async fn bottleneck_graph(
     let pv = chosen_pathway(&app, &f).await?.ok_or(WebError::NotFound)?;
     let p = f.period()?;
     let figs = step_figures(&app, &pv, &p).await?;
-    let drawing = app.graphs.get_or_draw_marked(&pv, &marks(&f, &pv, &figs));
+    let drawing = app.graphs.get_or_draw_marked(&pv, &marks(&f, &pv, &figs)).await?;
     Ok(svg_response(drawing.svg.clone(), "private, no-cache"))
 }
 

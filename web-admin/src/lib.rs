@@ -14,6 +14,7 @@ mod design;
 mod error;
 mod forms;
 pub mod graph;
+mod guard;
 mod insight;
 mod migration;
 pub mod oidc;
@@ -37,6 +38,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub use error::WebError;
+pub(crate) use guard::BODY_TOO_LARGE_EN;
 
 /// Settings of the web server.
 #[derive(Debug, Clone)]
@@ -63,20 +65,39 @@ impl Default for WebConfig {
 }
 
 /// Drawn pathway graphs by (pathway, version, marks).
-#[derive(Default)]
 pub struct GraphCache {
     drawn: Mutex<HashMap<(String, u32, u64), Arc<graph::Drawing>>>,
+    /// Layouts run on blocking threads, at most this many at once: a large graph costs a
+    /// core for a while and must not hold up the async threads or the other cores.
+    layouts: tokio::sync::Semaphore,
+}
+
+impl Default for GraphCache {
+    fn default() -> Self {
+        GraphCache {
+            drawn: Mutex::default(),
+            layouts: tokio::sync::Semaphore::new(1),
+        }
+    }
 }
 
 impl GraphCache {
     const MAX: usize = 2048;
 
-    pub fn get_or_draw(&self, pv: &PathwayVersion, active: &BTreeSet<String>) -> Arc<graph::Drawing> {
-        self.get_or_draw_marked(pv, &graph::Marks::active(active))
+    pub async fn get_or_draw(
+        &self,
+        pv: &Arc<PathwayVersion>,
+        active: &BTreeSet<String>,
+    ) -> Result<Arc<graph::Drawing>, WebError> {
+        self.get_or_draw_marked(pv, &graph::Marks::active(active)).await
     }
 
     /// A drawing with marks; versions are immutable, so (key, version, marks) names it.
-    pub fn get_or_draw_marked(&self, pv: &PathwayVersion, marks: &graph::Marks) -> Arc<graph::Drawing> {
+    pub async fn get_or_draw_marked(
+        &self,
+        pv: &Arc<PathwayVersion>,
+        marks: &graph::Marks,
+    ) -> Result<Arc<graph::Drawing>, WebError> {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         marks.hash(&mut h);
@@ -84,16 +105,32 @@ impl GraphCache {
         if let Ok(map) = self.drawn.lock()
             && let Some(drawing) = map.get(&key)
         {
-            return drawing.clone();
+            return Ok(drawing.clone());
         }
-        let drawing = Arc::new(graph::draw_marked(pv, marks));
+        let drawing = self.draw(pv.clone(), marks.clone()).await?;
         if let Ok(mut map) = self.drawn.lock() {
             if map.len() >= Self::MAX {
                 map.clear();
             }
             map.insert(key, drawing.clone());
         }
-        drawing
+        Ok(drawing)
+    }
+
+    /// Lays out a drawing off the async threads, one layout at a time.
+    pub async fn draw(
+        &self,
+        pv: Arc<PathwayVersion>,
+        marks: graph::Marks,
+    ) -> Result<Arc<graph::Drawing>, WebError> {
+        let _permit = self
+            .layouts
+            .acquire()
+            .await
+            .map_err(|e| WebError::Internal(format!("graph layout: {e}")))?;
+        tokio::task::spawn_blocking(move || Arc::new(graph::draw_marked(&pv, &marks)))
+            .await
+            .map_err(|e| WebError::Internal(format!("graph layout: {e}")))
     }
 }
 
@@ -260,7 +297,11 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .merge(api::routes())
         .merge(pages)
         .with_state(state)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            guard::panic_response,
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(guard::MAX_BODY))
+        .layer(axum::middleware::from_fn(guard::plain_errors))
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -64,10 +64,20 @@ pub(crate) fn short(id: &str) -> String {
 }
 
 /// A local path to go back to after a form; anything else becomes `fallback`.
+///
+/// Only a path of this site passes: it starts with one `/`, and holds nothing but the
+/// printable ASCII characters of a URL path and query. Browsers drop tabs and newlines
+/// and read a backslash as `/`, so `/\t/evil.example` would lead to another host; control
+/// characters would also make an invalid `Location` header.
 pub(crate) fn local_path(path: Option<&str>, fallback: &str) -> String {
-    match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => fallback.to_owned(),
+    let Some(p) = path else {
+        return fallback.to_owned();
+    };
+    let printable = p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if printable && p.starts_with('/') && p.as_bytes().get(1) != Some(&b'/') && p.len() <= 2_000 {
+        p.to_owned()
+    } else {
+        fallback.to_owned()
     }
 }
 
@@ -1069,14 +1079,17 @@ pub async fn graph(
     Query(q): Query<GraphQuery>,
 ) -> WebResult<Response> {
     let pv = app.engine.pathway(&key, Some(version)).await?;
-    let active: BTreeSet<String> = q
-        .actief
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    // Only this pathway's step ids mark a step: anything else would only make the cache
+    // hold another copy of the same drawing.
+    let asked: BTreeSet<&str> = q.actief.as_deref().unwrap_or_default().split(',').collect();
+    let active: BTreeSet<String> = pv
+        .pathway
+        .steps
+        .iter()
+        .filter(|s| asked.contains(s.id.as_str()))
+        .map(|s| s.id.clone())
         .collect();
-    let drawing = app.graphs.get_or_draw(&pv, &active);
+    let drawing = app.graphs.get_or_draw(&pv, &active).await?;
     let svg = if q.venster.is_some() {
         drawing.window(1500., 520.)
     } else {
@@ -1243,5 +1256,13 @@ mod tests {
         assert_eq!(local_path(Some("https://evil.example"), "/"), "/");
         assert_eq!(local_path(Some("//evil.example"), "/"), "/");
         assert_eq!(local_path(None, "/taken"), "/taken");
+        // What the probe sent: a tab or newline between the slashes, a backslash.
+        assert_eq!(local_path(Some("/\t/evil.example/"), "/"), "/");
+        assert_eq!(local_path(Some("/\n/evil.example/"), "/"), "/");
+        assert_eq!(local_path(Some("/\r\nSet-Cookie: x=1"), "/"), "/");
+        assert_eq!(local_path(Some("/\\evil.example"), "/"), "/");
+        assert_eq!(local_path(Some("/ /evil.example"), "/"), "/");
+        assert_eq!(local_path(Some("/caf\u{e9}"), "/"), "/");
+        assert_eq!(local_path(Some(""), "/"), "/");
     }
 }
