@@ -126,6 +126,14 @@ pub enum Cmd {
         /// Mark session cookies Secure and send HSTS (set when served over HTTPS).
         #[arg(long, env = "DOORLOOP_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// Address of a reverse proxy whose X-Forwarded-For names the client (repeat, or
+        /// separate with commas).
+        #[arg(
+            long = "trusted-proxy",
+            env = "DOORLOOP_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
         /// Do not run the scheduler and notifiers in this process (e.g. when `doorloop worker`
         /// runs them).
         #[arg(long)]
@@ -223,7 +231,14 @@ pub enum TokenCmd {
         name: String,
         #[arg(long, default_value = "api")]
         label: String,
+        /// Days the token stays valid; 0 for a token that does not expire.
+        #[arg(long, default_value_t = 365)]
+        expires_in_days: u32,
     },
+    /// List API tokens (ids, labels, dates; never the tokens), of one user or of all.
+    List { name: Option<String> },
+    /// Revoke an API token by the id `token list` shows.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -486,6 +501,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             demo,
             secure_cookies,
+            trusted_proxies,
             no_scheduler,
             oidc,
         } => {
@@ -508,6 +524,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 listen,
                 demo,
                 secure_cookies,
+                trusted_proxies,
                 scheduler: !no_scheduler,
             };
             serve::run(engine, options).await?;
@@ -567,11 +584,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Token(TokenCmd::Create { name, label }) => {
+        Cmd::Token(cmd) => {
             let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
-            let token = users::create_token(&engine, &name, &label).await?;
-            println!("API token for {name} (shown once; send as `Authorization: Bearer …`):");
-            println!("{token}");
+            match cmd {
+                TokenCmd::Create {
+                    name,
+                    label,
+                    expires_in_days,
+                } => {
+                    let expires = (expires_in_days > 0)
+                        .then(|| chrono::Utc::now() + chrono::Duration::days(i64::from(expires_in_days)));
+                    let token = users::create_token(&engine, &name, &label, expires).await?;
+                    println!("API token for {name} (shown once; send as `Authorization: Bearer …`):");
+                    println!("{token}");
+                    match expires {
+                        Some(at) => println!("valid until {}", at.format("%Y-%m-%d %H:%M UTC")),
+                        None => println!("valid until revoked (doorloop token revoke ID)"),
+                    }
+                }
+                TokenCmd::List { name } => users::list_tokens(&engine, name.as_deref()).await?,
+                TokenCmd::Revoke { id } => {
+                    if !engine.store().revoke_api_token(&id, chrono::Utc::now()).await? {
+                        anyhow::bail!(
+                            "no active API token with id `{id}` (the 12 characters `doorloop token list` shows)"
+                        );
+                    }
+                    println!("token {id} revoked");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::AccessLog { case, limit } => {

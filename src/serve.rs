@@ -72,6 +72,7 @@ pub struct Options {
     pub listen: SocketAddr,
     pub demo: bool,
     pub secure_cookies: bool,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub scheduler: bool,
 }
 
@@ -82,6 +83,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> anyhow::Result<()> {
     }
     let config = WebConfig {
         secure_cookies: options.secure_cookies,
+        trusted_proxies: options.trusted_proxies.clone(),
         oidc: options.oidc,
         ..WebConfig::default()
     };

@@ -90,18 +90,49 @@ pub async fn add(engine: &Engine, new: NewUser<'_>) -> anyhow::Result<String> {
 /// Gives an account a new generated password; returns it.
 pub async fn reset_password(engine: &Engine, id: &str) -> anyhow::Result<String> {
     let (password, hash) = new_password().await?;
-    engine.store().set_password(id, &hash).await?;
+    engine.store().set_password(id, &hash, Utc::now()).await?;
     Ok(password)
 }
 
 /// Creates an API token for a user; returns it (shown once, only its hash is kept).
-pub async fn create_token(engine: &Engine, id: &str, label: &str) -> anyhow::Result<String> {
+pub async fn create_token(
+    engine: &Engine,
+    id: &str,
+    label: &str,
+    expires_at: Option<chrono::DateTime<Utc>>,
+) -> anyhow::Result<String> {
     let token = auth::generate_api_token()?;
     engine
         .store()
-        .add_api_token(&auth::token_hash(&token), id, label, Utc::now())
+        .add_api_token(&auth::token_hash(&token), id, label, Utc::now(), expires_at)
         .await?;
     Ok(token)
+}
+
+/// Prints API tokens: id, user, label, created, valid until, state.
+pub async fn list_tokens(engine: &Engine, user: Option<&str>) -> anyhow::Result<()> {
+    let tokens = engine.store().api_tokens(user).await?;
+    if tokens.is_empty() {
+        println!("no API tokens");
+    }
+    let now = Utc::now();
+    let day = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+    for t in tokens {
+        let state = match (t.revoked_at, t.is_valid(now)) {
+            (Some(at), _) => format!("revoked {}", day(at)),
+            (None, false) => "expired".to_owned(),
+            (None, true) => "active".to_owned(),
+        };
+        println!(
+            "{:<12}  {:<24} {:<16} created {}  until {:<10}  {state}",
+            t.id,
+            t.user_id,
+            t.label,
+            day(t.created_at),
+            t.expires_at.map(day).unwrap_or_else(|| "-".to_owned()),
+        );
+    }
+    Ok(())
 }
 
 pub async fn list(engine: &Engine) -> anyhow::Result<()> {

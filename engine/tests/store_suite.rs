@@ -614,7 +614,35 @@ fn main() {
         })
         .with_ignored_flag(pg_url.is_none()),
     );
+    trials.push(Trial::test(
+        "sqlite::a_read_only_database_is_refused_at_start",
+        || run_sqlite(|f| Box::pin(sqlite_read_only_is_refused_at_start(f.url))),
+    ));
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// SQLite opens a file it may not write for reading only; the store must say so when it
+/// opens, not answer every command with an error later. (The tests run as root, for whom
+/// file modes do not apply, so the file is opened read-only the way SQLite would.)
+async fn sqlite_read_only_is_refused_at_start(url: String) {
+    drop(SqliteStore::open(&url).await.unwrap());
+    let read_only = format!("{url}?mode=ro");
+    match SqliteStore::open(&read_only).await {
+        Err(StoreError::NotWritable { message }) => {
+            assert!(message.contains("readonly"), "{message}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a read-only database was opened as if it could be written"),
+    }
+    // The writable file still opens, with nothing left behind by the check.
+    let store = SqliteStore::open(&url).await.unwrap();
+    assert_eq!(
+        store
+            .session_load("write-check", t0() - Duration::days(30_000))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn step_history_feeds_the_risk(f: Fixture) {
@@ -901,7 +929,7 @@ async fn people_tokens_sessions_and_the_access_log(f: Fixture) {
     ));
     assert_eq!(store.user("anna").await.unwrap(), Some(anna.clone()));
     assert_eq!(store.user("nobody").await.unwrap(), None);
-    store.set_password("anna", "new-hash").await.unwrap();
+    store.set_password("anna", "new-hash", t0()).await.unwrap();
     assert_eq!(
         store
             .user("anna")
@@ -913,20 +941,70 @@ async fn people_tokens_sessions_and_the_access_log(f: Fixture) {
         Some("new-hash")
     );
     assert!(matches!(
-        store.set_password("nobody", "x").await,
+        store.set_password("nobody", "x", t0()).await,
         Err(StoreError::UnknownUser { .. })
     ));
     assert_eq!(store.users().await.unwrap().len(), 1);
 
-    store.add_api_token("abc123", "anna", "test", t0()).await.unwrap();
+    let later = t0() + Duration::hours(1);
+    store
+        .add_api_token("abc123abc123ff", "anna", "test", t0(), None)
+        .await
+        .unwrap();
+    store
+        .add_api_token("0123456789abff", "anna", "kort", t0(), Some(later))
+        .await
+        .unwrap();
     assert_eq!(
-        store.user_by_token("abc123").await.unwrap().map(|u| u.id),
+        store
+            .user_by_token("abc123abc123ff", t0())
+            .await
+            .unwrap()
+            .map(|u| u.id),
         Some("anna".into())
     );
-    assert_eq!(store.user_by_token("other").await.unwrap(), None);
-    assert!(store.add_api_token("def", "nobody", "x", t0()).await.is_err());
+    assert_eq!(store.user_by_token("other", t0()).await.unwrap(), None);
+    assert!(
+        store
+            .add_api_token("def", "nobody", "x", t0(), None)
+            .await
+            .is_err()
+    );
+    // Expiry, listing and revoking.
+    assert!(
+        store
+            .user_by_token("0123456789abff", t0())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.user_by_token("0123456789abff", later).await.unwrap(),
+        None,
+        "expired"
+    );
+    let tokens = store.api_tokens(Some("anna")).await.unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert!(tokens.iter().all(|t| t.id.len() == 12 && t.revoked_at.is_none()));
+    assert!(
+        tokens
+            .iter()
+            .any(|t| t.label == "kort" && t.expires_at == Some(later))
+    );
+    assert!(store.api_tokens(Some("nobody")).await.unwrap().is_empty());
+    assert_eq!(store.api_tokens(None).await.unwrap().len(), 2);
+    assert!(!store.revoke_api_token("nope", t0()).await.unwrap());
+    assert!(store.revoke_api_token("abc123abc123", t0()).await.unwrap());
+    assert!(
+        !store.revoke_api_token("abc123abc123", t0()).await.unwrap(),
+        "once"
+    );
+    assert_eq!(
+        store.user_by_token("abc123abc123ff", t0()).await.unwrap(),
+        None,
+        "revoked"
+    );
 
-    let later = t0() + Duration::hours(1);
     assert!(store.session_insert("s1", "{}", later).await.unwrap());
     assert!(
         !store.session_insert("s1", "{}", later).await.unwrap(),
@@ -942,6 +1020,39 @@ async fn people_tokens_sessions_and_the_access_log(f: Fixture) {
     store.session_save("s2", "{}", later).await.unwrap();
     store.session_delete("s2").await.unwrap();
     assert_eq!(store.session_load("s2", t0()).await.unwrap(), None);
+
+    // A new password ends the account's sessions and revokes its tokens, nobody else's.
+    let bert = person("bert", UserRole::Consultant, &["klantmanager"]);
+    store.add_user(&bert).await.unwrap();
+    let of = |user: &str| format!("{{\"data\":{{\"user\":\"{user}\"}}}}");
+    store.session_save("anna-1", &of("anna"), later).await.unwrap();
+    store.session_save("anna-2", &of("anna"), later).await.unwrap();
+    store.session_save("bert-1", &of("bert"), later).await.unwrap();
+    store
+        .session_save("anonymous", "{\"data\":{}}", later)
+        .await
+        .unwrap();
+    store
+        .add_api_token("bbbbbbbbbbbbff", "bert", "b", t0(), None)
+        .await
+        .unwrap();
+    store
+        .add_api_token("cccccccccccc00", "anna", "c", t0(), None)
+        .await
+        .unwrap();
+    store.set_password("anna", "newer-hash", t0()).await.unwrap();
+    assert_eq!(store.session_load("anna-1", t0()).await.unwrap(), None);
+    assert_eq!(store.session_load("anna-2", t0()).await.unwrap(), None);
+    assert!(store.session_load("bert-1", t0()).await.unwrap().is_some());
+    assert!(store.session_load("anonymous", t0()).await.unwrap().is_some());
+    assert_eq!(store.user_by_token("cccccccccccc00", t0()).await.unwrap(), None);
+    assert!(
+        store
+            .user_by_token("bbbbbbbbbbbbff", t0())
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let entries: Vec<AccessEntry> = (0..3)
         .map(|i| AccessEntry {

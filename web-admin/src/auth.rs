@@ -95,36 +95,48 @@ fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// Login throttling: per account name and per client address.
+/// Login throttling, three ways: per client address (a burst of 30, then one every two
+/// seconds); per account name and address (5, then one a minute), which stops guessing
+/// from one place; per account name alone (100, then one every 15 seconds), which slows
+/// guessing spread over many addresses without letting one address lock a person out.
 pub struct Throttle {
-    by_name: DefaultKeyedRateLimiter<String>,
     by_address: DefaultKeyedRateLimiter<IpAddr>,
+    by_name_and_address: DefaultKeyedRateLimiter<(String, Option<IpAddr>)>,
+    by_name: DefaultKeyedRateLimiter<String>,
+}
+
+fn quota(period: Duration, burst: u32) -> Quota {
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
 impl Throttle {
     pub fn new() -> Throttle {
-        let five = NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN);
-        let thirty = NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN);
         Throttle {
-            // Five tries, then one more per minute.
-            by_name: RateLimiter::keyed(
-                Quota::with_period(Duration::from_secs(60))
-                    .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
-                    .allow_burst(five),
-            ),
-            by_address: RateLimiter::keyed(
-                Quota::with_period(Duration::from_secs(2))
-                    .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
-                    .allow_burst(thirty),
-            ),
+            by_address: RateLimiter::keyed(quota(Duration::from_secs(2), 30)),
+            by_name_and_address: RateLimiter::keyed(quota(Duration::from_secs(60), 5)),
+            by_name: RateLimiter::keyed(quota(Duration::from_secs(15), 100)),
         }
     }
 
-    /// Whether a login attempt may go ahead; counts it.
-    pub fn allow(&self, name: &str, address: Option<IpAddr>) -> bool {
-        let name_ok = self.by_name.check_key(&name.trim().to_lowercase()).is_ok();
-        let address_ok = address.is_none_or(|a| self.by_address.check_key(&a).is_ok());
-        name_ok && address_ok
+    /// Whether a login attempt may go ahead (counted); otherwise which limit stopped it.
+    pub fn allow(&self, name: &str, address: Option<IpAddr>) -> Result<(), &'static str> {
+        let name = name.trim().to_lowercase();
+        if address.is_some_and(|a| self.by_address.check_key(&a).is_err()) {
+            return Err("per address");
+        }
+        if self
+            .by_name_and_address
+            .check_key(&(name.clone(), address))
+            .is_err()
+        {
+            return Err("per account and address");
+        }
+        if self.by_name.check_key(&name).is_err() {
+            return Err("per account");
+        }
+        Ok(())
     }
 }
 
@@ -134,12 +146,33 @@ impl Default for Throttle {
     }
 }
 
-/// The client's address, when the server knows it.
-pub(crate) fn client_address(parts: &Parts) -> Option<IpAddr> {
-    parts
+/// The client's address. Behind a reverse proxy listed in `trusted` the connection comes
+/// from the proxy: then the address is the last one in `X-Forwarded-For` that is not a
+/// trusted proxy itself (what a client writes there earlier in the list is not believed).
+pub(crate) fn client_address(parts: &Parts, trusted: &[IpAddr]) -> Option<IpAddr> {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip())?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .collect();
+    Some(
+        forwarded
+            .iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .copied()
+            .unwrap_or(peer),
+    )
 }
 
 fn session(parts: &Parts) -> Result<Session, WebError> {
@@ -272,8 +305,9 @@ impl CsrfForm {
     }
 }
 
-/// Refuses cross-site form posts: a foreign `Origin` or a missing/wrong CSRF token.
-pub(crate) fn check_origin(headers: &HeaderMap) -> Result<(), WebError> {
+/// Refuses cross-site form posts: an `Origin` other than this site's, by scheme, host and
+/// port (`https` when Doorloop is reached over HTTPS, `--secure-cookies`; `http` otherwise).
+pub(crate) fn check_origin(headers: &HeaderMap, https: bool) -> Result<(), WebError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return Ok(());
     };
@@ -281,8 +315,8 @@ pub(crate) fn check_origin(headers: &HeaderMap) -> Result<(), WebError> {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let origin_host = origin.split("://").nth(1).unwrap_or("");
-    if origin == "null" || origin_host != host {
+    let scheme = if https { "https" } else { "http" };
+    if host.is_empty() || !origin.eq_ignore_ascii_case(&format!("{scheme}://{host}")) {
         return Err(WebError::Forbidden(
             "Dit formulier komt niet van deze website en is geweigerd.".into(),
         ));
@@ -310,7 +344,7 @@ impl FromRequest<Arc<AppState>> for CsrfForm {
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
-        check_origin(&parts.headers)?;
+        check_origin(&parts.headers, state.config.secure_cookies)?;
         let viewer = Viewer::from_request_parts(&mut parts, state).await?;
         let req = Request::from_parts(parts, body);
         let Form(fields): Form<Vec<(String, String)>> = Form::from_request(req, state)
@@ -338,7 +372,12 @@ impl FromRequestParts<Arc<AppState>> for ApiUser {
         if token.is_empty() {
             return Err(crate::api::ApiError::unauthorized());
         }
-        match state.engine.store().user_by_token(&token_hash(token)).await {
+        match state
+            .engine
+            .store()
+            .user_by_token(&token_hash(token), Utc::now())
+            .await
+        {
             Ok(Some(user)) => Ok(ApiUser(user)),
             Ok(None) => Err(crate::api::ApiError::unauthorized()),
             Err(e) => Err(WebError::from(e).into()),
@@ -383,16 +422,54 @@ mod tests {
     }
 
     #[test]
-    fn logins_are_throttled_per_name() {
+    fn logins_are_throttled_per_name_and_address() {
         let throttle = Throttle::new();
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
         for _ in 0..5 {
-            assert!(throttle.allow("anna", None));
+            assert!(throttle.allow("anna", Some(a)).is_ok());
         }
-        assert!(
-            !throttle.allow("Anna ", None),
-            "the sixth try within a minute is refused"
+        assert_eq!(
+            throttle.allow("Anna ", Some(a)),
+            Err("per account and address"),
+            "the sixth try within a minute from one address is refused"
         );
-        assert!(throttle.allow("bert", None));
+        assert!(
+            throttle.allow("anna", Some(b)).is_ok(),
+            "someone guessing from one address does not lock anna out elsewhere"
+        );
+        assert!(throttle.allow("bert", Some(a)).is_ok());
+        // Spread over many addresses, the account's own limit holds.
+        let mut refused = 0;
+        for i in 0..200u8 {
+            let addr = IpAddr::from([198, 51, 100, i]);
+            if throttle.allow("carla", Some(addr)).is_err() {
+                refused += 1;
+            }
+        }
+        assert!(refused >= 90, "refused {refused} of 200");
+    }
+
+    #[test]
+    fn the_client_address_behind_a_trusted_proxy_comes_from_x_forwarded_for() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let parts = |peer: IpAddr, xff: Option<&str>| {
+            let mut req = axum::http::Request::builder().uri("/inloggen");
+            if let Some(x) = xff {
+                req = req.header("x-forwarded-for", x);
+            }
+            let (mut parts, ()) = req.body(()).unwrap().into_parts();
+            parts.extensions.insert(ConnectInfo(SocketAddr::new(peer, 4000)));
+            parts
+        };
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        // Not behind a trusted proxy: the header is ignored.
+        assert_eq!(client_address(&parts(client, Some("1.2.3.4")), &[]), Some(client));
+        // Behind it: the last address the proxy added; a forged first entry is not believed.
+        assert_eq!(
+            client_address(&parts(proxy, Some("1.2.3.4, 203.0.113.9")), &[proxy]),
+            Some(client)
+        );
+        assert_eq!(client_address(&parts(proxy, None), &[proxy]), Some(proxy));
     }
 
     #[test]
@@ -408,12 +485,20 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
         assert!(
-            check_origin(&h).is_ok(),
+            check_origin(&h, false).is_ok(),
             "no Origin: same-site navigation or non-browser"
         );
         h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
-        assert!(check_origin(&h).is_ok());
+        assert!(check_origin(&h, false).is_ok());
+        assert!(check_origin(&h, true).is_err(), "plain http to an https site");
+        h.insert(header::ORIGIN, "https://127.0.0.1:8080".parse().unwrap());
+        assert!(check_origin(&h, true).is_ok());
+        assert!(check_origin(&h, false).is_err(), "the scheme counts");
+        h.insert(header::ORIGIN, "ftp://127.0.0.1:8080".parse().unwrap());
+        assert!(check_origin(&h, false).is_err());
+        h.insert(header::ORIGIN, "null".parse().unwrap());
+        assert!(check_origin(&h, false).is_err());
         h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
-        assert!(check_origin(&h).is_err());
+        assert!(check_origin(&h, true).is_err());
     }
 }

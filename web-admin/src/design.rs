@@ -590,7 +590,7 @@ pub async fn import_bpmn(
     headers: axum::http::HeaderMap,
     mut multipart: axum::extract::Multipart,
 ) -> WebResult<Response> {
-    auth::check_origin(&headers)?;
+    auth::check_origin(&headers, app.config.secure_cookies)?;
     coordinator(&viewer)?;
     let bad = |m: String| WebError::BadRequest(m);
     let (mut csrf, mut file) = (None, None);

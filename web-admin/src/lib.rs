@@ -45,6 +45,9 @@ pub(crate) use guard::BODY_TOO_LARGE_EN;
 pub struct WebConfig {
     /// Mark cookies `Secure` and send HSTS: set when Doorloop is reached over HTTPS.
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for login throttling
+    /// and the log).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// A session ends after this long without a request.
     pub idle_timeout: Duration,
     /// A session ends this long after login, active or not.
@@ -57,6 +60,7 @@ impl Default for WebConfig {
     fn default() -> Self {
         WebConfig {
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(10 * 60 * 60),
             oidc: None,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::{Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
@@ -141,24 +141,58 @@ fn login_page(
     )
 }
 
+/// The cookie that carries the login form's CSRF token (double submit): an anonymous
+/// visit to the login page writes no session row.
+const LOGIN_COOKIE: &str = "doorloop_inlog";
+
+/// The login form's token from its cookie, when it has the shape of one.
+fn login_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| tower_sessions::cookie::Cookie::split_parse(v.to_owned()))
+        .filter_map(Result::ok)
+        .find(|c| c.name() == LOGIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn with_login_cookie(app: &AppState, mut res: Response, token: &str) -> Response {
+    let secure = if app.config.secure_cookies { "; Secure" } else { "" };
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{LOGIN_COOKIE}={token}; Path=/inloggen; HttpOnly; SameSite=Strict{secure}"
+    )) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
 pub async fn login_form(
     State(app): Shared,
-    session: Session,
+    headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> WebResult<Response> {
-    let csrf = auth::csrf_token(&session).await?;
+    let token = match login_cookie(&headers) {
+        Some(t) => t,
+        None => auth::new_csrf_token().map_err(|e| WebError::Internal(e.to_string()))?,
+    };
     let next = local_path(q.volgende.as_deref(), "/");
-    Ok(login_page(&app, StatusCode::OK, &csrf, &next, "", None))
+    let res = login_page(&app, StatusCode::OK, &token, &next, "", None);
+    Ok(with_login_cookie(&app, res, &token))
 }
 
 /// The client's address (from the server's connection info), for throttling.
 pub struct ClientAddr(Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<Arc<AppState>> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(auth::client_address(parts)))
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(auth::client_address(
+            parts,
+            &state.config.trusted_proxies,
+        )))
     }
 }
 
@@ -169,9 +203,22 @@ pub async fn login(
     headers: HeaderMap,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> WebResult<Response> {
-    auth::check_origin(&headers)?;
-    let csrf = auth::csrf_token(&session).await?;
-    auth::check_csrf(&csrf, &fields)?;
+    auth::check_origin(&headers, app.config.secure_cookies)?;
+    // The form's token is the login cookie's; the page that refuses a municipal login
+    // carries the session's own token instead.
+    let from_cookie = login_cookie(&headers);
+    let from_session = session
+        .get::<String>(auth::CSRF)
+        .await
+        .map_err(|e| WebError::Internal(format!("session: {e}")))?;
+    let csrf = match [from_cookie, from_session]
+        .into_iter()
+        .flatten()
+        .find(|t| auth::check_csrf(t, &fields).is_ok())
+    {
+        Some(token) => token,
+        None => return Err(auth::check_csrf("", &fields).err().unwrap_or(WebError::NotFound)),
+    };
     let get = |k: &str| {
         fields
             .iter()
@@ -181,18 +228,28 @@ pub async fn login(
     };
     let (name, password) = (get("gebruikersnaam").trim().to_owned(), get("wachtwoord"));
     let next = local_path(Some(&get("volgende")), "/");
-    if !app.throttle.allow(&name, addr) {
-        tracing::warn!("login throttled");
-        return Ok(login_page(
+    let client = addr
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "onbekend".to_owned());
+    // Account names are staff logins, not residents; a name that is no account is logged
+    // only by a short hash (it may be a mistyped password).
+    let user = app.engine.store().user(&name).await?;
+    let account = match &user {
+        Some(u) => u.id.clone(),
+        None => format!("onbekend:{}", &auth::token_hash(&name)[..8]),
+    };
+    if let Err(limit) = app.throttle.allow(&name, addr) {
+        tracing::warn!(account = %account, client = %client, limit, "login throttled");
+        let res = login_page(
             &app,
             StatusCode::TOO_MANY_REQUESTS,
             &csrf,
             &next,
             &name,
             Some("Te veel inlogpogingen. Wacht een paar minuten en probeer het opnieuw."),
-        ));
+        );
+        return Ok(with_login_cookie(&app, res, &csrf));
     }
-    let user = app.engine.store().user(&name).await?;
     let hash = user
         .as_ref()
         .filter(|u| u.active)
@@ -205,17 +262,27 @@ pub async fn login(
     match user {
         Some(user) if matches && user.active && user.password_hash.is_some() => {
             auth::log_in(&session, &user).await?;
-            tracing::info!(role = user.role.as_str(), "login");
+            tracing::info!(account = %user.id, role = user.role.as_str(), client = %client, "login");
             Ok(Redirect::to(&next).into_response())
         }
-        _ => Ok(login_page(
-            &app,
-            StatusCode::UNAUTHORIZED,
-            &csrf,
-            &next,
-            &name,
-            Some("Gebruikersnaam of wachtwoord onjuist."),
-        )),
+        user => {
+            let why = match &user {
+                None => "unknown account",
+                Some(u) if !u.active => "account deactivated",
+                Some(u) if u.password_hash.is_none() => "account has no password",
+                Some(_) => "wrong password",
+            };
+            tracing::warn!(account = %account, client = %client, why, "login failed");
+            let res = login_page(
+                &app,
+                StatusCode::UNAUTHORIZED,
+                &csrf,
+                &next,
+                &name,
+                Some("Gebruikersnaam of wachtwoord onjuist."),
+            );
+            Ok(with_login_cookie(&app, res, &csrf))
+        }
     }
 }
 

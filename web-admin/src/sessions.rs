@@ -1,5 +1,6 @@
 //! Server-side sessions in Doorloop's own database (SQLite or PostgreSQL), for
-//! tower-sessions. The cookie carries only the random session id.
+//! tower-sessions. The cookie carries only the random session id; the database keeps
+//! only its SHA-256, so a copy of the database opens no session.
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,8 +32,28 @@ fn expiry(record: &Record) -> DateTime<Utc> {
     DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// The key a session is stored under: SHA-256 of its id, hex.
+fn key(id: &Id) -> String {
+    crate::auth::token_hash(&id.to_string())
+}
+
+/// The record without its id, as JSON.
 fn encode(record: &Record) -> Result<String> {
-    serde_json::to_string(record).map_err(|e| Error::Encode(e.to_string()))
+    let mut value = serde_json::to_value(record).map_err(|e| Error::Encode(e.to_string()))?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("id");
+    }
+    Ok(value.to_string())
+}
+
+fn decode(id: &Id, data: &str) -> Result<Record> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(data).map_err(|e| Error::Decode(e.to_string()))?;
+    let id_value = serde_json::to_value(id).map_err(|e| Error::Decode(e.to_string()))?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("id".to_owned(), id_value);
+    }
+    serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
 }
 
 fn backend(e: impl fmt::Display) -> Error {
@@ -47,7 +68,7 @@ impl SessionStore for DbSessionStore {
             let data = encode(record)?;
             if self
                 .store
-                .session_insert(&record.id.to_string(), &data, expiry(record))
+                .session_insert(&key(&record.id), &data, expiry(record))
                 .await
                 .map_err(backend)?
             {
@@ -60,7 +81,7 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> Result<()> {
         let data = encode(record)?;
         self.store
-            .session_save(&record.id.to_string(), &data, expiry(record))
+            .session_save(&key(&record.id), &data, expiry(record))
             .await
             .map_err(backend)
     }
@@ -68,14 +89,13 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         let data = self
             .store
-            .session_load(&id.to_string(), Utc::now())
+            .session_load(&key(id), Utc::now())
             .await
             .map_err(backend)?;
-        data.map(|d| serde_json::from_str(&d).map_err(|e| Error::Decode(e.to_string())))
-            .transpose()
+        data.map(|d| decode(id, &d)).transpose()
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        self.store.session_delete(&id.to_string()).await.map_err(backend)
+        self.store.session_delete(&key(id)).await.map_err(backend)
     }
 }

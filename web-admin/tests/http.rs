@@ -106,7 +106,7 @@ async fn fixture_with(pg: Option<&str>, config: WebConfig) -> Fixture {
             .unwrap();
         let token = auth::generate_api_token().unwrap();
         store
-            .add_api_token(&auth::token_hash(&token), id, "test", now)
+            .add_api_token(&auth::token_hash(&token), id, "test", now, None)
             .await
             .unwrap();
         creds.insert(*id, (password, token));

@@ -32,7 +32,7 @@ pub use insight::{
 };
 pub use outbox::{Attempt, NewDelivery, OutboxCounts, OutboxItem, RetryOutcome};
 use outbox::{attempt_columns, retry_outcome};
-pub use people::{AccessEntry, CaseSummary, User, UserRole, WorkFilter};
+pub use people::{AccessEntry, ApiToken, CaseSummary, User, UserRole, WorkFilter};
 pub use postgres::PostgresStore;
 pub use rows::CaseWrite;
 pub use sqlite::SqliteStore;
@@ -55,6 +55,10 @@ pub enum StoreError {
     UserExists { id: String },
     #[error("there is no user `{id}`")]
     UnknownUser { id: String },
+    #[error(
+        "the database cannot be written ({message}): check that the file and its folder are writable by this user, and that the disk is not full"
+    )]
+    NotWritable { message: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -302,20 +306,32 @@ pub trait Store: InsightStore + IdentityStore + Send + Sync {
 
     async fn users(&self) -> Result<Vec<User>>;
 
-    /// Replaces a user's password hash; [`StoreError::UnknownUser`] when there is no such user.
-    async fn set_password(&self, id: &str, hash: &str) -> Result<()>;
+    /// Replaces a user's password hash and, in the same transaction, ends every session of
+    /// the account and revokes its API tokens; [`StoreError::UnknownUser`] when there is
+    /// no such user.
+    async fn set_password(&self, id: &str, hash: &str, now: DateTime<Utc>) -> Result<()>;
 
-    /// Stores the SHA-256 (hex) of a new API token for a user.
+    /// Stores the SHA-256 (hex) of a new API token for a user, valid until `expires_at`
+    /// (forever when `None`).
     async fn add_api_token(
         &self,
         token_hash: &str,
         user_id: &str,
         label: &str,
         now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Result<()>;
 
-    /// The active user an API token (by its SHA-256, hex) belongs to.
-    async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>>;
+    /// The active user an API token (by its SHA-256, hex) belongs to, unless the token
+    /// was revoked or has expired at `now`.
+    async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
+
+    /// API tokens (never the tokens themselves), of one user or of all, newest first.
+    async fn api_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiToken>>;
+
+    /// Revokes the token whose id ([`ApiToken::id`]) is `id`; `false` when there is no
+    /// such token or it was revoked already.
+    async fn revoke_api_token(&self, id: &str, now: DateTime<Utc>) -> Result<bool>;
 
     /// Inserts a new session; `false` when the id is already taken.
     async fn session_insert(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<bool>;

@@ -63,6 +63,27 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+/// An API token as listed: its id is the first [`ApiToken::ID_LEN`] hex digits of the
+/// token's SHA-256, which is all that is stored of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub user_id: String,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiToken {
+    pub const ID_LEN: usize = 12;
+
+    /// Whether the token still opens the API at `now`.
+    pub fn is_valid(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
 /// One row of the access log: who saw which case, when, on which screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessEntry {

@@ -15,9 +15,9 @@ use tokio::sync::Mutex;
 
 use super::rows::{CaseWrite, batch_json};
 use super::{
-    AccessEntry, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability, NewDelivery,
-    OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, Store, StoreError, StoredEvent,
-    TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome,
+    AccessEntry, ApiToken, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability,
+    NewDelivery, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, Store, StoreError,
+    StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome,
 };
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -220,6 +220,18 @@ fn outbox_item(r: &PgRow) -> Result<OutboxItem> {
         message_id: r.try_get(14)?,
         sent_at: r.try_get(15)?,
         last_error: r.try_get(16)?,
+    })
+}
+
+fn api_token_row(r: &PgRow) -> Result<ApiToken> {
+    let hash: String = r.try_get(0)?;
+    Ok(ApiToken {
+        id: hash.chars().take(ApiToken::ID_LEN).collect(),
+        user_id: r.try_get(1)?,
+        label: r.try_get(2)?,
+        created_at: r.try_get(3)?,
+        expires_at: r.try_get(4)?,
+        revoked_at: r.try_get(5)?,
     })
 }
 
@@ -794,16 +806,28 @@ impl Store for PostgresStore {
         rows.iter().map(user_row).collect()
     }
 
-    async fn set_password(&self, id: &str, hash: &str) -> Result<()> {
+    async fn set_password(&self, id: &str, hash: &str, now: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.readers.acquire().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
-            .execute(&self.readers)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if changed == 0 {
             return Err(StoreError::UnknownUser { id: id.to_owned() });
         }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -813,16 +837,19 @@ impl Store for PostgresStore {
         user_id: &str,
         label: &str,
         now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
+        let mut conn = self.readers.acquire().await?;
         let inserted = sqlx::query(
-            "INSERT INTO api_tokens (token_hash, user_id, label, created_at)
-             SELECT $1, id, $2, $3 FROM users WHERE id = $4",
+            "INSERT INTO api_tokens (token_hash, user_id, label, created_at, expires_at)
+             SELECT $1, id, $2, $3, $4 FROM users WHERE id = $5",
         )
         .bind(token_hash)
         .bind(label)
         .bind(now)
+        .bind(expires_at.map(|t| t))
         .bind(user_id)
-        .execute(&self.readers)
+        .execute(&mut *conn)
         .await?
         .rows_affected();
         if inserted == 0 {
@@ -833,14 +860,43 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {
+    async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
-            "{USER_COLUMNS} WHERE active AND id = (SELECT user_id FROM api_tokens WHERE token_hash = $1)"
+            "{USER_COLUMNS} WHERE active AND id = (SELECT user_id FROM api_tokens WHERE token_hash = $1
+                AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2))"
         ))
         .bind(token_hash)
+        .bind(now)
         .fetch_optional(&self.readers)
         .await?;
         row.as_ref().map(user_row).transpose()
+    }
+
+    async fn api_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiToken>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, user_id, label, created_at, expires_at, revoked_at FROM api_tokens
+             WHERE $1::text IS NULL OR user_id = $1 ORDER BY created_at DESC, token_hash",
+        )
+        .bind(user_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(api_token_row).collect()
+    }
+
+    async fn revoke_api_token(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
+        if id.len() != ApiToken::ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        let mut conn = self.readers.acquire().await?;
+        let revoked = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE substr(token_hash, 1, 12) = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id.to_ascii_lowercase())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(revoked > 0)
     }
 
     async fn session_insert(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<bool> {
@@ -975,6 +1031,7 @@ impl Store for PostgresStore {
              WHERE $1::text IS NULL
                 OR c.id IN (SELECT case_id FROM tasks WHERE assignee = $1)
                 OR c.id IN (SELECT case_id FROM events WHERE actor = $1)
+                OR c.id IN (SELECT case_id FROM visit_participants WHERE user_id = $1)
                 OR c.id IN (SELECT case_id FROM tasks WHERE status = 'open' AND assignee IS NULL AND roles ?| $2)
              ORDER BY updated_at DESC LIMIT $3",
         )

@@ -21,9 +21,10 @@ use tokio::sync::Mutex;
 
 use super::rows::{CaseWrite, batch_json};
 use super::{
-    AccessEntry, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability, NewDelivery,
-    OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, Store, StoreError, StoredEvent,
-    TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome, ts,
+    AccessEntry, ApiToken, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability,
+    NewDelivery, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, Store, StoreError,
+    StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome,
+    ts,
 };
 use crate::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -123,6 +124,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let mut writer = SqliteConnection::connect_with(&options).await?;
         MIGRATOR.run(&mut writer).await?;
+        Self::check_writable(&mut writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
@@ -132,6 +134,24 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             readers,
+        })
+    }
+
+    /// A database that opens but cannot be written (a read-only file or folder: SQLite
+    /// then opens it for reading only) is found at start-up, not at the first command: one
+    /// row is written and rolled back.
+    async fn check_writable(conn: &mut SqliteConnection) -> Result<()> {
+        let probe = async {
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ('write-check', '{}', '1970-01-01T00:00:00Z')")
+                .execute(&mut *conn)
+                .await?;
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        Self::rollback(conn).await;
+        probe.map_err(|e| StoreError::NotWritable {
+            message: e.to_string(),
         })
     }
 
@@ -185,6 +205,23 @@ fn user_row(r: &SqliteRow) -> Result<User> {
         password_hash: r.try_get(6)?,
         active: r.try_get(7)?,
         created_at: parse_ts("user time", &r.try_get::<String, _>(8)?)?,
+    })
+}
+
+fn api_token_row(r: &SqliteRow) -> Result<ApiToken> {
+    let hash: String = r.try_get(0)?;
+    let opt = |i: usize| -> Result<Option<DateTime<Utc>>> {
+        r.try_get::<Option<String>, _>(i)?
+            .map(|t| parse_ts("token time", &t))
+            .transpose()
+    };
+    Ok(ApiToken {
+        id: hash.chars().take(ApiToken::ID_LEN).collect(),
+        user_id: r.try_get(1)?,
+        label: r.try_get(2)?,
+        created_at: parse_ts("token time", &r.try_get::<String, _>(3)?)?,
+        expires_at: opt(4)?,
+        revoked_at: opt(5)?,
     })
 }
 
@@ -797,17 +834,28 @@ impl Store for SqliteStore {
         rows.iter().map(user_row).collect()
     }
 
-    async fn set_password(&self, id: &str, hash: &str) -> Result<()> {
+    async fn set_password(&self, id: &str, hash: &str, now: DateTime<Utc>) -> Result<()> {
         let mut conn = self.writer.lock().await;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let changed = sqlx::query("UPDATE users SET password_hash = ?1 WHERE id = ?2")
             .bind(hash)
             .bind(id)
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
         if changed == 0 {
             return Err(StoreError::UnknownUser { id: id.to_owned() });
         }
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE api_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL")
+            .bind(ts(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -817,15 +865,17 @@ impl Store for SqliteStore {
         user_id: &str,
         label: &str,
         now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
         let mut conn = self.writer.lock().await;
         let inserted = sqlx::query(
-            "INSERT INTO api_tokens (token_hash, user_id, label, created_at)
-             SELECT ?1, id, ?2, ?3 FROM users WHERE id = ?4",
+            "INSERT INTO api_tokens (token_hash, user_id, label, created_at, expires_at)
+             SELECT ?1, id, ?2, ?3, ?4 FROM users WHERE id = ?5",
         )
         .bind(token_hash)
         .bind(label)
         .bind(ts(now))
+        .bind(expires_at.map(|t| ts(t)))
         .bind(user_id)
         .execute(&mut *conn)
         .await?
@@ -838,14 +888,43 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {
+    async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
-            "{USER_COLUMNS} WHERE active AND id = (SELECT user_id FROM api_tokens WHERE token_hash = ?1)"
+            "{USER_COLUMNS} WHERE active AND id = (SELECT user_id FROM api_tokens WHERE token_hash = ?1
+                AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2))"
         ))
         .bind(token_hash)
+        .bind(ts(now))
         .fetch_optional(&self.readers)
         .await?;
         row.as_ref().map(user_row).transpose()
+    }
+
+    async fn api_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiToken>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, user_id, label, created_at, expires_at, revoked_at FROM api_tokens
+             WHERE ?1 IS NULL OR user_id = ?1 ORDER BY created_at DESC, token_hash",
+        )
+        .bind(user_id)
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(api_token_row).collect()
+    }
+
+    async fn revoke_api_token(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
+        if id.len() != ApiToken::ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        let mut conn = self.writer.lock().await;
+        let revoked = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = ?1 WHERE substr(token_hash, 1, 12) = ?2 AND revoked_at IS NULL",
+        )
+        .bind(ts(now))
+        .bind(id.to_ascii_lowercase())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        Ok(revoked > 0)
     }
 
     async fn session_insert(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<bool> {
@@ -1050,6 +1129,7 @@ impl Store for SqliteStore {
              WHERE ?1 IS NULL
                 OR c.id IN (SELECT case_id FROM tasks WHERE assignee = ?1)
                 OR c.id IN (SELECT case_id FROM events WHERE actor = ?1)
+                OR c.id IN (SELECT case_id FROM visit_participants WHERE user_id = ?1)
                 OR c.id IN (SELECT t.case_id FROM tasks t WHERE t.status = 'open' AND t.assignee IS NULL
                               AND EXISTS (SELECT 1 FROM json_each(t.roles) r JOIN json_each(?2) m ON m.value = r.value))
              ORDER BY updated_at DESC LIMIT ?3",
