@@ -201,18 +201,13 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
                     None,
                 ));
             }
-            // A missing or unknown field is named in the message; its path is its parent's.
+            // A missing field is named in the message; the path is its parent's.
             let named = message.split('`').nth(1).map(str::to_owned);
-            let field = if message.starts_with("missing field") || message.starts_with("unknown field") {
-                match (path.as_str(), named) {
-                    (".", Some(n)) => Some(n),
-                    (parent, Some(n)) => Some(format!("{parent}.{n}")),
-                    (parent, None) => Some(parent.to_owned()),
-                }
-            } else if path == "." {
-                None
-            } else {
-                Some(path)
+            let field = match (message.starts_with("missing field"), path.as_str(), named) {
+                (true, ".", Some(n)) => Some(n),
+                (true, parent, Some(n)) => Some(format!("{parent}.{n}")),
+                (_, ".", _) => None,
+                (_, path, _) => Some(path.to_owned()),
             };
             Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

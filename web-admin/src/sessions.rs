@@ -37,23 +37,30 @@ fn key(id: &Id) -> String {
     crate::auth::token_hash(&id.to_string())
 }
 
-/// The record without its id, as JSON.
+/// What is stored of a record: its data and expiry, not its id.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    data: std::collections::HashMap<String, serde_json::Value>,
+    /// Seconds since the epoch.
+    expires: i64,
+}
+
 fn encode(record: &Record) -> Result<String> {
-    let mut value = serde_json::to_value(record).map_err(|e| Error::Encode(e.to_string()))?;
-    if let Some(fields) = value.as_object_mut() {
-        fields.remove("id");
-    }
-    Ok(value.to_string())
+    serde_json::to_string(&Stored {
+        data: record.data.clone(),
+        expires: record.expiry_date.unix_timestamp(),
+    })
+    .map_err(|e| Error::Encode(e.to_string()))
 }
 
 fn decode(id: &Id, data: &str) -> Result<Record> {
-    let mut value: serde_json::Value =
-        serde_json::from_str(data).map_err(|e| Error::Decode(e.to_string()))?;
-    let id_value = serde_json::to_value(id).map_err(|e| Error::Decode(e.to_string()))?;
-    if let Some(fields) = value.as_object_mut() {
-        fields.insert("id".to_owned(), id_value);
-    }
-    serde_json::from_value(value).map_err(|e| Error::Decode(e.to_string()))
+    let stored: Stored = serde_json::from_str(data).map_err(|e| Error::Decode(e.to_string()))?;
+    Ok(Record {
+        id: *id,
+        data: stored.data,
+        expiry_date: time::OffsetDateTime::from_unix_timestamp(stored.expires)
+            .map_err(|e| Error::Decode(e.to_string()))?,
+    })
 }
 
 fn backend(e: impl fmt::Display) -> Error {
@@ -97,5 +104,28 @@ impl SessionStore for DbSessionStore {
 
     async fn delete(&self, id: &Id) -> Result<()> {
         self.store.session_delete(&key(id)).await.map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_without_their_id() {
+        let mut record = Record {
+            id: Id::default(),
+            data: Default::default(),
+            expiry_date: time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        };
+        record.data.insert("user".into(), serde_json::json!("anna"));
+        let data = encode(&record).unwrap();
+        assert!(!data.contains(&record.id.to_string()), "{data}");
+        let back = decode(&record.id, &data).unwrap();
+        assert_eq!(back.id, record.id);
+        assert_eq!(back.data, record.data);
+        assert_eq!(back.expiry_date, record.expiry_date);
+        assert_ne!(key(&record.id), record.id.to_string());
+        assert_eq!(key(&record.id).len(), 64);
     }
 }

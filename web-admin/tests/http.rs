@@ -211,7 +211,8 @@ impl Fixture {
             .send(Request::get("/inloggen").body(Body::empty()).unwrap())
             .await;
         assert_eq!(status, StatusCode::OK);
-        let anonymous = cookie(&headers).expect("a session for the login form");
+        assert_eq!(cookie(&headers), None, "an anonymous visit starts no session");
+        let anonymous = named_cookie(&headers, "doorloop_inlog").expect("the login form's cookie");
         let csrf = csrf_of(&html);
         let form = format!(
             "_csrf={csrf}&volgende=%2F&gebruikersnaam={who}&wachtwoord={}",
@@ -239,7 +240,10 @@ impl Fixture {
             )
             .await;
         drop(html);
-        let (_, _, home) = self.send(self.get_req(&cookie, "/inloggen")).await;
+        // Every page of a logged-in user carries the session's CSRF token (in the logout form).
+        let (_, headers, _) = self.send(self.get_req(&cookie, "/")).await;
+        let home_path = headers[header::LOCATION].to_str().unwrap().to_owned();
+        let (_, _, home) = self.send(self.get_req(&cookie, &home_path)).await;
         Session {
             csrf: csrf_of(&home),
             cookie,
@@ -317,11 +321,15 @@ struct Session {
 }
 
 fn cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    named_cookie(headers, "doorloop_sessie")
+}
+
+fn named_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("doorloop_sessie="))
+        .find(|v| v.starts_with(&format!("{name}=")))
         .map(|v| v.split(';').next().unwrap_or("").to_owned())
 }
 
@@ -585,7 +593,8 @@ async fn login_is_generic_throttled_and_sets_safe_cookies() {
     let (_, headers, html) = f
         .send(Request::get("/inloggen").body(Body::empty()).unwrap())
         .await;
-    let anonymous = cookie(&headers).unwrap();
+    assert_eq!(cookie(&headers), None, "an anonymous visit starts no session");
+    let anonymous = named_cookie(&headers, "doorloop_inlog").unwrap();
     let csrf = csrf_of(&html);
     let set_cookie = headers
         .get(header::SET_COOKIE)
@@ -594,7 +603,7 @@ async fn login_is_generic_throttled_and_sets_safe_cookies() {
         .unwrap()
         .to_owned();
     assert!(
-        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
         "{set_cookie}"
     );
     for h in [
@@ -1120,6 +1129,9 @@ async fn sessions_end_when_idle_and_after_the_absolute_limit() {
 #[path = "http/design.rs"]
 mod design;
 use design::*;
+#[path = "http/probe.rs"]
+mod probe;
+use probe::*;
 
 // ---- the runner: every backend test on SQLite, and on PostgreSQL when configured ----
 
@@ -1145,6 +1157,11 @@ const BOTH: &[(&str, BackendTest)] = tests![
     coordinator_edits_validates_publishes_and_migrates,
     manager_figures_match_a_known_data_set,
     coordinator_imports_a_bpmn_file_into_a_draft,
+    hostile_pathways_are_refused_and_the_server_stays_up,
+    redirects_stay_on_this_site,
+    a_new_password_ends_sessions_and_tokens,
+    visit_invitees_find_the_case,
+    error_bodies_are_exact_and_short,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,
