@@ -399,6 +399,40 @@ fn accounts_tokens_and_the_access_log(db: &Db) {
         db.fails(&["token", "create", "niemand"])
             .contains("no user `niemand`")
     );
+    assert!(
+        token.contains("valid until 20"),
+        "tokens expire by default: {token}"
+    );
+    let forever = db.ok(&["token", "create", "mark", "--expires-in-days", "0"]);
+    assert!(forever.contains("valid until revoked"), "{forever}");
+    let list = db.ok(&["token", "list"]);
+    assert!(
+        list.contains("zaaksysteem") && list.contains("mark") && list.matches("active").count() == 2,
+        "{list}"
+    );
+    assert!(!list.contains("dl_"), "never the token itself: {list}");
+    let id = list
+        .lines()
+        .find(|l| l.contains("zaaksysteem"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a token id")
+        .to_owned();
+    assert_eq!(id.len(), 12, "{list}");
+    assert!(db.ok(&["token", "revoke", &id]).contains("revoked"));
+    assert!(
+        db.fails(&["token", "revoke", &id])
+            .contains("no active API token")
+    );
+    let anna_only = db.ok(&["token", "list", "anna"]);
+    assert!(
+        anna_only.contains("revoked") && !anna_only.contains("mark"),
+        "{anna_only}"
+    );
+    // A new password revokes the account's tokens.
+    db.ok(&["token", "create", "anna", "--label", "portaal"]);
+    db.ok(&["user", "password", "anna"]);
+    let after = db.ok(&["token", "list", "anna"]);
+    assert!(!after.contains("active"), "{after}");
     let log = db.ok(&["access-log", "--case", "c1"]);
     assert!(log.contains("no case views logged for case c1"), "{log}");
 }
@@ -574,6 +608,30 @@ fn validate_reports_every_problem(dir: &Path) {
     ] {
         let out = db.ok(&["validate", &workflow(f)]);
         assert!(out.contains(": ok"), "{out}");
+    }
+    // Hostile files end with a message and exit code 1, never an abort: 100,000 steps
+    // (over the size limit), 15,000 steps under it (over the step limit).
+    for (steps, says) in [(100_000, "at most 1048576"), (15_000, "at most 1000 are allowed")] {
+        let mut yaml = String::from(
+            "key: keten\nname: K\nroles:\n  r: { name: R }\nsteps:\n  - { id: s0, kind: start, next: t1 }\n",
+        );
+        for i in 1..steps {
+            yaml.push_str(&format!(
+                "  - {{ id: t{i}, kind: task, role: r, next: t{} }}\n",
+                i + 1
+            ));
+        }
+        yaml.push_str(&format!("  - {{ id: t{steps}, kind: end, outcome: gestopt }}\n"));
+        let path = dir.join(format!("keten-{steps}.yaml"));
+        std::fs::write(&path, yaml).unwrap();
+        let out = db.run(&["validate", &path.display().to_string()]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{steps} steps: {text}");
+        assert!(text.contains(says), "{steps} steps: {text}");
     }
     // BPMN files are read too: validated, imported as YAML, published.
     let bpmn = |name: &str| repo().join("engine/tests/bpmn").join(name).display().to_string();

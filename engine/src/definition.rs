@@ -105,8 +105,9 @@ fn strip_location(message: &str) -> String {
 
 /// One pass over the YAML event stream: refuses nesting deeper than [`MAX_NESTING`] and
 /// finds the line of each item of the top-level `steps` sequence (the serde model has no
-/// spans). A file this parser refuses is not handed to the second one: libyaml (under
-/// serde) costs quadratic time on deep flow nesting, which this parser refuses at once.
+/// spans). Nesting too deep for this parser (255 levels) is refused here and never handed
+/// to libyaml (under serde), which costs quadratic time on deep flow nesting; any other
+/// syntax error ends the pass and is reported by the serde parse that follows.
 fn scan(source: &str) -> Result<HashMap<usize, usize>, DefinitionError> {
     enum Frame {
         Map {
@@ -159,11 +160,10 @@ fn scan(source: &str) -> Result<HashMap<usize, usize>, DefinitionError> {
                         limit: MAX_NESTING,
                     });
                 }
-                return Err(DefinitionError::Syntax {
-                    line,
-                    column: e.marker().col() + 1,
-                    message: e.info().to_owned(),
-                });
+                // Any other syntax error: the serde parse reports it (with the messages
+                // and positions users know); nesting here is under 255 levels, which
+                // libyaml parses quickly.
+                break;
             }
         };
         match ev {

@@ -81,6 +81,17 @@ pub fn stall_reason(code: &str) -> String {
     }
 }
 
+/// A size in bytes as Dutch text: "900 bytes", "120 kB", "1,0 MB".
+pub fn bytes(n: usize) -> String {
+    if n < 1024 {
+        format!("{n} bytes")
+    } else if n < 1024 * 1024 {
+        format!("{} kB", n / 1024)
+    } else {
+        format!("{:.1} MB", n as f64 / (1024.0 * 1024.0)).replace('.', ",")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,16 +108,5 @@ mod tests {
         assert_eq!(clock_time(t), "10:00");
         assert_eq!(date_time(t), "wo 25 nov 2026 10:00");
         assert_eq!(stall_reason("uwv"), "wacht op UWV");
-    }
-}
-
-/// A size in bytes as Dutch text: "900 bytes", "120 kB", "1,0 MB".
-pub fn bytes(n: usize) -> String {
-    if n < 1024 {
-        format!("{n} bytes")
-    } else if n < 1024 * 1024 {
-        format!("{} kB", n / 1024)
-    } else {
-        format!("{:.1} MB", n as f64 / (1024.0 * 1024.0)).replace('.', ",")
     }
 }

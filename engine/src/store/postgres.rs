@@ -847,7 +847,7 @@ impl Store for PostgresStore {
         .bind(token_hash)
         .bind(label)
         .bind(now)
-        .bind(expires_at.map(|t| t))
+        .bind(expires_at)
         .bind(user_id)
         .execute(&mut *conn)
         .await?

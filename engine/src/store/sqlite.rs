@@ -875,7 +875,7 @@ impl Store for SqliteStore {
         .bind(token_hash)
         .bind(label)
         .bind(ts(now))
-        .bind(expires_at.map(|t| ts(t)))
+        .bind(expires_at.map(ts))
         .bind(user_id)
         .execute(&mut *conn)
         .await?
