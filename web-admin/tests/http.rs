@@ -1166,7 +1166,8 @@ const BOTH: &[(&str, BackendTest)] = tests![
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,
     login_is_generic_throttled_and_sets_safe_cookies,
-    sessions_end_when_idle_and_after_the_absolute_limit
+    sessions_end_when_idle_and_after_the_absolute_limit,
+    failed_logins_are_logged,
 ];
 
 fn runtime() -> tokio::runtime::Runtime {

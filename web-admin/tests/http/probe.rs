@@ -356,3 +356,67 @@ pub(crate) async fn error_bodies_are_exact_and_short(f: Fixture) {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "https Origin on an http site");
 }
+
+/// What the log receives, for the test of the login lines.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+/// Item 8: failed and throttled logins are logged with the account and the client's
+/// address; a name that is no account is logged only by a short hash.
+pub(crate) async fn failed_logins_are_logged() {
+    let f = fixture(None).await;
+    let log = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_, headers, html) = f
+        .send(Request::get("/inloggen").body(Body::empty()).unwrap())
+        .await;
+    let login_cookie = named_cookie(&headers, "doorloop_inlog").unwrap();
+    let csrf = csrf_of(&html);
+    let attempt = |name: &str| {
+        Request::post("/inloggen")
+            .header(header::COOKIE, &login_cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "_csrf={csrf}&gebruikersnaam={name}&wachtwoord=fout"
+            )))
+            .unwrap()
+    };
+    f.send(attempt("geheim-wachtwoord-als-naam")).await;
+    for _ in 0..6 {
+        f.send(attempt("anna")).await;
+    }
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("login failed")
+            && text.contains("account=anna")
+            && text.contains("why=\"wrong password\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("login throttled") && text.contains("per account and address"),
+        "{text}"
+    );
+    assert!(text.contains("account=onbekend:"), "{text}");
+    assert!(!text.contains("geheim-wachtwoord-als-naam"), "{text}");
+}
