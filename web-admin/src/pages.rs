@@ -9,12 +9,12 @@ use axum::extract::{Form, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
 use doorloop_engine::engine::EngineError;
 use doorloop_engine::model::{PathwayVersion, Step, StepKind};
 use doorloop_engine::runtime::{Action, CaseState, Command, EventKind, RuntimeError, Task, TaskRef};
-use doorloop_engine::store::{RetryOutcome, User, UserRole, WorkFilter};
+use doorloop_engine::store::{RetryOutcome, TaskRow, User, UserRole, WorkFilter};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tower_sessions::Session;
@@ -352,29 +352,17 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
             .engine
             .pathway(&r.pathway_key, Some(r.pathway_version))
             .await?;
-        let step_name = pv
-            .step(&r.step)
-            .map(|s| s.display_name().to_owned())
-            .unwrap_or_else(|| r.step.clone());
-        let (due_class, due_text) = due_state(r.due_at, now);
-        tasks.push(TaskLine {
-            case_id: &r.case_id,
-            short_id: short(&r.case_id),
-            task_id: &r.task_id,
-            step: &r.step,
-            step_name,
-            pathway: names
-                .get(r.pathway_key.as_str())
-                .copied()
-                .unwrap_or(r.pathway_key.as_str()),
-            roles: r.roles.join(" + "),
-            assignee: r.assignee.as_deref(),
-            mine: r.assignee.as_deref() == Some(viewer.user.id.as_str()),
-            due_class,
-            due_text,
-            due_at: r.due_at.map(date_time),
-            stall: r.stall_reason.as_deref().map(stall_reason),
-        });
+        tasks.push(task_line(r, &pv, &names, &viewer.user.id, now));
+    }
+    // Joint visits the consultant is invited to while a colleague holds them.
+    let invited_rows = app.engine.store().invited_visits(&viewer.user.id, 20).await?;
+    let mut invited = Vec::with_capacity(invited_rows.len());
+    for r in &invited_rows {
+        let pv = app
+            .engine
+            .pathway(&r.pathway_key, Some(r.pathway_version))
+            .await?;
+        invited.push(task_line(r, &pv, &names, &viewer.user.id, now));
     }
     let back = {
         let mut s = form_urlencoded::Serializer::new(String::new());
@@ -425,6 +413,7 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
         filtered,
         back: link(page_no),
         tasks,
+        invited,
     };
     let body = content
         .render()
@@ -452,6 +441,41 @@ struct TasksPage<'a> {
     filtered: bool,
     back: String,
     tasks: Vec<TaskLine<'a>>,
+    /// Open joint visits this consultant is invited to, held by a colleague.
+    invited: Vec<TaskLine<'a>>,
+}
+
+/// One row of a work list.
+fn task_line<'a>(
+    r: &'a TaskRow,
+    pv: &PathwayVersion,
+    names: &HashMap<&'a str, &'a str>,
+    viewer: &str,
+    now: DateTime<Utc>,
+) -> TaskLine<'a> {
+    let step_name = pv
+        .step(&r.step)
+        .map(|s| s.display_name().to_owned())
+        .unwrap_or_else(|| r.step.clone());
+    let (due_class, due_text) = due_state(r.due_at, now);
+    TaskLine {
+        case_id: &r.case_id,
+        short_id: short(&r.case_id),
+        task_id: &r.task_id,
+        step: &r.step,
+        step_name,
+        pathway: names
+            .get(r.pathway_key.as_str())
+            .copied()
+            .unwrap_or(r.pathway_key.as_str()),
+        roles: r.roles.join(" + "),
+        assignee: r.assignee.as_deref(),
+        mine: r.assignee.as_deref() == Some(viewer),
+        due_class,
+        due_text,
+        due_at: r.due_at.map(date_time),
+        stall: r.stall_reason.as_deref().map(stall_reason),
+    }
 }
 
 struct TaskLine<'a> {

@@ -326,6 +326,10 @@ pub trait Store: InsightStore + IdentityStore + Send + Sync {
     /// was revoked or has expired at `now`.
     async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
 
+    /// Open joint visits `user` is invited to without holding the task (at most `limit`,
+    /// earliest deadline first): they belong in the invitee's work list too.
+    async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>>;
+
     /// API tokens (never the tokens themselves), of one user or of all, newest first.
     async fn api_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiToken>>;
 

@@ -900,6 +900,20 @@ impl Store for SqliteStore {
         row.as_ref().map(user_row).transpose()
     }
 
+    async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>> {
+        let rows = sqlx::query(&format!(
+            "{TASK_COLUMNS}
+             JOIN visit_participants v ON v.case_id = t.case_id AND v.task_id = t.task_id
+             WHERE v.user_id = ?1 AND t.status = 'open' AND (t.assignee IS NULL OR t.assignee <> ?1)
+             ORDER BY t.due_at, t.case_id LIMIT ?2"
+        ))
+        .bind(user)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(task_row).collect()
+    }
+
     async fn api_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiToken>> {
         let rows = sqlx::query(
             "SELECT token_hash, user_id, label, created_at, expires_at, revoked_at FROM api_tokens

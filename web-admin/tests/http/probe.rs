@@ -265,6 +265,39 @@ pub(crate) async fn visit_invitees_find_the_case(f: Fixture) {
         f.page(&bert, &format!("/casussen/{case}")).await.0,
         StatusCode::OK
     );
+    // And in Mijn taken, as a visit he is invited to (anna holds the task).
+    let (status, _, html) = f.page(&bert, "/taken").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Gezamenlijke bezoeken waarvoor u bent uitgenodigd"),
+        "{html}"
+    );
+    let section = html
+        .split("id=\"uitgenodigd\"")
+        .nth(1)
+        .expect("a section for visits he is invited to");
+    assert!(
+        section.contains(&case) && section.contains("Kennismaking"),
+        "{section}"
+    );
+    let anna = f.login("anna").await;
+    let (_, _, html) = f.page(&anna, "/taken").await;
+    assert!(
+        !html.contains("id=\"uitgenodigd\""),
+        "the one holding the visit sees it as her task"
+    );
+    assert_eq!(
+        f.engine.store().invited_visits("bert", 20).await.unwrap().len(),
+        1
+    );
+    assert!(
+        f.engine
+            .store()
+            .invited_visits("anna", 20)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Item 10: error bodies name the field by its path, are JSON for the API and Dutch for
