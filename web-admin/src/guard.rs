@@ -43,6 +43,14 @@ fn english(status: StatusCode, text: &str) -> String {
     }
 }
 
+/// The layers every route runs under: a panic answers 500, bodies over [`MAX_BODY`]
+/// answer 413, and plain-text errors get the site's own form.
+pub fn harden(app: axum::Router) -> axum::Router {
+    app.layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn(plain_errors))
+}
+
 /// Rewrites error answers in plain text (or without a body) into the site's own form.
 pub async fn plain_errors(req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
@@ -94,4 +102,71 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         "internal error",
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::routing::{get, post};
+    use tower::ServiceExt;
+
+    #[allow(clippy::panic)]
+    async fn boom() -> &'static str {
+        panic!("a handler bug")
+    }
+
+    async fn echo(body: String) -> String {
+        body
+    }
+
+    fn app() -> axum::Router {
+        harden(
+            axum::Router::new()
+                .route("/api/v1/boom", get(boom))
+                .route("/boom", get(boom))
+                .route("/api/v1/echo", post(echo))
+                .route("/ok", get(|| async { "ok" })),
+        )
+    }
+
+    async fn call(app: &axum::Router, req: axum::http::Request<Body>) -> (StatusCode, String, String) {
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let ctype = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        (status, ctype, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_panic_answers_500_and_the_next_request_is_served() {
+        let app = app();
+        let get = |p: &str| axum::http::Request::get(p).body(Body::empty()).unwrap();
+        let (status, ctype, body) = call(&app, get("/api/v1/boom")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(ctype, "application/json");
+        assert_eq!(body, r#"{"error":"internal error"}"#);
+        let (status, ctype, body) = call(&app, get("/boom")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(ctype.starts_with("text/html"), "{ctype}");
+        assert!(body.contains("Er ging iets mis aan onze kant"), "{body}");
+        assert!(!body.contains("handler bug"));
+        assert_eq!(call(&app, get("/ok")).await.2, "ok");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_answers_413_in_json() {
+        let req = axum::http::Request::post("/api/v1/echo")
+            .body(Body::from(vec![b'x'; MAX_BODY + 1]))
+            .unwrap();
+        let (status, ctype, body) = call(&app(), req).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(ctype, "application/json");
+        assert!(body.contains(BODY_TOO_LARGE_EN), "{body}");
+    }
 }

@@ -295,17 +295,13 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/beheer/gebruikers/{id}/rechten", post(pages::set_rights))
         .fallback(pages::not_found)
         .layer(sessions);
-    let mut app = Router::new()
+    let app = Router::new()
         .route("/static/app.css", get(pages::css))
         .route("/static/editor.js", get(pages::editor_js))
         .merge(api::routes())
         .merge(pages)
-        .with_state(state)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            guard::panic_response,
-        ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(guard::MAX_BODY))
-        .layer(axum::middleware::from_fn(guard::plain_errors))
+        .with_state(state);
+    let mut app = guard::harden(app)
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
