@@ -84,6 +84,7 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> anyhow::Result<()> {
     let config = WebConfig {
         secure_cookies: options.secure_cookies,
         trusted_proxies: options.trusted_proxies.clone(),
+        scheduler_in_process: options.scheduler,
         oidc: options.oidc,
         ..WebConfig::default()
     };

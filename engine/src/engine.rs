@@ -13,7 +13,9 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::calendar::Calendar;
+use crate::clock::{Clock, SystemClock};
 use crate::definition::{DefinitionError, Loaded, from_yaml};
+use crate::metrics::Metrics;
 use crate::model::PathwayVersion;
 use crate::runtime::{
     Action, CaseState, CaseStatus, Command, Migration, Outcome, RuntimeError, StepMapping,
@@ -71,21 +73,46 @@ pub struct Engine {
     pathways: Mutex<HashMap<(String, u32), Arc<PathwayVersion>>>,
     cache: Cache,
     writer: mpsc::Sender<Job>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Engine {
     /// Starts the engine on a store. Must be called inside a tokio runtime.
     pub fn new(store: Arc<dyn Store>, calendar: Calendar) -> Engine {
+        Engine::with_clock(store, calendar, Arc::new(SystemClock))
+    }
+
+    /// Starts the engine with a clock of the caller's (tests move a [`ManualClock`](crate::clock::ManualClock)).
+    pub fn with_clock(store: Arc<dyn Store>, calendar: Calendar, clock: Arc<dyn Clock>) -> Engine {
         let (tx, rx) = mpsc::channel(4096);
         let cache: Cache = Arc::default();
-        tokio::spawn(writer_loop(store.clone(), rx, cache.clone()));
+        let metrics = Arc::new(Metrics::new());
+        tokio::spawn(writer_loop(store.clone(), rx, cache.clone(), metrics.clone()));
         Engine {
             store,
             calendar,
             pathways: Mutex::default(),
             cache,
             writer: tx,
+            metrics,
+            clock,
         }
+    }
+
+    /// The clock every part of this process reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// This process's operational figures.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Whether the writer task still takes commands.
+    pub fn writer_running(&self) -> bool {
+        !self.writer.is_closed()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -287,7 +314,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Takes whatever is queued (one write per case per batch), commits it as one
 /// transaction, updates the cache, and answers each caller.
-async fn writer_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, cache: Cache) {
+async fn writer_loop(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Job>,
+    cache: Cache,
+    metrics: Arc<Metrics>,
+) {
     let mut deferred: VecDeque<Job> = VecDeque::new();
     loop {
         if deferred.is_empty() {
@@ -315,7 +347,17 @@ async fn writer_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, cache: 
         deferred = later;
         let (writes, replies): (Vec<CaseWrite>, Vec<Reply>) =
             batch.into_iter().map(|j| (j.write, j.reply)).unzip();
-        match store.commit(&writes).await {
+        let started = std::time::Instant::now();
+        let committed = store.commit(&writes).await;
+        match &committed {
+            Ok(landed) => metrics.commit(
+                writes.len(),
+                landed.iter().filter(|l| **l).count(),
+                started.elapsed().as_secs_f64(),
+            ),
+            Err(_) => metrics.failed(writes.len()),
+        }
+        match committed {
             Ok(landed) => finish(writes, replies, landed, &cache),
             Err(e) if writes.len() > 1 => {
                 // Find the write that fails: commit each alone, so one bad write cannot

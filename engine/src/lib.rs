@@ -7,6 +7,7 @@
 
 pub mod bpmn;
 pub mod calendar;
+pub mod clock;
 pub mod definition;
 pub mod diff;
 pub mod dutch;
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod expr;
 pub mod figures;
 pub mod messages;
+pub mod metrics;
 pub mod model;
 pub mod pilot;
 pub mod runtime;

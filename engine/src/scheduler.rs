@@ -7,7 +7,7 @@
 //! one that dies after committing has nothing left to repeat.
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
@@ -18,43 +18,7 @@ use crate::engine::{Engine, EngineError};
 use crate::runtime::{Action, Command};
 use crate::store::{Broadcast, DueTimer, UserRole};
 
-/// Where the time comes from. Tests use [`ManualClock`].
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that moves only when told to.
-pub struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    pub fn new(at: DateTime<Utc>) -> ManualClock {
-        ManualClock(Mutex::new(at))
-    }
-
-    pub fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = at;
-    }
-
-    pub fn advance(&self, by: Duration) {
-        let mut t = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *t += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 
 /// A recurring job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,10 +141,17 @@ impl Scheduler {
 
     /// One pass: fire what is due (all at once, so the writer group-commits them), then run
     /// any schedule whose moment has come.
+    #[tracing::instrument(name = "scheduler_pass", skip_all, fields(owner = %self.owner))]
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
         let due = self.claim().await?;
         let mut report = self.fire(due).await;
         report.schedules_run = self.run_schedules().await?;
+        self.engine.metrics().scheduler_pass(
+            report.claimed,
+            report.fired,
+            report.failed,
+            self.clock.now().timestamp_millis(),
+        );
         Ok(report)
     }
 

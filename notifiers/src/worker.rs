@@ -97,6 +97,7 @@ impl Notifier {
     }
 
     /// One pass: claim a batch, expand its intents, send its deliveries.
+    #[tracing::instrument(name = "notifier_pass", skip_all, fields(owner = %self.owner))]
     pub async fn pass(&self) -> Result<PassReport, NotifyError> {
         let store = self.engine.store();
         let now = self.clock.now();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use doorloop_engine::clock::Clock;
 use doorloop_engine::runtime::{CaseState, Task};
 use doorloop_engine::store::{AccessEntry, Store, User, UserRole};
 use tokio::sync::{mpsc, oneshot};
@@ -68,10 +68,11 @@ type Pending = (AccessEntry, oneshot::Sender<Result<(), String>>);
 #[derive(Clone)]
 pub struct AccessLog {
     tx: mpsc::Sender<Pending>,
+    clock: Arc<dyn Clock>,
 }
 
 impl AccessLog {
-    pub fn start(store: Arc<dyn Store>) -> AccessLog {
+    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> AccessLog {
         let (tx, mut rx) = mpsc::channel::<Pending>(4096);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -92,14 +93,14 @@ impl AccessLog {
                 }
             }
         });
-        AccessLog { tx }
+        AccessLog { tx, clock }
     }
 
     /// Records that `user` viewed `case_id` on `purpose` (screen or API); waits until stored.
     pub async fn record(&self, user: &User, case_id: &str, purpose: &str) -> Result<(), WebError> {
         let (done, wait) = oneshot::channel();
         let entry = AccessEntry {
-            at: Utc::now(),
+            at: self.clock.now(),
             user_id: user.id.clone(),
             case_id: case_id.to_owned(),
             purpose: purpose.to_owned(),
@@ -117,7 +118,7 @@ impl AccessLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     fn user(id: &str, role: UserRole, teams: &[&str]) -> User {
         User {

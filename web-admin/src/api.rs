@@ -503,7 +503,7 @@ pub async fn start_case(
     ApiJson(body): ApiJson<StartCase>,
 ) -> ApiResult<(StatusCode, Json<CaseOut>)> {
     require(&user, &[UserRole::Consultant])?;
-    let now = Utc::now();
+    let now = app.clock.now();
     let out = match app
         .engine
         .start_case(&body.pathway, body.version, &user.id, body.variables, now)
@@ -642,7 +642,7 @@ pub async fn complete(
         }
     };
     app.engine
-        .execute(&id, Command::new(user.id.clone(), action), Utc::now())
+        .execute(&id, Command::new(user.id.clone(), action), app.clock.now())
         .await?;
     get_case(State(app), ApiUser(user), Path(id)).await
 }
@@ -699,7 +699,7 @@ pub async fn publish(
     ApiJson(body): ApiJson<Publish>,
 ) -> ApiResult<(StatusCode, Json<Published>)> {
     require(&user, &[UserRole::Coordinator])?;
-    let pv = app.engine.publish_yaml(&body.source, Utc::now()).await?;
+    let pv = app.engine.publish_yaml(&body.source, app.clock.now()).await?;
     tracing::info!(
         pathway = pv.key(),
         version = pv.version,

@@ -198,9 +198,13 @@ pub(crate) async fn csrf_token(session: &Session) -> Result<String, WebError> {
 }
 
 /// Starts a logged-in session: a new session id, login time and CSRF token.
-pub(crate) async fn log_in(session: &Session, user: &User) -> Result<(), WebError> {
+pub(crate) async fn log_in(
+    session: &Session,
+    user: &User,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), WebError> {
     session.cycle_id().await.map_err(session_error)?;
-    let now = Utc::now().timestamp_millis();
+    let now = now.timestamp_millis();
     session.insert(USER, &user.id).await.map_err(session_error)?;
     session.insert(LOGIN_AT, now).await.map_err(session_error)?;
     session.insert(SEEN_AT, now).await.map_err(session_error)?;
@@ -256,7 +260,7 @@ impl FromRequestParts<Arc<AppState>> for Viewer {
             return Err(login_redirect(parts));
         };
         // Milliseconds since the epoch.
-        let now = Utc::now().timestamp_millis();
+        let now = state.clock.now().timestamp_millis();
         let login_at: i64 = session.get(LOGIN_AT).await.map_err(session_error)?.unwrap_or(0);
         let seen_at: i64 = session.get(SEEN_AT).await.map_err(session_error)?.unwrap_or(0);
         let absolute = i64::try_from(state.config.absolute_timeout.as_millis()).unwrap_or(i64::MAX);
@@ -375,7 +379,7 @@ impl FromRequestParts<Arc<AppState>> for ApiUser {
         match state
             .engine
             .store()
-            .user_by_token(&token_hash(token), Utc::now())
+            .user_by_token(&token_hash(token), state.clock.now())
             .await
         {
             Ok(Some(user)) => Ok(ApiUser(user)),

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use doorloop_engine::definition::{Loaded, from_yaml};
 use doorloop_engine::diff::diff;
 use doorloop_engine::dutch_problems;
@@ -506,7 +505,7 @@ pub async fn save(State(app): Shared, Path(key): Path<String>, form: CsrfForm) -
     // Saved even when it cannot be read yet, so no work is lost.
     app.engine
         .store()
-        .save_draft(&key, &source, &form.viewer.user.id, Utc::now())
+        .save_draft(&key, &source, &form.viewer.user.id, app.clock.now())
         .await?;
     tracing::info!(pathway = %key, problems = checked.problems.len(), "draft saved");
     Ok(Redirect::to(&format!("/trajecten/{key}/bewerken")).into_response())
@@ -537,7 +536,7 @@ pub async fn save_new(State(app): Shared, form: CsrfForm) -> WebResult<Response>
         )));
     }
     store
-        .save_draft(&key, &source, &form.viewer.user.id, Utc::now())
+        .save_draft(&key, &source, &form.viewer.user.id, app.clock.now())
         .await?;
     Ok(Redirect::to(&format!("/trajecten/{key}/bewerken")).into_response())
 }
@@ -576,7 +575,7 @@ pub async fn publish(State(app): Shared, Path(key): Path<String>, form: CsrfForm
         )
         .await;
     }
-    let pv = app.engine.publish_yaml(&draft.source, Utc::now()).await?;
+    let pv = app.engine.publish_yaml(&draft.source, app.clock.now()).await?;
     store.delete_draft(&key).await?;
     tracing::info!(pathway = %key, version = pv.version, "published from the web admin");
     Ok(Redirect::to(&format!("/trajecten/{key}?gepubliceerd={}", pv.version)).into_response())
@@ -640,7 +639,7 @@ pub async fn import_bpmn(
         doorloop_engine::definition::to_yaml(&pathway).map_err(|e| bad(dutch_problems::definition(&e)))?;
     app.engine
         .store()
-        .save_draft(&key, &yaml, &viewer.user.id, Utc::now())
+        .save_draft(&key, &yaml, &viewer.user.id, app.clock.now())
         .await?;
     tracing::info!(pathway = %key, steps = pathway.steps.len(), "BPMN imported into a draft");
     Ok(Redirect::to(&format!("/trajecten/{key}/bewerken")).into_response())

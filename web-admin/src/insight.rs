@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{Datelike, Months, Utc};
+use chrono::{Datelike, Months};
 use chrono_tz::Europe::Amsterdam;
 use doorloop_engine::dutch::stall_reason;
 use doorloop_engine::figures::{self, Spread, cell, duration_nl};
@@ -98,8 +98,8 @@ struct Period {
 
 impl Filter {
     /// The months asked for; by default the last twelve, this one included.
-    fn period(&self) -> WebResult<Period> {
-        let now = Utc::now().with_timezone(&Amsterdam);
+    fn period(&self, now: chrono::DateTime<chrono::Utc>) -> WebResult<Period> {
+        let now = now.with_timezone(&Amsterdam);
         let this = format!("{:04}-{:02}", now.year(), now.month());
         let year_ago = now
             .date_naive()
@@ -177,7 +177,7 @@ async fn frame(
                 .collect::<Vec<_>>()
         ),
     );
-    let p = f.period()?;
+    let p = f.period(app.clock.now())?;
     data.insert("van".into(), json!(p.from));
     data.insert("tot".into(), json!(p.to));
     data.insert(
@@ -199,7 +199,7 @@ pub async fn stuck(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) 
     let key = f.traject.clone().filter(|k| !k.is_empty());
     let store = app.engine.store();
     let summary = store.stall_summary(key.as_deref()).await?;
-    let now = Utc::now();
+    let now = app.clock.now();
     let groups = figures::stall_groups(&summary.by_reason, &summary.by_party, now);
     let is_manager = viewer.user.role == UserRole::Manager;
     let link = |reason: &str, party: Option<&str>| {
@@ -260,7 +260,7 @@ pub async fn stuck_cases(State(app): Shared, viewer: Viewer, Query(f): Query<Fil
         .filter(|r| !r.is_empty())
         .ok_or_else(|| WebError::BadRequest("Kies een reden.".into()))?;
     let key = f.traject.clone().filter(|k| !k.is_empty());
-    let now = Utc::now();
+    let now = app.clock.now();
     let rows: Vec<_> = app
         .engine
         .store()
@@ -395,7 +395,7 @@ pub async fn bottlenecks(State(app): Shared, viewer: Viewer, Query(f): Query<Fil
     data.insert("rood".into(), json!(red));
     data.insert("by_median".into(), json!(f.colour_by_median()));
     if let Some(pv) = pv {
-        let p = f.period()?;
+        let p = f.period(app.clock.now())?;
         let figs = step_figures(&app, &pv, &p).await?;
         let versions: Vec<u32> = app
             .engine
@@ -454,7 +454,7 @@ pub async fn bottleneck_graph(
 ) -> WebResult<Response> {
     manager(&viewer)?;
     let pv = chosen_pathway(&app, &f).await?.ok_or(WebError::NotFound)?;
-    let p = f.period()?;
+    let p = f.period(app.clock.now())?;
     let figs = step_figures(&app, &pv, &p).await?;
     let drawing = app.graphs.get_or_draw_marked(&pv, &marks(&f, &pv, &figs)).await?;
     Ok(svg_response(drawing.svg.clone(), "private, no-cache"))
@@ -508,7 +508,7 @@ pub async fn outcomes(State(app): Shared, viewer: Viewer, Query(f): Query<Filter
     let sup = f.suppress();
     data.insert("suppressed".into(), json!(sup));
     if let Some(pv) = pv {
-        let p = f.period()?;
+        let p = f.period(app.clock.now())?;
         let v = outcome_view(&app, &pv, &p).await?;
         let o = &v.figures;
         data.insert(
@@ -580,7 +580,7 @@ pub async fn outcomes_csv(
 ) -> WebResult<Response> {
     manager(&viewer)?;
     let pv = chosen_pathway(&app, &f).await?.ok_or(WebError::NotFound)?;
-    let p = f.period()?;
+    let p = f.period(app.clock.now())?;
     let v = outcome_view(&app, &pv, &p).await?;
     let o = &v.figures;
     let sup = f.suppress();
@@ -657,7 +657,7 @@ pub async fn funnel(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>)
     let sup = f.suppress();
     data.insert("suppressed".into(), json!(sup));
     if let Some(pv) = pv {
-        let p = f.period()?;
+        let p = f.period(app.clock.now())?;
         let store = app.engine.store();
         let cells = store.funnel(pv.key(), &p.from, &p.to).await?;
         let groups = store.case_groups(Some(pv.key())).await?;

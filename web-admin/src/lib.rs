@@ -18,6 +18,7 @@ mod guard;
 mod insight;
 mod migration;
 pub mod oidc;
+mod ops;
 mod pages;
 mod sessions;
 mod views;
@@ -45,6 +46,8 @@ pub(crate) use guard::BODY_TOO_LARGE_EN;
 pub struct WebConfig {
     /// Mark cookies `Secure` and send HSTS: set when Doorloop is reached over HTTPS.
     pub secure_cookies: bool,
+    /// Whether this process runs the scheduler (then `/readyz` wants its passes).
+    pub scheduler_in_process: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for login throttling
     /// and the log).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -61,6 +64,7 @@ impl Default for WebConfig {
         WebConfig {
             secure_cookies: false,
             trusted_proxies: Vec::new(),
+            scheduler_in_process: false,
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(10 * 60 * 60),
             oidc: None,
@@ -205,6 +209,8 @@ pub struct AppState {
     pub pathway_names: PathwayNames,
     pub users: UserCache,
     pub oidc: Option<oidc::Oidc>,
+    /// The one clock handlers read (the engine's).
+    pub clock: Arc<dyn doorloop_engine::clock::Clock>,
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -216,17 +222,23 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         auth::hash_password("doorloop-dummy-password").map_err(|e| WebError::Internal(e.to_string()))?;
     let store = engine.store().clone();
     let idle = time::Duration::seconds(i64::try_from(config.idle_timeout.as_secs()).unwrap_or(i64::MAX));
-    let sessions = SessionManagerLayer::new(sessions::DbSessionStore::new(store.clone()))
-        .with_name("doorloop_sessie")
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(config.secure_cookies)
-        .with_expiry(Expiry::OnInactivity(idle));
+    let clock = engine.clock().clone();
+    let sessions = SessionManagerLayer::new(sessions::DbSessionStore::new(
+        store.clone(),
+        clock.clone(),
+        config.idle_timeout,
+    ))
+    .with_name("doorloop_sessie")
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_secure(config.secure_cookies)
+    .with_expiry(Expiry::OnInactivity(idle));
     let secure = config.secure_cookies;
     let oidc = config.oidc.clone().map(oidc::Oidc::new).transpose()?;
     let state = Arc::new(AppState {
         oidc,
-        access_log: access::AccessLog::start(store.clone()),
+        access_log: access::AccessLog::start(store.clone(), clock.clone()),
+        clock: clock.clone(),
         engine,
         config,
         throttle: auth::Throttle::new(),
@@ -235,11 +247,12 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         pathway_names: PathwayNames::default(),
         users: UserCache::default(),
     });
+    let purge_clock = clock.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            if let Err(e) = store.sessions_purge(chrono::Utc::now()).await {
+            if let Err(e) = store.sessions_purge(purge_clock.now()).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
             }
         }
@@ -298,8 +311,12 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
     let app = Router::new()
         .route("/static/app.css", get(pages::css))
         .route("/static/editor.js", get(pages::editor_js))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .merge(api::routes())
         .merge(pages)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
         .with_state(state);
     let mut app = guard::harden(app)
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use doorloop_engine::dutch_problems;
 use doorloop_engine::engine::EngineError;
 use doorloop_engine::model::{PathwayVersion, StepKind};
@@ -177,7 +176,7 @@ pub async fn dry_run(
         .store()
         .active_cases_on(&key, plan.from.version, MAX_CASES)
         .await?;
-    let now = Utc::now();
+    let now = app.clock.now();
     let mut cases = Vec::new();
     let (mut ok, mut refused) = (0, 0);
     for id in &ids {
@@ -242,7 +241,7 @@ pub async fn apply(State(app): Shared, Path(key): Path<String>, form: CsrfForm) 
             "Kies minstens één casus om over te zetten.".into(),
         ));
     }
-    let now = Utc::now();
+    let now = app.clock.now();
     let (mut done, mut failed) = (0u32, Vec::new());
     for id in &chosen {
         match app

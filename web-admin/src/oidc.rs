@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
 use doorloop_engine::store::{StoreError, User, UserRole, add_identity_user};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim,
@@ -371,7 +370,7 @@ pub async fn callback(
     };
     let mapped = rights(&oidc.config.group_map, &groups);
     let store = app.engine.store();
-    let now = Utc::now();
+    let now = app.clock.now();
     let user = match store.identity_user(&issuer, &subject).await? {
         Some(id) => {
             let user = store
@@ -424,7 +423,7 @@ pub async fn callback(
             "U bent ingelogd bij de gemeente, maar heeft in Doorloop nog geen rechten. Een beheerder moet u eerst een rol geven.",
         ).await;
     }
-    crate::auth::log_in(&session, &user).await?;
+    crate::auth::log_in(&session, &user, app.clock.now()).await?;
     tracing::info!(role = user.role.as_str(), "login through the identity provider");
     Ok(Redirect::to(&pending.next).into_response())
 }

@@ -261,7 +261,7 @@ pub async fn login(
         .map_err(|e| WebError::Internal(e.to_string()))?;
     match user {
         Some(user) if matches && user.active && user.password_hash.is_some() => {
-            auth::log_in(&session, &user).await?;
+            auth::log_in(&session, &user, app.clock.now()).await?;
             tracing::info!(account = %user.id, role = user.role.as_str(), client = %client, "login");
             Ok(Redirect::to(&next).into_response())
         }
@@ -343,7 +343,7 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
         })
         .await?;
     let more = rows.len() > per_page as usize;
-    let now = Utc::now();
+    let now = app.clock.now();
     let listing = app.pathway_names.get(&app.engine).await?;
     let names: HashMap<&str, &str> = listing.iter().map(|(k, n)| (k.as_str(), n.as_str())).collect();
     let mut tasks = Vec::with_capacity(rows.len().min(per_page as usize));
@@ -609,7 +609,7 @@ pub async fn case_page(
 ) -> WebResult<Response> {
     let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
     app.access_log.record(&viewer.user, &id, "casuspagina").await?;
-    let now = Utc::now();
+    let now = app.clock.now();
     let steps = current_steps(&state);
     let mut tasks = Vec::new();
     for t in state.tasks.values() {
@@ -726,7 +726,7 @@ async fn render_task(
     f: TaskForm<'_>,
     status: StatusCode,
 ) -> WebResult<Response> {
-    let now = Utc::now();
+    let now = app.clock.now();
     let is_visit = f.step.kind == StepKind::JointVisit;
     let planned = f.task.and_then(|t| t.visit.as_ref());
     let (due_class, due_text) = due_state(f.task.and_then(|t| t.due.as_ref().map(|d| d.at)), now);
@@ -946,7 +946,7 @@ async fn act_on_form(
     refused: &str,
 ) -> WebResult<Response> {
     let command = Command::new(viewer.user.id.clone(), action);
-    match app.engine.execute(&f.state.id, command, Utc::now()).await {
+    match app.engine.execute(&f.state.id, command, app.clock.now()).await {
         Ok(_) => Ok(Redirect::to(done).into_response()),
         Err(e) if is_conflict(&e) => {
             f.problem = Some(CONFLICT.to_owned());
@@ -1005,7 +1005,7 @@ pub async fn plan_visit(
         _ => None,
     };
     if let Some(at) = at
-        && at <= Utc::now()
+        && at <= app.clock.now()
     {
         errors.insert(
             "datum".to_owned(),
@@ -1102,7 +1102,7 @@ pub(crate) async fn assign(
         to,
     };
     app.engine
-        .execute(id, Command::new(user.id.clone(), action), Utc::now())
+        .execute(id, Command::new(user.id.clone(), action), app.clock.now())
         .await?;
     Ok(())
 }
@@ -1224,7 +1224,7 @@ pub async fn admin(State(app): Shared, viewer: Viewer, Query(q): Query<PeopleQue
         )
         .collect();
     let store = app.engine.store();
-    let counts = store.outbox_counts(Utc::now()).await?;
+    let counts = store.outbox_counts(app.clock.now()).await?;
     // Messages that need the admin: dead ones, and waiting ones that failed at least once.
     let mut troubled = store.outbox_items(Some("dead"), 100).await?;
     troubled.extend(
@@ -1260,7 +1260,7 @@ pub async fn admin(State(app): Shared, viewer: Viewer, Query(q): Query<PeopleQue
 /// `POST /beheer/berichten/{id}/opnieuw`: a dead (or waiting) message goes out again.
 pub async fn retry_message(State(app): Shared, Path(id): Path<i64>, form: CsrfForm) -> WebResult<Redirect> {
     auth::require(&form.viewer.user, &[UserRole::Admin])?;
-    match app.engine.store().retry_outbox(id, Utc::now()).await? {
+    match app.engine.store().retry_outbox(id, app.clock.now()).await? {
         RetryOutcome::NotFound => Err(WebError::NotFound),
         RetryOutcome::Requeued => {
             tracing::info!(id, admin = %form.viewer.user.id, "message queued again");

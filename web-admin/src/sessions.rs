@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use doorloop_engine::clock::Clock;
 use doorloop_engine::store::Store;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{Error, Result, SessionStore};
@@ -14,11 +15,26 @@ use tower_sessions::session_store::{Error, Result, SessionStore};
 #[derive(Clone)]
 pub struct DbSessionStore {
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    /// A stored session ends this long after its last write, by the engine's clock.
+    idle: chrono::Duration,
 }
 
 impl DbSessionStore {
-    pub fn new(store: Arc<dyn Store>) -> DbSessionStore {
-        DbSessionStore { store }
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, idle: std::time::Duration) -> DbSessionStore {
+        DbSessionStore {
+            store,
+            clock,
+            idle: chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::MAX),
+        }
+    }
+
+    /// When a session written now ends (the engine's clock, not the system's).
+    fn expiry(&self) -> DateTime<Utc> {
+        self.clock
+            .now()
+            .checked_add_signed(self.idle)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 }
 
@@ -26,10 +42,6 @@ impl fmt::Debug for DbSessionStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DbSessionStore").finish_non_exhaustive()
     }
-}
-
-fn expiry(record: &Record) -> DateTime<Utc> {
-    DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// The key a session is stored under: SHA-256 of its id, hex.
@@ -75,7 +87,7 @@ impl SessionStore for DbSessionStore {
             let data = encode(record)?;
             if self
                 .store
-                .session_insert(&key(&record.id), &data, expiry(record))
+                .session_insert(&key(&record.id), &data, self.expiry())
                 .await
                 .map_err(backend)?
             {
@@ -88,7 +100,7 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> Result<()> {
         let data = encode(record)?;
         self.store
-            .session_save(&key(&record.id), &data, expiry(record))
+            .session_save(&key(&record.id), &data, self.expiry())
             .await
             .map_err(backend)
     }
@@ -96,7 +108,7 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         let data = self
             .store
-            .session_load(&key(id), Utc::now())
+            .session_load(&key(id), self.clock.now())
             .await
             .map_err(backend)?;
         data.map(|d| decode(id, &d)).transpose()

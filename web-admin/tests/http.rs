@@ -69,6 +69,14 @@ async fn fixture(pg: Option<&str>) -> Fixture {
 }
 
 async fn fixture_with(pg: Option<&str>, config: WebConfig) -> Fixture {
+    fixture_clocked(pg, config, Arc::new(doorloop_engine::clock::SystemClock)).await
+}
+
+async fn fixture_clocked(
+    pg: Option<&str>,
+    config: WebConfig,
+    clock: Arc<dyn doorloop_engine::clock::Clock>,
+) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (store, pg): (Arc<dyn Store>, _) = match pg {
         Some(url) => {
@@ -83,8 +91,8 @@ async fn fixture_with(pg: Option<&str>, config: WebConfig) -> Fixture {
             (Arc::new(SqliteStore::open(&url).await.unwrap()), None)
         }
     };
-    let engine = Arc::new(Engine::new(store.clone(), Calendar::default()));
-    let now = Utc::now();
+    let now = clock.now();
+    let engine = Arc::new(Engine::with_clock(store.clone(), Calendar::default(), clock));
     engine.publish_yaml(VZNW, now).await.unwrap();
     engine.publish_yaml(VISIT, now).await.unwrap();
     let mut creds = BTreeMap::new();
@@ -1082,17 +1090,22 @@ async fn authorisation_matrix(f: Fixture) {
 }
 
 async fn sessions_end_when_idle_and_after_the_absolute_limit() {
-    let idle = fixture_with(
+    // The session's clocks follow the engine's clock: moved by hand, never slept on.
+    let clock = Arc::new(doorloop_engine::clock::ManualClock::new(Utc::now()));
+    let idle = fixture_clocked(
         None,
         WebConfig {
-            idle_timeout: std::time::Duration::from_secs(1),
+            idle_timeout: std::time::Duration::from_secs(30 * 60),
             ..WebConfig::default()
         },
+        clock.clone(),
     )
     .await;
     let s = idle.login("anna").await;
     assert_eq!(idle.page(&s, "/taken").await.0, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    clock.advance(Duration::minutes(29));
+    assert_eq!(idle.page(&s, "/taken").await.0, StatusCode::OK, "29 minutes idle");
+    clock.advance(Duration::minutes(31));
     let (status, headers, _) = idle.page(&s, "/taken").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "idle too long");
     assert!(
@@ -1102,23 +1115,27 @@ async fn sessions_end_when_idle_and_after_the_absolute_limit() {
             .starts_with("/inloggen")
     );
 
-    let absolute = fixture_with(
+    let clock = Arc::new(doorloop_engine::clock::ManualClock::new(Utc::now()));
+    let absolute = fixture_clocked(
         None,
         WebConfig {
-            absolute_timeout: std::time::Duration::from_secs(3),
+            absolute_timeout: std::time::Duration::from_secs(10 * 60 * 60),
             ..WebConfig::default()
         },
+        clock.clone(),
     )
     .await;
     let s = absolute.login("anna").await;
-    assert_eq!(absolute.page(&s, "/taken").await.0, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(
-        absolute.page(&s, "/taken").await.0,
-        StatusCode::OK,
-        "active, within the limit"
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    // Active every 20 minutes for nine and a half hours: still in.
+    for _ in 0..28 {
+        clock.advance(Duration::minutes(20));
+        assert_eq!(
+            absolute.page(&s, "/taken").await.0,
+            StatusCode::OK,
+            "active, within the limit"
+        );
+    }
+    clock.advance(Duration::minutes(40));
     assert_eq!(
         absolute.page(&s, "/taken").await.0,
         StatusCode::SEE_OTHER,
@@ -1162,6 +1179,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     a_new_password_ends_sessions_and_tokens,
     visit_invitees_find_the_case,
     error_bodies_are_exact_and_short,
+    health_readiness_metrics_and_request_ids,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

@@ -326,6 +326,10 @@ pub trait Store: InsightStore + IdentityStore + Send + Sync {
     /// was revoked or has expired at `now`.
     async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
 
+    /// For a load balancer: the database answers, and the newest migration this build
+    /// knows has been applied. `Ok(false)` when the schema is behind (or ahead of) it.
+    async fn schema_current(&self) -> Result<bool>;
+
     /// Open joint visits `user` is invited to without holding the task (at most `limit`,
     /// earliest deadline first): they belong in the invitee's work list too.
     async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>>;

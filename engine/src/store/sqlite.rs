@@ -900,6 +900,15 @@ impl Store for SqliteStore {
         row.as_ref().map(user_row).transpose()
     }
 
+    async fn schema_current(&self) -> Result<bool> {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.readers)
+                .await?;
+        let known = MIGRATOR.iter().map(|m| m.version).max();
+        Ok(applied == known)
+    }
+
     async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>> {
         let rows = sqlx::query(&format!(
             "{TASK_COLUMNS}

@@ -453,3 +453,64 @@ pub(crate) async fn failed_logins_are_logged() {
     assert!(text.contains("account=onbekend:"), "{text}");
     assert!(!text.contains("geheim-wachtwoord-als-naam"), "{text}");
 }
+
+/// Operations: health, readiness and metrics for a load balancer and Prometheus; every
+/// answer carries a request id.
+pub(crate) async fn health_readiness_metrics_and_request_ids(f: Fixture) {
+    let get = |p: &str| Request::get(p).body(Body::empty()).unwrap();
+    let (status, _, body) = f.send(get("/healthz")).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    let (status, _, body) = f.send(get("/readyz")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["migrations"], "ok");
+    assert_eq!(ready["writer"], "ok");
+    assert_eq!(ready["scheduler"], "elsewhere");
+    // Some traffic: a page, an API call, a command.
+    let anna = f.login("anna").await;
+    f.page(&anna, &format!("/casussen/{}", f.mine)).await;
+    f.api("anna", "GET", "/api/v1/tasks", None).await;
+    let (_, headers, body) = f.send(get("/metrics")).await;
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"),
+        "{headers:?}"
+    );
+    for needle in [
+        "doorloop_http_responses_total{method=\"GET\",route=\"/casussen/{id}\",status=\"200\"} 1",
+        "doorloop_http_responses_total{method=\"GET\",route=\"/api/v1/tasks\",status=\"200\"} 1",
+        "doorloop_commands_total{result=\"landed\"}",
+        "doorloop_commit_seconds_bucket",
+        "doorloop_commit_batch_size_count",
+        "doorloop_outbox_pending",
+        "doorloop_outbox_dead 0",
+        "# EOF",
+    ] {
+        assert!(body.contains(needle), "{needle} missing:\n{body}");
+    }
+    assert!(!body.contains(&f.mine), "no case id in a label");
+    // A request id: the caller's when it is sane, else a new one; sent back either way.
+    let res = f
+        .send(
+            Request::get("/healthz")
+                .header("x-request-id", "lb-1234")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.1["x-request-id"], "lb-1234");
+    let res = f
+        .send(
+            Request::get("/healthz")
+                .header("x-request-id", "x".repeat(200))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let id = res.1["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 32, "a fresh id replaces one that is too long: {id}");
+    assert!(f.engine.store().schema_current().await.unwrap());
+}
