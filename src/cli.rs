@@ -13,7 +13,9 @@ use doorloop_engine::runtime::{Action, Command, TaskRef};
 use doorloop_engine::store::{self, TaskFilter};
 use doorloop_engine::validate::validate;
 
+use crate::config::Settings;
 use crate::{bench, demo, notify, seed, serve, show, users, vars, worker};
+use secrecy::SecretString;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,14 +24,14 @@ use crate::{bench, demo, notify, seed, serve, show, users, vars, worker};
     about = "Doorloop: van zorg naar werk, one moving line"
 )]
 pub struct Cli {
-    /// Database: sqlite://FILE (embedded, default) or postgres://USER@HOST/DB.
-    #[arg(
-        long,
-        global = true,
-        env = "DOORLOOP_DATABASE_URL",
-        default_value = "sqlite://doorloop.db"
-    )]
-    pub database_url: String,
+    /// Configuration file (TOML): defaults, then this file, then environment, then flags.
+    /// `doorloop config show` prints the result.
+    #[arg(long, global = true, env = "DOORLOOP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database: sqlite://FILE (embedded, default sqlite://doorloop.db) or
+    /// postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "DOORLOOP_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Run even when the database does not fsync every commit (logged as a warning).
     #[arg(long, global = true)]
     pub allow_non_durable: bool,
@@ -117,9 +119,9 @@ pub enum Cmd {
     Bench(bench::BenchArgs),
     /// Run engine, scheduler and web admin in one process.
     Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080", env = "DOORLOOP_LISTEN")]
-        listen: std::net::SocketAddr,
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "DOORLOOP_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
         /// Load the shipped pathways, sample cases and demo accounts (printed once).
         #[arg(long)]
         demo: bool,
@@ -158,6 +160,9 @@ pub enum Cmd {
     /// Messages waiting, sent and dead; re-send a dead one.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// The configuration in force.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Who viewed which case, newest first.
     AccessLog {
         #[arg(long)]
@@ -165,6 +170,13 @@ pub enum Cmd {
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the effective configuration (defaults, file, environment, flags) as TOML,
+    /// every secret masked.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
@@ -361,33 +373,122 @@ pub enum CaseCmd {
 }
 
 /// The organisation's calendar: Dutch public holidays plus the configured closure days.
-pub fn calendar(closed_days: &[String]) -> anyhow::Result<Calendar> {
-    let mut calendar = Calendar::default();
-    for d in closed_days.iter().map(|d| d.trim()).filter(|d| !d.is_empty()) {
-        let day: chrono::NaiveDate = d
-            .parse()
-            .with_context(|| format!("closed day `{d}` is not a date; write YYYY-MM-DD"))?;
-        calendar.closed_days.insert(day);
-    }
-    Ok(calendar)
-}
-
 /// Opens the store and the engine, refusing a non-durable database unless allowed.
-pub async fn open_engine(url: &str, allow_non_durable: bool, calendar: Calendar) -> anyhow::Result<Engine> {
+pub async fn open_engine(settings: &Settings) -> anyhow::Result<Engine> {
+    let url = &settings.database.url;
     let store = store::open(url)
         .await
         .with_context(|| format!("opening {}", store::redact(url)))?;
-    let engine = Engine::new(store, calendar);
-    engine.check_durability(allow_non_durable).await?;
+    let engine = Engine::new(store, settings.calendar());
+    engine
+        .check_durability(settings.database.allow_non_durable)
+        .await?;
     Ok(engine)
 }
 
+/// The effective configuration: defaults, then the file (`--config`), then environment
+/// and flags (clap reads both; a flag wins over its variable).
+pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let mut s = match &cli.config {
+        Some(path) => Settings::from_file(path)?,
+        None => Settings::default(),
+    };
+    if let Some(url) = &cli.database_url {
+        s.database.url = url.clone();
+    }
+    if cli.allow_non_durable {
+        s.database.allow_non_durable = true;
+    }
+    let closed: Vec<&str> = cli
+        .closed_days
+        .iter()
+        .map(|d| d.trim())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if !closed.is_empty() {
+        s.calendar.closed_days = closed
+            .iter()
+            .map(|d| {
+                d.parse()
+                    .with_context(|| format!("closed day `{d}` is not a date; write YYYY-MM-DD"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+    }
+    let n = &cli.notify;
+    if let Some(url) = &n.smtp_url {
+        s.mail.smtp_url = Some(SecretString::from(url.clone()));
+    }
+    if let Some(from) = &n.mail_from {
+        s.mail.from = from.clone();
+    }
+    match (&n.webhook_url, &n.webhook_secret) {
+        (Some(url), Some(secret)) => {
+            s.webhook = Some(crate::config::WebhookSettings {
+                url: url.clone(),
+                secret: SecretString::from(secret.clone()),
+            });
+        }
+        (Some(url), None) => match &mut s.webhook {
+            Some(w) => w.url = url.clone(),
+            None => bail!(
+                "--webhook-url needs --webhook-secret (or DOORLOOP_WEBHOOK_SECRET, or [webhook] secret)"
+            ),
+        },
+        (None, Some(secret)) => {
+            if let Some(w) = &mut s.webhook {
+                w.secret = SecretString::from(secret.clone());
+            }
+        }
+        (None, None) => {}
+    }
+    if let Some(base) = &n.base_url {
+        s.web.base_url = Some(base.clone());
+    }
+    if let Some(v) = n.notify_max_attempts {
+        s.notifier.max_attempts = v;
+    }
+    if let Some(v) = n.notify_backoff_ms {
+        s.notifier.backoff_ms = v;
+    }
+    if let Some(v) = n.notify_lease_seconds {
+        s.notifier.lease_seconds = v;
+    }
+    if let Some(v) = n.notify_concurrency {
+        s.notifier.concurrency = v;
+    }
+    if let Cmd::Serve {
+        listen,
+        secure_cookies,
+        trusted_proxies,
+        oidc,
+        ..
+    } = &cli.command
+    {
+        if let Some(listen) = listen {
+            s.web.listen = *listen;
+        }
+        if *secure_cookies {
+            s.web.secure_cookies = true;
+        }
+        if !trusted_proxies.is_empty() {
+            s.web.trusted_proxies = trusted_proxies.clone();
+        }
+        oidc.apply(&mut s);
+    }
+    s.check()?;
+    Ok(s)
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let url = cli.database_url.clone();
+    let settings = settings(&cli)?;
     match cli.command {
+        Cmd::Config(ConfigCmd::Show) => {
+            print!("{}", settings.show()?);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Validate { file } => validate_file(&file),
         Cmd::Export { key, version, format } => {
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             let pv = engine.store().pathway(&key, version).await?;
             if format == "yaml" {
                 print!("{}", doorloop_engine::definition::to_yaml(&pv.pathway)?);
@@ -402,24 +503,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print!("{source}");
                 return Ok(ExitCode::SUCCESS);
             }
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             let pv = engine.publish_yaml(&source, Utc::now()).await?;
             println!("published {} v{}", pv.pathway.key, pv.version);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Publish { file } => {
             let source = pathway_source(&file)?;
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             let pv = engine.publish_yaml(&source, Utc::now()).await?;
             println!("published {} v{}", pv.pathway.key, pv.version);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Case(cmd) => {
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             case(&engine, cmd).await
         }
         Cmd::Tasks { role, user, limit } => {
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             let filter = TaskFilter {
                 role,
                 assignee: user,
@@ -445,7 +546,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Pathways => {
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             for p in engine.store().pathways().await? {
                 println!("{} v{}  {}  ({} cases)", p.key, p.version, p.name, p.cases);
             }
@@ -458,14 +559,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             until_idle,
             claim_pause_ms,
         } => {
-            let engine = std::sync::Arc::new(
-                open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
-            );
-            let notifier =
-                cli.notify
-                    .notifier(engine.clone(), notify::DEFAULT_BASE_URL, &notify::owner("worker"))?;
+            let engine = std::sync::Arc::new(open_engine(&settings).await?);
+            let notifier = notify::notifier(
+                &settings,
+                engine.clone(),
+                notify::DEFAULT_BASE_URL,
+                &notify::owner("worker"),
+            )?;
             let options = worker::Options {
                 notifier,
+                schedules: settings.schedules()?,
                 lease_seconds,
                 batch,
                 idle: std::time::Duration::from_millis(idle_ms),
@@ -476,7 +579,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Stalls => {
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             let rows = engine.store().open_stalls().await?;
             show::stalls(&doorloop_engine::stall::queue(&rows, Utc::now()));
             Ok(ExitCode::SUCCESS)
@@ -487,68 +590,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             atw,
             closed,
         }) => {
-            calendar_add(&date, &term, atw, &closed)?;
+            calendar_add(settings.calendar(), &date, &term, atw, &closed)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo { per_pathway, seed } => {
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             let engine = std::sync::Arc::new(engine);
             demo::run(engine.clone(), per_pathway, seed).await?;
             demo::accounts(&engine).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Serve {
-            listen,
-            demo,
-            secure_cookies,
-            trusted_proxies,
-            no_scheduler,
-            oidc,
+            demo, no_scheduler, ..
         } => {
-            let engine = std::sync::Arc::new(
-                open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
-            );
-            let notifier = cli.notify.notifier(
-                engine.clone(),
-                &format!("http://{listen}"),
-                &notify::owner("serve"),
-            )?;
-            let base = cli
-                .notify
-                .base_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{listen}"));
+            let engine = std::sync::Arc::new(open_engine(&settings).await?);
             let options = serve::Options {
-                oidc: oidc.config(&base)?,
-                notifier,
-                listen,
                 demo,
-                secure_cookies,
-                trusted_proxies,
                 scheduler: !no_scheduler,
             };
-            serve::run(engine, options).await?;
+            serve::run(engine, &settings, options).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Notify(NotifyCmd::Test { to }) => {
-            let engine = std::sync::Arc::new(
-                open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
-            );
-            Ok(if notify::test(engine, &cli.notify, &to).await? {
+            let engine = std::sync::Arc::new(open_engine(&settings).await?);
+            Ok(if notify::test(engine, &settings, &to).await? {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             })
         }
         Cmd::Digest(DigestCmd::Send { now }) => {
-            let engine = std::sync::Arc::new(
-                open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
-            );
-            notify::digest_send(engine, &cli.notify, now.as_deref()).await?;
+            let engine = std::sync::Arc::new(open_engine(&settings).await?);
+            notify::digest_send(engine, &settings, now.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Outbox(cmd) => {
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             match cmd {
                 OutboxCmd::List { status, limit } => notify::list(&engine, status.as_deref(), limit).await?,
                 OutboxCmd::Retry { id } => notify::retry(&engine, id).await?,
@@ -556,7 +633,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::User(cmd) => {
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             match cmd {
                 UserCmd::Add {
                     name,
@@ -585,7 +662,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Token(cmd) => {
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             match cmd {
                 TokenCmd::Create {
                     name,
@@ -615,30 +692,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::AccessLog { case, limit } => {
-            let engine = open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?;
+            let engine = open_engine(&settings).await?;
             users::access_log(&engine, case.as_deref(), limit).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Seed(args) => {
-            let engine = std::sync::Arc::new(
-                open_engine(&url, cli.allow_non_durable, calendar(&cli.closed_days)?).await?,
-            );
+            let engine = std::sync::Arc::new(open_engine(&settings).await?);
             seed::run(engine, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bench(args) => {
-            bench::run(args, &cli.database_url, cli.allow_non_durable).await?;
+            bench::run(args, &settings.database.url, settings.database.allow_non_durable).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn calendar_add(date: &str, term: &str, atw: bool, closed: &[String]) -> anyhow::Result<()> {
+fn calendar_add(
+    mut calendar: Calendar,
+    date: &str,
+    term: &str,
+    atw: bool,
+    closed: &[String],
+) -> anyhow::Result<()> {
     let start: chrono::NaiveDate = date
         .parse()
         .with_context(|| format!("`{date}` is not a date; write YYYY-MM-DD"))?;
     let term: doorloop_engine::term::Term = term.parse()?;
-    let calendar = calendar(closed)?;
+    for d in closed.iter().map(|d| d.trim()).filter(|d| !d.is_empty()) {
+        let day: chrono::NaiveDate = d
+            .parse()
+            .with_context(|| format!("closed day `{d}` is not a date; write YYYY-MM-DD"))?;
+        calendar.closed_days.insert(day);
+    }
     // A term counts from the start of the day it is given (e.g. the day of the melding).
     let from = local_moment(start, chrono::NaiveTime::MIN);
     let due = calendar.add(from, &term, atw);

@@ -9,25 +9,24 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use doorloop_engine::engine::Engine;
-use doorloop_engine::scheduler::{Clock, ManualClock, Schedule, Scheduler, SystemClock};
+use doorloop_engine::scheduler::{Clock, ManualClock, Scheduler, SystemClock};
+use secrecy::ExposeSecret;
+
+use crate::config::Settings;
 use doorloop_engine::store::{Broadcast, RetryOutcome};
 use doorloop_notifiers::{Config, Notifier, Webhook};
 
-/// Where messages go. Without `--smtp-url` they are written to the log.
+/// Where messages go: flags and environment over `[mail]`, `[webhook]` and `[notifier]` in
+/// the configuration file. Without an SMTP server messages are written to the log.
 #[derive(Debug, Clone, Args)]
 pub struct NotifyOpts {
     /// SMTP server: smtp://HOST:PORT (add ?tls=required for STARTTLS), smtps://HOST:PORT
     /// for TLS, user:password@ before the host for authentication.
     #[arg(long, global = true, env = "DOORLOOP_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
-    /// Sender of e-mail.
-    #[arg(
-        long,
-        global = true,
-        env = "DOORLOOP_MAIL_FROM",
-        default_value = "Doorloop <doorloop@localhost>"
-    )]
-    pub mail_from: String,
+    /// Sender of e-mail (default `Doorloop <doorloop@localhost>`).
+    #[arg(long, global = true, env = "DOORLOOP_MAIL_FROM")]
+    pub mail_from: Option<String>,
     /// Every event is POSTed here as signed JSON.
     #[arg(long, global = true, env = "DOORLOOP_WEBHOOK_URL")]
     pub webhook_url: Option<String>,
@@ -37,82 +36,83 @@ pub struct NotifyOpts {
     /// Address of the web admin as users reach it; links in messages start here.
     #[arg(long, global = true, env = "DOORLOOP_BASE_URL")]
     pub base_url: Option<String>,
-    /// Attempts per message before it goes to `dead`.
-    #[arg(long, global = true, default_value_t = 8)]
-    pub notify_max_attempts: u32,
-    /// Wait before the second attempt, in milliseconds; doubles with each further one.
-    #[arg(long, global = true, default_value_t = 30_000)]
-    pub notify_backoff_ms: u64,
-    /// How long a claimed message stays with this process.
-    #[arg(long, global = true, default_value_t = 120)]
-    pub notify_lease_seconds: u64,
-    /// Messages in flight at once, and SMTP connections kept open.
-    #[arg(long, global = true, default_value_t = 32)]
-    pub notify_concurrency: usize,
+    /// Attempts per message before it goes to `dead` (default 8).
+    #[arg(long, global = true)]
+    pub notify_max_attempts: Option<u32>,
+    /// Wait before the second attempt, in milliseconds; doubles with each further one
+    /// (default 30000).
+    #[arg(long, global = true)]
+    pub notify_backoff_ms: Option<u64>,
+    /// How long a claimed message stays with this process (default 120).
+    #[arg(long, global = true)]
+    pub notify_lease_seconds: Option<u64>,
+    /// Messages in flight at once, and SMTP connections kept open (default 32).
+    #[arg(long, global = true)]
+    pub notify_concurrency: Option<usize>,
 }
 
-impl NotifyOpts {
-    pub fn config(&self, default_base_url: &str) -> anyhow::Result<Config> {
-        let webhook = match (&self.webhook_url, &self.webhook_secret) {
-            (Some(url), Some(secret)) => Some(Webhook {
-                url: url.clone(),
-                secret: secret.clone(),
-            }),
-            (Some(_), None) => bail!("--webhook-url needs --webhook-secret (or DOORLOOP_WEBHOOK_SECRET)"),
-            (None, _) => None,
-        };
-        Ok(Config {
-            smtp_url: self.smtp_url.clone(),
-            from: self.mail_from.clone(),
-            webhook,
-            base_url: self
-                .base_url
-                .clone()
-                .unwrap_or_else(|| default_base_url.to_owned()),
-            max_attempts: self.notify_max_attempts.max(1),
-            backoff: Duration::from_millis(self.notify_backoff_ms),
-            max_backoff: Duration::from_secs(3600).max(Duration::from_millis(self.notify_backoff_ms)),
-            lease: Duration::from_secs(self.notify_lease_seconds.max(1)),
-            concurrency: self.notify_concurrency.max(1),
-            ..Config::default()
-        })
-    }
+/// The notifier's settings from the effective configuration.
+pub fn notifier_config(settings: &Settings, default_base_url: &str) -> anyhow::Result<Config> {
+    let backoff = Duration::from_millis(settings.notifier.backoff_ms);
+    Ok(Config {
+        smtp_url: settings
+            .mail
+            .smtp_url
+            .as_ref()
+            .map(|u| u.expose_secret().to_owned()),
+        from: settings.mail.from.clone(),
+        webhook: settings.webhook.as_ref().map(|w| Webhook {
+            url: w.url.clone(),
+            secret: w.secret.expose_secret().to_owned(),
+        }),
+        base_url: settings
+            .web
+            .base_url
+            .clone()
+            .unwrap_or_else(|| default_base_url.to_owned()),
+        max_attempts: settings.notifier.max_attempts.max(1),
+        backoff,
+        max_backoff: Duration::from_secs(3600).max(backoff),
+        lease: Duration::from_secs(settings.notifier.lease_seconds.max(1)),
+        concurrency: settings.notifier.concurrency.max(1),
+        ..Config::default()
+    })
+}
 
-    pub fn notifier(
-        &self,
-        engine: Arc<Engine>,
-        default_base_url: &str,
-        owner: &str,
-    ) -> anyhow::Result<Notifier> {
-        self.notifier_at(engine, default_base_url, owner, Arc::new(SystemClock))
-    }
+pub fn notifier(
+    settings: &Settings,
+    engine: Arc<Engine>,
+    default_base_url: &str,
+    owner: &str,
+) -> anyhow::Result<Notifier> {
+    notifier_at(settings, engine, default_base_url, owner, Arc::new(SystemClock))
+}
 
-    fn notifier_at(
-        &self,
-        engine: Arc<Engine>,
-        default_base_url: &str,
-        owner: &str,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Notifier> {
-        let config = self.config(default_base_url)?;
-        if config.smtp_url.is_none() {
-            tracing::warn!("no SMTP server configured (--smtp-url): messages go to the log");
-        }
-        Ok(Notifier::new(engine, config, clock, owner)?)
+fn notifier_at(
+    settings: &Settings,
+    engine: Arc<Engine>,
+    default_base_url: &str,
+    owner: &str,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Notifier> {
+    let config = notifier_config(settings, default_base_url)?;
+    if config.smtp_url.is_none() {
+        tracing::warn!("no SMTP server configured (--smtp-url or [mail] smtp_url): messages go to the log");
     }
+    Ok(Notifier::new(engine, config, clock, owner)?)
 }
 
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
 
 /// `doorloop notify test --to ADDRESS`: one test message, sent now.
-pub async fn test(engine: Arc<Engine>, opts: &NotifyOpts, to: &str) -> anyhow::Result<bool> {
-    if opts.smtp_url.is_none() {
+pub async fn test(engine: Arc<Engine>, settings: &Settings, to: &str) -> anyhow::Result<bool> {
+    if settings.mail.smtp_url.is_none() {
         bail!("no SMTP server configured: give --smtp-url smtp://HOST:PORT or set DOORLOOP_SMTP_URL");
     }
     if !to.contains('@') {
         bail!("`{to}` is not an e-mail address");
     }
-    let notifier = opts.notifier(engine.clone(), DEFAULT_BASE_URL, &owner("notify"))?;
+    let notifier = notifier(settings, engine.clone(), DEFAULT_BASE_URL, &owner("notify"))?;
     let key = format!("test:{}:{}", to, uuid::Uuid::now_v7());
     engine
         .store()
@@ -151,7 +151,7 @@ pub async fn test(engine: Arc<Engine>, opts: &NotifyOpts, to: &str) -> anyhow::R
 
 /// `doorloop digest send`: today's consultant digest, now; a second run the same day
 /// sends nothing new. `at` pretends it is another moment (benchmarks).
-pub async fn digest_send(engine: Arc<Engine>, opts: &NotifyOpts, at: Option<&str>) -> anyhow::Result<()> {
+pub async fn digest_send(engine: Arc<Engine>, settings: &Settings, at: Option<&str>) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = match at {
         Some(t) => Arc::new(ManualClock::new(
             DateTime::parse_from_rfc3339(t)
@@ -161,8 +161,14 @@ pub async fn digest_send(engine: Arc<Engine>, opts: &NotifyOpts, at: Option<&str
         None => Arc::new(SystemClock),
     };
     let started = Instant::now();
-    let notifier = opts.notifier_at(engine.clone(), DEFAULT_BASE_URL, &owner("digest"), clock.clone())?;
-    let scheduler = Scheduler::new(engine.clone(), clock, owner("digest"), Schedule::defaults()?);
+    let notifier = notifier_at(
+        settings,
+        engine.clone(),
+        DEFAULT_BASE_URL,
+        &owner("digest"),
+        clock.clone(),
+    )?;
+    let scheduler = Scheduler::new(engine.clone(), clock, owner("digest"), settings.schedules()?);
     match scheduler.run_today("consultant-digest").await? {
         Some(n) => println!("Dagoverzicht van vandaag klaargezet voor {n} consulent(en)."),
         None => println!("Het dagoverzicht van vandaag was al verstuurd; er gaat niets nieuws uit."),

@@ -1,97 +1,150 @@
 //! `doorloop serve`: engine, scheduler, notifiers and web admin in one process.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use doorloop_engine::engine::Engine;
-use doorloop_engine::scheduler::{Schedule, Scheduler, SystemClock};
+use doorloop_engine::scheduler::Scheduler;
 use doorloop_web::WebConfig;
+use secrecy::{ExposeSecret, SecretString};
 
-use crate::{demo, worker};
+use crate::config::{OidcSettings, Settings};
+use crate::{demo, notify, worker};
 
-/// Login through the municipality's identity provider (OpenID Connect).
+/// Login through the municipality's identity provider (OpenID Connect); flags and
+/// environment over `[oidc]` in the configuration file.
 #[derive(Debug, clap::Args)]
 pub struct OidcOpts {
     /// The provider's issuer URL (its discovery document lives under it); turns the
     /// municipal login on.
     #[arg(long, env = "DOORLOOP_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,
-    #[arg(long, env = "DOORLOOP_OIDC_CLIENT_ID", default_value = "doorloop")]
-    pub oidc_client_id: String,
+    /// Client id at the provider (default `doorloop`).
+    #[arg(long, env = "DOORLOOP_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
     #[arg(long, env = "DOORLOOP_OIDC_CLIENT_SECRET", hide_env_values = true)]
     pub oidc_client_secret: Option<String>,
     /// Where the provider sends users back; default `{base-url}/inloggen/oidc/terug`.
     #[arg(long, env = "DOORLOOP_OIDC_REDIRECT_URL")]
     pub oidc_redirect_url: Option<String>,
-    /// The ID token claim that lists a person's groups.
-    #[arg(long, env = "DOORLOOP_OIDC_GROUPS_CLAIM", default_value = "groups")]
-    pub oidc_groups_claim: String,
+    /// The ID token claim that lists a person's groups (default `groups`).
+    #[arg(long, env = "DOORLOOP_OIDC_GROUPS_CLAIM")]
+    pub oidc_groups_claim: Option<String>,
     /// Groups to rights: `group=role[:team]`, comma-separated, e.g.
     /// `wmo=consultant:wmo-consulent,beleid=manager`. A person in none of them gets an
     /// account without rights until an admin gives them a role.
-    #[arg(long, env = "DOORLOOP_OIDC_GROUPS", default_value = "")]
-    pub oidc_groups: String,
-    /// Scopes asked besides `openid`, comma-separated.
-    #[arg(long, env = "DOORLOOP_OIDC_SCOPES", default_value = "profile,email")]
-    pub oidc_scopes: String,
+    #[arg(long, env = "DOORLOOP_OIDC_GROUPS")]
+    pub oidc_groups: Option<String>,
+    /// Scopes asked besides `openid`, comma-separated (default `profile,email`).
+    #[arg(long, env = "DOORLOOP_OIDC_SCOPES")]
+    pub oidc_scopes: Option<String>,
 }
 
 impl OidcOpts {
-    pub fn config(&self, base_url: &str) -> anyhow::Result<Option<doorloop_web::oidc::OidcConfig>> {
-        let Some(issuer) = self.oidc_issuer.clone().filter(|i| !i.is_empty()) else {
-            return Ok(None);
+    /// Lays the flags over the file's `[oidc]`; an issuer turns the section on.
+    pub fn apply(&self, settings: &mut Settings) {
+        if let Some(issuer) = self.oidc_issuer.clone().filter(|i| !i.is_empty()) {
+            match &mut settings.oidc {
+                Some(o) => o.issuer = issuer,
+                None => {
+                    settings.oidc = Some(OidcSettings {
+                        issuer,
+                        client_id: "doorloop".into(),
+                        client_secret: None,
+                        redirect_url: None,
+                        groups_claim: "groups".into(),
+                        groups: String::new(),
+                        scopes: vec!["profile".into(), "email".into()],
+                    })
+                }
+            }
+        }
+        let Some(o) = &mut settings.oidc else {
+            return;
         };
-        let group_map = doorloop_web::oidc::parse_group_map(&self.oidc_groups)
-            .map_err(|e| anyhow::anyhow!("--oidc-groups: {e}"))?;
-        Ok(Some(doorloop_web::oidc::OidcConfig {
-            issuer,
-            client_id: self.oidc_client_id.clone(),
-            client_secret: self.oidc_client_secret.clone(),
-            redirect_url: self
-                .oidc_redirect_url
-                .clone()
-                .unwrap_or_else(|| format!("{}/inloggen/oidc/terug", base_url.trim_end_matches('/'))),
-            groups_claim: self.oidc_groups_claim.clone(),
-            group_map,
-            scopes: self
-                .oidc_scopes
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty() && *s != "openid")
-                .map(str::to_owned)
-                .collect(),
-        }))
+        if let Some(v) = &self.oidc_client_id {
+            o.client_id = v.clone();
+        }
+        if let Some(v) = &self.oidc_client_secret {
+            o.client_secret = Some(SecretString::from(v.clone()));
+        }
+        if let Some(v) = &self.oidc_redirect_url {
+            o.redirect_url = Some(v.clone());
+        }
+        if let Some(v) = &self.oidc_groups_claim {
+            o.groups_claim = v.clone();
+        }
+        if let Some(v) = &self.oidc_groups {
+            o.groups = v.clone();
+        }
+        if let Some(v) = &self.oidc_scopes {
+            o.scopes = v.split(',').map(|s| s.trim().to_owned()).collect();
+        }
     }
 }
 
+/// The municipal login's settings, when it is configured.
+fn oidc_config(
+    settings: &Settings,
+    base_url: &str,
+) -> anyhow::Result<Option<doorloop_web::oidc::OidcConfig>> {
+    let Some(o) = &settings.oidc else {
+        return Ok(None);
+    };
+    let group_map =
+        doorloop_web::oidc::parse_group_map(&o.groups).map_err(|e| anyhow::anyhow!("oidc.groups: {e}"))?;
+    Ok(Some(doorloop_web::oidc::OidcConfig {
+        issuer: o.issuer.clone(),
+        client_id: o.client_id.clone(),
+        client_secret: o.client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
+        redirect_url: o
+            .redirect_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/inloggen/oidc/terug", base_url.trim_end_matches('/'))),
+        groups_claim: o.groups_claim.clone(),
+        group_map,
+        scopes: o
+            .scopes
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty() && *s != "openid")
+            .map(str::to_owned)
+            .collect(),
+    }))
+}
+
+/// What `serve` does besides the configuration.
 pub struct Options {
-    pub oidc: Option<doorloop_web::oidc::OidcConfig>,
-    pub notifier: doorloop_notifiers::Notifier,
-    pub listen: SocketAddr,
+    /// Load the demo data and accounts first.
     pub demo: bool,
-    pub secure_cookies: bool,
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Run the scheduler and the notifiers in this process.
     pub scheduler: bool,
 }
 
-pub async fn run(engine: Arc<Engine>, options: Options) -> anyhow::Result<()> {
+pub async fn run(engine: Arc<Engine>, settings: &Settings, options: Options) -> anyhow::Result<()> {
     if options.demo {
         demo::run(engine.clone(), demo::DEFAULT_PER_PATHWAY, demo::DEFAULT_SEED).await?;
         demo::accounts(&engine).await?;
     }
+    let listen = settings.web.listen;
+    let base = settings
+        .web
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}"));
     let config = WebConfig {
-        secure_cookies: options.secure_cookies,
-        trusted_proxies: options.trusted_proxies.clone(),
+        secure_cookies: settings.web.secure_cookies,
+        trusted_proxies: settings.web.trusted_proxies.clone(),
         scheduler_in_process: options.scheduler,
-        oidc: options.oidc,
-        ..WebConfig::default()
+        idle_timeout: settings.idle_timeout(),
+        absolute_timeout: settings.absolute_timeout(),
+        oidc: oidc_config(settings, &base)?,
     };
     let app = doorloop_web::router(engine.clone(), config)?;
-    let listener = tokio::net::TcpListener::bind(options.listen)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("listening on {}", options.listen))?;
+        .with_context(|| format!("listening on {listen}"))?;
     let bound = listener.local_addr()?;
     println!();
     println!("Doorloop draait op http://{bound}/  (stoppen: Ctrl-C)");
@@ -99,16 +152,16 @@ pub async fn run(engine: Arc<Engine>, options: Options) -> anyhow::Result<()> {
         let owner = format!("serve-{}", std::process::id());
         let scheduler = Scheduler::new(
             engine.clone(),
-            Arc::new(SystemClock),
+            engine.clock().clone(),
             owner,
-            Schedule::defaults()?,
+            settings.schedules()?,
         );
         tokio::spawn(async move {
             scheduler
                 .run(Duration::from_secs(1), worker::shutdown_signal())
                 .await;
         });
-        let notifier = options.notifier;
+        let notifier = notify::notifier(settings, engine.clone(), &base, &notify::owner("serve"))?;
         tokio::spawn(async move {
             notifier
                 .run(Duration::from_secs(1), worker::shutdown_signal())

@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use doorloop_engine::engine::Engine;
-use doorloop_engine::scheduler::{Schedule, Scheduler, SystemClock};
+use doorloop_engine::scheduler::{Schedule, Scheduler};
 use doorloop_notifiers::Notifier;
 
 pub struct Options {
     pub notifier: Notifier,
+    pub schedules: Vec<Schedule>,
     pub lease_seconds: i64,
     pub batch: u32,
     pub idle: Duration,
@@ -18,7 +19,8 @@ pub struct Options {
 
 pub async fn run(engine: Arc<Engine>, options: Options) -> anyhow::Result<()> {
     let owner = format!("{}-{}", hostname(), std::process::id());
-    let mut scheduler = Scheduler::new(engine, Arc::new(SystemClock), owner, Schedule::defaults()?);
+    let clock = engine.clock().clone();
+    let mut scheduler = Scheduler::new(engine, clock, owner, options.schedules);
     scheduler.lease = chrono::Duration::seconds(options.lease_seconds.max(1));
     scheduler.batch = options.batch.max(1);
     tracing::info!(owner = scheduler.owner(), "worker started");

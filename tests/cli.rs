@@ -726,6 +726,109 @@ fn validate_reports_every_problem(dir: &Path) {
     assert!(err.contains("line 2"), "{err}");
 }
 
+/// Defaults, then the file, then environment, then flags; secrets never shown; a bad file
+/// named by key and line.
+fn configuration_is_layered_and_shown_masked(dir: &Path) {
+    let file = dir.join("doorloop.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n\n[mail]\nsmtp_url = \"smtp://post:heel-geheim@127.0.0.1:2525\"\n\n[web]\nidle_timeout_minutes = 12\n\n[calendar]\nclosed_days = [\"2026-05-15\"]\n\n[schedules]\nconsultant_digest = \"0 30 7 * * Mon-Fri\"\n",
+            dir.join("uit-bestand.db").display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_doorloop"));
+        cmd.current_dir(dir)
+            .env_remove("DOORLOOP_DATABASE_URL")
+            .env_remove("DOORLOOP_SMTP_URL")
+            .env_remove("DOORLOOP_CONFIG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.args(args).output().expect("run doorloop")
+    };
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let file_arg = file.display().to_string();
+    // Defaults alone.
+    let out = run(&["config", "show"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("url = \"sqlite://doorloop.db\"") && shown.contains("idle_timeout_minutes = 30"),
+        "{shown}"
+    );
+    // The file over the defaults; its secret masked.
+    let out = run(&["--config", &file_arg, "config", "show"], &[]);
+    let shown = text(&out);
+    assert!(
+        shown.contains("uit-bestand.db") && shown.contains("idle_timeout_minutes = 12"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("0 30 7 * * Mon-Fri") && shown.contains("2026-05-15"),
+        "{shown}"
+    );
+    assert!(!shown.contains("heel-geheim"), "{shown}");
+    // Environment over the file, a flag over the environment.
+    let env_db = format!("sqlite://{}", dir.join("uit-omgeving.db").display());
+    let out = run(
+        &["config", "show"],
+        &[("DOORLOOP_CONFIG", &file_arg), ("DOORLOOP_DATABASE_URL", &env_db)],
+    );
+    assert!(text(&out).contains("uit-omgeving.db"), "{}", text(&out));
+    let flag_db = format!("sqlite://{}", dir.join("uit-vlag.db").display());
+    let out = run(
+        &[
+            "config",
+            "show",
+            "--database-url",
+            &flag_db,
+            "--closed-days",
+            "2026-12-24",
+        ],
+        &[("DOORLOOP_CONFIG", &file_arg), ("DOORLOOP_DATABASE_URL", &env_db)],
+    );
+    let shown = text(&out);
+    assert!(
+        shown.contains("uit-vlag.db") && shown.contains("2026-12-24") && !shown.contains("2026-05-15"),
+        "{shown}"
+    );
+    // The configured closed day counts for deadlines.
+    let out = run(
+        &[
+            "--config",
+            &file_arg,
+            "calendar",
+            "add",
+            "2026-05-13",
+            "2 werkdagen",
+        ],
+        &[],
+    );
+    assert!(text(&out).starts_with("2026-05-19\n"), "{}", text(&out));
+    // A bad file: key and line.
+    std::fs::write(
+        &file,
+        "[web]\nlisten = \"127.0.0.1:8080\"\nidle_timout_minutes = 5\n",
+    )
+    .unwrap();
+    let out = run(&["--config", &file_arg, "config", "show"], &[]);
+    assert!(!out.status.success());
+    let err = text(&out);
+    assert!(
+        err.contains("line 3") && err.contains("idle_timout_minutes") && err.contains("doorloop.toml"),
+        "{err}"
+    );
+}
+
 fn calendar_add_explains(dir: &Path) {
     let db = Db {
         url: format!("sqlite://{}", dir.join("c.db").display()),
@@ -996,6 +1099,14 @@ fn main() {
         validate_reports_every_problem(dir.path());
         Ok(())
     }));
+    trials.push(Trial::test(
+        "sqlite::configuration_is_layered_and_shown_masked",
+        || {
+            let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
+            configuration_is_layered_and_shown_masked(dir.path());
+            Ok(())
+        },
+    ));
     trials.push(Trial::test("sqlite::calendar_add_explains", || {
         let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
         calendar_add_explains(dir.path());

@@ -23,6 +23,11 @@ pub struct Calendar {
     pub day_start: NaiveTime,
     /// End of the working day (local time).
     pub day_end: NaiveTime,
+    /// Quiet hours (local time): reminders and escalations due from `quiet_from` until
+    /// `quiet_until`, or on a day off, wait for `morning` of the next working day.
+    pub quiet_from: NaiveTime,
+    pub quiet_until: NaiveTime,
+    pub morning: NaiveTime,
 }
 
 impl Default for Calendar {
@@ -31,6 +36,9 @@ impl Default for Calendar {
             closed_days: BTreeSet::new(),
             day_start: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN),
             day_end: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or(NaiveTime::MIN),
+            quiet_from: NaiveTime::from_hms_opt(18, 0, 0).unwrap_or(NaiveTime::MIN),
+            quiet_until: NaiveTime::from_hms_opt(7, 0, 0).unwrap_or(NaiveTime::MIN),
+            morning: NaiveTime::from_hms_opt(8, 30, 0).unwrap_or(NaiveTime::MIN),
         }
     }
 }

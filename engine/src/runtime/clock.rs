@@ -1,7 +1,7 @@
 //! A task's legal clock: the due date with its explanation, suspensions and extensions, and
 //! the timers it implies (deadline, escalation rungs, stall checks). Pure.
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use chrono_tz::Europe::Amsterdam;
 
 use super::effects::{Timer, TimerKind};
@@ -10,23 +10,17 @@ use crate::calendar::{Calendar, local_moment};
 use crate::model::{Deadline, Escalation, PathwayVersion, Step};
 use crate::term::{Term, TermKind};
 
-/// Start of the morning when held-back notifications go out (local time).
-const MORNING: (u32, u32) = (8, 30);
-/// Notifications wait for the morning when due at or after this hour (local time).
-const EVENING: u32 = 18;
-const EARLY: u32 = 7;
-
 /// The first moment at or after `t` that is inside working hours on a working day
 /// (quiet hours: nothing fires at night or at weekends).
 pub fn not_in_quiet_hours(cal: &Calendar, t: DateTime<Utc>) -> DateTime<Utc> {
     let local = t.with_timezone(&Amsterdam);
     let date = local.date_naive();
-    let hour = chrono::Timelike::hour(&local.time());
+    let time = local.time();
     let working = cal.is_working_day(date) && !matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
-    if working && (EARLY..EVENING).contains(&hour) {
+    if working && time >= cal.quiet_until && time < cal.quiet_from {
         return t;
     }
-    let mut day = if working && hour < EARLY {
+    let mut day = if working && time < cal.quiet_until {
         date
     } else {
         date.succ_opt().unwrap_or(date)
@@ -34,10 +28,7 @@ pub fn not_in_quiet_hours(cal: &Calendar, t: DateTime<Utc>) -> DateTime<Utc> {
     while !cal.is_working_day(day) {
         day = day.succ_opt().unwrap_or(day);
     }
-    local_moment(
-        day,
-        NaiveTime::from_hms_opt(MORNING.0, MORNING.1, 0).unwrap_or(NaiveTime::MIN),
-    )
+    local_moment(day, cal.morning)
 }
 
 /// Computes a step's deadline from `base`.
