@@ -63,7 +63,7 @@ pub fn notifier_config(settings: &Settings, default_base_url: &str) -> anyhow::R
         from: settings.mail.from.clone(),
         webhook: settings.webhook.as_ref().map(|w| Webhook {
             url: w.url.clone(),
-            secret: w.secret.expose_secret().to_owned(),
+            secret: w.secret.clone(),
         }),
         base_url: settings
             .web

@@ -32,7 +32,8 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct Webhook {
     pub url: String,
-    pub secret: String,
+    /// Never printed: `Debug` shows it redacted.
+    pub secret: secrecy::SecretString,
 }
 
 /// Settings that cannot work.

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::SendError;
@@ -17,7 +18,7 @@ use crate::config::{ConfigError, Webhook};
 pub struct WebhookChannel {
     client: reqwest::Client,
     url: reqwest::Url,
-    secret: String,
+    secret: SecretString,
 }
 
 /// The signature header value for a body sent at `timestamp`.
@@ -43,7 +44,7 @@ impl WebhookChannel {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(bad("only http and https are supported".into()));
         }
-        if webhook.secret.len() < 16 {
+        if webhook.secret.expose_secret().chars().count() < 16 {
             return Err(ConfigError::WeakSecret);
         }
         let client = reqwest::Client::builder()
@@ -69,7 +70,7 @@ impl WebhookChannel {
             permanent: true,
             message: e.to_string(),
         })?;
-        let signature = sign(&self.secret, now, &body);
+        let signature = sign(self.secret.expose_secret(), now, &body);
         let response = self
             .client
             .post(self.url.clone())
@@ -129,12 +130,23 @@ mod tests {
     }
 
     #[test]
+    fn the_secret_never_prints() {
+        let w = Webhook {
+            url: "https://zaaksysteem.example/hook".into(),
+            secret: SecretString::from("een-heel-geheim-gedeeld-woord".to_owned()),
+        };
+        let shown = format!("{w:?}");
+        assert!(!shown.contains("geheim"), "{shown}");
+        assert!(shown.contains("zaaksysteem.example"), "{shown}");
+    }
+
+    #[test]
     fn bad_webhooks_are_refused_with_a_reason() {
         let w = |url: &str, secret: &str| {
             WebhookChannel::new(
                 &Webhook {
                     url: url.into(),
-                    secret: secret.into(),
+                    secret: SecretString::from(secret.to_owned()),
                 },
                 Duration::from_secs(1),
             )

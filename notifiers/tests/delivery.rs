@@ -749,7 +749,7 @@ async fn webhooks_are_signed_and_retried(f: Fixture) {
     let mut cfg = config(None);
     cfg.webhook = Some(Webhook {
         url: format!("http://{addr}/hook"),
-        secret: SECRET.into(),
+        secret: secrecy::SecretString::from(SECRET.to_owned()),
     });
     let notifier = Notifier::new(engine.clone(), cfg, clock.clone(), "n1").unwrap();
     let case = engine
