@@ -12,11 +12,11 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use chrono::{Duration, TimeZone, Utc};
 use clap::Args;
-use doorloop_engine::calendar::Calendar;
+use doorloop_engine::demo::sim::{Driver, next_command};
 use doorloop_engine::engine::Engine;
 use doorloop_engine::runtime::{Action, Command, Event, EventKind};
-use doorloop_engine::sim::{Driver, next_command};
 use doorloop_engine::store::{PostgresStore, SqliteStore, Store};
+use doorloop_engine::time::calendar::Calendar;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -81,7 +81,7 @@ pub async fn run(args: BenchArgs, url: &str, allow_non_durable: bool) -> anyhow:
             pathway.steps.len(),
             started.elapsed().as_secs_f64() * 1000.0
         );
-        doorloop_engine::definition::to_yaml(&pathway)?
+        doorloop_engine::pathway::definition::to_yaml(&pathway)?
     } else {
         source
     };

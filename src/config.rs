@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{NaiveDate, NaiveTime};
-use doorloop_engine::calendar::Calendar;
 use doorloop_engine::scheduler::{Job, Schedule};
+use doorloop_engine::time::calendar::Calendar;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 

@@ -6,10 +6,10 @@ use anyhow::Context;
 use chrono::{Duration, Utc};
 use std::sync::Arc;
 
+use doorloop_engine::demo::sim::{Driver, next_command};
 use doorloop_engine::engine::Engine;
 use doorloop_engine::runtime::{Action, CaseState, Command};
 use doorloop_engine::scheduler::{Scheduler, SystemClock};
-use doorloop_engine::sim::{Driver, next_command};
 use doorloop_engine::store::TaskFilter;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -157,7 +157,8 @@ pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Re
         }
     }
     // A cohort shaped like the Oss pilot, started 20 months ago: the managers' figures.
-    let pilot = doorloop_engine::pilot::load(engine, now - Duration::days(600), Duration::days(3)).await?;
+    let pilot =
+        doorloop_engine::demo::pilot::load(engine, now - Duration::days(600), Duration::days(3)).await?;
     println!(
         "pilot cohort: {} participants of van-zorg-naar-werk (as in Oss: 38 a rung up, 12 to work)",
         pilot.cases.len()
@@ -188,7 +189,7 @@ async fn summary(engine: &Engine) -> anyhow::Result<()> {
     for (role, n) in by_role {
         println!("  {role:<28} {n}");
     }
-    let stalls = doorloop_engine::stall::queue(&store.open_stalls().await?, now);
+    let stalls = doorloop_engine::figures::stall::queue(&store.open_stalls().await?, now);
     if !stalls.is_empty() {
         println!("stalled cases:");
         for q in stalls.iter().take(6) {

@@ -1,6 +1,7 @@
 //! `doorloop`: the command-line entry point. Wiring only; the work lives in the modules.
 #![forbid(unsafe_code)]
 
+mod args;
 mod bench;
 mod cli;
 mod config;

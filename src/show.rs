@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
-use doorloop_engine::model::PathwayVersion;
+use doorloop_engine::figures::stall::{QueueLine, Risk};
+use doorloop_engine::pathway::model::PathwayVersion;
 use doorloop_engine::runtime::{CaseState, EventKind};
-use doorloop_engine::stall::{QueueLine, Risk};
 use doorloop_engine::store::{StoredEvent, TaskRow};
 
 /// Appends one line to an output buffer.

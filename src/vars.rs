@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
-use doorloop_engine::model::{Field, PathwayVersion};
+use doorloop_engine::pathway::model::{Field, PathwayVersion};
 use doorloop_engine::runtime::parse_field_value;
 use serde_json::Value;
 

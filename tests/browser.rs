@@ -526,7 +526,9 @@ async fn bpmn_js_opens_the_exports(driver: u16, viewer: &Path) {
         "simpel-switchen",
     ] {
         let yaml = std::fs::read_to_string(repo().join(format!("workflows/{name}.yaml"))).unwrap();
-        let pathway = doorloop_engine::definition::from_yaml(&yaml).unwrap().pathway;
+        let pathway = doorloop_engine::pathway::definition::from_yaml(&yaml)
+            .unwrap()
+            .pathway;
         let xml = doorloop_engine::bpmn::export::export(&pathway).unwrap();
         let page = pages.path().join(format!("{name}.html"));
         std::fs::write(

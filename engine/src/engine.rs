@@ -12,17 +12,18 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::calendar::Calendar;
-use crate::clock::{Clock, SystemClock};
-use crate::definition::{DefinitionError, Loaded, from_yaml};
+use crate::figures::stall::{self, Risk};
 use crate::metrics::Metrics;
-use crate::model::PathwayVersion;
+use crate::pathway::definition::{DefinitionError, Loaded, from_yaml};
+use crate::pathway::model::PathwayVersion;
+use crate::pathway::validate::{Problem, validate};
 use crate::runtime::{
     Action, CaseState, CaseStatus, Command, Migration, Outcome, RuntimeError, StepMapping,
     apply_with_calendar, migrate,
 };
 use crate::store::{CaseWrite, Store, StoreError};
-use crate::validate::{Problem, validate};
+use crate::time::calendar::Calendar;
+use crate::time::clock::{Clock, SystemClock};
 
 /// Why a command or request failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +84,7 @@ impl Engine {
         Engine::with_clock(store, calendar, Arc::new(SystemClock))
     }
 
-    /// Starts the engine with a clock of the caller's (tests move a [`ManualClock`](crate::clock::ManualClock)).
+    /// Starts the engine with a clock of the caller's (tests move a [`ManualClock`](crate::time::clock::ManualClock)).
     pub fn with_clock(store: Arc<dyn Store>, calendar: Calendar, clock: Arc<dyn Clock>) -> Engine {
         let (tx, rx) = mpsc::channel(4096);
         let cache: Cache = Arc::default();
@@ -270,6 +271,37 @@ impl Engine {
             })?;
         tracing::info!(from = from.version, "case migrated");
         Ok(Migration { outcome, tasks })
+    }
+
+    /// Whether each task is on track, at risk or overdue at `now` (`None` without a
+    /// deadline): at risk when a typical slow case — the 80th percentile of the time
+    /// spent in the same step of the same version, from up to 500 finished tasks —
+    /// would finish after the deadline. For work lists, the digest and the API.
+    pub async fn risks(
+        &self,
+        tasks: &[crate::store::TaskRow],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Risk>>> {
+        let mut history: HashMap<(String, u32, String), Option<i64>> = HashMap::new();
+        let mut risks = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let Some(due) = t.due_at else {
+                risks.push(None);
+                continue;
+            };
+            let key = (t.pathway_key.clone(), t.pathway_version, t.step.clone());
+            let p80 = match history.get(&key) {
+                Some(p80) => *p80,
+                None => {
+                    let mut d = self.store.step_durations(&key.0, key.1, &key.2, 500).await?;
+                    let p80 = stall::p80(&mut d);
+                    history.insert(key, p80);
+                    p80
+                }
+            };
+            risks.push(Some(stall::risk(t.opened_at, due, now, p80)));
+        }
+        Ok(risks)
     }
 
     /// The current state of a case, from the database.

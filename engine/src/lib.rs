@@ -1,28 +1,27 @@
 //! Doorloop engine: the pathway model, validation, the pure case runtime, Dutch legal time,
 //! and the durable store on SQLite and PostgreSQL.
 //!
-//! The modules `model`, `term`, `calendar`, `expr`, `definition`, `validate`, `diff`,
-//! `figures` and `runtime` do no IO and never read the clock. `store` and `engine` hold all database work.
+//! - `pathway/`: the model, YAML with source lines, conditions, validation
+//! - `runtime/`: the pure case runtime (commands in, events and effects out), migration
+//! - `time/`: legal terms, the calendar, the clock
+//! - `figures/`: managers' figures, stalls, the diff between versions
+//! - `text/`: the Dutch words users read; what messages may say
+//! - `bpmn/`: import and export
+//! - `store/`, `engine`, `scheduler`, `metrics`: the database, the writer, timers, figures of the process
+//! - `demo/`: the pilot cohort and the simulator
+//!
+//! `pathway`, `runtime`, `time`, `figures` and `text` do no IO and never read the clock
+//! (`now` is an argument). `store` and `engine` hold all database work.
 #![forbid(unsafe_code)]
 
 pub mod bpmn;
-pub mod calendar;
-pub mod clock;
-pub mod definition;
-pub mod diff;
-pub mod dutch;
-pub mod dutch_problems;
+pub mod demo;
 pub mod engine;
-pub mod expr;
 pub mod figures;
-pub mod messages;
 pub mod metrics;
-pub mod model;
-pub mod pilot;
+pub mod pathway;
 pub mod runtime;
 pub mod scheduler;
-pub mod sim;
-pub mod stall;
 pub mod store;
-pub mod term;
-pub mod validate;
+pub mod text;
+pub mod time;

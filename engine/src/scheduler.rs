@@ -18,7 +18,7 @@ use crate::engine::{Engine, EngineError};
 use crate::runtime::{Action, Command};
 use crate::store::{Broadcast, DueTimer, UserRole};
 
-pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::time::clock::{Clock, ManualClock, SystemClock};
 
 /// A recurring job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,7 +278,8 @@ impl Scheduler {
         };
         let now = self.clock.now();
         let today = now.with_timezone(&Amsterdam).date_naive();
-        let midnight = crate::calendar::local_moment(today, chrono::NaiveTime::MIN).with_timezone(&Amsterdam);
+        let midnight =
+            crate::time::calendar::local_moment(today, chrono::NaiveTime::MIN).with_timezone(&Amsterdam);
         let planned = s
             .cron
             .after(&(midnight - Duration::seconds(1)))

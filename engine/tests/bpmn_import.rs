@@ -7,12 +7,15 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use doorloop_engine::bpmn::import::{ImportError, import};
-use doorloop_engine::model::{FieldType, Next, PathwayVersion, StepKind};
+use doorloop_engine::pathway::model::{FieldType, Next, PathwayVersion, StepKind};
+use doorloop_engine::pathway::validate::validate_pathway;
 use doorloop_engine::runtime::{Action, CaseState, CaseStatus, Command, TaskRef, apply};
-use doorloop_engine::validate::validate_pathway;
 use serde_json::json;
 
-fn step_of<'a>(p: &'a doorloop_engine::model::Pathway, id: &str) -> &'a doorloop_engine::model::Step {
+fn step_of<'a>(
+    p: &'a doorloop_engine::pathway::model::Pathway,
+    id: &str,
+) -> &'a doorloop_engine::pathway::model::Step {
     p.steps
         .iter()
         .find(|s| s.id == id)
@@ -234,7 +237,7 @@ fn doorloop_properties_survive_in_their_own_namespace() {
     assert_eq!(intake.roles, ["wmo-consulent", "klantmanager"]);
     assert!(matches!(
         intake.deadline,
-        Some(doorloop_engine::model::Deadline::Detailed { atw: true, .. })
+        Some(doorloop_engine::pathway::model::Deadline::Detailed { atw: true, .. })
     ));
     assert!(intake.stall_after.is_some());
     assert_eq!(intake.rung, Some(2));
@@ -253,7 +256,7 @@ fn doorloop_properties_survive_in_their_own_namespace() {
 #[test]
 fn shipped_pathways_survive_a_round_trip_through_bpmn() {
     use doorloop_engine::bpmn::export::export;
-    use doorloop_engine::definition::from_yaml;
+    use doorloop_engine::pathway::definition::from_yaml;
     for name in [
         "van-zorg-naar-werk.yaml",
         "jongeren-zorg-school-werk.yaml",
@@ -266,8 +269,8 @@ fn shipped_pathways_survive_a_round_trip_through_bpmn() {
         let back = import(&xml).unwrap_or_else(|e| panic!("{name}: {e}\n{xml}"));
         if back != original {
             let (a, b) = (
-                doorloop_engine::definition::to_yaml(&original).unwrap(),
-                doorloop_engine::definition::to_yaml(&back).unwrap(),
+                doorloop_engine::pathway::definition::to_yaml(&original).unwrap(),
+                doorloop_engine::pathway::definition::to_yaml(&back).unwrap(),
             );
             let diff: Vec<String> = a
                 .lines()

@@ -15,13 +15,13 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{Value, json};
 
-use doorloop_engine::calendar::Calendar;
 use doorloop_engine::engine::{Engine, EngineError};
 use doorloop_engine::runtime::{Action, CaseState, CaseStatus, Command, TaskRef, apply};
 use doorloop_engine::store::{
     AccessEntry, CaseWrite, PostgresStore, SqliteStore, Store, StoreError, TaskFilter, User, UserRole,
     WorkFilter,
 };
+use doorloop_engine::time::calendar::Calendar;
 
 const VZNW: &str = include_str!("../../workflows/van-zorg-naar-werk.yaml");
 const PG_ENV: &str = "DOORLOOP_TEST_POSTGRES_URL";
@@ -670,7 +670,7 @@ async fn step_history_feeds_the_risk(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(d.len(), 6);
-    assert_eq!(doorloop_engine::stall::p80(&mut d), Some(5 * 86_400));
+    assert_eq!(doorloop_engine::figures::stall::p80(&mut d), Some(5 * 86_400));
     assert!(
         engine
             .store()
@@ -719,7 +719,7 @@ steps:
 /// Local Amsterdam time.
 fn at(s: &str) -> DateTime<Utc> {
     let n = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-    doorloop_engine::calendar::local_moment(n.date(), n.time())
+    doorloop_engine::time::calendar::local_moment(n.date(), n.time())
 }
 
 fn count(events: &[doorloop_engine::store::StoredEvent], name: &str) -> usize {

@@ -1,7 +1,7 @@
 //! Each kind of broken pathway gets a message that names the step (and its line).
 
-use doorloop_engine::definition::from_yaml;
-use doorloop_engine::validate::{Problem, validate};
+use doorloop_engine::pathway::definition::from_yaml;
+use doorloop_engine::pathway::validate::{Problem, validate};
 
 const HEAD: &str = "key: k\nname: K\nroles:\n  r: { name: R }\n  s: { name: S }\nvariables:\n  - { name: x, type: boolean }\nsteps:\n";
 
@@ -249,7 +249,11 @@ fn chain(key: &str, n: usize) -> String {
 fn a_long_chain_is_validated_without_recursion() {
     // The largest pathway allowed, validated on a thread with a 128 KiB stack: a recursive
     // graph walk (Tarjan's SCC in petgraph) overflows it and aborts the whole process.
-    let loaded = from_yaml(&chain("keten", doorloop_engine::definition::MAX_STEPS - 1)).unwrap();
+    let loaded = from_yaml(&chain(
+        "keten",
+        doorloop_engine::pathway::definition::MAX_STEPS - 1,
+    ))
+    .unwrap();
     let problems = std::thread::Builder::new()
         .stack_size(128 * 1024)
         .spawn(move || validate(&loaded))
@@ -261,7 +265,7 @@ fn a_long_chain_is_validated_without_recursion() {
 
 #[test]
 fn too_many_steps_too_deep_or_too_large_is_refused_with_its_reason() {
-    use doorloop_engine::definition::{DefinitionError, MAX_NESTING, MAX_SOURCE_BYTES, MAX_STEPS};
+    use doorloop_engine::pathway::definition::{DefinitionError, MAX_NESTING, MAX_SOURCE_BYTES, MAX_STEPS};
     // Like what the probe published (~23,500 short steps in one request under 1 MB).
     match from_yaml(&chain("keten", 15_000)) {
         Err(DefinitionError::TooManySteps { count, limit }) => {
@@ -284,7 +288,7 @@ fn too_many_steps_too_deep_or_too_large_is_refused_with_its_reason() {
     assert!(matches!(from_yaml(&block), Err(DefinitionError::TooDeep { .. })));
     let large = format!("key: k\n# {}\n", "x".repeat(MAX_SOURCE_BYTES));
     assert!(matches!(from_yaml(&large), Err(DefinitionError::TooLarge { .. })));
-    let text = doorloop_engine::dutch_problems::definition(&from_yaml(&deep).unwrap_err());
+    let text = doorloop_engine::text::problems::definition(&from_yaml(&deep).unwrap_err());
     assert!(text.contains("dieper genest dan 32 niveaus"), "{text}");
 }
 
@@ -302,9 +306,10 @@ fn keys_fit_for_urls_and_files_only() {
         let loaded = from_yaml(&source).unwrap_or_else(|e| panic!("{bad}: {e}"));
         let problems = validate(&loaded);
         assert!(
-            problems
-                .iter()
-                .any(|p| matches!(p.kind, doorloop_engine::validate::ProblemKind::BadKey { .. })),
+            problems.iter().any(|p| matches!(
+                p.kind,
+                doorloop_engine::pathway::validate::ProblemKind::BadKey { .. }
+            )),
             "{bad}: {problems:?}"
         );
     }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Europe::Amsterdam;
-use doorloop_engine::dutch::{clock_time, date, date_time, long_date, stall_reason};
 use doorloop_engine::engine::Engine;
-use doorloop_engine::messages::{self, CaseMessage, CaseRef, Person, StallRef, TaskRef, VisitRef};
-use doorloop_engine::model::PathwayVersion;
+use doorloop_engine::pathway::model::PathwayVersion;
 use doorloop_engine::runtime::{CaseState, RungChange, Task, Visit};
 use doorloop_engine::store::{NewDelivery, OutboxItem, TaskRow, User, UserRole};
+use doorloop_engine::text::dutch::{clock_time, date, date_time, long_date, stall_reason};
+use doorloop_engine::text::messages::{self, CaseMessage, CaseRef, Person, StallRef, TaskRef, VisitRef};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -505,7 +505,7 @@ impl Composer {
         };
         let local = now.with_timezone(&Amsterdam);
         let days_left = 6 - i64::from(local.weekday().num_days_from_monday());
-        let end_of_week = doorloop_engine::calendar::local_moment(
+        let end_of_week = doorloop_engine::time::calendar::local_moment(
             local.date_naive() + Duration::days(days_left + 1),
             chrono::NaiveTime::MIN,
         );

@@ -121,7 +121,7 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use doorloop_engine::messages::{CASE_KINDS, CaseMessage};
+    use doorloop_engine::text::messages::{CASE_KINDS, CaseMessage};
     use serde_json::json;
 
     fn sample(kind: &str) -> Value {

@@ -14,11 +14,11 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
-use doorloop_engine::calendar::Calendar;
 use doorloop_engine::engine::Engine;
 use doorloop_engine::runtime::{Action, Command, TaskRef};
 use doorloop_engine::scheduler::{Clock, ManualClock, Schedule, Scheduler, SystemClock};
 use doorloop_engine::store::{Broadcast, PostgresStore, SqliteStore, Store, User, UserRole};
+use doorloop_engine::time::calendar::Calendar;
 use doorloop_notifiers::{Config, Notifier, Webhook};
 use icalendar::{Calendar as ICalendar, CalendarComponent, CalendarDateTime, Component, DatePerhapsTime};
 use libtest_mimic::{Arguments, Failed, Trial};

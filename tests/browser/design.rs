@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use chrono::TimeZone;
-use doorloop_engine::calendar::Calendar;
+use doorloop_engine::demo::pilot::{self, Pilot, Route};
 use doorloop_engine::engine::Engine;
-use doorloop_engine::pilot::{self, Pilot, Route};
 use doorloop_engine::store::SqliteStore;
+use doorloop_engine::time::calendar::Calendar;
 
 use super::*;
 

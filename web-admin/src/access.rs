@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use doorloop_engine::clock::Clock;
 use doorloop_engine::runtime::{CaseState, Task};
 use doorloop_engine::store::{AccessEntry, Store, User, UserRole};
+use doorloop_engine::time::clock::Clock;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::WebError;

@@ -629,7 +629,7 @@ pub async fn complete(
     check_task(&user, open)?;
     let is_visit = pv
         .step(&open.step)
-        .is_some_and(|s| s.kind == doorloop_engine::model::StepKind::JointVisit);
+        .is_some_and(|s| s.kind == doorloop_engine::pathway::model::StepKind::JointVisit);
     let action = if is_visit {
         Action::RecordVisitOutcome {
             task: TaskRef(task),

@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use doorloop_engine::definition::{Loaded, from_yaml};
-use doorloop_engine::diff::diff;
-use doorloop_engine::dutch_problems;
-use doorloop_engine::model::{PathwayVersion, StepKind};
+use doorloop_engine::figures::diff::diff;
+use doorloop_engine::pathway::definition::{Loaded, from_yaml};
+use doorloop_engine::pathway::model::{PathwayVersion, StepKind};
+use doorloop_engine::pathway::validate::{Problem, validate};
 use doorloop_engine::store::{Draft, PathwaySummary, StoreError, UserRole};
-use doorloop_engine::validate::{Problem, validate};
+use doorloop_engine::text::problems as dutch_problems;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -223,8 +223,8 @@ fn check_now(source: &str, key: Option<&str>) -> Checked {
     match from_yaml(source) {
         Err(e) => {
             let line = match &e {
-                doorloop_engine::definition::DefinitionError::Syntax { line, .. }
-                | doorloop_engine::definition::DefinitionError::TooDeep { line, .. } => Some(*line),
+                doorloop_engine::pathway::definition::DefinitionError::Syntax { line, .. }
+                | doorloop_engine::pathway::definition::DefinitionError::TooDeep { line, .. } => Some(*line),
                 _ => None,
             };
             Checked {
@@ -418,7 +418,7 @@ async fn editor_page(
         data.insert("next_version".into(), json!(next));
         if let Some(live) = &live {
             let d = diff(&live.pathway, &loaded.pathway);
-            let name = |id: &str, p: &doorloop_engine::model::Pathway| {
+            let name = |id: &str, p: &doorloop_engine::pathway::model::Pathway| {
                 p.steps
                     .iter()
                     .find(|s| s.id == id)
@@ -630,13 +630,13 @@ pub async fn import_bpmn(
         }
     };
     let key = pathway.key.clone();
-    if !doorloop_engine::validate::valid_key(&key) {
+    if !doorloop_engine::pathway::validate::valid_key(&key) {
         return Err(bad(format!(
             "De sleutel `{key}` uit het bestand mag alleen kleine letters, cijfers, '-' en '_' bevatten."
         )));
     }
-    let yaml =
-        doorloop_engine::definition::to_yaml(&pathway).map_err(|e| bad(dutch_problems::definition(&e)))?;
+    let yaml = doorloop_engine::pathway::definition::to_yaml(&pathway)
+        .map_err(|e| bad(dutch_problems::definition(&e)))?;
     app.engine
         .store()
         .save_draft(&key, &yaml, &viewer.user.id, app.clock.now())

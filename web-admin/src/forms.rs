@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use doorloop_engine::model::{Field, FieldType};
+use doorloop_engine::pathway::model::{Field, FieldType};
 use serde::Serialize;
 use serde_json::Value;
 

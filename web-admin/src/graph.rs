@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use doorloop_engine::model::{PathwayVersion, StepKind};
+use doorloop_engine::pathway::model::{PathwayVersion, StepKind};
 use layout::backends::svg::SVGWriter;
 use layout::core::base::Orientation;
 use layout::core::color::Color;
@@ -280,7 +280,7 @@ pub fn draw_marked(pathway: &PathwayVersion, marks: &Marks) -> Drawing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use doorloop_engine::definition;
+    use doorloop_engine::pathway::definition;
 
     #[test]
     fn every_shipped_pathway_draws_with_its_steps_and_highlights() {

@@ -10,10 +10,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Months};
 use chrono_tz::Europe::Amsterdam;
-use doorloop_engine::dutch::stall_reason;
 use doorloop_engine::figures::{self, Spread, cell, duration_nl};
-use doorloop_engine::model::PathwayVersion;
+use doorloop_engine::pathway::model::PathwayVersion;
 use doorloop_engine::store::UserRole;
+use doorloop_engine::text::dutch::stall_reason;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -471,7 +471,7 @@ struct OutcomeView {
 async fn outcome_view(app: &AppState, pv: &PathwayVersion, p: &Period) -> WebResult<OutcomeView> {
     let groups = app.engine.store().case_groups(Some(pv.key())).await?;
     let o = figures::outcomes(&groups, &p.from, &p.to);
-    let mut outcomes: Vec<String> = doorloop_engine::model::KNOWN_OUTCOMES
+    let mut outcomes: Vec<String> = doorloop_engine::pathway::model::KNOWN_OUTCOMES
         .iter()
         .filter(|k| !["verhuisd", "overleden", "overgedragen"].contains(k))
         .map(|s| (*s).to_owned())

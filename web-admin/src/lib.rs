@@ -32,7 +32,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use doorloop_engine::engine::Engine;
-use doorloop_engine::model::PathwayVersion;
+use doorloop_engine::pathway::model::PathwayVersion;
 use doorloop_engine::store::{Store, User};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
@@ -210,7 +210,7 @@ pub struct AppState {
     pub users: UserCache,
     pub oidc: Option<oidc::Oidc>,
     /// The one clock handlers read (the engine's).
-    pub clock: Arc<dyn doorloop_engine::clock::Clock>,
+    pub clock: Arc<dyn doorloop_engine::time::clock::Clock>,
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \

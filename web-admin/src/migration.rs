@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use doorloop_engine::dutch_problems;
 use doorloop_engine::engine::EngineError;
-use doorloop_engine::model::{PathwayVersion, StepKind};
+use doorloop_engine::pathway::model::{PathwayVersion, StepKind};
 use doorloop_engine::runtime::{StepMapping, TaskFate, propose_mapping};
 use doorloop_engine::store::UserRole;
+use doorloop_engine::text::problems as dutch_problems;
 use serde_json::{Value, json};
 
 use crate::auth::{self, CsrfForm, Viewer};

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
 use doorloop_engine::engine::EngineError;
-use doorloop_engine::model::{PathwayVersion, Step, StepKind};
+use doorloop_engine::pathway::model::{PathwayVersion, Step, StepKind};
 use doorloop_engine::runtime::{Action, CaseState, Command, EventKind, RuntimeError, Task, TaskRef};
 use doorloop_engine::store::{RetryOutcome, TaskRow, User, UserRole, WorkFilter};
 use serde::Deserialize;

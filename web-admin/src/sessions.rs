@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use doorloop_engine::clock::Clock;
 use doorloop_engine::store::Store;
+use doorloop_engine::time::clock::Clock;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{Error, Result, SessionStore};
 

@@ -142,7 +142,7 @@ pub fn due_state(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (&'static st
     }
 }
 
-pub use doorloop_engine::dutch::{date, date_time, stall_reason};
+pub use doorloop_engine::text::dutch::{date, date_time, stall_reason};
 
 #[cfg(test)]
 mod tests {

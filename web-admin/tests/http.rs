@@ -13,10 +13,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::{Duration, Utc};
-use doorloop_engine::calendar::Calendar;
 use doorloop_engine::engine::Engine;
 use doorloop_engine::runtime::{Action, Command, TaskRef};
 use doorloop_engine::store::{PostgresStore, SqliteStore, Store, User, UserRole};
+use doorloop_engine::time::calendar::Calendar;
 use doorloop_web::{WebConfig, auth};
 use http_body_util::BodyExt;
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -69,13 +69,13 @@ async fn fixture(pg: Option<&str>) -> Fixture {
 }
 
 async fn fixture_with(pg: Option<&str>, config: WebConfig) -> Fixture {
-    fixture_clocked(pg, config, Arc::new(doorloop_engine::clock::SystemClock)).await
+    fixture_clocked(pg, config, Arc::new(doorloop_engine::time::clock::SystemClock)).await
 }
 
 async fn fixture_clocked(
     pg: Option<&str>,
     config: WebConfig,
-    clock: Arc<dyn doorloop_engine::clock::Clock>,
+    clock: Arc<dyn doorloop_engine::time::clock::Clock>,
 ) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (store, pg): (Arc<dyn Store>, _) = match pg {
@@ -1091,7 +1091,7 @@ async fn authorisation_matrix(f: Fixture) {
 
 async fn sessions_end_when_idle_and_after_the_absolute_limit() {
     // The session's clocks follow the engine's clock: moved by hand, never slept on.
-    let clock = Arc::new(doorloop_engine::clock::ManualClock::new(Utc::now()));
+    let clock = Arc::new(doorloop_engine::time::clock::ManualClock::new(Utc::now()));
     let idle = fixture_clocked(
         None,
         WebConfig {
@@ -1115,7 +1115,7 @@ async fn sessions_end_when_idle_and_after_the_absolute_limit() {
             .starts_with("/inloggen")
     );
 
-    let clock = Arc::new(doorloop_engine::clock::ManualClock::new(Utc::now()));
+    let clock = Arc::new(doorloop_engine::time::clock::ManualClock::new(Utc::now()));
     let absolute = fixture_clocked(
         None,
         WebConfig {

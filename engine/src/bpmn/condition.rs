@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use logos::Logos;
 
-use crate::expr::Expr;
-use crate::model::FieldType;
+use crate::pathway::expr::Expr;
+use crate::pathway::model::FieldType;
 
 #[derive(Logos, Debug, Clone, PartialEq)]
 #[logos(skip r"[ \t\r\n]+")]

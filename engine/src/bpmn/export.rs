@@ -8,12 +8,8 @@ use quick_xml::Writer;
 use quick_xml::events::BytesText;
 
 use super::extensions::DOORLOOP;
-use super::import::{BPMN, CAMUNDA};
-use crate::model::{Deadline, Escalation, Field, Pathway, Step, StepKind};
-
-/// The `language` of conditions written in Doorloop's expression language (CEL): an
-/// import takes them as they are.
-pub const CEL: &str = "https://github.com/google/cel-spec";
+use super::{BPMN, CAMUNDA, CEL};
+use crate::pathway::model::{Deadline, Escalation, Field, Pathway, Step, StepKind};
 
 /// An XML element before it is written.
 struct El {

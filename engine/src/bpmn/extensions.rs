@@ -14,10 +14,10 @@
 
 use roxmltree::Node;
 
-use crate::model::{
+use crate::pathway::model::{
     ClockRules, Deadline, Escalation, Field, FieldType, MessageText, Pathway, RoleDef, Step, StepKind,
 };
-use crate::term::Term;
+use crate::time::term::Term;
 
 pub const DOORLOOP: &str = "urn:doorloop:bpmn:1";
 

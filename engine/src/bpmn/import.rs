@@ -21,11 +21,12 @@ use roxmltree::{Document, Node};
 
 use super::condition::{self, ConditionError};
 use super::extensions;
-use crate::model::{Branch, Deadline, Defaults, Field, FieldType, Next, Pathway, RoleDef, Step, StepKind};
-use crate::term::Term;
+use super::{BPMN, CAMUNDA};
+use crate::pathway::model::{
+    Branch, Deadline, Defaults, Field, FieldType, Next, Pathway, RoleDef, Step, StepKind,
+};
+use crate::time::term::Term;
 
-pub const BPMN: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
-pub const CAMUNDA: &str = "http://camunda.org/schema/1.0/bpmn";
 pub const ZEEBE: &str = "http://camunda.org/schema/zeebe/1.0";
 
 /// Why a file cannot be imported.
@@ -399,8 +400,8 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
     let split_id = |id: &str| format!("{id}_split");
     let mut translate_flow = |f: &Flow, problems: &mut Vec<String>| -> Option<String> {
         let c = f.condition.as_deref()?;
-        if f.language.as_deref() == Some(super::export::CEL) {
-            return match crate::expr::Expr::compile(c) {
+        if f.language.as_deref() == Some(super::CEL) {
+            return match crate::pathway::expr::Expr::compile(c) {
                 Ok(_) => Some(c.to_owned()),
                 Err(e) => {
                     problems.push(format!(
@@ -542,7 +543,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                     }
                 }
             };
-            step.escalations.push(crate::model::Escalation {
+            step.escalations.push(crate::pathway::model::Escalation {
                 before: None,
                 after,
                 to: to.clone(),

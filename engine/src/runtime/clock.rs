@@ -6,9 +6,9 @@ use chrono_tz::Europe::Amsterdam;
 
 use super::effects::{Timer, TimerKind};
 use super::state::{ClockChange, DueInfo, Task};
-use crate::calendar::{Calendar, local_moment};
-use crate::model::{Deadline, Escalation, PathwayVersion, Step};
-use crate::term::{Term, TermKind};
+use crate::pathway::model::{Deadline, Escalation, PathwayVersion, Step};
+use crate::time::calendar::{Calendar, local_moment};
+use crate::time::term::{Term, TermKind};
 
 /// The first moment at or after `t` that is inside working hours on a working day
 /// (quiet hours: nothing fires at night or at weekends).

@@ -5,7 +5,7 @@ use chrono_tz::Europe::Amsterdam;
 use serde::{Deserialize, Serialize};
 
 use super::state::Visit;
-use crate::calendar::{Calendar, local_moment};
+use crate::time::calendar::{Calendar, local_moment};
 
 /// Something to do after the command commits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::{Result, RuntimeError};
-use crate::model::{Field, FieldType, PathwayVersion, Step};
+use crate::pathway::model::{Field, FieldType, PathwayVersion, Step};
 
 /// Checks a completed form: every value belongs to a field of the step and has its type;
 /// every required field is present. Nulls count as absent.

@@ -15,13 +15,10 @@ use std::collections::{BTreeMap, VecDeque};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::state::{CaseState, CaseStatus, DueInfo, EventKind, Task};
+use super::state::{CaseState, CaseStatus, DueInfo, EventKind, MIGRATE_COMMAND, Task};
 use super::{Effect, Outcome, Result, Run, RuntimeError, clock};
-use crate::calendar::Calendar;
-use crate::model::{PathwayVersion, Step, StepKind};
-
-/// The command name of migrations; like timers, a migration is not activity on a case.
-pub const MIGRATE_COMMAND: &str = "migrate_case";
+use crate::pathway::model::{PathwayVersion, Step, StepKind};
+use crate::time::calendar::Calendar;
 
 /// Old step id → new step id.
 pub type StepMapping = BTreeMap<String, String>;
@@ -253,7 +250,7 @@ fn recomputed_due(
         let mut due = clock::new_due(cal, deadline, task.opened_at);
         due.explanation.push(format!(
             "deadline added by the migration to version {version} on {}, counted from when the task opened",
-            crate::dutch::date(now)
+            crate::text::dutch::date(now)
         ));
         return Some(due);
     };
@@ -267,7 +264,7 @@ fn recomputed_due(
     explanation.push(format!(
         "term changed from {} to {term} by the migration to version {version} on {}",
         old.term,
-        crate::dutch::date(now)
+        crate::text::dutch::date(now)
     ));
     if shift != chrono::Duration::zero() {
         explanation.push(format!(
@@ -377,9 +374,9 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     use super::*;
-    use crate::definition::from_yaml;
+    use crate::pathway::definition::from_yaml;
+    use crate::pathway::validate::validate;
     use crate::runtime::{Action, Command, TaskRef, apply};
-    use crate::validate::validate;
 
     const V1: &str = r#"
 key: proef

@@ -17,19 +17,17 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::calendar::Calendar;
-use crate::expr::Expr;
-use crate::model::{FieldType, PathwayVersion, Step, StepKind};
+use crate::pathway::expr::Expr;
+use crate::pathway::model::{FieldType, PathwayVersion, Step, StepKind};
+use crate::time::calendar::Calendar;
 
 pub use clock::{inactivity_key, not_in_quiet_hours};
 pub use effects::{Effect, Notification, NotificationKind, Recipient, Timer, TimerKind};
 pub use forms::parse_field_value;
-pub use migrate::{
-    MIGRATE_COMMAND, Migration, StepMapping, TargetProblem, TaskFate, TaskMigration, migrate, propose_mapping,
-};
+pub use migrate::{Migration, StepMapping, TargetProblem, TaskFate, TaskMigration, migrate, propose_mapping};
 pub use state::{
-    CaseState, CaseStatus, ClockChange, DueInfo, Event, EventKind, RungChange, SplitState, Stall,
-    TIMER_COMMAND, Task, Token, Visit, visit_timer_keys,
+    CaseState, CaseStatus, ClockChange, DueInfo, Event, EventKind, MIGRATE_COMMAND, RungChange, SplitState,
+    Stall, TIMER_COMMAND, Task, Token, Visit, visit_timer_keys,
 };
 
 /// Most automatic moves one command may make before the runtime stops a runaway loop.
@@ -436,9 +434,9 @@ impl<'a> Run<'a> {
             Action::SuspendClock { task, reason } => self.change_clock(&task, ClockOp::Suspend, &reason),
             Action::ResumeClock { task, reason } => self.change_clock(&task, ClockOp::Resume, &reason),
             Action::ExtendDeadline { task, term, reason } => {
-                let term: crate::term::Term = term
+                let term: crate::time::term::Term = term
                     .parse()
-                    .map_err(|e: crate::term::TermError| RuntimeError::BadTerm(e.to_string()))?;
+                    .map_err(|e: crate::time::term::TermError| RuntimeError::BadTerm(e.to_string()))?;
                 self.change_clock(&task, ClockOp::Extend(term), &reason)
             }
             Action::TimerFired { key } => self.timer_fired(&key),
@@ -1165,7 +1163,7 @@ const INACTIVE: &str = "inactive";
 enum ClockOp {
     Suspend,
     Resume,
-    Extend(crate::term::Term),
+    Extend(crate::time::term::Term),
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ impl CaseState {
     pub fn evolve(&mut self, event: &Event) {
         self.seq += 1;
         self.last_event_at = Some(event.at);
-        if event.command != TIMER_COMMAND && event.command != super::migrate::MIGRATE_COMMAND {
+        if event.command != TIMER_COMMAND && event.command != MIGRATE_COMMAND {
             self.last_activity_at = Some(event.at);
         }
         match &event.kind {
@@ -374,6 +374,8 @@ impl CaseState {
 
 /// The command name of timer firings; they are not activity on a case.
 pub const TIMER_COMMAND: &str = "timer_fired";
+/// The command name of migrations; like timers, a migration is not activity on a case.
+pub const MIGRATE_COMMAND: &str = "migrate_case";
 
 /// Timer keys a planned visit owns: reminders before it and the missing-outcome check.
 pub fn visit_timer_keys(case: &str, task: &str, revision: u32, reminders: usize) -> Vec<String> {

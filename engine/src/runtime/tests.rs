@@ -7,9 +7,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::definition::from_yaml;
-use crate::model::{FieldType, PathwayVersion};
-use crate::validate::validate;
+use crate::pathway::definition::from_yaml;
+use crate::pathway::model::{FieldType, PathwayVersion};
+use crate::pathway::validate::validate;
 
 pub(crate) const SHIPPED: [(&str, &str); 3] = [
     (

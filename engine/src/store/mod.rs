@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{Pathway, PathwayVersion};
+use crate::pathway::model::{Pathway, PathwayVersion};
 use crate::runtime::{CaseState, Event};
 
 pub use identity::{IdentityStore, add_identity_user};

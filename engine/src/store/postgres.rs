@@ -19,7 +19,7 @@ use super::{
     NewDelivery, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, Store, StoreError,
     StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome,
 };
-use crate::model::{Pathway, PathwayVersion};
+use crate::pathway::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

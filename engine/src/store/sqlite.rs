@@ -26,7 +26,7 @@ use super::{
     StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome,
     ts,
 };
-use crate::model::{Pathway, PathwayVersion};
+use crate::pathway::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

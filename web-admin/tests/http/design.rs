@@ -3,7 +3,7 @@
 
 use super::*;
 use chrono::TimeZone;
-use doorloop_engine::pilot::{self, Route};
+use doorloop_engine::demo::pilot::{self, Route};
 
 const KEY: &str = "van-zorg-naar-werk";
 

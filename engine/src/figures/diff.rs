@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::{Pathway, Step};
+use crate::pathway::model::{Pathway, Step};
 
 /// One step that exists in both versions but differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,9 +87,9 @@ pub fn diff(old: &Pathway, new: &Pathway) -> PathwayDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::definition::from_yaml;
+    use crate::pathway::definition::from_yaml;
 
-    const VZNW: &str = include_str!("../../workflows/van-zorg-naar-werk.yaml");
+    const VZNW: &str = include_str!("../../../workflows/van-zorg-naar-werk.yaml");
 
     #[test]
     fn steps_added_removed_and_changed_are_named() {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::model::{FieldType, PathwayVersion, StepKind};
+use crate::pathway::model::{FieldType, PathwayVersion, StepKind};
 use crate::runtime::{Action, CaseState, CaseStatus, Command, TaskRef};
 
 /// How the driver chooses.

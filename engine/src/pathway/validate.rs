@@ -10,9 +10,9 @@ use petgraph::algo::{dominators, kosaraju_scc};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, EdgeRef, Reversed};
 
-use crate::definition::Loaded;
-use crate::expr::Expr;
-use crate::model::{
+use crate::pathway::definition::Loaded;
+use crate::pathway::expr::Expr;
+use crate::pathway::model::{
     ESCALATION_TARGETS, FieldType, KNOWN_OUTCOMES, KNOWN_WAIT_REASONS, Pathway, Step, StepKind,
 };
 
@@ -116,7 +116,7 @@ pub enum ProblemKind {
     #[error("`{attribute}` needs a `deadline` on the step")]
     NeedsDeadline { attribute: String },
     #[error(transparent)]
-    Message(#[from] crate::messages::MessageProblem),
+    Message(#[from] crate::text::messages::MessageProblem),
 }
 
 /// Whether a pathway key is fit for URLs, file names and the store: 1 to 64 lowercase
@@ -178,13 +178,13 @@ impl Validator<'_> {
                 },
             );
         }
-        if steps.len() > crate::definition::MAX_STEPS {
+        if steps.len() > crate::pathway::definition::MAX_STEPS {
             // Nothing else is checked: the graph work would cost time on hostile input.
             self.at(
                 None,
                 ProblemKind::TooManySteps {
                     count: steps.len(),
-                    limit: crate::definition::MAX_STEPS,
+                    limit: crate::pathway::definition::MAX_STEPS,
                 },
             );
             return;
@@ -200,7 +200,7 @@ impl Validator<'_> {
             self.check_step_shape(i, s);
         }
         self.check_variables();
-        for problem in crate::messages::check_pathway(self.p()) {
+        for problem in crate::text::messages::check_pathway(self.p()) {
             self.at(None, ProblemKind::Message(problem));
         }
         for (rung, e) in self.loaded.pathway.defaults.escalations.iter().enumerate() {

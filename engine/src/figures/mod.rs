@@ -3,6 +3,9 @@
 //! by outcome, and the cohort funnel. Small cells can be suppressed: in cohorts of about
 //! fifty, a count of one to four can identify a resident.
 
+pub mod diff;
+pub mod stall;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

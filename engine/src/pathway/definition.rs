@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, Parser};
 
-use crate::model::Pathway;
+use crate::pathway::model::Pathway;
 
 /// A pathway file that could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

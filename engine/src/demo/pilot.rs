@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use crate::engine::{Engine, Result};
-use crate::model::StepKind;
+use crate::pathway::model::StepKind;
 use crate::runtime::{Action, CaseStatus, Command, TaskRef};
 
 pub const PATHWAY: &str = "van-zorg-naar-werk";

@@ -1,11 +1,11 @@
 //! Validation problems and migration refusals in Dutch, for the coordinator's screens.
 //! The matches are exhaustive: a new problem kind cannot reach the screen untranslated.
 
-use crate::definition::DefinitionError;
-use crate::messages::MessageProblem;
-use crate::model::{KNOWN_OUTCOMES, KNOWN_WAIT_REASONS, StepKind};
+use crate::pathway::definition::DefinitionError;
+use crate::pathway::model::{KNOWN_OUTCOMES, KNOWN_WAIT_REASONS, StepKind};
+use crate::pathway::validate::ProblemKind;
 use crate::runtime::{RuntimeError, TargetProblem};
-use crate::validate::ProblemKind;
+use crate::text::messages::MessageProblem;
 
 fn kind_nl(kind: &str) -> String {
     match kind {
@@ -144,8 +144,8 @@ pub fn definition(e: &DefinitionError) -> String {
         DefinitionError::Write { message } => format!("Het traject kon niet worden geschreven: {message}"),
         DefinitionError::TooLarge { bytes, limit } => format!(
             "Het bestand is {} groot; een trajectbestand mag hoogstens {} zijn.",
-            crate::dutch::bytes(*bytes),
-            crate::dutch::bytes(*limit)
+            crate::text::dutch::bytes(*bytes),
+            crate::text::dutch::bytes(*limit)
         ),
         DefinitionError::TooDeep { line, limit } => format!(
             "Regel {line}: het bestand is dieper genest dan {limit} niveaus; zo diep gaat geen traject."

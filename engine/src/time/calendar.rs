@@ -11,7 +11,7 @@ use chrono::{
 };
 use chrono_tz::Europe::Amsterdam;
 
-use crate::term::{Term, TermKind};
+use crate::time::term::{Term, TermKind};
 
 /// A working-time calendar for one organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]

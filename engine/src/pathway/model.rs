@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::term::Term;
+use crate::time::term::Term;
 
 /// A pathway (traject) as written by a coordinator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

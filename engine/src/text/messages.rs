@@ -9,7 +9,7 @@
 use handlebars::Handlebars;
 use serde::Serialize;
 
-use crate::model::Pathway;
+use crate::pathway::model::Pathway;
 
 /// Message kinds about one case, whose wording a pathway may adapt under
 /// `defaults.messages`.
@@ -215,7 +215,7 @@ pub fn fields(message: &CaseMessage) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::MessageText;
+    use crate::pathway::model::MessageText;
 
     fn pathway_with(kind: &str, subject: &str) -> Pathway {
         let mut p: Pathway = serde_yaml_ng::from_str(

@@ -1,0 +1,363 @@
+//! The command line's arguments (clap). Flags and their environment variables override
+//! the configuration file; see `config`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::{bench, notify, seed, serve};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "doorloop",
+    version,
+    about = "Doorloop: van zorg naar werk, one moving line"
+)]
+pub struct Cli {
+    /// Configuration file (TOML): defaults, then this file, then environment, then flags.
+    /// `doorloop config show` prints the result.
+    #[arg(long, global = true, env = "DOORLOOP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database: sqlite://FILE (embedded, default sqlite://doorloop.db) or
+    /// postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "DOORLOOP_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Run even when the database does not fsync every commit (logged as a warning).
+    #[arg(long, global = true)]
+    pub allow_non_durable: bool,
+    /// Extra non-working days for deadlines: bridge days set by royal decree and the
+    /// organisation's closure days, comma-separated YYYY-MM-DD.
+    #[arg(long, global = true, env = "DOORLOOP_CLOSED_DAYS", value_delimiter = ',')]
+    pub closed_days: Vec<String>,
+    /// Log progress to stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(flatten)]
+    pub notify: notify::NotifyOpts,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Check a pathway file (YAML or BPMN 2.0) and print every problem.
+    Validate { file: PathBuf },
+    /// Validate and publish a pathway file (YAML or BPMN 2.0) as the next version of its key.
+    Publish { file: PathBuf },
+    /// Print a published pathway as BPMN 2.0 (with a diagram, for bpmn.io and Camunda
+    /// Modeler) or as YAML.
+    Export {
+        key: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long, value_parser = ["bpmn", "yaml"], default_value = "bpmn")]
+        format: String,
+    },
+    /// Read a BPMN 2.0 file (bpmn.io, Camunda Modeler) as a pathway: prints it as YAML, or
+    /// publishes it with `--publish`.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Work on one case.
+    #[command(subcommand)]
+    Case(CaseCmd),
+    /// Open tasks, oldest deadline first.
+    Tasks {
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        limit: u32,
+    },
+    /// Published pathways and their versions.
+    Pathways,
+    /// Run the scheduler (timers, escalations, stalls, digests) and the notifiers until stopped.
+    Worker {
+        /// How long a claimed timer stays leased to this process.
+        #[arg(long, default_value_t = 60)]
+        lease_seconds: i64,
+        /// Most timers claimed per pass.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+        /// Pause between passes that found nothing due, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        idle_ms: u64,
+        /// Stop once nothing is due any more.
+        #[arg(long)]
+        until_idle: bool,
+        /// Testing aid: after claiming, wait this long before firing (to test lease expiry).
+        #[arg(long, hide = true, default_value_t = 0)]
+        claim_pause_ms: u64,
+    },
+    /// Stalled cases grouped by reason, outside party and step.
+    Stalls,
+    /// Legal time: add a term to a date and explain the result.
+    #[command(subcommand)]
+    Calendar(CalendarCmd),
+    /// Create a demo database with the shipped pathways and sample cases.
+    Demo {
+        /// How many sample cases per pathway.
+        #[arg(long, default_value_t = 12)]
+        per_pathway: u32,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Measure durable command throughput against the bare commit rate.
+    Bench(bench::BenchArgs),
+    /// Run engine, scheduler and web admin in one process.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "DOORLOOP_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
+        /// Load the shipped pathways, sample cases and demo accounts (printed once).
+        #[arg(long)]
+        demo: bool,
+        /// Mark session cookies Secure and send HSTS (set when served over HTTPS).
+        #[arg(long, env = "DOORLOOP_SECURE_COOKIES")]
+        secure_cookies: bool,
+        /// Address of a reverse proxy whose X-Forwarded-For names the client (repeat, or
+        /// separate with commas).
+        #[arg(
+            long = "trusted-proxy",
+            env = "DOORLOOP_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
+        /// Do not run the scheduler and notifiers in this process (e.g. when `doorloop worker`
+        /// runs them).
+        #[arg(long)]
+        no_scheduler: bool,
+        #[command(flatten)]
+        oidc: serve::OidcOpts,
+    },
+    /// Fill a database with generated consultants and cases, for load tests of the web admin.
+    Seed(seed::SeedArgs),
+    /// Accounts of coordinators, consultants, managers and admins.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// API tokens for other municipal systems.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Messages: send a test e-mail.
+    #[command(subcommand)]
+    Notify(NotifyCmd),
+    /// The consultants' daily digest.
+    #[command(subcommand)]
+    Digest(DigestCmd),
+    /// Messages waiting, sent and dead; re-send a dead one.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
+    /// The configuration in force.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Who viewed which case, newest first.
+    AccessLog {
+        #[arg(long)]
+        case: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the effective configuration (defaults, file, environment, flags) as TOML,
+    /// every secret masked.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCmd {
+    /// Send one test e-mail through the configured SMTP server.
+    Test {
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DigestCmd {
+    /// Send today's digest now; running it again the same day sends nothing new.
+    Send {
+        /// Benchmarks: pretend it is this moment (RFC 3339).
+        #[arg(long, hide = true)]
+        now: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// Messages, newest first.
+    List {
+        /// Only rows of this status: pending, sending, sent, dead, expanded.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Make a dead message pending again; the notifier sends it with its next pass.
+    Retry { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add an account; prints its generated password once.
+    Add {
+        /// Login name.
+        name: String,
+        /// coordinator, consultant, manager or admin.
+        #[arg(long)]
+        role: String,
+        /// Role team(s) of a consultant: pathway roles such as wmo-consulent, klantmanager.
+        #[arg(long = "team")]
+        teams: Vec<String>,
+        /// Name shown in the UI.
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// List accounts.
+    List,
+    /// Give an account a new generated password (printed once).
+    Password { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create an API token for a user; printed once, only its hash is stored.
+    Create {
+        name: String,
+        #[arg(long, default_value = "api")]
+        label: String,
+        /// Days the token stays valid; 0 for a token that does not expire.
+        #[arg(long, default_value_t = 365)]
+        expires_in_days: u32,
+    },
+    /// List API tokens (ids, labels, dates; never the tokens), of one user or of all.
+    List { name: Option<String> },
+    /// Revoke an API token by the id `token list` shows.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCmd {
+    /// e.g. `doorloop calendar add 2026-04-01 "10 werkdagen"`
+    Add {
+        /// Start date, YYYY-MM-DD (the term counts from the end of this day's start).
+        date: String,
+        /// `10 werkdagen`, `6 weken`, `P6W`, …
+        term: String,
+        /// Apply the Algemene termijnenwet roll-over to the end date.
+        #[arg(long)]
+        atw: bool,
+        /// Extra closure days (bridge days, the organisation's own), YYYY-MM-DD.
+        #[arg(long = "closed")]
+        closed: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCmd {
+    /// Start a case on the latest version of a pathway; prints the case id.
+    Start {
+        key: String,
+        #[arg(long)]
+        version: Option<u32>,
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// Complete the open task on STEP (or with task id STEP).
+    Complete {
+        case: String,
+        step: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Plan a joint visit.
+    PlanVisit {
+        case: String,
+        step: String,
+        /// Local time, e.g. "2026-12-01 10:00" (Europe/Amsterdam).
+        #[arg(long)]
+        at: String,
+        #[arg(long)]
+        place: Option<String>,
+        #[arg(long = "participant", required = true)]
+        participants: Vec<String>,
+        #[arg(long)]
+        by: String,
+    },
+    /// Record the outcome of a joint visit (completes it).
+    Outcome {
+        case: String,
+        step: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Set case variables.
+    Set {
+        case: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long = "var", value_name = "NAME=VALUE", required = true)]
+        vars: Vec<String>,
+    },
+    /// Assign a task to a user (or release it with no --to).
+    Assign {
+        case: String,
+        task: String,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        by: String,
+    },
+    /// Withdraw a case.
+    Withdraw {
+        case: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Stop a task's clock (opschorten), where its step allows it.
+    Suspend {
+        case: String,
+        task: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Restart a suspended clock; the deadline moves by the days it stood still.
+    Resume {
+        case: String,
+        task: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Extend a deadline (verlengen) within the step's maximum.
+    Extend {
+        case: String,
+        task: String,
+        /// e.g. "6 weken"
+        term: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// State, open tasks with role and deadline, and the timeline.
+    Show { case: String },
+}
