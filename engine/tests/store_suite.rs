@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use doorloop_engine::engine::{Engine, EngineError};
 use doorloop_engine::runtime::{Action, CaseState, CaseStatus, Command, TaskRef, apply};
 use doorloop_engine::store::{
-    AccessEntry, CaseWrite, PostgresStore, SqliteStore, Store, StoreError, TaskFilter, User, UserRole,
-    WorkFilter,
+    AccessEntry, CaseWrite, People, PostgresStore, SqliteStore, Store, StoreError, TaskFilter, User,
+    UserRole, WorkFilter,
 };
 use doorloop_engine::time::calendar::Calendar;
 

@@ -32,7 +32,7 @@ pub use insight::{
 };
 pub use outbox::{Attempt, NewDelivery, OutboxCounts, OutboxItem, RetryOutcome};
 use outbox::{attempt_columns, retry_outcome};
-pub use people::{AccessEntry, ApiToken, CaseSummary, User, UserRole, WorkFilter};
+pub use people::{AccessEntry, ApiToken, CaseSummary, People, User, UserRole, WorkFilter};
 pub use postgres::PostgresStore;
 pub use rows::CaseWrite;
 pub use sqlite::SqliteStore;
@@ -175,7 +175,7 @@ pub struct Broadcast {
 
 /// Persistence for pathways, cases, their events and effects.
 #[async_trait]
-pub trait Store: InsightStore + IdentityStore + Send + Sync {
+pub trait Store: InsightStore + IdentityStore + People + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// The database's durability settings (WAL + synchronous=FULL; fsync + synchronous_commit).
@@ -297,35 +297,6 @@ pub trait Store: InsightStore + IdentityStore + Send + Sync {
     /// connection: the physical limit a command is measured against.
     async fn bare_commits(&self, n: u32) -> Result<std::time::Duration>;
 
-    // People, sessions and the access log.
-
-    /// Adds a user; [`StoreError::UserExists`] when the login name is taken.
-    async fn add_user(&self, user: &User) -> Result<()>;
-
-    async fn user(&self, id: &str) -> Result<Option<User>>;
-
-    async fn users(&self) -> Result<Vec<User>>;
-
-    /// Replaces a user's password hash and, in the same transaction, ends every session of
-    /// the account and revokes its API tokens; [`StoreError::UnknownUser`] when there is
-    /// no such user.
-    async fn set_password(&self, id: &str, hash: &str, now: DateTime<Utc>) -> Result<()>;
-
-    /// Stores the SHA-256 (hex) of a new API token for a user, valid until `expires_at`
-    /// (forever when `None`).
-    async fn add_api_token(
-        &self,
-        token_hash: &str,
-        user_id: &str,
-        label: &str,
-        now: DateTime<Utc>,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<()>;
-
-    /// The active user an API token (by its SHA-256, hex) belongs to, unless the token
-    /// was revoked or has expired at `now`.
-    async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
-
     /// For a load balancer: the database answers, and the newest migration this build
     /// knows has been applied. `Ok(false)` when the schema is behind (or ahead of) it.
     async fn schema_current(&self) -> Result<bool>;
@@ -333,33 +304,6 @@ pub trait Store: InsightStore + IdentityStore + Send + Sync {
     /// Open joint visits `user` is invited to without holding the task (at most `limit`,
     /// earliest deadline first): they belong in the invitee's work list too.
     async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>>;
-
-    /// API tokens (never the tokens themselves), of one user or of all, newest first.
-    async fn api_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiToken>>;
-
-    /// Revokes the token whose id ([`ApiToken::id`]) is `id`; `false` when there is no
-    /// such token or it was revoked already.
-    async fn revoke_api_token(&self, id: &str, now: DateTime<Utc>) -> Result<bool>;
-
-    /// Inserts a new session; `false` when the id is already taken.
-    async fn session_insert(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<bool>;
-
-    /// Writes a session (insert or replace).
-    async fn session_save(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<()>;
-
-    /// A session's data unless it has expired at `now`.
-    async fn session_load(&self, id: &str, now: DateTime<Utc>) -> Result<Option<String>>;
-
-    async fn session_delete(&self, id: &str) -> Result<()>;
-
-    /// Removes sessions expired at `now`; returns how many.
-    async fn sessions_purge(&self, now: DateTime<Utc>) -> Result<u64>;
-
-    /// Appends rows to the access log in one transaction.
-    async fn log_access(&self, entries: &[AccessEntry]) -> Result<()>;
-
-    /// The access log, newest first, for one case or for all.
-    async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>>;
 
     /// A person's work list ("Mijn taken"): their open tasks and their teams' unassigned
     /// ones, oldest deadline first (tasks without a deadline last).

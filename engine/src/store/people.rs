@@ -1,6 +1,8 @@
 //! People who use Doorloop, their sessions and API tokens, and the access log.
 
 use chrono::{DateTime, Utc};
+
+use super::Result;
 use serde::Serialize;
 
 /// What a user may do. Consultants act on their own cases; managers read all cases of
@@ -117,3 +119,313 @@ pub struct CaseSummary {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// People with accounts, their API tokens and sessions, and the access log.
+#[async_trait::async_trait]
+pub trait People: Send + Sync {
+    /// Adds a user; [`StoreError::UserExists`](super::StoreError::UserExists) when the
+    /// login name is taken.
+    async fn add_user(&self, user: &User) -> Result<()>;
+
+    async fn user(&self, id: &str) -> Result<Option<User>>;
+
+    async fn users(&self) -> Result<Vec<User>>;
+
+    /// Replaces a user's password hash and, in the same transaction, ends every session of
+    /// the account and revokes its API tokens;
+    /// [`StoreError::UnknownUser`](super::StoreError::UnknownUser) when there is no such user.
+    async fn set_password(&self, id: &str, hash: &str, now: DateTime<Utc>) -> Result<()>;
+
+    /// Stores the SHA-256 (hex) of a new API token for a user, valid until `expires_at`
+    /// (forever when `None`).
+    async fn add_api_token(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        label: &str,
+        now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+
+    /// The active user an API token (by its SHA-256, hex) belongs to, unless the token
+    /// was revoked or has expired at `now`.
+    async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>>;
+
+    /// API tokens (never the tokens themselves), of one user or of all, newest first.
+    async fn api_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiToken>>;
+
+    /// Revokes the token whose id ([`ApiToken::id`]) is `id`; `false` when there is no
+    /// such token or it was revoked already.
+    async fn revoke_api_token(&self, id: &str, now: DateTime<Utc>) -> Result<bool>;
+
+    /// Inserts a new session; `false` when the id is already taken.
+    async fn session_insert(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<bool>;
+
+    /// Writes a session (insert or replace).
+    async fn session_save(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<()>;
+
+    /// A session's data unless it has expired at `now`.
+    async fn session_load(&self, id: &str, now: DateTime<Utc>) -> Result<Option<String>>;
+
+    async fn session_delete(&self, id: &str) -> Result<()>;
+
+    /// Removes sessions expired at `now`; returns how many.
+    async fn sessions_purge(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    /// Appends rows to the access log in one transaction.
+    async fn log_access(&self, entries: &[AccessEntry]) -> Result<()>;
+
+    /// The access log, newest first, for one case or for all.
+    async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>>;
+}
+
+/// Columns of a user row, decoded by `user_row` (the same SQL on both backends).
+pub(crate) const USER_COLUMNS: &str = "SELECT id, display_name, role, CAST(teams AS TEXT), email, organisation, \
+     password_hash, active, created_at FROM users";
+
+/// The people, token, session and access-log methods of [`Store`](super::Store), written
+/// once for both backends. The SQL is the same on both (`$N` parameters, portable casts);
+/// what differs is supplied by the module that expands the macro: `self.readers` (the
+/// read pool), `self.write_conn()` (where writes go: SQLite's one writer, a PostgreSQL
+/// pool connection), `ts` (a time as the backend binds it) and `time_col`/`opt_time_col`
+/// (a time as it reads it).
+macro_rules! people_impl {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl super::people::People for $store {
+        async fn add_user(&self, user: &User) -> Result<()> {
+            insert_user(self, user).await
+        }
+
+        async fn log_access(&self, entries: &[AccessEntry]) -> Result<()> {
+            if entries.is_empty() {
+                return Ok(());
+            }
+            insert_access(self, entries).await
+        }
+
+        async fn user(&self, id: &str) -> Result<Option<User>> {
+            let row = sqlx::query(&format!("{} WHERE id = $1", super::people::USER_COLUMNS))
+                .bind(id)
+                .fetch_optional(&self.readers)
+                .await?;
+            row.as_ref().map(user_row).transpose()
+        }
+
+        async fn users(&self) -> Result<Vec<User>> {
+            let rows = sqlx::query(&format!("{} ORDER BY id", super::people::USER_COLUMNS))
+                .fetch_all(&self.readers)
+                .await?;
+            rows.iter().map(user_row).collect()
+        }
+
+        async fn set_password(&self, id: &str, hash: &str, now: DateTime<Utc>) -> Result<()> {
+            let mut conn = self.write_conn().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                return Err(StoreError::UnknownUser { id: id.to_owned() });
+            }
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(ts(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn add_api_token(
+            &self,
+            token_hash: &str,
+            user_id: &str,
+            label: &str,
+            now: DateTime<Utc>,
+            expires_at: Option<DateTime<Utc>>,
+        ) -> Result<()> {
+            let mut conn = self.write_conn().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO api_tokens (token_hash, user_id, label, created_at, expires_at)
+                 SELECT $1, id, $2, $3, $4 FROM users WHERE id = $5",
+            )
+            .bind(token_hash)
+            .bind(label)
+            .bind(ts(now))
+            .bind(expires_at.map(ts))
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::UnknownUser {
+                    id: user_id.to_owned(),
+                });
+            }
+            Ok(())
+        }
+
+        async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>> {
+            let row = sqlx::query(&format!(
+                "{} WHERE active AND id = (SELECT user_id FROM api_tokens WHERE token_hash = $1
+                    AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2))",
+                super::people::USER_COLUMNS
+            ))
+            .bind(token_hash)
+            .bind(ts(now))
+            .fetch_optional(&self.readers)
+            .await?;
+            row.as_ref().map(user_row).transpose()
+        }
+
+        async fn api_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiToken>> {
+            let rows = sqlx::query(
+                "SELECT token_hash, user_id, label, created_at, expires_at, revoked_at FROM api_tokens
+                 WHERE CAST($1 AS TEXT) IS NULL OR user_id = $1 ORDER BY created_at DESC, token_hash",
+            )
+            .bind(user_id)
+            .fetch_all(&self.readers)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let hash: String = r.try_get(0)?;
+                    Ok(ApiToken {
+                        id: hash.chars().take(ApiToken::ID_LEN).collect(),
+                        user_id: r.try_get(1)?,
+                        label: r.try_get(2)?,
+                        created_at: time_col(r, 3, "token time")?,
+                        expires_at: opt_time_col(r, 4, "token time")?,
+                        revoked_at: opt_time_col(r, 5, "token time")?,
+                    })
+                })
+                .collect()
+        }
+
+        async fn revoke_api_token(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
+            if id.len() != ApiToken::ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(false);
+            }
+            let mut conn = self.write_conn().await?;
+            let revoked = sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $1 WHERE substr(token_hash, 1, 12) = $2 AND revoked_at IS NULL",
+            )
+            .bind(ts(now))
+            .bind(id.to_ascii_lowercase())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            Ok(revoked > 0)
+        }
+
+        async fn session_insert(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<bool> {
+            let mut conn = self.write_conn().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(data)
+            .bind(ts(expires_at))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            Ok(inserted == 1)
+        }
+
+        async fn session_save(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<()> {
+            let mut conn = self.write_conn().await?;
+            sqlx::query(
+                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+            )
+            .bind(id)
+            .bind(data)
+            .bind(ts(expires_at))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn session_load(&self, id: &str, now: DateTime<Utc>) -> Result<Option<String>> {
+            Ok(
+                sqlx::query_scalar("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
+                    .bind(id)
+                    .bind(ts(now))
+                    .fetch_optional(&self.readers)
+                    .await?,
+            )
+        }
+
+        async fn session_delete(&self, id: &str) -> Result<()> {
+            let mut conn = self.write_conn().await?;
+            sqlx::query("DELETE FROM sessions WHERE id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
+        async fn sessions_purge(&self, now: DateTime<Utc>) -> Result<u64> {
+            let mut conn = self.write_conn().await?;
+            Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                .bind(ts(now))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
+        }
+
+        async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>> {
+            let rows = sqlx::query(
+                "SELECT at, user_id, case_id, purpose FROM access_log
+                 WHERE CAST($1 AS TEXT) IS NULL OR case_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+            )
+            .bind(case_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AccessEntry {
+                        at: time_col(r, 0, "access time")?,
+                        user_id: r.try_get(1)?,
+                        case_id: r.try_get(2)?,
+                        purpose: r.try_get(3)?,
+                    })
+                })
+                .collect()
+        }
+
+        }
+    };
+}
+pub(crate) use people_impl;
+
+/// Decodes a user row selected with [`USER_COLUMNS`]; expanded in each backend module for
+/// its row type and time decoding.
+macro_rules! user_row_fn {
+    ($row:ty) => {
+        fn user_row(r: &$row) -> Result<User> {
+            let role: String = r.try_get(2)?;
+            Ok(User {
+                id: r.try_get(0)?,
+                display_name: r.try_get(1)?,
+                role: UserRole::parse(&role).ok_or_else(|| corrupt("user role", &role))?,
+                teams: serde_json::from_str(&r.try_get::<String, _>(3)?)
+                    .map_err(|e| corrupt("user teams", e))?,
+                email: r.try_get(4)?,
+                organisation: r.try_get(5)?,
+                password_hash: r.try_get(6)?,
+                active: r.try_get(7)?,
+                created_at: time_col(r, 8, "user time")?,
+            })
+        }
+    };
+}
+pub(crate) use user_row_fn;

@@ -190,41 +190,6 @@ fn task_row(r: &SqliteRow) -> Result<TaskRow> {
     })
 }
 
-const USER_COLUMNS: &str =
-    "SELECT id, display_name, role, teams, email, organisation, password_hash, active, created_at FROM users";
-
-fn user_row(r: &SqliteRow) -> Result<User> {
-    let role: String = r.try_get(2)?;
-    Ok(User {
-        id: r.try_get(0)?,
-        display_name: r.try_get(1)?,
-        role: UserRole::parse(&role).ok_or_else(|| corrupt("user role", &role))?,
-        teams: serde_json::from_str(&r.try_get::<String, _>(3)?).map_err(|e| corrupt("user teams", e))?,
-        email: r.try_get(4)?,
-        organisation: r.try_get(5)?,
-        password_hash: r.try_get(6)?,
-        active: r.try_get(7)?,
-        created_at: parse_ts("user time", &r.try_get::<String, _>(8)?)?,
-    })
-}
-
-fn api_token_row(r: &SqliteRow) -> Result<ApiToken> {
-    let hash: String = r.try_get(0)?;
-    let opt = |i: usize| -> Result<Option<DateTime<Utc>>> {
-        r.try_get::<Option<String>, _>(i)?
-            .map(|t| parse_ts("token time", &t))
-            .transpose()
-    };
-    Ok(ApiToken {
-        id: hash.chars().take(ApiToken::ID_LEN).collect(),
-        user_id: r.try_get(1)?,
-        label: r.try_get(2)?,
-        created_at: parse_ts("token time", &r.try_get::<String, _>(3)?)?,
-        expires_at: opt(4)?,
-        revoked_at: opt(5)?,
-    })
-}
-
 const OUTBOX_COLUMNS: &str = "id, key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload, \
      created_at, status, attempts, next_attempt_at, message_id, sent_at, last_error";
 
@@ -259,6 +224,70 @@ pub(super) fn parse_ts(what: &str, s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| corrupt(what, e))
+}
+
+super::people::user_row_fn!(SqliteRow);
+
+/// A stored time (TEXT in SQLite).
+fn time_col(r: &SqliteRow, i: usize, what: &str) -> Result<DateTime<Utc>> {
+    parse_ts(what, &r.try_get::<String, _>(i)?)
+}
+
+fn opt_time_col(r: &SqliteRow, i: usize, what: &str) -> Result<Option<DateTime<Utc>>> {
+    r.try_get::<Option<String>, _>(i)?
+        .map(|t| parse_ts(what, &t))
+        .transpose()
+}
+
+impl SqliteStore {
+    /// Where writes go: SQLite's one writer connection.
+    async fn write_conn(&self) -> Result<tokio::sync::MutexGuard<'_, SqliteConnection>> {
+        Ok(self.writer.lock().await)
+    }
+}
+
+super::people::people_impl!(SqliteStore);
+
+async fn insert_user(store: &SqliteStore, user: &User) -> Result<()> {
+    let teams = serde_json::to_string(&user.teams).map_err(|e| corrupt("user teams", e))?;
+    let mut conn = store.writer.lock().await;
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, display_name, role, teams, email, organisation, password_hash, active, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&user.id)
+    .bind(&user.display_name)
+    .bind(user.role.as_str())
+    .bind(teams)
+    .bind(&user.email)
+    .bind(&user.organisation)
+    .bind(&user.password_hash)
+    .bind(user.active)
+    .bind(ts(user.created_at))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(StoreError::UserExists { id: user.id.clone() });
+    }
+    Ok(())
+}
+
+async fn insert_access(store: &SqliteStore, entries: &[AccessEntry]) -> Result<()> {
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| serde_json::json!([ts(e.at), e.user_id, e.case_id, e.purpose]))
+        .collect();
+    let json = serde_json::to_string(&rows).map_err(|e| corrupt("access log", e))?;
+    let mut conn = store.writer.lock().await;
+    sqlx::query(
+        "INSERT INTO access_log (at, user_id, case_id, purpose)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1)",
+    )
+    .bind(json)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -794,119 +823,12 @@ impl Store for SqliteStore {
         Ok(took)
     }
 
-    async fn add_user(&self, user: &User) -> Result<()> {
-        let teams = serde_json::to_string(&user.teams).map_err(|e| corrupt("user teams", e))?;
-        let mut conn = self.writer.lock().await;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, display_name, role, teams, email, organisation, password_hash, active, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&user.id)
-        .bind(&user.display_name)
-        .bind(user.role.as_str())
-        .bind(teams)
-        .bind(&user.email)
-        .bind(&user.organisation)
-        .bind(&user.password_hash)
-        .bind(user.active)
-        .bind(ts(user.created_at))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Err(StoreError::UserExists { id: user.id.clone() });
-        }
-        Ok(())
-    }
-
-    async fn user(&self, id: &str) -> Result<Option<User>> {
-        let row = sqlx::query(&format!("{USER_COLUMNS} WHERE id = ?1"))
-            .bind(id)
-            .fetch_optional(&self.readers)
-            .await?;
-        row.as_ref().map(user_row).transpose()
-    }
-
-    async fn users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query(&format!("{USER_COLUMNS} ORDER BY id"))
-            .fetch_all(&self.readers)
-            .await?;
-        rows.iter().map(user_row).collect()
-    }
-
-    async fn set_password(&self, id: &str, hash: &str, now: DateTime<Utc>) -> Result<()> {
-        let mut conn = self.writer.lock().await;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let changed = sqlx::query("UPDATE users SET password_hash = ?1 WHERE id = ?2")
-            .bind(hash)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if changed == 0 {
-            return Err(StoreError::UnknownUser { id: id.to_owned() });
-        }
-        sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE api_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL")
-            .bind(ts(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn add_api_token(
-        &self,
-        token_hash: &str,
-        user_id: &str,
-        label: &str,
-        now: DateTime<Utc>,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<()> {
-        let mut conn = self.writer.lock().await;
-        let inserted = sqlx::query(
-            "INSERT INTO api_tokens (token_hash, user_id, label, created_at, expires_at)
-             SELECT ?1, id, ?2, ?3, ?4 FROM users WHERE id = ?5",
-        )
-        .bind(token_hash)
-        .bind(label)
-        .bind(ts(now))
-        .bind(expires_at.map(ts))
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Err(StoreError::UnknownUser {
-                id: user_id.to_owned(),
-            });
-        }
-        Ok(())
-    }
-
-    async fn user_by_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<User>> {
-        let row = sqlx::query(&format!(
-            "{USER_COLUMNS} WHERE active AND id = (SELECT user_id FROM api_tokens WHERE token_hash = ?1
-                AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2))"
-        ))
-        .bind(token_hash)
-        .bind(ts(now))
-        .fetch_optional(&self.readers)
-        .await?;
-        row.as_ref().map(user_row).transpose()
-    }
-
     async fn schema_current(&self) -> Result<bool> {
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
                 .fetch_one(&self.readers)
                 .await?;
-        let known = MIGRATOR.iter().map(|m| m.version).max();
-        Ok(applied == known)
+        Ok(applied == MIGRATOR.iter().map(|m| m.version).max())
     }
 
     async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>> {
@@ -921,130 +843,6 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?;
         rows.iter().map(task_row).collect()
-    }
-
-    async fn api_tokens(&self, user_id: Option<&str>) -> Result<Vec<ApiToken>> {
-        let rows = sqlx::query(
-            "SELECT token_hash, user_id, label, created_at, expires_at, revoked_at FROM api_tokens
-             WHERE ?1 IS NULL OR user_id = ?1 ORDER BY created_at DESC, token_hash",
-        )
-        .bind(user_id)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(api_token_row).collect()
-    }
-
-    async fn revoke_api_token(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
-        if id.len() != ApiToken::ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(false);
-        }
-        let mut conn = self.writer.lock().await;
-        let revoked = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = ?1 WHERE substr(token_hash, 1, 12) = ?2 AND revoked_at IS NULL",
-        )
-        .bind(ts(now))
-        .bind(id.to_ascii_lowercase())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        Ok(revoked > 0)
-    }
-
-    async fn session_insert(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<bool> {
-        let mut conn = self.writer.lock().await;
-        let inserted = sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(data)
-        .bind(ts(expires_at))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        Ok(inserted == 1)
-    }
-
-    async fn session_save(&self, id: &str, data: &str, expires_at: DateTime<Utc>) -> Result<()> {
-        let mut conn = self.writer.lock().await;
-        sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-        )
-        .bind(id)
-        .bind(data)
-        .bind(ts(expires_at))
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
-    async fn session_load(&self, id: &str, now: DateTime<Utc>) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT data FROM sessions WHERE id = ?1 AND expires_at > ?2")
-                .bind(id)
-                .bind(ts(now))
-                .fetch_optional(&self.readers)
-                .await?,
-        )
-    }
-
-    async fn session_delete(&self, id: &str) -> Result<()> {
-        let mut conn = self.writer.lock().await;
-        sqlx::query("DELETE FROM sessions WHERE id = ?1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-
-    async fn sessions_purge(&self, now: DateTime<Utc>) -> Result<u64> {
-        let mut conn = self.writer.lock().await;
-        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1")
-            .bind(ts(now))
-            .execute(&mut *conn)
-            .await?
-            .rows_affected())
-    }
-
-    async fn log_access(&self, entries: &[AccessEntry]) -> Result<()> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<serde_json::Value> = entries
-            .iter()
-            .map(|e| serde_json::json!([ts(e.at), e.user_id, e.case_id, e.purpose]))
-            .collect();
-        let json = serde_json::to_string(&rows).map_err(|e| corrupt("access log", e))?;
-        let mut conn = self.writer.lock().await;
-        sqlx::query(
-            "INSERT INTO access_log (at, user_id, case_id, purpose)
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1)",
-        )
-        .bind(json)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
-    async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>> {
-        let rows = sqlx::query(
-            "SELECT at, user_id, case_id, purpose FROM access_log
-             WHERE ?1 IS NULL OR case_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2",
-        )
-        .bind(case_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AccessEntry {
-                    at: parse_ts("access time", &r.try_get::<String, _>(0)?)?,
-                    user_id: r.try_get(1)?,
-                    case_id: r.try_get(2)?,
-                    purpose: r.try_get(3)?,
-                })
-            })
-            .collect()
     }
 
     async fn work_list(&self, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
