@@ -27,7 +27,9 @@ use crate::pages::{assign, closed_task_step, visible_case, visible_case_on_pathw
 
 type Shared = State<Arc<AppState>>;
 
-/// An API error: `{"error": "...", "field": "..."}` with a fitting status.
+/// An API error: `{"code": "...", "message": "...", "field": "..."}` with a fitting status.
+/// `code` is stable (`task_already_completed`, `field_invalid`, …): clients branch on it;
+/// `message` says the same in English for a person.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -36,8 +38,14 @@ pub struct ApiError {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
+    /// Stable code of what is wrong: `not_found`, `unauthorized`, `forbidden`,
+    /// `bad_request`, `json_malformed`, `query_invalid`, `unsupported_media_type`,
+    /// `payload_too_large`, `field_missing`, `field_unknown`, `field_invalid`,
+    /// `variable_unknown`, `pathway_unknown`, `pathway_invalid`, `pathway_unreadable`,
+    /// `case_changed`, `task_already_completed`, `action_not_allowed`, `read_only`, `internal`.
+    code: &'static str,
     /// What is wrong, in English.
-    error: String,
+    message: String,
     /// The request field that is wrong, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
@@ -47,11 +55,17 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, error: impl Into<String>, field: Option<&str>) -> ApiError {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        field: Option<&str>,
+    ) -> ApiError {
         ApiError {
             status,
             body: ErrorBody {
-                error: error.into(),
+                code,
+                message: message.into(),
                 field: field.map(str::to_owned),
                 problems: Vec::new(),
             },
@@ -61,13 +75,14 @@ impl ApiError {
     pub fn unauthorized() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
+            "unauthorized",
             "missing or unknown API token (Authorization: Bearer …)",
             None,
         )
     }
 
     fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not found", None)
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "not found", None)
     }
 }
 
@@ -88,45 +103,52 @@ fn runtime_field(e: &RuntimeError) -> Option<&str> {
 }
 
 impl From<WebError> for ApiError {
+    /// The one status table ([`WebError::status`]) and code table ([`WebError::code`]);
+    /// only the English wording and the field are the API's own.
     fn from(e: WebError) -> ApiError {
+        let status = e.status();
+        let code = e.code();
         match e {
-            WebError::NotFound | WebError::Engine(EngineError::CaseNotFound { .. }) => ApiError::not_found(),
-            WebError::Store(StoreError::PathwayNotFound { .. })
+            WebError::NotFound
+            | WebError::Engine(EngineError::CaseNotFound { .. })
+            | WebError::Store(StoreError::PathwayNotFound { .. })
             | WebError::Engine(EngineError::Store(StoreError::PathwayNotFound { .. })) => {
                 ApiError::not_found()
             }
-            WebError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m, None),
-            WebError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, m, None),
+            WebError::Forbidden(m) | WebError::BadRequest(m) => ApiError::new(status, code, m, None),
             WebError::Engine(EngineError::Conflict { case }) => ApiError::new(
-                StatusCode::CONFLICT,
+                status,
+                code,
                 format!("case {case} was changed at the same time; reload it and try again"),
                 None,
             ),
             WebError::Engine(EngineError::Runtime(RuntimeError::TaskNotOpen { case, task })) => {
                 ApiError::new(
-                    StatusCode::CONFLICT,
+                    status,
+                    code,
                     format!("task {task} of case {case} is no longer open"),
                     None,
                 )
             }
             WebError::Engine(EngineError::Runtime(r)) => {
                 let field = runtime_field(&r).map(|f| format!("data.{f}"));
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.to_string(), field.as_deref())
+                ApiError::new(status, code, r.to_string(), field.as_deref())
             }
             WebError::Engine(EngineError::Invalid(problems)) => ApiError {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
+                status,
                 body: ErrorBody {
-                    error: format!("the pathway has {} problem(s)", problems.len()),
+                    code,
+                    message: format!("the pathway has {} problem(s)", problems.len()),
                     field: Some("source".into()),
                     problems: problems.iter().map(|p| p.to_string()).collect(),
                 },
             },
             WebError::Engine(EngineError::Definition(d)) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, d.to_string(), Some("source"))
+                ApiError::new(status, code, d.to_string(), Some("source"))
             }
             other => {
                 let message = other.public_message();
-                ApiError::new(other.status(), message, None)
+                ApiError::new(status, code, message, None)
             }
         }
     }
@@ -163,6 +185,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
                 "the body must be JSON (Content-Type: application/json)",
                 None,
             ));
@@ -170,9 +193,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
             let status = r.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(status, crate::BODY_TOO_LARGE_EN, None)
+                ApiError::new(status, "payload_too_large", crate::BODY_TOO_LARGE_EN, None)
             } else {
-                ApiError::new(status, "the request body could not be read", None)
+                ApiError::new(status, "bad_request", "the request body could not be read", None)
             }
         })?;
         parse_json(&bytes).map(ApiJson)
@@ -193,6 +216,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             if inner.is_syntax() || inner.is_eof() || inner.is_io() {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
+                    "json_malformed",
                     format!(
                         "malformed JSON at line {}, column {}",
                         inner.line(),
@@ -209,8 +233,16 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
                 (_, ".", _) => None,
                 (_, path, _) => Some(path.to_owned()),
             };
+            let code = if message.starts_with("missing field") {
+                "field_missing"
+            } else if message.starts_with("unknown field") {
+                "field_unknown"
+            } else {
+                "field_invalid"
+            };
             Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
+                code,
                 message,
                 field.as_deref(),
             ))
@@ -260,6 +292,7 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
             };
             ApiError::new(
                 StatusCode::BAD_REQUEST,
+                "query_invalid",
                 format!("bad query string: {message}"),
                 field.as_deref(),
             )
@@ -513,6 +546,7 @@ pub async fn start_case(
         Err(EngineError::Store(StoreError::PathwayNotFound { .. })) => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
+                "pathway_unknown",
                 format!("pathway `{}` is not published", body.pathway),
                 Some("pathway"),
             ));
@@ -521,6 +555,7 @@ pub async fn start_case(
             let field = runtime_field(&r).map(|f| format!("variables.{f}"));
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
+                WebError::Engine(EngineError::Runtime(r.clone())).code(),
                 r.to_string(),
                 field.as_deref(),
             ));
@@ -613,6 +648,7 @@ pub async fn complete(
         return Err(match closed_task_step(&app, &id, &task).await? {
             Some(_) => ApiError::new(
                 StatusCode::CONFLICT,
+                "task_already_completed",
                 format!("task {task} of case {id} is no longer open"),
                 None,
             ),
@@ -622,6 +658,7 @@ pub async fn complete(
     if access != CaseAccess::Act {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
+            "read_only",
             "read-only access to this case",
             None,
         ));
@@ -768,7 +805,9 @@ pub struct ApiDoc;
 pub async fn openapi() -> Response {
     match ApiDoc::openapi().to_pretty_json() {
         Ok(json) => ([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response(),
-        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None).into_response(),
+        Err(e) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string(), None).into_response()
+        }
     }
 }
 

@@ -35,6 +35,9 @@ impl WebError {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Engine(EngineError::CaseNotFound { .. }) => StatusCode::NOT_FOUND,
             WebError::Engine(EngineError::Conflict { .. }) => StatusCode::CONFLICT,
+            WebError::Engine(EngineError::Runtime(doorloop_engine::runtime::RuntimeError::TaskNotOpen {
+                ..
+            })) => StatusCode::CONFLICT,
             WebError::Engine(EngineError::Runtime(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Engine(EngineError::Invalid(_) | EngineError::Definition(_)) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -44,6 +47,32 @@ impl WebError {
                 StatusCode::NOT_FOUND
             }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable code for this error: what API clients branch on and what a user can quote
+    /// to support. Never changes meaning once published.
+    pub fn code(&self) -> &'static str {
+        use doorloop_engine::runtime::RuntimeError as R;
+        match self {
+            WebError::NotFound => "not_found",
+            WebError::Forbidden(_) => "forbidden",
+            WebError::BadRequest(_) => "bad_request",
+            WebError::Engine(EngineError::CaseNotFound { .. }) => "not_found",
+            WebError::Engine(EngineError::Conflict { .. }) => "case_changed",
+            WebError::Engine(EngineError::Runtime(r)) => match r {
+                R::TaskNotOpen { .. } => "task_already_completed",
+                R::MissingField { .. } => "field_missing",
+                R::UnknownField { .. } => "field_unknown",
+                R::FieldType { .. } => "field_invalid",
+                R::UnknownVariable { .. } => "variable_unknown",
+                _ => "action_not_allowed",
+            },
+            WebError::Engine(EngineError::Invalid(_)) => "pathway_invalid",
+            WebError::Engine(EngineError::Definition(_)) => "pathway_unreadable",
+            WebError::Store(StoreError::PathwayNotFound { .. })
+            | WebError::Engine(EngineError::Store(StoreError::PathwayNotFound { .. })) => "not_found",
+            _ => "internal",
         }
     }
 
@@ -66,7 +95,7 @@ impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let status = self.status();
         let message = self.public_message();
-        crate::views::error_page(status, &message)
+        crate::views::error_page_coded(status, Some(self.code()), &message)
     }
 }
 

@@ -34,6 +34,22 @@ fn dutch(status: StatusCode) -> &'static str {
     }
 }
 
+/// The stable code of an error status no handler explained (see `api::ErrorBody`).
+fn code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "field_invalid",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    }
+}
+
 fn english(status: StatusCode, text: &str) -> String {
     match status {
         StatusCode::PAYLOAD_TOO_LARGE => BODY_TOO_LARGE_EN.to_owned(),
@@ -74,7 +90,11 @@ pub async fn plain_errors(req: Request, next: Next) -> Response {
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
     let mut out = if api {
-        (status, axum::Json(json!({ "error": english(status, &text) }))).into_response()
+        (
+            status,
+            axum::Json(json!({ "code": code(status), "message": english(status, &text) })),
+        )
+            .into_response()
     } else {
         crate::views::error_page(status, dutch(status))
     };
@@ -150,7 +170,7 @@ mod tests {
         let (status, ctype, body) = call(&app, get("/api/v1/boom")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(ctype, "application/json");
-        assert_eq!(body, r#"{"error":"internal error"}"#);
+        assert_eq!(body, r#"{"code":"internal","message":"internal error"}"#);
         let (status, ctype, body) = call(&app, get("/boom")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(ctype.starts_with("text/html"), "{ctype}");

@@ -97,10 +97,16 @@ pub fn page(status: StatusCode, name: &str, data: Value) -> Response {
 
 /// A plain Dutch error page (no user context needed).
 pub fn error_page(status: StatusCode, message: &str) -> Response {
+    error_page_coded(status, None, message)
+}
+
+/// An error page that also names the error's stable code, for a call to support.
+pub fn error_page_coded(status: StatusCode, code: Option<&str>, message: &str) -> Response {
     let data = json!({
         "title": "Foutmelding",
         "status": status.as_u16(),
         "message": message,
+        "code": code,
         "user": Value::Null,
     });
     match render("error", data) {

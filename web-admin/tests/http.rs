@@ -414,6 +414,11 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["field"], "pathway", "{err}");
+    assert_eq!(err["code"], "field_missing", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("missing field"),
+        "{err}"
+    );
     let (status, err) = f
         .api(
             "anna",
@@ -423,8 +428,12 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
         )
         .await;
     assert_eq!(
-        (status, err["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("pathway"))
+        (status, err["field"].as_str(), err["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("pathway"),
+            Some("pathway_unknown")
+        )
     );
     let (status, err) = f
         .api(
@@ -448,8 +457,12 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
         )
         .await;
     assert_eq!(
-        (status, err["field"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("extra")),
+        (status, err["field"].as_str(), err["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("extra"),
+            Some("field_unknown")
+        ),
         "{err}"
     );
     let req = Request::post("/api/v1/cases")
@@ -519,18 +532,19 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(err["field"].as_str().unwrap().starts_with("data."), "{err}");
+    assert_eq!(err["code"], "field_missing", "{err}");
     let data = json!({"data": {"ik_wil": "werken", "ik_kan": "veel", "ik_heb_nodig": "begeleiding", "uitkering": "bijstand"}});
     let (status, case) = f
         .api("anna", "POST", &format!("{base}/complete"), Some(data.clone()))
         .await;
     assert_eq!(status, StatusCode::OK, "{case}");
     assert_eq!(case["tasks"][0]["step"], "casusoverleg", "the case moved on");
-    let (status, _) = f
+    let (status, err) = f
         .api("anna", "POST", &format!("{base}/complete"), Some(data))
         .await;
     assert_eq!(
-        status,
-        StatusCode::CONFLICT,
+        (status, err["code"].as_str()),
+        (StatusCode::CONFLICT, Some("task_already_completed")),
         "completing twice: the task is no longer open"
     );
 }

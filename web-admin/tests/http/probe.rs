@@ -34,12 +34,18 @@ pub(crate) async fn hostile_pathways_are_refused_and_the_server_stays_up(f: Fixt
     // 1. A chain of 15,000 steps (under 1 MB): was a stack overflow that aborted the process.
     let (status, body) = publish(&f, &chain("keten", 15_000)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("at most 1000"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("at most 1000"),
+        "{body}"
+    );
     // 2. 100,000 levels of nesting: was 89 s of a core.
     let deep = format!("key: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
     let (status, body) = publish(&f, &deep).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("nests deeper"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("nests deeper"),
+        "{body}"
+    );
     // 7. Keys that are no keys.
     for key in ["''", "'../../etc'", "\"a\\nb\"", "'<b>x</b>'"] {
         let (status, body) = publish(&f, &chain(key, 2)).await;
@@ -374,6 +380,13 @@ pub(crate) async fn error_bodies_are_exact_and_short(f: Fixture) {
     );
     assert!(html.contains("Het verzoek kon niet worden gelezen"), "{html}");
     assert!(!html.contains("invalid digit"), "{html}");
+    // A handler's error names its stable code for the helpdesk.
+    let (status, _, html) = f.page(&anna, "/casussen/bestaat-niet").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        html.contains("Foutcode voor de helpdesk: <code>not_found</code>"),
+        "{html}"
+    );
     // The Origin must match by scheme as well as host.
     let task = f.task_of(&f.mine).await;
     let (status, _, _) = f
