@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing};
 use chrono::{DateTime, Utc};
 use doorloop_engine::engine::EngineError;
-use doorloop_engine::runtime::{Action, Command, RuntimeError, TaskRef};
+use doorloop_engine::runtime::{CaseState, RuntimeError};
 use doorloop_engine::store::{StoreError, TaskFilter, TaskRow, UserRole, WorkFilter};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -20,10 +20,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::AppState;
-use crate::access::{CaseAccess, check_task};
-use crate::auth::{ApiUser, require};
+use crate::auth::require;
+use crate::cases::{assign, visible_case};
 use crate::error::WebError;
-use crate::pages::{assign, closed_task_step, visible_case, visible_case_on_pathway};
 
 type Shared = State<Arc<AppState>>;
 
@@ -42,7 +41,7 @@ pub struct ErrorBody {
     /// `bad_request`, `json_malformed`, `query_invalid`, `unsupported_media_type`,
     /// `payload_too_large`, `field_missing`, `field_unknown`, `field_invalid`,
     /// `variable_unknown`, `pathway_unknown`, `pathway_invalid`, `pathway_unreadable`,
-    /// `case_changed`, `task_already_completed`, `action_not_allowed`, `read_only`, `internal`.
+    /// `case_changed`, `task_already_completed`, `action_not_allowed`, `internal`.
     code: &'static str,
     /// What is wrong, in English.
     message: String,
@@ -212,7 +211,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            let message = shorten(&strip_position(&inner.to_string()));
+            let message = crate::error::shorten(&strip_position(&inner.to_string()));
             if inner.is_syntax() || inner.is_eof() || inner.is_io() {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
@@ -258,18 +257,6 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// At most 200 characters of a message: serde quotes the value it refused, which may be
-/// as large as the body.
-pub(crate) fn shorten(message: &str) -> String {
-    const MAX: usize = 200;
-    if message.chars().count() <= MAX {
-        return message.to_owned();
-    }
-    let mut out: String = message.chars().take(MAX).collect();
-    out.push('…');
-    out
-}
-
 /// A query string read as `T`; a bad value answers JSON naming the parameter.
 pub struct ApiQuery<T>(pub T);
 
@@ -284,7 +271,7 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
             let path = e.path().to_string();
-            let message = shorten(&e.into_inner().to_string());
+            let message = crate::error::shorten(&e.into_inner().to_string());
             let field = if path == "." {
                 message.split('`').nth(1).map(str::to_owned)
             } else {
@@ -301,6 +288,39 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
 }
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// The user behind an API request's `Authorization: Bearer` token.
+pub struct ApiUser(pub doorloop_engine::store::User);
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        if token.is_empty() {
+            return Err(ApiError::unauthorized());
+        }
+        match state
+            .engine
+            .store()
+            .user_by_token(&crate::auth::token_hash(token), state.clock.now())
+            .await
+        {
+            Ok(Some(user)) => Ok(ApiUser(user)),
+            Ok(None) => Err(ApiError::unauthorized()),
+            Err(e) => Err(WebError::from(e).into()),
+        }
+    }
+}
 
 // ---- schemas ----
 
@@ -489,7 +509,12 @@ pub async fn get_case(
 ) -> ApiResult<Json<CaseDetail>> {
     let (state, _) = visible_case(&app, &user, &id).await?;
     app.access_log.record(&user, &id, "api").await?;
-    Ok(Json(CaseDetail {
+    Ok(Json(case_detail(&state)))
+}
+
+/// A case as the API shows it.
+fn case_detail(state: &CaseState) -> CaseDetail {
+    CaseDetail {
         id: state.id.clone(),
         pathway_key: state.pathway_key.clone(),
         pathway_version: state.pathway_version,
@@ -523,7 +548,7 @@ pub async fn get_case(
             })
             .collect(),
         team: state.team.clone(),
-    }))
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = StartCase,
@@ -643,45 +668,10 @@ pub async fn complete(
     Path((id, task)): Path<(String, String)>,
     ApiJson(body): ApiJson<CompleteTask>,
 ) -> ApiResult<Json<CaseDetail>> {
-    let (state, access, pv) = visible_case_on_pathway(&app, &user, &id).await?;
-    let Some(open) = state.tasks.get(&task) else {
-        return Err(match closed_task_step(&app, &id, &task).await? {
-            Some(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "task_already_completed",
-                format!("task {task} of case {id} is no longer open"),
-                None,
-            ),
-            None => ApiError::not_found(),
-        });
-    };
-    if access != CaseAccess::Act {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "read_only",
-            "read-only access to this case",
-            None,
-        ));
-    }
-    check_task(&user, open)?;
-    let is_visit = pv
-        .step(&open.step)
-        .is_some_and(|s| s.kind == doorloop_engine::pathway::model::StepKind::JointVisit);
-    let action = if is_visit {
-        Action::RecordVisitOutcome {
-            task: TaskRef(task),
-            data: body.data,
-        }
-    } else {
-        Action::CompleteTask {
-            task: TaskRef(task),
-            data: body.data,
-        }
-    };
-    app.engine
-        .execute(&id, Command::new(user.id.clone(), action), app.clock.now())
-        .await?;
-    get_case(State(app), ApiUser(user), Path(id)).await
+    let case = crate::cases::load(&app, &user, &id).await?;
+    let outcome = crate::cases::complete(&app, &user, &case, &task, body.data).await?;
+    app.access_log.record(&user, &id, "api").await?;
+    Ok(Json(case_detail(&outcome.state)))
 }
 
 #[utoipa::path(get, path = "/api/v1/pathways", tag = "pathways",

@@ -359,33 +359,21 @@ impl FromRequest<Arc<AppState>> for CsrfForm {
     }
 }
 
-/// The user behind an API request's `Authorization: Bearer` token.
-pub struct ApiUser(pub User);
-
-impl FromRequestParts<Arc<AppState>> for ApiUser {
-    type Rejection = crate::api::ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .unwrap_or("");
-        if token.is_empty() {
-            return Err(crate::api::ApiError::unauthorized());
-        }
-        match state
-            .engine
-            .store()
-            .user_by_token(&token_hash(token), state.clock.now())
-            .await
-        {
-            Ok(Some(user)) => Ok(ApiUser(user)),
-            Ok(None) => Err(crate::api::ApiError::unauthorized()),
-            Err(e) => Err(WebError::from(e).into()),
-        }
+/// A local path to go back to after a form; anything else becomes `fallback`.
+///
+/// Only a path of this site passes: it starts with one `/`, and holds nothing but the
+/// printable ASCII characters of a URL path and query. Browsers drop tabs and newlines
+/// and read a backslash as `/`, so `/\t/evil.example` would lead to another host; control
+/// characters would also make an invalid `Location` header.
+pub(crate) fn local_path(path: Option<&str>, fallback: &str) -> String {
+    let Some(p) = path else {
+        return fallback.to_owned();
+    };
+    let printable = p.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    if printable && p.starts_with('/') && p.as_bytes().get(1) != Some(&b'/') && p.len() <= 2_000 {
+        p.to_owned()
+    } else {
+        fallback.to_owned()
     }
 }
 
@@ -404,6 +392,22 @@ pub(crate) fn require(user: &User, allowed: &[UserRole]) -> Result<(), WebError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_a_form() {
+        assert_eq!(local_path(Some("/taken?rol=x"), "/"), "/taken?rol=x");
+        assert_eq!(local_path(Some("https://evil.example"), "/"), "/");
+        assert_eq!(local_path(Some("//evil.example"), "/"), "/");
+        assert_eq!(local_path(None, "/taken"), "/taken");
+        // What the probe sent: a tab or newline between the slashes, a backslash.
+        assert_eq!(local_path(Some("/\t/evil.example/"), "/"), "/");
+        assert_eq!(local_path(Some("/\n/evil.example/"), "/"), "/");
+        assert_eq!(local_path(Some("/\r\nSet-Cookie: x=1"), "/"), "/");
+        assert_eq!(local_path(Some("/\\evil.example"), "/"), "/");
+        assert_eq!(local_path(Some("/ /evil.example"), "/"), "/");
+        assert_eq!(local_path(Some("/caf\u{e9}"), "/"), "/");
+        assert_eq!(local_path(Some(""), "/"), "/");
+    }
 
     #[test]
     fn passwords_hash_with_argon2id_and_verify() {

@@ -100,3 +100,15 @@ impl IntoResponse for WebError {
 }
 
 pub type WebResult<T> = Result<T, WebError>;
+
+/// At most 200 characters of a message: serde quotes the value it refused, which may be
+/// as large as the body.
+pub(crate) fn shorten(message: &str) -> String {
+    const MAX: usize = 200;
+    if message.chars().count() <= MAX {
+        return message.to_owned();
+    }
+    let mut out: String = message.chars().take(MAX).collect();
+    out.push('…');
+    out
+}

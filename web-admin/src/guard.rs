@@ -55,7 +55,7 @@ fn english(status: StatusCode, text: &str) -> String {
         StatusCode::PAYLOAD_TOO_LARGE => BODY_TOO_LARGE_EN.to_owned(),
         s if s.is_server_error() => "internal error".to_owned(),
         _ if text.trim().is_empty() => status.canonical_reason().unwrap_or("error").to_lowercase(),
-        _ => crate::api::shorten(text.trim()),
+        _ => crate::error::shorten(text.trim()),
     }
 }
 
@@ -115,7 +115,7 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_owned());
     // The panic message is the program's text, not a user's; cut it short all the same.
-    tracing::error!(panic = %crate::api::shorten(&what), "a request handler panicked");
+    tracing::error!(panic = %crate::error::shorten(&what), "a request handler panicked");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

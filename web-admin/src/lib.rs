@@ -10,16 +10,14 @@
 pub mod access;
 pub mod api;
 pub mod auth;
-mod design;
+mod cases;
 mod error;
 mod forms;
 pub mod graph;
 mod guard;
-mod insight;
-mod migration;
 pub mod oidc;
 mod ops;
-mod pages;
+mod screens;
 mod sessions;
 mod views;
 
@@ -39,6 +37,9 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub use error::WebError;
+
+/// The state every handler is given.
+pub(crate) type Shared = axum::extract::State<Arc<AppState>>;
 pub(crate) use guard::BODY_TOO_LARGE_EN;
 
 /// Settings of the web server.
@@ -258,59 +259,95 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         }
     });
     let pages = Router::new()
-        .route("/", get(pages::home))
-        .route("/inloggen", get(pages::login_form).post(pages::login))
-        .route("/uitloggen", post(pages::logout))
+        .route("/", get(screens::login::home))
+        .route(
+            "/inloggen",
+            get(screens::login::login_form).post(screens::login::login),
+        )
+        .route("/uitloggen", post(screens::login::logout))
         .route("/inloggen/oidc", get(oidc::start))
         .route("/inloggen/oidc/terug", get(oidc::callback))
-        .route("/taken", get(pages::my_tasks))
-        .route("/casussen", get(pages::cases))
-        .route("/casussen/{id}", get(pages::case_page))
-        .route("/casussen/{id}/taken/{task}", get(pages::task_page))
-        .route("/casussen/{id}/taken/{task}/afronden", post(pages::complete_task))
-        .route("/casussen/{id}/taken/{task}/bezoek", post(pages::plan_visit))
-        .route("/casussen/{id}/taken/{task}/oppakken", post(pages::claim))
-        .route("/casussen/{id}/taken/{task}/vrijgeven", post(pages::release))
-        .route("/vastgelopen", get(insight::stuck))
-        .route("/vastgelopen/casussen", get(insight::stuck_cases))
+        .route("/taken", get(screens::tasks::my_tasks))
+        .route("/casussen", get(screens::case::cases))
+        .route("/casussen/{id}", get(screens::case::case_page))
+        .route("/casussen/{id}/taken/{task}", get(screens::task::task_page))
+        .route(
+            "/casussen/{id}/taken/{task}/afronden",
+            post(screens::task::complete_task),
+        )
+        .route(
+            "/casussen/{id}/taken/{task}/bezoek",
+            post(screens::task::plan_visit),
+        )
+        .route("/casussen/{id}/taken/{task}/oppakken", post(screens::task::claim))
+        .route(
+            "/casussen/{id}/taken/{task}/vrijgeven",
+            post(screens::task::release),
+        )
+        .route("/vastgelopen", get(screens::figures::stuck))
+        .route("/vastgelopen/casussen", get(screens::figures::stuck_cases))
         .route(
             "/analyse",
             get(|| async { axum::response::Redirect::to("/vastgelopen") }),
         )
-        .route("/analyse/knelpunten", get(insight::bottlenecks))
-        .route("/analyse/knelpunten/graaf.svg", get(insight::bottleneck_graph))
-        .route("/analyse/uitkomsten", get(insight::outcomes))
-        .route("/analyse/uitkomsten.csv", get(insight::outcomes_csv))
-        .route("/analyse/instroom", get(insight::funnel))
-        .route("/trajecten", get(design::list))
-        .route("/trajecten/nieuw", get(design::new_form).post(design::save_new))
+        .route("/analyse/knelpunten", get(screens::figures::bottlenecks))
+        .route(
+            "/analyse/knelpunten/graaf.svg",
+            get(screens::figures::bottleneck_graph),
+        )
+        .route("/analyse/uitkomsten", get(screens::figures::outcomes))
+        .route("/analyse/uitkomsten.csv", get(screens::figures::outcomes_csv))
+        .route("/analyse/instroom", get(screens::figures::funnel))
+        .route("/trajecten", get(screens::pathways::list))
+        .route(
+            "/trajecten/nieuw",
+            get(screens::pathways::new_form).post(screens::pathways::save_new),
+        )
         .route(
             "/trajecten/importeren",
-            get(design::import_form).post(design::import_bpmn),
+            get(screens::pathways::import_form).post(screens::pathways::import_bpmn),
         )
-        .route("/trajecten/{key}", get(design::show))
+        .route("/trajecten/{key}", get(screens::pathways::show))
         .route(
             "/trajecten/{key}/bewerken",
-            get(design::edit_form).post(design::save),
+            get(screens::pathways::edit_form).post(screens::pathways::save),
         )
-        .route("/trajecten/{key}/concept/graaf.svg", get(design::draft_graph))
-        .route("/trajecten/{key}/concept/verwijderen", post(design::discard))
-        .route("/trajecten/{key}/publiceren", post(design::publish))
+        .route(
+            "/trajecten/{key}/concept/graaf.svg",
+            get(screens::pathways::draft_graph),
+        )
+        .route(
+            "/trajecten/{key}/concept/verwijderen",
+            post(screens::pathways::discard),
+        )
+        .route("/trajecten/{key}/publiceren", post(screens::pathways::publish))
         .route(
             "/trajecten/{key}/overzetten",
-            get(migration::form).post(migration::apply),
+            get(screens::migration::form).post(screens::migration::apply),
         )
-        .route("/trajecten/{key}/overzetten/proef", get(migration::dry_run))
-        .route("/trajecten/{key}/{version}/graaf.svg", get(pages::graph))
-        .route("/trajecten/{key}/{version}/bestand", get(design::export))
-        .route("/beheer", get(pages::admin))
-        .route("/beheer/berichten/{id}/opnieuw", post(pages::retry_message))
-        .route("/beheer/gebruikers/{id}/rechten", post(pages::set_rights))
-        .fallback(pages::not_found)
+        .route(
+            "/trajecten/{key}/overzetten/proef",
+            get(screens::migration::dry_run),
+        )
+        .route("/trajecten/{key}/{version}/graaf.svg", get(screens::case::graph))
+        .route(
+            "/trajecten/{key}/{version}/bestand",
+            get(screens::pathways::export),
+        )
+        .route("/beheer", get(screens::admin::admin))
+        .route(
+            "/beheer/berichten/{id}/opnieuw",
+            post(screens::admin::retry_message),
+        )
+        .route(
+            "/beheer/gebruikers/{id}/rechten",
+            post(screens::admin::set_rights),
+        )
+        .fallback(screens::not_found)
         .layer(sessions);
     let app = Router::new()
-        .route("/static/app.css", get(pages::css))
-        .route("/static/editor.js", get(pages::editor_js))
+        .route("/static/app.css", get(screens::login::css))
+        .route("/static/editor.js", get(screens::login::editor_js))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

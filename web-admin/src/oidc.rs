@@ -240,7 +240,7 @@ pub async fn start(
         state: state.secret().clone(),
         nonce: nonce.secret().clone(),
         verifier: verifier.secret().clone(),
-        next: crate::pages::local_path(q.volgende.as_deref(), "/"),
+        next: crate::auth::local_path(q.volgende.as_deref(), "/"),
     };
     session
         .insert(PENDING, pending)

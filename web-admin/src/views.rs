@@ -8,9 +8,12 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 use handlebars::Handlebars;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use crate::auth::Viewer;
 use crate::error::WebError;
+use doorloop_engine::pathway::model::{PathwayVersion, StepKind};
+use doorloop_engine::store::{User, UserRole};
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("../templates/layout.hbs")),
@@ -149,6 +152,65 @@ pub fn due_state(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (&'static st
 }
 
 pub use doorloop_engine::text::dutch::{date, date_time, stall_reason};
+
+/// The layout's view of the logged-in user.
+pub(crate) fn user_json(u: &User) -> Value {
+    json!({
+        "name": u.display_name,
+        "role_label": u.role.label(),
+        "teams": u.teams.join(", "),
+        "is_consultant": u.role == UserRole::Consultant,
+        "sees_cases": matches!(u.role, UserRole::Consultant | UserRole::Manager),
+        "sees_stalls": u.role == UserRole::Coordinator,
+        "sees_figures": u.role == UserRole::Manager,
+        "sees_pathways": matches!(u.role, UserRole::Manager | UserRole::Coordinator),
+        "is_admin": u.role == UserRole::Admin,
+    })
+}
+
+pub(crate) fn base(viewer: &Viewer, title: &str, nav: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("title".into(), json!(title));
+    m.insert("user".into(), user_json(&viewer.user));
+    m.insert("csrf".into(), json!(viewer.csrf));
+    m.insert(format!("nav_{nav}"), json!(true));
+    m
+}
+
+pub(crate) fn short(id: &str) -> String {
+    id.chars()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+pub(crate) fn svg_response(svg: String, cache: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+            (header::CACHE_CONTROL, cache),
+        ],
+        svg,
+    )
+        .into_response()
+}
+
+/// Steps of a version where a case can hold work, for the migration screen.
+pub(crate) fn holding_steps(pv: &PathwayVersion) -> Vec<(String, String, StepKind)> {
+    pv.pathway
+        .steps
+        .iter()
+        .filter(|s| s.kind.is_human() || s.kind.is_split())
+        .map(|s| (s.id.clone(), s.display_name().to_owned(), s.kind.clone()))
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {

@@ -18,11 +18,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
+use crate::Shared;
 use crate::auth::{self, Viewer};
-use crate::design::svg_response;
 use crate::error::{WebError, WebResult};
 use crate::graph::{self, Mark, Marks};
-use crate::pages::{Shared, base, short};
+use crate::views::svg_response;
+use crate::views::{base, short};
 use crate::views::{date, page};
 
 const MONTHS_NL: [&str; 12] = [

@@ -15,10 +15,11 @@ use doorloop_engine::store::UserRole;
 use doorloop_engine::text::problems as dutch_problems;
 use serde_json::{Value, json};
 
+use crate::Shared;
 use crate::auth::{self, CsrfForm, Viewer};
-use crate::design::holding_steps;
 use crate::error::{WebError, WebResult};
-use crate::pages::{Shared, base, short};
+use crate::views::holding_steps;
+use crate::views::{base, short};
 use crate::views::{date, page};
 
 /// Most cases one dry run or one apply covers.

@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use doorloop_engine::figures::diff::diff;
 use doorloop_engine::pathway::definition::{Loaded, from_yaml};
-use doorloop_engine::pathway::model::{PathwayVersion, StepKind};
+use doorloop_engine::pathway::model::PathwayVersion;
 use doorloop_engine::pathway::validate::{Problem, validate};
 use doorloop_engine::store::{Draft, PathwaySummary, StoreError, UserRole};
 use doorloop_engine::text::problems as dutch_problems;
@@ -17,11 +17,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::Shared;
 use crate::auth::{self, CsrfForm, Viewer};
 use crate::error::{WebError, WebResult};
 use crate::graph::{self, Mark, Marks};
-use crate::pages::{Shared, base};
-use crate::views::{date, date_time, page};
+use crate::views::base;
+use crate::views::{date, date_time, page, svg_response};
 
 /// Keys appear in URLs and files: lower-case letters, digits, `-` and `_`.
 const NEW_PATHWAY: &str = r#"key: nieuw-traject
@@ -667,29 +668,4 @@ pub async fn draft_graph(State(app): Shared, viewer: Viewer, Path(key): Path<Str
         .draw(std::sync::Arc::new(pv), problem_marks(&checked))
         .await?;
     Ok(svg_response(drawing.svg.clone(), "no-store"))
-}
-
-pub(crate) fn svg_response(svg: String, cache: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'",
-            ),
-            (header::CACHE_CONTROL, cache),
-        ],
-        svg,
-    )
-        .into_response()
-}
-
-/// Steps of a version where a case can hold work, for the migration screen.
-pub(crate) fn holding_steps(pv: &PathwayVersion) -> Vec<(String, String, StepKind)> {
-    pv.pathway
-        .steps
-        .iter()
-        .filter(|s| s.kind.is_human() || s.kind.is_split())
-        .map(|s| (s.id.clone(), s.display_name().to_owned(), s.kind.clone()))
-        .collect()
 }

@@ -1,0 +1,171 @@
+//! The case service: every action on a case, for the pages and the API alike — load the
+//! case once with the viewer's access, decide, act through the engine, answer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use doorloop_engine::engine::EngineError;
+use doorloop_engine::pathway::model::{PathwayVersion, StepKind};
+use doorloop_engine::runtime::{Action, CaseState, Command, EventKind, Outcome, RuntimeError, Task, TaskRef};
+use doorloop_engine::store::{User, UserRole};
+
+use crate::AppState;
+use crate::access::{CaseAccess, case_access, check_task, may_take};
+use crate::error::{WebError, WebResult};
+use serde_json::{Value, json};
+
+/// The case and the viewer's access, or "not found" when they may not see it.
+pub(crate) async fn visible_case(
+    app: &AppState,
+    user: &User,
+    id: &str,
+) -> WebResult<(Arc<CaseState>, CaseAccess)> {
+    let state = match app.engine.load_fresh(id).await {
+        Ok(s) => s,
+        Err(EngineError::CaseNotFound { .. }) => return Err(WebError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    match case_access(user, &state) {
+        CaseAccess::None => Err(WebError::NotFound),
+        access => Ok((state, access)),
+    }
+}
+
+/// A visible case with the pathway version it runs on.
+pub(crate) async fn visible_case_on_pathway(
+    app: &AppState,
+    user: &User,
+    id: &str,
+) -> WebResult<(Arc<CaseState>, CaseAccess, Arc<PathwayVersion>)> {
+    let (state, access) = visible_case(app, user, id).await?;
+    let pv = app
+        .engine
+        .pathway(&state.pathway_key, Some(state.pathway_version))
+        .await?;
+    Ok((state, access, pv))
+}
+
+pub(crate) async fn closed_task_step(app: &AppState, case: &str, task: &str) -> WebResult<Option<String>> {
+    let events = app.engine.store().events(case).await?;
+    Ok(events.iter().find_map(|e| match &e.event.kind {
+        EventKind::TaskOpened { task: t } if t.id == task => Some(t.step.clone()),
+        _ => None,
+    }))
+}
+
+/// Claims (`take = true`) or releases a task.
+pub(crate) async fn assign(
+    app: &AppState,
+    user: &User,
+    id: &str,
+    task_id: &str,
+    take: bool,
+) -> WebResult<()> {
+    let (state, access) = visible_case(app, user, id).await?;
+    let task = state.tasks.get(task_id).ok_or(WebError::NotFound)?;
+    if access != CaseAccess::Act || user.role != UserRole::Consultant {
+        return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
+    }
+    let to = if take {
+        if task.assignee.as_deref() == Some(user.id.as_str()) {
+            return Ok(());
+        }
+        if !may_take(user, task) {
+            return Err(WebError::Forbidden(if task.assignee.is_some() {
+                "Deze taak is al toegewezen aan een collega.".into()
+            } else {
+                "Deze taak hoort niet bij uw team.".into()
+            }));
+        }
+        Some(user.id.clone())
+    } else {
+        if task.assignee.as_deref() != Some(user.id.as_str()) {
+            return Err(WebError::Forbidden(
+                "Alleen wie de taak heeft, kan haar vrijgeven.".into(),
+            ));
+        }
+        None
+    };
+    let action = Action::Reassign {
+        task: TaskRef(task_id.to_owned()),
+        to,
+    };
+    app.engine
+        .execute(id, Command::new(user.id.clone(), action), app.clock.now())
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn team_json(app: &AppState, ids: &[String]) -> WebResult<Vec<Value>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let user = app.users.get(app.engine.store().as_ref(), id).await?;
+        out.push(json!({
+            "id": id,
+            "name": user.as_ref().map(|u| u.display_name.clone()).unwrap_or_else(|| id.clone()),
+            "teams": user.map(|u| u.teams.join(", ")).unwrap_or_default(),
+        }));
+    }
+    Ok(out)
+}
+
+/// The command that completes `task`: its form's answers, or a joint visit's outcome.
+/// Decided here once for the pages and the API (the runtime checks it again).
+pub(crate) fn completion(pv: &PathwayVersion, task: &Task, data: BTreeMap<String, Value>) -> Action {
+    let visit = pv
+        .step(&task.step)
+        .is_some_and(|s| s.kind == StepKind::JointVisit);
+    let task = TaskRef(task.id.clone());
+    if visit {
+        Action::RecordVisitOutcome { task, data }
+    } else {
+        Action::CompleteTask { task, data }
+    }
+}
+
+/// Completes an open task of a loaded case: the viewer must be able to act on the case
+/// and on the task. A task completed meanwhile by a colleague answers
+/// `task_already_completed`; an unknown one "not found". Returns the case after it.
+pub(crate) async fn complete(
+    app: &AppState,
+    user: &User,
+    case: &Visible,
+    task_id: &str,
+    data: BTreeMap<String, Value>,
+) -> WebResult<Outcome> {
+    let Some(task) = case.state.tasks.get(task_id) else {
+        return Err(match closed_task_step(app, &case.state.id, task_id).await? {
+            Some(_) => WebError::Engine(EngineError::Runtime(RuntimeError::TaskNotOpen {
+                case: case.state.id.clone(),
+                task: task_id.to_owned(),
+            })),
+            None => WebError::NotFound,
+        });
+    };
+    if case.access != CaseAccess::Act {
+        return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
+    }
+    check_task(user, task)?;
+    let action = completion(&case.pv, task, data);
+    Ok(app
+        .engine
+        .execute(
+            &case.state.id,
+            Command::new(user.id.clone(), action),
+            app.clock.now(),
+        )
+        .await?)
+}
+
+/// A case loaded once for a request: its state, the viewer's access and its pathway.
+pub(crate) struct Visible {
+    pub state: Arc<CaseState>,
+    pub access: CaseAccess,
+    pub pv: Arc<PathwayVersion>,
+}
+
+/// Loads a case the viewer may see, with its pathway version.
+pub(crate) async fn load(app: &AppState, user: &User, id: &str) -> WebResult<Visible> {
+    let (state, access, pv) = visible_case_on_pathway(app, user, id).await?;
+    Ok(Visible { state, access, pv })
+}

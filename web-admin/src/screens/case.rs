@@ -1,0 +1,250 @@
+//! The case page (where the case is, its open work, ladder, team and timeline), the case list and the pathway graph.
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use doorloop_engine::pathway::model::PathwayVersion;
+use doorloop_engine::runtime::{CaseState, EventKind};
+use doorloop_engine::store::UserRole;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::Shared;
+use crate::access::CaseAccess;
+use crate::auth::{self, Viewer};
+use crate::cases::{team_json, visible_case_on_pathway};
+use crate::error::WebResult;
+use crate::forms;
+use crate::views::{base, date, date_time, due_state, page, short, stall_reason};
+
+fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
+    let step = |id: &str| {
+        pv.step(id)
+            .map(|s| s.display_name().to_owned())
+            .unwrap_or_else(|| id.to_owned())
+    };
+    Some(match kind {
+        EventKind::CaseStarted { pathway_version, .. } => format!("Casus gestart (versie {pathway_version})"),
+        EventKind::TaskOpened { task } => format!("Taak geopend: {}", step(&task.step)),
+        EventKind::TaskAssigned { user: Some(u), .. } => format!("Taak toegewezen aan {u}"),
+        EventKind::TaskAssigned { user: None, .. } => "Taak vrijgegeven".to_owned(),
+        EventKind::VisitPlanned { visit, .. } => {
+            format!("Gezamenlijk bezoek gepland op {}", date_time(visit.at))
+        }
+        EventKind::TaskCompleted { step: s, .. } => format!("Afgerond: {}", step(s)),
+        EventKind::TaskClosed { step: s, .. } => format!("Gesloten: {}", step(s)),
+        EventKind::RungSet { rung, .. } => format!(
+            "Trede participatieladder: {}",
+            forms::rung_label(u64::from(*rung))
+        ),
+        EventKind::CaseEnded { outcome, .. } => format!("Casus afgesloten: {}", outcome.replace('_', " ")),
+        EventKind::CaseWithdrawn { .. } => "Casus ingetrokken".to_owned(),
+        EventKind::DueChanged { due, .. } => format!("Termijn: {}", date_time(due.at)),
+        EventKind::DeadlinePassed { step: s, .. } => format!("Termijn verstreken: {}", step(s)),
+        EventKind::EscalationRaised { step: s, to, .. } => format!("Escalatie ({}) naar {to}", step(s)),
+        EventKind::StallRaised { stall, .. } => format!("Vastgelopen: {}", stall_reason(&stall.reason)),
+        EventKind::StallCleared { .. } => "Weer in beweging".to_owned(),
+        EventKind::CaseMigrated {
+            from_version,
+            to_version,
+            ..
+        } => format!("Overgezet van versie {from_version} naar versie {to_version}"),
+        EventKind::TaskMoved { step: s, .. } => format!("Taak verplaatst naar: {}", step(s)),
+        EventKind::VariablesSet { .. } => "Gegevens bijgewerkt".to_owned(),
+        _ => return None,
+    })
+}
+
+fn current_steps(state: &CaseState) -> BTreeSet<String> {
+    state
+        .tasks
+        .values()
+        .map(|t| t.step.clone())
+        .chain(state.tokens.values().map(|t| t.step.clone()))
+        .collect()
+}
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "active" => "loopt",
+        "ended" => "afgerond",
+        "withdrawn" => "ingetrokken",
+        _ => "nieuw",
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct CaseQuery {
+    klaar: Option<String>,
+}
+
+pub async fn case_page(
+    State(app): Shared,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<CaseQuery>,
+) -> WebResult<Response> {
+    let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
+    app.access_log.record(&viewer.user, &id, "casuspagina").await?;
+    let now = app.clock.now();
+    let steps = current_steps(&state);
+    let mut tasks = Vec::new();
+    for t in state.tasks.values() {
+        let step = pv.step(&t.step);
+        let (due_class, due_text) = due_state(t.due.as_ref().map(|d| d.at), now);
+        tasks.push(json!({
+            "id": t.id,
+            "step_name": step.map(|s| s.display_name()).unwrap_or(&t.step),
+            "roles": t.roles.join(" + "),
+            "assignee": t.assignee,
+            "due_class": due_class,
+            "due_text": due_text,
+            "explanation": t.due.as_ref().map(|d| d.explanation.clone()).unwrap_or_default(),
+            "visit": t.visit.as_ref().map(|v| date_time(v.at)),
+            "can_open": access == CaseAccess::Act || access == CaseAccess::Read,
+        }));
+    }
+    let events = app.engine.store().events(&id).await?;
+    let timeline: Vec<Value> = events
+        .iter()
+        .rev()
+        .filter_map(|e| {
+            event_text(&e.event.kind, &pv)
+                .map(|what| json!({"at": date_time(e.event.at), "what": what, "actor": e.event.actor}))
+        })
+        .collect();
+    let rungs: Vec<Value> = state
+        .rung_history
+        .iter()
+        .map(|r| {
+            json!({
+                "label": forms::rung_label(u64::from(r.rung)),
+                "at": date(r.at),
+                "step": r.step.as_deref().and_then(|s| pv.step(s)).map(|s| s.display_name()),
+            })
+        })
+        .collect();
+    let stalls: Vec<Value> = state
+        .stalls
+        .values()
+        .map(|s| {
+            json!({
+                "reason": stall_reason(&s.reason),
+                "step": s.step.as_deref().and_then(|id| pv.step(id)).map(|st| st.display_name()),
+                "party": s.party,
+                "since": date(s.since),
+            })
+        })
+        .collect();
+    let active: Vec<String> = steps.iter().cloned().collect();
+    let graph_url = format!(
+        "/trajecten/{}/{}/graaf.svg?{}",
+        state.pathway_key,
+        state.pathway_version,
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("actief", &active.join(","))
+            .finish()
+    );
+    let graph_window_url = format!("{graph_url}&venster=1");
+    let status = state.status.as_str();
+    let (back, back_label) = if viewer.user.role == UserRole::Consultant {
+        ("/taken", "Mijn taken")
+    } else {
+        ("/casussen", "Casussen")
+    };
+    let mut data = base(&viewer, &format!("Casus {}", short(&id)), "casussen");
+    data.insert(
+        "case".into(),
+        json!({
+            "id": state.id,
+            "short_id": short(&state.id),
+            "status": status,
+            "status_label": status_label(status),
+            "pathway_name": pv.pathway.name,
+            "pathway_version": state.pathway_version,
+            "started": state.started_at.map(date).unwrap_or_default(),
+            "outcome": state.outcome.as_ref().map(|o| o.replace('_', " ")),
+            "stalls": stalls,
+            "current_steps": steps.iter().filter_map(|s| pv.step(s)).map(|s| s.display_name()).collect::<Vec<_>>().join(", "),
+        }),
+    );
+    data.insert("tasks".into(), Value::Array(tasks));
+    data.insert("timeline".into(), Value::Array(timeline));
+    data.insert("team".into(), Value::Array(team_json(&app, &state.team).await?));
+    data.insert("rungs".into(), Value::Array(rungs));
+    data.insert("graph_url".into(), json!(graph_url));
+    data.insert("graph_window_url".into(), json!(graph_window_url));
+    data.insert("read_only".into(), json!(access == CaseAccess::Read));
+    data.insert("back".into(), json!(back));
+    data.insert("back_label".into(), json!(back_label));
+    if q.klaar.is_some() {
+        data.insert("flash".into(), json!("Opgeslagen. De casus is bijgewerkt."));
+    }
+    Ok(page(StatusCode::OK, "case", Value::Object(data)))
+}
+
+// ---- overviews ----
+
+pub async fn cases(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
+    auth::require(&viewer.user, &[UserRole::Consultant, UserRole::Manager])?;
+    let only = (viewer.user.role == UserRole::Consultant).then_some(viewer.user.id.as_str());
+    let rows = app.engine.store().cases(only, &viewer.user.teams, 200).await?;
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id, "short_id": short(&c.id), "pathway": c.pathway_key,
+                "status": c.status, "status_label": status_label(&c.status),
+                "created": date(c.created_at), "updated": date_time(c.updated_at),
+            })
+        })
+        .collect();
+    let mut data = base(&viewer, "Casussen", "casussen");
+    data.insert(
+        "intro".into(),
+        json!(if only.is_some() {
+            "Casussen waarin u of uw team een rol heeft (de 200 laatst gewijzigde)."
+        } else {
+            "Alle casussen van de organisatie, alleen lezen (de 200 laatst gewijzigde)."
+        }),
+    );
+    data.insert("cases".into(), Value::Array(list));
+    Ok(page(StatusCode::OK, "cases", Value::Object(data)))
+}
+
+#[derive(Deserialize)]
+pub struct GraphQuery {
+    actief: Option<String>,
+    /// Only the neighbourhood of the highlighted steps.
+    venster: Option<String>,
+}
+
+/// The pathway graph as SVG. Pathways are not personal data; any logged-in user may
+/// fetch them. The highlighted steps come from the query.
+pub async fn graph(
+    State(app): Shared,
+    _viewer: Viewer,
+    Path((key, version)): Path<(String, u32)>,
+    Query(q): Query<GraphQuery>,
+) -> WebResult<Response> {
+    let pv = app.engine.pathway(&key, Some(version)).await?;
+    // Only this pathway's step ids mark a step: anything else would only make the cache
+    // hold another copy of the same drawing.
+    let asked: BTreeSet<&str> = q.actief.as_deref().unwrap_or_default().split(',').collect();
+    let active: BTreeSet<String> = pv
+        .pathway
+        .steps
+        .iter()
+        .filter(|s| asked.contains(s.id.as_str()))
+        .map(|s| s.id.clone())
+        .collect();
+    let drawing = app.graphs.get_or_draw(&pv, &active).await?;
+    let svg = if q.venster.is_some() {
+        drawing.window(1500., 520.)
+    } else {
+        drawing.svg.clone()
+    };
+    Ok(crate::views::svg_response(svg, "private, max-age=300"))
+}

@@ -1,0 +1,379 @@
+//! A task's form: completing it, planning a joint visit and recording its outcome, claiming and releasing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Europe::Amsterdam;
+use doorloop_engine::engine::EngineError;
+use doorloop_engine::pathway::model::{PathwayVersion, Step, StepKind};
+use doorloop_engine::runtime::{Action, CaseState, Command, RuntimeError, Task, TaskRef};
+use serde_json::{Value, json};
+
+use crate::access::{CaseAccess, check_task};
+use crate::auth::{self, CsrfForm, Viewer, local_path};
+use crate::cases::{assign, closed_task_step, team_json, visible_case_on_pathway};
+use crate::error::{WebError, WebResult};
+use crate::forms;
+use crate::views::{base, date_time, due_state, page, short};
+use crate::{AppState, Shared};
+
+// ---- task forms ----
+
+struct TaskForm<'a> {
+    state: &'a CaseState,
+    access: CaseAccess,
+    pv: &'a PathwayVersion,
+    step: &'a Step,
+    task_id: &'a str,
+    task: Option<&'a Task>,
+    values: BTreeMap<String, String>,
+    errors: BTreeMap<String, String>,
+    problem: Option<String>,
+}
+
+async fn render_task(
+    app: &AppState,
+    viewer: &Viewer,
+    f: TaskForm<'_>,
+    status: StatusCode,
+) -> WebResult<Response> {
+    let now = app.clock.now();
+    let is_visit = f.step.kind == StepKind::JointVisit;
+    let planned = f.task.and_then(|t| t.visit.as_ref());
+    let (due_class, due_text) = due_state(f.task.and_then(|t| t.due.as_ref().map(|d| d.at)), now);
+    let may_act = f.access == CaseAccess::Act && f.task.is_some_and(|t| check_task(&viewer.user, t).is_ok());
+    let read_only = match (f.access, f.task) {
+        (_, None) => None,
+        (CaseAccess::Read, _) => Some("U kunt deze taak inzien maar niet afronden (alleen lezen)."),
+        (_, Some(t)) if !may_act => Some(if t.assignee.is_some() {
+            "Deze taak is toegewezen aan een collega."
+        } else {
+            "Deze taak hoort niet bij uw team."
+        }),
+        _ => None,
+    };
+    let mut team: Vec<String> = f.state.team.clone();
+    if !team.contains(&viewer.user.id) {
+        team.push(viewer.user.id.clone());
+    }
+    let chosen: BTreeSet<String> = match (f.values.get("deelnemer"), planned) {
+        (Some(list), _) => list.split('\u{1f}').map(str::to_owned).collect(),
+        (None, Some(v)) => v.participants.iter().cloned().collect(),
+        (None, None) => BTreeSet::from([viewer.user.id.clone()]),
+    };
+    let participants: Vec<Value> = team_json(app, &team)
+        .await?
+        .into_iter()
+        .map(|mut p| {
+            let checked = p["id"].as_str().is_some_and(|id| chosen.contains(id));
+            p["checked"] = json!(checked);
+            p
+        })
+        .collect();
+    let visit_form = planned.map(|v| {
+        let l = v.at.with_timezone(&Amsterdam);
+        (
+            l.format("%Y-%m-%d").to_string(),
+            l.format("%H:%M").to_string(),
+            v.place.clone().unwrap_or_default(),
+        )
+    });
+    let form_value =
+        |k: &str, planned: Option<String>| f.values.get(k).cloned().or(planned).unwrap_or_default();
+    let mut data = base(viewer, f.step.display_name(), "taken");
+    data.insert("case_id".into(), json!(f.state.id));
+    data.insert("short_id".into(), json!(short(&f.state.id)));
+    data.insert("task_id".into(), json!(f.task_id));
+    data.insert("step_name".into(), json!(f.step.display_name()));
+    data.insert("description".into(), json!(f.step.description));
+    data.insert("pathway_name".into(), json!(f.pv.pathway.name));
+    data.insert("roles".into(), json!(f.step.responsible_roles().join(" + ")));
+    data.insert("assignee".into(), json!(f.task.and_then(|t| t.assignee.clone())));
+    data.insert("due_class".into(), json!(due_class));
+    data.insert("due_text".into(), json!(due_text));
+    data.insert("version".into(), json!(f.state.seq));
+    data.insert("problem".into(), json!(f.problem));
+    data.insert("errors".into(), json!(f.errors));
+    data.insert("read_only".into(), json!(read_only));
+    data.insert("plan_visit".into(), json!(is_visit && may_act));
+    data.insert("visit".into(), json!(planned.map(|v| date_time(v.at))));
+    data.insert("participants".into(), Value::Array(participants));
+    data.insert(
+        "form".into(),
+        json!({
+            "datum": form_value("datum", visit_form.as_ref().map(|v| v.0.clone())),
+            "tijd": form_value("tijd", visit_form.as_ref().map(|v| v.1.clone())),
+            "plaats": form_value("plaats", visit_form.as_ref().map(|v| v.2.clone())),
+        }),
+    );
+    // A joint visit records its outcome once planned; other steps complete directly.
+    // After a conflict (task gone) the form is shown again with the user's input.
+    let show_form = f.task.is_none() || (may_act && (!is_visit || planned.is_some()));
+    data.insert("show_form".into(), json!(show_form));
+    data.insert(
+        "form_title".into(),
+        json!(if is_visit {
+            "Uitkomst van het bezoek vastleggen"
+        } else {
+            "Taak afronden"
+        }),
+    );
+    data.insert(
+        "submit_label".into(),
+        json!(if is_visit {
+            "Uitkomst vastleggen"
+        } else {
+            "Afronden"
+        }),
+    );
+    data.insert(
+        "fields".into(),
+        json!(forms::field_views(&f.step.fields, &f.values, &f.errors)),
+    );
+    Ok(page(status, "task", Value::Object(data)))
+}
+
+pub async fn task_page(
+    State(app): Shared,
+    viewer: Viewer,
+    Path((id, task_id)): Path<(String, String)>,
+) -> WebResult<Response> {
+    let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
+    let Some(task) = state.tasks.get(&task_id) else {
+        return Err(WebError::NotFound);
+    };
+    app.access_log.record(&viewer.user, &id, "taakformulier").await?;
+    let step = pv.step(&task.step).ok_or(WebError::NotFound)?;
+    let form = TaskForm {
+        state: &state,
+        access,
+        pv: &pv,
+        step,
+        task_id: &task_id,
+        task: Some(task),
+        values: BTreeMap::new(),
+        errors: BTreeMap::new(),
+        problem: None,
+    };
+    render_task(&app, &viewer, form, StatusCode::OK).await
+}
+
+/// What was posted, as the form shows it again (checkbox groups joined).
+fn posted_values(form: &CsrfForm) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in &form.fields {
+        if k == auth::CSRF_FIELD || k == "versie" {
+            continue;
+        }
+        values
+            .entry(k.clone())
+            .and_modify(|e| {
+                e.push('\u{1f}');
+                e.push_str(v);
+            })
+            .or_insert_with(|| v.clone());
+    }
+    values
+}
+
+const CONFLICT: &str = "Een collega heeft deze casus intussen gewijzigd en deze taak is niet meer open. \
+     Uw invoer staat hieronder nog; bekijk de casus voordat u verder gaat.";
+
+fn is_conflict(e: &EngineError) -> bool {
+    matches!(
+        e,
+        EngineError::Conflict { .. } | EngineError::Runtime(RuntimeError::TaskNotOpen { .. })
+    )
+}
+
+pub async fn complete_task(
+    State(app): Shared,
+    Path((id, task_id)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Response> {
+    let viewer = &form.viewer;
+    let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
+    let values = posted_values(&form);
+    // The task may have been completed by a colleague meanwhile: find its step from the
+    // case history so the form (with the user's input) can be shown again.
+    let task = state.tasks.get(&task_id);
+    let step_id = match task {
+        Some(t) => t.step.clone(),
+        None => closed_task_step(&app, &id, &task_id)
+            .await?
+            .ok_or(WebError::NotFound)?,
+    };
+    let step = pv.step(&step_id).ok_or(WebError::NotFound)?;
+    let mut f = TaskForm {
+        state: &state,
+        access,
+        pv: &pv,
+        step,
+        task_id: &task_id,
+        task,
+        values,
+        errors: BTreeMap::new(),
+        problem: None,
+    };
+    let Some(task) = task else {
+        f.problem = Some(CONFLICT.to_owned());
+        return render_task(&app, viewer, f, StatusCode::CONFLICT).await;
+    };
+    if access != CaseAccess::Act {
+        return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
+    }
+    check_task(&viewer.user, task)?;
+    let data = match forms::parse(&step.fields, &f.values) {
+        Ok(data) => data,
+        Err(errors) => {
+            f.problem = Some("Niet alle velden zijn goed ingevuld; zie de meldingen bij de velden.".into());
+            f.errors = errors;
+            return render_task(&app, viewer, f, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let action = crate::cases::completion(&pv, task, data);
+    let done = format!("/casussen/{id}?klaar=1");
+    act_on_form(&app, viewer, f, action, &done, "De taak kon niet worden afgerond").await
+}
+
+/// Runs a form's command: on success to `done`; a conflict or a refusal shows the form
+/// again with the user's input and the reason.
+async fn act_on_form(
+    app: &AppState,
+    viewer: &Viewer,
+    mut f: TaskForm<'_>,
+    action: Action,
+    done: &str,
+    refused: &str,
+) -> WebResult<Response> {
+    let command = Command::new(viewer.user.id.clone(), action);
+    match app.engine.execute(&f.state.id, command, app.clock.now()).await {
+        Ok(_) => Ok(Redirect::to(done).into_response()),
+        Err(e) if is_conflict(&e) => {
+            f.problem = Some(CONFLICT.to_owned());
+            render_task(app, viewer, f, StatusCode::CONFLICT).await
+        }
+        Err(EngineError::Runtime(e)) => {
+            f.problem = Some(format!("{refused}: {e}"));
+            render_task(app, viewer, f, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn plan_visit(
+    State(app): Shared,
+    Path((id, task_id)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Response> {
+    let viewer = &form.viewer;
+    let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
+    let Some(task) = state.tasks.get(&task_id) else {
+        return Err(WebError::NotFound);
+    };
+    if access != CaseAccess::Act {
+        return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
+    }
+    check_task(&viewer.user, task)?;
+    let step = pv.step(&task.step).ok_or(WebError::NotFound)?;
+    if step.kind != StepKind::JointVisit {
+        return Err(WebError::BadRequest(
+            "Deze taak is geen gezamenlijk bezoek.".into(),
+        ));
+    }
+    let mut errors = BTreeMap::new();
+    let day = form.get("datum").unwrap_or("").parse::<NaiveDate>();
+    let time = NaiveTime::parse_from_str(form.get("tijd").unwrap_or(""), "%H:%M");
+    if day.is_err() {
+        errors.insert("datum".to_owned(), "Kies een datum.".to_owned());
+    }
+    if time.is_err() {
+        errors.insert("tijd".to_owned(), "Kies een tijd (uu:mm).".to_owned());
+    }
+    let at = match (day, time) {
+        (Ok(d), Ok(t)) => Amsterdam
+            .from_local_datetime(&d.and_time(t))
+            .earliest()
+            .map(|l| l.with_timezone(&Utc)),
+        _ => None,
+    };
+    if let Some(at) = at
+        && at <= app.clock.now()
+    {
+        errors.insert(
+            "datum".to_owned(),
+            "Het bezoek moet in de toekomst liggen.".to_owned(),
+        );
+    }
+    let mut allowed: BTreeSet<&str> = state.team.iter().map(String::as_str).collect();
+    allowed.insert(viewer.user.id.as_str());
+    let participants = form.all("deelnemer");
+    if participants.is_empty() {
+        errors.insert("deelnemer".to_owned(), "Kies minstens één deelnemer.".to_owned());
+    } else if participants.iter().any(|p| !allowed.contains(p.as_str())) {
+        errors.insert(
+            "deelnemer".to_owned(),
+            "Deelnemers komen uit het casusteam.".to_owned(),
+        );
+    }
+    let place = form
+        .get("plaats")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned);
+    if place.as_ref().is_some_and(|p| p.chars().count() > 200) {
+        errors.insert("plaats".to_owned(), "Gebruik hoogstens 200 tekens.".to_owned());
+    }
+    let mut f = TaskForm {
+        state: &state,
+        access,
+        pv: &pv,
+        step,
+        task_id: &task_id,
+        task: Some(task),
+        values: posted_values(&form),
+        errors,
+        problem: None,
+    };
+    let Some(at) = at.filter(|_| f.errors.is_empty()) else {
+        f.problem = Some("Het bezoek is nog niet gepland; zie de meldingen bij de velden.".into());
+        return render_task(&app, viewer, f, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let action = Action::PlanJointVisit {
+        task: TaskRef(task_id.clone()),
+        at,
+        place,
+        participants,
+    };
+    let done = format!("/casussen/{id}/taken/{task_id}");
+    act_on_form(
+        &app,
+        viewer,
+        f,
+        action,
+        &done,
+        "Het bezoek kon niet worden gepland",
+    )
+    .await
+}
+
+pub async fn claim(
+    State(app): Shared,
+    Path((id, task)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Redirect> {
+    assign(&app, &form.viewer.user, &id, &task, true).await?;
+    Ok(Redirect::to(&local_path(form.get("terug"), "/taken")))
+}
+
+pub async fn release(
+    State(app): Shared,
+    Path((id, task)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Redirect> {
+    assign(&app, &form.viewer.user, &id, &task, false).await?;
+    Ok(Redirect::to(&local_path(form.get("terug"), "/taken")))
+}
