@@ -93,6 +93,42 @@ pub fn inactivity_key(case: &str) -> String {
     format!("inactive:{case}")
 }
 
+/// A timer key read back once, as the runtime dispatches on it: the kind of timer (the
+/// inverse of the key makers above and of `visit_timer_keys`) and, for an escalation, its
+/// rung on the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerKey {
+    pub kind: TimerKind,
+    pub rung: Option<usize>,
+}
+
+impl TimerKey {
+    pub fn parse(key: &str) -> Option<TimerKey> {
+        let kind = match key.split(':').next()? {
+            "deadline" => TimerKind::Deadline,
+            "escalation" => TimerKind::Escalation,
+            "stall" => TimerKind::Stall,
+            "inactive" => TimerKind::Inactivity,
+            "visit" if key.ends_with(":outcome-missing") => TimerKind::VisitOutcomeMissing,
+            "visit" => TimerKind::VisitReminder,
+            _ => return None,
+        };
+        let rung = match kind {
+            TimerKind::Escalation => key.rsplit(':').next().and_then(|i| i.parse().ok()),
+            _ => None,
+        };
+        Some(TimerKey { kind, rung })
+    }
+
+    /// Whether the timer belongs to a task's deadline ladder (replaced when the deadline moves).
+    pub fn is_deadline_ladder(key: &str) -> bool {
+        matches!(
+            TimerKey::parse(key).map(|k| k.kind),
+            Some(TimerKind::Deadline | TimerKind::Escalation)
+        )
+    }
+}
+
 /// The deadline and escalation moments of a running (not suspended) clock, in time order.
 pub fn deadline_timers(
     cal: &Calendar,
@@ -238,6 +274,40 @@ mod tests {
     fn local(s: &str) -> DateTime<Utc> {
         let n = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         local_moment(n.date(), n.time())
+    }
+
+    #[test]
+    fn timer_keys_read_back_as_their_kind() {
+        let k = |key: &str| TimerKey::parse(key);
+        assert_eq!(
+            k(&deadline_key("c", "t", 2)).map(|k| k.kind),
+            Some(TimerKind::Deadline)
+        );
+        assert_eq!(
+            k(&escalation_key("c", "t", 2, 3)),
+            Some(TimerKey {
+                kind: TimerKind::Escalation,
+                rung: Some(3)
+            })
+        );
+        assert_eq!(k(&stall_key("c", "t")).map(|k| k.kind), Some(TimerKind::Stall));
+        assert_eq!(
+            k(&inactivity_key("c")).map(|k| k.kind),
+            Some(TimerKind::Inactivity)
+        );
+        let visits = crate::runtime::visit_timer_keys("c", "t", 1, 2);
+        let kinds: Vec<_> = visits.iter().map(|v| k(v).map(|k| k.kind)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                Some(TimerKind::VisitReminder),
+                Some(TimerKind::VisitReminder),
+                Some(TimerKind::VisitOutcomeMissing)
+            ]
+        );
+        assert_eq!(k("iets-anders:c"), None);
+        assert!(TimerKey::is_deadline_ladder(&deadline_key("c", "t", 1)));
+        assert!(!TimerKey::is_deadline_ladder(&stall_key("c", "t")));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::state::{CaseState, CaseStatus, DueInfo, EventKind, MIGRATE_COMMAND, Task};
-use super::{Effect, Outcome, Result, Run, RuntimeError, clock};
+use super::{Effect, Outcome, Result, Run, RuntimeError, TimerKind, clock};
 use crate::pathway::model::{PathwayVersion, Step, StepKind};
 use crate::time::calendar::Calendar;
 
@@ -344,7 +344,11 @@ impl Run<'_> {
         // Deadline, escalation and stall checks follow the new step; visit reminders stay.
         let mut keys: Vec<String> = Vec::new();
         for key in &task.timers {
-            if key.starts_with("visit:") {
+            let visit = matches!(
+                clock::TimerKey::parse(key).map(|k| k.kind),
+                Some(TimerKind::VisitReminder | TimerKind::VisitOutcomeMissing)
+            );
+            if visit {
                 keys.push(key.clone());
             } else {
                 self.effects.push(Effect::CancelTimer { key: key.clone() });

@@ -488,7 +488,7 @@ impl<'a> Run<'a> {
         // Replace the deadline and escalation timers; stall checks stay.
         let mut keys: Vec<String> = Vec::new();
         for key in &task.timers {
-            if key.starts_with("deadline:") || key.starts_with("escalation:") {
+            if clock::TimerKey::is_deadline_ladder(key) {
                 self.effects.push(Effect::CancelTimer { key: key.clone() });
             } else {
                 keys.push(key.clone());
@@ -512,7 +512,10 @@ impl<'a> Run<'a> {
 
     /// A timer is due. Stale timers (their task closed, their revision replaced) do nothing.
     fn timer_fired(&mut self, key: &str) -> Result<()> {
-        if key.starts_with("inactive:") {
+        let Some(fired) = clock::TimerKey::parse(key) else {
+            return Ok(());
+        };
+        if fired.kind == TimerKind::Inactivity {
             let (Some(term), Some(last)) =
                 (&self.pv.pathway.defaults.inactivity, self.state.last_activity_at)
             else {
@@ -555,61 +558,62 @@ impl<'a> Run<'a> {
             return Ok(());
         };
         let step = self.step(&task.step)?;
-        if key.starts_with("deadline:") || key.starts_with("escalation:") {
+        if matches!(fired.kind, TimerKind::Deadline | TimerKind::Escalation) {
             self.arm_next_rung(&task, step, key);
         }
-        if key.starts_with("deadline:") {
-            self.emit(EventKind::DeadlinePassed {
-                task: task.id.clone(),
-                step: step.id.clone(),
-            });
-            for role in &task.roles {
-                self.notify(
-                    NotificationKind::DeadlinePassed,
-                    Some(&task.id),
-                    Recipient::Role(role.clone()),
-                    key,
-                );
-            }
-            if let Some(target) = &step.on_deadline {
-                self.step(target)?;
-                self.close_task(&task, "deadline passed");
-                self.emit(EventKind::TokenMoved {
-                    token: task.token,
-                    to: target.clone(),
+        match fired.kind {
+            TimerKind::Deadline => {
+                self.emit(EventKind::DeadlinePassed {
+                    task: task.id.clone(),
+                    step: step.id.clone(),
                 });
-                self.run_tokens(VecDeque::from([task.token]))?;
+                for role in &task.roles {
+                    self.notify(
+                        NotificationKind::DeadlinePassed,
+                        Some(&task.id),
+                        Recipient::Role(role.clone()),
+                        key,
+                    );
+                }
+                if let Some(target) = &step.on_deadline {
+                    self.step(target)?;
+                    self.close_task(&task, "deadline passed");
+                    self.emit(EventKind::TokenMoved {
+                        token: task.token,
+                        to: target.clone(),
+                    });
+                    self.run_tokens(VecDeque::from([task.token]))?;
+                }
             }
-        } else if key.starts_with("escalation:") {
-            let rung_index = key.rsplit(':').next().and_then(|i| i.parse::<usize>().ok());
-            let ladder = clock::ladder(self.pv, step);
-            let Some((i, rung)) = rung_index.and_then(|i| ladder.get(i).map(|r| (i, r))) else {
-                return Ok(());
-            };
-            self.emit(EventKind::EscalationRaised {
-                task: task.id.clone(),
-                step: step.id.clone(),
-                rung: i,
-                to: rung.to.clone(),
-            });
-            let kind = if rung.before.is_some() {
-                NotificationKind::DeadlineApproaching
-            } else {
-                NotificationKind::Escalation
-            };
-            let targets = if rung.to == "responsible" {
-                task.roles.clone()
-            } else {
-                vec![rung.to.clone()]
-            };
-            for role in targets {
-                self.notify(kind, Some(&task.id), Recipient::Role(role), key);
+            TimerKind::Escalation => {
+                let ladder = clock::ladder(self.pv, step);
+                let Some((i, rung)) = fired.rung.and_then(|i| ladder.get(i).map(|r| (i, r))) else {
+                    return Ok(());
+                };
+                self.emit(EventKind::EscalationRaised {
+                    task: task.id.clone(),
+                    step: step.id.clone(),
+                    rung: i,
+                    to: rung.to.clone(),
+                });
+                let kind = if rung.before.is_some() {
+                    NotificationKind::DeadlineApproaching
+                } else {
+                    NotificationKind::Escalation
+                };
+                let targets = if rung.to == "responsible" {
+                    task.roles.clone()
+                } else {
+                    vec![rung.to.clone()]
+                };
+                for role in targets {
+                    self.notify(kind, Some(&task.id), Recipient::Role(role), key);
+                }
             }
-        } else if key.starts_with("visit:") {
-            let Some(visit) = &task.visit else {
-                return Ok(());
-            };
-            if key.ends_with(":outcome-missing") {
+            TimerKind::VisitOutcomeMissing => {
+                if task.visit.is_none() {
+                    return Ok(());
+                }
                 for role in &task.roles {
                     self.notify(
                         NotificationKind::VisitOutcomeMissing,
@@ -618,7 +622,11 @@ impl<'a> Run<'a> {
                         key,
                     );
                 }
-            } else {
+            }
+            TimerKind::VisitReminder => {
+                let Some(visit) = &task.visit else {
+                    return Ok(());
+                };
                 for user in visit.participants.clone() {
                     self.notify(
                         NotificationKind::VisitReminder,
@@ -628,30 +636,33 @@ impl<'a> Run<'a> {
                     );
                 }
             }
-        } else if key.starts_with("stall:") {
-            let stall_key = format!("task:{}", task.id);
-            if self.state.stalls.contains_key(&stall_key) {
-                return Ok(());
+            TimerKind::Stall => {
+                let stall_key = format!("task:{}", task.id);
+                if self.state.stalls.contains_key(&stall_key) {
+                    return Ok(());
+                }
+                self.emit(EventKind::StallRaised {
+                    key: stall_key,
+                    stall: Stall {
+                        reason: step.reason.clone().unwrap_or_else(|| "intern".into()),
+                        step: Some(step.id.clone()),
+                        task: Some(task.id.clone()),
+                        party: step.party.clone(),
+                        since: task.opened_at,
+                        raised_at: self.now,
+                    },
+                });
+                for role in task.roles.iter().cloned().chain(["manager".to_owned()]) {
+                    self.notify(
+                        NotificationKind::StallRaised,
+                        Some(&task.id),
+                        Recipient::Role(role),
+                        key,
+                    );
+                }
             }
-            self.emit(EventKind::StallRaised {
-                key: stall_key,
-                stall: Stall {
-                    reason: step.reason.clone().unwrap_or_else(|| "intern".into()),
-                    step: Some(step.id.clone()),
-                    task: Some(task.id.clone()),
-                    party: step.party.clone(),
-                    since: task.opened_at,
-                    raised_at: self.now,
-                },
-            });
-            for role in task.roles.iter().cloned().chain(["manager".to_owned()]) {
-                self.notify(
-                    NotificationKind::StallRaised,
-                    Some(&task.id),
-                    Recipient::Role(role),
-                    key,
-                );
-            }
+            // Handled above, before a task is looked for.
+            TimerKind::Inactivity => {}
         }
         Ok(())
     }
