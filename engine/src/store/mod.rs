@@ -30,7 +30,7 @@ pub use identity::{IdentityStore, add_identity_user};
 pub use insight::{
     CaseGroup, Draft, FunnelCell, InsightStore, StallSummaries, StallSummary, StepTime, month_of,
 };
-pub use outbox::{Attempt, NewDelivery, OutboxCounts, OutboxItem, RetryOutcome};
+pub use outbox::{Attempt, NewDelivery, Outbox, OutboxCounts, OutboxItem, RetryOutcome};
 use outbox::{attempt_columns, retry_outcome};
 pub use people::{AccessEntry, ApiToken, CaseSummary, People, User, UserRole, WorkFilter};
 pub use postgres::PostgresStore;
@@ -175,7 +175,7 @@ pub struct Broadcast {
 
 /// Persistence for pathways, cases, their events and effects.
 #[async_trait]
-pub trait Store: InsightStore + IdentityStore + People + Send + Sync {
+pub trait Store: InsightStore + IdentityStore + People + Outbox + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// The database's durability settings (WAL + synchronous=FULL; fsync + synchronous_commit).
@@ -247,51 +247,6 @@ pub trait Store: InsightStore + IdentityStore + People + Send + Sync {
         now: DateTime<Utc>,
         notifications: &[Broadcast],
     ) -> Result<bool>;
-
-    // Delivery of the outbox.
-
-    /// Leases up to `limit` outbox rows to `owner` until `lease_until`: pending rows due at
-    /// `now`, and rows in flight whose lease expired (their worker died). Each claim counts
-    /// as an attempt and is committed before anything is sent.
-    async fn claim_outbox(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<OutboxItem>>;
-
-    /// Replaces claimed intents by their deliveries, all in one transaction; intents whose
-    /// lease `owner` lost are left alone. Returns how many were expanded.
-    async fn expand_intents(
-        &self,
-        owner: &str,
-        expansions: &[(i64, Vec<NewDelivery>)],
-        now: DateTime<Utc>,
-    ) -> Result<usize>;
-
-    /// Records how attempts ended, in one transaction. Rows whose lease `owner` lost are
-    /// left alone.
-    async fn finish_attempts(
-        &self,
-        owner: &str,
-        outcomes: &[(i64, Attempt)],
-        now: DateTime<Utc>,
-    ) -> Result<()>;
-
-    /// Outbox rows, newest first, optionally of one status.
-    async fn outbox_items(&self, status: Option<&str>, limit: u32) -> Result<Vec<OutboxItem>>;
-
-    async fn outbox_item(&self, id: i64) -> Result<Option<OutboxItem>>;
-
-    /// Makes a dead (or waiting) row pending again, due now, with its attempts reset.
-    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome>;
-
-    async fn outbox_counts(&self, now: DateTime<Utc>) -> Result<OutboxCounts>;
-
-    /// Adds intents not tied to a case (a test message); existing keys are left alone.
-    /// Returns how many were new.
-    async fn enqueue(&self, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64>;
 
     /// Runs `n` minimal durable commits (one-row INSERT, autocommit) through the writer
     /// connection: the physical limit a command is measured against.

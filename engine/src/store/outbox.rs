@@ -2,6 +2,8 @@
 //! outcome of each attempt.
 
 use chrono::{DateTime, Utc};
+
+use super::{Broadcast, Result};
 use serde::Serialize;
 
 /// One outbox row.
@@ -132,3 +134,167 @@ pub(crate) fn retry_outcome(status: Option<&str>) -> RetryOutcome {
         Some(_) => RetryOutcome::AlreadyDone,
     }
 }
+
+/// The outbox: what the notifiers claim, expand, send and record, and what admins see.
+#[async_trait::async_trait]
+pub trait Outbox: Send + Sync {
+    /// Leases up to `limit` outbox rows to `owner` until `lease_until`: pending rows due at
+    /// `now`, and rows in flight whose lease expired (their worker died). Each claim counts
+    /// as an attempt and is committed before anything is sent.
+    async fn claim_outbox(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>>;
+
+    /// Replaces claimed intents by their deliveries, all in one transaction; intents whose
+    /// lease `owner` lost are left alone. Returns how many were expanded.
+    async fn expand_intents(
+        &self,
+        owner: &str,
+        expansions: &[(i64, Vec<NewDelivery>)],
+        now: DateTime<Utc>,
+    ) -> Result<usize>;
+
+    /// Records how attempts ended, in one transaction. Rows whose lease `owner` lost are
+    /// left alone.
+    async fn finish_attempts(
+        &self,
+        owner: &str,
+        outcomes: &[(i64, Attempt)],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Outbox rows, newest first, optionally of one status.
+    async fn outbox_items(&self, status: Option<&str>, limit: u32) -> Result<Vec<OutboxItem>>;
+
+    async fn outbox_item(&self, id: i64) -> Result<Option<OutboxItem>>;
+
+    /// Makes a dead (or waiting) row pending again, due now, with its attempts reset.
+    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome>;
+
+    async fn outbox_counts(&self, now: DateTime<Utc>) -> Result<OutboxCounts>;
+
+    /// Adds intents not tied to a case (a test message); existing keys are left alone.
+    /// Returns how many were new.
+    async fn enqueue(&self, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64>;
+}
+
+/// Columns of an outbox row, decoded by `outbox_item` (the same SQL on both backends).
+pub(crate) const OUTBOX_COLUMNS: &str = "id, key, parent, case_id, task_id, kind, recipient_type, recipient, channel, \
+     CAST(payload AS TEXT), created_at, status, CAST(attempts AS BIGINT), next_attempt_at, message_id, sent_at, last_error";
+
+/// [`Outbox`] for a backend: the reading methods written once (same SQL on both), the
+/// claiming and writing ones delegated to the backend's own functions (`claim_outbox`,
+/// `expand_intents`, `finish_attempts`, `retry_outbox`, `enqueue`), where the dialects
+/// really differ (`FOR UPDATE SKIP LOCKED`, `json_each` against `jsonb`, `unnest`).
+macro_rules! outbox_impl {
+    ($store:ty, $row:ty) => {
+        fn outbox_item(r: &$row) -> Result<OutboxItem> {
+            let payload: Option<String> = r.try_get(9)?;
+            Ok(OutboxItem {
+                id: r.try_get(0)?,
+                key: r.try_get(1)?,
+                parent: r.try_get(2)?,
+                case_id: r.try_get(3)?,
+                task_id: r.try_get(4)?,
+                kind: r.try_get(5)?,
+                recipient_type: r.try_get(6)?,
+                recipient: r.try_get(7)?,
+                channel: r.try_get(8)?,
+                payload: payload
+                    .map(|p| serde_json::from_str(&p))
+                    .transpose()
+                    .map_err(|e| corrupt("outbox payload", e))?,
+                created_at: time_col(r, 10, "outbox row")?,
+                status: r.try_get(11)?,
+                attempts: u32::try_from(r.try_get::<i64, _>(12)?).unwrap_or(0),
+                next_attempt_at: time_col(r, 13, "outbox row")?,
+                message_id: r.try_get(14)?,
+                sent_at: opt_time_col(r, 15, "outbox row")?,
+                last_error: r.try_get(16)?,
+            })
+        }
+
+        #[async_trait::async_trait]
+        impl super::outbox::Outbox for $store {
+            async fn claim_outbox(
+                &self,
+                owner: &str,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<OutboxItem>> {
+                claim_outbox(self, owner, now, lease_until, limit).await
+            }
+
+            async fn expand_intents(
+                &self,
+                owner: &str,
+                expansions: &[(i64, Vec<NewDelivery>)],
+                now: DateTime<Utc>,
+            ) -> Result<usize> {
+                expand_intents(self, owner, expansions, now).await
+            }
+
+            async fn finish_attempts(&self, owner: &str, outcomes: &[(i64, Attempt)], now: DateTime<Utc>) -> Result<()> {
+                if outcomes.is_empty() {
+                    return Ok(());
+                }
+                finish_attempts(self, owner, outcomes, now).await
+            }
+
+            async fn outbox_items(&self, status: Option<&str>, limit: u32) -> Result<Vec<OutboxItem>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {} FROM outbox WHERE CAST($1 AS TEXT) IS NULL OR status = $1 ORDER BY id DESC LIMIT $2",
+                    super::outbox::OUTBOX_COLUMNS
+                ))
+                .bind(status)
+                .bind(i64::from(limit))
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter().map(outbox_item).collect()
+            }
+
+            async fn outbox_item(&self, id: i64) -> Result<Option<OutboxItem>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {} FROM outbox WHERE id = $1",
+                    super::outbox::OUTBOX_COLUMNS
+                ))
+                .bind(id)
+                .fetch_optional(&self.readers)
+                .await?;
+                row.as_ref().map(outbox_item).transpose()
+            }
+
+            async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome> {
+                retry_outbox(self, id, now).await
+            }
+
+            async fn outbox_counts(&self, now: DateTime<Utc>) -> Result<OutboxCounts> {
+                let rows = sqlx::query(
+                    "SELECT status, count(*), CAST(SUM(CASE WHEN status = 'pending' AND next_attempt_at <= $1 THEN 1 ELSE 0 END) AS BIGINT)
+                     FROM outbox GROUP BY status",
+                )
+                .bind(ts(now))
+                .fetch_all(&self.readers)
+                .await?;
+                let mut counts = OutboxCounts::default();
+                for r in &rows {
+                    let status: String = r.try_get(0)?;
+                    let n: i64 = r.try_get(1)?;
+                    let due: Option<i64> = r.try_get(2)?;
+                    counts.add(&status, n, due.unwrap_or(0));
+                }
+                Ok(counts)
+            }
+
+            async fn enqueue(&self, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64> {
+                enqueue(self, intents, now).await
+            }
+        }
+    };
+}
+pub(crate) use outbox_impl;

@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{Connection, Row};
 use tokio::sync::Mutex;
 
+use super::outbox::OUTBOX_COLUMNS;
 use super::rows::{CaseWrite, batch_json};
 use super::{
     AccessEntry, ApiToken, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability,
@@ -190,35 +191,6 @@ fn task_row(r: &PgRow) -> Result<TaskRow> {
     })
 }
 
-const OUTBOX_COLUMNS: &str = "id, key, parent, case_id, task_id, kind, recipient_type, recipient, channel, \
-     payload::text, created_at, status, attempts, next_attempt_at, message_id, sent_at, last_error";
-
-fn outbox_item(r: &PgRow) -> Result<OutboxItem> {
-    let payload: Option<String> = r.try_get(9)?;
-    Ok(OutboxItem {
-        id: r.try_get(0)?,
-        key: r.try_get(1)?,
-        parent: r.try_get(2)?,
-        case_id: r.try_get(3)?,
-        task_id: r.try_get(4)?,
-        kind: r.try_get(5)?,
-        recipient_type: r.try_get(6)?,
-        recipient: r.try_get(7)?,
-        channel: r.try_get(8)?,
-        payload: payload
-            .map(|p| serde_json::from_str(&p))
-            .transpose()
-            .map_err(|e| corrupt("outbox payload", e))?,
-        created_at: r.try_get(10)?,
-        status: r.try_get(11)?,
-        attempts: u32::try_from(r.try_get::<i32, _>(12)?).unwrap_or(0),
-        next_attempt_at: r.try_get(13)?,
-        message_id: r.try_get(14)?,
-        sent_at: r.try_get(15)?,
-        last_error: r.try_get(16)?,
-    })
-}
-
 super::people::user_row_fn!(PgRow);
 
 /// A time as PostgreSQL binds it (TIMESTAMPTZ).
@@ -278,6 +250,144 @@ async fn insert_access(store: &PostgresStore, entries: &[AccessEntry]) -> Result
     .execute(&store.readers)
     .await?;
     Ok(())
+}
+
+super::outbox::outbox_impl!(PostgresStore, PgRow);
+
+async fn claim_outbox(
+    store: &PostgresStore,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<OutboxItem>> {
+    // SKIP LOCKED: several workers share the outbox without waiting for each other.
+    let rows = sqlx::query(&format!(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_owner = $1, lease_until = $2
+         WHERE id IN (SELECT id FROM outbox
+                      WHERE (status = 'pending' AND next_attempt_at <= $3)
+                         OR (status = 'sending' AND lease_until < $3)
+                      ORDER BY next_attempt_at LIMIT $4
+                      FOR UPDATE SKIP LOCKED)
+         RETURNING {OUTBOX_COLUMNS}"
+    ))
+    .bind(owner)
+    .bind(lease_until)
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(&store.readers)
+    .await?;
+    let mut items = rows.iter().map(outbox_item).collect::<Result<Vec<_>>>()?;
+    items.sort_by_key(|i| i.id);
+    Ok(items)
+}
+
+async fn expand_intents(
+    store: &PostgresStore,
+    owner: &str,
+    expansions: &[(i64, Vec<NewDelivery>)],
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let mut tx = store.readers.begin().await?;
+    let mut expanded = 0;
+    for (intent_id, deliveries) in expansions {
+        let json = serde_json::to_string(deliveries).map_err(|e| corrupt("deliveries", e))?;
+        let key: Option<String> = sqlx::query_scalar(
+            "UPDATE outbox SET status = 'expanded', sent_at = $3, lease_owner = NULL, lease_until = NULL,
+             last_error = NULL
+         WHERE id = $1 AND status = 'sending' AND lease_owner = $2
+         RETURNING key",
+        )
+        .bind(intent_id)
+        .bind(owner)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if key.is_none() {
+            continue;
+        }
+        expanded += 1;
+        sqlx::query(
+            "INSERT INTO outbox (key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload,
+                             created_at, status, next_attempt_at, message_id)
+         SELECT d.key, i.key, i.case_id, i.task_id, i.kind, d.recipient_type, d.recipient, d.channel, d.payload,
+                $2, 'pending', $2, d.message_id
+         FROM outbox i, jsonb_to_recordset($3::jsonb) AS d(
+             key text, channel text, recipient_type text, recipient text, payload jsonb, message_id text)
+         WHERE i.id = $1
+         ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(intent_id)
+        .bind(now)
+        .bind(json)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(expanded)
+}
+
+async fn finish_attempts(
+    store: &PostgresStore,
+    owner: &str,
+    outcomes: &[(i64, Attempt)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(outcomes.len());
+    let mut statuses = Vec::with_capacity(outcomes.len());
+    let mut nexts = Vec::with_capacity(outcomes.len());
+    let mut errors = Vec::with_capacity(outcomes.len());
+    for (id, outcome) in outcomes {
+        let (status, next, error) = attempt_columns(outcome, now);
+        ids.push(*id);
+        statuses.push(status.to_owned());
+        nexts.push(next);
+        errors.push(error);
+    }
+    sqlx::query(
+        "UPDATE outbox o SET status = u.status, next_attempt_at = coalesce(u.next, o.next_attempt_at),
+             last_error = u.error, sent_at = CASE WHEN u.status = 'sent' THEN $6 ELSE o.sent_at END,
+             lease_owner = NULL, lease_until = NULL
+         FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS u(id, status, next, error)
+         WHERE o.id = u.id AND o.status = 'sending' AND o.lease_owner = $5",
+    )
+    .bind(ids)
+    .bind(statuses)
+    .bind(nexts)
+    .bind(errors)
+    .bind(owner)
+    .bind(now)
+    .execute(&store.readers)
+    .await?;
+    Ok(())
+}
+
+async fn retry_outbox(store: &PostgresStore, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome> {
+    let mut tx = store.readers.begin().await?;
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let outcome = retry_outcome(status.as_deref());
+    if outcome == RetryOutcome::Requeued {
+        sqlx::query("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn enqueue(store: &PostgresStore, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64> {
+    let mut tx = store.readers.begin().await?;
+    let added = insert_intents(&mut tx, intents, now).await?;
+    tx.commit().await?;
+    Ok(added)
 }
 
 #[async_trait]
@@ -606,179 +716,6 @@ impl Store for PostgresStore {
         insert_intents(&mut tx, notifications, now).await?;
         tx.commit().await?;
         Ok(true)
-    }
-
-    async fn claim_outbox(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<OutboxItem>> {
-        // SKIP LOCKED: several workers share the outbox without waiting for each other.
-        let rows = sqlx::query(&format!(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_owner = $1, lease_until = $2
-             WHERE id IN (SELECT id FROM outbox
-                          WHERE (status = 'pending' AND next_attempt_at <= $3)
-                             OR (status = 'sending' AND lease_until < $3)
-                          ORDER BY next_attempt_at LIMIT $4
-                          FOR UPDATE SKIP LOCKED)
-             RETURNING {OUTBOX_COLUMNS}"
-        ))
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?;
-        let mut items = rows.iter().map(outbox_item).collect::<Result<Vec<_>>>()?;
-        items.sort_by_key(|i| i.id);
-        Ok(items)
-    }
-
-    async fn expand_intents(
-        &self,
-        owner: &str,
-        expansions: &[(i64, Vec<NewDelivery>)],
-        now: DateTime<Utc>,
-    ) -> Result<usize> {
-        let mut tx = self.readers.begin().await?;
-        let mut expanded = 0;
-        for (intent_id, deliveries) in expansions {
-            let json = serde_json::to_string(deliveries).map_err(|e| corrupt("deliveries", e))?;
-            let key: Option<String> = sqlx::query_scalar(
-                "UPDATE outbox SET status = 'expanded', sent_at = $3, lease_owner = NULL, lease_until = NULL,
-                 last_error = NULL
-             WHERE id = $1 AND status = 'sending' AND lease_owner = $2
-             RETURNING key",
-            )
-            .bind(intent_id)
-            .bind(owner)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if key.is_none() {
-                continue;
-            }
-            expanded += 1;
-            sqlx::query(
-                "INSERT INTO outbox (key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload,
-                                 created_at, status, next_attempt_at, message_id)
-             SELECT d.key, i.key, i.case_id, i.task_id, i.kind, d.recipient_type, d.recipient, d.channel, d.payload,
-                    $2, 'pending', $2, d.message_id
-             FROM outbox i, jsonb_to_recordset($3::jsonb) AS d(
-                 key text, channel text, recipient_type text, recipient text, payload jsonb, message_id text)
-             WHERE i.id = $1
-             ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(intent_id)
-            .bind(now)
-            .bind(json)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(expanded)
-    }
-
-    async fn finish_attempts(
-        &self,
-        owner: &str,
-        outcomes: &[(i64, Attempt)],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let mut ids = Vec::with_capacity(outcomes.len());
-        let mut statuses = Vec::with_capacity(outcomes.len());
-        let mut nexts = Vec::with_capacity(outcomes.len());
-        let mut errors = Vec::with_capacity(outcomes.len());
-        for (id, outcome) in outcomes {
-            let (status, next, error) = attempt_columns(outcome, now);
-            ids.push(*id);
-            statuses.push(status.to_owned());
-            nexts.push(next);
-            errors.push(error);
-        }
-        sqlx::query(
-            "UPDATE outbox o SET status = u.status, next_attempt_at = coalesce(u.next, o.next_attempt_at),
-                 last_error = u.error, sent_at = CASE WHEN u.status = 'sent' THEN $6 ELSE o.sent_at END,
-                 lease_owner = NULL, lease_until = NULL
-             FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[]) AS u(id, status, next, error)
-             WHERE o.id = u.id AND o.status = 'sending' AND o.lease_owner = $5",
-        )
-        .bind(ids)
-        .bind(statuses)
-        .bind(nexts)
-        .bind(errors)
-        .bind(owner)
-        .bind(now)
-        .execute(&self.readers)
-        .await?;
-        Ok(())
-    }
-
-    async fn outbox_items(&self, status: Option<&str>, limit: u32) -> Result<Vec<OutboxItem>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE $1::text IS NULL OR status = $1 ORDER BY id DESC LIMIT $2"
-        ))
-        .bind(status)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(outbox_item).collect()
-    }
-
-    async fn outbox_item(&self, id: i64) -> Result<Option<OutboxItem>> {
-        let row = sqlx::query(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.readers)
-            .await?;
-        row.as_ref().map(outbox_item).transpose()
-    }
-
-    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome> {
-        let mut tx = self.readers.begin().await?;
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let outcome = retry_outcome(status.as_deref());
-        if outcome == RetryOutcome::Requeued {
-            sqlx::query(
-                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
-    async fn outbox_counts(&self, now: DateTime<Utc>) -> Result<OutboxCounts> {
-        let rows = sqlx::query(
-            "SELECT status, count(*), count(*) FILTER (WHERE status = 'pending' AND next_attempt_at <= $1)
-             FROM outbox GROUP BY status",
-        )
-        .bind(now)
-        .fetch_all(&self.readers)
-        .await?;
-        let mut counts = OutboxCounts::default();
-        for r in &rows {
-            let status: String = r.try_get(0)?;
-            counts.add(&status, r.try_get(1)?, r.try_get(2)?);
-        }
-        Ok(counts)
-    }
-
-    async fn enqueue(&self, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64> {
-        let mut tx = self.readers.begin().await?;
-        let added = insert_intents(&mut tx, intents, now).await?;
-        tx.commit().await?;
-        Ok(added)
     }
 
     async fn bare_commits(&self, n: u32) -> Result<Duration> {

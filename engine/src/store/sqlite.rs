@@ -19,6 +19,7 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row};
 use tokio::sync::Mutex;
 
+use super::outbox::OUTBOX_COLUMNS;
 use super::rows::{CaseWrite, batch_json};
 use super::{
     AccessEntry, ApiToken, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability,
@@ -190,36 +191,6 @@ fn task_row(r: &SqliteRow) -> Result<TaskRow> {
     })
 }
 
-const OUTBOX_COLUMNS: &str = "id, key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload, \
-     created_at, status, attempts, next_attempt_at, message_id, sent_at, last_error";
-
-fn outbox_item(r: &SqliteRow) -> Result<OutboxItem> {
-    let payload: Option<String> = r.try_get(9)?;
-    let sent_at: Option<String> = r.try_get(15)?;
-    Ok(OutboxItem {
-        id: r.try_get(0)?,
-        key: r.try_get(1)?,
-        parent: r.try_get(2)?,
-        case_id: r.try_get(3)?,
-        task_id: r.try_get(4)?,
-        kind: r.try_get(5)?,
-        recipient_type: r.try_get(6)?,
-        recipient: r.try_get(7)?,
-        channel: r.try_get(8)?,
-        payload: payload
-            .map(|p| serde_json::from_str(&p))
-            .transpose()
-            .map_err(|e| corrupt("outbox payload", e))?,
-        created_at: parse_ts("outbox row", &r.try_get::<String, _>(10)?)?,
-        status: r.try_get(11)?,
-        attempts: u32::try_from(r.try_get::<i64, _>(12)?).unwrap_or(0),
-        next_attempt_at: parse_ts("outbox row", &r.try_get::<String, _>(13)?)?,
-        message_id: r.try_get(14)?,
-        sent_at: sent_at.map(|t| parse_ts("outbox row", &t)).transpose()?,
-        last_error: r.try_get(16)?,
-    })
-}
-
 pub(super) fn parse_ts(what: &str, s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -288,6 +259,139 @@ async fn insert_access(store: &SqliteStore, entries: &[AccessEntry]) -> Result<(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+super::outbox::outbox_impl!(SqliteStore, SqliteRow);
+
+async fn claim_outbox(
+    store: &SqliteStore,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<OutboxItem>> {
+    let mut conn = store.writer.lock().await;
+    let rows = sqlx::query(&format!(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_owner = ?1, lease_until = ?2
+         WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?3
+                      UNION ALL
+                      SELECT id FROM outbox WHERE status = 'sending' AND lease_until < ?3
+                      LIMIT ?4)
+         RETURNING {OUTBOX_COLUMNS}"
+    ))
+    .bind(owner)
+    .bind(ts(lease_until))
+    .bind(ts(now))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = rows.iter().map(outbox_item).collect::<Result<Vec<_>>>()?;
+    items.sort_by_key(|i| i.id);
+    Ok(items)
+}
+
+async fn expand_intents(
+    store: &SqliteStore,
+    owner: &str,
+    expansions: &[(i64, Vec<NewDelivery>)],
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let mut conn = store.writer.lock().await;
+    let mut tx = conn.begin().await?;
+    let mut expanded = 0;
+    for (intent_id, deliveries) in expansions {
+        let json = serde_json::to_string(deliveries).map_err(|e| corrupt("deliveries", e))?;
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'expanded', sent_at = ?3, lease_owner = NULL, lease_until = NULL,
+             last_error = NULL
+         WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2",
+        )
+        .bind(intent_id)
+        .bind(owner)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            continue;
+        }
+        expanded += 1;
+        sqlx::query(
+            "INSERT INTO outbox (key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload,
+                             created_at, status, next_attempt_at, message_id)
+         SELECT d.value->>'key', i.key, i.case_id, i.task_id, i.kind, d.value->>'recipient_type',
+                d.value->>'recipient', d.value->>'channel', json(d.value->'payload'), ?2, 'pending', ?2,
+                d.value->>'message_id'
+         FROM outbox i, json_each(?3) d
+         WHERE i.id = ?1
+         ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(intent_id)
+        .bind(ts(now))
+        .bind(json)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(expanded)
+}
+
+async fn finish_attempts(
+    store: &SqliteStore,
+    owner: &str,
+    outcomes: &[(i64, Attempt)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let mut conn = store.writer.lock().await;
+    let mut tx = conn.begin().await?;
+    for (id, outcome) in outcomes {
+        let (status, next, error) = attempt_columns(outcome, now);
+        sqlx::query(
+            "UPDATE outbox SET status = ?3, next_attempt_at = coalesce(?4, next_attempt_at), last_error = ?5,
+                 sent_at = iif(?3 = 'sent', ?6, sent_at), lease_owner = NULL, lease_until = NULL
+             WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(status)
+        .bind(next.map(ts))
+        .bind(error)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn retry_outbox(store: &SqliteStore, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome> {
+    let mut conn = store.writer.lock().await;
+    let mut tx = conn.begin().await?;
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE id = ?1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let outcome = retry_outcome(status.as_deref());
+    if outcome == RetryOutcome::Requeued {
+        sqlx::query("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn enqueue(store: &SqliteStore, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64> {
+    let mut conn = store.writer.lock().await;
+    let mut tx = conn.begin().await?;
+    let added = insert_intents(&mut tx, intents, now).await?;
+    tx.commit().await?;
+    Ok(added)
 }
 
 #[async_trait]
@@ -636,175 +740,6 @@ impl Store for SqliteStore {
         insert_intents(&mut tx, notifications, now).await?;
         tx.commit().await?;
         Ok(true)
-    }
-
-    async fn claim_outbox(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<OutboxItem>> {
-        let mut conn = self.writer.lock().await;
-        let rows = sqlx::query(&format!(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_owner = ?1, lease_until = ?2
-             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?3
-                          UNION ALL
-                          SELECT id FROM outbox WHERE status = 'sending' AND lease_until < ?3
-                          LIMIT ?4)
-             RETURNING {OUTBOX_COLUMNS}"
-        ))
-        .bind(owner)
-        .bind(ts(lease_until))
-        .bind(ts(now))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut items = rows.iter().map(outbox_item).collect::<Result<Vec<_>>>()?;
-        items.sort_by_key(|i| i.id);
-        Ok(items)
-    }
-
-    async fn expand_intents(
-        &self,
-        owner: &str,
-        expansions: &[(i64, Vec<NewDelivery>)],
-        now: DateTime<Utc>,
-    ) -> Result<usize> {
-        let mut conn = self.writer.lock().await;
-        let mut tx = conn.begin().await?;
-        let mut expanded = 0;
-        for (intent_id, deliveries) in expansions {
-            let json = serde_json::to_string(deliveries).map_err(|e| corrupt("deliveries", e))?;
-            let done = sqlx::query(
-                "UPDATE outbox SET status = 'expanded', sent_at = ?3, lease_owner = NULL, lease_until = NULL,
-                 last_error = NULL
-             WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2",
-            )
-            .bind(intent_id)
-            .bind(owner)
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if done == 0 {
-                continue;
-            }
-            expanded += 1;
-            sqlx::query(
-                "INSERT INTO outbox (key, parent, case_id, task_id, kind, recipient_type, recipient, channel, payload,
-                                 created_at, status, next_attempt_at, message_id)
-             SELECT d.value->>'key', i.key, i.case_id, i.task_id, i.kind, d.value->>'recipient_type',
-                    d.value->>'recipient', d.value->>'channel', json(d.value->'payload'), ?2, 'pending', ?2,
-                    d.value->>'message_id'
-             FROM outbox i, json_each(?3) d
-             WHERE i.id = ?1
-             ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(intent_id)
-            .bind(ts(now))
-            .bind(json)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(expanded)
-    }
-
-    async fn finish_attempts(
-        &self,
-        owner: &str,
-        outcomes: &[(i64, Attempt)],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.writer.lock().await;
-        let mut tx = conn.begin().await?;
-        for (id, outcome) in outcomes {
-            let (status, next, error) = attempt_columns(outcome, now);
-            sqlx::query(
-                "UPDATE outbox SET status = ?3, next_attempt_at = coalesce(?4, next_attempt_at), last_error = ?5,
-                     sent_at = iif(?3 = 'sent', ?6, sent_at), lease_owner = NULL, lease_until = NULL
-                 WHERE id = ?1 AND status = 'sending' AND lease_owner = ?2",
-            )
-            .bind(id)
-            .bind(owner)
-            .bind(status)
-            .bind(next.map(ts))
-            .bind(error)
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn outbox_items(&self, status: Option<&str>, limit: u32) -> Result<Vec<OutboxItem>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2"
-        ))
-        .bind(status)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(outbox_item).collect()
-    }
-
-    async fn outbox_item(&self, id: i64) -> Result<Option<OutboxItem>> {
-        let row = sqlx::query(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"))
-            .bind(id)
-            .fetch_optional(&self.readers)
-            .await?;
-        row.as_ref().map(outbox_item).transpose()
-    }
-
-    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome> {
-        let mut conn = self.writer.lock().await;
-        let mut tx = conn.begin().await?;
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let outcome = retry_outcome(status.as_deref());
-        if outcome == RetryOutcome::Requeued {
-            sqlx::query(
-                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?2 WHERE id = ?1",
-            )
-            .bind(id)
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
-    async fn outbox_counts(&self, now: DateTime<Utc>) -> Result<OutboxCounts> {
-        let rows = sqlx::query(
-            "SELECT status, count(*), sum(status = 'pending' AND next_attempt_at <= ?1) FROM outbox GROUP BY status",
-        )
-        .bind(ts(now))
-        .fetch_all(&self.readers)
-        .await?;
-        let mut counts = OutboxCounts::default();
-        for r in &rows {
-            let status: String = r.try_get(0)?;
-            let n: i64 = r.try_get(1)?;
-            let due: Option<i64> = r.try_get(2)?;
-            counts.add(&status, n, due.unwrap_or(0));
-        }
-        Ok(counts)
-    }
-
-    async fn enqueue(&self, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64> {
-        let mut conn = self.writer.lock().await;
-        let mut tx = conn.begin().await?;
-        let added = insert_intents(&mut tx, intents, now).await?;
-        tx.commit().await?;
-        Ok(added)
     }
 
     async fn bare_commits(&self, n: u32) -> Result<Duration> {
