@@ -4,9 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::postgres::PostgresStore;
-use super::sqlite::SqliteStore;
-use super::{Result, Store, StoreError, User, UserRole, corrupt, ts};
+use super::{Result, Store, User, UserRole};
 
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
@@ -38,104 +36,68 @@ pub async fn add_identity_user(
     store.link_identity(issuer, subject, &user.id, now).await
 }
 
-fn teams_json(teams: &[String]) -> Result<String> {
-    serde_json::to_string(teams).map_err(|e| corrupt("user teams", e))
-}
+/// [`IdentityStore`] for a backend, written once: the same SQL on both, with the
+/// backend's `JSONB` parameter cast (empty on SQLite), `ts`, `readers` and `write_conn`.
+macro_rules! identity_impl {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl super::identity::IdentityStore for $store {
+            async fn identity_user(&self, issuer: &str, subject: &str) -> Result<Option<String>> {
+                Ok(
+                    sqlx::query_scalar("SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2")
+                        .bind(issuer)
+                        .bind(subject)
+                        .fetch_optional(&self.readers)
+                        .await?,
+                )
+            }
 
-#[async_trait]
-impl IdentityStore for SqliteStore {
-    async fn identity_user(&self, issuer: &str, subject: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT user_id FROM identities WHERE issuer = ?1 AND subject = ?2")
+            async fn link_identity(
+                &self,
+                issuer: &str,
+                subject: &str,
+                user_id: &str,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                let mut conn = self.write_conn().await?;
+                sqlx::query(
+                    "INSERT INTO identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (issuer, subject) DO UPDATE SET user_id = excluded.user_id",
+                )
                 .bind(issuer)
                 .bind(subject)
-                .fetch_optional(self.readers())
-                .await?,
-        )
-    }
+                .bind(user_id)
+                .bind(ts(now))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
 
-    async fn link_identity(
-        &self,
-        issuer: &str,
-        subject: &str,
-        user_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let mut conn = self.writer().lock().await;
-        sqlx::query(
-            "INSERT INTO identities (issuer, subject, user_id, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (issuer, subject) DO UPDATE SET user_id = excluded.user_id",
-        )
-        .bind(issuer)
-        .bind(subject)
-        .bind(user_id)
-        .bind(ts(now))
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
-    async fn set_rights(&self, id: &str, role: UserRole, teams: &[String], active: bool) -> Result<()> {
-        let mut conn = self.writer().lock().await;
-        let changed = sqlx::query("UPDATE users SET role = ?2, teams = ?3, active = ?4 WHERE id = ?1")
-            .bind(id)
-            .bind(role.as_str())
-            .bind(teams_json(teams)?)
-            .bind(active)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-        if changed == 0 {
-            return Err(StoreError::UnknownUser { id: id.to_owned() });
+            async fn set_rights(
+                &self,
+                id: &str,
+                role: UserRole,
+                teams: &[String],
+                active: bool,
+            ) -> Result<()> {
+                let teams = serde_json::to_string(teams).map_err(|e| corrupt("user teams", e))?;
+                let mut conn = self.write_conn().await?;
+                let changed = sqlx::query(&format!(
+                    "UPDATE users SET role = $2, teams = $3{JSONB}, active = $4 WHERE id = $1"
+                ))
+                .bind(id)
+                .bind(role.as_str())
+                .bind(teams)
+                .bind(active)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if changed == 0 {
+                    return Err(StoreError::UnknownUser { id: id.to_owned() });
+                }
+                Ok(())
+            }
         }
-        Ok(())
-    }
+    };
 }
-
-#[async_trait]
-impl IdentityStore for PostgresStore {
-    async fn identity_user(&self, issuer: &str, subject: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2")
-                .bind(issuer)
-                .bind(subject)
-                .fetch_optional(self.readers())
-                .await?,
-        )
-    }
-
-    async fn link_identity(
-        &self,
-        issuer: &str,
-        subject: &str,
-        user_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (issuer, subject) DO UPDATE SET user_id = excluded.user_id",
-        )
-        .bind(issuer)
-        .bind(subject)
-        .bind(user_id)
-        .bind(now)
-        .execute(self.readers())
-        .await?;
-        Ok(())
-    }
-
-    async fn set_rights(&self, id: &str, role: UserRole, teams: &[String], active: bool) -> Result<()> {
-        let changed = sqlx::query("UPDATE users SET role = $2, teams = $3::jsonb, active = $4 WHERE id = $1")
-            .bind(id)
-            .bind(role.as_str())
-            .bind(teams_json(teams)?)
-            .bind(active)
-            .execute(self.readers())
-            .await?
-            .rows_affected();
-        if changed == 0 {
-            return Err(StoreError::UnknownUser { id: id.to_owned() });
-        }
-        Ok(())
-    }
-}
+pub(crate) use identity_impl;

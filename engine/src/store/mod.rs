@@ -10,6 +10,7 @@
 mod identity;
 mod insight;
 mod outbox;
+mod pathways;
 mod people;
 mod postgres;
 mod postgres_insight;
@@ -23,7 +24,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::pathway::model::{Pathway, PathwayVersion};
 use crate::runtime::{CaseState, Event};
 
 pub use identity::{IdentityStore, add_identity_user};
@@ -32,6 +32,7 @@ pub use insight::{
 };
 pub use outbox::{Attempt, NewDelivery, Outbox, OutboxCounts, OutboxItem, RetryOutcome};
 use outbox::{attempt_columns, retry_outcome};
+pub use pathways::Pathways;
 pub use people::{AccessEntry, ApiToken, CaseSummary, People, User, UserRole, WorkFilter};
 pub use postgres::PostgresStore;
 pub use rows::CaseWrite;
@@ -175,22 +176,11 @@ pub struct Broadcast {
 
 /// Persistence for pathways, cases, their events and effects.
 #[async_trait]
-pub trait Store: InsightStore + IdentityStore + People + Outbox + Send + Sync {
+pub trait Store: InsightStore + IdentityStore + People + Outbox + Pathways + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// The database's durability settings (WAL + synchronous=FULL; fsync + synchronous_commit).
     async fn durability(&self) -> Result<Durability>;
-
-    /// Stores a validated pathway as the next version of its key.
-    async fn publish(&self, pathway: &Pathway, source: &str, now: DateTime<Utc>) -> Result<PathwayVersion>;
-
-    /// A published version, or the latest when `version` is `None`.
-    async fn pathway(&self, key: &str, version: Option<u32>) -> Result<PathwayVersion>;
-
-    async fn pathways(&self) -> Result<Vec<PathwaySummary>>;
-
-    /// Every published pathway key with the name of its latest version, by key.
-    async fn pathway_keys(&self) -> Result<Vec<(String, String)>>;
 
     async fn load_case(&self, id: &str) -> Result<Option<CaseState>>;
 

@@ -394,6 +394,12 @@ async fn enqueue(store: &SqliteStore, intents: &[Broadcast], now: DateTime<Utc>)
     Ok(added)
 }
 
+/// How a JSON text parameter is written into a JSON column.
+const JSONB: &str = "";
+
+super::identity::identity_impl!(SqliteStore);
+super::pathways::pathways_impl!(SqliteStore);
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
@@ -418,86 +424,6 @@ impl Store for SqliteStore {
                 ("synchronous".into(), sync.to_string(), sync >= 2),
             ],
         })
-    }
-
-    async fn publish(&self, pathway: &Pathway, source: &str, now: DateTime<Utc>) -> Result<PathwayVersion> {
-        let definition = serde_json::to_string(pathway).map_err(|e| corrupt("pathway", e))?;
-        let mut conn = self.writer.lock().await;
-        let version: i64 = sqlx::query_scalar(
-            "INSERT INTO pathway_versions (key, version, name, definition, source, published_at)
-             SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4, ?5 FROM pathway_versions WHERE key = ?1
-             RETURNING version",
-        )
-        .bind(&pathway.key)
-        .bind(&pathway.name)
-        .bind(definition)
-        .bind(source)
-        .bind(ts(now))
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(PathwayVersion {
-            version: u32::try_from(version).map_err(|e| corrupt("pathway version", e))?,
-            pathway: pathway.clone(),
-        })
-    }
-
-    async fn pathway(&self, key: &str, version: Option<u32>) -> Result<PathwayVersion> {
-        let row = sqlx::query(
-            "SELECT version, definition FROM pathway_versions
-             WHERE key = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY version DESC LIMIT 1",
-        )
-        .bind(key)
-        .bind(version.map(i64::from))
-        .fetch_optional(&self.readers)
-        .await?;
-        let Some(row) = row else {
-            return Err(StoreError::PathwayNotFound {
-                key: key.to_owned(),
-                version,
-            });
-        };
-        let v: i64 = row.try_get(0)?;
-        let def: String = row.try_get(1)?;
-        Ok(PathwayVersion {
-            version: u32::try_from(v).map_err(|e| corrupt("pathway version", e))?,
-            pathway: serde_json::from_str(&def).map_err(|e| corrupt("pathway", e))?,
-        })
-    }
-
-    async fn pathway_keys(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
-            "SELECT p.key, p.name FROM pathway_versions p
-             WHERE p.version = (SELECT MAX(q.version) FROM pathway_versions q WHERE q.key = p.key)
-             ORDER BY p.key",
-        )
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
-    }
-
-    async fn pathways(&self) -> Result<Vec<PathwaySummary>> {
-        let rows = sqlx::query(
-            "SELECT p.key, p.version, p.name, p.published_at,
-                    (SELECT COUNT(*) FROM cases c WHERE c.pathway_key = p.key AND c.pathway_version = p.version),
-                    (SELECT COUNT(*) FROM cases c
-                     WHERE c.pathway_key = p.key AND c.pathway_version = p.version AND c.status = 'active')
-             FROM pathway_versions p ORDER BY p.key, p.version",
-        )
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PathwaySummary {
-                    key: r.try_get(0)?,
-                    version: u32::try_from(r.try_get::<i64, _>(1)?)
-                        .map_err(|e| corrupt("pathway version", e))?,
-                    name: r.try_get(2)?,
-                    published_at: parse_ts("publication time", &r.try_get::<String, _>(3)?)?,
-                    cases: r.try_get(4)?,
-                    running: r.try_get(5)?,
-                })
-            })
-            .collect()
     }
 
     async fn load_case(&self, id: &str) -> Result<Option<CaseState>> {
