@@ -270,6 +270,218 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     }
 }
 
+/// [`Store`] for a backend, written once. The methods whose SQL is the same on both
+/// backends are here; where the dialects really differ (the commit batch, claiming timers,
+/// JSON arrays in the work lists, durability settings, time arithmetic) the backend module
+/// supplies a function of the same name. Each backend also supplies `BACKEND`, `MIGRATOR`,
+/// `readers`, `write_conn`, `ts`, `time_col`, `opt_time_col`, `task_row` and `insert_intents`.
+macro_rules! store_impl {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl super::Store for $store {
+            fn backend(&self) -> Backend {
+                BACKEND
+            }
+
+            async fn durability(&self) -> Result<Durability> {
+                durability(self).await
+            }
+
+            async fn load_case(&self, id: &str) -> Result<Option<CaseState>> {
+                let state: Option<String> = sqlx::query_scalar("SELECT CAST(state AS TEXT) FROM cases WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.readers)
+                    .await?;
+                state
+                    .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("case state", e)))
+                    .transpose()
+            }
+
+            async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>> {
+                let rows = sqlx::query(
+                    "SELECT first_seq, at, actor, command, CAST(payload AS TEXT) FROM events WHERE case_id = $1
+                     ORDER BY first_seq",
+                )
+                .bind(case_id)
+                .fetch_all(&self.readers)
+                .await?;
+                let mut out = Vec::new();
+                for r in &rows {
+                    let payload: String = r.try_get(4)?;
+                    super::unpack_events(
+                        &mut out,
+                        r.try_get(0)?,
+                        time_col(r, 1, "event time")?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                        &payload,
+                    )?;
+                }
+                Ok(out)
+            }
+
+            async fn commit(&self, writes: &[CaseWrite]) -> Result<Vec<bool>> {
+                if writes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                commit(self, writes).await
+            }
+
+            async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
+                open_tasks(self, filter).await
+            }
+
+            async fn case_counts(&self) -> Result<Vec<CaseCount>> {
+                let rows = sqlx::query(
+                    "SELECT pathway_key, status, COUNT(*) FROM cases GROUP BY pathway_key, status
+                     ORDER BY pathway_key, status",
+                )
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(CaseCount {
+                            pathway_key: r.try_get(0)?,
+                            status: r.try_get(1)?,
+                            count: r.try_get(2)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn pending_timers(&self, case_id: &str) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+                let rows = sqlx::query(
+                    "SELECT key, kind, due_at FROM timers WHERE case_id = $1 AND status = 'pending' ORDER BY due_at",
+                )
+                .bind(case_id)
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, time_col(r, 2, "timer due")?)))
+                    .collect()
+            }
+
+            async fn outbox(&self, case_id: &str) -> Result<Vec<(String, String, String)>> {
+                let rows =
+                    sqlx::query("SELECT key, kind, status FROM outbox WHERE case_id = $1 ORDER BY created_at, key")
+                        .bind(case_id)
+                        .fetch_all(&self.readers)
+                        .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                    .collect()
+            }
+
+            async fn claim_due_timers(
+                &self,
+                owner: &str,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<DueTimer>> {
+                claim_due_timers(self, owner, now, lease_until, limit).await
+            }
+
+            async fn step_durations(&self, key: &str, version: u32, step: &str, limit: u32) -> Result<Vec<i64>> {
+                step_durations(self, key, version, step, limit).await
+            }
+
+            async fn open_stalls(&self) -> Result<Vec<StallRow>> {
+                let rows = sqlx::query(
+                    "SELECT case_id, pathway_key, reason, step, party, since FROM stalls WHERE cleared_at IS NULL
+                     ORDER BY since",
+                )
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(StallRow {
+                            case_id: r.try_get(0)?,
+                            pathway_key: r.try_get(1)?,
+                            reason: r.try_get(2)?,
+                            step: r.try_get(3)?,
+                            party: r.try_get(4)?,
+                            since: time_col(r, 5, "stall time")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn last_schedule_run(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
+                let row = sqlx::query("SELECT MAX(planned_at) FROM schedule_runs WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.readers)
+                    .await?;
+                opt_time_col(&row, 0, "schedule run")
+            }
+
+            async fn record_schedule_run(
+                &self,
+                name: &str,
+                planned_at: DateTime<Utc>,
+                owner: &str,
+                now: DateTime<Utc>,
+                notifications: &[Broadcast],
+            ) -> Result<bool> {
+                let mut conn = self.write_conn().await?;
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO schedule_runs (name, planned_at, owner, started_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (name, planned_at) DO NOTHING",
+                )
+                .bind(name)
+                .bind(ts(planned_at))
+                .bind(owner)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    return Ok(false);
+                }
+                insert_intents(&mut tx, notifications, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn bare_commits(&self, n: u32) -> Result<std::time::Duration> {
+                bare_commits(self, n).await
+            }
+
+            async fn schema_current(&self) -> Result<bool> {
+                let applied: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(&self.readers)
+                        .await?;
+                Ok(applied == MIGRATOR.iter().map(|m| m.version).max())
+            }
+
+            async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>> {
+                let rows = sqlx::query(&format!(
+                    "{TASK_COLUMNS}
+                     JOIN visit_participants v ON v.case_id = t.case_id AND v.task_id = t.task_id
+                     WHERE v.user_id = $1 AND t.status = 'open' AND (t.assignee IS NULL OR t.assignee <> $1)
+                     ORDER BY t.due_at, t.case_id LIMIT $2"
+                ))
+                .bind(user)
+                .bind(i64::from(limit))
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter().map(task_row).collect()
+            }
+
+            async fn work_list(&self, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
+                work_list(self, filter).await
+            }
+
+            async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>> {
+                cases(self, user, teams, limit).await
+            }
+        }
+    };
+}
+pub(crate) use store_impl;
+
 /// A URL with any password replaced, fit for messages and logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {

@@ -7,7 +7,6 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Row};
@@ -17,7 +16,7 @@ use super::outbox::OUTBOX_COLUMNS;
 use super::rows::{CaseWrite, batch_json};
 use super::{
     AccessEntry, ApiToken, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability,
-    NewDelivery, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, Store, StoreError,
+    NewDelivery, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, StoreError,
     StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome,
 };
 use crate::pathway::model::{Pathway, PathwayVersion};
@@ -396,358 +395,205 @@ const JSONB: &str = "::jsonb";
 super::identity::identity_impl!(PostgresStore);
 super::pathways::pathways_impl!(PostgresStore);
 
-#[async_trait]
-impl Store for PostgresStore {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
+const BACKEND: Backend = Backend::Postgres;
 
-    async fn durability(&self) -> Result<Durability> {
-        let mut conn = self.writer.lock().await;
-        let row = sqlx::query("SELECT current_setting('fsync'), current_setting('synchronous_commit')")
-            .fetch_one(&mut *conn)
-            .await?;
-        let fsync: String = row.try_get(0)?;
-        let sync: String = row.try_get(1)?;
-        Ok(Durability {
-            settings: vec![
-                ("fsync".into(), fsync.clone(), fsync == "on"),
-                (
-                    "synchronous_commit".into(),
-                    sync.clone(),
-                    matches!(sync.as_str(), "on" | "local" | "remote_write" | "remote_apply"),
-                ),
-            ],
+super::store_impl!(PostgresStore);
+
+async fn durability(store: &PostgresStore) -> Result<Durability> {
+    let mut conn = store.writer.lock().await;
+    let row = sqlx::query("SELECT current_setting('fsync'), current_setting('synchronous_commit')")
+        .fetch_one(&mut *conn)
+        .await?;
+    let fsync: String = row.try_get(0)?;
+    let sync: String = row.try_get(1)?;
+    Ok(Durability {
+        settings: vec![
+            ("fsync".into(), fsync.clone(), fsync == "on"),
+            (
+                "synchronous_commit".into(),
+                sync.clone(),
+                matches!(sync.as_str(), "on" | "local" | "remote_write" | "remote_apply"),
+            ),
+        ],
+    })
+}
+
+async fn commit(store: &PostgresStore, writes: &[CaseWrite]) -> Result<Vec<bool>> {
+    let json = batch_json(writes).map_err(|e| corrupt("batch", e))?;
+    let mut conn = store.writer.lock().await;
+    let landed: Vec<String> = sqlx::query_scalar(COMMIT_BATCH)
+        .bind(json.cases)
+        .bind(json.states)
+        .bind(json.events)
+        .bind(json.payloads)
+        .bind(json.tasks)
+        .bind(json.timers)
+        .bind(json.outbox)
+        .bind(json.stalls)
+        .fetch_all(&mut *conn)
+        .await?;
+    let landed: std::collections::HashSet<String> = landed.into_iter().collect();
+    Ok(writes.iter().map(|w| landed.contains(&w.command_id)).collect())
+}
+
+async fn open_tasks(store: &PostgresStore, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
+    let sql = format!(
+        "{TASK_COLUMNS}
+         WHERE t.status = 'open'
+           AND ($1::text IS NULL OR t.roles ? $1)
+           AND ($2::text IS NULL OR t.assignee = $2)
+         ORDER BY t.due_at ASC NULLS LAST, t.opened_at
+         LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(filter.role.as_deref())
+        .bind(filter.assignee.as_deref())
+        .bind(i64::from(filter.limit.unwrap_or(1000)))
+        .fetch_all(&store.readers)
+        .await?;
+    rows.iter().map(task_row).collect()
+}
+
+async fn claim_due_timers(
+    store: &PostgresStore,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<DueTimer>> {
+    let rows = sqlx::query(
+        "UPDATE timers t SET lease_owner = $1, lease_until = $2
+         FROM (SELECT key FROM timers
+               WHERE status = 'pending' AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
+               ORDER BY due_at LIMIT $4
+               FOR UPDATE SKIP LOCKED) d
+         WHERE t.key = d.key
+         RETURNING t.key, t.case_id",
+    )
+    .bind(owner)
+    .bind(lease_until)
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(&store.readers)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DueTimer {
+                key: r.try_get(0)?,
+                case_id: r.try_get(1)?,
+            })
         })
-    }
+        .collect()
+}
 
-    async fn load_case(&self, id: &str) -> Result<Option<CaseState>> {
-        let state: Option<String> = sqlx::query_scalar("SELECT state::text FROM cases WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.readers)
-            .await?;
-        state
-            .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("case state", e)))
-            .transpose()
-    }
+async fn step_durations(
+    store: &PostgresStore,
+    pathway_key: &str,
+    version: u32,
+    step: &str,
+    limit: u32,
+) -> Result<Vec<i64>> {
+    let rows: Vec<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM t.closed_at - t.opened_at)::float8
+         FROM tasks t JOIN cases c ON c.id = t.case_id
+         WHERE t.step = $1 AND t.status = 'done' AND c.pathway_key = $2 AND c.pathway_version = $3
+         ORDER BY t.closed_at DESC LIMIT $4",
+    )
+    .bind(step)
+    .bind(pathway_key)
+    .bind(i32::try_from(version).unwrap_or(i32::MAX))
+    .bind(i64::from(limit))
+    .fetch_all(&store.readers)
+    .await?;
+    Ok(rows.into_iter().map(|s| s.round() as i64).collect())
+}
 
-    async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT first_seq, at, actor, command, payload::text FROM events WHERE case_id = $1 ORDER BY first_seq",
-        )
-        .bind(case_id)
-        .fetch_all(&self.readers)
-        .await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let payload: String = r.try_get(4)?;
-            super::unpack_events(
-                &mut out,
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                &payload,
-            )?;
-        }
-        Ok(out)
-    }
-
-    async fn commit(&self, writes: &[CaseWrite]) -> Result<Vec<bool>> {
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let json = batch_json(writes).map_err(|e| corrupt("batch", e))?;
-        let mut conn = self.writer.lock().await;
-        let landed: Vec<String> = sqlx::query_scalar(COMMIT_BATCH)
-            .bind(json.cases)
-            .bind(json.states)
-            .bind(json.events)
-            .bind(json.payloads)
-            .bind(json.tasks)
-            .bind(json.timers)
-            .bind(json.outbox)
-            .bind(json.stalls)
-            .fetch_all(&mut *conn)
-            .await?;
-        let landed: std::collections::HashSet<String> = landed.into_iter().collect();
-        Ok(writes.iter().map(|w| landed.contains(&w.command_id)).collect())
-    }
-
-    async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
-        let sql = format!(
-            "{TASK_COLUMNS}
-             WHERE t.status = 'open'
-               AND ($1::text IS NULL OR t.roles ? $1)
-               AND ($2::text IS NULL OR t.assignee = $2)
-             ORDER BY t.due_at ASC NULLS LAST, t.opened_at
-             LIMIT $3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(filter.role.as_deref())
-            .bind(filter.assignee.as_deref())
-            .bind(i64::from(filter.limit.unwrap_or(1000)))
-            .fetch_all(&self.readers)
-            .await?;
-        rows.iter().map(task_row).collect()
-    }
-
-    async fn case_counts(&self) -> Result<Vec<CaseCount>> {
-        let rows = sqlx::query(
-            "SELECT pathway_key, status, COUNT(*) FROM cases GROUP BY pathway_key, status ORDER BY pathway_key, status",
-        )
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CaseCount {
-                    pathway_key: r.try_get(0)?,
-                    status: r.try_get(1)?,
-                    count: r.try_get(2)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn pending_timers(&self, case_id: &str) -> Result<Vec<(String, String, DateTime<Utc>)>> {
-        let rows = sqlx::query(
-            "SELECT key, kind, due_at FROM timers WHERE case_id = $1 AND status = 'pending' ORDER BY due_at",
-        )
-        .bind(case_id)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
-    }
-
-    async fn outbox(&self, case_id: &str) -> Result<Vec<(String, String, String)>> {
-        let rows =
-            sqlx::query("SELECT key, kind, status FROM outbox WHERE case_id = $1 ORDER BY created_at, key")
-                .bind(case_id)
-                .fetch_all(&self.readers)
-                .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
-    }
-
-    async fn claim_due_timers(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<DueTimer>> {
-        let rows = sqlx::query(
-            "UPDATE timers t SET lease_owner = $1, lease_until = $2
-             FROM (SELECT key FROM timers
-                   WHERE status = 'pending' AND due_at <= $3 AND (lease_until IS NULL OR lease_until < $3)
-                   ORDER BY due_at LIMIT $4
-                   FOR UPDATE SKIP LOCKED) d
-             WHERE t.key = d.key
-             RETURNING t.key, t.case_id",
-        )
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DueTimer {
-                    key: r.try_get(0)?,
-                    case_id: r.try_get(1)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn step_durations(
-        &self,
-        pathway_key: &str,
-        version: u32,
-        step: &str,
-        limit: u32,
-    ) -> Result<Vec<i64>> {
-        let rows: Vec<f64> = sqlx::query_scalar(
-            "SELECT EXTRACT(EPOCH FROM t.closed_at - t.opened_at)::float8
-             FROM tasks t JOIN cases c ON c.id = t.case_id
-             WHERE t.step = $1 AND t.status = 'done' AND c.pathway_key = $2 AND c.pathway_version = $3
-             ORDER BY t.closed_at DESC LIMIT $4",
-        )
-        .bind(step)
-        .bind(pathway_key)
-        .bind(i32::try_from(version).unwrap_or(i32::MAX))
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?;
-        Ok(rows.into_iter().map(|s| s.round() as i64).collect())
-    }
-
-    async fn open_stalls(&self) -> Result<Vec<StallRow>> {
-        let rows = sqlx::query(
-            "SELECT case_id, pathway_key, reason, step, party, since FROM stalls WHERE cleared_at IS NULL
-             ORDER BY since",
-        )
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StallRow {
-                    case_id: r.try_get(0)?,
-                    pathway_key: r.try_get(1)?,
-                    reason: r.try_get(2)?,
-                    step: r.try_get(3)?,
-                    party: r.try_get(4)?,
-                    since: r.try_get(5)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn last_schedule_run(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
-        Ok(
-            sqlx::query_scalar("SELECT MAX(planned_at) FROM schedule_runs WHERE name = $1")
-                .bind(name)
-                .fetch_one(&self.readers)
-                .await?,
-        )
-    }
-
-    async fn record_schedule_run(
-        &self,
-        name: &str,
-        planned_at: DateTime<Utc>,
-        owner: &str,
-        now: DateTime<Utc>,
-        notifications: &[Broadcast],
-    ) -> Result<bool> {
-        let mut tx = self.readers.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO schedule_runs (name, planned_at, owner, started_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (name, planned_at) DO NOTHING",
-        )
-        .bind(name)
-        .bind(planned_at)
-        .bind(owner)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Ok(false);
-        }
-        insert_intents(&mut tx, notifications, now).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn bare_commits(&self, n: u32) -> Result<Duration> {
-        let mut conn = self.writer.lock().await;
-        let started = Instant::now();
-        for _ in 0..n {
-            sqlx::query("INSERT INTO bench_commits (at) VALUES ($1)")
-                .bind(Utc::now())
-                .execute(&mut *conn)
-                .await?;
-        }
-        let took = started.elapsed();
-        sqlx::query("DELETE FROM bench_commits")
+async fn bare_commits(store: &PostgresStore, n: u32) -> Result<Duration> {
+    let mut conn = store.writer.lock().await;
+    let started = Instant::now();
+    for _ in 0..n {
+        sqlx::query("INSERT INTO bench_commits (at) VALUES ($1)")
+            .bind(Utc::now())
             .execute(&mut *conn)
             .await?;
-        Ok(took)
     }
-
-    async fn schema_current(&self) -> Result<bool> {
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.readers)
-                .await?;
-        Ok(applied == MIGRATOR.iter().map(|m| m.version).max())
-    }
-
-    async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>> {
-        let rows = sqlx::query(&format!(
-            "{TASK_COLUMNS}
-             JOIN visit_participants v ON v.case_id = t.case_id AND v.task_id = t.task_id
-             WHERE v.user_id = $1 AND t.status = 'open' AND (t.assignee IS NULL OR t.assignee <> $1)
-             ORDER BY t.due_at, t.case_id LIMIT $2"
-        ))
-        .bind(user)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
+    let took = started.elapsed();
+    sqlx::query("DELETE FROM bench_commits")
+        .execute(&mut *conn)
         .await?;
-        rows.iter().map(task_row).collect()
-    }
+    Ok(took)
+}
 
-    async fn work_list(&self, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
-        let want = i64::from(filter.offset.saturating_add(filter.limit));
-        // Four index walks in due order, each cut at what the page needs: my tasks and my
-        // teams' unassigned ones, with a deadline and without; one statement, merged below.
-        let mut parts = Vec::new();
-        for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
-            let who = if mine {
-                "t.assignee = $1"
-            } else {
-                "t.assignee IS NULL AND t.roles ?| $2"
-            };
-            let due = if dated {
-                "t.due_at IS NOT NULL AND ($3::timestamptz IS NULL OR t.due_at < $3)"
-            } else {
-                "t.due_at IS NULL AND $3::timestamptz IS NULL"
-            };
-            parts.push(format!(
-                "({TASK_COLUMNS} WHERE t.status = 'open' AND {who} AND {due}
-                   AND ($4::text IS NULL OR t.roles ? $4)
-                   AND ($5::text IS NULL OR c.pathway_key = $5)
-                 ORDER BY t.due_at LIMIT $6)"
-            ));
-        }
-        let sql = parts.join(" UNION ALL ");
-        let rows = sqlx::query(&sql)
-            .bind(&filter.user)
-            .bind(&filter.teams)
-            .bind(filter.due_before)
-            .bind(filter.role.as_deref())
-            .bind(filter.pathway.as_deref())
-            .bind(want)
-            .fetch_all(&self.lists)
-            .await?;
-        let rows = rows.iter().map(task_row).collect::<Result<Vec<_>>>()?;
-        Ok(super::page_of_work(rows, filter))
+async fn work_list(store: &PostgresStore, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
+    let want = i64::from(filter.offset.saturating_add(filter.limit));
+    // Four index walks in due order, each cut at what the page needs: my tasks and my
+    // teams' unassigned ones, with a deadline and without; one statement, merged below.
+    let mut parts = Vec::new();
+    for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
+        let who = if mine {
+            "t.assignee = $1"
+        } else {
+            "t.assignee IS NULL AND t.roles ?| $2"
+        };
+        let due = if dated {
+            "t.due_at IS NOT NULL AND ($3::timestamptz IS NULL OR t.due_at < $3)"
+        } else {
+            "t.due_at IS NULL AND $3::timestamptz IS NULL"
+        };
+        parts.push(format!(
+            "({TASK_COLUMNS} WHERE t.status = 'open' AND {who} AND {due}
+               AND ($4::text IS NULL OR t.roles ? $4)
+               AND ($5::text IS NULL OR c.pathway_key = $5)
+             ORDER BY t.due_at LIMIT $6)"
+        ));
     }
-
-    async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>> {
-        let rows = sqlx::query(
-            "SELECT id, pathway_key, pathway_version, status, created_at, updated_at FROM cases c
-             WHERE $1::text IS NULL
-                OR c.id IN (SELECT case_id FROM tasks WHERE assignee = $1)
-                OR c.id IN (SELECT case_id FROM events WHERE actor = $1)
-                OR c.id IN (SELECT case_id FROM visit_participants WHERE user_id = $1)
-                OR c.id IN (SELECT case_id FROM tasks WHERE status = 'open' AND assignee IS NULL AND roles ?| $2)
-             ORDER BY updated_at DESC LIMIT $3",
-        )
-        .bind(user)
-        .bind(teams)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
+    let sql = parts.join(" UNION ALL ");
+    let rows = sqlx::query(&sql)
+        .bind(&filter.user)
+        .bind(&filter.teams)
+        .bind(filter.due_before)
+        .bind(filter.role.as_deref())
+        .bind(filter.pathway.as_deref())
+        .bind(want)
+        .fetch_all(&store.lists)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CaseSummary {
-                    id: r.try_get(0)?,
-                    pathway_key: r.try_get(1)?,
-                    pathway_version: u32::try_from(r.try_get::<i32, _>(2)?)
-                        .map_err(|e| corrupt("pathway version", e))?,
-                    status: r.try_get(3)?,
-                    created_at: r.try_get(4)?,
-                    updated_at: r.try_get(5)?,
-                })
+    let rows = rows.iter().map(task_row).collect::<Result<Vec<_>>>()?;
+    Ok(super::page_of_work(rows, filter))
+}
+
+async fn cases(
+    store: &PostgresStore,
+    user: Option<&str>,
+    teams: &[String],
+    limit: u32,
+) -> Result<Vec<CaseSummary>> {
+    let rows = sqlx::query(
+        "SELECT id, pathway_key, pathway_version, status, created_at, updated_at FROM cases c
+         WHERE $1::text IS NULL
+            OR c.id IN (SELECT case_id FROM tasks WHERE assignee = $1)
+            OR c.id IN (SELECT case_id FROM events WHERE actor = $1)
+            OR c.id IN (SELECT case_id FROM visit_participants WHERE user_id = $1)
+            OR c.id IN (SELECT case_id FROM tasks WHERE status = 'open' AND assignee IS NULL AND roles ?| $2)
+         ORDER BY updated_at DESC LIMIT $3",
+    )
+    .bind(user)
+    .bind(teams)
+    .bind(i64::from(limit))
+    .fetch_all(&store.readers)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CaseSummary {
+                id: r.try_get(0)?,
+                pathway_key: r.try_get(1)?,
+                pathway_version: u32::try_from(r.try_get::<i32, _>(2)?)
+                    .map_err(|e| corrupt("pathway version", e))?,
+                status: r.try_get(3)?,
+                created_at: r.try_get(4)?,
+                updated_at: r.try_get(5)?,
             })
-            .collect()
-    }
+        })
+        .collect()
 }
 
 /// Adds intents not tied to a case; existing keys are left alone. Returns how many were new.

@@ -10,7 +10,6 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -23,7 +22,7 @@ use super::outbox::OUTBOX_COLUMNS;
 use super::rows::{CaseWrite, batch_json};
 use super::{
     AccessEntry, ApiToken, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability,
-    NewDelivery, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, Store, StoreError,
+    NewDelivery, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, StoreError,
     StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome,
     ts,
 };
@@ -400,441 +399,269 @@ const JSONB: &str = "";
 super::identity::identity_impl!(SqliteStore);
 super::pathways::pathways_impl!(SqliteStore);
 
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
+const BACKEND: Backend = Backend::Sqlite;
 
-    async fn durability(&self) -> Result<Durability> {
-        let mut conn = self.writer.lock().await;
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&mut *conn)
-            .await?;
-        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(Durability {
-            settings: vec![
-                (
-                    "journal_mode".into(),
-                    mode.clone(),
-                    mode.eq_ignore_ascii_case("wal"),
-                ),
-                ("synchronous".into(), sync.to_string(), sync >= 2),
-            ],
-        })
-    }
+super::store_impl!(SqliteStore);
 
-    async fn load_case(&self, id: &str) -> Result<Option<CaseState>> {
-        let state: Option<String> = sqlx::query_scalar("SELECT state FROM cases WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(&self.readers)
-            .await?;
-        state
-            .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("case state", e)))
-            .transpose()
-    }
-
-    async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT first_seq, at, actor, command, payload FROM events WHERE case_id = ?1 ORDER BY first_seq",
-        )
-        .bind(case_id)
-        .fetch_all(&self.readers)
+async fn durability(store: &SqliteStore) -> Result<Durability> {
+    let mut conn = store.writer.lock().await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
         .await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let at = parse_ts("event time", &r.try_get::<String, _>(1)?)?;
-            let payload: String = r.try_get(4)?;
-            super::unpack_events(
-                &mut out,
-                r.try_get(0)?,
-                at,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                &payload,
-            )?;
-        }
-        Ok(out)
-    }
-
-    async fn commit(&self, writes: &[CaseWrite]) -> Result<Vec<bool>> {
-        if writes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let json = batch_json(writes).map_err(|e| corrupt("batch", e))?;
-        let mut conn = self.writer.lock().await;
-        // Unnamed `?` are numbered in text order: states before rows in the case and event
-        // statements.
-        let result = sqlx::query(COMMIT_BATCH)
-            .bind(json.states)
-            .bind(json.cases)
-            .bind(json.payloads)
-            .bind(json.events)
-            .bind(json.tasks)
-            .bind(json.timers)
-            .bind(json.outbox)
-            .bind(json.stalls)
-            .fetch_all(&mut *conn)
-            .await;
-        let rows = match result {
-            Ok(rows) => rows,
-            Err(e) => {
-                Self::rollback(&mut conn).await;
-                return Err(e.into());
-            }
-        };
-        let landed: std::collections::HashSet<String> = rows
-            .iter()
-            .filter_map(|r| r.try_get::<String, _>(0).ok())
-            .collect();
-        Ok(writes.iter().map(|w| landed.contains(&w.command_id)).collect())
-    }
-
-    async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
-        let sql = format!(
-            "{TASK_COLUMNS}
-             WHERE t.status = 'open'
-               AND (?1 IS NULL OR EXISTS (SELECT 1 FROM json_each(t.roles) WHERE value = ?1))
-               AND (?2 IS NULL OR t.assignee = ?2)
-             ORDER BY t.due_at IS NULL, t.due_at, t.opened_at
-             LIMIT ?3"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(filter.role.as_deref())
-            .bind(filter.assignee.as_deref())
-            .bind(i64::from(filter.limit.unwrap_or(1000)))
-            .fetch_all(&self.readers)
-            .await?;
-        rows.iter().map(task_row).collect()
-    }
-
-    async fn case_counts(&self) -> Result<Vec<CaseCount>> {
-        let rows = sqlx::query(
-            "SELECT pathway_key, status, COUNT(*) FROM cases GROUP BY pathway_key, status ORDER BY pathway_key, status",
-        )
-        .fetch_all(&self.readers)
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CaseCount {
-                    pathway_key: r.try_get(0)?,
-                    status: r.try_get(1)?,
-                    count: r.try_get(2)?,
-                })
-            })
-            .collect()
-    }
+    Ok(Durability {
+        settings: vec![
+            (
+                "journal_mode".into(),
+                mode.clone(),
+                mode.eq_ignore_ascii_case("wal"),
+            ),
+            ("synchronous".into(), sync.to_string(), sync >= 2),
+        ],
+    })
+}
 
-    async fn pending_timers(&self, case_id: &str) -> Result<Vec<(String, String, DateTime<Utc>)>> {
-        let rows = sqlx::query(
-            "SELECT key, kind, due_at FROM timers WHERE case_id = ?1 AND status = 'pending' ORDER BY due_at",
-        )
-        .bind(case_id)
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    parse_ts("timer due", &r.try_get::<String, _>(2)?)?,
-                ))
-            })
-            .collect()
-    }
-
-    async fn outbox(&self, case_id: &str) -> Result<Vec<(String, String, String)>> {
-        let rows =
-            sqlx::query("SELECT key, kind, status FROM outbox WHERE case_id = ?1 ORDER BY created_at, key")
-                .bind(case_id)
-                .fetch_all(&self.readers)
-                .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
-    }
-
-    async fn claim_due_timers(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<DueTimer>> {
-        let mut conn = self.writer.lock().await;
-        let rows = sqlx::query(
-            "UPDATE timers SET lease_owner = ?1, lease_until = ?2
-             WHERE key IN (SELECT key FROM timers
-                           WHERE status = 'pending' AND due_at <= ?3 AND (lease_until IS NULL OR lease_until < ?3)
-                           ORDER BY due_at LIMIT ?4)
-             RETURNING key, case_id",
-        )
-        .bind(owner)
-        .bind(ts(lease_until))
-        .bind(ts(now))
-        .bind(i64::from(limit))
+async fn commit(store: &SqliteStore, writes: &[CaseWrite]) -> Result<Vec<bool>> {
+    let json = batch_json(writes).map_err(|e| corrupt("batch", e))?;
+    let mut conn = store.writer.lock().await;
+    // Unnamed `?` are numbered in text order: states before rows in the case and event
+    // statements.
+    let result = sqlx::query(COMMIT_BATCH)
+        .bind(json.states)
+        .bind(json.cases)
+        .bind(json.payloads)
+        .bind(json.events)
+        .bind(json.tasks)
+        .bind(json.timers)
+        .bind(json.outbox)
+        .bind(json.stalls)
         .fetch_all(&mut *conn)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DueTimer {
-                    key: r.try_get(0)?,
-                    case_id: r.try_get(1)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn step_durations(
-        &self,
-        pathway_key: &str,
-        version: u32,
-        step: &str,
-        limit: u32,
-    ) -> Result<Vec<i64>> {
-        let rows: Vec<f64> = sqlx::query_scalar(
-            "SELECT (julianday(t.closed_at) - julianday(t.opened_at)) * 86400.0
-             FROM tasks t JOIN cases c ON c.id = t.case_id
-             WHERE t.step = ?1 AND t.status = 'done' AND c.pathway_key = ?2 AND c.pathway_version = ?3
-             ORDER BY t.closed_at DESC LIMIT ?4",
-        )
-        .bind(step)
-        .bind(pathway_key)
-        .bind(i64::from(version))
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?;
-        Ok(rows.into_iter().map(|s| s.round() as i64).collect())
-    }
-
-    async fn open_stalls(&self) -> Result<Vec<StallRow>> {
-        let rows = sqlx::query(
-            "SELECT case_id, pathway_key, reason, step, party, since FROM stalls WHERE cleared_at IS NULL
-             ORDER BY since",
-        )
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StallRow {
-                    case_id: r.try_get(0)?,
-                    pathway_key: r.try_get(1)?,
-                    reason: r.try_get(2)?,
-                    step: r.try_get(3)?,
-                    party: r.try_get(4)?,
-                    since: parse_ts("stall time", &r.try_get::<String, _>(5)?)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn last_schedule_run(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
-        let last: Option<String> =
-            sqlx::query_scalar("SELECT MAX(planned_at) FROM schedule_runs WHERE name = ?1")
-                .bind(name)
-                .fetch_one(&self.readers)
-                .await?;
-        last.map(|t| parse_ts("schedule run", &t)).transpose()
-    }
-
-    async fn record_schedule_run(
-        &self,
-        name: &str,
-        planned_at: DateTime<Utc>,
-        owner: &str,
-        now: DateTime<Utc>,
-        notifications: &[Broadcast],
-    ) -> Result<bool> {
-        let mut conn = self.writer.lock().await;
-        let mut tx = conn.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO schedule_runs (name, planned_at, owner, started_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (name, planned_at) DO NOTHING",
-        )
-        .bind(name)
-        .bind(ts(planned_at))
-        .bind(owner)
-        .bind(ts(now))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Ok(false);
+        .await;
+    let rows = match result {
+        Ok(rows) => rows,
+        Err(e) => {
+            SqliteStore::rollback(&mut conn).await;
+            return Err(e.into());
         }
-        insert_intents(&mut tx, notifications, now).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
+    };
+    let landed: std::collections::HashSet<String> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>(0).ok())
+        .collect();
+    Ok(writes.iter().map(|w| landed.contains(&w.command_id)).collect())
+}
 
-    async fn bare_commits(&self, n: u32) -> Result<Duration> {
-        let mut conn = self.writer.lock().await;
-        let started = Instant::now();
-        for _ in 0..n {
-            sqlx::query("INSERT INTO bench_commits (at) VALUES (?1)")
-                .bind(ts(Utc::now()))
-                .execute(&mut *conn)
-                .await?;
-        }
-        let took = started.elapsed();
-        sqlx::query("DELETE FROM bench_commits")
+async fn open_tasks(store: &SqliteStore, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
+    let sql = format!(
+        "{TASK_COLUMNS}
+         WHERE t.status = 'open'
+           AND (?1 IS NULL OR EXISTS (SELECT 1 FROM json_each(t.roles) WHERE value = ?1))
+           AND (?2 IS NULL OR t.assignee = ?2)
+         ORDER BY t.due_at IS NULL, t.due_at, t.opened_at
+         LIMIT ?3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(filter.role.as_deref())
+        .bind(filter.assignee.as_deref())
+        .bind(i64::from(filter.limit.unwrap_or(1000)))
+        .fetch_all(&store.readers)
+        .await?;
+    rows.iter().map(task_row).collect()
+}
+
+async fn claim_due_timers(
+    store: &SqliteStore,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<DueTimer>> {
+    let mut conn = store.writer.lock().await;
+    let rows = sqlx::query(
+        "UPDATE timers SET lease_owner = ?1, lease_until = ?2
+         WHERE key IN (SELECT key FROM timers
+                       WHERE status = 'pending' AND due_at <= ?3 AND (lease_until IS NULL OR lease_until < ?3)
+                       ORDER BY due_at LIMIT ?4)
+         RETURNING key, case_id",
+    )
+    .bind(owner)
+    .bind(ts(lease_until))
+    .bind(ts(now))
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DueTimer {
+                key: r.try_get(0)?,
+                case_id: r.try_get(1)?,
+            })
+        })
+        .collect()
+}
+
+async fn step_durations(
+    store: &SqliteStore,
+    pathway_key: &str,
+    version: u32,
+    step: &str,
+    limit: u32,
+) -> Result<Vec<i64>> {
+    let rows: Vec<f64> = sqlx::query_scalar(
+        "SELECT (julianday(t.closed_at) - julianday(t.opened_at)) * 86400.0
+         FROM tasks t JOIN cases c ON c.id = t.case_id
+         WHERE t.step = ?1 AND t.status = 'done' AND c.pathway_key = ?2 AND c.pathway_version = ?3
+         ORDER BY t.closed_at DESC LIMIT ?4",
+    )
+    .bind(step)
+    .bind(pathway_key)
+    .bind(i64::from(version))
+    .bind(i64::from(limit))
+    .fetch_all(&store.readers)
+    .await?;
+    Ok(rows.into_iter().map(|s| s.round() as i64).collect())
+}
+
+async fn bare_commits(store: &SqliteStore, n: u32) -> Result<Duration> {
+    let mut conn = store.writer.lock().await;
+    let started = Instant::now();
+    for _ in 0..n {
+        sqlx::query("INSERT INTO bench_commits (at) VALUES (?1)")
+            .bind(ts(Utc::now()))
             .execute(&mut *conn)
             .await?;
-        Ok(took)
     }
-
-    async fn schema_current(&self) -> Result<bool> {
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.readers)
-                .await?;
-        Ok(applied == MIGRATOR.iter().map(|m| m.version).max())
-    }
-
-    async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>> {
-        let rows = sqlx::query(&format!(
-            "{TASK_COLUMNS}
-             JOIN visit_participants v ON v.case_id = t.case_id AND v.task_id = t.task_id
-             WHERE v.user_id = ?1 AND t.status = 'open' AND (t.assignee IS NULL OR t.assignee <> ?1)
-             ORDER BY t.due_at, t.case_id LIMIT ?2"
-        ))
-        .bind(user)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
+    let took = started.elapsed();
+    sqlx::query("DELETE FROM bench_commits")
+        .execute(&mut *conn)
         .await?;
-        rows.iter().map(task_row).collect()
-    }
+    Ok(took)
+}
 
-    async fn work_list(&self, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
-        let teams = serde_json::to_string(&filter.teams).map_err(|e| corrupt("teams", e))?;
-        let due_before = filter.due_before.map(ts);
-        let want = i64::from(filter.offset.saturating_add(filter.limit));
-        // Four index walks in due order, each cut at what the page needs: my tasks and my
-        // teams' unassigned ones, with a deadline and without; one statement, merged below.
-        let mut parts = Vec::new();
-        for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
-            let who = if mine {
-                "t.assignee = ?"
-            } else {
-                "t.assignee IS NULL AND EXISTS (SELECT 1 FROM json_each(t.roles) r JOIN json_each(?) m ON m.value = r.value)"
-            };
-            let due = if dated {
-                "t.due_at IS NOT NULL AND (? IS NULL OR t.due_at < ?)"
-            } else {
-                "t.due_at IS NULL AND ? IS NULL"
-            };
-            parts.push(format!(
-                "SELECT * FROM ({TASK_COLUMNS} WHERE t.status = 'open' AND {who} AND {due}
-                   AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.roles) WHERE value = ?))
-                   AND (? IS NULL OR c.pathway_key = ?)
-                 ORDER BY t.due_at LIMIT ?)"
-            ));
-        }
-        // One row back: sqlx hands every result row across threads, which costs more than
-        // SQLite's work here; the page travels as one JSON array instead.
-        let sql = format!(
-            "SELECT json_group_array(json_array(case_id, task_id, step, role, json(roles), assignee, opened_at,
-                                                due_at, pathway_key, pathway_version, stall_reason))
-             FROM ({})",
-            parts.join(" UNION ALL ")
-        );
-        let mut q = sqlx::query_scalar::<_, String>(&sql);
-        for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
-            q = if mine {
-                q.bind(&filter.user)
-            } else {
-                q.bind(&teams)
-            };
+async fn work_list(store: &SqliteStore, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
+    let teams = serde_json::to_string(&filter.teams).map_err(|e| corrupt("teams", e))?;
+    let due_before = filter.due_before.map(ts);
+    let want = i64::from(filter.offset.saturating_add(filter.limit));
+    // Four index walks in due order, each cut at what the page needs: my tasks and my
+    // teams' unassigned ones, with a deadline and without; one statement, merged below.
+    let mut parts = Vec::new();
+    for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
+        let who = if mine {
+            "t.assignee = ?"
+        } else {
+            "t.assignee IS NULL AND EXISTS (SELECT 1 FROM json_each(t.roles) r JOIN json_each(?) m ON m.value = r.value)"
+        };
+        let due = if dated {
+            "t.due_at IS NOT NULL AND (? IS NULL OR t.due_at < ?)"
+        } else {
+            "t.due_at IS NULL AND ? IS NULL"
+        };
+        parts.push(format!(
+            "SELECT * FROM ({TASK_COLUMNS} WHERE t.status = 'open' AND {who} AND {due}
+               AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.roles) WHERE value = ?))
+               AND (? IS NULL OR c.pathway_key = ?)
+             ORDER BY t.due_at LIMIT ?)"
+        ));
+    }
+    // One row back: sqlx hands every result row across threads, which costs more than
+    // SQLite's work here; the page travels as one JSON array instead.
+    let sql = format!(
+        "SELECT json_group_array(json_array(case_id, task_id, step, role, json(roles), assignee, opened_at,
+                                            due_at, pathway_key, pathway_version, stall_reason))
+         FROM ({})",
+        parts.join(" UNION ALL ")
+    );
+    let mut q = sqlx::query_scalar::<_, String>(&sql);
+    for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
+        q = if mine {
+            q.bind(&filter.user)
+        } else {
+            q.bind(&teams)
+        };
+        q = q.bind(due_before.as_deref());
+        if dated {
             q = q.bind(due_before.as_deref());
-            if dated {
-                q = q.bind(due_before.as_deref());
-            }
-            q = q
-                .bind(filter.role.as_deref())
-                .bind(filter.role.as_deref())
-                .bind(filter.pathway.as_deref())
-                .bind(filter.pathway.as_deref())
-                .bind(want);
         }
-        let json = q.fetch_one(&self.readers).await?;
-        type Packed = (
-            String,
-            String,
-            String,
-            String,
-            Vec<String>,
-            Option<String>,
-            String,
-            Option<String>,
-            String,
-            u32,
-            Option<String>,
-        );
-        let packed: Vec<Packed> = serde_json::from_str(&json).map_err(|e| corrupt("work list", e))?;
-        let mut rows = Vec::with_capacity(packed.len());
-        for (
+        q = q
+            .bind(filter.role.as_deref())
+            .bind(filter.role.as_deref())
+            .bind(filter.pathway.as_deref())
+            .bind(filter.pathway.as_deref())
+            .bind(want);
+    }
+    let json = q.fetch_one(&store.readers).await?;
+    type Packed = (
+        String,
+        String,
+        String,
+        String,
+        Vec<String>,
+        Option<String>,
+        String,
+        Option<String>,
+        String,
+        u32,
+        Option<String>,
+    );
+    let packed: Vec<Packed> = serde_json::from_str(&json).map_err(|e| corrupt("work list", e))?;
+    let mut rows = Vec::with_capacity(packed.len());
+    for (case_id, task_id, step, role, roles, assignee, opened, due, pathway_key, pathway_version, stall) in
+        packed
+    {
+        rows.push(TaskRow {
             case_id,
             task_id,
             step,
             role,
             roles,
             assignee,
-            opened,
-            due,
+            opened_at: parse_ts("task time", &opened)?,
+            due_at: due.map(|d| parse_ts("task due time", &d)).transpose()?,
             pathway_key,
             pathway_version,
-            stall,
-        ) in packed
-        {
-            rows.push(TaskRow {
-                case_id,
-                task_id,
-                step,
-                role,
-                roles,
-                assignee,
-                opened_at: parse_ts("task time", &opened)?,
-                due_at: due.map(|d| parse_ts("task due time", &d)).transpose()?,
-                pathway_key,
-                pathway_version,
-                stall_reason: stall,
-            });
-        }
-        Ok(super::page_of_work(rows, filter))
+            stall_reason: stall,
+        });
     }
+    Ok(super::page_of_work(rows, filter))
+}
 
-    async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>> {
-        let teams = serde_json::to_string(teams).map_err(|e| corrupt("teams", e))?;
-        let rows = sqlx::query(
-            "SELECT id, pathway_key, pathway_version, status, created_at, updated_at FROM cases c
-             WHERE ?1 IS NULL
-                OR c.id IN (SELECT case_id FROM tasks WHERE assignee = ?1)
-                OR c.id IN (SELECT case_id FROM events WHERE actor = ?1)
-                OR c.id IN (SELECT case_id FROM visit_participants WHERE user_id = ?1)
-                OR c.id IN (SELECT t.case_id FROM tasks t WHERE t.status = 'open' AND t.assignee IS NULL
-                              AND EXISTS (SELECT 1 FROM json_each(t.roles) r JOIN json_each(?2) m ON m.value = r.value))
-             ORDER BY updated_at DESC LIMIT ?3",
-        )
-        .bind(user)
-        .bind(teams)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(CaseSummary {
-                    id: r.try_get(0)?,
-                    pathway_key: r.try_get(1)?,
-                    pathway_version: u32::try_from(r.try_get::<i64, _>(2)?)
-                        .map_err(|e| corrupt("pathway version", e))?,
-                    status: r.try_get(3)?,
-                    created_at: parse_ts("case time", &r.try_get::<String, _>(4)?)?,
-                    updated_at: parse_ts("case time", &r.try_get::<String, _>(5)?)?,
-                })
+async fn cases(
+    store: &SqliteStore,
+    user: Option<&str>,
+    teams: &[String],
+    limit: u32,
+) -> Result<Vec<CaseSummary>> {
+    let teams = serde_json::to_string(teams).map_err(|e| corrupt("teams", e))?;
+    let rows = sqlx::query(
+        "SELECT id, pathway_key, pathway_version, status, created_at, updated_at FROM cases c
+         WHERE ?1 IS NULL
+            OR c.id IN (SELECT case_id FROM tasks WHERE assignee = ?1)
+            OR c.id IN (SELECT case_id FROM events WHERE actor = ?1)
+            OR c.id IN (SELECT case_id FROM visit_participants WHERE user_id = ?1)
+            OR c.id IN (SELECT t.case_id FROM tasks t WHERE t.status = 'open' AND t.assignee IS NULL
+                          AND EXISTS (SELECT 1 FROM json_each(t.roles) r JOIN json_each(?2) m ON m.value = r.value))
+         ORDER BY updated_at DESC LIMIT ?3",
+    )
+    .bind(user)
+    .bind(teams)
+    .bind(i64::from(limit))
+    .fetch_all(&store.readers)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CaseSummary {
+                id: r.try_get(0)?,
+                pathway_key: r.try_get(1)?,
+                pathway_version: u32::try_from(r.try_get::<i64, _>(2)?)
+                    .map_err(|e| corrupt("pathway version", e))?,
+                status: r.try_get(3)?,
+                created_at: parse_ts("case time", &r.try_get::<String, _>(4)?)?,
+                updated_at: parse_ts("case time", &r.try_get::<String, _>(5)?)?,
             })
-            .collect()
-    }
+        })
+        .collect()
 }
 
 /// Adds intents not tied to a case; existing keys are left alone. Returns how many were new.
