@@ -299,6 +299,16 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             "Wijkcentrum De Schakel",
         )
         .await;
+        // Bert, who sent the signal, is on the case team: invite him too.
+        client
+            .find(Locator::Css(
+                "#bezoekformulier input[name=deelnemer][value='bert']",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         shot(&client, "02-bezoek-plannen").await;
         click_and_wait(&client, Locator::Css("#bezoekformulier button[type=submit]")).await;
         let page = text(&client).await;
@@ -306,6 +316,22 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             page.contains("Bezoek gepland op") && page.contains("10:30"),
             "{page}"
         );
+
+        // Bert finds the visit he is invited to in his own Mijn taken, while anna holds the task.
+        {
+            let (invitee, _profile) = browser(driver, 1366, 768).await;
+            log_in_as(&invitee, &base, setup, "bert").await;
+            let page = text(&invitee).await;
+            assert!(
+                page.contains("Gezamenlijke bezoeken waarvoor u bent uitgenodigd")
+                    && page.contains("Intake")
+                    && page.contains("Wijkcentrum De Schakel")
+                    && page.contains("10:30"),
+                "{page}"
+            );
+            shot(&invitee, "02b-uitgenodigd-voor-bezoek").await;
+            invitee.close().await.unwrap();
+        }
 
         // The outcome form: a missing field gets its message next to it; input stays.
         fill(

@@ -77,14 +77,43 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
         tasks.push(task_line(r, &pv, &names, &viewer.user.id, now));
     }
     // Joint visits the consultant is invited to while a colleague holds them.
+    // Most consultants have none; each one shown reads its case for the visit's moment,
+    // place and company.
     let invited_rows = app.engine.store().invited_visits(&viewer.user.id, 20).await?;
     let mut invited = Vec::with_capacity(invited_rows.len());
     for r in &invited_rows {
-        let pv = app
-            .engine
-            .pathway(&r.pathway_key, Some(r.pathway_version))
-            .await?;
-        invited.push(task_line(r, &pv, &names, &viewer.user.id, now));
+        let Ok((state, pv)) = crate::cases::visible_case_on_pathway(&app, &viewer.user, &r.case_id)
+            .await
+            .map(|(state, _, pv)| (state, pv))
+        else {
+            continue;
+        };
+        let Some(visit) = state.tasks.get(&r.task_id).and_then(|t| t.visit.clone()) else {
+            continue;
+        };
+        let mut with = Vec::new();
+        for id in visit.participants.iter().filter(|p| **p != viewer.user.id) {
+            let name = match app.users.get(app.engine.store().as_ref(), id).await? {
+                Some(u) => u.display_name,
+                None => id.clone(),
+            };
+            with.push(name);
+        }
+        invited.push(InvitedLine {
+            case_id: &r.case_id,
+            short_id: short(&r.case_id),
+            step_name: pv
+                .step(&r.step)
+                .map(|s| s.display_name().to_owned())
+                .unwrap_or_else(|| r.step.clone()),
+            pathway: names
+                .get(r.pathway_key.as_str())
+                .copied()
+                .unwrap_or(r.pathway_key.as_str()),
+            when: date_time(visit.at),
+            place: visit.place.unwrap_or_default(),
+            with: with.join(", "),
+        });
     }
     let back = {
         let mut s = form_urlencoded::Serializer::new(String::new());
@@ -164,7 +193,19 @@ struct TasksPage<'a> {
     back: String,
     tasks: Vec<TaskLine<'a>>,
     /// Open joint visits this consultant is invited to, held by a colleague.
-    invited: Vec<TaskLine<'a>>,
+    invited: Vec<InvitedLine<'a>>,
+}
+
+/// A joint visit a consultant is invited to.
+struct InvitedLine<'a> {
+    case_id: &'a str,
+    short_id: String,
+    step_name: String,
+    pathway: &'a str,
+    when: String,
+    place: String,
+    /// The other participants, by name.
+    with: String,
 }
 
 /// One row of a work list.
