@@ -168,3 +168,147 @@ where
 pub fn month_of(t: DateTime<Utc>) -> String {
     t.format("%Y-%m").to_string()
 }
+
+/// [`InsightStore`] for a backend, written once: the same SQL on both, except the stall
+/// summary, where PostgreSQL takes a median in one grouped pass and SQLite walks its index
+/// to each median (`stall_summary`, a function of each backend).
+macro_rules! insight_impl {
+    ($store:ty, $row:ty) => {
+        fn draft_row(r: &$row) -> Result<super::insight::Draft> {
+            Ok(super::insight::Draft {
+                key: r.try_get(0)?,
+                source: r.try_get(1)?,
+                updated_by: r.try_get(2)?,
+                updated_at: time_col(r, 3, "draft time")?,
+            })
+        }
+
+        #[async_trait::async_trait]
+        impl super::insight::InsightStore for $store {
+            async fn open_work_by_step(&self, key: &str, version: u32) -> Result<Vec<(String, i64)>> {
+                let rows = sqlx::query(
+                    "SELECT step, count(*) FROM tasks
+                     WHERE status = 'open' AND pathway_key = $1 AND pathway_version = $2 GROUP BY step",
+                )
+                .bind(key)
+                .bind(i64::from(version))
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+            }
+
+            async fn step_times(
+                &self,
+                key: &str,
+                version: Option<u32>,
+                from: &str,
+                to: &str,
+            ) -> Result<Vec<super::insight::StepTime>> {
+                let rows = sqlx::query(
+                    "SELECT step, CAST(hours AS BIGINT), CAST(sum(n) AS BIGINT) FROM step_stats
+                     WHERE pathway_key = $1 AND (CAST($2 AS BIGINT) IS NULL OR pathway_version = $2)
+                       AND month >= $3 AND month <= $4
+                     GROUP BY step, hours ORDER BY step, hours",
+                )
+                .bind(key)
+                .bind(version.map(i64::from))
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter().map(super::insight::step_time).collect()
+            }
+
+            async fn case_groups(&self, key: Option<&str>) -> Result<Vec<super::insight::CaseGroup>> {
+                let rows = sqlx::query(
+                    "SELECT pathway_key, started, status, nullif(outcome, ''), nullif(ended, ''),
+                            CAST(nullif(rung_first, 0) AS BIGINT), CAST(nullif(rung_last, 0) AS BIGINT), n
+                     FROM case_stats WHERE (CAST($1 AS TEXT) IS NULL OR pathway_key = $1) AND n > 0",
+                )
+                .bind(key)
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter().map(super::insight::case_group).collect()
+            }
+
+            async fn funnel(&self, key: &str, from: &str, to: &str) -> Result<Vec<super::insight::FunnelCell>> {
+                let rows = sqlx::query(
+                    "SELECT cohort, step, n FROM funnel_stats WHERE pathway_key = $1 AND cohort >= $2 AND cohort <= $3",
+                )
+                .bind(key)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter().map(super::insight::funnel_cell).collect()
+            }
+
+            async fn stall_summary(&self, key: Option<&str>) -> Result<super::insight::StallSummaries> {
+                stall_summary(self, key).await
+            }
+
+            async fn active_cases_on(&self, key: &str, version: u32, limit: u32) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT id FROM cases WHERE pathway_key = $1 AND pathway_version = $2 AND status = 'active'
+                     ORDER BY created_at, id LIMIT $3",
+                )
+                .bind(key)
+                .bind(i64::from(version))
+                .bind(i64::from(limit))
+                .fetch_all(&self.readers)
+                .await?)
+            }
+
+            async fn pathway_source(&self, key: &str, version: u32) -> Result<Option<String>> {
+                Ok(
+                    sqlx::query_scalar("SELECT source FROM pathway_versions WHERE key = $1 AND version = $2")
+                        .bind(key)
+                        .bind(i64::from(version))
+                        .fetch_optional(&self.readers)
+                        .await?,
+                )
+            }
+
+            async fn draft(&self, key: &str) -> Result<Option<super::insight::Draft>> {
+                let row = sqlx::query("SELECT key, source, updated_by, updated_at FROM pathway_drafts WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.readers)
+                    .await?;
+                row.as_ref().map(draft_row).transpose()
+            }
+
+            async fn drafts(&self) -> Result<Vec<super::insight::Draft>> {
+                let rows = sqlx::query("SELECT key, source, updated_by, updated_at FROM pathway_drafts ORDER BY key")
+                    .fetch_all(&self.readers)
+                    .await?;
+                rows.iter().map(draft_row).collect()
+            }
+
+            async fn save_draft(&self, key: &str, source: &str, by: &str, now: DateTime<Utc>) -> Result<()> {
+                let mut conn = self.write_conn().await?;
+                sqlx::query(
+                    "INSERT INTO pathway_drafts (key, source, updated_by, updated_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (key) DO UPDATE SET source = excluded.source, updated_by = excluded.updated_by,
+                         updated_at = excluded.updated_at",
+                )
+                .bind(key)
+                .bind(source)
+                .bind(by)
+                .bind(ts(now))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_draft(&self, key: &str) -> Result<()> {
+                let mut conn = self.write_conn().await?;
+                sqlx::query("DELETE FROM pathway_drafts WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use insight_impl;

@@ -394,6 +394,8 @@ const JSONB: &str = "::jsonb";
 
 super::identity::identity_impl!(PostgresStore);
 super::pathways::pathways_impl!(PostgresStore);
+super::insight::insight_impl!(PostgresStore, PgRow);
+use super::postgres_insight::stall_summary;
 
 const BACKEND: Backend = Backend::Postgres;
 

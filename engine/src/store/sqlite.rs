@@ -110,10 +110,6 @@ impl SqliteStore {
         &self.readers
     }
 
-    pub(super) fn writer(&self) -> &Mutex<SqliteConnection> {
-        &self.writer
-    }
-
     /// Opens (creating if needed) the database file and runs migrations.
     pub async fn open(url: &str) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -398,6 +394,8 @@ const JSONB: &str = "";
 
 super::identity::identity_impl!(SqliteStore);
 super::pathways::pathways_impl!(SqliteStore);
+super::insight::insight_impl!(SqliteStore, SqliteRow);
+use super::sqlite_insight::stall_summary;
 
 const BACKEND: Backend = Backend::Sqlite;
 
