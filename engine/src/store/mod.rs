@@ -274,7 +274,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
 /// backends are here; where the dialects really differ (the commit batch, claiming timers,
 /// JSON arrays in the work lists, durability settings, time arithmetic) the backend module
 /// supplies a function of the same name. Each backend also supplies `BACKEND`, `MIGRATOR`,
-/// `readers`, `write_conn`, `ts`, `time_col`, `opt_time_col`, `task_row` and `insert_intents`.
+/// `SECONDS_BETWEEN`, `readers`, `writer`, `write_conn`, `ts`, `time_col`, `opt_time_col`
+/// and `task_row`.
 macro_rules! store_impl {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -383,7 +384,20 @@ macro_rules! store_impl {
             }
 
             async fn step_durations(&self, key: &str, version: u32, step: &str, limit: u32) -> Result<Vec<i64>> {
-                step_durations(self, key, version, step, limit).await
+                let rows: Vec<f64> = sqlx::query_scalar(&format!(
+                    "SELECT {}
+                     FROM tasks t JOIN cases c ON c.id = t.case_id
+                     WHERE t.step = $1 AND t.status = 'done' AND c.pathway_key = $2 AND c.pathway_version = $3
+                     ORDER BY t.closed_at DESC LIMIT $4",
+                    SECONDS_BETWEEN.replace("{from}", "t.opened_at").replace("{to}", "t.closed_at")
+                ))
+                .bind(step)
+                .bind(key)
+                .bind(i64::from(version))
+                .bind(i64::from(limit))
+                .fetch_all(&self.readers)
+                .await?;
+                Ok(rows.into_iter().map(|s| s.round() as i64).collect())
             }
 
             async fn open_stalls(&self) -> Result<Vec<StallRow>> {
@@ -445,7 +459,17 @@ macro_rules! store_impl {
             }
 
             async fn bare_commits(&self, n: u32) -> Result<std::time::Duration> {
-                bare_commits(self, n).await
+                let mut conn = self.writer.lock().await;
+                let started = std::time::Instant::now();
+                for _ in 0..n {
+                    sqlx::query("INSERT INTO bench_commits (at) VALUES ($1)")
+                        .bind(ts(Utc::now()))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                let took = started.elapsed();
+                sqlx::query("DELETE FROM bench_commits").execute(&mut *conn).await?;
+                Ok(took)
             }
 
             async fn schema_current(&self) -> Result<bool> {
@@ -481,6 +505,33 @@ macro_rules! store_impl {
     };
 }
 pub(crate) use store_impl;
+
+/// Adds intents not tied to a case (existing keys are left alone) on a backend's
+/// connection type; returns how many were new.
+macro_rules! insert_intents_fn {
+    ($conn:ty) => {
+        async fn insert_intents(conn: &mut $conn, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64> {
+            let mut added = 0;
+            for n in intents {
+                added += sqlx::query(
+                    "INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status,
+                                         next_attempt_at)
+                     VALUES ($1, NULL, NULL, $2, $3, $4, $5, 'pending', $5) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(&n.key)
+                .bind(&n.kind)
+                .bind(&n.recipient_type)
+                .bind(&n.recipient)
+                .bind(ts(now))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            }
+            Ok(added)
+        }
+    };
+}
+pub(crate) use insert_intents_fn;
 
 /// A URL with any password replaced, fit for messages and logs.
 pub fn redact(url: &str) -> String {

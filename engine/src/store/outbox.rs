@@ -187,9 +187,10 @@ pub(crate) const OUTBOX_COLUMNS: &str = "id, key, parent, case_id, task_id, kind
      CAST(payload AS TEXT), created_at, status, CAST(attempts AS BIGINT), next_attempt_at, message_id, sent_at, last_error";
 
 /// [`Outbox`] for a backend: the reading methods written once (same SQL on both), the
-/// claiming and writing ones delegated to the backend's own functions (`claim_outbox`,
-/// `expand_intents`, `finish_attempts`, `retry_outbox`, `enqueue`), where the dialects
-/// really differ (`FOR UPDATE SKIP LOCKED`, `json_each` against `jsonb`, `unnest`).
+/// claiming, expanding and finishing delegated to the backend's own functions
+/// (`claim_outbox`, `expand_intents`, `finish_attempts`), where the dialects really differ
+/// (`FOR UPDATE SKIP LOCKED`, `json_each` against `jsonb`, `unnest`); `LOCK_ROW` is the
+/// backend's row lock for a read before a write (none on SQLite, whose writer is single).
 macro_rules! outbox_impl {
     ($store:ty, $row:ty) => {
         fn outbox_item(r: &$row) -> Result<OutboxItem> {
@@ -270,7 +271,23 @@ macro_rules! outbox_impl {
             }
 
             async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome> {
-                retry_outbox(self, id, now).await
+                let mut conn = self.write_conn().await?;
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                let status: Option<String> =
+                    sqlx::query_scalar(&format!("SELECT status FROM outbox WHERE id = $1{LOCK_ROW}"))
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let outcome = retry_outcome(status.as_deref());
+                if outcome == RetryOutcome::Requeued {
+                    sqlx::query("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(ts(now))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(outcome)
             }
 
             async fn outbox_counts(&self, now: DateTime<Utc>) -> Result<OutboxCounts> {
@@ -292,7 +309,11 @@ macro_rules! outbox_impl {
             }
 
             async fn enqueue(&self, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64> {
-                enqueue(self, intents, now).await
+                let mut conn = self.write_conn().await?;
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                let added = insert_intents(&mut tx, intents, now).await?;
+                tx.commit().await?;
+                Ok(added)
             }
         }
     };

@@ -194,7 +194,28 @@ macro_rules! people_impl {
         #[async_trait::async_trait]
         impl super::people::People for $store {
         async fn add_user(&self, user: &User) -> Result<()> {
-            insert_user(self, user).await
+            let teams = serde_json::to_string(&user.teams).map_err(|e| corrupt("user teams", e))?;
+            let mut conn = self.write_conn().await?;
+            let inserted = sqlx::query(&format!(
+                "INSERT INTO users (id, display_name, role, teams, email, organisation, password_hash, active, created_at)
+                 VALUES ($1, $2, $3, $4{JSONB}, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING"
+            ))
+            .bind(&user.id)
+            .bind(&user.display_name)
+            .bind(user.role.as_str())
+            .bind(teams)
+            .bind(&user.email)
+            .bind(&user.organisation)
+            .bind(&user.password_hash)
+            .bind(user.active)
+            .bind(ts(user.created_at))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::UserExists { id: user.id.clone() });
+            }
+            Ok(())
         }
 
         async fn log_access(&self, entries: &[AccessEntry]) -> Result<()> {

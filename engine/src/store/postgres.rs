@@ -5,7 +5,6 @@
 //! landed. One statement is one implicit transaction and one WAL flush.
 
 use std::str::FromStr;
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -214,30 +213,6 @@ impl PostgresStore {
 
 super::people::people_impl!(PostgresStore);
 
-async fn insert_user(store: &PostgresStore, user: &User) -> Result<()> {
-    let teams = serde_json::to_string(&user.teams).map_err(|e| corrupt("user teams", e))?;
-    let inserted = sqlx::query(
-        "INSERT INTO users (id, display_name, role, teams, email, organisation, password_hash, active, created_at)
-         VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&user.id)
-    .bind(&user.display_name)
-    .bind(user.role.as_str())
-    .bind(teams)
-    .bind(&user.email)
-    .bind(&user.organisation)
-    .bind(&user.password_hash)
-    .bind(user.active)
-    .bind(user.created_at)
-    .execute(&store.readers)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Err(StoreError::UserExists { id: user.id.clone() });
-    }
-    Ok(())
-}
-
 async fn insert_access(store: &PostgresStore, entries: &[AccessEntry]) -> Result<()> {
     let json = serde_json::to_string(entries).map_err(|e| corrupt("access log", e))?;
     sqlx::query(
@@ -364,31 +339,6 @@ async fn finish_attempts(
     Ok(())
 }
 
-async fn retry_outbox(store: &PostgresStore, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome> {
-    let mut tx = store.readers.begin().await?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let outcome = retry_outcome(status.as_deref());
-    if outcome == RetryOutcome::Requeued {
-        sqlx::query("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(outcome)
-}
-
-async fn enqueue(store: &PostgresStore, intents: &[Broadcast], now: DateTime<Utc>) -> Result<u64> {
-    let mut tx = store.readers.begin().await?;
-    let added = insert_intents(&mut tx, intents, now).await?;
-    tx.commit().await?;
-    Ok(added)
-}
-
 /// How a JSON text parameter is written into a JSON column.
 const JSONB: &str = "::jsonb";
 
@@ -396,6 +346,13 @@ super::identity::identity_impl!(PostgresStore);
 super::pathways::pathways_impl!(PostgresStore);
 super::insight::insight_impl!(PostgresStore, PgRow);
 use super::postgres_insight::stall_summary;
+
+/// Seconds from `{from}` to `{to}` (two time columns) as a float.
+const SECONDS_BETWEEN: &str = "EXTRACT(EPOCH FROM {to} - {from})::float8";
+/// The row lock of a read that a write in the same transaction depends on.
+const LOCK_ROW: &str = " FOR UPDATE";
+
+super::insert_intents_fn!(sqlx::PgConnection);
 
 const BACKEND: Backend = Backend::Postgres;
 
@@ -488,44 +445,6 @@ async fn claim_due_timers(
         .collect()
 }
 
-async fn step_durations(
-    store: &PostgresStore,
-    pathway_key: &str,
-    version: u32,
-    step: &str,
-    limit: u32,
-) -> Result<Vec<i64>> {
-    let rows: Vec<f64> = sqlx::query_scalar(
-        "SELECT EXTRACT(EPOCH FROM t.closed_at - t.opened_at)::float8
-         FROM tasks t JOIN cases c ON c.id = t.case_id
-         WHERE t.step = $1 AND t.status = 'done' AND c.pathway_key = $2 AND c.pathway_version = $3
-         ORDER BY t.closed_at DESC LIMIT $4",
-    )
-    .bind(step)
-    .bind(pathway_key)
-    .bind(i32::try_from(version).unwrap_or(i32::MAX))
-    .bind(i64::from(limit))
-    .fetch_all(&store.readers)
-    .await?;
-    Ok(rows.into_iter().map(|s| s.round() as i64).collect())
-}
-
-async fn bare_commits(store: &PostgresStore, n: u32) -> Result<Duration> {
-    let mut conn = store.writer.lock().await;
-    let started = Instant::now();
-    for _ in 0..n {
-        sqlx::query("INSERT INTO bench_commits (at) VALUES ($1)")
-            .bind(Utc::now())
-            .execute(&mut *conn)
-            .await?;
-    }
-    let took = started.elapsed();
-    sqlx::query("DELETE FROM bench_commits")
-        .execute(&mut *conn)
-        .await?;
-    Ok(took)
-}
-
 async fn work_list(store: &PostgresStore, filter: &WorkFilter) -> Result<Vec<TaskRow>> {
     let want = i64::from(filter.offset.saturating_add(filter.limit));
     // Four index walks in due order, each cut at what the page needs: my tasks and my
@@ -596,28 +515,4 @@ async fn cases(
             })
         })
         .collect()
-}
-
-/// Adds intents not tied to a case; existing keys are left alone. Returns how many were new.
-async fn insert_intents(
-    conn: &mut sqlx::PgConnection,
-    intents: &[Broadcast],
-    now: DateTime<Utc>,
-) -> Result<u64> {
-    let mut added = 0;
-    for n in intents {
-        added += sqlx::query(
-            "INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at)
-             VALUES ($1, NULL, NULL, $2, $3, $4, $5, 'pending', $5) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&n.key)
-        .bind(&n.kind)
-        .bind(&n.recipient_type)
-        .bind(&n.recipient)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    }
-    Ok(added)
 }
