@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use doorloop_engine::store::{StoreError, User, UserRole, add_identity_user};
+use doorloop_engine::store::{StoreError, User, UserRole};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim,
     CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
@@ -409,7 +409,7 @@ pub async fn callback(
                 active,
                 created_at: now,
             };
-            add_identity_user(store.as_ref(), &user, &issuer, &subject, now).await?;
+            store.add_identity_user(&user, &issuer, &subject, now).await?;
             tracing::info!(
                 role = user.role.as_str(),
                 rights = active,

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, User, UserRole};
+use super::{Result, User, UserRole};
 
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
@@ -20,20 +20,17 @@ pub trait IdentityStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<()>;
 
+    /// Adds a user and links its identity in one transaction: both land, or neither.
+    async fn add_identity_user(
+        &self,
+        user: &User,
+        issuer: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
     /// Sets what a user may do; [`StoreError::UnknownUser`] when there is no such user.
     async fn set_rights(&self, id: &str, role: UserRole, teams: &[String], active: bool) -> Result<()>;
-}
-
-/// Adds a user and its identity; the user is created first so the link can refer to it.
-pub async fn add_identity_user(
-    store: &dyn Store,
-    user: &User,
-    issuer: &str,
-    subject: &str,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    store.add_user(user).await?;
-    store.link_identity(issuer, subject, &user.id, now).await
 }
 
 /// [`IdentityStore`] for a backend, written once: the same SQL on both, with the
@@ -52,6 +49,21 @@ macro_rules! identity_impl {
                 )
             }
 
+            async fn add_identity_user(
+                &self,
+                user: &User,
+                issuer: &str,
+                subject: &str,
+                now: DateTime<Utc>,
+            ) -> Result<()> {
+                let mut conn = self.write_conn().await?;
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                insert_user(&mut tx, user).await?;
+                link(&mut tx, issuer, subject, &user.id, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn link_identity(
                 &self,
                 issuer: &str,
@@ -60,17 +72,7 @@ macro_rules! identity_impl {
                 now: DateTime<Utc>,
             ) -> Result<()> {
                 let mut conn = self.write_conn().await?;
-                sqlx::query(
-                    "INSERT INTO identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (issuer, subject) DO UPDATE SET user_id = excluded.user_id",
-                )
-                .bind(issuer)
-                .bind(subject)
-                .bind(user_id)
-                .bind(ts(now))
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
+                link(&mut conn, issuer, subject, user_id, now).await
             }
 
             async fn set_rights(
@@ -101,3 +103,29 @@ macro_rules! identity_impl {
     };
 }
 pub(crate) use identity_impl;
+
+/// Links an identity to a user on a backend's connection or inside a caller's transaction.
+macro_rules! link_fn {
+    ($conn:ty) => {
+        async fn link(
+            conn: &mut $conn,
+            issuer: &str,
+            subject: &str,
+            user_id: &str,
+            now: DateTime<Utc>,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (issuer, subject) DO UPDATE SET user_id = excluded.user_id",
+            )
+            .bind(issuer)
+            .bind(subject)
+            .bind(user_id)
+            .bind(ts(now))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use link_fn;

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::runtime::{CaseState, Event};
 
-pub use identity::{IdentityStore, add_identity_user};
+pub use identity::IdentityStore;
 pub use insight::{
     CaseGroup, Draft, FunnelCell, InsightStore, StallSummaries, StallSummary, StepTime, month_of,
 };

@@ -194,28 +194,8 @@ macro_rules! people_impl {
         #[async_trait::async_trait]
         impl super::people::People for $store {
         async fn add_user(&self, user: &User) -> Result<()> {
-            let teams = serde_json::to_string(&user.teams).map_err(|e| corrupt("user teams", e))?;
             let mut conn = self.write_conn().await?;
-            let inserted = sqlx::query(&format!(
-                "INSERT INTO users (id, display_name, role, teams, email, organisation, password_hash, active, created_at)
-                 VALUES ($1, $2, $3, $4{JSONB}, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING"
-            ))
-            .bind(&user.id)
-            .bind(&user.display_name)
-            .bind(user.role.as_str())
-            .bind(teams)
-            .bind(&user.email)
-            .bind(&user.organisation)
-            .bind(&user.password_hash)
-            .bind(user.active)
-            .bind(ts(user.created_at))
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                return Err(StoreError::UserExists { id: user.id.clone() });
-            }
-            Ok(())
+            insert_user(&mut conn, user).await
         }
 
         async fn log_access(&self, entries: &[AccessEntry]) -> Result<()> {
@@ -427,6 +407,38 @@ macro_rules! people_impl {
     };
 }
 pub(crate) use people_impl;
+
+/// Inserts a user on a backend's connection (or inside a caller's transaction, so that
+/// the user and what belongs to it land together);
+/// [`StoreError::UserExists`](super::StoreError::UserExists) when the login name is taken.
+macro_rules! insert_user_fn {
+    ($conn:ty) => {
+        async fn insert_user(conn: &mut $conn, user: &User) -> Result<()> {
+            let teams = serde_json::to_string(&user.teams).map_err(|e| corrupt("user teams", e))?;
+            let inserted = sqlx::query(&format!(
+                "INSERT INTO users (id, display_name, role, teams, email, organisation, password_hash, active, created_at)
+                 VALUES ($1, $2, $3, $4{JSONB}, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING"
+            ))
+            .bind(&user.id)
+            .bind(&user.display_name)
+            .bind(user.role.as_str())
+            .bind(teams)
+            .bind(&user.email)
+            .bind(&user.organisation)
+            .bind(&user.password_hash)
+            .bind(user.active)
+            .bind(ts(user.created_at))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::UserExists { id: user.id.clone() });
+            }
+            Ok(())
+        }
+    };
+}
+pub(crate) use insert_user_fn;
 
 /// Decodes a user row selected with [`USER_COLUMNS`]; expanded in each backend module for
 /// its row type and time decoding.

@@ -353,6 +353,8 @@ const SECONDS_BETWEEN: &str = "EXTRACT(EPOCH FROM {to} - {from})::float8";
 const LOCK_ROW: &str = " FOR UPDATE";
 
 super::insert_intents_fn!(sqlx::PgConnection);
+super::people::insert_user_fn!(sqlx::PgConnection);
+super::identity::link_fn!(sqlx::PgConnection);
 
 const BACKEND: Backend = Backend::Postgres;
 

@@ -351,6 +351,8 @@ const SECONDS_BETWEEN: &str = "(julianday({to}) - julianday({from})) * 86400.0";
 const LOCK_ROW: &str = "";
 
 super::insert_intents_fn!(SqliteConnection);
+super::people::insert_user_fn!(SqliteConnection);
+super::identity::link_fn!(SqliteConnection);
 
 const BACKEND: Backend = Backend::Sqlite;
 

@@ -307,7 +307,7 @@ pub(crate) async fn drafts_are_kept_per_pathway(f: Fixture) {
 }
 
 pub(crate) async fn identities_find_their_user_and_rights_change(f: Fixture) {
-    use doorloop_engine::store::{User, UserRole, add_identity_user};
+    use doorloop_engine::store::{User, UserRole};
     let store = f.store().await;
     let user = User {
         id: "w.wmo".into(),
@@ -320,7 +320,8 @@ pub(crate) async fn identities_find_their_user_and_rights_change(f: Fixture) {
         active: false,
         created_at: t0(),
     };
-    add_identity_user(store.as_ref(), &user, "https://idp", "sub-1", t0())
+    store
+        .add_identity_user(&user, "https://idp", "sub-1", t0())
         .await
         .unwrap();
     assert_eq!(
@@ -334,7 +335,8 @@ pub(crate) async fn identities_find_their_user_and_rights_change(f: Fixture) {
     assert_eq!(store.identity_user("https://other", "sub-1").await.unwrap(), None);
     // A second account with the same login name is refused, and no identity is linked.
     assert!(
-        add_identity_user(store.as_ref(), &user, "https://idp", "sub-2", t0())
+        store
+            .add_identity_user(&user, "https://idp", "sub-2", t0())
             .await
             .is_err()
     );
