@@ -91,6 +91,10 @@ pub enum Cmd {
         /// Testing aid: after claiming, wait this long before firing (to test lease expiry).
         #[arg(long, hide = true, default_value_t = 0)]
         claim_pause_ms: u64,
+        /// Testing aid: this worker's clock runs this many seconds ahead of the system's
+        /// (to see leases expire without waiting for them).
+        #[arg(long, hide = true, default_value_t = 0)]
+        clock_offset_seconds: i64,
     },
     /// Stalled cases grouped by reason, outside party and step.
     Stalls,

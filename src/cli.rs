@@ -20,11 +20,23 @@ use crate::{bench, demo, notify, seed, serve, show, users, vars, worker};
 
 /// Opens the store and the engine, refusing a non-durable database unless allowed.
 pub async fn open_engine(settings: &Settings) -> anyhow::Result<Engine> {
+    open_engine_with(
+        settings,
+        std::sync::Arc::new(doorloop_engine::time::clock::SystemClock),
+    )
+    .await
+}
+
+/// Opens the engine with a clock of the caller's.
+pub async fn open_engine_with(
+    settings: &Settings,
+    clock: std::sync::Arc<dyn doorloop_engine::time::clock::Clock>,
+) -> anyhow::Result<Engine> {
     let url = &settings.database.url;
     let store = store::open(url)
         .await
         .with_context(|| format!("opening {}", store::redact(url)))?;
-    let engine = Engine::new(store, settings.calendar());
+    let engine = Engine::with_clock(store, settings.calendar(), clock);
     engine
         .check_durability(settings.database.allow_non_durable)
         .await?;
@@ -189,8 +201,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             idle_ms,
             until_idle,
             claim_pause_ms,
+            clock_offset_seconds,
         } => {
-            let engine = std::sync::Arc::new(open_engine(&settings).await?);
+            let clock: std::sync::Arc<dyn doorloop_engine::time::clock::Clock> = std::sync::Arc::new(
+                doorloop_engine::time::clock::OffsetClock::seconds(clock_offset_seconds),
+            );
+            let engine = std::sync::Arc::new(open_engine_with(&settings, clock).await?);
             let notifier = notify::notifier(
                 &settings,
                 engine.clone(),

@@ -958,9 +958,9 @@ fn workers_share_timers_and_survive_a_kill(base: &str) -> Result<(), Failed> {
     for w in &mut others {
         assert!(w.wait().unwrap().success());
     }
-    // Its leases expire (3 s) and are taken over, by the three while they run or by one more.
-    std::thread::sleep(std::time::Duration::from_secs(4));
-    let mut last = worker(&["--until-idle"]);
+    // Its leases expire (3 s) and are taken over, by the three while they run or by one more
+    // whose clock runs ten seconds ahead (nobody waits for the leases to run out).
+    let mut last = worker(&["--until-idle", "--clock-offset-seconds", "10"]);
     assert!(last.wait().unwrap().success());
     let (fired, pending, events): (i64, i64, i64) = rt.block_on(async {
         let mut conn2 = <sqlx::PgConnection as sqlx::Connection>::connect(base).await.unwrap();

@@ -43,3 +43,19 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
+
+/// The wall clock shifted by a fixed amount: a process that must see "later" without
+/// waiting for it (a test worker for which held leases have already expired).
+pub struct OffsetClock(Duration);
+
+impl OffsetClock {
+    pub fn seconds(seconds: i64) -> OffsetClock {
+        OffsetClock(Duration::seconds(seconds))
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.0
+    }
+}
