@@ -274,8 +274,9 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
 /// backends are here; where the dialects really differ (the commit batch, claiming timers,
 /// JSON arrays in the work lists, durability settings, time arithmetic) the backend module
 /// supplies a function of the same name. Each backend also supplies `BACKEND`, `MIGRATOR`,
-/// `SECONDS_BETWEEN`, `readers`, `writer`, `write_conn`, `ts`, `time_col`, `opt_time_col`
-/// and `task_row`.
+/// `SECONDS_BETWEEN`, `ROLES_OVERLAP` (a JSON array of roles shares one with a bound list),
+/// `string_list` (how that list is bound), `readers`, `writer`, `write_conn`, `ts`,
+/// `time_col`, `opt_time_col` and `task_row`.
 macro_rules! store_impl {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -499,7 +500,35 @@ macro_rules! store_impl {
             }
 
             async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>> {
-                cases(self, user, teams, limit).await
+                let rows = sqlx::query(&format!(
+                    "SELECT id, pathway_key, CAST(pathway_version AS BIGINT), status, created_at, updated_at FROM cases c
+                     WHERE CAST($1 AS TEXT) IS NULL
+                        OR c.id IN (SELECT case_id FROM tasks WHERE assignee = $1)
+                        OR c.id IN (SELECT case_id FROM events WHERE actor = $1)
+                        OR c.id IN (SELECT case_id FROM visit_participants WHERE user_id = $1)
+                        OR c.id IN (SELECT t.case_id FROM tasks t WHERE t.status = 'open' AND t.assignee IS NULL
+                                      AND {})
+                     ORDER BY updated_at DESC LIMIT $3",
+                    ROLES_OVERLAP.replace("{roles}", "t.roles").replace("{list}", "$2")
+                ))
+                .bind(user)
+                .bind(string_list(teams)?)
+                .bind(i64::from(limit))
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(CaseSummary {
+                            id: r.try_get(0)?,
+                            pathway_key: r.try_get(1)?,
+                            pathway_version: u32::try_from(r.try_get::<i64, _>(2)?)
+                                .map_err(|e| corrupt("pathway version", e))?,
+                            status: r.try_get(3)?,
+                            created_at: time_col(r, 4, "case time")?,
+                            updated_at: time_col(r, 5, "case time")?,
+                        })
+                    })
+                    .collect()
             }
         }
     };

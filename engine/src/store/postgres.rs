@@ -356,6 +356,14 @@ super::insert_intents_fn!(sqlx::PgConnection);
 super::people::insert_user_fn!(sqlx::PgConnection);
 super::identity::link_fn!(sqlx::PgConnection);
 
+/// Whether the JSON array of roles `{roles}` shares a role with the bound list `{list}`.
+const ROLES_OVERLAP: &str = "{roles} ?| {list}";
+
+/// A list of strings as PostgreSQL binds it: `text[]`.
+fn string_list(items: &[String]) -> Result<&[String]> {
+    Ok(items)
+}
+
 const BACKEND: Backend = Backend::Postgres;
 
 super::store_impl!(PostgresStore);
@@ -482,39 +490,4 @@ async fn work_list(store: &PostgresStore, filter: &WorkFilter) -> Result<Vec<Tas
         .await?;
     let rows = rows.iter().map(task_row).collect::<Result<Vec<_>>>()?;
     Ok(super::page_of_work(rows, filter))
-}
-
-async fn cases(
-    store: &PostgresStore,
-    user: Option<&str>,
-    teams: &[String],
-    limit: u32,
-) -> Result<Vec<CaseSummary>> {
-    let rows = sqlx::query(
-        "SELECT id, pathway_key, pathway_version, status, created_at, updated_at FROM cases c
-         WHERE $1::text IS NULL
-            OR c.id IN (SELECT case_id FROM tasks WHERE assignee = $1)
-            OR c.id IN (SELECT case_id FROM events WHERE actor = $1)
-            OR c.id IN (SELECT case_id FROM visit_participants WHERE user_id = $1)
-            OR c.id IN (SELECT case_id FROM tasks WHERE status = 'open' AND assignee IS NULL AND roles ?| $2)
-         ORDER BY updated_at DESC LIMIT $3",
-    )
-    .bind(user)
-    .bind(teams)
-    .bind(i64::from(limit))
-    .fetch_all(&store.readers)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(CaseSummary {
-                id: r.try_get(0)?,
-                pathway_key: r.try_get(1)?,
-                pathway_version: u32::try_from(r.try_get::<i32, _>(2)?)
-                    .map_err(|e| corrupt("pathway version", e))?,
-                status: r.try_get(3)?,
-                created_at: r.try_get(4)?,
-                updated_at: r.try_get(5)?,
-            })
-        })
-        .collect()
 }

@@ -354,6 +354,15 @@ super::insert_intents_fn!(SqliteConnection);
 super::people::insert_user_fn!(SqliteConnection);
 super::identity::link_fn!(SqliteConnection);
 
+/// Whether the JSON array of roles `{roles}` shares a role with the bound list `{list}`.
+const ROLES_OVERLAP: &str =
+    "EXISTS (SELECT 1 FROM json_each({roles}) r JOIN json_each({list}) m ON m.value = r.value)";
+
+/// A list of strings as SQLite binds it: a JSON array.
+fn string_list(items: &[String]) -> Result<String> {
+    serde_json::to_string(items).map_err(|e| corrupt("list", e))
+}
+
 const BACKEND: Backend = Backend::Sqlite;
 
 super::store_impl!(SqliteStore);
@@ -542,41 +551,4 @@ async fn work_list(store: &SqliteStore, filter: &WorkFilter) -> Result<Vec<TaskR
         });
     }
     Ok(super::page_of_work(rows, filter))
-}
-
-async fn cases(
-    store: &SqliteStore,
-    user: Option<&str>,
-    teams: &[String],
-    limit: u32,
-) -> Result<Vec<CaseSummary>> {
-    let teams = serde_json::to_string(teams).map_err(|e| corrupt("teams", e))?;
-    let rows = sqlx::query(
-        "SELECT id, pathway_key, pathway_version, status, created_at, updated_at FROM cases c
-         WHERE ?1 IS NULL
-            OR c.id IN (SELECT case_id FROM tasks WHERE assignee = ?1)
-            OR c.id IN (SELECT case_id FROM events WHERE actor = ?1)
-            OR c.id IN (SELECT case_id FROM visit_participants WHERE user_id = ?1)
-            OR c.id IN (SELECT t.case_id FROM tasks t WHERE t.status = 'open' AND t.assignee IS NULL
-                          AND EXISTS (SELECT 1 FROM json_each(t.roles) r JOIN json_each(?2) m ON m.value = r.value))
-         ORDER BY updated_at DESC LIMIT ?3",
-    )
-    .bind(user)
-    .bind(teams)
-    .bind(i64::from(limit))
-    .fetch_all(&store.readers)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(CaseSummary {
-                id: r.try_get(0)?,
-                pathway_key: r.try_get(1)?,
-                pathway_version: u32::try_from(r.try_get::<i64, _>(2)?)
-                    .map_err(|e| corrupt("pathway version", e))?,
-                status: r.try_get(3)?,
-                created_at: parse_ts("case time", &r.try_get::<String, _>(4)?)?,
-                updated_at: parse_ts("case time", &r.try_get::<String, _>(5)?)?,
-            })
-        })
-        .collect()
 }
