@@ -274,7 +274,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
 /// backends are here; where the dialects really differ (the commit batch, claiming timers,
 /// JSON arrays in the work lists, durability settings, time arithmetic) the backend module
 /// supplies a function of the same name. Each backend also supplies `BACKEND`, `MIGRATOR`,
-/// `SECONDS_BETWEEN`, `ROLES_OVERLAP` (a JSON array of roles shares one with a bound list),
+/// `SECONDS_BETWEEN`, `HAS_ROLE` (a JSON array of roles holds a bound role), `ROLES_OVERLAP` (a JSON array of roles shares one with a bound list),
 /// `string_list` (how that list is bound), `readers`, `writer`, `write_conn`, `ts`,
 /// `time_col`, `opt_time_col` and `task_row`.
 macro_rules! store_impl {
@@ -330,7 +330,22 @@ macro_rules! store_impl {
             }
 
             async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
-                open_tasks(self, filter).await
+                let sql = format!(
+                    "{TASK_COLUMNS}
+                     WHERE t.status = 'open'
+                       AND (CAST($1 AS TEXT) IS NULL OR {})
+                       AND (CAST($2 AS TEXT) IS NULL OR t.assignee = $2)
+                     ORDER BY t.due_at ASC NULLS LAST, t.opened_at
+                     LIMIT $3",
+                    HAS_ROLE.replace("{roles}", "t.roles").replace("{role}", "$1")
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(filter.role.as_deref())
+                    .bind(filter.assignee.as_deref())
+                    .bind(i64::from(filter.limit.unwrap_or(1000)))
+                    .fetch_all(&self.readers)
+                    .await?;
+                rows.iter().map(task_row).collect()
             }
 
             async fn case_counts(&self) -> Result<Vec<CaseCount>> {

@@ -356,6 +356,8 @@ super::insert_intents_fn!(sqlx::PgConnection);
 super::people::insert_user_fn!(sqlx::PgConnection);
 super::identity::link_fn!(sqlx::PgConnection);
 
+/// Whether the JSON array of roles `{roles}` holds the bound role `{role}`.
+const HAS_ROLE: &str = "{roles} ? {role}";
 /// Whether the JSON array of roles `{roles}` shares a role with the bound list `{list}`.
 const ROLES_OVERLAP: &str = "{roles} ?| {list}";
 
@@ -403,24 +405,6 @@ async fn commit(store: &PostgresStore, writes: &[CaseWrite]) -> Result<Vec<bool>
         .await?;
     let landed: std::collections::HashSet<String> = landed.into_iter().collect();
     Ok(writes.iter().map(|w| landed.contains(&w.command_id)).collect())
-}
-
-async fn open_tasks(store: &PostgresStore, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
-    let sql = format!(
-        "{TASK_COLUMNS}
-         WHERE t.status = 'open'
-           AND ($1::text IS NULL OR t.roles ? $1)
-           AND ($2::text IS NULL OR t.assignee = $2)
-         ORDER BY t.due_at ASC NULLS LAST, t.opened_at
-         LIMIT $3"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(filter.role.as_deref())
-        .bind(filter.assignee.as_deref())
-        .bind(i64::from(filter.limit.unwrap_or(1000)))
-        .fetch_all(&store.readers)
-        .await?;
-    rows.iter().map(task_row).collect()
 }
 
 async fn claim_due_timers(

@@ -354,6 +354,8 @@ super::insert_intents_fn!(SqliteConnection);
 super::people::insert_user_fn!(SqliteConnection);
 super::identity::link_fn!(SqliteConnection);
 
+/// Whether the JSON array of roles `{roles}` holds the bound role `{role}`.
+const HAS_ROLE: &str = "EXISTS (SELECT 1 FROM json_each({roles}) WHERE value = {role})";
 /// Whether the JSON array of roles `{roles}` shares a role with the bound list `{list}`.
 const ROLES_OVERLAP: &str =
     "EXISTS (SELECT 1 FROM json_each({roles}) r JOIN json_each({list}) m ON m.value = r.value)";
@@ -415,24 +417,6 @@ async fn commit(store: &SqliteStore, writes: &[CaseWrite]) -> Result<Vec<bool>> 
         .filter_map(|r| r.try_get::<String, _>(0).ok())
         .collect();
     Ok(writes.iter().map(|w| landed.contains(&w.command_id)).collect())
-}
-
-async fn open_tasks(store: &SqliteStore, filter: &TaskFilter) -> Result<Vec<TaskRow>> {
-    let sql = format!(
-        "{TASK_COLUMNS}
-         WHERE t.status = 'open'
-           AND (?1 IS NULL OR EXISTS (SELECT 1 FROM json_each(t.roles) WHERE value = ?1))
-           AND (?2 IS NULL OR t.assignee = ?2)
-         ORDER BY t.due_at IS NULL, t.due_at, t.opened_at
-         LIMIT ?3"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(filter.role.as_deref())
-        .bind(filter.assignee.as_deref())
-        .bind(i64::from(filter.limit.unwrap_or(1000)))
-        .fetch_all(&store.readers)
-        .await?;
-    rows.iter().map(task_row).collect()
 }
 
 async fn claim_due_timers(
