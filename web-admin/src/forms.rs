@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
 use doorloop_engine::pathway::model::{Field, FieldType};
 use serde::Serialize;
 use serde_json::Value;
@@ -112,36 +111,15 @@ pub fn parse(
             }
             continue;
         }
-        let parsed = match f.ty {
-            FieldType::Text => Ok(Value::String(raw.to_owned())),
-            FieldType::Integer => raw
-                .parse::<i64>()
-                .map(Value::from)
-                .map_err(|_| "Vul een geheel getal in.".to_owned()),
-            FieldType::Number => raw
-                .replace(',', ".")
-                .parse::<f64>()
-                .ok()
-                .and_then(serde_json::Number::from_f64)
-                .map(Value::Number)
-                .ok_or_else(|| "Vul een getal in (bijvoorbeeld 2,5).".to_owned()),
-            FieldType::Date => raw
-                .parse::<NaiveDate>()
-                .map(|_| Value::String(raw.to_owned()))
-                .map_err(|_| "Vul een datum in als JJJJ-MM-DD.".to_owned()),
-            FieldType::Choice => {
-                if f.options.iter().any(|o| o == raw) {
-                    Ok(Value::String(raw.to_owned()))
-                } else {
-                    Err(format!("Kies een van: {}.", f.options.join(", ")))
-                }
-            }
-            FieldType::Rung => match raw.parse::<u64>() {
-                Ok(r) if (1..=6).contains(&r) => Ok(Value::from(r)),
-                _ => Err("Kies een trede van 1 tot en met 6.".to_owned()),
-            },
-            FieldType::Boolean => Ok(Value::Bool(true)),
-        };
+        // The engine's one reading of typed-in text; the message is the page's, in Dutch.
+        let parsed = doorloop_engine::runtime::parse_field_value(f, raw).map_err(|_| match f.ty {
+            FieldType::Integer => "Vul een geheel getal in.".to_owned(),
+            FieldType::Number => "Vul een getal in (bijvoorbeeld 2,5).".to_owned(),
+            FieldType::Date => "Vul een datum in als JJJJ-MM-DD.".to_owned(),
+            FieldType::Choice => format!("Kies een van: {}.", f.options.join(", ")),
+            FieldType::Rung => "Kies een trede van 1 tot en met 6.".to_owned(),
+            FieldType::Text | FieldType::Boolean => "Deze waarde kan hier niet.".to_owned(),
+        });
         match parsed {
             Ok(v) => {
                 data.insert(f.name.clone(), v);

@@ -93,8 +93,15 @@ fn check_value(field: &Field, value: Value) -> Result<Value> {
     }
 }
 
-/// Turns command-line text (`--var name=value`) into a typed value for `field`.
+/// Turns text — a form field in the web admin, `--var name=value` on the command line —
+/// into a checked value for `field`: the one reading of typed-in text, so every way in
+/// accepts the same input (a decimal comma, `ja`/`nee`, a date as YYYY-MM-DD, an option
+/// code, a rung 1–6) and refuses the same.
 pub fn parse_field_value(field: &Field, text: &str) -> Result<Value> {
+    check_value(field, read_text(field, text)?)
+}
+
+fn read_text(field: &Field, text: &str) -> Result<Value> {
     let bad = |expected: &str| RuntimeError::FieldType {
         field: field.name.clone(),
         expected: expected.to_owned(),
@@ -106,7 +113,11 @@ pub fn parse_field_value(field: &Field, text: &str) -> Result<Value> {
             Value::from(text.trim().parse::<i64>().map_err(|_| bad("a whole number"))?)
         }
         FieldType::Number => {
-            let f: f64 = text.trim().parse().map_err(|_| bad("a number"))?;
+            let f: f64 = text
+                .trim()
+                .replace(',', ".")
+                .parse()
+                .map_err(|_| bad("a number"))?;
             serde_json::Number::from_f64(f)
                 .map(Value::Number)
                 .ok_or_else(|| bad("a finite number"))?
@@ -117,4 +128,36 @@ pub fn parse_field_value(field: &Field, text: &str) -> Result<Value> {
             _ => return Err(bad("true or false (ja/nee)")),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(ty: FieldType) -> Field {
+        Field {
+            name: "x".into(),
+            ty,
+            required: true,
+            label: None,
+            options: vec!["wia".into(), "beschut_werk".into()],
+        }
+    }
+
+    #[test]
+    fn typed_in_text_is_read_one_way_for_every_way_in() {
+        let ok = |ty, text: &str| parse_field_value(&field(ty), text).unwrap();
+        let refused = |ty, text: &str| parse_field_value(&field(ty), text).is_err();
+        assert_eq!(ok(FieldType::Number, "2,5"), serde_json::json!(2.5));
+        assert_eq!(ok(FieldType::Number, " 2.5 "), serde_json::json!(2.5));
+        assert_eq!(ok(FieldType::Boolean, "ja"), Value::Bool(true));
+        assert_eq!(ok(FieldType::Boolean, "Nee"), Value::Bool(false));
+        assert_eq!(ok(FieldType::Choice, "wia"), Value::from("wia"));
+        assert_eq!(ok(FieldType::Rung, "3"), Value::from(3));
+        assert!(refused(FieldType::Choice, "iets"), "only the pathway's options");
+        assert!(refused(FieldType::Rung, "7"), "rungs run 1 to 6");
+        assert!(refused(FieldType::Date, "31-12-2026"), "dates as YYYY-MM-DD");
+        assert!(refused(FieldType::Integer, "2,5"));
+        assert!(refused(FieldType::Boolean, "misschien"));
+    }
 }
