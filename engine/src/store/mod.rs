@@ -550,6 +550,24 @@ macro_rules! store_impl {
 }
 pub(crate) use store_impl;
 
+/// Everything a backend module gets written once: the store's traits for its store type,
+/// the row decoders for its row type, the insert helpers for its connection type.
+macro_rules! backend_impls {
+    ($store:ty, $row:ty, $conn:ty) => {
+        super::people::user_row_fn!($row);
+        super::people::people_impl!($store);
+        super::people::insert_user_fn!($conn);
+        super::outbox::outbox_impl!($store, $row);
+        super::identity::identity_impl!($store);
+        super::identity::link_fn!($conn);
+        super::pathways::pathways_impl!($store);
+        super::insight::insight_impl!($store, $row);
+        super::insert_intents_fn!($conn);
+        super::store_impl!($store);
+    };
+}
+pub(crate) use backend_impls;
+
 /// Adds intents not tied to a case (existing keys are left alone) on a backend's
 /// connection type; returns how many were new.
 macro_rules! insert_intents_fn {

@@ -189,8 +189,6 @@ fn task_row(r: &PgRow) -> Result<TaskRow> {
     })
 }
 
-super::people::user_row_fn!(PgRow);
-
 /// A time as PostgreSQL binds it (TIMESTAMPTZ).
 fn ts(t: DateTime<Utc>) -> DateTime<Utc> {
     t
@@ -211,8 +209,6 @@ impl PostgresStore {
     }
 }
 
-super::people::people_impl!(PostgresStore);
-
 async fn insert_access(store: &PostgresStore, entries: &[AccessEntry]) -> Result<()> {
     let json = serde_json::to_string(entries).map_err(|e| corrupt("access log", e))?;
     sqlx::query(
@@ -225,8 +221,6 @@ async fn insert_access(store: &PostgresStore, entries: &[AccessEntry]) -> Result
     .await?;
     Ok(())
 }
-
-super::outbox::outbox_impl!(PostgresStore, PgRow);
 
 async fn claim_outbox(
     store: &PostgresStore,
@@ -342,19 +336,12 @@ async fn finish_attempts(
 /// How a JSON text parameter is written into a JSON column.
 const JSONB: &str = "::jsonb";
 
-super::identity::identity_impl!(PostgresStore);
-super::pathways::pathways_impl!(PostgresStore);
-super::insight::insight_impl!(PostgresStore, PgRow);
 use super::postgres_insight::stall_summary;
 
 /// Seconds from `{from}` to `{to}` (two time columns) as a float.
 const SECONDS_BETWEEN: &str = "EXTRACT(EPOCH FROM {to} - {from})::float8";
 /// The row lock of a read that a write in the same transaction depends on.
 const LOCK_ROW: &str = " FOR UPDATE";
-
-super::insert_intents_fn!(sqlx::PgConnection);
-super::people::insert_user_fn!(sqlx::PgConnection);
-super::identity::link_fn!(sqlx::PgConnection);
 
 /// Whether the JSON array of roles `{roles}` holds the bound role `{role}`.
 const HAS_ROLE: &str = "{roles} ? {role}";
@@ -366,9 +353,9 @@ fn string_list(items: &[String]) -> Result<&[String]> {
     Ok(items)
 }
 
-const BACKEND: Backend = Backend::Postgres;
+super::backend_impls!(PostgresStore, PgRow, sqlx::PgConnection);
 
-super::store_impl!(PostgresStore);
+const BACKEND: Backend = Backend::Postgres;
 
 async fn durability(store: &PostgresStore) -> Result<Durability> {
     let mut conn = store.writer.lock().await;

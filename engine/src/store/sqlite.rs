@@ -192,8 +192,6 @@ pub(super) fn parse_ts(what: &str, s: &str) -> Result<DateTime<Utc>> {
         .map_err(|e| corrupt(what, e))
 }
 
-super::people::user_row_fn!(SqliteRow);
-
 /// A stored time (TEXT in SQLite).
 fn time_col(r: &SqliteRow, i: usize, what: &str) -> Result<DateTime<Utc>> {
     parse_ts(what, &r.try_get::<String, _>(i)?)
@@ -212,8 +210,6 @@ impl SqliteStore {
     }
 }
 
-super::people::people_impl!(SqliteStore);
-
 async fn insert_access(store: &SqliteStore, entries: &[AccessEntry]) -> Result<()> {
     let rows: Vec<serde_json::Value> = entries
         .iter()
@@ -230,8 +226,6 @@ async fn insert_access(store: &SqliteStore, entries: &[AccessEntry]) -> Result<(
     .await?;
     Ok(())
 }
-
-super::outbox::outbox_impl!(SqliteStore, SqliteRow);
 
 async fn claim_outbox(
     store: &SqliteStore,
@@ -340,19 +334,12 @@ async fn finish_attempts(
 /// How a JSON text parameter is written into a JSON column.
 const JSONB: &str = "";
 
-super::identity::identity_impl!(SqliteStore);
-super::pathways::pathways_impl!(SqliteStore);
-super::insight::insight_impl!(SqliteStore, SqliteRow);
 use super::sqlite_insight::stall_summary;
 
 /// Seconds from `{from}` to `{to}` (two time columns) as a float.
 const SECONDS_BETWEEN: &str = "(julianday({to}) - julianday({from})) * 86400.0";
 /// The row lock of a read that a write in the same transaction depends on.
 const LOCK_ROW: &str = "";
-
-super::insert_intents_fn!(SqliteConnection);
-super::people::insert_user_fn!(SqliteConnection);
-super::identity::link_fn!(SqliteConnection);
 
 /// Whether the JSON array of roles `{roles}` holds the bound role `{role}`.
 const HAS_ROLE: &str = "EXISTS (SELECT 1 FROM json_each({roles}) WHERE value = {role})";
@@ -365,9 +352,9 @@ fn string_list(items: &[String]) -> Result<String> {
     serde_json::to_string(items).map_err(|e| corrupt("list", e))
 }
 
-const BACKEND: Backend = Backend::Sqlite;
+super::backend_impls!(SqliteStore, SqliteRow, SqliteConnection);
 
-super::store_impl!(SqliteStore);
+const BACKEND: Backend = Backend::Sqlite;
 
 async fn durability(store: &SqliteStore) -> Result<Durability> {
     let mut conn = store.writer.lock().await;
