@@ -63,6 +63,9 @@ pub enum Cmd {
     /// Work on one case.
     #[command(subcommand)]
     Case(CaseCmd),
+    /// Residents: register, find, show one's line.
+    #[command(subcommand)]
+    Resident(ResidentCmd),
     /// Open tasks, oldest deadline first.
     Tasks {
         #[arg(long)]
@@ -269,6 +272,9 @@ pub enum CaseCmd {
     /// Start a case on the latest version of a pathway; prints the case id.
     Start {
         key: String,
+        /// The resident the case is for: id or reference (`DL-000042`).
+        #[arg(long)]
+        resident: String,
         #[arg(long)]
         version: Option<u32>,
         #[arg(long = "var", value_name = "NAME=VALUE")]
@@ -364,4 +370,34 @@ pub enum CaseCmd {
     },
     /// State, open tasks with role and deadline, and the timeline.
     Show { case: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResidentCmd {
+    /// Register a resident; prints the reference.
+    Add {
+        #[arg(long)]
+        family_name: String,
+        #[arg(long, default_value = "")]
+        given_name: String,
+        /// dd-mm-jjjj or jjjj-mm-dd.
+        #[arg(long)]
+        birth_date: Option<String>,
+        #[arg(long)]
+        municipality: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read from the environment variable DOORLOOP_RESIDENT_BSN (not a flag: flags show in
+        /// process lists and shell history).
+        #[arg(long)]
+        bsn_from_env: bool,
+    },
+    /// Find residents by name prefix, reference, date of birth or BSN (logged).
+    Find { query: String },
+    /// A resident's line: cases, ladder, the people who work with them, what happens next (logged).
+    Show { resident: String },
 }

@@ -147,6 +147,7 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         bare.as_secs_f64()
     );
 
+    let resident = bench_resident(&engine, epoch).await?;
     let next = Arc::new(AtomicU32::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -154,6 +155,7 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         let engine = engine.clone();
         let next = next.clone();
         let key = key.clone();
+        let resident = resident.clone();
         let cases = args.cases;
         let seed = args.seed;
         let start_vars = start_vars.clone();
@@ -170,6 +172,7 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
                     driver: &driver,
                     start_vars: &start_vars,
                     epoch,
+                    resident: resident.clone(),
                 };
                 run_case(&engine, &key, &how, seed, &mut latencies, &mut reached).await?;
             }
@@ -258,9 +261,11 @@ async fn measure_timers(store: Arc<dyn Store>, args: &BenchArgs, allow: bool) ->
     let next = Arc::new(AtomicU32::new(0));
     let building = Instant::now();
     let mut workers = Vec::new();
+    let resident = bench_resident(&engine, early).await?;
     for _ in 0..args.concurrency.max(32) {
         let engine = engine.clone();
         let next = next.clone();
+        let resident = resident.clone();
         let cases = args.cases;
         workers.push(tokio::spawn(async move {
             loop {
@@ -270,7 +275,7 @@ async fn measure_timers(store: Arc<dyn Store>, args: &BenchArgs, allow: bool) ->
                 }
                 let start = if i < due { early } else { late };
                 engine
-                    .start_case("termijn", None, "bench", Default::default(), start)
+                    .start_case("termijn", None, "bench", &resident, Default::default(), start)
                     .await?;
             }
             anyhow::Ok(())
@@ -329,6 +334,13 @@ struct CaseRun<'a> {
     driver: &'a Driver,
     start_vars: &'a BTreeMap<String, serde_json::Value>,
     epoch: chrono::DateTime<Utc>,
+    /// Every bench case belongs to the same made-up resident.
+    resident: String,
+}
+
+/// The one made-up resident the bench's cases belong to (made before timing starts).
+async fn bench_resident(engine: &Engine, at: chrono::DateTime<Utc>) -> anyhow::Result<String> {
+    Ok(doorloop_engine::demo::people::add(engine, 0, at).await?.id)
 }
 
 async fn run_case(
@@ -343,7 +355,7 @@ async fn run_case(
     let mut t = how.epoch;
     let timer = Instant::now();
     let out = engine
-        .start_case(key, None, "bench", how.start_vars.clone(), t)
+        .start_case(key, None, "bench", &how.resident, how.start_vars.clone(), t)
         .await?;
     latencies.push(micros(timer));
     count_opened(&out.events, reached);

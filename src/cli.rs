@@ -16,7 +16,7 @@ use secrecy::SecretString;
 
 pub use crate::args::*;
 use crate::config::Settings;
-use crate::{bench, demo, notify, seed, serve, show, users, vars, worker};
+use crate::{bench, demo, notify, residents, seed, serve, show, users, vars, worker};
 
 /// Opens the store and the engine, refusing a non-durable database unless allowed.
 pub async fn open_engine(settings: &Settings) -> anyhow::Result<Engine> {
@@ -36,7 +36,10 @@ pub async fn open_engine_with(
     let store = store::open(url)
         .await
         .with_context(|| format!("opening {}", store::redact(url)))?;
-    let engine = Engine::with_clock(store, settings.calendar(), clock);
+    let mut engine = Engine::with_clock(store, settings.calendar(), clock);
+    if let Some(vault) = settings.vault()? {
+        engine = engine.with_vault(vault);
+    }
     engine
         .check_durability(settings.database.allow_non_durable)
         .await?;
@@ -52,6 +55,11 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     };
     if let Some(url) = &cli.database_url {
         s.database.url = url.clone();
+    }
+    if let Ok(key) = std::env::var("DOORLOOP_BSN_KEY")
+        && !key.trim().is_empty()
+    {
+        s.privacy.bsn_key = Some(SecretString::from(key));
     }
     if cli.allow_non_durable {
         s.database.allow_non_durable = true;
@@ -176,6 +184,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let engine = open_engine(&settings).await?;
             case(&engine, cmd).await
         }
+        Cmd::Resident(cmd) => {
+            let engine = open_engine(&settings).await?;
+            residents::run(&engine, cmd).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Tasks { role, user, limit } => {
             let engine = open_engine(&settings).await?;
             let filter = TaskFilter {
@@ -241,6 +254,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo { per_pathway, seed } => {
+            let mut settings = settings;
+            settings.demo_key_file()?;
             let engine = open_engine(&settings).await?;
             let engine = std::sync::Arc::new(engine);
             demo::run(engine.clone(), per_pathway, seed).await?;
@@ -250,6 +265,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Serve {
             demo, no_scheduler, ..
         } => {
+            let mut settings = settings;
+            if demo {
+                settings.demo_key_file()?;
+            }
             let engine = std::sync::Arc::new(open_engine(&settings).await?);
             let options = serve::Options {
                 demo,
@@ -442,13 +461,17 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         CaseCmd::Start {
             key,
+            resident,
             version,
             vars,
             by,
         } => {
             let pv = engine.pathway(&key, version).await?;
             let variables = vars::parse(&vars, &[], &pv)?;
-            let out = engine.start_case(&key, version, &by, variables, now).await?;
+            let resident = engine.resident_by_key(&resident).await?;
+            let out = engine
+                .start_case(&key, version, &by, &resident.id, variables, now)
+                .await?;
             println!("{}", out.state.id);
         }
         CaseCmd::Complete { case, step, by, vars } => {

@@ -29,6 +29,20 @@ pub struct Settings {
     pub notifier: NotifierSettings,
     pub schedules: Schedules,
     pub oidc: Option<OidcSettings>,
+    pub privacy: Privacy,
+}
+
+/// How personal data is protected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Privacy {
+    /// The key that encrypts BSNs and keys their lookup hash: 32 bytes as base64
+    /// (`openssl rand -base64 32`). Environment: `DOORLOOP_BSN_KEY`. Without it (or a
+    /// key file) no BSN is stored. Losing it makes stored BSNs unreadable.
+    pub bsn_key: Option<SecretString>,
+    /// A file holding the key instead (readable by this user only); `serve --demo` creates
+    /// one beside an SQLite database when no key is configured.
+    pub bsn_key_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -255,6 +269,53 @@ impl Settings {
         Ok(())
     }
 
+    /// The BSN vault from the key or key file, if one is configured.
+    pub fn vault(&self) -> anyhow::Result<Option<doorloop_engine::resident::BsnVault>> {
+        use doorloop_engine::resident::BsnVault;
+        if let Some(key) = &self.privacy.bsn_key {
+            return Ok(Some(
+                BsnVault::from_base64(key.expose_secret()).context("privacy.bsn_key")?,
+            ));
+        }
+        if let Some(path) = &self.privacy.bsn_key_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading privacy.bsn_key_file {}", path.display()))?;
+            return Ok(Some(
+                BsnVault::from_base64(&text)
+                    .with_context(|| format!("privacy.bsn_key_file {}", path.display()))?,
+            ));
+        }
+        Ok(None)
+    }
+
+    /// For the demo: without a configured key, a key file beside the SQLite database
+    /// (created, readable by this user only, when missing).
+    pub fn demo_key_file(&mut self) -> anyhow::Result<()> {
+        if self.privacy.bsn_key.is_some() || self.privacy.bsn_key_file.is_some() {
+            return Ok(());
+        }
+        let Some(db) = self.database.url.strip_prefix("sqlite://") else {
+            return Ok(());
+        };
+        let path = std::path::PathBuf::from(format!("{}.bsn-key", db.split('?').next().unwrap_or(db)));
+        if !path.exists() {
+            use std::io::Write;
+            #[cfg(unix)]
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            options.mode(0o600);
+            let mut file = options
+                .open(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            file.write_all(doorloop_engine::resident::BsnVault::generate_key().as_bytes())?;
+            tracing::warn!(file = %path.display(), "demo: BSN key created beside the database; configure privacy.bsn_key for real use");
+        }
+        self.privacy.bsn_key_file = Some(path);
+        Ok(())
+    }
+
     pub fn calendar(&self) -> Calendar {
         Calendar {
             closed_days: self.calendar.closed_days.iter().copied().collect(),
@@ -307,6 +368,14 @@ impl Settings {
             schedules: &'a Schedules,
             #[serde(skip_serializing_if = "Option::is_none")]
             oidc: Option<ShownOidc<'a>>,
+            privacy: ShownPrivacy<'a>,
+        }
+        #[derive(Serialize)]
+        struct ShownPrivacy<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            bsn_key: Option<&'static str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            bsn_key_file: Option<&'a std::path::Path>,
         }
         #[derive(Serialize)]
         struct ShownMail<'a> {
@@ -361,6 +430,10 @@ impl Settings {
                 groups: &o.groups,
                 scopes: &o.scopes,
             }),
+            privacy: ShownPrivacy {
+                bsn_key: self.privacy.bsn_key.as_ref().map(|_| MASKED),
+                bsn_key_file: self.privacy.bsn_key_file.as_deref(),
+            },
         };
         Ok(toml::to_string_pretty(&shown)?)
     }

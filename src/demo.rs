@@ -127,6 +127,7 @@ pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Re
     }
     let mut rng = StdRng::seed_from_u64(seed);
     let driver = Driver::default();
+    let mut made = 0usize;
     for (key, _) in PATHWAYS {
         let pv = engine.pathway(key, None).await?;
         for _ in 0..per_pathway {
@@ -139,7 +140,12 @@ pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Re
                 .find_map(|s| s.responsible_roles().first().cloned())
                 .unwrap_or(first_role);
             let actor = consultant(&starter);
-            let out = engine.start_case(key, None, &actor, BTreeMap::new(), t).await?;
+            // Made-up residents after the pilot's 53.
+            made += 1;
+            let resident = doorloop_engine::demo::people::add(engine, 100 + made, t).await?;
+            let out = engine
+                .start_case(key, None, &actor, &resident.id, BTreeMap::new(), t)
+                .await?;
             let mut state = out.state;
             let moves = rng.random_range(0..16);
             for _ in 0..moves {

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod demo;
 mod notify;
+mod residents;
 mod seed;
 mod serve;
 mod shipped;

@@ -115,8 +115,16 @@ pub async fn run(engine: Arc<Engine>, args: SeedArgs) -> anyhow::Result<()> {
                 };
                 let mut t = now - Duration::days(rng.random_range(1..365));
                 let starter = who(&roles[0], &mut rng);
+                let resident = doorloop_engine::demo::people::add(&engine, i as usize, t).await?;
                 let mut state = engine
-                    .start_case(&pv.pathway.key, Some(pv.version), &starter, BTreeMap::new(), t)
+                    .start_case(
+                        &pv.pathway.key,
+                        Some(pv.version),
+                        &starter,
+                        &resident.id,
+                        BTreeMap::new(),
+                        t,
+                    )
                     .await?
                     .state;
                 let moves = rng.random_range(0..args_moves.max(1));

@@ -902,7 +902,14 @@ fn workers_share_timers_and_survive_a_kill(base: &str) -> Result<(), Failed> {
             set.spawn(async move {
                 for _ in 0..CASES / 16 {
                     engine
-                        .start_case("kort", None, "seed", Default::default(), then)
+                        .start_case(
+                            "kort",
+                            None,
+                            "seed",
+                            &anon_resident(&engine).await,
+                            Default::default(),
+                            then,
+                        )
                         .await
                         .unwrap();
                 }
@@ -1118,4 +1125,13 @@ fn main() {
         Ok(())
     }));
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// A made-up resident for a test case.
+async fn anon_resident(engine: &doorloop_engine::engine::Engine) -> String {
+    let input = doorloop_engine::resident::ResidentInput {
+        family_name: "Test".into(),
+        ..Default::default()
+    };
+    engine.add_resident(&input, chrono::Utc::now()).await.unwrap().id
 }

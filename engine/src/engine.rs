@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::pathway::definition::{DefinitionError, Loaded, from_yaml};
 use crate::pathway::model::PathwayVersion;
 use crate::pathway::validate::{Problem, validate};
+use crate::resident::{BsnError, BsnVault, QueryError, ResidentProblem};
 use crate::runtime::{
     Action, CaseState, CaseStatus, Command, Migration, Outcome, RuntimeError, StepMapping,
     apply_with_calendar, migrate,
@@ -37,6 +38,14 @@ pub enum EngineError {
     Conflict { case: String },
     #[error("there is no case {case}")]
     CaseNotFound { case: String },
+    #[error("there is no resident {resident}")]
+    ResidentNotFound { resident: String },
+    #[error(transparent)]
+    ResidentInvalid(#[from] ResidentProblem),
+    #[error(transparent)]
+    Bsn(#[from] BsnError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
     #[error("the pathway file cannot be read: {0}")]
     Definition(#[from] DefinitionError),
     #[error("the pathway has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
@@ -76,6 +85,8 @@ pub struct Engine {
     writer: mpsc::Sender<Job>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    /// Seals and opens BSNs; without it no BSN is stored or searched.
+    vault: Option<BsnVault>,
 }
 
 impl Engine {
@@ -98,7 +109,18 @@ impl Engine {
             writer: tx,
             metrics,
             clock,
+            vault: None,
         }
+    }
+
+    /// The key that seals BSNs (`privacy.bsn_key`).
+    pub fn with_vault(mut self, vault: BsnVault) -> Engine {
+        self.vault = Some(vault);
+        self
+    }
+
+    pub fn vault(&self) -> Option<&BsnVault> {
+        self.vault.as_ref()
     }
 
     /// The clock every part of this process reads.
@@ -170,18 +192,26 @@ impl Engine {
         Ok(pv)
     }
 
-    /// Starts a case on the latest (or given) version of a pathway; returns its outcome.
+    /// Starts a case for a resident on the latest (or given) version of a pathway; returns
+    /// its outcome.
     pub async fn start_case(
         &self,
         key: &str,
         version: Option<u32>,
         actor: &str,
+        resident: &str,
         variables: std::collections::BTreeMap<String, Value>,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let pv = self.pathway(key, version).await?;
+        if self.store.resident(resident).await?.is_none() {
+            return Err(EngineError::ResidentNotFound {
+                resident: resident.to_owned(),
+            });
+        }
         let id = uuid::Uuid::now_v7().to_string();
-        let blank = CaseState::blank(&id);
+        let mut blank = CaseState::blank(&id);
+        blank.resident = Some(resident.to_owned());
         let outcome = apply_with_calendar(
             &pv,
             &self.calendar,

@@ -1,6 +1,7 @@
 //! Doorloop engine: the pathway model, validation, the pure case runtime, Dutch legal time,
 //! and the durable store on SQLite and PostgreSQL.
 //!
+//! - `resident/`: residents, the BSN and how people are searched for
 //! - `pathway/`: the model, YAML with source lines, conditions, validation
 //! - `runtime/`: the pure case runtime (commands in, events and effects out), migration
 //! - `time/`: legal terms, the calendar, the clock
@@ -18,8 +19,10 @@ pub mod bpmn;
 pub mod demo;
 pub mod engine;
 pub mod figures;
+pub mod line;
 pub mod metrics;
 pub mod pathway;
+pub mod resident;
 pub mod runtime;
 pub mod scheduler;
 pub mod store;

@@ -69,7 +69,14 @@ fn complete(step: &str, d: Value) -> Command {
 async fn started(engine: &Engine) -> String {
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     let out = engine
-        .start_case("van-zorg-naar-werk", None, "anna", BTreeMap::new(), t0())
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            t0(),
+        )
         .await
         .unwrap();
     out.state.id
@@ -78,6 +85,9 @@ async fn started(engine: &Engine) -> String {
 #[path = "store_suite/insight.rs"]
 mod insight;
 use insight::*;
+#[path = "store_suite/residents.rs"]
+mod residents;
+use residents::*;
 
 // ---- the suite ----
 
@@ -101,7 +111,14 @@ async fn publishing_again_makes_the_next_immutable_version(f: Fixture) {
     let v1 = engine.publish_yaml(VZNW, t0()).await.unwrap();
     assert_eq!(v1.version, 1);
     let case = engine
-        .start_case("van-zorg-naar-werk", None, "anna", BTreeMap::new(), t0())
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            t0(),
+        )
         .await
         .unwrap()
         .state
@@ -415,7 +432,14 @@ async fn many_concurrent_cases_group_commit(f: Fixture) {
         let engine = engine.clone();
         handles.push(tokio::spawn(async move {
             let out = engine
-                .start_case("van-zorg-naar-werk", None, "anna", BTreeMap::new(), t0())
+                .start_case(
+                    "van-zorg-naar-werk",
+                    None,
+                    "anna",
+                    &anon_resident(&engine).await,
+                    BTreeMap::new(),
+                    t0(),
+                )
                 .await
                 .unwrap();
             engine
@@ -507,6 +531,11 @@ macro_rules! suite {
 
 const SUITE: &[(&str, TestFn)] = suite![
     migrates_an_empty_database,
+    residents_are_found_by_name_reference_birth_date_and_bsn,
+    the_bsn_is_sealed_never_recorded_twice_and_needs_the_key,
+    consultants_find_only_residents_of_cases_they_may_see,
+    the_line_holds_every_case_of_the_resident,
+    existing_cases_get_an_unknown_resident_each,
     reports_durable_settings,
     publishing_again_makes_the_next_immutable_version,
     an_invalid_pathway_is_not_published,
@@ -650,7 +679,14 @@ async fn step_history_feeds_the_risk(f: Fixture) {
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     for i in 1..=6 {
         let id = engine
-            .start_case("van-zorg-naar-werk", None, "anna", BTreeMap::new(), t0())
+            .start_case(
+                "van-zorg-naar-werk",
+                None,
+                "anna",
+                &anon_resident(&engine).await,
+                BTreeMap::new(),
+                t0(),
+            )
             .await
             .unwrap()
             .state
@@ -732,7 +768,14 @@ async fn timers_fire_once_escalate_and_raise_stalls(f: Fixture) {
     let clock = Arc::new(ManualClock::new(at("2026-11-23 09:00"))); // a Monday
     engine.publish_yaml(TIMED, at("2026-11-23 08:00")).await.unwrap();
     let case = engine
-        .start_case("getimed", None, "anna", BTreeMap::new(), at("2026-11-23 09:00"))
+        .start_case(
+            "getimed",
+            None,
+            "anna",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            at("2026-11-23 09:00"),
+        )
         .await
         .unwrap()
         .state
@@ -836,7 +879,14 @@ async fn leases_expire_and_are_taken_over(f: Fixture) {
     let mut cases = Vec::new();
     for _ in 0..20 {
         let out = engine
-            .start_case("getimed", None, "anna", BTreeMap::new(), at("2026-11-23 09:00"))
+            .start_case(
+                "getimed",
+                None,
+                "anna",
+                &anon_resident(&engine).await,
+                BTreeMap::new(),
+                at("2026-11-23 09:00"),
+            )
             .await
             .unwrap();
         cases.push(out.state.id);
@@ -1060,6 +1110,8 @@ async fn people_tokens_sessions_and_the_access_log(f: Fixture) {
             user_id: "anna".into(),
             case_id: if i == 2 { "c2".into() } else { "c1".into() },
             purpose: "casuspagina".into(),
+            resident_id: (i == 2).then(|| "r1".into()),
+            detail: (i == 2).then(|| "zoeken op naam: 1 gevonden: DL-000001".into()),
         })
         .collect();
     store.log_access(&entries).await.unwrap();
@@ -1073,7 +1125,14 @@ async fn work_lists_hold_my_tasks_and_my_teams_unassigned_ones(f: Fixture) {
     let engine = f.engine().await;
     let mine = started(&engine).await;
     let team = engine
-        .start_case("van-zorg-naar-werk", None, "bert", BTreeMap::new(), t0())
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "bert",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            t0(),
+        )
         .await
         .unwrap()
         .state
@@ -1171,4 +1230,13 @@ async fn work_lists_hold_my_tasks_and_my_teams_unassigned_ones(f: Fixture) {
         vec![mine.as_str()]
     );
     assert_eq!(engine.store().cases(None, &[], 10).await.unwrap().len(), 2);
+}
+
+/// A made-up resident for a test case.
+async fn anon_resident(engine: &doorloop_engine::engine::Engine) -> String {
+    let input = doorloop_engine::resident::ResidentInput {
+        family_name: "Test".into(),
+        ..Default::default()
+    };
+    engine.add_resident(&input, chrono::Utc::now()).await.unwrap().id
 }

@@ -120,7 +120,14 @@ async fn people(engine: &Engine) {
 /// A case waiting for its intake visit.
 async fn case_at_intake(engine: &Engine, at: DateTime<Utc>) -> String {
     let id = engine
-        .start_case("van-zorg-naar-werk", None, "anna", BTreeMap::new(), at)
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            at,
+        )
         .await
         .unwrap()
         .state
@@ -357,7 +364,14 @@ async fn deadlines_escalations_stalls_and_the_weekly_summary(f: Fixture) {
     let scheduler = Scheduler::new(engine.clone(), clock.clone(), "s1", Schedule::defaults().unwrap());
     let notifier = Notifier::new(engine.clone(), config(Some(sink.url())), clock.clone(), "n1").unwrap();
     let case = engine
-        .start_case("van-zorg-naar-werk", None, "mia", BTreeMap::new(), t0())
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "mia",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            t0(),
+        )
         .await
         .unwrap()
         .state
@@ -753,7 +767,14 @@ async fn webhooks_are_signed_and_retried(f: Fixture) {
     });
     let notifier = Notifier::new(engine.clone(), cfg, clock.clone(), "n1").unwrap();
     let case = engine
-        .start_case("van-zorg-naar-werk", None, "anna", BTreeMap::new(), t0())
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            t0(),
+        )
         .await
         .unwrap()
         .state
@@ -807,7 +828,14 @@ async fn digest_goes_out_once_per_day(f: Fixture) {
     for _ in 0..2 {
         cases.push(
             engine
-                .start_case("van-zorg-naar-werk", None, "mia", BTreeMap::new(), t0())
+                .start_case(
+                    "van-zorg-naar-werk",
+                    None,
+                    "mia",
+                    &anon_resident(&engine).await,
+                    BTreeMap::new(),
+                    t0(),
+                )
                 .await
                 .unwrap()
                 .state
@@ -976,4 +1004,13 @@ fn main() {
         );
     }
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// A made-up resident for a test case.
+async fn anon_resident(engine: &doorloop_engine::engine::Engine) -> String {
+    let input = doorloop_engine::resident::ResidentInput {
+        family_name: "Test".into(),
+        ..Default::default()
+    };
+    engine.add_resident(&input, chrono::Utc::now()).await.unwrap().id
 }

@@ -98,12 +98,54 @@ impl AccessLog {
 
     /// Records that `user` viewed `case_id` on `purpose` (screen or API); waits until stored.
     pub async fn record(&self, user: &User, case_id: &str, purpose: &str) -> Result<(), WebError> {
+        self.store(user, case_id, None, purpose, None).await
+    }
+
+    /// Records that `user` viewed a resident's page or record on `purpose`.
+    pub async fn record_resident(
+        &self,
+        user: &User,
+        resident_id: &str,
+        purpose: &str,
+    ) -> Result<(), WebError> {
+        self.store(user, "", Some(resident_id), purpose, None).await
+    }
+
+    /// Records a search: its kind (`naam`, `BSN`, …) and the references it showed, never
+    /// the text searched for.
+    pub async fn record_search(
+        &self,
+        user: &User,
+        purpose: &str,
+        kind: &str,
+        shown: &[doorloop_engine::resident::Resident],
+    ) -> Result<(), WebError> {
+        let refs: Vec<&str> = shown.iter().map(|r| r.reference.as_str()).collect();
+        let detail = format!(
+            "zoeken op {kind}: {} gevonden{}{}",
+            shown.len(),
+            if refs.is_empty() { "" } else { ": " },
+            refs.join(", ")
+        );
+        self.store(user, "", None, purpose, Some(detail)).await
+    }
+
+    async fn store(
+        &self,
+        user: &User,
+        case_id: &str,
+        resident_id: Option<&str>,
+        purpose: &str,
+        detail: Option<String>,
+    ) -> Result<(), WebError> {
         let (done, wait) = oneshot::channel();
         let entry = AccessEntry {
             at: self.clock.now(),
             user_id: user.id.clone(),
             case_id: case_id.to_owned(),
             purpose: purpose.to_owned(),
+            resident_id: resident_id.map(str::to_owned),
+            detail,
         };
         self.tx
             .send((entry, done))

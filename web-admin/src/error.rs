@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use doorloop_engine::engine::EngineError;
+use doorloop_engine::resident::{BsnError, QueryError};
 use doorloop_engine::store::StoreError;
 
 /// Why a request failed. HTML handlers render these as a Dutch error page, the API as
@@ -33,8 +34,19 @@ impl WebError {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            WebError::Engine(EngineError::CaseNotFound { .. }) => StatusCode::NOT_FOUND,
+            WebError::Engine(EngineError::CaseNotFound { .. } | EngineError::ResidentNotFound { .. }) => {
+                StatusCode::NOT_FOUND
+            }
             WebError::Engine(EngineError::Conflict { .. }) => StatusCode::CONFLICT,
+            WebError::Engine(EngineError::ResidentInvalid(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            WebError::Engine(EngineError::Bsn(b) | EngineError::Query(QueryError::Bsn(b))) => match b {
+                BsnError::Length | BsnError::Checksum => StatusCode::UNPROCESSABLE_ENTITY,
+                BsnError::NoKey => StatusCode::CONFLICT,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            WebError::Engine(EngineError::Query(_)) => StatusCode::BAD_REQUEST,
+            WebError::Store(StoreError::BsnExists { .. })
+            | WebError::Engine(EngineError::Store(StoreError::BsnExists { .. })) => StatusCode::CONFLICT,
             WebError::Engine(EngineError::Runtime(doorloop_engine::runtime::RuntimeError::TaskNotOpen {
                 ..
             })) => StatusCode::CONFLICT,
@@ -58,8 +70,19 @@ impl WebError {
             WebError::NotFound => "not_found",
             WebError::Forbidden(_) => "forbidden",
             WebError::BadRequest(_) => "bad_request",
-            WebError::Engine(EngineError::CaseNotFound { .. }) => "not_found",
+            WebError::Engine(EngineError::CaseNotFound { .. } | EngineError::ResidentNotFound { .. }) => {
+                "not_found"
+            }
             WebError::Engine(EngineError::Conflict { .. }) => "case_changed",
+            WebError::Engine(EngineError::ResidentInvalid(_)) => "field_invalid",
+            WebError::Engine(EngineError::Bsn(b) | EngineError::Query(QueryError::Bsn(b))) => match b {
+                BsnError::Length | BsnError::Checksum => "bsn_invalid",
+                BsnError::NoKey => "bsn_key_missing",
+                _ => "internal",
+            },
+            WebError::Engine(EngineError::Query(_)) => "query_invalid",
+            WebError::Store(StoreError::BsnExists { .. })
+            | WebError::Engine(EngineError::Store(StoreError::BsnExists { .. })) => "bsn_exists",
             WebError::Engine(EngineError::Runtime(r)) => match r {
                 R::TaskNotOpen { .. } => "task_already_completed",
                 R::MissingField { .. } => "field_missing",
@@ -86,7 +109,16 @@ impl WebError {
             StatusCode::NOT_FOUND => {
                 "Deze pagina of casus bestaat niet, of u heeft er geen toegang toe.".to_owned()
             }
-            _ => self.to_string(),
+            _ => match self {
+                WebError::Engine(EngineError::ResidentInvalid(p)) => {
+                    format!("{}: {}", field_label(p.field), p.message)
+                }
+                WebError::Store(StoreError::BsnExists { reference })
+                | WebError::Engine(EngineError::Store(StoreError::BsnExists { reference })) => {
+                    format!("Dit BSN is al vastgelegd bij inwoner {reference}.")
+                }
+                _ => self.to_string(),
+            },
         }
     }
 }
@@ -100,6 +132,21 @@ impl IntoResponse for WebError {
 }
 
 pub type WebResult<T> = Result<T, WebError>;
+
+/// The Dutch label of a resident's field, for messages.
+pub(crate) fn field_label(field: &str) -> &str {
+    match field {
+        "given_name" => "Voornaam",
+        "family_name" => "Achternaam",
+        "birth_date" => "Geboortedatum",
+        "email" => "E-mailadres",
+        "phone" => "Telefoon",
+        "address" => "Adres",
+        "municipality" => "Gemeente",
+        "bsn" => "BSN",
+        other => other,
+    }
+}
 
 /// At most 200 characters of a message: serde quotes the value it refused, which may be
 /// as large as the body.

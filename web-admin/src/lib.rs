@@ -17,6 +17,7 @@ pub mod graph;
 mod guard;
 pub mod oidc;
 mod ops;
+mod residents;
 mod screens;
 mod sessions;
 mod views;
@@ -268,6 +269,14 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/inloggen/oidc", get(oidc::start))
         .route("/inloggen/oidc/terug", get(oidc::callback))
         .route("/taken", get(screens::tasks::my_tasks))
+        .route(
+            "/inwoners",
+            get(screens::residents::search).post(screens::residents::create),
+        )
+        .route("/inwoners/nieuw", get(screens::residents::new_form))
+        .route("/inwoners/{id}", get(screens::residents::show))
+        .route("/inwoners/{id}/bsn", post(screens::residents::show_bsn))
+        .route("/inwoners/{id}/aanmelden", post(screens::residents::enrol))
         .route("/casussen", get(screens::case::cases))
         .route("/casussen/{id}", get(screens::case::case_page))
         .route("/casussen/{id}/taken/{task}", get(screens::task::task_page))

@@ -33,6 +33,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("funnel", include_str!("../templates/funnel.hbs")),
     ("analysis_tabs", include_str!("../templates/analysis_tabs.hbs")),
     ("people", include_str!("../templates/people.hbs")),
+    ("residents", include_str!("../templates/residents.hbs")),
+    ("resident", include_str!("../templates/resident.hbs")),
+    ("resident_form", include_str!("../templates/resident_form.hbs")),
     ("error", include_str!("../templates/error.hbs")),
 ];
 
@@ -161,6 +164,7 @@ pub(crate) fn user_json(u: &User) -> Value {
         "teams": u.teams.join(", "),
         "is_consultant": u.role == UserRole::Consultant,
         "sees_cases": matches!(u.role, UserRole::Consultant | UserRole::Manager),
+        "sees_residents": matches!(u.role, UserRole::Consultant | UserRole::Manager),
         "sees_stalls": u.role == UserRole::Coordinator,
         "sees_figures": u.role == UserRole::Manager,
         "sees_pathways": matches!(u.role, UserRole::Manager | UserRole::Coordinator),
@@ -175,6 +179,16 @@ pub(crate) fn base(viewer: &Viewer, title: &str, nav: &str) -> Map<String, Value
     m.insert("csrf".into(), json!(viewer.csrf));
     m.insert(format!("nav_{nav}"), json!(true));
     m
+}
+
+/// A case's status in Dutch.
+pub(crate) fn status_label(status: &str) -> &'static str {
+    match status {
+        "active" => "loopt",
+        "ended" => "afgerond",
+        "withdrawn" => "ingetrokken",
+        _ => "nieuw",
+    }
 }
 
 pub(crate) fn short(id: &str) -> String {

@@ -130,7 +130,14 @@ async fn fixture_clocked(
         )
     };
     let mine = engine
-        .start_case("van-zorg-naar-werk", None, "bert", BTreeMap::new(), now)
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "bert",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            now,
+        )
         .await
         .unwrap()
         .state
@@ -138,7 +145,14 @@ async fn fixture_clocked(
     engine.execute(&mine, complete("bert"), now).await.unwrap();
     // zoe's case: she holds the first task; nobody else may see it.
     let foreign = engine
-        .start_case("van-zorg-naar-werk", None, "zoe", BTreeMap::new(), now)
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "zoe",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            now,
+        )
         .await
         .unwrap()
         .state
@@ -1253,4 +1267,13 @@ fn main() {
         }));
     }
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// A made-up resident for a test case.
+async fn anon_resident(engine: &doorloop_engine::engine::Engine) -> String {
+    let input = doorloop_engine::resident::ResidentInput {
+        family_name: "Test".into(),
+        ..Default::default()
+    };
+    engine.add_resident(&input, chrono::Utc::now()).await.unwrap().id
 }

@@ -141,11 +141,13 @@ pub async fn load(engine: &Engine, first: DateTime<Utc>, spacing: Duration) -> R
     for &(route, n) in SHAPE {
         for _ in 0..n {
             let start = first + spacing * i32::try_from(i).unwrap_or(i32::MAX);
+            let resident = super::people::add(engine, i, start).await?;
             let out = engine
                 .start_case(
                     PATHWAY,
                     Some(pv.version),
                     "ambulant-begeleider-1",
+                    &resident.id,
                     BTreeMap::new(),
                     start,
                 )

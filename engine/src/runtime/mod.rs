@@ -724,6 +724,7 @@ impl<'a> Run<'a> {
             pathway_key: self.pv.pathway.key.clone(),
             pathway_version: self.pv.version,
             variables,
+            resident: self.state.resident.clone(),
         });
         let token = self.alloc();
         self.emit(EventKind::TokenPlaced {

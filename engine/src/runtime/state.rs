@@ -143,6 +143,9 @@ pub struct CaseState {
     pub pathway_key: String,
     pub pathway_version: u32,
     pub status: CaseStatus,
+    /// The resident the case belongs to (set when it starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +186,7 @@ impl CaseState {
             pathway_key: String::new(),
             pathway_version: 0,
             status: CaseStatus::New,
+            resident: None,
             outcome: None,
             started_at: None,
             last_event_at: None,
@@ -228,7 +232,9 @@ impl CaseState {
                 pathway_key,
                 pathway_version,
                 variables,
+                resident,
             } => {
+                self.resident.clone_from(resident);
                 self.pathway_key = pathway_key.clone();
                 self.pathway_version = *pathway_version;
                 self.status = CaseStatus::Active;
@@ -406,6 +412,8 @@ pub enum EventKind {
         pathway_key: String,
         pathway_version: u32,
         variables: BTreeMap<String, Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resident: Option<String>,
     },
     TokenPlaced {
         token: u64,

@@ -14,6 +14,7 @@ mod pathways;
 mod people;
 mod postgres;
 mod postgres_insight;
+mod residents;
 mod rows;
 mod sqlite;
 mod sqlite_insight;
@@ -35,6 +36,7 @@ use outbox::{attempt_columns, retry_outcome};
 pub use pathways::Pathways;
 pub use people::{AccessEntry, ApiToken, CaseSummary, People, User, UserRole, WorkFilter};
 pub use postgres::PostgresStore;
+pub use residents::{ResidentRow, Residents, StoredQuery, Viewer};
 pub use rows::CaseWrite;
 pub use sqlite::SqliteStore;
 
@@ -56,6 +58,8 @@ pub enum StoreError {
     UserExists { id: String },
     #[error("there is no user `{id}`")]
     UnknownUser { id: String },
+    #[error("this BSN is already recorded for resident {reference}")]
+    BsnExists { reference: String },
     #[error(
         "the database cannot be written ({message}): check that the file and its folder are writable by this user, and that the disk is not full"
     )]
@@ -176,7 +180,7 @@ pub struct Broadcast {
 
 /// Persistence for pathways, cases, their events and effects.
 #[async_trait]
-pub trait Store: InsightStore + IdentityStore + People + Outbox + Pathways + Send + Sync {
+pub trait Store: InsightStore + IdentityStore + People + Outbox + Pathways + Residents + Send + Sync {
     fn backend(&self) -> Backend;
 
     /// The database's durability settings (WAL + synchronous=FULL; fsync + synchronous_commit).
@@ -290,13 +294,18 @@ macro_rules! store_impl {
             }
 
             async fn load_case(&self, id: &str) -> Result<Option<CaseState>> {
-                let state: Option<String> = sqlx::query_scalar("SELECT CAST(state AS TEXT) FROM cases WHERE id = $1")
+                let row = sqlx::query("SELECT CAST(state AS TEXT), resident_id FROM cases WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.readers)
                     .await?;
-                state
-                    .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("case state", e)))
-                    .transpose()
+                let Some(row) = row else { return Ok(None) };
+                let mut state: CaseState =
+                    serde_json::from_str(&row.try_get::<String, _>(0)?).map_err(|e| corrupt("case state", e))?;
+                // Cases from before residents existed got theirs by migration, not by event.
+                if state.resident.is_none() {
+                    state.resident = row.try_get(1)?;
+                }
+                Ok(Some(state))
             }
 
             async fn events(&self, case_id: &str) -> Result<Vec<StoredEvent>> {
@@ -516,34 +525,20 @@ macro_rules! store_impl {
 
             async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>> {
                 let rows = sqlx::query(&format!(
-                    "SELECT id, pathway_key, CAST(pathway_version AS BIGINT), status, created_at, updated_at FROM cases c
-                     WHERE CAST($1 AS TEXT) IS NULL
-                        OR c.id IN (SELECT case_id FROM tasks WHERE assignee = $1)
-                        OR c.id IN (SELECT case_id FROM events WHERE actor = $1)
-                        OR c.id IN (SELECT case_id FROM visit_participants WHERE user_id = $1)
-                        OR c.id IN (SELECT t.case_id FROM tasks t WHERE t.status = 'open' AND t.assignee IS NULL
-                                      AND {})
+                    "SELECT id, pathway_key, CAST(pathway_version AS BIGINT), status, created_at, updated_at, resident_id
+                     FROM cases c
+                     WHERE CAST($1 AS TEXT) IS NULL OR {}
                      ORDER BY updated_at DESC LIMIT $3",
-                    ROLES_OVERLAP.replace("{roles}", "t.roles").replace("{list}", "$2")
+                    super::residents::VISIBLE_CASE
+                        .replace("$U", "$1")
+                        .replace("{overlap}", &ROLES_OVERLAP.replace("{roles}", "t.roles").replace("{list}", "$2"))
                 ))
                 .bind(user)
                 .bind(string_list(teams)?)
                 .bind(i64::from(limit))
                 .fetch_all(&self.readers)
                 .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(CaseSummary {
-                            id: r.try_get(0)?,
-                            pathway_key: r.try_get(1)?,
-                            pathway_version: u32::try_from(r.try_get::<i64, _>(2)?)
-                                .map_err(|e| corrupt("pathway version", e))?,
-                            status: r.try_get(3)?,
-                            created_at: time_col(r, 4, "case time")?,
-                            updated_at: time_col(r, 5, "case time")?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(case_summary_row).collect()
             }
         }
     };
@@ -553,7 +548,11 @@ pub(crate) use store_impl;
 /// Everything a backend module gets written once: the store's traits for its store type,
 /// the row decoders for its row type, the insert helpers for its connection type.
 macro_rules! backend_impls {
-    ($store:ty, $row:ty, $conn:ty) => {
+    ($store:ty, $row:ty, $conn:ty, $db:ty) => {
+        super::residents::resident_row_fn!($row);
+        super::residents::residents_impl!($store);
+        super::residents::insert_words_fn!($db);
+        super::case_summary_row_fn!($row);
         super::people::user_row_fn!($row);
         super::people::people_impl!($store);
         super::people::insert_user_fn!($conn);
@@ -567,6 +566,25 @@ macro_rules! backend_impls {
     };
 }
 pub(crate) use backend_impls;
+
+/// Decodes a case listing row: id, pathway key and version, status, created, updated, resident.
+macro_rules! case_summary_row_fn {
+    ($row:ty) => {
+        fn case_summary_row(r: &$row) -> Result<CaseSummary> {
+            Ok(CaseSummary {
+                id: r.try_get(0)?,
+                pathway_key: r.try_get(1)?,
+                pathway_version: u32::try_from(r.try_get::<i64, _>(2)?)
+                    .map_err(|e| corrupt("pathway version", e))?,
+                status: r.try_get(3)?,
+                created_at: time_col(r, 4, "case time")?,
+                updated_at: time_col(r, 5, "case time")?,
+                resident_id: r.try_get(6)?,
+            })
+        }
+    };
+}
+pub(crate) use case_summary_row_fn;
 
 /// Adds intents not tied to a case (existing keys are left alone) on a backend's
 /// connection type; returns how many were new.

@@ -86,13 +86,17 @@ impl ApiToken {
     }
 }
 
-/// One row of the access log: who saw which case, when, on which screen.
+/// One row of the access log: who saw which case or resident, when, on which screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessEntry {
     pub at: DateTime<Utc>,
     pub user_id: String,
+    /// Empty for a view of a resident's page or a search.
     pub case_id: String,
     pub purpose: String,
+    pub resident_id: Option<String>,
+    /// What a search showed (references only, never what was searched for).
+    pub detail: Option<String>,
 }
 
 /// Which tasks a person's work list holds: the open tasks assigned to them and the open,
@@ -118,6 +122,7 @@ pub struct CaseSummary {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub resident_id: Option<String>,
 }
 
 /// People with accounts, their API tokens and sessions, and the access log.
@@ -384,7 +389,7 @@ macro_rules! people_impl {
 
         async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>> {
             let rows = sqlx::query(
-                "SELECT at, user_id, case_id, purpose FROM access_log
+                "SELECT at, user_id, case_id, purpose, resident_id, detail FROM access_log
                  WHERE CAST($1 AS TEXT) IS NULL OR case_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
             )
             .bind(case_id)
@@ -398,6 +403,8 @@ macro_rules! people_impl {
                         user_id: r.try_get(1)?,
                         case_id: r.try_get(2)?,
                         purpose: r.try_get(3)?,
+                        resident_id: r.try_get(4)?,
+                        detail: r.try_get(5)?,
                     })
                 })
                 .collect()

@@ -38,14 +38,15 @@ WITH w AS (
     SELECT x.*, s.state
     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
         id text, pk text, pv int, status text, version bigint, expected bigint, cmd text, at timestamptz,
-        outcome text, ended_at timestamptz, rung_first smallint, rung_last smallint))
+        outcome text, ended_at timestamptz, rung_first smallint, rung_last smallint, resident text))
         WITH ORDINALITY AS x(id, pk, pv, status, version, expected, cmd, at, outcome, ended_at, rung_first,
-                             rung_last, n)
+                             rung_last, resident, n)
     JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS s(state, n) USING (n)
 ), ok AS (
     INSERT INTO cases AS c (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
-                            created_at, updated_at, outcome, ended_at, rung_first, rung_last)
-    SELECT id, pk, pv, status, version, expected, state, cmd, at, at, outcome, ended_at, rung_first, rung_last
+                            created_at, updated_at, outcome, ended_at, rung_first, rung_last, resident_id)
+    SELECT id, pk, pv, status, version, expected, state, cmd, at, at, outcome, ended_at, rung_first, rung_last,
+           resident
     FROM w
     ON CONFLICT (id) DO UPDATE SET
         pathway_version = excluded.pathway_version,
@@ -212,9 +213,10 @@ impl PostgresStore {
 async fn insert_access(store: &PostgresStore, entries: &[AccessEntry]) -> Result<()> {
     let json = serde_json::to_string(entries).map_err(|e| corrupt("access log", e))?;
     sqlx::query(
-        "INSERT INTO access_log (at, user_id, case_id, purpose)
-         SELECT at, user_id, case_id, purpose
-         FROM jsonb_to_recordset($1::jsonb) AS x(at timestamptz, user_id text, case_id text, purpose text)",
+        "INSERT INTO access_log (at, user_id, case_id, purpose, resident_id, detail)
+         SELECT at, user_id, case_id, purpose, resident_id, detail
+         FROM jsonb_to_recordset($1::jsonb)
+              AS x(at timestamptz, user_id text, case_id text, purpose text, resident_id text, detail text)",
     )
     .bind(json)
     .execute(&store.readers)
@@ -353,7 +355,7 @@ fn string_list(items: &[String]) -> Result<&[String]> {
     Ok(items)
 }
 
-super::backend_impls!(PostgresStore, PgRow, sqlx::PgConnection);
+super::backend_impls!(PostgresStore, PgRow, sqlx::PgConnection, sqlx::Postgres);
 
 const BACKEND: Backend = Backend::Postgres;
 

@@ -43,10 +43,10 @@ const COMMIT_BATCH: &str = r#"
 BEGIN IMMEDIATE;
 WITH s(j) AS (SELECT ?), r AS MATERIALIZED (SELECT key AS k, jsonb(value) AS v FROM json_each(?))
 INSERT INTO cases (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
-                   created_at, updated_at, outcome, ended_at, rung_first, rung_last)
+                   created_at, updated_at, outcome, ended_at, rung_first, rung_last, resident_id)
     SELECT v->>'id', v->>'pk', v->>'pv', v->>'status', v->>'version', v->>'expected',
            (SELECT j FROM s) ->> ('$[' || k || ']'), v->>'cmd', v->>'at', v->>'at',
-           v->>'outcome', v->>'ended_at', v->>'rung_first', v->>'rung_last'
+           v->>'outcome', v->>'ended_at', v->>'rung_first', v->>'rung_last', v->>'resident'
     FROM r WHERE true
     ON CONFLICT (id) DO UPDATE SET
         pathway_version = excluded.pathway_version,
@@ -213,13 +213,13 @@ impl SqliteStore {
 async fn insert_access(store: &SqliteStore, entries: &[AccessEntry]) -> Result<()> {
     let rows: Vec<serde_json::Value> = entries
         .iter()
-        .map(|e| serde_json::json!([ts(e.at), e.user_id, e.case_id, e.purpose]))
+        .map(|e| serde_json::json!([ts(e.at), e.user_id, e.case_id, e.purpose, e.resident_id, e.detail]))
         .collect();
     let json = serde_json::to_string(&rows).map_err(|e| corrupt("access log", e))?;
     let mut conn = store.writer.lock().await;
     sqlx::query(
-        "INSERT INTO access_log (at, user_id, case_id, purpose)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1)",
+        "INSERT INTO access_log (at, user_id, case_id, purpose, resident_id, detail)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?1)",
     )
     .bind(json)
     .execute(&mut *conn)
@@ -352,7 +352,7 @@ fn string_list(items: &[String]) -> Result<String> {
     serde_json::to_string(items).map_err(|e| corrupt("list", e))
 }
 
-super::backend_impls!(SqliteStore, SqliteRow, SqliteConnection);
+super::backend_impls!(SqliteStore, SqliteRow, SqliteConnection, sqlx::Sqlite);
 
 const BACKEND: Backend = Backend::Sqlite;
 

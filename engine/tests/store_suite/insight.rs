@@ -17,7 +17,14 @@ pub(crate) async fn a_case_migrates_to_the_next_version_in_one_durable_step(f: F
     let engine = f.engine().await;
     let moved = started(&engine).await;
     let stays = engine
-        .start_case("van-zorg-naar-werk", None, "anna", BTreeMap::new(), t0())
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            t0(),
+        )
         .await
         .unwrap()
         .state
@@ -117,7 +124,14 @@ pub(crate) async fn figures_follow_the_cases(f: Fixture) {
     for _ in 0..2 {
         ids.push(
             engine
-                .start_case(key, None, "anna", BTreeMap::new(), t0())
+                .start_case(
+                    key,
+                    None,
+                    "anna",
+                    &anon_resident(&engine).await,
+                    BTreeMap::new(),
+                    t0(),
+                )
                 .await
                 .unwrap()
                 .state

@@ -17,7 +17,7 @@ use crate::auth::{self, Viewer};
 use crate::cases::{team_json, visible_case_on_pathway};
 use crate::error::WebResult;
 use crate::forms;
-use crate::views::{base, date, date_time, due_state, page, short, stall_reason};
+use crate::views::{base, date, date_time, due_state, page, short, stall_reason, status_label};
 
 fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
     let step = |id: &str| {
@@ -64,15 +64,6 @@ fn current_steps(state: &CaseState) -> BTreeSet<String> {
         .map(|t| t.step.clone())
         .chain(state.tokens.values().map(|t| t.step.clone()))
         .collect()
-}
-
-fn status_label(status: &str) -> &'static str {
-    match status {
-        "active" => "loopt",
-        "ended" => "afgerond",
-        "withdrawn" => "ingetrokken",
-        _ => "nieuw",
-    }
 }
 
 #[derive(Deserialize, Default)]

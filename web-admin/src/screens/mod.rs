@@ -7,6 +7,7 @@ pub mod figures;
 pub mod login;
 pub mod migration;
 pub mod pathways;
+pub mod residents;
 pub mod task;
 pub mod tasks;
 

@@ -221,7 +221,14 @@ pub(crate) async fn visit_invitees_find_the_case(f: Fixture) {
     let now = Utc::now();
     let case = f
         .engine
-        .start_case("bezoek-test", None, "anna", BTreeMap::new(), now)
+        .start_case(
+            "bezoek-test",
+            None,
+            "anna",
+            &anon_resident(&f.engine).await,
+            BTreeMap::new(),
+            now,
+        )
         .await
         .unwrap()
         .state

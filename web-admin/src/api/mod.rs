@@ -19,6 +19,8 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+mod residents;
+
 use crate::AppState;
 use crate::auth::require;
 use crate::cases::{assign, visible_case};
@@ -54,7 +56,7 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    fn new(
+    pub(crate) fn new(
         status: StatusCode,
         code: &'static str,
         message: impl Into<String>,
@@ -334,6 +336,22 @@ pub struct CaseOut {
     status: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// The resident the case belongs to.
+    resident_id: Option<String>,
+}
+
+impl From<doorloop_engine::store::CaseSummary> for CaseOut {
+    fn from(c: doorloop_engine::store::CaseSummary) -> CaseOut {
+        CaseOut {
+            id: c.id,
+            pathway_key: c.pathway_key,
+            pathway_version: c.pathway_version,
+            status: c.status,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            resident_id: c.resident_id,
+        }
+    }
 }
 
 /// One case with its open work.
@@ -414,6 +432,8 @@ impl From<TaskRow> for TaskOut {
 pub struct StartCase {
     /// Pathway key, e.g. `van-zorg-naar-werk`.
     pathway: String,
+    /// The resident the case is for: their id or reference (`DL-000042`).
+    resident: String,
     /// Published version; the latest when left out.
     #[serde(default)]
     version: Option<u32>,
@@ -484,18 +504,7 @@ pub async fn list_cases(State(app): Shared, ApiUser(user): ApiUser) -> ApiResult
     require(&user, &[UserRole::Consultant, UserRole::Manager])?;
     let only = (user.role == UserRole::Consultant).then_some(user.id.as_str());
     let rows = app.engine.store().cases(only, &user.teams, 500).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|c| CaseOut {
-                id: c.id,
-                pathway_key: c.pathway_key,
-                pathway_version: c.pathway_version,
-                status: c.status,
-                created_at: c.created_at,
-                updated_at: c.updated_at,
-            })
-            .collect(),
-    ))
+    Ok(Json(rows.into_iter().map(CaseOut::from).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases",
@@ -562,9 +571,28 @@ pub async fn start_case(
 ) -> ApiResult<(StatusCode, Json<CaseOut>)> {
     require(&user, &[UserRole::Consultant])?;
     let now = app.clock.now();
+    let resident = match app.engine.resident_by_key(&body.resident).await {
+        Ok(r) => r,
+        Err(EngineError::ResidentNotFound { .. }) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "resident_unknown",
+                format!("there is no resident `{}`", body.resident),
+                Some("resident"),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let out = match app
         .engine
-        .start_case(&body.pathway, body.version, &user.id, body.variables, now)
+        .start_case(
+            &body.pathway,
+            body.version,
+            &user.id,
+            &resident.id,
+            body.variables,
+            now,
+        )
         .await
     {
         Ok(out) => out,
@@ -597,6 +625,7 @@ pub async fn start_case(
             status: s.status.as_str().to_owned(),
             created_at: now,
             updated_at: now,
+            resident_id: s.resident.clone(),
         }),
     ))
 }
@@ -785,9 +814,12 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
-    paths(list_cases, get_case, start_case, list_tasks, claim, release, complete, list_pathways, get_pathway, publish, list_stalls),
+    paths(list_cases, get_case, start_case, list_tasks, claim, release, complete, list_pathways, get_pathway, publish, list_stalls,
+          residents::find, residents::create, residents::get, residents::bsn),
     components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, TaskOut, StartCase, CompleteTask,
-                        PathwayOut, PathwayDetail, Publish, Published, StallOut)),
+                        PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
+                        residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
+                        residents::BsnOut, crate::residents::ResidentFields)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
@@ -820,5 +852,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/pathways", routing::get(list_pathways).post(publish))
         .route("/api/v1/pathways/{key}", routing::get(get_pathway))
         .route("/api/v1/stalls", routing::get(list_stalls))
+        .route(
+            "/api/v1/residents",
+            routing::get(residents::find).post(residents::create),
+        )
+        .route("/api/v1/residents/{id}", routing::get(residents::get))
+        .route("/api/v1/residents/{id}/bsn", routing::get(residents::bsn))
         .route("/api/v1/{*rest}", routing::any(unknown_endpoint))
 }

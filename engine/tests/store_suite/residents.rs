@@ -1,0 +1,348 @@
+//! Suite tests for residents: search, the sealed BSN, who finds whom, the line across cases,
+//! and the migration that gives every existing case a resident.
+
+use super::*;
+use doorloop_engine::resident::{BsnVault, ResidentInput};
+use doorloop_engine::store::Viewer;
+use sqlx::Connection;
+
+fn vault() -> BsnVault {
+    BsnVault::from_key(&[42; 32])
+}
+
+fn person(given: &str, family: &str, birth: Option<(i32, u32, u32)>, bsn: Option<&str>) -> ResidentInput {
+    ResidentInput {
+        given_name: given.into(),
+        family_name: family.into(),
+        birth_date: birth.and_then(|(y, m, d)| chrono::NaiveDate::from_ymd_opt(y, m, d)),
+        municipality: Some("Oss".into()),
+        bsn: bsn.map(|b| doorloop_engine::resident::Bsn::parse(b).unwrap()),
+        ..Default::default()
+    }
+}
+
+fn names(found: &[doorloop_engine::resident::Resident]) -> Vec<String> {
+    found.iter().map(|r| r.display_name()).collect()
+}
+
+pub(crate) async fn residents_are_found_by_name_reference_birth_date_and_bsn(f: Fixture) {
+    let engine = f.engine().await.with_vault(vault());
+    let pablo = engine
+        .add_resident(
+            &person("Pablo", "Verhoeven", Some((1997, 3, 17)), Some("111222333")),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pablo.reference, "DL-000001");
+    assert!(pablo.has_bsn);
+    let zoe = engine
+        .add_resident(&person("Zoë", "van den Heuvel-Özdemir", None, None), t0())
+        .await
+        .unwrap();
+    assert_eq!(zoe.reference, "DL-000002");
+    engine
+        .add_resident(&person("Paula", "Verbeek", None, None), t0())
+        .await
+        .unwrap();
+
+    let find = |q: &'static str| {
+        let engine = &engine;
+        async move { names(&engine.find_residents(q, None).await.unwrap().1) }
+    };
+    assert_eq!(find("pab").await, vec!["Pablo Verhoeven"]);
+    assert_eq!(
+        find("VER").await,
+        vec!["Paula Verbeek", "Pablo Verhoeven"],
+        "by family name"
+    );
+    assert_eq!(find("pa ver").await, vec!["Paula Verbeek", "Pablo Verhoeven"]);
+    assert_eq!(
+        find("pa verh").await,
+        vec!["Pablo Verhoeven"],
+        "every word must match"
+    );
+    assert_eq!(
+        find("zoe ozd").await,
+        vec!["Zoë van den Heuvel-Özdemir"],
+        "accents folded"
+    );
+    assert_eq!(find("dl-2").await, vec!["Zoë van den Heuvel-Özdemir"]);
+    assert_eq!(find("17-03-1997").await, vec!["Pablo Verhoeven"]);
+    assert_eq!(find("111.222.333").await, vec!["Pablo Verhoeven"]);
+    assert!(find("123456782").await.is_empty(), "a valid BSN nobody has");
+    assert!(find("xq").await.is_empty());
+    assert!(matches!(
+        engine.find_residents("111222334", None).await,
+        Err(EngineError::Query(_))
+    ));
+}
+
+pub(crate) async fn the_bsn_is_sealed_never_recorded_twice_and_needs_the_key(f: Fixture) {
+    let engine = f.engine().await.with_vault(vault());
+    let r = engine
+        .add_resident(&person("Sjaak", "Dekker", None, Some("111222333")), t0())
+        .await
+        .unwrap();
+    let stored = engine.store().resident_bsn(&r.id).await.unwrap().unwrap();
+    assert!(!stored.contains("111222333"), "stored in clear: {stored}");
+    assert_eq!(
+        engine.resident_bsn(&r.id).await.unwrap().unwrap().expose(),
+        "111222333"
+    );
+    let again = engine
+        .add_resident(&person("Ander", "Iemand", None, Some("111 222 333")), t0())
+        .await;
+    match again {
+        Err(EngineError::Store(StoreError::BsnExists { reference })) => assert_eq!(reference, r.reference),
+        other => panic!("a second resident with the same BSN: {other:?}"),
+    }
+    // Without the key nothing is sealed, searched or opened.
+    let keyless = f.engine().await;
+    assert!(matches!(
+        keyless
+            .add_resident(&person("Zonder", "Sleutel", None, Some("123456782")), t0())
+            .await,
+        Err(EngineError::Bsn(_))
+    ));
+    assert!(matches!(
+        keyless.find_residents("111222333", None).await,
+        Err(EngineError::Bsn(_))
+    ));
+    // A changed name is found under the new name only; the BSN stays.
+    let changed = engine
+        .update_resident(&r.id, &person("Sjaak", "de Wit", None, None), t0())
+        .await
+        .unwrap();
+    assert!(changed.has_bsn);
+    assert!(engine.find_residents("dekker", None).await.unwrap().1.is_empty());
+    assert_eq!(engine.find_residents("wit", None).await.unwrap().1.len(), 1);
+}
+
+pub(crate) async fn consultants_find_only_residents_of_cases_they_may_see(f: Fixture) {
+    let engine = f.engine().await;
+    engine.publish_yaml(VZNW, t0()).await.unwrap();
+    let mine = engine
+        .add_resident(&person("Mijn", "Bewoner", None, None), t0())
+        .await
+        .unwrap();
+    let other = engine
+        .add_resident(&person("Mijn", "Buurman", None, None), t0())
+        .await
+        .unwrap();
+    let fresh = engine
+        .add_resident(&person("Mijn", "Nieuwe", None, None), t0())
+        .await
+        .unwrap();
+    engine
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &mine.id,
+            BTreeMap::new(),
+            t0(),
+        )
+        .await
+        .unwrap();
+    engine
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "bert",
+            &other.id,
+            BTreeMap::new(),
+            t0(),
+        )
+        .await
+        .unwrap();
+    // The first task is for ambulant begeleiders; neither anna nor carla is in that team.
+    let teams: Vec<String> = vec!["wmo-consulent".into()];
+    let as_anna = Viewer {
+        user: "anna",
+        teams: &teams,
+    };
+    let found = engine.find_residents("mijn", Some(as_anna)).await.unwrap().1;
+    assert_eq!(
+        names(&found),
+        vec!["Mijn Bewoner", "Mijn Nieuwe"],
+        "her case, and one without a case"
+    );
+    let as_carla = Viewer {
+        user: "carla",
+        teams: &teams,
+    };
+    let found = engine.find_residents("mijn", Some(as_carla)).await.unwrap().1;
+    assert_eq!(names(&found), vec!["Mijn Nieuwe"]);
+    assert_eq!(
+        engine.find_residents("mijn", None).await.unwrap().1.len(),
+        3,
+        "a manager sees all"
+    );
+    let _ = fresh;
+    // A case cannot start for nobody.
+    assert!(matches!(
+        engine
+            .start_case(
+                "van-zorg-naar-werk",
+                None,
+                "anna",
+                "niemand",
+                BTreeMap::new(),
+                t0()
+            )
+            .await,
+        Err(EngineError::ResidentNotFound { .. })
+    ));
+}
+
+pub(crate) async fn the_line_holds_every_case_of_the_resident(f: Fixture) {
+    let engine = f.engine().await;
+    engine.publish_yaml(VZNW, t0()).await.unwrap();
+    let r = engine
+        .add_resident(&person("Pablo", "Verhoeven", None, None), t0())
+        .await
+        .unwrap();
+    let first = engine
+        .start_case("van-zorg-naar-werk", None, "anna", &r.id, BTreeMap::new(), t0())
+        .await
+        .unwrap()
+        .state;
+    let second = engine
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "bert",
+            &r.id,
+            BTreeMap::new(),
+            t0() + Duration::days(3),
+        )
+        .await
+        .unwrap()
+        .state;
+    assert_eq!(first.resident.as_deref(), Some(r.id.as_str()));
+    // Replaying the events gives the resident too.
+    let events: Vec<_> = engine
+        .store()
+        .events(&first.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(CaseState::replay(&first.id, &events).resident, first.resident);
+    let line = engine.line(&r.id).await.unwrap();
+    let ids: Vec<&str> = line.cases.iter().map(|(c, _)| c.id.as_str()).collect();
+    assert_eq!(ids, vec![second.id.as_str(), first.id.as_str()], "newest first");
+    let team: Vec<String> = line.team().into_iter().map(|(u, _)| u).collect();
+    assert!(
+        team.contains(&"anna".to_owned()) && team.contains(&"bert".to_owned()),
+        "{team:?}"
+    );
+    assert_eq!(line.next().len(), 2, "the open first task of each case");
+    let listed = engine.store().cases(None, &[], 10).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .all(|c| c.resident_id.as_deref() == Some(r.id.as_str()))
+    );
+}
+
+/// Cases from before residents existed get one resident each, marked unknown, by the
+/// migration; nothing else changes.
+pub(crate) async fn existing_cases_get_an_unknown_resident_each(f: Fixture) {
+    const CASE_ROW: &str =
+        "INSERT INTO pathway_versions (key, version, name, definition, source, published_at)
+         VALUES ('p', 1, 'P', '{}', '', '2026-01-01T00:00:00.000000Z')";
+    let insert_case = |id: &str| {
+        let state = serde_json::to_string(&CaseState::blank(id)).unwrap();
+        format!(
+            "INSERT INTO cases (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
+                                created_at, updated_at)
+             VALUES ('{id}', 'p', 1, 'active', 1, 0, '{state}', 'x', '2026-01-0{n}T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')",
+            n = if id == "oud-1" { 1 } else { 2 }
+        )
+    };
+    match &f.schema {
+        None => {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+            let mut older = sqlx::migrate::Migrator::new(dir).await.unwrap();
+            older.migrations = std::borrow::Cow::Owned(
+                older
+                    .migrations
+                    .iter()
+                    .filter(|m| m.version <= 8)
+                    .cloned()
+                    .collect(),
+            );
+            let opts: sqlx::sqlite::SqliteConnectOptions = f.url.parse().unwrap();
+            let mut conn = sqlx::SqliteConnection::connect_with(&opts.create_if_missing(true))
+                .await
+                .unwrap();
+            older.run(&mut conn).await.unwrap();
+            sqlx::query(CASE_ROW).execute(&mut conn).await.unwrap();
+            for id in ["oud-1", "oud-2"] {
+                sqlx::query(&insert_case(id)).execute(&mut conn).await.unwrap();
+            }
+            conn.close().await.unwrap();
+        }
+        Some(schema) => {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+            let mut older = sqlx::migrate::Migrator::new(dir).await.unwrap();
+            older.migrations = std::borrow::Cow::Owned(
+                older
+                    .migrations
+                    .iter()
+                    .filter(|m| m.version <= 8)
+                    .cloned()
+                    .collect(),
+            );
+            let opts: sqlx::postgres::PgConnectOptions = f.url.parse().unwrap();
+            let mut admin = sqlx::PgConnection::connect_with(&opts).await.unwrap();
+            sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            admin.close().await.unwrap();
+            let mut conn =
+                sqlx::PgConnection::connect_with(&opts.options([("search_path", schema.as_str())]))
+                    .await
+                    .unwrap();
+            older.run(&mut conn).await.unwrap();
+            sqlx::query(&CASE_ROW.replace("'{}'", "'{}'::jsonb"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            for id in ["oud-1", "oud-2"] {
+                sqlx::query(&insert_case(id).replace("}', 'x'", "}'::jsonb, 'x'"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            conn.close().await.unwrap();
+        }
+    }
+    let store = f.store().await;
+    let mut seen = Vec::new();
+    for id in ["oud-1", "oud-2"] {
+        let state = store.load_case(id).await.unwrap().unwrap();
+        let resident = state.resident.expect("a resident by migration");
+        let r = store.resident(&resident).await.unwrap().unwrap();
+        assert!(r.unknown, "marked as an unknown person");
+        assert_eq!(r.display_name(), format!("Onbekende inwoner ({})", r.reference));
+        assert_eq!(store.resident_cases(&resident).await.unwrap().len(), 1);
+        seen.push(r.reference);
+    }
+    assert_eq!(
+        seen,
+        vec!["DL-000001", "DL-000002"],
+        "numbered in the order the cases began"
+    );
+    // New residents continue the numbering.
+    let engine = Engine::new(store, Calendar::default());
+    let next = engine
+        .add_resident(&person("Nieuw", "Mens", None, None), t0())
+        .await
+        .unwrap();
+    assert_eq!(next.reference, "DL-000003");
+}

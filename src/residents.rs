@@ -1,0 +1,176 @@
+//! `doorloop resident …`: register, find and show residents from the shell. Every find and
+//! show is access-logged as the operator (`cli:` and the login name of the shell's user).
+
+use anyhow::Context;
+use chrono::Utc;
+use doorloop_engine::engine::Engine;
+use doorloop_engine::resident::{Bsn, ResidentInput, parse_date};
+use doorloop_engine::store::AccessEntry;
+
+use crate::args::ResidentCmd;
+
+fn operator() -> String {
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_default();
+    format!("cli:{}", if name.is_empty() { "onbekend" } else { &name })
+}
+
+async fn log(
+    engine: &Engine,
+    resident: Option<&str>,
+    purpose: &str,
+    detail: Option<String>,
+) -> anyhow::Result<()> {
+    engine
+        .store()
+        .log_access(&[AccessEntry {
+            at: Utc::now(),
+            user_id: operator(),
+            case_id: String::new(),
+            purpose: purpose.to_owned(),
+            resident_id: resident.map(str::to_owned),
+            detail,
+        }])
+        .await?;
+    Ok(())
+}
+
+pub async fn run(engine: &Engine, cmd: ResidentCmd) -> anyhow::Result<()> {
+    match cmd {
+        ResidentCmd::Add {
+            family_name,
+            given_name,
+            birth_date,
+            municipality,
+            address,
+            phone,
+            email,
+            bsn_from_env,
+        } => {
+            let birth_date = match birth_date {
+                Some(d) => Some(
+                    parse_date(d.trim())
+                        .with_context(|| format!("--birth-date `{d}` is not a date (dd-mm-jjjj)"))?,
+                ),
+                None => None,
+            };
+            let bsn = if bsn_from_env {
+                let text =
+                    std::env::var("DOORLOOP_RESIDENT_BSN").context("DOORLOOP_RESIDENT_BSN is not set")?;
+                Some(Bsn::parse(&text).context("DOORLOOP_RESIDENT_BSN")?)
+            } else {
+                None
+            };
+            let input = ResidentInput {
+                given_name,
+                family_name,
+                birth_date,
+                email,
+                phone,
+                address,
+                municipality,
+                bsn,
+            };
+            let r = engine.add_resident(&input, Utc::now()).await?;
+            println!("{}  {}", r.reference, r.id);
+        }
+        ResidentCmd::Find { query } => {
+            let (q, found) = engine.find_residents(&query, None).await?;
+            let refs: Vec<&str> = found.iter().map(|r| r.reference.as_str()).collect();
+            let detail = format!(
+                "zoeken op {}: {} gevonden: {}",
+                q.kind(),
+                found.len(),
+                refs.join(", ")
+            );
+            log(engine, None, "doorloop resident find", Some(detail)).await?;
+            if found.is_empty() {
+                println!("niemand gevonden");
+            }
+            for r in &found {
+                println!(
+                    "{}  {:<32} {:<10} {}",
+                    r.reference,
+                    r.display_name(),
+                    r.birth_date
+                        .map(|d| d.format("%d-%m-%Y").to_string())
+                        .unwrap_or_default(),
+                    r.municipality.as_deref().unwrap_or("")
+                );
+            }
+        }
+        ResidentCmd::Show { resident } => {
+            let r = engine.resident_by_key(&resident).await?;
+            let line = engine.line(&r.id).await?;
+            log(engine, Some(&r.id), "doorloop resident show", None).await?;
+            println!("{}  {}", r.reference, r.display_name());
+            if let Some(d) = r.birth_date {
+                println!("geboren   {}", d.format("%d-%m-%Y"));
+            }
+            if let Some(m) = &r.municipality {
+                println!("gemeente  {m}");
+            }
+            println!(
+                "BSN       {}",
+                if r.has_bsn {
+                    "vastgelegd"
+                } else {
+                    "niet vastgelegd"
+                }
+            );
+            println!("\ntrajecten:");
+            if line.cases.is_empty() {
+                println!("  (nog geen)");
+            }
+            for (c, s) in &line.cases {
+                println!(
+                    "  {}  {:<28} {:<10} gestart {}",
+                    c.id,
+                    c.pathway_key,
+                    c.status,
+                    s.started_at
+                        .map(|t| t.format("%d-%m-%Y").to_string())
+                        .unwrap_or_default()
+                );
+            }
+            let ladder = line.ladder();
+            if !ladder.is_empty() {
+                println!("\nparticipatieladder:");
+                for p in ladder {
+                    println!(
+                        "  trede {}  {}  ({})",
+                        p.rung,
+                        p.at.format("%d-%m-%Y"),
+                        p.pathway_key
+                    );
+                }
+            }
+            let next = line.next();
+            if !next.is_empty() {
+                println!("\nopen werk:");
+                for w in next {
+                    println!(
+                        "  {:<28} {:<24} {}  {}",
+                        w.task.step,
+                        w.task.roles.join("+"),
+                        w.task.assignee.as_deref().unwrap_or("-"),
+                        w.task
+                            .due
+                            .as_ref()
+                            .map(|d| d.at.format("%d-%m-%Y").to_string())
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            let team = line.team();
+            if !team.is_empty() {
+                println!("\nwerkt met deze inwoner:");
+                for (who, keys) in team {
+                    println!("  {who:<24} {}", keys.join(", "));
+                }
+            }
+        }
+    }
+    Ok(())
+}

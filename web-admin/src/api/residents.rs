@@ -1,0 +1,234 @@
+//! `/api/v1/residents`: finding, registering and reading residents, with their line.
+//! The same rules as the screens: a resident not visible to the caller answers 404; every
+//! read and search is access-logged; the BSN only on its own endpoint, for consultants.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, NaiveDate, Utc};
+use doorloop_engine::line::LadderPoint;
+use doorloop_engine::resident::Resident;
+use doorloop_engine::store::UserRole;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, ApiJson, ApiQuery, ApiResult, ApiUser, CaseOut, ErrorBody};
+use crate::AppState;
+use crate::auth::require;
+use crate::residents::{ResidentFields, reveal_bsn, search, visible_line};
+
+type Shared = State<Arc<AppState>>;
+
+/// A resident (never the BSN itself: `has_bsn` says whether one is recorded).
+#[derive(Serialize, ToSchema)]
+pub struct ResidentOut {
+    id: String,
+    /// The Doorloop reference, e.g. `DL-000042`.
+    reference: String,
+    given_name: String,
+    family_name: String,
+    birth_date: Option<NaiveDate>,
+    email: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    municipality: Option<String>,
+    has_bsn: bool,
+    /// Created for a case from before residents existed; details still to be filled in.
+    unknown: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<&Resident> for ResidentOut {
+    fn from(r: &Resident) -> ResidentOut {
+        ResidentOut {
+            id: r.id.clone(),
+            reference: r.reference.clone(),
+            given_name: r.given_name.clone(),
+            family_name: r.family_name.clone(),
+            birth_date: r.birth_date,
+            email: r.email.clone(),
+            phone: r.phone.clone(),
+            address: r.address.clone(),
+            municipality: r.municipality.clone(),
+            has_bsn: r.has_bsn,
+            unknown: r.unknown,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A rung reached on one of the resident's cases.
+#[derive(Serialize, ToSchema)]
+pub struct LadderOut {
+    rung: u8,
+    at: DateTime<Utc>,
+    case_id: String,
+    pathway_key: String,
+}
+
+impl From<&LadderPoint> for LadderOut {
+    fn from(p: &LadderPoint) -> LadderOut {
+        LadderOut {
+            rung: p.rung,
+            at: p.at,
+            case_id: p.case_id.clone(),
+            pathway_key: p.pathway_key.clone(),
+        }
+    }
+}
+
+/// Someone who works with the resident.
+#[derive(Serialize, ToSchema)]
+pub struct TeamMemberOut {
+    user_id: String,
+    name: String,
+    organisation: Option<String>,
+    email: Option<String>,
+    teams: Vec<String>,
+    /// The pathways they work on for this resident.
+    pathways: Vec<String>,
+}
+
+/// Open work on the resident's line.
+#[derive(Serialize, ToSchema)]
+pub struct NextOut {
+    case_id: String,
+    task_id: String,
+    pathway_key: String,
+    step: String,
+    roles: Vec<String>,
+    assignee: Option<String>,
+    due_at: Option<DateTime<Utc>>,
+    visit_at: Option<DateTime<Utc>>,
+}
+
+/// A resident with their whole line.
+#[derive(Serialize, ToSchema)]
+pub struct ResidentLineOut {
+    resident: ResidentOut,
+    /// Every case, newest first.
+    cases: Vec<CaseOut>,
+    /// The participatieladder across all cases, oldest first.
+    ladder: Vec<LadderOut>,
+    team: Vec<TeamMemberOut>,
+    /// Open work, soonest deadline first.
+    next: Vec<NextOut>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BsnOut {
+    /// Nine digits, or null when none is recorded.
+    bsn: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SearchQuery {
+    /// A name (prefixes of its words), a reference (`DL-…`), a date of birth
+    /// (`dd-mm-jjjj`) or a BSN.
+    q: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/residents", tag = "residents",
+    params(("q" = String, Query, description = "Name prefix, reference, date of birth or BSN")),
+    responses((status = 200, description = "Residents the caller may see, at most 50", body = Vec<ResidentOut>),
+              (status = 400, description = "The search text cannot be read (`query_invalid`)", body = ErrorBody),
+              (status = 422, description = "A BSN that fails the 11-proef (`bsn_invalid`)", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn find(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> ApiResult<Json<Vec<ResidentOut>>> {
+    let found = search(&app, &user, &q.q, "api: zoeken").await?;
+    Ok(Json(found.iter().map(ResidentOut::from).collect()))
+}
+
+#[utoipa::path(post, path = "/api/v1/residents", tag = "residents", request_body = ResidentFields,
+    responses((status = 201, body = ResidentOut),
+              (status = 409, description = "The BSN is already recorded (`bsn_exists`) or no BSN key is configured (`bsn_key_missing`)", body = ErrorBody),
+              (status = 422, description = "A field is wrong; `field` names it", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    ApiJson(body): ApiJson<ResidentFields>,
+) -> ApiResult<(StatusCode, Json<ResidentOut>)> {
+    require(&user, &[UserRole::Consultant])?;
+    let input = body.input().map_err(|(field, message)| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field_invalid",
+            message,
+            Some(field),
+        )
+    })?;
+    let resident = app.engine.add_resident(&input, app.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(ResidentOut::from(&resident))))
+}
+
+#[utoipa::path(get, path = "/api/v1/residents/{id}", tag = "residents",
+    params(("id" = String, Path, description = "Resident id")),
+    responses((status = 200, body = ResidentLineOut), (status = 404, description = "Unknown, or not visible to the caller", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ResidentLineOut>> {
+    let (line, _) = visible_line(&app, &user, &id, "api").await?;
+    let store = app.engine.store().as_ref();
+    let mut team = Vec::new();
+    for (member, pathways) in line.team() {
+        let u = app.users.get(store, &member).await?;
+        team.push(TeamMemberOut {
+            name: u
+                .as_ref()
+                .map(|u| u.display_name.clone())
+                .unwrap_or_else(|| member.clone()),
+            organisation: u.as_ref().map(|u| u.organisation.clone()),
+            email: u.as_ref().and_then(|u| u.email.clone()),
+            teams: u.map(|u| u.teams).unwrap_or_default(),
+            user_id: member,
+            pathways,
+        });
+    }
+    let next = line
+        .next()
+        .iter()
+        .map(|w| NextOut {
+            case_id: w.case_id.to_owned(),
+            task_id: w.task.id.clone(),
+            pathway_key: w.pathway_key.to_owned(),
+            step: w.task.step.clone(),
+            roles: w.task.roles.clone(),
+            assignee: w.task.assignee.clone(),
+            due_at: w.task.due.as_ref().map(|d| d.at),
+            visit_at: w.task.visit.as_ref().map(|v| v.at),
+        })
+        .collect();
+    Ok(Json(ResidentLineOut {
+        resident: ResidentOut::from(&line.resident),
+        cases: line.cases.iter().map(|(c, _)| CaseOut::from(c.clone())).collect(),
+        ladder: line.ladder().iter().map(LadderOut::from).collect(),
+        team,
+        next,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/residents/{id}/bsn", tag = "residents",
+    params(("id" = String, Path, description = "Resident id")),
+    responses((status = 200, body = BsnOut), (status = 403, description = "Only consultants read a BSN", body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn bsn(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<BsnOut>> {
+    let bsn = reveal_bsn(&app, &user, &id, "api: BSN bekeken").await?;
+    Ok(Json(BsnOut {
+        bsn: bsn.map(|b| b.expose().to_owned()),
+    }))
+}

@@ -1,0 +1,131 @@
+//! The resident service: who may find and see a resident, for the pages and the API alike.
+//! Every view and every search is written to the access log before anything is shown.
+
+use doorloop_engine::line::Line;
+use doorloop_engine::resident::{Bsn, Resident, ResidentInput, parse_date};
+use doorloop_engine::store::{User, UserRole, Viewer};
+
+use crate::AppState;
+use crate::access::{CaseAccess, case_access};
+use crate::error::{WebError, WebResult};
+
+/// Whose residents a user may find: managers every resident of the organisation,
+/// consultants the residents of cases they may see (and residents without a case yet).
+pub(crate) fn scope(user: &User) -> WebResult<Option<Viewer<'_>>> {
+    match user.role {
+        UserRole::Manager => Ok(None),
+        UserRole::Consultant => Ok(Some(Viewer {
+            user: &user.id,
+            teams: &user.teams,
+        })),
+        _ => Err(WebError::Forbidden(format!(
+            "Inwoners zoeken is niet beschikbaar voor de rol {}.",
+            user.role.label()
+        ))),
+    }
+}
+
+/// Searches and logs the search (its kind and the references shown, not the text).
+pub(crate) async fn search(
+    app: &AppState,
+    user: &User,
+    text: &str,
+    purpose: &str,
+) -> WebResult<Vec<Resident>> {
+    let viewer = scope(user)?;
+    let (query, found) = app.engine.find_residents(text, viewer).await?;
+    app.access_log
+        .record_search(user, purpose, query.kind(), &found)
+        .await?;
+    Ok(found)
+}
+
+/// A resident's line if `user` may see it, logged with `purpose`; "not found" otherwise.
+/// The second value says whether the user may act (start cases, change details).
+pub(crate) async fn visible_line(
+    app: &AppState,
+    user: &User,
+    id: &str,
+    purpose: &str,
+) -> WebResult<(Line, bool)> {
+    scope(user)?;
+    let line = match app.engine.line(id).await {
+        Ok(line) => line,
+        Err(doorloop_engine::engine::EngineError::ResidentNotFound { .. }) => return Err(WebError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let visible = user.role == UserRole::Manager
+        || line.cases.is_empty()
+        || line
+            .cases
+            .iter()
+            .any(|(_, s)| case_access(user, s) != CaseAccess::None);
+    if !visible {
+        return Err(WebError::NotFound);
+    }
+    app.access_log.record_resident(user, id, purpose).await?;
+    Ok((line, user.role == UserRole::Consultant))
+}
+
+/// The BSN of a visible resident, for a consultant who asks to see it; logged on its own.
+pub(crate) async fn reveal_bsn(
+    app: &AppState,
+    user: &User,
+    id: &str,
+    purpose: &str,
+) -> WebResult<Option<Bsn>> {
+    if user.role != UserRole::Consultant {
+        return Err(WebError::Forbidden("Alleen consulenten zien het BSN.".into()));
+    }
+    visible_line(app, user, id, purpose).await?;
+    Ok(app.engine.resident_bsn(id).await?)
+}
+
+/// Fields of a resident as typed in a form or sent to the API (all text).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResidentFields {
+    #[serde(default)]
+    pub given_name: String,
+    #[serde(default)]
+    pub family_name: String,
+    /// `dd-mm-jjjj` or `jjjj-mm-dd`.
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub municipality: Option<String>,
+    /// Nine digits (11-proef); left out or empty keeps what is stored.
+    #[serde(default)]
+    pub bsn: Option<String>,
+}
+
+impl ResidentFields {
+    /// Reads the typed text; a problem names its field.
+    pub fn input(&self) -> Result<ResidentInput, (&'static str, String)> {
+        let text = |o: &Option<String>| o.as_ref().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let birth_date = match text(&self.birth_date) {
+            Some(d) => Some(parse_date(&d).ok_or(("birth_date", "is geen datum (dd-mm-jjjj)".to_owned()))?),
+            None => None,
+        };
+        let bsn = match text(&self.bsn) {
+            Some(b) => Some(Bsn::parse(&b).map_err(|e| ("bsn", e.to_string()))?),
+            None => None,
+        };
+        Ok(ResidentInput {
+            given_name: self.given_name.trim().to_owned(),
+            family_name: self.family_name.trim().to_owned(),
+            birth_date,
+            email: text(&self.email),
+            phone: text(&self.phone),
+            address: text(&self.address),
+            municipality: text(&self.municipality),
+            bsn,
+        })
+    }
+}

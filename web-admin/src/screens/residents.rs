@@ -1,0 +1,332 @@
+//! Inwoners: finding a resident, registering one, and the resident's page — one line across
+//! every case, the ladder across cases, the people who work with them, what happens next.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Datelike, NaiveDate};
+use doorloop_engine::engine::EngineError;
+use doorloop_engine::line::Line;
+use doorloop_engine::resident::{Bsn, Resident};
+use doorloop_engine::store::UserRole;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::Shared;
+use crate::auth::{self, CsrfForm, Viewer};
+use crate::error::{WebError, WebResult, field_label};
+use crate::residents::{ResidentFields, reveal_bsn, scope, search as find, visible_line};
+use crate::views::{base, date, due_state, page, status_label};
+use crate::{AppState, forms};
+
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    q: Option<String>,
+}
+
+fn birth(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| format!("{:02}-{:02}-{}", d.day(), d.month(), d.year()))
+}
+
+fn age(d: Option<NaiveDate>, today: NaiveDate) -> Option<i32> {
+    let d = d?;
+    let mut years = today.year() - d.year();
+    if (today.month(), today.day()) < (d.month(), d.day()) {
+        years -= 1;
+    }
+    Some(years)
+}
+
+fn resident_json(r: &Resident) -> Value {
+    json!({
+        "id": r.id, "reference": r.reference, "name": r.display_name(), "unknown": r.unknown,
+        "birth_date": birth(r.birth_date), "municipality": r.municipality,
+    })
+}
+
+/// `GET /inwoners?q=`: the search page; a search text that cannot be read says why on the page.
+pub async fn search(State(app): Shared, viewer: Viewer, Query(q): Query<SearchQuery>) -> WebResult<Response> {
+    scope(&viewer.user)?;
+    let text = q.q.unwrap_or_default();
+    let mut data = base(&viewer, "Inwoners", "inwoners");
+    data.insert("q".into(), json!(text));
+    data.insert("may_add".into(), json!(viewer.user.role == UserRole::Consultant));
+    if !text.trim().is_empty() {
+        match find(&app, &viewer.user, &text, "zoeken").await {
+            Ok(found) => {
+                data.insert("searched".into(), json!(true));
+                data.insert(
+                    "results".into(),
+                    Value::Array(found.iter().map(resident_json).collect()),
+                );
+            }
+            Err(WebError::Engine(e @ (EngineError::Query(_) | EngineError::Bsn(_)))) => {
+                data.insert("problem".into(), json!(capitalised(&e.to_string())));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(page(StatusCode::OK, "residents", Value::Object(data)))
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn form_page(
+    viewer: &Viewer,
+    fields: &ResidentFields,
+    problem: Option<(&str, String)>,
+    status: StatusCode,
+) -> Response {
+    let mut data = base(viewer, "Nieuwe inwoner", "inwoners");
+    data.insert(
+        "f".into(),
+        json!({
+            "given_name": fields.given_name, "family_name": fields.family_name, "birth_date": fields.birth_date,
+            "email": fields.email, "phone": fields.phone, "address": fields.address,
+            "municipality": fields.municipality,
+        }),
+    );
+    if let Some((field, message)) = problem {
+        data.insert(
+            "problem".into(),
+            json!(format!("{}: {message}", field_label(field))),
+        );
+        data.insert("problem_field".into(), json!(field));
+    }
+    page(status, "resident_form", Value::Object(data))
+}
+
+/// `GET /inwoners/nieuw`
+pub async fn new_form(viewer: Viewer) -> WebResult<Response> {
+    auth::require(&viewer.user, &[UserRole::Consultant])?;
+    Ok(form_page(
+        &viewer,
+        &ResidentFields::default(),
+        None,
+        StatusCode::OK,
+    ))
+}
+
+fn fields_of(form: &CsrfForm) -> ResidentFields {
+    let get = |k: &str| form.get(k).map(str::to_owned);
+    ResidentFields {
+        given_name: get("given_name").unwrap_or_default(),
+        family_name: get("family_name").unwrap_or_default(),
+        birth_date: get("birth_date"),
+        email: get("email"),
+        phone: get("phone"),
+        address: get("address"),
+        municipality: get("municipality"),
+        bsn: get("bsn"),
+    }
+}
+
+/// `POST /inwoners`: registers a resident; a problem shows the form again with what was typed
+/// (except the BSN).
+pub async fn create(State(app): Shared, form: CsrfForm) -> WebResult<Response> {
+    let viewer = &form.viewer;
+    auth::require(&viewer.user, &[UserRole::Consultant])?;
+    let fields = fields_of(&form);
+    let input = match fields.input() {
+        Ok(i) => i,
+        Err(p) => {
+            return Ok(form_page(
+                viewer,
+                &fields,
+                Some(p),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
+        }
+    };
+    match app.engine.add_resident(&input, app.clock.now()).await {
+        Ok(r) => Ok(Redirect::to(&format!("/inwoners/{}?nieuw=1", r.id)).into_response()),
+        Err(EngineError::ResidentInvalid(p)) => Ok(form_page(
+            viewer,
+            &fields,
+            Some((p.field, p.message)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Err(
+            e @ (EngineError::Bsn(_)
+            | EngineError::Store(doorloop_engine::store::StoreError::BsnExists { .. })),
+        ) => {
+            let message = WebError::Engine(e).public_message();
+            Ok(form_page(
+                viewer,
+                &fields,
+                Some(("bsn", message)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ShowQuery {
+    nieuw: Option<String>,
+}
+
+/// `GET /inwoners/{id}`
+pub async fn show(
+    State(app): Shared,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> WebResult<Response> {
+    let (line, may_act) = visible_line(&app, &viewer.user, &id, "inwonerpagina").await?;
+    let flash = q
+        .nieuw
+        .map(|_| "Inwoner vastgelegd. Meld de inwoner hieronder aan voor een traject.");
+    render(&app, &viewer, &line, may_act, None, flash).await
+}
+
+/// `POST /inwoners/{id}/bsn`: the page again with the BSN shown (a POST, so the number
+/// never sits in a URL or the browser's history); logged as its own view.
+pub async fn show_bsn(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -> WebResult<Response> {
+    let viewer = &form.viewer;
+    let bsn = reveal_bsn(&app, &viewer.user, &id, "BSN bekeken").await?;
+    let (line, may_act) = visible_line(&app, &viewer.user, &id, "inwonerpagina").await?;
+    render(&app, viewer, &line, may_act, Some(bsn), None).await
+}
+
+/// `POST /inwoners/{id}/aanmelden`: starts a case on the chosen pathway for the resident.
+pub async fn enrol(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -> WebResult<Response> {
+    let user = &form.viewer.user;
+    auth::require(user, &[UserRole::Consultant])?;
+    visible_line(&app, user, &id, "aanmelden").await?;
+    let key = form.get("traject").unwrap_or_default();
+    if key.is_empty() {
+        return Err(WebError::BadRequest("Kies een traject.".into()));
+    }
+    let out = app
+        .engine
+        .start_case(key, None, &user.id, &id, Default::default(), app.clock.now())
+        .await?;
+    Ok(Redirect::to(&format!("/casussen/{}?klaar=1", out.state.id)).into_response())
+}
+
+async fn render(
+    app: &AppState,
+    viewer: &Viewer,
+    line: &Line,
+    may_act: bool,
+    bsn: Option<Option<Bsn>>,
+    flash: Option<&str>,
+) -> WebResult<Response> {
+    let now = app.clock.now();
+    let names = app.pathway_names.get(&app.engine).await?;
+    let pathway_name = |key: &str| {
+        names
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| key.to_owned())
+    };
+    let store = app.engine.store().as_ref();
+    let user_name = async |id: &str| -> WebResult<String> {
+        Ok(app
+            .users
+            .get(store, id)
+            .await?
+            .map(|u| u.display_name)
+            .unwrap_or_else(|| id.to_owned()))
+    };
+    let r = &line.resident;
+    let mut cases = Vec::new();
+    for (summary, state) in &line.cases {
+        let pv = app
+            .engine
+            .pathway(&state.pathway_key, Some(state.pathway_version))
+            .await?;
+        let steps: Vec<String> = state
+            .tasks
+            .values()
+            .map(|t| {
+                pv.step(&t.step)
+                    .map(|s| s.display_name().to_owned())
+                    .unwrap_or_else(|| t.step.clone())
+            })
+            .collect();
+        cases.push(json!({
+            "id": state.id,
+            "pathway": pv.pathway.name,
+            "status": summary.status,
+            "status_label": status_label(&summary.status),
+            "started": state.started_at.map(date),
+            "ended": state.ended_at.map(date),
+            "outcome": state.outcome.as_ref().map(|o| o.replace('_', " ")),
+            "now": steps.join(", "),
+        }));
+    }
+    let ladder: Vec<Value> = line
+        .ladder()
+        .iter()
+        .map(|p| {
+            json!({
+                "label": forms::rung_label(u64::from(p.rung)), "rung": p.rung, "at": date(p.at),
+                "pathway": pathway_name(&p.pathway_key), "case_id": p.case_id,
+            })
+        })
+        .collect();
+    let mut team = Vec::new();
+    for (id, keys) in line.team() {
+        let user = app.users.get(store, &id).await?;
+        team.push(json!({
+            "name": user.as_ref().map(|u| u.display_name.clone()).unwrap_or_else(|| id.clone()),
+            "teams": user.as_ref().map(|u| u.teams.join(", ")).unwrap_or_default(),
+            "organisation": user.as_ref().map(|u| u.organisation.clone()),
+            "email": user.as_ref().and_then(|u| u.email.clone()),
+            "pathways": keys.iter().map(|k| pathway_name(k)).collect::<Vec<_>>().join(", "),
+        }));
+    }
+    let mut next = Vec::new();
+    for w in line.next() {
+        let pv = app.engine.pathway(w.pathway_key, None).await.ok();
+        let step = pv
+            .as_ref()
+            .and_then(|pv| pv.step(&w.task.step))
+            .map(|s| s.display_name().to_owned())
+            .unwrap_or_else(|| w.task.step.clone());
+        let (due_class, due_text) = due_state(w.task.due.as_ref().map(|d| d.at), now);
+        let assignee = match &w.task.assignee {
+            Some(a) => Some(user_name(a).await?),
+            None => None,
+        };
+        next.push(json!({
+            "case_id": w.case_id, "task_id": w.task.id, "step": step, "pathway": pathway_name(w.pathway_key),
+            "roles": w.task.roles.join(" + "), "assignee": assignee, "due_class": due_class, "due_text": due_text,
+            "visit": w.task.visit.as_ref().map(|v| crate::views::date_time(v.at)),
+        }));
+    }
+    let pathways: Vec<Value> = names.iter().map(|(k, n)| json!({"key": k, "name": n})).collect();
+    let mut data = base(viewer, &r.display_name(), "inwoners");
+    data.insert(
+        "r".into(),
+        json!({
+            "id": r.id, "reference": r.reference, "name": r.display_name(), "unknown": r.unknown,
+            "birth_date": birth(r.birth_date), "age": age(r.birth_date, now.date_naive()),
+            "municipality": r.municipality, "email": r.email, "phone": r.phone, "address": r.address,
+            "has_bsn": r.has_bsn,
+        }),
+    );
+    if let Some(b) = bsn {
+        data.insert("bsn".into(), json!(b.as_ref().map(|b| b.expose().to_owned())));
+        data.insert("bsn_shown".into(), json!(true));
+    }
+    data.insert("may_act".into(), json!(may_act));
+    data.insert("cases".into(), Value::Array(cases));
+    data.insert("ladder".into(), Value::Array(ladder));
+    data.insert("team".into(), Value::Array(team));
+    data.insert("next".into(), Value::Array(next));
+    data.insert("pathways".into(), Value::Array(pathways));
+    if let Some(f) = flash {
+        data.insert("flash".into(), json!(f));
+    }
+    Ok(page(StatusCode::OK, "resident", Value::Object(data)))
+}
