@@ -153,17 +153,26 @@ pub async fn access_log(engine: &Engine, case: Option<&str>, limit: u32) -> anyh
     let rows = engine.store().access_log(case, limit).await?;
     if rows.is_empty() {
         println!(
-            "no case views logged{}",
+            "no views logged{}",
             case.map(|c| format!(" for case {c}")).unwrap_or_default()
         );
     }
     for r in rows {
+        let what = match (&r.resident_id, r.case_id.is_empty()) {
+            (Some(resident), true) => format!("inwoner {resident}"),
+            (None, true) => "-".to_owned(),
+            _ => r.case_id.clone(),
+        };
         println!(
-            "{}  {:<24} {}  {}",
+            "{}  {:<24} {}  {}{}",
             r.at.to_rfc3339(),
             r.user_id,
-            r.case_id,
-            r.purpose
+            what,
+            r.purpose,
+            r.detail
+                .as_deref()
+                .map(|d| format!("  ({d})"))
+                .unwrap_or_default()
         );
     }
     Ok(())

@@ -22,6 +22,8 @@ mod design;
 mod oidc;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The key the test server seals BSNs with (32 bytes of 7, base64).
+const BSN_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn repo() -> PathBuf {
@@ -67,6 +69,8 @@ impl Setup {
         let out = Command::new(env!("CARGO_BIN_EXE_doorloop"))
             .current_dir(self.dir.path())
             .env("DOORLOOP_DATABASE_URL", &self.url)
+            .env("DOORLOOP_BSN_KEY", BSN_KEY)
+            .env("DOORLOOP_RESIDENT_BSN", "111222333")
             .args(args)
             .output()
             .expect("run doorloop");
@@ -244,6 +248,7 @@ fn serve_on(setup: &Setup, port: u16, extra: &[&str]) -> Result<(Guard, u16), Fa
     let mut server = Command::new(env!("CARGO_BIN_EXE_doorloop"))
         .current_dir(setup.dir.path())
         .env("DOORLOOP_DATABASE_URL", &setup.url)
+        .env("DOORLOOP_BSN_KEY", BSN_KEY)
         .args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -258,8 +263,24 @@ fn serve_on(setup: &Setup, port: u16, extra: &[&str]) -> Result<(Guard, u16), Fa
 
 async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) {
     let base = format!("http://127.0.0.1:{port}");
+    let pablo = setup.doorloop(&[
+        "resident",
+        "add",
+        "--given-name",
+        "Pablo",
+        "--family-name",
+        "Verhoeven",
+        "--birth-date",
+        "17-03-1997",
+        "--municipality",
+        "Oss",
+        "--phone",
+        "06-12345678",
+        "--bsn-from-env",
+    ]);
+    let pablo = pablo.split_whitespace().next().unwrap().to_owned();
     let case = setup
-        .doorloop(&["case", "start", "van-zorg-naar-werk", "--by", "bert"])
+        .doorloop(&["case", "start", "van-zorg-naar-werk", "--resident", &pablo, "--by", "bert"])
         .trim()
         .to_owned();
     setup.doorloop(&[
@@ -393,6 +414,27 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             "the pathway graph rendered: {width}"
         );
         shot(&client, "04-casuspagina").await;
+
+        // Inwoners: anna searches Pablo by the start of his name and opens his line.
+        client.find(Locator::LinkText("Inwoners")).await.unwrap().click().await.unwrap();
+        fill(&client, Locator::Id("zoekveld"), "pab").await;
+        click_and_wait(&client, Locator::Css("form[role=search] button")).await;
+        let results = text_of(&client, Locator::Id("zoekresultaten")).await;
+        assert!(results.contains("Pablo Verhoeven") && results.contains(&pablo), "{results}");
+        shot(&client, "05-inwoner-zoeken").await;
+        click_and_wait(&client, Locator::LinkText("Pablo Verhoeven")).await;
+        let page = text(&client).await;
+        assert!(page.contains("Pablo Verhoeven") && page.contains("geboren 17-03-1997"), "{page}");
+        let team = text_of(&client, Locator::Id("contactpersonen")).await;
+        assert!(team.contains("anna") && team.contains("bert"), "who works with him: {team}");
+        let next = text_of(&client, Locator::Id("wat-nu")).await;
+        assert!(next.contains("Integraal casusoverleg"), "what happens next: {next}");
+        let ladder = text_of(&client, Locator::Id("ladder")).await;
+        assert!(ladder.contains("2 – sociale contacten"), "{ladder}");
+        assert!(!page.contains("111222333"), "the BSN only on request");
+        shot(&client, "06-inwonerpagina").await;
+        click_and_wait(&client, Locator::Id("bsn-tonen")).await;
+        assert!(text_of(&client, Locator::Id("bsn")).await.contains("111222333"));
 
         // A cross-site POST with anna's cookie but without the CSRF token is refused.
         let cookie = client.get_named_cookie("doorloop_sessie").await.unwrap();

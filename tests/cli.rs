@@ -27,15 +27,30 @@ struct Db {
     dir: PathBuf,
 }
 
+/// The BSN key every test run uses (32 bytes of 7, base64).
+const TEST_BSN_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
 impl Db {
     fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_doorloop"))
             .current_dir(&self.dir)
             .env("DOORLOOP_DATABASE_URL", &self.url)
+            .env("DOORLOOP_BSN_KEY", TEST_BSN_KEY)
+            .envs(env.iter().copied())
             .env_remove("DOORLOOP_LOG")
             .args(args)
             .output()
             .expect("run doorloop")
+    }
+
+    /// Registers a made-up resident; returns the reference.
+    fn resident(&self, family_name: &str) -> String {
+        let out = self.ok(&["resident", "add", "--family-name", family_name]);
+        out.split_whitespace().next().unwrap_or_default().to_owned()
     }
 
     /// Runs and insists on success; returns stdout.
@@ -163,11 +178,80 @@ fn publish_start_complete_show(db: &Db) {
     let out = db.ok(&["publish", &workflow("van-zorg-naar-werk.yaml")]);
     assert_eq!(out.trim(), "published van-zorg-naar-werk v2");
 
+    // A resident with a BSN (from the environment, never a flag), found and shown.
+    let out = db.run_env(
+        &[
+            "resident",
+            "add",
+            "--given-name",
+            "Pablo",
+            "--family-name",
+            "Verhoeven",
+            "--birth-date",
+            "17-03-1997",
+            "--municipality",
+            "Oss",
+            "--bsn-from-env",
+        ],
+        &[("DOORLOOP_RESIDENT_BSN", "111222333")],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pablo = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(pablo, "DL-000001");
+    let again = db.run_env(
+        &["resident", "add", "--family-name", "Ander", "--bsn-from-env"],
+        &[("DOORLOOP_RESIDENT_BSN", "111 222 333")],
+    );
+    assert!(!again.status.success(), "a BSN recorded twice");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("DL-000001"));
+    let bad = db.run_env(
+        &["resident", "add", "--family-name", "Typfout", "--bsn-from-env"],
+        &[("DOORLOOP_RESIDENT_BSN", "111222334")],
+    );
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("11-proef"),
+        "the 11-proef names the fault"
+    );
+    for q in ["verh", "PAB", "17-03-1997", "111222333", "dl-1"] {
+        let found = db.ok(&["resident", "find", q]);
+        assert!(found.contains("DL-000001  Pablo Verhoeven"), "{q}: {found}");
+        assert!(!found.contains("111222333"), "the BSN is never printed");
+    }
+    assert!(db.ok(&["resident", "find", "zzz"]).contains("niemand gevonden"));
+    let err = db.fails(&["case", "start", "van-zorg-naar-werk", "--resident", "DL-000099"]);
+    assert!(err.contains("no resident"), "{err}");
+
     let case = db
-        .ok(&["case", "start", "van-zorg-naar-werk", "--by", "anna"])
+        .ok(&[
+            "case",
+            "start",
+            "van-zorg-naar-werk",
+            "--resident",
+            &pablo,
+            "--by",
+            "anna",
+        ])
         .trim()
         .to_owned();
     assert_eq!(case.len(), 36, "a uuid: {case}");
+    let line = db.ok(&["resident", "show", &pablo]);
+    assert!(
+        line.contains(&case) && line.contains("signaal") && line.contains("anna"),
+        "{line}"
+    );
+    assert!(
+        line.contains("BSN       vastgelegd") && !line.contains("111222333"),
+        "{line}"
+    );
+    let log = db.ok(&["access-log"]);
+    assert!(
+        log.contains("doorloop resident show") && log.contains("doorloop resident find"),
+        "{log}"
+    );
 
     let tasks = db.ok(&["tasks", "--role", "ambulant-begeleider"]);
     assert!(tasks.contains(&case) && tasks.contains("signaal"), "{tasks}");
@@ -247,7 +331,11 @@ fn publish_start_complete_show(db: &Db) {
 
 fn bad_input_is_refused_and_changes_nothing(db: &Db) {
     db.ok(&["publish", &workflow("van-zorg-naar-werk.yaml")]);
-    let case = db.ok(&["case", "start", "van-zorg-naar-werk"]).trim().to_owned();
+    let resident = db.resident("Jansen");
+    let case = db
+        .ok(&["case", "start", "van-zorg-naar-werk", "--resident", &resident])
+        .trim()
+        .to_owned();
     let before = db.ok(&["case", "show", &case]);
 
     let err = db.fails(&[
@@ -284,7 +372,7 @@ fn bad_input_is_refused_and_changes_nothing(db: &Db) {
     assert!(err.contains("no open task `nazorg`"), "{err}");
     let err = db.fails(&["case", "complete", "bestaat-niet", "signaal", "--by", "anna"]);
     assert!(err.contains("no case bestaat-niet"), "{err}");
-    let err = db.fails(&["case", "start", "onbekend-traject"]);
+    let err = db.fails(&["case", "start", "onbekend-traject", "--resident", &resident]);
     assert!(
         err.contains("pathway `onbekend-traject` is not published"),
         "{err}"
@@ -434,7 +522,7 @@ fn accounts_tokens_and_the_access_log(db: &Db) {
     let after = db.ok(&["token", "list", "anna"]);
     assert!(!after.contains("active"), "{after}");
     let log = db.ok(&["access-log", "--case", "c1"]);
-    assert!(log.contains("no case views logged for case c1"), "{log}");
+    assert!(log.contains("no views logged for case c1"), "{log}");
 }
 
 fn bench_prints_its_line(db: &Db) {
@@ -470,8 +558,15 @@ fn bench_prints_its_line(db: &Db) {
 
 fn clocks_are_suspended_resumed_and_extended(db: &Db) {
     db.ok(&["publish", &workflow("jongeren-zorg-school-werk.yaml")]);
+    let resident = db.resident("Yilmaz");
     let case = db
-        .ok(&["case", "start", "jongeren-zorg-school-werk"])
+        .ok(&[
+            "case",
+            "start",
+            "jongeren-zorg-school-werk",
+            "--resident",
+            &resident,
+        ])
         .trim()
         .to_owned();
     db.ok(&[

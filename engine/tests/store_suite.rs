@@ -73,7 +73,7 @@ async fn started(engine: &Engine) -> String {
             "van-zorg-naar-werk",
             None,
             "anna",
-            &anon_resident(&engine).await,
+            &anon_resident(engine).await,
             BTreeMap::new(),
             t0(),
         )

@@ -124,7 +124,7 @@ async fn case_at_intake(engine: &Engine, at: DateTime<Utc>) -> String {
             "van-zorg-naar-werk",
             None,
             "anna",
-            &anon_resident(&engine).await,
+            &anon_resident(engine).await,
             BTreeMap::new(),
             at,
         )

@@ -92,7 +92,10 @@ async fn fixture_clocked(
         }
     };
     let now = clock.now();
-    let engine = Arc::new(Engine::with_clock(store.clone(), Calendar::default(), clock));
+    let engine = Arc::new(
+        Engine::with_clock(store.clone(), Calendar::default(), clock)
+            .with_vault(doorloop_engine::resident::BsnVault::from_key(&[9; 32])),
+    );
     engine.publish_yaml(VZNW, now).await.unwrap();
     engine.publish_yaml(VISIT, now).await.unwrap();
     let mut creds = BTreeMap::new();
@@ -419,7 +422,10 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
             "anna",
             "POST",
             "/api/v1/cases",
-            Some(json!({"pathway": "van-zorg-naar-werk", "variables": {"verwijzer": "huisarts"}})),
+            Some(
+                json!({"pathway": "van-zorg-naar-werk", "resident": anon_resident(&f.engine).await,
+                        "variables": {"verwijzer": "huisarts"}}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -433,12 +439,13 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
         err["message"].as_str().unwrap().contains("missing field"),
         "{err}"
     );
+    let someone = anon_resident(&f.engine).await;
     let (status, err) = f
         .api(
             "anna",
             "POST",
             "/api/v1/cases",
-            Some(json!({"pathway": "bestaat-niet"})),
+            Some(json!({"pathway": "bestaat-niet", "resident": someone})),
         )
         .await;
     assert_eq!(
@@ -454,7 +461,7 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
             "anna",
             "POST",
             "/api/v1/cases",
-            Some(json!({"pathway": "van-zorg-naar-werk", "variables": {"onbekend": 1}})),
+            Some(json!({"pathway": "van-zorg-naar-werk", "resident": someone, "variables": {"onbekend": 1}})),
         )
         .await;
     assert_eq!(
@@ -1177,6 +1184,9 @@ use design::*;
 #[path = "http/probe.rs"]
 mod probe;
 use probe::*;
+#[path = "http/residents.rs"]
+mod residents;
+use residents::*;
 
 // ---- the runner: every backend test on SQLite, and on PostgreSQL when configured ----
 
@@ -1208,6 +1218,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     visit_invitees_find_the_case,
     error_bodies_are_exact_and_short,
     health_readiness_metrics_and_request_ids,
+    residents_are_searched_registered_and_shown,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

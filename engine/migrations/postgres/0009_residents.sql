@@ -37,6 +37,9 @@ INSERT INTO residents (id, number, given_name, family_name, unknown, created_at,
 SELECT 'onbekend-' || id, ROW_NUMBER() OVER (ORDER BY created_at, id), '', 'Onbekend', TRUE, created_at, created_at
 FROM cases;
 UPDATE cases SET resident_id = 'onbekend-' || id;
+-- New residents take their number from a sequence (concurrent writers cannot collide).
+CREATE SEQUENCE resident_numbers OWNED BY residents.number;
+SELECT setval('resident_numbers', COALESCE(MAX(number), 0) + 1, false) FROM residents;
 CREATE INDEX cases_by_resident ON cases (resident_id);
 
 -- Views of residents and searches are logged too.

@@ -355,6 +355,9 @@ fn string_list(items: &[String]) -> Result<&[String]> {
     Ok(items)
 }
 
+/// The next resident number, from a sequence: concurrent writers never collide.
+const NEXT_RESIDENT_NUMBER: &str = "nextval('resident_numbers')";
+
 super::backend_impls!(PostgresStore, PgRow, sqlx::PgConnection, sqlx::Postgres);
 
 const BACKEND: Backend = Backend::Postgres;

@@ -114,7 +114,7 @@ macro_rules! residents_impl {
     ($store:ty) => {
         use super::residents::RESIDENT_COLUMNS;
 
-        async fn add_resident_once(
+        async fn insert_resident(
             store: &$store,
             id: &str,
             row: &super::residents::ResidentRow,
@@ -134,12 +134,11 @@ macro_rules! residents_impl {
                     });
                 }
             }
-            sqlx::query(
+            sqlx::query(&format!(
                 "INSERT INTO residents (id, number, given_name, family_name, birth_date, email, phone, address,
                                         municipality, bsn_cipher, bsn_hash, unknown, created_at, updated_at)
-                 SELECT $1, COALESCE(MAX(number), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $11
-                 FROM residents",
-            )
+                 VALUES ($1, {NEXT_RESIDENT_NUMBER}, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $11)"
+            ))
             .bind(id)
             .bind(&row.given_name)
             .bind(&row.family_name)
@@ -171,19 +170,7 @@ macro_rules! residents_impl {
                 row: &super::residents::ResidentRow,
                 now: DateTime<Utc>,
             ) -> Result<crate::resident::Resident> {
-                // Two writers may pick the same next number (PostgreSQL); the loser tries again.
-                let mut attempt = 0;
-                loop {
-                    match add_resident_once(self, id, row, now).await {
-                        Err(StoreError::Database(e))
-                            if attempt < 20
-                                && e.as_database_error().and_then(|d| d.constraint()) == Some("residents_number_key") =>
-                        {
-                            attempt += 1;
-                        }
-                        other => return other,
-                    }
-                }
+                insert_resident(self, id, row, now).await
             }
 
             async fn update_resident(

@@ -352,6 +352,9 @@ fn string_list(items: &[String]) -> Result<String> {
     serde_json::to_string(items).map_err(|e| corrupt("list", e))
 }
 
+/// The next resident number: SQLite has one writer, so the highest plus one is free.
+const NEXT_RESIDENT_NUMBER: &str = "(SELECT COALESCE(MAX(number), 0) + 1 FROM residents)";
+
 super::backend_impls!(SqliteStore, SqliteRow, SqliteConnection, sqlx::Sqlite);
 
 const BACKEND: Backend = Backend::Sqlite;

@@ -144,6 +144,10 @@ impl From<WebError> for ApiError {
                     problems: problems.iter().map(|p| p.to_string()).collect(),
                 },
             },
+            WebError::Engine(EngineError::ResidentInvalid(p)) => {
+                ApiError::new(status, code, p.message, Some(p.field))
+            }
+            WebError::Engine(EngineError::Bsn(b)) => ApiError::new(status, code, b.to_string(), Some("bsn")),
             WebError::Engine(EngineError::Definition(d)) => {
                 ApiError::new(status, code, d.to_string(), Some("source"))
             }
