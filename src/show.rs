@@ -223,6 +223,13 @@ pub fn case(
             } => {
                 format!("case started on {pathway_key} v{pathway_version}")
             }
+            EventKind::LinkedCaseStarted { link } => {
+                format!(
+                    "linked case {} started on {} (step {})",
+                    link.case, link.pathway, link.step
+                )
+            }
+            EventKind::LinkedCaseEnded { case, outcome } => format!("linked case {case} ended: {outcome}"),
             EventKind::TaskOpened { task } => format!(
                 "task {} opened: {} [{}]",
                 task.id,

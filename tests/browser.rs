@@ -280,7 +280,15 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
     ]);
     let pablo = pablo.split_whitespace().next().unwrap().to_owned();
     let case = setup
-        .doorloop(&["case", "start", "van-zorg-naar-werk", "--resident", &pablo, "--by", "bert"])
+        .doorloop(&[
+            "case",
+            "start",
+            "van-zorg-naar-werk",
+            "--resident",
+            &pablo,
+            "--by",
+            "bert",
+        ])
         .trim()
         .to_owned();
     setup.doorloop(&[
@@ -416,19 +424,37 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         shot(&client, "04-casuspagina").await;
 
         // Inwoners: anna searches Pablo by the start of his name and opens his line.
-        client.find(Locator::LinkText("Inwoners")).await.unwrap().click().await.unwrap();
+        client
+            .find(Locator::LinkText("Inwoners"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         fill(&client, Locator::Id("zoekveld"), "pab").await;
         click_and_wait(&client, Locator::Css("form[role=search] button")).await;
         let results = text_of(&client, Locator::Id("zoekresultaten")).await;
-        assert!(results.contains("Pablo Verhoeven") && results.contains(&pablo), "{results}");
+        assert!(
+            results.contains("Pablo Verhoeven") && results.contains(&pablo),
+            "{results}"
+        );
         shot(&client, "05-inwoner-zoeken").await;
         click_and_wait(&client, Locator::LinkText("Pablo Verhoeven")).await;
         let page = text(&client).await;
-        assert!(page.contains("Pablo Verhoeven") && page.contains("geboren 17-03-1997"), "{page}");
+        assert!(
+            page.contains("Pablo Verhoeven") && page.contains("geboren 17-03-1997"),
+            "{page}"
+        );
         let team = text_of(&client, Locator::Id("contactpersonen")).await;
-        assert!(team.contains("anna") && team.contains("bert"), "who works with him: {team}");
+        assert!(
+            team.contains("anna") && team.contains("bert"),
+            "who works with him: {team}"
+        );
         let next = text_of(&client, Locator::Id("wat-nu")).await;
-        assert!(next.contains("Integraal casusoverleg"), "what happens next: {next}");
+        assert!(
+            next.contains("Integraal casusoverleg"),
+            "what happens next: {next}"
+        );
         let ladder = text_of(&client, Locator::Id("ladder")).await;
         assert!(ladder.contains("2 – sociale contacten"), "{ladder}");
         assert!(!page.contains("111222333"), "the BSN only on request");

@@ -203,15 +203,34 @@ impl Engine {
         variables: std::collections::BTreeMap<String, Value>,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
+        let id = uuid::Uuid::now_v7().to_string();
+        self.start_with(&id, key, version, actor, resident, None, variables, now)
+            .await?
+            .ok_or(EngineError::Conflict { case: id })
+    }
+
+    /// Starts case `id`; `None` when a case with that id already exists.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_with(
+        &self,
+        id: &str,
+        key: &str,
+        version: Option<u32>,
+        actor: &str,
+        resident: &str,
+        came_from: Option<crate::runtime::CameFrom>,
+        variables: std::collections::BTreeMap<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Outcome>> {
         let pv = self.pathway(key, version).await?;
         if self.store.resident(resident).await?.is_none() {
             return Err(EngineError::ResidentNotFound {
                 resident: resident.to_owned(),
             });
         }
-        let id = uuid::Uuid::now_v7().to_string();
-        let mut blank = CaseState::blank(&id);
+        let mut blank = CaseState::blank(id);
         blank.resident = Some(resident.to_owned());
+        blank.came_from = came_from;
         let outcome = apply_with_calendar(
             &pv,
             &self.calendar,
@@ -219,9 +238,72 @@ impl Engine {
             Command::new(actor, Action::StartCase { variables }),
             now,
         )?;
-        self.submit(&blank, outcome, now)
-            .await?
-            .ok_or(EngineError::Conflict { case: id })
+        self.submit(&blank, outcome, now).await
+    }
+
+    /// Starts the linked case a step of `case` asked for, if it is not there yet (the link
+    /// timer's work; safe to repeat). Returns the linked case's id.
+    pub async fn start_linked(&self, case: &str, child: &str, now: DateTime<Utc>) -> Result<()> {
+        if self.store.load_case(child).await?.is_some() {
+            return Ok(());
+        }
+        let origin = self.load_fresh(case).await?;
+        let Some(link) = origin.links.iter().find(|l| l.case == child) else {
+            return Err(EngineError::Runtime(RuntimeError::UnknownLink {
+                case: child.to_owned(),
+            }));
+        };
+        let resident = origin
+            .resident
+            .clone()
+            .ok_or_else(|| EngineError::ResidentNotFound {
+                resident: format!("(case {case})"),
+            })?;
+        let came_from = crate::runtime::CameFrom {
+            case: case.to_owned(),
+            pathway: origin.pathway_key.clone(),
+            step: link.step.clone(),
+            task: link.task.clone(),
+        };
+        let started = self
+            .start_with(
+                child,
+                &link.pathway,
+                None,
+                "system",
+                &resident,
+                Some(came_from),
+                Default::default(),
+                now,
+            )
+            .await?;
+        if started.is_some() {
+            tracing::info!(case = %case, linked = %child, "linked case started");
+        }
+        Ok(())
+    }
+
+    /// Tells the case `case` came from that it has ended (the resume timer's work; safe to
+    /// repeat).
+    pub async fn tell_origin(&self, case: &str, now: DateTime<Utc>) -> Result<()> {
+        let state = self.load_fresh(case).await?;
+        let (Some(from), Some(outcome)) = (state.came_from.as_ref(), state.outcome.as_ref()) else {
+            return Ok(());
+        };
+        let origin = self.load_fresh(&from.case).await?;
+        let told = origin.links.iter().any(|l| l.case == case && l.outcome.is_some());
+        if told || origin.status != CaseStatus::Active {
+            return Ok(());
+        }
+        let command = Command::new(
+            "system",
+            Action::LinkedCaseEnded {
+                case: case.to_owned(),
+                outcome: outcome.clone(),
+            },
+        );
+        self.execute(&from.case, command, now).await?;
+        Ok(())
     }
 
     /// Applies a command to a case and commits it durably.

@@ -15,7 +15,7 @@ use chrono_tz::Europe::Amsterdam;
 use tokio::task::JoinSet;
 
 use crate::engine::{Engine, EngineError};
-use crate::runtime::{Action, Command};
+use crate::runtime::{Action, Command, TimerKind};
 use crate::store::{Broadcast, DueTimer, UserRole};
 
 pub use crate::time::clock::{Clock, ManualClock, SystemClock};
@@ -333,6 +333,17 @@ impl Scheduler {
 }
 
 async fn fire_one(engine: &Engine, timer: &DueTimer, now: DateTime<Utc>) -> Result<(), EngineError> {
+    // Work between cases first; the timer is marked done only after it (a crash in
+    // between leaves the timer to fire again, and the work is safe to repeat).
+    match crate::runtime::TimerKey::parse(&timer.key).map(|k| k.kind) {
+        Some(TimerKind::Link) => {
+            if let Some(child) = crate::runtime::linked_case_of(&timer.key) {
+                engine.start_linked(&timer.case_id, child, now).await?;
+            }
+        }
+        Some(TimerKind::Resume) => engine.tell_origin(&timer.case_id, now).await?,
+        _ => {}
+    }
     let mut attempt = 0;
     loop {
         let command = Command::new(

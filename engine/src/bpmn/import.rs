@@ -791,6 +791,7 @@ fn blank_step() -> Step {
         set: BTreeMap::new(),
         rung: None,
         outcome: None,
+        start_pathway: None,
         next: Next::None,
         branches: Vec::new(),
         default: None,

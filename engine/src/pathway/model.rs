@@ -283,6 +283,11 @@ pub struct Step {
     /// End steps: the outcome (`betaald_werk`, `beschut_werk`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// Starts a case on this pathway for the same resident, linked to this one. On an
+    /// `automatic` step the case moves on at once; on a `wait` step it waits until the
+    /// linked case ends, whose outcome becomes the variable `{step id}_uitkomst`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_pathway: Option<String>,
     /// Unconditional successor(s): one id, or several for a parallel split.
     #[serde(default, skip_serializing_if = "Next::is_empty")]
     pub next: Next,

@@ -456,6 +456,13 @@ impl Validator<'_> {
         if s.kind != StepKind::End && s.outcome.is_some() {
             found.push(unexpected("outcome"));
         }
+        if let Some(key) = &s.start_pathway {
+            if !matches!(s.kind, StepKind::Automatic | StepKind::Wait) {
+                found.push(unexpected("start_pathway"));
+            } else if !valid_key(key) {
+                found.push(ProblemKind::BadKey { key: key.clone() });
+            }
+        }
         if s.kind != StepKind::Automatic && !s.set.is_empty() {
             found.push(unexpected("set"));
         }
@@ -540,6 +547,14 @@ impl Validator<'_> {
                 None => {
                     types.insert(f.name.clone(), f.ty);
                 }
+            }
+        }
+        // A wait on a linked case gives its outcome as `{step}_uitkomst`.
+        for s in &p.steps {
+            if s.kind == StepKind::Wait && s.start_pathway.is_some() {
+                types
+                    .entry(format!("{}_uitkomst", s.id))
+                    .or_insert(FieldType::Text);
             }
         }
         for (i, s) in p.steps.iter().enumerate() {

@@ -93,6 +93,21 @@ pub fn inactivity_key(case: &str) -> String {
     format!("inactive:{case}")
 }
 
+/// The timer that starts linked case `child` of `case`.
+pub fn link_key(case: &str, child: &str) -> String {
+    format!("link:{case}:{child}")
+}
+
+/// The linked case's id in a link timer's key.
+pub fn linked_case_of(key: &str) -> Option<&str> {
+    key.strip_prefix("link:")?.split(':').nth(1)
+}
+
+/// The timer on a linked case that tells the case it came from that it has ended.
+pub fn resume_key(case: &str) -> String {
+    format!("resume:{case}")
+}
+
 /// A timer key read back once, as the runtime dispatches on it: the kind of timer (the
 /// inverse of the key makers above and of `visit_timer_keys`) and, for an escalation, its
 /// rung on the ladder.
@@ -111,6 +126,8 @@ impl TimerKey {
             "inactive" => TimerKind::Inactivity,
             "visit" if key.ends_with(":outcome-missing") => TimerKind::VisitOutcomeMissing,
             "visit" => TimerKind::VisitReminder,
+            "link" => TimerKind::Link,
+            "resume" => TimerKind::Resume,
             _ => return None,
         };
         let rung = match kind {

@@ -42,6 +42,10 @@ pub enum TimerKind {
     Inactivity,
     VisitReminder,
     VisitOutcomeMissing,
+    /// Start the linked case a step asked for (on the case that asked).
+    Link,
+    /// Tell the case this one came from that it has ended (on the linked case).
+    Resume,
 }
 
 impl TimerKind {
@@ -53,6 +57,8 @@ impl TimerKind {
             TimerKind::Inactivity => "inactivity",
             TimerKind::VisitReminder => "visit_reminder",
             TimerKind::VisitOutcomeMissing => "visit_outcome_missing",
+            TimerKind::Link => "link",
+            TimerKind::Resume => "resume",
         }
     }
 }

@@ -21,13 +21,13 @@ use crate::pathway::expr::Expr;
 use crate::pathway::model::{FieldType, PathwayVersion, Step, StepKind};
 use crate::time::calendar::Calendar;
 
-pub use clock::{inactivity_key, not_in_quiet_hours};
+pub use clock::{TimerKey, inactivity_key, linked_case_of, not_in_quiet_hours};
 pub use effects::{Effect, Notification, NotificationKind, Recipient, Timer, TimerKind};
 pub use forms::parse_field_value;
 pub use migrate::{Migration, StepMapping, TargetProblem, TaskFate, TaskMigration, migrate, propose_mapping};
 pub use state::{
-    CaseState, CaseStatus, ClockChange, DueInfo, Event, EventKind, MIGRATE_COMMAND, RungChange, SplitState,
-    Stall, TIMER_COMMAND, Task, Token, Visit, visit_timer_keys,
+    CameFrom, CaseState, CaseStatus, ClockChange, DueInfo, Event, EventKind, Link, MIGRATE_COMMAND,
+    RungChange, SplitState, Stall, TIMER_COMMAND, Task, Token, Visit, visit_timer_keys,
 };
 
 /// Most automatic moves one command may make before the runtime stops a runaway loop.
@@ -103,6 +103,11 @@ pub enum Action {
     TimerFired {
         key: String,
     },
+    /// A case started from this one has ended (sent by the engine).
+    LinkedCaseEnded {
+        case: String,
+        outcome: String,
+    },
 }
 
 impl Action {
@@ -119,6 +124,7 @@ impl Action {
             Action::ResumeClock { .. } => "resume_clock",
             Action::ExtendDeadline { .. } => "extend_deadline",
             Action::TimerFired { .. } => TIMER_COMMAND,
+            Action::LinkedCaseEnded { .. } => "linked_case_ended",
         }
     }
 }
@@ -137,6 +143,8 @@ pub struct Outcome {
 pub enum RuntimeError {
     #[error("case {case} is {status}; it accepts no more commands")]
     CaseClosed { case: String, status: String },
+    #[error("case {case} was not started from this case")]
+    UnknownLink { case: String },
     #[error("case {case} has already been started")]
     AlreadyStarted { case: String },
     #[error("case {case} has not been started")]
@@ -440,7 +448,62 @@ impl<'a> Run<'a> {
                 self.change_clock(&task, ClockOp::Extend(term), &reason)
             }
             Action::TimerFired { key } => self.timer_fired(&key),
+            Action::LinkedCaseEnded { case, outcome } => self.linked_case_ended(&case, outcome),
         }
+    }
+
+    /// Starts a case on `step.start_pathway` for the same resident: recorded here as a link,
+    /// started by the engine when the link timer fires (at once; again after a crash).
+    fn start_linked(&mut self, step: &Step, task: Option<String>) {
+        let Some(pathway) = step.start_pathway.clone() else {
+            return;
+        };
+        let n = self.alloc();
+        let case = format!("{}-{n}", self.state.id);
+        self.emit(EventKind::LinkedCaseStarted {
+            link: state::Link {
+                case: case.clone(),
+                pathway,
+                step: step.id.clone(),
+                task,
+                started_at: self.now,
+                outcome: None,
+            },
+        });
+        self.effects.push(Effect::SetTimer(Timer {
+            key: clock::link_key(&self.state.id, &case),
+            case_id: self.case_id(),
+            task: None,
+            kind: TimerKind::Link,
+            due_at: self.now,
+        }));
+    }
+
+    /// The linked case ended: its outcome becomes `{step}_uitkomst`, and the wait for it
+    /// completes. Told twice, the second time changes nothing.
+    fn linked_case_ended(&mut self, case: &str, outcome: String) -> Result<()> {
+        let link = self
+            .state
+            .links
+            .iter()
+            .find(|l| l.case == case)
+            .cloned()
+            .ok_or_else(|| RuntimeError::UnknownLink {
+                case: case.to_owned(),
+            })?;
+        if link.outcome.is_some() {
+            return Ok(());
+        }
+        self.emit(EventKind::LinkedCaseEnded {
+            case: case.to_owned(),
+            outcome: outcome.clone(),
+        });
+        if let Some(task) = link.task.filter(|t| self.state.tasks.contains_key(t)) {
+            let values = BTreeMap::from([(format!("{}_uitkomst", link.step), Value::String(outcome))]);
+            self.emit(EventKind::VariablesSet { values });
+            self.complete(&TaskRef(task), BTreeMap::new(), false)?;
+        }
+        Ok(())
     }
 
     fn change_clock(&mut self, r: &TaskRef, op: ClockOp, reason: &str) -> Result<()> {
@@ -515,6 +578,11 @@ impl<'a> Run<'a> {
         let Some(fired) = clock::TimerKey::parse(key) else {
             return Ok(());
         };
+        if matches!(fired.kind, TimerKind::Link | TimerKind::Resume) {
+            // The engine did the work (started the linked case, told the original one);
+            // firing only marks the timer done.
+            return Ok(());
+        }
         if fired.kind == TimerKind::Inactivity {
             let (Some(term), Some(last)) =
                 (&self.pv.pathway.defaults.inactivity, self.state.last_activity_at)
@@ -662,7 +730,7 @@ impl<'a> Run<'a> {
                 }
             }
             // Handled above, before a task is looked for.
-            TimerKind::Inactivity => {}
+            TimerKind::Inactivity | TimerKind::Link | TimerKind::Resume => {}
         }
         Ok(())
     }
@@ -725,6 +793,7 @@ impl<'a> Run<'a> {
             pathway_version: self.pv.version,
             variables,
             resident: self.state.resident.clone(),
+            came_from: self.state.came_from.clone(),
         });
         let token = self.alloc();
         self.emit(EventKind::TokenPlaced {
@@ -968,11 +1037,17 @@ impl<'a> Run<'a> {
                 StepKind::Start | StepKind::Automatic => {
                     if step.kind == StepKind::Automatic {
                         self.run_automatic(step)?;
+                        self.start_linked(step, None);
                     }
                     self.move_on(tid, step)?;
                     queue.push_back(tid);
                 }
-                StepKind::Task | StepKind::JointVisit | StepKind::Wait => self.open_task(tid, step),
+                StepKind::Task | StepKind::JointVisit | StepKind::Wait => {
+                    let task = self.open_task(tid, step);
+                    if step.kind == StepKind::Wait {
+                        self.start_linked(step, Some(task));
+                    }
+                }
                 StepKind::Gateway => {
                     let to = self.choose(step, true)?.into_iter().next().ok_or_else(|| {
                         RuntimeError::NoBranch {
@@ -1054,6 +1129,17 @@ impl<'a> Run<'a> {
                             outcome: step.outcome.clone().unwrap_or_else(|| "gestopt".into()),
                             step: step.id.clone(),
                         });
+                        if self.state.came_from.as_ref().is_some_and(|c| c.task.is_some()) {
+                            // The case it came from waits for this one: tell it (by timer,
+                            // so that it is told even after a crash).
+                            self.effects.push(Effect::SetTimer(Timer {
+                                key: clock::resume_key(&self.state.id),
+                                case_id: self.case_id(),
+                                task: None,
+                                kind: TimerKind::Resume,
+                                due_at: self.now,
+                            }));
+                        }
                         return Ok(());
                     }
                 }
@@ -1124,7 +1210,8 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn open_task(&mut self, token: u64, step: &Step) {
+    /// Opens a task for a step; returns its id.
+    fn open_task(&mut self, token: u64, step: &Step) -> String {
         let id = format!("t{}", self.alloc());
         let due = step
             .deadline
@@ -1166,6 +1253,7 @@ impl<'a> Run<'a> {
             }));
         }
         self.emit(EventKind::TaskOpened { task });
+        id
     }
 }
 

@@ -136,6 +136,34 @@ pub struct RungChange {
     pub step: Option<String>,
 }
 
+/// A case started from this one for the same resident (a linked pathway).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// The linked case's id.
+    pub case: String,
+    pub pathway: String,
+    /// The step that started it.
+    pub step: String,
+    /// The wait task that waits for it to end, if the step waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    pub started_at: DateTime<Utc>,
+    /// Its outcome, once it has ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+/// The case (and step) a linked case was started from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameFrom {
+    pub case: String,
+    pub pathway: String,
+    pub step: String,
+    /// The wait task of the original case that resumes when this case ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+}
+
 /// The whole state of a case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseState {
@@ -146,6 +174,12 @@ pub struct CaseState {
     /// The resident the case belongs to (set when it starts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident: Option<String>,
+    /// The case this one was started from (a linked pathway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub came_from: Option<CameFrom>,
+    /// Cases started from this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,6 +221,8 @@ impl CaseState {
             pathway_version: 0,
             status: CaseStatus::New,
             resident: None,
+            came_from: None,
+            links: Vec::new(),
             outcome: None,
             started_at: None,
             last_event_at: None,
@@ -233,14 +269,22 @@ impl CaseState {
                 pathway_version,
                 variables,
                 resident,
+                came_from,
             } => {
                 self.resident.clone_from(resident);
+                self.came_from.clone_from(came_from);
                 self.pathway_key = pathway_key.clone();
                 self.pathway_version = *pathway_version;
                 self.status = CaseStatus::Active;
                 self.started_at = Some(event.at);
                 self.variables.extend(variables.clone());
                 self.add_to_team(&event.actor);
+            }
+            EventKind::LinkedCaseStarted { link } => self.links.push(link.clone()),
+            EventKind::LinkedCaseEnded { case, outcome } => {
+                if let Some(l) = self.links.iter_mut().find(|l| &l.case == case) {
+                    l.outcome = Some(outcome.clone());
+                }
             }
             EventKind::TokenPlaced { token, step, frames } => {
                 self.next_id = self.next_id.max(token + 1);
@@ -414,6 +458,17 @@ pub enum EventKind {
         variables: BTreeMap<String, Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resident: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        came_from: Option<CameFrom>,
+    },
+    /// A step started a case on another pathway for the same resident.
+    LinkedCaseStarted {
+        link: Link,
+    },
+    /// A linked case ended.
+    LinkedCaseEnded {
+        case: String,
+        outcome: String,
     },
     TokenPlaced {
         token: u64,
@@ -523,6 +578,8 @@ impl EventKind {
     pub fn name(&self) -> &'static str {
         match self {
             EventKind::CaseStarted { .. } => "case_started",
+            EventKind::LinkedCaseStarted { .. } => "linked_case_started",
+            EventKind::LinkedCaseEnded { .. } => "linked_case_ended",
             EventKind::TokenPlaced { .. } => "token_placed",
             EventKind::TokenMoved { .. } => "token_moved",
             EventKind::TokenRemoved { .. } => "token_removed",

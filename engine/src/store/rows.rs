@@ -241,6 +241,8 @@ fn kind_of_key(key: &str) -> &'static str {
         Some("stall") => "stall",
         Some("inactive") => "inactivity",
         Some("visit") => "visit_reminder",
+        Some("link") => "link",
+        Some("resume") => "resume",
         _ => "other",
     }
 }

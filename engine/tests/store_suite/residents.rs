@@ -346,3 +346,108 @@ pub(crate) async fn existing_cases_get_an_unknown_resident_each(f: Fixture) {
         .unwrap();
     assert_eq!(next.reference, "DL-000003");
 }
+
+const WORK: &str = "key: werk\nname: Werk\nroles:\n  coach: { name: Coach }\nsteps:\n  - id: start\n    kind: start\n    next: nazorg\n  - id: nazorg\n    kind: task\n    role: coach\n    fields:\n      - { name: werk_behouden, type: boolean, required: true, label: Werk behouden }\n    rung: 5\n    next: na_nazorg\n  - id: na_nazorg\n    kind: gateway\n    branches:\n      - { when: \"werk_behouden == false\", to: terugval }\n    default: einde\n  - id: terugval\n    kind: wait\n    name: Terugval\n    role: coach\n    party: Simpel Switchen\n    expected: 3 maanden\n    start_pathway: switch\n    next: na_terugval\n  - id: na_terugval\n    kind: gateway\n    branches:\n      - { when: \"terugval_uitkomst == 'betaald_werk'\", to: nazorg }\n    default: einde_dagbesteding\n  - id: einde\n    kind: end\n    outcome: betaald_werk\n  - id: einde_dagbesteding\n    kind: end\n    outcome: dagbesteding\n";
+
+const SWITCH: &str = "key: switch\nname: Switch\nroles:\n  coach: { name: Coach }\nsteps:\n  - id: start\n    kind: start\n    next: evaluatie\n  - id: evaluatie\n    kind: task\n    role: coach\n    fields:\n      - { name: trede, type: rung, required: true, label: Trede }\n      - { name: weer_werk, type: boolean, required: true, label: Weer werk }\n    next: na\n  - id: na\n    kind: gateway\n    branches:\n      - { when: \"weer_werk == true\", to: einde_werk }\n    default: einde_dag\n  - id: einde_werk\n    kind: end\n    outcome: betaald_werk\n  - id: einde_dag\n    kind: end\n    outcome: dagbesteding\n";
+
+/// A fall-back starts the linked pathway for the same resident; its end resumes the
+/// original case; the ladder stays one line; a crash between the steps is repaired.
+pub(crate) async fn a_fall_back_starts_a_linked_case_and_its_end_resumes_the_line(f: Fixture) {
+    use doorloop_engine::scheduler::Scheduler;
+    let clock = Arc::new(doorloop_engine::time::clock::ManualClock::new(t0()));
+    let engine = Arc::new(Engine::with_clock(
+        f.store().await,
+        Calendar::default(),
+        clock.clone(),
+    ));
+    engine.publish_yaml(SWITCH, t0()).await.unwrap();
+    engine.publish_yaml(WORK, t0()).await.unwrap();
+    let pablo = engine
+        .add_resident(&person("Pablo", "Verhoeven", None, None), t0())
+        .await
+        .unwrap();
+    let work = engine
+        .start_case("werk", None, "anna", &pablo.id, BTreeMap::new(), t0())
+        .await
+        .unwrap()
+        .state;
+    let fall_back = Command::new(
+        "anna",
+        Action::CompleteTask {
+            task: TaskRef("nazorg".into()),
+            data: data(json!({"werk_behouden": false})),
+        },
+    );
+    let waiting = engine.execute(&work.id, fall_back, t0()).await.unwrap().state;
+    let link = waiting.links.first().expect("a link").clone();
+    assert_eq!(
+        (link.pathway.as_str(), link.step.as_str()),
+        ("switch", "terugval")
+    );
+    assert!(
+        engine.store().load_case(&link.case).await.unwrap().is_none(),
+        "started by the scheduler"
+    );
+
+    let scheduler = Scheduler::new(engine.clone(), clock.clone(), "w", Vec::new());
+    assert_eq!(scheduler.tick().await.unwrap().fired, 1);
+    let child = engine.load_fresh(&link.case).await.unwrap();
+    assert_eq!(child.pathway_key, "switch");
+    assert_eq!(
+        child.resident.as_deref(),
+        Some(pablo.id.as_str()),
+        "the same resident"
+    );
+    assert_eq!(
+        child.came_from.as_ref().map(|c| c.case.as_str()),
+        Some(work.id.as_str())
+    );
+    // Starting again (a repeated timer after a crash) changes nothing.
+    engine.start_linked(&work.id, &link.case, t0()).await.unwrap();
+    assert_eq!(engine.store().resident_cases(&pablo.id).await.unwrap().len(), 2);
+
+    // The switch ends back at work: the original case resumes at nazorg.
+    let back = Command::new(
+        "anna",
+        Action::CompleteTask {
+            task: TaskRef("evaluatie".into()),
+            data: data(json!({"trede": 4, "weer_werk": true})),
+        },
+    );
+    let ended = engine
+        .execute(&link.case, back, t0() + Duration::days(30))
+        .await
+        .unwrap()
+        .state;
+    assert_eq!(ended.outcome.as_deref(), Some("betaald_werk"));
+    clock.set(t0() + Duration::days(30));
+    assert_eq!(scheduler.tick().await.unwrap().fired, 1, "the resume timer");
+    let resumed = engine.load_fresh(&work.id).await.unwrap();
+    assert_eq!(resumed.variables["terugval_uitkomst"], json!("betaald_werk"));
+    assert_eq!(resumed.links[0].outcome.as_deref(), Some("betaald_werk"));
+    let open: Vec<&str> = resumed.tasks.values().map(|t| t.step.as_str()).collect();
+    assert_eq!(open, vec!["nazorg"], "back on the original line");
+    // Told twice changes nothing.
+    engine
+        .tell_origin(&link.case, t0() + Duration::days(31))
+        .await
+        .unwrap();
+    assert_eq!(engine.load_fresh(&work.id).await.unwrap().seq, resumed.seq);
+    assert_eq!(scheduler.tick().await.unwrap().claimed, 0, "nothing left to do");
+
+    // One line: the ladder across both cases, oldest first.
+    let line = engine.line(&pablo.id).await.unwrap();
+    let rungs: Vec<u8> = line.ladder().iter().map(|p| p.rung).collect();
+    assert_eq!(rungs, vec![5, 4]);
+    // Replaying the events gives the same links.
+    let events: Vec<_> = engine
+        .store()
+        .events(&work.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(CaseState::replay(&work.id, &events).links, resumed.links);
+}
