@@ -122,6 +122,12 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
         .single()
         .context("bench epoch")?;
+    // The pathways a shipped pathway links to.
+    for (key, linked) in crate::shipped::PATHWAYS {
+        if source != linked && source.contains(&format!("start_pathway: {key}")) {
+            engine.publish_yaml(linked, epoch).await?;
+        }
+    }
     let pv = engine.publish_yaml(source, epoch).await?;
     let key = pv.pathway.key.clone();
     let start_vars = Arc::new(crate::vars::parse(&args.vars, &[], &pv)?);

@@ -54,11 +54,14 @@ pub async fn run(engine: Arc<Engine>, args: SeedArgs) -> anyhow::Result<()> {
         bail!("--cases and --consultants must be at least 1");
     }
     let now = Utc::now();
-    let source = PATHWAYS[0].1;
     let pv = match engine.pathway("van-zorg-naar-werk", None).await {
         Ok(pv) => pv,
         Err(_) => {
-            engine.publish_yaml(source, now).await?;
+            for (key, source) in PATHWAYS {
+                if engine.pathway(key, None).await.is_err() {
+                    engine.publish_yaml(source, now).await?;
+                }
+            }
             engine.pathway("van-zorg-naar-werk", None).await?
         }
     };

@@ -1,6 +1,11 @@
 //! The pathways that ship with Doorloop, embedded so `demo` and `bench` work anywhere.
 
+/// In publishing order: a pathway another one links to comes first.
 pub const PATHWAYS: [(&str, &str); 3] = [
+    (
+        "simpel-switchen",
+        include_str!("../workflows/simpel-switchen.yaml"),
+    ),
     (
         "van-zorg-naar-werk",
         include_str!("../workflows/van-zorg-naar-werk.yaml"),
@@ -8,9 +13,5 @@ pub const PATHWAYS: [(&str, &str); 3] = [
     (
         "jongeren-zorg-school-werk",
         include_str!("../workflows/jongeren-zorg-school-werk.yaml"),
-    ),
-    (
-        "simpel-switchen",
-        include_str!("../workflows/simpel-switchen.yaml"),
     ),
 ];

@@ -549,6 +549,13 @@ fn run_browser_test() -> Result<(), Failed> {
     setup.doorloop(&[
         "publish",
         &repo()
+            .join("workflows/simpel-switchen.yaml")
+            .display()
+            .to_string(),
+    ]);
+    setup.doorloop(&[
+        "publish",
+        &repo()
             .join("workflows/van-zorg-naar-werk.yaml")
             .display()
             .to_string(),

@@ -173,6 +173,7 @@ fn notify_digest_and_outbox(db: &Db) {
 }
 
 fn publish_start_complete_show(db: &Db) {
+    db.ok(&["publish", &workflow("simpel-switchen.yaml")]);
     let out = db.ok(&["publish", &workflow("van-zorg-naar-werk.yaml")]);
     assert_eq!(out.trim(), "published van-zorg-naar-werk v1");
     let out = db.ok(&["publish", &workflow("van-zorg-naar-werk.yaml")]);
@@ -330,6 +331,7 @@ fn publish_start_complete_show(db: &Db) {
 }
 
 fn bad_input_is_refused_and_changes_nothing(db: &Db) {
+    db.ok(&["publish", &workflow("simpel-switchen.yaml")]);
     db.ok(&["publish", &workflow("van-zorg-naar-werk.yaml")]);
     let resident = db.resident("Jansen");
     let case = db

@@ -175,6 +175,25 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Background(e.to_string()))??;
+        // A linked pathway must be there to start (or be this one).
+        let mut missing = Vec::new();
+        for step in &loaded.pathway.steps {
+            let Some(key) = step.start_pathway.as_deref().filter(|k| *k != loaded.pathway.key) else {
+                continue;
+            };
+            match self.store.pathway(key, None).await {
+                Ok(_) => {}
+                Err(StoreError::PathwayNotFound { .. }) => missing.push(Problem {
+                    step: Some(step.id.clone()),
+                    line: loaded.line_of(&step.id),
+                    kind: crate::pathway::validate::ProblemKind::UnpublishedPathway { key: key.to_owned() },
+                }),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(EngineError::Invalid(missing));
+        }
         let pv = self.store.publish(&loaded.pathway, source, now).await?;
         tracing::info!(pathway = %pv.pathway.key, version = pv.version, "published");
         Ok(pv)

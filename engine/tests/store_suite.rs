@@ -23,6 +23,7 @@ use doorloop_engine::store::{
 };
 use doorloop_engine::time::calendar::Calendar;
 
+const SWITCH_YAML: &str = include_str!("../../workflows/simpel-switchen.yaml");
 const VZNW: &str = include_str!("../../workflows/van-zorg-naar-werk.yaml");
 const PG_ENV: &str = "DOORLOOP_TEST_POSTGRES_URL";
 
@@ -67,6 +68,7 @@ fn complete(step: &str, d: Value) -> Command {
 }
 
 async fn started(engine: &Engine) -> String {
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     let out = engine
         .start_case(
@@ -108,6 +110,7 @@ async fn reports_durable_settings(f: Fixture) {
 
 async fn publishing_again_makes_the_next_immutable_version(f: Fixture) {
     let engine = f.engine().await;
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     let v1 = engine.publish_yaml(VZNW, t0()).await.unwrap();
     assert_eq!(v1.version, 1);
     let case = engine
@@ -300,6 +303,7 @@ async fn another_process_moving_a_case_is_picked_up(f: Fixture) {
 
 async fn a_batch_lands_per_case_all_or_nothing(f: Fixture) {
     let engine = f.engine().await;
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     let pv = engine.publish_yaml(VZNW, t0()).await.unwrap();
     let store = engine.store();
     let start = |id: &str| {
@@ -426,6 +430,7 @@ async fn ended_cases_refuse_commands_and_keep_their_log(f: Fixture) {
 
 async fn many_concurrent_cases_group_commit(f: Fixture) {
     let engine = Arc::new(f.engine().await);
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     let mut handles = Vec::new();
     for i in 0..32 {
@@ -677,6 +682,7 @@ async fn sqlite_read_only_is_refused_at_start(url: String) {
 
 async fn step_history_feeds_the_risk(f: Fixture) {
     let engine = f.engine().await;
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     for i in 1..=6 {
         let id = engine

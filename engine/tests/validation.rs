@@ -315,3 +315,30 @@ fn keys_fit_for_urls_and_files_only() {
     }
     assert!(validate(&from_yaml(&chain("van-zorg-naar-werk_2", 2)).unwrap()).is_empty());
 }
+
+#[test]
+fn a_linked_pathway_is_started_from_a_wait_or_automatic_step_only() {
+    let on_task = "
+  - { id: begin, kind: start, next: a }
+  - { id: a, kind: task, role: r, start_pathway: ander, next: stop }
+  - { id: stop, kind: end, outcome: gestopt }
+";
+    expect(on_task, Some("a"), "start_pathway");
+    let bad_key = "
+  - { id: begin, kind: start, next: a }
+  - { id: a, kind: automatic, start_pathway: '../x', next: stop }
+  - { id: stop, kind: end, outcome: gestopt }
+";
+    expect(bad_key, Some("a"), "../x");
+    // A wait on it gives `{step}_uitkomst` to the conditions after it.
+    let waits = "
+  - { id: begin, kind: start, next: w }
+  - { id: w, kind: wait, role: r, party: Ander traject, expected: 3 maanden, start_pathway: ander, next: g }
+  - id: g
+    kind: gateway
+    branches: [{ when: \"w_uitkomst == 'betaald_werk'\", to: stop }]
+    default: stop
+  - { id: stop, kind: end, outcome: gestopt }
+";
+    assert_eq!(problems(waits), vec![]);
+}

@@ -25,6 +25,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{Value, json};
 use sink::SmtpSink;
 
+const SWITCH_YAML: &str = include_str!("../../workflows/simpel-switchen.yaml");
 const VZNW: &str = include_str!("../../workflows/van-zorg-naar-werk.yaml");
 const PG_ENV: &str = "DOORLOOP_TEST_POSTGRES_URL";
 
@@ -359,6 +360,7 @@ async fn deadlines_escalations_stalls_and_the_weekly_summary(f: Fixture) {
         &["ambulant-begeleider"],
     )
     .await;
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     let clock = Arc::new(ManualClock::new(t0()));
     let scheduler = Scheduler::new(engine.clone(), clock.clone(), "s1", Schedule::defaults().unwrap());
@@ -758,6 +760,7 @@ async fn webhooks_are_signed_and_retried(f: Fixture) {
 
     let engine = f.engine().await;
     people(&engine).await;
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     let clock = Arc::new(ManualClock::new(t0()));
     let mut cfg = config(None);
@@ -822,6 +825,7 @@ async fn digest_goes_out_once_per_day(f: Fixture) {
     let sink = SmtpSink::start(false);
     let engine = f.engine().await;
     people(&engine).await;
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     // Two cases whose first task (5 working days) is overdue by the time of the digest.
     let mut cases = Vec::new();

@@ -164,6 +164,13 @@ pub(crate) fn run_oidc_test() -> Result<(), Failed> {
     setup.doorloop(&[
         "publish",
         &repo()
+            .join("workflows/simpel-switchen.yaml")
+            .display()
+            .to_string(),
+    ]);
+    setup.doorloop(&[
+        "publish",
+        &repo()
             .join("workflows/van-zorg-naar-werk.yaml")
             .display()
             .to_string(),

@@ -23,6 +23,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+const SWITCH_YAML: &str = include_str!("../../workflows/simpel-switchen.yaml");
 const VZNW: &str = include_str!("../../workflows/van-zorg-naar-werk.yaml");
 const VISIT: &str = r#"
 key: bezoek-test
@@ -96,6 +97,7 @@ async fn fixture_clocked(
         Engine::with_clock(store.clone(), Calendar::default(), clock)
             .with_vault(doorloop_engine::resident::BsnVault::from_key(&[9; 32])),
     );
+    engine.publish_yaml(SWITCH_YAML, now).await.unwrap();
     engine.publish_yaml(VZNW, now).await.unwrap();
     engine.publish_yaml(VISIT, now).await.unwrap();
     let mut creds = BTreeMap::new();

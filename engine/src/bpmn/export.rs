@@ -243,8 +243,15 @@ fn node(s: &Step, flows: &[Flow]) -> El {
         StepKind::InclusiveSplit | StepKind::InclusiveJoin => "bpmn:inclusiveGateway",
         StepKind::Unknown(_) => "bpmn:task",
     };
+    // A step that starts another pathway is a call activity of it.
+    let tag = if s.start_pathway.is_some() {
+        "bpmn:callActivity"
+    } else {
+        tag
+    };
     let mut e = El::new(tag)
         .attr("id", &s.id)
+        .opt("calledElement", s.start_pathway.clone())
         .opt("name", (!s.name.is_empty()).then(|| s.name.clone()));
     match s.kind {
         StepKind::Task => {
@@ -263,6 +270,7 @@ fn node(s: &Step, flows: &[Flow]) -> El {
                 .opt("camunda:candidateGroups", s.role.clone())
                 .opt("doorloop:role", s.role.clone())
         }
+        StepKind::Automatic if s.start_pathway.is_some() => e = e.attr("doorloop:kind", "automatic"),
         StepKind::Gateway | StepKind::InclusiveSplit => {
             if let Some(d) = flows.iter().find(|f| f.from == s.id && f.is_default) {
                 e = e.attr("default", &d.id);

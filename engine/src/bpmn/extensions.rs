@@ -6,7 +6,7 @@
 //! `doorloop:role`, `doorloop:deadline` (a term such as `10 werkdagen`), `doorloop:atw`,
 //! `doorloop:stallAfter`, `doorloop:party`, `doorloop:reason`, `doorloop:expected`,
 //! `doorloop:rung`, `doorloop:outcome`, `doorloop:suspend`, `doorloop:extend`,
-//! `doorloop:kind="wait"`; elements `<doorloop:field name type required label options>`,
+//! `doorloop:kind="wait"` (or `"automatic"` on a call activity that does not wait); elements `<doorloop:field name type required label options>`,
 //! `<doorloop:escalation before|after to>` and `<doorloop:set name expr>`. On the process: `doorloop:key`,
 //! `doorloop:inactivity`, `doorloop:visitReminders` (comma-separated terms); elements
 //! `<doorloop:role id name organisation>`, `<doorloop:variable …>` (as a field),
@@ -91,6 +91,12 @@ pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Ve
             step.role = None;
         }
         Some("wait") => step.kind = StepKind::Wait,
+        Some("automatic") => {
+            step.kind = StepKind::Automatic;
+            step.role = None;
+            step.party = None;
+            step.expected = None;
+        }
         Some(other) => problems.push(format!("`{id}`: unknown doorloop:kind `{other}`")),
         None => {}
     }

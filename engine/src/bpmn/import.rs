@@ -243,6 +243,31 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 steps.push(step);
             }
             "serviceTask" | "sendTask" => steps.push(base(StepKind::Automatic)),
+            // A call activity calls another published pathway for the same resident and waits
+            // for it to end (BPMN's semantics), as a `wait` step with `start_pathway`.
+            "callActivity"
+                if node
+                    .attribute("calledElement")
+                    .is_some_and(crate::pathway::validate::valid_key) =>
+            {
+                let called = node.attribute("calledElement").unwrap_or_default().to_owned();
+                let mut step = base(StepKind::Wait);
+                let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
+                let role_id = slug(&role);
+                roles.entry(role_id.clone()).or_insert(RoleDef {
+                    name: role,
+                    organisation: None,
+                });
+                step.role = Some(role_id);
+                step.party = Some(if name.is_empty() {
+                    called.clone()
+                } else {
+                    name.clone()
+                });
+                step.expected = "3 maanden".parse::<Term>().ok();
+                step.start_pathway = Some(called);
+                steps.push(step);
+            }
             "scriptTask" => match script_assignments(&node) {
                 Ok(assignments) => {
                     let mut step = base(StepKind::Automatic);

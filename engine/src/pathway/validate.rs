@@ -93,6 +93,8 @@ pub enum ProblemKind {
     BadRung { rung: u8 },
     #[error("unknown outcome `{outcome}` (known: {})", KNOWN_OUTCOMES.join(", "))]
     UnknownOutcome { outcome: String },
+    #[error("`start_pathway` names `{key}`, which is not published; publish it first")]
+    UnpublishedPathway { key: String },
     #[error("unknown wait reason `{reason}` (known: {})", KNOWN_WAIT_REASONS.join(", "))]
     UnknownReason { reason: String },
     #[error("variable `{name}` is declared as both {first} and {second}")]

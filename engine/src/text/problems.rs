@@ -92,6 +92,9 @@ pub fn problem(kind: &ProblemKind) -> String {
             kind_nl(kind)
         ),
         P::BadRung { rung } => format!("Trede {rung} bestaat niet op de participatieladder (1–6)."),
+        P::UnpublishedPathway { key } => {
+            format!("Deze stap start traject `{key}`, maar dat is niet gepubliceerd. Publiceer het eerst.")
+        }
         P::UnknownOutcome { outcome } => format!(
             "Onbekende uitkomst `{outcome}` (bekend: {}).",
             KNOWN_OUTCOMES.join(", ")

@@ -121,6 +121,7 @@ pub(crate) async fn the_bsn_is_sealed_never_recorded_twice_and_needs_the_key(f: 
 
 pub(crate) async fn consultants_find_only_residents_of_cases_they_may_see(f: Fixture) {
     let engine = f.engine().await;
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     let mine = engine
         .add_resident(&person("Mijn", "Bewoner", None, None), t0())
@@ -198,6 +199,7 @@ pub(crate) async fn consultants_find_only_residents_of_cases_they_may_see(f: Fix
 
 pub(crate) async fn the_line_holds_every_case_of_the_resident(f: Fixture) {
     let engine = f.engine().await;
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     let r = engine
         .add_resident(&person("Pablo", "Verhoeven", None, None), t0())

@@ -53,6 +53,10 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
         } => format!("Overgezet van versie {from_version} naar versie {to_version}"),
         EventKind::TaskMoved { step: s, .. } => format!("Taak verplaatst naar: {}", step(s)),
         EventKind::VariablesSet { .. } => "Gegevens bijgewerkt".to_owned(),
+        EventKind::LinkedCaseStarted { link } => format!("Gekoppeld traject gestart: {}", link.pathway),
+        EventKind::LinkedCaseEnded { outcome, .. } => {
+            format!("Gekoppeld traject afgerond: {}", outcome.replace('_', " "))
+        }
         _ => return None,
     })
 }
@@ -161,6 +165,40 @@ pub async fn case_page(
             "current_steps": steps.iter().filter_map(|s| pv.step(s)).map(|s| s.display_name()).collect::<Vec<_>>().join(", "),
         }),
     );
+    let names = app.pathway_names.get(&app.engine).await?;
+    let pathway_name = |key: &str| {
+        names
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| key.to_owned())
+    };
+    let links: Vec<Value> = state
+        .links
+        .iter()
+        .map(|l| {
+            json!({
+                "id": l.case, "pathway": pathway_name(&l.pathway), "started": date(l.started_at),
+                "outcome": l.outcome.as_ref().map(|o| o.replace('_', " ")),
+                "waits": l.task.is_some() && l.outcome.is_none(),
+            })
+        })
+        .collect();
+    data.insert("links".into(), Value::Array(links));
+    if let Some(from) = &state.came_from {
+        data.insert(
+            "came_from".into(),
+            json!({"id": from.case, "pathway": pathway_name(&from.pathway), "waits": from.task.is_some()}),
+        );
+    }
+    if let Some(resident) = &state.resident
+        && let Some(r) = app.engine.store().resident(resident).await?
+    {
+        data.insert(
+            "resident".into(),
+            json!({"id": r.id, "name": r.display_name(), "reference": r.reference}),
+        );
+    }
     data.insert("tasks".into(), Value::Array(tasks));
     data.insert("timeline".into(), Value::Array(timeline));
     data.insert("team".into(), Value::Array(team_json(&app, &state.team).await?));
