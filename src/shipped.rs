@@ -1,10 +1,14 @@
 //! The pathways that ship with Doorloop, embedded so `demo` and `bench` work anywhere.
 
 /// In publishing order: a pathway another one links to comes first.
-pub const PATHWAYS: [(&str, &str); 3] = [
+pub const PATHWAYS: [(&str, &str); 4] = [
     (
         "simpel-switchen",
         include_str!("../workflows/simpel-switchen.yaml"),
+    ),
+    (
+        "voorziening-verloopt",
+        include_str!("../workflows/voorziening-verloopt.yaml"),
     ),
     (
         "van-zorg-naar-werk",

@@ -230,6 +230,9 @@ pub fn case(
                 )
             }
             EventKind::LinkedCaseEnded { case, outcome } => format!("linked case {case} ended: {outcome}"),
+            EventKind::ProvisionChanged { change } => {
+                format!("provision {} set to {}", change.kind, change.status.as_str())
+            }
             EventKind::TaskOpened { task } => format!(
                 "task {} opened: {} [{}]",
                 task.id,

@@ -46,6 +46,8 @@ pub enum EngineError {
     Bsn(#[from] BsnError),
     #[error(transparent)]
     Query(#[from] QueryError),
+    #[error(transparent)]
+    Provision(#[from] crate::resident::provision::ProvisionProblem),
     #[error("the pathway file cannot be read: {0}")]
     Definition(#[from] DefinitionError),
     #[error("the pathway has {} problem(s):\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
@@ -87,6 +89,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Seals and opens BSNs; without it no BSN is stored or searched.
     vault: Option<BsnVault>,
+    /// The kinds of provision this installation records.
+    kinds: Vec<crate::resident::provision::ProvisionKind>,
 }
 
 impl Engine {
@@ -110,6 +114,7 @@ impl Engine {
             metrics,
             clock,
             vault: None,
+            kinds: crate::resident::provision::standard_kinds(),
         }
     }
 
@@ -121,6 +126,20 @@ impl Engine {
 
     pub fn vault(&self) -> Option<&BsnVault> {
         self.vault.as_ref()
+    }
+
+    /// Adds kinds of provision (from the configuration) to the standard ones; a kind with
+    /// a standard key replaces it.
+    pub fn with_provision_kinds(mut self, extra: Vec<crate::resident::provision::ProvisionKind>) -> Engine {
+        for k in extra {
+            self.kinds.retain(|s| s.key != k.key);
+            self.kinds.push(k);
+        }
+        self
+    }
+
+    pub fn provision_kinds(&self) -> &[crate::resident::provision::ProvisionKind] {
+        &self.kinds
     }
 
     /// The clock every part of this process reads.
@@ -230,7 +249,7 @@ impl Engine {
 
     /// Starts case `id`; `None` when a case with that id already exists.
     #[allow(clippy::too_many_arguments)]
-    async fn start_with(
+    pub(crate) async fn start_with(
         &self,
         id: &str,
         key: &str,

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::engine::{Engine, EngineError, Result};
+use crate::resident::provision::{ProvisionChange, ProvisionProblem, ProvisionStatus};
 use crate::resident::{Bsn, BsnError, Resident, ResidentInput, ResidentQuery, search_words};
 use crate::runtime::{CaseState, CaseStatus, Task};
 use crate::store::{CaseSummary, ResidentRow, StoredQuery, Viewer};
@@ -217,5 +218,128 @@ impl Engine {
             cases.push((summary, state));
         }
         Ok(Line { resident, cases })
+    }
+}
+
+/// The pathway a dormant provision's re-activation starts (the way back from work).
+pub const FALL_BACK_PATHWAY: &str = "simpel-switchen";
+/// The pathway opened when a provision is about to end.
+pub const EXPIRY_PATHWAY: &str = "voorziening-verloopt";
+/// How long before its end date a provision's expiry opens work.
+pub const EXPIRY_NOTICE_DAYS: i64 = 56;
+
+impl Engine {
+    /// Applies the provision change a step recorded (the provision timer's work; safe to
+    /// repeat).
+    pub async fn apply_provision_timer(&self, case: &str, key: &str) -> Result<()> {
+        let events = self.store().events(case).await?;
+        let change = events.iter().find_map(|e| match &e.event.kind {
+            crate::runtime::EventKind::ProvisionChanged { change } if change.key == key => {
+                Some(change.clone())
+            }
+            _ => None,
+        });
+        if let Some(change) = change
+            && self.store().apply_provision_change(&change).await?
+        {
+            tracing::info!(case = %case, kind = %change.kind, status = change.status.as_str(), "provision changed by a step");
+        }
+        Ok(())
+    }
+
+    /// Records a provision change made by hand (after checking it).
+    pub async fn record_provision(&self, change: &ProvisionChange) -> Result<()> {
+        change.check(self.provision_kinds())?;
+        self.resident(&change.resident_id).await?;
+        self.store().apply_provision_change(change).await?;
+        Ok(())
+    }
+
+    /// Re-activates a dormant provision in one action and starts the fall-back pathway for
+    /// the resident; returns the new case's id.
+    pub async fn reactivate(
+        &self,
+        resident: &str,
+        kind: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String> {
+        let current = self.store().provisions(resident).await?;
+        let Some(p) = current
+            .iter()
+            .find(|p| p.kind == kind && p.status == ProvisionStatus::Slapend)
+        else {
+            return Err(ProvisionProblem {
+                field: "kind",
+                message: "deze voorziening is niet slapend".into(),
+            }
+            .into());
+        };
+        let change = ProvisionChange {
+            key: format!("heractiveren:{}", uuid::Uuid::now_v7()),
+            resident_id: resident.to_owned(),
+            kind: p.kind.clone(),
+            status: ProvisionStatus::Actief,
+            start_date: None,
+            end_date: None,
+            dormant_until: None,
+            decision_date: Some(now.date_naive()),
+            decision_ref: None,
+            by: actor.to_owned(),
+            case_id: None,
+            at: now,
+        };
+        self.store().apply_provision_change(&change).await?;
+        let out = self
+            .start_case(FALL_BACK_PATHWAY, None, actor, resident, Default::default(), now)
+            .await?;
+        tracing::info!(resident = %resident, kind = %kind, case = %out.state.id, "dormant provision re-activated");
+        Ok(out.state.id)
+    }
+
+    /// Opens a case on [`EXPIRY_PATHWAY`] for every active or dormant provision ending
+    /// within the notice term; returns how many. Without that pathway published, nothing.
+    pub async fn open_expiry_work(&self, now: DateTime<Utc>) -> Result<usize> {
+        if self.pathway(EXPIRY_PATHWAY, None).await.is_err() {
+            return Ok(0);
+        }
+        let by = now.date_naive() + chrono::Duration::days(EXPIRY_NOTICE_DAYS);
+        let ending = self.store().provisions_ending(by, 100).await?;
+        let mut opened = 0;
+        for p in ending {
+            let kind = self.provision_kinds().iter().find(|k| k.key == p.kind);
+            let variables = std::collections::BTreeMap::from([
+                ("voorziening".to_owned(), serde_json::json!(p.kind)),
+                (
+                    "voorziening_naam".to_owned(),
+                    serde_json::json!(kind.map(|k| k.label.clone()).unwrap_or_else(|| p.kind.clone())),
+                ),
+                (
+                    "einddatum".to_owned(),
+                    serde_json::json!(p.end_date.map(|d| d.format("%Y-%m-%d").to_string())),
+                ),
+            ]);
+            let id = uuid::Uuid::now_v7().to_string();
+            if !self
+                .store()
+                .claim_expiry_case(&p.resident_id, &p.kind, &id)
+                .await?
+            {
+                continue;
+            }
+            self.start_with(
+                &id,
+                EXPIRY_PATHWAY,
+                None,
+                "system",
+                &p.resident_id,
+                None,
+                variables,
+                now,
+            )
+            .await?;
+            opened += 1;
+        }
+        Ok(opened)
     }
 }

@@ -83,6 +83,8 @@ pub struct TickReport {
     pub fired: usize,
     pub failed: usize,
     pub schedules_run: usize,
+    /// Cases opened because a provision is about to end.
+    pub expiries_opened: usize,
 }
 
 /// The scheduler of one process.
@@ -146,6 +148,8 @@ impl Scheduler {
         let due = self.claim().await?;
         let mut report = self.fire(due).await;
         report.schedules_run = self.run_schedules().await?;
+        // Provisions about to end open work (an indexed look at the ones within notice).
+        report.expiries_opened = self.engine.open_expiry_work(self.clock.now()).await?;
         self.engine.metrics().scheduler_pass(
             report.claimed,
             report.fired,
@@ -222,7 +226,7 @@ impl Scheduler {
                             "scheduler pass"
                         );
                     }
-                    r.claimed > 0
+                    r.claimed > 0 || r.expiries_opened > 0
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "scheduler pass failed");
@@ -342,6 +346,7 @@ async fn fire_one(engine: &Engine, timer: &DueTimer, now: DateTime<Utc>) -> Resu
             }
         }
         Some(TimerKind::Resume) => engine.tell_origin(&timer.case_id, now).await?,
+        Some(TimerKind::Provision) => engine.apply_provision_timer(&timer.case_id, &timer.key).await?,
         _ => {}
     }
     let mut attempt = 0;

@@ -542,6 +542,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     the_line_holds_every_case_of_the_resident,
     existing_cases_get_an_unknown_resident_each,
     a_fall_back_starts_a_linked_case_and_its_end_resumes_the_line,
+    steps_and_people_change_provisions_and_expiry_opens_work,
     reports_durable_settings,
     publishing_again_makes_the_next_immutable_version,
     an_invalid_pathway_is_not_published,

@@ -203,7 +203,7 @@ async fn coordinator_fixes_publishes_and_migrates(client: &Client, base: &str, s
     );
     let behind = text_of(client, Locator::Css("#stapproblemen [data-step='intake']")).await;
     assert!(
-        behind.contains("niet te bereiken, en daardoor ook de 27 stap(pen)"),
+        behind.contains("niet te bereiken, en daardoor ook de 28 stap(pen)"),
         "{behind}"
     );
     let marked = cell_texts(client, "#regels span.bad").await;

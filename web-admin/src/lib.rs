@@ -277,6 +277,14 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/inwoners/{id}", get(screens::residents::show))
         .route("/inwoners/{id}/bsn", post(screens::residents::show_bsn))
         .route("/inwoners/{id}/aanmelden", post(screens::residents::enrol))
+        .route(
+            "/inwoners/{id}/voorzieningen",
+            post(screens::residents::record_provision),
+        )
+        .route(
+            "/inwoners/{id}/voorzieningen/{kind}/heractiveren",
+            post(screens::residents::reactivate),
+        )
         .route("/casussen", get(screens::case::cases))
         .route("/casussen/{id}", get(screens::case::case_page))
         .route("/casussen/{id}/taken/{task}", get(screens::task::task_page))

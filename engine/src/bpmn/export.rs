@@ -312,6 +312,16 @@ fn node(s: &Step, flows: &[Flow]) -> El {
     for (name, expr) in &s.set {
         ext = ext.child(El::new("doorloop:set").attr("name", name).attr("expr", expr));
     }
+    for p in &s.provisions {
+        ext = ext.child(
+            El::new("doorloop:provision")
+                .attr("kind", &p.kind)
+                .attr("status", p.status.as_str())
+                .opt("start", p.start.clone())
+                .opt("end", p.end.as_ref().map(ToString::to_string))
+                .opt("until", p.until.as_ref().map(ToString::to_string)),
+        );
+    }
     if !ext.children.is_empty() {
         e = e.child(ext);
     }

@@ -7,7 +7,9 @@
 //! `doorloop:stallAfter`, `doorloop:party`, `doorloop:reason`, `doorloop:expected`,
 //! `doorloop:rung`, `doorloop:outcome`, `doorloop:suspend`, `doorloop:extend`,
 //! `doorloop:kind="wait"` (or `"automatic"` on a call activity that does not wait); elements `<doorloop:field name type required label options>`,
-//! `<doorloop:escalation before|after to>` and `<doorloop:set name expr>`. On the process: `doorloop:key`,
+//! `<doorloop:escalation before|after to>`, `<doorloop:set name expr>` and
+//! `<doorloop:provision kind status start end until>`; `doorloop:startPathway` on a step
+//! that starts a linked pathway without being a call activity. On the process: `doorloop:key`,
 //! `doorloop:inactivity`, `doorloop:visitReminders` (comma-separated terms); elements
 //! `<doorloop:role id name organisation>`, `<doorloop:variable …>` (as a field),
 //! `<doorloop:escalation …>` and `<doorloop:message kind subject intro>`.
@@ -151,6 +153,30 @@ pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Ve
         .collect();
     if !sets.is_empty() {
         step.set = sets.into_iter().collect();
+    }
+    if let Some(key) = get(node, "startPathway") {
+        step.start_pathway = Some(key.to_owned());
+    }
+    for p in elements(node, "provision") {
+        let (Some(kind), Some(status)) = (p.attribute("kind"), p.attribute("status")) else {
+            problems.push(format!("`{id}`: doorloop:provision needs kind and status"));
+            continue;
+        };
+        let Some(status) = crate::resident::provision::ProvisionStatus::parse(status) else {
+            problems.push(format!("`{id}`: doorloop:provision status `{status}` is not aangevraagd, actief, slapend or beeindigd"));
+            continue;
+        };
+        step.provisions.push(crate::pathway::model::ProvisionRule {
+            kind: kind.to_owned(),
+            status,
+            start: p.attribute("start").map(str::to_owned),
+            end: p
+                .attribute("end")
+                .and_then(|t| term(&id, "provision end", t, problems)),
+            until: p
+                .attribute("until")
+                .and_then(|t| term(&id, "provision until", t, problems)),
+        });
     }
 }
 

@@ -817,6 +817,7 @@ fn blank_step() -> Step {
         rung: None,
         outcome: None,
         start_pathway: None,
+        provisions: Vec::new(),
         next: Next::None,
         branches: Vec::new(),
         default: None,

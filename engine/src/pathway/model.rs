@@ -219,6 +219,8 @@ pub const KNOWN_OUTCOMES: &[&str] = &[
     "verhuisd",
     "overleden",
     "overgedragen",
+    // Work that is not a trajectory of its own (an expiring provision dealt with).
+    "afgehandeld",
 ];
 
 /// Why a case waits; used for stall reasons and the manager's queue view.
@@ -288,6 +290,9 @@ pub struct Step {
     /// linked case ends, whose outcome becomes the variable `{step id}_uitkomst`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_pathway: Option<String>,
+    /// Provisions of the resident this step changes when it completes (or runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisions: Vec<ProvisionRule>,
     /// Unconditional successor(s): one id, or several for a parallel split.
     #[serde(default, skip_serializing_if = "Next::is_empty")]
     pub next: Next,
@@ -297,6 +302,25 @@ pub struct Step {
     /// Successor when no branch condition holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+}
+
+/// A change a step makes to one of the resident's provisions, e.g.
+/// `{ kind: wmo_begeleiding, status: slapend, until: 12 maanden }` or
+/// `{ kind: loonkostensubsidie, status: actief, start: startdatum, end: 12 maanden }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionRule {
+    pub kind: String,
+    pub status: crate::resident::provision::ProvisionStatus,
+    /// A date field of the case the provision starts on; the day the step completes when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// How long after its start it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Term>,
+    /// For a dormant provision: how long after its start it can be re-activated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Term>,
 }
 
 impl Step {

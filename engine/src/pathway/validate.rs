@@ -458,6 +458,11 @@ impl Validator<'_> {
         if s.kind != StepKind::End && s.outcome.is_some() {
             found.push(unexpected("outcome"));
         }
+        for r in &s.provisions {
+            if !valid_key(&r.kind) {
+                found.push(ProblemKind::BadKey { key: r.kind.clone() });
+            }
+        }
         if let Some(key) = &s.start_pathway {
             if !matches!(s.kind, StepKind::Automatic | StepKind::Wait) {
                 found.push(unexpected("start_pathway"));
@@ -548,6 +553,20 @@ impl Validator<'_> {
                 Some(_) => {}
                 None => {
                     types.insert(f.name.clone(), f.ty);
+                }
+            }
+        }
+        // A provision's start names a date field.
+        for (i, s) in p.steps.iter().enumerate() {
+            for f in s.provisions.iter().filter_map(|r| r.start.as_ref()) {
+                if types.get(f) != Some(&FieldType::Date) {
+                    found.push((
+                        Some(i),
+                        ProblemKind::UnknownVariable {
+                            expr: format!("provisions start: {f}"),
+                            name: f.clone(),
+                        },
+                    ));
                 }
             }
         }

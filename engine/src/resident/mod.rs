@@ -5,6 +5,7 @@
 //! one resident. Pure: no IO, no clock.
 
 pub mod bsn;
+pub mod provision;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;

@@ -103,6 +103,11 @@ pub fn linked_case_of(key: &str) -> Option<&str> {
     key.strip_prefix("link:")?.split(':').nth(1)
 }
 
+/// The timer that applies change `n` of `case` to the resident's provisions.
+pub fn provision_key(case: &str, n: u64) -> String {
+    format!("provision:{case}:{n}")
+}
+
 /// The timer on a linked case that tells the case it came from that it has ended.
 pub fn resume_key(case: &str) -> String {
     format!("resume:{case}")
@@ -128,6 +133,7 @@ impl TimerKey {
             "visit" => TimerKind::VisitReminder,
             "link" => TimerKind::Link,
             "resume" => TimerKind::Resume,
+            "provision" => TimerKind::Provision,
             _ => return None,
         };
         let rung = match kind {

@@ -46,6 +46,8 @@ pub enum TimerKind {
     Link,
     /// Tell the case this one came from that it has ended (on the linked case).
     Resume,
+    /// Apply a step's change to the resident's provisions.
+    Provision,
 }
 
 impl TimerKind {
@@ -59,6 +61,7 @@ impl TimerKind {
             TimerKind::VisitOutcomeMissing => "visit_outcome_missing",
             TimerKind::Link => "link",
             TimerKind::Resume => "resume",
+            TimerKind::Provision => "provision",
         }
     }
 }

@@ -578,7 +578,10 @@ impl<'a> Run<'a> {
         let Some(fired) = clock::TimerKey::parse(key) else {
             return Ok(());
         };
-        if matches!(fired.kind, TimerKind::Link | TimerKind::Resume) {
+        if matches!(
+            fired.kind,
+            TimerKind::Link | TimerKind::Resume | TimerKind::Provision
+        ) {
             // The engine did the work (started the linked case, told the original one);
             // firing only marks the timer done.
             return Ok(());
@@ -730,7 +733,7 @@ impl<'a> Run<'a> {
                 }
             }
             // Handled above, before a task is looked for.
-            TimerKind::Inactivity | TimerKind::Link | TimerKind::Resume => {}
+            TimerKind::Inactivity | TimerKind::Link | TimerKind::Resume | TimerKind::Provision => {}
         }
         Ok(())
     }
@@ -855,6 +858,7 @@ impl<'a> Run<'a> {
         if !data.is_empty() {
             self.emit(EventKind::VariablesSet { values: data.clone() });
         }
+        self.change_provisions(step);
         let rung_field = step
             .fields
             .iter()
@@ -1207,7 +1211,64 @@ impl<'a> Run<'a> {
                 step: Some(step.id.clone()),
             });
         }
+        self.change_provisions(step);
         Ok(())
+    }
+
+    /// The step's changes to the resident's provisions, recorded as events and applied by
+    /// the engine when their timer fires (at once; again after a crash, harmlessly).
+    fn change_provisions(&mut self, step: &Step) {
+        use crate::resident::provision::{ProvisionChange, ProvisionStatus};
+        let Some(resident) = self.state.resident.clone() else {
+            return;
+        };
+        for rule in &step.provisions {
+            let given = rule
+                .start
+                .as_ref()
+                .and_then(|f| self.state.variables.get(f))
+                .and_then(Value::as_str)
+                .and_then(|t| chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
+            let start =
+                given.unwrap_or_else(|| self.now.with_timezone(&chrono_tz::Europe::Amsterdam).date_naive());
+            let nine = chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default();
+            let after = |t: &crate::time::term::Term| {
+                self.calendar
+                    .add(crate::time::calendar::local_moment(start, nine), t, false)
+                    .at
+                    .with_timezone(&chrono_tz::Europe::Amsterdam)
+                    .date_naive()
+            };
+            let starts = given.is_some()
+                || matches!(
+                    rule.status,
+                    ProvisionStatus::Actief | ProvisionStatus::Aangevraagd
+                );
+            let n = self.alloc();
+            let key = clock::provision_key(&self.state.id, n);
+            let change = ProvisionChange {
+                key: key.clone(),
+                resident_id: resident.clone(),
+                kind: rule.kind.clone(),
+                status: rule.status,
+                start_date: starts.then_some(start),
+                end_date: rule.end.as_ref().map(after),
+                dormant_until: rule.until.as_ref().map(after),
+                decision_date: None,
+                decision_ref: None,
+                by: self.actor.clone(),
+                case_id: Some(self.case_id()),
+                at: self.now,
+            };
+            self.emit(EventKind::ProvisionChanged { change });
+            self.effects.push(Effect::SetTimer(Timer {
+                key,
+                case_id: self.case_id(),
+                task: None,
+                kind: TimerKind::Provision,
+                due_at: self.now,
+            }));
+        }
     }
 
     /// Opens a task for a step; returns its id.

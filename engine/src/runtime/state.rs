@@ -281,6 +281,8 @@ impl CaseState {
                 self.add_to_team(&event.actor);
             }
             EventKind::LinkedCaseStarted { link } => self.links.push(link.clone()),
+            // The resident's provisions live beside the case, not in it.
+            EventKind::ProvisionChanged { .. } => {}
             EventKind::LinkedCaseEnded { case, outcome } => {
                 if let Some(l) = self.links.iter_mut().find(|l| &l.case == case) {
                     l.outcome = Some(outcome.clone());
@@ -470,6 +472,10 @@ pub enum EventKind {
         case: String,
         outcome: String,
     },
+    /// A step changed one of the resident's provisions.
+    ProvisionChanged {
+        change: crate::resident::provision::ProvisionChange,
+    },
     TokenPlaced {
         token: u64,
         step: String,
@@ -580,6 +586,7 @@ impl EventKind {
             EventKind::CaseStarted { .. } => "case_started",
             EventKind::LinkedCaseStarted { .. } => "linked_case_started",
             EventKind::LinkedCaseEnded { .. } => "linked_case_ended",
+            EventKind::ProvisionChanged { .. } => "provision_changed",
             EventKind::TokenPlaced { .. } => "token_placed",
             EventKind::TokenMoved { .. } => "token_moved",
             EventKind::TokenRemoved { .. } => "token_removed",

@@ -14,6 +14,7 @@ mod pathways;
 mod people;
 mod postgres;
 mod postgres_insight;
+mod provisions;
 mod residents;
 mod rows;
 mod sqlite;
@@ -36,6 +37,7 @@ use outbox::{attempt_columns, retry_outcome};
 pub use pathways::Pathways;
 pub use people::{AccessEntry, ApiToken, CaseSummary, People, User, UserRole, WorkFilter};
 pub use postgres::PostgresStore;
+pub use provisions::Provisions;
 pub use residents::{ResidentRow, Residents, StoredQuery, Viewer};
 pub use rows::CaseWrite;
 pub use sqlite::SqliteStore;
@@ -180,7 +182,9 @@ pub struct Broadcast {
 
 /// Persistence for pathways, cases, their events and effects.
 #[async_trait]
-pub trait Store: InsightStore + IdentityStore + People + Outbox + Pathways + Residents + Send + Sync {
+pub trait Store:
+    InsightStore + IdentityStore + People + Outbox + Pathways + Residents + Provisions + Send + Sync
+{
     fn backend(&self) -> Backend;
 
     /// The database's durability settings (WAL + synchronous=FULL; fsync + synchronous_commit).
@@ -552,6 +556,7 @@ macro_rules! backend_impls {
         super::residents::resident_row_fn!($row);
         super::residents::residents_impl!($store);
         super::residents::insert_words_fn!($db);
+        super::provisions::provisions_impl!($store, $row);
         super::case_summary_row_fn!($row);
         super::people::user_row_fn!($row);
         super::people::people_impl!($store);

@@ -243,6 +243,7 @@ fn kind_of_key(key: &str) -> &'static str {
         Some("visit") => "visit_reminder",
         Some("link") => "link",
         Some("resume") => "resume",
+        Some("provision") => "provision",
         _ => "other",
     }
 }

@@ -453,3 +453,157 @@ pub(crate) async fn a_fall_back_starts_a_linked_case_and_its_end_resumes_the_lin
         .collect();
     assert_eq!(CaseState::replay(&work.id, &events).links, resumed.links);
 }
+
+const PROVIDE: &str = "key: voorzien\nname: Voorzien\nroles:\n  coach: { name: Coach }\nsteps:\n  - id: start\n    kind: start\n    next: werk\n  - id: werk\n    kind: task\n    role: coach\n    fields:\n      - { name: startdatum, type: date, required: true, label: Startdatum }\n    provisions:\n      - { kind: wmo_begeleiding, status: slapend, until: 12 maanden }\n      - { kind: loonkostensubsidie, status: actief, start: startdatum, end: 2 maanden }\n    next: einde\n  - id: einde\n    kind: end\n    outcome: betaald_werk\n";
+
+const EXPIRY: &str = include_str!("../../../workflows/voorziening-verloopt.yaml");
+
+/// A step changes provisions (applied once, however often the timer fires); a dormant
+/// indication is re-activated in one action, starting the fall-back pathway; a provision
+/// about to end opens work once.
+pub(crate) async fn steps_and_people_change_provisions_and_expiry_opens_work(f: Fixture) {
+    use doorloop_engine::resident::provision::{ProvisionChange, ProvisionStatus};
+    use doorloop_engine::scheduler::Scheduler;
+    let clock = Arc::new(doorloop_engine::time::clock::ManualClock::new(t0()));
+    let engine = Arc::new(Engine::with_clock(
+        f.store().await,
+        Calendar::default(),
+        clock.clone(),
+    ));
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
+    engine.publish_yaml(PROVIDE, t0()).await.unwrap();
+    let r = engine
+        .add_resident(&person("Pablo", "Verhoeven", None, None), t0())
+        .await
+        .unwrap();
+    // Recorded by hand first: an active Wmo indication.
+    let by_hand = ProvisionChange {
+        key: "hand-1".into(),
+        resident_id: r.id.clone(),
+        kind: "wmo_begeleiding".into(),
+        status: ProvisionStatus::Actief,
+        start_date: chrono::NaiveDate::from_ymd_opt(2025, 1, 1),
+        end_date: chrono::NaiveDate::from_ymd_opt(2027, 12, 31),
+        dormant_until: None,
+        decision_date: chrono::NaiveDate::from_ymd_opt(2024, 12, 15),
+        decision_ref: Some("WMO-2024-118".into()),
+        by: "anna".into(),
+        case_id: None,
+        at: t0(),
+    };
+    engine.record_provision(&by_hand).await.unwrap();
+    let bad = ProvisionChange {
+        kind: "fiets".into(),
+        key: "hand-2".into(),
+        ..by_hand.clone()
+    };
+    assert!(matches!(
+        engine.record_provision(&bad).await,
+        Err(EngineError::Provision(_))
+    ));
+
+    let case = engine
+        .start_case("voorzien", None, "anna", &r.id, BTreeMap::new(), t0())
+        .await
+        .unwrap()
+        .state;
+    let done = Command::new(
+        "anna",
+        Action::CompleteTask {
+            task: TaskRef("werk".into()),
+            data: data(json!({"startdatum": "2026-12-01"})),
+        },
+    );
+    engine.execute(&case.id, done, t0()).await.unwrap();
+    let scheduler = Scheduler::new(engine.clone(), clock.clone(), "w", Vec::new());
+    assert_eq!(scheduler.tick().await.unwrap().fired, 2, "two provision timers");
+    let provisions = engine.store().provisions(&r.id).await.unwrap();
+    let wmo = provisions.iter().find(|p| p.kind == "wmo_begeleiding").unwrap();
+    assert_eq!(wmo.status, ProvisionStatus::Slapend);
+    assert_eq!(
+        wmo.start_date,
+        chrono::NaiveDate::from_ymd_opt(2025, 1, 1),
+        "the indication's start is kept"
+    );
+    assert_eq!(
+        wmo.dormant_until,
+        chrono::NaiveDate::from_ymd_opt(2027, 11, 23),
+        "twelve months from the step"
+    );
+    assert_eq!(wmo.decision_ref.as_deref(), Some("WMO-2024-118"));
+    assert_eq!(wmo.case_id.as_deref(), Some(case.id.as_str()));
+    let lks = provisions
+        .iter()
+        .find(|p| p.kind == "loonkostensubsidie")
+        .unwrap();
+    assert_eq!(
+        (lks.status, lks.start_date, lks.end_date),
+        (
+            ProvisionStatus::Actief,
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 1),
+            chrono::NaiveDate::from_ymd_opt(2027, 2, 1)
+        )
+    );
+    // A timer that fires again (a crash before it was marked done) applies nothing twice.
+    let key = engine
+        .store()
+        .provision_changes(&r.id)
+        .await
+        .unwrap()
+        .iter()
+        .find(|c| c.kind == "loonkostensubsidie")
+        .unwrap()
+        .key
+        .clone();
+    engine.apply_provision_timer(&case.id, &key).await.unwrap();
+    assert_eq!(engine.store().provision_changes(&r.id).await.unwrap().len(), 3);
+
+    // Expiry: the subsidy ends 1 Feb 2027; eight weeks before, work opens — once.
+    engine.publish_yaml(EXPIRY, t0()).await.unwrap();
+    assert_eq!(
+        engine.open_expiry_work(t0()).await.unwrap(),
+        0,
+        "not yet within notice"
+    );
+    let notice = t0() + Duration::days(20);
+    assert_eq!(engine.open_expiry_work(notice).await.unwrap(), 1);
+    assert_eq!(engine.open_expiry_work(notice).await.unwrap(), 0, "once");
+    let line = engine.line(&r.id).await.unwrap();
+    let expiry = line
+        .cases
+        .iter()
+        .find(|(c, _)| c.pathway_key == "voorziening-verloopt")
+        .unwrap();
+    let open: Vec<&str> = expiry.1.tasks.values().map(|t| t.step.as_str()).collect();
+    assert_eq!(
+        open,
+        vec!["werk_beslissen"],
+        "the klantmanager decides on a subsidy"
+    );
+
+    // Re-activation: one action, and the fall-back pathway starts for the same resident.
+    let fall_back = engine
+        .reactivate(&r.id, "wmo_begeleiding", "anna", notice)
+        .await
+        .unwrap();
+    let wmo = engine
+        .store()
+        .provisions(&r.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.kind == "wmo_begeleiding")
+        .unwrap();
+    assert_eq!((wmo.status, wmo.dormant_until), (ProvisionStatus::Actief, None));
+    assert_eq!(
+        engine.load_fresh(&fall_back).await.unwrap().pathway_key,
+        "simpel-switchen"
+    );
+    assert!(
+        matches!(
+            engine.reactivate(&r.id, "wmo_begeleiding", "anna", notice).await,
+            Err(EngineError::Provision(_))
+        ),
+        "only a dormant provision is re-activated"
+    );
+}

@@ -819,11 +819,13 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
     paths(list_cases, get_case, start_case, list_tasks, claim, release, complete, list_pathways, get_pathway, publish, list_stalls,
-          residents::find, residents::create, residents::get, residents::bsn),
+          residents::find, residents::create, residents::get, residents::bsn, residents::record_provision,
+          residents::reactivate),
     components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, TaskOut, StartCase, CompleteTask,
                         PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
                         residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
-                        residents::BsnOut, crate::residents::ResidentFields)),
+                        residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
+                        residents::ProvisionIn, residents::ReactivatedOut)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
@@ -862,5 +864,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/api/v1/residents/{id}", routing::get(residents::get))
         .route("/api/v1/residents/{id}/bsn", routing::get(residents::bsn))
+        .route(
+            "/api/v1/residents/{id}/provisions",
+            routing::post(residents::record_provision),
+        )
+        .route(
+            "/api/v1/residents/{id}/provisions/{kind}/reactivate",
+            routing::post(residents::reactivate),
+        )
         .route("/api/v1/{*rest}", routing::any(unknown_endpoint))
 }

@@ -8,8 +8,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
+use doorloop_engine::engine::EngineError;
 use doorloop_engine::line::LadderPoint;
 use doorloop_engine::resident::Resident;
+use doorloop_engine::resident::provision::{ProvisionChange, ProvisionStatus};
 use doorloop_engine::store::UserRole;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -115,6 +117,51 @@ pub struct ResidentLineOut {
     team: Vec<TeamMemberOut>,
     /// Open work, soonest deadline first.
     next: Vec<NextOut>,
+    /// Provisions by kind.
+    provisions: Vec<ProvisionOut>,
+}
+
+/// A provision as it stands.
+#[derive(Serialize, ToSchema)]
+pub struct ProvisionOut {
+    kind: String,
+    label: String,
+    law: String,
+    /// aangevraagd, actief, slapend or beeindigd
+    status: String,
+    start_date: Option<NaiveDate>,
+    end_date: Option<NaiveDate>,
+    dormant_until: Option<NaiveDate>,
+    decision_date: Option<NaiveDate>,
+    decision_ref: Option<String>,
+    decided_by: Option<String>,
+    case_id: Option<String>,
+}
+
+/// A provision recorded by hand.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionIn {
+    /// A kind the installation knows (`wmo_begeleiding`, `loonkostensubsidie`, …).
+    kind: String,
+    /// aangevraagd, actief, slapend or beeindigd
+    status: String,
+    #[serde(default)]
+    start_date: Option<NaiveDate>,
+    #[serde(default)]
+    end_date: Option<NaiveDate>,
+    #[serde(default)]
+    dormant_until: Option<NaiveDate>,
+    #[serde(default)]
+    decision_date: Option<NaiveDate>,
+    #[serde(default)]
+    decision_ref: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReactivatedOut {
+    /// The fall-back case started.
+    case_id: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -208,7 +255,32 @@ pub async fn get(
             visit_at: w.task.visit.as_ref().map(|v| v.at),
         })
         .collect();
+    let kinds = app.engine.provision_kinds();
+    let provisions = app
+        .engine
+        .store()
+        .provisions(&id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let kind = kinds.iter().find(|k| k.key == p.kind);
+            ProvisionOut {
+                label: kind.map(|k| k.label.clone()).unwrap_or_else(|| p.kind.clone()),
+                law: kind.map(|k| k.law.clone()).unwrap_or_default(),
+                kind: p.kind,
+                status: p.status.as_str().to_owned(),
+                start_date: p.start_date,
+                end_date: p.end_date,
+                dormant_until: p.dormant_until,
+                decision_date: p.decision_date,
+                decision_ref: p.decision_ref,
+                decided_by: p.decided_by,
+                case_id: p.case_id,
+            }
+        })
+        .collect();
     Ok(Json(ResidentLineOut {
+        provisions,
         resident: ResidentOut::from(&line.resident),
         cases: line.cases.iter().map(|(c, _)| CaseOut::from(c.clone())).collect(),
         ladder: line.ladder().iter().map(LadderOut::from).collect(),
@@ -231,4 +303,77 @@ pub async fn bsn(
     Ok(Json(BsnOut {
         bsn: bsn.map(|b| b.expose().to_owned()),
     }))
+}
+
+#[utoipa::path(post, path = "/api/v1/residents/{id}/provisions", tag = "residents", request_body = ProvisionIn,
+    params(("id" = String, Path, description = "Resident id")),
+    responses((status = 204, description = "Recorded"),
+              (status = 422, description = "Unknown kind or status, or dates out of order; `field` names it", body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn record_provision(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ProvisionIn>,
+) -> ApiResult<StatusCode> {
+    require(&user, &[UserRole::Consultant])?;
+    visible_line(&app, &user, &id, "api: voorziening vastleggen").await?;
+    let status = ProvisionStatus::parse(&body.status).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field_invalid",
+            "status must be aangevraagd, actief, slapend or beeindigd",
+            Some("status"),
+        )
+    })?;
+    let change = ProvisionChange {
+        key: format!("api:{}", uuid::Uuid::now_v7()),
+        resident_id: id,
+        kind: body.kind,
+        status,
+        start_date: body.start_date,
+        end_date: body.end_date,
+        dormant_until: body.dormant_until,
+        decision_date: body.decision_date,
+        decision_ref: body.decision_ref,
+        by: user.id.clone(),
+        case_id: None,
+        at: app.clock.now(),
+    };
+    match app.engine.record_provision(&change).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(EngineError::Provision(p)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field_invalid",
+            p.message,
+            Some(p.field),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/residents/{id}/provisions/{kind}/reactivate", tag = "residents",
+    params(("id" = String, Path, description = "Resident id"), ("kind" = String, Path, description = "Provision kind")),
+    responses((status = 201, body = ReactivatedOut),
+              (status = 422, description = "The provision is not dormant", body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn reactivate(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path((id, kind)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<ReactivatedOut>)> {
+    require(&user, &[UserRole::Consultant])?;
+    visible_line(&app, &user, &id, "api: voorziening heractiveren").await?;
+    match app.engine.reactivate(&id, &kind, &user.id, app.clock.now()).await {
+        Ok(case_id) => Ok((StatusCode::CREATED, Json(ReactivatedOut { case_id }))),
+        Err(EngineError::Provision(p)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "action_not_allowed",
+            p.message,
+            Some(p.field),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }

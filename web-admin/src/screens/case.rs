@@ -53,6 +53,11 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
         } => format!("Overgezet van versie {from_version} naar versie {to_version}"),
         EventKind::TaskMoved { step: s, .. } => format!("Taak verplaatst naar: {}", step(s)),
         EventKind::VariablesSet { .. } => "Gegevens bijgewerkt".to_owned(),
+        EventKind::ProvisionChanged { change } => format!(
+            "Voorziening {}: {}",
+            change.kind.replace('_', " "),
+            change.status.label()
+        ),
         EventKind::LinkedCaseStarted { link } => format!("Gekoppeld traject gestart: {}", link.pathway),
         EventKind::LinkedCaseEnded { outcome, .. } => {
             format!("Gekoppeld traject afgerond: {}", outcome.replace('_', " "))

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, NaiveDate};
 use doorloop_engine::engine::EngineError;
 use doorloop_engine::line::Line;
+use doorloop_engine::resident::provision::{ProvisionChange, ProvisionStatus};
 use doorloop_engine::resident::{Bsn, Resident};
 use doorloop_engine::store::UserRole;
 use serde::Deserialize;
@@ -170,6 +171,8 @@ pub async fn create(State(app): Shared, form: CsrfForm) -> WebResult<Response> {
 #[derive(Deserialize, Default)]
 pub struct ShowQuery {
     nieuw: Option<String>,
+    /// A provision was just recorded.
+    voorziening: Option<String>,
 }
 
 /// `GET /inwoners/{id}`
@@ -180,9 +183,11 @@ pub async fn show(
     Query(q): Query<ShowQuery>,
 ) -> WebResult<Response> {
     let (line, may_act) = visible_line(&app, &viewer.user, &id, "inwonerpagina").await?;
-    let flash = q
-        .nieuw
-        .map(|_| "Inwoner vastgelegd. Meld de inwoner hieronder aan voor een traject.");
+    let flash = match (q.nieuw, q.voorziening) {
+        (Some(_), _) => Some("Inwoner vastgelegd. Meld de inwoner hieronder aan voor een traject."),
+        (_, Some(_)) => Some("Voorziening vastgelegd."),
+        _ => None,
+    };
     render(&app, &viewer, &line, may_act, None, flash).await
 }
 
@@ -304,7 +309,48 @@ async fn render(
             "visit": w.task.visit.as_ref().map(|v| crate::views::date_time(v.at)),
         }));
     }
-    let pathways: Vec<Value> = names.iter().map(|(k, n)| json!({"key": k, "name": n})).collect();
+    let pathways: Vec<Value> = names
+        .iter()
+        .filter(|(k, _)| k != doorloop_engine::line::EXPIRY_PATHWAY)
+        .map(|(k, n)| json!({"key": k, "name": n}))
+        .collect();
+    let kinds = app.engine.provision_kinds();
+    let kind_label = |key: &str| {
+        kinds
+            .iter()
+            .find(|k| k.key == key)
+            .map(|k| (k.label.clone(), k.law.clone()))
+            .unwrap_or_else(|| (key.replace('_', " "), String::new()))
+    };
+    let mut provisions = Vec::new();
+    for p in app.engine.store().provisions(&r.id).await? {
+        let (label, law) = kind_label(&p.kind);
+        let decided_by = match &p.decided_by {
+            Some(u) => Some(user_name(u).await?),
+            None => None,
+        };
+        provisions.push(json!({
+            "kind": p.kind, "label": label, "law": law, "status": p.status.as_str(), "status_label": p.status.label(),
+            "start": birth(p.start_date), "end": birth(p.end_date), "dormant_until": birth(p.dormant_until),
+            "decision_date": birth(p.decision_date), "decision_ref": p.decision_ref, "decided_by": decided_by,
+            "dormant": p.status == ProvisionStatus::Slapend,
+        }));
+    }
+    let mut history = Vec::new();
+    for c in app.engine.store().provision_changes(&r.id).await?.iter().take(20) {
+        history.push(json!({
+            "at": crate::views::date_time(c.at), "label": kind_label(&c.kind).0, "status_label": c.status.label(),
+            "by": user_name(&c.by).await?, "case_id": c.case_id,
+        }));
+    }
+    let kind_options: Vec<Value> = kinds
+        .iter()
+        .map(|k| json!({"key": k.key, "label": k.label}))
+        .collect();
+    let status_options: Vec<Value> = ProvisionStatus::ALL
+        .iter()
+        .map(|s| json!({"key": s.as_str(), "label": s.label()}))
+        .collect();
     let mut data = base(viewer, &r.display_name(), "inwoners");
     data.insert(
         "r".into(),
@@ -325,8 +371,92 @@ async fn render(
     data.insert("team".into(), Value::Array(team));
     data.insert("next".into(), Value::Array(next));
     data.insert("pathways".into(), Value::Array(pathways));
+    data.insert("provisions".into(), Value::Array(provisions));
+    data.insert("provision_history".into(), Value::Array(history));
+    data.insert("kind_options".into(), Value::Array(kind_options));
+    data.insert("status_options".into(), Value::Array(status_options));
     if let Some(f) = flash {
         data.insert("flash".into(), json!(f));
     }
     Ok(page(StatusCode::OK, "resident", Value::Object(data)))
+}
+
+/// `POST /inwoners/{id}/voorzieningen`: a consultant records a provision by hand.
+pub async fn record_provision(
+    State(app): Shared,
+    Path(id): Path<String>,
+    form: CsrfForm,
+) -> WebResult<Response> {
+    let user = &form.viewer.user;
+    auth::require(user, &[UserRole::Consultant])?;
+    visible_line(&app, user, &id, "voorziening vastleggen").await?;
+    let date = |field: &'static str| -> WebResult<Option<NaiveDate>> {
+        match form.get(field).map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => doorloop_engine::resident::parse_date(v).map(Some).ok_or_else(|| {
+                WebError::BadRequest(format!("{} is geen datum (dd-mm-jjjj).", provision_field(field)))
+            }),
+        }
+    };
+    let status = form
+        .get("status")
+        .and_then(ProvisionStatus::parse)
+        .ok_or_else(|| WebError::BadRequest("Kies een status.".into()))?;
+    let now = app.clock.now();
+    let change = ProvisionChange {
+        key: format!("hand:{}", uuid::Uuid::now_v7()),
+        resident_id: id.clone(),
+        kind: form.get("soort").unwrap_or_default().to_owned(),
+        status,
+        start_date: date("begin")?,
+        end_date: date("einde")?,
+        dormant_until: date("slapend_tot")?,
+        decision_date: date("besluitdatum")?,
+        decision_ref: form
+            .get("kenmerk")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned),
+        by: user.id.clone(),
+        case_id: None,
+        at: now,
+    };
+    match app.engine.record_provision(&change).await {
+        Ok(()) => Ok(Redirect::to(&format!("/inwoners/{id}?voorziening=1#voorzieningen")).into_response()),
+        Err(EngineError::Provision(p)) => Err(WebError::BadRequest(format!(
+            "{}: {}.",
+            provision_field(p.field),
+            p.message
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn provision_field(field: &str) -> &str {
+    match field {
+        "kind" | "soort" => "Soort",
+        "begin" => "Begindatum",
+        "einde" | "end_date" => "Einddatum",
+        "slapend_tot" => "Slapend tot",
+        "besluitdatum" => "Besluitdatum",
+        "decision_ref" => "Kenmerk",
+        other => other,
+    }
+}
+
+/// `POST /inwoners/{id}/voorzieningen/{kind}/heractiveren`: a dormant provision becomes
+/// active in one action, and the fall-back pathway starts.
+pub async fn reactivate(
+    State(app): Shared,
+    Path((id, kind)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Response> {
+    let user = &form.viewer.user;
+    auth::require(user, &[UserRole::Consultant])?;
+    visible_line(&app, user, &id, "voorziening heractiveren").await?;
+    match app.engine.reactivate(&id, &kind, &user.id, app.clock.now()).await {
+        Ok(case) => Ok(Redirect::to(&format!("/casussen/{case}?klaar=1")).into_response()),
+        Err(EngineError::Provision(p)) => Err(WebError::BadRequest(format!("{}.", capitalised(&p.message)))),
+        Err(e) => Err(e.into()),
+    }
 }
