@@ -398,6 +398,38 @@ pub enum ResidentCmd {
     },
     /// Find residents by name prefix, reference, date of birth or BSN (logged).
     Find { query: String },
-    /// A resident's line: cases, ladder, the people who work with them, what happens next (logged).
+    /// A resident's line: cases, ladder, provisions, the people who work with them, what
+    /// happens next (logged).
     Show { resident: String },
+    /// Record a provision of a resident by hand (kind: wmo_begeleiding, dagbesteding,
+    /// bijstand, wia, wajong, loonkostensubsidie, jobcoaching, beschut_werk, …).
+    Provision {
+        resident: String,
+        #[arg(long)]
+        kind: String,
+        /// aangevraagd, actief, slapend or beeindigd.
+        #[arg(long)]
+        status: String,
+        /// dd-mm-jjjj or jjjj-mm-dd.
+        #[arg(long)]
+        start: Option<String>,
+        #[arg(long)]
+        end: Option<String>,
+        #[arg(long)]
+        dormant_until: Option<String>,
+        #[arg(long)]
+        decision_date: Option<String>,
+        #[arg(long)]
+        decision_ref: Option<String>,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+    /// Re-activate a dormant provision and start the fall-back pathway; prints the case id.
+    Reactivate {
+        resident: String,
+        #[arg(long)]
+        kind: String,
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
 }

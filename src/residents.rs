@@ -4,6 +4,7 @@
 use anyhow::Context;
 use chrono::Utc;
 use doorloop_engine::engine::Engine;
+use doorloop_engine::resident::provision::{ProvisionChange, ProvisionStatus};
 use doorloop_engine::resident::{Bsn, ResidentInput, parse_date};
 use doorloop_engine::store::AccessEntry;
 
@@ -100,6 +101,47 @@ pub async fn run(engine: &Engine, cmd: ResidentCmd) -> anyhow::Result<()> {
                 );
             }
         }
+        ResidentCmd::Provision {
+            resident,
+            kind,
+            status,
+            start,
+            end,
+            dormant_until,
+            decision_date,
+            decision_ref,
+            by,
+        } => {
+            let r = engine.resident_by_key(&resident).await?;
+            let date = |flag: &str, v: Option<String>| -> anyhow::Result<Option<chrono::NaiveDate>> {
+                v.map(|d| {
+                    parse_date(d.trim()).with_context(|| format!("--{flag} `{d}` is not a date (dd-mm-jjjj)"))
+                })
+                .transpose()
+            };
+            let change = ProvisionChange {
+                key: format!("cli:{}", uuid::Uuid::now_v7()),
+                resident_id: r.id.clone(),
+                kind,
+                status: ProvisionStatus::parse(&status).with_context(|| {
+                    format!("--status `{status}`: use aangevraagd, actief, slapend or beeindigd")
+                })?,
+                start_date: date("start", start)?,
+                end_date: date("end", end)?,
+                dormant_until: date("dormant-until", dormant_until)?,
+                decision_date: date("decision-date", decision_date)?,
+                decision_ref,
+                by,
+                case_id: None,
+                at: Utc::now(),
+            };
+            engine.record_provision(&change).await?;
+            println!("{} {}: {}", r.reference, change.kind, change.status.label());
+        }
+        ResidentCmd::Reactivate { resident, kind, by } => {
+            let r = engine.resident_by_key(&resident).await?;
+            println!("{}", engine.reactivate(&r.id, &kind, &by, Utc::now()).await?);
+        }
         ResidentCmd::Show { resident } => {
             let r = engine.resident_by_key(&resident).await?;
             let line = engine.line(&r.id).await?;
@@ -159,6 +201,25 @@ pub async fn run(engine: &Engine, cmd: ResidentCmd) -> anyhow::Result<()> {
                             .due
                             .as_ref()
                             .map(|d| d.at.format("%d-%m-%Y").to_string())
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            let provisions = engine.store().provisions(&r.id).await?;
+            if !provisions.is_empty() {
+                println!("\nvoorzieningen:");
+                let d = |d: Option<chrono::NaiveDate>| {
+                    d.map(|d| d.format("%d-%m-%Y").to_string()).unwrap_or_default()
+                };
+                for p in provisions {
+                    println!(
+                        "  {:<20} {:<12} {:>10} – {:<10}{}",
+                        p.kind,
+                        p.status.label(),
+                        d(p.start_date),
+                        d(p.end_date),
+                        p.dormant_until
+                            .map(|u| format!("  slapend tot {}", u.format("%d-%m-%Y")))
                             .unwrap_or_default()
                     );
                 }

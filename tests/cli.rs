@@ -239,7 +239,46 @@ fn publish_start_complete_show(db: &Db) {
         .trim()
         .to_owned();
     assert_eq!(case.len(), 36, "a uuid: {case}");
+    db.ok(&[
+        "resident",
+        "provision",
+        &pablo,
+        "--kind",
+        "wmo_begeleiding",
+        "--status",
+        "actief",
+        "--start",
+        "01-01-2025",
+        "--decision-ref",
+        "WMO-2024-118",
+    ]);
+    let err = db.fails(&[
+        "resident",
+        "provision",
+        &pablo,
+        "--kind",
+        "fiets",
+        "--status",
+        "actief",
+    ]);
+    assert!(err.contains("onbekende soort voorziening `fiets`"), "{err}");
+    let err = db.fails(&[
+        "resident",
+        "provision",
+        &pablo,
+        "--kind",
+        "wmo_begeleiding",
+        "--status",
+        "weg",
+    ]);
+    assert!(err.contains("--status `weg`"), "{err}");
+    let err = db.fails(&["resident", "reactivate", &pablo, "--kind", "wmo_begeleiding"]);
+    assert!(err.contains("niet slapend"), "{err}");
     let line = db.ok(&["resident", "show", &pablo]);
+    assert!(
+        line.contains("wmo_begeleiding") && line.contains("actief") && line.contains("01-01-2025"),
+        "{line}"
+    );
     assert!(
         line.contains(&case) && line.contains("signaal") && line.contains("anna"),
         "{line}"

@@ -247,6 +247,17 @@ impl Engine {
         Ok(())
     }
 
+    /// Applies every provision change a case's steps recorded (for loaders that run cases
+    /// without a scheduler; safe to repeat).
+    pub async fn apply_case_provisions(&self, case: &str) -> Result<()> {
+        for e in self.store().events(case).await? {
+            if let crate::runtime::EventKind::ProvisionChanged { change } = &e.event.kind {
+                self.store().apply_provision_change(change).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Records a provision change made by hand (after checking it).
     pub async fn record_provision(&self, change: &ProvisionChange) -> Result<()> {
         change.check(self.provision_kinds())?;

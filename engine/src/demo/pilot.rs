@@ -142,6 +142,26 @@ pub async fn load(engine: &Engine, first: DateTime<Utc>, spacing: Duration) -> R
         for _ in 0..n {
             let start = first + spacing * i32::try_from(i).unwrap_or(i32::MAX);
             let resident = super::people::add(engine, i, start).await?;
+            // Everyone in the pilot came from Wmo support: begeleiding, and dagbesteding.
+            for kind in ["wmo_begeleiding", "dagbesteding"] {
+                let since = start - Duration::days(400);
+                engine
+                    .record_provision(&crate::resident::provision::ProvisionChange {
+                        key: format!("demo:{}:{kind}", resident.id),
+                        resident_id: resident.id.clone(),
+                        kind: kind.into(),
+                        status: crate::resident::provision::ProvisionStatus::Actief,
+                        start_date: Some(since.date_naive()),
+                        end_date: Some((since + Duration::days(5 * 365)).date_naive()),
+                        dormant_until: None,
+                        decision_date: Some(since.date_naive()),
+                        decision_ref: Some(format!("WMO-{}-{:03}", since.format("%Y"), i + 100)),
+                        by: "wmo-consulent-1".into(),
+                        case_id: None,
+                        at: since,
+                    })
+                    .await?;
+            }
             let out = engine
                 .start_case(
                     PATHWAY,
@@ -228,6 +248,9 @@ pub async fn load(engine: &Engine, first: DateTime<Utc>, spacing: Duration) -> R
                     .push((done_at - task.opened_at).num_hours());
                 now = now.max(done_at);
             }
+            // The steps' changes to the resident's provisions, applied now rather than by
+            // the scheduler (whose timers find them applied and do nothing).
+            engine.apply_case_provisions(&id).await?;
             pilot.last_event = Some(pilot.last_event.map_or(now, |l| l.max(now)));
             pilot.cases.push((id, route));
             i += 1;
