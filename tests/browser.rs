@@ -421,6 +421,16 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             width.as_u64().unwrap_or(0) > 200,
             "the pathway graph rendered: {width}"
         );
+        let plan = text_of(&client, Locator::Id("plan")).await;
+        assert!(
+            plan.contains("Ik wil")
+                && plan.contains("Werken in de groenvoorziening")
+                && plan.contains("Huidige uitkering")
+                && plan.contains("bijstand"),
+            "the kitchen-table answers on the case page: {plan}"
+        );
+        let resident = text_of(&client, Locator::Id("inwoner")).await;
+        assert!(resident.contains("Pablo Verhoeven"), "{resident}");
         shot(&client, "04-casuspagina").await;
 
         // Inwoners: anna searches Pablo by the start of his name and opens his line.

@@ -215,6 +215,7 @@ async fn visit_invitations_updates_and_reminders(f: Fixture) {
         "defaults:\n",
         "defaults:\n  messages:\n    visit_reminder: { subject: \"Denk aan het bezoek van {{visit.date}} (casus {{case.reference}})\" }\n",
     );
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(&yaml, t0()).await.unwrap();
     let clock = Arc::new(ManualClock::new(t0()));
     let notifier = Notifier::new(engine.clone(), config(Some(sink.url())), clock.clone(), "n1").unwrap();

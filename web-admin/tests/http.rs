@@ -575,7 +575,11 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
 async fn api_pathways_and_stalls(f: Fixture) {
     let (status, list) = f.api("carla", "GET", "/api/v1/pathways", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        3,
+        "van-zorg-naar-werk, the visit test, simpel-switchen"
+    );
     let (status, p) = f
         .api(
             "anna",

@@ -121,6 +121,10 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
             p.defaults.inactivity.as_ref().map(ToString::to_string),
         )
         .opt(
+            "doorloop:summary",
+            (!p.summary.is_empty()).then(|| p.summary.join(",")),
+        )
+        .opt(
             "doorloop:visitReminders",
             (!p.defaults.visit_reminders.is_empty()).then(|| {
                 p.defaults

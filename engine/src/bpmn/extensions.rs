@@ -10,7 +10,8 @@
 //! `<doorloop:escalation before|after to>`, `<doorloop:set name expr>` and
 //! `<doorloop:provision kind status start end until>`; `doorloop:startPathway` on a step
 //! that starts a linked pathway without being a call activity. On the process: `doorloop:key`,
-//! `doorloop:inactivity`, `doorloop:visitReminders` (comma-separated terms); elements
+//! `doorloop:inactivity`, `doorloop:visitReminders` (comma-separated terms), `doorloop:summary`
+//! (comma-separated field names); elements
 //! `<doorloop:role id name organisation>`, `<doorloop:variable …>` (as a field),
 //! `<doorloop:escalation …>` and `<doorloop:message kind subject intro>`.
 
@@ -188,6 +189,9 @@ pub(super) fn apply_process(process: &Node<'_, '_>, pathway: &mut Pathway, probl
     }
     if let Some(t) = get(process, "inactivity") {
         pathway.defaults.inactivity = term(&id, "inactivity", t, problems);
+    }
+    if let Some(fields) = get(process, "summary") {
+        pathway.summary = list(fields);
     }
     if let Some(list_text) = get(process, "visitReminders") {
         pathway.defaults.visit_reminders = list(list_text)

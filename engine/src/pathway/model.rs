@@ -29,6 +29,9 @@ pub struct Pathway {
     pub variables: Vec<Field>,
     #[serde(default)]
     pub defaults: Defaults,
+    /// The fields the case page shows first, as the case's plan (`summary: [ik_wil, plan]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summary: Vec<String>,
     pub steps: Vec<Step>,
 }
 

@@ -556,6 +556,18 @@ impl Validator<'_> {
                 }
             }
         }
+        // The summary names fields.
+        for name in &p.summary {
+            if !types.contains_key(name) {
+                found.push((
+                    None,
+                    ProblemKind::UnknownVariable {
+                        expr: format!("summary: {name}"),
+                        name: name.clone(),
+                    },
+                ));
+            }
+        }
         // A provision's start names a date field.
         for (i, s) in p.steps.iter().enumerate() {
             for f in s.provisions.iter().filter_map(|r| r.start.as_ref()) {

@@ -458,7 +458,8 @@ impl<'a> Run<'a> {
         let Some(pathway) = step.start_pathway.clone() else {
             return;
         };
-        let n = self.alloc();
+        // Named after the event that records it: deterministic, unique, and replayed as is.
+        let n = self.state.seq + 1;
         let case = format!("{}-{n}", self.state.id);
         self.emit(EventKind::LinkedCaseStarted {
             link: state::Link {
@@ -1244,7 +1245,7 @@ impl<'a> Run<'a> {
                     rule.status,
                     ProvisionStatus::Actief | ProvisionStatus::Aangevraagd
                 );
-            let n = self.alloc();
+            let n = self.state.seq + 1;
             let key = clock::provision_key(&self.state.id, n);
             let change = ProvisionChange {
                 key: key.clone(),

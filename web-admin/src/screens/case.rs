@@ -66,6 +66,116 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
     })
 }
 
+/// The definition of a field by name: the pathway's variables, then every step's form.
+fn field_of<'p>(pv: &'p PathwayVersion, name: &str) -> Option<&'p doorloop_engine::pathway::model::Field> {
+    pv.pathway
+        .variables
+        .iter()
+        .chain(pv.pathway.steps.iter().flat_map(|s| s.fields.iter()))
+        .find(|f| f.name == name)
+}
+
+/// A field's value as people read it: Ja/Nee, option words, rung names, Dutch dates.
+fn shown_value(pv: &PathwayVersion, name: &str, value: &Value) -> String {
+    use doorloop_engine::pathway::model::FieldType;
+    let ty = field_of(pv, name).map(|f| f.ty);
+    match (ty, value) {
+        (_, Value::Bool(true)) => "Ja".into(),
+        (_, Value::Bool(false)) => "Nee".into(),
+        (Some(FieldType::Rung), Value::Number(n)) => forms::rung_label(n.as_u64().unwrap_or_default()).into(),
+        (Some(FieldType::Date), Value::String(d)) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(|d| d.format("%d-%m-%Y").to_string())
+            .unwrap_or_else(|_| d.clone()),
+        (Some(FieldType::Choice), Value::String(o)) => o.replace('_', " "),
+        (_, Value::String(t)) => t.clone(),
+        (_, Value::Null) => "–".into(),
+        (_, other) => other.to_string(),
+    }
+}
+
+fn field_label(pv: &PathwayVersion, name: &str) -> String {
+    field_of(pv, name)
+        .and_then(|f| f.label.clone())
+        .unwrap_or_else(|| name.replace('_', " "))
+}
+
+/// The plan: the pathway's summary fields with their latest value, who set it and when,
+/// and earlier values; then every completed form, grouped by step, oldest first.
+async fn plan_json(
+    app: &crate::AppState,
+    pv: &PathwayVersion,
+    events: &[doorloop_engine::store::StoredEvent],
+) -> WebResult<(Vec<Value>, Vec<Value>)> {
+    let store = app.engine.store().as_ref();
+    let mut names = std::collections::HashMap::new();
+    let mut name_of = async |id: &str| -> WebResult<String> {
+        if let Some(n) = names.get(id) {
+            return Ok(String::clone(n));
+        }
+        let n = app
+            .users
+            .get(store, id)
+            .await?
+            .map(|u| u.display_name)
+            .unwrap_or_else(|| id.to_owned());
+        names.insert(id.to_owned(), n.clone());
+        Ok(n)
+    };
+    // Every value each field had, oldest first: (value, who, when, step).
+    let mut history: std::collections::BTreeMap<&str, Vec<(&Value, &str, chrono::DateTime<chrono::Utc>)>> =
+        Default::default();
+    let mut forms = Vec::new();
+    for e in events {
+        let (data, step) = match &e.event.kind {
+            EventKind::TaskCompleted { data, step, .. } => (data, Some(step.as_str())),
+            EventKind::CaseStarted { variables, .. } => (variables, None),
+            _ => continue,
+        };
+        if data.is_empty() {
+            continue;
+        }
+        for (k, v) in data {
+            history
+                .entry(k.as_str())
+                .or_default()
+                .push((v, &e.event.actor, e.event.at));
+        }
+        if let Some(step) = step {
+            let fields: Vec<Value> = data
+                .iter()
+                .map(|(k, v)| json!({"label": field_label(pv, k), "value": shown_value(pv, k, v)}))
+                .collect();
+            forms.push(json!({
+                "step": pv.step(step).map(|s| s.display_name().to_owned()).unwrap_or_else(|| step.to_owned()),
+                "at": date_time(e.event.at),
+                "by": name_of(&e.event.actor).await?,
+                "fields": fields,
+            }));
+        }
+    }
+    let mut summary = Vec::new();
+    for name in &pv.pathway.summary {
+        let Some(values) = history.get(name.as_str()) else {
+            continue;
+        };
+        let Some((latest, who, at)) = values.last() else {
+            continue;
+        };
+        let mut earlier = Vec::new();
+        for (v, w, t) in values[..values.len() - 1].iter().rev() {
+            earlier.push(json!({"value": shown_value(pv, name, v), "by": name_of(w).await?, "at": date(*t)}));
+        }
+        summary.push(json!({
+            "label": field_label(pv, name),
+            "value": shown_value(pv, name, latest),
+            "by": name_of(who).await?,
+            "at": date(*at),
+            "earlier": earlier,
+        }));
+    }
+    Ok((summary, forms))
+}
+
 fn current_steps(state: &CaseState) -> BTreeSet<String> {
     state
         .tasks
@@ -154,7 +264,15 @@ pub async fn case_page(
     } else {
         ("/casussen", "Casussen")
     };
-    let mut data = base(&viewer, &format!("Casus {}", short(&id)), "casussen");
+    let resident = match &state.resident {
+        Some(r) => app.engine.store().resident(r).await?,
+        None => None,
+    };
+    let title = match &resident {
+        Some(r) => format!("{} – {}", r.display_name(), pv.pathway.name),
+        None => format!("Casus {}", short(&id)),
+    };
+    let mut data = base(&viewer, &title, "casussen");
     data.insert(
         "case".into(),
         json!({
@@ -204,6 +322,9 @@ pub async fn case_page(
             json!({"id": r.id, "name": r.display_name(), "reference": r.reference}),
         );
     }
+    let (summary, forms_done) = plan_json(&app, &pv, &events).await?;
+    data.insert("summary".into(), Value::Array(summary));
+    data.insert("forms_done".into(), Value::Array(forms_done));
     data.insert("tasks".into(), Value::Array(tasks));
     data.insert("timeline".into(), Value::Array(timeline));
     data.insert("team".into(), Value::Array(team_json(&app, &state.team).await?));
