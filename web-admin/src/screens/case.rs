@@ -99,6 +99,9 @@ fn field_label(pv: &PathwayVersion, name: &str) -> String {
         .unwrap_or_else(|| name.replace('_', " "))
 }
 
+/// A value a field was given: the value, by whom, when.
+type SetValue<'e> = (&'e Value, &'e str, chrono::DateTime<chrono::Utc>);
+
 /// The plan: the pathway's summary fields with their latest value, who set it and when,
 /// and earlier values; then every completed form, grouped by step, oldest first.
 async fn plan_json(
@@ -122,8 +125,7 @@ async fn plan_json(
         Ok(n)
     };
     // Every value each field had, oldest first: (value, who, when, step).
-    let mut history: std::collections::BTreeMap<&str, Vec<(&Value, &str, chrono::DateTime<chrono::Utc>)>> =
-        Default::default();
+    let mut history: std::collections::BTreeMap<&str, Vec<SetValue<'_>>> = Default::default();
     let mut forms = Vec::new();
     for e in events {
         let (data, step) = match &e.event.kind {
