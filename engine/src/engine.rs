@@ -64,6 +64,9 @@ pub enum EngineError {
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
+/// The case variable that receives the resident's date of birth, where a pathway declares it.
+pub const BIRTH_DATE: &str = "geboortedatum";
+
 /// Most commands one group commit takes.
 const MAX_BATCH: usize = 256;
 /// Active cases kept in memory; the cache is cleared when it grows past this.
@@ -261,10 +264,27 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Option<Outcome>> {
         let pv = self.pathway(key, version).await?;
-        if self.store.resident(resident).await?.is_none() {
+        let Some(person) = self.store.resident(resident).await? else {
             return Err(EngineError::ResidentNotFound {
                 resident: resident.to_owned(),
             });
+        };
+        // A pathway that declares `geboortedatum` gets the resident's date of birth, so that
+        // a deadline can count from it (the 18th birthday's transition plan).
+        let mut variables = variables;
+        let declares_birth = pv
+            .pathway
+            .variables
+            .iter()
+            .any(|f| f.name == BIRTH_DATE && f.ty == crate::pathway::model::FieldType::Date);
+        if declares_birth
+            && !variables.contains_key(BIRTH_DATE)
+            && let Some(d) = person.birth_date
+        {
+            variables.insert(
+                BIRTH_DATE.to_owned(),
+                Value::String(d.format("%Y-%m-%d").to_string()),
+            );
         }
         let mut blank = CaseState::blank(id);
         blank.resident = Some(resident.to_owned());

@@ -284,8 +284,10 @@ fn node(s: &Step, flows: &[Flow]) -> El {
     }
     if let Some(d) = &s.deadline {
         e = e.attr("doorloop:deadline", d.term().to_string());
-        if let Deadline::Detailed { atw, .. } = d {
-            e = e.attr("doorloop:atw", atw.to_string());
+        if let Deadline::Detailed { atw, from, .. } = d {
+            e = e
+                .attr("doorloop:atw", atw.to_string())
+                .opt("doorloop:deadlineFrom", from.clone());
         }
     }
     e = e

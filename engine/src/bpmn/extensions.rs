@@ -107,12 +107,14 @@ pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Ve
         step.role = Some(r.to_owned());
     }
     if let Some(t) = get(node, "deadline").and_then(|t| term(&id, "deadline", t, problems)) {
-        step.deadline = Some(match get(node, "atw") {
-            Some(atw) => Deadline::Detailed {
+        let from = get(node, "deadlineFrom").map(str::to_owned);
+        step.deadline = Some(match (get(node, "atw"), from) {
+            (None, None) => Deadline::Plain(t),
+            (atw, from) => Deadline::Detailed {
                 term: t,
-                atw: atw == "true",
+                atw: atw == Some("true"),
+                from,
             },
-            None => Deadline::Plain(t),
         });
     }
     if let Some(t) = get(node, "stallAfter") {

@@ -436,6 +436,10 @@ pub enum Deadline {
         /// Apply the Algemene termijnenwet to the end date.
         #[serde(default)]
         atw: bool,
+        /// A date field of the case the term counts from (the application, the melding, the
+        /// first day of sickness, the date of birth) instead of the moment the task opens.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
     },
 }
 
@@ -450,14 +454,17 @@ impl<'de> Deserialize<'de> for Deadline {
                 term: String,
                 #[serde(default)]
                 atw: bool,
+                #[serde(default)]
+                from: Option<String>,
             },
         }
         let parse = |t: &str| t.parse::<Term>().map_err(serde::de::Error::custom);
         match Shape::deserialize(d)? {
             Shape::Plain(t) => Ok(Deadline::Plain(parse(&t)?)),
-            Shape::Detailed { term, atw } => Ok(Deadline::Detailed {
+            Shape::Detailed { term, atw, from } => Ok(Deadline::Detailed {
                 term: parse(&term)?,
                 atw,
+                from,
             }),
         }
     }
@@ -473,6 +480,14 @@ impl Deadline {
 
     pub fn atw(&self) -> bool {
         matches!(self, Deadline::Detailed { atw: true, .. })
+    }
+
+    /// The date field the term counts from, if not from the moment the task opens.
+    pub fn from_field(&self) -> Option<&str> {
+        match self {
+            Deadline::Detailed { from, .. } => from.as_deref(),
+            Deadline::Plain(_) => None,
+        }
     }
 }
 

@@ -568,6 +568,20 @@ impl Validator<'_> {
                 ));
             }
         }
+        // A deadline counts from a date field.
+        for (i, s) in p.steps.iter().enumerate() {
+            if let Some(f) = s.deadline.as_ref().and_then(|d| d.from_field())
+                && types.get(f) != Some(&FieldType::Date)
+            {
+                found.push((
+                    Some(i),
+                    ProblemKind::UnknownVariable {
+                        expr: format!("deadline from: {f}"),
+                        name: f.to_owned(),
+                    },
+                ));
+            }
+        }
         // A provision's start names a date field.
         for (i, s) in p.steps.iter().enumerate() {
             for f in s.provisions.iter().filter_map(|r| r.start.as_ref()) {

@@ -1272,13 +1272,42 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// A new deadline: from the date field it names (read from the case), else from now.
+    fn due_from(&self, deadline: &crate::pathway::model::Deadline) -> DueInfo {
+        let Some(field) = deadline.from_field() else {
+            return clock::new_due(self.calendar, deadline, self.now);
+        };
+        let date = self
+            .state
+            .variables
+            .get(field)
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
+        match date {
+            Some(date) => {
+                let base = crate::time::calendar::local_moment(date, chrono::NaiveTime::MIN);
+                let mut due = clock::new_due(self.calendar, deadline, base);
+                due.explanation.insert(
+                    0,
+                    format!("counted from {field} ({date}), not from the day the task opened"),
+                );
+                due
+            }
+            None => {
+                let mut due = clock::new_due(self.calendar, deadline, self.now);
+                due.explanation.insert(
+                    0,
+                    format!("{field} is not filled in: counted from the day the task opened"),
+                );
+                due
+            }
+        }
+    }
+
     /// Opens a task for a step; returns its id.
     fn open_task(&mut self, token: u64, step: &Step) -> String {
         let id = format!("t{}", self.alloc());
-        let due = step
-            .deadline
-            .as_ref()
-            .map(|d| clock::new_due(self.calendar, d, self.now));
+        let due = step.deadline.as_ref().map(|d| self.due_from(d));
         let roles = step.responsible_roles();
         let mut task = Task {
             id: id.clone(),

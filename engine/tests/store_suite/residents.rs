@@ -607,3 +607,56 @@ pub(crate) async fn steps_and_people_change_provisions_and_expiry_opens_work(f: 
         "only a dormant provision is re-activated"
     );
 }
+
+const DATED: &str = "key: gedateerd\nname: Gedateerd\nroles:\n  r: { name: R }\nvariables:\n  - { name: geboortedatum, type: date, label: Geboortedatum }\nsteps:\n  - id: start\n    kind: start\n    next: plan18\n  - id: plan18\n    kind: task\n    role: r\n    deadline: { term: 17 jaar, from: geboortedatum }\n    fields:\n      - { name: aanvraagdatum, type: date, required: true, label: Aanvraag }\n    next: besluit\n  - id: besluit\n    kind: wait\n    role: r\n    party: Inkomen\n    expected: 8 weken\n    deadline: { term: 8 weken, atw: true, from: aanvraagdatum }\n    next: einde\n  - id: einde\n    kind: end\n    outcome: gestopt\n";
+
+/// A deadline counts from a date on the case (a form's date, the resident's birthday),
+/// and says so.
+pub(crate) async fn deadlines_count_from_the_date_the_law_names(f: Fixture) {
+    let engine = f.engine().await;
+    engine.publish_yaml(DATED, t0()).await.unwrap();
+    let young = engine
+        .add_resident(&person("Sanne", "Bakker", Some((2009, 6, 15)), None), t0())
+        .await
+        .unwrap();
+    let case = engine
+        .start_case("gedateerd", None, "anna", &young.id, BTreeMap::new(), t0())
+        .await
+        .unwrap()
+        .state;
+    assert_eq!(
+        case.variables["geboortedatum"],
+        json!("2009-06-15"),
+        "the birthday from the resident"
+    );
+    let due = case.tasks.values().next().unwrap().due.clone().unwrap();
+    assert_eq!(
+        due.at.with_timezone(&chrono_tz::Europe::Amsterdam).date_naive(),
+        chrono::NaiveDate::from_ymd_opt(2026, 6, 15).unwrap(),
+        "a year before the 18th birthday"
+    );
+    assert!(
+        due.explanation[0].contains("geboortedatum (2009-06-15)"),
+        "{:?}",
+        due.explanation
+    );
+    let applied = Command::new(
+        "anna",
+        Action::CompleteTask {
+            task: TaskRef("plan18".into()),
+            data: data(json!({"aanvraagdatum": "2026-10-01"})),
+        },
+    );
+    let state = engine.execute(&case.id, applied, t0()).await.unwrap().state;
+    let due = state.tasks.values().next().unwrap().due.clone().unwrap();
+    // Eight weeks from 1 October is 26 November, although the wait opened on 23 November.
+    assert_eq!(
+        due.at.with_timezone(&chrono_tz::Europe::Amsterdam).date_naive(),
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+    );
+    assert!(
+        due.explanation[0].contains("aanvraagdatum"),
+        "{:?}",
+        due.explanation
+    );
+}
