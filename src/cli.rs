@@ -36,7 +36,11 @@ pub async fn open_engine_with(
     let store = store::open(url)
         .await
         .with_context(|| format!("opening {}", store::redact(url)))?;
-    let mut engine = Engine::with_clock(store, settings.calendar(), clock);
+    let mut engine = Engine::with_clock(store, settings.calendar(), clock)
+        .with_out_of_sight(chrono::Duration::weeks(i64::from(
+            settings.residents.out_of_sight_weeks,
+        )))
+        .with_provision_kinds(settings.residents.provision_kinds.clone());
     if let Some(vault) = settings.vault()? {
         engine = engine.with_vault(vault);
     }

@@ -30,6 +30,28 @@ pub struct Settings {
     pub schedules: Schedules,
     pub oidc: Option<OidcSettings>,
     pub privacy: Privacy,
+    pub residents: ResidentSettings,
+}
+
+/// Residents and their provisions.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResidentSettings {
+    /// Weeks without any event (and without open work or an ended case) before a resident
+    /// is flagged as out of sight (uit beeld) on the managers' stuck view.
+    pub out_of_sight_weeks: u32,
+    /// Kinds of provision besides the standard ones, e.g.
+    /// `[[residents.provision_kinds]] key = "schuldhulp" label = "Schuldhulpverlening" law = "Wgs" role = "klantmanager"`.
+    pub provision_kinds: Vec<doorloop_engine::resident::provision::ProvisionKind>,
+}
+
+impl Default for ResidentSettings {
+    fn default() -> Self {
+        ResidentSettings {
+            out_of_sight_weeks: 12,
+            provision_kinds: Vec::new(),
+        }
+    }
 }
 
 /// How personal data is protected.
@@ -260,6 +282,17 @@ impl Settings {
         if self.calendar.quiet_until >= self.calendar.quiet_from {
             bail!("calendar.quiet_until must lie before calendar.quiet_from (quiet hours run overnight)");
         }
+        if self.residents.out_of_sight_weeks == 0 {
+            bail!("residents.out_of_sight_weeks must be at least 1");
+        }
+        for k in &self.residents.provision_kinds {
+            if !doorloop_engine::pathway::validate::valid_key(&k.key) {
+                bail!(
+                    "residents.provision_kinds: `{}` is not a key (lower case letters, digits, - and _)",
+                    k.key
+                );
+            }
+        }
         if let Some(w) = &self.webhook
             && w.secret.expose_secret().chars().count() < 16
         {
@@ -369,6 +402,7 @@ impl Settings {
             #[serde(skip_serializing_if = "Option::is_none")]
             oidc: Option<ShownOidc<'a>>,
             privacy: ShownPrivacy<'a>,
+            residents: &'a ResidentSettings,
         }
         #[derive(Serialize)]
         struct ShownPrivacy<'a> {
@@ -434,6 +468,7 @@ impl Settings {
                 bsn_key: self.privacy.bsn_key.as_ref().map(|_| MASKED),
                 bsn_key_file: self.privacy.bsn_key_file.as_deref(),
             },
+            residents: &self.residents,
         };
         Ok(toml::to_string_pretty(&shown)?)
     }

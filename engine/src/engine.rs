@@ -94,6 +94,8 @@ pub struct Engine {
     vault: Option<BsnVault>,
     /// The kinds of provision this installation records.
     kinds: Vec<crate::resident::provision::ProvisionKind>,
+    /// How long without any event before a resident with no open work counts as out of sight.
+    out_of_sight: chrono::Duration,
 }
 
 impl Engine {
@@ -118,6 +120,7 @@ impl Engine {
             clock,
             vault: None,
             kinds: crate::resident::provision::standard_kinds(),
+            out_of_sight: chrono::Duration::weeks(12),
         }
     }
 
@@ -139,6 +142,17 @@ impl Engine {
             self.kinds.push(k);
         }
         self
+    }
+
+    /// How long without contact (and without open work) a resident may be before they are
+    /// flagged as out of sight (uit beeld).
+    pub fn with_out_of_sight(mut self, after: chrono::Duration) -> Engine {
+        self.out_of_sight = after;
+        self
+    }
+
+    pub fn out_of_sight_after(&self) -> chrono::Duration {
+        self.out_of_sight
     }
 
     pub fn provision_kinds(&self) -> &[crate::resident::provision::ProvisionKind] {

@@ -550,6 +550,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     a_fall_back_starts_a_linked_case_and_its_end_resumes_the_line,
     steps_and_people_change_provisions_and_expiry_opens_work,
     deadlines_count_from_the_date_the_law_names,
+    residents_without_work_or_contact_are_out_of_sight,
     reports_durable_settings,
     publishing_again_makes_the_next_immutable_version,
     an_invalid_pathway_is_not_published,

@@ -70,6 +70,12 @@ pub trait Residents: Send + Sync {
 
     /// Residents by id (for lists that show names); unknown ids are left out.
     async fn residents_by_id(&self, ids: &[String]) -> Result<Vec<Resident>>;
+
+    /// Residents out of sight: cases, but none ended with an outcome, no open work on any
+    /// of them, and nothing happened on any since `before`; with the last moment something
+    /// did, longest out of sight first.
+    async fn out_of_sight(&self, before: DateTime<Utc>, limit: u32)
+    -> Result<Vec<(Resident, DateTime<Utc>)>>;
 }
 
 /// The columns `resident_row` decodes.
@@ -308,6 +314,37 @@ macro_rules! residents_impl {
                 .fetch_all(&self.readers)
                 .await?;
                 rows.iter().map(case_summary_row).collect()
+            }
+
+            async fn out_of_sight(
+                &self,
+                before: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<(crate::resident::Resident, DateTime<Utc>)>> {
+                let rows = sqlx::query(
+                    "SELECT c.resident_id, MAX(c.updated_at) FROM cases c
+                     WHERE c.resident_id IS NOT NULL
+                     GROUP BY c.resident_id
+                     HAVING SUM(CASE WHEN c.status = 'ended' THEN 1 ELSE 0 END) = 0
+                        AND MAX(c.updated_at) < $1
+                        AND NOT EXISTS (SELECT 1 FROM tasks t JOIN cases o ON o.id = t.case_id
+                                        WHERE o.resident_id = c.resident_id AND t.status = 'open')
+                     ORDER BY MAX(c.updated_at) LIMIT $2",
+                )
+                .bind(ts(before))
+                .bind(i64::from(limit))
+                .fetch_all(&self.readers)
+                .await?;
+                let mut last = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    last.push((r.try_get::<String, _>(0)?, time_col(r, 1, "case time")?));
+                }
+                let ids: Vec<String> = last.iter().map(|(id, _)| id.clone()).collect();
+                let people = self.residents_by_id(&ids).await?;
+                Ok(last
+                    .into_iter()
+                    .filter_map(|(id, at)| people.iter().find(|p| p.id == id).map(|p| (p.clone(), at)))
+                    .collect())
             }
 
             async fn residents_by_id(&self, ids: &[String]) -> Result<Vec<crate::resident::Resident>> {

@@ -660,3 +660,57 @@ pub(crate) async fn deadlines_count_from_the_date_the_law_names(f: Fixture) {
         due.explanation
     );
 }
+
+/// Out of sight: no open work, nothing ended with an outcome, no event for the configured
+/// period (Sjaak, who left the desk and stayed away for years).
+pub(crate) async fn residents_without_work_or_contact_are_out_of_sight(f: Fixture) {
+    let engine = f.engine().await;
+    engine.publish_yaml(PROVIDE, t0()).await.unwrap();
+    let start = |who: &'static str, at| {
+        let engine = &engine;
+        async move {
+            let r = engine
+                .add_resident(&person(who, "Test", None, None), at)
+                .await
+                .unwrap();
+            let c = engine
+                .start_case("voorzien", None, "anna", &r.id, BTreeMap::new(), at)
+                .await
+                .unwrap()
+                .state;
+            (r, c)
+        }
+    };
+    let (sjaak, left) = start("Sjaak", t0()).await;
+    let withdraw = Command::new(
+        "anna",
+        Action::Withdraw {
+            reason: "niet meer verschenen".into(),
+        },
+    );
+    engine.execute(&left.id, withdraw, t0()).await.unwrap();
+    let (_waiting, _) = start("Wachtend", t0()).await;
+    let (_done, finished) = start("Klaar", t0()).await;
+    let complete = Command::new(
+        "anna",
+        Action::CompleteTask {
+            task: TaskRef("werk".into()),
+            data: data(json!({"startdatum": "2026-12-01"})),
+        },
+    );
+    engine.execute(&finished.id, complete, t0()).await.unwrap();
+    let store = engine.store();
+    assert!(
+        store.out_of_sight(t0(), 10).await.unwrap().is_empty(),
+        "not before the period"
+    );
+    let later = t0() + Duration::weeks(13);
+    let found = store.out_of_sight(later - Duration::weeks(12), 10).await.unwrap();
+    let names: Vec<String> = found.iter().map(|(r, _)| r.display_name()).collect();
+    assert_eq!(
+        names,
+        vec![sjaak.display_name()],
+        "only the one nobody works with"
+    );
+    assert_eq!(found[0].1, t0());
+}

@@ -249,6 +249,27 @@ pub async fn stuck(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) 
                 .collect::<Vec<_>>()
         ),
     );
+    if is_manager {
+        // Residents out of sight: nobody has work for them and nothing happened for weeks.
+        let after = app.engine.out_of_sight_after();
+        let people = store.out_of_sight(now - after, 200).await?;
+        let found: Vec<_> = people.iter().map(|(r, _)| r.clone()).collect();
+        app.access_log
+            .record_search(&viewer.user, "vastgelopen: uit beeld", "uit beeld", &found)
+            .await?;
+        let rows: Vec<Value> = people
+            .iter()
+            .map(|(r, last)| {
+                json!({
+                    "id": r.id, "name": r.display_name(), "reference": r.reference,
+                    "municipality": r.municipality, "last": date(*last),
+                    "weeks": (now - *last).num_weeks(),
+                })
+            })
+            .collect();
+        data.insert("out_of_sight".into(), Value::Array(rows));
+        data.insert("out_of_sight_weeks".into(), json!(after.num_weeks()));
+    }
     Ok(page(StatusCode::OK, "stalls", Value::Object(data)))
 }
 

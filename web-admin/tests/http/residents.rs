@@ -241,6 +241,12 @@ pub(crate) async fn residents_are_searched_registered_and_shown(f: Fixture) {
     let (status, _, html) = f.page(&mark, &format!("/inwoners/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!html.contains("BSN tonen") && !html.contains("id=\"aanmelden\""));
+    let (status, _, stuck) = f.page(&mark, "/vastgelopen").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        stuck.contains("Uit beeld") && stuck.contains("Niemand is uit beeld."),
+        "everyone here has open work"
+    );
     let views = resident_logs(&f)
         .await
         .iter()
