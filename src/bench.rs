@@ -36,7 +36,8 @@ pub struct BenchArgs {
     /// Seed for the choices made on forms and branches.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// `commands` (cases run to their end) or `timers` (one scheduler pass over a large store).
+    /// `commands` (cases run to their end), `timers` (one scheduler pass over a large store)
+    /// or `search` (finding residents among `--cases` of them).
     #[arg(long, value_enum, default_value_t = Scenario::Commands)]
     pub scenario: Scenario,
     /// Timers scenario: how many timers are due in the measured pass.
@@ -53,6 +54,9 @@ pub struct BenchArgs {
 pub enum Scenario {
     Commands,
     Timers,
+    /// `--cases` residents (made up, with cases), then searches as a manager and as a
+    /// consultant: name prefixes, references, dates of birth.
+    Search,
 }
 
 /// The pathway of the timers scenario: one open task with a deadline per case.
@@ -67,7 +71,11 @@ pub async fn run(args: BenchArgs, url: &str, allow_non_durable: bool) -> anyhow:
     }
     let source = match &args.file {
         Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
-        None => PATHWAYS[0].1.to_owned(),
+        None => PATHWAYS
+            .iter()
+            .find(|(k, _)| *k == "van-zorg-naar-werk")
+            .map(|(_, s)| (*s).to_owned())
+            .context("the shipped van-zorg-naar-werk")?,
     };
     let bpmn = args
         .file
@@ -115,6 +123,9 @@ fn sqlite_dir(url: &str) -> PathBuf {
 async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: bool) -> anyhow::Result<()> {
     if args.scenario == Scenario::Timers {
         return measure_timers(store, args, allow).await;
+    }
+    if args.scenario == Scenario::Search {
+        return measure_search(store, args, allow).await;
     }
     let engine = Arc::new(Engine::new(store.clone(), Calendar::default()));
     engine.check_durability(allow).await?;
@@ -425,4 +436,115 @@ fn peak_rss_mb() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Finds residents among `--cases` made-up ones: 1,000 searches of each kind, as a manager
+/// (every resident) and as a consultant (only residents of cases they may see).
+async fn measure_search(store: Arc<dyn Store>, args: &BenchArgs, allow: bool) -> anyhow::Result<()> {
+    use doorloop_engine::store::Viewer;
+    use rand::Rng;
+    let engine = Arc::new(
+        Engine::new(store.clone(), Calendar::default())
+            .with_vault(doorloop_engine::resident::BsnVault::from_key(&[3; 32])),
+    );
+    engine.check_durability(allow).await?;
+    let at = Utc
+        .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .context("bench epoch")?;
+    engine.publish_yaml(TIMER_PATHWAY, at).await?;
+    let building = Instant::now();
+    let next = Arc::new(AtomicU32::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency.max(16) {
+        let (engine, next) = (engine.clone(), next.clone());
+        let n = args.cases;
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let r = doorloop_engine::demo::people::add(&engine, i as usize, at).await?;
+                // Every tenth resident has a case, started by one of 50 consultants.
+                if i % 10 == 0 {
+                    let who = format!("consulent-{}", i % 50);
+                    engine
+                        .start_case("termijn", None, &who, &r.id, Default::default(), at)
+                        .await?;
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for w in workers {
+        w.await.context("bench worker")??;
+    }
+    eprintln!(
+        "built {} residents in {:.1} s",
+        args.cases,
+        building.elapsed().as_secs_f64()
+    );
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let teams: Vec<String> = vec!["r".into()];
+    let mut report = Vec::new();
+    for (kind, as_consultant) in [
+        ("name", false),
+        ("name", true),
+        ("reference", false),
+        ("birth_date", false),
+        ("bsn", false),
+    ] {
+        let mut times = Vec::with_capacity(1000);
+        let mut found = 0usize;
+        for _ in 0..1000 {
+            let i = rng.random_range(0..args.cases) as usize;
+            let person = doorloop_engine::demo::people::resident(i);
+            let q = match kind {
+                "name" => {
+                    let words = doorloop_engine::resident::name_words(&person.family_name);
+                    let w = words.last().cloned().unwrap_or_default();
+                    w[..w.len().min(rng.random_range(2..5))].to_owned()
+                }
+                "reference" => format!("DL-{}", rng.random_range(1..=args.cases)),
+                "birth_date" => person
+                    .birth_date
+                    .map(|d| d.format("%d-%m-%Y").to_string())
+                    .unwrap_or_default(),
+                _ => person
+                    .bsn
+                    .as_ref()
+                    .map(|b| b.expose().to_owned())
+                    .unwrap_or_default(),
+            };
+            let who = format!("consulent-{}", i % 50);
+            let viewer = as_consultant.then(|| Viewer {
+                user: &who,
+                teams: &teams,
+            });
+            let t = Instant::now();
+            let (_, hits) = engine.find_residents(&q, viewer).await?;
+            times.push(t.elapsed().as_micros() as u64);
+            found += hits.len();
+        }
+        times.sort_unstable();
+        let pct = |p: f64| {
+            times[((times.len() as f64 * p).ceil() as usize)
+                .saturating_sub(1)
+                .min(times.len() - 1)]
+        };
+        report.push(format!(
+            "{kind}{}: p50_us={} p95_us={} p99_us={} results_per_search={:.1}",
+            if as_consultant { " (consultant)" } else { "" },
+            pct(0.50),
+            pct(0.95),
+            pct(0.99),
+            found as f64 / 1000.0
+        ));
+    }
+    println!("residents={} searches=1000 per kind", args.cases);
+    for line in report {
+        println!("  {line}");
+    }
+    Ok(())
 }

@@ -73,7 +73,7 @@ pub async fn run(engine: &Engine, cmd: ResidentCmd) -> anyhow::Result<()> {
                 municipality,
                 bsn,
             };
-            let r = engine.add_resident(&input, Utc::now()).await?;
+            let r = engine.add_resident_by(&input, &operator(), Utc::now()).await?;
             println!("{}  {}", r.reference, r.id);
         }
         ResidentCmd::Find { query } => {

@@ -124,12 +124,34 @@ impl Engine {
             municipality: trim(&input.municipality),
             bsn,
             words: search_words(&input.given_name, &input.family_name),
+            created_by: None,
         })
     }
 
-    /// Records a new resident; a BSN needs the configured key.
+    /// Records a new resident (by the system: a migration, the demo); a BSN needs the
+    /// configured key.
     pub async fn add_resident(&self, input: &ResidentInput, now: DateTime<Utc>) -> Result<Resident> {
-        let row = self.row(input)?;
+        self.insert_resident(input, None, now).await
+    }
+
+    /// Records a new resident registered by `by`, who finds them before any case exists.
+    pub async fn add_resident_by(
+        &self,
+        input: &ResidentInput,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Resident> {
+        self.insert_resident(input, Some(by), now).await
+    }
+
+    async fn insert_resident(
+        &self,
+        input: &ResidentInput,
+        by: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Resident> {
+        let mut row = self.row(input)?;
+        row.created_by = by.map(str::to_owned);
         let id = uuid::Uuid::now_v7().to_string();
         let resident = self.store().add_resident(&id, &row, now).await?;
         tracing::info!(resident = %resident.id, "resident added");

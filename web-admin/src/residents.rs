@@ -10,7 +10,8 @@ use crate::access::{CaseAccess, case_access};
 use crate::error::{WebError, WebResult};
 
 /// Whose residents a user may find: managers every resident of the organisation,
-/// consultants the residents of cases they may see (and residents without a case yet).
+/// consultants the residents of cases they may see (and those they registered, until a case
+/// exists).
 pub(crate) fn scope(user: &User) -> WebResult<Option<Viewer<'_>>> {
     match user.role {
         UserRole::Manager => Ok(None),

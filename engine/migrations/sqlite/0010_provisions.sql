@@ -33,3 +33,6 @@ CREATE TABLE provision_changes (
     at            TEXT NOT NULL
 );
 CREATE INDEX provision_changes_by_resident ON provision_changes (resident_id, at);
+
+-- Who registered a resident: until a case exists, only they (and managers) find them.
+ALTER TABLE residents ADD COLUMN created_by TEXT;

@@ -33,6 +33,9 @@ pub struct Resident {
     /// Created for a case that existed before residents did: who it is, is not known yet.
     pub unknown: bool,
     pub created_at: DateTime<Utc>,
+    /// Who registered them (none for the system's own records).
+    #[serde(skip)]
+    pub created_by: Option<String>,
 }
 
 impl Resident {

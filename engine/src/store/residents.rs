@@ -22,6 +22,8 @@ pub struct ResidentRow {
     pub bsn: Option<SealedBsn>,
     /// The folded words of the name, for prefix search.
     pub words: Vec<String>,
+    /// Who registers the resident (on insert only).
+    pub created_by: Option<String>,
 }
 
 /// A search as the store runs it.
@@ -57,7 +59,7 @@ pub trait Residents: Send + Sync {
     async fn resident_bsn(&self, id: &str) -> Result<Option<String>>;
 
     /// Residents matching a search, by family name, at most `limit`; only those `viewer`
-    /// may see (of a case they may see, or without a case yet).
+    /// may see (of a case they may see, or registered by them and without a case yet).
     async fn find_residents(
         &self,
         query: &StoredQuery,
@@ -80,8 +82,8 @@ pub trait Residents: Send + Sync {
 
 /// The columns `resident_row` decodes.
 pub(crate) const RESIDENT_COLUMNS: &str = "SELECT r.id, CAST(r.number AS BIGINT), r.given_name, r.family_name, \
-     r.birth_date, r.email, r.phone, r.address, r.municipality, r.bsn_hash IS NOT NULL, r.unknown, r.created_at \
-     FROM residents r";
+     r.birth_date, r.email, r.phone, r.address, r.municipality, r.bsn_hash IS NOT NULL, r.unknown, r.created_at, \
+     r.created_by FROM residents r";
 
 /// The cases a user may see (their own, acted on, invited to, or open for their teams), as a
 /// condition on `c` with the user in `$U` and the teams in `$T`; the same rule as the case list.
@@ -109,6 +111,7 @@ macro_rules! resident_row_fn {
                 has_bsn: r.try_get(9)?,
                 unknown: r.try_get(10)?,
                 created_at: time_col(r, 11, "resident time")?,
+                created_by: r.try_get(12)?,
             })
         }
     };
@@ -142,8 +145,8 @@ macro_rules! residents_impl {
             }
             sqlx::query(&format!(
                 "INSERT INTO residents (id, number, given_name, family_name, birth_date, email, phone, address,
-                                        municipality, bsn_cipher, bsn_hash, unknown, created_at, updated_at)
-                 VALUES ($1, {NEXT_RESIDENT_NUMBER}, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $11)"
+                                        municipality, bsn_cipher, bsn_hash, unknown, created_at, updated_at, created_by)
+                 VALUES ($1, {NEXT_RESIDENT_NUMBER}, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $11, $12)"
             ))
             .bind(id)
             .bind(&row.given_name)
@@ -156,6 +159,7 @@ macro_rules! residents_impl {
             .bind(row.bsn.as_ref().map(|b| &b.cipher))
             .bind(row.bsn.as_ref().map(|b| &b.hash))
             .bind(ts(now))
+            .bind(&row.created_by)
             .execute(&mut *tx)
             .await?;
             insert_words(&mut tx, id, &row.words).await?;
@@ -284,7 +288,7 @@ macro_rules! residents_impl {
                     "{RESIDENT_COLUMNS} WHERE {matching}
                        AND (CAST($1 AS TEXT) IS NULL
                             OR r.id IN (SELECT c.resident_id FROM cases c WHERE {visible})
-                            OR NOT EXISTS (SELECT 1 FROM cases n WHERE n.resident_id = r.id))
+                            OR (r.created_by = $1 AND NOT EXISTS (SELECT 1 FROM cases n WHERE n.resident_id = r.id)))
                      ORDER BY r.family_name, r.given_name, r.number LIMIT $3"
                 );
                 let mut q = sqlx::query(&sql)

@@ -211,7 +211,10 @@ pub async fn create(
             Some(field),
         )
     })?;
-    let resident = app.engine.add_resident(&input, app.clock.now()).await?;
+    let resident = app
+        .engine
+        .add_resident_by(&input, &user.id, app.clock.now())
+        .await?;
     Ok((StatusCode::CREATED, Json(ResidentOut::from(&resident))))
 }
 

@@ -144,7 +144,11 @@ pub async fn create(State(app): Shared, form: CsrfForm) -> WebResult<Response> {
             ));
         }
     };
-    match app.engine.add_resident(&input, app.clock.now()).await {
+    match app
+        .engine
+        .add_resident_by(&input, &viewer.user.id, app.clock.now())
+        .await
+    {
         Ok(r) => Ok(Redirect::to(&format!("/inwoners/{}?nieuw=1", r.id)).into_response()),
         Err(EngineError::ResidentInvalid(p)) => Ok(form_page(
             viewer,
