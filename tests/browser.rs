@@ -18,6 +18,8 @@ use serde_json::json;
 
 #[path = "browser/design.rs"]
 mod design;
+#[path = "browser/line.rs"]
+mod line;
 #[path = "browser/oidc.rs"]
 mod oidc;
 
@@ -754,6 +756,10 @@ fn main() {
         trial(
             "browser::municipal_login_through_openid_connect",
             oidc::run_oidc_test,
+        ),
+        trial(
+            "browser::a_resident_falls_back_and_stays_one_line",
+            line::run_line_test,
         ),
     ];
     libtest_mimic::run(&args, trials).exit();

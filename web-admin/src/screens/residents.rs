@@ -283,12 +283,34 @@ async fn render(
             })
         })
         .collect();
+    // Team keys by the names the resident's pathways give their roles ("Ambulant begeleider").
+    let mut role_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (_, state) in &line.cases {
+        if let Ok(pv) = app
+            .engine
+            .pathway(&state.pathway_key, Some(state.pathway_version))
+            .await
+        {
+            for (key, role) in &pv.pathway.roles {
+                role_names.entry(key.clone()).or_insert_with(|| role.name.clone());
+            }
+        }
+    }
     let mut team = Vec::new();
     for (id, keys) in line.team() {
         let user = app.users.get(store, &id).await?;
+        let teams: Vec<String> = user
+            .as_ref()
+            .map(|u| {
+                u.teams
+                    .iter()
+                    .map(|t| role_names.get(t).cloned().unwrap_or_else(|| t.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         team.push(json!({
             "name": user.as_ref().map(|u| u.display_name.clone()).unwrap_or_else(|| id.clone()),
-            "teams": user.as_ref().map(|u| u.teams.join(", ")).unwrap_or_default(),
+            "teams": teams.join(", "),
             "organisation": user.as_ref().map(|u| u.organisation.clone()),
             "email": user.as_ref().and_then(|u| u.email.clone()),
             "pathways": keys.iter().map(|k| pathway_name(k)).collect::<Vec<_>>().join(", "),
