@@ -342,7 +342,7 @@ impl Engine {
                 child,
                 &link.pathway,
                 None,
-                "system",
+                if link.by.is_empty() { "system" } else { &link.by },
                 &resident,
                 Some(came_from),
                 Default::default(),

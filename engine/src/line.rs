@@ -71,7 +71,7 @@ impl Line {
                 .team
                 .iter()
                 .chain(s.tasks.values().filter_map(|t| t.assignee.as_ref()));
-            for m in members {
+            for m in members.filter(|m| m.as_str() != "system") {
                 match team.iter_mut().find(|(id, _)| id == m) {
                     Some((_, keys)) if !keys.contains(&s.pathway_key) => keys.push(s.pathway_key.clone()),
                     Some(_) => {}

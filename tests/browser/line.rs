@@ -142,13 +142,13 @@ async fn pablo_falls_back(setup: &Setup, port: u16, driver: u16, case: &str) {
     shot(&client, "08-terugval-gekoppeld").await;
 
     // One line: both cases on his page, the ladder across them.
-    client.goto(&resident_url).await.unwrap();
+    // The linked case itself is started by the scheduler within a second or two.
+    let next = wait_for(&client, &resident_url, "wat-nu", "Waarschuwingssignaal").await;
     let line = text_of(&client, Locator::Id("lijn")).await;
     assert!(
-        line.contains("Van zorg naar werk") && line.contains("Simpel Switchen"),
+        line.contains("Van zorg naar werk") && line.contains("Simpel Switchen – terug naar dagbesteding"),
         "{line}"
     );
-    let next = text_of(&client, Locator::Id("wat-nu")).await;
     assert!(
         next.contains("Waarschuwingssignaal vastleggen"),
         "the switch's first task: {next}"

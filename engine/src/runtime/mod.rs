@@ -468,6 +468,7 @@ impl<'a> Run<'a> {
                 step: step.id.clone(),
                 task,
                 started_at: self.now,
+                by: self.actor.clone(),
                 outcome: None,
             },
         });

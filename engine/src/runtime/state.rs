@@ -148,6 +148,9 @@ pub struct Link {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,
     pub started_at: DateTime<Utc>,
+    /// Who caused it (the person who completed the step); they start the linked case.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub by: String,
     /// Its outcome, once it has ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,

@@ -247,6 +247,19 @@ async fn render(
             .unwrap_or_else(|| id.to_owned()))
     };
     let r = &line.resident;
+    // Team keys by the names the resident's pathways give their roles ("Ambulant begeleider").
+    let mut role_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (_, state) in &line.cases {
+        if let Ok(pv) = app
+            .engine
+            .pathway(&state.pathway_key, Some(state.pathway_version))
+            .await
+        {
+            for (key, role) in &pv.pathway.roles {
+                role_names.entry(key.clone()).or_insert_with(|| role.name.clone());
+            }
+        }
+    }
     let mut cases = Vec::new();
     for (summary, state) in &line.cases {
         let pv = app
@@ -283,19 +296,6 @@ async fn render(
             })
         })
         .collect();
-    // Team keys by the names the resident's pathways give their roles ("Ambulant begeleider").
-    let mut role_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-    for (_, state) in &line.cases {
-        if let Ok(pv) = app
-            .engine
-            .pathway(&state.pathway_key, Some(state.pathway_version))
-            .await
-        {
-            for (key, role) in &pv.pathway.roles {
-                role_names.entry(key.clone()).or_insert_with(|| role.name.clone());
-            }
-        }
-    }
     let mut team = Vec::new();
     for (id, keys) in line.team() {
         let user = app.users.get(store, &id).await?;
@@ -331,7 +331,8 @@ async fn render(
         };
         next.push(json!({
             "case_id": w.case_id, "task_id": w.task.id, "step": step, "pathway": pathway_name(w.pathway_key),
-            "roles": w.task.roles.join(" + "), "assignee": assignee, "due_class": due_class, "due_text": due_text,
+            "roles": w.task.roles.iter().map(|r| role_names.get(r).cloned().unwrap_or_else(|| r.clone())).collect::<Vec<_>>().join(" + "),
+            "assignee": assignee, "due_class": due_class, "due_text": due_text,
             "visit": w.task.visit.as_ref().map(|v| crate::views::date_time(v.at)),
         }));
     }
