@@ -40,6 +40,9 @@ pub struct ResidentSettings {
     /// Weeks without any event (and without open work or an ended case) before a resident
     /// is flagged as out of sight (uit beeld) on the managers' stuck view.
     pub out_of_sight_weeks: u32,
+    /// Weeks before its end date that a provision opens a decision task
+    /// (voorziening-verloopt) for its role.
+    pub expiry_notice_weeks: u32,
     /// Kinds of provision besides the standard ones, e.g.
     /// `[[residents.provision_kinds]] key = "schuldhulp" label = "Schuldhulpverlening" law = "Wgs" role = "klantmanager"`.
     pub provision_kinds: Vec<doorloop_engine::resident::provision::ProvisionKind>,
@@ -49,6 +52,7 @@ impl Default for ResidentSettings {
     fn default() -> Self {
         ResidentSettings {
             out_of_sight_weeks: 12,
+            expiry_notice_weeks: 8,
             provision_kinds: Vec::new(),
         }
     }

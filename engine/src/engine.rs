@@ -96,6 +96,8 @@ pub struct Engine {
     kinds: Vec<crate::resident::provision::ProvisionKind>,
     /// How long without any event before a resident with no open work counts as out of sight.
     out_of_sight: chrono::Duration,
+    /// How long before its end date a provision opens work.
+    expiry_notice: chrono::Duration,
 }
 
 impl Engine {
@@ -121,6 +123,7 @@ impl Engine {
             vault: None,
             kinds: crate::resident::provision::standard_kinds(),
             out_of_sight: chrono::Duration::weeks(12),
+            expiry_notice: chrono::Duration::weeks(8),
         }
     }
 
@@ -149,6 +152,16 @@ impl Engine {
     pub fn with_out_of_sight(mut self, after: chrono::Duration) -> Engine {
         self.out_of_sight = after;
         self
+    }
+
+    /// How long before its end a provision opens work ("indicatie verloopt over 8 weken").
+    pub fn with_expiry_notice(mut self, notice: chrono::Duration) -> Engine {
+        self.expiry_notice = notice;
+        self
+    }
+
+    pub fn expiry_notice(&self) -> chrono::Duration {
+        self.expiry_notice
     }
 
     pub fn out_of_sight_after(&self) -> chrono::Duration {

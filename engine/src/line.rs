@@ -247,8 +247,6 @@ impl Engine {
 pub const FALL_BACK_PATHWAY: &str = "simpel-switchen";
 /// The pathway opened when a provision is about to end.
 pub const EXPIRY_PATHWAY: &str = "voorziening-verloopt";
-/// How long before its end date a provision's expiry opens work.
-pub const EXPIRY_NOTICE_DAYS: i64 = 56;
 
 impl Engine {
     /// Applies the provision change a step recorded (the provision timer's work; safe to
@@ -331,12 +329,12 @@ impl Engine {
     }
 
     /// Opens a case on [`EXPIRY_PATHWAY`] for every active or dormant provision ending
-    /// within the notice term; returns how many. Without that pathway published, nothing.
+    /// within the notice term (`residents.expiry_notice_weeks`); returns how many. Without that pathway published, nothing.
     pub async fn open_expiry_work(&self, now: DateTime<Utc>) -> Result<usize> {
         if self.pathway(EXPIRY_PATHWAY, None).await.is_err() {
             return Ok(0);
         }
-        let by = now.date_naive() + chrono::Duration::days(EXPIRY_NOTICE_DAYS);
+        let by = now.date_naive() + self.expiry_notice();
         let ending = self.store().provisions_ending(by, 100).await?;
         let mut opened = 0;
         for p in ending {

@@ -276,6 +276,10 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/inwoners/nieuw", get(screens::residents::new_form))
         .route("/inwoners/{id}", get(screens::residents::show))
         .route("/inwoners/{id}/bsn", post(screens::residents::show_bsn))
+        .route(
+            "/inwoners/{id}/bewerken",
+            get(screens::residents::edit_form).post(screens::residents::update),
+        )
         .route("/inwoners/{id}/aanmelden", post(screens::residents::enrol))
         .route(
             "/inwoners/{id}/voorzieningen",

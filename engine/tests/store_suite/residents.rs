@@ -570,6 +570,13 @@ pub(crate) async fn steps_and_people_change_provisions_and_expiry_opens_work(f: 
         "not yet within notice"
     );
     let notice = t0() + Duration::days(20);
+    let short_notice =
+        Engine::new(f.store().await, Calendar::default()).with_expiry_notice(Duration::weeks(1));
+    assert_eq!(
+        short_notice.open_expiry_work(notice).await.unwrap(),
+        0,
+        "with one week's notice, ten weeks before the end is too early"
+    );
     assert_eq!(engine.open_expiry_work(notice).await.unwrap(), 1);
     assert_eq!(engine.open_expiry_work(notice).await.unwrap(), 0, "once");
     let line = engine.line(&r.id).await.unwrap();

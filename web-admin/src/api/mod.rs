@@ -819,7 +819,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
     paths(list_cases, get_case, start_case, list_tasks, claim, release, complete, list_pathways, get_pathway, publish, list_stalls,
-          residents::find, residents::create, residents::get, residents::bsn, residents::record_provision,
+          residents::find, residents::create, residents::get, residents::update, residents::bsn, residents::record_provision,
           residents::reactivate),
     components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, TaskOut, StartCase, CompleteTask,
                         PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
@@ -862,7 +862,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/api/v1/residents",
             routing::get(residents::find).post(residents::create),
         )
-        .route("/api/v1/residents/{id}", routing::get(residents::get))
+        .route(
+            "/api/v1/residents/{id}",
+            routing::get(residents::get).put(residents::update),
+        )
         .route("/api/v1/residents/{id}/bsn", routing::get(residents::bsn))
         .route(
             "/api/v1/residents/{id}/provisions",

@@ -380,3 +380,30 @@ pub async fn reactivate(
         Err(e) => Err(e.into()),
     }
 }
+
+#[utoipa::path(put, path = "/api/v1/residents/{id}", tag = "residents", request_body = ResidentFields,
+    params(("id" = String, Path, description = "Resident id")),
+    responses((status = 200, body = ResidentOut),
+              (status = 409, description = "The BSN is recorded for someone else (`bsn_exists`)", body = ErrorBody),
+              (status = 422, description = "A field is wrong; `field` names it", body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResidentFields>,
+) -> ApiResult<Json<ResidentOut>> {
+    require(&user, &[UserRole::Consultant])?;
+    visible_line(&app, &user, &id, "api: inwoner bewerken").await?;
+    let input = body.input().map_err(|(field, message)| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field_invalid",
+            message,
+            Some(field),
+        )
+    })?;
+    let resident = app.engine.update_resident(&id, &input, app.clock.now()).await?;
+    Ok(Json(ResidentOut::from(&resident)))
+}

@@ -83,7 +83,34 @@ fn form_page(
     problem: Option<(&str, String)>,
     status: StatusCode,
 ) -> Response {
-    let mut data = base(viewer, "Nieuwe inwoner", "inwoners");
+    edit_page(viewer, None, fields, problem, status)
+}
+
+/// The resident form: new (`editing` none) or changing a resident's details.
+fn edit_page(
+    viewer: &Viewer,
+    editing: Option<&Resident>,
+    fields: &ResidentFields,
+    problem: Option<(&str, String)>,
+    status: StatusCode,
+) -> Response {
+    let title = match editing {
+        Some(r) => format!("Gegevens van {}", r.display_name()),
+        None => "Nieuwe inwoner".to_owned(),
+    };
+    let mut data = base(viewer, &title, "inwoners");
+    data.insert("form_title".into(), json!(title));
+    data.insert(
+        "action".into(),
+        json!(editing.map_or_else(
+            || "/inwoners".to_owned(),
+            |r| format!("/inwoners/{}/bewerken", r.id)
+        )),
+    );
+    data.insert(
+        "editing".into(),
+        json!(editing.map(|r| json!({"id": r.id, "has_bsn": r.has_bsn}))),
+    );
     data.insert(
         "f".into(),
         json!({
@@ -484,6 +511,59 @@ pub async fn reactivate(
     match app.engine.reactivate(&id, &kind, &user.id, app.clock.now()).await {
         Ok(case) => Ok(Redirect::to(&format!("/casussen/{case}?klaar=1")).into_response()),
         Err(EngineError::Provision(p)) => Err(WebError::BadRequest(format!("{}.", capitalised(&p.message)))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /inwoners/{id}/bewerken`: a consultant fills in or corrects a resident's details
+/// (a resident made for an older case starts as "onbekend").
+pub async fn edit_form(State(app): Shared, viewer: Viewer, Path(id): Path<String>) -> WebResult<Response> {
+    auth::require(&viewer.user, &[UserRole::Consultant])?;
+    let (line, _) = visible_line(&app, &viewer.user, &id, "inwoner bewerken").await?;
+    let r = &line.resident;
+    let fields = ResidentFields {
+        given_name: r.given_name.clone(),
+        family_name: if r.unknown {
+            String::new()
+        } else {
+            r.family_name.clone()
+        },
+        birth_date: birth(r.birth_date),
+        email: r.email.clone(),
+        phone: r.phone.clone(),
+        address: r.address.clone(),
+        municipality: r.municipality.clone(),
+        bsn: None,
+    };
+    Ok(edit_page(&viewer, Some(r), &fields, None, StatusCode::OK))
+}
+
+/// `POST /inwoners/{id}/bewerken`; an empty BSN keeps the stored one.
+pub async fn update(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -> WebResult<Response> {
+    let viewer = &form.viewer;
+    auth::require(&viewer.user, &[UserRole::Consultant])?;
+    let (line, _) = visible_line(&app, &viewer.user, &id, "inwoner bewerken").await?;
+    let fields = fields_of(&form);
+    let again = |p: (&str, String)| {
+        edit_page(
+            viewer,
+            Some(&line.resident),
+            &fields,
+            Some(p),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    let input = match fields.input() {
+        Ok(i) => i,
+        Err(p) => return Ok(again(p)),
+    };
+    match app.engine.update_resident(&id, &input, app.clock.now()).await {
+        Ok(_) => Ok(Redirect::to(&format!("/inwoners/{id}")).into_response()),
+        Err(EngineError::ResidentInvalid(p)) => Ok(again((p.field, p.message))),
+        Err(
+            e @ (EngineError::Bsn(_)
+            | EngineError::Store(doorloop_engine::store::StoreError::BsnExists { .. })),
+        ) => Ok(again(("bsn", WebError::Engine(e).public_message()))),
         Err(e) => Err(e.into()),
     }
 }

@@ -236,6 +236,66 @@ pub(crate) async fn residents_are_searched_registered_and_shown(f: Fixture) {
     let line = f.engine.line(&sjaak).await.unwrap();
     assert_eq!(line.cases.len(), 1, "enrolled on the pathway");
 
+    // Correcting his details: the form keeps what was typed when a field is wrong.
+    let (status, _, html) = f.page(&anna, &format!("/inwoners/{sjaak}/bewerken")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("value=\"Sjaak\"") && html.contains("value=\"Dekker\""),
+        "prefilled"
+    );
+    let (status, html) = f
+        .post(
+            &anna,
+            &format!("/inwoners/{sjaak}/bewerken"),
+            &[("given_name", "Sjaak"), ("family_name", "")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Achternaam: vul de achternaam in"), "{html}");
+    let (status, _) = f
+        .post(
+            &anna,
+            &format!("/inwoners/{sjaak}/bewerken"),
+            &[
+                ("given_name", "Sjaak"),
+                ("family_name", "Dekker-Jansen"),
+                ("municipality", "Uden"),
+                ("bsn", ""),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, found) = f.api("anna", "GET", "/api/v1/residents?q=jansen", None).await;
+    assert_eq!(found[0]["id"], sjaak.as_str(), "found by the new name: {found}");
+    let (status, changed) = f
+        .api(
+            "anna",
+            "PUT",
+            &format!("/api/v1/residents/{sjaak}"),
+            Some(json!({"given_name": "Sjaak", "family_name": "Dekker-Jansen", "municipality": "Oss"})),
+        )
+        .await;
+    assert_eq!(
+        (status, changed["municipality"].as_str()),
+        (StatusCode::OK, Some("Oss")),
+        "{changed}"
+    );
+    let (status, _) = f
+        .api(
+            "piet",
+            "PUT",
+            &format!("/api/v1/residents/{sjaak}"),
+            Some(json!({"family_name": "X"})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "piet may not see him, let alone change him"
+    );
+
     // Managers read every resident, without acting.
     let mark = f.login("mark").await;
     let (status, _, html) = f.page(&mark, &format!("/inwoners/{id}")).await;
