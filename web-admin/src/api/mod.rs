@@ -375,6 +375,24 @@ pub struct CaseDetail {
     stalls: Vec<CaseStall>,
     /// Login names of the case team.
     team: Vec<String>,
+    /// The resident the case belongs to.
+    resident_id: Option<String>,
+    /// The case this one was started from (a linked pathway), if any.
+    came_from: Option<String>,
+    /// Cases started from this one.
+    links: Vec<CaseLink>,
+}
+
+/// A case started from another for the same resident.
+#[derive(Serialize, ToSchema)]
+pub struct CaseLink {
+    case_id: String,
+    pathway_key: String,
+    /// The step that started it.
+    step: String,
+    started_at: DateTime<Utc>,
+    /// Its outcome once it has ended.
+    outcome: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -535,6 +553,19 @@ fn case_detail(state: &CaseState) -> CaseDetail {
         outcome: state.outcome.clone(),
         started_at: state.started_at,
         rung: state.rung,
+        resident_id: state.resident.clone(),
+        came_from: state.came_from.as_ref().map(|c| c.case.clone()),
+        links: state
+            .links
+            .iter()
+            .map(|l| CaseLink {
+                case_id: l.case.clone(),
+                pathway_key: l.pathway.clone(),
+                step: l.step.clone(),
+                started_at: l.started_at,
+                outcome: l.outcome.clone(),
+            })
+            .collect(),
         variables: state.variables.clone(),
         tasks: state
             .tasks
@@ -821,7 +852,7 @@ impl Modify for BearerAuth {
     paths(list_cases, get_case, start_case, list_tasks, claim, release, complete, list_pathways, get_pathway, publish, list_stalls,
           residents::find, residents::create, residents::get, residents::update, residents::bsn, residents::record_provision,
           residents::reactivate),
-    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, TaskOut, StartCase, CompleteTask,
+    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask,
                         PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
                         residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,

@@ -81,6 +81,14 @@ pub(crate) async fn residents_are_searched_registered_and_shown(f: Fixture) {
     assert_eq!(status, StatusCode::CREATED, "{case}");
     assert_eq!(case["resident_id"], id.as_str());
     let case_id = case["id"].as_str().unwrap().to_owned();
+    let (_, detail) = f
+        .api("anna", "GET", &format!("/api/v1/cases/{case_id}"), None)
+        .await;
+    assert_eq!(
+        (detail["resident_id"].as_str(), &detail["links"]),
+        (Some(id.as_str()), &json!([])),
+        "{detail}"
+    );
     let (status, err) = f
         .api(
             "anna",
