@@ -181,6 +181,15 @@ pub(crate) fn base(viewer: &Viewer, title: &str, nav: &str) -> Map<String, Value
     m
 }
 
+/// A pathway's name by its key, from the cached list of names (the key if unknown).
+pub(crate) fn pathway_name(names: &[(String, String)], key: &str) -> String {
+    names
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, n)| n.clone())
+        .unwrap_or_else(|| key.to_owned())
+}
+
 /// A case's status in Dutch.
 pub(crate) fn status_label(status: &str) -> &'static str {
     match status {

@@ -132,16 +132,7 @@ macro_rules! residents_impl {
             let mut conn = store.write_conn().await?;
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             if let Some(b) = &row.bsn {
-                let taken: Option<i64> =
-                    sqlx::query_scalar("SELECT CAST(number AS BIGINT) FROM residents WHERE bsn_hash = $1")
-                        .bind(&b.hash)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if let Some(n) = taken {
-                    return Err(StoreError::BsnExists {
-                        reference: crate::resident::reference(u64::try_from(n).unwrap_or_default()),
-                    });
-                }
+                refuse_taken_bsn(&mut tx, &b.hash, id).await?;
             }
             sqlx::query(&format!(
                 "INSERT INTO residents (id, number, given_name, family_name, birth_date, email, phone, address,
@@ -192,18 +183,7 @@ macro_rules! residents_impl {
                 let mut conn = self.write_conn().await?;
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 if let Some(b) = &row.bsn {
-                    let taken: Option<i64> = sqlx::query_scalar(
-                        "SELECT CAST(number AS BIGINT) FROM residents WHERE bsn_hash = $1 AND id <> $2",
-                    )
-                    .bind(&b.hash)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some(n) = taken {
-                        return Err(StoreError::BsnExists {
-                            reference: crate::resident::reference(u64::try_from(n).unwrap_or_default()),
-                        });
-                    }
+                    refuse_taken_bsn(&mut tx, &b.hash, id).await?;
                 }
                 let changed = sqlx::query(
                     "UPDATE residents SET given_name = $2, family_name = $3, birth_date = $4, email = $5, phone = $6,
@@ -370,9 +350,26 @@ macro_rules! residents_impl {
 }
 pub(crate) use residents_impl;
 
-/// Inserts the search words of a resident on a backend's transaction.
+/// Helpers on a backend's transaction: the search words of a resident, and the check that
+/// a BSN is not recorded for someone else.
 macro_rules! insert_words_fn {
     ($db:ty) => {
+        async fn refuse_taken_bsn(tx: &mut sqlx::Transaction<'_, $db>, hash: &str, id: &str) -> Result<()> {
+            let taken: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(number AS BIGINT) FROM residents WHERE bsn_hash = $1 AND id <> $2",
+            )
+            .bind(hash)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+            match taken {
+                Some(n) => Err(StoreError::BsnExists {
+                    reference: crate::resident::reference(u64::try_from(n).unwrap_or_default()),
+                }),
+                None => Ok(()),
+            }
+        }
+
         async fn insert_words(tx: &mut sqlx::Transaction<'_, $db>, id: &str, words: &[String]) -> Result<()> {
             for w in words {
                 sqlx::query(

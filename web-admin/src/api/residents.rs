@@ -177,6 +177,18 @@ pub struct SearchQuery {
     q: String,
 }
 
+/// The typed fields, or a 422 naming the field that is wrong.
+fn input_of(body: &ResidentFields) -> ApiResult<doorloop_engine::resident::ResidentInput> {
+    body.input().map_err(|(field, message)| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field_invalid",
+            message,
+            Some(field),
+        )
+    })
+}
+
 #[utoipa::path(get, path = "/api/v1/residents", tag = "residents",
     params(("q" = String, Query, description = "Name prefix, reference, date of birth or BSN")),
     responses((status = 200, description = "Residents the caller may see, at most 50", body = Vec<ResidentOut>),
@@ -203,14 +215,7 @@ pub async fn create(
     ApiJson(body): ApiJson<ResidentFields>,
 ) -> ApiResult<(StatusCode, Json<ResidentOut>)> {
     require(&user, &[UserRole::Consultant])?;
-    let input = body.input().map_err(|(field, message)| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "field_invalid",
-            message,
-            Some(field),
-        )
-    })?;
+    let input = input_of(&body)?;
     let resident = app
         .engine
         .add_resident_by(&input, &user.id, app.clock.now())
@@ -396,14 +401,7 @@ pub async fn update(
 ) -> ApiResult<Json<ResidentOut>> {
     require(&user, &[UserRole::Consultant])?;
     visible_line(&app, &user, &id, "api: inwoner bewerken").await?;
-    let input = body.input().map_err(|(field, message)| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "field_invalid",
-            message,
-            Some(field),
-        )
-    })?;
+    let input = input_of(&body)?;
     let resident = app.engine.update_resident(&id, &input, app.clock.now()).await?;
     Ok(Json(ResidentOut::from(&resident)))
 }

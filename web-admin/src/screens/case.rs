@@ -291,13 +291,7 @@ pub async fn case_page(
         }),
     );
     let names = app.pathway_names.get(&app.engine).await?;
-    let pathway_name = |key: &str| {
-        names
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, n)| n.clone())
-            .unwrap_or_else(|| key.to_owned())
-    };
+    let pathway_name = |key: &str| crate::views::pathway_name(&names, key);
     let links: Vec<Value> = state
         .links
         .iter()

@@ -257,13 +257,7 @@ async fn render(
 ) -> WebResult<Response> {
     let now = app.clock.now();
     let names = app.pathway_names.get(&app.engine).await?;
-    let pathway_name = |key: &str| {
-        names
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, n)| n.clone())
-            .unwrap_or_else(|| key.to_owned())
-    };
+    let pathway_name = |key: &str| crate::views::pathway_name(&names, key);
     let store = app.engine.store().as_ref();
     let user_name = async |id: &str| -> WebResult<String> {
         Ok(app
