@@ -162,6 +162,31 @@ pub fn case(
     if !state.team.is_empty() {
         out!(o, "team      {}", state.team.join(", "));
     }
+    if let Some(r) = &state.resident {
+        out!(o, "resident  {r}");
+    }
+    if let Some(from) = &state.came_from {
+        out!(
+            o,
+            "linked    started from case {} ({}, step {})",
+            from.case,
+            from.pathway,
+            from.step
+        );
+    }
+    for l in &state.links {
+        out!(
+            o,
+            "linked    case {} on {} (step {}){}",
+            l.case,
+            l.pathway,
+            l.step,
+            l.outcome
+                .as_ref()
+                .map(|x| format!(", ended: {x}"))
+                .unwrap_or_default()
+        );
+    }
     out!(o);
     if state.tasks.is_empty() {
         out!(o, "open tasks: none");
