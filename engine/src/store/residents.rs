@@ -73,6 +73,9 @@ pub trait Residents: Send + Sync {
     /// Residents by id (for lists that show names); unknown ids are left out.
     async fn residents_by_id(&self, ids: &[String]) -> Result<Vec<Resident>>;
 
+    /// The resident of each of these cases (for work lists that show names).
+    async fn residents_of_cases(&self, case_ids: &[String]) -> Result<Vec<(String, Resident)>>;
+
     /// Residents out of sight: cases, but none ended with an outcome, no open work on any
     /// of them, and nothing happened on any since `before`; with the last moment something
     /// did, longest out of sight first.
@@ -328,6 +331,35 @@ macro_rules! residents_impl {
                 Ok(last
                     .into_iter()
                     .filter_map(|(id, at)| people.iter().find(|p| p.id == id).map(|p| (p.clone(), at)))
+                    .collect())
+            }
+
+            async fn residents_of_cases(
+                &self,
+                case_ids: &[String],
+            ) -> Result<Vec<(String, crate::resident::Resident)>> {
+                if case_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "SELECT id, resident_id FROM cases WHERE resident_id IS NOT NULL AND id IN ({})",
+                    (1..=case_ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for id in case_ids {
+                    q = q.bind(id);
+                }
+                let mut pairs = Vec::new();
+                for r in q.fetch_all(&self.readers).await? {
+                    pairs.push((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?));
+                }
+                let mut ids: Vec<String> = pairs.iter().map(|(_, r)| r.clone()).collect();
+                ids.sort();
+                ids.dedup();
+                let people = self.residents_by_id(&ids).await?;
+                Ok(pairs
+                    .into_iter()
+                    .filter_map(|(case, r)| people.iter().find(|p| p.id == r).map(|p| (case, p.clone())))
                     .collect())
             }
 

@@ -342,11 +342,18 @@ pub async fn cases(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Consultant, UserRole::Manager])?;
     let only = (viewer.user.role == UserRole::Consultant).then_some(viewer.user.id.as_str());
     let rows = app.engine.store().cases(only, &viewer.user.teams, 200).await?;
+    let mut ids: Vec<String> = rows.iter().filter_map(|c| c.resident_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let people = app.engine.store().residents_by_id(&ids).await?;
+    let names = app.pathway_names.get(&app.engine).await?;
     let list: Vec<Value> = rows
         .iter()
         .map(|c| {
+            let person = people.iter().find(|p| Some(&p.id) == c.resident_id.as_ref());
             json!({
-                "id": c.id, "short_id": short(&c.id), "pathway": c.pathway_key,
+                "id": c.id, "short_id": short(&c.id), "pathway": crate::views::pathway_name(&names, &c.pathway_key),
+                "resident": person.map(|p| p.display_name()), "resident_id": person.map(|p| p.id.clone()),
                 "status": c.status, "status_label": status_label(&c.status),
                 "created": date(c.created_at), "updated": date_time(c.updated_at),
             })

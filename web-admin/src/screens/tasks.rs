@@ -68,18 +68,46 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
     let now = app.clock.now();
     let listing = app.pathway_names.get(&app.engine).await?;
     let names: HashMap<&str, &str> = listing.iter().map(|(k, n)| (k.as_str(), n.as_str())).collect();
+    // Whose work it is, by name.
+    let invited_rows = app.engine.store().invited_visits(&viewer.user.id, 20).await?;
+    let case_ids: Vec<String> = rows
+        .iter()
+        .take(per_page as usize)
+        .chain(invited_rows.iter())
+        .map(|r| r.case_id.clone())
+        .collect();
+    let people: HashMap<String, String> = app
+        .engine
+        .store()
+        .residents_of_cases(&case_ids)
+        .await?
+        .into_iter()
+        .map(|(case, r)| (case, r.display_name()))
+        .collect();
+    let resident = |case: &str| {
+        people
+            .get(case)
+            .cloned()
+            .unwrap_or_else(|| format!("casus {}", short(case)))
+    };
     let mut tasks = Vec::with_capacity(rows.len().min(per_page as usize));
     for r in rows.iter().take(per_page as usize) {
         let pv = app
             .engine
             .pathway(&r.pathway_key, Some(r.pathway_version))
             .await?;
-        tasks.push(task_line(r, &pv, &names, &viewer.user.id, now));
+        tasks.push(task_line(
+            r,
+            &pv,
+            &names,
+            &viewer.user.id,
+            now,
+            resident(&r.case_id),
+        ));
     }
     // Joint visits the consultant is invited to while a colleague holds them.
     // Most consultants have none; each one shown reads its case for the visit's moment,
     // place and company.
-    let invited_rows = app.engine.store().invited_visits(&viewer.user.id, 20).await?;
     let mut invited = Vec::with_capacity(invited_rows.len());
     for r in &invited_rows {
         let Ok((state, pv)) = crate::cases::visible_case_on_pathway(&app, &viewer.user, &r.case_id)
@@ -101,7 +129,7 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
         }
         invited.push(InvitedLine {
             case_id: &r.case_id,
-            short_id: short(&r.case_id),
+            resident: resident(&r.case_id),
             step_name: pv
                 .step(&r.step)
                 .map(|s| s.display_name().to_owned())
@@ -199,7 +227,8 @@ struct TasksPage<'a> {
 /// A joint visit a consultant is invited to.
 struct InvitedLine<'a> {
     case_id: &'a str,
-    short_id: String,
+    /// Whose case it is.
+    resident: String,
     step_name: String,
     pathway: &'a str,
     when: String,
@@ -215,6 +244,7 @@ fn task_line<'a>(
     names: &HashMap<&'a str, &'a str>,
     viewer: &str,
     now: DateTime<Utc>,
+    resident: String,
 ) -> TaskLine<'a> {
     let step_name = pv
         .step(&r.step)
@@ -223,7 +253,7 @@ fn task_line<'a>(
     let (due_class, due_text) = due_state(r.due_at, now);
     TaskLine {
         case_id: &r.case_id,
-        short_id: short(&r.case_id),
+        resident,
         task_id: &r.task_id,
         step: &r.step,
         step_name,
@@ -243,7 +273,8 @@ fn task_line<'a>(
 
 struct TaskLine<'a> {
     case_id: &'a str,
-    short_id: String,
+    /// Whose case it is, by name.
+    resident: String,
     task_id: &'a str,
     step: &'a str,
     step_name: String,
