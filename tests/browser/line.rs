@@ -178,6 +178,11 @@ async fn pablo_falls_back(setup: &Setup, port: u16, driver: u16, case: &str) {
         vznw.contains("(1 cases)"),
         "one case on van-zorg-naar-werk: {pathways}"
     );
+    // The stuck view names residents out of sight (Pablo is not: his switch has open work).
+    client.goto(&format!("{base}/vastgelopen")).await.unwrap();
+    let out_of_sight = text_of(&client, Locator::Id("uit-beeld")).await;
+    assert!(out_of_sight.contains("Niemand is uit beeld"), "{out_of_sight}");
+    shot(&client, "10-vastgelopen-uit-beeld").await;
     let _ = client.close().await;
 }
 
