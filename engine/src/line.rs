@@ -334,16 +334,35 @@ impl Engine {
         if self.pathway(EXPIRY_PATHWAY, None).await.is_err() {
             return Ok(0);
         }
-        let by = now.date_naive() + self.expiry_notice();
-        let ending = self.store().provisions_ending(by, 100).await?;
+        let notice = |kind: Option<&crate::resident::provision::ProvisionKind>| {
+            kind.and_then(|k| k.notice_weeks)
+                .map_or(self.expiry_notice(), |w| chrono::Duration::weeks(i64::from(w)))
+        };
+        let longest = self
+            .provision_kinds()
+            .iter()
+            .map(|k| notice(Some(k)))
+            .fold(self.expiry_notice(), std::cmp::max);
+        let today = now.date_naive();
+        let ending = self.store().provisions_ending(today + longest, 100).await?;
         let mut opened = 0;
         for p in ending {
             let kind = self.provision_kinds().iter().find(|k| k.key == p.kind);
+            if p.end_date.is_some_and(|end| end > today + notice(kind)) {
+                continue;
+            }
             let variables = std::collections::BTreeMap::from([
                 ("voorziening".to_owned(), serde_json::json!(p.kind)),
                 (
                     "voorziening_naam".to_owned(),
                     serde_json::json!(kind.map(|k| k.label.clone()).unwrap_or_else(|| p.kind.clone())),
+                ),
+                (
+                    "rol".to_owned(),
+                    serde_json::json!(
+                        kind.map(|k| k.role.clone())
+                            .unwrap_or_else(|| "klantmanager".into())
+                    ),
                 ),
                 (
                     "einddatum".to_owned(),

@@ -12,8 +12,13 @@ pub struct ProvisionKind {
     pub key: String,
     pub label: String,
     pub law: String,
-    /// Pathway role that gets the task when it is about to end.
+    /// Pathway role that gets the task when it is about to end (`wmo-consulent`,
+    /// `klantmanager` or `arbeidsdeskundige` in the shipped voorziening-verloopt).
     pub role: String,
+    /// Weeks before its end date that it opens that task; the installation's default
+    /// (`residents.expiry_notice_weeks`) when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_weeks: Option<u32>,
 }
 
 /// The kinds every installation knows; configuration may add more.
@@ -44,6 +49,7 @@ pub fn standard_kinds() -> Vec<ProvisionKind> {
         label: label.into(),
         law: law.into(),
         role: role.into(),
+        notice_weeks: None,
     })
     .collect()
 }

@@ -592,6 +592,47 @@ pub(crate) async fn steps_and_people_change_provisions_and_expiry_opens_work(f: 
         "the klantmanager decides on a subsidy"
     );
 
+    // A kind of the installation's own, with its own role and a longer notice.
+    let own = Engine::new(f.store().await, Calendar::default()).with_provision_kinds(vec![
+        doorloop_engine::resident::provision::ProvisionKind {
+            key: "schuldhulp".into(),
+            label: "Schuldhulpverlening".into(),
+            law: "Wgs".into(),
+            role: "wmo-consulent".into(),
+            notice_weeks: Some(20),
+        },
+    ]);
+    let debt = ProvisionChange {
+        key: "hand-3".into(),
+        kind: "schuldhulp".into(),
+        start_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
+        end_date: chrono::NaiveDate::from_ymd_opt(2027, 4, 1),
+        decision_ref: None,
+        ..by_hand.clone()
+    };
+    own.record_provision(&debt).await.unwrap();
+    assert_eq!(
+        engine.open_expiry_work(notice).await.unwrap(),
+        0,
+        "eight weeks: not yet"
+    );
+    assert_eq!(
+        own.open_expiry_work(notice).await.unwrap(),
+        1,
+        "twenty weeks: now"
+    );
+    let line = own.line(&r.id).await.unwrap();
+    let tasks: Vec<String> = line
+        .cases
+        .iter()
+        .filter(|(c, _)| c.pathway_key == "voorziening-verloopt")
+        .flat_map(|(_, s)| s.tasks.values().map(|t| t.step.clone()).collect::<Vec<_>>())
+        .collect();
+    assert!(
+        tasks.contains(&"wmo_beslissen".to_owned()),
+        "the kind's own role decides: {tasks:?}"
+    );
+
     // Re-activation: one action, and the fall-back pathway starts for the same resident.
     let fall_back = engine
         .reactivate(&r.id, "wmo_begeleiding", "anna", notice)
