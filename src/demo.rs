@@ -173,6 +173,36 @@ pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Re
         "pilot cohort: {} participants of van-zorg-naar-werk (as in Oss: 38 a rung up, 12 to work)",
         pilot.cases.len()
     );
+    // Sjaak (the article): came to the youth desk, did not know his contact person, left, and
+    // stayed out of sight. The managers' stuck view lists him as uit beeld.
+    let left = now - Duration::days(700);
+    let mut sjaak = doorloop_engine::demo::people::resident(9_999);
+    sjaak.given_name = "Sjaak".into();
+    sjaak.family_name = "Bosch".into();
+    sjaak.email = Some("sjaak.bosch@voorbeeld.nl".into());
+    if engine.vault().is_none() {
+        sjaak.bsn = None;
+    }
+    let sjaak = engine.add_resident(&sjaak, left).await?;
+    let case = engine
+        .start_case(
+            "jongeren-zorg-school-werk",
+            None,
+            "klantmanager-1",
+            &sjaak.id,
+            BTreeMap::new(),
+            left,
+        )
+        .await?;
+    let withdraw = Command::new(
+        "klantmanager-1",
+        Action::Withdraw {
+            reason: "niet meer verschenen".into(),
+        },
+    );
+    engine
+        .execute(&case.state.id, withdraw, left + Duration::days(3))
+        .await?;
     // Let time catch up: reminders, escalations, deadlines and stall checks that fell due
     // while the sample cases were moving.
     let scheduler = Scheduler::new(engine.clone(), Arc::new(SystemClock), "demo", Vec::new());

@@ -446,14 +446,16 @@ fn demo_loads_and_summarises(db: &Db) {
     let again = db.ok(&["demo"]);
     assert!(out.contains("pilot cohort: 53 participants"), "{out}");
     assert!(
-        again.contains("already holds 68 cases"),
-        "15 sample cases and the pilot's 53: {again}"
+        again.contains("already holds 69 cases"),
+        "15 sample cases, the pilot's 53 and Sjaak: {again}"
     );
     assert!(
         out.contains("wmo-consulent-1") && out.contains("beheerder"),
         "demo accounts: {out}"
     );
     assert!(again.contains("demo accounts exist already"), "{again}");
+    let found = db.ok(&["resident", "find", "sjaak bosch"]);
+    assert!(found.contains("Sjaak Bosch"), "{found}");
     // Demo consultants are on the teams of the cases they acted on.
     let users = db.ok(&["user", "list"]);
     assert!(
