@@ -342,3 +342,31 @@ fn a_linked_pathway_is_started_from_a_wait_or_automatic_step_only() {
 ";
     assert_eq!(problems(waits), vec![]);
 }
+
+#[test]
+fn summary_and_dates_name_fields_that_exist() {
+    let from_text = "
+  - { id: begin, kind: start, next: a }
+  - id: a
+    kind: task
+    role: r
+    fields: [{ name: notitie, type: text }]
+    next: w
+  - { id: w, kind: wait, role: r, party: P, expected: 2 weken, deadline: { term: 8 weken, from: notitie }, next: stop }
+  - { id: stop, kind: end, outcome: gestopt }
+";
+    expect(
+        from_text,
+        Some("w"),
+        "`deadline from` names `notitie`, which is not a date field",
+    );
+    let src = format!("{HEAD}{OK}").replace("steps:\n", "summary: [bestaat_niet]\nsteps:\n");
+    let loaded = from_yaml(&src).unwrap();
+    let found = validate(&loaded);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.to_string().contains("`summary` names `bestaat_niet`")),
+        "{found:?}"
+    );
+}

@@ -95,6 +95,10 @@ pub enum ProblemKind {
     UnknownOutcome { outcome: String },
     #[error("`start_pathway` names `{key}`, which is not published; publish it first")]
     UnpublishedPathway { key: String },
+    #[error("`{what}` names `{name}`, which is not a date field of the case")]
+    NotADateField { what: String, name: String },
+    #[error("`summary` names `{name}`, which is not a variable or form field")]
+    UnknownSummaryField { name: String },
     #[error("unknown wait reason `{reason}` (known: {})", KNOWN_WAIT_REASONS.join(", "))]
     UnknownReason { reason: String },
     #[error("variable `{name}` is declared as both {first} and {second}")]
@@ -559,13 +563,7 @@ impl Validator<'_> {
         // The summary names fields.
         for name in &p.summary {
             if !types.contains_key(name) {
-                found.push((
-                    None,
-                    ProblemKind::UnknownVariable {
-                        expr: format!("summary: {name}"),
-                        name: name.clone(),
-                    },
-                ));
+                found.push((None, ProblemKind::UnknownSummaryField { name: name.clone() }));
             }
         }
         // A deadline counts from a date field.
@@ -575,8 +573,8 @@ impl Validator<'_> {
             {
                 found.push((
                     Some(i),
-                    ProblemKind::UnknownVariable {
-                        expr: format!("deadline from: {f}"),
+                    ProblemKind::NotADateField {
+                        what: "deadline from".into(),
                         name: f.to_owned(),
                     },
                 ));
@@ -588,8 +586,8 @@ impl Validator<'_> {
                 if types.get(f) != Some(&FieldType::Date) {
                     found.push((
                         Some(i),
-                        ProblemKind::UnknownVariable {
-                            expr: format!("provisions start: {f}"),
+                        ProblemKind::NotADateField {
+                            what: "provisions start".into(),
                             name: f.clone(),
                         },
                     ));

@@ -92,6 +92,12 @@ pub fn problem(kind: &ProblemKind) -> String {
             kind_nl(kind)
         ),
         P::BadRung { rung } => format!("Trede {rung} bestaat niet op de participatieladder (1–6)."),
+        P::NotADateField { what, name } => format!(
+            "`{what}` noemt `{name}`, maar dat is geen datumveld van de casus (een formulierveld of trajectvariabele van het type date)."
+        ),
+        P::UnknownSummaryField { name } => {
+            format!("`summary` noemt `{name}`, maar dat is geen trajectvariabele en geen formulierveld.")
+        }
         P::UnpublishedPathway { key } => {
             format!("Deze stap start traject `{key}`, maar dat is niet gepubliceerd. Publiceer het eerst.")
         }
