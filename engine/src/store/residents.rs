@@ -137,25 +137,15 @@ macro_rules! residents_impl {
             if let Some(b) = &row.bsn {
                 refuse_taken_bsn(&mut tx, &b.hash, id).await?;
             }
-            sqlx::query(&format!(
+            let sql = format!(
                 "INSERT INTO residents (id, number, given_name, family_name, birth_date, email, phone, address,
                                         municipality, bsn_cipher, bsn_hash, unknown, created_at, updated_at, created_by)
                  VALUES ($1, {NEXT_RESIDENT_NUMBER}, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $11, $12)"
-            ))
-            .bind(id)
-            .bind(&row.given_name)
-            .bind(&row.family_name)
-            .bind(row.birth_date)
-            .bind(&row.email)
-            .bind(&row.phone)
-            .bind(&row.address)
-            .bind(&row.municipality)
-            .bind(row.bsn.as_ref().map(|b| &b.cipher))
-            .bind(row.bsn.as_ref().map(|b| &b.hash))
-            .bind(ts(now))
-            .bind(&row.created_by)
-            .execute(&mut *tx)
-            .await?;
+            );
+            bind_resident(sqlx::query(&sql), id, row, now)
+                .bind(&row.created_by)
+                .execute(&mut *tx)
+                .await?;
             insert_words(&mut tx, id, &row.words).await?;
             let r = sqlx::query(&format!("{RESIDENT_COLUMNS} WHERE r.id = $1"))
                 .bind(id)
@@ -188,23 +178,11 @@ macro_rules! residents_impl {
                 if let Some(b) = &row.bsn {
                     refuse_taken_bsn(&mut tx, &b.hash, id).await?;
                 }
-                let changed = sqlx::query(
-                    "UPDATE residents SET given_name = $2, family_name = $3, birth_date = $4, email = $5, phone = $6,
-                            address = $7, municipality = $8, bsn_cipher = COALESCE($9, bsn_cipher),
-                            bsn_hash = COALESCE($10, bsn_hash), unknown = FALSE, updated_at = $11
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .bind(&row.given_name)
-                .bind(&row.family_name)
-                .bind(row.birth_date)
-                .bind(&row.email)
-                .bind(&row.phone)
-                .bind(&row.address)
-                .bind(&row.municipality)
-                .bind(row.bsn.as_ref().map(|b| &b.cipher))
-                .bind(row.bsn.as_ref().map(|b| &b.hash))
-                .bind(ts(now))
+                const UPDATE: &str = "UPDATE residents SET given_name = $2, family_name = $3, birth_date = $4,
+                        email = $5, phone = $6, address = $7, municipality = $8, bsn_cipher = COALESCE($9, bsn_cipher),
+                        bsn_hash = COALESCE($10, bsn_hash), unknown = FALSE, updated_at = $11
+                     WHERE id = $1";
+                let changed = bind_resident(sqlx::query(UPDATE), id, row, now)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -386,6 +364,26 @@ pub(crate) use residents_impl;
 /// a BSN is not recorded for someone else.
 macro_rules! insert_words_fn {
     ($db:ty) => {
+        /// Binds `$1` id and `$2`..`$11` a resident's fields, as INSERT and UPDATE both read them.
+        fn bind_resident<'q>(
+            q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            id: &'q str,
+            row: &'q super::residents::ResidentRow,
+            now: DateTime<Utc>,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            q.bind(id)
+                .bind(&row.given_name)
+                .bind(&row.family_name)
+                .bind(row.birth_date)
+                .bind(&row.email)
+                .bind(&row.phone)
+                .bind(&row.address)
+                .bind(&row.municipality)
+                .bind(row.bsn.as_ref().map(|b| &b.cipher))
+                .bind(row.bsn.as_ref().map(|b| &b.hash))
+                .bind(ts(now))
+        }
+
         async fn refuse_taken_bsn(tx: &mut sqlx::Transaction<'_, $db>, hash: &str, id: &str) -> Result<()> {
             let taken: Option<i64> = sqlx::query_scalar(
                 "SELECT CAST(number AS BIGINT) FROM residents WHERE bsn_hash = $1 AND id <> $2",
