@@ -570,6 +570,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     work_lists_hold_my_tasks_and_my_teams_unassigned_ones,
     a_case_migrates_to_the_next_version_in_one_durable_step,
     figures_follow_the_cases,
+    figures_count_residents_not_cases,
     drafts_are_kept_per_pathway,
     identities_find_their_user_and_rights_change,
 ];

@@ -189,13 +189,23 @@ async fn coordinator_fixes_publishes_and_migrates(client: &Client, base: &str, s
         Locator::Css("a[href='/trajecten/van-zorg-naar-werk/bewerken']"),
     )
     .await;
-    // A mistake: the signal goes to a step that does not exist.
+    // Two mistakes: the signal goes to a step that does not exist, and the case summary names
+    // a field that does not exist.
     let source = vznw();
-    let broken = source.replacen("next: intake", "next: intak", 1);
+    let broken =
+        source
+            .replacen("next: intake", "next: intak", 1)
+            .replacen("uitkering, plan", "uitkerin, plan", 1);
     set_value(client, "#bron", &broken).await;
     click_and_wait(client, Locator::Id("controleren")).await;
     let problems = text_of(client, Locator::Id("problemen")).await;
-    assert!(problems.contains("2 problemen"), "{problems}");
+    assert!(problems.contains("3 problemen"), "{problems}");
+    let general = text_of(client, Locator::Id("algemeen")).await;
+    assert!(
+        general
+            .contains("`summary` noemt `uitkerin`, maar dat is geen trajectvariabele en geen formulierveld."),
+        "{general}"
+    );
     let at_step = text_of(client, Locator::Css("#stapproblemen [data-step='signaal']")).await;
     assert!(
         at_step.contains("Verwijst naar stap `intak`, die niet bestaat."),

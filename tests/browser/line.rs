@@ -166,9 +166,22 @@ async fn pablo_falls_back(setup: &Setup, port: u16, driver: u16, case: &str) {
         ))
         .await
         .unwrap();
-    // One participant (shown as "<5": small numbers are suppressed), and the fall-back did not
-    // start a second van-zorg-naar-werk case that would count him twice.
+    // Small numbers show as "<5" unless the manager asks for them.
     assert_eq!(text_of(&client, Locator::Id("deelnemers")).await, "<5");
+    for pathway in ["van-zorg-naar-werk", "simpel-switchen"] {
+        client
+            .goto(&format!(
+                "{base}/analyse/uitkomsten?traject={pathway}&van=2026-01&tot=2026-12&klein=tonen"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            text_of(&client, Locator::Id("deelnemers")).await,
+            "1",
+            "one person on {pathway}"
+        );
+    }
+    // The fall-back did not start a second van-zorg-naar-werk case.
     let pathways = setup.doorloop(&["pathways"]);
     let vznw = pathways
         .lines()

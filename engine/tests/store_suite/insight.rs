@@ -116,6 +116,122 @@ pub(crate) async fn a_case_migrates_to_the_next_version_in_one_durable_step(f: F
     assert_eq!(count(&store.events(&moved).await.unwrap(), "case_migrated"), 1);
 }
 
+/// A resident who starts on a pathway again is one participant: in the cohort of their first
+/// start, with the first rung measured on the pathway and their latest case's status and rung.
+pub(crate) async fn figures_count_residents_not_cases(f: Fixture) {
+    let engine = f.engine().await;
+    let key = "van-zorg-naar-werk";
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
+    engine.publish_yaml(VZNW, t0()).await.unwrap();
+    let store = engine.store();
+    let pablo = anon_resident(&engine).await;
+    let other = anon_resident(&engine).await;
+    let start = |resident: String, at| {
+        let engine = &engine;
+        async move {
+            engine
+                .start_case(key, None, "anna", &resident, BTreeMap::new(), at)
+                .await
+                .unwrap()
+                .state
+                .id
+        }
+    };
+    let signal = |trede: u8| complete("signaal", json!({"motivatie": "x", "trede": trede}));
+    let first = start(pablo.clone(), t0()).await;
+    start(other.clone(), t0()).await;
+    engine
+        .execute(&first, signal(2), t0() + Duration::days(1))
+        .await
+        .unwrap();
+    let withdraw = Command::new(
+        "anna",
+        Action::Withdraw {
+            reason: "verhuisd".into(),
+        },
+    );
+    engine
+        .execute(&first, withdraw.clone(), t0() + Duration::days(2))
+        .await
+        .unwrap();
+    type Shape = (String, String, Option<u8>, Option<u8>, Option<String>, i64);
+    let shape = || async {
+        let mut groups = store.case_groups(Some(key)).await.unwrap();
+        groups.sort_by_key(|g| (g.status.clone(), g.rung_first));
+        groups
+            .into_iter()
+            .map(|g| (g.started, g.status, g.rung_first, g.rung_last, g.ended, g.count))
+            .collect::<Vec<Shape>>()
+    };
+    let m = |s: &str| s.to_owned();
+    assert_eq!(
+        shape().await,
+        vec![
+            (m("2026-11"), m("active"), None, None, None, 1),
+            (
+                m("2026-11"),
+                m("withdrawn"),
+                Some(2),
+                Some(2),
+                Some(m("2026-11")),
+                1
+            ),
+        ]
+    );
+    // Pablo comes back a month later: still one participant, of November, now running again.
+    let second = start(pablo.clone(), t0() + Duration::days(30)).await;
+    assert_eq!(
+        shape().await,
+        vec![
+            (m("2026-11"), m("active"), None, None, None, 1),
+            (m("2026-11"), m("active"), Some(2), Some(2), None, 1),
+        ]
+    );
+    engine
+        .execute(&second, signal(4), t0() + Duration::days(31))
+        .await
+        .unwrap();
+    assert_eq!(
+        shape().await,
+        vec![
+            (m("2026-11"), m("active"), None, None, None, 1),
+            (m("2026-11"), m("active"), Some(2), Some(4), None, 1),
+        ],
+        "the first rung of his first case, the latest of his second"
+    );
+    engine
+        .execute(&second, withdraw, t0() + Duration::days(40))
+        .await
+        .unwrap();
+    assert_eq!(
+        shape().await,
+        vec![
+            (m("2026-11"), m("active"), None, None, None, 1),
+            (
+                m("2026-11"),
+                m("withdrawn"),
+                Some(2),
+                Some(4),
+                Some(m("2027-01")),
+                1
+            ),
+        ]
+    );
+    // The funnel counts people too: two reached the signal, in November, and Pablo the intake
+    // (in both his cases) once; nobody joined the December cohort.
+    let funnel: Vec<(String, String, i64)> = store
+        .funnel(key, "2026-11", "2027-01")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.cohort, c.step, c.cases))
+        .collect();
+    assert_eq!(
+        funnel,
+        vec![(m("2026-11"), m("intake"), 1), (m("2026-11"), m("signaal"), 2)]
+    );
+}
+
 pub(crate) async fn figures_follow_the_cases(f: Fixture) {
     let engine = f.engine().await;
     let key = "van-zorg-naar-werk";

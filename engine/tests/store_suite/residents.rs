@@ -344,6 +344,10 @@ pub(crate) async fn existing_cases_get_an_unknown_resident_each(f: Fixture) {
         vec!["DL-000001", "DL-000002"],
         "numbered in the order the cases began"
     );
+    // The figures were rebuilt from the cases: two people, each their own participant.
+    let groups = store.case_groups(Some("p")).await.unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!((groups[0].started.as_str(), groups[0].count), ("2026-01", 2));
     // New residents continue the numbering.
     let engine = Engine::new(store, Calendar::default());
     let next = engine
