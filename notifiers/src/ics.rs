@@ -4,9 +4,10 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Europe::Amsterdam;
 use icalendar::{Calendar, CalendarDateTime, Component, Event, EventLike, Property};
 
-/// Europe/Amsterdam as a VTIMEZONE, so agendas read the local time without guessing.
-const AMSTERDAM: &str = "BEGIN:VCALENDAR\r
-BEGIN:VTIMEZONE\r
+/// Europe/Amsterdam as a VTIMEZONE, so agendas read the local time without guessing. Written
+/// as fixed text: the `icalendar` crate gives every component it writes a UID and a DTSTAMP,
+/// which RFC 5545 does not allow in a VTIMEZONE (Outlook refuses such an invitation).
+const AMSTERDAM: &str = "BEGIN:VTIMEZONE\r
 TZID:Europe/Amsterdam\r
 BEGIN:DAYLIGHT\r
 TZOFFSETFROM:+0100\r
@@ -23,7 +24,6 @@ DTSTART:19701025T030000\r
 RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r
 END:STANDARD\r
 END:VTIMEZONE\r
-END:VCALENDAR\r
 ";
 
 /// What an invitation says.
@@ -47,8 +47,10 @@ pub struct Invite<'a> {
 /// The invitation as iCalendar text: METHOD:REQUEST for a new or moved visit, METHOD:CANCEL
 /// for one that no longer concerns the recipient.
 pub fn visit_invite(invite: &Invite<'_>) -> String {
-    let mut calendar: Calendar = AMSTERDAM.parse().unwrap_or_default();
+    let mut calendar = Calendar::empty();
+    calendar.append_property(Property::new("VERSION", "2.0"));
     calendar.append_property(Property::new("PRODID", "-//Doorloop//Doorloop//NL"));
+    calendar.append_property(Property::new("CALSCALE", "GREGORIAN"));
     calendar.append_property(Property::new(
         "METHOD",
         if invite.cancelled { "CANCEL" } else { "REQUEST" },
@@ -79,7 +81,12 @@ pub fn visit_invite(invite: &Invite<'_>) -> String {
         event.append_multi_property(p);
     }
     calendar.push(event.done());
-    calendar.done().to_string()
+    let text = calendar.done().to_string();
+    // The zone goes before the event, after the calendar's own properties.
+    match text.find("BEGIN:VEVENT") {
+        Some(at) => format!("{}{AMSTERDAM}{}", &text[..at], &text[at..]),
+        None => text,
+    }
 }
 
 #[cfg(test)]
@@ -129,7 +136,11 @@ mod tests {
             }
             other => panic!("unexpected DTSTART {other:?}"),
         }
-        assert!(text.contains("BEGIN:VTIMEZONE"), "{text}");
+        assert!(text.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"), "{text}");
+        let zone = &text[text.find("BEGIN:VTIMEZONE").unwrap_or(0)..text.find("END:VTIMEZONE").unwrap_or(0)];
+        assert!(zone.contains("TZID:Europe/Amsterdam"), "{text}");
+        assert!(!zone.contains("UID") && !zone.contains("DTSTAMP"), "{text}");
+        assert!(text.find("END:VTIMEZONE") < text.find("BEGIN:VEVENT"), "{text}");
         assert_eq!(text.matches("ATTENDEE").count(), 2);
     }
 }

@@ -16,30 +16,62 @@ pub const PYTHON: &str = "/usr/bin/python3";
 /// `DOORLOOP_REQUIRE_SMTP=1`, which turns a missing server into a failure.
 pub fn available() -> bool {
     let ok = Command::new(PYTHON)
-        .args(["-c", "import aiosmtpd"])
+        .args(["-c", "import aiosmtpd, icalendar"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !ok && std::env::var("DOORLOOP_REQUIRE_SMTP").is_ok_and(|v| v == "1") {
         panic!(
-            "DOORLOOP_REQUIRE_SMTP=1 but {PYTHON} cannot import aiosmtpd (apt-get install python3-aiosmtpd)"
+            "DOORLOOP_REQUIRE_SMTP=1 but {PYTHON} cannot import aiosmtpd and icalendar (apt-get install python3-aiosmtpd python3-icalendar)"
         );
     }
     ok
 }
 
-fn script() -> PathBuf {
+fn support_file(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     for candidate in [
-        dir.join("tests/support/smtp_sink.py"),
-        dir.join("../tests/support/smtp_sink.py"),
+        dir.join("tests/support").join(name),
+        dir.join("../tests/support").join(name),
+        dir.join("../notifiers/tests/support").join(name),
     ] {
         if candidate.exists() {
             return candidate;
         }
     }
-    panic!("tests/support/smtp_sink.py not found from {}", dir.display());
+    panic!("tests/support/{name} not found from {}", dir.display());
+}
+
+fn script() -> PathBuf {
+    support_file("smtp_sink.py")
+}
+
+/// Checks an invitation with an independent iCalendar parser (Debian's python3-icalendar,
+/// `check_ics.py`) against the rules agendas such as Outlook enforce, and returns what it read:
+/// `method`, `uid`, `sequence`, `tzid`, `start` (local, `YYYY-MM-DD HH:MM:SS`), `status`.
+pub fn check_ics(text: &str) -> Value {
+    use std::io::Write;
+    let mut child = Command::new(PYTHON)
+        .arg(support_file("check_ics.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 check_ics.py");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write the invitation");
+    let out = child.wait_with_output().expect("check_ics.py ends");
+    assert!(
+        out.status.success(),
+        "the invitation is refused by an independent parser:\n{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("check_ics.py prints JSON")
 }
 
 fn free_port() -> u16 {
