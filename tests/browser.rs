@@ -428,7 +428,7 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             plan.contains("Ik wil")
                 && plan.contains("Werken in de groenvoorziening")
                 && plan.contains("Huidige uitkering")
-                && plan.contains("bijstand"),
+                && plan.contains("Bijstand (Participatiewet)"),
             "the kitchen-table answers on the case page: {plan}"
         );
         let resident = text_of(&client, Locator::Id("inwoner")).await;

@@ -191,6 +191,11 @@ fn step_shapes_are_checked() {
         Some("a"),
         "rung 9 is outside 1–6",
     );
+    expect(
+        "  - { id: begin, kind: start, next: a }\n  - id: a\n    kind: task\n    role: r\n    fields:\n      - { name: u, type: choice, options: [wia, geen], option_labels: { wia: WIA-uitkering, wajong: Wajong } }\n    next: e\n  - { id: e, kind: end, outcome: gestopt }\n",
+        Some("a"),
+        "label for `wajong`, which is not one of its options",
+    );
 }
 
 #[test]

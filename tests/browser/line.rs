@@ -121,12 +121,28 @@ async fn pablo_falls_back(setup: &Setup, port: u16, driver: u16, case: &str) {
         .select_by_value("3")
         .await
         .unwrap();
-    // "Werk behouden" stays unticked: no.
-    let keep = client
-        .find(Locator::Css("input[name=werk_behouden]"))
+    // "Werk behouden" is a required yes/no question: neither answer is chosen beforehand, and
+    // finishing without one is refused next to the question.
+    for answer in ["ja", "nee"] {
+        let radio = client
+            .find(Locator::Id(&format!("veld-werk_behouden-{answer}")))
+            .await
+            .unwrap();
+        assert_ne!(radio.prop("checked").await.unwrap().as_deref(), Some("true"));
+    }
+    click_and_wait(&client, Locator::Id("afronden")).await;
+    assert_eq!(
+        text_of(&client, Locator::Id("fout-werk_behouden")).await,
+        "Kies ja of nee."
+    );
+    // He did not keep the job: Nee.
+    client
+        .find(Locator::Id("veld-werk_behouden-nee"))
+        .await
+        .unwrap()
+        .click()
         .await
         .unwrap();
-    assert_ne!(keep.prop("checked").await.unwrap().as_deref(), Some("true"));
     click_and_wait(&client, Locator::Id("afronden")).await;
     let linked = wait_for(
         &client,

@@ -16,6 +16,8 @@ pub struct FieldView {
     pub required: bool,
     pub value: String,
     pub checked: bool,
+    /// A yes/no question answered "Nee" (with `checked` for "Ja"; neither when unanswered).
+    pub answered_no: bool,
     pub options: Vec<OptionView>,
     pub error: Option<String>,
 }
@@ -40,10 +42,13 @@ pub fn rung_label(rung: u64) -> &'static str {
     }
 }
 
-fn input_kind(ty: &FieldType) -> &'static str {
-    match ty {
+/// A required yes/no question is two choices, Ja and Nee, with neither chosen: an unticked box
+/// would answer "no" for someone who did not look. An optional one is a box to tick.
+fn input_kind(f: &Field) -> &'static str {
+    match f.ty {
         FieldType::Text => "text",
         FieldType::Integer | FieldType::Number => "number",
+        FieldType::Boolean if f.required => "yesno",
         FieldType::Boolean => "checkbox",
         FieldType::Date => "date",
         FieldType::Choice | FieldType::Rung => "select",
@@ -61,11 +66,7 @@ pub fn field_views(
         .map(|f| {
             let value = values.get(&f.name).cloned().unwrap_or_default();
             let options: Vec<(String, String)> = match f.ty {
-                FieldType::Choice => f
-                    .options
-                    .iter()
-                    .map(|o| (o.clone(), o.replace('_', " ")))
-                    .collect(),
+                FieldType::Choice => f.options.iter().map(|o| (o.clone(), f.option_label(o))).collect(),
                 FieldType::Rung => (1..=6)
                     .map(|r| (r.to_string(), rung_label(r).to_owned()))
                     .collect(),
@@ -73,10 +74,11 @@ pub fn field_views(
             };
             FieldView {
                 name: f.name.clone(),
-                label: f.label.clone().unwrap_or_else(|| f.name.replace('_', " ")),
-                input: input_kind(&f.ty),
+                label: f.display_label(),
+                input: input_kind(f),
                 required: f.required,
                 checked: matches!(value.as_str(), "ja" | "true" | "on"),
+                answered_no: value == "nee",
                 options: options
                     .into_iter()
                     .map(|(v, l)| OptionView {
@@ -102,7 +104,23 @@ pub fn parse(
     for f in fields {
         let raw = posted.get(&f.name).map(|s| s.trim()).unwrap_or("");
         if f.ty == FieldType::Boolean {
-            data.insert(f.name.clone(), Value::Bool(matches!(raw, "ja" | "true" | "on")));
+            match raw {
+                "ja" | "true" | "on" => {
+                    data.insert(f.name.clone(), Value::Bool(true));
+                }
+                "nee" | "false" => {
+                    data.insert(f.name.clone(), Value::Bool(false));
+                }
+                "" if f.required => {
+                    errors.insert(f.name.clone(), "Kies ja of nee.".to_owned());
+                }
+                "" => {
+                    data.insert(f.name.clone(), Value::Bool(false));
+                }
+                _ => {
+                    errors.insert(f.name.clone(), "Kies ja of nee.".to_owned());
+                }
+            }
             continue;
         }
         if raw.is_empty() {
@@ -116,7 +134,14 @@ pub fn parse(
             FieldType::Integer => "Vul een geheel getal in.".to_owned(),
             FieldType::Number => "Vul een getal in (bijvoorbeeld 2,5).".to_owned(),
             FieldType::Date => "Vul een datum in als JJJJ-MM-DD.".to_owned(),
-            FieldType::Choice => format!("Kies een van: {}.", f.options.join(", ")),
+            FieldType::Choice => format!(
+                "Kies een van: {}.",
+                f.options
+                    .iter()
+                    .map(|o| f.option_label(o))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             FieldType::Rung => "Kies een trede van 1 tot en met 6.".to_owned(),
             FieldType::Text | FieldType::Boolean => "Deze waarde kan hier niet.".to_owned(),
         });
@@ -143,6 +168,7 @@ mod tests {
             required,
             label: None,
             options: vec!["ja_graag".into(), "nee".into()],
+            option_labels: Default::default(),
         }
     }
 
@@ -191,6 +217,47 @@ mod tests {
         assert!(errors["trede"].contains("1 tot en met 6"));
         let missing = parse(&fields, &posted(&[])).unwrap_err();
         assert_eq!(missing.keys().collect::<Vec<_>>(), vec!["trede", "uren"]);
+    }
+
+    #[test]
+    fn a_required_yes_no_question_has_no_default() {
+        let fields = vec![
+            field("ingediend", FieldType::Boolean, true),
+            field("akkoord", FieldType::Boolean, false),
+        ];
+        let missing = parse(&fields, &posted(&[])).unwrap_err();
+        assert_eq!(missing["ingediend"], "Kies ja of nee.");
+        assert!(
+            !missing.contains_key("akkoord"),
+            "an optional box may stay unticked"
+        );
+        let no = parse(&fields, &posted(&[("ingediend", "nee")])).unwrap();
+        assert_eq!(no["ingediend"], serde_json::json!(false));
+        assert_eq!(no["akkoord"], serde_json::json!(false));
+        assert!(parse(&fields, &posted(&[("ingediend", "misschien")])).is_err());
+        let views = field_views(&fields, &posted(&[("ingediend", "nee")]), &BTreeMap::new());
+        assert_eq!(
+            (views[0].input, views[0].checked, views[0].answered_no),
+            ("yesno", false, true)
+        );
+        assert_eq!(views[1].input, "checkbox");
+        let blank = field_views(&fields, &BTreeMap::new(), &BTreeMap::new());
+        assert!(!blank[0].checked && !blank[0].answered_no, "neither chosen");
+    }
+
+    #[test]
+    fn options_read_as_words() {
+        let mut f = field("uitkering", FieldType::Choice, true);
+        f.options = vec!["wia".into(), "beschut_werk".into(), "eigen".into()];
+        f.option_labels.insert("eigen".into(), "Eigen inkomsten".into());
+        let views = field_views(&[f.clone()], &BTreeMap::new(), &BTreeMap::new());
+        let labels: Vec<&str> = views[0].options.iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(labels, ["WIA-uitkering", "Beschut werk", "Eigen inkomsten"]);
+        let wrong = parse(&[f], &posted(&[("uitkering", "x")])).unwrap_err();
+        assert_eq!(
+            wrong["uitkering"],
+            "Kies een van: WIA-uitkering, Beschut werk, Eigen inkomsten."
+        );
     }
 
     #[test]

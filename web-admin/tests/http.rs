@@ -848,7 +848,7 @@ async fn consultant_screens_work_list_case_page_and_task_form(f: Fixture) {
         html.contains("id=\"fout-ik_kan\">Vul dit veld in."),
         "message next to the field"
     );
-    assert!(html.contains("Kies een van: bijstand, wia, wajong, geen."));
+    assert!(html.contains("Kies een van: Bijstand (Participatiewet), WIA-uitkering, Wajong, Geen."));
     assert!(html.contains("value=\"werken in de zorg\""), "input is kept");
 
     // Without the CSRF token nothing happens.

@@ -51,6 +51,11 @@ impl El {
         self
     }
 
+    fn children(mut self, cs: impl IntoIterator<Item = El>) -> El {
+        self.children.extend(cs);
+        self
+    }
+
     fn write(&self, w: &mut Writer<Vec<u8>>) -> std::io::Result<()> {
         let e = w
             .create_element(self.name.as_str())
@@ -351,6 +356,11 @@ fn field(tag: &str, f: &Field) -> El {
         .attr("required", f.required.to_string())
         .opt("label", f.label.clone())
         .opt("options", (!f.options.is_empty()).then(|| f.options.join(", ")))
+        .children(f.option_labels.iter().map(|(value, label)| {
+            El::new("doorloop:option")
+                .attr("value", value)
+                .attr("label", label)
+        }))
 }
 
 fn escalation(e: &Escalation) -> El {

@@ -69,6 +69,11 @@ fn field(id: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Option<Field
         required: n.attribute("required") == Some("true"),
         label: n.attribute("label").map(str::to_owned),
         options: n.attribute("options").map(list).unwrap_or_default(),
+        option_labels: n
+            .children()
+            .filter(|c| c.tag_name().name() == "option" && c.tag_name().namespace() == Some(DOORLOOP))
+            .filter_map(|c| Some((c.attribute("value")?.to_owned(), c.attribute("label")?.to_owned())))
+            .collect(),
     })
 }
 

@@ -658,6 +658,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 required: false,
                 label: None,
                 options,
+                option_labels: Default::default(),
             }
         } else {
             Field {
@@ -666,6 +667,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 required: false,
                 label: None,
                 options: Vec::new(),
+                option_labels: Default::default(),
             }
         };
         for i in asking {
@@ -706,6 +708,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 required: false,
                 label: None,
                 options: Vec::new(),
+                option_labels: Default::default(),
             })
             .collect(),
         defaults: Defaults::default(),

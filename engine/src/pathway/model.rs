@@ -534,6 +534,25 @@ pub struct Field {
     pub label: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// Words for the options (`option_labels: { wia: WIA-uitkering }`); options without one
+    /// read as their well-known Dutch name or as the code with spaces.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub option_labels: BTreeMap<String, String>,
+}
+
+impl Field {
+    /// What a user reads for one of the options (or any stored answer).
+    pub fn option_label(&self, value: &str) -> String {
+        self.option_labels
+            .get(value)
+            .cloned()
+            .unwrap_or_else(|| crate::text::dutch::code_label(value))
+    }
+
+    /// The label, or the name with spaces.
+    pub fn display_label(&self) -> String {
+        self.label.clone().unwrap_or_else(|| self.name.replace('_', " "))
+    }
 }
 
 /// A published, immutable version of a pathway.

@@ -109,6 +109,8 @@ pub enum ProblemKind {
     },
     #[error("choice field `{name}` has no `options`")]
     ChoiceWithoutOptions { name: String },
+    #[error("field `{name}` gives a label for `{option}`, which is not one of its options")]
+    LabelForUnknownOption { name: String, option: String },
     #[error("field `{name}` appears twice in this step's form")]
     DuplicateField { name: String },
     #[error("`set` writes `{name}`, which is not a declared variable or form field")]
@@ -544,6 +546,15 @@ impl Validator<'_> {
         for (i, f) in fields {
             if f.ty == FieldType::Choice && f.options.is_empty() {
                 found.push((i, ProblemKind::ChoiceWithoutOptions { name: f.name.clone() }));
+            }
+            for option in f.option_labels.keys().filter(|o| !f.options.contains(o)) {
+                found.push((
+                    i,
+                    ProblemKind::LabelForUnknownOption {
+                        name: f.name.clone(),
+                        option: option.clone(),
+                    },
+                ));
             }
             match types.get(&f.name) {
                 Some(t) if *t != f.ty => found.push((

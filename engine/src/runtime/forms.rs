@@ -141,6 +141,7 @@ mod tests {
             required: true,
             label: None,
             options: vec!["wia".into(), "beschut_werk".into()],
+            option_labels: Default::default(),
         }
     }
 

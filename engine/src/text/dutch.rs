@@ -110,3 +110,48 @@ mod tests {
         assert_eq!(stall_reason("uwv"), "wacht op UWV");
     }
 }
+
+/// The Dutch words for a code a pathway uses as an answer or outcome (`beschut_werk`,
+/// `wia`): the well-known ones of this domain, others with their underscores as spaces.
+pub fn code_label(code: &str) -> String {
+    let known = match code {
+        "wia" => "WIA-uitkering",
+        "wajong" => "Wajong",
+        "ww" => "WW-uitkering",
+        "bijstand" => "Bijstand (Participatiewet)",
+        "geen" => "Geen",
+        "beschut_werk" => "Beschut werk",
+        "regulier_werk" => "Regulier werk",
+        "betaald_werk" => "Betaald werk",
+        "dagbesteding" => "Dagbesteding",
+        "opleiding" => "Opleiding",
+        "gestopt" => "Gestopt",
+        "ingetrokken" => "Ingetrokken",
+        "mbo-2" => "mbo niveau 2",
+        "mbo-3" => "mbo niveau 3",
+        "mbo-4" => "mbo niveau 4",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    let spaced = code.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => spaced,
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::code_label;
+
+    #[test]
+    fn codes_read_as_words() {
+        assert_eq!(code_label("wia"), "WIA-uitkering");
+        assert_eq!(code_label("beschut_werk"), "Beschut werk");
+        assert_eq!(code_label("werkgever_wijzigt"), "Werkgever wijzigt");
+        assert_eq!(code_label(""), "");
+    }
+}

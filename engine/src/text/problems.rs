@@ -113,6 +113,9 @@ pub fn problem(kind: &ProblemKind) -> String {
             format!("De variabele `{name}` is zowel {first} als {second}.")
         }
         P::ChoiceWithoutOptions { name } => format!("Het keuzeveld `{name}` heeft geen `options`."),
+        P::LabelForUnknownOption { name, option } => format!(
+            "Veld `{name}` geeft in `option_labels` een naam voor `{option}`, maar dat is geen van zijn `options`."
+        ),
         P::DuplicateField { name } => {
             format!("Het veld `{name}` staat twee keer in het formulier van deze stap.")
         }

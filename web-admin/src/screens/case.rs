@@ -8,6 +8,7 @@ use axum::response::Response;
 use doorloop_engine::pathway::model::PathwayVersion;
 use doorloop_engine::runtime::{CaseState, EventKind};
 use doorloop_engine::store::UserRole;
+use doorloop_engine::text::dutch::code_label;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -39,7 +40,7 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
             "Trede participatieladder: {}",
             forms::rung_label(u64::from(*rung))
         ),
-        EventKind::CaseEnded { outcome, .. } => format!("Casus afgesloten: {}", outcome.replace('_', " ")),
+        EventKind::CaseEnded { outcome, .. } => format!("Casus afgesloten: {}", code_label(outcome)),
         EventKind::CaseWithdrawn { .. } => "Casus ingetrokken".to_owned(),
         EventKind::DueChanged { due, .. } => format!("Termijn: {}", date_time(due.at)),
         EventKind::DeadlinePassed { step: s, .. } => format!("Termijn verstreken: {}", step(s)),
@@ -60,7 +61,7 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
         ),
         EventKind::LinkedCaseStarted { link } => format!("Gekoppeld traject gestart: {}", link.pathway),
         EventKind::LinkedCaseEnded { outcome, .. } => {
-            format!("Gekoppeld traject afgerond: {}", outcome.replace('_', " "))
+            format!("Gekoppeld traject afgerond: {}", code_label(outcome))
         }
         _ => return None,
     })
@@ -86,7 +87,9 @@ fn shown_value(pv: &PathwayVersion, name: &str, value: &Value) -> String {
         (Some(FieldType::Date), Value::String(d)) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map(|d| d.format("%d-%m-%Y").to_string())
             .unwrap_or_else(|_| d.clone()),
-        (Some(FieldType::Choice), Value::String(o)) => o.replace('_', " "),
+        (Some(FieldType::Choice), Value::String(o)) => {
+            field_of(pv, name).map_or_else(|| code_label(o), |f| f.option_label(o))
+        }
         (_, Value::String(t)) => t.clone(),
         (_, Value::Null) => "–".into(),
         (_, other) => other.to_string(),
@@ -94,9 +97,7 @@ fn shown_value(pv: &PathwayVersion, name: &str, value: &Value) -> String {
 }
 
 fn field_label(pv: &PathwayVersion, name: &str) -> String {
-    field_of(pv, name)
-        .and_then(|f| f.label.clone())
-        .unwrap_or_else(|| name.replace('_', " "))
+    field_of(pv, name).map_or_else(|| name.replace('_', " "), |f| f.display_label())
 }
 
 /// A value a field was given: the value, by whom, when.
@@ -285,7 +286,7 @@ pub async fn case_page(
             "pathway_name": pv.pathway.name,
             "pathway_version": state.pathway_version,
             "started": state.started_at.map(date).unwrap_or_default(),
-            "outcome": state.outcome.as_ref().map(|o| o.replace('_', " ")),
+            "outcome": state.outcome.as_deref().map(code_label),
             "stalls": stalls,
             "current_steps": steps.iter().filter_map(|s| pv.step(s)).map(|s| s.display_name()).collect::<Vec<_>>().join(", "),
         }),
@@ -298,7 +299,7 @@ pub async fn case_page(
         .map(|l| {
             json!({
                 "id": l.case, "pathway": pathway_name(&l.pathway), "started": date(l.started_at),
-                "outcome": l.outcome.as_ref().map(|o| o.replace('_', " ")),
+                "outcome": l.outcome.as_deref().map(code_label),
                 "waits": l.task.is_some() && l.outcome.is_none(),
             })
         })

@@ -10,6 +10,7 @@ use doorloop_engine::line::Line;
 use doorloop_engine::resident::provision::{ProvisionChange, ProvisionStatus};
 use doorloop_engine::resident::{Bsn, Resident};
 use doorloop_engine::store::UserRole;
+use doorloop_engine::text::dutch::code_label;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -303,7 +304,7 @@ async fn render(
             "status_label": status_label(&summary.status),
             "started": state.started_at.map(date),
             "ended": state.ended_at.map(date),
-            "outcome": state.outcome.as_ref().map(|o| o.replace('_', " ")),
+            "outcome": state.outcome.as_deref().map(code_label),
             "now": steps.join(", "),
         }));
     }
