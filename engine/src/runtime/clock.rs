@@ -7,6 +7,7 @@ use chrono_tz::Europe::Amsterdam;
 use super::effects::{Timer, TimerKind};
 use super::state::{ClockChange, DueInfo, Task};
 use crate::pathway::model::{Deadline, Escalation, PathwayVersion, Step};
+use crate::text::dutch;
 use crate::time::calendar::{Calendar, local_moment};
 use crate::time::term::{Term, TermKind};
 
@@ -223,8 +224,8 @@ pub fn suspend(due: &mut DueInfo, at: DateTime<Utc>, actor: &str, reason: &str) 
         term: None,
     });
     due.explanation.push(format!(
-        "clock suspended on {} by {actor}: {reason}",
-        at.with_timezone(&Amsterdam).format("%Y-%m-%d")
+        "Klok stilgezet op {} door {actor}: {reason}",
+        dutch::long_date(at)
     ));
 }
 
@@ -247,9 +248,9 @@ pub fn resume(due: &mut DueInfo, at: DateTime<Utc>, actor: &str, reason: &str) {
         term: None,
     });
     due.explanation.push(format!(
-        "clock resumed on {} by {actor} after {stopped} day(s): due moves to {}",
-        at.with_timezone(&Amsterdam).format("%Y-%m-%d"),
-        due.at.with_timezone(&Amsterdam).format("%Y-%m-%d")
+        "Klok hervat op {} door {actor} na {stopped} dag(en) stilstand: de termijn schuift op naar {}",
+        dutch::long_date(at),
+        dutch::long_date(due.at)
     ));
 }
 
@@ -267,8 +268,8 @@ pub fn extend(
     let new_at = cal.add(due.at, term, false).at;
     if new_at > limit {
         return Err(format!(
-            "extending by {term} would pass the maximum extension of {max} (latest {})",
-            limit.with_timezone(&Amsterdam).format("%Y-%m-%d")
+            "Verlengen met {term} gaat voorbij de grootste verlenging die deze stap toestaat, {max} (uiterlijk {})",
+            dutch::long_date(limit)
         ));
     }
     due.at = new_at;
@@ -282,9 +283,9 @@ pub fn extend(
         term: Some(term.to_string()),
     });
     due.explanation.push(format!(
-        "extended by {term} on {} by {actor} ({reason}): due {}",
-        at.with_timezone(&Amsterdam).format("%Y-%m-%d"),
-        new_at.with_timezone(&Amsterdam).format("%Y-%m-%d")
+        "Verdaagd met {term} op {} door {actor} ({reason}): nieuwe termijn {}",
+        dutch::long_date(at),
+        dutch::long_date(new_at)
     ));
     Ok(())
 }
@@ -402,9 +403,11 @@ mod tests {
             "nog meer",
         )
         .unwrap_err();
-        assert!(err.contains("maximum extension of 6 weken"), "{err}");
+        assert!(err.contains("die deze stap toestaat, 6 weken"), "{err}");
         assert!(
-            due.explanation.iter().any(|l| l.contains("after 7 day(s)")),
+            due.explanation
+                .iter()
+                .any(|l| l.contains("na 7 dag(en) stilstand")),
             "{:?}",
             due.explanation
         );

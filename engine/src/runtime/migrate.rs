@@ -249,7 +249,7 @@ fn recomputed_due(
     let Some(old) = &task.due else {
         let mut due = clock::new_due(cal, deadline, task.opened_at);
         due.explanation.push(format!(
-            "deadline added by the migration to version {version} on {}, counted from when the task opened",
+            "Termijn toegevoegd bij het overzetten naar versie {version} op {}, geteld vanaf het openen van de taak",
             crate::text::dutch::date(now)
         ));
         return Some(due);
@@ -262,13 +262,13 @@ fn recomputed_due(
     let shift = old.at - old.original_at;
     let mut explanation = fresh.explanation.clone();
     explanation.push(format!(
-        "term changed from {} to {term} by the migration to version {version} on {}",
+        "Termijn gewijzigd van {} naar {term} bij het overzetten naar versie {version} op {}",
         old.term,
         crate::text::dutch::date(now)
     ));
     if shift != chrono::Duration::zero() {
         explanation.push(format!(
-            "earlier suspensions and extensions still move it by {} day(s)",
+            "Eerdere opschortingen en verdagingen schuiven hem nog {} dag(en) op",
             shift.num_days()
         ));
     }
@@ -509,7 +509,7 @@ steps:
         assert!(
             due.explanation
                 .iter()
-                .any(|l| l.contains("5 werkdagen to 10 werkdagen"))
+                .any(|l| l.contains("van 5 werkdagen naar 10 werkdagen"))
         );
         assert_eq!(
             m.tasks,

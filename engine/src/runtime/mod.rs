@@ -1284,13 +1284,20 @@ impl<'a> Run<'a> {
             .get(field)
             .and_then(Value::as_str)
             .and_then(|t| chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
+        let label = self
+            .pv
+            .variable_type(field)
+            .map_or_else(|| field.replace('_', " "), |f| f.display_label());
         match date {
             Some(date) => {
                 let base = crate::time::calendar::local_moment(date, chrono::NaiveTime::MIN);
                 let mut due = clock::new_due(self.calendar, deadline, base);
                 due.explanation.insert(
                     0,
-                    format!("counted from {field} ({date}), not from the day the task opened"),
+                    format!(
+                        "Geteld vanaf {label} ({}), niet vanaf het openen van de taak",
+                        crate::text::dutch::day(date)
+                    ),
                 );
                 due
             }
@@ -1298,7 +1305,7 @@ impl<'a> Run<'a> {
                 let mut due = clock::new_due(self.calendar, deadline, self.now);
                 due.explanation.insert(
                     0,
-                    format!("{field} is not filled in: counted from the day the task opened"),
+                    format!("{label} is niet ingevuld: geteld vanaf het openen van de taak"),
                 );
                 due
             }

@@ -1,6 +1,6 @@
 //! Dutch words for dates and reasons, shared by the web admin and the messages.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Europe::Amsterdam;
 
 const DAYS: [&str; 7] = ["ma", "di", "wo", "do", "vr", "za", "zo"];
@@ -53,14 +53,23 @@ const FULL_MONTHS: [&str; 12] = [
 
 /// "woensdag 25 november 2026" in Dutch local time.
 pub fn long_date(t: DateTime<Utc>) -> String {
-    let l = t.with_timezone(&Amsterdam);
+    day(t.with_timezone(&Amsterdam).date_naive())
+}
+
+/// "woensdag 25 november 2026".
+pub fn day(d: NaiveDate) -> String {
     format!(
         "{} {} {} {}",
-        WEEKDAYS[l.weekday().num_days_from_monday() as usize],
-        l.day(),
-        FULL_MONTHS[l.month0() as usize],
-        l.year()
+        WEEKDAYS[d.weekday().num_days_from_monday() as usize],
+        d.day(),
+        FULL_MONTHS[d.month0() as usize],
+        d.year()
     )
+}
+
+/// "woensdag 25 november 2026 om 10:00" in Dutch local time.
+pub fn day_and_time(t: DateTime<Utc>) -> String {
+    format!("{} om {}", long_date(t), clock_time(t))
 }
 
 /// "10:00" in Dutch local time.

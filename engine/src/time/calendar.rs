@@ -11,6 +11,7 @@ use chrono::{
 };
 use chrono_tz::Europe::Amsterdam;
 
+use crate::text::dutch;
 use crate::time::term::{Term, TermKind};
 
 /// A working-time calendar for one organisation.
@@ -103,17 +104,20 @@ impl Calendar {
 
     fn why_not_working(&self, date: NaiveDate) -> String {
         if let Some(n) = holiday_name(date) {
-            format!("{date} is {n}")
+            format!("{} is {n}", dutch::day(date))
         } else if self.closed_days.contains(&date) {
-            format!("{date} is a configured closure day")
+            format!("{} is een sluitingsdag van de organisatie", dutch::day(date))
         } else {
-            format!("{date} is a {}", dutch_weekday(date.weekday()))
+            format!("{} valt in het weekend", dutch::day(date))
         }
     }
 
     fn next_working_day(&self, mut date: NaiveDate, why: &mut Vec<String>) -> NaiveDate {
         while !self.is_working_day(date) {
-            why.push(format!("{} → next day", self.why_not_working(date)));
+            why.push(format!(
+                "{}: de termijn schuift een dag op",
+                self.why_not_working(date)
+            ));
             date = date.succ_opt().unwrap_or(date);
         }
         date
@@ -125,11 +129,7 @@ impl Calendar {
     pub fn add(&self, start: DateTime<Utc>, term: &Term, atw: bool) -> DueDate {
         let local = start.with_timezone(&Amsterdam);
         let start_date = local.date_naive();
-        let mut why = vec![format!(
-            "start {} (Europe/Amsterdam), term {}",
-            local.format("%Y-%m-%d %H:%M"),
-            term
-        )];
+        let mut why = vec![format!("Begint {}; termijn {term}", dutch::day_and_time(start))];
         match term.kind {
             TermKind::Calendar {
                 months,
@@ -139,10 +139,7 @@ impl Calendar {
                 if seconds > 0 && months == 0 && days == 0 {
                     let at = start + Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 2));
                     let date = at.with_timezone(&Amsterdam).date_naive();
-                    why.push(format!(
-                        "exact duration, ends {}",
-                        at.with_timezone(&Amsterdam).format("%Y-%m-%d %H:%M")
-                    ));
+                    why.push(format!("Precies die duur: eindigt {}", dutch::day_and_time(at)));
                     return DueDate {
                         at,
                         date,
@@ -153,7 +150,7 @@ impl Calendar {
                     .checked_add_months(Months::new(months))
                     .and_then(|d| d.checked_add_days(Days::new(u64::from(days))))
                     .unwrap_or(NaiveDate::MAX);
-                why.push(format!("calendar count ends on {end}"));
+                why.push(format!("In kalenderdagen geteld: eindigt op {}", dutch::day(end)));
                 if atw {
                     let rolled = self.next_working_day(end, &mut why);
                     end = rolled;
@@ -165,13 +162,16 @@ impl Calendar {
                                 break;
                             }
                             why.push(format!(
-                                "Algemene termijnenwet art. 1 lid 2: only {working} working day(s) in the term → extend"
+                                "Algemene termijnenwet art. 1 lid 2: maar {working} werkdag(en) in de termijn, dus een dag langer"
                             ));
                             end = end.succ_opt().unwrap_or(end);
                             end = self.next_working_day(end, &mut why);
                         }
                     }
-                    why.push(format!("Algemene termijnenwet applied: ends on {end}"));
+                    why.push(format!(
+                        "Na de Algemene termijnenwet: eindigt op {}",
+                        dutch::day(end)
+                    ));
                 }
                 let at = end_of_day(end);
                 DueDate {
@@ -193,9 +193,12 @@ impl Calendar {
                     }
                 }
                 if !skipped.is_empty() {
-                    why.push(format!("skipped: {}", skipped.join("; ")));
+                    why.push(format!("Niet meegeteld: {}", skipped.join("; ")));
                 }
-                why.push(format!("{n} working days (weekends skipped) end on {date}"));
+                why.push(format!(
+                    "{n} werkdagen (weekenden niet meegeteld): eindigt op {}",
+                    dutch::day(date)
+                ));
                 DueDate {
                     at: end_of_day(date),
                     date,
@@ -225,10 +228,10 @@ impl Calendar {
                 if remaining <= available {
                     let end = local_moment(date, time + remaining);
                     why.push(format!(
-                        "{hours} working hours ({}–{} on working days) end {}",
+                        "{hours} werkuren ({}–{} op werkdagen): eindigt {}",
                         self.day_start.format("%H:%M"),
                         self.day_end.format("%H:%M"),
-                        end.with_timezone(&Amsterdam).format("%Y-%m-%d %H:%M")
+                        dutch::day_and_time(end)
                     ));
                     return end;
                 }
@@ -269,18 +272,6 @@ pub fn local_moment(date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
             .earliest()
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_else(|| Utc.from_utc_datetime(&naive)),
-    }
-}
-
-fn dutch_weekday(w: Weekday) -> &'static str {
-    match w {
-        Weekday::Mon => "maandag",
-        Weekday::Tue => "dinsdag",
-        Weekday::Wed => "woensdag",
-        Weekday::Thu => "donderdag",
-        Weekday::Fri => "vrijdag",
-        Weekday::Sat => "zaterdag",
-        Weekday::Sun => "zondag",
     }
 }
 
@@ -381,6 +372,17 @@ mod tests {
         // 6 weeks from Sat 14 Nov 2026 ends Sat 26 Dec (Tweede Kerstdag) → Mon 28 Dec.
         let due = cal.add(at("2026-11-14 12:00"), &"6 weken".parse().unwrap(), true);
         assert_eq!(due.date, date("2026-12-28"));
+        // "Waarom deze termijn?" in Dutch, with Dutch dates.
+        assert_eq!(
+            due.explanation,
+            [
+                "Begint zaterdag 14 november 2026 om 12:00; termijn 6 weken",
+                "In kalenderdagen geteld: eindigt op zaterdag 26 december 2026",
+                "zaterdag 26 december 2026 is Tweede Kerstdag: de termijn schuift een dag op",
+                "zondag 27 december 2026 valt in het weekend: de termijn schuift een dag op",
+                "Na de Algemene termijnenwet: eindigt op maandag 28 december 2026",
+            ]
+        );
         let plain = cal.add(at("2026-11-14 12:00"), &"6 weken".parse().unwrap(), false);
         assert_eq!(plain.date, date("2026-12-26"));
         // Koningsdag on a Sunday (2025): 26 April is the holiday; a term ending then rolls.
