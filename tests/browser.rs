@@ -85,6 +85,7 @@ impl Setup {
         stdout
     }
 
+    /// A consultant with a name people read (`anna` is "Anna de Vries").
     fn user(&self, name: &str, team: &str) -> String {
         let out = self.doorloop(&[
             "user",
@@ -95,7 +96,7 @@ impl Setup {
             "--team",
             team,
             "--display-name",
-            name,
+            &full_name(name),
         ]);
         out.lines()
             .find_map(|l| l.strip_prefix("password (shown once): "))
@@ -105,13 +106,65 @@ impl Setup {
     }
 }
 
+/// The made-up full name of a test account.
+fn full_name(login: &str) -> String {
+    match login {
+        "anna" => "Anna de Vries".to_owned(),
+        "bert" => "Bert Jansen".to_owned(),
+        "piet" => "Piet Mulder".to_owned(),
+        "carl" => "Carl Smit".to_owned(),
+        "tom" => "Tom Bakker".to_owned(),
+        "lou" => "Lou Peters".to_owned(),
+        "kim" => "Kim Visser".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 fn screenshots() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
+/// Words that must not reach a page a municipal worker reads: the engine's English and its
+/// codes (role keys, option and outcome codes), where Dutch words and names belong.
+const NOT_FOR_PEOPLE: &[&str] = &[
+    "team_lead",
+    "responsible",
+    "working day",
+    "weekends skipped",
+    "next day",
+    "calendar count",
+    "clock suspended",
+    "counted from",
+    "beschut_werk",
+    "betaald_werk",
+    "regulier_werk",
+    "ambulant-begeleider",
+    "wmo-consulent",
+    "casusregisseur",
+    "loonwaardedeskundige",
+];
+
+/// Fails when the page shows one of [`NOT_FOR_PEOPLE`] outside a code editor or code sample.
+async fn assert_no_codes(client: &Client, name: &str) {
+    let shown = client
+        .execute(
+            "const b = document.body.cloneNode(true);
+             b.querySelectorAll('textarea, pre, code, script, style').forEach(e => e.remove());
+             return b.textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let shown = shown.as_str().unwrap_or_default();
+    let found: Vec<&&str> = NOT_FOR_PEOPLE.iter().filter(|w| shown.contains(**w)).collect();
+    assert!(found.is_empty(), "{name}: {found:?} reach the page:\n{shown}");
+}
+
+/// Saves a screenshot of the page (at the window's size) and checks its words.
 async fn shot(client: &Client, name: &str) {
+    assert_no_codes(client, name).await;
     let png = client.screenshot().await.unwrap();
     let path = screenshots().join(format!("{name}.png"));
     std::fs::write(&path, png).unwrap();
@@ -412,7 +465,9 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         assert!(open.contains("Integraal casusoverleg"), "{open}");
         let timeline = text_of(&client, Locator::Id("tijdlijn")).await;
         assert!(
-            timeline.contains("Afgerond: Intake") && timeline.contains("anna"),
+            timeline.contains("Afgerond: Intake")
+                && timeline.contains("Anna de Vries")
+                && !timeline.contains("anna"),
             "{timeline}"
         );
         let width = client
@@ -459,7 +514,7 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         );
         let team = text_of(&client, Locator::Id("contactpersonen")).await;
         assert!(
-            team.contains("anna") && team.contains("bert"),
+            team.contains("Anna de Vries") && team.contains("Bert Jansen"),
             "who works with him: {team}"
         );
         let next = text_of(&client, Locator::Id("wat-nu")).await;

@@ -96,7 +96,7 @@ async fn municipal_login(setup: &Setup, base: &str, driver: u16) {
     assert_eq!(path_of(&client).await, "/taken");
     let page = text(&client).await;
     assert!(
-        page.contains("Mijn taken") && page.contains("Wendy Wmo") && page.contains("wmo-consulent"),
+        page.contains("Mijn taken") && page.contains("Wendy Wmo") && page.contains("Wmo-consulent"),
         "{page}"
     );
     shot(&client, "22-ingelogd-via-gemeente").await;

@@ -217,6 +217,8 @@ pub(crate) async fn log_in(
 pub struct Viewer {
     pub user: User,
     pub csrf: String,
+    /// The user's teams as the pathways name them, for the page header.
+    pub teams: String,
 }
 
 /// What happens to a request without a valid login.
@@ -281,7 +283,12 @@ impl FromRequestParts<Arc<AppState>> for Viewer {
             session.insert(SEEN_AT, now).await.map_err(session_error)?;
         }
         let csrf = csrf_token(&session).await?;
-        Ok(Viewer { user, csrf })
+        let teams = state
+            .pathway_names
+            .teams_of(&state.engine, &user)
+            .await
+            .map_err(NoLogin::Error)?;
+        Ok(Viewer { user, csrf, teams })
     }
 }
 

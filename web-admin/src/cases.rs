@@ -100,10 +100,14 @@ pub(crate) async fn team_json(app: &AppState, ids: &[String]) -> WebResult<Vec<V
     let mut out = Vec::new();
     for id in ids {
         let user = app.users.get(app.engine.store().as_ref(), id).await?;
+        let teams = match &user {
+            Some(u) => app.pathway_names.teams_of(&app.engine, u).await?,
+            None => String::new(),
+        };
         out.push(json!({
             "id": id,
             "name": user.as_ref().map(|u| u.display_name.clone()).unwrap_or_else(|| id.clone()),
-            "teams": user.map(|u| u.teams.join(", ")).unwrap_or_default(),
+            "teams": teams,
         }));
     }
     Ok(out)

@@ -147,11 +147,15 @@ impl GraphCache {
 /// (pathway key, name of its latest version), by key.
 type Names = Vec<(String, String)>;
 
+/// Role (team) names by role key.
+type RoleNames = HashMap<String, String>;
+
 /// Pathway names by key for menus, refreshed at most once a minute (the full listing
 /// counts cases per version, too costly for every page).
 #[derive(Default)]
 pub struct PathwayNames {
     cached: Mutex<Option<(std::time::Instant, Arc<Names>)>>,
+    roles: Mutex<Option<(std::time::Instant, Arc<RoleNames>)>>,
 }
 
 impl PathwayNames {
@@ -167,6 +171,45 @@ impl PathwayNames {
             *guard = Some((std::time::Instant::now(), names.clone()));
         }
         Ok(names)
+    }
+
+    /// Role (team) names by key, as the latest versions of the pathways name them (the first
+    /// pathway that declares a key names it).
+    pub async fn roles(&self, engine: &Engine) -> Result<Arc<RoleNames>, WebError> {
+        if let Ok(guard) = self.roles.lock()
+            && let Some((at, names)) = guard.as_ref()
+            && at.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(names.clone());
+        }
+        let mut names = HashMap::new();
+        for (key, _) in self.get(engine).await?.iter() {
+            let pv = engine.pathway(key, None).await?;
+            for (role, def) in &pv.pathway.roles {
+                names.entry(role.clone()).or_insert_with(|| def.name.clone());
+            }
+        }
+        let names = Arc::new(names);
+        if let Ok(mut guard) = self.roles.lock() {
+            *guard = Some((std::time::Instant::now(), names.clone()));
+        }
+        Ok(names)
+    }
+
+    /// A user's teams by name: "Wmo-consulent, Klantmanager Werk & Inkomen".
+    pub async fn teams_of(&self, engine: &Engine, user: &User) -> Result<String, WebError> {
+        let names = self.roles(engine).await?;
+        Ok(user
+            .teams
+            .iter()
+            .map(|t| {
+                names
+                    .get(t)
+                    .cloned()
+                    .unwrap_or_else(|| t.replace(['-', '_'], " "))
+            })
+            .collect::<Vec<_>>()
+            .join(", "))
     }
 }
 
@@ -196,6 +239,18 @@ impl UserCache {
             map.insert(id.to_owned(), (std::time::Instant::now(), user.clone()));
         }
         Ok(user)
+    }
+
+    /// The name people read for an account: its display name, "systeem" for the engine's
+    /// own actions, the login when the account is gone.
+    pub async fn name(&self, store: &dyn Store, id: &str) -> Result<String, WebError> {
+        if id == "system" {
+            return Ok("systeem".to_owned());
+        }
+        Ok(self
+            .get(store, id)
+            .await?
+            .map_or_else(|| id.to_owned(), |u| u.display_name))
     }
 }
 

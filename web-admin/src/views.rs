@@ -175,7 +175,9 @@ pub(crate) fn user_json(u: &User) -> Value {
 pub(crate) fn base(viewer: &Viewer, title: &str, nav: &str) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("title".into(), json!(title));
-    m.insert("user".into(), user_json(&viewer.user));
+    let mut user = user_json(&viewer.user);
+    user["teams"] = json!(viewer.teams);
+    m.insert("user".into(), user);
     m.insert("csrf".into(), json!(viewer.csrf));
     m.insert(format!("nav_{nav}"), json!(true));
     m
@@ -188,6 +190,30 @@ pub(crate) fn pathway_name(names: &[(String, String)], key: &str) -> String {
         .find(|(k, _)| k == key)
         .map(|(_, n)| n.clone())
         .unwrap_or_else(|| key.to_owned())
+}
+
+/// Who a role key means, in the pathway's words: its roles by name ("Klantmanager Werk &
+/// Inkomen"), and the escalation targets the engine knows.
+pub(crate) fn role_label(pv: &PathwayVersion, key: &str) -> String {
+    match key {
+        "responsible" => "verantwoordelijke".to_owned(),
+        "team_lead" => "teamleider".to_owned(),
+        "manager" => "manager".to_owned(),
+        "system" => "systeem".to_owned(),
+        _ => pv
+            .pathway
+            .roles
+            .get(key)
+            .map_or_else(|| key.replace(['-', '_'], " "), |r| r.name.clone()),
+    }
+}
+
+/// Several roles as one line: "Wmo-consulent + Klantmanager".
+pub(crate) fn role_labels(pv: &PathwayVersion, keys: &[impl AsRef<str>]) -> String {
+    keys.iter()
+        .map(|k| role_label(pv, k.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 /// A case's status in Dutch.

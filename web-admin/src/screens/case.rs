@@ -18,9 +18,52 @@ use crate::auth::{self, Viewer};
 use crate::cases::{team_json, visible_case_on_pathway};
 use crate::error::WebResult;
 use crate::forms;
-use crate::views::{base, date, date_time, due_state, page, short, stall_reason, status_label};
+use crate::views::{
+    base, date, date_time, due_state, page, pathway_name, role_label, role_labels, short, stall_reason,
+    status_label,
+};
 
-fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
+/// Names of the people and pathways an event may mention, resolved before it is worded.
+struct Names {
+    people: std::collections::HashMap<String, String>,
+    pathways: Vec<(String, String)>,
+    provisions: std::collections::HashMap<String, String>,
+}
+
+impl Names {
+    fn person(&self, id: &str) -> String {
+        self.people.get(id).cloned().unwrap_or_else(|| id.to_owned())
+    }
+
+    /// Everyone who acted on or was given work in `events`, by name.
+    async fn of(app: &crate::AppState, events: &[doorloop_engine::store::StoredEvent]) -> WebResult<Names> {
+        let store = app.engine.store().as_ref();
+        let mut people = std::collections::HashMap::new();
+        for e in events {
+            let assigned = match &e.event.kind {
+                EventKind::TaskAssigned { user: Some(u), .. } => Some(u.as_str()),
+                _ => None,
+            };
+            for id in std::iter::once(e.event.actor.as_str()).chain(assigned) {
+                if !people.contains_key(id) {
+                    people.insert(id.to_owned(), app.users.name(store, id).await?);
+                }
+            }
+        }
+        Ok(Names {
+            people,
+            pathways: app.pathway_names.get(&app.engine).await?.to_vec(),
+            provisions: app
+                .engine
+                .provision_kinds()
+                .iter()
+                .map(|k| (k.key.clone(), k.label.clone()))
+                .collect(),
+        })
+    }
+}
+
+fn event_text(kind: &EventKind, pv: &PathwayVersion, names: &Names) -> Option<String> {
     let step = |id: &str| {
         pv.step(id)
             .map(|s| s.display_name().to_owned())
@@ -29,7 +72,7 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
     Some(match kind {
         EventKind::CaseStarted { pathway_version, .. } => format!("Casus gestart (versie {pathway_version})"),
         EventKind::TaskOpened { task } => format!("Taak geopend: {}", step(&task.step)),
-        EventKind::TaskAssigned { user: Some(u), .. } => format!("Taak toegewezen aan {u}"),
+        EventKind::TaskAssigned { user: Some(u), .. } => format!("Taak toegewezen aan {}", names.person(u)),
         EventKind::TaskAssigned { user: None, .. } => "Taak vrijgegeven".to_owned(),
         EventKind::VisitPlanned { visit, .. } => {
             format!("Gezamenlijk bezoek gepland op {}", date_time(visit.at))
@@ -44,7 +87,9 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
         EventKind::CaseWithdrawn { .. } => "Casus ingetrokken".to_owned(),
         EventKind::DueChanged { due, .. } => format!("Termijn: {}", date_time(due.at)),
         EventKind::DeadlinePassed { step: s, .. } => format!("Termijn verstreken: {}", step(s)),
-        EventKind::EscalationRaised { step: s, to, .. } => format!("Escalatie ({}) naar {to}", step(s)),
+        EventKind::EscalationRaised { step: s, to, .. } => {
+            format!("Escalatie ({}) naar {}", step(s), role_label(pv, to))
+        }
         EventKind::StallRaised { stall, .. } => format!("Vastgelopen: {}", stall_reason(&stall.reason)),
         EventKind::StallCleared { .. } => "Weer in beweging".to_owned(),
         EventKind::CaseMigrated {
@@ -56,10 +101,17 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
         EventKind::VariablesSet { .. } => "Gegevens bijgewerkt".to_owned(),
         EventKind::ProvisionChanged { change } => format!(
             "Voorziening {}: {}",
-            change.kind.replace('_', " "),
+            names
+                .provisions
+                .get(&change.kind)
+                .cloned()
+                .unwrap_or_else(|| code_label(&change.kind)),
             change.status.label()
         ),
-        EventKind::LinkedCaseStarted { link } => format!("Gekoppeld traject gestart: {}", link.pathway),
+        EventKind::LinkedCaseStarted { link } => format!(
+            "Gekoppeld traject gestart: {}",
+            pathway_name(&names.pathways, &link.pathway)
+        ),
         EventKind::LinkedCaseEnded { outcome, .. } => {
             format!("Gekoppeld traject afgerond: {}", code_label(outcome))
         }
@@ -67,19 +119,10 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion) -> Option<String> {
     })
 }
 
-/// The definition of a field by name: the pathway's variables, then every step's form.
-fn field_of<'p>(pv: &'p PathwayVersion, name: &str) -> Option<&'p doorloop_engine::pathway::model::Field> {
-    pv.pathway
-        .variables
-        .iter()
-        .chain(pv.pathway.steps.iter().flat_map(|s| s.fields.iter()))
-        .find(|f| f.name == name)
-}
-
 /// A field's value as people read it: Ja/Nee, option words, rung names, Dutch dates.
 fn shown_value(pv: &PathwayVersion, name: &str, value: &Value) -> String {
     use doorloop_engine::pathway::model::FieldType;
-    let ty = field_of(pv, name).map(|f| f.ty);
+    let ty = pv.variable_type(name).map(|f| f.ty);
     match (ty, value) {
         (_, Value::Bool(true)) => "Ja".into(),
         (_, Value::Bool(false)) => "Nee".into(),
@@ -87,9 +130,9 @@ fn shown_value(pv: &PathwayVersion, name: &str, value: &Value) -> String {
         (Some(FieldType::Date), Value::String(d)) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map(|d| d.format("%d-%m-%Y").to_string())
             .unwrap_or_else(|_| d.clone()),
-        (Some(FieldType::Choice), Value::String(o)) => {
-            field_of(pv, name).map_or_else(|| code_label(o), |f| f.option_label(o))
-        }
+        (Some(FieldType::Choice), Value::String(o)) => pv
+            .variable_type(name)
+            .map_or_else(|| code_label(o), |f| f.option_label(o)),
         (_, Value::String(t)) => t.clone(),
         (_, Value::Null) => "–".into(),
         (_, other) => other.to_string(),
@@ -97,7 +140,8 @@ fn shown_value(pv: &PathwayVersion, name: &str, value: &Value) -> String {
 }
 
 fn field_label(pv: &PathwayVersion, name: &str) -> String {
-    field_of(pv, name).map_or_else(|| name.replace('_', " "), |f| f.display_label())
+    pv.variable_type(name)
+        .map_or_else(|| name.replace('_', " "), |f| f.display_label())
 }
 
 /// A value a field was given: the value, by whom, when.
@@ -111,20 +155,7 @@ async fn plan_json(
     events: &[doorloop_engine::store::StoredEvent],
 ) -> WebResult<(Vec<Value>, Vec<Value>)> {
     let store = app.engine.store().as_ref();
-    let mut names = std::collections::HashMap::new();
-    let mut name_of = async |id: &str| -> WebResult<String> {
-        if let Some(n) = names.get(id) {
-            return Ok(String::clone(n));
-        }
-        let n = app
-            .users
-            .get(store, id)
-            .await?
-            .map(|u| u.display_name)
-            .unwrap_or_else(|| id.to_owned());
-        names.insert(id.to_owned(), n.clone());
-        Ok(n)
-    };
+    let name_of = async |id: &str| app.users.name(store, id).await;
     // Every value each field had, oldest first: (value, who, when, step).
     let mut history: std::collections::BTreeMap<&str, Vec<SetValue<'_>>> = Default::default();
     let mut forms = Vec::new();
@@ -210,8 +241,11 @@ pub async fn case_page(
         tasks.push(json!({
             "id": t.id,
             "step_name": step.map(|s| s.display_name()).unwrap_or(&t.step),
-            "roles": t.roles.join(" + "),
-            "assignee": t.assignee,
+            "roles": role_labels(&pv, &t.roles),
+            "assignee": match &t.assignee {
+                Some(a) => Some(app.users.name(app.engine.store().as_ref(), a).await?),
+                None => None,
+            },
             "due_class": due_class,
             "due_text": due_text,
             "explanation": t.due.as_ref().map(|d| d.explanation.clone()).unwrap_or_default(),
@@ -220,12 +254,14 @@ pub async fn case_page(
         }));
     }
     let events = app.engine.store().events(&id).await?;
+    let names = Names::of(&app, &events).await?;
     let timeline: Vec<Value> = events
         .iter()
         .rev()
         .filter_map(|e| {
-            event_text(&e.event.kind, &pv)
-                .map(|what| json!({"at": date_time(e.event.at), "what": what, "actor": e.event.actor}))
+            event_text(&e.event.kind, &pv, &names).map(
+                |what| json!({"at": date_time(e.event.at), "what": what, "actor": names.person(&e.event.actor)}),
+            )
         })
         .collect();
     let rungs: Vec<Value> = state

@@ -260,14 +260,7 @@ async fn render(
     let names = app.pathway_names.get(&app.engine).await?;
     let pathway_name = |key: &str| crate::views::pathway_name(&names, key);
     let store = app.engine.store().as_ref();
-    let user_name = async |id: &str| -> WebResult<String> {
-        Ok(app
-            .users
-            .get(store, id)
-            .await?
-            .map(|u| u.display_name)
-            .unwrap_or_else(|| id.to_owned()))
-    };
+    let user_name = async |id: &str| app.users.name(store, id).await;
     let r = &line.resident;
     // Team keys by the names the resident's pathways give their roles ("Ambulant begeleider").
     let mut role_names: std::collections::HashMap<String, String> = std::collections::HashMap::new();

@@ -90,8 +90,15 @@ async fn render_task(
     data.insert("step_name".into(), json!(f.step.display_name()));
     data.insert("description".into(), json!(f.step.description));
     data.insert("pathway_name".into(), json!(f.pv.pathway.name));
-    data.insert("roles".into(), json!(f.step.responsible_roles().join(" + ")));
-    data.insert("assignee".into(), json!(f.task.and_then(|t| t.assignee.clone())));
+    data.insert(
+        "roles".into(),
+        json!(crate::views::role_labels(f.pv, &f.step.responsible_roles())),
+    );
+    let assignee = match f.task.and_then(|t| t.assignee.as_deref()) {
+        Some(a) => Some(app.users.name(app.engine.store().as_ref(), a).await?),
+        None => None,
+    };
+    data.insert("assignee".into(), json!(assignee));
     data.insert("due_class".into(), json!(due_class));
     data.insert("due_text".into(), json!(due_text));
     data.insert("version".into(), json!(f.state.seq));

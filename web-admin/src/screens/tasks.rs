@@ -91,20 +91,26 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
             .unwrap_or_else(|| format!("casus {}", short(case)))
     };
     let mut tasks = Vec::with_capacity(rows.len().min(per_page as usize));
+    let store = app.engine.store().as_ref();
     for r in rows.iter().take(per_page as usize) {
         let pv = app
             .engine
             .pathway(&r.pathway_key, Some(r.pathway_version))
             .await?;
+        let assignee = match &r.assignee {
+            Some(a) => Some(app.users.name(store, a).await?),
+            None => None,
+        };
         tasks.push(task_line(
             r,
             &pv,
             &names,
             &viewer.user.id,
             now,
-            resident(&r.case_id),
+            (resident(&r.case_id), assignee),
         ));
     }
+    let team_names = app.pathway_names.roles(&app.engine).await?;
     // Joint visits the consultant is invited to while a colleague holds them.
     // Most consultants have none; each one shown reads its case for the visit's moment,
     // place and company.
@@ -181,7 +187,10 @@ pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQu
             .user
             .teams
             .iter()
-            .map(|t| (t.as_str(), role.as_ref() == Some(t)))
+            .map(|t| {
+                let label = team_names.get(t).cloned().unwrap_or_else(|| t.clone());
+                (t.as_str(), label, role.as_ref() == Some(t))
+            })
             .collect(),
         pathways: listing
             .iter()
@@ -213,7 +222,8 @@ struct TasksPage<'a> {
     range: String,
     next: Option<String>,
     previous: Option<String>,
-    roles: Vec<(&'a str, bool)>,
+    /// The viewer's teams: key, name, chosen.
+    roles: Vec<(&'a str, String, bool)>,
     pathways: Vec<(&'a str, &'a str, bool)>,
     sizes: Vec<(u32, bool)>,
     due_before: &'a str,
@@ -244,7 +254,7 @@ fn task_line<'a>(
     names: &HashMap<&'a str, &'a str>,
     viewer: &str,
     now: DateTime<Utc>,
-    resident: String,
+    (resident, assignee_name): (String, Option<String>),
 ) -> TaskLine<'a> {
     let step_name = pv
         .step(&r.step)
@@ -261,8 +271,8 @@ fn task_line<'a>(
             .get(r.pathway_key.as_str())
             .copied()
             .unwrap_or(r.pathway_key.as_str()),
-        roles: r.roles.join(" + "),
-        assignee: r.assignee.as_deref(),
+        roles: views::role_labels(pv, &r.roles),
+        assignee: assignee_name,
         mine: r.assignee.as_deref() == Some(viewer),
         due_class,
         due_text,
@@ -280,7 +290,8 @@ struct TaskLine<'a> {
     step_name: String,
     pathway: &'a str,
     roles: String,
-    assignee: Option<&'a str>,
+    /// Who holds it, by name.
+    assignee: Option<String>,
     mine: bool,
     due_class: &'static str,
     due_text: String,
