@@ -46,11 +46,51 @@ pub(crate) async fn visible_case_on_pathway(
 }
 
 pub(crate) async fn closed_task_step(app: &AppState, case: &str, task: &str) -> WebResult<Option<String>> {
+    Ok(closed_task(app, case, task).await?.map(|t| t.step))
+}
+
+/// A task that is no longer open: its step, and how it ended, from the case history.
+pub(crate) struct ClosedTask {
+    pub step: String,
+    /// Who completed or closed it, and when (`None` while the history holds no end, as
+    /// for a task moved away by a migration).
+    pub ended: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    /// What they entered.
+    pub data: BTreeMap<String, Value>,
+    /// Why it was closed without being completed (the case ended, was withdrawn, …).
+    pub closed_because: Option<String>,
+}
+
+/// The task `task` of `case` as its history tells it, or `None` when it never existed.
+pub(crate) async fn closed_task(app: &AppState, case: &str, task: &str) -> WebResult<Option<ClosedTask>> {
     let events = app.engine.store().events(case).await?;
-    Ok(events.iter().find_map(|e| match &e.event.kind {
-        EventKind::TaskOpened { task: t } if t.id == task => Some(t.step.clone()),
-        _ => None,
-    }))
+    let mut found: Option<ClosedTask> = None;
+    for e in &events {
+        match &e.event.kind {
+            EventKind::TaskOpened { task: t } if t.id == task => {
+                found = Some(ClosedTask {
+                    step: t.step.clone(),
+                    ended: None,
+                    data: BTreeMap::new(),
+                    closed_because: None,
+                });
+            }
+            EventKind::TaskCompleted { task: t, data, .. } if t == task => {
+                if let Some(f) = found.as_mut() {
+                    f.ended = Some((e.event.actor.clone(), e.event.at));
+                    f.data = data.clone();
+                }
+            }
+            EventKind::TaskClosed { task: t, reason, .. } if t == task => {
+                if let Some(f) = found.as_mut() {
+                    f.ended = Some((e.event.actor.clone(), e.event.at));
+                    f.closed_because = Some(reason.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(found)
 }
 
 /// Claims (`take = true`) or releases a task.

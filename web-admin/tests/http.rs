@@ -878,6 +878,27 @@ async fn consultant_screens_work_list_case_page_and_task_form(f: Fixture) {
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(html.contains("Een collega heeft deze casus intussen gewijzigd"));
     assert!(html.contains("value=\"a\""));
+    assert!(
+        html.contains("id=\"afgerond\"") && html.contains("Afgerond door"),
+        "what the colleague did: {html}"
+    );
+    // The old link to the finished task: who finished it, when, what they entered, and the
+    // way to the case; no form, no 404.
+    let (status, _, html) = f.page(&anna, &base).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Deze taak is niet meer open"), "{html}");
+    assert!(html.contains("Afgerond door <strong>"), "{html}");
+    assert!(html.contains("<dt>Huidige uitkering</dt><dd>Geen</dd>"), "{html}");
+    assert!(html.contains(&format!("href=\"/casussen/{}\"", f.mine)));
+    assert!(
+        !html.contains("id=\"taakformulier\""),
+        "no form for a finished task"
+    );
+    // A task that never existed is still not found.
+    assert_eq!(
+        f.page(&anna, &format!("/casussen/{}/taken/t999", f.mine)).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (_, _, case) = f.page(&anna, &format!("/casussen/{}?klaar=1", f.mine)).await;
     assert!(case.contains("Opgeslagen"));
 }

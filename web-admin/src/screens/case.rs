@@ -120,7 +120,7 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion, names: &Names) -> Option<St
 }
 
 /// A field's value as people read it: Ja/Nee, option words, rung names, Dutch dates.
-fn shown_value(pv: &PathwayVersion, name: &str, value: &Value) -> String {
+pub(crate) fn shown_value(pv: &PathwayVersion, name: &str, value: &Value) -> String {
     use doorloop_engine::pathway::model::FieldType;
     let ty = pv.variable_type(name).map(|f| f.ty);
     match (ty, value) {
@@ -139,7 +139,7 @@ fn shown_value(pv: &PathwayVersion, name: &str, value: &Value) -> String {
     }
 }
 
-fn field_label(pv: &PathwayVersion, name: &str) -> String {
+pub(crate) fn field_label(pv: &PathwayVersion, name: &str) -> String {
     pv.variable_type(name)
         .map_or_else(|| name.replace('_', " "), |f| f.display_label())
 }

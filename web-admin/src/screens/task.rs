@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::access::{CaseAccess, check_task};
 use crate::auth::{self, CsrfForm, Viewer, local_path};
-use crate::cases::{assign, closed_task_step, team_json, visible_case_on_pathway};
+use crate::cases::{ClosedTask, assign, closed_task, team_json, visible_case_on_pathway};
 use crate::error::{WebError, WebResult};
 use crate::forms;
 use crate::views::{base, date_time, due_state, page, short};
@@ -32,6 +32,46 @@ struct TaskForm<'a> {
     values: BTreeMap<String, String>,
     errors: BTreeMap<String, String>,
     problem: Option<String>,
+    /// How the task ended, when it is no longer open.
+    done: Option<ClosedTask>,
+}
+
+/// Why a task was closed without being completed, in Dutch.
+fn closed_reason(reason: &str) -> String {
+    match reason {
+        "case withdrawn" => "de casus is ingetrokken".to_owned(),
+        "case ended" => "de casus is afgesloten".to_owned(),
+        "deadline passed" => "de termijn is verstreken".to_owned(),
+        other => match other.strip_prefix("migrated to version ") {
+            Some(v) => format!("de casus is overgezet naar versie {v}"),
+            None => other.to_owned(),
+        },
+    }
+}
+
+/// How a task that is no longer open ended: who, when, what they entered.
+async fn done_json(app: &AppState, pv: &PathwayVersion, done: &ClosedTask) -> WebResult<Value> {
+    let (by, at) = match &done.ended {
+        Some((who, at)) => (
+            Some(app.users.name(app.engine.store().as_ref(), who).await?),
+            Some(date_time(*at)),
+        ),
+        None => (None, None),
+    };
+    let fields: Vec<Value> = done
+        .data
+        .iter()
+        .map(|(k, v)| {
+            json!({
+                "label": super::case::field_label(pv, k),
+                "value": super::case::shown_value(pv, k, v),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "by": by, "at": at, "fields": fields,
+        "closed_because": done.closed_because.as_deref().map(closed_reason),
+    }))
 }
 
 async fn render_task(
@@ -105,6 +145,9 @@ async fn render_task(
     data.insert("problem".into(), json!(f.problem));
     data.insert("errors".into(), json!(f.errors));
     data.insert("read_only".into(), json!(read_only));
+    if let Some(done) = &f.done {
+        data.insert("done".into(), done_json(app, f.pv, done).await?);
+    }
     data.insert("plan_visit".into(), json!(is_visit && may_act));
     data.insert("visit".into(), json!(planned.map(|v| date_time(v.at))));
     data.insert("participants".into(), Value::Array(participants));
@@ -118,7 +161,9 @@ async fn render_task(
     );
     // A joint visit records its outcome once planned; other steps complete directly.
     // After a conflict (task gone) the form is shown again with the user's input.
-    let show_form = f.task.is_none() || (may_act && (!is_visit || planned.is_some()));
+    // An old link to a finished task shows how it ended, without a form.
+    let show_form =
+        (f.task.is_none() && f.problem.is_some()) || (may_act && (!is_visit || planned.is_some()));
     data.insert("show_form".into(), json!(show_form));
     data.insert(
         "form_title".into(),
@@ -149,21 +194,35 @@ pub async fn task_page(
     Path((id, task_id)): Path<(String, String)>,
 ) -> WebResult<Response> {
     let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
-    let Some(task) = state.tasks.get(&task_id) else {
-        return Err(WebError::NotFound);
+    // An old link to a finished task says who finished it, when, and what they entered.
+    let (task, done) = match state.tasks.get(&task_id) {
+        Some(t) => (Some(t), None),
+        None => (
+            None,
+            Some(
+                closed_task(&app, &id, &task_id)
+                    .await?
+                    .ok_or(WebError::NotFound)?,
+            ),
+        ),
     };
     app.access_log.record(&viewer.user, &id, "taakformulier").await?;
-    let step = pv.step(&task.step).ok_or(WebError::NotFound)?;
+    let step_id = task.map_or_else(
+        || done.as_ref().map(|d| d.step.clone()).unwrap_or_default(),
+        |t| t.step.clone(),
+    );
+    let step = pv.step(&step_id).ok_or(WebError::NotFound)?;
     let form = TaskForm {
         state: &state,
         access,
         pv: &pv,
         step,
         task_id: &task_id,
-        task: Some(task),
+        task,
         values: BTreeMap::new(),
         errors: BTreeMap::new(),
         problem: None,
+        done,
     };
     render_task(&app, &viewer, form, StatusCode::OK).await
 }
@@ -207,12 +266,18 @@ pub async fn complete_task(
     // The task may have been completed by a colleague meanwhile: find its step from the
     // case history so the form (with the user's input) can be shown again.
     let task = state.tasks.get(&task_id);
-    let step_id = match task {
-        Some(t) => t.step.clone(),
-        None => closed_task_step(&app, &id, &task_id)
-            .await?
-            .ok_or(WebError::NotFound)?,
+    let done = match task {
+        Some(_) => None,
+        None => Some(
+            closed_task(&app, &id, &task_id)
+                .await?
+                .ok_or(WebError::NotFound)?,
+        ),
     };
+    let step_id = task.map_or_else(
+        || done.as_ref().map(|d| d.step.clone()).unwrap_or_default(),
+        |t| t.step.clone(),
+    );
     let step = pv.step(&step_id).ok_or(WebError::NotFound)?;
     let mut f = TaskForm {
         state: &state,
@@ -224,6 +289,7 @@ pub async fn complete_task(
         values,
         errors: BTreeMap::new(),
         problem: None,
+        done,
     };
     let Some(task) = task else {
         f.problem = Some(CONFLICT.to_owned());
@@ -344,6 +410,7 @@ pub async fn plan_visit(
         values: posted_values(&form),
         errors,
         problem: None,
+        done: None,
     };
     let Some(at) = at.filter(|_| f.errors.is_empty()) else {
         f.problem = Some("Het bezoek is nog niet gepland; zie de meldingen bij de velden.".into());
