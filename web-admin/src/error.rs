@@ -159,3 +159,51 @@ pub(crate) fn shorten(message: &str) -> String {
     out.push('…');
     out
 }
+
+/// A query string that does not read as what a route expects.
+pub(crate) struct BadQuery {
+    /// The parameter it is about, when serde can tell.
+    pub field: Option<String>,
+    /// serde's words (English), shortened.
+    pub message: String,
+}
+
+/// Reads a query string as `T`, naming the parameter that is wrong.
+pub(crate) fn read_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, BadQuery> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = shorten(&e.into_inner().to_string());
+        let field = if path == "." {
+            message.split('`').nth(1).map(str::to_owned)
+        } else {
+            Some(path)
+        };
+        BadQuery { field, message }
+    })
+}
+
+/// A page's query string read as `T`; a bad value answers the Dutch error page naming the
+/// parameter, never serde's English.
+pub struct PageQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for PageQuery<T> {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        read_query(parts.uri.query().unwrap_or(""))
+            .map(PageQuery)
+            .map_err(|bad| {
+                WebError::BadRequest(match bad.field {
+                    Some(f) => format!(
+                        "Het verzoek kon niet worden gelezen: het adres bevat een waarde die niet klopt bij ‘{}’. Ga terug en kies opnieuw.",
+                        shorten(&f)
+                    ),
+                    None => "Het verzoek kon niet worden gelezen: het adres klopt niet. Ga terug en kies opnieuw.".to_owned(),
+                })
+            })
+    }
+}

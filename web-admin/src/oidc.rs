@@ -4,9 +4,10 @@
 //! provider's groups by configuration; a person whose groups map to nothing gets an
 //! account without rights, which an admin completes. Local accounts keep working.
 
+use crate::error::PageQuery;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use doorloop_engine::store::{StoreError, User, UserRole};
@@ -220,7 +221,7 @@ pub struct StartQuery {
 pub async fn start(
     State(app): State<Arc<AppState>>,
     session: Session,
-    Query(q): Query<StartQuery>,
+    PageQuery(q): PageQuery<StartQuery>,
 ) -> WebResult<Response> {
     let oidc = app.oidc.as_ref().ok_or(WebError::NotFound)?;
     let client = oidc.client().await?;
@@ -308,7 +309,7 @@ async fn refused(session: &Session, status: StatusCode, message: &str) -> WebRes
 pub async fn callback(
     State(app): State<Arc<AppState>>,
     session: Session,
-    Query(q): Query<CallbackQuery>,
+    PageQuery(q): PageQuery<CallbackQuery>,
 ) -> WebResult<Response> {
     let oidc = app.oidc.as_ref().ok_or(WebError::NotFound)?;
     let pending: Option<Pending> = session

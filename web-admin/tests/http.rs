@@ -924,6 +924,18 @@ async fn manager_coordinator_and_admin_screens(f: Fixture) {
         "the manager's view is in the access log"
     );
     assert_eq!(f.page(&bea, "/onbekend").await.0, StatusCode::NOT_FOUND);
+    // A bad value in an address answers a Dutch page that names it, never serde's English.
+    let (status, _, html) = f.page(&mark, "/analyse/uitkomsten?versie=twee").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("het adres bevat een waarde die niet klopt bij ‘versie’")
+            && !html.contains("invalid digit"),
+        "{html}"
+    );
+    let anna = f.login("anna").await;
+    let (status, _, html) = f.page(&anna, "/taken?per=veel&pagina=-1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!html.contains("Failed to deserialize"), "{html}");
     // Rights: an admin gives a role; bad input is named; nobody else may.
     let (status, _) = f
         .post(

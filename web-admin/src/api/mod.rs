@@ -273,23 +273,16 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|e| {
-            let path = e.path().to_string();
-            let message = crate::error::shorten(&e.into_inner().to_string());
-            let field = if path == "." {
-                message.split('`').nth(1).map(str::to_owned)
-            } else {
-                Some(path)
-            };
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "query_invalid",
-                format!("bad query string: {message}"),
-                field.as_deref(),
-            )
-        })
+        crate::error::read_query(parts.uri.query().unwrap_or(""))
+            .map(ApiQuery)
+            .map_err(|bad| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "query_invalid",
+                    format!("bad query string: {}", bad.message),
+                    bad.field.as_deref(),
+                )
+            })
     }
 }
 

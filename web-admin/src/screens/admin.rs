@@ -1,6 +1,7 @@
 //! Beheer: accounts and rights, the outbox and the access log.
 
-use axum::extract::{Path, Query, State};
+use crate::error::PageQuery;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use doorloop_engine::store::{RetryOutcome, UserRole};
@@ -21,7 +22,11 @@ pub struct PeopleQuery {
     rechten: Option<u8>,
 }
 
-pub async fn admin(State(app): Shared, viewer: Viewer, Query(q): Query<PeopleQuery>) -> WebResult<Response> {
+pub async fn admin(
+    State(app): Shared,
+    viewer: Viewer,
+    PageQuery(q): PageQuery<PeopleQuery>,
+) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Admin])?;
     let users: Vec<Value> = app
         .engine

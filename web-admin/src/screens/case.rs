@@ -1,8 +1,9 @@
 //! The case page (where the case is, its open work, ladder, team and timeline), the case list and the pathway graph.
 
+use crate::error::PageQuery;
 use std::collections::BTreeSet;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use doorloop_engine::pathway::model::PathwayVersion;
@@ -228,7 +229,7 @@ pub async fn case_page(
     State(app): Shared,
     viewer: Viewer,
     Path(id): Path<String>,
-    Query(q): Query<CaseQuery>,
+    PageQuery(q): PageQuery<CaseQuery>,
 ) -> WebResult<Response> {
     let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
     app.access_log.record(&viewer.user, &id, "casuspagina").await?;
@@ -422,7 +423,7 @@ pub async fn graph(
     State(app): Shared,
     _viewer: Viewer,
     Path((key, version)): Path<(String, u32)>,
-    Query(q): Query<GraphQuery>,
+    PageQuery(q): PageQuery<GraphQuery>,
 ) -> WebResult<Response> {
     let pv = app.engine.pathway(&key, Some(version)).await?;
     // Only this pathway's step ids mark a step: anything else would only make the cache

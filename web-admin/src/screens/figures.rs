@@ -3,9 +3,10 @@
 //! movement and outflow (also as CSV), and the cohort funnel. Everything reads figures
 //! the store keeps as cases move; nothing here scans events.
 
+use crate::error::PageQuery;
 use std::collections::{BTreeMap, HashMap};
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Months};
@@ -195,7 +196,11 @@ async fn frame(
 
 // ---- stuck cases ----
 
-pub async fn stuck(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
+pub async fn stuck(
+    State(app): Shared,
+    viewer: Viewer,
+    PageQuery(f): PageQuery<Filter>,
+) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
     let key = f.traject.clone().filter(|k| !k.is_empty());
     let store = app.engine.store();
@@ -274,7 +279,11 @@ pub async fn stuck(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) 
 }
 
 /// The cases behind one group of the stuck view, oldest first (managers only).
-pub async fn stuck_cases(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
+pub async fn stuck_cases(
+    State(app): Shared,
+    viewer: Viewer,
+    PageQuery(f): PageQuery<Filter>,
+) -> WebResult<Response> {
     manager(&viewer)?;
     let reason = f
         .reden
@@ -408,7 +417,11 @@ fn query_of(f: &Filter, pv: &PathwayVersion, p: &Period) -> String {
     query_string(&q)
 }
 
-pub async fn bottlenecks(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
+pub async fn bottlenecks(
+    State(app): Shared,
+    viewer: Viewer,
+    PageQuery(f): PageQuery<Filter>,
+) -> WebResult<Response> {
     manager(&viewer)?;
     let pv = chosen_pathway(&app, &f).await?;
     let mut data = frame(&app, &viewer, "Knelpunten", "knelpunten", &f, pv.as_deref()).await?;
@@ -472,7 +485,7 @@ pub async fn bottlenecks(State(app): Shared, viewer: Viewer, Query(f): Query<Fil
 pub async fn bottleneck_graph(
     State(app): Shared,
     viewer: Viewer,
-    Query(f): Query<Filter>,
+    PageQuery(f): PageQuery<Filter>,
 ) -> WebResult<Response> {
     manager(&viewer)?;
     let pv = chosen_pathway(&app, &f).await?.ok_or(WebError::NotFound)?;
@@ -523,7 +536,11 @@ fn pct(part: i64, whole: i64) -> String {
     }
 }
 
-pub async fn outcomes(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
+pub async fn outcomes(
+    State(app): Shared,
+    viewer: Viewer,
+    PageQuery(f): PageQuery<Filter>,
+) -> WebResult<Response> {
     manager(&viewer)?;
     let pv = chosen_pathway(&app, &f).await?;
     let mut data = frame(&app, &viewer, "Uitkomsten", "uitkomsten", &f, pv.as_deref()).await?;
@@ -598,7 +615,7 @@ pub async fn outcomes(State(app): Shared, viewer: Viewer, Query(f): Query<Filter
 pub async fn outcomes_csv(
     State(app): Shared,
     viewer: Viewer,
-    Query(f): Query<Filter>,
+    PageQuery(f): PageQuery<Filter>,
 ) -> WebResult<Response> {
     manager(&viewer)?;
     let pv = chosen_pathway(&app, &f).await?.ok_or(WebError::NotFound)?;
@@ -664,7 +681,11 @@ pub async fn outcomes_csv(
 
 // ---- funnel ----
 
-pub async fn funnel(State(app): Shared, viewer: Viewer, Query(f): Query<Filter>) -> WebResult<Response> {
+pub async fn funnel(
+    State(app): Shared,
+    viewer: Viewer,
+    PageQuery(f): PageQuery<Filter>,
+) -> WebResult<Response> {
     manager(&viewer)?;
     let pv = chosen_pathway(&app, &f).await?;
     let mut data = frame(

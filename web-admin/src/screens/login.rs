@@ -1,9 +1,10 @@
 //! Logging in and out with a local account; the start page by role.
 
+use crate::error::PageQuery;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{Form, FromRequestParts, Query, State};
+use axum::extract::{Form, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -107,7 +108,7 @@ fn with_login_cookie(app: &AppState, mut res: Response, token: &str) -> Response
 pub async fn login_form(
     State(app): Shared,
     headers: HeaderMap,
-    Query(q): Query<LoginQuery>,
+    PageQuery(q): PageQuery<LoginQuery>,
 ) -> WebResult<Response> {
     let token = match login_cookie(&headers) {
         Some(t) => t,

@@ -3,9 +3,10 @@
 //! and the coordinator applies it to the cases they keep selected. Cases not selected
 //! stay on their version.
 
+use crate::error::PageQuery;
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use doorloop_engine::engine::EngineError;
@@ -141,7 +142,7 @@ pub async fn form(
     State(app): Shared,
     viewer: Viewer,
     Path(key): Path<String>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    PageQuery(pairs): PageQuery<Vec<(String, String)>>,
 ) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Coordinator])?;
     let plan = plan(&app, &key, &pairs).await?;
@@ -167,7 +168,7 @@ pub async fn dry_run(
     State(app): Shared,
     viewer: Viewer,
     Path(key): Path<String>,
-    Query(pairs): Query<Vec<(String, String)>>,
+    PageQuery(pairs): PageQuery<Vec<(String, String)>>,
 ) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Coordinator])?;
     let plan = plan(&app, &key, &pairs).await?;

@@ -2,9 +2,10 @@
 //! draft in the browser (validation next to each step and on the drawn graph, a diff
 //! against the live version), publishing the next version, and exports.
 
+use crate::error::PageQuery;
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use doorloop_engine::figures::diff::diff;
@@ -113,7 +114,7 @@ pub async fn show(
     State(app): Shared,
     viewer: Viewer,
     Path(key): Path<String>,
-    Query(q): Query<PathwayQuery>,
+    PageQuery(q): PageQuery<PathwayQuery>,
 ) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
     let store = app.engine.store();
@@ -164,7 +165,7 @@ pub async fn export(
     State(app): Shared,
     viewer: Viewer,
     Path((key, version)): Path<(String, u32)>,
-    Query(q): Query<ExportQuery>,
+    PageQuery(q): PageQuery<ExportQuery>,
 ) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
     let pv = app.engine.pathway(&key, Some(version)).await?;

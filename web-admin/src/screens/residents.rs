@@ -1,7 +1,8 @@
 //! Inwoners: finding a resident, registering one, and the resident's page — one line across
 //! every case, the ladder across cases, the people who work with them, what happens next.
 
-use axum::extract::{Path, Query, State};
+use crate::error::PageQuery;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, NaiveDate};
@@ -47,7 +48,11 @@ fn resident_json(r: &Resident) -> Value {
 }
 
 /// `GET /inwoners?q=`: the search page; a search text that cannot be read says why on the page.
-pub async fn search(State(app): Shared, viewer: Viewer, Query(q): Query<SearchQuery>) -> WebResult<Response> {
+pub async fn search(
+    State(app): Shared,
+    viewer: Viewer,
+    PageQuery(q): PageQuery<SearchQuery>,
+) -> WebResult<Response> {
     scope(&viewer.user)?;
     let text = q.q.unwrap_or_default();
     let mut data = base(&viewer, "Inwoners", "inwoners");
@@ -212,7 +217,7 @@ pub async fn show(
     State(app): Shared,
     viewer: Viewer,
     Path(id): Path<String>,
-    Query(q): Query<ShowQuery>,
+    PageQuery(q): PageQuery<ShowQuery>,
 ) -> WebResult<Response> {
     let (line, may_act) = visible_line(&app, &viewer.user, &id, "inwonerpagina").await?;
     let flash = match (q.nieuw, q.voorziening) {

@@ -1,8 +1,9 @@
 //! "Mijn taken": a consultant's open tasks and the team's unassigned ones, and the joint visits they are invited to.
 
+use crate::error::PageQuery;
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -31,7 +32,11 @@ pub struct TaskQuery {
 /// Page sizes of "Mijn taken"; the first is the default.
 const PAGE_SIZES: [u32; 3] = [25, 50, 100];
 
-pub async fn my_tasks(State(app): Shared, viewer: Viewer, Query(q): Query<TaskQuery>) -> WebResult<Response> {
+pub async fn my_tasks(
+    State(app): Shared,
+    viewer: Viewer,
+    PageQuery(q): PageQuery<TaskQuery>,
+) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Consultant])?;
     let nonempty = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
     let (role, pathway, before) = (nonempty(q.rol), nonempty(q.traject), nonempty(q.voor));
