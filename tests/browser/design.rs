@@ -163,6 +163,18 @@ async fn manager_reads_the_figures(client: &Client, base: &str, setup: &Setup, d
     assert_eq!(n("deelnemers").await, "53");
     assert_eq!(n("omhoog").await, "38");
     assert_eq!(n("naar-werk").await, "12");
+    // No small count shows, and none can be found from the others: where one is hidden,
+    // a second one is too.
+    let per_outcome = cell_texts(client, "#per-uitkomst td.num").await;
+    assert!(
+        per_outcome.iter().all(|c| !matches!(c.parse::<i64>(), Ok(1..=4))),
+        "{per_outcome:?}"
+    );
+    let hidden = per_outcome.iter().filter(|c| *c == "<5" || *c == "×").count();
+    assert_ne!(
+        hidden, 1,
+        "one hidden count follows from the total: {per_outcome:?}"
+    );
     shot(client, "13-uitkomsten").await;
     client
         .goto(&format!(

@@ -28,6 +28,72 @@ pub fn cell(count: i64, suppress: bool) -> String {
     }
 }
 
+#[cfg(test)]
+mod small_number_tests {
+    use super::*;
+
+    #[test]
+    fn shares_do_not_give_small_counts_away() {
+        assert_eq!(share(1, 12, true), "–", "1 of 12");
+        assert_eq!(share(11, 12, true), "–", "the one who did not");
+        assert_eq!(share(6, 12, true), "50%");
+        assert_eq!(share(1, 12, false), "8%");
+        assert_eq!(share(0, 12, true), "0%");
+        assert_eq!(share(3, 0, false), "–");
+    }
+
+    #[test]
+    fn one_hidden_cell_hides_the_next_smallest_too() {
+        assert_eq!(cells_of_group(&[20, 3, 9, 0], true), ["20", "<5", "×", "0"]);
+        assert_eq!(cells_of_group(&[20, 3, 2, 9], true), ["20", "<5", "<5", "9"]);
+        assert_eq!(cells_of_group(&[20, 3, 9], false), ["20", "3", "9"]);
+        assert_eq!(cells_of_group(&[20, 9], true), ["20", "9"]);
+    }
+}
+
+/// `part` as a rounded percentage of `whole`, or "–" when it would give a hidden count away:
+/// with suppression on, a share is hidden when the part, the rest or the whole is small
+/// (1 of 12 is 8 %, 11 of 12 is 92 %: both name one person).
+pub fn share(part: i64, whole: i64, suppress: bool) -> String {
+    let small = |n: i64| (1..=SMALL_CELL).contains(&n);
+    if whole <= 0 || (suppress && (small(part) || small(whole) || small(whole - part))) {
+        return "–".to_owned();
+    }
+    format!("{}%", (part * 100 + whole / 2) / whole)
+}
+
+/// Cells of a group whose total is shown elsewhere, as shown: small counts hidden, and when
+/// exactly one is hidden, also the smallest other non-zero one, so that the hidden count
+/// cannot be found by subtracting the others from the total.
+pub fn cells_of_group(counts: &[i64], suppress: bool) -> Vec<String> {
+    let small = |n: i64| (1..=SMALL_CELL).contains(&n);
+    let primary: Vec<bool> = counts.iter().map(|n| suppress && small(*n)).collect();
+    let secondary = if primary.iter().filter(|h| **h).count() == 1 {
+        counts
+            .iter()
+            .enumerate()
+            .filter(|(i, n)| !primary[*i] && **n > 0)
+            .min_by_key(|(_, n)| **n)
+            .map(|(i, _)| i)
+    } else {
+        None
+    };
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if Some(i) == secondary {
+                HIDDEN.to_owned()
+            } else {
+                cell(*n, primary[i])
+            }
+        })
+        .collect()
+}
+
+/// How a count hidden only to protect a small one next to it is shown.
+pub const HIDDEN: &str = "×";
+
 /// Median and 90th percentile (nearest rank) of a histogram of hours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Spread {

@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Months};
 use chrono_tz::Europe::Amsterdam;
-use doorloop_engine::figures::{self, Spread, cell, duration_nl};
+use doorloop_engine::figures::{self, Spread, cell, cells_of_group, duration_nl, share};
 use doorloop_engine::pathway::model::PathwayVersion;
 use doorloop_engine::store::UserRole;
 use doorloop_engine::text::dutch::stall_reason;
@@ -528,14 +528,6 @@ async fn outcome_view(app: &AppState, pv: &PathwayVersion, p: &Period) -> WebRes
     })
 }
 
-fn pct(part: i64, whole: i64) -> String {
-    if whole == 0 {
-        "–".into()
-    } else {
-        format!("{}%", (part * 100 + whole / 2) / whole)
-    }
-}
-
 pub async fn outcomes(
     State(app): Shared,
     viewer: Viewer,
@@ -554,8 +546,8 @@ pub async fn outcomes(
             "summary".into(),
             json!({
                 "participants": cell(o.participants, sup),
-                "stepped_up": cell(o.stepped_up, sup), "stepped_up_pct": pct(o.stepped_up, o.participants),
-                "to_work": cell(o.to_work, sup), "to_work_pct": pct(o.to_work, o.participants),
+                "stepped_up": cell(o.stepped_up, sup), "stepped_up_pct": share(o.stepped_up, o.participants, sup),
+                "to_work": cell(o.to_work, sup), "to_work_pct": share(o.to_work, o.participants, sup),
                 "measured": cell(o.measured, sup), "stepped_down": cell(o.stepped_down, sup),
                 "running": cell(o.still_running, sup),
             }),
@@ -572,13 +564,22 @@ pub async fn outcomes(
             })
             .collect();
         data.insert("ladder".into(), json!(ladder));
+        // The outcomes add up to the participants who ended: one hidden count would follow
+        // from the others.
+        let counts: Vec<i64> = v
+            .outcomes
+            .iter()
+            .map(|k| o.by_outcome.get(k).copied().unwrap_or(0))
+            .collect();
         data.insert(
             "by_outcome".into(),
-            json!(v
-                .outcomes
-                .iter()
-                .map(|k| json!({"name": outcome_nl(k), "n": cell(o.by_outcome.get(k).copied().unwrap_or(0), sup)}))
-                .collect::<Vec<_>>()),
+            json!(
+                v.outcomes
+                    .iter()
+                    .zip(cells_of_group(&counts, sup))
+                    .map(|(k, n)| json!({"name": outcome_nl(k), "n": n}))
+                    .collect::<Vec<_>>()
+            ),
         );
         data.insert(
             "outcome_names".into(),
@@ -727,7 +728,7 @@ pub async fn funnel(
                 .iter()
                 .map(|(id, counts)| json!({
                     "name": pv.step(id).map(|s| s.display_name().to_owned()).unwrap_or_else(|| id.clone()),
-                    "cells": counts.iter().zip(&fun.started).map(|(n, all)| json!({"n": cell(*n, sup), "pct": pct(*n, *all)})).collect::<Vec<_>>(),
+                    "cells": counts.iter().zip(&fun.started).map(|(n, all)| json!({"n": cell(*n, sup), "pct": share(*n, *all, sup)})).collect::<Vec<_>>(),
                 }))
                 .collect::<Vec<_>>()),
         );
