@@ -612,7 +612,9 @@ pub async fn outcomes(
     Ok(page(StatusCode::OK, "outcomes", Value::Object(data)))
 }
 
-/// The outcome figures as CSV (semicolons, as Dutch spreadsheets expect).
+/// The outcome figures as CSV for Excel: UTF-8 with a byte-order mark (so Excel reads the
+/// accents), semicolons, Dutch labels; one row per start month and a total row, every figure
+/// a column.
 pub async fn outcomes_csv(
     State(app): Shared,
     viewer: Viewer,
@@ -622,53 +624,73 @@ pub async fn outcomes_csv(
     let pv = chosen_pathway(&app, &f).await?.ok_or(WebError::NotFound)?;
     let p = f.period(app.clock.now())?;
     let v = outcome_view(&app, &pv, &p).await?;
-    let o = &v.figures;
+    let groups = app.engine.store().case_groups(Some(pv.key())).await?;
     let sup = f.suppress();
+    // Ladder moves that occur in the period, as columns ("trede 2 → 3").
+    let moves: Vec<(u8, u8)> = v
+        .figures
+        .ladder
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, _)| *k)
+        .collect();
+    let mut header = vec![
+        "traject".to_owned(),
+        "startmaand".to_owned(),
+        "deelnemers".to_owned(),
+        "minstens één trede omhoog".to_owned(),
+        "omlaag".to_owned(),
+        "met twee metingen".to_owned(),
+        "uitgestroomd naar werk".to_owned(),
+        "lopen nog".to_owned(),
+    ];
+    header.extend(
+        v.outcomes
+            .iter()
+            .map(|k| format!("afgesloten: {}", outcome_nl(k))),
+    );
+    header.extend(moves.iter().map(|(a, b)| format!("trede {a} → {b}")));
     let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(Vec::new());
     let fail = |e: csv::Error| WebError::Internal(e.to_string());
-    w.write_record([
-        "traject",
-        "periode_van",
-        "periode_tot",
-        "onderdeel",
-        "categorie",
-        "van",
-        "naar",
-        "aantal",
-    ])
-    .map_err(fail)?;
-    let key = pv.key();
-    let mut row = |part: &str, category: &str, from: &str, to: &str, n: i64| {
-        w.write_record([key, &p.from, &p.to, part, category, from, to, &cell(n, sup)])
+    w.write_record(&header).map_err(fail)?;
+    let mut row = |label: String, o: &figures::Outcomes| {
+        let counts: Vec<i64> = v
+            .outcomes
+            .iter()
+            .map(|k| o.by_outcome.get(k).copied().unwrap_or(0))
+            .collect();
+        let mut r = vec![
+            pv.pathway.name.clone(),
+            label,
+            cell(o.participants, sup),
+            cell(o.stepped_up, sup),
+            cell(o.stepped_down, sup),
+            cell(o.measured, sup),
+            cell(o.to_work, sup),
+            cell(o.still_running, sup),
+        ];
+        r.extend(cells_of_group(&counts, sup));
+        r.extend(
+            moves
+                .iter()
+                .map(|m| cell(o.ladder.get(m).copied().unwrap_or(0), sup)),
+        );
+        w.write_record(&r)
     };
-    row("deelnemers", "gestart", "", "", o.participants).map_err(fail)?;
-    row("ladder", "minstens één trede omhoog", "", "", o.stepped_up).map_err(fail)?;
-    row("ladder", "omlaag", "", "", o.stepped_down).map_err(fail)?;
-    row("ladder", "gemeten", "", "", o.measured).map_err(fail)?;
-    row("uitstroom", "naar werk", "", "", o.to_work).map_err(fail)?;
-    row("deelnemers", "loopt nog", "", "", o.still_running).map_err(fail)?;
-    for ((from, to), n) in &o.ladder {
-        row(
-            "ladder",
-            "van trede naar trede",
-            &from.to_string(),
-            &to.to_string(),
-            *n,
-        )
-        .map_err(fail)?;
-    }
-    for (k, n) in &o.by_outcome {
-        row("uitkomst", k, "", "", *n).map_err(fail)?;
-    }
-    for (m, by) in &o.outflow {
-        for (k, n) in by {
-            row("uitstroom per maand", k, m, m, *n).map_err(fail)?;
+    for month in months(&p.from, &p.to) {
+        let o = figures::outcomes(&groups, &month, &month);
+        if o.participants > 0 {
+            row(month_nl(&month), &o).map_err(fail)?;
         }
     }
-    let body = w.into_inner().map_err(|e| WebError::Internal(e.to_string()))?;
+    row("totaal".to_owned(), &v.figures).map_err(fail)?;
+    let mut body = "\u{feff}".as_bytes().to_vec();
+    body.extend(w.into_inner().map_err(|e| WebError::Internal(e.to_string()))?);
     let name = format!(
-        "attachment; filename=\"uitkomsten-{key}-{}-{}.csv\"",
-        p.from, p.to
+        "attachment; filename=\"uitkomsten-{}-{}-{}.csv\"",
+        pv.key(),
+        p.from,
+        p.to
     );
     Ok((
         [
@@ -678,6 +700,23 @@ pub async fn outcomes_csv(
         body,
     )
         .into_response())
+}
+
+/// The months `from..=to` (`YYYY-MM`), at most 120.
+fn months(from: &str, to: &str) -> Vec<String> {
+    let parse = |m: &str| {
+        let (y, mm) = m.split_once('-')?;
+        Some((y.parse::<i32>().ok()?, mm.parse::<u32>().ok()?))
+    };
+    let (Some((mut y, mut m)), Some(end)) = (parse(from), parse(to)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    while (y, m) <= end && out.len() < 120 {
+        out.push(format!("{y:04}-{m:02}"));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    out
 }
 
 // ---- funnel ----
