@@ -362,6 +362,27 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
     let result = async {
         log_in_as(&client, &base, setup, "anna").await;
         assert_eq!(path_of(&client).await, "/taken");
+        // Nothing is hers yet: the intake waits in the team's werkvoorraad.
+        let page = text(&client).await;
+        assert!(
+            page.contains("Er zijn geen taken aan u toegewezen") && !page.contains("Intake"),
+            "{page}"
+        );
+        click_and_wait(&client, Locator::Css("header nav a[href='/werkvoorraad']")).await;
+        let page = text(&client).await;
+        assert!(page.contains("Werkvoorraad") && page.contains("Intake"), "{page}");
+        shot(&client, "01-werkvoorraad").await;
+        click_and_wait(
+            &client,
+            Locator::Css(&format!("tr[data-case='{case}'] form button")),
+        )
+        .await;
+        let page = text(&client).await;
+        assert!(
+            page.contains("De taak is opgepakt: u vindt hem onder Mijn taken."),
+            "a confirmation where the eye is: {page}"
+        );
+        click_and_wait(&client, Locator::Css("header nav a[href='/taken']")).await;
         let page = text(&client).await;
         assert!(page.contains("Mijn taken") && page.contains("Intake"), "{page}");
         shot(&client, "01-mijn-taken").await;

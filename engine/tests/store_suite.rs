@@ -1197,6 +1197,28 @@ async fn work_lists_hold_my_tasks_and_my_teams_unassigned_ones(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(with_team.len(), 2, "my task and the team's unassigned one");
+    // The two lists apart: mine, and the werkvoorraad.
+    for (scope, want) in [
+        (doorloop_engine::store::WorkScope::Mine, &mine),
+        (
+            doorloop_engine::store::WorkScope::Team,
+            &with_team.iter().find(|t| t.case_id != mine).unwrap().case_id,
+        ),
+    ] {
+        let only = engine
+            .store()
+            .work_list(&WorkFilter {
+                scope,
+                ..filter("anna", vec![role.clone()])
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            only.iter().map(|t| t.case_id.as_str()).collect::<Vec<_>>(),
+            vec![want.as_str()],
+            "{scope:?}"
+        );
+    }
     let mut first = filter("anna", vec![role.clone()]);
     first.limit = 1;
     let page1 = engine.store().work_list(&first).await.unwrap();

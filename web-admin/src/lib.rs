@@ -355,6 +355,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
             "/casussen/{id}/taken/{task}/bezoek",
             post(screens::task::plan_visit),
         )
+        .route("/werkvoorraad", get(screens::tasks::team_work))
         .route("/casussen/{id}/taken/{task}/oppakken", post(screens::task::claim))
         .route(
             "/casussen/{id}/taken/{task}/vrijgeven",

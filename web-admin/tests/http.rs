@@ -726,18 +726,25 @@ async fn login_is_generic_throttled_and_sets_safe_cookies() {
 
 async fn consultant_screens_work_list_case_page_and_task_form(f: Fixture) {
     let anna = f.login("anna").await;
-    let (status, _, html) = f.page(&anna, "/taken").await;
+    // Two lists: the intake nobody has picked up is in the team's werkvoorraad, not in Mijn taken.
+    let (status, _, html) = f.page(&anna, "/werkvoorraad").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        html.contains("Mijn taken") && html.contains(&f.mine),
-        "work list shows the intake"
+        html.contains("<h1>Werkvoorraad</h1>") && html.contains(&f.mine),
+        "the werkvoorraad shows the intake"
     );
     assert!(html.contains("Intake"));
+    let (status, _, mine) = f.page(&anna, "/taken").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        mine.contains("<h1>Mijn taken</h1>") && !mine.contains(&f.mine),
+        "not mine yet"
+    );
     let (_, _, filtered) = f
-        .page(&anna, "/taken?rol=wmo-consulent&traject=simpel-switchen")
+        .page(&anna, "/werkvoorraad?rol=wmo-consulent&traject=simpel-switchen")
         .await;
     assert!(!filtered.contains(&f.mine), "filters stay in the URL and apply");
-    let (status, _, second) = f.page(&anna, "/taken?pagina=2").await;
+    let (status, _, second) = f.page(&anna, "/werkvoorraad?pagina=2").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         !second.contains(&f.mine) && !second.contains("id=\"volgende\""),
@@ -770,12 +777,25 @@ async fn consultant_screens_work_list_case_page_and_task_form(f: Fixture) {
     // Claim and release from the list.
     let task = f.task_of(&f.mine).await;
     let base = format!("/casussen/{}/taken/{task}", f.mine);
-    assert_eq!(
-        f.post(&anna, &format!("{base}/oppakken"), &[("terug", "/taken")], true)
-            .await
-            .0,
-        StatusCode::SEE_OTHER
+    let (status, headers, _) = f
+        .send(
+            Request::post(format!("{base}/oppakken"))
+                .header(header::COOKIE, &anna.cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("_csrf={}&terug=%2Fwerkvoorraad", anna.csrf)))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/werkvoorraad?melding=opgepakt");
+    let (_, _, back) = f.page(&anna, "/werkvoorraad?melding=opgepakt").await;
+    assert!(
+        back.contains("De taak is opgepakt: u vindt hem onder Mijn taken."),
+        "a confirmation"
     );
+    assert!(!back.contains(&f.mine), "gone from the werkvoorraad");
+    let (_, _, mine) = f.page(&anna, "/taken").await;
+    assert!(mine.contains(&f.mine), "now in Mijn taken");
     assert_eq!(
         f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&task]
             .assignee

@@ -35,7 +35,7 @@ pub use insight::{
 pub use outbox::{Attempt, NewDelivery, Outbox, OutboxCounts, OutboxItem, RetryOutcome};
 use outbox::{attempt_columns, retry_outcome};
 pub use pathways::Pathways;
-pub use people::{AccessEntry, ApiToken, CaseSummary, People, User, UserRole, WorkFilter};
+pub use people::{AccessEntry, ApiToken, CaseSummary, People, User, UserRole, WorkFilter, WorkScope};
 pub use postgres::PostgresStore;
 pub use provisions::Provisions;
 pub use residents::{ResidentRow, Residents, StoredQuery, Viewer};

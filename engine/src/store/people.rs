@@ -105,12 +105,37 @@ pub struct AccessEntry {
 pub struct WorkFilter {
     pub user: String,
     pub teams: Vec<String>,
+    /// My tasks, my teams' unassigned ones (the werkvoorraad), or both.
+    pub scope: WorkScope,
     pub role: Option<String>,
     pub pathway: Option<String>,
     pub due_before: Option<DateTime<Utc>>,
     /// Rows to skip (paging).
     pub offset: u32,
     pub limit: u32,
+}
+
+/// Which open work a list holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkScope {
+    /// Tasks assigned to me and my teams' unassigned tasks.
+    #[default]
+    All,
+    /// Tasks assigned to me ("Mijn taken").
+    Mine,
+    /// My teams' unassigned tasks ("Werkvoorraad").
+    Team,
+}
+
+impl WorkScope {
+    pub fn includes_mine(self) -> bool {
+        matches!(self, WorkScope::All | WorkScope::Mine)
+    }
+
+    pub fn includes_team(self) -> bool {
+        matches!(self, WorkScope::All | WorkScope::Team)
+    }
 }
 
 /// A case in a listing.

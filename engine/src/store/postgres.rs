@@ -437,10 +437,11 @@ async fn work_list(store: &PostgresStore, filter: &WorkFilter) -> Result<Vec<Tas
     // teams' unassigned ones, with a deadline and without; one statement, merged below.
     let mut parts = Vec::new();
     for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
+        // $7 and $8 switch the walks of my tasks and my teams' tasks (a one-time filter).
         let who = if mine {
-            "t.assignee = $1"
+            "$7 AND t.assignee = $1"
         } else {
-            "t.assignee IS NULL AND t.roles ?| $2"
+            "$8 AND t.assignee IS NULL AND t.roles ?| $2"
         };
         let due = if dated {
             "t.due_at IS NOT NULL AND ($3::timestamptz IS NULL OR t.due_at < $3)"
@@ -462,6 +463,8 @@ async fn work_list(store: &PostgresStore, filter: &WorkFilter) -> Result<Vec<Tas
         .bind(filter.role.as_deref())
         .bind(filter.pathway.as_deref())
         .bind(want)
+        .bind(filter.scope.includes_mine())
+        .bind(filter.scope.includes_team())
         .fetch_all(&store.lists)
         .await?;
     let rows = rows.iter().map(task_row).collect::<Result<Vec<_>>>()?;

@@ -446,8 +446,18 @@ async fn work_list(store: &SqliteStore, filter: &WorkFilter) -> Result<Vec<TaskR
     let want = i64::from(filter.offset.saturating_add(filter.limit));
     // Four index walks in due order, each cut at what the page needs: my tasks and my
     // teams' unassigned ones, with a deadline and without; one statement, merged below.
+    let walks: Vec<(bool, bool)> = [(true, true), (true, false), (false, true), (false, false)]
+        .into_iter()
+        .filter(|(mine, _)| {
+            if *mine {
+                filter.scope.includes_mine()
+            } else {
+                filter.scope.includes_team()
+            }
+        })
+        .collect();
     let mut parts = Vec::new();
-    for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
+    for &(mine, dated) in &walks {
         let who = if mine {
             "t.assignee = ?"
         } else {
@@ -474,7 +484,7 @@ async fn work_list(store: &SqliteStore, filter: &WorkFilter) -> Result<Vec<TaskR
         parts.join(" UNION ALL ")
     );
     let mut q = sqlx::query_scalar::<_, String>(&sql);
-    for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
+    for &(mine, dated) in &walks {
         q = if mine {
             q.bind(&filter.user)
         } else {

@@ -440,7 +440,10 @@ pub async fn claim(
     form: CsrfForm,
 ) -> WebResult<Redirect> {
     assign(&app, &form.viewer.user, &id, &task, true).await?;
-    Ok(Redirect::to(&local_path(form.get("terug"), "/taken")))
+    Ok(Redirect::to(&with_notice(
+        &local_path(form.get("terug"), "/taken"),
+        "opgepakt",
+    )))
 }
 
 pub async fn release(
@@ -449,5 +452,14 @@ pub async fn release(
     form: CsrfForm,
 ) -> WebResult<Redirect> {
     assign(&app, &form.viewer.user, &id, &task, false).await?;
-    Ok(Redirect::to(&local_path(form.get("terug"), "/taken")))
+    Ok(Redirect::to(&with_notice(
+        &local_path(form.get("terug"), "/taken"),
+        "vrijgegeven",
+    )))
+}
+
+/// `path` with `melding=…`, for the confirmation the page it leads to shows.
+fn with_notice(path: &str, notice: &str) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}melding={notice}")
 }

@@ -9,13 +9,13 @@ use axum::response::Response;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
 use doorloop_engine::pathway::model::PathwayVersion;
-use doorloop_engine::store::{TaskRow, UserRole, WorkFilter};
+use doorloop_engine::store::{TaskRow, UserRole, WorkFilter, WorkScope};
 use serde::Deserialize;
 
-use crate::Shared;
 use crate::auth::{self, Viewer};
 use crate::error::{WebError, WebResult};
 use crate::views::{self, base, date_time, due_state, short, stall_reason};
+use crate::{AppState, Shared};
 use askama::Template;
 
 // ---- Mijn taken ----
@@ -27,16 +27,47 @@ pub struct TaskQuery {
     voor: Option<String>,
     pagina: Option<u32>,
     per: Option<u32>,
+    /// `opgepakt` or `vrijgegeven`: the confirmation to show.
+    melding: Option<String>,
 }
 
 /// Page sizes of "Mijn taken"; the first is the default.
 const PAGE_SIZES: [u32; 3] = [25, 50, 100];
 
+/// "Mijn taken": the tasks assigned to me, and the joint visits I am invited to.
 pub async fn my_tasks(
     State(app): Shared,
     viewer: Viewer,
     PageQuery(q): PageQuery<TaskQuery>,
 ) -> WebResult<Response> {
+    work_page(&app, viewer, q, WorkScope::Mine).await
+}
+
+/// "Werkvoorraad": my teams' tasks that nobody has picked up yet.
+pub async fn team_work(
+    State(app): Shared,
+    viewer: Viewer,
+    PageQuery(q): PageQuery<TaskQuery>,
+) -> WebResult<Response> {
+    work_page(&app, viewer, q, WorkScope::Team).await
+}
+
+/// The confirmation after claiming or releasing, shown on the list the user returns to.
+fn notice(melding: Option<&str>) -> Option<&'static str> {
+    match melding {
+        Some("opgepakt") => Some("De taak is opgepakt: u vindt hem onder Mijn taken."),
+        Some("vrijgegeven") => {
+            Some("De taak is vrijgegeven: hij staat weer in de werkvoorraad van het team.")
+        }
+        _ => None,
+    }
+}
+
+async fn work_page(app: &AppState, viewer: Viewer, q: TaskQuery, scope: WorkScope) -> WebResult<Response> {
+    let (path, title) = match scope {
+        WorkScope::Team => ("/werkvoorraad", "Werkvoorraad"),
+        _ => ("/taken", "Mijn taken"),
+    };
     auth::require(&viewer.user, &[UserRole::Consultant])?;
     let nonempty = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
     let (role, pathway, before) = (nonempty(q.rol), nonempty(q.traject), nonempty(q.voor));
@@ -62,6 +93,7 @@ pub async fn my_tasks(
         .work_list(&WorkFilter {
             user: viewer.user.id.clone(),
             teams: viewer.user.teams.clone(),
+            scope,
             role: role.clone(),
             pathway: pathway.clone(),
             due_before,
@@ -74,7 +106,11 @@ pub async fn my_tasks(
     let listing = app.pathway_names.get(&app.engine).await?;
     let names: HashMap<&str, &str> = listing.iter().map(|(k, n)| (k.as_str(), n.as_str())).collect();
     // Whose work it is, by name.
-    let invited_rows = app.engine.store().invited_visits(&viewer.user.id, 20).await?;
+    let invited_rows = if scope == WorkScope::Mine {
+        app.engine.store().invited_visits(&viewer.user.id, 20).await?
+    } else {
+        Vec::new()
+    };
     let case_ids: Vec<String> = rows
         .iter()
         .take(per_page as usize)
@@ -121,7 +157,7 @@ pub async fn my_tasks(
     // place and company.
     let mut invited = Vec::with_capacity(invited_rows.len());
     for r in &invited_rows {
-        let Ok((state, pv)) = crate::cases::visible_case_on_pathway(&app, &viewer.user, &r.case_id)
+        let Ok((state, pv)) = crate::cases::visible_case_on_pathway(app, &viewer.user, &r.case_id)
             .await
             .map(|(state, _, pv)| (state, pv))
         else {
@@ -172,9 +208,9 @@ pub async fn my_tasks(
             q.push_str(&format!("{}pagina={p}", if q.is_empty() { "" } else { "&" }));
         }
         if q.is_empty() {
-            "/taken".to_owned()
+            path.to_owned()
         } else {
-            format!("/taken?{q}")
+            format!("{path}?{q}")
         }
     };
     let first = (page_no - 1) * per_page + 1;
@@ -184,6 +220,9 @@ pub async fn my_tasks(
     };
     let filtered = role.is_some() || pathway.is_some() || before.is_some();
     let content = TasksPage {
+        title,
+        path,
+        team_list: scope == WorkScope::Team,
         csrf: &viewer.csrf,
         range,
         next: more.then(|| link(page_no + 1)),
@@ -211,11 +250,19 @@ pub async fn my_tasks(
     let body = content
         .render()
         .map_err(|e| WebError::Internal(format!("template tasks: {e}")))?;
-    Ok(views::page_around(
-        StatusCode::OK,
-        base(&viewer, "Mijn taken", "taken"),
-        body,
-    ))
+    let mut frame = base(
+        &viewer,
+        title,
+        if scope == WorkScope::Team {
+            "werkvoorraad"
+        } else {
+            "taken"
+        },
+    );
+    if let Some(text) = notice(q.melding.as_deref()) {
+        frame.insert("flash".into(), serde_json::json!(text));
+    }
+    Ok(views::page_around(StatusCode::OK, frame, body))
 }
 
 /// "Mijn taken" is the busiest screen: its template is compiled (askama escapes every
@@ -223,6 +270,11 @@ pub async fn my_tasks(
 #[derive(askama::Template)]
 #[template(path = "tasks.html")]
 struct TasksPage<'a> {
+    title: &'static str,
+    /// `/taken` or `/werkvoorraad`.
+    path: &'static str,
+    /// The werkvoorraad (my teams' unassigned work), not my own.
+    team_list: bool,
     csrf: &'a str,
     range: String,
     next: Option<String>,

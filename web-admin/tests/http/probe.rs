@@ -125,7 +125,7 @@ pub(crate) async fn redirects_stay_on_this_site(f: Fixture) {
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(headers[header::LOCATION], "/taken");
+    assert_eq!(headers[header::LOCATION], "/taken?melding=opgepakt");
 }
 
 /// Item 5: a new password ends the sessions and revokes the API tokens of the account;
