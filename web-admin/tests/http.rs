@@ -506,6 +506,20 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
     );
     let (_, tasks) = f.api("piet", "GET", "/api/v1/tasks", None).await;
     assert!(tasks.as_array().unwrap().is_empty());
+    // The two lists apart: the unassigned intake is the team's, not anna's own.
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["case_id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let (_, team) = f.api("anna", "GET", "/api/v1/tasks?scope=team", None).await;
+    assert!(ids(&team).contains(&f.mine), "{team}");
+    let (_, own) = f.api("anna", "GET", "/api/v1/tasks?scope=mine", None).await;
+    assert!(!ids(&own).contains(&f.mine), "{own}");
+    let (status, bad) = f.api("anna", "GET", "/api/v1/tasks?scope=iedereen", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
 
     // claim, release, complete (the intake is a joint visit: plan it first)
     let task = f.task_of(&f.mine).await;

@@ -658,11 +658,27 @@ pub async fn start_case(
     ))
 }
 
+/// Which of a consultant's lists to read.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TasksQuery {
+    /// `mine` (assigned to the caller, "Mijn taken"), `team` (the caller's teams' unassigned
+    /// tasks, "Werkvoorraad") or `all` (both; the default).
+    #[param(value_type = Option<String>)]
+    pub scope: Option<doorloop_engine::store::WorkScope>,
+}
+
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
-    responses((status = 200, description = "Consultants: their open tasks and their teams' unassigned ones. Managers: all open tasks (read-only).", body = Vec<TaskOut>),
+    params(TasksQuery),
+    responses((status = 200, description = "Consultants: their open tasks and their teams' unassigned ones (or one of the two, by `scope`). Managers: all open tasks (read-only).", body = Vec<TaskOut>),
+              (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list_tasks(State(app): Shared, ApiUser(user): ApiUser) -> ApiResult<Json<Vec<TaskOut>>> {
+pub async fn list_tasks(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    ApiQuery(q): ApiQuery<TasksQuery>,
+) -> ApiResult<Json<Vec<TaskOut>>> {
     require(&user, &[UserRole::Consultant, UserRole::Manager])?;
     let rows = if user.role == UserRole::Consultant {
         app.engine
@@ -670,6 +686,7 @@ pub async fn list_tasks(State(app): Shared, ApiUser(user): ApiUser) -> ApiResult
             .work_list(&WorkFilter {
                 user: user.id.clone(),
                 teams: user.teams.clone(),
+                scope: q.scope.unwrap_or_default(),
                 limit: 500,
                 ..WorkFilter::default()
             })
