@@ -201,7 +201,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 limit: Some(limit),
             };
             let tasks = engine.store().open_tasks(&filter).await?;
-            let risks = engine.risks(&tasks, engine.clock().now()).await?;
+            let refs: Vec<&doorloop_engine::store::TaskRow> = tasks.iter().collect();
+            let risks = engine.risks(&refs, engine.clock().now()).await?;
             show::tasks(&tasks, &risks);
             Ok(ExitCode::SUCCESS)
         }

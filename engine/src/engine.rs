@@ -476,7 +476,7 @@ impl Engine {
     /// would finish after the deadline. For work lists, the digest and the API.
     pub async fn risks(
         &self,
-        tasks: &[crate::store::TaskRow],
+        tasks: &[&crate::store::TaskRow],
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<Risk>>> {
         let mut history: HashMap<(String, u32, String), Option<i64>> = HashMap::new();

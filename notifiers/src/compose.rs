@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Europe::Amsterdam;
 use doorloop_engine::engine::Engine;
+use doorloop_engine::figures::stall::Risk;
 use doorloop_engine::pathway::model::PathwayVersion;
 use doorloop_engine::runtime::{CaseState, RungChange, Task, Visit};
 use doorloop_engine::store::{NewDelivery, OutboxItem, TaskRow, User, UserRole};
@@ -511,19 +512,34 @@ impl Composer {
         );
         let work = self.work().await?;
         let rows = work.for_user(user);
-        let (mut overdue, mut this_week, mut stalled) = (0, 0, 0);
+        // At risk: a typical slow case of the step would finish after the deadline.
+        let risks = self.engine.risks(&rows, now).await?;
+        let at_risk_of: HashMap<(&str, &str), bool> = rows
+            .iter()
+            .zip(&risks)
+            .map(|(r, k)| ((r.case_id.as_str(), r.task_id.as_str()), *k == Some(Risk::AtRisk)))
+            .collect();
+        let risky = |row: &TaskRow| {
+            at_risk_of
+                .get(&(row.case_id.as_str(), row.task_id.as_str()))
+                .copied()
+                .unwrap_or(false)
+        };
+        let (mut overdue, mut this_week, mut stalled, mut at_risk) = (0, 0, 0, 0);
         let mut cases: Vec<(String, Vec<&TaskRow>)> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for row in rows {
             let late = row.due_at.is_some_and(|d| d < now);
             let soon = row.due_at.is_some_and(|d| d >= now && d < end_of_week);
             let stuck = row.stall_reason.is_some();
-            if !(late || soon || stuck) {
+            let risk = !late && !soon && risky(row);
+            if !(late || soon || stuck || risk) {
                 continue;
             }
             overdue += usize::from(late);
             this_week += usize::from(soon);
             stalled += usize::from(stuck);
+            at_risk += usize::from(risk);
             let i = *index.entry(&row.case_id).or_insert_with(|| {
                 cases.push((row.case_id.clone(), Vec::new()));
                 cases.len() - 1
@@ -557,6 +573,7 @@ impl Composer {
                     "state": match t.due_at {
                         Some(d) if d < now => "te laat",
                         Some(d) if d < end_of_week => "deze week",
+                        Some(_) if risky(t) => "loopt risico",
                         _ => "ligt stil",
                     },
                     "due": t.due_at.map(date),
@@ -570,6 +587,7 @@ impl Composer {
             "overdue": overdue,
             "this_week": this_week,
             "stalled": stalled,
+            "at_risk": at_risk,
             "cases": listed,
             "more": more,
             "link": self.config.link("/taken"),

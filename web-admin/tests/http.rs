@@ -520,6 +520,17 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
     assert!(!ids(&own).contains(&f.mine), "{own}");
     let (status, bad) = f.api("anna", "GET", "/api/v1/tasks?scope=iedereen", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    // Each task with a deadline says whether it is on track.
+    for t in team.as_array().unwrap() {
+        assert_eq!(
+            t["risk"].is_string(),
+            t["due_at"].is_string(),
+            "risk where there is a deadline: {t}"
+        );
+        if let Some(r) = t["risk"].as_str() {
+            assert!(["on_track", "at_risk", "overdue"].contains(&r), "{t}");
+        }
+    }
 
     // claim, release, complete (the intake is a joint visit: plan it first)
     let task = f.task_of(&f.mine).await;

@@ -422,11 +422,15 @@ pub struct TaskOut {
     pathway_key: String,
     pathway_version: u32,
     stall_reason: Option<String>,
+    /// `on_track`, `at_risk` (a typical slow case of this step would finish after the
+    /// deadline) or `overdue`; absent without a deadline.
+    risk: Option<String>,
 }
 
 impl From<TaskRow> for TaskOut {
     fn from(r: TaskRow) -> TaskOut {
         TaskOut {
+            risk: None,
             case_id: r.case_id,
             task_id: r.task_id,
             step: r.step,
@@ -700,7 +704,17 @@ pub async fn list_tasks(
             })
             .await?
     };
-    Ok(Json(rows.into_iter().map(TaskOut::from).collect()))
+    let refs: Vec<&TaskRow> = rows.iter().collect();
+    let risks = app.engine.risks(&refs, app.clock.now()).await?;
+    Ok(Json(
+        rows.into_iter()
+            .zip(risks)
+            .map(|(r, risk)| TaskOut {
+                risk: risk.map(|k| k.as_str().replace(' ', "_")),
+                ..TaskOut::from(r)
+            })
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/tasks/{task}/claim", tag = "tasks",

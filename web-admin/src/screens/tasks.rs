@@ -133,7 +133,9 @@ async fn work_page(app: &AppState, viewer: Viewer, q: TaskQuery, scope: WorkScop
     };
     let mut tasks = Vec::with_capacity(rows.len().min(per_page as usize));
     let store = app.engine.store().as_ref();
-    for r in rows.iter().take(per_page as usize) {
+    let shown: Vec<&TaskRow> = rows.iter().take(per_page as usize).collect();
+    let risks = app.engine.risks(&shown, now).await?;
+    for (r, risk) in shown.into_iter().zip(risks) {
         let pv = app
             .engine
             .pathway(&r.pathway_key, Some(r.pathway_version))
@@ -142,14 +144,16 @@ async fn work_page(app: &AppState, viewer: Viewer, q: TaskQuery, scope: WorkScop
             Some(a) => Some(app.users.name(store, a).await?),
             None => None,
         };
-        tasks.push(task_line(
+        let mut line = task_line(
             r,
             &pv,
             &names,
             &viewer.user.id,
             now,
             (resident(&r.case_id), assignee),
-        ));
+        );
+        line.at_risk = risk == Some(doorloop_engine::figures::stall::Risk::AtRisk);
+        tasks.push(line);
     }
     let team_names = app.pathway_names.roles(&app.engine).await?;
     // Joint visits the consultant is invited to while a colleague holds them.
@@ -335,6 +339,7 @@ fn task_line<'a>(
         due_text,
         due_at: r.due_at.map(date_time),
         stall: r.stall_reason.as_deref().map(stall_reason),
+        at_risk: false,
     }
 }
 
@@ -354,4 +359,6 @@ struct TaskLine<'a> {
     due_text: String,
     due_at: Option<String>,
     stall: Option<String>,
+    /// A typical slow case of this step would finish after the deadline.
+    at_risk: bool,
 }
