@@ -162,9 +162,17 @@ async fn assert_no_codes(client: &Client, name: &str) {
     assert!(found.is_empty(), "{name}: {found:?} reach the page:\n{shown}");
 }
 
-/// Saves a screenshot of the page (at the window's size) and checks its words.
+/// Saves a screenshot of one of Doorloop's pages (at the window's size) after checking its
+/// words and its accessibility.
 async fn shot(client: &Client, name: &str) {
     assert_no_codes(client, name).await;
+    assert_accessible(client, name).await;
+    shot_of_other_software(client, name).await;
+}
+
+/// Saves a screenshot of a page that is not Doorloop's (the identity provider's login, the
+/// bpmn-js test page), without holding it to Doorloop's rules.
+async fn shot_of_other_software(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
     let path = screenshots().join(format!("{name}.png"));
     std::fs::write(&path, png).unwrap();
@@ -668,23 +676,57 @@ fn run_browser_test() -> Result<(), Failed> {
     Ok(())
 }
 
-/// bpmn-js from npm (test-only `tests/bpmn-js/package.json` and its lockfile), installed by
-/// the harness with `npm ci` when missing.
-fn bpmn_viewer() -> Result<PathBuf, Failed> {
-    let dir = repo().join("tests/bpmn-js");
-    // The modeler, as in bpmn.io: it draws the file and saves it again.
-    let viewer = dir.join("node_modules/bpmn-js/dist/bpmn-modeler.production.min.js");
-    if !viewer.exists() {
+/// A file of a test-only npm package under `tests/{dir}` (its package.json and lockfile are
+/// committed), installed by the harness with `npm ci` when missing.
+fn npm_file(dir: &str, file: &str) -> Result<PathBuf, Failed> {
+    let root = repo().join("tests").join(dir);
+    let path = root.join("node_modules").join(file);
+    if !path.exists() {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
+            .current_dir(&root)
             .status()
-            .map_err(|e| Failed::from(format!("npm is needed to install bpmn-js: {e}")))?;
-        if !status.success() || !viewer.exists() {
-            return Err(Failed::from("npm ci in tests/bpmn-js failed"));
+            .map_err(|e| Failed::from(format!("npm is needed to install tests/{dir}: {e}")))?;
+        if !status.success() || !path.exists() {
+            return Err(Failed::from(format!("npm ci in tests/{dir} failed")));
         }
     }
-    Ok(viewer)
+    Ok(path)
+}
+
+/// bpmn-js from npm: the modeler, as in bpmn.io, which draws the file and saves it again.
+fn bpmn_viewer() -> Result<PathBuf, Failed> {
+    npm_file("bpmn-js", "bpmn-js/dist/bpmn-modeler.production.min.js")
+}
+
+/// axe-core from npm, read once: the accessibility rules every screenshot is checked by.
+fn axe_source() -> &'static str {
+    static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AXE.get_or_init(|| {
+        let path = npm_file("axe", "axe-core/axe.min.js").unwrap_or_else(|e| panic!("{e:?}"));
+        std::fs::read_to_string(path).unwrap()
+    })
+}
+
+/// Runs axe-core on the page for WCAG 2.1 A and AA; fails with every violation found.
+async fn assert_accessible(client: &Client, name: &str) {
+    client
+        .execute(&format!("{}\nreturn true;", axe_source()), vec![])
+        .await
+        .unwrap();
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+               .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ' — '
+                   + v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' ' + (n.any[0] ? n.any[0].message : '')).join(' | '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let found: Vec<String> = serde_json::from_value(found).unwrap_or_default();
+    assert!(found.is_empty(), "{name}: WCAG 2.1 AA violations:\n{}", found.join("\n"));
 }
 
 /// Every shipped pathway, exported as BPMN, opens in bpmn-js without import warnings, with
@@ -765,7 +807,7 @@ viewer.importXML({xml}).then(function (result) {{
             "{name}: {shapes} shapes for {} steps",
             pathway.steps.len()
         );
-        shot(&client, &format!("bpmn-{name}")).await;
+        shot_of_other_software(&client, &format!("bpmn-{name}")).await;
         // Saved again by bpmn.io's modeler, the file keeps every Doorloop property: it
         // imports to the same pathway.
         let saved = client.execute("return window.saved", vec![]).await.unwrap();

@@ -63,7 +63,7 @@ async fn log_in_at_the_provider(client: &Client, base: &str, login: &str, shot_n
     fill(client, Locator::Css("input[name=login]"), login).await;
     fill(client, Locator::Css("input[name=password]"), "wat-dan-ook").await;
     if let Some(name) = shot_name {
-        shot(client, name).await;
+        shot_of_other_software(client, name).await;
     }
     click_and_wait(client, Locator::Css("button[type=submit]")).await;
     // The consent screen.
