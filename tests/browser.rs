@@ -726,7 +726,11 @@ async fn assert_accessible(client: &Client, name: &str) {
         .await
         .unwrap();
     let found: Vec<String> = serde_json::from_value(found).unwrap_or_default();
-    assert!(found.is_empty(), "{name}: WCAG 2.1 AA violations:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "{name}: WCAG 2.1 AA violations:\n{}",
+        found.join("\n")
+    );
 }
 
 /// Every shipped pathway, exported as BPMN, opens in bpmn-js without import warnings, with

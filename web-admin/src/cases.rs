@@ -213,3 +213,102 @@ pub(crate) async fn load(app: &AppState, user: &User, id: &str) -> WebResult<Vis
     let (state, access, pv) = visible_case_on_pathway(app, user, id).await?;
     Ok(Visible { state, access, pv })
 }
+
+/// What a consultant may do to a case or a task's clock, outside the drawn pathway.
+pub(crate) enum CaseAct {
+    Withdraw {
+        reason: String,
+    },
+    Suspend {
+        task: String,
+        reason: String,
+    },
+    Resume {
+        task: String,
+        reason: String,
+    },
+    Extend {
+        task: String,
+        term: String,
+        reason: String,
+    },
+}
+
+/// Withdraws a case or changes a task's clock, for the pages and the API alike: the viewer
+/// must be a consultant who may act on the case, give a reason, and name an open task. The
+/// runtime decides whether the step's clock allows it.
+pub(crate) async fn act(app: &AppState, user: &User, case: &Visible, what: CaseAct) -> WebResult<Outcome> {
+    if case.access != CaseAccess::Act || user.role != UserRole::Consultant {
+        return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
+    }
+    let reason_of = |r: &str| -> WebResult<String> {
+        let r = r.trim();
+        if r.is_empty() {
+            return Err(WebError::BadRequest("Geef een reden op.".into()));
+        }
+        if r.chars().count() > 500 {
+            return Err(WebError::BadRequest(
+                "Gebruik voor de reden hoogstens 500 tekens.".into(),
+            ));
+        }
+        Ok(r.to_owned())
+    };
+    let open = |task: &str| -> WebResult<TaskRef> {
+        case.state
+            .tasks
+            .get(task)
+            .map(|t| TaskRef(t.id.clone()))
+            .ok_or(WebError::NotFound)
+    };
+    let action = match what {
+        CaseAct::Withdraw { reason } => Action::Withdraw {
+            reason: reason_of(&reason)?,
+        },
+        CaseAct::Suspend { task, reason } => Action::SuspendClock {
+            task: open(&task)?,
+            reason: reason_of(&reason)?,
+        },
+        CaseAct::Resume { task, reason } => Action::ResumeClock {
+            task: open(&task)?,
+            reason: reason_of(&reason)?,
+        },
+        CaseAct::Extend { task, term, reason } => Action::ExtendDeadline {
+            task: open(&task)?,
+            term: term.trim().to_owned(),
+            reason: reason_of(&reason)?,
+        },
+    };
+    app.engine
+        .execute(
+            &case.state.id,
+            Command::new(user.id.clone(), action),
+            app.clock.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            EngineError::Runtime(r) => WebError::BadRequest(clock_refusal(&r)),
+            other => other.into(),
+        })
+}
+
+/// Why the runtime refused a clock change or withdrawal, in Dutch.
+fn clock_refusal(e: &RuntimeError) -> String {
+    match e {
+        RuntimeError::ClockNotAllowed { what, .. } if what == "suspended" => {
+            "Bij deze stap kan de termijn niet worden opgeschort.".to_owned()
+        }
+        RuntimeError::ClockNotAllowed { .. } => {
+            "Bij deze stap kan de termijn niet worden verdaagd.".to_owned()
+        }
+        RuntimeError::NoDeadline { .. } => "Deze taak heeft geen termijn.".to_owned(),
+        RuntimeError::AlreadySuspended { .. } => "De termijn is al opgeschort; hervat hem eerst.".to_owned(),
+        RuntimeError::NotSuspended { .. } => "De termijn is niet opgeschort.".to_owned(),
+        RuntimeError::ExtensionRefused { message, .. } => format!("{message}."),
+        RuntimeError::BadTerm(_) => {
+            "Deze termijn kan Doorloop niet lezen; schrijf bijvoorbeeld ‘2 weken’ of ‘10 werkdagen’."
+                .to_owned()
+        }
+        RuntimeError::CaseClosed { .. } => "Deze casus is al afgesloten.".to_owned(),
+        other => other.to_string(),
+    }
+}

@@ -356,6 +356,11 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
             post(screens::task::plan_visit),
         )
         .route("/werkvoorraad", get(screens::tasks::team_work))
+        .route("/casussen/{id}/intrekken", post(screens::case::withdraw))
+        .route(
+            "/casussen/{id}/taken/{task}/termijn/{what}",
+            post(screens::case::clock),
+        )
         .route("/casussen/{id}/taken/{task}/oppakken", post(screens::task::claim))
         .route(
             "/casussen/{id}/taken/{task}/vrijgeven",

@@ -749,6 +749,156 @@ async fn login_is_generic_throttled_and_sets_safe_cookies() {
     );
 }
 
+/// A pathway whose decision waits on a clock that may be suspended and extended (Awb).
+const CLOCKED: &str = "key: besluit\nname: Besluit\nroles:\n  wmo-consulent: { name: Wmo-consulent }\nsteps:\n  - { id: start, kind: start, next: besluit }\n  - id: besluit\n    kind: task\n    name: Besluit nemen\n    role: wmo-consulent\n    deadline: 8 weken\n    clock: { suspend: true, extend: 6 weken }\n    next: einde\n  - { id: einde, kind: end, outcome: gestopt }\n";
+
+async fn consultants_withdraw_cases_and_move_deadlines_with_a_reason(f: Fixture) {
+    f.engine.publish_yaml(CLOCKED, Utc::now()).await.unwrap();
+    let resident = anon_resident(&f.engine).await;
+    let case = f
+        .engine
+        .start_case("besluit", None, "anna", &resident, BTreeMap::new(), Utc::now())
+        .await
+        .unwrap()
+        .state;
+    let task = case.tasks.keys().next().unwrap().clone();
+    let anna = f.login("anna").await;
+    // The case page offers the clock's actions for this step.
+    let (_, _, html) = f.page(&anna, &format!("/casussen/{}", case.id)).await;
+    assert!(
+        html.contains("Termijn opschorten") && html.contains("hoogstens 6 weken"),
+        "{html}"
+    );
+    let clock = |what: &str| format!("/casussen/{}/taken/{task}/termijn/{what}", case.id);
+    // Without a reason: refused, nothing changes.
+    let (status, html) = f.post(&anna, &clock("opschorten"), &[("reden", " ")], true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("Geef een reden op."), "{html}");
+    let (status, _) = f
+        .post(
+            &anna,
+            &clock("opschorten"),
+            &[("reden", "wacht op stukken")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let state = f.engine.store().load_case(&case.id).await.unwrap().unwrap();
+    assert!(state.tasks[&task].due.as_ref().unwrap().suspended_since.is_some());
+    let (_, _, html) = f
+        .page(&anna, &format!("/casussen/{}?melding=termijn", case.id))
+        .await;
+    assert!(
+        html.contains("De termijn is aangepast") && html.contains("Klok stilgezet op"),
+        "{html}"
+    );
+    assert!(html.contains("Termijn hervatten") && !html.contains("Termijn opschorten"));
+    let (status, _) = f
+        .post(
+            &anna,
+            &clock("hervatten"),
+            &[("reden", "stukken ontvangen")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // Extending past the step's maximum is refused in Dutch; within it, accepted (API).
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{}/tasks/{task}/extend", case.id),
+            Some(json!({"term": "8 weken", "reason": "advies nodig"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("grootste verlenging"), "{body}");
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{}/tasks/{task}/extend", case.id),
+            Some(json!({"term": "2 weken", "reason": "advies nodig"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let state = f.engine.store().load_case(&case.id).await.unwrap().unwrap();
+    let due = state.tasks[&task].due.clone().unwrap();
+    assert!(due.at > due.original_at, "later than first planned");
+    // A step without clock rules refuses, named.
+    let task_of_mine = f.task_of(&f.mine).await;
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{}/tasks/{task_of_mine}/clock/suspend", f.mine),
+            Some(json!({"reason": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("niet worden opgeschort"), "{body}");
+    // A manager reads but does not act.
+    let (status, _) = f
+        .api(
+            "mark",
+            "POST",
+            &format!("/api/v1/cases/{}/withdraw", case.id),
+            Some(json!({"reason": "x"})),
+        )
+        .await;
+    assert!(
+        status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
+        "{status}"
+    );
+    // Withdrawing needs the confirmation; then the case stops and its tasks close.
+    let (status, html) = f
+        .post(
+            &anna,
+            &format!("/casussen/{}/intrekken", case.id),
+            &[("reden", "verhuisd")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("Bevestig dat u de casus wilt intrekken"), "{html}");
+    let (status, _) = f
+        .post(
+            &anna,
+            &format!("/casussen/{}/intrekken", case.id),
+            &[("reden", "verhuisd"), ("bevestig", "ja")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let state = f.engine.store().load_case(&case.id).await.unwrap().unwrap();
+    assert_eq!(state.status.as_str(), "withdrawn");
+    assert!(state.tasks.is_empty());
+    let (_, _, html) = f
+        .page(&anna, &format!("/casussen/{}?melding=ingetrokken", case.id))
+        .await;
+    assert!(html.contains("De casus is ingetrokken.") && !html.contains("id=\"intrekken\""));
+    // Through the API too (the other case), and only once.
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{}/withdraw", f.mine),
+            Some(json!({"reason": "afgezien"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "withdrawn");
+    let (status, _) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{}/withdraw", f.mine),
+            Some(json!({"reason": "nogmaals"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
 async fn consultant_screens_work_list_case_page_and_task_form(f: Fixture) {
     let anna = f.login("anna").await;
     // Two lists: the intake nobody has picked up is in the team's werkvoorraad, not in Mijn taken.
@@ -1291,6 +1441,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     api_cases_tasks_and_their_errors,
     api_pathways_and_stalls,
     consultant_screens_work_list_case_page_and_task_form,
+    consultants_withdraw_cases_and_move_deadlines_with_a_reason,
     manager_coordinator_and_admin_screens,
     authorisation_matrix,
     coordinator_edits_validates_publishes_and_migrates,

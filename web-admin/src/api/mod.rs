@@ -23,7 +23,7 @@ mod residents;
 
 use crate::AppState;
 use crate::auth::require;
-use crate::cases::{assign, visible_case};
+use crate::cases::{CaseAct, assign, visible_case};
 use crate::error::WebError;
 
 type Shared = State<Arc<AppState>>;
@@ -762,6 +762,90 @@ pub async fn complete(
     Ok(Json(case_detail(&outcome.state)))
 }
 
+/// Why: a withdrawal or a change to a task's clock must say why.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Reason {
+    /// At most 500 characters; shown on the case's timeline and in "Waarom deze termijn?".
+    reason: String,
+}
+
+/// An extension of a task's deadline.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Extension {
+    /// How much longer: `2 weken`, `10 werkdagen`, `P14D`.
+    term: String,
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/withdraw", tag = "cases",
+    params(("id" = String, Path)), request_body = Reason,
+    responses((status = 200, description = "The case, withdrawn: its open tasks closed", body = CaseDetail),
+              (status = 400, description = "No reason, or the case has ended", body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn withdraw(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> ApiResult<Json<CaseDetail>> {
+    let case = crate::cases::load(&app, &user, &id).await?;
+    let outcome = crate::cases::act(&app, &user, &case, CaseAct::Withdraw { reason: body.reason }).await?;
+    Ok(Json(case_detail(&outcome.state)))
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/tasks/{task}/clock/{action}", tag = "tasks",
+    params(("id" = String, Path), ("task" = String, Path),
+           ("action" = String, Path, description = "`suspend` (opschorten) or `resume` (hervatten)")),
+    request_body = Reason,
+    responses((status = 200, description = "The case with the task's new deadline and its explanation", body = CaseDetail),
+              (status = 400, description = "The step's clock does not allow it, or no reason", body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn clock(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path((id, task, action)): Path<(String, String, String)>,
+    ApiJson(body): ApiJson<Reason>,
+) -> ApiResult<Json<CaseDetail>> {
+    let act = match action.as_str() {
+        "suspend" => CaseAct::Suspend {
+            task,
+            reason: body.reason,
+        },
+        "resume" => CaseAct::Resume {
+            task,
+            reason: body.reason,
+        },
+        _ => return Err(WebError::NotFound.into()),
+    };
+    let case = crate::cases::load(&app, &user, &id).await?;
+    let outcome = crate::cases::act(&app, &user, &case, act).await?;
+    Ok(Json(case_detail(&outcome.state)))
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/tasks/{task}/extend", tag = "tasks",
+    params(("id" = String, Path), ("task" = String, Path)), request_body = Extension,
+    responses((status = 200, description = "The case with the task's new deadline", body = CaseDetail),
+              (status = 400, description = "The step does not allow it, the term is unreadable or passes the step's maximum", body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn extend(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path((id, task)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Extension>,
+) -> ApiResult<Json<CaseDetail>> {
+    let case = crate::cases::load(&app, &user, &id).await?;
+    let act = CaseAct::Extend {
+        task,
+        term: body.term,
+        reason: body.reason,
+    };
+    let outcome = crate::cases::act(&app, &user, &case, act).await?;
+    Ok(Json(case_detail(&outcome.state)))
+}
+
 #[utoipa::path(get, path = "/api/v1/pathways", tag = "pathways",
     responses((status = 200, body = Vec<PathwayOut>)), security(("bearer" = [])))]
 pub async fn list_pathways(State(app): Shared, ApiUser(_user): ApiUser) -> ApiResult<Json<Vec<PathwayOut>>> {
@@ -873,10 +957,10 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
-    paths(list_cases, get_case, start_case, list_tasks, claim, release, complete, list_pathways, get_pathway, publish, list_stalls,
+    paths(list_cases, get_case, start_case, withdraw, list_tasks, claim, release, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
           residents::find, residents::create, residents::get, residents::update, residents::bsn, residents::record_provision,
           residents::reactivate),
-    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask,
+    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension,
                         PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
                         residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
@@ -903,6 +987,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/openapi.json", routing::get(openapi))
         .route("/api/v1/cases", routing::get(list_cases).post(start_case))
         .route("/api/v1/cases/{id}", routing::get(get_case))
+        .route("/api/v1/cases/{id}/withdraw", routing::post(withdraw))
+        .route(
+            "/api/v1/cases/{id}/tasks/{task}/clock/{action}",
+            routing::post(clock),
+        )
+        .route("/api/v1/cases/{id}/tasks/{task}/extend", routing::post(extend))
         .route("/api/v1/cases/{id}/tasks/{task}/claim", routing::post(claim))
         .route("/api/v1/cases/{id}/tasks/{task}/release", routing::post(release))
         .route(

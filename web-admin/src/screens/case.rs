@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{Redirect, Response};
 use doorloop_engine::pathway::model::PathwayVersion;
 use doorloop_engine::runtime::{CaseState, EventKind};
 use doorloop_engine::store::UserRole;
@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 
 use crate::Shared;
 use crate::access::CaseAccess;
-use crate::auth::{self, Viewer};
-use crate::cases::{team_json, visible_case_on_pathway};
-use crate::error::WebResult;
+use crate::auth::{self, CsrfForm, Viewer};
+use crate::cases::{self, CaseAct, team_json, visible_case_on_pathway};
+use crate::error::{WebError, WebResult};
 use crate::forms;
 use crate::views::{
     base, date, date_time, due_state, page, pathway_name, role_label, role_labels, short, stall_reason,
@@ -223,6 +223,8 @@ fn current_steps(state: &CaseState) -> BTreeSet<String> {
 #[derive(Deserialize, Default)]
 pub struct CaseQuery {
     klaar: Option<String>,
+    /// `ingetrokken` or `termijn`: the confirmation after an action on the case.
+    melding: Option<String>,
 }
 
 pub async fn case_page(
@@ -252,6 +254,7 @@ pub async fn case_page(
             "explanation": t.due.as_ref().map(|d| d.explanation.clone()).unwrap_or_default(),
             "visit": t.visit.as_ref().map(|v| date_time(v.at)),
             "can_open": access == CaseAccess::Act || access == CaseAccess::Read,
+            "clock": clock_actions(&viewer, access, step, t),
         }));
     }
     let events = app.engine.store().events(&id).await?;
@@ -368,6 +371,18 @@ pub async fn case_page(
     data.insert("read_only".into(), json!(access == CaseAccess::Read));
     data.insert("back".into(), json!(back));
     data.insert("back_label".into(), json!(back_label));
+    let acts = viewer.user.role == UserRole::Consultant && access == CaseAccess::Act;
+    data.insert(
+        "may_withdraw".into(),
+        json!(acts && state.status == doorloop_engine::runtime::CaseStatus::Active),
+    );
+    if let Some(text) = match q.melding.as_deref() {
+        Some("ingetrokken") => Some("De casus is ingetrokken."),
+        Some("termijn") => Some("De termijn is aangepast; zie ‘Waarom deze termijn?’."),
+        _ => None,
+    } {
+        data.insert("flash".into(), json!(text));
+    }
     if q.klaar.is_some() {
         data.insert("flash".into(), json!("Opgeslagen. De casus is bijgewerkt."));
     }
@@ -443,4 +458,78 @@ pub async fn graph(
         drawing.svg.clone()
     };
     Ok(crate::views::svg_response(svg, "private, max-age=300"))
+}
+
+/// What a consultant may do with a task's clock here: suspend, resume, extend (by at most).
+fn clock_actions(
+    viewer: &Viewer,
+    access: CaseAccess,
+    step: Option<&doorloop_engine::pathway::model::Step>,
+    task: &doorloop_engine::runtime::Task,
+) -> Value {
+    let (Some(step), Some(due)) = (step, task.due.as_ref()) else {
+        return Value::Null;
+    };
+    if viewer.user.role != UserRole::Consultant || access != CaseAccess::Act {
+        return Value::Null;
+    }
+    let rules = step.clock.clone().unwrap_or_default();
+    let suspended = due.suspended_since.is_some();
+    let can = json!({
+        "suspend": rules.suspend && !suspended,
+        "resume": suspended,
+        "extend": rules.extend.as_ref().filter(|_| !suspended).map(ToString::to_string),
+    });
+    if can["suspend"] == json!(false) && can["resume"] == json!(false) && can["extend"].is_null() {
+        Value::Null
+    } else {
+        can
+    }
+}
+
+/// The reason (and term) posted with an action on a case.
+fn posted(form: &CsrfForm, name: &str) -> String {
+    form.get(name).unwrap_or_default().to_owned()
+}
+
+/// Withdraws a case (intrekken), after the consultant confirmed it.
+pub async fn withdraw(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -> WebResult<Redirect> {
+    if form.get("bevestig") != Some("ja") {
+        return Err(WebError::BadRequest(
+            "Bevestig dat u de casus wilt intrekken: vink het vakje aan en probeer het opnieuw.".into(),
+        ));
+    }
+    let case = cases::load(&app, &form.viewer.user, &id).await?;
+    cases::act(
+        &app,
+        &form.viewer.user,
+        &case,
+        CaseAct::Withdraw {
+            reason: posted(&form, "reden"),
+        },
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/casussen/{id}?melding=ingetrokken")))
+}
+
+/// Suspends (opschorten), resumes (hervatten) or extends (verdagen) a task's clock.
+pub async fn clock(
+    State(app): Shared,
+    Path((id, task, what)): Path<(String, String, String)>,
+    form: CsrfForm,
+) -> WebResult<Redirect> {
+    let reason = posted(&form, "reden");
+    let act = match what.as_str() {
+        "opschorten" => CaseAct::Suspend { task, reason },
+        "hervatten" => CaseAct::Resume { task, reason },
+        "verdagen" => CaseAct::Extend {
+            task,
+            term: posted(&form, "termijn"),
+            reason,
+        },
+        _ => return Err(WebError::NotFound),
+    };
+    let case = cases::load(&app, &form.viewer.user, &id).await?;
+    cases::act(&app, &form.viewer.user, &case, act).await?;
+    Ok(Redirect::to(&format!("/casussen/{id}?melding=termijn")))
 }
