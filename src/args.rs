@@ -339,6 +339,17 @@ pub enum CaseCmd {
         #[arg(long)]
         by: String,
     },
+    /// Record a note or a contact on the case's timeline.
+    Note {
+        case: String,
+        /// gespreksverslag, telefoon, email or notitie.
+        #[arg(long, default_value = "notitie")]
+        kind: String,
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        by: String,
+    },
     /// Stop a task's clock (opschorten), where its step allows it.
     Suspend {
         case: String,

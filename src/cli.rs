@@ -544,6 +544,12 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 .await?;
             println!("case {case} withdrawn");
         }
+        CaseCmd::Note { case, kind, text, by } => {
+            engine
+                .execute(&case, Command::new(by, Action::RecordNote { kind, text }), now)
+                .await?;
+            println!("note recorded on case {case}");
+        }
         CaseCmd::Suspend {
             case,
             task,

@@ -298,6 +298,7 @@ pub fn case(
             EventKind::RungSet { rung, .. } => format!("ladder rung {rung} recorded"),
             EventKind::CaseEnded { outcome, step } => format!("case ended at {step}: {outcome}"),
             EventKind::CaseWithdrawn { reason } => format!("case withdrawn: {reason}"),
+            EventKind::NoteRecorded { kind, .. } => format!("{kind} recorded"),
             EventKind::SplitOpened { step, expected, .. } => {
                 format!("{step}: {expected} branch(es) started")
             }

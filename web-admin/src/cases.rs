@@ -7,6 +7,7 @@ use std::sync::Arc;
 use doorloop_engine::engine::EngineError;
 use doorloop_engine::pathway::model::{PathwayVersion, StepKind};
 use doorloop_engine::runtime::{Action, CaseState, Command, EventKind, Outcome, RuntimeError, Task, TaskRef};
+use doorloop_engine::runtime::{NOTE_KINDS, NOTE_MAX};
 use doorloop_engine::store::{User, UserRole};
 
 use crate::AppState;
@@ -219,6 +220,10 @@ pub(crate) enum CaseAct {
     Withdraw {
         reason: String,
     },
+    Note {
+        kind: String,
+        text: String,
+    },
     Suspend {
         task: String,
         reason: String,
@@ -264,6 +269,20 @@ pub(crate) async fn act(app: &AppState, user: &User, case: &Visible, what: CaseA
         CaseAct::Withdraw { reason } => Action::Withdraw {
             reason: reason_of(&reason)?,
         },
+        CaseAct::Note { kind, text } => {
+            if !NOTE_KINDS.contains(&kind.as_str()) {
+                return Err(WebError::BadRequest(format!(
+                    "Kies het soort notitie: {}.",
+                    NOTE_KINDS.join(", ")
+                )));
+            }
+            if text.trim().is_empty() || text.trim().chars().count() > NOTE_MAX {
+                return Err(WebError::BadRequest(format!(
+                    "Schrijf de notitie in 1 tot {NOTE_MAX} tekens."
+                )));
+            }
+            Action::RecordNote { kind, text }
+        }
         CaseAct::Suspend { task, reason } => Action::SuspendClock {
             task: open(&task)?,
             reason: reason_of(&reason)?,

@@ -837,6 +837,50 @@ async fn consultants_withdraw_cases_and_move_deadlines_with_a_reason(f: Fixture)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.to_string().contains("niet worden opgeschort"), "{body}");
+    // A note on the timeline: the web form and the API.
+    let (status, _) = f
+        .post(
+            &anna,
+            &format!("/casussen/{}/notitie", case.id),
+            &[("soort", "telefoon"), ("tekst", "Gebeld: stukken komen vrijdag.")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = f.page(&anna, &format!("/casussen/{}", case.id)).await;
+    assert!(
+        html.contains("Telefoongesprek: Gebeld: stukken komen vrijdag."),
+        "{html}"
+    );
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{}/notes", case.id),
+            Some(json!({"kind": "brief", "text": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{}/notes", case.id),
+            Some(json!({"kind": "gespreksverslag", "text": "Keukentafelgesprek gehad."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let events = f.engine.store().events(&case.id).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(
+                e.event.kind,
+                doorloop_engine::runtime::EventKind::NoteRecorded { .. }
+            ))
+            .count(),
+        2
+    );
     // A manager reads but does not act.
     let (status, _) = f
         .api(

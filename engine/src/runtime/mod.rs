@@ -27,7 +27,7 @@ pub use forms::parse_field_value;
 pub use migrate::{Migration, StepMapping, TargetProblem, TaskFate, TaskMigration, migrate, propose_mapping};
 pub use state::{
     CameFrom, CaseState, CaseStatus, ClockChange, DueInfo, Event, EventKind, Link, MIGRATE_COMMAND,
-    RungChange, SplitState, Stall, TIMER_COMMAND, Task, Token, Visit, visit_timer_keys,
+    NOTE_KINDS, NOTE_MAX, RungChange, SplitState, Stall, TIMER_COMMAND, Task, Token, Visit, visit_timer_keys,
 };
 
 /// Most automatic moves one command may make before the runtime stops a runaway loop.
@@ -84,6 +84,11 @@ pub enum Action {
     Withdraw {
         reason: String,
     },
+    /// Record a note or a contact on the timeline (see [`state::NOTE_KINDS`]).
+    RecordNote {
+        kind: String,
+        text: String,
+    },
     /// Stop a task's clock (opschorten), where the step allows it.
     SuspendClock {
         task: TaskRef,
@@ -120,6 +125,7 @@ impl Action {
             Action::SetVariables { .. } => "set_variables",
             Action::Reassign { .. } => "reassign",
             Action::Withdraw { .. } => "withdraw",
+            Action::RecordNote { .. } => "record_note",
             Action::SuspendClock { .. } => "suspend_clock",
             Action::ResumeClock { .. } => "resume_clock",
             Action::ExtendDeadline { .. } => "extend_deadline",
@@ -213,6 +219,8 @@ pub enum RuntimeError {
     ExtensionRefused { task: String, message: String },
     #[error("{0}")]
     BadTerm(String),
+    #[error("note: {why}")]
+    InvalidNote { why: String },
     #[error("case {case} already runs on version {version}")]
     AlreadyOnVersion { case: String, version: u32 },
     #[error("step `{step}` holds work but is not mapped to a step of version {version}")]
@@ -437,6 +445,21 @@ impl<'a> Run<'a> {
                     self.emit(EventKind::StallCleared { key });
                 }
                 self.emit(EventKind::CaseWithdrawn { reason });
+                Ok(())
+            }
+            Action::RecordNote { kind, text } => {
+                if !state::NOTE_KINDS.contains(&kind.as_str()) {
+                    return Err(RuntimeError::InvalidNote {
+                        why: format!("unknown kind `{kind}` (known: {})", state::NOTE_KINDS.join(", ")),
+                    });
+                }
+                let text = text.trim().to_owned();
+                if text.is_empty() || text.chars().count() > state::NOTE_MAX {
+                    return Err(RuntimeError::InvalidNote {
+                        why: format!("the text must have 1 to {} characters", state::NOTE_MAX),
+                    });
+                }
+                self.emit(EventKind::NoteRecorded { kind, text });
                 Ok(())
             }
             Action::SuspendClock { task, reason } => self.change_clock(&task, ClockOp::Suspend, &reason),

@@ -417,6 +417,7 @@ impl CaseState {
                     t.due = due.clone();
                 }
             }
+            EventKind::NoteRecorded { .. } => self.add_to_team(&event.actor),
             EventKind::CaseWithdrawn { .. } => {
                 self.status = CaseStatus::Withdrawn;
                 self.ended_at = Some(event.at);
@@ -426,6 +427,12 @@ impl CaseState {
         }
     }
 }
+
+/// Kinds of notes a consultant records on a case's timeline.
+pub const NOTE_KINDS: &[&str] = &["gespreksverslag", "telefoon", "email", "notitie"];
+
+/// Longest note, in characters.
+pub const NOTE_MAX: usize = 4000;
 
 /// The command name of timer firings; they are not activity on a case.
 pub const TIMER_COMMAND: &str = "timer_fired";
@@ -525,6 +532,12 @@ pub enum EventKind {
         step: String,
         reason: String,
     },
+    /// A note or a contact with the resident, outside any step: a conversation report, a
+    /// phone call, an e-mail. `kind` is one of [`NOTE_KINDS`].
+    NoteRecorded {
+        kind: String,
+        text: String,
+    },
     VariablesSet {
         values: BTreeMap<String, Value>,
     },
@@ -605,6 +618,7 @@ impl EventKind {
             EventKind::RungSet { .. } => "rung_set",
             EventKind::CaseEnded { .. } => "case_ended",
             EventKind::CaseWithdrawn { .. } => "case_withdrawn",
+            EventKind::NoteRecorded { .. } => "note_recorded",
             EventKind::DueChanged { .. } => "due_changed",
             EventKind::TimersReplaced { .. } => "timers_replaced",
             EventKind::DeadlinePassed { .. } => "deadline_passed",

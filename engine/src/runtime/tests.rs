@@ -253,6 +253,40 @@ fn wrong_commands_are_refused_and_change_nothing() {
 }
 
 #[test]
+fn notes_go_on_the_timeline_and_bring_their_author_onto_the_team() {
+    let pv = pathway("van-zorg-naar-werk");
+    let s = start(&pv);
+    let note = |kind: &str, text: &str| {
+        Command::new(
+            "piet",
+            Action::RecordNote {
+                kind: kind.into(),
+                text: text.into(),
+            },
+        )
+    };
+    let out = apply(&pv, &s, note("telefoon", "  Gebeld met moeder.  "), t0()).unwrap();
+    assert!(matches!(
+        &out.events[..],
+        [e] if e.kind == EventKind::NoteRecorded { kind: "telefoon".into(), text: "Gebeld met moeder.".into() }
+    ));
+    assert!(out.state.team.contains(&"piet".to_owned()));
+    for (kind, text) in [
+        ("brief", "x"),
+        ("notitie", "   "),
+        ("notitie", &"x".repeat(NOTE_MAX + 1)),
+    ] {
+        assert!(
+            matches!(
+                apply(&pv, &s, note(kind, text), t0()),
+                Err(RuntimeError::InvalidNote { .. })
+            ),
+            "{kind}"
+        );
+    }
+}
+
+#[test]
 fn commands_on_an_ended_or_withdrawn_case_are_refused() {
     let pv = pathway("van-zorg-naar-werk");
     let s = start(&pv);

@@ -769,6 +769,36 @@ pub struct Reason {
     reason: String,
 }
 
+/// A note or a contact on a case's timeline.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NoteIn {
+    /// `gespreksverslag`, `telefoon`, `email` or `notitie`.
+    kind: String,
+    /// 1 to 4,000 characters.
+    text: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/notes", tag = "cases",
+    params(("id" = String, Path)), request_body = NoteIn,
+    responses((status = 200, description = "The case, with the note on its timeline", body = CaseDetail),
+              (status = 400, description = "Unknown kind, empty or too long text, or the case has ended", body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn note(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NoteIn>,
+) -> ApiResult<Json<CaseDetail>> {
+    let case = crate::cases::load(&app, &user, &id).await?;
+    let act = CaseAct::Note {
+        kind: body.kind,
+        text: body.text,
+    };
+    let outcome = crate::cases::act(&app, &user, &case, act).await?;
+    Ok(Json(case_detail(&outcome.state)))
+}
+
 /// An extension of a task's deadline.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Extension {
@@ -957,10 +987,10 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
-    paths(list_cases, get_case, start_case, withdraw, list_tasks, claim, release, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
+    paths(list_cases, get_case, start_case, withdraw, note, list_tasks, claim, release, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
           residents::find, residents::create, residents::get, residents::update, residents::bsn, residents::record_provision,
           residents::reactivate),
-    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension,
+    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension, NoteIn,
                         PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
                         residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
@@ -988,6 +1018,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/cases", routing::get(list_cases).post(start_case))
         .route("/api/v1/cases/{id}", routing::get(get_case))
         .route("/api/v1/cases/{id}/withdraw", routing::post(withdraw))
+        .route("/api/v1/cases/{id}/notes", routing::post(note))
         .route(
             "/api/v1/cases/{id}/tasks/{task}/clock/{action}",
             routing::post(clock),

@@ -85,7 +85,8 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion, names: &Names) -> Option<St
             forms::rung_label(u64::from(*rung))
         ),
         EventKind::CaseEnded { outcome, .. } => format!("Casus afgesloten: {}", code_label(outcome)),
-        EventKind::CaseWithdrawn { .. } => "Casus ingetrokken".to_owned(),
+        EventKind::CaseWithdrawn { reason } => format!("Casus ingetrokken: {reason}"),
+        EventKind::NoteRecorded { kind, text } => format!("{}: {text}", note_label(kind)),
         EventKind::DueChanged { due, .. } => format!("Termijn: {}", date_time(due.at)),
         EventKind::DeadlinePassed { step: s, .. } => format!("Termijn verstreken: {}", step(s)),
         EventKind::EscalationRaised { step: s, to, .. } => {
@@ -373,12 +374,17 @@ pub async fn case_page(
     data.insert("back_label".into(), json!(back_label));
     let acts = viewer.user.role == UserRole::Consultant && access == CaseAccess::Act;
     data.insert(
+        "may_note".into(),
+        json!(acts && state.status == doorloop_engine::runtime::CaseStatus::Active),
+    );
+    data.insert(
         "may_withdraw".into(),
         json!(acts && state.status == doorloop_engine::runtime::CaseStatus::Active),
     );
     if let Some(text) = match q.melding.as_deref() {
         Some("ingetrokken") => Some("De casus is ingetrokken."),
         Some("termijn") => Some("De termijn is aangepast; zie ‘Waarom deze termijn?’."),
+        Some("notitie") => Some("De notitie staat op de tijdlijn."),
         _ => None,
     } {
         data.insert("flash".into(), json!(text));
@@ -532,4 +538,25 @@ pub async fn clock(
     let case = cases::load(&app, &form.viewer.user, &id).await?;
     cases::act(&app, &form.viewer.user, &case, act).await?;
     Ok(Redirect::to(&format!("/casussen/{id}?melding=termijn")))
+}
+
+/// A note's kind as people say it.
+fn note_label(kind: &str) -> &'static str {
+    match kind {
+        "gespreksverslag" => "Gespreksverslag",
+        "telefoon" => "Telefoongesprek",
+        "email" => "E-mail",
+        _ => "Notitie",
+    }
+}
+
+/// Records a note or a contact (gespreksverslag, telefoon, e-mail) on the timeline.
+pub async fn note(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -> WebResult<Redirect> {
+    let case = cases::load(&app, &form.viewer.user, &id).await?;
+    let act = CaseAct::Note {
+        kind: posted(&form, "soort"),
+        text: posted(&form, "tekst"),
+    };
+    cases::act(&app, &form.viewer.user, &case, act).await?;
+    Ok(Redirect::to(&format!("/casussen/{id}?melding=notitie#tijdlijn")))
 }
