@@ -518,6 +518,37 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         let resident = text_of(&client, Locator::Id("inwoner")).await;
         assert!(resident.contains("Pablo Verhoeven"), "{resident}");
         shot(&client, "04-casuspagina").await;
+        // A phone call with Pablo goes on the timeline, by her name.
+        client
+            .find(Locator::Css("#notitie summary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("#notitie select[name=soort]"))
+            .await
+            .unwrap()
+            .select_by_value("telefoon")
+            .await
+            .unwrap();
+        fill(
+            &client,
+            Locator::Css("#notitie textarea[name=tekst]"),
+            "Pablo gebeld: hij neemt zijn moeder mee naar het overleg.",
+        )
+        .await;
+        click_and_wait(&client, Locator::Css("#notitie button")).await;
+        let page = text(&client).await;
+        assert!(page.contains("De notitie staat op de tijdlijn."), "{page}");
+        let timeline = text_of(&client, Locator::Id("tijdlijn")).await;
+        assert!(
+            timeline.contains("Telefoongesprek: Pablo gebeld: hij neemt zijn moeder mee naar het overleg.")
+                && timeline.contains("door Anna de Vries"),
+            "{timeline}"
+        );
+        shot(&client, "04b-notitie-op-tijdlijn").await;
 
         // Inwoners: anna searches Pablo by the start of his name and opens his line.
         client

@@ -174,7 +174,8 @@ pub fn draw_marked(pathway: &PathwayVersion, marks: &Marks) -> Drawing {
                     StepKind::Automatic => 0xf1f5f9ff,
                     _ => 0xffffffff,
                 };
-                let roles = step.responsible_roles().join(" + ");
+                // Roles as the pathway names them, wrapped like the step's name.
+                let roles = wrap(&crate::views::role_labels(pathway, &step.responsible_roles()), 30);
                 let mut label = wrap(step.display_name(), 22);
                 if !roles.is_empty() {
                     label.push('\n');
