@@ -137,6 +137,63 @@ pub(crate) async fn assign(
     Ok(())
 }
 
+/// Colleagues a task may be handed to: active consultants (other than `user`) in one of the
+/// task's teams, by name.
+pub(crate) async fn colleagues_for(app: &AppState, user: &User, task: &Task) -> WebResult<Vec<User>> {
+    let mut found: Vec<User> = app
+        .engine
+        .store()
+        .users()
+        .await?
+        .into_iter()
+        .filter(|u| {
+            u.active
+                && u.role == UserRole::Consultant
+                && u.id != user.id
+                && Some(u.id.as_str()) != task.assignee.as_deref()
+                && task.roles.iter().any(|r| u.teams.contains(r))
+        })
+        .collect();
+    found.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+    Ok(found)
+}
+
+/// Hands a task to a named colleague: who holds it (or, while nobody does, anyone of its
+/// teams) gives it to a consultant of one of its teams.
+pub(crate) async fn hand_over(
+    app: &AppState,
+    user: &User,
+    id: &str,
+    task_id: &str,
+    to: &str,
+) -> WebResult<()> {
+    let (state, access) = visible_case(app, user, id).await?;
+    let task = state.tasks.get(task_id).ok_or(WebError::NotFound)?;
+    if access != CaseAccess::Act || user.role != UserRole::Consultant {
+        return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
+    }
+    let holds = task.assignee.as_deref() == Some(user.id.as_str());
+    let unassigned_and_mine = task.assignee.is_none() && may_take(user, task);
+    if !(holds || unassigned_and_mine) {
+        return Err(WebError::Forbidden(
+            "Alleen wie de taak heeft, of bij een onverdeelde taak het team, kan haar overdragen.".into(),
+        ));
+    }
+    if !colleagues_for(app, user, task).await?.iter().any(|u| u.id == to) {
+        return Err(WebError::BadRequest(
+            "Kies een collega uit de lijst: iemand van een team van deze taak.".into(),
+        ));
+    }
+    let action = Action::Reassign {
+        task: TaskRef(task_id.to_owned()),
+        to: Some(to.to_owned()),
+    };
+    app.engine
+        .execute(id, Command::new(user.id.clone(), action), app.clock.now())
+        .await?;
+    Ok(())
+}
+
 pub(crate) async fn team_json(app: &AppState, ids: &[String]) -> WebResult<Vec<Value>> {
     let mut out = Vec::new();
     for id in ids {

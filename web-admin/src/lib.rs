@@ -364,6 +364,10 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         )
         .route("/casussen/{id}/taken/{task}/oppakken", post(screens::task::claim))
         .route(
+            "/casussen/{id}/taken/{task}/overdragen",
+            post(screens::task::hand_over),
+        )
+        .route(
             "/casussen/{id}/taken/{task}/vrijgeven",
             post(screens::task::release),
         )

@@ -837,6 +837,60 @@ async fn consultants_withdraw_cases_and_move_deadlines_with_a_reason(f: Fixture)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.to_string().contains("niet worden opgeschort"), "{body}");
+    // Handing the task to a named colleague of its team: the task page offers her by name.
+    f.engine
+        .store()
+        .add_user(&User {
+            id: "wim".into(),
+            display_name: "Wim de Boer".into(),
+            role: UserRole::Consultant,
+            teams: vec!["wmo-consulent".into()],
+            email: None,
+            organisation: "gemeente".into(),
+            password_hash: None,
+            active: true,
+            created_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let task_page = format!("/casussen/{}/taken/{task}", case.id);
+    let (_, _, html) = f.page(&anna, &task_page).await;
+    assert!(
+        html.contains("id=\"oppakken\"") && html.contains("<option value=\"wim\">Wim de Boer</option>"),
+        "{html}"
+    );
+    assert!(!html.contains("value=\"piet\""), "not of this task's team");
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{}/tasks/{task}/hand-over", case.id),
+            Some(json!({"to": "piet"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = f
+        .post(
+            &anna,
+            &format!("{task_page}/overdragen"),
+            &[("collega", "wim")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let state = f.engine.store().load_case(&case.id).await.unwrap().unwrap();
+    assert_eq!(state.tasks[&task].assignee.as_deref(), Some("wim"));
+    let (_, _, html) = f.page(&anna, "/taken?melding=overgedragen").await;
+    assert!(html.contains("De taak is overgedragen aan uw collega"), "{html}");
+    let (status, _) = f
+        .post(
+            &anna,
+            &format!("{task_page}/overdragen"),
+            &[("collega", "wim")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only who holds it hands it on");
     // A note on the timeline: the web form and the API.
     let (status, _) = f
         .post(

@@ -799,6 +799,30 @@ pub async fn note(
     Ok(Json(case_detail(&outcome.state)))
 }
 
+/// Whom a task goes to.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct HandOver {
+    /// The colleague's login: an active consultant in one of the task's teams.
+    to: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/tasks/{task}/hand-over", tag = "tasks",
+    params(("id" = String, Path), ("task" = String, Path)), request_body = HandOver,
+    responses((status = 204, description = "The task is now the colleague's"),
+              (status = 400, description = "Not a consultant of one of the task's teams", body = ErrorBody),
+              (status = 403, description = "The caller neither holds the task nor may take it", body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn hand_over(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path((id, task)): Path<(String, String)>,
+    ApiJson(body): ApiJson<HandOver>,
+) -> ApiResult<StatusCode> {
+    crate::cases::hand_over(&app, &user, &id, &task, &body.to).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// An extension of a task's deadline.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Extension {
@@ -987,10 +1011,10 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
-    paths(list_cases, get_case, start_case, withdraw, note, list_tasks, claim, release, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
+    paths(list_cases, get_case, start_case, withdraw, note, list_tasks, claim, release, hand_over, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
           residents::find, residents::create, residents::get, residents::update, residents::bsn, residents::record_provision,
           residents::reactivate),
-    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension, NoteIn,
+    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension, NoteIn, HandOver,
                         PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
                         residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
@@ -1019,6 +1043,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/cases/{id}", routing::get(get_case))
         .route("/api/v1/cases/{id}/withdraw", routing::post(withdraw))
         .route("/api/v1/cases/{id}/notes", routing::post(note))
+        .route(
+            "/api/v1/cases/{id}/tasks/{task}/hand-over",
+            routing::post(hand_over),
+        )
         .route(
             "/api/v1/cases/{id}/tasks/{task}/clock/{action}",
             routing::post(clock),

@@ -34,6 +34,8 @@ struct TaskForm<'a> {
     problem: Option<String>,
     /// How the task ended, when it is no longer open.
     done: Option<ClosedTask>,
+    /// A confirmation to show at the top.
+    notice: Option<&'static str>,
 }
 
 /// Why a task was closed without being completed, in Dutch.
@@ -145,6 +147,32 @@ async fn render_task(
     data.insert("problem".into(), json!(f.problem));
     data.insert("errors".into(), json!(f.errors));
     data.insert("read_only".into(), json!(read_only));
+    if let Some(text) = f.notice {
+        data.insert("flash".into(), json!(text));
+    }
+    // Claim, release and hand over from the task itself.
+    if let Some(t) = f.task.filter(|_| {
+        f.access == CaseAccess::Act && viewer.user.role == doorloop_engine::store::UserRole::Consultant
+    }) {
+        let holds = t.assignee.as_deref() == Some(viewer.user.id.as_str());
+        let may_take = t.assignee.is_none() && crate::access::may_take(&viewer.user, t);
+        let colleagues: Vec<Value> = if holds || may_take {
+            crate::cases::colleagues_for(app, &viewer.user, t)
+                .await?
+                .into_iter()
+                .map(|u| json!({"id": u.id, "name": u.display_name}))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        data.insert(
+            "assign".into(),
+            json!({
+                "take": may_take, "release": holds, "colleagues": colleagues,
+                "back": format!("/casussen/{}/taken/{}", f.state.id, f.task_id),
+            }),
+        );
+    }
     if let Some(done) = &f.done {
         data.insert("done".into(), done_json(app, f.pv, done).await?);
     }
@@ -188,10 +216,18 @@ async fn render_task(
     Ok(page(status, "task", Value::Object(data)))
 }
 
+/// What a task page is told after an action.
+#[derive(serde::Deserialize)]
+pub struct TaskPageQuery {
+    /// `opgepakt` or `vrijgegeven`.
+    melding: Option<String>,
+}
+
 pub async fn task_page(
     State(app): Shared,
     viewer: Viewer,
     Path((id, task_id)): Path<(String, String)>,
+    crate::error::PageQuery(q): crate::error::PageQuery<TaskPageQuery>,
 ) -> WebResult<Response> {
     let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
     // An old link to a finished task says who finished it, when, and what they entered.
@@ -223,8 +259,14 @@ pub async fn task_page(
         errors: BTreeMap::new(),
         problem: None,
         done,
+        notice: None,
     };
-    render_task(&app, &viewer, form, StatusCode::OK).await
+    let notice = match q.melding.as_deref() {
+        Some("opgepakt") => Some("U heeft de taak opgepakt; hij staat onder Mijn taken."),
+        Some("vrijgegeven") => Some("U heeft de taak vrijgegeven; hij staat weer in de werkvoorraad."),
+        _ => None,
+    };
+    render_task(&app, &viewer, TaskForm { notice, ..form }, StatusCode::OK).await
 }
 
 /// What was posted, as the form shows it again (checkbox groups joined).
@@ -290,6 +332,7 @@ pub async fn complete_task(
         errors: BTreeMap::new(),
         problem: None,
         done,
+        notice: None,
     };
     let Some(task) = task else {
         f.problem = Some(CONFLICT.to_owned());
@@ -411,6 +454,7 @@ pub async fn plan_visit(
         errors,
         problem: None,
         done: None,
+        notice: None,
     };
     let Some(at) = at.filter(|_| f.errors.is_empty()) else {
         f.problem = Some("Het bezoek is nog niet gepland; zie de meldingen bij de velden.".into());
@@ -444,6 +488,17 @@ pub async fn claim(
         &local_path(form.get("terug"), "/taken"),
         "opgepakt",
     )))
+}
+
+/// Hands the task to a named colleague, then back to Mijn taken with a confirmation.
+pub async fn hand_over(
+    State(app): Shared,
+    Path((id, task)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Redirect> {
+    let to = form.get("collega").unwrap_or_default().to_owned();
+    crate::cases::hand_over(&app, &form.viewer.user, &id, &task, &to).await?;
+    Ok(Redirect::to("/taken?melding=overgedragen"))
 }
 
 pub async fn release(

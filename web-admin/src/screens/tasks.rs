@@ -59,6 +59,7 @@ fn notice(melding: Option<&str>) -> Option<&'static str> {
         Some("vrijgegeven") => {
             Some("De taak is vrijgegeven: hij staat weer in de werkvoorraad van het team.")
         }
+        Some("overgedragen") => Some("De taak is overgedragen aan uw collega; die krijgt er bericht van."),
         _ => None,
     }
 }
