@@ -995,6 +995,35 @@ async fn consultants_withdraw_cases_and_move_deadlines_with_a_reason(f: Fixture)
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // An answer that ends the trajectory asks for confirmation before anything is stored.
+    let last = f
+        .engine
+        .start_case("besluit", None, "anna", &resident, BTreeMap::new(), Utc::now())
+        .await
+        .unwrap()
+        .state;
+    let last_task = last.tasks.keys().next().unwrap().clone();
+    let finish = format!("/casussen/{}/taken/{last_task}/afronden", last.id);
+    let version = last.seq.to_string();
+    let (status, html) = f.post(&anna, &finish, &[("versie", &version)], true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Met deze antwoorden wordt het traject afgesloten (uitkomst: Gestopt). Klopt dat?")
+            && html.contains("name=\"bevestigd\" value=\"ja\""),
+        "{html}"
+    );
+    let state = f.engine.store().load_case(&last.id).await.unwrap().unwrap();
+    assert_eq!(
+        state.status.as_str(),
+        "active",
+        "nothing stored before the confirmation"
+    );
+    let (status, _) = f
+        .post(&anna, &finish, &[("versie", &version), ("bevestigd", "ja")], true)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let state = f.engine.store().load_case(&last.id).await.unwrap().unwrap();
+    assert_eq!(state.status.as_str(), "ended");
 }
 
 async fn consultant_screens_work_list_case_page_and_task_form(f: Fixture) {

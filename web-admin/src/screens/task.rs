@@ -36,6 +36,8 @@ struct TaskForm<'a> {
     done: Option<ClosedTask>,
     /// A confirmation to show at the top.
     notice: Option<&'static str>,
+    /// The question to confirm before the answers are sent again (they end the trajectory).
+    confirm: Option<String>,
 }
 
 /// Why a task was closed without being completed, in Dutch.
@@ -150,6 +152,7 @@ async fn render_task(
     if let Some(text) = f.notice {
         data.insert("flash".into(), json!(text));
     }
+    data.insert("confirm".into(), json!(f.confirm));
     // Claim, release and hand over from the task itself.
     if let Some(t) = f.task.filter(|_| {
         f.access == CaseAccess::Act && viewer.user.role == doorloop_engine::store::UserRole::Consultant
@@ -260,6 +263,7 @@ pub async fn task_page(
         problem: None,
         done,
         notice: None,
+        confirm: None,
     };
     let notice = match q.melding.as_deref() {
         Some("opgepakt") => Some("U heeft de taak opgepakt; hij staat onder Mijn taken."),
@@ -333,6 +337,7 @@ pub async fn complete_task(
         problem: None,
         done,
         notice: None,
+        confirm: None,
     };
     let Some(task) = task else {
         f.problem = Some(CONFLICT.to_owned());
@@ -351,6 +356,36 @@ pub async fn complete_task(
         }
     };
     let action = crate::cases::completion(&pv, task, data);
+    // Answers that end the trajectory ask for confirmation first: decided by a dry run of the
+    // pure runtime on the loaded case, nothing written.
+    if f.values.get("bevestigd").map(String::as_str) != Some("ja") {
+        let trial = doorloop_engine::runtime::apply_with_calendar(
+            &pv,
+            app.engine.calendar(),
+            &state,
+            Command::new(viewer.user.id.clone(), action.clone()),
+            app.clock.now(),
+        );
+        if let Ok(out) = trial
+            && out.state.status != doorloop_engine::runtime::CaseStatus::Active
+        {
+            let outcome = out
+                .state
+                .outcome
+                .as_deref()
+                .map(doorloop_engine::text::dutch::code_label)
+                .unwrap_or_else(|| "zonder uitkomst".to_owned());
+            f.confirm = Some(format!(
+                "Met deze antwoorden wordt het traject afgesloten (uitkomst: {outcome}). Klopt dat? Kies dan nog eens ‘{}’.",
+                if step.kind == StepKind::JointVisit {
+                    "Uitkomst vastleggen"
+                } else {
+                    "Afronden"
+                }
+            ));
+            return render_task(&app, viewer, f, StatusCode::OK).await;
+        }
+    }
     let done = format!("/casussen/{id}?klaar=1");
     act_on_form(&app, viewer, f, action, &done, "De taak kon niet worden afgerond").await
 }
@@ -455,6 +490,7 @@ pub async fn plan_visit(
         problem: None,
         done: None,
         notice: None,
+        confirm: None,
     };
     let Some(at) = at.filter(|_| f.errors.is_empty()) else {
         f.problem = Some("Het bezoek is nog niet gepland; zie de meldingen bij de velden.".into());
