@@ -47,20 +47,25 @@ CREATE FUNCTION participant_of(c cases) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $
     SELECT coalesce(c.resident_id, 'zaak:' || c.id)
 $$;
 
--- A new case makes itself its resident's latest on the pathway; a change of the latest case
--- changes its participant, while an earlier case no longer counts.
+-- A case (new, or replayed in start order below) makes itself its resident's latest on the
+-- pathway: the cohort and first rung stay those of the first, the rest follows the latest.
+CREATE FUNCTION participant_add(c cases) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO participants VALUES (c.pathway_key, participant_of(c), c.id, month_utc(c.created_at),
+        c.status, coalesce(c.outcome, ''), month_utc(c.ended_at), coalesce(c.rung_first, 0),
+        coalesce(c.rung_last, 0))
+    ON CONFLICT (pathway_key, resident_id) DO UPDATE SET
+        case_id = excluded.case_id, status = excluded.status, outcome = excluded.outcome,
+        ended = excluded.ended,
+        rung_first = CASE WHEN participants.rung_first = 0 THEN excluded.rung_first
+                          ELSE participants.rung_first END,
+        rung_last = CASE WHEN excluded.rung_last = 0 THEN participants.rung_last ELSE excluded.rung_last END
+$$;
+
+-- A change of the latest case changes its participant; an earlier case no longer counts.
 CREATE FUNCTION cases_participant() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO participants VALUES (NEW.pathway_key, participant_of(NEW), NEW.id, month_utc(NEW.created_at),
-            NEW.status, coalesce(NEW.outcome, ''), month_utc(NEW.ended_at), coalesce(NEW.rung_first, 0),
-            coalesce(NEW.rung_last, 0))
-        ON CONFLICT (pathway_key, resident_id) DO UPDATE SET
-            case_id = excluded.case_id, status = excluded.status, outcome = excluded.outcome,
-            ended = excluded.ended,
-            rung_first = CASE WHEN participants.rung_first = 0 THEN excluded.rung_first
-                              ELSE participants.rung_first END,
-            rung_last = CASE WHEN excluded.rung_last = 0 THEN participants.rung_last ELSE excluded.rung_last END;
+        PERFORM participant_add(NEW);
         RETURN NULL;
     END IF;
     IF OLD.status IS NOT DISTINCT FROM NEW.status AND OLD.outcome IS NOT DISTINCT FROM NEW.outcome
@@ -82,15 +87,7 @@ DO $$
 DECLARE c cases;
 BEGIN
     FOR c IN SELECT * FROM cases ORDER BY created_at, id LOOP
-        INSERT INTO participants VALUES (c.pathway_key, participant_of(c), c.id, month_utc(c.created_at),
-            c.status, coalesce(c.outcome, ''), month_utc(c.ended_at), coalesce(c.rung_first, 0),
-            coalesce(c.rung_last, 0))
-        ON CONFLICT (pathway_key, resident_id) DO UPDATE SET
-            case_id = excluded.case_id, status = excluded.status, outcome = excluded.outcome,
-            ended = excluded.ended,
-            rung_first = CASE WHEN participants.rung_first = 0 THEN excluded.rung_first
-                              ELSE participants.rung_first END,
-            rung_last = CASE WHEN excluded.rung_last = 0 THEN participants.rung_last ELSE excluded.rung_last END;
+        PERFORM participant_add(c);
     END LOOP;
 END;
 $$;
