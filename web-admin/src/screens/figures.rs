@@ -103,9 +103,10 @@ impl Filter {
     fn period(&self, now: chrono::DateTime<chrono::Utc>) -> WebResult<Period> {
         let now = now.with_timezone(&Amsterdam);
         let this = format!("{:04}-{:02}", now.year(), now.month());
+        // By default the last 24 months, this one included.
         let year_ago = now
             .date_naive()
-            .checked_sub_months(Months::new(11))
+            .checked_sub_months(Months::new(23))
             .map(|d| format!("{:04}-{:02}", d.year(), d.month()))
             .unwrap_or_else(|| this.clone());
         let pick = |v: &Option<String>, default: &str, what: &str| -> WebResult<String> {
@@ -150,10 +151,21 @@ async fn chosen_pathway(app: &AppState, f: &Filter) -> WebResult<Option<std::syn
     let names = app.pathway_names.get(&app.engine).await?;
     let key = match f.traject.as_deref().filter(|k| !k.is_empty()) {
         Some(k) => k.to_owned(),
-        None => match names.first() {
-            Some((k, _)) => k.clone(),
-            None => return Ok(None),
-        },
+        // By default the pathway with the most participants (the figures' small table).
+        None => {
+            let mut sizes: std::collections::BTreeMap<String, i64> = Default::default();
+            for g in app.engine.store().case_groups(None).await? {
+                *sizes.entry(g.pathway_key).or_default() += g.count;
+            }
+            let busiest = names
+                .iter()
+                .max_by_key(|(k, _)| (sizes.get(k).copied().unwrap_or(0), std::cmp::Reverse(k.clone())))
+                .map(|(k, _)| k.clone());
+            match busiest {
+                Some(k) => k,
+                None => return Ok(None),
+            }
+        }
     };
     Ok(Some(app.engine.pathway(&key, f.versie).await?))
 }

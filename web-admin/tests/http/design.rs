@@ -248,6 +248,21 @@ pub(crate) async fn manager_figures_match_a_known_data_set(f: Fixture) {
     assert!(html.contains("id=\"deelnemers\">53<"), "{html}");
     assert!(html.contains("id=\"omhoog\">38<"));
     assert!(html.contains("id=\"naar-werk\">12<"));
+    // Without a choice: the pathway with the most participants, over the last 24 months.
+    let (_, _, chosen) = f.page(&mark, "/analyse/uitkomsten").await;
+    assert!(
+        chosen.contains("<h1>Uitkomsten: Van zorg naar werk (pilot regio Oss)</h1>"),
+        "{chosen}"
+    );
+    let now = Utc::now().with_timezone(&chrono_tz::Europe::Amsterdam);
+    let from = now
+        .date_naive()
+        .checked_sub_months(chrono::Months::new(23))
+        .unwrap();
+    assert!(
+        chosen.contains(&format!("value=\"{}\"", from.format("%Y-%m"))),
+        "24 months back: {chosen}"
+    );
     assert!(html.contains("72%") && html.contains("23%"));
     // Ladder cells: 2→6 five, 2→5 seven, 1→3 twenty-six; stopped ones stay put.
     assert_eq!(row_cells(&html, "2 sociale")[5], "5");
