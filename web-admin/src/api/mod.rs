@@ -918,6 +918,7 @@ pub async fn list_pathways(State(app): Shared, ApiUser(_user): ApiUser) -> ApiRe
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VersionQuery {
     /// A published version; the latest when left out.
     version: Option<u32>,
@@ -1008,6 +1009,56 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every response of the document has a description, as OpenAPI 3.1 requires: where a route
+/// gives none, the status's own words (with what the error body holds).
+struct DescribeResponses;
+
+impl Modify for DescribeResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if let utoipa::openapi::RefOr::T(r) = response
+                        && r.description.trim().is_empty()
+                    {
+                        r.description = status_description(status);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What an error status of this API means, for the document.
+fn status_description(status: &str) -> String {
+    let text = match status {
+        "400" => "The request cannot be read or a value is refused; `field` names it when known",
+        "401" => "No valid bearer token",
+        "403" => "The caller's role or access does not allow this",
+        "404" => "Unknown, or not visible to the caller",
+        "409" => "Changed by someone else meanwhile",
+        "413" => "The body is larger than 1 MiB",
+        "415" => "The body is not JSON",
+        "422" => "The values do not fit; `field` names the first",
+        "500" => "An internal error; `code` is `internal`",
+        other => {
+            return StatusCode::from_bytes(other.as_bytes())
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Response")
+                .to_owned();
+        }
+    };
+    text.to_owned()
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
@@ -1019,7 +1070,7 @@ impl Modify for BearerAuth {
                         residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
                         residents::ProvisionIn, residents::ReactivatedOut)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &DescribeResponses),
 )]
 pub struct ApiDoc;
 
