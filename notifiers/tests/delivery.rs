@@ -832,6 +832,79 @@ async fn webhooks_are_signed_and_retried(f: Fixture) {
     );
 }
 
+/// A decision that usually takes six weeks, due in four: neither late nor due this week,
+/// but at risk, and the digest says so.
+const DECISION: &str = "key: besluit\nname: Besluit\nroles:\n  wmo-consulent: { name: Wmo-consulent }\nsteps:\n  - { id: start, kind: start, next: besluit }\n  - id: besluit\n    kind: task\n    name: Besluit nemen\n    role: wmo-consulent\n    deadline: 20 werkdagen\n    next: einde\n  - { id: einde, kind: end, outcome: gestopt }\n";
+
+async fn digest_names_work_at_risk(f: Fixture) {
+    let sink = SmtpSink::start(false);
+    let engine = f.engine().await;
+    people(&engine).await;
+    let day = local(2026, 12, 7, 8, 0);
+    engine
+        .publish_yaml(DECISION, day - Duration::days(90))
+        .await
+        .unwrap();
+    // History: enough decisions that each took 45 days.
+    for i in 0..i64::try_from(doorloop_engine::figures::stall::MIN_HISTORY).unwrap() {
+        let opened = day - Duration::days(80) + Duration::days(i);
+        let id = engine
+            .start_case(
+                "besluit",
+                None,
+                "anna",
+                &anon_resident(&engine).await,
+                BTreeMap::new(),
+                opened,
+            )
+            .await
+            .unwrap()
+            .state
+            .id;
+        let done = Command::new(
+            "anna",
+            Action::CompleteTask {
+                task: TaskRef("besluit".into()),
+                data: BTreeMap::new(),
+            },
+        );
+        engine
+            .execute(&id, done, opened + Duration::days(45))
+            .await
+            .unwrap();
+    }
+    // Today's: opened yesterday, due in four weeks.
+    let risky = engine
+        .start_case(
+            "besluit",
+            None,
+            "anna",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            day - Duration::days(1),
+        )
+        .await
+        .unwrap()
+        .state
+        .id;
+    let clock = Arc::new(ManualClock::new(day));
+    let scheduler = Scheduler::new(engine.clone(), clock.clone(), "s1", Schedule::defaults().unwrap());
+    let notifier = Notifier::new(engine.clone(), config(Some(sink.url())), clock.clone(), "n1").unwrap();
+    scheduler.run_today("consultant-digest").await.unwrap();
+    notifier.drain(10).await.unwrap();
+    let got = sink.wait_for(1, StdDuration::from_secs(10)).await;
+    let digest = got
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().starts_with("Je werk"))
+        .unwrap_or_else(|| panic!("a digest: {got:#?}"));
+    let text = digest["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("Casus {risky}")) && text.contains("Besluit nemen: loopt risico"),
+        "{text}"
+    );
+    assert!(text.contains("1 lopen risico"), "{text}");
+}
+
 async fn digest_goes_out_once_per_day(f: Fixture) {
     let sink = SmtpSink::start(false);
     let engine = f.engine().await;
@@ -956,6 +1029,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     dead_letters_are_kept_and_can_be_retried,
     webhooks_are_signed_and_retried,
     digest_goes_out_once_per_day,
+    digest_names_work_at_risk,
     deadlines_escalations_stalls_and_the_weekly_summary,
     workers_share_the_outbox,
 ];
