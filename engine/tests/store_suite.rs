@@ -871,6 +871,11 @@ async fn timers_fire_once_escalate_and_raise_stalls(f: Fixture) {
         stalls.iter().map(|s| s.reason.as_str()).collect::<Vec<_>>(),
         ["inactief"]
     );
+    assert_eq!(
+        stalls[0].step.as_deref(),
+        Some("c"),
+        "the stall says where the case stands"
+    );
     engine
         .execute(
             &case,

@@ -625,13 +625,25 @@ impl<'a> Run<'a> {
                 self.arm_inactivity_check(last);
                 return Ok(());
             }
+            // Where the case stands: its oldest open task, and the party that step waits on.
+            let current = self
+                .state
+                .tasks
+                .values()
+                .min_by_key(|t| (t.opened_at, t.id.clone()))
+                .map(|t| (t.step.clone(), t.id.clone()));
+            let party = current
+                .as_ref()
+                .and_then(|(step, _)| self.pv.step(step))
+                .and_then(|s| s.party.clone());
+            let (step, task) = current.unzip();
             self.emit(EventKind::StallRaised {
                 key: INACTIVE.into(),
                 stall: Stall {
                     reason: "inactief".into(),
-                    step: None,
-                    task: None,
-                    party: None,
+                    step,
+                    task,
+                    party,
                     since: last,
                     raised_at: self.now,
                 },
