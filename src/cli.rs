@@ -472,6 +472,16 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
             by,
         } => {
             let pv = engine.pathway(&key, version).await?;
+            // A consultant named with --by starts only what the pathway's `started_by` allows.
+            if let Some(u) = engine.store().user(&by).await?
+                && u.role == store::UserRole::Consultant
+                && !pv.pathway.may_start(&u.teams)
+            {
+                bail!(
+                    "{by} may not start a case on {key}: its started_by names {}",
+                    pv.pathway.started_by.join(", ")
+                );
+            }
             let variables = vars::parse(&vars, &[], &pv)?;
             let resident = engine.resident_by_key(&resident).await?;
             let out = engine

@@ -375,3 +375,19 @@ fn summary_and_dates_name_fields_that_exist() {
         "{found:?}"
     );
 }
+
+#[test]
+fn started_by_names_roles_of_the_pathway() {
+    let src = format!("{HEAD}{OK}").replace("steps:\n", "started_by: [r, jobcoach]\nsteps:\n");
+    let loaded = from_yaml(&src).unwrap();
+    let found = validate(&loaded);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].to_string().contains("`started_by` names `jobcoach`"),
+        "{found:?}"
+    );
+    assert!(loaded.pathway.may_start(&["r".into()]));
+    assert!(!loaded.pathway.may_start(&["s".into()]));
+    let open = from_yaml(&format!("{HEAD}{OK}")).unwrap();
+    assert!(open.pathway.may_start(&[]), "no started_by: any consultant");
+}

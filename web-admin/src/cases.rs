@@ -15,6 +15,35 @@ use crate::access::{CaseAccess, case_access, check_task, may_take};
 use crate::error::{WebError, WebResult};
 use serde_json::{Value, json};
 
+/// Refuses a consultant whose teams the pathway's `started_by` does not name, saying who
+/// may start it.
+pub(crate) async fn may_start(app: &AppState, user: &User, key: &str, version: Option<u32>) -> WebResult<()> {
+    let pv = match app.engine.pathway(key, version).await {
+        Ok(pv) => pv,
+        // An unknown pathway is reported by the start itself, with its own code.
+        Err(_) => return Ok(()),
+    };
+    if pv.pathway.may_start(&user.teams) {
+        return Ok(());
+    }
+    let who: Vec<String> = pv
+        .pathway
+        .started_by
+        .iter()
+        .map(|r| {
+            pv.pathway
+                .roles
+                .get(r)
+                .map(|d| d.name.clone())
+                .unwrap_or_else(|| r.clone())
+        })
+        .collect();
+    Err(WebError::StartNotAllowed {
+        pathway: pv.pathway.name.clone(),
+        who,
+    })
+}
+
 /// The case and the viewer's access, or "not found" when they may not see it.
 pub(crate) async fn visible_case(
     app: &AppState,

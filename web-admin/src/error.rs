@@ -18,6 +18,13 @@ pub enum WebError {
     Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The pathway's `started_by` does not name any of the user's teams; `who` are the
+    /// names of the roles that may.
+    #[error(
+        "Aanmelden voor {pathway} mag alleen een {}.",
+        doorloop_engine::text::dutch::or_list(who)
+    )]
+    StartNotAllowed { pathway: String, who: Vec<String> },
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -32,7 +39,7 @@ impl WebError {
     pub fn status(&self) -> StatusCode {
         match self {
             WebError::NotFound => StatusCode::NOT_FOUND,
-            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::Forbidden(_) | WebError::StartNotAllowed { .. } => StatusCode::FORBIDDEN,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Engine(EngineError::CaseNotFound { .. } | EngineError::ResidentNotFound { .. }) => {
                 StatusCode::NOT_FOUND
@@ -69,6 +76,7 @@ impl WebError {
         match self {
             WebError::NotFound => "not_found",
             WebError::Forbidden(_) => "forbidden",
+            WebError::StartNotAllowed { .. } => "start_not_allowed",
             WebError::BadRequest(_) => "bad_request",
             WebError::Engine(EngineError::CaseNotFound { .. } | EngineError::ResidentNotFound { .. }) => {
                 "not_found"

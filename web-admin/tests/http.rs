@@ -467,6 +467,24 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
+    // A jobcoach is not among the roles that may sign someone up for this pathway.
+    let (status, err) = f
+        .api(
+            "piet",
+            "POST",
+            "/api/v1/cases",
+            Some(json!({"pathway": "van-zorg-naar-werk", "resident": anon_resident(&f.engine).await})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["code"].as_str(), err["field"].as_str()),
+        (StatusCode::FORBIDDEN, Some("start_not_allowed"), Some("pathway")),
+        "{err}"
+    );
+    assert!(
+        err["message"].as_str().unwrap().contains("Wmo-consulent"),
+        "{err}"
+    );
     let (status, err) = f
         .api("anna", "POST", "/api/v1/cases", Some(json!({"variables": {}})))
         .await;

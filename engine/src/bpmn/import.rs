@@ -713,6 +713,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             .collect(),
         defaults: Defaults::default(),
         summary: Vec::new(),
+        started_by: Vec::new(),
         steps,
     };
     // Roles no step names any more (a default replaced by a Doorloop role) are dropped.

@@ -32,7 +32,18 @@ pub struct Pathway {
     /// The fields the case page shows first, as the case's plan (`summary: [ik_wil, plan]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub summary: Vec<String>,
+    /// The roles whose holders may start (aanmelden) a case on this pathway; empty: any
+    /// consultant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub started_by: Vec<String>,
     pub steps: Vec<Step>,
+}
+
+impl Pathway {
+    /// Whether a consultant in `teams` may start a case on this pathway.
+    pub fn may_start(&self, teams: &[String]) -> bool {
+        self.started_by.is_empty() || self.started_by.iter().any(|r| teams.contains(r))
+    }
 }
 
 /// Pathway-wide defaults.

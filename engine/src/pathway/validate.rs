@@ -99,6 +99,8 @@ pub enum ProblemKind {
     NotADateField { what: String, name: String },
     #[error("`summary` names `{name}`, which is not a variable or form field")]
     UnknownSummaryField { name: String },
+    #[error("`started_by` names `{role}`, which is not a role of this pathway")]
+    UnknownStarter { role: String },
     #[error("unknown wait reason `{reason}` (known: {})", KNOWN_WAIT_REASONS.join(", "))]
     UnknownReason { reason: String },
     #[error("variable `{name}` is declared as both {first} and {second}")]
@@ -210,6 +212,11 @@ impl Validator<'_> {
         self.check_variables();
         for problem in crate::text::messages::check_pathway(self.p()) {
             self.at(None, ProblemKind::Message(problem));
+        }
+        for role in &self.loaded.pathway.started_by {
+            if !self.p().roles.contains_key(role) {
+                self.at(None, ProblemKind::UnknownStarter { role: role.clone() });
+            }
         }
         for (rung, e) in self.loaded.pathway.defaults.escalations.iter().enumerate() {
             if !ESCALATION_TARGETS.contains(&e.to.as_str()) && !self.p().roles.contains_key(&e.to) {

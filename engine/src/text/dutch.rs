@@ -8,6 +8,15 @@ const MONTHS: [&str; 12] = [
     "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
 ];
 
+/// "a", "a of b", "a, b of c".
+pub fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} of {last}", rest.join(", ")),
+    }
+}
+
 /// "ma 23 nov 2026 09:00" in Dutch local time.
 pub fn date_time(t: DateTime<Utc>) -> String {
     let l = t.with_timezone(&Amsterdam);
@@ -105,6 +114,14 @@ pub fn bytes(n: usize) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn lists_end_with_of() {
+        let l = |v: &[&str]| or_list(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(l(&[]), "");
+        assert_eq!(l(&["Jobcoach"]), "Jobcoach");
+        assert_eq!(l(&["a", "b", "c"]), "a, b of c");
+    }
 
     #[test]
     fn dates_are_local_and_dutch() {

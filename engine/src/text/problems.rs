@@ -98,6 +98,9 @@ pub fn problem(kind: &ProblemKind) -> String {
         P::UnknownSummaryField { name } => {
             format!("`summary` noemt `{name}`, maar dat is geen trajectvariabele en geen formulierveld.")
         }
+        P::UnknownStarter { role } => {
+            format!("`started_by` noemt `{role}`, maar dat is geen rol van dit traject (zie `roles:`).")
+        }
         P::UnpublishedPathway { key } => {
             format!("Deze stap start traject `{key}`, maar dat is niet gepubliceerd. Publiceer het eerst.")
         }

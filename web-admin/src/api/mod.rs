@@ -117,6 +117,15 @@ impl From<WebError> for ApiError {
                 ApiError::not_found()
             }
             WebError::Forbidden(m) | WebError::BadRequest(m) => ApiError::new(status, code, m, None),
+            WebError::StartNotAllowed { pathway, who } => ApiError::new(
+                status,
+                code,
+                format!(
+                    "only these roles may start a case on {pathway}: {}",
+                    who.join(", ")
+                ),
+                Some("pathway"),
+            ),
             WebError::Engine(EngineError::Conflict { case }) => ApiError::new(
                 status,
                 code,
@@ -593,7 +602,8 @@ fn case_detail(state: &CaseState) -> CaseDetail {
 }
 
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = StartCase,
-    responses((status = 201, body = CaseOut), (status = 403, body = ErrorBody),
+    responses((status = 201, body = CaseOut),
+              (status = 403, description = "Not a consultant, or none of the user's teams is in the pathway's `started_by` (`start_not_allowed`)", body = ErrorBody),
               (status = 422, description = "Unknown pathway or bad variables; `field` names it", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn start_case(
@@ -602,6 +612,7 @@ pub async fn start_case(
     ApiJson(body): ApiJson<StartCase>,
 ) -> ApiResult<(StatusCode, Json<CaseOut>)> {
     require(&user, &[UserRole::Consultant])?;
+    crate::cases::may_start(&app, &user, &body.pathway, body.version).await?;
     let now = app.clock.now();
     let resident = match app.engine.resident_by_key(&body.resident).await {
         Ok(r) => r,

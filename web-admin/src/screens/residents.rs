@@ -246,6 +246,7 @@ pub async fn enrol(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -
     if key.is_empty() {
         return Err(WebError::BadRequest("Kies een traject.".into()));
     }
+    crate::cases::may_start(&app, user, key, None).await?;
     let out = app
         .engine
         .start_case(key, None, &user.id, &id, Default::default(), app.clock.now())
@@ -356,11 +357,22 @@ async fn render(
             "visit": w.task.visit.as_ref().map(|v| crate::views::date_time(v.at)),
         }));
     }
-    let pathways: Vec<Value> = names
+    // Only the pathways the viewer's teams may start (`started_by`).
+    let mut pathways: Vec<Value> = Vec::new();
+    for (k, n) in names
         .iter()
         .filter(|(k, _)| k != doorloop_engine::line::EXPIRY_PATHWAY)
-        .map(|(k, n)| json!({"key": k, "name": n}))
-        .collect();
+    {
+        if app
+            .engine
+            .pathway(k, None)
+            .await?
+            .pathway
+            .may_start(&viewer.user.teams)
+        {
+            pathways.push(json!({"key": k, "name": n}));
+        }
+    }
     let kinds = app.engine.provision_kinds();
     let kind_label = |key: &str| {
         kinds

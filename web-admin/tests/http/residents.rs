@@ -172,7 +172,15 @@ pub(crate) async fn residents_are_searched_registered_and_shown(f: Fixture) {
             .any(|e| e.purpose == "api: BSN bekeken" && e.resident_id.as_deref() == Some(id.as_str()))
     );
 
-    // The screens: search, the page, the BSN on request, registering, enrolling.
+    // The screens: search, the page, the BSN on request, registering, enrolling. A pathway
+    // only jobcoaches may start (published before any page caches the pathway names).
+    f.engine
+        .publish_yaml(
+            "key: alleen-jobcoach\nname: Alleen jobcoach\nroles:\n  jobcoach: { name: Jobcoach }\n  wmo-consulent: { name: Wmo-consulent }\nstarted_by: [jobcoach]\nsteps:\n  - { id: start, kind: start, next: einde }\n  - { id: einde, kind: end, outcome: gestopt }\n",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
     let anna = f.login("anna").await;
     let (status, _, html) = f.page(&anna, "/inwoners?q=pab").await;
     assert_eq!(status, StatusCode::OK);
@@ -243,6 +251,32 @@ pub(crate) async fn residents_are_searched_registered_and_shown(f: Fixture) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let line = f.engine.line(&sjaak).await.unwrap();
     assert_eq!(line.cases.len(), 1, "enrolled on the pathway");
+    // `started_by` of alleen-jobcoach leaves out Wmo-consulenten: anna is not offered it, and
+    // a forged form is refused in Dutch with the roles that may.
+    let (_, _, html) = f.page(&anna, &format!("/inwoners/{sjaak}")).await;
+    assert!(
+        html.contains("<option value=\"simpel-switchen\"")
+            && !html.contains("<option value=\"alleen-jobcoach\""),
+        "anna is offered what she may start only"
+    );
+    let (status, html) = f
+        .post(
+            &anna,
+            &format!("/inwoners/{sjaak}/aanmelden"),
+            &[("traject", "alleen-jobcoach")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        html.contains("Aanmelden voor Alleen jobcoach mag alleen een Jobcoach."),
+        "{html}"
+    );
+    assert_eq!(
+        f.engine.line(&sjaak).await.unwrap().cases.len(),
+        1,
+        "nothing started"
+    );
 
     // Correcting his details: the form keeps what was typed when a field is wrong.
     let (status, _, html) = f.page(&anna, &format!("/inwoners/{sjaak}/bewerken")).await;
