@@ -350,6 +350,25 @@ pub enum CaseCmd {
         #[arg(long)]
         by: String,
     },
+    /// Add work outside the drawn pathway ("doe wat nodig is") for a role, or a person.
+    AddTask {
+        case: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        reason: String,
+        /// A role of the case's pathway.
+        #[arg(long)]
+        role: String,
+        /// A colleague's login who gets the task at once.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// The day it should be done by (YYYY-MM-DD).
+        #[arg(long)]
+        due: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        by: String,
+    },
     /// Stop a task's clock (opschorten), where its step allows it.
     Suspend {
         case: String,

@@ -560,6 +560,24 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
                 .await?;
             println!("note recorded on case {case}");
         }
+        CaseCmd::AddTask {
+            case,
+            title,
+            reason,
+            role,
+            assignee,
+            due,
+            by,
+        } => {
+            let action = Action::AddTask {
+                title,
+                reason,
+                role,
+                assignee,
+                due,
+            };
+            act(engine, &case, by, action, now).await?;
+        }
         CaseCmd::Suspend {
             case,
             task,

@@ -119,7 +119,9 @@ pub fn open_tasks(state: &CaseState) {
             o,
             "open: {} {} [{}] due {}",
             t.id,
-            t.step,
+            t.adhoc
+                .as_ref()
+                .map_or_else(|| t.step.clone(), |a| format!("adhoc \"{}\"", a.title)),
             t.roles.join(", "),
             t.due.as_ref().map(|d| day(d.at)).unwrap_or_else(|| "-".into())
         );

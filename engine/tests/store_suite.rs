@@ -568,6 +568,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     schedules_run_once_per_planned_moment,
     people_tokens_sessions_and_the_access_log,
     work_lists_hold_my_tasks_and_my_teams_unassigned_ones,
+    ad_hoc_work_is_listed_by_title_and_counted_per_step,
     a_case_migrates_to_the_next_version_in_one_durable_step,
     figures_follow_the_cases,
     figures_count_residents_not_cases,
@@ -1274,6 +1275,113 @@ async fn work_lists_hold_my_tasks_and_my_teams_unassigned_ones(f: Fixture) {
         vec![mine.as_str()]
     );
     assert_eq!(engine.store().cases(None, &[], 10).await.unwrap().len(), 2);
+}
+
+async fn ad_hoc_work_is_listed_by_title_and_counted_per_step(f: Fixture) {
+    let engine = f.engine().await;
+    let add = |title: &str, assignee: Option<&str>| Action::AddTask {
+        title: title.into(),
+        reason: "Geldzorgen staan werk in de weg".into(),
+        role: "klantmanager".into(),
+        assignee: assignee.map(str::to_owned),
+        due: Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()),
+    };
+    let mut cases = Vec::new();
+    for _ in 0..2 {
+        cases.push(started(&engine).await);
+    }
+    for (case, title) in [
+        (&cases[0], "Schuldhulp regelen"),
+        (&cases[1], "Schuldhulp regelen"),
+    ] {
+        engine
+            .execute(case, Command::new("anna", add(title, None)), t0())
+            .await
+            .unwrap();
+    }
+    let out = engine
+        .execute(
+            &cases[0],
+            Command::new("anna", add("Huisarts bellen", Some("kees"))),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let called = out
+        .state
+        .tasks
+        .values()
+        .find(|t| t.adhoc.as_ref().is_some_and(|a| a.title == "Huisarts bellen"))
+        .unwrap()
+        .id
+        .clone();
+    // The work list names ad-hoc work by its title; the drawn work keeps its step.
+    let list = engine
+        .store()
+        .work_list(&WorkFilter {
+            user: "kees".into(),
+            teams: vec!["klantmanager".into()],
+            limit: 50,
+            ..WorkFilter::default()
+        })
+        .await
+        .unwrap();
+    let mut titles: Vec<(&str, Option<&str>)> = list
+        .iter()
+        .map(|t| (t.step.as_str(), t.title.as_deref()))
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        vec![
+            ("adhoc", Some("Huisarts bellen")),
+            ("adhoc", Some("Schuldhulp regelen")),
+            ("adhoc", Some("Schuldhulp regelen")),
+        ]
+    );
+    // Completing one closes its row as done; the practice counts per step what was added.
+    engine
+        .execute(
+            &cases[0],
+            Command::new(
+                "kees",
+                Action::CompleteTask {
+                    task: TaskRef(called),
+                    data: data(json!({"toelichting": "Gebeld"})),
+                },
+            ),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let state = engine.store().load_case(&cases[0]).await.unwrap().unwrap();
+    assert_eq!(state.tasks.values().filter(|t| t.adhoc.is_some()).count(), 1);
+    let practice = engine.store().adhoc_practice("van-zorg-naar-werk").await.unwrap();
+    let at = state
+        .tasks
+        .values()
+        .find(|t| t.adhoc.is_none())
+        .unwrap()
+        .step
+        .clone();
+    assert_eq!(
+        practice
+            .iter()
+            .map(|p| (p.at_step.as_deref(), p.title.as_str(), p.count, p.cases))
+            .collect::<Vec<_>>(),
+        vec![
+            (Some(at.as_str()), "Schuldhulp regelen", 2, 2),
+            (Some(at.as_str()), "Huisarts bellen", 1, 1),
+        ]
+    );
+    assert!(
+        engine
+            .store()
+            .adhoc_practice("simpel-switchen")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A made-up resident for a test case.

@@ -191,6 +191,7 @@ mod tests {
                 due: None,
                 visit: None,
                 timers: vec![],
+                adhoc: None,
             },
         );
         state

@@ -82,6 +82,9 @@ pub(crate) async fn closed_task_step(app: &AppState, case: &str, task: &str) -> 
 /// A task that is no longer open: its step, and how it ended, from the case history.
 pub(crate) struct ClosedTask {
     pub step: String,
+    /// Set for work added outside the drawn pathway.
+    pub adhoc: Option<doorloop_engine::runtime::AdHoc>,
+    pub roles: Vec<String>,
     /// Who completed or closed it, and when (`None` while the history holds no end, as
     /// for a task moved away by a migration).
     pub ended: Option<(String, chrono::DateTime<chrono::Utc>)>,
@@ -100,6 +103,8 @@ pub(crate) async fn closed_task(app: &AppState, case: &str, task: &str) -> WebRe
             EventKind::TaskOpened { task: t } if t.id == task => {
                 found = Some(ClosedTask {
                     step: t.step.clone(),
+                    adhoc: t.adhoc.as_deref().cloned(),
+                    roles: t.roles.clone(),
                     ended: None,
                     data: BTreeMap::new(),
                     closed_because: None,
@@ -121,6 +126,34 @@ pub(crate) async fn closed_task(app: &AppState, case: &str, task: &str) -> WebRe
         }
     }
     Ok(found)
+}
+
+/// The step a task's form follows: its drawn step, or for ad-hoc work one made of its title
+/// and reason ([`doorloop_engine::runtime::AdHoc::step`]).
+pub(crate) fn step_for<'a>(
+    pv: &'a PathwayVersion,
+    step: &str,
+    adhoc: Option<&doorloop_engine::runtime::AdHoc>,
+    roles: &[String],
+) -> Option<std::borrow::Cow<'a, doorloop_engine::pathway::model::Step>> {
+    match adhoc {
+        Some(a) => a.step(roles).map(std::borrow::Cow::Owned),
+        None => pv.step(step).map(std::borrow::Cow::Borrowed),
+    }
+}
+
+/// The step of an open task, or of a closed one from its history.
+pub(crate) fn step_of<'a>(
+    pv: &'a PathwayVersion,
+    task: Option<&Task>,
+    done: Option<&ClosedTask>,
+) -> WebResult<std::borrow::Cow<'a, doorloop_engine::pathway::model::Step>> {
+    let found = match (task, done) {
+        (Some(t), _) => step_for(pv, &t.step, t.adhoc.as_deref(), &t.roles),
+        (None, Some(d)) => step_for(pv, &d.step, d.adhoc.as_ref(), &d.roles),
+        (None, None) => None,
+    };
+    found.ok_or(WebError::NotFound)
 }
 
 /// Claims (`take = true`) or releases a task.
@@ -243,9 +276,10 @@ pub(crate) async fn team_json(app: &AppState, ids: &[String]) -> WebResult<Vec<V
 /// The command that completes `task`: its form's answers, or a joint visit's outcome.
 /// Decided here once for the pages and the API (the runtime checks it again).
 pub(crate) fn completion(pv: &PathwayVersion, task: &Task, data: BTreeMap<String, Value>) -> Action {
-    let visit = pv
-        .step(&task.step)
-        .is_some_and(|s| s.kind == StepKind::JointVisit);
+    let visit = task.adhoc.is_none()
+        && pv
+            .step(&task.step)
+            .is_some_and(|s| s.kind == StepKind::JointVisit);
     let task = TaskRef(task.id.clone());
     if visit {
         Action::RecordVisitOutcome { task, data }
@@ -323,6 +357,15 @@ pub(crate) enum CaseAct {
         term: String,
         reason: String,
     },
+    /// Work outside the drawn pathway for a role, or a person (whose team on this pathway
+    /// then gives the role), with a reason and an optional date.
+    AddTask {
+        title: String,
+        reason: String,
+        role: Option<String>,
+        assignee: Option<String>,
+        due: Option<chrono::NaiveDate>,
+    },
 }
 
 /// Withdraws a case or changes a task's clock, for the pages and the API alike: the viewer
@@ -382,6 +425,13 @@ pub(crate) async fn act(app: &AppState, user: &User, case: &Visible, what: CaseA
             term: term.trim().to_owned(),
             reason: reason_of(&reason)?,
         },
+        CaseAct::AddTask {
+            title,
+            reason,
+            role,
+            assignee,
+            due,
+        } => adhoc_action(app, case, title, reason_of(&reason)?, role, assignee, due).await?,
     };
     app.engine
         .execute(
@@ -394,6 +444,118 @@ pub(crate) async fn act(app: &AppState, user: &User, case: &Visible, what: CaseA
             EngineError::Runtime(r) => WebError::BadRequest(clock_refusal(&r)),
             other => other.into(),
         })
+}
+
+/// Checks an ad-hoc task in Dutch before the runtime sees it: a title, a role of this
+/// pathway (or a person's team on it), an active consultant who holds that role, a date
+/// not in the past.
+async fn adhoc_action(
+    app: &AppState,
+    case: &Visible,
+    title: String,
+    reason: String,
+    role: Option<String>,
+    assignee: Option<String>,
+    due: Option<chrono::NaiveDate>,
+) -> WebResult<Action> {
+    let title = title.trim().to_owned();
+    if title.is_empty() || title.chars().count() > doorloop_engine::runtime::ADHOC_TITLE_MAX {
+        return Err(WebError::BadRequest(format!(
+            "Beschrijf in 1 tot {} tekens wat er moet gebeuren.",
+            doorloop_engine::runtime::ADHOC_TITLE_MAX
+        )));
+    }
+    let roles = &case.pv.pathway.roles;
+    let role = role.filter(|r| !r.is_empty());
+    let assignee = assignee.filter(|a| !a.is_empty());
+    let person = match &assignee {
+        Some(id) => Some(
+            app.engine
+                .store()
+                .user(id)
+                .await?
+                .filter(|u| u.active && u.role == UserRole::Consultant)
+                .ok_or_else(|| WebError::BadRequest("Deze collega bestaat niet of is niet actief.".into()))?,
+        ),
+        None => None,
+    };
+    let role = match (role, &person) {
+        (Some(r), _) if !roles.contains_key(&r) => {
+            return Err(WebError::BadRequest("Kies een rol van dit traject.".into()));
+        }
+        (Some(r), Some(p)) if !p.teams.contains(&r) => {
+            return Err(WebError::BadRequest(format!(
+                "{} heeft de rol {} niet; kies een andere collega of een andere rol.",
+                p.display_name,
+                crate::views::role_label(&case.pv, &r)
+            )));
+        }
+        (Some(r), _) => r,
+        (None, Some(p)) => p
+            .teams
+            .iter()
+            .find(|t| roles.contains_key(*t))
+            .cloned()
+            .ok_or_else(|| {
+                WebError::BadRequest(format!(
+                    "{} heeft geen rol in dit traject; kies ook een rol.",
+                    p.display_name
+                ))
+            })?,
+        (None, None) => {
+            return Err(WebError::BadRequest(
+                "Kies voor wie de taak is: een rol of een collega.".into(),
+            ));
+        }
+    };
+    let today = app
+        .clock
+        .now()
+        .with_timezone(&chrono_tz::Europe::Amsterdam)
+        .date_naive();
+    if due.is_some_and(|d| d < today) {
+        return Err(WebError::BadRequest("De datum ligt in het verleden.".into()));
+    }
+    Ok(Action::AddTask {
+        title,
+        reason,
+        role,
+        assignee,
+        due,
+    })
+}
+
+/// The roles of a case's pathway and the consultants who hold them, for the ad-hoc task
+/// form: `(roles as (key, name), people as (id, name))`.
+pub(crate) async fn adhoc_choices(
+    app: &AppState,
+    pv: &PathwayVersion,
+) -> WebResult<(Vec<Value>, Vec<Value>)> {
+    let roles: Vec<Value> = pv
+        .pathway
+        .roles
+        .iter()
+        .map(|(k, r)| json!({"key": k, "name": r.name}))
+        .collect();
+    let mut people: Vec<User> = app
+        .engine
+        .store()
+        .users()
+        .await?
+        .into_iter()
+        .filter(|u| {
+            u.active
+                && u.role == UserRole::Consultant
+                && u.teams.iter().any(|t| pv.pathway.roles.contains_key(t))
+        })
+        .collect();
+    people.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+    let mut out = Vec::new();
+    for u in people {
+        let teams = app.pathway_names.teams_of(&app.engine, &u).await?;
+        out.push(json!({"id": u.id, "name": u.display_name, "teams": teams}));
+    }
+    Ok((roles, out))
 }
 
 /// Why the runtime refused a clock change or withdrawal, in Dutch.
@@ -414,6 +576,9 @@ fn clock_refusal(e: &RuntimeError) -> String {
                 .to_owned()
         }
         RuntimeError::CaseClosed { .. } => "Deze casus is al afgesloten.".to_owned(),
+        RuntimeError::InvalidAdHoc { .. } => {
+            "De taak kon niet worden toegevoegd: vul wat, waarom en voor wie in.".to_owned()
+        }
         other => other.to_string(),
     }
 }

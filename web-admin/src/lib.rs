@@ -358,6 +358,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/werkvoorraad", get(screens::tasks::team_work))
         .route("/casussen/{id}/intrekken", post(screens::case::withdraw))
         .route("/casussen/{id}/notitie", post(screens::case::note))
+        .route("/casussen/{id}/taak-toevoegen", post(screens::case::add_task))
         .route(
             "/casussen/{id}/taken/{task}/termijn/{what}",
             post(screens::case::clock),

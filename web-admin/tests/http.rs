@@ -803,6 +803,194 @@ async fn login_is_generic_throttled_and_sets_safe_cookies() {
     );
 }
 
+async fn consultants_add_work_outside_the_pathway(f: Fixture) {
+    let resident = anon_resident(&f.engine).await;
+    let case = f
+        .engine
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &resident,
+            BTreeMap::new(),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .state
+        .id;
+    let anna = f.login("anna").await;
+    let add = format!("/casussen/{case}/taak-toevoegen");
+    let (_, _, html) = f.page(&anna, &format!("/casussen/{case}")).await;
+    assert!(
+        html.contains("Taak toevoegen buiten het traject") && html.contains("piet test (Jobcoach)"),
+        "{html}"
+    );
+    // For nobody, or for a colleague without the role: refused in Dutch, nothing added.
+    let (status, html) = f
+        .post(
+            &anna,
+            &add,
+            &[
+                ("wat", "Schuldhulp regelen"),
+                ("reden", "Beslag op loon"),
+                ("rol", ""),
+                ("collega", ""),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("Kies voor wie de taak is"), "{html}");
+    let (status, html) = f
+        .post(
+            &anna,
+            &add,
+            &[
+                ("wat", "Schuldhulp regelen"),
+                ("reden", "Beslag op loon"),
+                ("rol", "wmo-consulent"),
+                ("collega", "piet"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("piet test heeft de rol Wmo-consulent niet"),
+        "{html}"
+    );
+    let (status, html) = f
+        .post(
+            &anna,
+            &add,
+            &[
+                ("wat", "Schuldhulp regelen"),
+                ("reden", "Beslag op loon"),
+                ("rol", "jobcoach"),
+                ("collega", ""),
+                ("datum", "2020-01-01"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("De datum ligt in het verleden."), "{html}");
+    let before = f.engine.store().load_case(&case).await.unwrap().unwrap();
+    assert!(before.tasks.values().all(|t| t.adhoc.is_none()), "nothing added");
+    // For the jobcoaches: on the case page with its reason, and on the timeline.
+    let (status, _) = f
+        .post(
+            &anna,
+            &add,
+            &[
+                ("wat", "Schuldhulp regelen"),
+                ("reden", "Beslag op loon"),
+                ("rol", "jobcoach"),
+                ("collega", ""),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = f.page(&anna, &format!("/casussen/{case}?melding=taak")).await;
+    assert!(
+        html.contains("De taak is toegevoegd")
+            && html.contains("Buiten het traject toegevoegd. Reden: Beslag op loon")
+            && html.contains("Taak toegevoegd buiten het traject: Schuldhulp regelen (voor Jobcoach)"),
+        "{html}"
+    );
+    // Through the API, for a person: the role is their team on this pathway.
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{case}/tasks"),
+            Some(json!({"title": "Huisarts bellen", "reason": "Belastbaarheid", "assignee": "piet"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let added = body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["adhoc"]["title"] == "Huisarts bellen")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(
+        (added["step"].as_str(), added["assignee"].as_str()),
+        (Some("adhoc"), Some("piet"))
+    );
+    assert_eq!(added["roles"], json!(["jobcoach"]));
+    let task = added["task_id"].as_str().unwrap().to_owned();
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{case}/tasks"),
+            Some(json!({"title": "x", "reason": "y", "role": "bestaat-niet"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request")),
+        "{body}"
+    );
+    // Piet finds it by its title, opens it and says what was done.
+    let (_, list) = f.api("piet", "GET", "/api/v1/tasks", None).await;
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["title"] == "Huisarts bellen"),
+        "{list}"
+    );
+    let piet = f.login("piet").await;
+    let (_, _, html) = f.page(&piet, "/taken").await;
+    assert!(html.contains("Huisarts bellen"), "{html}");
+    let url = format!("/casussen/{case}/taken/{task}");
+    let (status, _, html) = f.page(&piet, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Huisarts bellen")
+            && html.contains("Wat is er gedaan?")
+            && html.contains("Reden: Belastbaarheid"),
+        "{html}"
+    );
+    let (status, _) = f
+        .post(
+            &piet,
+            &format!("{url}/afronden"),
+            &[("toelichting", "Huisarts gebeld")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = f.page(&piet, &url).await;
+    assert!(
+        html.contains("Huisarts gebeld"),
+        "the old link shows what was done: {html}"
+    );
+    let after = f.engine.store().load_case(&case).await.unwrap().unwrap();
+    assert_eq!(
+        after
+            .tasks
+            .values()
+            .filter(|t| t.adhoc.is_none())
+            .map(|t| &t.step)
+            .collect::<Vec<_>>(),
+        before.tasks.values().map(|t| &t.step).collect::<Vec<_>>(),
+        "the drawn work did not move"
+    );
+    // The coordinator sees where practice departs from the drawing.
+    let carla = f.login("carla").await;
+    let (_, _, html) = f.page(&carla, "/trajecten/van-zorg-naar-werk").await;
+    let practice = &html[html.find("id=\"praktijk\"").expect("practice section")..];
+    assert!(
+        practice.contains("Schuldhulp regelen") && practice.contains("Huisarts bellen"),
+        "{practice}"
+    );
+}
+
 /// A pathway whose decision waits on a clock that may be suspended and extended (Awb).
 const CLOCKED: &str = "key: besluit\nname: Besluit\nroles:\n  wmo-consulent: { name: Wmo-consulent }\nsteps:\n  - { id: start, kind: start, next: besluit }\n  - id: besluit\n    kind: task\n    name: Besluit nemen\n    role: wmo-consulent\n    deadline: 8 weken\n    clock: { suspend: true, extend: 6 weken }\n    next: einde\n  - { id: einde, kind: end, outcome: gestopt }\n";
 
@@ -1623,6 +1811,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     api_pathways_and_stalls,
     consultant_screens_work_list_case_page_and_task_form,
     consultants_withdraw_cases_and_move_deadlines_with_a_reason,
+    consultants_add_work_outside_the_pathway,
     manager_coordinator_and_admin_screens,
     authorisation_matrix,
     coordinator_edits_validates_publishes_and_migrates,

@@ -130,6 +130,10 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
             (!p.summary.is_empty()).then(|| p.summary.join(",")),
         )
         .opt(
+            "doorloop:startedBy",
+            (!p.started_by.is_empty()).then(|| p.started_by.join(",")),
+        )
+        .opt(
             "doorloop:visitReminders",
             (!p.defaults.visit_reminders.is_empty()).then(|| {
                 p.defaults

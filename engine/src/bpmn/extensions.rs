@@ -11,7 +11,7 @@
 //! `<doorloop:provision kind status start end until>`; `doorloop:startPathway` on a step
 //! that starts a linked pathway without being a call activity. On the process: `doorloop:key`,
 //! `doorloop:inactivity`, `doorloop:visitReminders` (comma-separated terms), `doorloop:summary`
-//! (comma-separated field names); elements
+//! (comma-separated field names), `doorloop:startedBy` (comma-separated role ids); elements
 //! `<doorloop:role id name organisation>`, `<doorloop:variable …>` (as a field),
 //! `<doorloop:escalation …>` and `<doorloop:message kind subject intro>`.
 
@@ -199,6 +199,9 @@ pub(super) fn apply_process(process: &Node<'_, '_>, pathway: &mut Pathway, probl
     }
     if let Some(fields) = get(process, "summary") {
         pathway.summary = list(fields);
+    }
+    if let Some(roles) = get(process, "startedBy") {
+        pathway.started_by = list(roles);
     }
     if let Some(list_text) = get(process, "visitReminders") {
         pathway.defaults.visit_reminders = list(list_text)

@@ -176,7 +176,8 @@ pub fn migrate(
         splits.insert(split.step.clone(), t.id.clone());
     }
     let mut places = Vec::new();
-    for task in state.tasks.values() {
+    // Ad-hoc work belongs to no step: it stays as it is.
+    for task in state.tasks.values().filter(|t| t.adhoc.is_none()) {
         let f = from.step(&task.step).ok_or_else(|| RuntimeError::UnknownStep {
             step: task.step.clone(),
         })?;
@@ -187,7 +188,12 @@ pub fn migrate(
         })?;
         places.push((task.clone(), f, t));
     }
-    let tasked: Vec<u64> = state.tasks.values().map(|t| t.token).collect();
+    let tasked: Vec<u64> = state
+        .tasks
+        .values()
+        .filter(|t| t.adhoc.is_none())
+        .map(|t| t.token)
+        .collect();
     let mut loose = Vec::new();
     for (id, token) in &state.tokens {
         if !tasked.contains(id) {

@@ -26,9 +26,13 @@ pub use effects::{Effect, Notification, NotificationKind, Recipient, Timer, Time
 pub use forms::parse_field_value;
 pub use migrate::{Migration, StepMapping, TargetProblem, TaskFate, TaskMigration, migrate, propose_mapping};
 pub use state::{
-    CameFrom, CaseState, CaseStatus, ClockChange, DueInfo, Event, EventKind, Link, MIGRATE_COMMAND,
-    NOTE_KINDS, NOTE_MAX, RungChange, SplitState, Stall, TIMER_COMMAND, Task, Token, Visit, visit_timer_keys,
+    ADHOC_STEP, ADHOC_TITLE_MAX, AdHoc, CameFrom, CaseState, CaseStatus, ClockChange, DueInfo, Event,
+    EventKind, Link, MIGRATE_COMMAND, NOTE_KINDS, NOTE_MAX, RungChange, SplitState, Stall, TIMER_COMMAND,
+    Task, Token, Visit, visit_timer_keys,
 };
+
+/// The one field an ad-hoc task's completion may carry: what was done.
+pub const ADHOC_NOTE: &str = "toelichting";
 
 /// Most automatic moves one command may make before the runtime stops a runaway loop.
 pub const STEP_LIMIT: usize = 10_000;
@@ -89,6 +93,17 @@ pub enum Action {
         kind: String,
         text: String,
     },
+    /// Add work outside the drawn pathway ("doe wat nodig is") for a role, and optionally
+    /// a person, with a reason and an optional date it should be done by.
+    AddTask {
+        title: String,
+        reason: String,
+        role: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assignee: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<chrono::NaiveDate>,
+    },
     /// Stop a task's clock (opschorten), where the step allows it.
     SuspendClock {
         task: TaskRef,
@@ -126,6 +141,7 @@ impl Action {
             Action::Reassign { .. } => "reassign",
             Action::Withdraw { .. } => "withdraw",
             Action::RecordNote { .. } => "record_note",
+            Action::AddTask { .. } => "add_task",
             Action::SuspendClock { .. } => "suspend_clock",
             Action::ResumeClock { .. } => "resume_clock",
             Action::ExtendDeadline { .. } => "extend_deadline",
@@ -221,6 +237,8 @@ pub enum RuntimeError {
     BadTerm(String),
     #[error("note: {why}")]
     InvalidNote { why: String },
+    #[error("ad-hoc task: {why}")]
+    InvalidAdHoc { why: String },
     #[error("case {case} already runs on version {version}")]
     AlreadyOnVersion { case: String, version: u32 },
     #[error("step `{step}` holds work but is not mapped to a step of version {version}")]
@@ -462,6 +480,13 @@ impl<'a> Run<'a> {
                 self.emit(EventKind::NoteRecorded { kind, text });
                 Ok(())
             }
+            Action::AddTask {
+                title,
+                reason,
+                role,
+                assignee,
+                due,
+            } => self.add_task(title, reason, role, assignee, due),
             Action::SuspendClock { task, reason } => self.change_clock(&task, ClockOp::Suspend, &reason),
             Action::ResumeClock { task, reason } => self.change_clock(&task, ClockOp::Resume, &reason),
             Action::ExtendDeadline { task, term, reason } => {
@@ -533,6 +558,16 @@ impl<'a> Run<'a> {
 
     fn change_clock(&mut self, r: &TaskRef, op: ClockOp, reason: &str) -> Result<()> {
         let task = self.resolve(r)?;
+        if task.adhoc.is_some() {
+            // Its date is the one chosen when it was added; there is no legal clock to stop.
+            return Err(RuntimeError::ClockNotAllowed {
+                step: task.step.clone(),
+                what: match op {
+                    ClockOp::Suspend | ClockOp::Resume => "suspended".into(),
+                    ClockOp::Extend(_) => "extended".into(),
+                },
+            });
+        }
         let step = self.step(&task.step)?;
         let rules = step.clock.clone().unwrap_or_default();
         let mut due = task.due.clone().ok_or_else(|| RuntimeError::NoDeadline {
@@ -864,6 +899,9 @@ impl<'a> Run<'a> {
 
     fn complete(&mut self, r: &TaskRef, data: BTreeMap<String, Value>, visit_outcome: bool) -> Result<()> {
         let task = self.resolve(r)?;
+        if task.adhoc.is_some() {
+            return self.complete_adhoc(&task, data, visit_outcome);
+        }
         let step = self.step(&task.step)?;
         let is_visit = step.kind == StepKind::JointVisit;
         if is_visit && !visit_outcome {
@@ -909,6 +947,141 @@ impl<'a> Run<'a> {
         }
         self.move_on(task.token, step)?;
         self.run_tokens(VecDeque::from([task.token]))
+    }
+
+    /// Adds an ad-hoc task: checked, opened for `role` (and handed to `assignee`), with the
+    /// step the case stands at recorded for the practice-versus-drawing figures.
+    fn add_task(
+        &mut self,
+        title: String,
+        reason: String,
+        role: String,
+        assignee: Option<String>,
+        due: Option<chrono::NaiveDate>,
+    ) -> Result<()> {
+        let bad = |why: String| Err(RuntimeError::InvalidAdHoc { why });
+        let title = title.trim().to_owned();
+        let reason = reason.trim().to_owned();
+        if title.is_empty() || title.chars().count() > ADHOC_TITLE_MAX {
+            return bad(format!("the title must have 1 to {ADHOC_TITLE_MAX} characters"));
+        }
+        if reason.is_empty() || reason.chars().count() > NOTE_MAX {
+            return bad(format!("the reason must have 1 to {NOTE_MAX} characters"));
+        }
+        if !self.pv.pathway.roles.contains_key(&role) {
+            return bad(format!("`{role}` is not a role of this pathway"));
+        }
+        let due = match due {
+            Some(d) if d < self.now.with_timezone(&chrono_tz::Europe::Amsterdam).date_naive() => {
+                return bad(format!("the date {d} lies in the past"));
+            }
+            Some(d) => {
+                let at = crate::time::calendar::end_of_day(d);
+                Some(DueInfo {
+                    at,
+                    original_at: at,
+                    term: "datum".into(),
+                    base: self.now,
+                    atw: false,
+                    explanation: vec![format!(
+                        "Gekozen bij het toevoegen van de taak: {}",
+                        crate::text::dutch::day(d)
+                    )],
+                    changes: Vec::new(),
+                    suspended_since: None,
+                    revision: 0,
+                })
+            }
+            None => None,
+        };
+        let at_step = self
+            .state
+            .tasks
+            .values()
+            .filter(|t| t.adhoc.is_none())
+            .min_by_key(|t| (t.opened_at, t.id.clone()))
+            .map(|t| t.step.clone());
+        let id = format!("t{}", self.alloc());
+        self.emit(EventKind::TaskOpened {
+            task: Task {
+                id: id.clone(),
+                step: ADHOC_STEP.into(),
+                // Ad-hoc work holds no token: it does not move the case.
+                token: 0,
+                roles: vec![role.clone()],
+                assignee: None,
+                opened_at: self.now,
+                due,
+                visit: None,
+                timers: Vec::new(),
+                adhoc: Some(Box::new(AdHoc {
+                    title,
+                    reason,
+                    at_step,
+                })),
+            },
+        });
+        match assignee {
+            Some(user) => self.dispatch(Action::Reassign {
+                task: TaskRef(id),
+                to: Some(user),
+            })?,
+            None => self.effects.push(Effect::Notify(Notification {
+                key: format!("task-opened:{}:{}:{}", self.state.id, id, role),
+                case_id: self.case_id(),
+                task: Some(id.clone()),
+                kind: NotificationKind::TaskOpened,
+                to: Recipient::Role(role),
+                at: self.now,
+                visit: None,
+            })),
+        }
+        Ok(())
+    }
+
+    /// Finishes an ad-hoc task: only an optional `toelichting` (what was done) is recorded;
+    /// the case does not move.
+    fn complete_adhoc(
+        &mut self,
+        task: &Task,
+        data: BTreeMap<String, Value>,
+        visit_outcome: bool,
+    ) -> Result<()> {
+        if visit_outcome {
+            return Err(RuntimeError::NotAJointVisit {
+                task: task.id.clone(),
+                step: task.step.clone(),
+            });
+        }
+        if let Some(field) = data.keys().find(|k| k.as_str() != ADHOC_NOTE) {
+            return Err(RuntimeError::UnknownField {
+                step: task.step.clone(),
+                field: field.clone(),
+            });
+        }
+        let data: BTreeMap<String, Value> = data
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(t) if t.trim().is_empty() => None,
+                Value::String(t) if t.chars().count() <= NOTE_MAX => {
+                    Some(Ok((k, Value::String(t.trim().into()))))
+                }
+                Value::Null => None,
+                _ => Some(Err(RuntimeError::FieldType {
+                    field: k,
+                    expected: format!("text of at most {NOTE_MAX} characters"),
+                    got: "something else".into(),
+                })),
+            })
+            .collect::<Result<_>>()?;
+        self.emit(EventKind::TaskCompleted {
+            task: task.id.clone(),
+            step: task.step.clone(),
+            data,
+        });
+        self.cancel_timers(task);
+        self.clear_task_stall(task);
+        Ok(())
     }
 
     fn plan_visit(
@@ -1362,6 +1535,7 @@ impl<'a> Run<'a> {
             due,
             visit: None,
             timers: Vec::new(),
+            adhoc: None,
         };
         let mut timers = Vec::new();
         if let Some(due) = &task.due {

@@ -73,6 +73,55 @@ pub struct Task {
     /// Keys of the timers this task owns; cancelled when it closes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<String>,
+    /// Set on work added outside the drawn pathway ("doe wat nodig is"); its `step` is
+    /// [`ADHOC_STEP`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adhoc: Option<Box<AdHoc>>,
+}
+
+/// The step name of every ad-hoc task: it belongs to no step of the drawing.
+pub const ADHOC_STEP: &str = "adhoc";
+
+/// Longest title of an ad-hoc task, in characters.
+pub const ADHOC_TITLE_MAX: usize = 200;
+
+/// Work added by a person outside the drawn pathway, and where the case stood then: what
+/// coordinators compare with the drawing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdHoc {
+    pub title: String,
+    pub reason: String,
+    /// The step of the case's oldest open drawn task when the work was added, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_step: Option<String>,
+}
+
+impl AdHoc {
+    /// The step an ad-hoc task's form follows: named by its title, described by its reason,
+    /// for `roles`, with one optional text field for what was done ([`super::ADHOC_NOTE`]).
+    pub fn step(&self, roles: &[String]) -> Option<crate::pathway::model::Step> {
+        serde_json::from_value(serde_json::json!({
+            "id": ADHOC_STEP,
+            "kind": "task",
+            "name": self.title,
+            "description": format!("Toegevoegd buiten het traject. Reden: {}", self.reason),
+            "roles": roles,
+            "fields": [{"name": super::ADHOC_NOTE, "type": "text", "label": "Wat is er gedaan?"}],
+        }))
+        .ok()
+    }
+}
+
+impl Task {
+    /// What people read for this task: an ad-hoc task's title, else the step's name.
+    pub fn title<'a>(&'a self, pv: &'a crate::pathway::model::PathwayVersion) -> &'a str {
+        match &self.adhoc {
+            Some(a) => &a.title,
+            None => pv
+                .step(&self.step)
+                .map_or(self.step.as_str(), |s| s.display_name()),
+        }
+    }
 }
 
 /// A computed due date with its reasoning: base date, rule, and every suspension and

@@ -287,6 +287,128 @@ fn notes_go_on_the_timeline_and_bring_their_author_onto_the_team() {
 }
 
 #[test]
+fn ad_hoc_work_is_added_beside_the_drawing_and_does_not_move_the_case() {
+    let pv = pathway("van-zorg-naar-werk");
+    let s = start(&pv);
+    let drawn = open_steps(&s);
+    let add = |title: &str, reason: &str, role: &str, due| {
+        Command::new(
+            "anna",
+            Action::AddTask {
+                title: title.into(),
+                reason: reason.into(),
+                role: role.into(),
+                assignee: Some("piet".into()),
+                due,
+            },
+        )
+    };
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let out = apply(
+        &pv,
+        &s,
+        add(
+            " Schuldhulp regelen ",
+            "Beslagleggingen op loon",
+            "klantmanager",
+            Some(day),
+        ),
+        t0(),
+    )
+    .unwrap();
+    let task = out
+        .state
+        .tasks
+        .values()
+        .find(|t| t.adhoc.is_some())
+        .unwrap()
+        .clone();
+    let a = task.adhoc.clone().unwrap();
+    assert_eq!(
+        (a.title.as_str(), a.reason.as_str(), a.at_step.as_deref()),
+        (
+            "Schuldhulp regelen",
+            "Beslagleggingen op loon",
+            drawn.first().map(String::as_str)
+        )
+    );
+    assert_eq!(
+        (task.step.as_str(), task.roles.clone(), task.assignee.as_deref()),
+        (ADHOC_STEP, vec!["klantmanager".to_owned()], Some("piet"))
+    );
+    assert_eq!(task.title(&pv), "Schuldhulp regelen");
+    assert_eq!(
+        task.due.as_ref().unwrap().at,
+        crate::time::calendar::end_of_day(day)
+    );
+    assert!(
+        out.state.team.contains(&"piet".to_owned()),
+        "the person it is for joins the team"
+    );
+    assert_eq!(
+        CaseState::replay("c1", s_events(&pv).iter().chain(&out.events)).tasks,
+        out.state.tasks
+    );
+    // Finishing it records what was done; the drawn work is where it was.
+    let done = apply(
+        &pv,
+        &out.state,
+        Command::new(
+            "piet",
+            Action::CompleteTask {
+                task: TaskRef(task.id.clone()),
+                data: data(json!({"toelichting": "Aangemeld bij de schuldhulp"})),
+            },
+        ),
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(open_steps(&done.state), drawn);
+    assert!(done.events.iter().any(|e| matches!(&e.kind,
+        EventKind::TaskCompleted { step, data, .. } if step == ADHOC_STEP && data["toelichting"] == "Aangemeld bij de schuldhulp")));
+    // Its date is its own: no legal clock to stop; unknown fields are refused.
+    let refused = |action| apply(&pv, &out.state, Command::new("piet", action), t0());
+    assert!(matches!(
+        refused(Action::SuspendClock {
+            task: TaskRef(task.id.clone()),
+            reason: "x".into()
+        }),
+        Err(RuntimeError::ClockNotAllowed { .. })
+    ));
+    assert!(matches!(
+        refused(Action::CompleteTask {
+            task: TaskRef(task.id.clone()),
+            data: data(json!({"uitkering": "wia"}))
+        }),
+        Err(RuntimeError::UnknownField { .. })
+    ));
+    for (title, reason, role, due) in [
+        ("", "reden", "klantmanager", None),
+        ("titel", "  ", "klantmanager", None),
+        ("titel", "reden", "bestaat-niet", None),
+        (
+            "titel",
+            "reden",
+            "klantmanager",
+            Some(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()),
+        ),
+    ] {
+        assert!(
+            matches!(
+                apply(&pv, &s, add(title, reason, role, due), t0()),
+                Err(RuntimeError::InvalidAdHoc { .. })
+            ),
+            "{title}/{reason}/{role}/{due:?}"
+        );
+    }
+}
+
+/// The events that started case `c1` in [`start`].
+fn s_events(pv: &PathwayVersion) -> Vec<Event> {
+    start_with(pv, json!({})).events
+}
+
+#[test]
 fn commands_on_an_ended_or_withdrawn_case_are_refused() {
     let pv = pathway("van-zorg-naar-werk");
     let s = start(&pv);

@@ -128,6 +128,31 @@ pub struct TaskRow {
     pub pathway_version: u32,
     /// Reason code of an open stall on this task or on its case.
     pub stall_reason: Option<String>,
+    /// The title of ad-hoc work (step [`crate::runtime::ADHOC_STEP`]); `None` for drawn steps.
+    pub title: Option<String>,
+}
+
+/// Ad-hoc tasks with one title added while cases stood at one step.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AdHocCount {
+    /// The step of the oldest open drawn task then; `None`: the case had none open.
+    pub at_step: Option<String>,
+    pub title: String,
+    pub count: i64,
+    /// On how many cases.
+    pub cases: i64,
+}
+
+impl TaskRow {
+    /// What people read for this task: an ad-hoc task's title, else its step's name.
+    pub fn title_in(&self, pv: &crate::pathway::model::PathwayVersion) -> String {
+        match &self.title {
+            Some(t) => t.clone(),
+            None => pv
+                .step(&self.step)
+                .map_or_else(|| self.step.clone(), |s| s.display_name().to_owned()),
+        }
+    }
 }
 
 /// Which open tasks to list.
@@ -231,6 +256,10 @@ pub trait Store:
 
     /// Open stall flags.
     async fn open_stalls(&self) -> Result<Vec<StallRow>>;
+
+    /// Ad-hoc work added on a pathway (all versions), by the step the case stood at and
+    /// the work's title: where practice departs from the drawing.
+    async fn adhoc_practice(&self, pathway_key: &str) -> Result<Vec<AdHocCount>>;
 
     /// The latest recorded run of a schedule.
     async fn last_schedule_run(&self, name: &str) -> Result<Option<DateTime<Utc>>>;
@@ -427,6 +456,27 @@ macro_rules! store_impl {
                 .fetch_all(&self.readers)
                 .await?;
                 Ok(rows.into_iter().map(|s| s.round() as i64).collect())
+            }
+
+            async fn adhoc_practice(&self, pathway_key: &str) -> Result<Vec<super::AdHocCount>> {
+                let rows = sqlx::query(
+                    "SELECT at_step, title, COUNT(*), COUNT(DISTINCT case_id) FROM tasks
+                     WHERE pathway_key = $1 AND step = 'adhoc'
+                     GROUP BY at_step, title ORDER BY COUNT(*) DESC, title",
+                )
+                .bind(pathway_key)
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(super::AdHocCount {
+                            at_step: r.try_get(0)?,
+                            title: r.try_get::<Option<String>, _>(1)?.unwrap_or_default(),
+                            count: r.try_get(2)?,
+                            cases: r.try_get(3)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn open_stalls(&self) -> Result<Vec<StallRow>> {

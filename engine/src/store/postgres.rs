@@ -66,11 +66,11 @@ WITH w AS (
     WHERE e.cmd IN (SELECT cmd FROM ok)
 ), tk AS (
     INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at,
-                       pathway_key, pathway_version)
-    SELECT case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at, pk, pv
+                       pathway_key, pathway_version, title, at_step)
+    SELECT case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at, pk, pv, title, at_step
     FROM jsonb_to_recordset($5::jsonb) AS t(
         case_id text, cmd text, task_id text, step text, role text, roles jsonb, assignee text, status text,
-        opened_at timestamptz, due_at timestamptz, closed_at timestamptz, pk text, pv int)
+        opened_at timestamptz, due_at timestamptz, closed_at timestamptz, pk text, pv int, title text, at_step text)
     WHERE t.cmd IN (SELECT cmd FROM ok)
     ON CONFLICT (case_id, task_id) DO UPDATE SET
         step = excluded.step, role = excluded.role, roles = excluded.roles,
@@ -171,7 +171,8 @@ const TASK_COLUMNS: &str =
     "SELECT t.case_id, t.task_id, t.step, t.role, t.roles::text, t.assignee, t.opened_at,
         t.due_at, c.pathway_key, c.pathway_version,
         (SELECT s.reason FROM stalls s WHERE s.case_id = t.case_id AND s.cleared_at IS NULL
-           AND (s.key = 'task:' || t.task_id OR s.key = 'inactive') ORDER BY s.key DESC LIMIT 1) AS stall_reason
+           AND (s.key = 'task:' || t.task_id OR s.key = 'inactive') ORDER BY s.key DESC LIMIT 1) AS stall_reason,
+        t.title
      FROM tasks t JOIN cases c ON c.id = t.case_id";
 
 fn task_row(r: &PgRow) -> Result<TaskRow> {
@@ -187,6 +188,7 @@ fn task_row(r: &PgRow) -> Result<TaskRow> {
         pathway_key: r.try_get(8)?,
         pathway_version: u32::try_from(r.try_get::<i32, _>(9)?).map_err(|e| corrupt("pathway version", e))?,
         stall_reason: r.try_get(10)?,
+        title: r.try_get(11)?,
     })
 }
 

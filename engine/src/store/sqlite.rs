@@ -64,9 +64,9 @@ INSERT INTO events (case_id, first_seq, event_count, at, actor, command, payload
     WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd');
 WITH r AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?))
 INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at,
-                   pathway_key, pathway_version)
+                   pathway_key, pathway_version, title, at_step)
     SELECT v->>'case_id', v->>'task_id', v->>'step', v->>'role', v->'roles', v->>'assignee', v->>'status',
-           v->>'opened_at', v->>'due_at', v->>'closed_at', v->>'pk', v->>'pv'
+           v->>'opened_at', v->>'due_at', v->>'closed_at', v->>'pk', v->>'pv', v->>'title', v->>'at_step'
     FROM r
     WHERE EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'case_id' AND c.last_command = v->>'cmd')
     ON CONFLICT (case_id, task_id) DO UPDATE SET
@@ -166,7 +166,8 @@ const TASK_COLUMNS: &str =
     "SELECT t.case_id, t.task_id, t.step, t.role, t.roles, t.assignee, t.opened_at, t.due_at,
         c.pathway_key, c.pathway_version,
         (SELECT s.reason FROM stalls s WHERE s.case_id = t.case_id AND s.cleared_at IS NULL
-           AND (s.key = 'task:' || t.task_id OR s.key = 'inactive') ORDER BY s.key DESC LIMIT 1) AS stall_reason
+           AND (s.key = 'task:' || t.task_id OR s.key = 'inactive') ORDER BY s.key DESC LIMIT 1) AS stall_reason,
+        t.title
      FROM tasks t JOIN cases c INDEXED BY cases_pathway_of ON c.id = t.case_id";
 
 fn task_row(r: &SqliteRow) -> Result<TaskRow> {
@@ -183,6 +184,7 @@ fn task_row(r: &SqliteRow) -> Result<TaskRow> {
         pathway_key: r.try_get(8)?,
         pathway_version: u32::try_from(r.try_get::<i64, _>(9)?).map_err(|e| corrupt("pathway version", e))?,
         stall_reason: r.try_get(10)?,
+        title: r.try_get(11)?,
     })
 }
 
@@ -479,7 +481,7 @@ async fn work_list(store: &SqliteStore, filter: &WorkFilter) -> Result<Vec<TaskR
     // SQLite's work here; the page travels as one JSON array instead.
     let sql = format!(
         "SELECT json_group_array(json_array(case_id, task_id, step, role, json(roles), assignee, opened_at,
-                                            due_at, pathway_key, pathway_version, stall_reason))
+                                            due_at, pathway_key, pathway_version, stall_reason, title))
          FROM ({})",
         parts.join(" UNION ALL ")
     );
@@ -514,11 +516,24 @@ async fn work_list(store: &SqliteStore, filter: &WorkFilter) -> Result<Vec<TaskR
         String,
         u32,
         Option<String>,
+        Option<String>,
     );
     let packed: Vec<Packed> = serde_json::from_str(&json).map_err(|e| corrupt("work list", e))?;
     let mut rows = Vec::with_capacity(packed.len());
-    for (case_id, task_id, step, role, roles, assignee, opened, due, pathway_key, pathway_version, stall) in
-        packed
+    for (
+        case_id,
+        task_id,
+        step,
+        role,
+        roles,
+        assignee,
+        opened,
+        due,
+        pathway_key,
+        pathway_version,
+        stall,
+        title,
+    ) in packed
     {
         rows.push(TaskRow {
             case_id,
@@ -532,6 +547,7 @@ async fn work_list(store: &SqliteStore, filter: &WorkFilter) -> Result<Vec<TaskR
             pathway_key,
             pathway_version,
             stall_reason: stall,
+            title,
         });
     }
     Ok(super::page_of_work(rows, filter))

@@ -408,6 +408,18 @@ pub struct CaseTask {
     /// The reasoning behind the deadline (Dutch).
     due_explanation: Vec<String>,
     visit_at: Option<DateTime<Utc>>,
+    /// Set on work added outside the drawn pathway (`step` is then `adhoc`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adhoc: Option<AdHocOut>,
+}
+
+/// Work added outside the drawn pathway.
+#[derive(Serialize, ToSchema)]
+pub struct AdHocOut {
+    title: String,
+    reason: String,
+    /// The step the case stood at when it was added.
+    at_step: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -431,6 +443,9 @@ pub struct TaskOut {
     pathway_key: String,
     pathway_version: u32,
     stall_reason: Option<String>,
+    /// The title of work added outside the drawn pathway (`step` is then `adhoc`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
     /// `on_track`, `at_risk` (a typical slow case of this step would finish after the
     /// deadline) or `overdue`; absent without a deadline.
     risk: Option<String>,
@@ -443,6 +458,7 @@ impl From<TaskRow> for TaskOut {
             case_id: r.case_id,
             task_id: r.task_id,
             step: r.step,
+            title: r.title,
             roles: r.roles,
             assignee: r.assignee,
             opened_at: r.opened_at,
@@ -585,6 +601,11 @@ fn case_detail(state: &CaseState) -> CaseDetail {
                 due_at: t.due.as_ref().map(|d| d.at),
                 due_explanation: t.due.as_ref().map(|d| d.explanation.clone()).unwrap_or_default(),
                 visit_at: t.visit.as_ref().map(|v| v.at),
+                adhoc: t.adhoc.as_ref().map(|a| AdHocOut {
+                    title: a.title.clone(),
+                    reason: a.reason.clone(),
+                    at_step: a.at_step.clone(),
+                }),
             })
             .collect(),
         stalls: state
@@ -808,6 +829,52 @@ pub async fn note(
     };
     let outcome = crate::cases::act(&app, &user, &case, act).await?;
     Ok(Json(case_detail(&outcome.state)))
+}
+
+/// Work added outside the drawn pathway ("doe wat nodig is").
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdHocIn {
+    /// What must be done: 1 to 200 characters.
+    title: String,
+    /// Why: at most 500 characters.
+    reason: String,
+    /// A role of the case's pathway; may be left out when `assignee` is given (the
+    /// colleague's team on this pathway is used).
+    #[serde(default)]
+    role: Option<String>,
+    /// A colleague's login: an active consultant holding `role`.
+    #[serde(default)]
+    assignee: Option<String>,
+    /// The day it should be done by (not in the past).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date)]
+    due: Option<chrono::NaiveDate>,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/tasks", tag = "tasks",
+    params(("id" = String, Path)), request_body = AdHocIn,
+    responses((status = 201, description = "The case, with the new task open (step `adhoc`)", body = CaseDetail),
+              (status = 400, description = "No title or reason, an unknown role, a colleague without that role, a date in the past, or the case has ended", body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, description = "A body that is not an ad-hoc task; `field` names what is wrong", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn add_task(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AdHocIn>,
+) -> ApiResult<(StatusCode, Json<CaseDetail>)> {
+    let case = crate::cases::load(&app, &user, &id).await?;
+    let act = CaseAct::AddTask {
+        title: body.title,
+        reason: body.reason,
+        role: body.role,
+        assignee: body.assignee,
+        due: body.due,
+    };
+    let outcome = crate::cases::act(&app, &user, &case, act).await?;
+    Ok((StatusCode::CREATED, Json(case_detail(&outcome.state))))
 }
 
 /// Whom a task goes to.
@@ -1073,10 +1140,10 @@ fn status_description(status: &str) -> String {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
-    paths(list_cases, get_case, start_case, withdraw, note, list_tasks, claim, release, hand_over, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
+    paths(list_cases, get_case, start_case, withdraw, note, add_task, list_tasks, claim, release, hand_over, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
           residents::find, residents::create, residents::get, residents::update, residents::bsn, residents::record_provision,
           residents::reactivate),
-    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension, NoteIn, HandOver,
+    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension, NoteIn, AdHocIn, AdHocOut, HandOver,
                         PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
                         residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
@@ -1105,6 +1172,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/cases/{id}", routing::get(get_case))
         .route("/api/v1/cases/{id}/withdraw", routing::post(withdraw))
         .route("/api/v1/cases/{id}/notes", routing::post(note))
+        .route("/api/v1/cases/{id}/tasks", routing::post(add_task))
         .route(
             "/api/v1/cases/{id}/tasks/{task}/hand-over",
             routing::post(hand_over),

@@ -1,7 +1,7 @@
 //! The case page (where the case is, its open work, ladder, team and timeline), the case list and the pathway graph.
 
 use crate::error::PageQuery;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -64,7 +64,23 @@ impl Names {
     }
 }
 
-fn event_text(kind: &EventKind, pv: &PathwayVersion, names: &Names) -> Option<String> {
+/// Titles of a case's ad-hoc tasks by task id, from its history.
+fn adhoc_titles(events: &[doorloop_engine::store::StoredEvent]) -> HashMap<String, String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.event.kind {
+            EventKind::TaskOpened { task } => task.adhoc.as_ref().map(|a| (task.id.clone(), a.title.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn event_text(
+    kind: &EventKind,
+    pv: &PathwayVersion,
+    names: &Names,
+    adhoc: &HashMap<String, String>,
+) -> Option<String> {
     let step = |id: &str| {
         pv.step(id)
             .map(|s| s.display_name().to_owned())
@@ -72,7 +88,27 @@ fn event_text(kind: &EventKind, pv: &PathwayVersion, names: &Names) -> Option<St
     };
     Some(match kind {
         EventKind::CaseStarted { pathway_version, .. } => format!("Casus gestart (versie {pathway_version})"),
-        EventKind::TaskOpened { task } => format!("Taak geopend: {}", step(&task.step)),
+        EventKind::TaskOpened { task } => match &task.adhoc {
+            Some(a) => format!(
+                "Taak toegevoegd buiten het traject: {} (voor {}). Reden: {}",
+                a.title,
+                role_labels(pv, &task.roles),
+                a.reason
+            ),
+            None => format!("Taak geopend: {}", step(&task.step)),
+        },
+        EventKind::TaskCompleted { task, data, .. } if adhoc.contains_key(task) => {
+            match data
+                .get(doorloop_engine::runtime::ADHOC_NOTE)
+                .and_then(Value::as_str)
+            {
+                Some(note) => format!("Afgerond: {}. {note}", adhoc[task]),
+                None => format!("Afgerond: {}", adhoc[task]),
+            }
+        }
+        EventKind::TaskClosed { task, .. } if adhoc.contains_key(task) => {
+            format!("Gesloten: {}", adhoc[task])
+        }
         EventKind::TaskAssigned { user: Some(u), .. } => format!("Taak toegewezen aan {}", names.person(u)),
         EventKind::TaskAssigned { user: None, .. } => "Taak vrijgegeven".to_owned(),
         EventKind::VisitPlanned { visit, .. } => {
@@ -216,6 +252,7 @@ fn current_steps(state: &CaseState) -> BTreeSet<String> {
     state
         .tasks
         .values()
+        .filter(|t| t.adhoc.is_none())
         .map(|t| t.step.clone())
         .chain(state.tokens.values().map(|t| t.step.clone()))
         .collect()
@@ -244,7 +281,8 @@ pub async fn case_page(
         let (due_class, due_text) = due_state(t.due.as_ref().map(|d| d.at), now);
         tasks.push(json!({
             "id": t.id,
-            "step_name": step.map(|s| s.display_name()).unwrap_or(&t.step),
+            "step_name": t.title(&pv),
+            "adhoc": t.adhoc.as_ref().map(|a| &a.reason),
             "roles": role_labels(&pv, &t.roles),
             "assignee": match &t.assignee {
                 Some(a) => Some(app.users.name(app.engine.store().as_ref(), a).await?),
@@ -260,11 +298,12 @@ pub async fn case_page(
     }
     let events = app.engine.store().events(&id).await?;
     let names = Names::of(&app, &events).await?;
+    let adhoc = adhoc_titles(&events);
     let timeline: Vec<Value> = events
         .iter()
         .rev()
         .filter_map(|e| {
-            event_text(&e.event.kind, &pv, &names).map(
+            event_text(&e.event.kind, &pv, &names, &adhoc).map(
                 |what| json!({"at": date_time(e.event.at), "what": what, "actor": names.person(&e.event.actor)}),
             )
         })
@@ -381,10 +420,15 @@ pub async fn case_page(
         "may_withdraw".into(),
         json!(acts && state.status == doorloop_engine::runtime::CaseStatus::Active),
     );
+    if acts && state.status == doorloop_engine::runtime::CaseStatus::Active {
+        let (roles, people) = cases::adhoc_choices(&app, &pv).await?;
+        data.insert("adhoc".into(), json!({"roles": roles, "people": people}));
+    }
     if let Some(text) = match q.melding.as_deref() {
         Some("ingetrokken") => Some("De casus is ingetrokken."),
         Some("termijn") => Some("De termijn is aangepast; zie ‘Waarom deze termijn?’."),
         Some("notitie") => Some("De notitie staat op de tijdlijn."),
+        Some("taak") => Some("De taak is toegevoegd; hij staat bij de open taken."),
         _ => None,
     } {
         data.insert("flash".into(), json!(text));
@@ -551,6 +595,27 @@ fn note_label(kind: &str) -> &'static str {
 }
 
 /// Records a note or a contact (gespreksverslag, telefoon, e-mail) on the timeline.
+/// Adds work outside the drawn pathway ("Taak toevoegen").
+pub async fn add_task(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -> WebResult<Redirect> {
+    let case = cases::load(&app, &form.viewer.user, &id).await?;
+    let due = match posted(&form, "datum").trim() {
+        "" => None,
+        d => Some(
+            d.parse::<chrono::NaiveDate>()
+                .map_err(|_| WebError::BadRequest("Vul de datum in als dag-maand-jaar.".into()))?,
+        ),
+    };
+    let act = CaseAct::AddTask {
+        title: posted(&form, "wat"),
+        reason: posted(&form, "reden"),
+        role: Some(posted(&form, "rol")),
+        assignee: Some(posted(&form, "collega")),
+        due,
+    };
+    cases::act(&app, &form.viewer.user, &case, act).await?;
+    Ok(Redirect::to(&format!("/casussen/{id}?melding=taak#open-taken")))
+}
+
 pub async fn note(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -> WebResult<Redirect> {
     let case = cases::load(&app, &form.viewer.user, &id).await?;
     let act = CaseAct::Note {

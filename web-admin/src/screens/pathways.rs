@@ -142,6 +142,10 @@ pub async fn show(
     );
     data.insert("draft".into(), json!(store.draft(&key).await?.is_some()));
     data.insert(
+        "practice".into(),
+        practice_json(&live, &store.adhoc_practice(&key).await?),
+    );
+    data.insert(
         "is_coordinator".into(),
         json!(viewer.user.role == UserRole::Coordinator),
     );
@@ -153,6 +157,53 @@ pub async fn show(
         data.insert("flash".into(), json!(format!("{n} casus(sen) overgezet.")));
     }
     Ok(page(StatusCode::OK, "pathway", Value::Object(data)))
+}
+
+/// Where practice departs from the drawing: ad-hoc work per step the cases stood at, most
+/// first, with what was added most often there.
+fn practice_json(
+    pv: &doorloop_engine::pathway::model::PathwayVersion,
+    rows: &[doorloop_engine::store::AdHocCount],
+) -> Value {
+    /// (step the cases stood at, ad-hoc tasks there, (title, count) most first).
+    type AtStep<'a> = (Option<&'a str>, i64, Vec<(&'a str, i64)>);
+    let mut by_step: Vec<AtStep> = Vec::new();
+    for r in rows {
+        let at = r.at_step.as_deref();
+        match by_step.iter_mut().find(|(s, _, _)| *s == at) {
+            Some((_, n, titles)) => {
+                *n += r.count;
+                titles.push((&r.title, r.count));
+            }
+            None => by_step.push((at, r.count, vec![(&r.title, r.count)])),
+        }
+    }
+    by_step.sort_by_key(|b| std::cmp::Reverse(b.1));
+    Value::Array(
+        by_step
+            .into_iter()
+            .map(|(step, count, titles)| {
+                let name = match step {
+                    Some(id) => pv
+                        .step(id)
+                        .map_or_else(|| id.to_owned(), |s| s.display_name().to_owned()),
+                    None => "(geen open stap)".to_owned(),
+                };
+                let work: Vec<String> = titles
+                    .iter()
+                    .take(5)
+                    .map(|(t, n)| {
+                        if *n > 1 {
+                            format!("{t} ({n}×)")
+                        } else {
+                            (*t).to_owned()
+                        }
+                    })
+                    .collect();
+                json!({"step": name, "count": count, "work": work.join(" · ")})
+            })
+            .collect(),
+    )
 }
 
 #[derive(Deserialize)]

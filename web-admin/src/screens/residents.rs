@@ -287,15 +287,7 @@ async fn render(
             .engine
             .pathway(&state.pathway_key, Some(state.pathway_version))
             .await?;
-        let steps: Vec<String> = state
-            .tasks
-            .values()
-            .map(|t| {
-                pv.step(&t.step)
-                    .map(|s| s.display_name().to_owned())
-                    .unwrap_or_else(|| t.step.clone())
-            })
-            .collect();
+        let steps: Vec<String> = state.tasks.values().map(|t| t.title(&pv).to_owned()).collect();
         cases.push(json!({
             "id": state.id,
             "pathway": pv.pathway.name,
@@ -342,8 +334,7 @@ async fn render(
         let pv = app.engine.pathway(w.pathway_key, None).await.ok();
         let step = pv
             .as_ref()
-            .and_then(|pv| pv.step(&w.task.step))
-            .map(|s| s.display_name().to_owned())
+            .map(|pv| w.task.title(pv).to_owned())
             .unwrap_or_else(|| w.task.step.clone());
         let (due_class, due_text) = due_state(w.task.due.as_ref().map(|d| d.at), now);
         let assignee = match &w.task.assignee {

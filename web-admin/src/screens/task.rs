@@ -246,16 +246,12 @@ pub async fn task_page(
         ),
     };
     app.access_log.record(&viewer.user, &id, "taakformulier").await?;
-    let step_id = task.map_or_else(
-        || done.as_ref().map(|d| d.step.clone()).unwrap_or_default(),
-        |t| t.step.clone(),
-    );
-    let step = pv.step(&step_id).ok_or(WebError::NotFound)?;
+    let step = crate::cases::step_of(&pv, task, done.as_ref())?;
     let form = TaskForm {
         state: &state,
         access,
         pv: &pv,
-        step,
+        step: &step,
         task_id: &task_id,
         task,
         values: BTreeMap::new(),
@@ -320,16 +316,12 @@ pub async fn complete_task(
                 .ok_or(WebError::NotFound)?,
         ),
     };
-    let step_id = task.map_or_else(
-        || done.as_ref().map(|d| d.step.clone()).unwrap_or_default(),
-        |t| t.step.clone(),
-    );
-    let step = pv.step(&step_id).ok_or(WebError::NotFound)?;
+    let step = crate::cases::step_of(&pv, task, done.as_ref())?;
     let mut f = TaskForm {
         state: &state,
         access,
         pv: &pv,
-        step,
+        step: &step,
         task_id: &task_id,
         task,
         values,
@@ -429,7 +421,7 @@ pub async fn plan_visit(
         return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
     }
     check_task(&viewer.user, task)?;
-    let step = pv.step(&task.step).ok_or(WebError::NotFound)?;
+    let step = crate::cases::step_of(&pv, Some(task), None)?;
     if step.kind != StepKind::JointVisit {
         return Err(WebError::BadRequest(
             "Deze taak is geen gezamenlijk bezoek.".into(),
@@ -482,7 +474,7 @@ pub async fn plan_visit(
         state: &state,
         access,
         pv: &pv,
-        step,
+        step: &step,
         task_id: &task_id,
         task: Some(task),
         values: posted_values(&form),

@@ -182,10 +182,7 @@ async fn work_page(app: &AppState, viewer: Viewer, q: TaskQuery, scope: WorkScop
         invited.push(InvitedLine {
             case_id: &r.case_id,
             resident: resident(&r.case_id),
-            step_name: pv
-                .step(&r.step)
-                .map(|s| s.display_name().to_owned())
-                .unwrap_or_else(|| r.step.clone()),
+            step_name: r.title_in(&pv),
             pathway: names
                 .get(r.pathway_key.as_str())
                 .copied()
@@ -318,10 +315,7 @@ fn task_line<'a>(
     now: DateTime<Utc>,
     (resident, assignee_name): (String, Option<String>),
 ) -> TaskLine<'a> {
-    let step_name = pv
-        .step(&r.step)
-        .map(|s| s.display_name().to_owned())
-        .unwrap_or_else(|| r.step.clone());
+    let step_name = r.title_in(pv);
     let (due_class, due_text) = due_state(r.due_at, now);
     TaskLine {
         case_id: &r.case_id,
