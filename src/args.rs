@@ -302,6 +302,12 @@ pub enum CaseCmd {
         place: Option<String>,
         #[arg(long = "participant", required = true)]
         participants: Vec<String>,
+        /// An e-mail address of someone outside Doorloop to invite (repeatable).
+        #[arg(long = "guest")]
+        guests: Vec<String>,
+        /// Invite the resident at the e-mail address on their record.
+        #[arg(long)]
+        invite_resident: bool,
         #[arg(long)]
         by: String,
     },

@@ -509,15 +509,29 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
             at,
             place,
             participants,
+            guests,
+            invite_resident,
             by,
         } => {
             let local = NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M")
                 .with_context(|| format!("--at `{at}`: write the local time as YYYY-MM-DD HH:MM"))?;
+            if invite_resident {
+                let state = engine.load_fresh(&case).await?;
+                let resident = match &state.resident {
+                    Some(id) => engine.store().resident(id).await?,
+                    None => None,
+                };
+                if resident.is_none_or(|r| r.email.is_none_or(|e| e.trim().is_empty())) {
+                    bail!("--invite-resident: no e-mail address is on record for this case's resident");
+                }
+            }
             let action = Action::PlanJointVisit {
                 task: TaskRef(step),
                 at: local_moment(local.date(), local.time()),
                 place,
                 participants,
+                guests,
+                invite_resident,
             };
             act(engine, &case, by, action, now).await?;
         }

@@ -422,6 +422,13 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             .click()
             .await
             .unwrap();
+        // The GP's practice nurse comes too, invited by e-mail.
+        fill(
+            &client,
+            Locator::Css("#bezoekformulier textarea[name=gasten]"),
+            "poh@huisartsdeschakel.nl",
+        )
+        .await;
         shot(&client, "02-bezoek-plannen").await;
         click_and_wait(&client, Locator::Css("#bezoekformulier button[type=submit]")).await;
         let page = text(&client).await;
@@ -484,6 +491,11 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             .select_by_value("bijstand")
             .await
             .unwrap();
+        click_and_wait(&client, Locator::Id("afronden")).await;
+        // The visit lies a week ahead: the outcome asks for confirmation first.
+        let question = text_of(&client, Locator::Id("bevestigen")).await;
+        assert!(question.contains("dat is nog niet geweest"), "{question}");
+        shot(&client, "03b-uitkomst-voor-het-bezoek").await;
         click_and_wait(&client, Locator::Id("afronden")).await;
 
         // The case moved on.

@@ -9,6 +9,7 @@ use chrono_tz::Europe::Amsterdam;
 use doorloop_engine::engine::Engine;
 use doorloop_engine::figures::stall::Risk;
 use doorloop_engine::pathway::model::PathwayVersion;
+use doorloop_engine::resident::Resident;
 use doorloop_engine::runtime::{CaseState, RungChange, Task, Visit};
 use doorloop_engine::store::{NewDelivery, OutboxItem, TaskRow, User, UserRole};
 use doorloop_engine::text::dutch::{clock_time, date, date_time, long_date, stall_reason};
@@ -141,12 +142,23 @@ impl People {
     }
 }
 
+/// Who a message about a case goes to, and what is needed to address them.
+#[derive(Clone, Copy)]
+struct Audience<'a> {
+    recipients: &'a [To],
+    people: &'a People,
+    resident: Option<&'a Resident>,
+}
+
 /// Someone a message goes to.
 struct To {
-    /// Login name, or the address itself for a test message.
+    /// Login name, or the address itself for a test message or a guest.
     id: String,
+    /// How the message greets them; empty for a guest known only by address.
     name: String,
     email: Option<String>,
+    /// Outside Doorloop (a joint visit's guest or the resident): no links into Doorloop.
+    guest: bool,
 }
 
 impl Composer {
@@ -197,7 +209,21 @@ impl Composer {
         let task = state
             .as_ref()
             .and_then(|s| intent.task_id.as_deref().and_then(|t| s.tasks.get(t)));
-        let recipients = self.recipients(intent, people, task);
+        // The resident's record: to write to them, or to list them on a visit's invitation.
+        let resident_invited = intent.recipient_type == "resident"
+            || intent
+                .payload
+                .as_ref()
+                .and_then(|p| p.get("resident"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+        let resident = match state.as_ref() {
+            Some(CaseState {
+                resident: Some(id), ..
+            }) if resident_invited => self.engine.store().resident(id).await?,
+            _ => None,
+        };
+        let recipients = self.recipients(intent, people, task, resident.as_ref());
         let mut out = Vec::new();
         match intent.kind.as_str() {
             "task_opened" => {}
@@ -227,7 +253,12 @@ impl Composer {
                 }
             }
             _ => {
-                self.case_messages(&mut out, intent, state.as_ref(), &recipients, people, now)
+                let to = Audience {
+                    recipients: &recipients,
+                    people,
+                    resident: resident.as_ref(),
+                };
+                self.case_messages(&mut out, intent, state.as_ref(), &to, now)
                     .await?
             }
         }
@@ -250,18 +281,43 @@ impl Composer {
     /// Who an intent reaches. A message to a task's role goes to the task's assignee when
     /// it has one (the team hears of unassigned work only); other roles (`manager`,
     /// `team_lead`) are everyone in them.
-    fn recipients(&self, intent: &OutboxItem, people: &People, task: Option<&Task>) -> Vec<To> {
+    fn recipients(
+        &self,
+        intent: &OutboxItem,
+        people: &People,
+        task: Option<&Task>,
+        resident: Option<&Resident>,
+    ) -> Vec<To> {
         let to = |u: &User| To {
             id: u.id.clone(),
             name: u.display_name.clone(),
             email: u.email.clone(),
+            guest: false,
         };
+        let case_message = intent.case_id.is_some();
         match intent.recipient_type.as_str() {
             "address" => vec![To {
                 id: intent.recipient.clone(),
-                name: intent.recipient.clone(),
+                // A test message greets its address; a guest is greeted without a name.
+                name: if case_message {
+                    String::new()
+                } else {
+                    intent.recipient.clone()
+                },
                 email: Some(intent.recipient.clone()),
+                guest: case_message,
             }],
+            // Gone from the record, or no address: nobody to write to.
+            "resident" => resident
+                .filter(|r| !r.unknown)
+                .map(|r| To {
+                    id: format!("inwoner:{}", r.id),
+                    name: r.display_name(),
+                    email: r.email.clone(),
+                    guest: true,
+                })
+                .into_iter()
+                .collect(),
             "user" => people.get(&intent.recipient).map(to).into_iter().collect(),
             _ => {
                 let role = intent.recipient.as_str();
@@ -304,10 +360,9 @@ impl Composer {
             message_id: self.message_id(&key),
             key,
             channel: channel.into(),
-            recipient_type: if intent.recipient_type == "address" {
-                "address"
-            } else {
-                "user"
+            recipient_type: match intent.recipient_type.as_str() {
+                t @ ("address" | "resident") => t,
+                _ => "user",
             }
             .into(),
             recipient: to.id.clone(),
@@ -334,10 +389,14 @@ impl Composer {
         out: &mut Vec<NewDelivery>,
         intent: &OutboxItem,
         state: Option<&CaseState>,
-        recipients: &[To],
-        people: &People,
+        audience: &Audience<'_>,
         now: DateTime<Utc>,
     ) -> Result<(), NotifyError> {
+        let Audience {
+            recipients,
+            people,
+            resident,
+        } = *audience;
         let bad = |message: &str| NotifyError::BadRow {
             id: intent.id,
             message: message.to_owned(),
@@ -363,8 +422,10 @@ impl Composer {
             message.recipient = Person {
                 name: to.name.clone(),
             };
+            message.guest = to.guest;
             let mut subject = None;
-            if let Some(texts) = texts {
+            // A pathway's own words are written for staff; guests get the standard ones.
+            if let Some(texts) = texts.filter(|_| !to.guest) {
                 // Checked at publication; a failure here keeps the standard words.
                 if let Some(t) = &texts.intro {
                     message.intro = messages::render_text(t, &message, false).ok();
@@ -375,7 +436,7 @@ impl Composer {
             }
             let invite = match (&intent.kind[..], &snapshot) {
                 ("visit_planned" | "visit_cancelled", Some(visit)) => {
-                    Some(self.invite(intent, &message, visit, people, now))
+                    Some(self.invite(intent, &message, visit, people, resident, now))
                 }
                 _ => None,
             };
@@ -446,11 +507,20 @@ impl Composer {
                 date: long_date(v.at),
                 time: clock_time(v.at),
                 place: v.place.clone().unwrap_or_else(|| "(nog niet bekend)".into()),
-                participants: v.participants.iter().map(|p| people.name_of(p)).collect(),
+                // Staff by name, guests by address, the resident without a name: the
+                // message names no client.
+                participants: v
+                    .participants
+                    .iter()
+                    .map(|p| people.name_of(p))
+                    .chain(v.guests.iter().cloned())
+                    .chain(v.resident.then(|| "de inwoner".to_owned()))
+                    .collect(),
                 revision: v.revision,
             }),
             stall,
             intro: None,
+            guest: false,
         })
     }
 
@@ -460,12 +530,15 @@ impl Composer {
         message: &CaseMessage,
         visit: &Visit,
         people: &People,
+        resident: Option<&Resident>,
         now: DateTime<Utc>,
     ) -> String {
         let attendees: Vec<String> = visit
             .participants
             .iter()
             .filter_map(|p| people.get(p).and_then(|u| u.email.clone()))
+            .chain(visit.guests.iter().cloned())
+            .chain(resident.filter(|_| visit.resident).and_then(|r| r.email.clone()))
             .collect();
         let uid = format!(
             "{}-{}@{}",
@@ -480,12 +553,20 @@ impl Composer {
             sequence: visit.revision.saturating_sub(1),
             start: visit.at,
             minutes: 60,
-            summary: &format!("Gezamenlijk bezoek casus {}", message.case.reference),
+            summary: &if message.guest {
+                "Gezamenlijk gesprek".to_owned()
+            } else {
+                format!("Gezamenlijk bezoek casus {}", message.case.reference)
+            },
             location: visit.place.as_deref().unwrap_or(""),
-            description: &format!(
-                "Casus {} ({}). Open in Doorloop: {link}",
-                message.case.reference, message.case.pathway
-            ),
+            description: &if message.guest {
+                "Gezamenlijk gesprek, verstuurd met Doorloop.".to_owned()
+            } else {
+                format!(
+                    "Casus {} ({}). Open in Doorloop: {link}",
+                    message.case.reference, message.case.pathway
+                )
+            },
             organizer: &self.from_address,
             attendees: &attendees,
             cancelled: intent.kind == "visit_cancelled",
@@ -652,10 +733,15 @@ impl Composer {
                 "link": self.config.link(&format!("/casussen/{c}")),
             })),
             "task": intent.task_id.as_ref().map(|t| json!({ "id": t, "step": step })),
-            "recipients": {
-                "type": intent.recipient_type,
-                "id": intent.recipient,
-                "users": recipients.iter().filter(|_| intent.recipient_type != "address").map(|r| &r.id).collect::<Vec<_>>(),
+            // People outside Doorloop are never named to the webhook: not their address,
+            // not the resident.
+            "recipients": match intent.recipient_type.as_str() {
+                "address" | "resident" => json!({ "type": intent.recipient_type }),
+                _ => json!({
+                    "type": intent.recipient_type,
+                    "id": intent.recipient,
+                    "users": recipients.iter().map(|r| &r.id).collect::<Vec<_>>(),
+                }),
             },
             "visit": intent.payload.as_ref().map(|v| json!({ "at": v.get("at"), "revision": v.get("revision") })),
         })

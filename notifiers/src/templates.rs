@@ -105,7 +105,8 @@ impl Templates {
         };
         let html_body = self.html.render(kind, context).map_err(|e| fail("html", e))?;
         let text_body = self.text.render(kind, context).map_err(|e| fail("txt", e))?;
-        let wrap = |body: String| serde_json::json!({ "subject": subject, "body": body });
+        let guest = context.get("guest").and_then(Value::as_bool).unwrap_or(false);
+        let wrap = |body: String| serde_json::json!({ "subject": subject, "body": body, "guest": guest });
         let html = self
             .html
             .render("layout", &wrap(html_body))
@@ -187,6 +188,35 @@ mod tests {
         let mut context = sample("deadline_passed");
         context.as_object_mut().map(|o| o.remove("case"));
         assert!(t.render("deadline_passed", &context, None).is_err());
+    }
+
+    #[test]
+    fn guests_get_formal_words_without_links_into_doorloop() {
+        let t = Templates::new().unwrap_or_else(|e| panic!("{e}"));
+        for kind in ["visit_planned", "visit_cancelled"] {
+            let mut context = sample(kind);
+            context["guest"] = json!(true);
+            context["recipient"]["name"] = json!("");
+            let r = t.render(kind, &context, None).unwrap_or_else(|e| panic!("{e}"));
+            for part in [&r.subject, &r.html, &r.text] {
+                assert!(!part.contains("doorloop.example"), "{kind}: {part}");
+                assert!(!part.contains("c-voorbeeld"), "{kind}: {part}");
+                assert!(!part.contains("Je "), "{kind}: {part}");
+            }
+            assert!(r.text.starts_with("Goedendag,"), "{kind}: {}", r.text);
+            assert!(r.text.contains("U bent"), "{kind}: {}", r.text);
+            assert!(!r.text.contains("cliënt"), "{kind}: {}", r.text);
+            // Staff still get the link.
+            let staff = t
+                .render(kind, &sample(kind), None)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                staff
+                    .text
+                    .contains("doorloop.example/casussen/c-voorbeeld/taken/t1"),
+                "{kind}"
+            );
+        }
     }
 
     #[test]

@@ -162,6 +162,8 @@ async fn plan(engine: &Engine, case: &str, at: DateTime<Utc>, who: &[&str], now:
                     at,
                     place: Some("Wijkcentrum De Schakel".into()),
                     participants: who.iter().map(|w| (*w).to_owned()).collect(),
+                    guests: Vec::new(),
+                    invite_resident: false,
                 },
             ),
             now,
@@ -356,6 +358,173 @@ async fn visit_invitations_updates_and_reminders(f: Fixture) {
     notifier.drain(10).await.unwrap();
     tokio::time::sleep(StdDuration::from_millis(200)).await;
     assert_eq!(sink.messages().len(), before);
+}
+
+/// Guests outside Doorloop and the resident get the invitation for their agenda, in formal
+/// Dutch and without a link into Doorloop; staff see who else comes without the resident's
+/// name; a guest taken off the visit gets a cancellation.
+async fn guests_and_the_resident_are_invited_without_links(f: Fixture) {
+    let sink = SmtpSink::start(false);
+    let engine = f.engine().await;
+    people(&engine).await;
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
+    engine.publish_yaml(VZNW, t0()).await.unwrap();
+    let clock = Arc::new(ManualClock::new(t0()));
+    let notifier = Notifier::new(engine.clone(), config(Some(sink.url())), clock.clone(), "n1").unwrap();
+    let input = doorloop_engine::resident::ResidentInput {
+        given_name: "Pablo".into(),
+        family_name: "Jansen".into(),
+        email: Some("pablo@thuis.test".into()),
+        ..Default::default()
+    };
+    let resident = engine.add_resident(&input, t0()).await.unwrap().id;
+    let case = engine
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &resident,
+            BTreeMap::new(),
+            t0(),
+        )
+        .await
+        .unwrap()
+        .state
+        .id;
+    let data = serde_json::from_value(json!({"motivatie": "wil werken", "trede": 2})).unwrap();
+    engine
+        .execute(
+            &case,
+            Command::new(
+                "anna",
+                Action::CompleteTask {
+                    task: TaskRef("signaal".into()),
+                    data,
+                },
+            ),
+            t0(),
+        )
+        .await
+        .unwrap();
+    let plan_with = |guests: &[&str], resident: bool, now: DateTime<Utc>| {
+        let engine = engine.clone();
+        let case = case.clone();
+        let guests: Vec<String> = guests.iter().map(|g| (*g).to_owned()).collect();
+        async move {
+            engine
+                .execute(
+                    &case,
+                    Command::new(
+                        "anna",
+                        Action::PlanJointVisit {
+                            task: TaskRef("intake".into()),
+                            at: local(2026, 12, 2, 10, 0),
+                            place: Some("Wijkcentrum De Schakel".into()),
+                            participants: vec!["anna".into()],
+                            guests,
+                            invite_resident: resident,
+                        },
+                    ),
+                    now,
+                )
+                .await
+                .unwrap();
+        }
+    };
+    plan_with(&["huisarts@praktijk.test"], true, t0()).await;
+    notifier.drain(10).await.unwrap();
+    let got = sink.wait_for(3, StdDuration::from_secs(10)).await;
+    assert_eq!(got.len(), 3, "{got:#?}");
+    let to = by_recipient(&got);
+    let unfold = |m: &Value| m["calendar"].as_str().unwrap().replace("\r\n ", "");
+    for guest in ["huisarts@praktijk.test", "pablo@thuis.test"] {
+        let m = &to[guest][0];
+        let (subject, text, html) = (
+            m["subject"].as_str().unwrap(),
+            m["text"].as_str().unwrap(),
+            m["html"].as_str().unwrap(),
+        );
+        assert_eq!(
+            subject,
+            "Uitnodiging gezamenlijk gesprek woensdag 2 december 2026 10:00"
+        );
+        assert!(
+            text.contains("U bent uitgenodigd voor een gezamenlijk gesprek"),
+            "{text}"
+        );
+        assert!(text.contains("Wijkcentrum De Schakel"), "{text}");
+        // The event's UID is shared by all attendees (it is how agendas match an update);
+        // apart from it the case is not named.
+        let ics_without_uid: String = unfold(m)
+            .split("\r\n")
+            .filter(|l| !l.starts_with("UID:"))
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        for part in [text, html, &ics_without_uid] {
+            assert!(
+                !part.contains("doorloop.gemeente.test"),
+                "no link into Doorloop: {part}"
+            );
+            assert!(!part.contains(&case), "no case reference: {part}");
+            assert!(!part.contains("wil werken"), "no case data: {part}");
+        }
+        let ics = m["calendar"].as_str().unwrap();
+        let read = sink::check_ics(ics);
+        assert_eq!(read["method"], "REQUEST");
+        assert_eq!(read["attendees"], 3, "{ics}");
+    }
+    assert!(
+        to["huisarts@praktijk.test"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Goedendag,")
+    );
+    assert!(
+        to["pablo@thuis.test"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Beste Pablo Jansen,")
+    );
+    // Anna sees who comes, and the resident without a name.
+    let anna = &to["anna@gemeente.test"][0];
+    let text = anna["text"].as_str().unwrap();
+    assert!(
+        text.contains("Met:     Anna de Vries, huisarts@praktijk.test, de inwoner"),
+        "{text}"
+    );
+    assert!(!text.contains("Pablo"), "{text}");
+    let ics = unfold(anna);
+    for who in [
+        "mailto:huisarts@praktijk.test",
+        "mailto:pablo@thuis.test",
+        "mailto:anna@gemeente.test",
+    ] {
+        assert!(ics.contains(who), "{who} attends: {ics}");
+    }
+
+    // The GP is taken off, the resident stays: a cancellation for the GP, updates for the rest.
+    let now = t0() + Duration::hours(1);
+    clock.set(now);
+    plan_with(&[], true, now).await;
+    notifier.drain(10).await.unwrap();
+    let got = sink.wait_for(6, StdDuration::from_secs(10)).await;
+    assert_eq!(got.len(), 6, "{got:#?}");
+    let to = by_recipient(&got[3..]);
+    let gp = &to["huisarts@praktijk.test"][0];
+    assert_eq!(gp["calendar_method"], "CANCEL");
+    assert_eq!(
+        gp["subject"],
+        "Vervallen: gezamenlijk gesprek woensdag 2 december 2026 10:00"
+    );
+    assert!(
+        gp["text"]
+            .as_str()
+            .unwrap()
+            .contains("U bent niet langer uitgenodigd")
+    );
+    let (method, _, seq, _) = event_start(gp["calendar"].as_str().unwrap());
+    assert_eq!((method.as_str(), seq), ("CANCEL", Some(1)));
+    assert_eq!(to["pablo@thuis.test"][0]["calendar_method"], "REQUEST");
 }
 
 async fn deadlines_escalations_stalls_and_the_weekly_summary(f: Fixture) {
@@ -1024,6 +1193,7 @@ macro_rules! suite {
 
 const SUITE: &[(&str, TestFn)] = suite![
     visit_invitations_updates_and_reminders,
+    guests_and_the_resident_are_invited_without_links,
     smtp_outage_loses_and_duplicates_nothing,
     crashed_worker_is_taken_over_with_the_same_message_id,
     dead_letters_are_kept_and_can_be_retried,

@@ -366,6 +366,13 @@ pub(crate) enum CaseAct {
         assignee: Option<String>,
         due: Option<chrono::NaiveDate>,
     },
+    /// Plans (or re-plans) a joint visit: when, where and whom it invites.
+    PlanVisit {
+        task: String,
+        at: chrono::DateTime<chrono::Utc>,
+        place: Option<String>,
+        invite: VisitInvite,
+    },
 }
 
 /// Withdraws a case or changes a task's clock, for the pages and the API alike: the viewer
@@ -432,6 +439,44 @@ pub(crate) async fn act(app: &AppState, user: &User, case: &Visible, what: CaseA
             assignee,
             due,
         } => adhoc_action(app, case, title, reason_of(&reason)?, role, assignee, due).await?,
+        CaseAct::PlanVisit {
+            task,
+            at,
+            place,
+            invite,
+        } => {
+            let open_task = case.state.tasks.get(&task).ok_or(WebError::NotFound)?;
+            check_task(user, open_task)?;
+            let step = step_of(&case.pv, Some(open_task), None)?;
+            if step.kind != StepKind::JointVisit {
+                return Err(WebError::BadRequest(
+                    "Deze taak is geen gezamenlijk bezoek.".into(),
+                ));
+            }
+            if at <= app.clock.now() {
+                return Err(WebError::BadRequest(
+                    "Het bezoek moet in de toekomst liggen.".into(),
+                ));
+            }
+            let place = place.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
+            if place.as_ref().is_some_and(|p| p.chars().count() > 200) {
+                return Err(WebError::BadRequest(
+                    "Gebruik voor de plaats hoogstens 200 tekens.".into(),
+                ));
+            }
+            let roles: Vec<String> = step.role.iter().chain(&step.roles).cloned().collect();
+            let (participants, guests) = check_invite(app, &case.state, &roles, user, &invite)
+                .await?
+                .map_err(|(_, message)| WebError::BadRequest(message))?;
+            Action::PlanJointVisit {
+                task: TaskRef(task),
+                at,
+                place,
+                participants,
+                guests,
+                invite_resident: invite.invite_resident,
+            }
+        }
     };
     app.engine
         .execute(
@@ -581,4 +626,123 @@ fn clock_refusal(e: &RuntimeError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The colleagues a joint visit may invite: everyone on the resident's line — whoever
+/// acted on any of the resident's cases — and the active consultants who hold a role of
+/// the visit's step or of open work on that line; the viewer always. Sorted by name.
+pub(crate) async fn visit_colleagues(
+    app: &AppState,
+    state: &CaseState,
+    step_roles: &[String],
+    viewer: &User,
+) -> WebResult<Vec<User>> {
+    let store = app.engine.store();
+    let mut people: std::collections::BTreeSet<String> = state.team.iter().cloned().collect();
+    people.insert(viewer.id.clone());
+    let mut roles: std::collections::BTreeSet<String> = step_roles.iter().cloned().collect();
+    let mut line = vec![state.clone()];
+    if let Some(resident) = &state.resident {
+        for other in store.resident_cases(resident).await? {
+            if other.id != state.id
+                && let Some(s) = store.load_case(&other.id).await?
+            {
+                line.push(s);
+            }
+        }
+    }
+    for case in &line {
+        people.extend(case.team.iter().cloned());
+        for task in case.tasks.values() {
+            roles.extend(task.roles.iter().cloned());
+        }
+    }
+    let mut found: Vec<User> = store
+        .users()
+        .await?
+        .into_iter()
+        .filter(|u| u.active && u.role == UserRole::Consultant)
+        .filter(|u| people.contains(&u.id) || u.teams.iter().any(|t| roles.contains(t)))
+        .collect();
+    found.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
+    Ok(found)
+}
+
+/// Who a joint visit invites, as a consultant asked for it.
+pub(crate) struct VisitInvite {
+    pub participants: Vec<String>,
+    /// E-mail addresses as typed: one per line, or separated by commas or semicolons.
+    pub guests: String,
+    pub invite_resident: bool,
+}
+
+/// Checks a joint visit's invitation in Dutch before the runtime sees it: colleagues from
+/// the resident's line, valid guest addresses, the resident only when an address is on
+/// their record. Returns the participants and guests to plan with, or the form field that
+/// is wrong and why.
+pub(crate) async fn check_invite(
+    app: &AppState,
+    state: &CaseState,
+    step_roles: &[String],
+    viewer: &User,
+    invite: &VisitInvite,
+) -> WebResult<Result<(Vec<String>, Vec<String>), (&'static str, String)>> {
+    if invite.participants.is_empty() {
+        return Ok(Err(("deelnemer", "Kies minstens één collega.".into())));
+    }
+    let allowed = visit_colleagues(app, state, step_roles, viewer).await?;
+    if let Some(stranger) = invite
+        .participants
+        .iter()
+        .find(|p| !allowed.iter().any(|u| &u.id == *p))
+    {
+        return Ok(Err((
+            "deelnemer",
+            format!(
+                "{stranger} werkt niet aan de lijn van deze inwoner; nodig alleen collega's uit die dat doen."
+            ),
+        )));
+    }
+    let typed: Vec<String> = invite
+        .guests
+        .split(['\n', ',', ';'])
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let guests = match doorloop_engine::runtime::check_guests(&typed) {
+        Ok(g) => g,
+        Err(RuntimeError::InvalidGuest { address }) => {
+            return Ok(Err(("gasten", format!("‘{address}’ is geen e-mailadres."))));
+        }
+        Err(_) => {
+            return Ok(Err((
+                "gasten",
+                format!(
+                    "Nodig hoogstens {} mensen van buiten per e-mail uit.",
+                    doorloop_engine::runtime::MAX_GUESTS
+                ),
+            )));
+        }
+    };
+    if invite.invite_resident && !resident_has_email(app, state).await? {
+        return Ok(Err((
+            "inwoner",
+            "Van deze inwoner is geen e-mailadres bekend; leg het eerst vast bij de inwoner.".into(),
+        )));
+    }
+    Ok(Ok((invite.participants.clone(), guests)))
+}
+
+/// Whether the case's resident has an e-mail address on record (and can be invited).
+pub(crate) async fn resident_has_email(app: &AppState, state: &CaseState) -> WebResult<bool> {
+    let Some(id) = &state.resident else {
+        return Ok(false);
+    };
+    Ok(app
+        .engine
+        .store()
+        .resident(id)
+        .await?
+        .is_some_and(|r| !r.unknown && r.email.as_deref().is_some_and(|e| !e.trim().is_empty())))
 }

@@ -618,6 +618,8 @@ async fn api_cases_tasks_and_their_errors(f: Fixture) {
                     at,
                     place: None,
                     participants: vec!["anna".into()],
+                    guests: Vec::new(),
+                    invite_resident: false,
                 },
             ),
             Utc::now(),
@@ -801,6 +803,202 @@ async fn login_is_generic_throttled_and_sets_safe_cookies() {
         StatusCode::SEE_OTHER,
         "back to the login page"
     );
+}
+
+/// Joint visits invite anyone on the resident's line, people outside by e-mail and the
+/// resident; recording the outcome before the visit asks for confirmation.
+async fn joint_visits_invite_the_line_guests_and_the_resident(f: Fixture) {
+    let input = doorloop_engine::resident::ResidentInput {
+        given_name: "Pablo".into(),
+        family_name: "de Vries".into(),
+        email: Some("pablo@voorbeeld.nl".into()),
+        ..Default::default()
+    };
+    let resident = f.engine.add_resident(&input, Utc::now()).await.unwrap().id;
+    let case = f
+        .engine
+        .start_case(
+            "bezoek-test",
+            None,
+            "anna",
+            &resident,
+            BTreeMap::new(),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .state;
+    let task = case.tasks.keys().next().unwrap().clone();
+    let case = case.id;
+    let page = format!("/casussen/{case}/taken/{task}");
+    let anna = f.login("anna").await;
+    let (_, _, html) = f.page(&anna, &page).await;
+    assert!(
+        html.contains("piet test"),
+        "a jobcoach, whom the visit's roles name"
+    );
+    assert!(!html.contains("bert test"), "not on this resident's line yet");
+    assert!(html.contains("De inwoner uitnodigen"), "{html}");
+    assert!(html.contains("Mensen van buiten uitnodigen"));
+    // Bert starts another trajectory for the same resident: now he is on the line.
+    f.engine
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "bert",
+            &resident,
+            BTreeMap::new(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let (_, _, html) = f.page(&anna, &page).await;
+    assert!(html.contains("bert test"), "a colleague on the resident's line");
+    assert!(!html.contains("mark test"), "a manager is no participant");
+
+    let day = (Utc::now() + Duration::days(7)).format("%Y-%m-%d").to_string();
+    let plan = |who: &'static str, guests: &'static str| {
+        vec![
+            ("datum", day.clone()),
+            ("tijd", "10:00".to_owned()),
+            ("deelnemer", "anna".to_owned()),
+            ("deelnemer", who.to_owned()),
+            ("gasten", guests.to_owned()),
+            ("inwoner", "ja".to_owned()),
+        ]
+    };
+    let as_refs = |v: &Vec<(&'static str, String)>| -> Vec<(&'static str, String)> { v.clone() };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let anna = &anna;
+        let f = &f;
+        let page = page.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            f.post(anna, &format!("{page}/bezoek"), &fields, true).await
+        }
+    };
+    let (status, html) = post(as_refs(&plan(
+        "bert",
+        "huisarts@praktijk.nl\nwerkgever(at)bedrijf.nl",
+    )))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("‘werkgever(at)bedrijf.nl’ is geen e-mailadres."),
+        "{html}"
+    );
+    assert!(
+        html.contains("werkgever(at)bedrijf.nl</textarea>"),
+        "input is kept"
+    );
+    let (status, html) = post(as_refs(&plan("mark", ""))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("werkt niet aan de lijn van deze inwoner"), "{html}");
+    assert!(
+        f.engine.store().load_case(&case).await.unwrap().unwrap().tasks[&task]
+            .visit
+            .is_none()
+    );
+
+    let (status, html) = post(as_refs(&plan(
+        "bert",
+        "huisarts@praktijk.nl, werkgever@bedrijf.nl",
+    )))
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let visit = f.engine.store().load_case(&case).await.unwrap().unwrap().tasks[&task]
+        .visit
+        .clone()
+        .unwrap();
+    assert_eq!(visit.participants, ["anna", "bert"]);
+    assert_eq!(visit.guests, ["huisarts@praktijk.nl", "werkgever@bedrijf.nl"]);
+    assert!(visit.resident);
+    let invited: Vec<(String, String)> = f
+        .engine
+        .store()
+        .outbox_items(None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.case_id.as_deref() == Some(case.as_str()) && o.kind == "visit_planned")
+        .map(|o| (o.recipient_type, o.recipient))
+        .collect();
+    for who in [
+        ("user", "anna"),
+        ("user", "bert"),
+        ("address", "huisarts@praktijk.nl"),
+        ("address", "werkgever@bedrijf.nl"),
+        ("resident", ""),
+    ] {
+        assert!(
+            invited.iter().any(|(t, r)| t == who.0 && r == who.1),
+            "{who:?} in {invited:?}"
+        );
+    }
+    // The re-planning form shows who is invited.
+    let (_, _, html) = f.page(&anna, &page).await;
+    assert!(
+        html.contains("huisarts@praktijk.nl\nwerkgever@bedrijf.nl</textarea>"),
+        "{html}"
+    );
+
+    // The outcome before the visit's date: a question first, nothing recorded.
+    let version = f.seq(&case).await.to_string();
+    let outcome = [("versie", version.as_str()), ("verslag", "Goed gesprek")];
+    let (status, html) = f.post(&anna, &format!("{page}/afronden"), &outcome, true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("dat is nog niet geweest"), "{html}");
+    assert!(html.contains("name=\"bevestigd\" value=\"ja\""));
+    assert_eq!(f.seq(&case).await.to_string(), version, "nothing recorded");
+    let confirmed = [
+        ("versie", version.as_str()),
+        ("verslag", "Goed gesprek"),
+        ("bevestigd", "ja"),
+    ];
+    let (status, _) = f.post(&anna, &format!("{page}/afronden"), &confirmed, true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // The API plans the same way and refuses in the same words.
+    let mine = f.task_of(&f.mine).await;
+    let path = format!("/api/v1/cases/{}/tasks/{mine}/visit", f.mine);
+    let at = (Utc::now() + Duration::days(3)).to_rfc3339();
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &path,
+            Some(json!({"at": at, "participants": ["anna"], "invite_resident": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("geen e-mailadres"),
+        "{body}"
+    );
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &path,
+            Some(json!({"at": at, "participants": ["anna"], "guests": ["nee"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &path,
+            Some(json!({"at": at, "participants": ["anna"], "guests": ["jobcoach@ibn.nl"], "place": "IBN"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let visit = f.engine.store().load_case(&f.mine).await.unwrap().unwrap().tasks[&mine]
+        .visit
+        .clone()
+        .unwrap();
+    assert_eq!(visit.guests, ["jobcoach@ibn.nl"]);
+    assert_eq!(visit.place.as_deref(), Some("IBN"));
 }
 
 async fn consultants_add_work_outside_the_pathway(f: Fixture) {
@@ -1364,7 +1562,7 @@ async fn consultant_screens_work_list_case_page_and_task_form(f: Fixture) {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("Kies een datum.") && html.contains("Kies minstens één deelnemer."));
+    assert!(html.contains("Kies een datum.") && html.contains("Kies minstens één collega."));
     let day = (Utc::now() + Duration::days(7)).format("%Y-%m-%d").to_string();
     let (status, _) = f
         .post(
@@ -1415,10 +1613,11 @@ async fn consultant_screens_work_list_case_page_and_task_form(f: Fixture) {
     assert!(html.contains("Kies een van: Bijstand (Participatiewet), WIA-uitkering, Wajong, Geen."));
     assert!(html.contains("value=\"werken in de zorg\""), "input is kept");
 
-    // Without the CSRF token nothing happens.
+    // Without the CSRF token nothing happens. (The visit lies ahead: confirmed at once.)
     let seq = f.seq(&f.mine).await;
     let fields = [
         ("versie", version.as_str()),
+        ("bevestigd", "ja"),
         ("ik_wil", "a"),
         ("ik_kan", "b"),
         ("ik_heb_nodig", "c"),
@@ -1812,6 +2011,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     consultant_screens_work_list_case_page_and_task_form,
     consultants_withdraw_cases_and_move_deadlines_with_a_reason,
     consultants_add_work_outside_the_pathway,
+    joint_visits_invite_the_line_guests_and_the_resident,
     manager_coordinator_and_admin_screens,
     authorisation_matrix,
     coordinator_edits_validates_publishes_and_migrates,

@@ -211,6 +211,8 @@ pub async fn load(engine: &Engine, first: DateTime<Utc>, spacing: Duration) -> R
                         at: done_at - Duration::hours(2),
                         place: Some("Wijkcentrum De Schakel".into()),
                         participants: vec![actor.clone()],
+                        guests: Vec::new(),
+                        invite_resident: false,
                     };
                     state = engine
                         .execute(

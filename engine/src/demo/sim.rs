@@ -57,6 +57,8 @@ pub fn next_command(
             at,
             place: Some("Wijkcentrum De Schakel".into()),
             participants,
+            guests: Vec::new(),
+            invite_resident: false,
         };
         return Some((Command::new(actor, action), now));
     }

@@ -118,6 +118,10 @@ impl NotificationKind {
 pub enum Recipient {
     Role(String),
     User(String),
+    /// Someone outside Doorloop, by e-mail address (a joint visit's guest).
+    Address(String),
+    /// The case's resident, at the address on their record when the message is sent.
+    Resident,
 }
 
 /// The same local time `n` working days before `at`.

@@ -31,6 +31,36 @@ pub use state::{
     Task, Token, Visit, visit_timer_keys,
 };
 
+/// Most people outside Doorloop one joint visit invites by e-mail.
+pub const MAX_GUESTS: usize = 10;
+
+/// A joint visit's guests as they are kept: trimmed, each a valid e-mail address, the
+/// same address (in any case) once, at most [`MAX_GUESTS`].
+pub fn check_guests(list: &[String]) -> Result<Vec<String>> {
+    let mut guests: Vec<String> = Vec::new();
+    for g in list {
+        let g = g.trim();
+        if !email_address::EmailAddress::is_valid(g) {
+            return Err(RuntimeError::InvalidGuest {
+                address: g.chars().take(100).collect(),
+            });
+        }
+        if !guests.iter().any(|k| k.eq_ignore_ascii_case(g)) {
+            guests.push(g.to_owned());
+        }
+    }
+    if guests.len() > MAX_GUESTS {
+        return Err(RuntimeError::TooManyGuests { limit: MAX_GUESTS });
+    }
+    Ok(guests)
+}
+
+/// Who outside Doorloop a joint visit invites.
+struct Guests {
+    guests: Vec<String>,
+    invite_resident: bool,
+}
+
 /// The one field an ad-hoc task's completion may carry: what was done.
 pub const ADHOC_NOTE: &str = "toelichting";
 
@@ -73,6 +103,12 @@ pub enum Action {
         at: DateTime<Utc>,
         place: Option<String>,
         participants: Vec<String>,
+        /// E-mail addresses of people outside Doorloop (a GP, an employer, family).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        guests: Vec<String>,
+        /// Invite the resident at the address on their record.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        invite_resident: bool,
     },
     RecordVisitOutcome {
         task: TaskRef,
@@ -201,6 +237,10 @@ pub enum RuntimeError {
     VisitNotPlanned { task: String, step: String },
     #[error("a joint visit needs at least one participant")]
     NoParticipants,
+    #[error("`{address}` is not an e-mail address")]
+    InvalidGuest { address: String },
+    #[error("a joint visit invites at most {limit} people by e-mail")]
+    TooManyGuests { limit: usize },
     #[error("the visit time {at} lies in the past")]
     VisitInPast { at: DateTime<Utc> },
     #[error("step `{step}`: condition `{expr}` failed: {message}")]
@@ -423,7 +463,18 @@ impl<'a> Run<'a> {
                 at,
                 place,
                 participants,
-            } => self.plan_visit(&task, at, place, participants),
+                guests,
+                invite_resident,
+            } => self.plan_visit(
+                &task,
+                at,
+                place,
+                participants,
+                Guests {
+                    guests,
+                    invite_resident,
+                },
+            ),
             Action::SetVariables { values } => {
                 let values = forms::check_variables(self.pv, values)?;
                 if !values.is_empty() {
@@ -835,7 +886,8 @@ impl<'a> Run<'a> {
 
     fn notify(&mut self, kind: NotificationKind, task: Option<&str>, to: Recipient, cause: &str) {
         let who = match &to {
-            Recipient::Role(r) | Recipient::User(r) => r.clone(),
+            Recipient::Role(r) | Recipient::User(r) | Recipient::Address(r) => r.clone(),
+            Recipient::Resident => "inwoner".to_owned(),
         };
         let visit = match kind {
             NotificationKind::VisitReminder | NotificationKind::VisitOutcomeMissing => task
@@ -1090,7 +1142,9 @@ impl<'a> Run<'a> {
         at: DateTime<Utc>,
         place: Option<String>,
         participants: Vec<String>,
+        invited: Guests,
     ) -> Result<()> {
+        let guests = check_guests(&invited.guests)?;
         let task = self.resolve(r)?;
         let step = self.step(&task.step)?;
         if step.kind != StepKind::JointVisit {
@@ -1120,6 +1174,8 @@ impl<'a> Run<'a> {
             place,
             participants: participants.clone(),
             revision,
+            guests: guests.clone(),
+            resident: invited.invite_resident,
         };
         self.emit(EventKind::VisitPlanned {
             task: task.id.clone(),
@@ -1158,18 +1214,35 @@ impl<'a> Run<'a> {
             task: task.id.clone(),
             timers,
         });
-        // Participants no longer invited get a cancellation for their agenda.
+        // Whoever is no longer invited gets a cancellation for their agenda. Keys name a
+        // guest by position, never by address.
         if let Some(old) = &task.visit {
-            for user in old.participants.iter().filter(|u| !participants.contains(u)) {
+            let mut gone: Vec<(String, Recipient)> = old
+                .participants
+                .iter()
+                .filter(|u| !participants.contains(u))
+                .map(|u| (u.clone(), Recipient::User(u.clone())))
+                .collect();
+            gone.extend(
+                old.guests
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| !guests.contains(g))
+                    .map(|(i, g)| (format!("gast-{i}"), Recipient::Address(g.clone()))),
+            );
+            if old.resident && !invited.invite_resident {
+                gone.push(("inwoner".into(), Recipient::Resident));
+            }
+            for (who, to) in gone {
                 self.effects.push(Effect::Notify(Notification {
                     key: format!(
                         "visit-cancelled:{}:{}:{}:{}",
-                        self.state.id, task.id, revision, user
+                        self.state.id, task.id, revision, who
                     ),
                     case_id: self.case_id(),
                     task: Some(task.id.clone()),
                     kind: NotificationKind::VisitCancelled,
-                    to: Recipient::User(user.clone()),
+                    to,
                     at: self.now,
                     // The old time, under the new revision: the agenda entry it withdraws.
                     visit: Some(Visit {
@@ -1180,16 +1253,26 @@ impl<'a> Run<'a> {
                 }));
             }
         }
-        for user in participants {
+        let mut invitees: Vec<(String, Recipient)> = participants
+            .into_iter()
+            .map(|u| (u.clone(), Recipient::User(u)))
+            .chain(
+                guests
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, g)| (format!("gast-{i}"), Recipient::Address(g))),
+            )
+            .collect();
+        if invited.invite_resident {
+            invitees.push(("inwoner".into(), Recipient::Resident));
+        }
+        for (who, to) in invitees {
             self.effects.push(Effect::Notify(Notification {
-                key: format!(
-                    "visit-planned:{}:{}:{}:{}",
-                    self.state.id, task.id, revision, user
-                ),
+                key: format!("visit-planned:{}:{}:{}:{}", self.state.id, task.id, revision, who),
                 case_id: self.case_id(),
                 task: Some(task.id.clone()),
                 kind: NotificationKind::VisitPlanned,
-                to: Recipient::User(user),
+                to,
                 at: self.now,
                 visit: Some(visit.clone()),
             }));

@@ -54,6 +54,12 @@ pub struct Visit {
     pub participants: Vec<String>,
     /// Increases with every re-planning; part of reminder keys.
     pub revision: u32,
+    /// E-mail addresses of people outside Doorloop who are invited.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guests: Vec<String>,
+    /// Whether the resident is invited (at the address on their record).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resident: bool,
 }
 
 /// An open piece of work for people: a task, a joint visit or a wait to follow up.

@@ -90,6 +90,8 @@ fn visit(pv: &PathwayVersion, s: &CaseState, step: &str, d: Value) -> CaseState 
                 at: t0() + Duration::days(7),
                 place: Some("Wijkcentrum".into()),
                 participants: vec!["anna".into(), "bert".into()],
+                guests: Vec::new(),
+                invite_resident: false,
             },
         ),
         t0(),
@@ -491,6 +493,8 @@ fn joint_visits_are_planned_before_their_outcome() {
                     at: t0() + Duration::days(days),
                     place: None,
                     participants: vec!["anna".into(), "bert".into()],
+                    guests: Vec::new(),
+                    invite_resident: false,
                 },
             ),
             t0(),
@@ -559,6 +563,8 @@ fn visit_reminders_follow_the_pathway_and_moves_cancel_for_those_left_out() {
                     at,
                     place: None,
                     participants: who,
+                    guests: Vec::new(),
+                    invite_resident: false,
                 },
             ),
             t0(),
@@ -605,6 +611,107 @@ fn visit_reminders_follow_the_pathway_and_moves_cancel_for_those_left_out() {
             ),
             (NotificationKind::VisitPlanned, Recipient::User("anna".into()), 2),
             (NotificationKind::VisitPlanned, Recipient::User("carla".into()), 2),
+        ]
+    );
+}
+
+#[test]
+fn joint_visits_invite_guests_by_address_and_the_resident() {
+    let pv = pathway("van-zorg-naar-werk");
+    let s = start(&pv);
+    let s = complete(&pv, &s, "signaal", json!({"motivatie": "x", "trede": 3})).state;
+    let at = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();
+    let plan = |s: &CaseState, guests: &[&str], invite_resident: bool| {
+        apply(
+            &pv,
+            s,
+            Command::new(
+                "anna",
+                Action::PlanJointVisit {
+                    task: TaskRef("intake".into()),
+                    at,
+                    place: None,
+                    participants: vec!["anna".into()],
+                    guests: guests.iter().map(|g| (*g).to_owned()).collect(),
+                    invite_resident,
+                },
+            ),
+            t0(),
+        )
+    };
+    let messages = |o: &Outcome| -> Vec<(NotificationKind, Recipient)> {
+        o.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Notify(n) => Some((n.kind, n.to.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    // A typo in an address is refused, naming it; nothing is planned.
+    assert!(matches!(
+        plan(&s, &["huisarts@praktijk.nl", "werkgever(at)bedrijf.nl"], false),
+        Err(RuntimeError::InvalidGuest { address }) if address == "werkgever(at)bedrijf.nl"
+    ));
+    let many: Vec<String> = (0..=MAX_GUESTS)
+        .map(|i| format!("gast{i}@voorbeeld.nl"))
+        .collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert!(matches!(
+        plan(&s, &many, false),
+        Err(RuntimeError::TooManyGuests { .. })
+    ));
+
+    // The same address twice (in other case) is one guest.
+    let first = plan(
+        &s,
+        &[
+            " huisarts@praktijk.nl",
+            "werkgever@bedrijf.nl",
+            "HUISARTS@praktijk.nl",
+        ],
+        true,
+    )
+    .unwrap();
+    let visit = first.state.tasks.values().next().unwrap().visit.clone().unwrap();
+    assert_eq!(visit.guests, ["huisarts@praktijk.nl", "werkgever@bedrijf.nl"]);
+    assert!(visit.resident);
+    assert_eq!(
+        messages(&first),
+        vec![
+            (NotificationKind::VisitPlanned, Recipient::User("anna".into())),
+            (
+                NotificationKind::VisitPlanned,
+                Recipient::Address("huisarts@praktijk.nl".into())
+            ),
+            (
+                NotificationKind::VisitPlanned,
+                Recipient::Address("werkgever@bedrijf.nl".into())
+            ),
+            (NotificationKind::VisitPlanned, Recipient::Resident),
+        ]
+    );
+    // Outbox keys never carry an address.
+    for e in &first.effects {
+        if let Effect::Notify(n) = e {
+            assert!(!n.key.contains('@'), "{}", n.key);
+        }
+    }
+    // Re-planned without the employer and without the resident: both get a cancellation.
+    let again = plan(&first.state, &["huisarts@praktijk.nl"], false).unwrap();
+    assert_eq!(
+        messages(&again),
+        vec![
+            (
+                NotificationKind::VisitCancelled,
+                Recipient::Address("werkgever@bedrijf.nl".into())
+            ),
+            (NotificationKind::VisitCancelled, Recipient::Resident),
+            (NotificationKind::VisitPlanned, Recipient::User("anna".into())),
+            (
+                NotificationKind::VisitPlanned,
+                Recipient::Address("huisarts@praktijk.nl".into())
+            ),
         ]
     );
 }
@@ -829,6 +936,8 @@ fn random_walk(pv: &PathwayVersion, seed: u64, max_commands: usize) {
                 at: now + Duration::days(3),
                 place: None,
                 participants: vec!["anna".into(), "bert".into()],
+                guests: Vec::new(),
+                invite_resident: false,
             }
         } else {
             let mut form = BTreeMap::new();

@@ -378,6 +378,8 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
                     let (recipient_type, recipient) = match &n.to {
                         Recipient::Role(r) => ("role", r.as_str()),
                         Recipient::User(u) => ("user", u.as_str()),
+                        Recipient::Address(a) => ("address", a.as_str()),
+                        Recipient::Resident => ("resident", ""),
                     };
                     outbox.push(OutboxRow {
                         case_id: &w.case_id,

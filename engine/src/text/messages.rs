@@ -39,6 +39,9 @@ pub struct CaseMessage {
     pub stall: Option<StallRef>,
     /// The pathway's own paragraph, already rendered.
     pub intro: Option<String>,
+    /// Written to someone outside Doorloop (a joint visit's guest or the resident): no
+    /// links into Doorloop, formal address.
+    pub guest: bool,
 }
 
 /// A member of staff, by the name they chose to show.
@@ -119,6 +122,7 @@ impl CaseMessage {
                 since: "1 oktober 2026".into(),
             }),
             intro: None,
+            guest: false,
         }
     }
 }

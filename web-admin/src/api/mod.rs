@@ -877,6 +877,55 @@ pub async fn add_task(
     Ok((StatusCode::CREATED, Json(case_detail(&outcome.state))))
 }
 
+/// A joint visit to plan, or to re-plan (a new time, other people).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisitIn {
+    /// When, in the future.
+    at: DateTime<Utc>,
+    /// Where (at most 200 characters).
+    #[serde(default)]
+    place: Option<String>,
+    /// Colleagues' logins: people who work on the resident's line (any of the resident's
+    /// cases) or hold a role of the visit or of open work on it; at least one.
+    participants: Vec<String>,
+    /// E-mail addresses of people outside Doorloop (at most 10); they get the invitation
+    /// for their agenda without a link into Doorloop.
+    #[serde(default)]
+    guests: Vec<String>,
+    /// Invite the resident at the e-mail address on their record.
+    #[serde(default)]
+    invite_resident: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{id}/tasks/{task}/visit", tag = "tasks",
+    params(("id" = String, Path), ("task" = String, Path)), request_body = VisitIn,
+    responses((status = 200, description = "The case with the visit planned; everyone invited gets an agenda invitation", body = CaseDetail),
+              (status = 400, description = "Not a joint visit, a time in the past, a colleague not on the resident's line, an address that is not one, or a resident without an e-mail address", body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, description = "A body that is not a visit; `field` names what is wrong", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn plan_visit(
+    State(app): Shared,
+    ApiUser(user): ApiUser,
+    Path((id, task)): Path<(String, String)>,
+    ApiJson(body): ApiJson<VisitIn>,
+) -> ApiResult<Json<CaseDetail>> {
+    let case = crate::cases::load(&app, &user, &id).await?;
+    let act = CaseAct::PlanVisit {
+        task,
+        at: body.at,
+        place: body.place,
+        invite: crate::cases::VisitInvite {
+            participants: body.participants,
+            guests: body.guests.join("\n"),
+            invite_resident: body.invite_resident,
+        },
+    };
+    let outcome = crate::cases::act(&app, &user, &case, act).await?;
+    Ok(Json(case_detail(&outcome.state)))
+}
+
 /// Whom a task goes to.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct HandOver {
@@ -1140,10 +1189,10 @@ fn status_description(status: &str) -> String {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
-    paths(list_cases, get_case, start_case, withdraw, note, add_task, list_tasks, claim, release, hand_over, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
+    paths(list_cases, get_case, start_case, withdraw, note, add_task, plan_visit, list_tasks, claim, release, hand_over, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
           residents::find, residents::create, residents::get, residents::update, residents::bsn, residents::record_provision,
           residents::reactivate),
-    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension, NoteIn, AdHocIn, AdHocOut, HandOver,
+    components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension, NoteIn, AdHocIn, AdHocOut, VisitIn, HandOver,
                         PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
                         residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
@@ -1182,6 +1231,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             routing::post(clock),
         )
         .route("/api/v1/cases/{id}/tasks/{task}/extend", routing::post(extend))
+        .route("/api/v1/cases/{id}/tasks/{task}/visit", routing::post(plan_visit))
         .route("/api/v1/cases/{id}/tasks/{task}/claim", routing::post(claim))
         .route("/api/v1/cases/{id}/tasks/{task}/release", routing::post(release))
         .route(

@@ -99,10 +99,16 @@ async fn render_task(
         }),
         _ => None,
     };
-    let mut team: Vec<String> = f.state.team.clone();
-    if !team.contains(&viewer.user.id) {
-        team.push(viewer.user.id.clone());
-    }
+    let step_roles = visit_roles(f.step);
+    let team: Vec<String> = if is_visit && may_act {
+        crate::cases::visit_colleagues(app, f.state, &step_roles, &viewer.user)
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let chosen: BTreeSet<String> = match (f.values.get("deelnemer"), planned) {
         (Some(list), _) => list.split('\u{1f}').map(str::to_owned).collect(),
         (None, Some(v)) => v.participants.iter().cloned().collect(),
@@ -117,6 +123,19 @@ async fn render_task(
             p
         })
         .collect();
+    let guests_text = f
+        .values
+        .get("gasten")
+        .cloned()
+        .or_else(|| planned.map(|v| v.guests.join("\n")))
+        .unwrap_or_default();
+    // A posted form says it by the box; otherwise the visit as planned.
+    let invite_resident = if f.values.contains_key("datum") {
+        f.values.get("inwoner").is_some_and(|v| v == "ja")
+    } else {
+        planned.is_some_and(|v| v.resident)
+    };
+    let resident_email = is_visit && may_act && crate::cases::resident_has_email(app, f.state).await?;
     let visit_form = planned.map(|v| {
         let l = v.at.with_timezone(&Amsterdam);
         (
@@ -182,6 +201,12 @@ async fn render_task(
     data.insert("plan_visit".into(), json!(is_visit && may_act));
     data.insert("visit".into(), json!(planned.map(|v| date_time(v.at))));
     data.insert("participants".into(), Value::Array(participants));
+    data.insert("guests".into(), json!(guests_text));
+    data.insert("max_guests".into(), json!(doorloop_engine::runtime::MAX_GUESTS));
+    data.insert(
+        "resident_invite".into(),
+        json!({ "possible": resident_email, "checked": invite_resident }),
+    );
     data.insert(
         "form".into(),
         json!({
@@ -348,15 +373,24 @@ pub async fn complete_task(
         }
     };
     let action = crate::cases::completion(&pv, task, data);
-    // Answers that end the trajectory ask for confirmation first: decided by a dry run of the
-    // pure runtime on the loaded case, nothing written.
+    // An outcome before the visit took place, or answers that end the trajectory, ask for
+    // confirmation first: decided on the loaded case by a dry run of the pure runtime,
+    // nothing written.
     if f.values.get("bevestigd").map(String::as_str) != Some("ja") {
+        let mut questions: Vec<String> = Vec::new();
+        let now = app.clock.now();
+        if let Some(visit) = task.visit.as_ref().filter(|v| v.at > now) {
+            questions.push(format!(
+                "Het bezoek staat gepland op {}; dat is nog niet geweest.",
+                date_time(visit.at)
+            ));
+        }
         let trial = doorloop_engine::runtime::apply_with_calendar(
             &pv,
             app.engine.calendar(),
             &state,
             Command::new(viewer.user.id.clone(), action.clone()),
-            app.clock.now(),
+            now,
         );
         if let Ok(out) = trial
             && out.state.status != doorloop_engine::runtime::CaseStatus::Active
@@ -367,8 +401,14 @@ pub async fn complete_task(
                 .as_deref()
                 .map(doorloop_engine::text::dutch::code_label)
                 .unwrap_or_else(|| "zonder uitkomst".to_owned());
+            questions.push(format!(
+                "Met deze antwoorden wordt het traject afgesloten (uitkomst: {outcome})."
+            ));
+        }
+        if !questions.is_empty() {
             f.confirm = Some(format!(
-                "Met deze antwoorden wordt het traject afgesloten (uitkomst: {outcome}). Klopt dat? Kies dan nog eens ‘{}’.",
+                "{} Klopt dat? Kies dan nog eens ‘{}’.",
+                questions.join(" "),
                 if step.kind == StepKind::JointVisit {
                     "Uitkomst vastleggen"
                 } else {
@@ -405,6 +445,11 @@ async fn act_on_form(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The roles a joint visit step names: who usually takes part.
+fn visit_roles(step: &Step) -> Vec<String> {
+    step.role.iter().chain(&step.roles).cloned().collect()
 }
 
 pub async fn plan_visit(
@@ -451,17 +496,20 @@ pub async fn plan_visit(
             "Het bezoek moet in de toekomst liggen.".to_owned(),
         );
     }
-    let mut allowed: BTreeSet<&str> = state.team.iter().map(String::as_str).collect();
-    allowed.insert(viewer.user.id.as_str());
-    let participants = form.all("deelnemer");
-    if participants.is_empty() {
-        errors.insert("deelnemer".to_owned(), "Kies minstens één deelnemer.".to_owned());
-    } else if participants.iter().any(|p| !allowed.contains(p.as_str())) {
-        errors.insert(
-            "deelnemer".to_owned(),
-            "Deelnemers komen uit het casusteam.".to_owned(),
-        );
-    }
+    let invite = crate::cases::VisitInvite {
+        participants: form.all("deelnemer"),
+        guests: form.get("gasten").unwrap_or_default().to_owned(),
+        invite_resident: form.get("inwoner") == Some("ja"),
+    };
+    let invited =
+        crate::cases::check_invite(&app, &state, &visit_roles(&step), &viewer.user, &invite).await?;
+    let (participants, guests) = match invited {
+        Ok(who) => who,
+        Err((field, message)) => {
+            errors.insert(field.to_owned(), message);
+            (Vec::new(), Vec::new())
+        }
+    };
     let place = form
         .get("plaats")
         .map(str::trim)
@@ -493,6 +541,8 @@ pub async fn plan_visit(
         at,
         place,
         participants,
+        guests,
+        invite_resident: invite.invite_resident,
     };
     let done = format!("/casussen/{id}/taken/{task_id}");
     act_on_form(

@@ -261,6 +261,8 @@ pub(crate) async fn visit_invitees_find_the_case(f: Fixture) {
                     at: now + Duration::days(3),
                     place: Some("Wijkcentrum".into()),
                     participants: vec!["anna".into(), "bert".into()],
+                    guests: Vec::new(),
+                    invite_resident: false,
                 },
             ),
             now,
