@@ -167,7 +167,52 @@ async fn assert_no_codes(client: &Client, name: &str) {
 async fn shot(client: &Client, name: &str) {
     assert_no_codes(client, name).await;
     assert_accessible(client, name).await;
+    assert_graphs_readable(client, name).await;
     shot_of_other_software(client, name).await;
+}
+
+/// The smallest text a drawn pathway may put on the screen, in CSS pixels.
+const SMALLEST_GRAPH_TEXT: f64 = 10.0;
+
+/// Fails when a pathway drawing on the page shows its text below [`SMALLEST_GRAPH_TEXT`]:
+/// node labels are drawn at 13 px and edge labels at 12 px, so what reaches the screen is
+/// 12 px × the drawing's shown width / its own width. Waits for the drawings to load and for
+/// `graph.js` to fit them.
+async fn assert_graphs_readable(client: &Client, name: &str) {
+    let mut sizes = serde_json::Value::Null;
+    for _ in 0..50 {
+        sizes = client
+            .execute(
+                "const imgs = [...document.querySelectorAll('.graph-wrap img')];
+                 if (imgs.some(i => !i.complete || !i.naturalWidth || !i.parentElement.dataset.scale)) { return null; }
+                 return imgs.map(i => ({id: i.id, shown: i.getBoundingClientRect().width, own: i.naturalWidth,
+                                        box: i.parentElement.clientWidth}));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if !sizes.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sizes = sizes
+        .as_array()
+        .unwrap_or_else(|| panic!("{name}: a drawing did not load or was not fitted"));
+    for size in sizes {
+        let shown = size["shown"].as_f64().unwrap_or_default();
+        let own = size["own"].as_f64().unwrap_or(1.0);
+        let text = 12.0 * shown / own;
+        assert!(
+            text >= SMALLEST_GRAPH_TEXT - 0.05,
+            "{name}: the drawing {} shows its text at {text:.1} px ({size})",
+            size["id"]
+        );
+        println!(
+            "{name}: drawing {} text at {text:.1} px, {shown:.0} of {own:.0} px wide",
+            size["id"]
+        );
+    }
 }
 
 /// Saves a screenshot of a page that is not Doorloop's (the identity provider's login, the
@@ -530,6 +575,30 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         let resident = text_of(&client, Locator::Id("inwoner")).await;
         assert!(resident.contains("Pablo Verhoeven"), "{resident}");
         shot(&client, "04-casuspagina").await;
+        client
+            .execute("document.querySelector('.graph-tools').scrollIntoView();", vec![])
+            .await
+            .unwrap();
+        shot(&client, "04c-casus-in-het-schema").await;
+        // The drawing opens on the current step, in the middle of its box.
+        let place = client
+            .execute(
+                "const w = document.querySelector('.graph-wrap'); const i = w.querySelector('img');
+                 const s = Number(w.dataset.scale);
+                 return [i.offsetTop + Number(w.dataset.focusY) * s - w.scrollTop, w.clientHeight];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (at, box_height) = (
+            place[0].as_f64().unwrap_or(-1.0),
+            place[1].as_f64().unwrap_or(0.0),
+        );
+        assert!(
+            at > box_height * 0.3 && at < box_height * 0.7,
+            "the current step lies at {at} of {box_height} px"
+        );
+        client.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
         // A phone call with Pablo goes on the timeline, by her name.
         client
             .find(Locator::Css("#notitie summary"))
@@ -665,6 +734,50 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         client.goto(&format!("{base}/trajecten")).await.unwrap();
         assert!(text(&client).await.contains("Van zorg naar werk"));
         shot(&client, "09-trajecten").await;
+        // The whole pathway drawn on its page, at a laptop's 1,366 × 768: fitted, never
+        // below readable text, and zoomable.
+        client.set_window_size(1366, 768).await.unwrap();
+        client
+            .goto(&format!("{base}/trajecten/van-zorg-naar-werk"))
+            .await
+            .unwrap();
+        client
+            .execute("document.querySelector('.graph-tools').scrollIntoView();", vec![])
+            .await
+            .unwrap();
+        shot(&client, "09b-trajectschema").await;
+        let scale = |c: &Client| {
+            let c = c.clone();
+            async move {
+                let v = c
+                    .execute(
+                        "return Number(document.querySelector('.graph-wrap').dataset.scale);",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                v.as_f64().unwrap_or_default()
+            }
+        };
+        let fitted = scale(&client).await;
+        client
+            .find(Locator::Css("button[aria-label='Inzoomen']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let zoomed = scale(&client).await;
+        assert!(zoomed > fitted * 1.2, "zoomed in from {fitted} to {zoomed}");
+        client
+            .find(Locator::Css("button[aria-label='Passend maken in de breedte']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(scale(&client).await, fitted);
+        client.set_window_size(1366, 900).await.unwrap();
 
         let log = setup.doorloop(&["access-log", "--case", &case]);
         assert!(log.contains("anna") && log.contains("casuspagina"), "{log}");

@@ -436,6 +436,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
     let app = Router::new()
         .route("/static/app.css", get(screens::login::css))
         .route("/static/editor.js", get(screens::login::editor_js))
+        .route("/static/graph.js", get(screens::login::graph_js))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -44,6 +44,7 @@ const LAYOUT_KEYS: &[&str] = &["title", "user", "csrf", "flash", "flash_kind"];
 
 pub const CSS: &str = include_str!("../static/app.css");
 pub const EDITOR_JS: &str = include_str!("../static/editor.js");
+pub const GRAPH_JS: &str = include_str!("../static/graph.js");
 
 static REGISTRY: LazyLock<Result<Handlebars<'static>, String>> = LazyLock::new(|| {
     let mut hb = Handlebars::new();

@@ -19,6 +19,7 @@ use crate::auth::{self, CsrfForm, Viewer};
 use crate::cases::{self, CaseAct, team_json, visible_case_on_pathway};
 use crate::error::{WebError, WebResult};
 use crate::forms;
+use crate::graph::Marks;
 use crate::views::{
     base, date, date_time, due_state, page, pathway_name, role_label, role_labels, short, stall_reason,
     status_label,
@@ -341,6 +342,12 @@ pub async fn case_page(
             .finish()
     );
     let graph_window_url = format!("{graph_url}&venster=1");
+    // Where the current steps lie in the window, so the page scrolls the drawing to them
+    // (the same drawing the image asks for, from the cache).
+    let window = app
+        .graphs
+        .get_or_draw_marked(&pv, &window_marks(&pv, steps.iter().map(String::as_str)))
+        .await?;
     let status = state.status.as_str();
     let (back, back_label) = if viewer.user.role == UserRole::Consultant {
         ("/taken", "Mijn taken")
@@ -408,6 +415,10 @@ pub async fn case_page(
     data.insert("rungs".into(), Value::Array(rungs));
     data.insert("graph_url".into(), json!(graph_url));
     data.insert("graph_window_url".into(), json!(graph_window_url));
+    data.insert(
+        "graph_focus".into(),
+        json!(window.focus.map(|(x, y)| json!({"x": x.round(), "y": y.round()}))),
+    );
     data.insert("read_only".into(), json!(access == CaseAccess::Read));
     data.insert("back".into(), json!(back));
     data.insert("back_label".into(), json!(back_label));
@@ -491,23 +502,34 @@ pub async fn graph(
     PageQuery(q): PageQuery<GraphQuery>,
 ) -> WebResult<Response> {
     let pv = app.engine.pathway(&key, Some(version)).await?;
-    // Only this pathway's step ids mark a step: anything else would only make the cache
-    // hold another copy of the same drawing.
-    let asked: BTreeSet<&str> = q.actief.as_deref().unwrap_or_default().split(',').collect();
-    let active: BTreeSet<String> = pv
-        .pathway
+    let asked = q.actief.as_deref().unwrap_or_default().split(',');
+    let marks = if q.venster.is_some() {
+        window_marks(&pv, asked)
+    } else {
+        Marks::active(&active_steps(&pv, asked))
+    };
+    let drawing = app.graphs.get_or_draw_marked(&pv, &marks).await?;
+    Ok(crate::views::svg_response(
+        drawing.svg.clone(),
+        "private, max-age=300",
+    ))
+}
+
+/// The steps of `pv` among `asked`: only this pathway's step ids mark a step, anything
+/// else would only make the cache hold another copy of the same drawing.
+fn active_steps<'a>(pv: &PathwayVersion, asked: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    let asked: BTreeSet<&str> = asked.into_iter().collect();
+    pv.pathway
         .steps
         .iter()
         .filter(|s| asked.contains(s.id.as_str()))
         .map(|s| s.id.clone())
-        .collect();
-    let drawing = app.graphs.get_or_draw(&pv, &active).await?;
-    let svg = if q.venster.is_some() {
-        drawing.window(1500., 520.)
-    } else {
-        drawing.svg.clone()
-    };
-    Ok(crate::views::svg_response(svg, "private, max-age=300"))
+        .collect()
+}
+
+/// The case page's window: the current steps, one step back and two ahead.
+fn window_marks<'a>(pv: &PathwayVersion, asked: impl IntoIterator<Item = &'a str>) -> Marks {
+    Marks::around(&active_steps(pv, asked), 1, 2)
 }
 
 /// What a consultant may do with a task's clock here: suspend, resume, extend (by at most).

@@ -47,6 +47,16 @@ pub async fn editor_js() -> impl IntoResponse {
     )
 }
 
+pub async fn graph_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        views::GRAPH_JS,
+    )
+}
+
 // ---- login ----
 
 #[derive(Deserialize)]
