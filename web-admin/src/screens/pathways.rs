@@ -134,8 +134,8 @@ pub async fn show(
                 .iter()
                 .map(|v| json!({
                     "version": v.version, "published": date_time(v.published_at), "cases": v.cases,
-                    "live": v.version == live.version,
-                    "can_migrate": v.version != live.version && v.cases > 0,
+                    "running": v.running, "live": v.version == live.version,
+                    "can_migrate": v.version != live.version && v.running > 0,
                 }))
                 .collect::<Vec<_>>()
         ),

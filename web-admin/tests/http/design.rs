@@ -165,6 +165,19 @@ pub(crate) async fn coordinator_edits_validates_publishes_and_migrates(f: Fixtur
             .iter()
             .any(|e| e.event.kind.name() == "case_migrated" && e.event.actor == "carla")
     );
+    // The versions table counts running cases where they are now: one moved to v2, one stayed.
+    let (_, _, show) = f.page(&carla, &format!("/trajecten/{KEY}")).await;
+    for version in ["v1", "v2"] {
+        let row = show
+            .split("<tr><td>")
+            .find(|r| r.starts_with(version))
+            .and_then(|r| r.split("</tr>").next())
+            .unwrap_or_default();
+        assert!(
+            row.matches("<td class=\"num\">1</td>").count() == 2,
+            "{version}: one running, one in all: {row}"
+        );
+    }
     let anna = f.login("anna").await;
     let (_, _, case) = f.page(&anna, &format!("/casussen/{}", f.mine)).await;
     assert!(
