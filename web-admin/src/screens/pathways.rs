@@ -406,6 +406,19 @@ async fn editor_page(
     saved: Option<&Draft>,
     status: StatusCode,
 ) -> WebResult<Response> {
+    editor_page_asking(app, viewer, key, source, saved, status, false).await
+}
+
+/// The editor; `ask_discard` shows the question whether the saved draft is to be thrown away.
+async fn editor_page_asking(
+    app: &AppState,
+    viewer: &Viewer,
+    key: Option<&str>,
+    source: &str,
+    saved: Option<&Draft>,
+    status: StatusCode,
+    ask_discard: bool,
+) -> WebResult<Response> {
     let checked = check(source, key).await?;
     let live = match key {
         Some(k) => match app.engine.pathway(k, None).await {
@@ -454,6 +467,7 @@ async fn editor_page(
             "saved".into(),
             json!({"by": d.updated_by, "at": date_time(d.updated_at)}),
         );
+        data.insert("ask_discard".into(), json!(ask_discard));
         data.insert("hash".into(), json!(auth::token_hash(&d.source)));
     }
     if let (Some(loaded), Some(k)) = (&checked.loaded, key)
@@ -594,15 +608,34 @@ pub async fn save_new(State(app): Shared, form: CsrfForm) -> WebResult<Response>
     Ok(Redirect::to(&format!("/trajecten/{key}/bewerken")).into_response())
 }
 
-pub async fn discard(State(app): Shared, Path(key): Path<String>, form: CsrfForm) -> WebResult<Redirect> {
+/// Throws the draft away once the coordinator confirmed it (`bevestigd=ja`); before that,
+/// the editor asks, and the draft stays.
+pub async fn discard(State(app): Shared, Path(key): Path<String>, form: CsrfForm) -> WebResult<Response> {
     coordinator(&form.viewer)?;
-    app.engine.store().delete_draft(&key).await?;
-    let published = app.engine.store().pathways().await?.iter().any(|p| p.key == key);
-    Ok(Redirect::to(&if published {
+    let store = app.engine.store();
+    let published = store.pathways().await?.iter().any(|p| p.key == key);
+    let back = if published {
         format!("/trajecten/{key}")
     } else {
         "/trajecten".to_owned()
-    }))
+    };
+    let Some(draft) = store.draft(&key).await? else {
+        return Ok(Redirect::to(&back).into_response());
+    };
+    if form.get("bevestigd") != Some("ja") {
+        return editor_page_asking(
+            &app,
+            &form.viewer,
+            Some(&key),
+            &draft.source,
+            Some(&draft),
+            StatusCode::OK,
+            true,
+        )
+        .await;
+    }
+    store.delete_draft(&key).await?;
+    Ok(Redirect::to(&back).into_response())
 }
 
 /// Publishes the draft as the next version, if it is still the text the coordinator

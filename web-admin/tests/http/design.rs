@@ -197,6 +197,25 @@ pub(crate) async fn coordinator_edits_validates_publishes_and_migrates(f: Fixtur
             .0,
         StatusCode::FORBIDDEN
     );
+
+    // Throwing a draft away asks first; the draft stays until the coordinator confirms.
+    let (status, _) = f.post(&carla, &edit, &[("bron", &v2())], true).await;
+    assert!(status.is_success() || status.is_redirection(), "{status}");
+    assert!(f.engine.store().draft(KEY).await.unwrap().is_some());
+    let discard = format!("/trajecten/{KEY}/concept/verwijderen");
+    let (status, asked) = f.post(&carla, &discard, &[], true).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        asked.contains("Concept weggooien?") && asked.contains("Ja, concept weggooien"),
+        "{asked}"
+    );
+    assert!(
+        f.engine.store().draft(KEY).await.unwrap().is_some(),
+        "not yet thrown away"
+    );
+    let (status, _) = f.post(&carla, &discard, &[("bevestigd", "ja")], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(f.engine.store().draft(KEY).await.unwrap().is_none());
 }
 
 /// Nearest-rank percentile, computed here independently of the product.
