@@ -145,6 +145,10 @@ pub enum Cmd {
     /// Accounts of coordinators, consultants, managers and admins.
     #[command(subcommand)]
     User(UserCmd),
+    /// The organisations of the region: municipalities, care providers, the social work
+    /// company, UWV, the regional coordination.
+    #[command(subcommand)]
+    Organisation(OrganisationCmd),
     /// API tokens for other municipal systems.
     #[command(subcommand)]
     Token(TokenCmd),
@@ -226,11 +230,33 @@ pub enum UserCmd {
         display_name: Option<String>,
         #[arg(long)]
         email: Option<String>,
+        /// The key of their organisation (see `doorloop organisation list`); may be left out
+        /// when the installation has only one.
+        #[arg(long)]
+        organisation: Option<String>,
     },
     /// List accounts.
     List,
     /// Give an account a new generated password (printed once).
     Password { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrganisationCmd {
+    /// Record an organisation of the region.
+    Add {
+        /// Short key: letters, digits, hyphens (`Oss`, `ibn`, `de-linde`). A municipality's
+        /// key is what residents' records name as their municipality.
+        key: String,
+        /// The name people read ("Gemeente Oss", "Zorggroep De Linde").
+        #[arg(long)]
+        name: String,
+        /// gemeente, zorgaanbieder, sw-bedrijf, uwv or regio.
+        #[arg(long)]
+        kind: String,
+    },
+    /// List the organisations.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -303,6 +303,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Organisation(cmd) => {
+            let engine = open_engine(&settings).await?;
+            match cmd {
+                OrganisationCmd::Add { key, name, kind } => {
+                    users::add_organisation(&engine, &key, &name, &kind).await?;
+                    println!("added organisation {key} ({kind})");
+                }
+                OrganisationCmd::List => users::list_organisations(&engine).await?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::User(cmd) => {
             let engine = open_engine(&settings).await?;
             match cmd {
@@ -312,6 +323,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     teams,
                     display_name,
                     email,
+                    organisation,
                 } => {
                     let new = users::NewUser {
                         id: &name,
@@ -319,6 +331,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         teams: &teams,
                         name: display_name.as_deref(),
                         email: email.as_deref(),
+                        organisation: organisation.as_deref(),
                     };
                     let password = users::add(&engine, new).await?;
                     println!("added {name} ({role})");

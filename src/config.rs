@@ -245,9 +245,12 @@ pub struct OidcSettings {
     pub redirect_url: Option<String>,
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
-    /// `group=role[:team]`, comma-separated.
+    /// `group=role[:team][@organisation]`, comma-separated.
     #[serde(default)]
     pub groups: String,
+    /// The organisation of people whose groups name none.
+    #[serde(default)]
+    pub organisation: Option<String>,
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
 }
@@ -436,6 +439,8 @@ impl Settings {
             redirect_url: Option<&'a str>,
             groups_claim: &'a str,
             groups: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            organisation: Option<&'a str>,
             scopes: &'a [String],
         }
         let shown = Shown {
@@ -466,6 +471,7 @@ impl Settings {
                 redirect_url: o.redirect_url.as_deref(),
                 groups_claim: &o.groups_claim,
                 groups: &o.groups,
+                organisation: o.organisation.as_deref(),
                 scopes: &o.scopes,
             }),
             privacy: ShownPrivacy {

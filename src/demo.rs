@@ -6,6 +6,7 @@ use anyhow::Context;
 use chrono::{Duration, Utc};
 use std::sync::Arc;
 
+use doorloop_engine::chain::OrganisationKind;
 use doorloop_engine::demo::sim::{Driver, next_command};
 use doorloop_engine::engine::Engine;
 use doorloop_engine::runtime::{Action, CaseState, Command};
@@ -61,20 +62,44 @@ pub async fn accounts(engine: &Engine) -> anyhow::Result<()> {
         println!("demo accounts exist already; a new password: doorloop user password NAME");
         return Ok(());
     }
+    doorloop_engine::demo::region::ensure(engine).await?;
     let mut roles: BTreeSet<String> = BTreeSet::new();
+    // The kind of organisation each role's people work for, as the pathways say.
+    let mut kinds: BTreeMap<String, OrganisationKind> = BTreeMap::new();
     for (key, _) in PATHWAYS {
         let pv = engine.pathway(key, None).await?;
         roles.extend(pv.pathway.roles.keys().cloned());
+        for (role, def) in &pv.pathway.roles {
+            if let Some(k) = def.organisation.as_deref().and_then(OrganisationKind::of_role) {
+                kinds.entry(role.clone()).or_insert(k);
+            }
+        }
     }
-    let mut people: Vec<(String, &str, Vec<String>, String)> = vec![
+    // (login, role, teams, name, organisation)
+    let mut people: Vec<(String, &str, Vec<String>, String, &str)> = vec![
         (
             "coordinator".into(),
             "coordinator",
             vec![],
             "Carla Coördinator".into(),
+            "regio",
         ),
-        ("manager".into(), "manager", vec![], "Mark Manager".into()),
-        ("beheerder".into(), "admin", vec![], "Bea Beheer".into()),
+        ("manager".into(), "manager", vec![], "Mark Manager".into(), "Oss"),
+        (
+            "manager-uden".into(),
+            "manager",
+            vec![],
+            "Ulla van Uden".into(),
+            "Uden",
+        ),
+        (
+            "regiomanager".into(),
+            "manager",
+            vec![],
+            "Rita Regio".into(),
+            "regio",
+        ),
+        ("beheerder".into(), "admin", vec![], "Bea Beheer".into(), "regio"),
     ];
     for role in &roles {
         let name = NAMES
@@ -82,11 +107,31 @@ pub async fn accounts(engine: &Engine) -> anyhow::Result<()> {
             .find(|(r, _)| r == role)
             .map(|(_, n)| (*n).to_owned())
             .unwrap_or_else(|| format!("Consulent {role}"));
-        people.push((consultant(role), "consultant", vec![role.clone()], name));
+        let org = kinds
+            .get(role)
+            .and_then(|k| doorloop_engine::demo::region::provider(*k, 0))
+            .unwrap_or("Oss");
+        people.push((consultant(role), "consultant", vec![role.clone()], name, org));
     }
+    // The other care provider's begeleider, and a Wmo-consulent of Uden: the same screens
+    // show them other residents.
+    people.push((
+        "ambulant-begeleider-2".into(),
+        "consultant",
+        vec!["ambulant-begeleider".into()],
+        "Lotte Maas".into(),
+        "maasland",
+    ));
+    people.push((
+        "wmo-consulent-uden".into(),
+        "consultant",
+        vec!["wmo-consulent".into()],
+        "Umar Uden".into(),
+        "Uden",
+    ));
     println!();
     println!("Demo-accounts (wachtwoorden worden maar één keer getoond):");
-    for (id, role, teams, name) in &people {
+    for (id, role, teams, name, org) in &people {
         let email = format!("{id}@demo.doorloop.invalid");
         let password = users::add(
             engine,
@@ -96,11 +141,12 @@ pub async fn accounts(engine: &Engine) -> anyhow::Result<()> {
                 teams,
                 name: Some(name),
                 email: Some(&email),
+                organisation: Some(org),
             },
         )
         .await?;
         let team = teams.first().map(|t| format!(" ({t})")).unwrap_or_default();
-        println!("  {id:<26} {password}   {role}{team}");
+        println!("  {id:<26} {password}   {role}{team}, {org}");
     }
     Ok(())
 }
@@ -125,6 +171,7 @@ pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Re
             .with_context(|| format!("publishing {key}"))?;
         println!("published {} v{}", pv.pathway.key, pv.version);
     }
+    doorloop_engine::demo::region::ensure(engine).await?;
     let mut rng = StdRng::seed_from_u64(seed);
     let driver = Driver::default();
     let mut made = 0usize;
@@ -150,6 +197,7 @@ pub async fn run(engine: Arc<Engine>, per_pathway: u32, seed: u64) -> anyhow::Re
             let out = engine
                 .start_case(key, None, &actor, &resident.id, BTreeMap::new(), t)
                 .await?;
+            doorloop_engine::demo::region::involve(engine, &out.state.id, &pv, 100 + made, &actor, t).await?;
             let mut state = out.state;
             let moves = rng.random_range(0..16);
             for _ in 0..moves {

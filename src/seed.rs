@@ -45,6 +45,11 @@ pub struct SeedArgs {
     pub catch_up: bool,
 }
 
+/// The generated accounts work for the regional coordination, which sees the whole region:
+/// a load test's consultants then see all the work they are given, whichever of the five
+/// municipalities the made-up resident lives in.
+const SEED_ORGANISATION: &str = "regio";
+
 fn login(role: &str, n: u32) -> String {
     format!("{role}-{n:03}")
 }
@@ -65,6 +70,7 @@ pub async fn run(engine: Arc<Engine>, args: SeedArgs) -> anyhow::Result<()> {
             engine.pathway("van-zorg-naar-werk", None).await?
         }
     };
+    doorloop_engine::demo::region::ensure(&engine).await?;
     let roles: Vec<String> = pv.pathway.roles.keys().cloned().collect();
     let teams = roles.len() as u32;
     // Consultants spread over the roles; every role gets at least one.
@@ -83,7 +89,8 @@ pub async fn run(engine: Arc<Engine>, args: SeedArgs) -> anyhow::Result<()> {
                 role: UserRole::Consultant,
                 teams: vec![role.clone()],
                 email: Some(format!("{}@bench.doorloop.invalid", login(role, n))),
-                organisation: crate::users::ORGANISATION.to_owned(),
+                organisation: SEED_ORGANISATION.to_owned(),
+                organisation_kind: None,
                 password_hash: Some(hash.clone()),
                 active: true,
                 created_at: now,
@@ -187,7 +194,8 @@ pub async fn run(engine: Arc<Engine>, args: SeedArgs) -> anyhow::Result<()> {
         role: UserRole::Manager,
         teams: Vec::new(),
         email: None,
-        organisation: crate::users::ORGANISATION.to_owned(),
+        organisation: SEED_ORGANISATION.to_owned(),
+        organisation_kind: None,
         password_hash: Some(hash.clone()),
         active: true,
         created_at: now,

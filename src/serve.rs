@@ -36,6 +36,10 @@ pub struct OidcOpts {
     /// account without rights until an admin gives them a role.
     #[arg(long, env = "DOORLOOP_OIDC_GROUPS")]
     pub oidc_groups: Option<String>,
+    /// The organisation of people whose groups name none (`group=role@organisation` does);
+    /// default: the installation's only organisation.
+    #[arg(long, env = "DOORLOOP_OIDC_ORGANISATION")]
+    pub oidc_organisation: Option<String>,
     /// Scopes asked besides `openid`, comma-separated (default `profile,email`).
     #[arg(long, env = "DOORLOOP_OIDC_SCOPES")]
     pub oidc_scopes: Option<String>,
@@ -55,6 +59,7 @@ impl OidcOpts {
                         redirect_url: None,
                         groups_claim: "groups".into(),
                         groups: String::new(),
+                        organisation: None,
                         scopes: vec!["profile".into(), "email".into()],
                     })
                 }
@@ -77,6 +82,9 @@ impl OidcOpts {
         }
         if let Some(v) = &self.oidc_groups {
             o.groups = v.clone();
+        }
+        if let Some(v) = &self.oidc_organisation {
+            o.organisation = Some(v.clone());
         }
         if let Some(v) = &self.oidc_scopes {
             o.scopes = v.split(',').map(|s| s.trim().to_owned()).collect();
@@ -104,6 +112,7 @@ fn oidc_config(
             .unwrap_or_else(|| format!("{}/inloggen/oidc/terug", base_url.trim_end_matches('/'))),
         groups_claim: o.groups_claim.clone(),
         group_map,
+        organisation: o.organisation.clone(),
         scopes: o
             .scopes
             .iter()

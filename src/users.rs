@@ -2,12 +2,10 @@
 
 use anyhow::{Context, bail};
 use chrono::Utc;
+use doorloop_engine::chain::{Organisation, OrganisationKind};
 use doorloop_engine::engine::Engine;
 use doorloop_engine::store::{User, UserRole};
 use doorloop_web::auth;
-
-/// The organisation name stored with new accounts (one installation, one organisation).
-pub const ORGANISATION: &str = "gemeente";
 
 pub struct NewUser<'a> {
     pub id: &'a str,
@@ -15,6 +13,49 @@ pub struct NewUser<'a> {
     pub teams: &'a [String],
     pub name: Option<&'a str>,
     pub email: Option<&'a str>,
+    /// Their organisation's key; `None`: the installation's only organisation.
+    pub organisation: Option<&'a str>,
+}
+
+/// `doorloop organisation add`.
+pub async fn add_organisation(engine: &Engine, key: &str, name: &str, kind: &str) -> anyhow::Result<()> {
+    let Some(kind) = OrganisationKind::parse(kind) else {
+        bail!("unknown kind `{kind}`: use one of gemeente, zorgaanbieder, sw-bedrijf, uwv, regio");
+    };
+    let org = Organisation {
+        id: key.to_owned(),
+        name: name.trim().to_owned(),
+        kind,
+    };
+    org.check()?;
+    engine.store().add_organisation(&org).await?;
+    Ok(())
+}
+
+/// `doorloop organisation list`.
+pub async fn list_organisations(engine: &Engine) -> anyhow::Result<()> {
+    for o in engine.store().organisations().await? {
+        println!("{:<24} {:<14} {}", o.id, o.kind.as_str(), o.name);
+    }
+    Ok(())
+}
+
+/// The organisation a new account belongs to: the one named, or the installation's only one.
+pub async fn organisation_for(engine: &Engine, named: Option<&str>) -> anyhow::Result<String> {
+    if let Some(n) = named {
+        return Ok(n.to_owned());
+    }
+    let orgs = engine.store().organisations().await?;
+    match orgs.as_slice() {
+        [only] => Ok(only.id.clone()),
+        [] => bail!(
+            "there are no organisations yet: add one first, e.g. doorloop organisation add Oss --name \"Gemeente Oss\" --kind gemeente"
+        ),
+        more => bail!(
+            "say which organisation with --organisation: {}",
+            more.iter().map(|o| o.id.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 fn valid_login(id: &str) -> bool {
@@ -71,6 +112,7 @@ pub async fn add(engine: &Engine, new: NewUser<'_>) -> anyhow::Result<String> {
     {
         bail!("e-mail address `{email}` has no @");
     }
+    let organisation = organisation_for(engine, new.organisation).await?;
     let (password, hash) = new_password().await?;
     let user = User {
         id: new.id.to_owned(),
@@ -78,7 +120,8 @@ pub async fn add(engine: &Engine, new: NewUser<'_>) -> anyhow::Result<String> {
         role,
         teams,
         email: new.email.map(str::to_owned),
-        organisation: ORGANISATION.to_owned(),
+        organisation,
+        organisation_kind: None,
         password_hash: Some(hash),
         active: true,
         created_at: Utc::now(),
@@ -138,9 +181,10 @@ pub async fn list_tokens(engine: &Engine, user: Option<&str>) -> anyhow::Result<
 pub async fn list(engine: &Engine) -> anyhow::Result<()> {
     for u in engine.store().users().await? {
         println!(
-            "{:<24} {:<12} {:<40} {}{}",
+            "{:<24} {:<12} {:<20} {:<40} {}{}",
             u.id,
             u.role.as_str(),
+            u.organisation,
             u.teams.join(","),
             u.email.unwrap_or_default(),
             if u.active { "" } else { "  (inactive)" }

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bpmn;
+pub mod chain;
 pub mod demo;
 pub mod engine;
 pub mod figures;

@@ -128,6 +128,29 @@ impl Engine {
         })
     }
 
+    /// A resident's municipality must be one of the region's municipalities: it decides who
+    /// sees their cases.
+    async fn check_municipality(&self, municipality: Option<&str>) -> Result<()> {
+        let Some(m) = municipality else { return Ok(()) };
+        let orgs = self.store().organisations().await?;
+        let municipalities: Vec<&crate::chain::Organisation> = orgs
+            .iter()
+            .filter(|o| o.kind == crate::chain::OrganisationKind::Gemeente)
+            .collect();
+        if municipalities.iter().any(|o| o.id == m) {
+            return Ok(());
+        }
+        let known: Vec<&str> = municipalities.iter().map(|o| o.id.as_str()).collect();
+        Err(EngineError::ResidentInvalid(crate::resident::ResidentProblem {
+            field: "municipality",
+            message: if known.is_empty() {
+                format!("Gemeente ‘{m}’ is niet bekend: er zijn nog geen gemeenten vastgelegd.")
+            } else {
+                format!("Gemeente ‘{m}’ is niet bekend. Kies uit: {}.", known.join(", "))
+            },
+        }))
+    }
+
     /// Records a new resident (by the system: a migration, the demo); a BSN needs the
     /// configured key.
     pub async fn add_resident(&self, input: &ResidentInput, now: DateTime<Utc>) -> Result<Resident> {
@@ -151,6 +174,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Resident> {
         let mut row = self.row(input)?;
+        self.check_municipality(row.municipality.as_deref()).await?;
         row.created_by = by.map(str::to_owned);
         let id = uuid::Uuid::now_v7().to_string();
         let resident = self.store().add_resident(&id, &row, now).await?;
@@ -166,6 +190,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Resident> {
         let row = self.row(input)?;
+        self.check_municipality(row.municipality.as_deref()).await?;
         if !self.store().update_resident(id, &row, now).await? {
             return Err(EngineError::ResidentNotFound {
                 resident: id.to_owned(),

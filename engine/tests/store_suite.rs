@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{Value, json};
 
+use doorloop_engine::chain::{Organisation, OrganisationKind};
 use doorloop_engine::engine::{Engine, EngineError};
 use doorloop_engine::runtime::{Action, CaseState, CaseStatus, Command, TaskRef, apply};
 use doorloop_engine::store::{
@@ -34,14 +35,35 @@ struct Fixture {
 
 impl Fixture {
     async fn store(&self) -> Arc<dyn Store> {
-        match &self.schema {
+        let store: Arc<dyn Store> = match &self.schema {
             Some(schema) => Arc::new(
                 PostgresStore::open(&self.url, Some(schema))
                     .await
                     .expect("open postgres"),
             ),
             None => Arc::new(SqliteStore::open(&self.url).await.expect("open sqlite")),
+        };
+        // The organisations the suite's people work for (kept when the store is reopened).
+        for (id, kind) in [
+            ("gemeente-test", OrganisationKind::Gemeente),
+            ("gemeente", OrganisationKind::Gemeente),
+            ("Oss", OrganisationKind::Gemeente),
+            ("Uden", OrganisationKind::Gemeente),
+            ("de-linde", OrganisationKind::Zorgaanbieder),
+            ("maasland", OrganisationKind::Zorgaanbieder),
+            ("regio", OrganisationKind::Regio),
+        ] {
+            let org = Organisation {
+                id: id.into(),
+                name: format!("Test {id}"),
+                kind,
+            };
+            match store.add_organisation(&org).await {
+                Ok(()) | Err(doorloop_engine::store::StoreError::OrganisationExists { .. }) => {}
+                Err(e) => panic!("adding organisation {id}: {e}"),
+            }
         }
+        store
     }
 
     async fn engine(&self) -> Engine {
@@ -90,6 +112,9 @@ use insight::*;
 #[path = "store_suite/residents.rs"]
 mod residents;
 use residents::*;
+#[path = "store_suite/chain.rs"]
+mod chain;
+use chain::*;
 
 // ---- the suite ----
 
@@ -545,6 +570,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     residents_are_found_by_name_reference_birth_date_and_bsn,
     the_bsn_is_sealed_never_recorded_twice_and_needs_the_key,
     consultants_find_only_residents_of_cases_they_may_see,
+    the_chain_decides_which_cases_an_organisation_sees,
     the_line_holds_every_case_of_the_resident,
     existing_cases_get_an_unknown_resident_each,
     a_fall_back_starts_a_linked_case_and_its_end_resumes_the_line,
@@ -986,6 +1012,7 @@ fn person(id: &str, role: UserRole, teams: &[&str]) -> User {
         teams: teams.iter().map(|t| t.to_string()).collect(),
         email: Some(format!("{id}@example.org")),
         organisation: "gemeente-test".into(),
+        organisation_kind: None,
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
         active: true,
         created_at: t0(),
@@ -1000,8 +1027,21 @@ async fn people_tokens_sessions_and_the_access_log(f: Fixture) {
         store.add_user(&anna).await,
         Err(StoreError::UserExists { .. })
     ));
+    // Read back with her organisation's kind, from its record.
+    let anna = User {
+        organisation_kind: Some(OrganisationKind::Gemeente),
+        ..anna
+    };
     assert_eq!(store.user("anna").await.unwrap(), Some(anna.clone()));
     assert_eq!(store.user("nobody").await.unwrap(), None);
+    let stranger = User {
+        organisation: "nergens".into(),
+        ..person("zeno", UserRole::Consultant, &["wmo-consulent"])
+    };
+    assert!(matches!(
+        store.add_user(&stranger).await,
+        Err(StoreError::UnknownOrganisation { id }) if id == "nergens"
+    ));
     store.set_password("anna", "new-hash", t0()).await.unwrap();
     assert_eq!(
         store
@@ -1262,19 +1302,19 @@ async fn work_lists_hold_my_tasks_and_my_teams_unassigned_ones(f: Fixture) {
 
     let cases = engine
         .store()
-        .cases(Some("carl"), std::slice::from_ref(&role), 10)
+        .cases(Some("carl"), std::slice::from_ref(&role), None, 10)
         .await
         .unwrap();
     assert_eq!(
         cases.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         vec![team.as_str()]
     );
-    let cases = engine.store().cases(Some("anna"), &[], 10).await.unwrap();
+    let cases = engine.store().cases(Some("anna"), &[], None, 10).await.unwrap();
     assert_eq!(
         cases.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         vec![mine.as_str()]
     );
-    assert_eq!(engine.store().cases(None, &[], 10).await.unwrap().len(), 2);
+    assert_eq!(engine.store().cases(None, &[], None, 10).await.unwrap().len(), 2);
 }
 
 async fn ad_hoc_work_is_listed_by_title_and_counted_per_step(f: Fixture) {

@@ -695,7 +695,7 @@ impl Composer {
         let overdue = tasks.iter().filter(|t| t.due_at.is_some_and(|d| d < now)).count();
         let since = now - Duration::days(7);
         let mut moves: BTreeMap<(u8, u8), u64> = BTreeMap::new();
-        for c in store.cases(None, &[], 100_000).await? {
+        for c in store.cases(None, &[], None, 100_000).await? {
             if c.updated_at < since {
                 break;
             }

@@ -73,6 +73,15 @@ fn config(smtp: Option<String>) -> Config {
 }
 
 async fn add_user(engine: &Engine, id: &str, name: &str, role: UserRole, teams: &[&str]) {
+    let org = doorloop_engine::chain::Organisation {
+        id: "gemeente".into(),
+        name: "Gemeente".into(),
+        kind: doorloop_engine::chain::OrganisationKind::Gemeente,
+    };
+    match engine.store().add_organisation(&org).await {
+        Ok(()) | Err(doorloop_engine::store::StoreError::OrganisationExists { .. }) => {}
+        Err(e) => panic!("{e}"),
+    }
     engine
         .store()
         .add_user(&User {
@@ -82,6 +91,7 @@ async fn add_user(engine: &Engine, id: &str, name: &str, role: UserRole, teams: 
             teams: teams.iter().map(|t| (*t).to_owned()).collect(),
             email: Some(format!("{id}@gemeente.test")),
             organisation: "gemeente".into(),
+            organisation_kind: None,
             password_hash: None,
             active: true,
             created_at: t0(),

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use doorloop_engine::chain::{self, CaseParty, Member, OrganisationKind, Standing};
 use doorloop_engine::runtime::{CaseState, Task};
-use doorloop_engine::store::{AccessEntry, Store, User, UserRole};
+use doorloop_engine::store::{AccessEntry, OrgFilter, Store, User, UserRole};
 use doorloop_engine::time::clock::Clock;
 use tokio::sync::{mpsc, oneshot};
 
@@ -14,15 +15,72 @@ use crate::error::WebError;
 pub enum CaseAccess {
     /// Not visible: answered as "not found" so ids do not leak.
     None,
-    /// Managers: everything of their organisation, read-only.
+    /// Managers: the cases their organisation may see, read-only.
     Read,
-    /// Consultants on the case team (or whose team holds an open, unassigned task).
+    /// Consultants on the case team (or whose team holds an open, unassigned task), of an
+    /// organisation that may see the case.
     Act,
 }
 
-/// Object-level rule for cases. One installation serves one organisation, so managers
-/// see every case; coordinators and admins see none (they manage pathways and people).
-pub fn case_access(user: &User, state: &CaseState) -> CaseAccess {
+/// Where a case stands in the chain: the resident's municipality and every ground recorded
+/// on it. Loaded with the case for every view.
+#[derive(Debug, Clone, Default)]
+pub struct CaseChain {
+    pub municipality: Option<String>,
+    pub parties: Vec<CaseParty>,
+}
+
+impl CaseChain {
+    pub async fn load(store: &dyn Store, state: &CaseState) -> Result<CaseChain, WebError> {
+        let municipality = match &state.resident {
+            Some(r) => store.resident(r).await?.and_then(|r| r.municipality),
+            None => None,
+        };
+        Ok(CaseChain {
+            municipality,
+            parties: store.case_parties(&state.id).await?,
+        })
+    }
+
+    /// Why `user`'s organisation may see the case, if it may.
+    pub fn standing(&self, user: &User) -> Option<Standing> {
+        chain::standing(member(user), self.municipality.as_deref(), &self.parties)
+    }
+
+    /// The active grounds, oldest first.
+    pub fn active(&self) -> impl Iterator<Item = &CaseParty> {
+        self.parties.iter().filter(|p| p.is_active())
+    }
+}
+
+/// A user as a member of the chain. An organisation without a record (which the store no
+/// longer lets anyone create) counts as neither municipality nor region: it sees only cases
+/// it holds a ground on.
+pub fn member(user: &User) -> Member<'_> {
+    Member {
+        organisation: &user.organisation,
+        kind: user.organisation_kind.unwrap_or(OrganisationKind::Zorgaanbieder),
+    }
+}
+
+/// The organisation filter for `user`'s lists: `None` for the regional coordination, which
+/// sees the region.
+pub fn org_filter(user: &User) -> Option<OrgFilter> {
+    let m = member(user);
+    (m.kind != OrganisationKind::Regio).then(|| OrgFilter {
+        organisation: user.organisation.clone(),
+        municipality: m.kind == OrganisationKind::Gemeente,
+    })
+}
+
+/// Object-level rule for cases: the user's organisation must stand in the case (the
+/// resident's municipality, a recorded ground, or the region); then managers read it and
+/// consultants act on it when they are on its team or their team has open work in it.
+/// Coordinators and admins see no cases (they manage pathways and people).
+pub fn case_access(user: &User, state: &CaseState, chain: &CaseChain) -> CaseAccess {
+    if chain.standing(user).is_none() {
+        return CaseAccess::None;
+    }
     match user.role {
         UserRole::Manager => CaseAccess::Read,
         UserRole::Coordinator | UserRole::Admin => CaseAccess::None,
@@ -169,10 +227,18 @@ mod tests {
             role,
             teams: teams.iter().map(|t| t.to_string()).collect(),
             email: None,
-            organisation: "o".into(),
+            organisation: "Oss".into(),
+            organisation_kind: Some(OrganisationKind::Gemeente),
             password_hash: None,
             active: true,
             created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        }
+    }
+
+    fn oss() -> CaseChain {
+        CaseChain {
+            municipality: Some("Oss".into()),
+            parties: Vec::new(),
         }
     }
 
@@ -202,32 +268,82 @@ mod tests {
         let anna = user("anna", UserRole::Consultant, &["wmo-consulent"]);
         let piet = user("piet", UserRole::Consultant, &["jobcoach"]);
         let open = case_with(&["wmo-consulent"], None, &[]);
-        assert_eq!(case_access(&anna, &open), CaseAccess::Act);
-        assert_eq!(case_access(&piet, &open), CaseAccess::None);
+        assert_eq!(case_access(&anna, &open, &oss()), CaseAccess::Act);
+        assert_eq!(case_access(&piet, &open, &oss()), CaseAccess::None);
         let taken = case_with(&["wmo-consulent"], Some("bert"), &["bert"]);
         assert_eq!(
-            case_access(&anna, &taken),
+            case_access(&anna, &taken, &oss()),
             CaseAccess::None,
             "assigned to a colleague, not on the team"
         );
         let member = case_with(&["wmo-consulent"], Some("bert"), &["bert", "piet"]);
-        assert_eq!(case_access(&piet, &member), CaseAccess::Act);
+        assert_eq!(case_access(&piet, &member, &oss()), CaseAccess::Act);
     }
 
     #[test]
     fn managers_read_and_others_see_no_cases() {
         let case = case_with(&["wmo-consulent"], None, &[]);
         assert_eq!(
-            case_access(&user("m", UserRole::Manager, &[]), &case),
+            case_access(&user("m", UserRole::Manager, &[]), &case, &oss()),
             CaseAccess::Read
         );
         assert_eq!(
-            case_access(&user("c", UserRole::Coordinator, &[]), &case),
+            case_access(&user("c", UserRole::Coordinator, &[]), &case, &oss()),
             CaseAccess::None
         );
         assert_eq!(
-            case_access(&user("a", UserRole::Admin, &[]), &case),
+            case_access(&user("a", UserRole::Admin, &[]), &case, &oss()),
             CaseAccess::None
+        );
+    }
+
+    #[test]
+    fn the_organisation_must_stand_in_the_case() {
+        let case = case_with(&["ambulant-begeleider"], None, &[]);
+        let mut gijs = user("gijs", UserRole::Consultant, &["ambulant-begeleider"]);
+        gijs.organisation = "de-linde".into();
+        gijs.organisation_kind = Some(OrganisationKind::Zorgaanbieder);
+        let mut uden = user("ulla", UserRole::Manager, &[]);
+        uden.organisation = "Uden".into();
+        // The task is for his team, but his care provider has no ground on the case.
+        assert_eq!(case_access(&gijs, &case, &oss()), CaseAccess::None);
+        assert_eq!(case_access(&uden, &case, &oss()), CaseAccess::None);
+        let at = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
+        let mut party = CaseParty {
+            id: "p".into(),
+            case_id: "c1".into(),
+            organisation: "de-linde".into(),
+            ground: chain::Ground::Toestemming,
+            purpose: "begeleiding".into(),
+            reference: Some("TF-12".into()),
+            since: at,
+            recorded_by: "anna".into(),
+            withdrawn_at: None,
+            withdrawn_by: None,
+            withdrawn_reason: None,
+        };
+        let given = CaseChain {
+            municipality: Some("Oss".into()),
+            parties: vec![party.clone()],
+        };
+        assert_eq!(case_access(&gijs, &case, &given), CaseAccess::Act);
+        party.withdrawn_at = Some(at);
+        let withdrawn = CaseChain {
+            municipality: Some("Oss".into()),
+            parties: vec![party],
+        };
+        assert_eq!(case_access(&gijs, &case, &withdrawn), CaseAccess::None);
+        let mut region = user("rita", UserRole::Manager, &[]);
+        region.organisation = "regio".into();
+        region.organisation_kind = Some(OrganisationKind::Regio);
+        assert_eq!(case_access(&region, &case, &oss()), CaseAccess::Read);
+        assert_eq!(org_filter(&region), None);
+        assert_eq!(
+            org_filter(&gijs),
+            Some(OrgFilter {
+                organisation: "de-linde".into(),
+                municipality: false
+            })
         );
     }
 

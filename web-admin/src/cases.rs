@@ -11,7 +11,7 @@ use doorloop_engine::runtime::{NOTE_KINDS, NOTE_MAX};
 use doorloop_engine::store::{User, UserRole};
 
 use crate::AppState;
-use crate::access::{CaseAccess, case_access, check_task, may_take};
+use crate::access::{CaseAccess, CaseChain, case_access, check_task, may_take};
 use crate::error::{WebError, WebResult};
 use serde_json::{Value, json};
 
@@ -55,7 +55,8 @@ pub(crate) async fn visible_case(
         Err(EngineError::CaseNotFound { .. }) => return Err(WebError::NotFound),
         Err(e) => return Err(e.into()),
     };
-    match case_access(user, &state) {
+    let chain = CaseChain::load(app.engine.store().as_ref(), &state).await?;
+    match case_access(user, &state, &chain) {
         CaseAccess::None => Err(WebError::NotFound),
         access => Ok((state, access)),
     }

@@ -35,16 +35,29 @@ pub struct GroupRule {
     pub group: String,
     pub role: UserRole,
     pub team: Option<String>,
+    /// The organisation its people work for.
+    pub organisation: Option<String>,
 }
 
-/// The group mapping from configuration text: `group=role[:team]`, separated by commas
-/// or new lines, e.g. `wmo-team=consultant:wmo-consulent, beleid=manager`.
+/// The group mapping from configuration text: `group=role[:team][@organisation]`, separated
+/// by commas or new lines, e.g. `wmo-team=consultant:wmo-consulent, beleid=manager@Oss,
+/// linde=consultant:ambulant-begeleider@de-linde`.
 pub fn parse_group_map(text: &str) -> Result<Vec<GroupRule>, String> {
     let mut rules = Vec::new();
     for entry in text.split([',', '\n']).map(str::trim).filter(|e| !e.is_empty()) {
         let (group, right) = entry
             .split_once('=')
             .ok_or_else(|| format!("group mapping `{entry}`: write group=role or group=consultant:team"))?;
+        // An organisation after '@': people of this group work there.
+        let (right, organisation) = match right.split_once('@') {
+            Some((r, o)) if !o.trim().is_empty() => (r, Some(o.trim().to_owned())),
+            Some(_) => {
+                return Err(format!(
+                    "group mapping `{entry}`: the organisation after @ is empty"
+                ));
+            }
+            None => (right, None),
+        };
         let (role, team) = match right.split_once(':') {
             Some((r, t)) => (r.trim(), Some(t.trim().to_owned()).filter(|t| !t.is_empty())),
             None => (right.trim(), None),
@@ -66,6 +79,7 @@ pub fn parse_group_map(text: &str) -> Result<Vec<GroupRule>, String> {
             group: group.trim().to_owned(),
             role,
             team,
+            organisation,
         });
     }
     Ok(rules)
@@ -76,6 +90,7 @@ pub fn parse_group_map(text: &str) -> Result<Vec<GroupRule>, String> {
 pub fn rights(rules: &[GroupRule], groups: &[String]) -> Option<(UserRole, Vec<String>)> {
     let matching: Vec<&GroupRule> = rules.iter().filter(|r| groups.contains(&r.group)).collect();
     let role = matching.first()?.role;
+    // (The organisation is read by `organisation_of`.)
     let mut teams: Vec<String> = matching
         .iter()
         .filter(|r| r.role == role)
@@ -83,6 +98,14 @@ pub fn rights(rules: &[GroupRule], groups: &[String]) -> Option<(UserRole, Vec<S
         .collect();
     teams.dedup();
     Some((role, teams))
+}
+
+/// The organisation the first matching group names, if any names one.
+pub fn organisation_of<'a>(rules: &'a [GroupRule], groups: &[String]) -> Option<&'a str> {
+    rules
+        .iter()
+        .filter(|r| groups.contains(&r.group))
+        .find_map(|r| r.organisation.as_deref())
 }
 
 /// How Doorloop talks to the identity provider.
@@ -96,6 +119,9 @@ pub struct OidcConfig {
     /// The ID token claim that lists the person's groups.
     pub groups_claim: String,
     pub group_map: Vec<GroupRule>,
+    /// The organisation of people whose groups name none (`group=role@organisation` does);
+    /// `None`: the installation's only organisation, and no login when there are several.
+    pub organisation: Option<String>,
     /// Scopes asked besides `openid`.
     pub scopes: Vec<String>,
 }
@@ -110,6 +136,7 @@ impl std::fmt::Debug for OidcConfig {
             .field("redirect_url", &self.redirect_url)
             .field("groups_claim", &self.groups_claim)
             .field("group_map", &self.group_map)
+            .field("organisation", &self.organisation)
             .field("scopes", &self.scopes)
             .finish()
     }
@@ -371,6 +398,25 @@ pub async fn callback(
     };
     let mapped = rights(&oidc.config.group_map, &groups);
     let store = app.engine.store();
+    let organisation = match organisation_of(&oidc.config.group_map, &groups)
+        .or(oidc.config.organisation.as_deref())
+    {
+        Some(o) => o.to_owned(),
+        None => match store.organisations().await?.as_slice() {
+            [only] => only.id.clone(),
+            _ => {
+                tracing::warn!(
+                    "login through the identity provider: no organisation mapped for the person's groups"
+                );
+                return refused(
+                    &session,
+                    StatusCode::FORBIDDEN,
+                    "U bent ingelogd bij de gemeente, maar uw organisatie is in Doorloop niet bekend. Een beheerder moet uw groep aan een organisatie koppelen.",
+                )
+                .await;
+            }
+        },
+    };
     let now = app.clock.now();
     let user = match store.identity_user(&issuer, &subject).await? {
         Some(id) => {
@@ -380,8 +426,13 @@ pub async fn callback(
                 .ok_or_else(|| StoreError::UnknownUser { id: id.clone() })?;
             // Groups decide where they map: losing a group loses its rights at the next login.
             match &mapped {
-                Some((role, teams)) if (user.role, &user.teams, user.active) != (*role, teams, true) => {
-                    store.set_rights(&user.id, *role, teams, true).await?;
+                Some((role, teams))
+                    if (user.role, &user.teams, user.active, &user.organisation)
+                        != (*role, teams, true, &organisation) =>
+                {
+                    store
+                        .set_rights(&user.id, *role, teams, Some(&organisation), true)
+                        .await?;
                     store.user(&id).await?.ok_or(StoreError::UnknownUser { id })?
                 }
                 _ => user,
@@ -405,7 +456,8 @@ pub async fn callback(
                 role,
                 teams,
                 email,
-                organisation: "gemeente".into(),
+                organisation,
+                organisation_kind: None,
                 password_hash: None,
                 active,
                 created_at: now,
@@ -462,6 +514,14 @@ mod tests {
                 .contains("needs a team")
         );
         assert!(parse_group_map("wmo").unwrap_err().contains("group=role"));
+        let chain = parse_group_map("linde=consultant:ambulant-begeleider@de-linde, oss=manager").unwrap();
+        assert_eq!(organisation_of(&chain, &["linde".into()]), Some("de-linde"));
+        assert_eq!(organisation_of(&chain, &["oss".into()]), None);
+        assert!(
+            parse_group_map("x=manager@")
+                .unwrap_err()
+                .contains("organisation after @ is empty")
+        );
         assert_eq!(parse_group_map(" , ").unwrap(), vec![]);
     }
 }

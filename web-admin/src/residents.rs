@@ -3,22 +3,27 @@
 
 use doorloop_engine::line::Line;
 use doorloop_engine::resident::{Bsn, Resident, ResidentInput, parse_date};
-use doorloop_engine::store::{User, UserRole, Viewer};
+use doorloop_engine::store::{OrgFilter, User, UserRole, Viewer};
 
 use crate::AppState;
-use crate::access::{CaseAccess, case_access};
+use crate::access::{CaseAccess, CaseChain, case_access, org_filter};
 use crate::error::{WebError, WebResult};
 
 /// Whose residents a user may find: managers every resident of the organisation,
 /// consultants the residents of cases they may see (and those they registered, until a case
 /// exists).
-pub(crate) fn scope(user: &User) -> WebResult<Option<Viewer<'_>>> {
+pub(crate) fn scope<'a>(user: &'a User, org: Option<&'a OrgFilter>) -> WebResult<Viewer<'a>> {
     match user.role {
-        UserRole::Manager => Ok(None),
-        UserRole::Consultant => Ok(Some(Viewer {
-            user: &user.id,
+        UserRole::Manager => Ok(Viewer {
+            user: None,
+            teams: &[],
+            organisation: org,
+        }),
+        UserRole::Consultant => Ok(Viewer {
+            user: Some(&user.id),
             teams: &user.teams,
-        })),
+            organisation: org,
+        }),
         _ => Err(WebError::Forbidden(format!(
             "Inwoners zoeken is niet beschikbaar voor de rol {}.",
             user.role.label()
@@ -33,8 +38,9 @@ pub(crate) async fn search(
     text: &str,
     purpose: &str,
 ) -> WebResult<Vec<Resident>> {
-    let viewer = scope(user)?;
-    let (query, found) = app.engine.find_residents(text, viewer).await?;
+    let org = org_filter(user);
+    let viewer = scope(user, org.as_ref())?;
+    let (query, found) = app.engine.find_residents(text, Some(viewer)).await?;
     app.access_log
         .record_search(user, purpose, query.kind(), &found)
         .await?;
@@ -49,18 +55,27 @@ pub(crate) async fn visible_line(
     id: &str,
     purpose: &str,
 ) -> WebResult<(Line, bool)> {
-    scope(user)?;
+    scope(user, None)?;
     let line = match app.engine.line(id).await {
         Ok(line) => line,
         Err(doorloop_engine::engine::EngineError::ResidentNotFound { .. }) => return Err(WebError::NotFound),
         Err(e) => return Err(e.into()),
     };
-    let visible = user.role == UserRole::Manager
-        || line.cases.is_empty()
-        || line
-            .cases
-            .iter()
-            .any(|(_, s)| case_access(user, s) != CaseAccess::None);
+    // The municipality the resident lives in sees them (a manager always, a consultant
+    // until a case exists); otherwise a case the user may see opens the resident's page.
+    let home = CaseChain {
+        municipality: line.resident.municipality.clone(),
+        parties: Vec::new(),
+    };
+    let at_home = home.standing(user).is_some();
+    let mut visible = at_home && (user.role == UserRole::Manager || line.cases.is_empty());
+    for (_, s) in &line.cases {
+        if visible {
+            break;
+        }
+        let chain = CaseChain::load(app.engine.store().as_ref(), s).await?;
+        visible = case_access(user, s, &chain) != CaseAccess::None;
+    }
     if !visible {
         return Err(WebError::NotFound);
     }

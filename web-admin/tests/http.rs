@@ -100,6 +100,16 @@ async fn fixture_clocked(
     engine.publish_yaml(SWITCH_YAML, now).await.unwrap();
     engine.publish_yaml(VZNW, now).await.unwrap();
     engine.publish_yaml(VISIT, now).await.unwrap();
+    for (id, name) in [("Oss", "Gemeente Oss"), ("Uden", "Gemeente Uden")] {
+        store
+            .add_organisation(&doorloop_engine::chain::Organisation {
+                id: id.into(),
+                name: name.into(),
+                kind: doorloop_engine::chain::OrganisationKind::Gemeente,
+            })
+            .await
+            .unwrap();
+    }
     let mut creds = BTreeMap::new();
     for (id, role, teams) in PEOPLE {
         let password = format!("wachtwoord-{id}-123");
@@ -110,7 +120,8 @@ async fn fixture_clocked(
                 role: *role,
                 teams: teams.iter().map(|t| t.to_string()).collect(),
                 email: None,
-                organisation: "gemeente".into(),
+                organisation: "Oss".into(),
+                organisation_kind: None,
                 password_hash: Some(auth::hash_password(&password).unwrap()),
                 active: true,
                 created_at: now,
@@ -1286,7 +1297,8 @@ async fn consultants_withdraw_cases_and_move_deadlines_with_a_reason(f: Fixture)
             role: UserRole::Consultant,
             teams: vec!["wmo-consulent".into()],
             email: None,
-            organisation: "gemeente".into(),
+            organisation: "Oss".into(),
+            organisation_kind: None,
             password_hash: None,
             active: true,
             created_at: Utc::now(),

@@ -3,4 +3,5 @@
 
 pub mod people;
 pub mod pilot;
+pub mod region;
 pub mod sim;

@@ -71,7 +71,12 @@ pub fn resident(i: usize) -> ResidentInput {
     let given = GIVEN[i % GIVEN.len()];
     // Unique pairs for the first 24 × 26 people; after that names repeat (with other dates).
     let family = FAMILY[(i / GIVEN.len() + i) % FAMILY.len()];
-    let municipality = MUNICIPALITIES[i % MUNICIPALITIES.len()];
+    // Oss is the largest of the five: half the made-up residents live there.
+    let municipality = if i.is_multiple_of(2) {
+        MUNICIPALITIES[0]
+    } else {
+        MUNICIPALITIES[1 + (i / 2) % (MUNICIPALITIES.len() - 1)]
+    };
     let year = 1960 + i32::try_from(i % 45).unwrap_or(0);
     let birth = NaiveDate::from_ymd_opt(year, 1, 1)
         .map(|d| d + chrono::Days::new(((i * 37) % 365) as u64))

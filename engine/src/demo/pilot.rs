@@ -133,6 +133,7 @@ pub fn days_at(step: &str, i: usize) -> i64 {
 /// every command is executed at its own moment in the past. Returns what it loaded.
 pub async fn load(engine: &Engine, first: DateTime<Utc>, spacing: Duration) -> Result<Pilot> {
     let pv = engine.pathway(PATHWAY, None).await?;
+    super::region::ensure(engine).await?;
     let mut pilot = Pilot {
         first_start: Some(first),
         ..Pilot::default()
@@ -173,6 +174,7 @@ pub async fn load(engine: &Engine, first: DateTime<Utc>, spacing: Duration) -> R
                 )
                 .await?;
             let id = out.state.id.clone();
+            super::region::involve(engine, &id, &pv, i, "wmo-consulent-1", start).await?;
             let mut state = out.state;
             let mut now = start;
             let answers = answers(route);

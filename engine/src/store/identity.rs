@@ -30,7 +30,15 @@ pub trait IdentityStore: Send + Sync {
     ) -> Result<()>;
 
     /// Sets what a user may do; [`StoreError::UnknownUser`] when there is no such user.
-    async fn set_rights(&self, id: &str, role: UserRole, teams: &[String], active: bool) -> Result<()>;
+    /// With `organisation`, moves them to that (recorded) organisation too.
+    async fn set_rights(
+        &self,
+        id: &str,
+        role: UserRole,
+        teams: &[String],
+        organisation: Option<&str>,
+        active: bool,
+    ) -> Result<()>;
 }
 
 /// [`IdentityStore`] for a backend, written once: the same SQL on both, with the
@@ -80,17 +88,29 @@ macro_rules! identity_impl {
                 id: &str,
                 role: UserRole,
                 teams: &[String],
+                organisation: Option<&str>,
                 active: bool,
             ) -> Result<()> {
                 let teams = serde_json::to_string(teams).map_err(|e| corrupt("user teams", e))?;
                 let mut conn = self.write_conn().await?;
+                if let Some(org) = organisation {
+                    let known: Option<String> = sqlx::query_scalar("SELECT id FROM organisations WHERE id = $1")
+                        .bind(org)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if known.is_none() {
+                        return Err(StoreError::UnknownOrganisation { id: org.to_owned() });
+                    }
+                }
                 let changed = sqlx::query(&format!(
-                    "UPDATE users SET role = $2, teams = $3{JSONB}, active = $4 WHERE id = $1"
+                    "UPDATE users SET role = $2, teams = $3{JSONB}, active = $4, organisation = COALESCE($5, organisation)
+                     WHERE id = $1"
                 ))
                 .bind(id)
                 .bind(role.as_str())
                 .bind(teams)
                 .bind(active)
+                .bind(organisation)
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();

@@ -7,6 +7,7 @@
 //! meantime is skipped whole (its events, tasks, timers and outbox rows are filtered by
 //! the command id that actually landed) and reported as a conflict.
 
+mod chain;
 mod identity;
 mod insight;
 mod outbox;
@@ -28,6 +29,7 @@ use serde::Serialize;
 
 use crate::runtime::{CaseState, Event};
 
+pub use chain::{Chain, OrgFilter};
 pub use identity::IdentityStore;
 pub use insight::{
     CaseGroup, Draft, FunnelCell, InsightStore, StallSummaries, StallSummary, StepTime, month_of,
@@ -60,6 +62,10 @@ pub enum StoreError {
     UserExists { id: String },
     #[error("there is no user `{id}`")]
     UnknownUser { id: String },
+    #[error("there is already an organisation `{id}`")]
+    OrganisationExists { id: String },
+    #[error("there is no organisation `{id}`: add it first (doorloop organisation add)")]
+    UnknownOrganisation { id: String },
     #[error("this BSN is already recorded for resident {reference}")]
     BsnExists { reference: String },
     #[error(
@@ -208,7 +214,7 @@ pub struct Broadcast {
 /// Persistence for pathways, cases, their events and effects.
 #[async_trait]
 pub trait Store:
-    InsightStore + IdentityStore + People + Outbox + Pathways + Residents + Provisions + Send + Sync
+    InsightStore + IdentityStore + People + Outbox + Pathways + Residents + Provisions + Chain + Send + Sync
 {
     fn backend(&self) -> Backend;
 
@@ -285,7 +291,8 @@ pub trait Store:
 
     /// Open joint visits `user` is invited to without holding the task (at most `limit`,
     /// earliest deadline first): they belong in the invitee's work list too.
-    async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>>;
+    /// With `org`: only cases that organisation may see.
+    async fn invited_visits(&self, user: &str, org: Option<&OrgFilter>, limit: u32) -> Result<Vec<TaskRow>>;
 
     /// A person's work list ("Mijn taken"): their open tasks and their teams' unassigned
     /// ones, oldest deadline first (tasks without a deadline last).
@@ -293,7 +300,14 @@ pub trait Store:
 
     /// Cases, most recently changed first. With `user`: only cases they are on the team of
     /// (assigned a task, acted on it) or that hold an open unassigned task for one of `teams`.
-    async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>>;
+    /// With `org`: only cases that organisation may see (the chain's rule, [`crate::chain::standing`]).
+    async fn cases(
+        &self,
+        user: Option<&str>,
+        teams: &[String],
+        org: Option<&OrgFilter>,
+        limit: u32,
+    ) -> Result<Vec<CaseSummary>>;
 }
 
 /// Opens the store a URL names: `sqlite://FILE` or `postgres://…`. Migrations run.
@@ -559,15 +573,19 @@ macro_rules! store_impl {
                 Ok(applied == MIGRATOR.iter().map(|m| m.version).max())
             }
 
-            async fn invited_visits(&self, user: &str, limit: u32) -> Result<Vec<TaskRow>> {
+            async fn invited_visits(&self, user: &str, org: Option<&OrgFilter>, limit: u32) -> Result<Vec<TaskRow>> {
                 let rows = sqlx::query(&format!(
                     "{TASK_COLUMNS}
                      JOIN visit_participants v ON v.case_id = t.case_id AND v.task_id = t.task_id
                      WHERE v.user_id = $1 AND t.status = 'open' AND (t.assignee IS NULL OR t.assignee <> $1)
-                     ORDER BY t.due_at, t.case_id LIMIT $2"
+                       AND {}
+                     ORDER BY t.due_at, t.case_id LIMIT $2",
+                    super::chain::org_sees_case("c.id", "c.resident_id", "$3", "$4")
                 ))
                 .bind(user)
                 .bind(i64::from(limit))
+                .bind(org.map(|o| o.organisation.as_str()))
+                .bind(org.is_some_and(|o| o.municipality))
                 .fetch_all(&self.readers)
                 .await?;
                 rows.iter().map(task_row).collect()
@@ -577,19 +595,28 @@ macro_rules! store_impl {
                 work_list(self, filter).await
             }
 
-            async fn cases(&self, user: Option<&str>, teams: &[String], limit: u32) -> Result<Vec<CaseSummary>> {
+            async fn cases(
+                &self,
+                user: Option<&str>,
+                teams: &[String],
+                org: Option<&OrgFilter>,
+                limit: u32,
+            ) -> Result<Vec<CaseSummary>> {
                 let rows = sqlx::query(&format!(
                     "SELECT id, pathway_key, CAST(pathway_version AS BIGINT), status, created_at, updated_at, resident_id
                      FROM cases c
-                     WHERE CAST($1 AS TEXT) IS NULL OR {}
+                     WHERE (CAST($1 AS TEXT) IS NULL OR {}) AND {}
                      ORDER BY updated_at DESC LIMIT $3",
                     super::residents::VISIBLE_CASE
                         .replace("$U", "$1")
-                        .replace("{overlap}", &ROLES_OVERLAP.replace("{roles}", "t.roles").replace("{list}", "$2"))
+                        .replace("{overlap}", &ROLES_OVERLAP.replace("{roles}", "t.roles").replace("{list}", "$2")),
+                    super::chain::org_sees_case("c.id", "c.resident_id", "$4", "$5")
                 ))
                 .bind(user)
                 .bind(string_list(teams)?)
                 .bind(i64::from(limit))
+                .bind(org.map(|o| o.organisation.as_str()))
+                .bind(org.is_some_and(|o| o.municipality))
                 .fetch_all(&self.readers)
                 .await?;
                 rows.iter().map(case_summary_row).collect()
@@ -607,6 +634,7 @@ macro_rules! backend_impls {
         super::residents::residents_impl!($store);
         super::residents::insert_words_fn!($db);
         super::provisions::provisions_impl!($store, $row);
+        super::chain::chain_impl!($store, $row);
         super::case_summary_row_fn!($row);
         super::people::user_row_fn!($row);
         super::people::people_impl!($store);

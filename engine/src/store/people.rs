@@ -58,7 +58,11 @@ pub struct User {
     /// Role teams (wmo-consulent, klantmanager, …): the pathway roles this user works as.
     pub teams: Vec<String>,
     pub email: Option<String>,
+    /// The key of the organisation they work for.
     pub organisation: String,
+    /// Its kind, read from the organisation's record (not stored with the user; `None`
+    /// only for a user read before their organisation was recorded).
+    pub organisation_kind: Option<crate::chain::OrganisationKind>,
     /// argon2id PHC string; `None` for accounts that cannot log in with a password.
     pub password_hash: Option<String>,
     pub active: bool,
@@ -105,6 +109,8 @@ pub struct AccessEntry {
 pub struct WorkFilter {
     pub user: String,
     pub teams: Vec<String>,
+    /// Only work on cases this organisation may see (the chain's rule).
+    pub organisation: Option<super::chain::OrgFilter>,
     /// My tasks, my teams' unassigned ones (the werkvoorraad), or both.
     pub scope: WorkScope,
     pub role: Option<String>,
@@ -211,7 +217,7 @@ pub trait People: Send + Sync {
 
 /// Columns of a user row, decoded by `user_row` (the same SQL on both backends).
 pub(crate) const USER_COLUMNS: &str = "SELECT id, display_name, role, CAST(teams AS TEXT), email, organisation, \
-     password_hash, active, created_at FROM users";
+     password_hash, active, created_at, (SELECT o.kind FROM organisations o WHERE o.id = users.organisation) FROM users";
 
 /// The people, token, session and access-log methods of [`Store`](super::Store), written
 /// once for both backends. The SQL is the same on both (`$N` parameters, portable casts);
@@ -446,6 +452,15 @@ pub(crate) use people_impl;
 macro_rules! insert_user_fn {
     ($conn:ty) => {
         async fn insert_user(conn: &mut $conn, user: &User) -> Result<()> {
+            let known: Option<String> = sqlx::query_scalar("SELECT id FROM organisations WHERE id = $1")
+                .bind(&user.organisation)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if known.is_none() {
+                return Err(StoreError::UnknownOrganisation {
+                    id: user.organisation.clone(),
+                });
+            }
             let teams = serde_json::to_string(&user.teams).map_err(|e| corrupt("user teams", e))?;
             let inserted = sqlx::query(&format!(
                 "INSERT INTO users (id, display_name, role, teams, email, organisation, password_hash, active, created_at)
@@ -489,6 +504,9 @@ macro_rules! user_row_fn {
                 password_hash: r.try_get(6)?,
                 active: r.try_get(7)?,
                 created_at: time_col(r, 8, "user time")?,
+                organisation_kind: r
+                    .try_get::<Option<String>, _>(9)?
+                    .and_then(|k| crate::chain::OrganisationKind::parse(&k)),
             })
         }
     };

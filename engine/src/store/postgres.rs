@@ -15,8 +15,9 @@ use super::outbox::OUTBOX_COLUMNS;
 use super::rows::{CaseWrite, batch_json};
 use super::{
     AccessEntry, ApiToken, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability,
-    NewDelivery, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, StoreError,
-    StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome,
+    NewDelivery, OrgFilter, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow,
+    StoreError, StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt,
+    retry_outcome,
 };
 use crate::pathway::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -437,6 +438,7 @@ async fn work_list(store: &PostgresStore, filter: &WorkFilter) -> Result<Vec<Tas
     let want = i64::from(filter.offset.saturating_add(filter.limit));
     // Four index walks in due order, each cut at what the page needs: my tasks and my
     // teams' unassigned ones, with a deadline and without; one statement, merged below.
+    let org = super::chain::org_sees_case("c.id", "c.resident_id", "$9", "$10");
     let mut parts = Vec::new();
     for (mine, dated) in [(true, true), (true, false), (false, true), (false, false)] {
         // $7 and $8 switch the walks of my tasks and my teams' tasks (a one-time filter).
@@ -454,6 +456,7 @@ async fn work_list(store: &PostgresStore, filter: &WorkFilter) -> Result<Vec<Tas
             "({TASK_COLUMNS} WHERE t.status = 'open' AND {who} AND {due}
                AND ($4::text IS NULL OR t.roles ? $4)
                AND ($5::text IS NULL OR c.pathway_key = $5)
+               AND {org}
              ORDER BY t.due_at LIMIT $6)"
         ));
     }
@@ -467,6 +470,8 @@ async fn work_list(store: &PostgresStore, filter: &WorkFilter) -> Result<Vec<Tas
         .bind(want)
         .bind(filter.scope.includes_mine())
         .bind(filter.scope.includes_team())
+        .bind(filter.organisation.as_ref().map(|o| o.organisation.as_str()))
+        .bind(filter.organisation.as_ref().is_some_and(|o| o.municipality))
         .fetch_all(&store.lists)
         .await?;
     let rows = rows.iter().map(task_row).collect::<Result<Vec<_>>>()?;

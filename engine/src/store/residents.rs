@@ -40,8 +40,12 @@ pub enum StoredQuery {
 /// and their teams, who see the residents of the cases they may see.
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer<'a> {
-    pub user: &'a str,
+    /// `None`: not narrowed to the user's own cases (a manager).
+    pub user: Option<&'a str>,
     pub teams: &'a [String],
+    /// Only residents this organisation may see (of its municipality, or of a case it holds
+    /// a ground on); `None`: the whole region.
+    pub organisation: Option<&'a super::OrgFilter>,
 }
 
 #[async_trait::async_trait]
@@ -223,7 +227,8 @@ macro_rules! residents_impl {
                 limit: u32,
             ) -> Result<Vec<crate::resident::Resident>> {
                 use super::residents::StoredQuery;
-                // $1 user (NULL: sees all), $2 teams, $3 limit, then the query's own parameters.
+                // $1 user (NULL: sees all), $2 teams, $3 limit, $4 and $5 the organisation (NULL:
+                // the whole region) and whether it is a municipality, then the query's own parameters.
                 let visible = super::residents::VISIBLE_CASE
                     .replace("$U", "$1")
                     .replace("{overlap}", &ROLES_OVERLAP.replace("{roles}", "t.roles").replace("{list}", "$2"));
@@ -234,28 +239,33 @@ macro_rules! residents_impl {
                             .map(|i| {
                                 format!(
                                     "r.id IN (SELECT resident_id FROM resident_words WHERE word >= ${} AND word < ${})",
-                                    4 + 2 * i,
-                                    5 + 2 * i
+                                    6 + 2 * i,
+                                    7 + 2 * i
                                 )
                             })
                             .collect();
                         parts.join(" AND ")
                     }
-                    StoredQuery::Number(_) => "r.number = $4".to_owned(),
-                    StoredQuery::BirthDate(_) => "r.birth_date = $4".to_owned(),
-                    StoredQuery::BsnHash(_) => "r.bsn_hash = $4".to_owned(),
+                    StoredQuery::Number(_) => "r.number = $6".to_owned(),
+                    StoredQuery::BirthDate(_) => "r.birth_date = $6".to_owned(),
+                    StoredQuery::BsnHash(_) => "r.bsn_hash = $6".to_owned(),
                 };
                 let sql = format!(
                     "{RESIDENT_COLUMNS} WHERE {matching}
                        AND (CAST($1 AS TEXT) IS NULL
                             OR r.id IN (SELECT c.resident_id FROM cases c WHERE {visible})
                             OR (r.created_by = $1 AND NOT EXISTS (SELECT 1 FROM cases n WHERE n.resident_id = r.id)))
+                       AND (CAST($4 AS TEXT) IS NULL OR r.municipality = $4 OR (r.municipality IS NULL AND $5)
+                            OR EXISTS (SELECT 1 FROM cases pc JOIN case_parties sp ON sp.case_id = pc.id
+                                       WHERE pc.resident_id = r.id AND sp.organisation = $4 AND sp.withdrawn_at IS NULL))
                      ORDER BY r.family_name, r.given_name, r.number LIMIT $3"
                 );
                 let mut q = sqlx::query(&sql)
-                    .bind(viewer.map(|v| v.user))
+                    .bind(viewer.and_then(|v| v.user))
                     .bind(string_list(viewer.map(|v| v.teams).unwrap_or_default())?)
-                    .bind(i64::from(limit));
+                    .bind(i64::from(limit))
+                    .bind(viewer.and_then(|v| v.organisation).map(|o| o.organisation.as_str()))
+                    .bind(viewer.and_then(|v| v.organisation).is_some_and(|o| o.municipality));
                 q = match query {
                     StoredQuery::Name(words) => {
                         for w in words {

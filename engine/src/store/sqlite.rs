@@ -22,9 +22,9 @@ use super::outbox::OUTBOX_COLUMNS;
 use super::rows::{CaseWrite, batch_json};
 use super::{
     AccessEntry, ApiToken, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability,
-    NewDelivery, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow, StoreError,
-    StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt, retry_outcome,
-    ts,
+    NewDelivery, OrgFilter, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow,
+    StoreError, StoredEvent, TaskFilter, TaskRow, User, UserRole, WorkFilter, attempt_columns, corrupt,
+    retry_outcome, ts,
 };
 use crate::pathway::model::{Pathway, PathwayVersion};
 use crate::runtime::CaseState;
@@ -458,6 +458,9 @@ async fn work_list(store: &SqliteStore, filter: &WorkFilter) -> Result<Vec<TaskR
             }
         })
         .collect();
+    let org = super::chain::org_sees_case("c.id", "c.resident_id", "?", "?");
+    let org_id = filter.organisation.as_ref().map(|o| o.organisation.as_str());
+    let municipality = filter.organisation.as_ref().is_some_and(|o| o.municipality);
     let mut parts = Vec::new();
     for &(mine, dated) in &walks {
         let who = if mine {
@@ -474,6 +477,7 @@ async fn work_list(store: &SqliteStore, filter: &WorkFilter) -> Result<Vec<TaskR
             "SELECT * FROM ({TASK_COLUMNS} WHERE t.status = 'open' AND {who} AND {due}
                AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(t.roles) WHERE value = ?))
                AND (? IS NULL OR c.pathway_key = ?)
+               AND {org}
              ORDER BY t.due_at LIMIT ?)"
         ));
     }
@@ -501,6 +505,11 @@ async fn work_list(store: &SqliteStore, filter: &WorkFilter) -> Result<Vec<TaskR
             .bind(filter.role.as_deref())
             .bind(filter.pathway.as_deref())
             .bind(filter.pathway.as_deref())
+            // org_sees_case's placeholders, in their order: o, o, g, o.
+            .bind(org_id)
+            .bind(org_id)
+            .bind(municipality)
+            .bind(org_id)
             .bind(want);
     }
     let json = q.fetch_one(&store.readers).await?;

@@ -446,6 +446,7 @@ pub(crate) async fn identities_find_their_user_and_rights_change(f: Fixture) {
         teams: vec![],
         email: None,
         organisation: "gemeente".into(),
+        organisation_kind: None,
         password_hash: None,
         active: false,
         created_at: t0(),
@@ -472,7 +473,13 @@ pub(crate) async fn identities_find_their_user_and_rights_change(f: Fixture) {
     );
     assert_eq!(store.identity_user("https://idp", "sub-2").await.unwrap(), None);
     store
-        .set_rights("w.wmo", UserRole::Consultant, &["wmo-consulent".into()], true)
+        .set_rights(
+            "w.wmo",
+            UserRole::Consultant,
+            &["wmo-consulent".into()],
+            None,
+            true,
+        )
         .await
         .unwrap();
     let back = store.user("w.wmo").await.unwrap().unwrap();
@@ -481,7 +488,9 @@ pub(crate) async fn identities_find_their_user_and_rights_change(f: Fixture) {
         (vec!["wmo-consulent".to_owned()], true)
     );
     assert!(matches!(
-        store.set_rights("niemand", UserRole::Manager, &[], true).await,
+        store
+            .set_rights("niemand", UserRole::Manager, &[], None, true)
+            .await,
         Err(StoreError::UnknownUser { .. })
     ));
 }

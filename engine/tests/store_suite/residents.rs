@@ -160,8 +160,9 @@ pub(crate) async fn consultants_find_only_residents_of_cases_they_may_see(f: Fix
     // The first task is for ambulant begeleiders; neither anna nor carla is in that team.
     let teams: Vec<String> = vec!["wmo-consulent".into()];
     let as_anna = Viewer {
-        user: "anna",
+        user: Some("anna"),
         teams: &teams,
+        organisation: None,
     };
     let found = engine.find_residents("mijn", Some(as_anna)).await.unwrap().1;
     assert_eq!(
@@ -170,8 +171,9 @@ pub(crate) async fn consultants_find_only_residents_of_cases_they_may_see(f: Fix
         "her case, and the one she registered (no case yet)"
     );
     let as_carla = Viewer {
-        user: "carla",
+        user: Some("carla"),
         teams: &teams,
+        organisation: None,
     };
     let found = engine.find_residents("mijn", Some(as_carla)).await.unwrap().1;
     assert!(
@@ -246,7 +248,7 @@ pub(crate) async fn the_line_holds_every_case_of_the_resident(f: Fixture) {
         "{team:?}"
     );
     assert_eq!(line.next().len(), 2, "the open first task of each case");
-    let listed = engine.store().cases(None, &[], 10).await.unwrap();
+    let listed = engine.store().cases(None, &[], None, 10).await.unwrap();
     assert!(
         listed
             .iter()

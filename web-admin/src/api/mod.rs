@@ -547,7 +547,12 @@ pub struct StallOut {
 pub async fn list_cases(State(app): Shared, ApiUser(user): ApiUser) -> ApiResult<Json<Vec<CaseOut>>> {
     require(&user, &[UserRole::Consultant, UserRole::Manager])?;
     let only = (user.role == UserRole::Consultant).then_some(user.id.as_str());
-    let rows = app.engine.store().cases(only, &user.teams, 500).await?;
+    let org = crate::access::org_filter(&user);
+    let rows = app
+        .engine
+        .store()
+        .cases(only, &user.teams, org.as_ref(), 500)
+        .await?;
     Ok(Json(rows.into_iter().map(CaseOut::from).collect()))
 }
 
@@ -1106,7 +1111,12 @@ pub async fn list_stalls(State(app): Shared, ApiUser(user): ApiUser) -> ApiResul
         let mine: BTreeSet<String> = app
             .engine
             .store()
-            .cases(Some(&user.id), &user.teams, 10_000)
+            .cases(
+                Some(&user.id),
+                &user.teams,
+                crate::access::org_filter(&user).as_ref(),
+                10_000,
+            )
             .await?
             .into_iter()
             .map(|c| c.id)

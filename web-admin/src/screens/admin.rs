@@ -131,7 +131,7 @@ pub async fn set_rights(State(app): Shared, Path(id): Path<String>, form: CsrfFo
     let active = form.get("actief").is_some();
     app.engine
         .store()
-        .set_rights(&id, role, &teams, active)
+        .set_rights(&id, role, &teams, None, active)
         .await
         .map_err(|e| match e {
             doorloop_engine::store::StoreError::UnknownUser { .. } => WebError::NotFound,

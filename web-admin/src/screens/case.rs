@@ -455,7 +455,12 @@ pub async fn case_page(
 pub async fn cases(State(app): Shared, viewer: Viewer) -> WebResult<Response> {
     auth::require(&viewer.user, &[UserRole::Consultant, UserRole::Manager])?;
     let only = (viewer.user.role == UserRole::Consultant).then_some(viewer.user.id.as_str());
-    let rows = app.engine.store().cases(only, &viewer.user.teams, 200).await?;
+    let org = crate::access::org_filter(&viewer.user);
+    let rows = app
+        .engine
+        .store()
+        .cases(only, &viewer.user.teams, org.as_ref(), 200)
+        .await?;
     let mut ids: Vec<String> = rows.iter().filter_map(|c| c.resident_id.clone()).collect();
     ids.sort();
     ids.dedup();

@@ -53,7 +53,7 @@ pub async fn search(
     viewer: Viewer,
     PageQuery(q): PageQuery<SearchQuery>,
 ) -> WebResult<Response> {
-    scope(&viewer.user)?;
+    scope(&viewer.user, None)?;
     let text = q.q.unwrap_or_default();
     let mut data = base(&viewer, "Inwoners", "inwoners");
     data.insert("q".into(), json!(text));

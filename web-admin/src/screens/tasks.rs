@@ -94,6 +94,7 @@ async fn work_page(app: &AppState, viewer: Viewer, q: TaskQuery, scope: WorkScop
         .work_list(&WorkFilter {
             user: viewer.user.id.clone(),
             teams: viewer.user.teams.clone(),
+            organisation: crate::access::org_filter(&viewer.user),
             scope,
             role: role.clone(),
             pathway: pathway.clone(),
@@ -108,7 +109,14 @@ async fn work_page(app: &AppState, viewer: Viewer, q: TaskQuery, scope: WorkScop
     let names: HashMap<&str, &str> = listing.iter().map(|(k, n)| (k.as_str(), n.as_str())).collect();
     // Whose work it is, by name.
     let invited_rows = if scope == WorkScope::Mine {
-        app.engine.store().invited_visits(&viewer.user.id, 20).await?
+        app.engine
+            .store()
+            .invited_visits(
+                &viewer.user.id,
+                crate::access::org_filter(&viewer.user).as_ref(),
+                20,
+            )
+            .await?
     } else {
         Vec::new()
     };

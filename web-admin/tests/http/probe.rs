@@ -302,13 +302,18 @@ pub(crate) async fn visit_invitees_find_the_case(f: Fixture) {
         "the one holding the visit sees it as her task"
     );
     assert_eq!(
-        f.engine.store().invited_visits("bert", 20).await.unwrap().len(),
+        f.engine
+            .store()
+            .invited_visits("bert", None, 20)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     assert!(
         f.engine
             .store()
-            .invited_visits("anna", 20)
+            .invited_visits("anna", None, 20)
             .await
             .unwrap()
             .is_empty()
