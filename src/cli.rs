@@ -199,6 +199,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 role,
                 assignee: user,
                 limit: Some(limit),
+                // The CLI is the operator's, on the server: the whole installation.
+                organisation: None,
             };
             let tasks = engine.store().open_tasks(&filter).await?;
             let refs: Vec<&doorloop_engine::store::TaskRow> = tasks.iter().collect();

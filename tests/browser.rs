@@ -799,6 +799,15 @@ fn run_browser_test() -> Result<(), Failed> {
         dir,
     };
     setup.doorloop(&[
+        "organisation",
+        "add",
+        "Oss",
+        "--name",
+        "Gemeente Oss",
+        "--kind",
+        "gemeente",
+    ]);
+    setup.doorloop(&[
         "publish",
         &repo()
             .join("workflows/simpel-switchen.yaml")

@@ -31,6 +31,19 @@ struct Db {
 const TEST_BSN_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 
 impl Db {
+    /// The municipality the tests' people work for and their residents live in.
+    fn region(&self) {
+        self.ok(&[
+            "organisation",
+            "add",
+            "Oss",
+            "--name",
+            "Gemeente Oss",
+            "--kind",
+            "gemeente",
+        ]);
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         self.run_env(args, &[])
     }
@@ -1162,6 +1175,7 @@ fn on_sqlite(test: Case) -> Result<(), Failed> {
         url: format!("sqlite://{}", dir.path().join("doorloop.db").display()),
         dir: dir.path().to_owned(),
     };
+    db.region();
     test(&db);
     Ok(())
 }
@@ -1187,7 +1201,10 @@ fn on_postgres(base: &str, test: Case, owns_bench_schemas: bool) -> Result<(), F
         url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
         dir: dir.path().to_owned(),
     };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| test(&db)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        db.region();
+        test(&db)
+    }));
     // The bench must have removed its own schema; only ours is left to drop.
     let leftover: i64 = rt.block_on(async {
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(base)

@@ -210,6 +210,17 @@ pub struct Member<'a> {
     pub kind: OrganisationKind,
 }
 
+impl<'a> Member<'a> {
+    /// A member of `organisation` of `kind`. An organisation without a record counts as
+    /// neither municipality nor region: it sees only cases it holds a ground on.
+    pub fn of(organisation: &'a str, kind: Option<OrganisationKind>) -> Member<'a> {
+        Member {
+            organisation,
+            kind: kind.unwrap_or(OrganisationKind::Zorgaanbieder),
+        }
+    }
+}
+
 /// Why an organisation may see a case, if it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Europe::Amsterdam;
+use doorloop_engine::chain::{CaseParty, Member, standing};
 use doorloop_engine::engine::Engine;
 use doorloop_engine::figures::stall::Risk;
 use doorloop_engine::pathway::model::PathwayVersion;
@@ -223,7 +224,19 @@ impl Composer {
             }) if resident_invited => self.engine.store().resident(id).await?,
             _ => None,
         };
-        let recipients = self.recipients(intent, people, task, resident.as_ref());
+        let mut recipients = self.recipients(intent, people, task, resident.as_ref());
+        // The chain: a message about a case reaches only people whose organisation may see
+        // it (the resident's municipality, or one with a ground on the case that stands).
+        if let Some(state) = state.as_ref() {
+            let (municipality, parties) = self.chain_of(state).await?;
+            recipients.retain(|to| {
+                to.guest
+                    || people.get(&to.id).is_some_and(|u| {
+                        let member = Member::of(&u.organisation, u.organisation_kind);
+                        standing(member, municipality.as_deref(), &parties).is_some()
+                    })
+            });
+        }
         let mut out = Vec::new();
         match intent.kind.as_str() {
             "task_opened" => {}
@@ -276,6 +289,20 @@ impl Composer {
             });
         }
         Ok(out)
+    }
+
+    /// The resident's municipality and the grounds recorded on a case.
+    async fn chain_of(&self, state: &CaseState) -> Result<(Option<String>, Vec<CaseParty>), NotifyError> {
+        let municipality = match &state.resident {
+            Some(r) => self
+                .engine
+                .store()
+                .resident(r)
+                .await?
+                .and_then(|r| r.municipality),
+            None => None,
+        };
+        Ok((municipality, self.engine.store().case_parties(&state.id).await?))
     }
 
     /// Who an intent reaches. A message to a task's role goes to the task's assignee when
@@ -592,7 +619,29 @@ impl Composer {
             chrono::NaiveTime::MIN,
         );
         let work = self.work().await?;
-        let rows = work.for_user(user);
+        // Only work on cases the person's organisation may see (the chain's rule).
+        let member = Member::of(&user.organisation, user.organisation_kind);
+        let mut rows = Vec::new();
+        let mut seen: HashMap<String, bool> = HashMap::new();
+        for row in work.for_user(user) {
+            let sees = match seen.get(&row.case_id) {
+                Some(s) => *s,
+                None => {
+                    let s = match self.engine.store().load_case(&row.case_id).await? {
+                        Some(state) => {
+                            let (municipality, parties) = self.chain_of(&state).await?;
+                            standing(member, municipality.as_deref(), &parties).is_some()
+                        }
+                        None => false,
+                    };
+                    seen.insert(row.case_id.clone(), s);
+                    s
+                }
+            };
+            if sees {
+                rows.push(row);
+            }
+        }
         // At risk: a typical slow case of the step would finish after the deadline.
         let risks = self.engine.risks(&rows, now).await?;
         let at_risk_of: HashMap<(&str, &str), bool> = rows

@@ -334,6 +334,15 @@ pub(crate) fn run_design_test() -> Result<(), Failed> {
         dir,
     };
     setup.doorloop(&[
+        "organisation",
+        "add",
+        "Oss",
+        "--name",
+        "Gemeente Oss",
+        "--kind",
+        "gemeente",
+    ]);
+    setup.doorloop(&[
         "publish",
         &repo()
             .join("workflows/simpel-switchen.yaml")

@@ -221,6 +221,15 @@ pub fn run_line_test() -> Result<(), Failed> {
         url: format!("sqlite://{}", dir.path().join("line.db").display()),
         dir,
     };
+    setup.doorloop(&[
+        "organisation",
+        "add",
+        "Oss",
+        "--name",
+        "Gemeente Oss",
+        "--kind",
+        "gemeente",
+    ]);
     publish_all(&setup);
     for (name, team) in [
         ("anna", "wmo-consulent"),

@@ -162,6 +162,15 @@ pub(crate) fn run_oidc_test() -> Result<(), Failed> {
         dir: tmp,
     };
     setup.doorloop(&[
+        "organisation",
+        "add",
+        "Oss",
+        "--name",
+        "Gemeente Oss",
+        "--kind",
+        "gemeente",
+    ]);
+    setup.doorloop(&[
         "publish",
         &repo()
             .join("workflows/simpel-switchen.yaml")

@@ -57,10 +57,7 @@ impl CaseChain {
 /// longer lets anyone create) counts as neither municipality nor region: it sees only cases
 /// it holds a ground on.
 pub fn member(user: &User) -> Member<'_> {
-    Member {
-        organisation: &user.organisation,
-        kind: user.organisation_kind.unwrap_or(OrganisationKind::Zorgaanbieder),
-    }
+    Member::of(&user.organisation, user.organisation_kind)
 }
 
 /// The organisation filter for `user`'s lists: `None` for the regional coordination, which

@@ -17,6 +17,7 @@ pub mod graph;
 mod guard;
 pub mod oidc;
 mod ops;
+mod parties;
 mod residents;
 mod screens;
 mod sessions;
@@ -358,6 +359,11 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/werkvoorraad", get(screens::tasks::team_work))
         .route("/casussen/{id}/intrekken", post(screens::case::withdraw))
         .route("/casussen/{id}/notitie", post(screens::case::note))
+        .route("/casussen/{id}/organisaties", post(screens::case::involve))
+        .route(
+            "/casussen/{id}/organisaties/{organisation}/intrekken",
+            post(screens::case::withdraw_party),
+        )
         .route("/casussen/{id}/taak-toevoegen", post(screens::case::add_task))
         .route(
             "/casussen/{id}/taken/{task}/termijn/{what}",

@@ -55,14 +55,23 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-const PEOPLE: &[(&str, UserRole, &[&str])] = &[
-    ("anna", UserRole::Consultant, &["wmo-consulent"]),
-    ("piet", UserRole::Consultant, &["jobcoach"]),
-    ("bert", UserRole::Consultant, &["ambulant-begeleider"]),
-    ("zoe", UserRole::Consultant, &["ambulant-begeleider"]),
-    ("mark", UserRole::Manager, &[]),
-    ("carla", UserRole::Coordinator, &[]),
-    ("bea", UserRole::Admin, &[]),
+/// (login, role, teams, organisation): everyone works for Oss, except the chain's three.
+const PEOPLE: &[(&str, UserRole, &[&str], &str)] = &[
+    ("anna", UserRole::Consultant, &["wmo-consulent"], "Oss"),
+    ("piet", UserRole::Consultant, &["jobcoach"], "Oss"),
+    ("bert", UserRole::Consultant, &["ambulant-begeleider"], "Oss"),
+    ("zoe", UserRole::Consultant, &["ambulant-begeleider"], "Oss"),
+    ("mark", UserRole::Manager, &[], "Oss"),
+    ("carla", UserRole::Coordinator, &[], "Oss"),
+    ("bea", UserRole::Admin, &[], "Oss"),
+    ("gijs", UserRole::Consultant, &["ambulant-begeleider"], "de-linde"),
+    (
+        "lotte",
+        UserRole::Consultant,
+        &["ambulant-begeleider"],
+        "maasland",
+    ),
+    ("ulla", UserRole::Manager, &[], "Uden"),
 ];
 
 async fn fixture(pg: Option<&str>) -> Fixture {
@@ -100,18 +109,24 @@ async fn fixture_clocked(
     engine.publish_yaml(SWITCH_YAML, now).await.unwrap();
     engine.publish_yaml(VZNW, now).await.unwrap();
     engine.publish_yaml(VISIT, now).await.unwrap();
-    for (id, name) in [("Oss", "Gemeente Oss"), ("Uden", "Gemeente Uden")] {
+    use doorloop_engine::chain::OrganisationKind as Kind;
+    for (id, name, kind) in [
+        ("Oss", "Gemeente Oss", Kind::Gemeente),
+        ("Uden", "Gemeente Uden", Kind::Gemeente),
+        ("de-linde", "Zorggroep De Linde", Kind::Zorgaanbieder),
+        ("maasland", "Stichting Zorg Maasland", Kind::Zorgaanbieder),
+    ] {
         store
             .add_organisation(&doorloop_engine::chain::Organisation {
                 id: id.into(),
                 name: name.into(),
-                kind: doorloop_engine::chain::OrganisationKind::Gemeente,
+                kind,
             })
             .await
             .unwrap();
     }
     let mut creds = BTreeMap::new();
-    for (id, role, teams) in PEOPLE {
+    for (id, role, teams, organisation) in PEOPLE {
         let password = format!("wachtwoord-{id}-123");
         store
             .add_user(&User {
@@ -120,7 +135,7 @@ async fn fixture_clocked(
                 role: *role,
                 teams: teams.iter().map(|t| t.to_string()).collect(),
                 email: None,
-                organisation: "Oss".into(),
+                organisation: (*organisation).into(),
                 organisation_kind: None,
                 password_hash: Some(auth::hash_password(&password).unwrap()),
                 active: true,
@@ -1998,8 +2013,11 @@ use design::*;
 #[path = "http/probe.rs"]
 mod probe;
 use probe::*;
+#[path = "http/chain.rs"]
+mod chain;
 #[path = "http/residents.rs"]
 mod residents;
+use chain::*;
 use residents::*;
 
 // ---- the runner: every backend test on SQLite, and on PostgreSQL when configured ----
@@ -2036,6 +2054,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     error_bodies_are_exact_and_short,
     health_readiness_metrics_and_request_ids,
     residents_are_searched_registered_and_shown,
+    a_care_provider_sees_a_case_only_on_a_recorded_ground,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

@@ -167,6 +167,8 @@ pub struct TaskFilter {
     pub role: Option<String>,
     pub assignee: Option<String>,
     pub limit: Option<u32>,
+    /// Only tasks of cases this organisation may see.
+    pub organisation: Option<OrgFilter>,
 }
 
 /// A stored event with its sequence number.
@@ -391,14 +393,18 @@ macro_rules! store_impl {
                      WHERE t.status = 'open'
                        AND (CAST($1 AS TEXT) IS NULL OR {})
                        AND (CAST($2 AS TEXT) IS NULL OR t.assignee = $2)
+                       AND {}
                      ORDER BY t.due_at ASC NULLS LAST, t.opened_at
                      LIMIT $3",
-                    HAS_ROLE.replace("{roles}", "t.roles").replace("{role}", "$1")
+                    HAS_ROLE.replace("{roles}", "t.roles").replace("{role}", "$1"),
+                    super::chain::org_sees_case("c.id", "c.resident_id", "$4", "$5")
                 );
                 let rows = sqlx::query(&sql)
                     .bind(filter.role.as_deref())
                     .bind(filter.assignee.as_deref())
                     .bind(i64::from(filter.limit.unwrap_or(1000)))
+                    .bind(filter.organisation.as_ref().map(|o| o.organisation.as_str()))
+                    .bind(filter.organisation.as_ref().is_some_and(|o| o.municipality))
                     .fetch_all(&self.readers)
                     .await?;
                 rows.iter().map(task_row).collect()

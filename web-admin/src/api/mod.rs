@@ -19,6 +19,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+mod parties;
 mod residents;
 
 use crate::AppState;
@@ -727,6 +728,7 @@ pub async fn list_tasks(
             .work_list(&WorkFilter {
                 user: user.id.clone(),
                 teams: user.teams.clone(),
+                organisation: crate::access::org_filter(&user),
                 scope: q.scope.unwrap_or_default(),
                 limit: 500,
                 ..WorkFilter::default()
@@ -737,6 +739,7 @@ pub async fn list_tasks(
             .store()
             .open_tasks(&TaskFilter {
                 limit: Some(500),
+                organisation: crate::access::org_filter(&user),
                 ..TaskFilter::default()
             })
             .await?
@@ -1201,12 +1204,13 @@ fn status_description(status: &str) -> String {
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
     paths(list_cases, get_case, start_case, withdraw, note, add_task, plan_visit, list_tasks, claim, release, hand_over, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
           residents::find, residents::create, residents::get, residents::update, residents::bsn, residents::record_provision,
-          residents::reactivate),
+          residents::reactivate, parties::list, parties::involve, parties::withdraw),
     components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension, NoteIn, AdHocIn, AdHocOut, VisitIn, HandOver,
                         PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
                         residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
-                        residents::ProvisionIn, residents::ReactivatedOut)),
+                        residents::ProvisionIn, residents::ReactivatedOut, parties::PartyIn, parties::WithdrawIn,
+                        crate::parties::PartyOut)),
     modifiers(&BearerAuth, &DescribeResponses),
 )]
 pub struct ApiDoc;
@@ -1231,6 +1235,14 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/cases/{id}", routing::get(get_case))
         .route("/api/v1/cases/{id}/withdraw", routing::post(withdraw))
         .route("/api/v1/cases/{id}/notes", routing::post(note))
+        .route(
+            "/api/v1/cases/{id}/parties",
+            routing::get(parties::list).post(parties::involve),
+        )
+        .route(
+            "/api/v1/cases/{id}/parties/{organisation}/withdraw",
+            routing::post(parties::withdraw),
+        )
         .route("/api/v1/cases/{id}/tasks", routing::post(add_task))
         .route(
             "/api/v1/cases/{id}/tasks/{task}/hand-over",

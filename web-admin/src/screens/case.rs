@@ -435,11 +435,30 @@ pub async fn case_page(
         let (roles, people) = cases::adhoc_choices(&app, &pv).await?;
         data.insert("adhoc".into(), json!({"roles": roles, "people": people}));
     }
+    data.insert(
+        "chain".into(),
+        chain_json(
+            &app,
+            &viewer,
+            &cases::Visible {
+                state: state.clone(),
+                access,
+                pv: pv.clone(),
+            },
+        )
+        .await?,
+    );
     if let Some(text) = match q.melding.as_deref() {
         Some("ingetrokken") => Some("De casus is ingetrokken."),
         Some("termijn") => Some("De termijn is aangepast; zie ‘Waarom deze termijn?’."),
         Some("notitie") => Some("De notitie staat op de tijdlijn."),
         Some("taak") => Some("De taak is toegevoegd; hij staat bij de open taken."),
+        Some("betrokken") => {
+            Some("De organisatie werkt mee; de grondslag staat bij ‘Betrokken organisaties’.")
+        }
+        Some("grondslag-ingetrokken") => Some(
+            "De grondslag is ingetrokken: de organisatie ziet de casus niet meer. Open taken van haar medewerkers staan nu bij u.",
+        ),
         _ => None,
     } {
         data.insert("flash".into(), json!(text));
@@ -448,6 +467,99 @@ pub async fn case_page(
         data.insert("flash".into(), json!("Opgeslagen. De casus is bijgewerkt."));
     }
     Ok(page(StatusCode::OK, "case", Value::Object(data)))
+}
+
+/// The case's organisations: the resident's municipality (by law), every recorded ground
+/// with its history, and what the viewer may do about them.
+async fn chain_json(app: &crate::AppState, viewer: &Viewer, case: &cases::Visible) -> WebResult<Value> {
+    let chain = crate::access::CaseChain::load(app.engine.store().as_ref(), &case.state).await?;
+    let orgs = app.engine.store().organisations().await?;
+    let name_of = |id: &str| {
+        orgs.iter()
+            .find(|o| o.id == id)
+            .map_or_else(|| id.to_owned(), |o| o.name.clone())
+    };
+    let mut rows = Vec::new();
+    for p in crate::parties::list(app, &chain).await? {
+        let kind = doorloop_engine::chain::OrganisationKind::parse(&p.kind).map(|k| k.label());
+        let ground = doorloop_engine::chain::Ground::parse(&p.ground).map(|g| g.label());
+        rows.push(json!({
+            "organisation": p.organisation,
+            "name": p.organisation_name,
+            "kind": kind,
+            "ground": ground,
+            "purpose": p.purpose,
+            "reference": p.reference,
+            "since": date(p.since),
+            "by": app.users.name(app.engine.store().as_ref(), &p.recorded_by).await?,
+            "withdrawn": match (p.withdrawn_at, &p.withdrawn_by) {
+                (Some(at), Some(by)) => Some(json!({
+                    "at": date(at),
+                    "by": app.users.name(app.engine.store().as_ref(), by).await?,
+                    "reason": p.withdrawn_reason,
+                })),
+                _ => None,
+            },
+        }));
+    }
+    let may = crate::parties::may_manage(&viewer.user, case, &chain)
+        && case.state.status == doorloop_engine::runtime::CaseStatus::Active;
+    let candidates: Vec<Value> = if may {
+        crate::parties::candidates(app, &chain)
+            .await?
+            .into_iter()
+            .map(|o| json!({"id": o.id, "name": o.name, "kind": o.kind.label()}))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(json!({
+        "municipality": chain.municipality.as_deref().map(name_of),
+        "parties": rows,
+        "may_manage": may,
+        "candidates": candidates,
+    }))
+}
+
+/// Involves an organisation on a ground (betrekken).
+pub async fn involve(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -> WebResult<Redirect> {
+    let case = cases::load(&app, &form.viewer.user, &id).await?;
+    let what = crate::parties::Involve {
+        organisation: posted(&form, "organisatie"),
+        ground: posted(&form, "grondslag"),
+        purpose: posted(&form, "doel"),
+        reference: form.get("kenmerk").map(str::to_owned),
+    };
+    crate::parties::involve(&app, &form.viewer.user, &case, what).await?;
+    Ok(Redirect::to(&format!(
+        "/casussen/{id}?melding=betrokken#organisaties"
+    )))
+}
+
+/// Withdraws an organisation's ground, after the consultant confirmed it.
+pub async fn withdraw_party(
+    State(app): Shared,
+    Path((id, organisation)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Redirect> {
+    if form.get("bevestig") != Some("ja") {
+        return Err(WebError::BadRequest(
+            "Bevestig dat de organisatie niet meer meewerkt: vink het vakje aan en probeer het opnieuw."
+                .into(),
+        ));
+    }
+    let case = cases::load(&app, &form.viewer.user, &id).await?;
+    crate::parties::withdraw(
+        &app,
+        &form.viewer.user,
+        &case,
+        &organisation,
+        &posted(&form, "reden"),
+    )
+    .await?;
+    Ok(Redirect::to(&format!(
+        "/casussen/{id}?melding=grondslag-ingetrokken#organisaties"
+    )))
 }
 
 // ---- overviews ----

@@ -302,7 +302,7 @@ pub(crate) async fn residents_are_searched_registered_and_shown(f: Fixture) {
             &[
                 ("given_name", "Sjaak"),
                 ("family_name", "Dekker-Jansen"),
-                ("municipality", "Uden"),
+                ("municipality", "Oss"),
                 ("bsn", ""),
             ],
             true,
@@ -311,19 +311,41 @@ pub(crate) async fn residents_are_searched_registered_and_shown(f: Fixture) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, found) = f.api("anna", "GET", "/api/v1/residents?q=jansen", None).await;
     assert_eq!(found[0]["id"], sjaak.as_str(), "found by the new name: {found}");
+    // A municipality the region does not know is refused, naming the ones it does.
+    let (status, wrong) = f
+        .api(
+            "anna",
+            "PUT",
+            &format!("/api/v1/residents/{sjaak}"),
+            Some(json!({"given_name": "Sjaak", "family_name": "Dekker-Jansen", "municipality": "Osss"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{wrong}");
+    assert_eq!(wrong["field"], "municipality", "{wrong}");
+    assert!(
+        wrong["message"].as_str().unwrap().contains("Kies uit: Oss, Uden"),
+        "{wrong}"
+    );
+    // He moves to Uden: from then on Uden is his municipality, and Oss no longer finds him.
     let (status, changed) = f
         .api(
             "anna",
             "PUT",
             &format!("/api/v1/residents/{sjaak}"),
-            Some(json!({"given_name": "Sjaak", "family_name": "Dekker-Jansen", "municipality": "Oss"})),
+            Some(json!({"given_name": "Sjaak", "family_name": "Dekker-Jansen", "municipality": "Uden"})),
         )
         .await;
     assert_eq!(
         (status, changed["municipality"].as_str()),
-        (StatusCode::OK, Some("Oss")),
+        (StatusCode::OK, Some("Uden")),
         "{changed}"
     );
+    let (_, found) = f.api("anna", "GET", "/api/v1/residents?q=jansen", None).await;
+    assert_eq!(found, json!([]), "moved to Uden");
+    let (status, _) = f
+        .api("anna", "GET", &format!("/api/v1/residents/{sjaak}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "moved to Uden");
     let (status, _) = f
         .api(
             "piet",

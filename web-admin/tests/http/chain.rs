@@ -1,0 +1,187 @@
+//! The chain over HTTP: a care provider sees a resident's case only on a recorded ground, a
+//! municipality only its own residents, and withdrawing consent shuts the door at once.
+
+use super::*;
+
+/// The open task ids of a user's work list (mine and the team's).
+async fn work(f: &Fixture, who: &str) -> Vec<String> {
+    let (status, list) = f.api(who, "GET", "/api/v1/tasks", None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["case_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn views_by(f: &Fixture, case: &str, who: &str) -> usize {
+    f.engine
+        .store()
+        .access_log(Some(case), 1000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.user_id == who)
+        .count()
+}
+
+pub(crate) async fn a_care_provider_sees_a_case_only_on_a_recorded_ground(f: Fixture) {
+    let now = Utc::now();
+    let input = doorloop_engine::resident::ResidentInput {
+        given_name: "Pablo".into(),
+        family_name: "Verhoeven".into(),
+        municipality: Some("Oss".into()),
+        ..Default::default()
+    };
+    let pablo = f.engine.add_resident(&input, now).await.unwrap();
+    let case = f
+        .engine
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &pablo.id,
+            BTreeMap::new(),
+            now,
+        )
+        .await
+        .unwrap()
+        .state;
+    let id = case.id.clone();
+    let task = case.tasks.keys().next().unwrap().clone();
+    let page = format!("/casussen/{id}");
+    let api = format!("/api/v1/cases/{id}");
+
+    // Before any ground: the begeleider of De Linde neither sees the case nor its work,
+    // although the task is for his team; Uden's manager does not see Oss's resident.
+    let gijs = f.login("gijs").await;
+    assert_eq!(f.page(&gijs, &page).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(f.api("gijs", "GET", &api, None).await.0, StatusCode::NOT_FOUND);
+    assert!(!work(&f, "gijs").await.contains(&id));
+    assert!(work(&f, "bert").await.contains(&id), "Oss's own begeleider does");
+    assert_eq!(f.api("ulla", "GET", &api, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(f.api("mark", "GET", &api, None).await.0, StatusCode::OK);
+    assert!(
+        work(&f, "mark").await.contains(&id),
+        "Oss's manager reads Oss's open work"
+    );
+    assert!(!work(&f, "ulla").await.contains(&id), "Uden's does not");
+    let (_, found) = f.api("ulla", "GET", "/api/v1/residents?q=verhoeven", None).await;
+    assert_eq!(found, json!([]), "Uden does not find Oss's resident");
+    assert_eq!(views_by(&f, &id, "gijs").await, 0, "refused views are not logged");
+
+    // Only the resident's municipality records grounds, and consent needs its form.
+    let parties = format!("{api}/parties");
+    let consent = json!({"organisation": "de-linde", "ground": "toestemming",
+                         "purpose": "Ambulante begeleiding naar werk"});
+    let (status, body) = f.api("mark", "POST", &parties, Some(consent.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = f.api("anna", "POST", &parties, Some(consent.clone())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("toestemmingsformulier"),
+        "{body}"
+    );
+    let (status, body) = f
+        .api(
+            "anna",
+            "POST",
+            &parties,
+            Some(json!({"organisation": "Oss", "ground": "wettelijke-taak", "purpose": "regie"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("gemeente van de inwoner"),
+        "{body}"
+    );
+    let mut with_form = consent.clone();
+    with_form["reference"] = json!("TF-2026-0012");
+    let (status, body) = f.api("anna", "POST", &parties, Some(with_form.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["organisation_name"], "Zorggroep De Linde");
+    assert_eq!(body[0]["ground"], "toestemming");
+    assert_eq!(body[0]["recorded_by"], "anna");
+    let (status, _) = f.api("anna", "POST", &parties, Some(with_form)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "already involved");
+
+    // Now De Linde's begeleider sees it and picks up the work; Maasland's still does not.
+    assert!(work(&f, "gijs").await.contains(&id));
+    assert!(!work(&f, "lotte").await.contains(&id));
+    assert_eq!(f.api("lotte", "GET", &api, None).await.0, StatusCode::NOT_FOUND);
+    let (status, _, html) = f.page(&gijs, &page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Zorggroep De Linde") && html.contains("TF-2026-0012"),
+        "the ground on the page"
+    );
+    assert!(
+        !html.contains("Organisatie betrekken"),
+        "only the municipality involves others"
+    );
+    let (status, body) = f
+        .api("gijs", "POST", &format!("{api}/tasks/{task}/claim"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(views_by(&f, &id, "gijs").await, 1, "his one page view is logged");
+
+    // The resident withdraws consent: anna records it, with confirmation.
+    let anna = f.login("anna").await;
+    let (status, _, html) = f.page(&anna, &page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Organisatie betrekken") && html.contains("Grondslag intrekken"));
+    let withdraw = format!("{page}/organisaties/de-linde/intrekken");
+    let (status, _) = f
+        .post(
+            &anna,
+            &withdraw,
+            &[("reden", "inwoner trekt toestemming in")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not confirmed");
+    let (status, _) = f
+        .post(
+            &anna,
+            &withdraw,
+            &[("reden", "inwoner trekt toestemming in"), ("bevestig", "ja")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // At once: his next request answers "not found", the work is gone from his list, and
+    // the task he held is anna's now.
+    assert_eq!(f.page(&gijs, &page).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(f.api("gijs", "GET", &api, None).await.0, StatusCode::NOT_FOUND);
+    assert!(!work(&f, "gijs").await.contains(&id));
+    let state = f.engine.store().load_case(&id).await.unwrap().unwrap();
+    assert_eq!(state.tasks[&task].assignee.as_deref(), Some("anna"));
+    assert_eq!(
+        views_by(&f, &id, "gijs").await,
+        1,
+        "no rows for the refused views"
+    );
+    let (_, _, html) = f.page(&anna, &page).await;
+    assert!(html.contains("Ingetrokken op"), "the history stays");
+    assert!(html.contains("werkt niet meer mee"), "and the timeline says so");
+    let (status, list) = f.api("anna", "GET", &parties, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list[0]["withdrawn_by"], "anna");
+    assert_eq!(list[0]["withdrawn_reason"], "inwoner trekt toestemming in");
+    // Nothing left to withdraw.
+    let (status, _) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("{parties}/de-linde/withdraw"),
+            Some(json!({"reason": "nog eens"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
