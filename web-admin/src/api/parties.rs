@@ -34,7 +34,7 @@ pub struct WithdrawIn {
     reason: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/cases/{id}/parties", tag = "cases",
+#[utoipa::path(get, path = "/api/v1/cases/{id}/parties", tag = "cases", operation_id = "list_parties",
     params(("id" = String, Path)),
     responses((status = 200, description = "Every ground recorded on the case, withdrawn ones included, oldest first", body = [PartyOut]),
               (status = 404, body = ErrorBody)),
@@ -50,7 +50,7 @@ pub async fn list(
     Ok(Json(parties::list(&app, &chain).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/cases/{id}/parties", tag = "cases",
+#[utoipa::path(post, path = "/api/v1/cases/{id}/parties", tag = "cases", operation_id = "involve_party",
     params(("id" = String, Path)), request_body = PartyIn,
     responses((status = 200, description = "The case's grounds, with the new one", body = [PartyOut]),
               (status = 400, description = "Unknown organisation or ground, no purpose, consent without reference, the resident's own municipality, or already involved", body = ErrorBody),
@@ -75,7 +75,7 @@ pub async fn involve(
     Ok(Json(parties::list(&app, &chain).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/cases/{id}/parties/{organisation}/withdraw", tag = "cases",
+#[utoipa::path(post, path = "/api/v1/cases/{id}/parties/{organisation}/withdraw", tag = "cases", operation_id = "withdraw_party",
     params(("id" = String, Path), ("organisation" = String, Path)), request_body = WithdrawIn,
     responses((status = 200, description = "The case's grounds, this one withdrawn; the organisation no longer sees the case and its people's open tasks went to the caller", body = [PartyOut]),
               (status = 400, description = "No reason, or the organisation has no active ground on the case", body = ErrorBody),
