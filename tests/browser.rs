@@ -67,6 +67,24 @@ struct Setup {
 }
 
 impl Setup {
+    /// A SQLite file `db` in `dir`, with the municipality the tests' people work for.
+    fn new(dir: tempfile::TempDir, db: &str) -> Setup {
+        let setup = Setup {
+            url: format!("sqlite://{}", dir.path().join(db).display()),
+            dir,
+        };
+        setup.doorloop(&[
+            "organisation",
+            "add",
+            "Oss",
+            "--name",
+            "Gemeente Oss",
+            "--kind",
+            "gemeente",
+        ]);
+        setup
+    }
+
     fn doorloop(&self, args: &[&str]) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_doorloop"))
             .current_dir(self.dir.path())
@@ -794,19 +812,7 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
 
 fn run_browser_test() -> Result<(), Failed> {
     let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
-    let setup = Setup {
-        url: format!("sqlite://{}", dir.path().join("browser.db").display()),
-        dir,
-    };
-    setup.doorloop(&[
-        "organisation",
-        "add",
-        "Oss",
-        "--name",
-        "Gemeente Oss",
-        "--kind",
-        "gemeente",
-    ]);
+    let setup = Setup::new(dir, "browser.db");
     setup.doorloop(&[
         "publish",
         &repo()

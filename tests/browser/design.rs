@@ -329,19 +329,7 @@ async fn both(setup: &Setup, port: u16, driver: u16, data: &Pilot) {
 
 pub(crate) fn run_design_test() -> Result<(), Failed> {
     let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
-    let setup = Setup {
-        url: format!("sqlite://{}", dir.path().join("design.db").display()),
-        dir,
-    };
-    setup.doorloop(&[
-        "organisation",
-        "add",
-        "Oss",
-        "--name",
-        "Gemeente Oss",
-        "--kind",
-        "gemeente",
-    ]);
+    let setup = Setup::new(dir, "design.db");
     setup.doorloop(&[
         "publish",
         &repo()

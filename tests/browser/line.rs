@@ -217,19 +217,7 @@ async fn pablo_falls_back(setup: &Setup, port: u16, driver: u16, case: &str) {
 
 pub fn run_line_test() -> Result<(), Failed> {
     let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
-    let setup = Setup {
-        url: format!("sqlite://{}", dir.path().join("line.db").display()),
-        dir,
-    };
-    setup.doorloop(&[
-        "organisation",
-        "add",
-        "Oss",
-        "--name",
-        "Gemeente Oss",
-        "--kind",
-        "gemeente",
-    ]);
+    let setup = Setup::new(dir, "line.db");
     publish_all(&setup);
     for (name, team) in [
         ("anna", "wmo-consulent"),

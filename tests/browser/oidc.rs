@@ -157,19 +157,7 @@ async fn municipal_login(setup: &Setup, base: &str, driver: u16) {
 pub(crate) fn run_oidc_test() -> Result<(), Failed> {
     let dir = provider_installed()?;
     let tmp = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
-    let setup = Setup {
-        url: format!("sqlite://{}", tmp.path().join("oidc.db").display()),
-        dir: tmp,
-    };
-    setup.doorloop(&[
-        "organisation",
-        "add",
-        "Oss",
-        "--name",
-        "Gemeente Oss",
-        "--kind",
-        "gemeente",
-    ]);
+    let setup = Setup::new(tmp, "oidc.db");
     setup.doorloop(&[
         "publish",
         &repo()
