@@ -247,7 +247,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Stalls => {
             let engine = open_engine(&settings).await?;
-            let rows = engine.store().open_stalls().await?;
+            let rows = engine.store().open_stalls(None).await?;
             show::stalls(&doorloop_engine::figures::stall::queue(&rows, Utc::now()));
             Ok(ExitCode::SUCCESS)
         }

@@ -277,7 +277,7 @@ async fn summary(engine: &Engine) -> anyhow::Result<()> {
     for (role, n) in by_role {
         println!("  {role:<28} {n}");
     }
-    let stalls = doorloop_engine::figures::stall::queue(&store.open_stalls().await?, now);
+    let stalls = doorloop_engine::figures::stall::queue(&store.open_stalls(None).await?, now);
     if !stalls.is_empty() {
         println!("stalled cases:");
         for q in stalls.iter().take(6) {

@@ -861,7 +861,7 @@ async fn timers_fire_once_escalate_and_raise_stalls(f: Fixture) {
     assert_eq!(count(&events, "escalation_raised"), 2);
     assert_eq!(count(&events, "deadline_passed"), 1);
     assert_eq!(count(&events, "stall_raised"), 1);
-    let stalls = store.open_stalls().await.unwrap();
+    let stalls = store.open_stalls(None).await.unwrap();
     assert_eq!(stalls.len(), 1);
     assert_eq!(stalls[0].step.as_deref(), Some("a"));
     let outbox = store.outbox(&case).await.unwrap();
@@ -879,7 +879,7 @@ async fn timers_fire_once_escalate_and_raise_stalls(f: Fixture) {
         .execute(&case, complete("a", json!({})), at("2026-11-27 10:00"))
         .await
         .unwrap();
-    assert!(store.open_stalls().await.unwrap().is_empty());
+    assert!(store.open_stalls(None).await.unwrap().is_empty());
     let pending = store.pending_timers(&case).await.unwrap();
     assert!(pending.iter().all(|(k, _, _)| !k.contains(":t2")), "{pending:?}");
 
@@ -893,7 +893,7 @@ async fn timers_fire_once_escalate_and_raise_stalls(f: Fixture) {
     // Ten working days without activity: an inactivity stall, cleared by the next command.
     clock.set(at("2026-12-16 09:00"));
     scheduler.tick().await.unwrap();
-    let stalls = store.open_stalls().await.unwrap();
+    let stalls = store.open_stalls(None).await.unwrap();
     assert_eq!(
         stalls.iter().map(|s| s.reason.as_str()).collect::<Vec<_>>(),
         ["inactief"]
@@ -917,7 +917,7 @@ async fn timers_fire_once_escalate_and_raise_stalls(f: Fixture) {
         )
         .await
         .unwrap();
-    assert!(store.open_stalls().await.unwrap().is_empty());
+    assert!(store.open_stalls(None).await.unwrap().is_empty());
 }
 
 async fn leases_expire_and_are_taken_over(f: Fixture) {

@@ -728,7 +728,7 @@ impl Composer {
     async fn summary(&self, now: DateTime<Utc>) -> Result<Value, NotifyError> {
         let store = self.engine.store();
         let mut by_party: BTreeMap<String, (u64, DateTime<Utc>)> = BTreeMap::new();
-        let stalls = store.open_stalls().await?;
+        let stalls = store.open_stalls(None).await?;
         for s in &stalls {
             let party = s.party.clone().unwrap_or_else(|| stall_reason(&s.reason));
             let e = by_party.entry(party).or_insert((0, s.since));

@@ -57,6 +57,17 @@ pub(crate) fn org_sees_case(case: &str, resident: &str, o: &str, g: &str) -> Str
     )
 }
 
+/// SQL: the organisation bound at `o` may see resident `r` (a residents row alias): they
+/// live in it (or, for a municipality, their municipality is not recorded), or it holds a
+/// standing ground on one of their cases. NULL means no narrowing.
+pub(crate) fn org_sees_resident(r: &str, o: &str, g: &str) -> String {
+    format!(
+        "(CAST({o} AS TEXT) IS NULL OR {r}.municipality = {o} OR ({r}.municipality IS NULL AND {g})
+          OR EXISTS (SELECT 1 FROM cases pc JOIN case_parties sp ON sp.case_id = pc.id
+                     WHERE pc.resident_id = {r}.id AND sp.organisation = {o} AND sp.withdrawn_at IS NULL))"
+    )
+}
+
 pub(crate) const PARTY_COLUMNS: &str = "SELECT id, case_id, organisation, ground, purpose, reference, since, recorded_by, \
      withdrawn_at, withdrawn_by, withdrawn_reason FROM case_parties";
 

@@ -263,7 +263,8 @@ pub trait Store:
     ) -> Result<Vec<i64>>;
 
     /// Open stall flags.
-    async fn open_stalls(&self) -> Result<Vec<StallRow>>;
+    /// With `org`: only stalls of cases that organisation may see.
+    async fn open_stalls(&self, org: Option<&OrgFilter>) -> Result<Vec<StallRow>>;
 
     /// Ad-hoc work added on a pathway (all versions), by the step the case stood at and
     /// the work's title: where practice departs from the drawing.
@@ -499,11 +500,17 @@ macro_rules! store_impl {
                     .collect()
             }
 
-            async fn open_stalls(&self) -> Result<Vec<StallRow>> {
-                let rows = sqlx::query(
-                    "SELECT case_id, pathway_key, reason, step, party, since FROM stalls WHERE cleared_at IS NULL
-                     ORDER BY since",
-                )
+            async fn open_stalls(&self, org: Option<&OrgFilter>) -> Result<Vec<StallRow>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT s.case_id, s.pathway_key, s.reason, s.step, s.party, s.since FROM stalls s
+                     WHERE s.cleared_at IS NULL
+                       AND (CAST($1 AS TEXT) IS NULL
+                            OR EXISTS (SELECT 1 FROM cases c WHERE c.id = s.case_id AND {}))
+                     ORDER BY s.since",
+                    super::chain::org_sees_case("c.id", "c.resident_id", "$1", "$2")
+                ))
+                .bind(org.map(|o| o.organisation.as_str()))
+                .bind(org.is_some_and(|o| o.municipality))
                 .fetch_all(&self.readers)
                 .await?;
                 rows.iter()

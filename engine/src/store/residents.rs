@@ -83,8 +83,13 @@ pub trait Residents: Send + Sync {
     /// Residents out of sight: cases, but none ended with an outcome, no open work on any
     /// of them, and nothing happened on any since `before`; with the last moment something
     /// did, longest out of sight first.
-    async fn out_of_sight(&self, before: DateTime<Utc>, limit: u32)
-    -> Result<Vec<(Resident, DateTime<Utc>)>>;
+    /// With `org`: only residents that organisation may see.
+    async fn out_of_sight(
+        &self,
+        before: DateTime<Utc>,
+        org: Option<&super::OrgFilter>,
+        limit: u32,
+    ) -> Result<Vec<(Resident, DateTime<Utc>)>>;
 }
 
 /// The columns `resident_row` decodes.
@@ -250,14 +255,13 @@ macro_rules! residents_impl {
                     StoredQuery::BirthDate(_) => "r.birth_date = $6".to_owned(),
                     StoredQuery::BsnHash(_) => "r.bsn_hash = $6".to_owned(),
                 };
+                let org = super::chain::org_sees_resident("r", "$4", "$5");
                 let sql = format!(
                     "{RESIDENT_COLUMNS} WHERE {matching}
                        AND (CAST($1 AS TEXT) IS NULL
                             OR r.id IN (SELECT c.resident_id FROM cases c WHERE {visible})
                             OR (r.created_by = $1 AND NOT EXISTS (SELECT 1 FROM cases n WHERE n.resident_id = r.id)))
-                       AND (CAST($4 AS TEXT) IS NULL OR r.municipality = $4 OR (r.municipality IS NULL AND $5)
-                            OR EXISTS (SELECT 1 FROM cases pc JOIN case_parties sp ON sp.case_id = pc.id
-                                       WHERE pc.resident_id = r.id AND sp.organisation = $4 AND sp.withdrawn_at IS NULL))
+                       AND {org}
                      ORDER BY r.family_name, r.given_name, r.number LIMIT $3"
                 );
                 let mut q = sqlx::query(&sql)
@@ -294,20 +298,25 @@ macro_rules! residents_impl {
             async fn out_of_sight(
                 &self,
                 before: DateTime<Utc>,
+                org: Option<&super::OrgFilter>,
                 limit: u32,
             ) -> Result<Vec<(crate::resident::Resident, DateTime<Utc>)>> {
-                let rows = sqlx::query(
+                let rows = sqlx::query(&format!(
                     "SELECT c.resident_id, MAX(c.updated_at) FROM cases c
                      WHERE c.resident_id IS NOT NULL
+                       AND EXISTS (SELECT 1 FROM residents r WHERE r.id = c.resident_id AND {org})
                      GROUP BY c.resident_id
                      HAVING SUM(CASE WHEN c.status = 'ended' THEN 1 ELSE 0 END) = 0
                         AND MAX(c.updated_at) < $1
                         AND NOT EXISTS (SELECT 1 FROM tasks t JOIN cases o ON o.id = t.case_id
                                         WHERE o.resident_id = c.resident_id AND t.status = 'open')
                      ORDER BY MAX(c.updated_at) LIMIT $2",
-                )
+                    org = super::chain::org_sees_resident("r", "$3", "$4")
+                ))
                 .bind(ts(before))
                 .bind(i64::from(limit))
+                .bind(org.map(|o| o.organisation.as_str()))
+                .bind(org.is_some_and(|o| o.municipality))
                 .fetch_all(&self.readers)
                 .await?;
                 let mut last = Vec::with_capacity(rows.len());

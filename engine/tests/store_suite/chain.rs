@@ -216,6 +216,32 @@ pub(crate) async fn the_chain_decides_which_cases_an_organisation_sees(f: Fixtur
         vec![cases["Oss"].clone()]
     );
 
+    // Out of sight (withdrawn, no open work, quiet for long): each municipality's own only.
+    let withdraw = Command::new(
+        "anna",
+        Action::Withdraw {
+            reason: "verhuisd".into(),
+        },
+    );
+    engine.execute(&cases["Uden"], withdraw, t0()).await.unwrap();
+    let quiet = |o: Option<OrgFilter>| {
+        let engine = &engine;
+        async move {
+            engine
+                .store()
+                .out_of_sight(t0() + Duration::days(365), o.as_ref(), 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(r, _)| r.family_name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(quiet(None).await, vec!["Uden"]);
+    assert_eq!(quiet(Some(org("Uden", true))).await, vec!["Uden"]);
+    assert!(quiet(Some(org("Oss", true))).await.is_empty());
+    assert!(quiet(Some(org("de-linde", false))).await.is_empty());
+
     // Organisations: listed by kind and name; a key is taken once.
     let orgs = engine.store().organisations().await.unwrap();
     assert!(orgs.iter().any(|o| o.id == "de-linde"));

@@ -760,11 +760,14 @@ pub(crate) async fn residents_without_work_or_contact_are_out_of_sight(f: Fixtur
     engine.execute(&finished.id, complete, t0()).await.unwrap();
     let store = engine.store();
     assert!(
-        store.out_of_sight(t0(), 10).await.unwrap().is_empty(),
+        store.out_of_sight(t0(), None, 10).await.unwrap().is_empty(),
         "not before the period"
     );
     let later = t0() + Duration::weeks(13);
-    let found = store.out_of_sight(later - Duration::weeks(12), 10).await.unwrap();
+    let found = store
+        .out_of_sight(later - Duration::weeks(12), None, 10)
+        .await
+        .unwrap();
     let names: Vec<String> = found.iter().map(|(r, _)| r.display_name()).collect();
     assert_eq!(
         names,

@@ -1109,7 +1109,11 @@ pub async fn publish(
     security(("bearer" = [])))]
 pub async fn list_stalls(State(app): Shared, ApiUser(user): ApiUser) -> ApiResult<Json<Vec<StallOut>>> {
     require(&user, &[UserRole::Consultant, UserRole::Manager])?;
-    let mut rows = app.engine.store().open_stalls().await?;
+    let mut rows = app
+        .engine
+        .store()
+        .open_stalls(crate::access::org_filter(&user).as_ref())
+        .await?;
     if user.role == UserRole::Consultant {
         let mine: BTreeSet<String> = app
             .engine

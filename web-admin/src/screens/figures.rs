@@ -269,7 +269,8 @@ pub async fn stuck(
     if is_manager {
         // Residents out of sight: nobody has work for them and nothing happened for weeks.
         let after = app.engine.out_of_sight_after();
-        let people = store.out_of_sight(now - after, 200).await?;
+        let org = crate::access::org_filter(&viewer.user);
+        let people = store.out_of_sight(now - after, org.as_ref(), 200).await?;
         let found: Vec<_> = people.iter().map(|(r, _)| r.clone()).collect();
         app.access_log
             .record_search(&viewer.user, "vastgelopen: uit beeld", "uit beeld", &found)
@@ -307,7 +308,7 @@ pub async fn stuck_cases(
     let rows: Vec<_> = app
         .engine
         .store()
-        .open_stalls()
+        .open_stalls(crate::access::org_filter(&viewer.user).as_ref())
         .await?
         .into_iter()
         .filter(|s| s.reason == reason)
