@@ -55,7 +55,7 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-/// (login, role, teams, organisation): everyone works for Oss, except the chain's three.
+/// (login, role, teams, organisation): everyone works for Oss, except the chain's four.
 const PEOPLE: &[(&str, UserRole, &[&str], &str)] = &[
     ("anna", UserRole::Consultant, &["wmo-consulent"], "Oss"),
     ("piet", UserRole::Consultant, &["jobcoach"], "Oss"),
@@ -72,6 +72,7 @@ const PEOPLE: &[(&str, UserRole, &[&str], &str)] = &[
         "maasland",
     ),
     ("ulla", UserRole::Manager, &[], "Uden"),
+    ("rita", UserRole::Manager, &[], "regio"),
 ];
 
 async fn fixture(pg: Option<&str>) -> Fixture {
@@ -115,6 +116,7 @@ async fn fixture_clocked(
         ("Uden", "Gemeente Uden", Kind::Gemeente),
         ("de-linde", "Zorggroep De Linde", Kind::Zorgaanbieder),
         ("maasland", "Stichting Zorg Maasland", Kind::Zorgaanbieder),
+        ("regio", "Regio Noordoost-Brabant", Kind::Regio),
     ] {
         store
             .add_organisation(&doorloop_engine::chain::Organisation {

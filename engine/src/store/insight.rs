@@ -95,7 +95,12 @@ pub trait InsightStore: Send + Sync {
 
     /// Open stalls grouped by reason, and by reason and party (optionally of one pathway).
     /// Counted and ranked in the database, over the index of open stalls.
-    async fn stall_summary(&self, key: Option<&str>) -> Result<StallSummaries>;
+    /// With `org`: only stalls of cases that organisation may see.
+    async fn stall_summary(
+        &self,
+        key: Option<&str>,
+        org: Option<&super::OrgFilter>,
+    ) -> Result<StallSummaries>;
 
     /// Active cases on a pathway version, oldest first.
     async fn active_cases_on(&self, key: &str, version: u32, limit: u32) -> Result<Vec<String>>;
@@ -243,8 +248,12 @@ macro_rules! insight_impl {
                 rows.iter().map(super::insight::funnel_cell).collect()
             }
 
-            async fn stall_summary(&self, key: Option<&str>) -> Result<super::insight::StallSummaries> {
-                stall_summary(self, key).await
+            async fn stall_summary(
+                &self,
+                key: Option<&str>,
+                org: Option<&super::OrgFilter>,
+            ) -> Result<super::insight::StallSummaries> {
+                stall_summary(self, key, org).await
             }
 
             async fn active_cases_on(&self, key: &str, version: u32, limit: u32) -> Result<Vec<String>> {

@@ -3,20 +3,28 @@
 
 use sqlx::Row;
 
-use super::Result;
 use super::insight::{StallSummaries, StallSummary};
 use super::postgres::PostgresStore;
+use super::{OrgFilter, Result};
 
 /// Open stalls grouped by reason and by reason and party.
-pub(super) async fn stall_summary(store: &PostgresStore, key: Option<&str>) -> Result<StallSummaries> {
+pub(super) async fn stall_summary(
+    store: &PostgresStore,
+    key: Option<&str>,
+    org: Option<&OrgFilter>,
+) -> Result<StallSummaries> {
     // One pass for both groupings; GROUPING(party) = 1 marks the totals per reason.
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "SELECT reason, party, GROUPING(party) = 1, count(*), min(since),
                 percentile_disc(0.5) WITHIN GROUP (ORDER BY since DESC)
          FROM stalls WHERE cleared_at IS NULL AND ($1::text IS NULL OR pathway_key = $1)
+           AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM cases c WHERE c.id = stalls.case_id AND {}))
          GROUP BY GROUPING SETS ((reason), (reason, party))",
-    )
+        super::chain::org_sees_case("c.id", "c.resident_id", "$2", "$3")
+    ))
     .bind(key)
+    .bind(org.map(|o| o.organisation.as_str()))
+    .bind(org.is_some_and(|o| o.municipality))
     .fetch_all(store.readers())
     .await?;
     let mut out = StallSummaries::default();

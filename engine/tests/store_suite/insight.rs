@@ -378,12 +378,12 @@ pub(crate) async fn figures_follow_the_cases(f: Fixture) {
         oldest_since: intake.opened_at,
         median_since: intake.opened_at,
     };
-    let summary = store.stall_summary(None).await.unwrap();
+    let summary = store.stall_summary(None, None).await.unwrap();
     assert_eq!(
         (summary.by_reason, summary.by_party),
         (vec![one.clone()], vec![one])
     );
-    let none = store.stall_summary(Some("simpel-switchen")).await.unwrap();
+    let none = store.stall_summary(Some("simpel-switchen"), None).await.unwrap();
     assert!(none.by_reason.is_empty() && none.by_party.is_empty());
     // A second stall: the median is the more recent start of the two (nearest rank), the
     // oldest the first.
@@ -403,7 +403,7 @@ pub(crate) async fn figures_follow_the_cases(f: Fixture) {
         )
         .await
         .unwrap();
-    let two = store.stall_summary(None).await.unwrap().by_reason;
+    let two = store.stall_summary(None, None).await.unwrap().by_reason;
     assert_eq!(two.len(), 1);
     assert_eq!(two[0].count, 2);
     assert_eq!(two[0].oldest_since, intake.opened_at.min(intake_b.opened_at));

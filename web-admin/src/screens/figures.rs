@@ -216,7 +216,8 @@ pub async fn stuck(
     auth::require(&viewer.user, &[UserRole::Manager, UserRole::Coordinator])?;
     let key = f.traject.clone().filter(|k| !k.is_empty());
     let store = app.engine.store();
-    let summary = store.stall_summary(key.as_deref()).await?;
+    let org = crate::access::org_filter(&viewer.user);
+    let summary = store.stall_summary(key.as_deref(), org.as_ref()).await?;
     let now = app.clock.now();
     let groups = figures::stall_groups(&summary.by_reason, &summary.by_party, now);
     let is_manager = viewer.user.role == UserRole::Manager;

@@ -271,7 +271,8 @@ pub(crate) async fn manager_figures_match_a_known_data_set(f: Fixture) {
     let first = Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0).unwrap();
     let data = pilot::load(&f.engine, first, Duration::days(3)).await.unwrap();
     assert_eq!(data.cases.len(), 53);
-    let mark = f.login("mark").await;
+    // The pilot's participants live in five municipalities: the regional manager reads them all.
+    let mark = f.login("rita").await;
     let q = format!("traject={KEY}&van=2025-01&tot=2025-12");
 
     // Outcomes: the pilot's three figures.
@@ -387,6 +388,28 @@ pub(crate) async fn manager_figures_match_a_known_data_set(f: Fixture) {
     assert_eq!(status, StatusCode::OK);
     for (id, route) in &data.cases {
         assert_eq!(list.contains(id.as_str()), *route == Route::WaitingForUwv);
+    }
+    // Oss's manager: only the waits of residents of Oss (every other pilot participant),
+    // in the counts and in the list.
+    let oss: Vec<&String> = data
+        .cases
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, route))| *route == Route::WaitingForUwv && i % 2 == 0)
+        .map(|(_, (id, _))| id)
+        .collect();
+    assert!(!oss.is_empty() && oss.len() < 4, "{oss:?}");
+    let oss_manager = f.login("mark").await;
+    let (_, _, html) = f.page(&oss_manager, &format!("/vastgelopen?traject={KEY}")).await;
+    assert_eq!(row_cells(&html, "wacht op UWV")[1], oss.len().to_string());
+    let (_, _, list) = f
+        .page(
+            &oss_manager,
+            "/vastgelopen/casussen?reden=uwv&partij=UWV+verzekeringsarts",
+        )
+        .await;
+    for (id, _) in &data.cases {
+        assert_eq!(list.contains(id.as_str()), oss.contains(&id), "{id}");
     }
 
     // Bottlenecks: open work and time spent per step.
