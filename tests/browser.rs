@@ -16,6 +16,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::json;
 
+#[path = "browser/chain.rs"]
+mod chain;
 #[path = "browser/design.rs"]
 mod design;
 #[path = "browser/line.rs"]
@@ -134,6 +136,7 @@ fn full_name(login: &str) -> String {
         "tom" => "Tom Bakker".to_owned(),
         "lou" => "Lou Peters".to_owned(),
         "kim" => "Kim Visser".to_owned(),
+        "gijs" => "Gijs Mulder".to_owned(),
         other => other.to_owned(),
     }
 }
@@ -1053,6 +1056,10 @@ fn main() {
         trial(
             "browser::a_resident_falls_back_and_stays_one_line",
             line::run_line_test,
+        ),
+        trial(
+            "browser::consent_opens_and_closes_a_case_to_a_care_provider",
+            chain::run_chain_test,
         ),
     ];
     libtest_mimic::run(&args, trials).exit();
