@@ -266,7 +266,16 @@ fn password(setup: &Setup, name: &str) -> String {
 
 /// Makes a staff account (not a consultant) and keeps its password for [`log_in_as`].
 fn staff(setup: &Setup, name: &str, role: &str) {
-    let out = setup.doorloop(&["user", "add", name, "--role", role]);
+    staff_of(setup, name, role, None);
+}
+
+/// Staff of a named organisation (needed once the installation has more than one).
+fn staff_of(setup: &Setup, name: &str, role: &str, organisation: Option<&str>) {
+    let mut args = vec!["user", "add", name, "--role", role];
+    if let Some(o) = organisation {
+        args.extend(["--organisation", o]);
+    }
+    let out = setup.doorloop(&args);
     let pw = out
         .lines()
         .find_map(|l| l.strip_prefix("password (shown once): "))

@@ -7,8 +7,12 @@
 //! UWV — sees a case only while a ground is recorded for it on that case ([`CaseParty`]), and
 //! loses it the moment that ground is withdrawn.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::pathway::model::{Category, Pathway};
 
 /// What kind of organisation it is. Pathway roles name the kind that fills them
 /// (`organisation: zorgaanbieder`).
@@ -250,6 +254,58 @@ pub fn standing(member: Member<'_>, municipality: Option<&str>, parties: &[CaseP
         .map(|p| Standing::Party(p.ground))
 }
 
+/// The field categories an organisation of `kind` reads when a pathway says nothing else:
+/// a municipality all; a care provider care, work and the general; the social work company
+/// work and the general; UWV also income and health (its insurance doctor); the region only
+/// work and the general.
+pub fn default_sight(kind: OrganisationKind) -> BTreeSet<Category> {
+    use Category::*;
+    let cats: &[Category] = match kind {
+        OrganisationKind::Gemeente => &[Zorg, Inkomen, Werk, Algemeen],
+        OrganisationKind::Zorgaanbieder => &[Zorg, Werk, Algemeen],
+        OrganisationKind::SwBedrijf => &[Werk, Algemeen],
+        OrganisationKind::Uwv => &[Zorg, Inkomen, Werk, Algemeen],
+        OrganisationKind::Regio => &[Werk, Algemeen],
+    };
+    cats.iter().copied().collect()
+}
+
+/// What a person reads of a case on `pathway` (need to know): for each of the pathway's
+/// roles they work as, the role's `sees:` or the default of the role's kind of organisation;
+/// someone in none of its roles, their own organisation's default. Managers read no more than
+/// work and the general: figures and progress, not health or income.
+pub fn sight(
+    pathway: &Pathway,
+    teams: &[String],
+    manager: bool,
+    kind: OrganisationKind,
+) -> BTreeSet<Category> {
+    if manager {
+        return [Category::Werk, Category::Algemeen].into_iter().collect();
+    }
+    let mut seen = BTreeSet::new();
+    let mut in_a_role = false;
+    for (id, role) in &pathway.roles {
+        if !teams.contains(id) {
+            continue;
+        }
+        in_a_role = true;
+        match &role.sees {
+            Some(cats) => seen.extend(cats.iter().copied()),
+            None => seen.extend(default_sight(
+                role.organisation
+                    .as_deref()
+                    .and_then(OrganisationKind::of_role)
+                    .unwrap_or(kind),
+            )),
+        }
+    }
+    if !in_a_role {
+        seen = default_sight(kind);
+    }
+    seen
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +383,49 @@ mod tests {
         let mut own = party("oss", false);
         own.ground = Ground::WettelijkeTaak;
         assert_eq!(own.check(Some("oss")), Err(PartyError::Municipality));
+    }
+
+    #[test]
+    fn need_to_know_follows_the_roles_of_the_pathway() {
+        let yaml = r#"
+key: t
+name: T
+roles:
+  klantmanager: { name: Klantmanager, organisation: gemeente, sees: [inkomen, werk, algemeen] }
+  ambulant-begeleider: { name: Begeleider, organisation: zorgaanbieder }
+  jobcoach: { name: Jobcoach, organisation: sociaal werkbedrijf }
+steps:
+  - { id: a, kind: task, name: A, role: klantmanager, next: b }
+  - { id: b, kind: end, name: B }
+"#;
+        let p = crate::pathway::definition::from_yaml(yaml).unwrap().pathway;
+        let cats = |teams: &[&str], manager, kind| {
+            let teams: Vec<String> = teams.iter().map(|t| t.to_string()).collect();
+            sight(&p, &teams, manager, kind).into_iter().collect::<Vec<_>>()
+        };
+        use Category::*;
+        let gemeente = OrganisationKind::Gemeente;
+        // The klantmanager does not read health; the begeleider does not read income.
+        assert_eq!(
+            cats(&["klantmanager"], false, gemeente),
+            vec![Inkomen, Werk, Algemeen]
+        );
+        assert_eq!(
+            cats(&["ambulant-begeleider"], false, OrganisationKind::Zorgaanbieder),
+            vec![Zorg, Werk, Algemeen]
+        );
+        assert_eq!(
+            cats(&["jobcoach"], false, OrganisationKind::SwBedrijf),
+            vec![Werk, Algemeen]
+        );
+        // Two roles: both sights.
+        assert_eq!(
+            cats(&["klantmanager", "ambulant-begeleider"], false, gemeente),
+            vec![Zorg, Inkomen, Werk, Algemeen]
+        );
+        // In no role of this pathway: the organisation's default; managers: work and general.
+        assert_eq!(cats(&["wmo-consulent"], false, gemeente).len(), 4);
+        assert_eq!(cats(&[], true, gemeente), vec![Werk, Algemeen]);
     }
 
     #[test]

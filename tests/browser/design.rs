@@ -344,8 +344,18 @@ pub(crate) fn run_design_test() -> Result<(), Failed> {
             .display()
             .to_string(),
     ]);
-    staff(&setup, "mark", "manager");
-    staff(&setup, "carla", "coordinator");
+    // The pilot's participants live in five municipalities: the regional manager reads them.
+    setup.doorloop(&[
+        "organisation",
+        "add",
+        "regio",
+        "--name",
+        "Regio Noordoost-Brabant",
+        "--kind",
+        "regio",
+    ]);
+    staff_of(&setup, "mark", "manager", Some("regio"));
+    staff_of(&setup, "carla", "coordinator", Some("Oss"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

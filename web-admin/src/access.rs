@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
+use std::collections::BTreeSet;
+
 use doorloop_engine::chain::{self, CaseParty, Member, OrganisationKind, Standing};
+use doorloop_engine::pathway::model::{Category, PathwayVersion};
 use doorloop_engine::runtime::{CaseState, Task};
 use doorloop_engine::store::{AccessEntry, OrgFilter, Store, User, UserRole};
 use doorloop_engine::time::clock::Clock;
@@ -68,6 +71,53 @@ pub fn org_filter(user: &User) -> Option<OrgFilter> {
         organisation: user.organisation.clone(),
         municipality: m.kind == OrganisationKind::Gemeente,
     })
+}
+
+/// What a user reads of a case's fields (need to know, [`chain::sight`]). Hidden fields are
+/// left out of what is sent, never blanked in it.
+#[derive(Debug, Clone)]
+pub struct Sight<'p> {
+    pv: &'p PathwayVersion,
+    reads: BTreeSet<Category>,
+}
+
+impl<'p> Sight<'p> {
+    pub fn of(user: &User, pv: &'p PathwayVersion) -> Sight<'p> {
+        Sight {
+            pv,
+            reads: chain::sight(
+                &pv.pathway,
+                &user.teams,
+                user.role == UserRole::Manager,
+                member(user).kind,
+            ),
+        }
+    }
+
+    /// The category of a field of this pathway (`algemeen` for what it does not declare).
+    pub fn category(&self, field: &str) -> Category {
+        self.pv
+            .variable_type(field)
+            .map(|f| f.category())
+            .unwrap_or_default()
+    }
+
+    pub fn shows(&self, field: &str) -> bool {
+        self.reads.contains(&self.category(field))
+    }
+
+    /// The categories among `fields` this user does not read, in Dutch, for a line such as
+    /// "Afgeschermd voor uw rol: zorg en gezondheid".
+    pub fn hidden<'a>(&self, fields: impl IntoIterator<Item = &'a String>) -> Vec<&'static str> {
+        let mut cats: BTreeSet<Category> = BTreeSet::new();
+        for f in fields {
+            let c = self.category(f);
+            if !self.reads.contains(&c) {
+                cats.insert(c);
+            }
+        }
+        cats.into_iter().map(Category::label).collect()
+    }
 }
 
 /// Object-level rule for cases: the user's organisation must stand in the case (the

@@ -169,6 +169,7 @@ mod tests {
             label: None,
             options: vec!["ja_graag".into(), "nee".into()],
             option_labels: Default::default(),
+            category: None,
         }
     }
 

@@ -64,6 +64,7 @@ const PEOPLE: &[(&str, UserRole, &[&str], &str)] = &[
     ("mark", UserRole::Manager, &[], "Oss"),
     ("carla", UserRole::Coordinator, &[], "Oss"),
     ("bea", UserRole::Admin, &[], "Oss"),
+    ("kees", UserRole::Consultant, &["klantmanager"], "Oss"),
     ("gijs", UserRole::Consultant, &["ambulant-begeleider"], "de-linde"),
     (
         "lotte",
@@ -2057,6 +2058,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     health_readiness_metrics_and_request_ids,
     residents_are_searched_registered_and_shown,
     a_care_provider_sees_a_case_only_on_a_recorded_ground,
+    each_role_reads_only_the_fields_it_needs,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

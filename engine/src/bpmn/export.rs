@@ -153,7 +153,13 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
             El::new("doorloop:role")
                 .attr("id", id)
                 .attr("name", &r.name)
-                .opt("organisation", r.organisation.clone()),
+                .opt("organisation", r.organisation.clone())
+                .opt(
+                    "sees",
+                    r.sees
+                        .as_ref()
+                        .map(|c| c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),
+                ),
         );
     }
     for v in &p.variables {
@@ -360,6 +366,7 @@ fn field(tag: &str, f: &Field) -> El {
         .attr("required", f.required.to_string())
         .opt("label", f.label.clone())
         .opt("options", (!f.options.is_empty()).then(|| f.options.join(", ")))
+        .opt("category", f.category.map(|c| c.as_str().to_owned()))
         .children(f.option_labels.iter().map(|(value, label)| {
             El::new("doorloop:option")
                 .attr("value", value)

@@ -15,6 +15,7 @@
 //! `<doorloop:role id name organisation>`, `<doorloop:variable …>` (as a field),
 //! `<doorloop:escalation …>` and `<doorloop:message kind subject intro>`.
 
+use crate::pathway::model::Category;
 use roxmltree::Node;
 
 use crate::pathway::model::{
@@ -63,6 +64,18 @@ fn field(id: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Option<Field
             return None;
         }
     };
+    let category = match n.attribute("category") {
+        None => None,
+        Some(c) => match category(c) {
+            Some(c) => Some(c),
+            None => {
+                problems.push(format!(
+                    "`{id}`: field `{name}` has unknown category `{c}` (zorg, inkomen, werk, algemeen)"
+                ));
+                None
+            }
+        },
+    };
     Some(Field {
         name,
         ty,
@@ -74,7 +87,12 @@ fn field(id: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Option<Field
             .filter(|c| c.tag_name().name() == "option" && c.tag_name().namespace() == Some(DOORLOOP))
             .filter_map(|c| Some((c.attribute("value")?.to_owned(), c.attribute("label")?.to_owned())))
             .collect(),
+        category,
     })
+}
+
+fn category(text: &str) -> Option<Category> {
+    Category::ALL.into_iter().find(|c| c.as_str() == text.trim())
 }
 
 fn escalation(id: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Escalation {
@@ -216,6 +234,18 @@ pub(super) fn apply_process(process: &Node<'_, '_>, pathway: &mut Pathway, probl
                 RoleDef {
                     name: r.attribute("name").unwrap_or(role_id).to_owned(),
                     organisation: r.attribute("organisation").map(str::to_owned),
+                    sees: r.attribute("sees").map(|s| {
+                        let mut seen = Vec::new();
+                        for c in list(s) {
+                            match category(&c) {
+                                Some(c) => seen.push(c),
+                                None => problems.push(format!(
+                                    "role `{role_id}`: unknown category `{c}` (zorg, inkomen, werk, algemeen)"
+                                )),
+                            }
+                        }
+                        seen
+                    }),
                 },
             );
         }

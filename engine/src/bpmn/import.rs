@@ -230,6 +230,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 roles.entry(role_id.clone()).or_insert(RoleDef {
                     name: role,
                     organisation: None,
+                    sees: None,
                 });
                 step.role = Some(role_id);
                 if let Some(due) = due_date(&node) {
@@ -257,6 +258,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 roles.entry(role_id.clone()).or_insert(RoleDef {
                     name: role,
                     organisation: None,
+                    sees: None,
                 });
                 step.role = Some(role_id);
                 step.party = Some(if name.is_empty() {
@@ -325,6 +327,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                     roles.entry(role_id.clone()).or_insert(RoleDef {
                         name: role,
                         organisation: None,
+                        sees: None,
                     });
                     step.role = Some(role_id);
                     step.party = Some(if name.is_empty() {
@@ -398,6 +401,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                     RoleDef {
                         name: role.clone(),
                         organisation: None,
+                        sees: None,
                     },
                 );
             }
@@ -405,6 +409,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 roles.entry(role.clone()).or_insert(RoleDef {
                     name: role.clone(),
                     organisation: None,
+                    sees: None,
                 });
             }
         }
@@ -550,6 +555,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 roles.entry(role.clone()).or_insert(RoleDef {
                     name,
                     organisation: None,
+                    sees: None,
                 });
                 role
             }
@@ -659,6 +665,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 label: None,
                 options,
                 option_labels: Default::default(),
+                category: None,
             }
         } else {
             Field {
@@ -668,6 +675,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 label: None,
                 options: Vec::new(),
                 option_labels: Default::default(),
+                category: None,
             }
         };
         for i in asking {
@@ -709,6 +717,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 label: None,
                 options: Vec::new(),
                 option_labels: Default::default(),
+                category: None,
             })
             .collect(),
         defaults: Defaults::default(),

@@ -115,6 +115,49 @@ pub struct RoleDef {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organisation: Option<String>,
+    /// The field categories people in this role read (need to know); left out: the
+    /// default of the role's kind of organisation ([`crate::chain::default_sight`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sees: Option<Vec<Category>>,
+}
+
+/// What a field is about, for need to know: health, income, work, or general.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Zorg,
+    Inkomen,
+    Werk,
+    #[default]
+    Algemeen,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::Zorg,
+        Category::Inkomen,
+        Category::Werk,
+        Category::Algemeen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Zorg => "zorg",
+            Category::Inkomen => "inkomen",
+            Category::Werk => "werk",
+            Category::Algemeen => "algemeen",
+        }
+    }
+
+    /// The Dutch words on screens ("gegevens over zorg").
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Zorg => "zorg en gezondheid",
+            Category::Inkomen => "inkomen en uitkering",
+            Category::Werk => "werk",
+            Category::Algemeen => "algemeen",
+        }
+    }
 }
 
 /// What a step is.
@@ -549,9 +592,16 @@ pub struct Field {
     /// read as their well-known Dutch name or as the code with spaces.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub option_labels: BTreeMap<String, String>,
+    /// What the field is about (need to know); left out: `algemeen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
 }
 
 impl Field {
+    pub fn category(&self) -> Category {
+        self.category.unwrap_or_default()
+    }
+
     /// What a user reads for one of the options (or any stored answer).
     pub fn option_label(&self, value: &str) -> String {
         self.option_labels

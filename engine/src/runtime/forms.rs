@@ -142,6 +142,7 @@ mod tests {
             label: None,
             options: vec!["wia".into(), "beschut_werk".into()],
             option_labels: Default::default(),
+            category: None,
         }
     }
 

@@ -24,7 +24,7 @@ mod residents;
 
 use crate::AppState;
 use crate::auth::require;
-use crate::cases::{CaseAct, assign, visible_case};
+use crate::cases::{CaseAct, assign};
 use crate::error::WebError;
 
 type Shared = State<Arc<AppState>>;
@@ -566,13 +566,20 @@ pub async fn get_case(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CaseDetail>> {
-    let (state, _) = visible_case(&app, &user, &id).await?;
+    let case = crate::cases::load(&app, &user, &id).await?;
     app.access_log.record(&user, &id, "api").await?;
-    Ok(Json(case_detail(&state)))
+    Ok(Json(case_detail(&case.state, &user, &case.pv)))
 }
 
 /// A case as the API shows it.
-fn case_detail(state: &CaseState) -> CaseDetail {
+/// The case's variables hold only what the caller may read (need to know): fields of a
+/// category their role does not read are left out.
+fn case_detail(
+    state: &CaseState,
+    user: &doorloop_engine::store::User,
+    pv: &doorloop_engine::pathway::model::PathwayVersion,
+) -> CaseDetail {
+    let sight = crate::access::Sight::of(user, pv);
     CaseDetail {
         id: state.id.clone(),
         pathway_key: state.pathway_key.clone(),
@@ -594,7 +601,12 @@ fn case_detail(state: &CaseState) -> CaseDetail {
                 outcome: l.outcome.clone(),
             })
             .collect(),
-        variables: state.variables.clone(),
+        variables: state
+            .variables
+            .iter()
+            .filter(|(k, _)| sight.shows(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         tasks: state
             .tasks
             .values()
@@ -799,7 +811,7 @@ pub async fn complete(
     let case = crate::cases::load(&app, &user, &id).await?;
     let outcome = crate::cases::complete(&app, &user, &case, &task, body.data).await?;
     app.access_log.record(&user, &id, "api").await?;
-    Ok(Json(case_detail(&outcome.state)))
+    Ok(Json(case_detail(&outcome.state, &user, &case.pv)))
 }
 
 /// Why: a withdrawal or a change to a task's clock must say why.
@@ -836,7 +848,7 @@ pub async fn note(
         text: body.text,
     };
     let outcome = crate::cases::act(&app, &user, &case, act).await?;
-    Ok(Json(case_detail(&outcome.state)))
+    Ok(Json(case_detail(&outcome.state, &user, &case.pv)))
 }
 
 /// Work added outside the drawn pathway ("doe wat nodig is").
@@ -882,7 +894,10 @@ pub async fn add_task(
         due: body.due,
     };
     let outcome = crate::cases::act(&app, &user, &case, act).await?;
-    Ok((StatusCode::CREATED, Json(case_detail(&outcome.state))))
+    Ok((
+        StatusCode::CREATED,
+        Json(case_detail(&outcome.state, &user, &case.pv)),
+    ))
 }
 
 /// A joint visit to plan, or to re-plan (a new time, other people).
@@ -931,7 +946,7 @@ pub async fn plan_visit(
         },
     };
     let outcome = crate::cases::act(&app, &user, &case, act).await?;
-    Ok(Json(case_detail(&outcome.state)))
+    Ok(Json(case_detail(&outcome.state, &user, &case.pv)))
 }
 
 /// Whom a task goes to.
@@ -980,7 +995,7 @@ pub async fn withdraw(
 ) -> ApiResult<Json<CaseDetail>> {
     let case = crate::cases::load(&app, &user, &id).await?;
     let outcome = crate::cases::act(&app, &user, &case, CaseAct::Withdraw { reason: body.reason }).await?;
-    Ok(Json(case_detail(&outcome.state)))
+    Ok(Json(case_detail(&outcome.state, &user, &case.pv)))
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/tasks/{task}/clock/{action}", tag = "tasks",
@@ -1010,7 +1025,7 @@ pub async fn clock(
     };
     let case = crate::cases::load(&app, &user, &id).await?;
     let outcome = crate::cases::act(&app, &user, &case, act).await?;
-    Ok(Json(case_detail(&outcome.state)))
+    Ok(Json(case_detail(&outcome.state, &user, &case.pv)))
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{id}/tasks/{task}/extend", tag = "tasks",
@@ -1032,7 +1047,7 @@ pub async fn extend(
         reason: body.reason,
     };
     let outcome = crate::cases::act(&app, &user, &case, act).await?;
-    Ok(Json(case_detail(&outcome.state)))
+    Ok(Json(case_detail(&outcome.state, &user, &case.pv)))
 }
 
 #[utoipa::path(get, path = "/api/v1/pathways", tag = "pathways",

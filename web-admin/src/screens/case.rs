@@ -187,12 +187,15 @@ pub(crate) fn field_label(pv: &PathwayVersion, name: &str) -> String {
 type SetValue<'e> = (&'e Value, &'e str, chrono::DateTime<chrono::Utc>);
 
 /// The plan: the pathway's summary fields with their latest value, who set it and when,
-/// and earlier values; then every completed form, grouped by step, oldest first.
+/// and earlier values; then every completed form, grouped by step, oldest first. Only the
+/// fields the viewer may read (need to know); the third value names the categories left out.
 async fn plan_json(
     app: &crate::AppState,
     pv: &PathwayVersion,
     events: &[doorloop_engine::store::StoredEvent],
-) -> WebResult<(Vec<Value>, Vec<Value>)> {
+    sight: &crate::access::Sight<'_>,
+) -> WebResult<(Vec<Value>, Vec<Value>, Vec<&'static str>)> {
+    let mut withheld: Vec<&String> = Vec::new();
     let store = app.engine.store().as_ref();
     let name_of = async |id: &str| app.users.name(store, id).await;
     // Every value each field had, oldest first: (value, who, when, step).
@@ -207,7 +210,8 @@ async fn plan_json(
         if data.is_empty() {
             continue;
         }
-        for (k, v) in data {
+        withheld.extend(data.keys().filter(|k| !sight.shows(k)));
+        for (k, v) in data.iter().filter(|(k, _)| sight.shows(k)) {
             history
                 .entry(k.as_str())
                 .or_default()
@@ -216,6 +220,7 @@ async fn plan_json(
         if let Some(step) = step {
             let fields: Vec<Value> = data
                 .iter()
+                .filter(|(k, _)| sight.shows(k))
                 .map(|(k, v)| json!({"label": field_label(pv, k), "value": shown_value(pv, k, v)}))
                 .collect();
             forms.push(json!({
@@ -246,7 +251,7 @@ async fn plan_json(
             "earlier": earlier,
         }));
     }
-    Ok((summary, forms))
+    Ok((summary, forms, sight.hidden(withheld)))
 }
 
 fn current_steps(state: &CaseState) -> BTreeSet<String> {
@@ -406,7 +411,11 @@ pub async fn case_page(
             json!({"id": r.id, "name": r.display_name(), "reference": r.reference}),
         );
     }
-    let (summary, forms_done) = plan_json(&app, &pv, &events).await?;
+    let sight = crate::access::Sight::of(&viewer.user, &pv);
+    let (summary, forms_done, withheld) = plan_json(&app, &pv, &events, &sight).await?;
+    if !withheld.is_empty() {
+        data.insert("withheld".into(), json!(withheld.join(", ")));
+    }
     data.insert("summary".into(), Value::Array(summary));
     data.insert("forms_done".into(), Value::Array(forms_done));
     data.insert("tasks".into(), Value::Array(tasks));

@@ -54,7 +54,12 @@ fn closed_reason(reason: &str) -> String {
 }
 
 /// How a task that is no longer open ended: who, when, what they entered.
-async fn done_json(app: &AppState, pv: &PathwayVersion, done: &ClosedTask) -> WebResult<Value> {
+async fn done_json(
+    app: &AppState,
+    pv: &PathwayVersion,
+    done: &ClosedTask,
+    sight: &crate::access::Sight<'_>,
+) -> WebResult<Value> {
     let (by, at) = match &done.ended {
         Some((who, at)) => (
             Some(app.users.name(app.engine.store().as_ref(), who).await?),
@@ -65,6 +70,7 @@ async fn done_json(app: &AppState, pv: &PathwayVersion, done: &ClosedTask) -> We
     let fields: Vec<Value> = done
         .data
         .iter()
+        .filter(|(k, _)| sight.shows(k))
         .map(|(k, v)| {
             json!({
                 "label": super::case::field_label(pv, k),
@@ -72,8 +78,10 @@ async fn done_json(app: &AppState, pv: &PathwayVersion, done: &ClosedTask) -> We
             })
         })
         .collect();
+    let withheld = sight.hidden(done.data.keys());
     Ok(json!({
         "by": by, "at": at, "fields": fields,
+        "withheld": (!withheld.is_empty()).then(|| withheld.join(", ")),
         "closed_because": done.closed_because.as_deref().map(closed_reason),
     }))
 }
@@ -196,7 +204,8 @@ async fn render_task(
         );
     }
     if let Some(done) = &f.done {
-        data.insert("done".into(), done_json(app, f.pv, done).await?);
+        let sight = crate::access::Sight::of(&viewer.user, f.pv);
+        data.insert("done".into(), done_json(app, f.pv, done, &sight).await?);
     }
     data.insert("plan_visit".into(), json!(is_visit && may_act));
     data.insert("visit".into(), json!(planned.map(|v| date_time(v.at))));

@@ -185,3 +185,72 @@ pub(crate) async fn a_care_provider_sees_a_case_only_on_a_recorded_ground(f: Fix
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+pub(crate) async fn each_role_reads_only_the_fields_it_needs(f: Fixture) {
+    let now = Utc::now();
+    let input = doorloop_engine::resident::ResidentInput {
+        given_name: "Karin".into(),
+        family_name: "Smits".into(),
+        municipality: Some("Oss".into()),
+        ..Default::default()
+    };
+    let karin = f.engine.add_resident(&input, now).await.unwrap();
+    // Simpel Switchen, started by the klantmanager: "vangnetter" is about income.
+    let mut vars = BTreeMap::new();
+    vars.insert("vangnetter".to_owned(), json!(true));
+    let id = f
+        .engine
+        .start_case("simpel-switchen", None, "kees", &karin.id, vars, now)
+        .await
+        .unwrap()
+        .state
+        .id;
+    let note = |who: &str| {
+        Command::new(
+            who,
+            Action::RecordNote {
+                kind: "notitie".into(),
+                text: "kennismaking".into(),
+            },
+        )
+    };
+    // The Wmo-consulent and De Linde's begeleider work on the case too.
+    f.engine.execute(&id, note("anna"), now).await.unwrap();
+    let (status, _) = f
+        .api(
+            "anna",
+            "POST",
+            &format!("/api/v1/cases/{id}/parties"),
+            Some(json!({"organisation": "de-linde", "ground": "toestemming",
+                        "purpose": "begeleiding", "reference": "TF-7"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    f.engine.execute(&id, note("gijs"), now).await.unwrap();
+
+    let api = format!("/api/v1/cases/{id}");
+    let reads = |who: &'static str| {
+        let f = &f;
+        let api = api.clone();
+        async move {
+            let (status, body) = f.api(who, "GET", &api, None).await;
+            assert_eq!(status, StatusCode::OK, "{who}: {body}");
+            body["variables"].get("vangnetter").is_some()
+        }
+    };
+    assert!(reads("kees").await, "the klantmanager reads income");
+    assert!(!reads("anna").await, "the Wmo-consulent does not");
+    assert!(!reads("gijs").await, "the care provider does not");
+    assert!(!reads("mark").await, "the manager does not");
+    // Left out of the page, not blanked: the page says what is withheld, never the value.
+    let anna = f.login("anna").await;
+    let (_, _, html) = f.page(&anna, &format!("/casussen/{id}")).await;
+    assert!(
+        html.contains("Afgeschermd voor uw rol: gegevens over inkomen en uitkering"),
+        "{html}"
+    );
+    assert!(!html.contains("Vangnetter"), "{html}");
+    let kees = f.login("kees").await;
+    let (_, _, html) = f.page(&kees, &format!("/casussen/{id}")).await;
+    assert!(!html.contains("Afgeschermd"), "{html}");
+}
