@@ -807,6 +807,20 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
             .await
             .unwrap();
         assert_eq!(scale(&client).await, fitted);
+        // Need to know, as the pathway sets it, readable for the coordinator.
+        client
+            .execute(
+                "document.getElementById('wie-leest-wat').scrollIntoView();",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let reads = text_of(&client, Locator::Id("wie-leest-wat")).await;
+        assert!(
+            reads.contains("Klantmanager Werk & Inkomen") && reads.contains("zorg en gezondheid"),
+            "{reads}"
+        );
+        shot(&client, "09c-wie-leest-wat").await;
         client.set_window_size(1366, 900).await.unwrap();
 
         let log = setup.doorloop(&["access-log", "--case", &case]);

@@ -79,12 +79,25 @@ pub fn org_filter(user: &User) -> Option<OrgFilter> {
 pub struct Sight<'p> {
     pv: &'p PathwayVersion,
     reads: BTreeSet<Category>,
+    /// The fields of the steps the user's roles carry out: whoever fills in a form reads it.
+    own: BTreeSet<&'p str>,
 }
 
 impl<'p> Sight<'p> {
     pub fn of(user: &User, pv: &'p PathwayVersion) -> Sight<'p> {
+        let own = if user.role == UserRole::Consultant {
+            pv.pathway
+                .steps
+                .iter()
+                .filter(|s| s.responsible_roles().iter().any(|r| user.teams.contains(r)))
+                .flat_map(|s| s.fields.iter().map(|f| f.name.as_str()))
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         Sight {
             pv,
+            own,
             reads: chain::sight(
                 &pv.pathway,
                 &user.teams,
@@ -103,7 +116,7 @@ impl<'p> Sight<'p> {
     }
 
     pub fn shows(&self, field: &str) -> bool {
-        self.reads.contains(&self.category(field))
+        self.own.contains(field) || self.reads.contains(&self.category(field))
     }
 
     /// The categories among `fields` this user does not read, in Dutch, for a line such as
@@ -111,9 +124,8 @@ impl<'p> Sight<'p> {
     pub fn hidden<'a>(&self, fields: impl IntoIterator<Item = &'a String>) -> Vec<&'static str> {
         let mut cats: BTreeSet<Category> = BTreeSet::new();
         for f in fields {
-            let c = self.category(f);
-            if !self.reads.contains(&c) {
-                cats.insert(c);
+            if !self.shows(f) {
+                cats.insert(self.category(f));
             }
         }
         cats.into_iter().map(Category::label).collect()

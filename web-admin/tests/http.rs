@@ -2059,6 +2059,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     residents_are_searched_registered_and_shown,
     a_care_provider_sees_a_case_only_on_a_recorded_ground,
     each_role_reads_only_the_fields_it_needs,
+    coordinators_see_who_reads_what,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

@@ -145,6 +145,7 @@ pub async fn show(
         "practice".into(),
         practice_json(&live, &store.adhoc_practice(&key).await?),
     );
+    data.insert("need_to_know".into(), need_to_know_json(&live));
     data.insert(
         "is_coordinator".into(),
         json!(viewer.user.role == UserRole::Coordinator),
@@ -157,6 +158,51 @@ pub async fn show(
         data.insert("flash".into(), json!(format!("{n} casus(sen) overgezet.")));
     }
     Ok(page(StatusCode::OK, "pathway", Value::Object(data)))
+}
+
+/// Need to know, as the pathway sets it: per role, the kinds of data it reads (its `sees:`, or
+/// its organisation kind's default), and per kind, the fields that hold it.
+fn need_to_know_json(pv: &doorloop_engine::pathway::model::PathwayVersion) -> Value {
+    use doorloop_engine::chain::{OrganisationKind, default_sight};
+    use doorloop_engine::pathway::model::{Category, declared_variables};
+    let roles: Vec<Value> = pv
+        .pathway
+        .roles
+        .values()
+        .map(|r| {
+            let kind = r
+                .organisation
+                .as_deref()
+                .and_then(OrganisationKind::of_role)
+                .unwrap_or(OrganisationKind::Gemeente);
+            let reads: Vec<Category> = match &r.sees {
+                Some(c) => c.clone(),
+                None => default_sight(kind).into_iter().collect(),
+            };
+            json!({
+                "name": r.name,
+                "organisation": kind.label(),
+                "reads": Category::ALL.iter().map(|c| reads.contains(c)).collect::<Vec<_>>(),
+                "set_here": r.sees.is_some(),
+            })
+        })
+        .collect();
+    let mut fields: Vec<Value> = Vec::new();
+    for c in Category::ALL {
+        let mut names: Vec<String> = declared_variables(&pv.pathway)
+            .into_iter()
+            .filter(|f| f.category() == c)
+            .map(|f| f.display_label())
+            .collect();
+        names.sort();
+        names.dedup();
+        fields.push(json!({"category": c.label(), "fields": names.join(", ")}));
+    }
+    json!({
+        "categories": Category::ALL.iter().map(|c| c.label()).collect::<Vec<_>>(),
+        "roles": roles,
+        "fields": fields,
+    })
 }
 
 /// Where practice departs from the drawing: ad-hoc work per step the cases stood at, most

@@ -254,3 +254,32 @@ pub(crate) async fn each_role_reads_only_the_fields_it_needs(f: Fixture) {
     let (_, _, html) = f.page(&kees, &format!("/casussen/{id}")).await;
     assert!(!html.contains("Afgeschermd"), "{html}");
 }
+
+pub(crate) async fn coordinators_see_who_reads_what(f: Fixture) {
+    let carla = f.login("carla").await;
+    let (status, _, html) = f.page(&carla, "/trajecten/van-zorg-naar-werk").await;
+    assert_eq!(status, StatusCode::OK);
+    let table = html
+        .split("id=\"leesrechten\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_default();
+    // The klantmanager reads income, work and general, not health; set in the pathway.
+    let row = table
+        .split("<tr>")
+        .find(|r| r.contains("Klantmanager Werk &amp; Inkomen"))
+        .unwrap_or_default();
+    let cells: Vec<&str> = row.split("<td>").skip(3).collect();
+    assert_eq!(cells.len(), 4, "{row}");
+    assert!(cells[0].contains('—') && cells[1].contains("leest"), "{row}");
+    assert!(!row.contains("(standaard)"), "{row}");
+    // The care provider's default.
+    assert!(
+        table.contains("Ambulant begeleider <span class=\"muted\">(standaard)</span>"),
+        "{table}"
+    );
+    assert!(
+        html.contains("Ik heb nodig"),
+        "the health fields are listed: {html}"
+    );
+}
