@@ -219,7 +219,7 @@ pub enum UserCmd {
     Add {
         /// Login name.
         name: String,
-        /// coordinator, consultant, manager or admin.
+        /// coordinator, consultant, manager, admin or privacy (the privacy officer).
         #[arg(long)]
         role: String,
         /// Role team(s) of a consultant: pathway roles such as wmo-consulent, klantmanager.
@@ -460,6 +460,14 @@ pub enum ResidentCmd {
     },
     /// Find residents by name prefix, reference, date of birth or BSN (logged).
     Find { query: String },
+    /// Everything held about a resident, for an inzage request (AVG art. 15): writes
+    /// `inzage-REF.json` and `inzage-REF.html` into `--out` (logged).
+    Export {
+        resident: String,
+        /// The folder to write the two files into.
+        #[arg(long, default_value = ".")]
+        out: std::path::PathBuf,
+    },
     /// A resident's line: cases, ladder, provisions, the people who work with them, what
     /// happens next (logged).
     Show { resident: String },

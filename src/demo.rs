@@ -100,6 +100,7 @@ pub async fn accounts(engine: &Engine) -> anyhow::Result<()> {
             "regio",
         ),
         ("beheerder".into(), "admin", vec![], "Bea Beheer".into(), "regio"),
+        ("privacy".into(), "privacy", vec![], "Priya Privacy".into(), "Oss"),
     ];
     for role in &roles {
         let name = NAMES

@@ -17,6 +17,21 @@ fn operator() -> String {
     format!("cli:{}", if name.is_empty() { "onbekend" } else { &name })
 }
 
+/// Writes a file only its owner can read: it holds a person's whole file.
+fn write_private(path: &std::path::Path, body: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(body)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 async fn log(
     engine: &Engine,
     resident: Option<&str>,
@@ -141,6 +156,21 @@ pub async fn run(engine: &Engine, cmd: ResidentCmd) -> anyhow::Result<()> {
         ResidentCmd::Reactivate { resident, kind, by } => {
             let r = engine.resident_by_key(&resident).await?;
             println!("{}", engine.reactivate(&r.id, &kind, &by, Utc::now()).await?);
+        }
+        ResidentCmd::Export { resident, out } => {
+            let r = engine.resident_by_key(&resident).await?;
+            log(engine, Some(&r.id), "inzageverzoek (AVG art. 15)", None).await?;
+            let file = engine.resident_file(&r.id, Utc::now()).await?;
+            let html = doorloop_web::inzage::render(engine, &file)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let json = serde_json::to_string_pretty(&file)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            for (ext, body) in [("json", json), ("html", html)] {
+                let path = out.join(format!("inzage-{}.{ext}", r.reference));
+                write_private(&path, body.as_bytes())?;
+                println!("{}", path.display());
+            }
         }
         ResidentCmd::Show { resident } => {
             let r = engine.resident_by_key(&resident).await?;

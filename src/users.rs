@@ -88,7 +88,7 @@ pub async fn add(engine: &Engine, new: NewUser<'_>) -> anyhow::Result<String> {
     }
     let Some(role) = UserRole::parse(new.role) else {
         bail!(
-            "unknown role `{}`: use one of coordinator, consultant, manager, admin",
+            "unknown role `{}`: use one of coordinator, consultant, manager, admin, privacy",
             new.role
         );
     };

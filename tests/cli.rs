@@ -292,6 +292,43 @@ fn publish_start_complete_show(db: &Db) {
         line.contains("wmo_begeleiding") && line.contains("actief") && line.contains("01-01-2025"),
         "{line}"
     );
+    // Inzage (AVG art. 15): his whole file as JSON and as a readable page, never the BSN.
+    let out = db.ok(&["resident", "export", &pablo, "--out", "inzage"]);
+    assert!(
+        out.contains("inzage-DL-000001.json") && out.contains("inzage-DL-000001.html"),
+        "{out}"
+    );
+    let json = std::fs::read_to_string(db.dir.join("inzage/inzage-DL-000001.json")).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(file["resident"]["reference"], "DL-000001");
+    assert_eq!(file["cases"][0]["id"], case.as_str());
+    assert_eq!(file["provisions"][0]["kind"], "wmo_begeleiding");
+    assert!(
+        file["views"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["purpose"] == "doorloop resident show"),
+        "who viewed him: {json}"
+    );
+    let html = std::fs::read_to_string(db.dir.join("inzage/inzage-DL-000001.html")).unwrap();
+    assert!(
+        html.contains("Pablo Verhoeven") && html.contains("Van zorg naar werk"),
+        "{html}"
+    );
+    assert!(
+        !json.contains("111222333") && !html.contains("111222333"),
+        "no BSN"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(db.dir.join("inzage/inzage-DL-000001.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "only its owner reads it");
+    }
     assert!(
         line.contains(&case) && line.contains("signaal") && line.contains("anna"),
         "{line}"

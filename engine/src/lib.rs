@@ -20,6 +20,7 @@ pub mod chain;
 pub mod demo;
 pub mod engine;
 pub mod figures;
+pub mod inzage;
 pub mod line;
 pub mod metrics;
 pub mod pathway;

@@ -142,7 +142,9 @@ pub fn case_access(user: &User, state: &CaseState, chain: &CaseChain) -> CaseAcc
     }
     match user.role {
         UserRole::Manager => CaseAccess::Read,
-        UserRole::Coordinator | UserRole::Admin => CaseAccess::None,
+        // The privacy officer reads a resident's whole file through the export, logged; no
+        // case pages.
+        UserRole::Coordinator | UserRole::Admin | UserRole::Privacy => CaseAccess::None,
         UserRole::Consultant => {
             let on_team = state.team.iter().any(|m| m == &user.id);
             let has_work = state

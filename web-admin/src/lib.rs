@@ -15,6 +15,7 @@ mod error;
 mod forms;
 pub mod graph;
 mod guard;
+pub mod inzage;
 pub mod oidc;
 mod ops;
 mod parties;
@@ -332,6 +333,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/inwoners/nieuw", get(screens::residents::new_form))
         .route("/inwoners/{id}", get(screens::residents::show))
         .route("/inwoners/{id}/bsn", post(screens::residents::show_bsn))
+        .route("/inwoners/{id}/inzage", get(screens::residents::inzage))
         .route(
             "/inwoners/{id}/bewerken",
             get(screens::residents::edit_form).post(screens::residents::update),
@@ -429,6 +431,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
             get(screens::pathways::export),
         )
         .route("/beheer", get(screens::admin::admin))
+        .route("/toegangslog", get(screens::admin::access_log))
         .route(
             "/beheer/berichten/{id}/opnieuw",
             post(screens::admin::retry_message),

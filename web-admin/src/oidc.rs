@@ -64,7 +64,7 @@ pub fn parse_group_map(text: &str) -> Result<Vec<GroupRule>, String> {
         };
         let role = UserRole::parse(role).ok_or_else(|| {
             format!(
-                "group mapping `{entry}`: unknown role `{role}` (coordinator, consultant, manager, admin)"
+                "group mapping `{entry}`: unknown role `{role}` (coordinator, consultant, manager, admin, privacy)"
             )
         })?;
         if role == UserRole::Consultant && team.is_none() {

@@ -14,7 +14,7 @@ use crate::error::{WebError, WebResult};
 /// exists).
 pub(crate) fn scope<'a>(user: &'a User, org: Option<&'a OrgFilter>) -> WebResult<Viewer<'a>> {
     match user.role {
-        UserRole::Manager => Ok(Viewer {
+        UserRole::Manager | UserRole::Privacy => Ok(Viewer {
             user: None,
             teams: &[],
             organisation: org,
@@ -81,6 +81,36 @@ pub(crate) async fn visible_line(
     }
     app.access_log.record_resident(user, id, purpose).await?;
     Ok((line, user.role == UserRole::Consultant))
+}
+
+/// A resident's whole file for an inzage request, for the privacy officer of the resident's
+/// municipality (or the region); logged as one view with its purpose before it is made.
+pub(crate) async fn inzage(
+    app: &AppState,
+    user: &User,
+    id: &str,
+) -> WebResult<doorloop_engine::inzage::ResidentFile> {
+    if user.role != UserRole::Privacy {
+        return Err(WebError::Forbidden(
+            "Een inzagebestand maakt alleen de privacyfunctionaris.".into(),
+        ));
+    }
+    let resident = match app.engine.resident(id).await {
+        Ok(r) => r,
+        Err(doorloop_engine::engine::EngineError::ResidentNotFound { .. }) => return Err(WebError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let home = CaseChain {
+        municipality: resident.municipality.clone(),
+        parties: Vec::new(),
+    };
+    if home.standing(user).is_none() {
+        return Err(WebError::NotFound);
+    }
+    app.access_log
+        .record_resident(user, id, "inzageverzoek (AVG art. 15)")
+        .await?;
+    Ok(app.engine.resident_file(id, app.clock.now()).await?)
 }
 
 /// The BSN of a visible resident, for a consultant who asks to see it; logged on its own.

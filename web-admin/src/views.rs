@@ -37,6 +37,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("resident", include_str!("../templates/resident.hbs")),
     ("resident_form", include_str!("../templates/resident_form.hbs")),
     ("error", include_str!("../templates/error.hbs")),
+    ("inzage", include_str!("../templates/inzage.hbs")),
+    ("access_log", include_str!("../templates/access_log.hbs")),
+    (
+        "access_log_page",
+        include_str!("../templates/access_log_page.hbs"),
+    ),
 ];
 
 /// What the layout shows around every page.
@@ -75,6 +81,12 @@ pub fn render(name: &str, data: Value) -> Result<String, WebError> {
     // `body` is HTML this engine has just produced with every value escaped.
     frame.insert("body".to_owned(), Value::String(body));
     Ok(hb.render_with_context("layout", &handlebars::Context::from(Value::Object(frame)))?)
+}
+
+/// Renders a template that is a whole document of its own (no layout around it).
+pub fn render_plain(name: &str, data: Value) -> Result<String, WebError> {
+    let hb = REGISTRY.as_ref().map_err(|e| WebError::Internal(e.clone()))?;
+    Ok(hb.render_with_context(name, &handlebars::Context::from(data))?)
 }
 
 /// A page whose content was rendered elsewhere (already escaped HTML), inside the layout.
@@ -165,7 +177,8 @@ pub(crate) fn user_json(u: &User) -> Value {
         "teams": u.teams.join(", "),
         "is_consultant": u.role == UserRole::Consultant,
         "sees_cases": matches!(u.role, UserRole::Consultant | UserRole::Manager),
-        "sees_residents": matches!(u.role, UserRole::Consultant | UserRole::Manager),
+        "sees_residents": matches!(u.role, UserRole::Consultant | UserRole::Manager | UserRole::Privacy),
+        "sees_access_log": u.role == UserRole::Privacy,
         "sees_stalls": u.role == UserRole::Coordinator,
         "sees_figures": u.role == UserRole::Manager,
         "sees_pathways": matches!(u.role, UserRole::Manager | UserRole::Coordinator),

@@ -74,6 +74,7 @@ const PEOPLE: &[(&str, UserRole, &[&str], &str)] = &[
     ),
     ("ulla", UserRole::Manager, &[], "Uden"),
     ("rita", UserRole::Manager, &[], "regio"),
+    ("pia", UserRole::Privacy, &[], "Oss"),
 ];
 
 async fn fixture(pg: Option<&str>) -> Fixture {
@@ -2060,6 +2061,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     a_care_provider_sees_a_case_only_on_a_recorded_ground,
     each_role_reads_only_the_fields_it_needs,
     coordinators_see_who_reads_what,
+    a_privacy_officer_hands_over_a_residents_file,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

@@ -650,7 +650,7 @@ macro_rules! backend_impls {
         super::chain::chain_impl!($store, $row);
         super::case_summary_row_fn!($row);
         super::people::user_row_fn!($row);
-        super::people::people_impl!($store);
+        super::people::people_impl!($store, $row);
         super::people::insert_user_fn!($conn);
         super::outbox::outbox_impl!($store, $row);
         super::identity::identity_impl!($store);

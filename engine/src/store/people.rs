@@ -14,14 +14,18 @@ pub enum UserRole {
     Consultant,
     Manager,
     Admin,
+    /// The privacy officer (functionaris gegevensbescherming): answers residents' requests
+    /// (inzage) and reads the access log; sees no case otherwise.
+    Privacy,
 }
 
 impl UserRole {
-    pub const ALL: [UserRole; 4] = [
+    pub const ALL: [UserRole; 5] = [
         UserRole::Coordinator,
         UserRole::Consultant,
         UserRole::Manager,
         UserRole::Admin,
+        UserRole::Privacy,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -30,6 +34,7 @@ impl UserRole {
             UserRole::Consultant => "consultant",
             UserRole::Manager => "manager",
             UserRole::Admin => "admin",
+            UserRole::Privacy => "privacy",
         }
     }
 
@@ -44,6 +49,7 @@ impl UserRole {
             UserRole::Consultant => "consulent",
             UserRole::Manager => "manager",
             UserRole::Admin => "beheerder",
+            UserRole::Privacy => "privacyfunctionaris",
         }
     }
 }
@@ -213,6 +219,14 @@ pub trait People: Send + Sync {
 
     /// The access log, newest first, for one case or for all.
     async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>>;
+
+    /// Who viewed a resident: their page, their cases, searches that showed them; newest first.
+    async fn resident_access_log(
+        &self,
+        resident_id: &str,
+        reference: &str,
+        limit: u32,
+    ) -> Result<Vec<AccessEntry>>;
 }
 
 /// Columns of a user row, decoded by `user_row` (the same SQL on both backends).
@@ -226,7 +240,7 @@ pub(crate) const USER_COLUMNS: &str = "SELECT id, display_name, role, CAST(teams
 /// pool connection), `ts` (a time as the backend binds it) and `time_col`/`opt_time_col`
 /// (a time as it reads it).
 macro_rules! people_impl {
-    ($store:ty) => {
+    ($store:ty, $row:ty) => {
         #[async_trait::async_trait]
         impl super::people::People for $store {
         async fn add_user(&self, user: &User) -> Result<()> {
@@ -427,6 +441,29 @@ macro_rules! people_impl {
             .bind(i64::from(limit))
             .fetch_all(&self.readers)
             .await?;
+            access_rows(&rows)
+        }
+
+        async fn resident_access_log(&self, resident_id: &str, reference: &str, limit: u32) -> Result<Vec<AccessEntry>> {
+            // A search logs the references it showed in its detail ("… gevonden: DL-000042, …").
+            let rows = sqlx::query(
+                "SELECT at, user_id, case_id, purpose, resident_id, detail FROM access_log
+                 WHERE resident_id = $1
+                    OR case_id IN (SELECT id FROM cases WHERE resident_id = $1)
+                    OR (resident_id IS NULL AND case_id = '' AND detail LIKE $2)
+                 ORDER BY at DESC, id DESC LIMIT $3",
+            )
+            .bind(resident_id)
+            .bind(format!("%{reference}%"))
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await?;
+            access_rows(&rows)
+        }
+
+        }
+
+        fn access_rows(rows: &[$row]) -> Result<Vec<AccessEntry>> {
             rows.iter()
                 .map(|r| {
                     Ok(AccessEntry {
@@ -439,8 +476,6 @@ macro_rules! people_impl {
                     })
                 })
                 .collect()
-        }
-
         }
     };
 }

@@ -22,6 +22,34 @@ pub struct PeopleQuery {
     rechten: Option<u8>,
 }
 
+/// The newest 200 rows of the access log (of one case), people by name.
+async fn log_rows(app: &crate::AppState, case: Option<&str>) -> WebResult<Vec<Value>> {
+    let store = app.engine.store();
+    let mut rows = Vec::new();
+    for e in store.access_log(case.map(str::trim), 200).await? {
+        rows.push(json!({
+            "at": date_time(e.at), "user": app.users.name(store.as_ref(), &e.user_id).await?,
+            "case_id": e.case_id, "purpose": e.purpose, "detail": e.detail,
+        }));
+    }
+    Ok(rows)
+}
+
+/// `GET /toegangslog`: the access log for the privacy officer (and the admin).
+pub async fn access_log(
+    State(app): Shared,
+    viewer: Viewer,
+    PageQuery(q): PageQuery<PeopleQuery>,
+) -> WebResult<Response> {
+    auth::require(&viewer.user, &[UserRole::Privacy, UserRole::Admin])?;
+    let case = q.casus.filter(|c| !c.trim().is_empty());
+    let mut data = base(&viewer, "Toegangslog", "toegangslog");
+    data.insert("log".into(), Value::Array(log_rows(&app, case.as_deref()).await?));
+    data.insert("case_filter".into(), json!(case));
+    data.insert("log_action".into(), json!("/toegangslog"));
+    Ok(page(StatusCode::OK, "access_log_page", Value::Object(data)))
+}
+
 pub async fn admin(
     State(app): Shared,
     viewer: Viewer,
@@ -40,17 +68,8 @@ pub async fn admin(
                    "roles": UserRole::ALL.iter().map(|r| json!({"v": r.as_str(), "label": r.label(), "selected": *r == u.role})).collect::<Vec<_>>()})
         })
         .collect();
-    let case = q.casus.filter(|c| !c.trim().is_empty());
-    let log: Vec<Value> = app
-        .engine
-        .store()
-        .access_log(case.as_deref().map(str::trim), 200)
-        .await?
-        .iter()
-        .map(
-            |e| json!({"at": date_time(e.at), "user": e.user_id, "case_id": e.case_id, "purpose": e.purpose}),
-        )
-        .collect();
+    let case = q.casus.clone().filter(|c| !c.trim().is_empty());
+    let log = log_rows(&app, case.as_deref()).await?;
     let store = app.engine.store();
     let counts = store.outbox_counts(app.clock.now()).await?;
     // Messages that need the admin: dead ones, and waiting ones that failed at least once.
@@ -82,6 +101,7 @@ pub async fn admin(
     data.insert("users".into(), Value::Array(users));
     data.insert("log".into(), Value::Array(log));
     data.insert("case_filter".into(), json!(case));
+    data.insert("log_action".into(), json!("/beheer"));
     Ok(page(StatusCode::OK, "people", Value::Object(data)))
 }
 
@@ -142,7 +162,7 @@ pub async fn set_rights(State(app): Shared, Path(id): Path<String>, form: CsrfFo
 }
 
 /// The Dutch name of a message kind.
-fn message_kind(kind: &str) -> &str {
+pub(crate) fn message_kind(kind: &str) -> &str {
     match kind {
         "test" => "testbericht",
         "task_opened" => "nieuwe taak",

@@ -26,14 +26,14 @@ use crate::views::{
 };
 
 /// Names of the people and pathways an event may mention, resolved before it is worded.
-struct Names {
-    people: std::collections::HashMap<String, String>,
-    pathways: Vec<(String, String)>,
-    provisions: std::collections::HashMap<String, String>,
+pub(crate) struct Names {
+    pub(crate) people: std::collections::HashMap<String, String>,
+    pub(crate) pathways: Vec<(String, String)>,
+    pub(crate) provisions: std::collections::HashMap<String, String>,
 }
 
 impl Names {
-    fn person(&self, id: &str) -> String {
+    pub(crate) fn person(&self, id: &str) -> String {
         self.people.get(id).cloned().unwrap_or_else(|| id.to_owned())
     }
 
@@ -66,7 +66,7 @@ impl Names {
 }
 
 /// Titles of a case's ad-hoc tasks by task id, from its history.
-fn adhoc_titles(events: &[doorloop_engine::store::StoredEvent]) -> HashMap<String, String> {
+pub(crate) fn adhoc_titles(events: &[doorloop_engine::store::StoredEvent]) -> HashMap<String, String> {
     events
         .iter()
         .filter_map(|e| match &e.event.kind {
@@ -76,7 +76,7 @@ fn adhoc_titles(events: &[doorloop_engine::store::StoredEvent]) -> HashMap<Strin
         .collect()
 }
 
-fn event_text(
+pub(crate) fn event_text(
     kind: &EventKind,
     pv: &PathwayVersion,
     names: &Names,

@@ -24,6 +24,7 @@ pub async fn home(viewer: Viewer) -> Redirect {
         UserRole::Manager => "/vastgelopen",
         UserRole::Coordinator => "/trajecten",
         UserRole::Admin => "/beheer",
+        UserRole::Privacy => "/inwoners",
     })
 }
 

@@ -58,6 +58,7 @@ pub async fn search(
     let mut data = base(&viewer, "Inwoners", "inwoners");
     data.insert("q".into(), json!(text));
     data.insert("may_add".into(), json!(viewer.user.role == UserRole::Consultant));
+    data.insert("inzage".into(), json!(viewer.user.role == UserRole::Privacy));
     if !text.trim().is_empty() {
         match find(&app, &viewer.user, &text, "zoeken").await {
             Ok(found) => {
@@ -226,6 +227,29 @@ pub async fn show(
         _ => None,
     };
     render(&app, &viewer, &line, may_act, None, flash).await
+}
+
+/// `GET /inwoners/{id}/inzage`: the resident's whole file as one HTML document to hand over
+/// (privacy officer only).
+pub async fn inzage(State(app): Shared, viewer: Viewer, Path(id): Path<String>) -> WebResult<Response> {
+    let file = crate::residents::inzage(&app, &viewer.user, &id).await?;
+    let html = crate::inzage::render(&app.engine, &file).await?;
+    let name = format!("inzage-{}.html", file.resident.reference);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/html; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        html,
+    )
+        .into_response())
 }
 
 /// `POST /inwoners/{id}/bsn`: the page again with the BSN shown (a POST, so the number

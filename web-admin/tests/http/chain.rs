@@ -283,3 +283,88 @@ pub(crate) async fn coordinators_see_who_reads_what(f: Fixture) {
         "the health fields are listed: {html}"
     );
 }
+
+pub(crate) async fn a_privacy_officer_hands_over_a_residents_file(f: Fixture) {
+    let now = Utc::now();
+    let person = |given: &str, municipality: &str| doorloop_engine::resident::ResidentInput {
+        given_name: given.into(),
+        family_name: "Smits".into(),
+        municipality: Some(municipality.into()),
+        ..Default::default()
+    };
+    let karin = f.engine.add_resident(&person("Karin", "Oss"), now).await.unwrap();
+    let uden = f
+        .engine
+        .add_resident(&person("Ulrike", "Uden"), now)
+        .await
+        .unwrap();
+    let mut vars = BTreeMap::new();
+    vars.insert("vangnetter".to_owned(), json!(true));
+    let id = f
+        .engine
+        .start_case("simpel-switchen", None, "kees", &karin.id, vars, now)
+        .await
+        .unwrap()
+        .state
+        .id;
+    // Kees looks at her page: the file must say so.
+    let kees = f.login("kees").await;
+    assert_eq!(
+        f.page(&kees, &format!("/inwoners/{}", karin.id)).await.0,
+        StatusCode::OK
+    );
+
+    let pia = f.login("pia").await;
+    // Nothing but the inzage and the access log.
+    assert_eq!(
+        f.page(&pia, &format!("/casussen/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(f.page(&pia, "/beheer").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(f.page(&pia, "/taken").await.0, StatusCode::FORBIDDEN);
+    let (_, _, found) = f.page(&pia, "/inwoners?q=smits").await;
+    assert!(
+        found.contains(&format!("/inwoners/{}/inzage", karin.id)),
+        "{found}"
+    );
+    assert!(
+        !found.contains(&format!("/inwoners/{}\"", karin.id)),
+        "no resident page: {found}"
+    );
+    assert!(!found.contains("Ulrike"), "Uden's resident is Uden's: {found}");
+    assert_eq!(
+        f.page(&pia, &format!("/inwoners/{}/inzage", uden.id)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let anna = f.login("anna").await;
+    assert_eq!(
+        f.page(&anna, &format!("/inwoners/{}/inzage", karin.id)).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let (status, headers, html) = f.page(&pia, &format!("/inwoners/{}/inzage", karin.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CONTENT_DISPOSITION],
+        format!("attachment; filename=\"inzage-{}.html\"", karin.reference).as_str()
+    );
+    assert!(html.contains("<h1>Uw gegevens in Doorloop</h1>") && html.contains("Karin Smits"));
+    assert!(html.contains("Simpel Switchen"), "her case");
+    // Everything, also what need to know hides from most colleagues.
+    assert!(
+        html.contains("<dt>Vangnetter (Ziektewet via gemeente)</dt><dd>Ja</dd>"),
+        "{html}"
+    );
+    // Who viewed her file, by name and purpose.
+    assert!(
+        html.contains("kees test") && html.contains("inwonerpagina"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&quot;vangnetter&quot;: true"),
+        "the JSON inside: {html}"
+    );
+    // The officer's own view is logged with its purpose.
+    let (_, _, log) = f.page(&pia, "/toegangslog").await;
+    assert!(log.contains("inzageverzoek (AVG art. 15)"), "{log}");
+}
