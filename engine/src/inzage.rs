@@ -27,6 +27,8 @@ pub struct ResidentFile {
     pub cases: Vec<CaseFile>,
     pub provisions: Vec<Provision>,
     pub provision_changes: Vec<ProvisionChange>,
+    /// Corrections of the record (AVG art. 16), newest first.
+    pub corrections: Vec<crate::store::ResidentChange>,
     /// Who viewed the resident or their cases, newest first.
     pub views: Vec<AccessEntry>,
 }
@@ -105,6 +107,7 @@ impl Engine {
             made_at: now,
             provisions: store.provisions(id).await?,
             provision_changes: store.provision_changes(id).await?,
+            corrections: store.resident_changes(id).await?,
             views: store
                 .resident_access_log(id, &line.resident.reference, VIEWS_MAX)
                 .await?,

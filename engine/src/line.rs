@@ -125,6 +125,7 @@ impl Engine {
             bsn,
             words: search_words(&input.given_name, &input.family_name),
             created_by: None,
+            changed_by: None,
         })
     }
 
@@ -187,9 +188,11 @@ impl Engine {
         &self,
         id: &str,
         input: &ResidentInput,
+        by: &str,
         now: DateTime<Utc>,
     ) -> Result<Resident> {
-        let row = self.row(input)?;
+        let mut row = self.row(input)?;
+        row.changed_by = Some(by.to_owned());
         self.check_municipality(row.municipality.as_deref()).await?;
         if !self.store().update_resident(id, &row, now).await? {
             return Err(EngineError::ResidentNotFound {

@@ -31,6 +31,9 @@ pub async fn render(engine: &Engine, file: &ResidentFile) -> Result<String, WebE
     for v in &file.views {
         ids.insert(&v.user_id);
     }
+    for c in &file.corrections {
+        ids.insert(&c.by);
+    }
     let mut people = HashMap::new();
     for id in ids {
         let name = match store.user(id).await? {
@@ -130,6 +133,7 @@ pub async fn render(engine: &Engine, file: &ResidentFile) -> Result<String, WebE
             "decision": p.decision_ref,
         })).collect::<Vec<_>>(),
         "changes": file.provision_changes.len(),
+        "corrections": file.corrections.iter().map(|c| crate::screens::residents::correction_json(c, &names.person(&c.by))).collect::<Vec<_>>(),
         "views": file.views.iter().map(|v| json!({
             "at": date_time(v.at), "who": names.person(&v.user_id), "purpose": v.purpose,
         })).collect::<Vec<_>>(),

@@ -40,7 +40,7 @@ pub use pathways::Pathways;
 pub use people::{AccessEntry, ApiToken, CaseSummary, People, User, UserRole, WorkFilter, WorkScope};
 pub use postgres::PostgresStore;
 pub use provisions::Provisions;
-pub use residents::{ResidentRow, Residents, StoredQuery, Viewer};
+pub use residents::{ResidentChange, ResidentRow, Residents, StoredQuery, Viewer};
 pub use rows::CaseWrite;
 pub use sqlite::SqliteStore;
 

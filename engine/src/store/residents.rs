@@ -24,6 +24,19 @@ pub struct ResidentRow {
     pub words: Vec<String>,
     /// Who registers the resident (on insert only).
     pub created_by: Option<String>,
+    /// Who changes the record (on update): their corrections keep the old values.
+    pub changed_by: Option<String>,
+}
+
+/// One correction of a resident's record: which field, what it was and became, by whom.
+/// For the BSN only the fact of the change is kept, never a number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResidentChange {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub field: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
 }
 
 /// A search as the store runs it.
@@ -70,6 +83,9 @@ pub trait Residents: Send + Sync {
         viewer: Option<Viewer<'_>>,
         limit: u32,
     ) -> Result<Vec<Resident>>;
+
+    /// Every correction of a resident's record, newest first.
+    async fn resident_changes(&self, id: &str) -> Result<Vec<ResidentChange>>;
 
     /// Every case of a resident, newest first.
     async fn resident_cases(&self, id: &str) -> Result<Vec<CaseSummary>>;
@@ -187,6 +203,52 @@ macro_rules! residents_impl {
                 if let Some(b) = &row.bsn {
                     refuse_taken_bsn(&mut tx, &b.hash, id).await?;
                 }
+                // The record as it was, for the history of corrections.
+                let before = sqlx::query(
+                    "SELECT given_name, family_name, birth_date, email, phone, address, municipality,
+                            bsn_hash FROM residents WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(before) = before else { return Ok(false) };
+                let text = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+                let old_bsn: Option<String> = before.try_get(7)?;
+                let pairs: [(&str, Option<String>, Option<String>); 8] = [
+                    ("given_name", Some(before.try_get(0)?), Some(row.given_name.clone())),
+                    ("family_name", Some(before.try_get(1)?), Some(row.family_name.clone())),
+                    ("birth_date", text(before.try_get(2)?), text(row.birth_date)),
+                    ("email", before.try_get(3)?, row.email.clone()),
+                    ("phone", before.try_get(4)?, row.phone.clone()),
+                    ("address", before.try_get(5)?, row.address.clone()),
+                    ("municipality", before.try_get(6)?, row.municipality.clone()),
+                    // Only that it changed: the values stay sealed.
+                    (
+                        "bsn",
+                        old_bsn.clone(),
+                        row.bsn.as_ref().map(|b| b.hash.clone()).or(old_bsn),
+                    ),
+                ];
+                let by = row.changed_by.clone().unwrap_or_else(|| "systeem".to_owned());
+                for (field, old, new) in pairs {
+                    if old == new {
+                        continue;
+                    }
+                    let bsn = field == "bsn";
+                    sqlx::query(
+                        "INSERT INTO resident_changes (id, resident_id, at, by_user, field, old_value, new_value)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(id)
+                    .bind(ts(now))
+                    .bind(&by)
+                    .bind(field)
+                    .bind(if bsn { None } else { old })
+                    .bind(if bsn { None } else { new })
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 const UPDATE: &str = "UPDATE residents SET given_name = $2, family_name = $3, birth_date = $4,
                         email = $5, phone = $6, address = $7, municipality = $8, bsn_cipher = COALESCE($9, bsn_cipher),
                         bsn_hash = COALESCE($10, bsn_hash), unknown = FALSE, updated_at = $11
@@ -205,6 +267,27 @@ macro_rules! residents_impl {
                 insert_words(&mut tx, id, &row.words).await?;
                 tx.commit().await?;
                 Ok(true)
+            }
+
+            async fn resident_changes(&self, id: &str) -> Result<Vec<super::residents::ResidentChange>> {
+                let rows = sqlx::query(
+                    "SELECT at, by_user, field, old_value, new_value FROM resident_changes
+                     WHERE resident_id = $1 ORDER BY at DESC, id DESC",
+                )
+                .bind(id)
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(super::residents::ResidentChange {
+                            at: time_col(r, 0, "change time")?,
+                            by: r.try_get(1)?,
+                            field: r.try_get(2)?,
+                            old: r.try_get(3)?,
+                            new: r.try_get(4)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn resident(&self, id: &str) -> Result<Option<crate::resident::Resident>> {

@@ -111,7 +111,7 @@ pub(crate) async fn the_bsn_is_sealed_never_recorded_twice_and_needs_the_key(f: 
     ));
     // A changed name is found under the new name only; the BSN stays.
     let changed = engine
-        .update_resident(&r.id, &person("Sjaak", "de Wit", None, None), t0())
+        .update_resident(&r.id, &person("Sjaak", "de Wit", None, None), "anna", t0())
         .await
         .unwrap();
     assert!(changed.has_bsn);

@@ -402,6 +402,9 @@ pub async fn update(
     require(&user, &[UserRole::Consultant])?;
     visible_line(&app, &user, &id, "api: inwoner bewerken").await?;
     let input = input_of(&body)?;
-    let resident = app.engine.update_resident(&id, &input, app.clock.now()).await?;
+    let resident = app
+        .engine
+        .update_resident(&id, &input, &user.id, app.clock.now())
+        .await?;
     Ok(Json(ResidentOut::from(&resident)))
 }

@@ -278,6 +278,28 @@ pub async fn enrol(State(app): Shared, Path(id): Path<String>, form: CsrfForm) -
     Ok(Redirect::to(&format!("/casussen/{}?klaar=1", out.state.id)).into_response())
 }
 
+/// A correction as people read it: "Achternaam: Dekker → Dekker-Jansen".
+pub(crate) fn correction_json(c: &doorloop_engine::store::ResidentChange, by: &str) -> Value {
+    let shown = |v: &Option<String>| match (c.field.as_str(), v) {
+        ("birth_date", Some(d)) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(|d| d.format("%d-%m-%Y").to_string())
+            .unwrap_or_else(|_| d.clone()),
+        (_, Some(v)) => v.clone(),
+        (_, None) => "(leeg)".to_owned(),
+    };
+    let what = if c.field == "bsn" {
+        "BSN gewijzigd".to_owned()
+    } else {
+        format!(
+            "{}: {} → {}",
+            crate::error::field_label(&c.field),
+            shown(&c.old),
+            shown(&c.new)
+        )
+    };
+    json!({"at": crate::views::date_time(c.at), "by": by, "what": what})
+}
+
 async fn render(
     app: &AppState,
     viewer: &Viewer,
@@ -447,6 +469,18 @@ async fn render(
     data.insert("pathways".into(), Value::Array(pathways));
     data.insert("provisions".into(), Value::Array(provisions));
     data.insert("provision_history".into(), Value::Array(history));
+    let mut corrections = Vec::new();
+    for c in app.engine.store().resident_changes(&r.id).await?.iter().take(50) {
+        corrections.push(correction_json(c, &user_name(&c.by).await?));
+    }
+    data.insert(
+        "corrections_summary".into(),
+        json!(match corrections.len() {
+            1 => "1 correctie".to_owned(),
+            n => format!("{n} correcties"),
+        }),
+    );
+    data.insert("corrections".into(), Value::Array(corrections));
     data.insert("kind_options".into(), Value::Array(kind_options));
     data.insert("status_options".into(), Value::Array(status_options));
     if let Some(f) = flash {
@@ -577,7 +611,11 @@ pub async fn update(State(app): Shared, Path(id): Path<String>, form: CsrfForm) 
         Ok(i) => i,
         Err(p) => return Ok(again(p)),
     };
-    match app.engine.update_resident(&id, &input, app.clock.now()).await {
+    match app
+        .engine
+        .update_resident(&id, &input, &viewer.user.id, app.clock.now())
+        .await
+    {
         Ok(_) => Ok(Redirect::to(&format!("/inwoners/{id}")).into_response()),
         Err(EngineError::ResidentInvalid(p)) => Ok(again((p.field, p.message))),
         Err(

@@ -311,6 +311,19 @@ pub(crate) async fn residents_are_searched_registered_and_shown(f: Fixture) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, found) = f.api("anna", "GET", "/api/v1/residents?q=jansen", None).await;
     assert_eq!(found[0]["id"], sjaak.as_str(), "found by the new name: {found}");
+    // The correction keeps what it replaced (AVG art. 16), shown on his page.
+    let (_, _, page) = f.page(&anna, &format!("/inwoners/{sjaak}")).await;
+    let corrections = page
+        .split("id=\"correcties\"")
+        .nth(1)
+        .and_then(|c| c.split("</details>").next())
+        .unwrap_or_default();
+    assert!(
+        corrections.contains("Achternaam: ")
+            && corrections.contains("→ Dekker-Jansen")
+            && corrections.contains("anna test"),
+        "{page}"
+    );
     // A municipality the region does not know is refused, naming the ones it does.
     let (status, wrong) = f
         .api(
@@ -342,6 +355,14 @@ pub(crate) async fn residents_are_searched_registered_and_shown(f: Fixture) {
     );
     let (_, found) = f.api("anna", "GET", "/api/v1/residents?q=jansen", None).await;
     assert_eq!(found, json!([]), "moved to Uden");
+    let changes = f.engine.store().resident_changes(&sjaak).await.unwrap();
+    assert!(
+        changes.iter().any(|c| c.field == "municipality"
+            && c.old.as_deref() == Some("Oss")
+            && c.new.as_deref() == Some("Uden")
+            && c.by == "anna"),
+        "{changes:?}"
+    );
     let (status, _) = f
         .api("anna", "GET", &format!("/api/v1/residents/{sjaak}"), None)
         .await;
