@@ -107,7 +107,13 @@ impl Setup {
 
     /// A consultant with a name people read (`anna` is "Anna de Vries").
     fn user(&self, name: &str, team: &str) -> String {
-        let out = self.doorloop(&[
+        self.user_of(name, team, None)
+    }
+
+    /// A consultant of a named organisation (needed once there is more than one).
+    fn user_of(&self, name: &str, team: &str, organisation: Option<&str>) -> String {
+        let display = full_name(name);
+        let mut args = vec![
             "user",
             "add",
             name,
@@ -116,11 +122,30 @@ impl Setup {
             "--team",
             team,
             "--display-name",
-            &full_name(name),
-        ]);
-        out.lines()
+            &display,
+        ];
+        if let Some(o) = organisation {
+            args.extend(["--organisation", o]);
+        }
+        self.doorloop(&args)
+            .lines()
             .find_map(|l| l.strip_prefix("password (shown once): "))
             .expect("a printed password")
+            .trim()
+            .to_owned()
+    }
+
+    /// Registers a resident (`resident add` with these flags); their reference.
+    fn resident(&self, flags: &[&str]) -> String {
+        let mut args = vec!["resident", "add"];
+        args.extend(flags);
+        let out = self.doorloop(&args);
+        out.split_whitespace().next().expect("a reference").to_owned()
+    }
+
+    /// Starts a case for a resident; its id.
+    fn start_case(&self, pathway: &str, resident: &str, by: &str) -> String {
+        self.doorloop(&["case", "start", pathway, "--resident", resident, "--by", by])
             .trim()
             .to_owned()
     }
@@ -401,9 +426,7 @@ fn serve_on(setup: &Setup, port: u16, extra: &[&str]) -> Result<(Guard, u16), Fa
 
 async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) {
     let base = format!("http://127.0.0.1:{port}");
-    let pablo = setup.doorloop(&[
-        "resident",
-        "add",
+    let pablo = setup.resident(&[
         "--given-name",
         "Pablo",
         "--family-name",
@@ -416,19 +439,7 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         "06-12345678",
         "--bsn-from-env",
     ]);
-    let pablo = pablo.split_whitespace().next().unwrap().to_owned();
-    let case = setup
-        .doorloop(&[
-            "case",
-            "start",
-            "van-zorg-naar-werk",
-            "--resident",
-            &pablo,
-            "--by",
-            "bert",
-        ])
-        .trim()
-        .to_owned();
+    let case = setup.start_case("van-zorg-naar-werk", &pablo, "bert");
     setup.doorloop(&[
         "case",
         "complete",

@@ -5,27 +5,10 @@
 use super::*;
 
 fn person(setup: &Setup, name: &str, team: &str, organisation: &str) {
-    let out = setup.doorloop(&[
-        "user",
-        "add",
-        name,
-        "--role",
-        "consultant",
-        "--team",
-        team,
-        "--display-name",
-        &full_name(name),
-        "--organisation",
-        organisation,
-    ]);
-    let pw = out
-        .lines()
-        .find_map(|l| l.strip_prefix("password (shown once): "))
-        .expect("a password");
-    std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw.trim()).unwrap();
+    let pw = setup.user_of(name, team, Some(organisation));
+    std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw).unwrap();
 }
 
-/// Scrolls the section into view, for the screenshot.
 async fn show_section(client: &Client) {
     client
         .execute(
@@ -194,9 +177,7 @@ pub fn run_chain_test() -> Result<(), Failed> {
     }
     person(&setup, "anna", "wmo-consulent", "Oss");
     person(&setup, "gijs", "ambulant-begeleider", "de-linde");
-    let pablo = setup.doorloop(&[
-        "resident",
-        "add",
+    let pablo = setup.resident(&[
         "--given-name",
         "Pablo",
         "--family-name",
@@ -204,19 +185,7 @@ pub fn run_chain_test() -> Result<(), Failed> {
         "--municipality",
         "Oss",
     ]);
-    let pablo = pablo.split_whitespace().next().unwrap().to_owned();
-    let case = setup
-        .doorloop(&[
-            "case",
-            "start",
-            "van-zorg-naar-werk",
-            "--resident",
-            &pablo,
-            "--by",
-            "anna",
-        ])
-        .trim()
-        .to_owned();
+    let case = setup.start_case("van-zorg-naar-werk", &pablo, "anna");
     let (_server, port) = serve(&setup, &[])?;
     let (_driver, driver_port) = chromedriver()?;
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -231,9 +231,7 @@ pub fn run_line_test() -> Result<(), Failed> {
         std::fs::write(setup.dir.path().join(format!("{name}.pw")), pw).unwrap();
     }
     staff(&setup, "mark", "manager");
-    let pablo = setup.doorloop(&[
-        "resident",
-        "add",
+    let pablo = setup.resident(&[
         "--given-name",
         "Pablo",
         "--family-name",
@@ -243,7 +241,6 @@ pub fn run_line_test() -> Result<(), Failed> {
         "--municipality",
         "Oss",
     ]);
-    let pablo = pablo.split_whitespace().next().unwrap().to_owned();
     setup.doorloop(&[
         "resident",
         "provision",
@@ -255,18 +252,7 @@ pub fn run_line_test() -> Result<(), Failed> {
         "--start",
         "01-01-2025",
     ]);
-    let case = setup
-        .doorloop(&[
-            "case",
-            "start",
-            "van-zorg-naar-werk",
-            "--resident",
-            &pablo,
-            "--by",
-            "bert",
-        ])
-        .trim()
-        .to_owned();
+    let case = setup.start_case("van-zorg-naar-werk", &pablo, "bert");
     to_nazorg(&setup, &case);
     let (_server, port) = serve(&setup, &[])?;
     let (_driver, driver_port) = chromedriver()?;
