@@ -149,6 +149,9 @@ pub enum Cmd {
     /// company, UWV, the regional coordination.
     #[command(subcommand)]
     Organisation(OrganisationCmd),
+    /// Retention: remove what is past its term after a case ended; legal holds.
+    #[command(subcommand)]
+    Retention(RetentionCmd),
     /// API tokens for other municipal systems.
     #[command(subcommand)]
     Token(TokenCmd),
@@ -239,6 +242,34 @@ pub enum UserCmd {
     List,
     /// Give an account a new generated password (printed once).
     Password { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCmd {
+    /// Remove every case whose term after its end has passed (the whole case: events,
+    /// tasks, messages, grounds), and residents' records with nothing left. The figures stay.
+    Run {
+        /// Only count what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The term of each pathway.
+    Terms,
+    /// Put a legal hold on a resident (reference DL-…, BSN or id): nothing of theirs is
+    /// removed until it is released.
+    Hold {
+        resident: String,
+        /// Why (an objection, a complaint, a court case).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release a resident's legal hold.
+    Release { resident: String },
+    /// What retention removed and which holds were set, newest first.
+    Log {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,7 @@ use secrecy::SecretString;
 
 pub use crate::args::*;
 use crate::config::Settings;
-use crate::{bench, demo, notify, residents, seed, serve, show, users, vars, worker};
+use crate::{bench, demo, notify, residents, retention, seed, serve, show, users, vars, worker};
 
 /// Opens the store and the engine, refusing a non-durable database unless allowed.
 pub async fn open_engine(settings: &Settings) -> anyhow::Result<Engine> {
@@ -40,7 +40,8 @@ pub async fn open_engine_with(
         .with_out_of_sight(chrono::Duration::weeks(i64::from(
             settings.residents.out_of_sight_weeks,
         )))
-        .with_provision_kinds(settings.residents.provision_kinds.clone());
+        .with_provision_kinds(settings.residents.provision_kinds.clone())
+        .with_retention(settings.retention_policy()?);
     if let Some(vault) = settings.vault()? {
         engine = engine.with_vault(vault);
     }
@@ -303,6 +304,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 OutboxCmd::List { status, limit } => notify::list(&engine, status.as_deref(), limit).await?,
                 OutboxCmd::Retry { id } => notify::retry(&engine, id).await?,
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Retention(cmd) => {
+            let engine = open_engine(&settings).await?;
+            retention::run(&engine, engine.retention(), cmd).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Organisation(cmd) => {

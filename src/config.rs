@@ -31,6 +31,24 @@ pub struct Settings {
     pub oidc: Option<OidcSettings>,
     pub privacy: Privacy,
     pub residents: ResidentSettings,
+    pub retention: RetentionSettings,
+}
+
+/// How long records are kept after a case ends.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Years after a case's end for pathways that set no `retention:` of their own; also how
+    /// long a resident's record without cases is kept after its last change.
+    pub default_years: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            default_years: doorloop_engine::retention::Policy::default().default_years,
+        }
+    }
 }
 
 /// Residents and their provisions.
@@ -221,6 +239,8 @@ pub struct Schedules {
     pub consultant_digest: String,
     /// The managers' weekly summary.
     pub manager_summary: String,
+    /// Removing what is past its retention term.
+    pub retention: String,
 }
 
 impl Default for Schedules {
@@ -228,6 +248,7 @@ impl Default for Schedules {
         Schedules {
             consultant_digest: "0 0 8 * * Mon-Fri".into(),
             manager_summary: "0 0 8 * * Mon".into(),
+            retention: "0 30 2 * * *".into(),
         }
     }
 }
@@ -383,7 +404,22 @@ impl Settings {
                 Job::ManagerSummary,
             )
             .context("schedules.manager_summary")?,
+            Schedule::new(
+                "retention",
+                &self.schedules.retention,
+                false,
+                Job::Retention(self.retention_policy()?),
+            )
+            .context("schedules.retention")?,
         ])
+    }
+
+    pub fn retention_policy(&self) -> anyhow::Result<doorloop_engine::retention::Policy> {
+        let years = self.retention.default_years;
+        if !(1..=120).contains(&years) {
+            bail!("retention.default_years is {years}; write whole years from 1 to 120");
+        }
+        Ok(doorloop_engine::retention::Policy { default_years: years })
     }
 
     pub fn idle_timeout(&self) -> Duration {
@@ -410,6 +446,7 @@ impl Settings {
             oidc: Option<ShownOidc<'a>>,
             privacy: ShownPrivacy<'a>,
             residents: &'a ResidentSettings,
+            retention: &'a RetentionSettings,
         }
         #[derive(Serialize)]
         struct ShownPrivacy<'a> {
@@ -479,6 +516,7 @@ impl Settings {
                 bsn_key_file: self.privacy.bsn_key_file.as_deref(),
             },
             residents: &self.residents,
+            retention: &self.retention,
         };
         Ok(toml::to_string_pretty(&shown)?)
     }

@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod notify;
 mod residents;
+mod retention;
 mod seed;
 mod serve;
 mod shipped;

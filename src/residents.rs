@@ -10,7 +10,7 @@ use doorloop_engine::store::AccessEntry;
 
 use crate::args::ResidentCmd;
 
-fn operator() -> String {
+pub(crate) fn operator() -> String {
     let name = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_default();

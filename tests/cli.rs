@@ -417,6 +417,33 @@ fn publish_start_complete_show(db: &Db) {
         show.contains("herbeoordeling_aanvragen"),
         "the UWV branch: {show}"
     );
+
+    // Retention: the terms, a legal hold, a run that finds nothing past its term yet.
+    let terms = db.ok(&["retention", "terms"]);
+    assert!(
+        terms.contains("van-zorg-naar-werk\t10 year(s)") && terms.contains("Selectielijst"),
+        "{terms}"
+    );
+    let err = db.fails(&["retention", "hold", &pablo, "--reason", " "]);
+    assert!(err.contains("needs a reason"), "{err}");
+    let held = db.ok(&["retention", "hold", &pablo, "--reason", "bezwaarprocedure"]);
+    assert!(held.contains("DL-000001: legal hold set"), "{held}");
+    let dry = db.ok(&["retention", "run", "--dry-run"]);
+    assert!(dry.contains("0 case(s) past their term"), "{dry}");
+    let run = db.ok(&["retention", "run"]);
+    assert!(run.contains("0 case(s) removed"), "{run}");
+    assert!(
+        db.ok(&["case", "show", &case]).contains("van-zorg-naar-werk"),
+        "nothing removed"
+    );
+    let log = db.ok(&["retention", "log"]);
+    assert!(log.contains("bewaarplicht-aan"), "{log}");
+    assert!(
+        db.ok(&["retention", "release", &pablo])
+            .contains("legal hold released")
+    );
+    let err = db.fails(&["retention", "release", &pablo]);
+    assert!(err.contains("has no legal hold"), "{err}");
 }
 
 fn bad_input_is_refused_and_changes_nothing(db: &Db) {

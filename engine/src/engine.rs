@@ -98,6 +98,8 @@ pub struct Engine {
     out_of_sight: chrono::Duration,
     /// How long before its end date a provision opens work.
     expiry_notice: chrono::Duration,
+    /// The installation's retention default.
+    retention: crate::retention::Policy,
 }
 
 impl Engine {
@@ -124,7 +126,18 @@ impl Engine {
             kinds: crate::resident::provision::standard_kinds(),
             out_of_sight: chrono::Duration::weeks(12),
             expiry_notice: chrono::Duration::weeks(8),
+            retention: crate::retention::Policy::default(),
         }
+    }
+
+    /// The installation's retention default (`[retention] default_years`).
+    pub fn with_retention(mut self, policy: crate::retention::Policy) -> Engine {
+        self.retention = policy;
+        self
+    }
+
+    pub fn retention(&self) -> crate::retention::Policy {
+        self.retention
     }
 
     /// The key that seals BSNs (`privacy.bsn_key`).
@@ -511,6 +524,11 @@ impl Engine {
                 case: case_id.to_owned(),
             })?;
         Ok(Arc::new(state))
+    }
+
+    /// Drops a case from the in-memory cache (after it was removed from the store).
+    pub fn forget(&self, case_id: &str) {
+        lock(&self.cache).remove(case_id);
     }
 
     fn cached(&self, case_id: &str) -> Option<Arc<CaseState>> {

@@ -31,6 +31,10 @@ pub struct ResidentFile {
     pub corrections: Vec<crate::store::ResidentChange>,
     /// Who viewed the resident or their cases, newest first.
     pub views: Vec<AccessEntry>,
+    /// A legal hold that stops removal, if any.
+    pub hold: Option<crate::store::Hold>,
+    /// How long a record without cases is kept after its last change, in years.
+    pub record_kept_years: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +53,9 @@ pub struct CaseFile {
     pub parties: Vec<CaseParty>,
     /// Messages about the case: (kind, status).
     pub messages: Vec<(String, String)>,
+    /// The retention term after the case ends, in years, and the day it passes (once ended).
+    pub kept_years: u32,
+    pub kept_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +95,14 @@ impl Engine {
                 .into_iter()
                 .map(|(_, kind, status)| (kind, status))
                 .collect();
+            let kept_years = match self.pathway(&summary.pathway_key, None).await {
+                Ok(pv) => pv.pathway.retention.as_ref().map(|r| r.years),
+                Err(_) => None,
+            }
+            .unwrap_or(self.retention().default_years);
+            let kept_until = state
+                .ended_at
+                .and_then(|end| end.checked_add_months(chrono::Months::new(kept_years.saturating_mul(12))));
             cases.push(CaseFile {
                 id: summary.id.clone(),
                 pathway_key: summary.pathway_key.clone(),
@@ -101,6 +116,8 @@ impl Engine {
                 events,
                 parties: store.case_parties(&summary.id).await?,
                 messages,
+                kept_years,
+                kept_until,
             });
         }
         Ok(ResidentFile {
@@ -111,6 +128,8 @@ impl Engine {
             views: store
                 .resident_access_log(id, &line.resident.reference, VIEWS_MAX)
                 .await?,
+            hold: store.hold(id).await?,
+            record_kept_years: self.retention().default_years,
             resident: line.resident,
             cases,
         })

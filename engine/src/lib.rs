@@ -25,6 +25,7 @@ pub mod line;
 pub mod metrics;
 pub mod pathway;
 pub mod resident;
+pub mod retention;
 pub mod runtime;
 pub mod scheduler;
 pub mod store;

@@ -27,6 +27,8 @@ pub enum Job {
     ConsultantDigest,
     /// The managers' weekly summary.
     ManagerSummary,
+    /// Removes what is past its retention term (daily).
+    Retention(crate::retention::Policy),
 }
 
 /// A named cron schedule (Europe/Amsterdam), optionally on working days only.
@@ -72,6 +74,12 @@ impl Schedule {
                 Job::ConsultantDigest,
             )?,
             Schedule::new("manager-summary", "0 0 8 * * Mon", false, Job::ManagerSummary)?,
+            Schedule::new(
+                "retention",
+                "0 30 2 * * *",
+                false,
+                Job::Retention(crate::retention::Policy::default()),
+            )?,
         ])
     }
 }
@@ -258,6 +266,19 @@ impl Scheduler {
                 .last();
             let Some(planned) = planned else { continue };
             let planned = planned.with_timezone(&Utc);
+            if let Job::Retention(policy) = s.job {
+                // Claimed first, so one process runs it; a failed run waits for the next day.
+                if store
+                    .record_schedule_run(&s.name, planned, &self.owner, now, &[])
+                    .await?
+                {
+                    if let Err(e) = crate::retention::run(&self.engine, policy, now, "systeem", false).await {
+                        tracing::error!(schedule = %s.name, error = %e, "retention run failed");
+                    }
+                    ran += 1;
+                }
+                continue;
+            }
             let notifications = self.job_notifications(s, planned).await?;
             if store
                 .record_schedule_run(&s.name, planned, &self.owner, now, &notifications)
@@ -322,6 +343,7 @@ impl Scheduler {
                     })
                     .collect()
             }
+            Job::Retention(_) => Vec::new(),
             Job::ManagerSummary => vec![Broadcast {
                 key: format!(
                     "summary:{}-W{:02}",

@@ -108,7 +108,10 @@ async fn started(engine: &Engine) -> String {
 
 #[path = "store_suite/insight.rs"]
 mod insight;
+#[path = "store_suite/retention.rs"]
+mod retention_suite;
 use insight::*;
+use retention_suite::*;
 #[path = "store_suite/residents.rs"]
 mod residents;
 use residents::*;
@@ -571,6 +574,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     the_bsn_is_sealed_never_recorded_twice_and_needs_the_key,
     consultants_find_only_residents_of_cases_they_may_see,
     the_chain_decides_which_cases_an_organisation_sees,
+    retention_removes_what_is_past_its_term_and_keeps_the_figures,
     the_line_holds_every_case_of_the_resident,
     existing_cases_get_an_unknown_resident_each,
     a_fall_back_starts_a_linked_case_and_its_end_resumes_the_line,
@@ -965,18 +969,19 @@ async fn schedules_run_once_per_planned_moment(f: Fixture) {
     let engine = Arc::new(f.engine().await);
     let clock = Arc::new(ManualClock::new(at("2026-11-27 09:00"))); // a Friday
     let case = started(&engine).await;
-    let one = Scheduler::new(
-        engine.clone(),
-        clock.clone(),
-        "one",
-        Schedule::defaults().unwrap(),
-    );
-    let two = Scheduler::new(
-        engine.clone(),
-        clock.clone(),
-        "two",
-        Schedule::defaults().unwrap(),
-    );
+    // The messages' schedules; the nightly retention run is counted on its own below.
+    let messages = || {
+        let all = Schedule::defaults().unwrap();
+        assert!(
+            all.iter().any(|s| s.name == "retention"),
+            "retention runs by default"
+        );
+        all.into_iter()
+            .filter(|s| s.name != "retention")
+            .collect::<Vec<_>>()
+    };
+    let one = Scheduler::new(engine.clone(), clock.clone(), "one", messages());
+    let two = Scheduler::new(engine.clone(), clock.clone(), "two", messages());
     assert_eq!(one.tick().await.unwrap().schedules_run, 1, "Friday's digest");
     assert_eq!(
         two.tick().await.unwrap().schedules_run,
@@ -1001,6 +1006,24 @@ async fn schedules_run_once_per_planned_moment(f: Fixture) {
     // Christmas Day is no working day.
     clock.set(at("2026-12-25 09:00"));
     assert_eq!(one.tick().await.unwrap().schedules_run, 0);
+    // Retention runs every night, weekends and holidays included, once across processes.
+    let nightly = || {
+        Schedule::defaults()
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.name == "retention")
+            .collect()
+    };
+    let three = Scheduler::new(engine.clone(), clock.clone(), "three", nightly());
+    let four = Scheduler::new(engine.clone(), clock.clone(), "four", nightly());
+    assert_eq!(three.tick().await.unwrap().schedules_run, 1);
+    assert_eq!(four.tick().await.unwrap().schedules_run, 0);
+    clock.set(at("2026-12-26 03:00"));
+    assert_eq!(four.tick().await.unwrap().schedules_run, 1);
+    assert!(
+        engine.store().load_case(&case).await.unwrap().is_some(),
+        "an active case stays"
+    );
     drop(case);
 }
 

@@ -103,6 +103,10 @@ pub async fn render(engine: &Engine, file: &ResidentFile) -> Result<String, WebE
                 "purpose": p.purpose, "reference": p.reference, "since": date(p.since),
                 "withdrawn": p.withdrawn_at.map(date),
             })).collect::<Vec<_>>(),
+            "kept": match c.kept_until {
+                Some(until) => format!("Bewaard tot {} ({} jaar na het einde van het traject).", date(until), c.kept_years),
+                None => format!("Bewaard tot {} jaar na het einde van het traject.", c.kept_years),
+            },
             "messages": c.messages.iter().map(|(kind, status)| json!({
                 "kind": crate::screens::admin::message_kind(kind), "status": message_status(status),
             })).collect::<Vec<_>>(),
@@ -133,6 +137,11 @@ pub async fn render(engine: &Engine, file: &ResidentFile) -> Result<String, WebE
             "decision": p.decision_ref,
         })).collect::<Vec<_>>(),
         "changes": file.provision_changes.len(),
+        "record_kept": format!(
+            "Uw gegevens worden verwijderd als uw trajecten hun bewaartermijn voorbij zijn en uw gegevens {} jaar niet zijn gewijzigd.",
+            file.record_kept_years
+        ),
+        "hold": file.hold.as_ref().map(|h| json!({"since": date(h.since), "reason": h.reason})),
         "corrections": file.corrections.iter().map(|c| crate::screens::residents::correction_json(c, &names.person(&c.by))).collect::<Vec<_>>(),
         "views": file.views.iter().map(|v| json!({
             "at": date_time(v.at), "who": names.person(&v.user_id), "purpose": v.purpose,

@@ -334,6 +334,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         .route("/inwoners/{id}", get(screens::residents::show))
         .route("/inwoners/{id}/bsn", post(screens::residents::show_bsn))
         .route("/inwoners/{id}/inzage", get(screens::residents::inzage))
+        .route("/inwoners/{id}/bewaarplicht", post(screens::retention::set_hold))
         .route(
             "/inwoners/{id}/bewerken",
             get(screens::residents::edit_form).post(screens::residents::update),
@@ -432,6 +433,7 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
         )
         .route("/beheer", get(screens::admin::admin))
         .route("/toegangslog", get(screens::admin::access_log))
+        .route("/bewaartermijnen", get(screens::retention::page_view))
         .route(
             "/beheer/berichten/{id}/opnieuw",
             post(screens::admin::retry_message),

@@ -83,16 +83,17 @@ pub(crate) async fn visible_line(
     Ok((line, user.role == UserRole::Consultant))
 }
 
-/// A resident's whole file for an inzage request, for the privacy officer of the resident's
-/// municipality (or the region); logged as one view with its purpose before it is made.
-pub(crate) async fn inzage(
+/// A resident as the privacy officer of their municipality (or the region) reaches them:
+/// for an inzage request or a legal hold. Anyone else is refused; another municipality's
+/// resident is not found.
+pub(crate) async fn for_privacy_officer(
     app: &AppState,
     user: &User,
     id: &str,
-) -> WebResult<doorloop_engine::inzage::ResidentFile> {
+) -> WebResult<doorloop_engine::resident::Resident> {
     if user.role != UserRole::Privacy {
         return Err(WebError::Forbidden(
-            "Een inzagebestand maakt alleen de privacyfunctionaris.".into(),
+            "Dit doet alleen de privacyfunctionaris.".into(),
         ));
     }
     let resident = match app.engine.resident(id).await {
@@ -107,6 +108,17 @@ pub(crate) async fn inzage(
     if home.standing(user).is_none() {
         return Err(WebError::NotFound);
     }
+    Ok(resident)
+}
+
+/// A resident's whole file for an inzage request, for the privacy officer of the resident's
+/// municipality (or the region); logged as one view with its purpose before it is made.
+pub(crate) async fn inzage(
+    app: &AppState,
+    user: &User,
+    id: &str,
+) -> WebResult<doorloop_engine::inzage::ResidentFile> {
+    for_privacy_officer(app, user, id).await?;
     app.access_log
         .record_resident(user, id, "inzageverzoek (AVG art. 15)")
         .await?;

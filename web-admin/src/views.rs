@@ -38,6 +38,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("resident_form", include_str!("../templates/resident_form.hbs")),
     ("error", include_str!("../templates/error.hbs")),
     ("inzage", include_str!("../templates/inzage.hbs")),
+    ("retention", include_str!("../templates/retention.hbs")),
     ("access_log", include_str!("../templates/access_log.hbs")),
     (
         "access_log_page",
@@ -179,6 +180,7 @@ pub(crate) fn user_json(u: &User) -> Value {
         "sees_cases": matches!(u.role, UserRole::Consultant | UserRole::Manager),
         "sees_residents": matches!(u.role, UserRole::Consultant | UserRole::Manager | UserRole::Privacy),
         "sees_access_log": u.role == UserRole::Privacy,
+        "sees_retention": matches!(u.role, UserRole::Privacy | UserRole::Admin),
         "sees_stalls": u.role == UserRole::Coordinator,
         "sees_figures": u.role == UserRole::Manager,
         "sees_pathways": matches!(u.role, UserRole::Manager | UserRole::Coordinator),

@@ -2062,6 +2062,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     each_role_reads_only_the_fields_it_needs,
     coordinators_see_who_reads_what,
     a_privacy_officer_hands_over_a_residents_file,
+    a_privacy_officer_holds_a_residents_records_from_removal,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

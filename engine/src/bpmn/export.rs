@@ -134,6 +134,14 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
             (!p.started_by.is_empty()).then(|| p.started_by.join(",")),
         )
         .opt(
+            "doorloop:retentionYears",
+            p.retention.as_ref().map(|r| r.years.to_string()),
+        )
+        .opt(
+            "doorloop:retentionBasis",
+            p.retention.as_ref().and_then(|r| r.basis.clone()),
+        )
+        .opt(
             "doorloop:visitReminders",
             (!p.defaults.visit_reminders.is_empty()).then(|| {
                 p.defaults

@@ -221,6 +221,19 @@ pub(super) fn apply_process(process: &Node<'_, '_>, pathway: &mut Pathway, probl
     if let Some(roles) = get(process, "startedBy") {
         pathway.started_by = list(roles);
     }
+    if let Some(years) = get(process, "retentionYears") {
+        match years.trim().parse::<u32>() {
+            Ok(years) => {
+                pathway.retention = Some(crate::pathway::model::Retention {
+                    years,
+                    basis: get(process, "retentionBasis").map(str::to_owned),
+                })
+            }
+            Err(_) => problems.push(format!(
+                "process `{id}`: doorloop:retentionYears `{years}` is not a whole number of years"
+            )),
+        }
+    }
     if let Some(list_text) = get(process, "visitReminders") {
         pathway.defaults.visit_reminders = list(list_text)
             .iter()

@@ -723,6 +723,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         defaults: Defaults::default(),
         summary: Vec::new(),
         started_by: Vec::new(),
+        retention: None,
         steps,
     };
     // Roles no step names any more (a default replaced by a Doorloop role) are dropped.

@@ -36,7 +36,22 @@ pub struct Pathway {
     /// consultant.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub started_by: Vec<String>,
+    /// How long the records of an ended case are kept (the Archiefwet selection list's
+    /// term); without it the installation's default applies (`[retention] default_years`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
     pub steps: Vec<Step>,
+}
+
+/// The retention term of a pathway's cases, counted from the day a case ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Whole years after the case's end (1 to 120).
+    pub years: u32,
+    /// Where the term comes from, e.g. "Selectielijst gemeenten 2020, 1.3.1".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
 }
 
 impl Pathway {

@@ -46,6 +46,8 @@ pub enum ProblemKind {
     BadKey { key: String },
     #[error("the pathway has {count} steps; at most {limit} are allowed")]
     TooManySteps { count: usize, limit: usize },
+    #[error("the retention term is {years} years; write whole years from 1 to 120")]
+    BadRetention { years: u32 },
     #[error("the pathway has no start step (a step with `kind: start`)")]
     NoStart,
     #[error("the pathway has {} start steps ({}); it needs exactly one", .ids.len(), .ids.join(", "))]
@@ -187,6 +189,11 @@ impl Validator<'_> {
                     key: self.loaded.pathway.key.chars().take(80).collect(),
                 },
             );
+        }
+        if let Some(r) = &self.loaded.pathway.retention
+            && !(1..=120).contains(&r.years)
+        {
+            self.at(None, ProblemKind::BadRetention { years: r.years });
         }
         if steps.len() > crate::pathway::definition::MAX_STEPS {
             // Nothing else is checked: the graph work would cost time on hostile input.

@@ -17,6 +17,7 @@ mod postgres;
 mod postgres_insight;
 mod provisions;
 mod residents;
+mod retention;
 mod rows;
 mod sqlite;
 mod sqlite_insight;
@@ -41,6 +42,7 @@ pub use people::{AccessEntry, ApiToken, CaseSummary, People, User, UserRole, Wor
 pub use postgres::PostgresStore;
 pub use provisions::Provisions;
 pub use residents::{ResidentChange, ResidentRow, Residents, StoredQuery, Viewer};
+pub use retention::{EndedCase, Hold, Removed, Retention, RetentionEntry};
 pub use rows::CaseWrite;
 pub use sqlite::SqliteStore;
 
@@ -216,7 +218,17 @@ pub struct Broadcast {
 /// Persistence for pathways, cases, their events and effects.
 #[async_trait]
 pub trait Store:
-    InsightStore + IdentityStore + People + Outbox + Pathways + Residents + Provisions + Chain + Send + Sync
+    InsightStore
+    + IdentityStore
+    + People
+    + Outbox
+    + Pathways
+    + Residents
+    + Provisions
+    + Chain
+    + Retention
+    + Send
+    + Sync
 {
     fn backend(&self) -> Backend;
 
@@ -648,6 +660,7 @@ macro_rules! backend_impls {
         super::residents::insert_words_fn!($db);
         super::provisions::provisions_impl!($store, $row);
         super::chain::chain_impl!($store, $row);
+        super::retention::retention_impl!($store, $row);
         super::case_summary_row_fn!($row);
         super::people::user_row_fn!($row);
         super::people::people_impl!($store, $row);

@@ -35,6 +35,9 @@ pub fn problem(kind: &ProblemKind) -> String {
         P::TooManySteps { count, limit } => {
             format!("Het traject heeft {count} stappen; hoogstens {limit} zijn toegestaan.")
         }
+        P::BadRetention { years } => {
+            format!("De bewaartermijn is {years} jaar; schrijf hele jaren van 1 tot en met 120.")
+        }
         P::NoStart => "Het traject heeft geen startstap (een stap met `kind: start`).".into(),
         P::ManyStarts { ids } => format!(
             "Het traject heeft {} startstappen ({}); er mag er één zijn.",

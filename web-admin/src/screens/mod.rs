@@ -8,6 +8,7 @@ pub mod login;
 pub mod migration;
 pub mod pathways;
 pub mod residents;
+pub mod retention;
 pub mod task;
 pub mod tasks;
 

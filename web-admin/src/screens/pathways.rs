@@ -147,6 +147,20 @@ pub async fn show(
     );
     data.insert("need_to_know".into(), need_to_know_json(&live));
     data.insert(
+        "retention".into(),
+        json!(match &live.pathway.retention {
+            Some(r) => format!(
+                "{} jaar na het einde van een casus{}.",
+                r.years,
+                r.basis.as_deref().map(|b| format!(" ({b})")).unwrap_or_default()
+            ),
+            None => format!(
+                "{} jaar na het einde van een casus (de standaardtermijn van deze installatie; zet `retention:` in het traject voor een eigen termijn).",
+                app.engine.retention().default_years
+            ),
+        }),
+    );
+    data.insert(
         "is_coordinator".into(),
         json!(viewer.user.role == UserRole::Coordinator),
     );

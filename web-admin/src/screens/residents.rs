@@ -63,10 +63,14 @@ pub async fn search(
         match find(&app, &viewer.user, &text, "zoeken").await {
             Ok(found) => {
                 data.insert("searched".into(), json!(true));
-                data.insert(
-                    "results".into(),
-                    Value::Array(found.iter().map(resident_json).collect()),
-                );
+                let mut results: Vec<Value> = found.iter().map(resident_json).collect();
+                if viewer.user.role == UserRole::Privacy {
+                    for (row, r) in results.iter_mut().zip(&found) {
+                        let hold = app.engine.store().hold(&r.id).await?;
+                        row["held"] = json!(hold.map(|h| crate::views::date(h.since)));
+                    }
+                }
+                data.insert("results".into(), Value::Array(results));
             }
             Err(WebError::Engine(e @ (EngineError::Query(_) | EngineError::Bsn(_)))) => {
                 data.insert("problem".into(), json!(capitalised(&e.to_string())));

@@ -282,6 +282,13 @@ pub(crate) async fn coordinators_see_who_reads_what(f: Fixture) {
         html.contains("Ik heb nodig"),
         "the health fields are listed: {html}"
     );
+    // And how long its cases are kept.
+    assert!(
+        html.contains(
+            "<strong>Bewaartermijn:</strong> 10 jaar na het einde van een casus (Selectielijst gemeenten 2020"
+        ),
+        "{html}"
+    );
 }
 
 pub(crate) async fn a_privacy_officer_hands_over_a_residents_file(f: Fixture) {
@@ -367,4 +374,105 @@ pub(crate) async fn a_privacy_officer_hands_over_a_residents_file(f: Fixture) {
     // The officer's own view is logged with its purpose.
     let (_, _, log) = f.page(&pia, "/toegangslog").await;
     assert!(log.contains("inzageverzoek (AVG art. 15)"), "{log}");
+}
+
+pub(crate) async fn a_privacy_officer_holds_a_residents_records_from_removal(f: Fixture) {
+    let now = Utc::now();
+    let person = |given: &str, municipality: &str| doorloop_engine::resident::ResidentInput {
+        given_name: given.into(),
+        family_name: "Bewaar".into(),
+        municipality: Some(municipality.into()),
+        ..Default::default()
+    };
+    let karin = f.engine.add_resident(&person("Karin", "Oss"), now).await.unwrap();
+    let uden = f
+        .engine
+        .add_resident(&person("Ulrike", "Uden"), now)
+        .await
+        .unwrap();
+    let pia = f.login("pia").await;
+    let (_, _, terms) = f.page(&pia, "/bewaartermijnen").await;
+    assert!(
+        terms.contains("<td>Van zorg naar werk (pilot regio Oss)</td><td>10 jaar</td>")
+            && terms.contains("Selectielijst gemeenten 2020"),
+        "every pathway's term: {terms}"
+    );
+    assert!(
+        terms.contains("<td>Bezoek test</td><td>10 jaar</td><td>Standaardtermijn van deze installatie</td>"),
+        "a pathway without its own term: {terms}"
+    );
+    assert!(terms.contains("Geen inwoners met een bewaarplicht"), "{terms}");
+    let (_, _, found) = f.page(&pia, "/inwoners?q=bewaar").await;
+    assert!(
+        found.contains(&format!("action=\"/inwoners/{}/bewaarplicht\"", karin.id)),
+        "{found}"
+    );
+
+    let hold = format!("/inwoners/{}/bewaarplicht", karin.id);
+    let (status, body) = f
+        .post(&pia, &hold, &[("actie", "aan"), ("reden", " ")], true)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("Vul de reden van de bewaarplicht in"), "{body}");
+    // Only the privacy officer, only of their municipality's residents.
+    let anna = f.login("anna").await;
+    let (status, _) = f
+        .post(&anna, &hold, &[("actie", "aan"), ("reden", "x")], true)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = f
+        .post(
+            &pia,
+            &format!("/inwoners/{}/bewaarplicht", uden.id),
+            &[("actie", "aan"), ("reden", "x")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(f.page(&anna, "/bewaartermijnen").await.0, StatusCode::FORBIDDEN);
+    assert!(
+        f.engine.store().holds().await.unwrap().is_empty(),
+        "nothing written"
+    );
+
+    let (status, _) = f
+        .post(
+            &pia,
+            &hold,
+            &[("actie", "aan"), ("reden", "bezwaarprocedure")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = f.page(&pia, "/bewaartermijnen?bewaarplicht=aan").await;
+    assert!(page.contains("De bewaarplicht is ingesteld"), "{page}");
+    assert!(
+        page.contains("Karin Bewaar")
+            && page.contains("bezwaarprocedure")
+            && page.contains("Bewaarplicht ingesteld"),
+        "{page}"
+    );
+    let (_, _, found) = f.page(&pia, "/inwoners?q=bewaar").await;
+    assert!(
+        found.contains(&format!("id=\"bewaarplicht-{}\"", karin.reference)),
+        "{found}"
+    );
+    let (_, _, file) = f.page(&pia, &format!("/inwoners/{}/inzage", karin.id)).await;
+    assert!(
+        file.contains("Uw gegevens worden voorlopig niet verwijderd") && file.contains("bezwaarprocedure"),
+        "the resident is told: {file}"
+    );
+    assert!(file.contains("Hoe lang uw gegevens bewaard blijven"), "{file}");
+
+    let (status, _) = f.post(&pia, &hold, &[("actie", "uit")], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = f.page(&pia, "/bewaartermijnen?bewaarplicht=uit").await;
+    assert!(
+        page.contains("De bewaarplicht is opgeheven") && page.contains("Geen inwoners met een bewaarplicht"),
+        "{page}"
+    );
+    assert!(page.contains("Bewaarplicht opgeheven"), "logged: {page}");
+    let (status, body) = f.post(&pia, &hold, &[("actie", "uit")], true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("heeft geen bewaarplicht"), "{body}");
 }
