@@ -384,6 +384,7 @@ mod tests {
             rung_first: rungs.0,
             rung_last: rungs.1,
             count: n,
+            municipality: "Oss".into(),
         }
     }
 

@@ -32,6 +32,9 @@ pub struct CaseGroup {
     pub rung_first: Option<u8>,
     pub rung_last: Option<u8>,
     pub count: i64,
+    /// The municipality the participants lived in when their latest case started (empty
+    /// when not recorded).
+    pub municipality: String,
 }
 
 /// How many cases of a start month reached a step.
@@ -166,6 +169,7 @@ where
         rung_first: rung(r.try_get(5)?)?,
         rung_last: rung(r.try_get(6)?)?,
         count: r.try_get(7)?,
+        municipality: r.try_get(8)?,
     })
 }
 
@@ -227,7 +231,7 @@ macro_rules! insight_impl {
             async fn case_groups(&self, key: Option<&str>) -> Result<Vec<super::insight::CaseGroup>> {
                 let rows = sqlx::query(
                     "SELECT pathway_key, started, status, nullif(outcome, ''), nullif(ended, ''),
-                            CAST(nullif(rung_first, 0) AS BIGINT), CAST(nullif(rung_last, 0) AS BIGINT), n
+                            CAST(nullif(rung_first, 0) AS BIGINT), CAST(nullif(rung_last, 0) AS BIGINT), n, municipality
                      FROM case_stats WHERE (CAST($1 AS TEXT) IS NULL OR pathway_key = $1) AND n > 0",
                 )
                 .bind(key)

@@ -91,6 +91,8 @@ pub struct Filter {
     klein: Option<String>,
     reden: Option<String>,
     partij: Option<String>,
+    /// Whose outcome figures: a municipality's key, or `regio` for the region as a whole.
+    gemeente: Option<String>,
 }
 
 struct Period {
@@ -517,9 +519,8 @@ struct OutcomeView {
     months: Vec<String>,
 }
 
-async fn outcome_view(app: &AppState, pv: &PathwayVersion, p: &Period) -> WebResult<OutcomeView> {
-    let groups = app.engine.store().case_groups(Some(pv.key())).await?;
-    let o = figures::outcomes(&groups, &p.from, &p.to);
+fn outcome_view(groups: &[doorloop_engine::store::CaseGroup], p: &Period) -> OutcomeView {
+    let o = figures::outcomes(groups, &p.from, &p.to);
     let mut outcomes: Vec<String> = doorloop_engine::pathway::model::KNOWN_OUTCOMES
         .iter()
         .filter(|k| !["verhuisd", "overleden", "overgedragen"].contains(k))
@@ -535,11 +536,105 @@ async fn outcome_view(app: &AppState, pv: &PathwayVersion, p: &Period) -> WebRes
         }
     }
     let months = o.outflow.keys().cloned().collect();
-    Ok(OutcomeView {
+    OutcomeView {
         figures: o,
         outcomes,
         months,
-    })
+    }
+}
+
+/// The value of the `gemeente` choice that means the region as a whole.
+const REGION: &str = "regio";
+
+/// Whose outcome figures a manager reads. A municipality's managers read their own
+/// municipality's and the region's as a whole — never another municipality's on its own; the
+/// regional coordination (and a manager of no municipality) reads every municipality's, side
+/// by side, and the region's.
+struct Scope {
+    /// The municipality chosen; `None` for the region as a whole.
+    chosen: Option<String>,
+    /// What may be chosen: (value, label), the region last.
+    options: Vec<(String, String)>,
+    /// The rows of the side-by-side table: (label, municipality or `None` for the region).
+    columns: Vec<(String, Option<String>)>,
+}
+
+impl Scope {
+    async fn of(app: &AppState, viewer: &Viewer, f: &Filter) -> WebResult<Scope> {
+        use doorloop_engine::chain::OrganisationKind;
+        let user = &viewer.user;
+        let municipalities: Vec<(String, String)> = app
+            .engine
+            .store()
+            .organisations()
+            .await?
+            .into_iter()
+            .filter(|o| o.kind == OrganisationKind::Gemeente)
+            .map(|o| (o.id, o.name))
+            .collect();
+        let region = (REGION.to_owned(), "Hele regio (alle gemeenten samen)".to_owned());
+        let own = (user.organisation_kind == Some(OrganisationKind::Gemeente))
+            .then(|| {
+                municipalities
+                    .iter()
+                    .find(|(id, _)| *id == user.organisation)
+                    .cloned()
+            })
+            .flatten();
+        let mut options: Vec<(String, String)> = match &own {
+            Some(m) => vec![m.clone()],
+            None if matches!(user.organisation_kind, None | Some(OrganisationKind::Regio)) => {
+                municipalities.clone()
+            }
+            None => Vec::new(),
+        };
+        options.push(region);
+        let asked = f.gemeente.as_deref().map(str::trim).filter(|g| !g.is_empty());
+        let chosen = match asked {
+            None => own.as_ref().map(|(id, _)| id.clone()),
+            Some(REGION) => None,
+            Some(g) if options.iter().any(|(v, _)| v == g) => Some(g.to_owned()),
+            Some(_) => {
+                return Err(WebError::Forbidden(
+                    "U ziet de cijfers van uw eigen gemeente en die van de regio als geheel, niet die van een andere gemeente apart."
+                        .into(),
+                ));
+            }
+        };
+        let columns = options
+            .iter()
+            .map(|(v, label)| (label.clone(), (v != REGION).then(|| v.clone())))
+            .collect();
+        Ok(Scope {
+            chosen,
+            options,
+            columns,
+        })
+    }
+
+    fn label(&self) -> String {
+        self.options
+            .iter()
+            .find(|(v, _)| Some(v) == self.chosen.as_ref() || (self.chosen.is_none() && v == REGION))
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default()
+    }
+
+    fn value(&self) -> String {
+        self.chosen.clone().unwrap_or_else(|| REGION.to_owned())
+    }
+}
+
+/// The groups of one municipality (`None`: all).
+fn of_municipality(
+    groups: &[doorloop_engine::store::CaseGroup],
+    m: Option<&str>,
+) -> Vec<doorloop_engine::store::CaseGroup> {
+    groups
+        .iter()
+        .filter(|g| m.is_none_or(|m| g.municipality == m))
+        .cloned()
+        .collect()
 }
 
 pub async fn outcomes(
@@ -552,10 +647,39 @@ pub async fn outcomes(
     let mut data = frame(&app, &viewer, "Uitkomsten", "uitkomsten", &f, pv.as_deref()).await?;
     let sup = f.suppress();
     data.insert("suppressed".into(), json!(sup));
+    let scope = Scope::of(&app, &viewer, &f).await?;
+    data.insert(
+        "municipalities".into(),
+        json!(
+            scope
+                .options
+                .iter()
+                .map(|(v, l)| json!({"value": v, "name": l, "selected": *v == scope.value()}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    data.insert("scope_name".into(), json!(scope.label()));
     if let Some(pv) = pv {
         let p = f.period(app.clock.now())?;
-        let v = outcome_view(&app, &pv, &p).await?;
+        let all = app.engine.store().case_groups(Some(pv.key())).await?;
+        let v = outcome_view(&of_municipality(&all, scope.chosen.as_deref()), &p);
         let o = &v.figures;
+        // Side by side: each municipality the viewer may read on its own, and the region.
+        let side: Vec<Value> = scope
+            .columns
+            .iter()
+            .map(|(label, m)| {
+                let o = figures::outcomes(&of_municipality(&all, m.as_deref()), &p.from, &p.to);
+                json!({
+                    "name": label, "region": m.is_none(),
+                    "participants": cell(o.participants, sup),
+                    "stepped_up": cell(o.stepped_up, sup), "stepped_up_pct": share(o.stepped_up, o.participants, sup),
+                    "to_work": cell(o.to_work, sup), "to_work_pct": share(o.to_work, o.participants, sup),
+                    "running": cell(o.still_running, sup),
+                })
+            })
+            .collect();
+        data.insert("side_by_side".into(), Value::Array(side));
         data.insert(
             "summary".into(),
             json!({
@@ -614,6 +738,7 @@ pub async fn outcomes(
             ("traject", pv.key().to_owned()),
             ("van", p.from.clone()),
             ("tot", p.to.clone()),
+            ("gemeente", scope.value()),
         ];
         if !sup {
             q.push(("klein", "tonen".into()));
@@ -637,8 +762,12 @@ pub async fn outcomes_csv(
     manager(&viewer)?;
     let pv = chosen_pathway(&app, &f).await?.ok_or(WebError::NotFound)?;
     let p = f.period(app.clock.now())?;
-    let v = outcome_view(&app, &pv, &p).await?;
-    let groups = app.engine.store().case_groups(Some(pv.key())).await?;
+    let scope = Scope::of(&app, &viewer, &f).await?;
+    let groups = of_municipality(
+        &app.engine.store().case_groups(Some(pv.key())).await?,
+        scope.chosen.as_deref(),
+    );
+    let v = outcome_view(&groups, &p);
     let sup = f.suppress();
     // Ladder moves that occur in the period, as columns ("trede 2 → 3").
     let moves: Vec<(u8, u8)> = v
@@ -650,6 +779,7 @@ pub async fn outcomes_csv(
         .collect();
     let mut header = vec![
         "traject".to_owned(),
+        "gemeente".to_owned(),
         "startmaand".to_owned(),
         "deelnemers".to_owned(),
         "minstens één trede omhoog".to_owned(),
@@ -675,6 +805,7 @@ pub async fn outcomes_csv(
             .collect();
         let mut r = vec![
             pv.pathway.name.clone(),
+            scope.label(),
             label,
             cell(o.participants, sup),
             cell(o.stepped_up, sup),
@@ -701,8 +832,9 @@ pub async fn outcomes_csv(
     let mut body = "\u{feff}".as_bytes().to_vec();
     body.extend(w.into_inner().map_err(|e| WebError::Internal(e.to_string()))?);
     let name = format!(
-        "attachment; filename=\"uitkomsten-{}-{}-{}.csv\"",
+        "attachment; filename=\"uitkomsten-{}-{}-{}-{}.csv\"",
         pv.key(),
+        scope.value(),
         p.from,
         p.to
     );

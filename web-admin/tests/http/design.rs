@@ -325,7 +325,7 @@ pub(crate) async fn manager_figures_match_a_known_data_set(f: Fixture) {
     // For Excel: a byte-order mark, Dutch labels, a row per start month and a total row.
     assert!(
         csv.starts_with(
-            "\u{feff}traject;startmaand;deelnemers;minstens één trede omhoog;omlaag;met twee metingen;\
+            "\u{feff}traject;gemeente;startmaand;deelnemers;minstens één trede omhoog;omlaag;met twee metingen;\
              uitgestroomd naar werk;lopen nog;afgesloten: betaald werk;afgesloten: beschut werk;"
         ),
         "{csv}"
@@ -333,18 +333,85 @@ pub(crate) async fn manager_figures_match_a_known_data_set(f: Fixture) {
     assert!(csv.contains("trede 1 → 3"), "{csv}");
     let total = csv
         .lines()
-        .find(|l| l.starts_with("Van zorg naar werk (pilot regio Oss);totaal;"))
+        .find(|l| {
+            l.starts_with("Van zorg naar werk (pilot regio Oss);Hele regio (alle gemeenten samen);totaal;")
+        })
         .unwrap_or_else(|| panic!("a total row: {csv}"));
-    assert!(
-        total.starts_with("Van zorg naar werk (pilot regio Oss);totaal;53;38;0;53;12;"),
-        "{total}"
-    );
+    assert!(total.contains(";totaal;53;38;0;53;12;"), "{total}");
     assert!(!total.contains(";3;"), "suppressed in the export too: {total}");
     assert!(
         csv.lines().any(|l| l.contains(";jan 2025;")),
         "a row per start month: {csv}"
     );
     assert!(!csv.contains("betaald_werk"), "labels, not codes: {csv}");
+
+    // Per municipality, side by side: the region reads each; the rows add up to the region.
+    let (_, _, side) = f
+        .page(&mark, &format!("/analyse/uitkomsten?{q}&klein=tonen"))
+        .await;
+    let table = side.split("id=\"per-gemeente\"").nth(1).unwrap_or_default();
+    let mut sum = 0;
+    for m in [
+        "Gemeente Oss",
+        "Gemeente Uden",
+        "Gemeente Bernheze",
+        "Gemeente Boekel",
+        "Gemeente Landerd",
+    ] {
+        let n: i64 = row_cells(table, m)[0]
+            .parse()
+            .unwrap_or_else(|_| panic!("{m}: {table}"));
+        assert!(n > 0, "{m}");
+        sum += n;
+    }
+    assert_eq!(sum, 53, "{table}");
+    assert_eq!(row_cells(table, "Hele regio")[0], "53");
+    let uden: String = row_cells(table, "Gemeente Uden")[0].clone();
+    // A municipality's manager reads their own and the region's total, no other municipality.
+    let ulla = f.login("ulla").await;
+    let (status, _, own) = f
+        .page(&ulla, &format!("/analyse/uitkomsten?{q}&klein=tonen"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        own.contains(&format!("id=\"deelnemers\">{uden}<")),
+        "Uden's own: {own}"
+    );
+    let table = own.split("id=\"per-gemeente\"").nth(1).unwrap_or_default();
+    assert_eq!(row_cells(table, "Gemeente Uden")[0], uden);
+    assert_eq!(row_cells(table, "Hele regio")[0], "53");
+    assert!(
+        !table.contains("Gemeente Oss") && !own.contains("value=\"Oss\""),
+        "{table}"
+    );
+    let (status, _, refused) = f
+        .page(&ulla, &format!("/analyse/uitkomsten?{q}&gemeente=Oss"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.contains("niet die van een andere gemeente apart"),
+        "{refused}"
+    );
+    let (status, _, _) = f
+        .page(&ulla, &format!("/analyse/uitkomsten.csv?{q}&gemeente=Oss"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "nor in the export");
+    let (_, _, region) = f
+        .page(&ulla, &format!("/analyse/uitkomsten?{q}&gemeente=regio"))
+        .await;
+    assert!(
+        region.contains("id=\"deelnemers\">53<"),
+        "the region as a whole: {region}"
+    );
+    let (_, _, csv) = f
+        .page(&ulla, &format!("/analyse/uitkomsten.csv?{q}&klein=tonen"))
+        .await;
+    assert!(
+        csv.lines().any(|l| l.starts_with(&format!(
+            "Van zorg naar werk (pilot regio Oss);Gemeente Uden;totaal;{uden};"
+        ))),
+        "{csv}"
+    );
     // Bad periods are named.
     let (status, _, html) = f
         .page(&mark, &format!("/analyse/uitkomsten?traject={KEY}&van=2025-13"))
