@@ -1209,6 +1209,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     dead_letters_are_kept_and_can_be_retried,
     webhooks_are_signed_and_retried,
     digest_goes_out_once_per_day,
+    messages_and_webhooks_carry_no_field_values,
     digest_names_work_at_risk,
     deadlines_escalations_stalls_and_the_weekly_summary,
     workers_share_the_outbox,
@@ -1282,4 +1283,157 @@ async fn anon_resident(engine: &doorloop_engine::engine::Engine) -> String {
         ..Default::default()
     };
     engine.add_resident(&input, chrono::Utc::now()).await.unwrap().id
+}
+
+/// Whatever a case holds, no message carries a field's value: not the e-mails (to staff, to
+/// guests, to the resident), not the digest, not the webhook — and the webhook names no one.
+async fn messages_and_webhooks_carry_no_field_values(f: Fixture) {
+    const HEALTH: &str = "GEHEIM-ZORG-4417";
+    const MOTIVE: &str = "GEHEIM-MOTIEF-9120";
+    let sink = SmtpSink::start(false);
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
+    let seen = Seen::default();
+    let hook = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |axum::extract::State(seen): axum::extract::State<Seen>, body: String| async move {
+                    seen.0.lock().unwrap().push(body);
+                    axum::http::StatusCode::OK
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
+
+    let engine = f.engine().await;
+    people(&engine).await;
+    engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
+    engine.publish_yaml(VZNW, t0()).await.unwrap();
+    let clock = Arc::new(ManualClock::new(t0()));
+    let mut cfg = config(Some(sink.url()));
+    cfg.webhook = Some(Webhook {
+        url: format!("http://{addr}/hook"),
+        secret: secrecy::SecretString::from("een-lang-gedeeld-geheim-voor-de-test".to_owned()),
+    });
+    let notifier = Notifier::new(engine.clone(), cfg, clock.clone(), "n1").unwrap();
+    let input = doorloop_engine::resident::ResidentInput {
+        given_name: "Yara".into(),
+        family_name: "Geheimhouder".into(),
+        email: Some("yara@thuis.test".into()),
+        ..Default::default()
+    };
+    let resident = engine.add_resident(&input, t0()).await.unwrap().id;
+    let case = engine
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &resident,
+            BTreeMap::new(),
+            t0(),
+        )
+        .await
+        .unwrap()
+        .state
+        .id;
+    let data = |v: Value| serde_json::from_value::<BTreeMap<String, Value>>(v).unwrap();
+    let act = |action: Action| {
+        let engine = engine.clone();
+        let case = case.clone();
+        async move {
+            engine
+                .execute(&case, Command::new("anna", action), t0())
+                .await
+                .unwrap()
+        }
+    };
+    act(Action::CompleteTask {
+        task: TaskRef("signaal".into()),
+        data: data(json!({"motivatie": MOTIVE, "trede": 2})),
+    })
+    .await;
+    act(Action::PlanJointVisit {
+        task: TaskRef("intake".into()),
+        at: local(2026, 12, 2, 10, 0),
+        place: Some("Wijkcentrum De Schakel".into()),
+        participants: vec!["anna".into(), "bert".into()],
+        guests: vec!["huisarts@praktijk.test".into()],
+        invite_resident: true,
+    })
+    .await;
+    notifier.drain(50).await.unwrap();
+    act(Action::RecordVisitOutcome {
+        task: TaskRef("intake".into()),
+        data: data(
+            json!({"ik_wil": "werken", "ik_kan": "veel", "ik_heb_nodig": HEALTH,
+                          "uitkering": "wia", "geen_benutbare_mogelijkheden": true}),
+        ),
+    })
+    .await;
+    // The digest of the next working morning too.
+    clock.set(local(2026, 11, 24, 8, 0));
+    let scheduler = Scheduler::new(engine.clone(), clock.clone(), "s1", Schedule::defaults().unwrap());
+    scheduler.run_today("consultant-digest").await.unwrap();
+    for _ in 0..3 {
+        notifier.drain(50).await.unwrap();
+        clock.advance(Duration::seconds(5));
+    }
+    let sent = engine.store().outbox_items(Some("sent"), 1000).await.unwrap();
+    let emails = sent
+        .iter()
+        .filter(|r| r.channel.as_deref() == Some("email"))
+        .count();
+    let hooks = sent
+        .iter()
+        .filter(|r| r.channel.as_deref() == Some("webhook"))
+        .count();
+    assert!(
+        emails >= 4 && hooks >= 3,
+        "invitations and events: {emails} e-mails, {hooks} webhooks"
+    );
+    let mails = sink.wait_for(emails, StdDuration::from_secs(10)).await;
+    assert_eq!(mails.len(), emails);
+    let recipients: HashSet<String> = mails
+        .iter()
+        .flat_map(|m| {
+            m["rcpt_tos"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_owned())
+        })
+        .collect();
+    for who in ["anna@gemeente.test", "huisarts@praktijk.test", "yara@thuis.test"] {
+        assert!(recipients.contains(who), "{who}: {recipients:?}");
+    }
+    for m in &mails {
+        let text = m.to_string();
+        for value in [HEALTH, MOTIVE, "Huidige uitkering", "benutbare mogelijkheden"] {
+            assert!(
+                !text.contains(value),
+                "{value} in a message to {}: {text}",
+                m["rcpt_tos"]
+            );
+        }
+    }
+    let bodies = seen.0.lock().unwrap().clone();
+    assert!(bodies.len() >= hooks, "{bodies:?}");
+    for body in &bodies {
+        for value in [
+            HEALTH,
+            MOTIVE,
+            "Geheimhouder",
+            "Yara",
+            "yara@thuis.test",
+            "huisarts@praktijk.test",
+            "wia",
+        ] {
+            assert!(!body.contains(value), "{value} in a webhook: {body}");
+        }
+    }
+    drop(resident);
 }

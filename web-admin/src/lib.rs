@@ -316,7 +316,71 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
             }
         }
     });
-    let pages = Router::new()
+    let pages = page_routes().router.fallback(screens::not_found).layer(sessions);
+    let app = ops_routes()
+        .router
+        .merge(api::routes().router)
+        .merge(pages)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
+        .with_state(state);
+    let mut app = guard::harden(app)
+        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
+        .layer(header_layer(header::CACHE_CONTROL, "no-store"));
+    if secure {
+        app = app.layer(header_layer(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000",
+        ));
+    }
+    Ok(app)
+}
+
+/// A router that remembers its paths, so that tests walk exactly what is served (the
+/// authorisation matrix fails on a route it has no rule for).
+pub(crate) struct Routes<S> {
+    pub(crate) router: Router<S>,
+    pub(crate) paths: Vec<&'static str>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    pub(crate) fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    pub(crate) fn route(mut self, path: &'static str, methods: axum::routing::MethodRouter<S>) -> Self {
+        self.paths.push(path);
+        self.router = self.router.route(path, methods);
+        self
+    }
+}
+
+/// Every path the web admin serves: pages, API and operations.
+pub fn route_paths() -> Vec<&'static str> {
+    let mut paths = ops_routes().paths;
+    paths.extend(api::routes().paths);
+    paths.extend(page_routes().paths);
+    paths
+}
+
+fn ops_routes() -> Routes<Arc<AppState>> {
+    Routes::new()
+        .route("/static/app.css", get(screens::login::css))
+        .route("/static/editor.js", get(screens::login::editor_js))
+        .route("/static/graph.js", get(screens::login::graph_js))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+}
+
+/// The HTML screens (behind the session layer).
+fn page_routes() -> Routes<Arc<AppState>> {
+    Routes::new()
         .route("/", get(screens::login::home))
         .route(
             "/inloggen",
@@ -442,32 +506,6 @@ pub fn router(engine: Arc<Engine>, config: WebConfig) -> Result<Router, WebError
             "/beheer/gebruikers/{id}/rechten",
             post(screens::admin::set_rights),
         )
-        .fallback(screens::not_found)
-        .layer(sessions);
-    let app = Router::new()
-        .route("/static/app.css", get(screens::login::css))
-        .route("/static/editor.js", get(screens::login::editor_js))
-        .route("/static/graph.js", get(screens::login::graph_js))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .merge(api::routes())
-        .merge(pages)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
-        .with_state(state);
-    let mut app = guard::harden(app)
-        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
-        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header_layer(header::REFERRER_POLICY, "same-origin"))
-        .layer(header_layer(header::CACHE_CONTROL, "no-store"));
-    if secure {
-        app = app.layer(header_layer(
-            header::STRICT_TRANSPORT_SECURITY,
-            "max-age=31536000",
-        ));
-    }
-    Ok(app)
 }
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

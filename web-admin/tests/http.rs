@@ -2017,6 +2017,9 @@ use design::*;
 #[path = "http/probe.rs"]
 mod probe;
 use probe::*;
+#[path = "http/matrix.rs"]
+mod matrix;
+use matrix::*;
 #[path = "http/chain.rs"]
 mod chain;
 #[path = "http/residents.rs"]
@@ -2063,6 +2066,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     coordinators_see_who_reads_what,
     a_privacy_officer_hands_over_a_residents_file,
     a_privacy_officer_holds_a_residents_records_from_removal,
+    the_chain_matrix_covers_every_route_organisation_and_consent,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

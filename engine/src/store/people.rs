@@ -220,6 +220,16 @@ pub trait People: Send + Sync {
     /// The access log, newest first, for one case or for all.
     async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>>;
 
+    /// The part of the access log an organisation oversees, newest first: what its own
+    /// people did, and every view of its residents (the municipality they live in) or of their
+    /// cases, whoever viewed them.
+    async fn access_log_of(
+        &self,
+        organisation: &str,
+        case_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AccessEntry>>;
+
     /// Who viewed a resident: their page, their cases, searches that showed them; newest first.
     async fn resident_access_log(
         &self,
@@ -437,6 +447,24 @@ macro_rules! people_impl {
                 "SELECT at, user_id, case_id, purpose, resident_id, detail FROM access_log
                  WHERE CAST($1 AS TEXT) IS NULL OR case_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
             )
+            .bind(case_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.readers)
+            .await?;
+            access_rows(&rows)
+        }
+
+        async fn access_log_of(&self, organisation: &str, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>> {
+            let rows = sqlx::query(
+                "SELECT l.at, l.user_id, l.case_id, l.purpose, l.resident_id, l.detail FROM access_log l
+                 WHERE (CAST($2 AS TEXT) IS NULL OR l.case_id = $2)
+                   AND (EXISTS (SELECT 1 FROM users u WHERE u.id = l.user_id AND u.organisation = $1)
+                        OR EXISTS (SELECT 1 FROM residents r WHERE r.municipality = $1 AND r.id = l.resident_id)
+                        OR EXISTS (SELECT 1 FROM cases c JOIN residents r ON r.id = c.resident_id
+                                   WHERE c.id = l.case_id AND r.municipality = $1))
+                 ORDER BY l.at DESC, l.id DESC LIMIT $3",
+            )
+            .bind(organisation)
             .bind(case_id)
             .bind(i64::from(limit))
             .fetch_all(&self.readers)

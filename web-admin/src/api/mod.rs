@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, routing};
+use axum::{Json, routing};
 use chrono::{DateTime, Utc};
 use doorloop_engine::engine::EngineError;
 use doorloop_engine::runtime::{CaseState, RuntimeError};
@@ -1247,8 +1247,8 @@ async fn unknown_endpoint() -> ApiError {
     ApiError::not_found()
 }
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
+pub(crate) fn routes() -> crate::Routes<Arc<AppState>> {
+    crate::Routes::new()
         .route("/api/v1/openapi.json", routing::get(openapi))
         .route("/api/v1/cases", routing::get(list_cases).post(start_case))
         .route("/api/v1/cases/{id}", routing::get(get_case))

@@ -22,11 +22,17 @@ pub struct PeopleQuery {
     rechten: Option<u8>,
 }
 
-/// The newest 200 rows of the access log (of one case), people by name.
-async fn log_rows(app: &crate::AppState, case: Option<&str>) -> WebResult<Vec<Value>> {
+/// The newest 200 rows of the access log (of one case) that the viewer's organisation
+/// oversees (the region: all), people by name.
+async fn log_rows(app: &crate::AppState, viewer: &Viewer, case: Option<&str>) -> WebResult<Vec<Value>> {
     let store = app.engine.store();
+    let case = case.map(str::trim);
+    let entries = match crate::access::org_filter(&viewer.user) {
+        None => store.access_log(case, 200).await?,
+        Some(org) => store.access_log_of(&org.organisation, case, 200).await?,
+    };
     let mut rows = Vec::new();
-    for e in store.access_log(case.map(str::trim), 200).await? {
+    for e in entries {
         rows.push(json!({
             "at": date_time(e.at), "user": app.users.name(store.as_ref(), &e.user_id).await?,
             "case_id": e.case_id, "purpose": e.purpose, "detail": e.detail,
@@ -44,7 +50,10 @@ pub async fn access_log(
     auth::require(&viewer.user, &[UserRole::Privacy, UserRole::Admin])?;
     let case = q.casus.filter(|c| !c.trim().is_empty());
     let mut data = base(&viewer, "Toegangslog", "toegangslog");
-    data.insert("log".into(), Value::Array(log_rows(&app, case.as_deref()).await?));
+    data.insert(
+        "log".into(),
+        Value::Array(log_rows(&app, &viewer, case.as_deref()).await?),
+    );
     data.insert("case_filter".into(), json!(case));
     data.insert("log_action".into(), json!("/toegangslog"));
     Ok(page(StatusCode::OK, "access_log_page", Value::Object(data)))
@@ -69,7 +78,7 @@ pub async fn admin(
         })
         .collect();
     let case = q.casus.clone().filter(|c| !c.trim().is_empty());
-    let log = log_rows(&app, case.as_deref()).await?;
+    let log = log_rows(&app, &viewer, case.as_deref()).await?;
     let store = app.engine.store();
     let counts = store.outbox_counts(app.clock.now()).await?;
     // Messages that need the admin: dead ones, and waiting ones that failed at least once.
