@@ -533,7 +533,16 @@ mod tests {
         assert_eq!(s.database.url, "sqlite://doorloop.db");
         assert_eq!(s.web.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.idle_timeout(), Duration::from_secs(1800));
-        assert_eq!(s.schedules().unwrap().len(), 2);
+        let names: Vec<String> = s.schedules().unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["consultant-digest", "manager-summary", "retention"]);
+        assert_eq!(s.retention_policy().unwrap().default_years, 10);
+        let bad = Settings::from_toml("[retention]\ndefault_years = 0\n").unwrap();
+        assert!(
+            bad.retention_policy()
+                .unwrap_err()
+                .to_string()
+                .contains("retention.default_years is 0")
+        );
     }
 
     #[test]

@@ -135,8 +135,26 @@ pub(crate) async fn reveal_bsn(
     if user.role != UserRole::Consultant {
         return Err(WebError::Forbidden("Alleen consulenten zien het BSN.".into()));
     }
-    visible_line(app, user, id, purpose).await?;
+    let (line, _) = visible_line(app, user, id, purpose).await?;
+    if !reads_bsn(user, line.resident.municipality.as_deref()) {
+        return Err(WebError::Forbidden(
+            "Het BSN ziet alleen de gemeente van de inwoner; uw organisatie heeft het voor dit werk niet nodig.".into(),
+        ));
+    }
     Ok(app.engine.resident_bsn(id).await?)
+}
+
+/// Whether `user` may ask for the BSN of a resident living in `municipality`: a consultant of
+/// that municipality, which processes it by law. Care providers, the social work company and
+/// others working on a ground do not need it for their work.
+pub(crate) fn reads_bsn(user: &User, municipality: Option<&str>) -> bool {
+    let home = CaseChain {
+        municipality: municipality.map(str::to_owned),
+        parties: Vec::new(),
+    };
+    user.role == UserRole::Consultant
+        && crate::access::member(user).kind == doorloop_engine::chain::OrganisationKind::Gemeente
+        && home.standing(user).is_some()
 }
 
 /// Fields of a resident as typed in a form or sent to the API (all text).

@@ -466,6 +466,13 @@ async fn render(
         data.insert("bsn_shown".into(), json!(true));
     }
     data.insert("may_act".into(), json!(may_act));
+    data.insert(
+        "may_see_bsn".into(),
+        json!(crate::residents::reads_bsn(
+            &viewer.user,
+            line.resident.municipality.as_deref()
+        )),
+    );
     data.insert("cases".into(), Value::Array(cases));
     data.insert("ladder".into(), Value::Array(ladder));
     data.insert("team".into(), Value::Array(team));

@@ -130,6 +130,20 @@ pub(crate) async fn a_care_provider_sees_a_case_only_on_a_recorded_ground(f: Fix
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(views_by(&f, &id, "gijs").await, 1, "his one page view is logged");
+    // The BSN is the municipality's: not for the care provider's work.
+    let bsn = format!("/api/v1/residents/{}/bsn", pablo.id);
+    let (status, body) = f.api("gijs", "GET", &bsn, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("alleen de gemeente"), "{body}");
+    let (status, _) = f
+        .post(&gijs, &format!("/inwoners/{}/bsn", pablo.id), &[], true)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        f.api("anna", "GET", &bsn, None).await.0,
+        StatusCode::OK,
+        "Oss's consultant may"
+    );
 
     // The resident withdraws consent: anna records it, with confirmation.
     let anna = f.login("anna").await;
