@@ -536,12 +536,10 @@ mod tests {
         let names: Vec<String> = s.schedules().unwrap().into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["consultant-digest", "manager-summary", "retention"]);
         assert_eq!(s.retention_policy().unwrap().default_years, 10);
-        let bad = Settings::from_toml("[retention]\ndefault_years = 0\n").unwrap();
+        let bad = Settings::from_toml("[retention]\ndefault_years = 0\n").unwrap_err();
         assert!(
-            bad.retention_policy()
-                .unwrap_err()
-                .to_string()
-                .contains("retention.default_years is 0")
+            format!("{bad:#}").contains("retention.default_years is 0"),
+            "{bad:#}"
         );
     }
 
