@@ -154,6 +154,41 @@ async fn consent_given_and_withdrawn(setup: &Setup, port: u16, driver: u16, case
     assert!(text(&client).await.contains("Niet gevonden"));
     client.goto(&format!("{base}/werkvoorraad")).await.unwrap();
     assert!(!text(&client).await.contains("Pablo Verhoeven"));
+    log_out(&client, &base).await;
+
+    // Pablo objects to a decision: the privacy officer holds his records from removal.
+    log_in_as(&client, &base, setup, "pia").await;
+    client
+        .goto(&format!("{base}/inwoners?q=verhoeven"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#zoekresultaten details summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(
+        &client,
+        Locator::Css("#zoekresultaten input[name=reden]"),
+        "bezwaarprocedure tegen het besluit",
+    )
+    .await;
+    click_and_wait(&client, Locator::Css("#zoekresultaten form button")).await;
+    let page = text(&client).await;
+    assert!(page.contains("De bewaarplicht is ingesteld"), "{page}");
+    let held = text_of(&client, Locator::Id("bewaarplichten")).await;
+    assert!(
+        held.contains("Pablo Verhoeven") && held.contains("bezwaarprocedure"),
+        "{held}"
+    );
+    let terms = text_of(&client, Locator::Id("termijnen")).await;
+    assert!(
+        terms.contains("Van zorg naar werk") && terms.contains("10 jaar"),
+        "{terms}"
+    );
+    shot(&client, "14-bewaartermijnen").await;
     let _ = client.close().await;
 }
 
@@ -177,6 +212,7 @@ pub fn run_chain_test() -> Result<(), Failed> {
     }
     person(&setup, "anna", "wmo-consulent", "Oss");
     person(&setup, "gijs", "ambulant-begeleider", "de-linde");
+    staff_of(&setup, "pia", "privacy", Some("Oss"));
     let pablo = setup.resident(&[
         "--given-name",
         "Pablo",

@@ -176,6 +176,19 @@ async fn manager_reads_the_figures(client: &Client, base: &str, setup: &Setup, d
         "one hidden count follows from the total: {per_outcome:?}"
     );
     shot(client, "13-uitkomsten").await;
+    // Per municipality, side by side, for the region.
+    let side = text_of(client, Locator::Id("per-gemeente")).await;
+    for m in ["Gemeente Oss", "Gemeente Uden", "Gemeente Bernheze", "Hele regio"] {
+        assert!(side.contains(m), "{m}: {side}");
+    }
+    client
+        .execute(
+            "document.getElementById('per-gemeente').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    shot(client, "13b-uitkomsten-per-gemeente").await;
     client
         .goto(&format!(
             "{base}/analyse/instroom?traject={KEY}&van=2025-01&tot=2025-12"

@@ -665,17 +665,51 @@ pub async fn outcomes(
         let v = outcome_view(&of_municipality(&all, scope.chosen.as_deref()), &p);
         let o = &v.figures;
         // Side by side: each municipality the viewer may read on its own, and the region.
-        let side: Vec<Value> = scope
+        // Within a column one small count could follow from the total and the others, so a
+        // second one is hidden with it; a share is shown only beside a count that is shown.
+        let per: Vec<(String, Option<String>, figures::Outcomes)> = scope
             .columns
             .iter()
             .map(|(label, m)| {
                 let o = figures::outcomes(&of_municipality(&all, m.as_deref()), &p.from, &p.to);
+                (label.clone(), m.clone(), o)
+            })
+            .collect();
+        let column = |get: fn(&figures::Outcomes) -> i64| -> Vec<String> {
+            let counts: Vec<i64> = per
+                .iter()
+                .filter(|(_, m, _)| m.is_some())
+                .map(|(_, _, o)| get(o))
+                .collect();
+            let mut cells = cells_of_group(&counts, sup).into_iter();
+            per.iter()
+                .map(|(_, m, o)| match m {
+                    Some(_) => cells.next().unwrap_or_default(),
+                    None => cell(get(o), sup),
+                })
+                .collect()
+        };
+        let participants = column(|o| o.participants);
+        let up = column(|o| o.stepped_up);
+        let work = column(|o| o.to_work);
+        let running = column(|o| o.still_running);
+        let pct = |shown: &str, n: i64, of: i64| {
+            if shown.parse::<i64>().is_ok() {
+                share(n, of, sup)
+            } else {
+                "–".to_owned()
+            }
+        };
+        let side: Vec<Value> = per
+            .iter()
+            .enumerate()
+            .map(|(i, (label, m, o))| {
                 json!({
                     "name": label, "region": m.is_none(),
-                    "participants": cell(o.participants, sup),
-                    "stepped_up": cell(o.stepped_up, sup), "stepped_up_pct": share(o.stepped_up, o.participants, sup),
-                    "to_work": cell(o.to_work, sup), "to_work_pct": share(o.to_work, o.participants, sup),
-                    "running": cell(o.still_running, sup),
+                    "participants": participants[i],
+                    "stepped_up": up[i], "stepped_up_pct": pct(&up[i], o.stepped_up, o.participants),
+                    "to_work": work[i], "to_work_pct": pct(&work[i], o.to_work, o.participants),
+                    "running": running[i],
                 })
             })
             .collect();

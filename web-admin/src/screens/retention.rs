@@ -118,6 +118,12 @@ pub async fn set_hold(State(app): Shared, Path(id): Path<String>, form: CsrfForm
             Ok(Redirect::to("/bewaartermijnen?bewaarplicht=aan#bewaarplicht"))
         }
         "uit" => {
+            if form.get("bevestig") != Some("ja") {
+                return Err(WebError::BadRequest(
+                    "Bevestig dat de bewaarplicht wordt opgeheven: daarna verwijdert Doorloop wat voorbij zijn termijn is."
+                        .into(),
+                ));
+            }
             if !doorloop_engine::retention::release(&app.engine, &resident.id, &user.id, now).await? {
                 return Err(WebError::BadRequest(format!(
                     "{} heeft geen bewaarplicht.",

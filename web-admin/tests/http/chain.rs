@@ -478,7 +478,16 @@ pub(crate) async fn a_privacy_officer_holds_a_residents_records_from_removal(f: 
     );
     assert!(file.contains("Hoe lang uw gegevens bewaard blijven"), "{file}");
 
-    let (status, _) = f.post(&pia, &hold, &[("actie", "uit")], true).await;
+    let (status, body) = f.post(&pia, &hold, &[("actie", "uit")], true).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "release asks for confirmation");
+    assert!(
+        body.contains("Bevestig dat de bewaarplicht wordt opgeheven"),
+        "{body}"
+    );
+    assert!(f.engine.store().hold(&karin.id).await.unwrap().is_some());
+    let (status, _) = f
+        .post(&pia, &hold, &[("actie", "uit"), ("bevestig", "ja")], true)
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, page) = f.page(&pia, "/bewaartermijnen?bewaarplicht=uit").await;
     assert!(
@@ -486,7 +495,9 @@ pub(crate) async fn a_privacy_officer_holds_a_residents_records_from_removal(f: 
         "{page}"
     );
     assert!(page.contains("Bewaarplicht opgeheven"), "logged: {page}");
-    let (status, body) = f.post(&pia, &hold, &[("actie", "uit")], true).await;
+    let (status, body) = f
+        .post(&pia, &hold, &[("actie", "uit"), ("bevestig", "ja")], true)
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("heeft geen bewaarplicht"), "{body}");
 }
