@@ -5,7 +5,7 @@ use chrono::Utc;
 use doorloop_engine::chain::{Organisation, OrganisationKind};
 use doorloop_engine::engine::Engine;
 use doorloop_engine::store::{User, UserRole};
-use doorloop_web::auth;
+use doorloop_web::{accounts, auth};
 
 pub struct NewUser<'a> {
     pub id: &'a str,
@@ -58,14 +58,6 @@ pub async fn organisation_for(engine: &Engine, named: Option<&str>) -> anyhow::R
     }
 }
 
-fn valid_login(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
-}
-
 /// A generated password and its argon2id hash (computed off the async threads).
 async fn new_password() -> anyhow::Result<(String, String)> {
     let password = auth::generate_password()?;
@@ -80,38 +72,16 @@ async fn new_password() -> anyhow::Result<(String, String)> {
 
 /// Creates an account with a generated password; returns the password (shown once).
 pub async fn add(engine: &Engine, new: NewUser<'_>) -> anyhow::Result<String> {
-    if !valid_login(new.id) {
-        bail!(
-            "user name `{}` is not allowed: use 1–64 letters, digits, '-', '_', '.' or '@'",
-            new.id
-        );
-    }
+    accounts::check_login(new.id)?;
     let Some(role) = UserRole::parse(new.role) else {
         bail!(
             "unknown role `{}`: use one of coordinator, consultant, manager, admin, privacy",
             new.role
         );
     };
-    let teams: Vec<String> = new
-        .teams
-        .iter()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .collect();
-    if role == UserRole::Consultant && teams.is_empty() {
-        bail!("a consultant needs at least one --team (a pathway role such as wmo-consulent)");
-    }
-    if role != UserRole::Consultant && !teams.is_empty() {
-        bail!(
-            "only consultants are members of role teams; leave out --team for a {}",
-            new.role
-        );
-    }
-    if let Some(email) = new.email
-        && !email.contains('@')
-    {
-        bail!("e-mail address `{email}` has no @");
-    }
+    let teams = accounts::teams_of(new.teams.iter().map(String::as_str));
+    accounts::check_rights(role, &teams)?;
+    accounts::check_email(new.email)?;
     let organisation = organisation_for(engine, new.organisation).await?;
     let (password, hash) = new_password().await?;
     let user = User {
@@ -220,18 +190,4 @@ pub async fn access_log(engine: &Engine, case: Option<&str>, limit: u32) -> anyh
         );
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_login;
-
-    #[test]
-    fn login_names_are_plain() {
-        assert!(valid_login("wmo-consulent-1"));
-        assert!(valid_login("a.de.vries@gemeente.nl"));
-        assert!(!valid_login(""));
-        assert!(!valid_login("anna de vries"));
-        assert!(!valid_login("<script>"));
-    }
 }

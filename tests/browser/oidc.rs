@@ -130,12 +130,23 @@ async fn municipal_login(setup: &Setup, base: &str, driver: u16) {
         client.find(Locator::Css(&format!("{row}.pending"))).await.is_ok(),
         "shown as waiting for rights"
     );
-    fill(
-        &client,
-        Locator::Css(&format!("{row} input[name=teams]")),
-        "wmo-consulent",
-    )
-    .await;
+    // Teams are ticked from the pathways' roles.
+    client
+        .find(Locator::Css(&format!("{row} details summary")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(&format!(
+            "{row} input[name=team][value='wmo-consulent']"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     client
         .find(Locator::Css(&format!("{row} input[name=actief]")))
         .await
@@ -145,7 +156,11 @@ async fn municipal_login(setup: &Setup, base: &str, driver: u16) {
         .unwrap();
     shot(&client, "24-rechten-geven").await;
     click_and_wait(&client, Locator::Css(&format!("{row} button"))).await;
-    assert!(text(&client).await.contains("Rechten opgeslagen"));
+    let saved = text_of(&client, Locator::Css(&format!("{row} [role=status]"))).await;
+    assert!(
+        saved.contains("opgeslagen"),
+        "the message beside the row: {saved}"
+    );
     click_and_wait(&client, Locator::Css("form[action='/uitloggen'] button")).await;
     // Now she gets in (still signed in at the provider: no second password).
     log_in_at_the_provider(&client, base, "n.nieuw", None).await;

@@ -8,6 +8,7 @@
 //! an access-log row for every view of a case.
 
 pub mod access;
+pub mod accounts;
 pub mod api;
 pub mod auth;
 mod cases;
@@ -496,6 +497,8 @@ fn page_routes() -> Routes<Arc<AppState>> {
             get(screens::pathways::export),
         )
         .route("/beheer", get(screens::admin::admin))
+        .route("/beheer/gebruikers", post(screens::admin::create_user))
+        .route("/beheer/berichten", get(screens::admin::messages))
         .route("/toegangslog", get(screens::admin::access_log))
         .route("/bewaartermijnen", get(screens::retention::page_view))
         .route(

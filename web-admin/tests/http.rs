@@ -1711,7 +1711,7 @@ async fn manager_coordinator_and_admin_screens(f: Fixture) {
     assert!(html.contains("/trajecten/van-zorg-naar-werk/1/graaf.svg"));
     assert_eq!(f.page(&carla, "/beheer").await.0, StatusCode::FORBIDDEN);
     let bea = f.login("bea").await;
-    let (status, _, html) = f.page(&bea, &format!("/beheer?casus={}", f.foreign)).await;
+    let (status, _, html) = f.page(&bea, &format!("/toegangslog?casus={}", f.foreign)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("casuspagina") && html.contains("mark"),
@@ -1791,6 +1791,187 @@ async fn manager_coordinator_and_admin_screens(f: Fixture) {
         .0,
         StatusCode::FORBIDDEN
     );
+    // Teams are ticked (one value each) from the pathways' roles; an unknown one is named.
+    let (status, _) = f
+        .post(
+            &bea,
+            "/beheer/gebruikers/piet/rechten",
+            &[
+                ("rol", "consultant"),
+                ("team", "jobcoach"),
+                ("team", "klantmanager"),
+                ("actief", "1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let piet = f.engine.store().user("piet").await.unwrap().unwrap();
+    assert_eq!(piet.teams, ["jobcoach", "klantmanager"]);
+    let (status, html) = f
+        .post(
+            &bea,
+            "/beheer/gebruikers/piet/rechten",
+            &[("rol", "consultant"), ("team", "jobcoch"), ("actief", "1")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("‘jobcoch’ bestaat in geen enkel traject"), "{html}");
+    // The saved message stands beside the row that was saved.
+    let (_, _, html) = f.page(&bea, "/beheer?rechten=piet").await;
+    let row = html.split("id=\"gebruiker-piet\"").nth(1).unwrap_or_default();
+    assert!(
+        row.split("</tr>")
+            .next()
+            .unwrap_or_default()
+            .contains("Rechten van piet test opgeslagen"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Klantmanager Werk &amp; Inkomen"),
+        "teams by their names: {html}"
+    );
+
+    // A new account in the web: its password shown once, and it logs in.
+    let create = |fields: Vec<(&'static str, &'static str)>| {
+        let f = &f;
+        let bea = &bea;
+        async move { f.post(bea, "/beheer/gebruikers", &fields, true).await }
+    };
+    for (fields, problem) in [
+        (
+            vec![("gebruikersnaam", "nieuwe collega"), ("rol", "manager")],
+            "De gebruikersnaam ‘nieuwe collega’ kan niet",
+        ),
+        (
+            vec![("gebruikersnaam", "sanne"), ("rol", "consultant")],
+            "minstens één team",
+        ),
+        (
+            vec![("gebruikersnaam", "sanne"), ("rol", "")],
+            "Kies een rol voor ‘sanne’",
+        ),
+        (
+            vec![
+                ("gebruikersnaam", "sanne"),
+                ("rol", "manager"),
+                ("team", "jobcoach"),
+            ],
+            "Alleen consulenten horen bij een team",
+        ),
+        (
+            vec![("gebruikersnaam", "anna"), ("rol", "manager")],
+            "De gebruikersnaam ‘anna’ bestaat al",
+        ),
+        (
+            vec![
+                ("gebruikersnaam", "sanne"),
+                ("rol", "manager"),
+                ("email", "sanne.oss.nl"),
+            ],
+            "heeft geen @",
+        ),
+    ] {
+        let (status, html) = create(fields.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{fields:?}");
+        assert!(html.contains(problem), "{fields:?}: {html}");
+    }
+    assert!(
+        f.engine.store().user("sanne").await.unwrap().is_none(),
+        "nothing made"
+    );
+    let (status, html) = create(vec![
+        ("gebruikersnaam", "sanne"),
+        ("naam", "Sanne Peters"),
+        ("email", "s.peters@oss.test"),
+        ("organisatie", "Oss"),
+        ("rol", "consultant"),
+        ("team", "wmo-consulent"),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let password = html
+        .split("id=\"nieuw-wachtwoord\">")
+        .nth(1)
+        .and_then(|p| p.split('<').next())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(password.len(), 20, "{html}");
+    let sanne = f.engine.store().user("sanne").await.unwrap().unwrap();
+    assert_eq!(
+        (sanne.display_name.as_str(), sanne.teams.clone()),
+        ("Sanne Peters", vec!["wmo-consulent".to_owned()])
+    );
+    let (_, _, again) = f.page(&bea, "/beheer").await;
+    assert!(!again.contains(&password), "shown once");
+    let (_, headers, form) = f
+        .send(Request::get("/inloggen").body(Body::empty()).unwrap())
+        .await;
+    let (status, headers, _) = f
+        .send(
+            Request::post("/inloggen")
+                .header(header::COOKIE, named_cookie(&headers, "doorloop_inlog").unwrap())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "_csrf={}&gebruikersnaam=sanne&wachtwoord={password}",
+                    csrf_of(&form)
+                )))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{headers:?}");
+    assert!(cookie(&headers).is_some(), "Sanne is logged in");
+    assert_eq!(
+        f.post(
+            &mark,
+            "/beheer/gebruikers",
+            &[("gebruikersnaam", "x"), ("rol", "admin")],
+            true
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // The access log a page at a time, by day.
+    let entries: Vec<doorloop_engine::store::AccessEntry> = (0..230)
+        .map(|i| doorloop_engine::store::AccessEntry {
+            at: Utc::now() - Duration::minutes(i),
+            user_id: "anna".into(),
+            case_id: f.mine.clone(),
+            purpose: format!("paginatest {i}"),
+            resident_id: None,
+            detail: None,
+        })
+        .collect();
+    f.engine.store().log_access(&entries).await.unwrap();
+    let (_, _, first) = f.page(&bea, &format!("/toegangslog?casus={}", f.mine)).await;
+    assert!(
+        first.contains("paginatest 0<") && !first.contains("paginatest 100<"),
+        "newest first"
+    );
+    assert!(first.contains("id=\"volgende\"") && !first.contains("id=\"vorige\""));
+    let (_, _, second) = f
+        .page(&bea, &format!("/toegangslog?casus={}&pagina=2", f.mine))
+        .await;
+    assert!(
+        second.contains("paginatest 100<") && !second.contains("paginatest 0<"),
+        "{second}"
+    );
+    assert!(second.contains("id=\"vorige\"") && second.contains("pagina 2"));
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::Amsterdam)
+        .date_naive();
+    let long_ago = today - Duration::days(400);
+    let (_, _, none) = f
+        .page(&bea, &format!("/toegangslog?casus={}&tot={long_ago}", f.mine))
+        .await;
+    assert!(none.contains("Geen inzages"), "{none}");
+    let (status, _, bad) = f.page(&bea, "/toegangslog?van=gisteren").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("Ongeldige datum bij ‘van’"), "{bad}");
+
     // Without an identity provider configured there is no municipal login.
     let (status, _, login) = f
         .send(Request::get("/inloggen").body(Body::empty()).unwrap())
@@ -1843,7 +2024,7 @@ async fn manager_coordinator_and_admin_screens(f: Fixture) {
         )
         .await
         .unwrap();
-    let (_, _, html) = f.page(&bea, "/beheer").await;
+    let (_, _, html) = f.page(&bea, "/beheer/berichten").await;
     assert!(html.contains("mislukt: 1"), "{html}");
     assert!(html.contains("kapot@gemeente.test") && html.contains("testbericht"));
     assert!(
@@ -1868,7 +2049,9 @@ async fn manager_coordinator_and_admin_screens(f: Fixture) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let again = f.engine.store().outbox_item(row.id).await.unwrap().unwrap();
     assert_eq!((again.status.as_str(), again.attempts), ("pending", 0));
-    let (_, _, html) = f.page(&bea, &format!("/beheer?opnieuw={}", row.id)).await;
+    let (_, _, html) = f
+        .page(&bea, &format!("/beheer/berichten?opnieuw={}", row.id))
+        .await;
     assert!(html.contains(&format!("Bericht {} gaat opnieuw uit", row.id)));
     assert_eq!(
         f.post(&bea, "/beheer/berichten/987654/opnieuw", &[], true)

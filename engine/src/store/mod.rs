@@ -38,7 +38,9 @@ pub use insight::{
 pub use outbox::{Attempt, NewDelivery, Outbox, OutboxCounts, OutboxItem, RetryOutcome};
 use outbox::{attempt_columns, retry_outcome};
 pub use pathways::Pathways;
-pub use people::{AccessEntry, ApiToken, CaseSummary, People, User, UserRole, WorkFilter, WorkScope};
+pub use people::{
+    AccessEntry, AccessQuery, ApiToken, CaseSummary, People, User, UserRole, WorkFilter, WorkScope,
+};
 pub use postgres::PostgresStore;
 pub use provisions::Provisions;
 pub use residents::{ResidentChange, ResidentRow, Residents, StoredQuery, Viewer};

@@ -109,6 +109,20 @@ pub struct AccessEntry {
     pub detail: Option<String>,
 }
 
+/// Which part of the access log to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessQuery {
+    /// The organisation that oversees it: what its own people did, and every view of its
+    /// residents (the municipality they live in) or their cases. `None`: all of it.
+    pub organisation: Option<String>,
+    pub case_id: Option<String>,
+    /// From this moment, up to (not including) `to`.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
 /// Which tasks a person's work list holds: the open tasks assigned to them and the open,
 /// unassigned tasks of their teams, narrowed by the filters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -220,15 +234,8 @@ pub trait People: Send + Sync {
     /// The access log, newest first, for one case or for all.
     async fn access_log(&self, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>>;
 
-    /// The part of the access log an organisation oversees, newest first: what its own
-    /// people did, and every view of its residents (the municipality they live in) or of their
-    /// cases, whoever viewed them.
-    async fn access_log_of(
-        &self,
-        organisation: &str,
-        case_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<AccessEntry>>;
+    /// A page of the access log, newest first, narrowed by [`AccessQuery`].
+    async fn access_log_page(&self, q: &AccessQuery) -> Result<Vec<AccessEntry>>;
 
     /// Who viewed a resident: their page, their cases, searches that showed them; newest first.
     async fn resident_access_log(
@@ -454,19 +461,25 @@ macro_rules! people_impl {
             access_rows(&rows)
         }
 
-        async fn access_log_of(&self, organisation: &str, case_id: Option<&str>, limit: u32) -> Result<Vec<AccessEntry>> {
+        async fn access_log_page(&self, q: &super::people::AccessQuery) -> Result<Vec<AccessEntry>> {
             let rows = sqlx::query(
                 "SELECT l.at, l.user_id, l.case_id, l.purpose, l.resident_id, l.detail FROM access_log l
                  WHERE (CAST($2 AS TEXT) IS NULL OR l.case_id = $2)
-                   AND (EXISTS (SELECT 1 FROM users u WHERE u.id = l.user_id AND u.organisation = $1)
+                   AND (CAST($3 AS TEXT) IS NULL OR l.at >= $3)
+                   AND (CAST($4 AS TEXT) IS NULL OR l.at < $4)
+                   AND (CAST($1 AS TEXT) IS NULL
+                        OR EXISTS (SELECT 1 FROM users u WHERE u.id = l.user_id AND u.organisation = $1)
                         OR EXISTS (SELECT 1 FROM residents r WHERE r.municipality = $1 AND r.id = l.resident_id)
                         OR EXISTS (SELECT 1 FROM cases c JOIN residents r ON r.id = c.resident_id
                                    WHERE c.id = l.case_id AND r.municipality = $1))
-                 ORDER BY l.at DESC, l.id DESC LIMIT $3",
+                 ORDER BY l.at DESC, l.id DESC LIMIT $5 OFFSET $6",
             )
-            .bind(organisation)
-            .bind(case_id)
-            .bind(i64::from(limit))
+            .bind(q.organisation.as_deref())
+            .bind(q.case_id.as_deref())
+            .bind(q.from.map(ts))
+            .bind(q.to.map(ts))
+            .bind(i64::from(q.limit))
+            .bind(i64::from(q.offset))
             .fetch_all(&self.readers)
             .await?;
             access_rows(&rows)

@@ -81,7 +81,12 @@ pub async fn page_view(
             "by": app.users.name(store.as_ref(), &e.by).await?,
         }));
     }
-    let mut data = base(&viewer, "Bewaartermijnen", "bewaartermijnen");
+    let nav = if viewer.user.role == UserRole::Admin {
+        "beheer"
+    } else {
+        "bewaartermijnen"
+    };
+    let mut data = base(&viewer, "Bewaartermijnen", nav);
     data.insert("terms".into(), Value::Array(terms));
     data.insert("default_years".into(), json!(policy.default_years));
     data.insert("holds".into(), Value::Array(holds));
@@ -92,6 +97,8 @@ pub async fn page_view(
         json!(q.bewaarplicht.as_deref() == Some("uit")),
     );
     data.insert("may_hold".into(), json!(viewer.user.role == UserRole::Privacy));
+    data.insert("tab_bewaartermijnen".into(), json!(true));
+    data.insert("admin_tabs".into(), json!(viewer.user.role == UserRole::Admin));
     Ok(page(StatusCode::OK, "retention", Value::Object(data)))
 }
 

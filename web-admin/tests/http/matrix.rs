@@ -83,7 +83,9 @@ fn rule(path: &str) -> Rule {
         | "/toegangslog"
         | "/bewaartermijnen"
         | "/beheer/berichten/{id}/opnieuw"
-        | "/beheer/gebruikers/{id}/rechten" => Rule::General,
+        | "/beheer/gebruikers/{id}/rechten"
+        | "/beheer/gebruikers"
+        | "/beheer/berichten" => Rule::General,
         "/api/v1/{*rest}" => Rule::Fallback,
         p if p.starts_with("/casussen/{id}") || p.starts_with("/api/v1/cases/{id}") => Rule::Case,
         p if p.starts_with("/inwoners/{id}") || p.starts_with("/api/v1/residents/{id}") => Rule::Resident,
