@@ -480,6 +480,16 @@ impl Engine {
                 case: case_id.to_owned(),
             })?;
         tracing::info!(from = from.version, "case migrated");
+        // Where the work went, so the figures follow a renamed step.
+        let moved: Vec<(u32, String, u32, String)> = mapping
+            .iter()
+            .chain(tasks.iter().map(|t| (&t.from_step, &t.to_step)))
+            .filter(|(old, new)| old != new)
+            .map(|(old, new)| (from.version, old.clone(), to, new.clone()))
+            .collect();
+        if !moved.is_empty() {
+            self.store.record_lineage(&state.pathway_key, &moved).await?;
+        }
         Ok(Migration { outcome, tasks })
     }
 

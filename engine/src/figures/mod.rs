@@ -4,6 +4,7 @@
 //! fifty, a count of one to four can identify a resident.
 
 pub mod diff;
+pub mod lineage;
 pub mod stall;
 
 use std::collections::BTreeMap;

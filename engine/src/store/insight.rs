@@ -80,6 +80,19 @@ pub trait InsightStore: Send + Sync {
     /// Open tasks per step of one pathway version, as (step, count).
     async fn open_work_by_step(&self, key: &str, version: u32) -> Result<Vec<(String, i64)>>;
 
+    /// Open work of every version of a pathway: (version, step, count).
+    async fn open_work_by_version(&self, key: &str) -> Result<Vec<(u32, String, i64)>>;
+
+    /// Time spent per step, per version, by work that left it in the months `from..=to`.
+    async fn step_times_by_version(&self, key: &str, from: &str, to: &str) -> Result<Vec<(u32, StepTime)>>;
+
+    /// Records where the work of old steps went as cases moved to a newer version:
+    /// (from version, from step, to version, to step); a step's first record stays.
+    async fn record_lineage(&self, key: &str, links: &[(u32, String, u32, String)]) -> Result<()>;
+
+    /// Every recorded move of a pathway's steps.
+    async fn lineage(&self, key: &str) -> Result<Vec<(u32, String, u32, String)>>;
+
     /// Time spent per step by work that left it in the months `from..=to` (`YYYY-MM`);
     /// all versions of the pathway when `version` is `None`.
     async fn step_times(
@@ -173,6 +186,11 @@ where
     })
 }
 
+/// A stored version number.
+pub(super) fn version_col(v: i64) -> Result<u32> {
+    u32::try_from(v).map_err(|e| corrupt("pathway version", e))
+}
+
 /// `YYYY-MM` of a moment (UTC), as the figures tables count months.
 pub fn month_of(t: DateTime<Utc>) -> String {
     t.format("%Y-%m").to_string()
@@ -204,6 +222,78 @@ macro_rules! insight_impl {
                 .fetch_all(&self.readers)
                 .await?;
                 rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+            }
+
+            async fn open_work_by_version(&self, key: &str) -> Result<Vec<(u32, String, i64)>> {
+                let rows = sqlx::query(
+                    "SELECT CAST(pathway_version AS BIGINT), step, count(*) FROM tasks
+                     WHERE status = 'open' AND pathway_key = $1 GROUP BY pathway_version, step",
+                )
+                .bind(key)
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| Ok((super::insight::version_col(r.try_get(0)?)?, r.try_get(1)?, r.try_get(2)?)))
+                    .collect()
+            }
+
+            async fn step_times_by_version(
+                &self,
+                key: &str,
+                from: &str,
+                to: &str,
+            ) -> Result<Vec<(u32, super::insight::StepTime)>> {
+                let rows = sqlx::query(
+                    "SELECT step, CAST(hours AS BIGINT), CAST(sum(n) AS BIGINT), CAST(pathway_version AS BIGINT)
+                     FROM step_stats WHERE pathway_key = $1 AND month >= $2 AND month <= $3
+                     GROUP BY pathway_version, step, hours ORDER BY pathway_version, step, hours",
+                )
+                .bind(key)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| Ok((super::insight::version_col(r.try_get(3)?)?, super::insight::step_time(r)?)))
+                    .collect()
+            }
+
+            async fn record_lineage(&self, key: &str, links: &[(u32, String, u32, String)]) -> Result<()> {
+                let mut conn = self.write_conn().await?;
+                for (from_version, from_step, to_version, to_step) in links {
+                    sqlx::query(
+                        "INSERT INTO step_lineage (pathway_key, from_version, from_step, to_version, to_step)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(i64::from(*from_version))
+                    .bind(from_step)
+                    .bind(i64::from(*to_version))
+                    .bind(to_step)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn lineage(&self, key: &str) -> Result<Vec<(u32, String, u32, String)>> {
+                let rows = sqlx::query(
+                    "SELECT CAST(from_version AS BIGINT), from_step, CAST(to_version AS BIGINT), to_step
+                     FROM step_lineage WHERE pathway_key = $1 ORDER BY from_version, from_step",
+                )
+                .bind(key)
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            super::insight::version_col(r.try_get(0)?)?,
+                            r.try_get(1)?,
+                            super::insight::version_col(r.try_get(2)?)?,
+                            r.try_get(3)?,
+                        ))
+                    })
+                    .collect()
             }
 
             async fn step_times(

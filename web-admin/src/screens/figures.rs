@@ -11,6 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Months};
 use chrono_tz::Europe::Amsterdam;
+use doorloop_engine::figures::lineage::{self, Lineage};
 use doorloop_engine::figures::{self, Spread, cell, cells_of_group, duration_nl, share};
 use doorloop_engine::pathway::model::PathwayVersion;
 use doorloop_engine::store::UserRole;
@@ -93,6 +94,8 @@ pub struct Filter {
     partij: Option<String>,
     /// Whose outcome figures: a municipality's key, or `regio` for the region as a whole.
     gemeente: Option<String>,
+    /// `1`: every version's figures, as steps of the latest version.
+    alle: Option<String>,
 }
 
 struct Period {
@@ -137,6 +140,10 @@ impl Filter {
     fn thresholds(&self) -> (u32, u32) {
         let green = self.groen.unwrap_or(14);
         (green, self.rood.unwrap_or(42).max(green))
+    }
+
+    fn all_versions(&self) -> bool {
+        self.alle.as_deref() == Some("1")
     }
 
     fn colour_by_median(&self) -> bool {
@@ -358,10 +365,24 @@ pub async fn stuck_cases(
 struct StepFigures {
     open: BTreeMap<String, i64>,
     spreads: BTreeMap<String, Spread>,
+    lost: i64,
 }
 
-async fn step_figures(app: &AppState, pv: &PathwayVersion, p: &Period) -> WebResult<StepFigures> {
+/// The figures per step of one version, or (`all`) of every version as steps of `pv` (the
+/// latest), following renamed steps; `lost` counts work on old steps without a place in it.
+async fn step_figures(app: &AppState, pv: &PathwayVersion, p: &Period, all: bool) -> WebResult<StepFigures> {
     let store = app.engine.store();
+    if all {
+        let lineage = Lineage::new(store.lineage(pv.key()).await?);
+        let open = lineage::open_work_in(pv, &lineage, &store.open_work_by_version(pv.key()).await?);
+        let rows = store.step_times_by_version(pv.key(), &p.from, &p.to).await?;
+        let (times, lost) = lineage::step_times_in(pv, &lineage, &rows);
+        return Ok(StepFigures {
+            open,
+            spreads: figures::spreads_by_step(&times),
+            lost,
+        });
+    }
     let open = store
         .open_work_by_step(pv.key(), pv.version)
         .await?
@@ -373,6 +394,7 @@ async fn step_figures(app: &AppState, pv: &PathwayVersion, p: &Period) -> WebRes
     Ok(StepFigures {
         open,
         spreads: figures::spreads_by_step(&times),
+        lost: 0,
     })
 }
 
@@ -430,6 +452,9 @@ fn query_of(f: &Filter, pv: &PathwayVersion, p: &Period) -> String {
     if f.colour_by_median() {
         q.push(("kleur", "mediaan".into()));
     }
+    if f.all_versions() {
+        q.push(("alle", "1".into()));
+    }
     query_string(&q)
 }
 
@@ -439,15 +464,23 @@ pub async fn bottlenecks(
     PageQuery(f): PageQuery<Filter>,
 ) -> WebResult<Response> {
     manager(&viewer)?;
+    // Every version is shown on the latest one's drawing.
+    let f = if f.all_versions() {
+        Filter { versie: None, ..f }
+    } else {
+        f
+    };
     let pv = chosen_pathway(&app, &f).await?;
     let mut data = frame(&app, &viewer, "Knelpunten", "knelpunten", &f, pv.as_deref()).await?;
+    data.insert("all_versions".into(), json!(f.all_versions()));
     let (green, red) = f.thresholds();
     data.insert("groen".into(), json!(green));
     data.insert("rood".into(), json!(red));
     data.insert("by_median".into(), json!(f.colour_by_median()));
     if let Some(pv) = pv {
         let p = f.period(app.clock.now())?;
-        let figs = step_figures(&app, &pv, &p).await?;
+        let figs = step_figures(&app, &pv, &p, f.all_versions()).await?;
+        data.insert("lost".into(), json!((figs.lost > 0).then_some(figs.lost)));
         let versions: Vec<u32> = app
             .engine
             .store()
@@ -463,7 +496,7 @@ pub async fn bottlenecks(
                 versions
                     .iter()
                     .rev()
-                    .map(|v| json!({"v": v, "selected": *v == pv.version}))
+                    .map(|v| json!({"v": v, "selected": *v == pv.version && !f.all_versions()}))
                     .collect::<Vec<_>>()
             ),
         );
@@ -504,9 +537,14 @@ pub async fn bottleneck_graph(
     PageQuery(f): PageQuery<Filter>,
 ) -> WebResult<Response> {
     manager(&viewer)?;
+    let f = if f.all_versions() {
+        Filter { versie: None, ..f }
+    } else {
+        f
+    };
     let pv = chosen_pathway(&app, &f).await?.ok_or(WebError::NotFound)?;
     let p = f.period(app.clock.now())?;
-    let figs = step_figures(&app, &pv, &p).await?;
+    let figs = step_figures(&app, &pv, &p, f.all_versions()).await?;
     let drawing = app.graphs.get_or_draw_marked(&pv, &marks(&f, &pv, &figs)).await?;
     Ok(svg_response(drawing.svg.clone(), "private, no-cache"))
 }
@@ -922,7 +960,9 @@ pub async fn funnel(
     if let Some(pv) = pv {
         let p = f.period(app.clock.now())?;
         let store = app.engine.store();
-        let cells = store.funnel(pv.key(), &p.from, &p.to).await?;
+        // Kept by step id over every version: renamed steps follow into this version.
+        let lineage = Lineage::new(store.lineage(pv.key()).await?);
+        let cells = lineage::funnel_in(&pv, &lineage, &store.funnel(pv.key(), &p.from, &p.to).await?);
         let groups = store.case_groups(Some(pv.key())).await?;
         let steps: Vec<String> = pv
             .pathway

@@ -184,6 +184,58 @@ pub(crate) async fn coordinator_edits_validates_publishes_and_migrates(f: Fixtur
         case.contains("Overgezet van versie 1 naar versie 2"),
         "on the timeline"
     );
+    // The figures follow: v2 alone has no history yet; "alle versies" shows v1's on v2's
+    // steps, the renamed intake included, and the funnel counts the intake under its new id.
+    let mark = f.login("mark").await;
+    let figures = |q: &'static str| {
+        let f = &f;
+        let mark = &mark;
+        async move {
+            let (status, _, html) = f
+                .page(mark, &format!("/analyse/knelpunten?traject={KEY}{q}"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{html}");
+            html
+        }
+    };
+    let cells = |html: &str, step: &str| -> Vec<String> {
+        let row = html
+            .split(&format!("data-step=\"{step}\">"))
+            .nth(1)
+            .and_then(|r| r.split("</tr>").next())
+            .unwrap_or_default();
+        row.split("<td class=\"num\">")
+            .skip(1)
+            .map(|c| c.split('<').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let v2_alone = figures("&versie=2").await;
+    assert_eq!(cells(&v2_alone, "signaal")[..2], ["0", "0"], "{v2_alone}");
+    assert_eq!(cells(&v2_alone, "kennismaking")[0], "1");
+    let all = figures("&versie=2&alle=1").await;
+    assert!(all.contains("id=\"alle-versies\" checked"), "{all}");
+    assert_eq!(
+        cells(&all, "signaal")[..2],
+        ["1", "1"],
+        "the case on v1 and v1's history: {all}"
+    );
+    assert_eq!(cells(&all, "kennismaking")[0], "1");
+    let (status, _, svg) = f
+        .page(
+            &mark,
+            &format!("/analyse/knelpunten/graaf.svg?traject={KEY}&alle=1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(svg.contains("nu: 1"), "{svg}");
+    let (_, _, funnel) = f
+        .page(&mark, &format!("/analyse/instroom?traject={KEY}&klein=tonen"))
+        .await;
+    let intake = row_cells(&funnel, "Intake");
+    assert!(
+        intake.first().is_some_and(|c| c.starts_with('1')),
+        "the renamed intake keeps its count: {intake:?}"
+    );
     // Only coordinators edit and migrate.
     assert_eq!(f.page(&anna, &edit).await.0, StatusCode::FORBIDDEN);
     let mark = f.login("mark").await;
