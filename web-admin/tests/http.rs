@@ -419,6 +419,32 @@ async fn openapi_document_lists_every_endpoint() {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Every API route the router serves is in the document.
+    for route in doorloop_web::route_paths() {
+        if route.starts_with("/api/") && route != "/api/v1/openapi.json" && route != "/api/v1/{*rest}" {
+            assert!(paths.contains_key(route), "{route} is served but not documented");
+        }
+    }
+    // Every operation lists the errors any request can meet, with the error body.
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            let mut needed = vec!["400", "401", "403"];
+            if path.contains('{') {
+                needed.push("404");
+            }
+            if op.get("requestBody").is_some() {
+                needed.extend(["413", "415", "422"]);
+            }
+            for status in needed {
+                assert_eq!(
+                    responses[status]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} does not document {status}"
+                );
+            }
+        }
+    }
     // Every response is described, as OpenAPI 3.1 requires.
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {

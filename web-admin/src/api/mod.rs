@@ -1195,6 +1195,54 @@ impl Modify for DescribeResponses {
     }
 }
 
+/// Every operation lists the errors any request to it can meet, each with the error body:
+/// 401 (it needs a token), 403, 400 (a query or path value that cannot be read), 404 where the
+/// path names something, and 413, 415 and 422 where it takes a body.
+struct StandardErrors;
+
+impl Modify for StandardErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let names_something = path.contains('{');
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                let mut statuses = vec!["400", "401", "403"];
+                if names_something {
+                    statuses.push("404");
+                }
+                if op.request_body.is_some() {
+                    statuses.extend(["413", "415", "422"]);
+                }
+                for status in statuses {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            RefOr::T(
+                                ResponseBuilder::new()
+                                    .description(status_description(status))
+                                    .content(
+                                        "application/json",
+                                        ContentBuilder::new()
+                                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                        });
+                }
+            }
+        }
+    }
+}
+
 /// What an error status of this API means, for the document.
 fn status_description(status: &str) -> String {
     let text = match status {
@@ -1230,7 +1278,7 @@ fn status_description(status: &str) -> String {
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
                         residents::ProvisionIn, residents::ReactivatedOut, parties::PartyIn, parties::WithdrawIn,
                         crate::parties::PartyOut)),
-    modifiers(&BearerAuth, &DescribeResponses),
+    modifiers(&BearerAuth, &StandardErrors, &DescribeResponses),
 )]
 pub struct ApiDoc;
 
