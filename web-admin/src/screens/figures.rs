@@ -972,23 +972,50 @@ pub async fn funnel(
             .map(|s| s.id.clone())
             .collect();
         let fun = figures::funnel(&cells, &groups, &p.from, &p.to, &steps);
+        // Drawn: every cohort of the period together, a bar per step as a share of those who
+        // started. A small count gets no bar (its length would give the number away).
+        let total: i64 = fun.started.iter().sum();
+        let drawn: Vec<Value> = std::iter::once(("Gestart".to_owned(), total))
+            .chain(fun.steps.iter().map(|(id, counts)| {
+                let name = pv
+                    .step(id)
+                    .map(|s| s.display_name().to_owned())
+                    .unwrap_or_else(|| id.clone());
+                (name, counts.iter().sum::<i64>().min(total))
+            }))
+            .map(|(name, n)| {
+                let shown = cell(n, sup);
+                let width = (shown.parse::<i64>().is_ok() && total > 0)
+                    .then(|| format!("{:.1}", n as f64 * 100.0 / total as f64));
+                json!({"name": name, "n": shown, "pct": share(n, total, sup), "width": width})
+            })
+            .collect();
+        data.insert("drawn".into(), Value::Array(drawn));
         data.insert(
             "cohorts".into(),
             json!(fun.cohorts.iter().map(|c| month_nl(c)).collect::<Vec<_>>()),
         );
         data.insert(
             "started".into(),
-            json!(fun.started.iter().map(|n| cell(*n, sup)).collect::<Vec<_>>()),
+            // The drawn funnel shows each row's total: one small count would follow from it
+            // and the others, so a second is hidden with it.
+            json!(cells_of_group(&fun.started, sup)),
         );
         data.insert(
             "rows".into(),
             json!(fun
                 .steps
                 .iter()
-                .map(|(id, counts)| json!({
-                    "name": pv.step(id).map(|s| s.display_name().to_owned()).unwrap_or_else(|| id.clone()),
-                    "cells": counts.iter().zip(&fun.started).map(|(n, all)| json!({"n": cell(*n, sup), "pct": share(*n, *all, sup)})).collect::<Vec<_>>(),
-                }))
+                .map(|(id, counts)| {
+                    let shown = cells_of_group(counts, sup);
+                    json!({
+                        "name": pv.step(id).map(|s| s.display_name().to_owned()).unwrap_or_else(|| id.clone()),
+                        "cells": counts.iter().zip(&fun.started).zip(shown).map(|((n, all), shown)| {
+                            let pct = if shown.parse::<i64>().is_ok() { share(*n, *all, sup) } else { "–".to_owned() };
+                            json!({"n": shown, "pct": pct})
+                        }).collect::<Vec<_>>(),
+                    })
+                })
                 .collect::<Vec<_>>()),
         );
     }

@@ -594,6 +594,39 @@ pub(crate) async fn manager_figures_match_a_known_data_set(f: Fixture) {
         started,
         "everyone reached the first step"
     );
+    // Drawn: bars as shares of all who started in the period.
+    let drawn = html.split("id=\"trechter-getekend\"").nth(1).unwrap_or_default();
+    assert!(
+        drawn.contains(
+            "aria-label=\"53 (100%)\"><rect class=\"bar\" x=\"0\" y=\"0\" height=\"10\" width=\"100.0\">"
+        ),
+        "{drawn}"
+    );
+    let widths: Vec<f64> = drawn
+        .split("width=\"")
+        .skip(1)
+        .filter_map(|w| w.split('"').next()?.parse().ok())
+        .collect();
+    assert!(widths.len() >= 3, "{drawn}");
+    let (_, _, hidden) = f.page(&mark, &format!("/analyse/instroom?{q}")).await;
+    let drawn = hidden
+        .split("id=\"trechter-getekend\"")
+        .nth(1)
+        .unwrap_or_default();
+    for row in drawn.split("<tr>").skip(1).filter(|r| r.contains("&lt;5")) {
+        assert!(!row.contains("<svg"), "a small count has no bar: {row}");
+    }
+    // With each row's total drawn, no row of the table hides exactly one count.
+    let table = hidden
+        .split("id=\"trechter\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_default();
+    for row in table.split("<tr").skip(1) {
+        let small = row.matches(">&lt;5").count() + row.matches(">×").count();
+        assert_ne!(small, 1, "one hidden count follows from the total: {row}");
+    }
+    assert!(widths.iter().all(|w| (0.0..=100.0).contains(w)), "{widths:?}");
 
     // Only managers see these screens; coordinators see the stuck groups without cases.
     let anna = f.login("anna").await;
