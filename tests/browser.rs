@@ -672,6 +672,67 @@ async fn consultant_completes_the_intake(setup: &Setup, port: u16, driver: u16) 
         );
         shot(&client, "04b-notitie-op-tijdlijn").await;
 
+        // Work the pathway does not draw: an ad-hoc task with its reason, for her own team.
+        client
+            .execute(
+                "document.getElementById('taak-toevoegen').scrollIntoView({block: 'center'});",
+                vec![],
+            )
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("#taak-toevoegen summary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        fill(
+            &client,
+            Locator::Css("#taak-toevoegen input[name=wat]"),
+            "Schuldhulp regelen",
+        )
+        .await;
+        fill(
+            &client,
+            Locator::Css("#taak-toevoegen input[name=reden]"),
+            "Pablo heeft schulden; die staan werk in de weg",
+        )
+        .await;
+        client
+            .find(Locator::Css("#taak-toevoegen select[name=rol]"))
+            .await
+            .unwrap()
+            .select_by_value("wmo-consulent")
+            .await
+            .unwrap();
+        click_and_wait(&client, Locator::Css("#taak-toevoegen button")).await;
+        let page = text(&client).await;
+        assert!(
+            page.contains("De taak is toegevoegd; hij staat bij de open taken."),
+            "{page}"
+        );
+        assert!(
+            page.contains("Schuldhulp regelen")
+                && page.contains(
+                    "Buiten het traject toegevoegd. Reden: Pablo heeft schulden; die staan werk in de weg"
+                ),
+            "{page}"
+        );
+        let timeline = text_of(&client, Locator::Id("tijdlijn")).await;
+        assert!(
+            timeline.contains("Taak toegevoegd buiten het traject: Schuldhulp regelen"),
+            "{timeline}"
+        );
+        shot(&client, "04d-taak-buiten-het-traject").await;
+        client.goto(&format!("{base}/werkvoorraad")).await.unwrap();
+        assert!(
+            text(&client).await.contains("Schuldhulp regelen"),
+            "on the team's work: {}",
+            text(&client).await
+        );
+        client.goto(&format!("{base}/casussen/{case}")).await.unwrap();
+
         // Inwoners: anna searches Pablo by the start of his name and opens his line.
         client
             .find(Locator::LinkText("Inwoners"))

@@ -330,6 +330,29 @@ async fn coordinator_fixes_publishes_and_migrates(client: &Client, base: &str, s
     assert!(shown.contains("migrated from version 1 to 2"), "{shown}");
     let list = setup.doorloop(&["pathways"]);
     assert!(list.contains("v2"), "{list}");
+
+    // A draft she regrets: thrown away only after she confirms, the published versions kept.
+    client
+        .goto(&format!("{base}/trajecten/van-zorg-naar-werk/bewerken"))
+        .await
+        .unwrap();
+    let draft = v2.replace("deadline: 10 werkdagen", "deadline: 12 werkdagen");
+    set_value(client, "#bron", &draft).await;
+    click_and_wait(client, Locator::Id("controleren")).await;
+    click_and_wait(client, Locator::Id("weggooien")).await;
+    let ask = text_of(client, Locator::Id("weggooien-vraag")).await;
+    assert!(
+        ask.contains("Concept weggooien?") && ask.contains("Gepubliceerde versies blijven zoals ze zijn"),
+        "{ask}"
+    );
+    shot(client, "19b-concept-weggooien").await;
+    click_and_wait(client, Locator::Id("weggooien-bevestigen")).await;
+    assert_eq!(path_of(client).await, "/trajecten/van-zorg-naar-werk");
+    let page = text(client).await;
+    assert!(
+        page.contains("Bewerken") && !page.contains("Concept verder bewerken"),
+        "the draft is gone: {page}"
+    );
 }
 
 async fn both(setup: &Setup, port: u16, driver: u16, data: &Pilot) {
