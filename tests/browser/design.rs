@@ -289,8 +289,9 @@ async fn coordinator_fixes_publishes_and_migrates(client: &Client, base: &str, s
     );
     assert!(diff.contains("Verwijderd") && diff.contains("(intake)"), "{diff}");
     assert!(
-        diff.contains("Wachten op herbeoordeling") && diff.contains("termijn"),
-        "{diff}"
+        diff.contains("Wachten op herbeoordeling")
+            && diff.contains("termijn: 16 weken (Algemene termijnenwet) → 26 weken (Algemene termijnenwet)"),
+        "old → new: {diff}"
     );
     shot(client, "17-bewerken-verschil").await;
     click_and_wait(client, Locator::Id("publiceren")).await;

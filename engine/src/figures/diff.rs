@@ -12,6 +12,43 @@ pub struct StepChange {
     pub id: String,
     /// The attributes that differ (`kind`, `role`, `deadline`, `next`, …).
     pub attributes: Vec<String>,
+    /// Per attribute, in the same order: the value before and after, as people read it,
+    /// where it is short enough to show (`5 werkdagen` → `10 werkdagen`); `None` for what
+    /// is too big to show in a line (a form, an escalation ladder) or absent.
+    pub values: Vec<(Option<String>, Option<String>)>,
+}
+
+/// A value as a line of text, when it is short and plain enough to read in one.
+pub fn value_text(v: &Value) -> Option<String> {
+    let text = match v {
+        Value::Null => return None,
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "ja" } else { "nee" }.to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) if items.len() <= 6 => {
+            let parts: Option<Vec<String>> = items
+                .iter()
+                .map(|i| match i {
+                    Value::String(_) | Value::Number(_) | Value::Bool(_) => value_text(i),
+                    _ => None,
+                })
+                .collect();
+            parts?.join(", ")
+        }
+        // A deadline with its details: "16 weken (Algemene termijnenwet) vanaf aanvraagdatum".
+        Value::Object(m) if m.get("term").is_some_and(Value::is_string) => {
+            let mut t = value_text(&m["term"])?;
+            if m.get("atw") == Some(&Value::Bool(true)) {
+                t.push_str(" (Algemene termijnenwet)");
+            }
+            if let Some(from) = m.get("from").and_then(Value::as_str) {
+                t.push_str(&format!(" vanaf {from}"));
+            }
+            t
+        }
+        _ => return None,
+    };
+    (text.chars().count() <= 80).then_some(text)
 }
 
 /// The differences between a published version and a draft.
@@ -63,11 +100,20 @@ pub fn diff(old: &Pathway, new: &Pathway) -> PathwayDiff {
         match find(old, &s.id) {
             None => d.added.push(s.id.clone()),
             Some(before) => {
-                let attributes = differing(before, step_value(s), &["id"]);
+                let after = step_value(s);
+                let attributes = differing(before.clone(), after.clone(), &["id"]);
                 if !attributes.is_empty() {
+                    let values = attributes
+                        .iter()
+                        .map(|a| {
+                            let text = |v: &Value| v.get(a).and_then(value_text);
+                            (text(&before), text(&after))
+                        })
+                        .collect();
                     d.changed.push(StepChange {
                         id: s.id.clone(),
                         attributes,
+                        values,
                     });
                 }
             }
@@ -115,5 +161,30 @@ mod tests {
             "{changed:?}"
         );
         assert_eq!(d.pathway, ["name"]);
+        let signal = d.changed.iter().find(|c| c.id == "signaal").unwrap();
+        assert_eq!(
+            signal.values,
+            [(Some("5 werkdagen".to_owned()), Some("10 werkdagen".to_owned()))]
+        );
+    }
+
+    #[test]
+    fn values_read_as_a_line_or_not_at_all() {
+        use serde_json::json;
+        assert_eq!(value_text(&json!(true)).as_deref(), Some("ja"));
+        assert_eq!(
+            value_text(&json!(["wmo-consulent", "klantmanager"])).as_deref(),
+            Some("wmo-consulent, klantmanager")
+        );
+        assert_eq!(
+            value_text(&json!({"term": "16 weken", "atw": true})).as_deref(),
+            Some("16 weken (Algemene termijnenwet)")
+        );
+        assert_eq!(
+            value_text(&json!([{"name": "x"}])),
+            None,
+            "a form is too big for a line"
+        );
+        assert_eq!(value_text(&json!("x".repeat(81))), None);
     }
 }

@@ -433,6 +433,38 @@ fn problem_marks(checked: &Checked) -> Marks {
     marks
 }
 
+/// A changed step's attributes as people read them: `termijn: 5 werkdagen → 10 werkdagen`,
+/// or `formulier gewijzigd` where the value is too big for a line.
+/// `step_name(id, before)` names a step of the old (`true`) or new version: where a step is
+/// followed by another, the other is named.
+fn change_lines(
+    c: &doorloop_engine::figures::diff::StepChange,
+    step_name: impl Fn(&str, bool) -> Option<String>,
+) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for (a, (old, new)) in c.attributes.iter().zip(&c.values) {
+        let name = attribute_nl(a);
+        let steps = matches!(a.as_str(), "next" | "default" | "on_deadline");
+        let shown = |v: &Option<String>, before: bool| match v {
+            None => "(geen)".to_owned(),
+            Some(v) if steps => v
+                .split(", ")
+                .map(|id| step_name(id, before).unwrap_or_else(|| id.to_owned()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Some(v) => v.clone(),
+        };
+        let line = match (old, new) {
+            (None, None) => format!("{name} gewijzigd"),
+            (old, new) => format!("{name}: {} → {}", shown(old, true), shown(new, false)),
+        };
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
 fn attribute_nl(a: &str) -> &str {
     match a {
         "kind" => "soort",
@@ -561,7 +593,10 @@ async fn editor_page_asking(
                     "removed": d.removed.iter().map(|id| name(id, &live.pathway)).collect::<Vec<_>>(),
                     "changed": d.changed.iter().map(|c| json!({
                         "step": name(&c.id, &loaded.pathway),
-                        "what": c.attributes.iter().map(|a| attribute_nl(a)).collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(", "),
+                        "what": change_lines(c, |id, before| {
+                            let p = if before { &live.pathway } else { &loaded.pathway };
+                            p.steps.iter().find(|s| s.id == id).map(|s| format!("{} ({id})", s.display_name()))
+                        }).join("; "),
                     })).collect::<Vec<_>>(),
                     "pathway": d.pathway.iter().map(|a| attribute_nl(a)).collect::<Vec<_>>().join(", "),
                 }),

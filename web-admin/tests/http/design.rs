@@ -84,7 +84,10 @@ pub(crate) async fn coordinator_edits_validates_publishes_and_migrates(f: Fixtur
     );
     assert!(html.contains("<ul class=\"removed\"><li>Intake: ik wil / ik kan / ik heb nodig (intake)</li>"));
     assert!(
-        html.contains("Signaal en aanmelding voor het traject (signaal): termijn, vervolg"),
+        html.contains(
+            "Signaal en aanmelding voor het traject (signaal): termijn: 5 werkdagen → 10 werkdagen; \
+             vervolg: Intake: ik wil / ik kan / ik heb nodig (intake) → Intake: ik wil / ik kan / ik heb nodig (kennismaking)"
+        ),
         "{html}"
     );
     assert!(html.contains("Publiceren als versie 2"));
