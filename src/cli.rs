@@ -443,8 +443,10 @@ fn read(file: &PathBuf) -> anyhow::Result<String> {
 fn pathway_source(file: &PathBuf) -> anyhow::Result<String> {
     let source = read(file)?;
     if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("bpmn")) {
-        let pathway = doorloop_engine::bpmn::import::import(&source)
-            .with_context(|| format!("importing {}", file.display()))?;
+        let pathway = doorloop_engine::bpmn::import::import(&source).map_err(|e| {
+            anyhow::anyhow!(doorloop_engine::text::problems::bpmn(&e).join("\n  "))
+                .context(format!("importing {}", file.display()))
+        })?;
         return Ok(doorloop_engine::pathway::definition::to_yaml(&pathway)?);
     }
     Ok(source)

@@ -135,6 +135,13 @@ fn unsupported_elements_are_listed_all_at_once() {
         text.contains("subProcess `sub`") && text.contains("boundaryEvent (messageEventDefinition) `b`"),
         "{text}"
     );
+    // In Dutch, for the coordinator: what each element is, its id second.
+    let dutch = doorloop_engine::text::problems::bpmn(&e).join("\n");
+    assert!(
+        dutch.contains("deelproces `sub` (subProcess)")
+            && dutch.contains("startgebeurtenis `s` (startEvent (messageEventDefinition))"),
+        "{dutch}"
+    );
 }
 
 #[test]
@@ -148,13 +155,13 @@ fn bad_files_and_conditions_get_clear_errors() {
     );
     let e = import(&bad).unwrap_err().to_string();
     assert!(
-        e.contains("sequence flow `Flow_ja`") && e.contains("not a plain variable"),
+        e.contains("verbinding") && e.contains("`Flow_ja`") && e.contains("geen gewone variabele"),
         "{e}"
     );
     let fixed_date = file("camunda7-intake.bpmn").replace("P10D", "2026-12-01T10:00:00");
     let e = import(&fixed_date).unwrap_err().to_string();
     assert!(
-        e.contains("task `Activity_intake`") && e.contains("not a duration"),
+        e.contains("taak ‘Intakegesprek’ (`Activity_intake`)") && e.contains("geen duur"),
         "{e}"
     );
 }
@@ -195,7 +202,7 @@ fn scripts_and_timers_that_cannot_be_translated_are_named() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("scriptTask `tel`") && e.contains("not simple assignments"),
+        e.contains("scriptTask `tel`") && e.contains("niet uit eenvoudige toewijzingen"),
         "{e}"
     );
     // A reminder whose path leads back into the work is refused.
@@ -211,7 +218,10 @@ fn scripts_and_timers_that_cannot_be_translated_are_named() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("reminder `te_laat` reaches `wachten`"), "{e}");
+    assert!(
+        e.contains("randgebeurtenis `te_laat`: de route van deze herinnering komt bij tussengebeurtenis ‘UWV verzekeringsarts’ (`wachten`)"),
+        "{e}"
+    );
     let e = import(&src.replace(
         "<bpmn:timeDuration>P14D</bpmn:timeDuration>",
         "<bpmn:timeCycle>R3/PT1H</bpmn:timeCycle>",
@@ -250,7 +260,10 @@ fn doorloop_properties_survive_in_their_own_namespace() {
     let e = import(&file("doorloop-extensions.bpmn").replace("4 weken", "vier weken"))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("`intake`: doorloop:stallAfter `vier weken`"), "{e}");
+    assert!(
+        e.contains("taak ‘Intake’ (`intake`): doorloop:stallAfter `vier weken` is geen termijn"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -419,7 +432,7 @@ fn pools_signals_errors_calls_and_loops_are_all_named() {
         "{text}"
     );
     assert!(text.contains("endEvent (errorEventDefinition) `e1`"), "{text}");
-    assert!(text.contains("only one process per file"), "{text}");
+    assert!(text.contains("één proces"), "{text}");
 }
 
 #[test]

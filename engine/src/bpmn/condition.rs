@@ -127,13 +127,13 @@ pub fn translate_with(
         (Dialect::Python, text)
     };
     if body.trim().is_empty() {
-        return Err(fail("it is empty".into()));
+        return Err(fail("ze is leeg".into()));
     }
     let mut tokens = Vec::new();
     for (token, span) in Token::lexer(body).spanned() {
         match token {
             Ok(t) => tokens.push(t),
-            Err(()) => return Err(fail(format!("`{}` is not understood", &body[span]))),
+            Err(()) => return Err(fail(format!("`{}` is niet te begrijpen", &body[span]))),
         }
     }
     let mut out: Vec<String> = Vec::with_capacity(tokens.len());
@@ -153,7 +153,7 @@ pub fn translate_with(
                 "gt" if dialect == Dialect::Juel => ">".to_owned(),
                 "le" if dialect == Dialect::Juel => "<=".to_owned(),
                 "ge" if dialect == Dialect::Juel => ">=".to_owned(),
-                "null" | "None" => return Err(fail("comparing with null is not supported".into())),
+                "null" | "None" => return Err(fail("vergelijken met null wordt niet ondersteund".into())),
                 _ => {
                     if let Some(cel) = variable(name).and_then(|v| earlier.get(v)) {
                         out.push(format!("({cel})"));
@@ -161,7 +161,7 @@ pub fn translate_with(
                     }
                     let var = variable(name).ok_or_else(|| {
                         fail(format!(
-                            "`{name}` is not a plain variable (field access and calls are not supported)"
+                            "`{name}` is geen gewone variabele (velden van objecten en aanroepen worden niet ondersteund)"
                         ))
                     })?;
                     let ty = type_near(&tokens, i);
@@ -187,7 +187,7 @@ pub fn translate_with(
             Token::Lt => "<".to_owned(),
             Token::Gt => ">".to_owned(),
             Token::Assign if dialect == Dialect::Feel => "==".to_owned(),
-            Token::Assign => return Err(fail("`=` assigns; compare with `==`".into())),
+            Token::Assign => return Err(fail("`=` kent een waarde toe; vergelijk met `==`".into())),
             Token::And => "&&".to_owned(),
             Token::Or => "||".to_owned(),
             Token::Not => "!".to_owned(),
@@ -207,7 +207,7 @@ pub fn translate_with(
         .replace("! ", "!");
     Expr::compile(&cel).map_err(|e| {
         fail(format!(
-            "the result `{cel}` is not a valid expression: {}",
+            "het resultaat `{cel}` is geen geldige expressie: {}",
             e.message
         ))
     })?;
@@ -307,12 +307,12 @@ mod tests {
     #[test]
     fn what_cannot_be_translated_is_refused_with_a_reason() {
         for (src, why) in [
-            ("${execution.getVariable('x')}", "not a plain variable"),
-            ("${x = 1}", "`=` assigns"),
-            ("${}", "empty"),
+            ("${execution.getVariable('x')}", "geen gewone variabele"),
+            ("${x = 1}", "`=` kent een waarde toe"),
+            ("${}", "leeg"),
             ("x == None", "null"),
-            ("x ~= 3", "not understood"),
-            ("${x == }", "not a valid expression"),
+            ("x ~= 3", "niet te begrijpen"),
+            ("${x == }", "geen geldige expressie"),
         ] {
             let e = translate(src)
                 .err()

@@ -36,11 +36,14 @@ fn elements<'a, 'i>(node: &Node<'a, 'i>, name: &'static str) -> impl Iterator<It
         .filter(move |n| n.tag_name().name() == name && n.tag_name().namespace() == Some(DOORLOOP))
 }
 
-fn term(id: &str, what: &str, text: &str, problems: &mut Vec<String>) -> Option<Term> {
+/// A term in a Doorloop property; `label` names the element in Dutch (name first, id second).
+fn term(label: &str, what: &str, text: &str, problems: &mut Vec<String>) -> Option<Term> {
     match text.parse::<Term>() {
         Ok(t) => Some(t),
-        Err(e) => {
-            problems.push(format!("`{id}`: doorloop:{what} `{text}`: {e}"));
+        Err(_) => {
+            problems.push(format!(
+                "{label}: doorloop:{what} `{text}` is geen termijn (schrijf bijvoorbeeld `2 weken`, `10 werkdagen` of `P14D`)."
+            ));
             None
         }
     }
@@ -54,13 +57,15 @@ fn list(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn field(id: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Option<Field> {
+fn field(label: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Option<Field> {
     let name = n.attribute("name")?.to_owned();
     let ty_text = n.attribute("type").unwrap_or("text");
     let ty: FieldType = match serde_json::from_value(serde_json::Value::String(ty_text.to_owned())) {
         Ok(t) => t,
         Err(_) => {
-            problems.push(format!("`{id}`: field `{name}` has unknown type `{ty_text}`"));
+            problems.push(format!(
+                "{label}: het veld `{name}` heeft een onbekend type `{ty_text}` (bekend: text, integer, number, boolean, date, choice, rung)."
+            ));
             return None;
         }
     };
@@ -70,7 +75,7 @@ fn field(id: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Option<Field
             Some(c) => Some(c),
             None => {
                 problems.push(format!(
-                    "`{id}`: field `{name}` has unknown category `{c}` (zorg, inkomen, werk, algemeen)"
+                    "{label}: het veld `{name}` heeft een onbekende categorie `{c}` (zorg, inkomen, werk of algemeen)."
                 ));
                 None
             }
@@ -95,21 +100,21 @@ fn category(text: &str) -> Option<Category> {
     Category::ALL.into_iter().find(|c| c.as_str() == text.trim())
 }
 
-fn escalation(id: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Escalation {
+fn escalation(label: &str, n: &Node<'_, '_>, problems: &mut Vec<String>) -> Escalation {
     Escalation {
         before: n
             .attribute("before")
-            .and_then(|t| term(id, "escalation before", t, problems)),
+            .and_then(|t| term(label, "escalation before", t, problems)),
         after: n
             .attribute("after")
-            .and_then(|t| term(id, "escalation after", t, problems)),
+            .and_then(|t| term(label, "escalation after", t, problems)),
         to: n.attribute("to").unwrap_or("responsible").to_owned(),
     }
 }
 
-/// Applies a flow node's Doorloop properties to its step.
-pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Vec<String>) {
-    let id = step.id.clone();
+/// Applies a flow node's Doorloop properties to its step; `id` is how the Dutch problems
+/// name the node (its name, its id second).
+pub(super) fn apply_step(node: &Node<'_, '_>, id: &str, step: &mut Step, problems: &mut Vec<String>) {
     match get(node, "kind") {
         Some("joint_visit") => {
             step.kind = StepKind::JointVisit;
@@ -123,13 +128,15 @@ pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Ve
             step.party = None;
             step.expected = None;
         }
-        Some(other) => problems.push(format!("`{id}`: unknown doorloop:kind `{other}`")),
+        Some(other) => problems.push(format!(
+            "{id}: onbekende doorloop:kind `{other}` (bekend: joint_visit, wait, automatic)."
+        )),
         None => {}
     }
     if let Some(r) = get(node, "role") {
         step.role = Some(r.to_owned());
     }
-    if let Some(t) = get(node, "deadline").and_then(|t| term(&id, "deadline", t, problems)) {
+    if let Some(t) = get(node, "deadline").and_then(|t| term(id, "deadline", t, problems)) {
         let from = get(node, "deadlineFrom").map(str::to_owned);
         step.deadline = Some(match (get(node, "atw"), from) {
             (None, None) => Deadline::Plain(t),
@@ -141,10 +148,10 @@ pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Ve
         });
     }
     if let Some(t) = get(node, "stallAfter") {
-        step.stall_after = term(&id, "stallAfter", t, problems);
+        step.stall_after = term(id, "stallAfter", t, problems);
     }
     if let Some(t) = get(node, "expected") {
-        step.expected = term(&id, "expected", t, problems);
+        step.expected = term(id, "expected", t, problems);
     }
     if let Some(p) = get(node, "party") {
         step.party = Some(p.to_owned());
@@ -158,21 +165,21 @@ pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Ve
     if let Some(r) = get(node, "rung") {
         match r.parse() {
             Ok(r) => step.rung = Some(r),
-            Err(_) => problems.push(format!("`{id}`: doorloop:rung `{r}` is not a number")),
+            Err(_) => problems.push(format!("{id}: doorloop:rung `{r}` is geen getal.")),
         }
     }
     let suspend = get(node, "suspend") == Some("true");
-    let extend = get(node, "extend").and_then(|t| term(&id, "extend", t, problems));
+    let extend = get(node, "extend").and_then(|t| term(id, "extend", t, problems));
     if suspend || extend.is_some() {
         step.clock = Some(ClockRules { suspend, extend });
     }
     for f in elements(node, "field") {
-        if let Some(f) = field(&id, &f, problems) {
+        if let Some(f) = field(id, &f, problems) {
             step.fields.push(f);
         }
     }
     for e in elements(node, "escalation") {
-        step.escalations.push(escalation(&id, &e, problems));
+        step.escalations.push(escalation(id, &e, problems));
     }
     let sets: Vec<(String, String)> = elements(node, "set")
         .filter_map(|n| Some((n.attribute("name")?.to_owned(), n.attribute("expr")?.to_owned())))
@@ -185,11 +192,15 @@ pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Ve
     }
     for p in elements(node, "provision") {
         let (Some(kind), Some(status)) = (p.attribute("kind"), p.attribute("status")) else {
-            problems.push(format!("`{id}`: doorloop:provision needs kind and status"));
+            problems.push(format!(
+                "{id}: doorloop:provision heeft `kind` en `status` nodig."
+            ));
             continue;
         };
         let Some(status) = crate::resident::provision::ProvisionStatus::parse(status) else {
-            problems.push(format!("`{id}`: doorloop:provision status `{status}` is not aangevraagd, actief, slapend or beeindigd"));
+            problems.push(format!(
+                "{id}: de status `{status}` van doorloop:provision is niet aangevraagd, actief, slapend of beeindigd."
+            ));
             continue;
         };
         step.provisions.push(crate::pathway::model::ProvisionRule {
@@ -198,22 +209,26 @@ pub(super) fn apply_step(node: &Node<'_, '_>, step: &mut Step, problems: &mut Ve
             start: p.attribute("start").map(str::to_owned),
             end: p
                 .attribute("end")
-                .and_then(|t| term(&id, "provision end", t, problems)),
+                .and_then(|t| term(id, "provision end", t, problems)),
             until: p
                 .attribute("until")
-                .and_then(|t| term(&id, "provision until", t, problems)),
+                .and_then(|t| term(id, "provision until", t, problems)),
         });
     }
 }
 
 /// Applies the process's Doorloop properties to the pathway.
 pub(super) fn apply_process(process: &Node<'_, '_>, pathway: &mut Pathway, problems: &mut Vec<String>) {
-    let id = process.attribute("id").unwrap_or("process").to_owned();
+    let label = match process.attribute("name") {
+        Some(name) => format!("proces ‘{name}’ ({})", process.attribute("id").unwrap_or("")),
+        None => format!("proces `{}`", process.attribute("id").unwrap_or("")),
+    };
+    let id = label.as_str();
     if let Some(k) = get(process, "key") {
         pathway.key = k.to_owned();
     }
     if let Some(t) = get(process, "inactivity") {
-        pathway.defaults.inactivity = term(&id, "inactivity", t, problems);
+        pathway.defaults.inactivity = term(id, "inactivity", t, problems);
     }
     if let Some(fields) = get(process, "summary") {
         pathway.summary = list(fields);
@@ -230,14 +245,14 @@ pub(super) fn apply_process(process: &Node<'_, '_>, pathway: &mut Pathway, probl
                 })
             }
             Err(_) => problems.push(format!(
-                "process `{id}`: doorloop:retentionYears `{years}` is not a whole number of years"
+                "{id}: doorloop:retentionYears `{years}` is geen heel aantal jaren."
             )),
         }
     }
     if let Some(list_text) = get(process, "visitReminders") {
         pathway.defaults.visit_reminders = list(list_text)
             .iter()
-            .filter_map(|t| term(&id, "visitReminders", t, problems))
+            .filter_map(|t| term(id, "visitReminders", t, problems))
             .collect();
     }
     for r in elements(process, "role") {
@@ -253,7 +268,7 @@ pub(super) fn apply_process(process: &Node<'_, '_>, pathway: &mut Pathway, probl
                             match category(&c) {
                                 Some(c) => seen.push(c),
                                 None => problems.push(format!(
-                                    "role `{role_id}`: unknown category `{c}` (zorg, inkomen, werk, algemeen)"
+                                    "rol `{role_id}`: onbekende categorie `{c}` (zorg, inkomen, werk of algemeen)."
                                 )),
                             }
                         }
@@ -264,13 +279,13 @@ pub(super) fn apply_process(process: &Node<'_, '_>, pathway: &mut Pathway, probl
         }
     }
     for v in elements(process, "variable") {
-        if let Some(f) = field(&id, &v, problems) {
+        if let Some(f) = field(id, &v, problems) {
             pathway.variables.retain(|existing| existing.name != f.name);
             pathway.variables.push(f);
         }
     }
     for e in elements(process, "escalation") {
-        pathway.defaults.escalations.push(escalation(&id, &e, problems));
+        pathway.defaults.escalations.push(escalation(id, &e, problems));
     }
     for m in elements(process, "message") {
         if let Some(kind) = m.attribute("kind") {

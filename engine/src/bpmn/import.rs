@@ -44,6 +44,7 @@ pub enum ImportError {
         .0.iter().map(|u| format!("  {u}")).collect::<Vec<_>>().join("\n")
     )]
     Unsupported(Vec<Unsupported>),
+    /// The process's problems, in Dutch, each naming its element by name (id second).
     #[error(
         "the process cannot be imported:\n{}",
         .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
@@ -55,8 +56,99 @@ pub enum ImportError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported {
     pub id: String,
+    /// The element's name in the file, when it has one.
+    pub name: Option<String>,
+    /// The BPMN element, with its event definitions or loop marker in brackets.
     pub element: String,
+    /// Why, in Dutch.
     pub why: Option<String>,
+}
+
+impl Unsupported {
+    fn new(node: &Node<'_, '_>, element: impl Into<String>, why: Option<String>) -> Self {
+        Unsupported {
+            id: attr(node, "id"),
+            name: named(node),
+            element: element.into(),
+            why,
+        }
+    }
+
+    /// The element in Dutch: what it is, its name, its id and the BPMN element second.
+    pub fn dutch(&self) -> String {
+        let tag = self.element.split(" (").next().unwrap_or(&self.element);
+        let what = element_nl(tag);
+        let who = match &self.name {
+            Some(name) => format!("{what} ‘{name}’ (`{}`, {})", self.id, self.element),
+            None => format!("{what} `{}` ({})", self.id, self.element),
+        };
+        match &self.why {
+            Some(why) => format!("{who}: {why}"),
+            None => who,
+        }
+    }
+}
+
+/// A BPMN element's kind in Dutch, as a coordinator would call it.
+pub fn element_nl(tag: &str) -> &'static str {
+    match tag {
+        "userTask" | "task" => "taak",
+        "manualTask" => "handmatige taak",
+        "serviceTask" => "automatische taak",
+        "sendTask" => "verzendtaak",
+        "receiveTask" => "ontvangsttaak",
+        "scriptTask" => "scripttaak",
+        "businessRuleTask" => "beslistaak",
+        "callActivity" => "aanroep van een ander traject",
+        "subProcess" => "deelproces",
+        "adHocSubProcess" => "ad-hoc-deelproces",
+        "transaction" => "transactie",
+        "startEvent" => "startgebeurtenis",
+        "endEvent" => "eindgebeurtenis",
+        "intermediateCatchEvent" => "tussengebeurtenis",
+        "intermediateThrowEvent" => "uitgaande tussengebeurtenis",
+        "boundaryEvent" => "randgebeurtenis",
+        "exclusiveGateway" => "keuzepunt",
+        "parallelGateway" => "parallelle splitsing of samenvoeging",
+        "inclusiveGateway" => "inclusieve splitsing of samenvoeging",
+        "eventBasedGateway" => "gebeurtenisafhankelijk keuzepunt",
+        "complexGateway" => "complex keuzepunt",
+        "sequenceFlow" => "verbinding",
+        "process" => "proces",
+        _ => "onderdeel",
+    }
+}
+
+/// How the Dutch problems name an element of the file: its kind, its name, its id second.
+struct Names(HashMap<String, (String, Option<String>)>);
+
+impl Names {
+    fn of(root: &Node<'_, '_>) -> Self {
+        Names(
+            root.descendants()
+                .filter(|n| n.is_element() && n.tag_name().namespace() == Some(BPMN))
+                .filter_map(|n| {
+                    let id = n.attribute("id")?;
+                    Some((id.to_owned(), (n.tag_name().name().to_owned(), named(&n))))
+                })
+                .collect(),
+        )
+    }
+
+    fn label(&self, id: &str) -> String {
+        match self.0.get(id) {
+            Some((tag, Some(name))) => format!("{} ‘{name}’ (`{id}`)", element_nl(tag)),
+            Some((tag, None)) => format!("{} `{id}`", element_nl(tag)),
+            None => format!("`{id}`"),
+        }
+    }
+}
+
+fn named(node: &Node<'_, '_>) -> Option<String> {
+    node.attribute("name")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
 }
 
 impl std::fmt::Display for Unsupported {
@@ -95,13 +187,16 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         })
         .collect();
     let process = *processes.first().ok_or(ImportError::NoProcess)?;
+    let names = Names::of(&root);
     let mut unsupported: Vec<Unsupported> = processes
         .iter()
         .skip(1)
-        .map(|p| Unsupported {
-            id: attr(p, "id"),
-            element: "process".into(),
-            why: Some("only one process per file is imported".into()),
+        .map(|p| {
+            Unsupported::new(
+                p,
+                "process",
+                Some("per bestand wordt één proces ingelezen; dit is het tweede".into()),
+            )
         })
         .collect();
     let mut problems: Vec<String> = Vec::new();
@@ -196,11 +291,11 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             | "dataObject"
             | "dataObjectReference"
             | "dataStoreReference" => {}
-            "startEvent" | "endEvent" if !definitions.is_empty() => unsupported.push(Unsupported {
-                id,
-                element: format!("{tag} ({})", definitions.join(", ")),
-                why: None,
-            }),
+            "startEvent" | "endEvent" if !definitions.is_empty() => unsupported.push(Unsupported::new(
+                &node,
+                format!("{tag} ({})", definitions.join(", ")),
+                None,
+            )),
             "startEvent" => steps.push(base(StepKind::Start)),
             "endEvent" => {
                 let mut step = base(StepKind::End);
@@ -216,11 +311,11 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                     is(&c, "multiInstanceLoopCharacteristics") || is(&c, "standardLoopCharacteristics")
                 }) =>
             {
-                unsupported.push(Unsupported {
-                    id,
-                    element: format!("{tag} (loop or multi-instance)"),
-                    why: None,
-                })
+                unsupported.push(Unsupported::new(
+                    &node,
+                    format!("{tag} (loop or multi-instance)"),
+                    Some("herhaalde taken (lus of meervoudig) worden niet ondersteund".into()),
+                ))
             }
             "userTask" | "manualTask" | "task" => {
                 let mut step = base(StepKind::Task);
@@ -237,7 +332,8 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                     match translate_duration(&due) {
                         Some(term) => step.deadline = Some(Deadline::Plain(term)),
                         None => problems.push(format!(
-                            "task `{id}`: due date `{due}` is not a duration (P…); a fixed date cannot be a pathway deadline"
+                            "{}: de vervaldatum `{due}` is geen duur (P…); een vaste datum kan geen termijn van een traject zijn.",
+                            names.label(&id)
                         )),
                     }
                 }
@@ -284,40 +380,36 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                                 earlier.insert(name.clone(), t.cel.clone());
                                 step.set.insert(name, t.cel);
                             }
-                            Err(e) => {
-                                problems.push(format!("script task `{id}`: `{name} = {expr}`: {}", e.reason))
-                            }
+                            Err(e) => problems.push(format!(
+                                "{}: `{name} = {expr}`: {}",
+                                names.label(&id),
+                                e.reason
+                            )),
                         }
                     }
                     steps.push(step);
                 }
-                Err(why) => unsupported.push(Unsupported {
-                    id,
-                    element: "scriptTask".into(),
-                    why: Some(why),
-                }),
+                Err(why) => unsupported.push(Unsupported::new(&node, "scriptTask", Some(why))),
             },
             "boundaryEvent" => match (timer_duration(&node), node.attribute("cancelActivity")) {
                 (Some(Ok(term)), None | Some("true")) => boundaries.push((node, term)),
                 (Some(Ok(term)), Some(_)) => reminders.push((node, term, 1)),
                 (Some(Err(_)), Some("false")) => match timer_cycle(&node) {
                     Ok((term, times)) => reminders.push((node, term, times)),
-                    Err(why) => unsupported.push(Unsupported {
-                        id,
-                        element: "boundaryEvent (non-interrupting timer)".into(),
-                        why: Some(why),
-                    }),
+                    Err(why) => unsupported.push(Unsupported::new(
+                        &node,
+                        "boundaryEvent (non-interrupting timer)",
+                        Some(why),
+                    )),
                 },
-                (Some(Err(why)), _) => unsupported.push(Unsupported {
-                    id,
-                    element: "boundaryEvent (timer)".into(),
-                    why: Some(why),
-                }),
-                (None, _) => unsupported.push(Unsupported {
-                    id,
-                    element: format!("boundaryEvent ({})", definitions.join(", ")),
-                    why: None,
-                }),
+                (Some(Err(why)), _) => {
+                    unsupported.push(Unsupported::new(&node, "boundaryEvent (timer)", Some(why)))
+                }
+                (None, _) => unsupported.push(Unsupported::new(
+                    &node,
+                    format!("boundaryEvent ({})", definitions.join(", ")),
+                    None,
+                )),
             },
             "intermediateCatchEvent" => match timer_duration(&node) {
                 Some(Ok(term)) => {
@@ -338,16 +430,16 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                     step.expected = Some(term);
                     steps.push(step);
                 }
-                Some(Err(why)) => unsupported.push(Unsupported {
-                    id,
-                    element: "intermediateCatchEvent (timer)".into(),
-                    why: Some(why),
-                }),
-                None => unsupported.push(Unsupported {
-                    id,
-                    element: format!("intermediateCatchEvent ({})", definitions.join(", ")),
-                    why: None,
-                }),
+                Some(Err(why)) => unsupported.push(Unsupported::new(
+                    &node,
+                    "intermediateCatchEvent (timer)",
+                    Some(why),
+                )),
+                None => unsupported.push(Unsupported::new(
+                    &node,
+                    format!("intermediateCatchEvent ({})", definitions.join(", ")),
+                    None,
+                )),
             },
             "exclusiveGateway" | "parallelGateway" | "inclusiveGateway" => {
                 let outs = outgoing(&id).len();
@@ -377,11 +469,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                     }
                 }
             }
-            other => unsupported.push(Unsupported {
-                id,
-                element: other.to_owned(),
-                why: None,
-            }),
+            other => unsupported.push(Unsupported::new(&node, other, None)),
         }
     }
     if !unsupported.is_empty() {
@@ -392,7 +480,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             .children()
             .find(|n| n.is_element() && n.attribute("id") == Some(step.id.as_str()))
         {
-            extensions::apply_step(&node, step, &mut problems);
+            extensions::apply_step(&node, &names.label(&step.id), step, &mut problems);
             if let Some(role) = &step.role
                 && !roles.contains_key(role)
             {
@@ -435,8 +523,9 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 Ok(_) => Some(c.to_owned()),
                 Err(e) => {
                     problems.push(format!(
-                        "sequence flow `{}`: condition `{c}`: {}",
-                        f.id, e.message
+                        "{}: de voorwaarde `{c}` is geen geldige expressie: {}",
+                        names.label(&f.id),
+                        e.message
                     ));
                     None
                 }
@@ -457,8 +546,8 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             }
             Err(ConditionError { reason, .. }) => {
                 problems.push(format!(
-                    "sequence flow `{}`: condition `{c}` cannot be translated: {reason}",
-                    f.id
+                    "{}: de voorwaarde `{c}` kan niet worden vertaald: {reason}",
+                    names.label(&f.id)
                 ));
                 None
             }
@@ -469,17 +558,20 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         let outs = outgoing(&step.id);
         match step.kind {
             StepKind::End => {}
-            _ if outs.is_empty() => problems.push(format!("`{}` has no outgoing sequence flow", step.id)),
+            _ if outs.is_empty() => problems.push(format!(
+                "{}: er gaat geen verbinding uit; waar gaat de casus heen?",
+                names.label(&step.id)
+            )),
             _ if outs.len() > 1 => problems.push(format!(
-                "`{}` has {} outgoing sequence flows; put a gateway after it",
-                step.id,
+                "{}: er gaan {} verbindingen uit; zet er een keuzepunt of splitsing achter.",
+                names.label(&step.id),
                 outs.len()
             )),
             _ => {
                 if outs[0].condition.is_some() {
                     problems.push(format!(
-                        "sequence flow `{}`: a condition is only supported after a gateway",
-                        outs[0].id
+                        "{}: een voorwaarde kan alleen op een verbinding na een keuzepunt staan.",
+                        names.label(&outs[0].id)
                     ));
                 }
                 step.next = Next::One(resolve(&outs[0].target));
@@ -491,7 +583,11 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         let on = attr(&node, "attachedToRef");
         let outs = outgoing(&id);
         let Some(step) = steps.iter_mut().find(|s| s.id == on) else {
-            problems.push(format!("timer `{id}` is attached to `{on}`, which is not a task"));
+            problems.push(format!(
+                "{}: hangt aan {}, en dat is geen taak.",
+                names.label(&id),
+                names.label(&on)
+            ));
             continue;
         };
         let own_rule = process.children().any(|n| {
@@ -499,9 +595,16 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 && n.attribute((extensions::DOORLOOP, "deadline")).is_some()
         });
         if step.deadline.is_some() && !own_rule {
-            problems.push(format!("task `{on}` has a due date and a timer `{id}`; keep one"));
+            problems.push(format!(
+                "{}: heeft een vervaldatum én een timer ({}); houd er één.",
+                names.label(&on),
+                names.label(&id)
+            ));
         } else if outs.len() != 1 {
-            problems.push(format!("timer `{id}` needs exactly one outgoing sequence flow"));
+            problems.push(format!(
+                "{}: er moet precies één verbinding uitgaan.",
+                names.label(&id)
+            ));
         } else {
             if !own_rule {
                 step.deadline = Some(Deadline::Plain(term));
@@ -519,11 +622,11 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         let mut next = outgoing(&id).first().map(|f| f.target.clone());
         while let Some(n) = next.take() {
             let Some(step) = steps.iter().find(|s| s.id == n) else {
-                problems.push(format!("the path of reminder `{id}` reaches `{n}`; only service, send or script tasks and an end event may follow a reminder"));
+                problems.push(reminder_path(&names, &id, &n));
                 break;
             };
             if incoming(&n) > 1 || !matches!(step.kind, StepKind::Automatic | StepKind::End) {
-                problems.push(format!("the path of reminder `{id}` reaches `{n}`; only service, send or script tasks and an end event may follow a reminder"));
+                problems.push(reminder_path(&names, &id, &n));
                 break;
             }
             if step.kind == StepKind::Automatic && to_role.is_none() {
@@ -535,13 +638,17 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
         steps.retain(|s| !path.contains(&s.id));
         let Some(step) = steps.iter_mut().find(|s| s.id == on) else {
             problems.push(format!(
-                "reminder `{id}` is attached to `{on}`, which is not a task"
+                "{}: hangt aan {}, en dat is geen taak.",
+                names.label(&id),
+                names.label(&on)
             ));
             continue;
         };
         if step.deadline.is_some() {
             problems.push(format!(
-                "task `{on}` has a due date and a reminder `{id}`; a reminder is a moment on the way to the due date, give one of the two"
+                "{}: heeft een vervaldatum én een herinnering ({}); een herinnering is een moment op weg naar de vervaldatum, geef één van de twee.",
+                names.label(&on),
+                names.label(&id)
             ));
             continue;
         }
@@ -569,7 +676,10 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 match multiply(&term, k) {
                     Some(t) => Some(t),
                     None => {
-                        problems.push(format!("reminder `{id}`: the cycle `{term}` cannot be repeated"));
+                        problems.push(format!(
+                            "{}: de herhaling van `{term}` kan niet worden berekend.",
+                            names.label(&id)
+                        ));
                         break;
                     }
                 }
@@ -621,8 +731,9 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                         });
                     } else if f.condition.is_none() {
                         problems.push(format!(
-                            "sequence flow `{}` leaves gateway `{id}` without a condition and is not its default",
-                            f.id
+                            "{}: verlaat {} zonder voorwaarde en is niet de standaardroute.",
+                            names.label(&f.id),
+                            names.label(&id)
                         ));
                     }
                 }
@@ -746,6 +857,15 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
     Ok(pathway)
 }
 
+/// A reminder's own path must be the notification only.
+fn reminder_path(names: &Names, reminder: &str, reaches: &str) -> String {
+    format!(
+        "{}: de route van deze herinnering komt bij {}; na een herinnering mogen alleen automatische, verzend- of scripttaken en een eindgebeurtenis volgen.",
+        names.label(reminder),
+        names.label(reaches)
+    )
+}
+
 fn is(n: &Node<'_, '_>, name: &str) -> bool {
     n.is_element() && n.tag_name().name() == name && n.tag_name().namespace() == Some(BPMN)
 }
@@ -844,7 +964,7 @@ fn timer_duration(node: &Node<'_, '_>) -> Option<Result<Term, String>> {
     let timer = node.children().find(|n| is(n, "timerEventDefinition"))?;
     let Some(duration) = timer.children().find(|n| is(n, "timeDuration")) else {
         return Some(Err(
-            "only timers with a duration (timeDuration) are supported".into()
+            "alleen timers met een duur (timeDuration) worden ondersteund".into(),
         ));
     };
     let text = duration
@@ -854,7 +974,7 @@ fn timer_duration(node: &Node<'_, '_>) -> Option<Result<Term, String>> {
         .trim_start_matches('=')
         .trim()
         .trim_matches('"');
-    Some(translate_duration(text).ok_or_else(|| format!("`{text}` is not an ISO-8601 duration")))
+    Some(translate_duration(text).ok_or_else(|| format!("`{text}` is geen ISO-8601-duur")))
 }
 
 /// A script task's assignments, one `name = expression` per line (Python or JavaScript,
@@ -865,7 +985,7 @@ fn script_assignments(node: &Node<'_, '_>) -> Result<Vec<(String, String)>, Stri
         .find(|n| n.tag_name().name() == "script" && n.tag_name().namespace() == Some(ZEEBE))
     {
         let (Some(expr), Some(var)) = (z.attribute("expression"), z.attribute("resultVariable")) else {
-            return Err("a Zeebe script needs an expression and a result variable".into());
+            return Err("een Zeebe-script heeft een expressie en een resultaatvariabele nodig".into());
         };
         return Ok(vec![(var.to_owned(), expr.to_owned())]);
     }
@@ -892,11 +1012,15 @@ fn script_assignments(node: &Node<'_, '_>) -> Result<Vec<(String, String)>, Stri
         });
         match assignment {
             Some((name, expr)) => out.push((name.trim().to_owned(), expr.trim().to_owned())),
-            None => return Err(format!("the script is not simple assignments (`{line}`)")),
+            None => {
+                return Err(format!(
+                    "het script bestaat niet uit eenvoudige toewijzingen (`{line}`)"
+                ));
+            }
         }
     }
     if out.is_empty() {
-        return Err("the script is empty".into());
+        return Err("het script is leeg".into());
     }
     Ok(out)
 }
@@ -945,14 +1069,15 @@ fn timer_cycle(node: &Node<'_, '_>) -> Result<(Term, u32), String> {
         .trim_matches('"');
     let (repeat, duration) = text
         .split_once('/')
-        .ok_or_else(|| format!("cycle `{text}` is not R<n>/<duration>"))?;
+        .ok_or_else(|| format!("de herhaling `{text}` heeft niet de vorm R<n>/<duur>"))?;
     let times: u32 = repeat
         .strip_prefix('R')
         .and_then(|n| n.parse().ok())
         .filter(|n| (1..=12).contains(n))
-        .ok_or_else(|| format!("cycle `{text}` must repeat a fixed number of times (R1 to R12)"))?;
-    let term =
-        translate_duration(duration).ok_or_else(|| format!("`{duration}` is not an ISO-8601 duration"))?;
+        .ok_or_else(|| {
+            format!("de herhaling `{text}` moet een vast aantal keren zijn (R1 tot en met R12)")
+        })?;
+    let term = translate_duration(duration).ok_or_else(|| format!("`{duration}` is geen ISO-8601-duur"))?;
     Ok((term, times))
 }
 

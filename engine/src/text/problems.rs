@@ -174,7 +174,7 @@ pub fn definition(e: &DefinitionError) -> String {
     }
 }
 
-/// Why a BPMN file cannot be imported, in Dutch (element and flow ids as in the file).
+/// Why a BPMN file cannot be imported, in Dutch: elements by their name, their id second.
 pub fn bpmn(e: &crate::bpmn::import::ImportError) -> Vec<String> {
     use crate::bpmn::import::ImportError as E;
     match e {
@@ -188,10 +188,7 @@ pub fn bpmn(e: &crate::bpmn::import::ImportError) -> Vec<String> {
                 "Het bestand gebruikt {} onderdeel/onderdelen die Doorloop niet ondersteunt; er is niets ingelezen:",
                 list.len()
             )];
-            out.extend(list.iter().map(|u| match &u.why {
-                Some(why) => format!("{} `{}` ({why})", u.element, u.id),
-                None => format!("{} `{}`", u.element, u.id),
-            }));
+            out.extend(list.iter().map(crate::bpmn::import::Unsupported::dutch));
             out
         }
         E::Invalid(list) => {
