@@ -487,6 +487,7 @@ pub(crate) async fn act(app: &AppState, user: &User, case: &Visible, what: CaseA
         )
         .await
         .map_err(|e| match e {
+            EngineError::Runtime(RuntimeError::CaseClosed { .. }) => WebError::CaseEnded,
             EngineError::Runtime(r) => WebError::BadRequest(clock_refusal(&r)),
             other => other.into(),
         })
@@ -621,7 +622,6 @@ fn clock_refusal(e: &RuntimeError) -> String {
             "Deze termijn kan Doorloop niet lezen; schrijf bijvoorbeeld ‘2 weken’ of ‘10 werkdagen’."
                 .to_owned()
         }
-        RuntimeError::CaseClosed { .. } => "Deze casus is al afgesloten.".to_owned(),
         RuntimeError::InvalidAdHoc { .. } => {
             "De taak kon niet worden toegevoegd: vul wat, waarom en voor wie in.".to_owned()
         }

@@ -18,6 +18,9 @@ pub enum WebError {
     Forbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    /// The case has ended or was withdrawn: nothing more can be done on it.
+    #[error("Deze casus is al afgesloten.")]
+    CaseEnded,
     /// The pathway's `started_by` does not name any of the user's teams; `who` are the
     /// names of the roles that may.
     #[error(
@@ -41,6 +44,7 @@ impl WebError {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Forbidden(_) | WebError::StartNotAllowed { .. } => StatusCode::FORBIDDEN,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::CaseEnded => StatusCode::CONFLICT,
             WebError::Engine(EngineError::CaseNotFound { .. } | EngineError::ResidentNotFound { .. }) => {
                 StatusCode::NOT_FOUND
             }
@@ -78,6 +82,7 @@ impl WebError {
             WebError::Forbidden(_) => "forbidden",
             WebError::StartNotAllowed { .. } => "start_not_allowed",
             WebError::BadRequest(_) => "bad_request",
+            WebError::CaseEnded => "case_ended",
             WebError::Engine(EngineError::CaseNotFound { .. } | EngineError::ResidentNotFound { .. }) => {
                 "not_found"
             }

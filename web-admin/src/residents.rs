@@ -161,23 +161,41 @@ pub(crate) fn reads_bsn(user: &User, municipality: Option<&str>) -> bool {
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResidentFields {
+    /// At most 200 characters, no line breaks.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub given_name: String,
+    /// Required: at most 200 characters, no line breaks.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub family_name: String,
-    /// `dd-mm-jjjj` or `jjjj-mm-dd`.
+    /// `dd-mm-jjjj` or `jjjj-mm-dd`, between 1900 and today.
     #[serde(default)]
+    #[schema(pattern = "^\\s*([0-9]{1,2}-[0-9]{1,2}-[0-9]{4}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2})?\\s*$")]
     pub birth_date: Option<String>,
+    /// An address with `@`; at most 200 characters.
     #[serde(default)]
+    #[schema(
+        max_length = 200,
+        pattern = "^\\s*([^@\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*@[^\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f])?\\s*$"
+    )]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub phone: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub address: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub municipality: Option<String>,
     /// Nine digits (11-proef); left out or empty keeps what is stored.
     #[serde(default)]
+    #[schema(pattern = "^[0-9 .-]*$")]
     pub bsn: Option<String>,
 }
 

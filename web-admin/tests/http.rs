@@ -1483,7 +1483,7 @@ async fn consultants_withdraw_cases_and_move_deadlines_with_a_reason(f: Fixture)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "withdrawn");
-    let (status, _) = f
+    let (status, body) = f
         .api(
             "anna",
             "POST",
@@ -1491,7 +1491,9 @@ async fn consultants_withdraw_cases_and_move_deadlines_with_a_reason(f: Fixture)
             Some(json!({"reason": "nogmaals"})),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A case that has ended conflicts with the action: 409 with its own code.
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "case_ended");
     // An answer that ends the trajectory asks for confirmation before anything is stored.
     let last = f
         .engine

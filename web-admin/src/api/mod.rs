@@ -476,8 +476,10 @@ impl From<TaskRow> for TaskOut {
 #[serde(deny_unknown_fields)]
 pub struct StartCase {
     /// Pathway key, e.g. `van-zorg-naar-werk`.
+    #[schema(min_length = 1, max_length = 64)]
     pathway: String,
     /// The resident the case is for: their id or reference (`DL-000042`).
+    #[schema(min_length = 1)]
     resident: String,
     /// Published version; the latest when left out.
     #[serde(default)]
@@ -718,7 +720,7 @@ pub async fn start_case(
 pub struct TasksQuery {
     /// `mine` (assigned to the caller, "Mijn taken"), `team` (the caller's teams' unassigned
     /// tasks, "Werkvoorraad") or `all` (both; the default).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^(all|mine|team)$")]
     pub scope: Option<doorloop_engine::store::WorkScope>,
 }
 
@@ -818,6 +820,7 @@ pub async fn complete(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     /// At most 500 characters; shown on the case's timeline and in "Waarom deze termijn?".
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
 }
 
@@ -825,8 +828,10 @@ pub struct Reason {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NoteIn {
     /// `gespreksverslag`, `telefoon`, `email` or `notitie`.
+    #[schema(pattern = "^(gespreksverslag|telefoon|email|notitie)$")]
     kind: String,
     /// 1 to 4,000 characters.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     text: String,
 }
 
@@ -856,8 +861,10 @@ pub async fn note(
 #[serde(deny_unknown_fields)]
 pub struct AdHocIn {
     /// What must be done: 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     title: String,
     /// Why: at most 500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
     /// A role of the case's pathway; may be left out when `assignee` is given (the
     /// colleague's team on this pathway is used).
@@ -911,10 +918,12 @@ pub struct VisitIn {
     place: Option<String>,
     /// Colleagues' logins: people who work on the resident's line (any of the resident's
     /// cases) or hold a role of the visit or of open work on it; at least one.
+    #[schema(min_items = 1)]
     participants: Vec<String>,
     /// E-mail addresses of people outside Doorloop (at most 10); they get the invitation
     /// for their agenda without a link into Doorloop.
     #[serde(default)]
+    #[schema(max_items = 10)]
     guests: Vec<String>,
     /// Invite the resident at the e-mail address on their record.
     #[serde(default)]
@@ -953,6 +962,7 @@ pub async fn plan_visit(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct HandOver {
     /// The colleague's login: an active consultant in one of the task's teams.
+    #[schema(min_length = 1)]
     to: String,
 }
 
@@ -977,7 +987,10 @@ pub async fn hand_over(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Extension {
     /// How much longer: `2 weken`, `10 werkdagen`, `P14D`.
+    #[schema(min_length = 1)]
     term: String,
+    /// Why: at most 500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
 }
 
@@ -1217,6 +1230,10 @@ impl Modify for StandardErrors {
                 if names_something {
                     statuses.push("404");
                 }
+                // Every action on a case can meet a case that ended or changed meanwhile.
+                if path.starts_with("/api/v1/cases/{id}") && item_is_action(op) {
+                    statuses.push("409");
+                }
                 if op.request_body.is_some() {
                     statuses.extend(["413", "415", "422"]);
                 }
@@ -1243,6 +1260,111 @@ impl Modify for StandardErrors {
     }
 }
 
+fn item_is_action(op: &utoipa::openapi::path::Operation) -> bool {
+    // Reads have no body and answer 200 with content; actions are the rest.
+    op.request_body.is_some() || op.responses.responses.keys().any(|s| s == "201" || s == "204")
+}
+
+/// A link: the target operation and its parameters as runtime expressions.
+type LinkSpec = (&'static str, Vec<(&'static str, String)>);
+
+/// Links from the answers that create or list things to the operations that use them, so
+/// a client (and schemathesis's stateful phase) can follow a case to its tasks and a
+/// resident to their record.
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::link::LinkBuilder;
+        // From a case in the body (at `prefix`) to everything done with it and its first task.
+        let case_ops = |prefix: &str| -> Vec<LinkSpec> {
+            let id = format!("$response.body#{prefix}/id");
+            let task = format!("$response.body#{prefix}/tasks/0/task_id");
+            let mut out: Vec<LinkSpec> = [
+                "get_case",
+                "note",
+                "withdraw",
+                "add_task",
+                "list_parties",
+                "involve_party",
+            ]
+            .into_iter()
+            .map(|op| (op, vec![("id", id.clone())]))
+            .collect();
+            for op in [
+                "claim",
+                "release",
+                "complete",
+                "hand_over",
+                "extend",
+                "clock",
+                "plan_visit",
+            ] {
+                out.push((op, vec![("id", id.clone()), ("task", task.clone())]));
+            }
+            out
+        };
+        let task_ops = || -> Vec<LinkSpec> {
+            let id = "$response.body#/0/case_id".to_owned();
+            let task = "$response.body#/0/task_id".to_owned();
+            [
+                "claim",
+                "release",
+                "complete",
+                "hand_over",
+                "extend",
+                "clock",
+                "plan_visit",
+            ]
+            .into_iter()
+            .map(|op| (op, vec![("id", id.clone()), ("task", task.clone())]))
+            .chain(std::iter::once(("get_case", vec![("id", id.clone())])))
+            .collect()
+        };
+        let resident_ops = || -> Vec<LinkSpec> {
+            let id = "$response.body#/id".to_owned();
+            [
+                "get_resident",
+                "update_resident",
+                "get_resident_bsn",
+                "record_provision",
+            ]
+            .into_iter()
+            .map(|op| (op, vec![("id", id.clone())]))
+            .collect()
+        };
+        let wanted: [(&str, &str, Vec<LinkSpec>); 6] = [
+            ("/api/v1/cases", "201", case_ops("")),
+            ("/api/v1/cases/{id}", "200", case_ops("")),
+            ("/api/v1/cases/{id}/tasks", "201", case_ops("")),
+            ("/api/v1/tasks", "200", task_ops()),
+            ("/api/v1/residents", "201", resident_ops()),
+            ("/api/v1/residents/{id}", "200", resident_ops()),
+        ];
+        for (path, status, links) in wanted {
+            let Some(item) = openapi.paths.paths.get_mut(path) else {
+                continue;
+            };
+            let op = if status == "201" {
+                item.post.as_mut()
+            } else {
+                item.get.as_mut()
+            };
+            let Some(RefOr::T(response)) = op.and_then(|op| op.responses.responses.get_mut(status)) else {
+                continue;
+            };
+            for (target, parameters) in links {
+                let mut link = LinkBuilder::new().operation_id(target);
+                for (name, value) in parameters {
+                    link = link.parameter(name, value);
+                }
+                response.links.insert(target.to_owned(), RefOr::T(link.build()));
+            }
+        }
+    }
+}
+
 /// What an error status of this API means, for the document.
 fn status_description(status: &str) -> String {
     let text = match status {
@@ -1250,7 +1372,9 @@ fn status_description(status: &str) -> String {
         "401" => "No valid bearer token",
         "403" => "The caller's role or access does not allow this",
         "404" => "Unknown, or not visible to the caller",
-        "409" => "Changed by someone else meanwhile",
+        "409" => {
+            "Conflicts with the current state: the case has ended (`case_ended`) or changed meanwhile (`case_changed`), the task is already completed (`task_already_completed`)"
+        }
         "413" => "The body is larger than 1 MiB",
         "415" => "The body is not JSON",
         "422" => "The values do not fit; `field` names the first",
@@ -1278,7 +1402,7 @@ fn status_description(status: &str) -> String {
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
                         residents::ProvisionIn, residents::ReactivatedOut, parties::PartyIn, parties::WithdrawIn,
                         crate::parties::PartyOut)),
-    modifiers(&BearerAuth, &StandardErrors, &DescribeResponses),
+    modifiers(&BearerAuth, &StandardErrors, &DescribeResponses, &Links),
 )]
 pub struct ApiDoc;
 

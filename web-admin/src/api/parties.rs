@@ -16,10 +16,13 @@ use crate::parties::{self, Involve, PartyOut};
 #[serde(deny_unknown_fields)]
 pub struct PartyIn {
     /// The organisation's key (`de-linde`, `ibn`, `uwv`).
+    #[schema(min_length = 1, max_length = 64)]
     organisation: String,
     /// `wettelijke-taak` or `toestemming`.
+    #[schema(pattern = "^(wettelijke-taak|toestemming)$")]
     ground: String,
     /// What the organisation does in the case; at most 300 characters.
+    #[schema(max_length = 300)]
     purpose: String,
     /// The signed consent form or decision; needed for `toestemming`.
     #[serde(default)]
@@ -31,6 +34,7 @@ pub struct PartyIn {
 #[serde(deny_unknown_fields)]
 pub struct WithdrawIn {
     /// At most 500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
 }
 

@@ -143,8 +143,10 @@ pub struct ProvisionOut {
 #[serde(deny_unknown_fields)]
 pub struct ProvisionIn {
     /// A kind the installation knows (`wmo_begeleiding`, `loonkostensubsidie`, …).
+    #[schema(min_length = 1, max_length = 64)]
     kind: String,
     /// aangevraagd, actief, slapend or beeindigd
+    #[schema(pattern = "^(aangevraagd|actief|slapend|beeindigd)$")]
     status: String,
     #[serde(default)]
     start_date: Option<NaiveDate>,
@@ -189,8 +191,9 @@ fn input_of(body: &ResidentFields) -> ApiResult<doorloop_engine::resident::Resid
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/residents", tag = "residents",
-    params(("q" = String, Query, description = "Name prefix, reference, date of birth or BSN")),
+#[utoipa::path(get, path = "/api/v1/residents", tag = "residents", operation_id = "find_residents",
+    params(("q" = String, Query, min_length = 2, max_length = 200,
+            description = "Name prefix (at least two letters), reference, date of birth or BSN")),
     responses((status = 200, description = "Residents the caller may see, at most 50", body = Vec<ResidentOut>),
               (status = 400, description = "The search text cannot be read (`query_invalid`)", body = ErrorBody),
               (status = 422, description = "A BSN that fails the 11-proef (`bsn_invalid`)", body = ErrorBody)),
@@ -204,7 +207,7 @@ pub async fn find(
     Ok(Json(found.iter().map(ResidentOut::from).collect()))
 }
 
-#[utoipa::path(post, path = "/api/v1/residents", tag = "residents", request_body = ResidentFields,
+#[utoipa::path(post, path = "/api/v1/residents", tag = "residents", operation_id = "create_resident", request_body = ResidentFields,
     responses((status = 201, body = ResidentOut),
               (status = 409, description = "The BSN is already recorded (`bsn_exists`) or no BSN key is configured (`bsn_key_missing`)", body = ErrorBody),
               (status = 422, description = "A field is wrong; `field` names it", body = ErrorBody)),
@@ -223,7 +226,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(ResidentOut::from(&resident))))
 }
 
-#[utoipa::path(get, path = "/api/v1/residents/{id}", tag = "residents",
+#[utoipa::path(get, path = "/api/v1/residents/{id}", tag = "residents", operation_id = "get_resident",
     params(("id" = String, Path, description = "Resident id")),
     responses((status = 200, body = ResidentLineOut), (status = 404, description = "Unknown, or not visible to the caller", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -297,7 +300,7 @@ pub async fn get(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/residents/{id}/bsn", tag = "residents",
+#[utoipa::path(get, path = "/api/v1/residents/{id}/bsn", tag = "residents", operation_id = "get_resident_bsn",
     params(("id" = String, Path, description = "Resident id")),
     responses((status = 200, body = BsnOut), (status = 403, description = "Only consultants read a BSN", body = ErrorBody),
               (status = 404, body = ErrorBody)),
@@ -313,7 +316,7 @@ pub async fn bsn(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/residents/{id}/provisions", tag = "residents", request_body = ProvisionIn,
+#[utoipa::path(post, path = "/api/v1/residents/{id}/provisions", tag = "residents", operation_id = "record_provision", request_body = ProvisionIn,
     params(("id" = String, Path, description = "Resident id")),
     responses((status = 204, description = "Recorded"),
               (status = 422, description = "Unknown kind or status, or dates out of order; `field` names it", body = ErrorBody),
@@ -361,11 +364,11 @@ pub async fn record_provision(
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/residents/{id}/provisions/{kind}/reactivate", tag = "residents",
+#[utoipa::path(post, path = "/api/v1/residents/{id}/provisions/{kind}/reactivate", tag = "residents", operation_id = "reactivate_provision",
     params(("id" = String, Path, description = "Resident id"), ("kind" = String, Path, description = "Provision kind")),
     responses((status = 201, body = ReactivatedOut),
-              (status = 422, description = "The provision is not dormant", body = ErrorBody),
-              (status = 404, body = ErrorBody)),
+              (status = 409, description = "The provision is not dormant (`provision_not_dormant`)", body = ErrorBody),
+              (status = 404, description = "No such resident, or the resident has no provision of this kind", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn reactivate(
     State(app): Shared,
@@ -376,17 +379,31 @@ pub async fn reactivate(
     visible_line(&app, &user, &id, "api: voorziening heractiveren").await?;
     match app.engine.reactivate(&id, &kind, &user.id, app.clock.now()).await {
         Ok(case_id) => Ok((StatusCode::CREATED, Json(ReactivatedOut { case_id }))),
-        Err(EngineError::Provision(p)) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "action_not_allowed",
-            p.message,
-            Some(p.field),
-        )),
+        // None of that kind is a missing resource; one that is not dormant is a conflict
+        // with its state.
+        Err(EngineError::Provision(p)) => {
+            let held = app
+                .engine
+                .store()
+                .provisions(&id)
+                .await
+                .map_err(crate::error::WebError::Store)?;
+            if held.iter().any(|h| h.kind == kind) {
+                Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "provision_not_dormant",
+                    p.message,
+                    Some(p.field),
+                ))
+            } else {
+                Err(ApiError::not_found())
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-#[utoipa::path(put, path = "/api/v1/residents/{id}", tag = "residents", request_body = ResidentFields,
+#[utoipa::path(put, path = "/api/v1/residents/{id}", tag = "residents", operation_id = "update_resident", request_body = ResidentFields,
     params(("id" = String, Path, description = "Resident id")),
     responses((status = 200, body = ResidentOut),
               (status = 409, description = "The BSN is recorded for someone else (`bsn_exists`)", body = ErrorBody),
