@@ -525,12 +525,21 @@ async fn editor_page_asking(
     let gutter: Vec<Value> = (1..=source.lines().count().max(1))
         .map(|n| json!({"n": n, "bad": lines.contains(&n)}))
         .collect();
-    let title = match key {
-        Some(k) => format!("{k} bewerken"),
+    // The pathway by its name: the draft's when it reads, else the live version's.
+    let name = checked
+        .loaded
+        .as_ref()
+        .map(|l| l.pathway.name.clone())
+        .or_else(|| live.as_ref().map(|l| l.pathway.name.clone()))
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| key.map(str::to_owned));
+    let title = match &name {
+        Some(n) => format!("{n} bewerken"),
         None => "Nieuw traject".to_owned(),
     };
     let mut data = base(viewer, &title, "trajecten");
     data.insert("key".into(), json!(key));
+    data.insert("name".into(), json!(name));
     data.insert("source".into(), json!(source));
     data.insert("gutter".into(), json!(gutter));
     data.insert(

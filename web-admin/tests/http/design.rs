@@ -30,6 +30,11 @@ pub(crate) async fn coordinator_edits_validates_publishes_and_migrates(f: Fixtur
         "the published text in the editor"
     );
     assert!(!editor.contains("id=\"publiceren\""), "nothing to publish yet");
+    // The pathway by its name, not its key.
+    assert!(
+        editor.contains("<h1>Van zorg naar werk (pilot regio Oss) bewerken</h1>"),
+        "{editor}"
+    );
 
     // A mistake: the signal points at a step that does not exist.
     let broken = VZNW.replacen("next: intake", "next: intak", 1);
