@@ -60,6 +60,17 @@ const FULL_MONTHS: [&str; 12] = [
     "december",
 ];
 
+/// "december 2026" for `2026-12` (a month as `jjjj-mm`); the text itself when it is none.
+pub fn month(m: &str) -> String {
+    let parsed = m
+        .split_once('-')
+        .and_then(|(y, mm)| Some((y.parse::<i32>().ok()?, mm.parse::<usize>().ok()?)));
+    match parsed {
+        Some((y, mm)) if (1..=12).contains(&mm) => format!("{} {y}", FULL_MONTHS[mm - 1]),
+        _ => m.to_owned(),
+    }
+}
+
 /// "woensdag 25 november 2026" in Dutch local time.
 pub fn long_date(t: DateTime<Utc>) -> String {
     day(t.with_timezone(&Amsterdam).date_naive())

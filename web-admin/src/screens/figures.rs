@@ -39,6 +39,26 @@ fn month_nl(m: &str) -> String {
     format!("{} {y}", MONTHS_NL[i - 1])
 }
 
+/// The months a period can start or end in, newest first, in Dutch (`december 2026`): this
+/// month and the ten years before it, and the chosen one should it lie outside them. A list
+/// rather than a month input, which some browsers lack and others label in their own
+/// language.
+fn month_options(now: chrono::DateTime<chrono::Utc>, chosen: &str) -> Vec<Value> {
+    let today = now.with_timezone(&Amsterdam).date_naive();
+    let mut months: Vec<String> = (0..120)
+        .filter_map(|back| today.checked_sub_months(Months::new(back)))
+        .map(|d| format!("{:04}-{:02}", d.year(), d.month()))
+        .collect();
+    if !months.iter().any(|m| m == chosen) {
+        months.push(chosen.to_owned());
+        months.sort_by(|a, b| b.cmp(a));
+    }
+    months
+        .into_iter()
+        .map(|m| json!({"label": doorloop_engine::text::dutch::month(&m), "selected": m == chosen, "value": m}))
+        .collect()
+}
+
 /// `a=1&b=2`, encoded.
 fn query_string(pairs: &[(&str, String)]) -> String {
     form_urlencoded::Serializer::new(String::new())
@@ -200,9 +220,12 @@ async fn frame(
                 .collect::<Vec<_>>()
         ),
     );
-    let p = f.period(app.clock.now())?;
+    let now = app.clock.now();
+    let p = f.period(now)?;
     data.insert("van".into(), json!(p.from));
     data.insert("tot".into(), json!(p.to));
+    data.insert("van_options".into(), json!(month_options(now, &p.from)));
+    data.insert("tot_options".into(), json!(month_options(now, &p.to)));
     data.insert(
         "period".into(),
         json!(format!("{} t/m {}", month_nl(&p.from), month_nl(&p.to))),

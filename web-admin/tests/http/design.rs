@@ -341,6 +341,13 @@ pub(crate) async fn manager_figures_match_a_known_data_set(f: Fixture) {
     assert!(html.contains("id=\"deelnemers\">53<"), "{html}");
     assert!(html.contains("id=\"omhoog\">38<"));
     assert!(html.contains("id=\"naar-werk\">12<"));
+    // The period is chosen from Dutch month names, whatever the browser's language.
+    assert!(
+        html.contains("<option value=\"2025-01\" selected>januari 2025</option>")
+            && html.contains("<option value=\"2025-12\" selected>december 2025</option>")
+            && !html.contains("type=\"month\""),
+        "{html}"
+    );
     // Without a choice: the pathway with the most participants, over the last 24 months.
     let (_, _, chosen) = f.page(&mark, "/analyse/uitkomsten").await;
     assert!(
