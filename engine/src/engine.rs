@@ -100,7 +100,13 @@ pub struct Engine {
     expiry_notice: chrono::Duration,
     /// The installation's retention default.
     retention: crate::retention::Policy,
+    /// The 80th percentile of each step's finished times, with when it was read: a work
+    /// list asks for it on every page, and it moves slowly.
+    step_p80: Mutex<HashMap<(String, u32, String), (Option<i64>, DateTime<Utc>)>>,
 }
+
+/// How long a step's 80th percentile is used before it is read again.
+pub const STEP_P80_TTL: chrono::Duration = chrono::Duration::minutes(10);
 
 impl Engine {
     /// Starts the engine on a store. Must be called inside a tokio runtime.
@@ -127,6 +133,7 @@ impl Engine {
             out_of_sight: chrono::Duration::weeks(12),
             expiry_notice: chrono::Duration::weeks(8),
             retention: crate::retention::Policy::default(),
+            step_p80: Mutex::default(),
         }
     }
 
@@ -496,13 +503,13 @@ impl Engine {
     /// Whether each task is on track, at risk or overdue at `now` (`None` without a
     /// deadline): at risk when a typical slow case — the 80th percentile of the time
     /// spent in the same step of the same version, from up to 500 finished tasks —
-    /// would finish after the deadline. For work lists, the digest and the API.
+    /// would finish after the deadline. For work lists, the digest and the API. Each step's
+    /// percentile is read once per [`STEP_P80_TTL`] (by the engine's clock), not per page.
     pub async fn risks(
         &self,
         tasks: &[&crate::store::TaskRow],
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<Risk>>> {
-        let mut history: HashMap<(String, u32, String), Option<i64>> = HashMap::new();
         let mut risks = Vec::with_capacity(tasks.len());
         for t in tasks {
             let Some(due) = t.due_at else {
@@ -510,18 +517,31 @@ impl Engine {
                 continue;
             };
             let key = (t.pathway_key.clone(), t.pathway_version, t.step.clone());
-            let p80 = match history.get(&key) {
-                Some(p80) => *p80,
-                None => {
-                    let mut d = self.store.step_durations(&key.0, key.1, &key.2, 500).await?;
-                    let p80 = stall::p80(&mut d);
-                    history.insert(key, p80);
-                    p80
-                }
-            };
+            let p80 = self.step_p80(key).await?;
             risks.push(Some(stall::risk(t.opened_at, due, now, p80)));
         }
         Ok(risks)
+    }
+
+    async fn step_p80(&self, key: (String, u32, String)) -> Result<Option<i64>> {
+        let read_at = self.clock.now();
+        let cached = self
+            .step_p80
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .filter(|(_, at)| read_at - *at < STEP_P80_TTL && *at <= read_at)
+            .map(|(p80, _)| *p80);
+        if let Some(p80) = cached {
+            return Ok(p80);
+        }
+        let mut d = self.store.step_durations(&key.0, key.1, &key.2, 500).await?;
+        let p80 = stall::p80(&mut d);
+        self.step_p80
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, (p80, read_at));
+        Ok(p80)
     }
 
     /// The current state of a case, from the database.

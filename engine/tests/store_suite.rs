@@ -722,7 +722,9 @@ async fn sqlite_read_only_is_refused_at_start(url: String) {
 }
 
 async fn step_history_feeds_the_risk(f: Fixture) {
-    let engine = f.engine().await;
+    use doorloop_engine::figures::stall::Risk;
+    let clock = Arc::new(doorloop_engine::time::clock::ManualClock::new(t0()));
+    let engine = Engine::with_clock(f.store().await, Calendar::default(), clock.clone());
     engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     for i in 1..=6 {
@@ -765,6 +767,65 @@ async fn step_history_feeds_the_risk(f: Fixture) {
     );
     let open = engine.store().open_tasks(&TaskFilter::default()).await.unwrap();
     assert!(open.iter().all(|t| t.pathway_version == 1 && t.step == "intake"));
+
+    // A signal opened now, due in 5 werkdagen: a typical slow one (5 days) makes it in time.
+    let now = t0() + Duration::days(7);
+    clock.set(now);
+    let waiting = engine
+        .start_case(
+            "van-zorg-naar-werk",
+            None,
+            "anna",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            now,
+        )
+        .await
+        .unwrap()
+        .state
+        .id;
+    let row = engine
+        .store()
+        .open_tasks(&TaskFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.case_id == waiting)
+        .unwrap();
+    assert_eq!(engine.risks(&[&row], now).await.unwrap()[0], Some(Risk::OnTrack));
+    // Ten slow signals (20 days each) finish meanwhile: the percentile is read again only
+    // once it is ten minutes old, then the signal is at risk.
+    for _ in 0..10 {
+        let id = engine
+            .start_case(
+                "van-zorg-naar-werk",
+                None,
+                "anna",
+                &anon_resident(&engine).await,
+                BTreeMap::new(),
+                now - Duration::days(20),
+            )
+            .await
+            .unwrap()
+            .state
+            .id;
+        engine
+            .execute(
+                &id,
+                complete("signaal", json!({"motivatie": "x", "trede": 2})),
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        engine.risks(&[&row], now).await.unwrap()[0],
+        Some(Risk::OnTrack),
+        "read within ten minutes"
+    );
+    let later = now + Duration::minutes(11);
+    clock.set(later);
+    assert_eq!(engine.risks(&[&row], later).await.unwrap()[0], Some(Risk::AtRisk));
 }
 
 // ---- time: the scheduler, escalations, stalls, schedules ----
