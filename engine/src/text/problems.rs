@@ -155,10 +155,13 @@ pub fn definition(e: &DefinitionError) -> String {
             line,
             column,
             message,
-        } => {
-            format!("Regel {line}, kolom {column}: het bestand is geen geldig traject: {message}")
+        } => format!(
+            "Regel {line}, kolom {column}: het bestand is geen geldig traject: {}",
+            reader_nl(message)
+        ),
+        DefinitionError::Structure { message } => {
+            format!("Het bestand is geen geldig traject: {}", reader_nl(message))
         }
-        DefinitionError::Structure { message } => format!("Het bestand is geen geldig traject: {message}"),
         DefinitionError::Write { message } => format!("Het traject kon niet worden geschreven: {message}"),
         DefinitionError::TooLarge { bytes, limit } => format!(
             "Het bestand is {} groot; een trajectbestand mag hoogstens {} zijn.",
@@ -171,6 +174,161 @@ pub fn definition(e: &DefinitionError) -> String {
         DefinitionError::TooManySteps { count, limit } => {
             format!("Het traject heeft {count} stappen; hoogstens {limit} zijn toegestaan.")
         }
+    }
+}
+
+/// The YAML reader's message in Dutch: its place (`steps[2].fields[0]` → `stap 3, veld 1`)
+/// and the usual complaints of serde and the YAML scanner; anything else keeps its words
+/// after a Dutch lead.
+pub fn reader_nl(message: &str) -> String {
+    let (place, what) = match message.split_once(": ") {
+        Some((p, w)) if !p.contains(' ') => (Some(p), w),
+        _ => (None, message),
+    };
+    let what = reader_complaint(what);
+    match place.map(place_nl) {
+        Some(p) => format!("{p}: {what}"),
+        None => what,
+    }
+}
+
+fn place_nl(path: &str) -> String {
+    path.split('.')
+        .map(|part| match part.split_once('[') {
+            Some((name, rest)) => {
+                let n = rest.trim_end_matches(']').parse::<usize>().map_or(0, |n| n + 1);
+                let word = match name {
+                    "steps" => "stap",
+                    "fields" => "veld",
+                    "branches" => "tak",
+                    "escalations" => "escalatie",
+                    "variables" => "variabele",
+                    "provisions" => "voorziening",
+                    other => other,
+                };
+                format!("{word} {n}")
+            }
+            None => format!("`{part}`"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn reader_complaint(what: &str) -> String {
+    let quoted = |s: &str| s.split('`').nth(1).unwrap_or("").to_owned();
+    let expected = |s: &str| s.split_once(", expected ").map(|(_, e)| e.to_owned());
+    if let Some(rest) = what.strip_prefix("missing field ") {
+        return format!("het veld {rest} ontbreekt");
+    }
+    if let Some(rest) = what.strip_prefix("duplicate field ") {
+        return format!("het veld {rest} staat er twee keer");
+    }
+    if what.starts_with("unknown field ") {
+        return match expected(what) {
+            Some(e) => format!(
+                "onbekend veld `{}`; mogelijk zijn: {}",
+                quoted(what),
+                e.trim_start_matches("one of ")
+            ),
+            None => format!("onbekend veld `{}`", quoted(what)),
+        };
+    }
+    if what.starts_with("unknown variant ") {
+        return match expected(what) {
+            Some(e) => format!(
+                "onbekende waarde `{}`; kies uit: {}",
+                quoted(what),
+                e.trim_start_matches("one of ")
+            ),
+            None => format!("onbekende waarde `{}`", quoted(what)),
+        };
+    }
+    if let Some(rest) = what.strip_prefix("invalid type: ") {
+        let (got, want) = rest.split_once(", expected ").unwrap_or((rest, "iets anders"));
+        return format!(
+            "hier hoort {}, maar er staat {}",
+            kind_of_value(want),
+            kind_of_value(got)
+        );
+    }
+    if let Some(rest) = what.strip_prefix("invalid value: ") {
+        let (got, want) = rest.split_once(", expected ").unwrap_or((rest, "iets anders"));
+        return format!(
+            "ongeldige waarde {}; verwacht: {}",
+            kind_of_value(got),
+            kind_of_value(want)
+        );
+    }
+    if what.starts_with("data did not match any variant") {
+        return "deze waarde heeft niet de vorm die hier hoort".into();
+    }
+    if what.starts_with("duplicate entry") {
+        return format!(
+            "de sleutel {} staat er twee keer",
+            what.trim_start_matches("duplicate entry with key ")
+        );
+    }
+    for (english, dutch) in [
+        (
+            "mapping values are not allowed",
+            "een dubbele punt op een plek waar geen sleutel kan staan (inspringing of aanhalingstekens?)",
+        ),
+        (
+            "did not find expected key",
+            "hier werd een sleutel verwacht (klopt de inspringing?)",
+        ),
+        (
+            "did not find expected '-' indicator",
+            "hier werd een lijstregel met '-' verwacht (klopt de inspringing?)",
+        ),
+        (
+            "found character that cannot start any token",
+            "een teken waarmee niets kan beginnen (een tab? gebruik spaties)",
+        ),
+        (
+            "found unexpected end of stream",
+            "het bestand houdt onverwacht op (een aanhalingsteken niet gesloten?)",
+        ),
+        (
+            "found unknown escape character",
+            "een onbekende escape met '\\' tussen aanhalingstekens",
+        ),
+        (
+            "while scanning a quoted scalar",
+            "een aanhalingsteken is niet gesloten",
+        ),
+        ("recursion limit exceeded", "het bestand is te diep genest"),
+    ] {
+        if what.contains(english) {
+            return dutch.to_owned();
+        }
+    }
+    format!("de YAML is niet te lezen ({what})")
+}
+
+/// serde's name for a kind of value (`a string`, `integer `3``, `u32`), in Dutch.
+fn kind_of_value(text: &str) -> String {
+    let t = text.trim();
+    let (head, rest) = t.split_once(' ').unwrap_or((t, ""));
+    let word = match head {
+        "string" | "a" if rest.starts_with("string") || head == "string" => "tekst",
+        "integer" | "u8" | "u16" | "u32" | "u64" | "i32" | "i64" | "usize" => "een geheel getal",
+        "floating" | "f64" | "f32" => "een getal",
+        "boolean" => "ja/nee (true of false)",
+        "sequence" => "een lijst",
+        "map" => "een blok met sleutels",
+        "unit" | "null" => "niets",
+        "an" if rest.starts_with("integer") => "een geheel getal",
+        "a" if rest.starts_with("sequence") => "een lijst",
+        "a" if rest.starts_with("map") => "een blok met sleutels",
+        "a" if rest.starts_with("boolean") => "ja/nee (true of false)",
+        "struct" => "een blok met sleutels",
+        _ => return format!("`{t}`"),
+    };
+    // A value serde quotes (`string "x"`, `integer `3``) keeps it.
+    match rest.find(['"', '`']) {
+        Some(i) if head != "a" && head != "an" => format!("{word} {}", &rest[i..]),
+        _ => word.to_owned(),
     }
 }
 
@@ -228,6 +386,25 @@ pub fn migration(e: &RuntimeError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readers_complaints_read_in_dutch() {
+        assert_eq!(
+            reader_nl("steps[0]: unknown field `nxt`, expected one of `id`, `next`"),
+            "stap 1: onbekend veld `nxt`; mogelijk zijn: `id`, `next`"
+        );
+        assert_eq!(reader_nl("missing field `name`"), "het veld `name` ontbreekt");
+        assert_eq!(
+            reader_nl("steps[2].fields[0]: invalid type: string \"x\", expected a boolean"),
+            "stap 3, veld 1: hier hoort ja/nee (true of false), maar er staat tekst \"x\""
+        );
+        assert_eq!(
+            reader_nl("steps[0]: data did not match any variant of untagged enum Shape"),
+            "stap 1: deze waarde heeft niet de vorm die hier hoort"
+        );
+        assert!(reader_nl("mapping values are not allowed in this context").contains("dubbele punt"));
+        assert!(reader_nl("something new").starts_with("de YAML is niet te lezen"));
+    }
 
     #[test]
     fn problems_read_in_dutch() {

@@ -36,9 +36,21 @@ pub(crate) async fn coordinator_edits_validates_publishes_and_migrates(f: Fixtur
         "{editor}"
     );
 
+    let edit = format!("/trajecten/{KEY}/bewerken");
+    // A field the reader does not know: said in Dutch, with the step's number.
+    let misspelt = VZNW.replacen("next: intake", "nxt: intake", 1);
+    let (status, _) = f.post(&carla, &edit, &[("bron", &misspelt)], true).await;
+    assert!(status == StatusCode::SEE_OTHER || status == StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, _, html) = f.page(&carla, &edit).await;
+    assert!(
+        html.contains(
+            "het bestand is geen geldig traject: stap 2: onbekend veld &#x60;nxt&#x60;; mogelijk zijn:"
+        ),
+        "{html}"
+    );
+
     // A mistake: the signal points at a step that does not exist.
     let broken = VZNW.replacen("next: intake", "next: intak", 1);
-    let edit = format!("/trajecten/{KEY}/bewerken");
     let (status, _) = f.post(&carla, &edit, &[("bron", &broken)], true).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, html) = f.page(&carla, &edit).await;
