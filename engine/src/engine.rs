@@ -102,8 +102,11 @@ pub struct Engine {
     retention: crate::retention::Policy,
     /// The 80th percentile of each step's finished times, with when it was read: a work
     /// list asks for it on every page, and it moves slowly.
-    step_p80: Mutex<HashMap<(String, u32, String), (Option<i64>, DateTime<Utc>)>>,
+    step_p80: Mutex<HashMap<StepKey, (Option<i64>, DateTime<Utc>)>>,
 }
+
+/// A step of one version of a pathway: key, version, step id.
+type StepKey = (String, u32, String);
 
 /// How long a step's 80th percentile is used before it is read again.
 pub const STEP_P80_TTL: chrono::Duration = chrono::Duration::minutes(10);
@@ -523,7 +526,7 @@ impl Engine {
         Ok(risks)
     }
 
-    async fn step_p80(&self, key: (String, u32, String)) -> Result<Option<i64>> {
+    async fn step_p80(&self, key: StepKey) -> Result<Option<i64>> {
         let read_at = self.clock.now();
         let cached = self
             .step_p80
