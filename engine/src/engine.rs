@@ -102,11 +102,14 @@ pub struct Engine {
     retention: crate::retention::Policy,
     /// The 80th percentile of each step's finished times, with when it was read: a work
     /// list asks for it on every page, and it moves slowly.
-    step_p80: Mutex<HashMap<StepKey, (Option<i64>, DateTime<Utc>)>>,
+    step_p80: Mutex<HashMap<StepKey, ReadP80>>,
 }
 
 /// A step of one version of a pathway: key, version, step id.
 type StepKey = (String, u32, String);
+
+/// A step's 80th percentile in seconds (none without history), and when it was read.
+type ReadP80 = (Option<i64>, DateTime<Utc>);
 
 /// How long a step's 80th percentile is used before it is read again.
 pub const STEP_P80_TTL: chrono::Duration = chrono::Duration::minutes(10);
