@@ -443,11 +443,14 @@ fn read(file: &PathBuf) -> anyhow::Result<String> {
 fn pathway_source(file: &PathBuf) -> anyhow::Result<String> {
     let source = read(file)?;
     if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("bpmn")) {
-        let pathway = doorloop_engine::bpmn::import::import(&source).map_err(|e| {
+        let imported = doorloop_engine::bpmn::import::import_with_notices(&source).map_err(|e| {
             anyhow::anyhow!(doorloop_engine::text::problems::bpmn(&e).join("\n  "))
                 .context(format!("importing {}", file.display()))
         })?;
-        return Ok(doorloop_engine::pathway::definition::to_yaml(&pathway)?);
+        for notice in &imported.notices {
+            eprintln!("{}: let op: {notice}", file.display());
+        }
+        return Ok(doorloop_engine::pathway::definition::to_yaml(&imported.pathway)?);
     }
     Ok(source)
 }

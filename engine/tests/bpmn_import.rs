@@ -424,15 +424,82 @@ fn pools_signals_errors_calls_and_loops_are_all_named() {
         panic!("{e}")
     };
     let ids: Vec<&str> = list.iter().map(|u| u.id.as_str()).collect();
-    // The call activity is not among them: it calls pathway `x` as a linked case.
-    assert_eq!(ids, ["uwv", "sig", "multi", "e1"], "{e}");
+    // The call activity is not among them: it calls pathway `x` as a linked case. Nor is the
+    // UWV's pool: an outside party, said in a notice when the file imports.
+    assert_eq!(ids, ["sig", "multi", "e1"], "{e}");
     let text = e.to_string();
     assert!(
         text.contains("userTask (loop or multi-instance) `multi`"),
         "{text}"
     );
     assert!(text.contains("endEvent (errorEventDefinition) `e1`"), "{text}");
-    assert!(text.contains("één proces"), "{text}");
+    let runnable = file("two-pools-signals.bpmn")
+        .replace(
+            "<intermediateThrowEvent id=\"sig\"><signalEventDefinition/></intermediateThrowEvent>",
+            "",
+        )
+        .replace(
+            "<userTask id=\"multi\"><multiInstanceLoopCharacteristics/></userTask>",
+            "",
+        )
+        .replace(
+            "<endEvent id=\"e1\"><errorEventDefinition/></endEvent>",
+            "<endEvent id=\"e1\" name=\"Doorverwezen\"/>",
+        )
+        .replace("<callActivity id=\"call\" calledElement=\"x\"/>", "");
+    let runnable = runnable.replace("<sendTask id=\"vraag\"/>", "<sendTask id=\"vraag\"/><sequenceFlow id=\"f1\" sourceRef=\"s1\" targetRef=\"vraag\"/><sequenceFlow id=\"f2\" sourceRef=\"vraag\" targetRef=\"e1\"/>");
+    let imported =
+        doorloop_engine::bpmn::import::import_with_notices(&runnable).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        imported
+            .notices
+            .iter()
+            .any(|n| n.contains("De pool ‘UWV’ is als buitenpartij genomen")),
+        "{:?}",
+        imported.notices
+    );
+    // An end event's name that is no outcome category counts as `overig`; the name stays.
+    let end = imported.pathway.steps.iter().find(|s| s.id == "e1").unwrap();
+    assert_eq!(
+        (end.outcome.as_deref(), end.name.as_str()),
+        (Some("overig"), "Doorverwezen")
+    );
+}
+
+#[test]
+fn routes_without_conditions_become_a_choice_on_the_task_before() {
+    // MIWG A.2.0: an exclusive gateway whose three routes carry no condition.
+    let xml = file("named-routes.bpmn");
+    let imported = doorloop_engine::bpmn::import::import_with_notices(&xml).unwrap_or_else(|e| panic!("{e}"));
+    let p = &imported.pathway;
+    assert_eq!(validate_pathway(p), vec![], "{p:#?}");
+    let task = p.steps.iter().find(|s| s.id == "t1").unwrap();
+    let field = task
+        .fields
+        .iter()
+        .find(|f| f.name.starts_with("keuze_"))
+        .expect("a choice");
+    assert!(field.required);
+    assert_eq!(field.options, ["akkoord", "nog_niet", "task_4"]);
+    assert_eq!(field.option_labels["nog_niet"], "Nog niet");
+    assert_eq!(
+        field.option_labels["task_4"], "Task 4",
+        "an unnamed route by its target"
+    );
+    assert!(
+        imported
+            .notices
+            .iter()
+            .any(|n| n.contains("kiest wie ‘Task 1’ afrondt de route")),
+        "{:?}",
+        imported.notices
+    );
+    // Descriptive elements are left out with a notice, not refused.
+    assert!(
+        imported.notices.iter().any(|n| n.contains("textAnnotation (1)")),
+        "{:?}",
+        imported.notices
+    );
 }
 
 #[test]

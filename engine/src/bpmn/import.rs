@@ -171,8 +171,41 @@ struct Flow {
     name: Option<String>,
 }
 
-/// Imports the first process of a BPMN file.
+/// A pathway read from a BPMN file, and what of the file was left out (in Dutch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub pathway: Pathway,
+    /// Descriptive elements ignored, other pools taken as outside parties, decisions made
+    /// from named routes: what a coordinator should know about the import.
+    pub notices: Vec<String>,
+}
+
+/// Imports the main process of a BPMN file.
 pub fn import(xml: &str) -> Result<Pathway, ImportError> {
+    import_with_notices(xml).map(|i| i.pathway)
+}
+
+/// Elements that describe but do not run: ignored, with a notice.
+const DESCRIPTIVE: &[&str] = &[
+    "textAnnotation",
+    "association",
+    "dataObject",
+    "dataObjectReference",
+    "dataStoreReference",
+    "dataStore",
+    "ioSpecification",
+    "property",
+    "group",
+    "category",
+    "dataInput",
+    "dataOutput",
+    "dataInputAssociation",
+    "dataOutputAssociation",
+];
+
+/// Imports the main process of a BPMN file — the pool with the most flow nodes; other
+/// pools are outside parties — and says what it left out.
+pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
     let doc = Document::parse(xml).map_err(|e| ImportError::Xml(e.to_string()))?;
     let root = doc.root_element();
     if root.tag_name().name() != "definitions" || root.tag_name().namespace() != Some(BPMN) {
@@ -186,20 +219,43 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                 .any(|c| c.is_element() && !is(&c, "laneSet") && !is(&c, "documentation"))
         })
         .collect();
-    let process = *processes.first().ok_or(ImportError::NoProcess)?;
-    let names = Names::of(&root);
-    let mut unsupported: Vec<Unsupported> = processes
+    let flow_nodes = |p: &Node<'_, '_>| {
+        p.children()
+            .filter(|c| c.is_element() && !DESCRIPTIVE.contains(&c.tag_name().name()))
+            .filter(|c| {
+                !matches!(
+                    c.tag_name().name(),
+                    "sequenceFlow" | "laneSet" | "documentation" | "extensionElements"
+                )
+            })
+            .count()
+    };
+    // The pathway is the pool with the most to do (the first of equals).
+    let process = *processes
         .iter()
-        .skip(1)
-        .map(|p| {
-            Unsupported::new(
-                p,
-                "process",
-                Some("per bestand wordt één proces ingelezen; dit is het tweede".into()),
-            )
-        })
-        .collect();
+        .rev()
+        .max_by_key(|p| flow_nodes(p))
+        .ok_or(ImportError::NoProcess)?;
+    let names = Names::of(&root);
+    let mut notices: Vec<String> = Vec::new();
+    let participant_of = |p: &Node<'_, '_>| {
+        root.descendants()
+            .find(|n| is(n, "participant") && n.attribute("processRef") == p.attribute("id"))
+            .and_then(|n| n.attribute("name"))
+            .map(str::to_owned)
+    };
+    for other in processes.iter().filter(|p| p.id() != process.id()) {
+        let who = participant_of(other)
+            .or_else(|| named(other))
+            .map_or_else(|| format!("`{}`", attr(other, "id")), |n| format!("‘{n}’"));
+        notices.push(format!(
+            "De pool {who} is als buitenpartij genomen: haar {} onderdelen zijn niet ingelezen; het traject is de pool met het meeste werk.",
+            flow_nodes(other)
+        ));
+    }
+    let mut unsupported: Vec<Unsupported> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
+    let mut descriptive: BTreeMap<String, usize> = BTreeMap::new();
     // Text in files Doorloop wrote is taken exactly; other tools' is trimmed.
     let ours = root.attribute("exporter") == Some("Doorloop");
 
@@ -282,15 +338,15 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             .map(|c| c.tag_name().name().to_owned())
             .collect();
         match tag {
-            "sequenceFlow"
-            | "laneSet"
-            | "documentation"
-            | "extensionElements"
-            | "textAnnotation"
-            | "association"
-            | "dataObject"
-            | "dataObjectReference"
-            | "dataStoreReference" => {}
+            "sequenceFlow" | "laneSet" | "documentation" | "extensionElements" => {}
+            t if DESCRIPTIVE.contains(&t) => *descriptive.entry(t.to_owned()).or_default() += 1,
+            // A terminate end event ends the case like any end (Doorloop ends a case when
+            // its last route ends, and closes open work then).
+            "endEvent" if definitions == ["terminateEventDefinition"] => {
+                let mut step = base(StepKind::End);
+                step.outcome = Some(outcome_of(&name));
+                steps.push(step);
+            }
             "startEvent" | "endEvent" if !definitions.is_empty() => unsupported.push(Unsupported::new(
                 &node,
                 format!("{tag} ({})", definitions.join(", ")),
@@ -299,11 +355,7 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             "startEvent" => steps.push(base(StepKind::Start)),
             "endEvent" => {
                 let mut step = base(StepKind::End);
-                step.outcome = Some(if name.is_empty() {
-                    "gestopt".into()
-                } else {
-                    slug(&name)
-                });
+                step.outcome = Some(outcome_of(&name));
                 steps.push(step);
             }
             "userTask" | "manualTask" | "task" | "serviceTask" | "sendTask" | "scriptTask"
@@ -691,6 +743,9 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             });
         }
     }
+    // Decisions made at exclusive gateways whose routes have no condition: the gateway, and
+    // the choice to ask.
+    let mut decisions: Vec<(String, Field)> = Vec::new();
     for (node, kind) in &gateway_steps {
         let id = attr(node, "id");
         let both = gateway_steps.iter().filter(|(n, _)| n.id() == node.id()).count() > 1;
@@ -720,12 +775,83 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
                     step.id = split_id(&id);
                 }
                 let default = node.attribute("default");
+                // An exclusive gateway whose routes carry no condition is a decision someone
+                // takes: the person finishing the task before it chooses the route.
+                let decided = *kind == StepKind::Gateway
+                    && outs
+                        .iter()
+                        .filter(|f| Some(f.id.as_str()) != default)
+                        .all(|f| f.condition.is_none());
+                if decided {
+                    let label_of = |f: &Flow, i: usize| {
+                        f.name
+                            .as_deref()
+                            .map(str::trim)
+                            .filter(|n| !n.is_empty())
+                            .map(str::to_owned)
+                            .or_else(|| names.0.get(&f.target).and_then(|(_, n)| n.clone()))
+                            .unwrap_or_else(|| format!("route {}", i + 1))
+                    };
+                    let var = format!(
+                        "keuze_{}",
+                        slug(if step.name.trim().is_empty() {
+                            &id
+                        } else {
+                            &step.name
+                        })
+                    );
+                    let mut field = Field {
+                        name: var.clone(),
+                        ty: FieldType::Choice,
+                        required: true,
+                        label: Some(if step.name.trim().is_empty() {
+                            "Welke route?".to_owned()
+                        } else {
+                            step.name.split_whitespace().collect::<Vec<_>>().join(" ")
+                        }),
+                        options: Vec::new(),
+                        option_labels: Default::default(),
+                        category: None,
+                    };
+                    for (i, f) in outs.iter().enumerate() {
+                        let label = label_of(f, i);
+                        let mut value = slug(&label);
+                        while field.options.contains(&value) {
+                            value.push_str("_2");
+                        }
+                        field.options.push(value.clone());
+                        field.option_labels.insert(value.clone(), label.clone());
+                        if Some(f.id.as_str()) == default {
+                            step.default = Some(resolve(&f.target));
+                        }
+                        step.branches.push(Branch {
+                            when: format!("{var} == \"{value}\""),
+                            to: resolve(&f.target),
+                            label: Some(label),
+                        });
+                    }
+                    // Every answer has its route; the last route is also the default the
+                    // pathway requires of a choice.
+                    if step.default.is_none() {
+                        step.default = step.branches.last().map(|b| b.to.clone());
+                    }
+                    decisions.push((id.clone(), field));
+                    steps.push(step);
+                    continue;
+                }
                 for f in &outs {
                     if Some(f.id.as_str()) == default {
                         step.default = Some(resolve(&f.target));
                     } else if let Some(when) = translate_flow(f, &mut problems) {
                         step.branches.push(Branch {
                             when,
+                            to: resolve(&f.target),
+                            label: f.name.clone(),
+                        });
+                    } else if f.condition.is_none() && *kind == StepKind::InclusiveSplit {
+                        // BPMN: an inclusive gateway takes every route without a condition.
+                        step.branches.push(Branch {
+                            when: "true".into(),
                             to: resolve(&f.target),
                             label: f.name.clone(),
                         });
@@ -740,6 +866,43 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
             }
         }
         steps.push(step);
+    }
+    for (gateway, field) in decisions {
+        let asking: Vec<usize> = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.kind, StepKind::Task | StepKind::JointVisit | StepKind::Wait))
+            .filter(|(_, s)| s.transitions().iter().any(|t| t.to == gateway))
+            .map(|(i, _)| i)
+            .collect();
+        if asking.is_empty() {
+            problems.push(format!(
+                "{}: de routes hebben geen voorwaarde en er gaat geen taak aan vooraf die de keuze kan maken; geef de routes een voorwaarde of zet er een taak voor.",
+                names.label(&gateway)
+            ));
+            continue;
+        }
+        let labels: Vec<String> = field
+            .options
+            .iter()
+            .filter_map(|o| field.option_labels.get(o).cloned())
+            .collect();
+        let who: Vec<String> = asking
+            .iter()
+            .filter_map(|i| steps.get(*i))
+            .map(|s| format!("‘{}’", s.display_name()))
+            .collect();
+        notices.push(format!(
+            "Bij {} kiest wie {} afrondt de route ({}); een keuzevraag is aan die taak toegevoegd.",
+            names.label(&gateway),
+            who.join(" of "),
+            labels.join(" / ")
+        ));
+        for i in asking {
+            if let Some(s) = steps.get_mut(i) {
+                s.fields.push(field.clone());
+            }
+        }
     }
     // A variable a condition reads is, as in Camunda, what the person completing the task
     // before the gateway answers: an optional field of that task. Variables set by scripts,
@@ -854,7 +1017,17 @@ pub fn import(xml: &str) -> Result<Pathway, ImportError> {
     if !problems.is_empty() {
         return Err(ImportError::Invalid(problems));
     }
-    Ok(pathway)
+    if !descriptive.is_empty() {
+        notices.push(format!(
+            "Beschrijvende onderdelen zijn niet ingelezen (ze sturen het traject niet): {}.",
+            descriptive
+                .iter()
+                .map(|(tag, n)| format!("{tag} ({n})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(Imported { pathway, notices })
 }
 
 /// A reminder's own path must be the notification only.
@@ -929,6 +1102,18 @@ fn slug(name: &str) -> String {
     }
     let out = out.trim_end_matches('_').to_owned();
     if out.is_empty() { "x".into() } else { out }
+}
+
+/// An end event's outcome: the category its name names (`Betaald werk` → `betaald_werk`),
+/// else `overig`; the name stays the end step's name, which the timeline shows.
+/// `doorloop:outcome` sets the category explicitly.
+fn outcome_of(name: &str) -> String {
+    let code = slug(name);
+    if crate::pathway::model::KNOWN_OUTCOMES.contains(&code.as_str()) {
+        code
+    } else {
+        "overig".to_owned()
+    }
 }
 
 fn blank_step() -> Step {

@@ -293,6 +293,8 @@ pub const KNOWN_OUTCOMES: &[&str] = &[
     "overgedragen",
     // Work that is not a trajectory of its own (an expiring provision dealt with).
     "afgehandeld",
+    // An end no category fits (a BPMN end event named otherwise); its step's name says how.
+    "overig",
 ];
 
 /// Why a case waits; used for stall reasons and the manager's queue view.

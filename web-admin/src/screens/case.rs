@@ -121,6 +121,10 @@ pub(crate) fn event_text(
             "Trede participatieladder: {}",
             forms::rung_label(u64::from(*rung))
         ),
+        // An end no category fits says how by its step's name.
+        EventKind::CaseEnded { outcome, step: end } if outcome == "overig" => {
+            format!("Casus afgesloten: {}", step(end))
+        }
         EventKind::CaseEnded { outcome, .. } => format!("Casus afgesloten: {}", code_label(outcome)),
         EventKind::CaseWithdrawn { reason } => format!("Casus ingetrokken: {reason}"),
         EventKind::NoteRecorded { kind, text } => format!("{}: {text}", note_label(kind)),
