@@ -864,7 +864,8 @@ fn validate_reports_every_problem(dir: &Path) {
     assert_eq!(out.trim(), "published intake_werk v1");
     let err = db.fails(&["import", &bpmn("unsupported.bpmn"), "--publish"]);
     assert!(
-        err.contains("3 onderdeel/onderdelen") && err.contains("deelproces `sub` (subProcess)"),
+        err.contains("3 onderdeel/onderdelen")
+            && err.contains("deelproces `sub` (subProcess (event sub-process))"),
         "{err}"
     );
     assert!(!db.ok(&["pathways"]).contains("unsupported"));

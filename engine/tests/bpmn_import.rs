@@ -130,16 +130,17 @@ fn unsupported_elements_are_listed_all_at_once() {
     let ids: Vec<&str> = list.iter().map(|u| u.id.as_str()).collect();
     assert_eq!(ids, ["s", "sub", "b"], "{e}");
     let text = e.to_string();
-    assert!(text.contains("startEvent (messageEventDefinition) `s`"), "{text}");
+    assert!(text.contains("startEvent (signalEventDefinition) `s`"), "{text}");
     assert!(
-        text.contains("subProcess `sub`") && text.contains("boundaryEvent (messageEventDefinition) `b`"),
+        text.contains("subProcess (event sub-process) `sub`")
+            && text.contains("boundaryEvent (messageEventDefinition) `b`"),
         "{text}"
     );
     // In Dutch, for the coordinator: what each element is, its id second.
     let dutch = doorloop_engine::text::problems::bpmn(&e).join("\n");
     assert!(
-        dutch.contains("deelproces `sub` (subProcess)")
-            && dutch.contains("startgebeurtenis `s` (startEvent (messageEventDefinition))"),
+        dutch.contains("deelproces `sub` (subProcess (event sub-process))")
+            && dutch.contains("startgebeurtenis `s` (startEvent (signalEventDefinition))"),
         "{dutch}"
     );
 }
@@ -425,8 +426,9 @@ fn pools_signals_errors_calls_and_loops_are_all_named() {
     };
     let ids: Vec<&str> = list.iter().map(|u| u.id.as_str()).collect();
     // The call activity is not among them: it calls pathway `x` as a linked case. Nor is the
-    // UWV's pool: an outside party, said in a notice when the file imports.
-    assert_eq!(ids, ["sig", "multi", "e1"], "{e}");
+    // UWV's pool (an outside party, said in a notice when the file imports), nor the signal
+    // thrown (a moment on the timeline).
+    assert_eq!(ids, ["multi", "e1"], "{e}");
     let text = e.to_string();
     assert!(
         text.contains("userTask (loop or multi-instance) `multi`"),

@@ -115,7 +115,7 @@ pub fn translate_with(
         reason,
     };
     let text = source.trim();
-    let (dialect, body) = if let Some(inner) = text
+    let (dialect_guess, body) = if let Some(inner) = text
         .strip_prefix("${")
         .or_else(|| text.strip_prefix("#{"))
         .and_then(|t| t.strip_suffix('}'))
@@ -129,6 +129,23 @@ pub fn translate_with(
     if body.trim().is_empty() {
         return Err(fail("ze is leeg".into()));
     }
+    // Unmarked text that compares with a single `=` is FEEL as modellers write it; FEEL
+    // names may hold spaces (`Vacation Approval`), which become `Vacation_Approval`.
+    let (dialect, normalized);
+    let body = {
+        let plain_feel = dialect_guess == Dialect::Python && {
+            let lexed: Vec<_> = Token::lexer(body).collect();
+            lexed.iter().any(|t| matches!(t, Ok(Token::Assign)))
+                && !lexed.iter().any(|t| matches!(t, Ok(Token::Eq)))
+        };
+        dialect = if plain_feel { Dialect::Feel } else { dialect_guess };
+        if dialect == Dialect::Feel {
+            normalized = join_feel_names(body);
+            normalized.as_str()
+        } else {
+            body
+        }
+    };
     let mut tokens = Vec::new();
     for (token, span) in Token::lexer(body).spanned() {
         match token {
@@ -219,6 +236,36 @@ pub fn translate_with(
 }
 
 /// `x`, or `x` from `environment.variables.x` / `variables.x` (JavaScript-style access).
+/// FEEL names with spaces joined by `_`: `Vacation Approval = "x"` → `Vacation_Approval = "x"`.
+fn join_feel_names(body: &str) -> String {
+    let keyword = |w: &str| {
+        matches!(
+            w,
+            "and" | "or" | "not" | "true" | "false" | "null" | "in" | "between"
+        )
+    };
+    let mut out = String::with_capacity(body.len());
+    let mut last_ident: Option<&str> = None;
+    let mut cursor = 0;
+    for (token, span) in Token::lexer(body).spanned() {
+        let between = &body[cursor..span.start];
+        let ident = match token {
+            Ok(Token::Ident(w)) if !keyword(w) => Some(w),
+            _ => None,
+        };
+        if ident.is_some() && last_ident.is_some() && between.trim().is_empty() && !between.is_empty() {
+            out.push('_');
+        } else {
+            out.push_str(between);
+        }
+        out.push_str(&body[span.clone()]);
+        last_ident = ident;
+        cursor = span.end;
+    }
+    out.push_str(&body[cursor..]);
+    out
+}
+
 fn variable(name: &str) -> Option<&str> {
     let plain = name
         .strip_prefix("environment.variables.")
@@ -302,6 +349,15 @@ mod tests {
         assert_eq!(t.variables["uitkering"], FieldType::Text);
         assert_eq!(t.variables["score"], FieldType::Number);
         assert_eq!(t.literals["uitkering"], ["wia"]);
+    }
+
+    #[test]
+    fn feel_as_modellers_write_it_compares_with_one_equals_sign() {
+        let t = translate("Vacation Approval = \"Approved\"").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.cel, "Vacation_Approval == \"Approved\"");
+        assert_eq!(t.literals["Vacation_Approval"], ["Approved"]);
+        let t = translate("= score >= 3 and not(blocked)").unwrap_or_else(|e| panic!("{e}"));
+        assert!(t.cel.contains("&&"), "{}", t.cel);
     }
 
     #[test]

@@ -279,7 +279,9 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
     }
 
     let mut flows: Vec<Flow> = Vec::new();
-    for f in process.children().filter(|n| is(n, "sequenceFlow")) {
+    // Embedded sub-processes are phases: their nodes and flows run inline.
+    let members = members(process);
+    for f in members.iter().copied().filter(|n| is(n, "sequenceFlow")) {
         let expression = f.children().find(|n| is(n, "conditionExpression"));
         let condition = expression
             .and_then(|c| c.text())
@@ -317,7 +319,31 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
     // repeated `times` times for a cycle.
     let mut reminders: Vec<(Node<'_, '_>, Term, u32)> = Vec::new();
 
-    for node in process.children().filter(|n| n.is_element()) {
+    // Who sends the message a wait receives: the pool at the other end of its message flow.
+    let sender_of = |id: &str| -> Option<String> {
+        let flow = root
+            .descendants()
+            .find(|n| is(n, "messageFlow") && n.attribute("targetRef") == Some(id))?;
+        let source = flow.attribute("sourceRef")?;
+        root.descendants()
+            .find(|n| is(n, "participant") && n.attribute("id") == Some(source))
+            .or_else(|| {
+                let process_id = root
+                    .descendants()
+                    .find(|n| n.attribute("id") == Some(source))?
+                    .ancestors()
+                    .find(|a| is(a, "process"))?
+                    .attribute("id")?;
+                root.descendants()
+                    .find(|n| is(n, "participant") && n.attribute("processRef") == Some(process_id))
+            })
+            .and_then(|p| named(&p))
+    };
+    let inside_phase = |n: &Node<'_, '_>| n.parent().is_some_and(|p| is(&p, "subProcess"));
+    // Errors: a boundary that catches them, and error ends inside phases that throw them.
+    let mut error_boundaries: Vec<Node<'_, '_>> = Vec::new();
+    let mut error_ends: Vec<Node<'_, '_>> = Vec::new();
+    for node in members.iter().copied() {
         let tag = node.tag_name().name();
         if node.tag_name().namespace() != Some(BPMN) {
             continue;
@@ -338,8 +364,140 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             .map(|c| c.tag_name().name().to_owned())
             .collect();
         match tag {
-            "sequenceFlow" | "laneSet" | "documentation" | "extensionElements" => {}
+            "sequenceFlow"
+            | "laneSet"
+            | "documentation"
+            | "extensionElements"
+            | "incoming"
+            | "outgoing"
+            | "standardLoopCharacteristics"
+            | "multiInstanceLoopCharacteristics" => {}
             t if DESCRIPTIVE.contains(&t) => *descriptive.entry(t.to_owned()).or_default() += 1,
+            "endEvent" if definitions == ["errorEventDefinition"] && inside_phase(&node) => {
+                error_ends.push(node)
+            }
+            // A phase: its start leads to its first step, its ends to what follows it.
+            "subProcess" if node.attribute("triggeredByEvent") == Some("true") => {
+                unsupported.push(Unsupported::new(&node, "subProcess (event sub-process)", None))
+            }
+            "subProcess" if node.children().any(|c| is(&c, "startEvent")) => {
+                let inner = node
+                    .children()
+                    .find(|c| is(c, "startEvent"))
+                    .map(|c| attr(&c, "id"));
+                alias.insert(id.clone(), inner.unwrap_or_default());
+                notices.push(format!(
+                    "{} is als fase ingelezen: zijn stappen lopen in het traject.",
+                    names.label(&id)
+                ));
+            }
+            // A sub-process drawn without its inside is one piece of work.
+            "subProcess"
+                if !node.children().any(|c| {
+                    c.is_element()
+                        && !is(&c, "documentation")
+                        && !is(&c, "extensionElements")
+                        && !DESCRIPTIVE.contains(&c.tag_name().name())
+                }) =>
+            {
+                let mut step = base(StepKind::Task);
+                let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
+                let role_id = slug(&role);
+                roles.entry(role_id.clone()).or_insert(RoleDef {
+                    name: role,
+                    organisation: None,
+                    sees: None,
+                });
+                step.role = Some(role_id);
+                notices.push(format!(
+                    "{} is zonder inhoud getekend en als één taak ingelezen.",
+                    names.label(&id)
+                ));
+                steps.push(step);
+            }
+            "startEvent" if inside_phase(&node) && definitions.is_empty() => {
+                let next = outgoing(&id)
+                    .first()
+                    .map(|f| f.target.clone())
+                    .unwrap_or_default();
+                alias.insert(id.clone(), next);
+            }
+            "endEvent" if inside_phase(&node) && definitions.is_empty() => {
+                let phase = node.parent().map(|p| attr(&p, "id")).unwrap_or_default();
+                match outgoing(&phase).as_slice() {
+                    [after] => {
+                        alias.insert(id.clone(), after.target.clone());
+                    }
+                    _ => problems.push(format!(
+                        "{}: na deze fase moet precies één verbinding uitgaan.",
+                        names.label(&phase)
+                    )),
+                }
+            }
+            // A message start: the case starts when the message arrives, as any start does
+            // (aanmelden, the API).
+            "startEvent" if definitions == ["messageEventDefinition"] => {
+                notices.push(format!(
+                    "{}: een casus start bij aanmelden of via de API; het bericht zelf is niet nodig.",
+                    names.label(&id)
+                ));
+                steps.push(base(StepKind::Start));
+            }
+            // Messages and signals sent at an end or on the way: the moment is recorded; the
+            // sending itself is left to the systems around Doorloop.
+            "endEvent"
+                if matches!(
+                    definitions.as_slice(),
+                    [d] if d == "messageEventDefinition" || d == "signalEventDefinition"
+                ) =>
+            {
+                notices.push(format!(
+                    "{}: het bericht wordt niet door Doorloop verstuurd; de casus eindigt hier.",
+                    names.label(&id)
+                ));
+                let mut step = base(StepKind::End);
+                step.outcome = Some(outcome_of(&name));
+                steps.push(step);
+            }
+            "intermediateThrowEvent"
+                if definitions.is_empty()
+                    || matches!(
+                        definitions.as_slice(),
+                        [d] if d == "messageEventDefinition" || d == "signalEventDefinition"
+                    ) =>
+            {
+                if !definitions.is_empty() {
+                    notices.push(format!(
+                        "{}: het bericht wordt niet door Doorloop verstuurd; het moment staat op de tijdlijn.",
+                        names.label(&id)
+                    ));
+                }
+                steps.push(base(StepKind::Automatic));
+            }
+            // Waiting for a message from an outside party: a wait, which the consultant ends
+            // when it arrives.
+            "receiveTask" | "intermediateCatchEvent"
+                if tag == "receiveTask" || definitions == ["messageEventDefinition"] =>
+            {
+                let mut step = base(StepKind::Wait);
+                let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
+                let role_id = slug(&role);
+                roles.entry(role_id.clone()).or_insert(RoleDef {
+                    name: role,
+                    organisation: None,
+                    sees: None,
+                });
+                step.role = Some(role_id);
+                step.party = Some(sender_of(&id).unwrap_or_else(|| {
+                    if name.is_empty() {
+                        "externe partij".to_owned()
+                    } else {
+                        name.clone()
+                    }
+                }));
+                step.expected = "4 weken".parse::<Term>().ok();
+                steps.push(step);
+            }
             // A terminate end event ends the case like any end (Doorloop ends a case when
             // its last route ends, and closes open work then).
             "endEvent" if definitions == ["terminateEventDefinition"] => {
@@ -359,6 +517,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 steps.push(step);
             }
             "userTask" | "manualTask" | "task" | "serviceTask" | "sendTask" | "scriptTask"
+            | "businessRuleTask" | "receiveTask" | "subProcess"
                 if node.children().any(|c| {
                     is(&c, "multiInstanceLoopCharacteristics") || is(&c, "standardLoopCharacteristics")
                 }) =>
@@ -369,7 +528,13 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                     Some("herhaalde taken (lus of meervoudig) worden niet ondersteund".into()),
                 ))
             }
-            "userTask" | "manualTask" | "task" => {
+            "userTask" | "manualTask" | "task" | "businessRuleTask" => {
+                if tag == "businessRuleTask" {
+                    notices.push(format!(
+                        "{}: een beslistaak; wie de taak afrondt, neemt het besluit.",
+                        names.label(&id)
+                    ));
+                }
                 let mut step = base(StepKind::Task);
                 let role = task_role(&node).or_else(|| lane_of.get(&id).cloned());
                 let role = role.unwrap_or_else(|| default_role.clone());
@@ -397,9 +562,29 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             "callActivity"
                 if node
                     .attribute("calledElement")
-                    .is_some_and(crate::pathway::validate::valid_key) =>
+                    .is_some_and(|c| !c.trim().is_empty()) =>
             {
-                let called = node.attribute("calledElement").unwrap_or_default().to_owned();
+                let element = node.attribute("calledElement").unwrap_or_default().trim();
+                // The called pathway's key: as written when it is one, else made from the
+                // called process's name in this file, or from the reference itself.
+                let called = if crate::pathway::validate::valid_key(element) {
+                    element.to_owned()
+                } else {
+                    let named_process = root
+                        .descendants()
+                        .find(|n| is(n, "process") && n.attribute("id") == Some(element))
+                        .and_then(|p| participant_of(&p).or_else(|| named(&p)));
+                    let key: String = slug(named_process.as_deref().unwrap_or(element))
+                        .replace('_', "-")
+                        .chars()
+                        .take(64)
+                        .collect();
+                    notices.push(format!(
+                        "{} roept `{element}` aan; in Doorloop is dat het traject `{key}`, dat gepubliceerd moet zijn voordat deze stap wordt bereikt.",
+                        names.label(&id)
+                    ));
+                    key
+                };
                 let mut step = base(StepKind::Wait);
                 let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
                 let role_id = slug(&role);
@@ -443,6 +628,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 }
                 Err(why) => unsupported.push(Unsupported::new(&node, "scriptTask", Some(why))),
             },
+            "boundaryEvent" if definitions == ["errorEventDefinition"] => error_boundaries.push(node),
             "boundaryEvent" => match (timer_duration(&node), node.attribute("cancelActivity")) {
                 (Some(Ok(term)), None | Some("true")) => boundaries.push((node, term)),
                 (Some(Ok(term)), Some(_)) => reminders.push((node, term, 1)),
@@ -524,13 +710,58 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             other => unsupported.push(Unsupported::new(&node, other, None)),
         }
     }
+    // An error thrown at the end of a phase goes where the phase's error boundary leads.
+    let mut caught: Vec<String> = Vec::new();
+    for end in &error_ends {
+        let phase = end.parent().map(|p| attr(&p, "id")).unwrap_or_default();
+        let boundary = error_boundaries
+            .iter()
+            .find(|b| b.attribute("attachedToRef") == Some(phase.as_str()));
+        match boundary.and_then(|b| {
+            outgoing(&attr(b, "id"))
+                .first()
+                .map(|f| (attr(b, "id"), f.target.clone()))
+        }) {
+            Some((b, target)) => {
+                alias.insert(attr(end, "id"), target);
+                caught.push(b);
+            }
+            None => unsupported.push(Unsupported::new(
+                end,
+                "endEvent (errorEventDefinition)",
+                Some("geen foutafhandeling aan de fase eromheen die deze fout opvangt".into()),
+            )),
+        }
+    }
+    // An error boundary on a task: the person finishing it says whether it went wrong.
+    let mut task_errors: Vec<Node<'_, '_>> = Vec::new();
+    for b in error_boundaries {
+        let b_id = attr(&b, "id");
+        if caught.contains(&b_id) {
+            continue;
+        }
+        let on = attr(&b, "attachedToRef");
+        let on_work = steps
+            .iter()
+            .any(|s| s.id == on && matches!(s.kind, StepKind::Task | StepKind::Automatic));
+        if on_work && outgoing(&b_id).len() == 1 {
+            task_errors.push(b);
+        } else {
+            unsupported.push(Unsupported::new(
+                &b,
+                "boundaryEvent (errorEventDefinition)",
+                Some("vangt alleen fouten op van een taak of van het einde van een fase".into()),
+            ));
+        }
+    }
     if !unsupported.is_empty() {
         return Err(ImportError::Unsupported(unsupported));
     }
     for step in &mut steps {
-        if let Some(node) = process
-            .children()
-            .find(|n| n.is_element() && n.attribute("id") == Some(step.id.as_str()))
+        if let Some(node) = members
+            .iter()
+            .copied()
+            .find(|n| n.attribute("id") == Some(step.id.as_str()))
         {
             extensions::apply_step(&node, &names.label(&step.id), step, &mut problems);
             if let Some(role) = &step.role
@@ -615,7 +846,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 names.label(&step.id)
             )),
             _ if outs.len() > 1 => problems.push(format!(
-                "{}: er gaan {} verbindingen uit; zet er een keuzepunt of splitsing achter.",
+                "{}: er gaan {} verbindingen uit; zet er een keuzepunt of splitsing achter (een splitsing zonder samenvoeging kan een traject niet lopen).",
                 names.label(&step.id),
                 outs.len()
             )),
@@ -630,6 +861,73 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             }
         }
     }
+    for b in task_errors {
+        let b_id = attr(&b, "id");
+        let on = attr(&b, "attachedToRef");
+        let Some(target) = outgoing(&b_id).first().map(|f| resolve(&f.target)) else {
+            continue;
+        };
+        let Some(task) = steps.iter_mut().find(|s| s.id == on) else {
+            continue;
+        };
+        // Automatic work that can fail becomes work someone confirms.
+        if task.kind == StepKind::Automatic {
+            task.kind = StepKind::Task;
+            let role = lane_of.get(&on).cloned().unwrap_or_else(|| default_role.clone());
+            let role_id = slug(&role);
+            roles.entry(role_id.clone()).or_insert(RoleDef {
+                name: role,
+                organisation: None,
+                sees: None,
+            });
+            task.role = Some(role_id);
+        }
+        let label = named(&b).unwrap_or_else(|| "Mislukt".to_owned());
+        let var = format!("afloop_{}", slug(&on));
+        let value = match slug(&label) {
+            v if v == "gelukt" => "mislukt".to_owned(),
+            v => v,
+        };
+        task.fields.push(Field {
+            name: var.clone(),
+            ty: FieldType::Choice,
+            required: true,
+            label: Some("Afloop".into()),
+            options: vec!["gelukt".into(), value.clone()],
+            option_labels: [
+                ("gelukt".to_owned(), "Gelukt".to_owned()),
+                (value.clone(), label.clone()),
+            ]
+            .into_iter()
+            .collect(),
+            category: None,
+        });
+        let after = std::mem::replace(&mut task.next, Next::One(format!("{on}_afloop")));
+        let Next::One(normal) = after else {
+            problems.push(format!(
+                "{}: na een taak met foutafhandeling moet precies één verbinding uitgaan.",
+                names.label(&on)
+            ));
+            continue;
+        };
+        notices.push(format!(
+            "{}: wie de taak afrondt, kiest of die gelukt is of ‘{label}’ (de foutafhandeling van {}).",
+            names.label(&on),
+            names.label(&b_id)
+        ));
+        steps.push(Step {
+            id: format!("{on}_afloop"),
+            kind: StepKind::Gateway,
+            name: "Afloop".into(),
+            branches: vec![Branch {
+                when: format!("{var} == \"{value}\""),
+                to: target,
+                label: Some(label),
+            }],
+            default: Some(normal),
+            ..blank_step()
+        });
+    }
     for (node, term) in boundaries {
         let id = attr(&node, "id");
         let on = attr(&node, "attachedToRef");
@@ -642,7 +940,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             ));
             continue;
         };
-        let own_rule = process.children().any(|n| {
+        let own_rule = members.iter().any(|n| {
             n.attribute("id") == Some(on.as_str())
                 && n.attribute((extensions::DOORLOOP, "deadline")).is_some()
         });
@@ -867,12 +1165,32 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
         }
         steps.push(step);
     }
-    for (gateway, field) in decisions {
+    for (gateway, mut field) in decisions {
+        // The work before the decision: right before it, or before the gateways that lead
+        // to it (then the question is asked but not required, as the route may not pass).
+        let mut reach: Vec<String> = vec![gateway.clone()];
+        loop {
+            let more: Vec<String> = steps
+                .iter()
+                .filter(|s| s.kind == StepKind::Gateway && !reach.contains(&s.id))
+                .filter(|s| s.transitions().iter().any(|t| reach.iter().any(|r| r == t.to)))
+                .map(|s| s.id.clone())
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            reach.extend(more);
+        }
+        let is_work = |s: &Step| matches!(s.kind, StepKind::Task | StepKind::JointVisit | StepKind::Wait);
+        let direct = steps
+            .iter()
+            .any(|s| is_work(s) && s.transitions().iter().any(|t| t.to == gateway));
+        field.required = direct;
         let asking: Vec<usize> = steps
             .iter()
             .enumerate()
-            .filter(|(_, s)| matches!(s.kind, StepKind::Task | StepKind::JointVisit | StepKind::Wait))
-            .filter(|(_, s)| s.transitions().iter().any(|t| t.to == gateway))
+            .filter(|(_, s)| is_work(s))
+            .filter(|(_, s)| s.transitions().iter().any(|t| reach.iter().any(|r| r == t.to)))
             .map(|(i, _)| i)
             .collect();
         if asking.is_empty() {
@@ -959,9 +1277,8 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
         }
     }
     // Steps in the order of the file (a gateway's split half right after its join half).
-    let position: HashMap<&str, usize> = process
-        .children()
-        .filter(|n| n.is_element())
+    let position: HashMap<&str, usize> = members
+        .iter()
         .enumerate()
         .filter_map(|(i, n)| Some((n.attribute("id")?, i)))
         .collect();
@@ -1037,6 +1354,18 @@ fn reminder_path(names: &Names, reminder: &str, reaches: &str) -> String {
         names.label(reminder),
         names.label(reaches)
     )
+}
+
+/// The elements of a process with those of its embedded sub-processes, in document order.
+fn members<'a, 'i>(container: Node<'a, 'i>) -> Vec<Node<'a, 'i>> {
+    let mut out = Vec::new();
+    for c in container.children().filter(Node::is_element) {
+        out.push(c);
+        if is(&c, "subProcess") && c.attribute("triggeredByEvent") != Some("true") {
+            out.extend(members(c));
+        }
+    }
+    out
 }
 
 fn is(n: &Node<'_, '_>, name: &str) -> bool {

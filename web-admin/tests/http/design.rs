@@ -733,7 +733,8 @@ pub(crate) async fn coordinator_imports_a_bpmn_file_into_a_draft(f: Fixture) {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        html.contains("niets ingelezen") && html.contains("deelproces &#x60;sub&#x60; (subProcess)"),
+        html.contains("niets ingelezen")
+            && html.contains("deelproces &#x60;sub&#x60; (subProcess (event sub-process))"),
         "{html}"
     );
     assert!(f.engine.store().drafts().await.unwrap().is_empty());
