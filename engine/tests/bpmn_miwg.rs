@@ -4,6 +4,8 @@
 //! that import may only grow. The table printed (`cargo test --test bpmn_miwg -- --nocapture`)
 //! is the one in the README.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
