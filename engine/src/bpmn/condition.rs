@@ -114,7 +114,10 @@ pub fn translate_with(
         condition: source.to_owned(),
         reason,
     };
-    let text = source.trim();
+    // XPath's `bpmn:getDataObject('approved')` (the BPMN spec's own examples) reads a
+    // variable.
+    let unwrapped = data_object_reads(source.trim());
+    let text = unwrapped.as_str();
     let (dialect_guess, body) = if let Some(inner) = text
         .strip_prefix("${")
         .or_else(|| text.strip_prefix("#{"))
@@ -236,6 +239,23 @@ pub fn translate_with(
 }
 
 /// `x`, or `x` from `environment.variables.x` / `variables.x` (JavaScript-style access).
+/// `bpmn:getDataObject('x')` → `x`.
+fn data_object_reads(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("getDataObject(") {
+        let (before, call) = rest.split_at(at);
+        let args = &call["getDataObject(".len()..];
+        let Some(close) = args.find(')') else { break };
+        let name = args[..close].trim().trim_matches(['\'', '"']);
+        out.push_str(before.strip_suffix("bpmn:").unwrap_or(before));
+        out.push_str(name);
+        rest = &args[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// FEEL names with spaces joined by `_`: `Vacation Approval = "x"` → `Vacation_Approval = "x"`.
 fn join_feel_names(body: &str) -> String {
     let keyword = |w: &str| {
@@ -358,6 +378,11 @@ mod tests {
         assert_eq!(t.literals["Vacation_Approval"], ["Approved"]);
         let t = translate("= score >= 3 and not(blocked)").unwrap_or_else(|e| panic!("{e}"));
         assert!(t.cel.contains("&&"), "{}", t.cel);
+        // The BPMN specification's XPath reads of data objects.
+        let t = translate("bpmn:getDataObject('clarified') = 'yes'").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.cel, "clarified == \"yes\"");
+        let t = translate("not(bpmn:getDataObject('approved'))").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.variables["approved"], FieldType::Boolean, "{}", t.cel);
     }
 
     #[test]

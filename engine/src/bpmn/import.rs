@@ -340,6 +340,45 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             .and_then(|p| named(&p))
     };
     let inside_phase = |n: &Node<'_, '_>| n.parent().is_some_and(|p| is(&p, "subProcess"));
+    // Event-based gateways that race one awaited message against one timer ("the UWV
+    // decision, or 16 weeks"): the wait, with the timer as its deadline and route.
+    let mut races: Vec<(String, String, Node<'_, '_>)> = Vec::new();
+    for g in members.iter().filter(|n| is(n, "eventBasedGateway")) {
+        let gid = attr(g, "id");
+        let targets: Vec<Node<'_, '_>> = outgoing(&gid)
+            .iter()
+            .filter_map(|f| {
+                members
+                    .iter()
+                    .copied()
+                    .find(|n| n.attribute("id") == Some(f.target.as_str()))
+            })
+            .collect();
+        let awaits = |n: &Node<'_, '_>| {
+            is(n, "receiveTask")
+                || (is(n, "intermediateCatchEvent") && n.children().any(|c| is(&c, "messageEventDefinition")))
+        };
+        let timer = |n: &Node<'_, '_>| {
+            is(n, "intermediateCatchEvent") && n.children().any(|c| is(&c, "timerEventDefinition"))
+        };
+        if let ([w], [t]) = (
+            targets
+                .iter()
+                .filter(|n| awaits(n))
+                .collect::<Vec<_>>()
+                .as_slice(),
+            targets
+                .iter()
+                .filter(|n| timer(n))
+                .copied()
+                .collect::<Vec<_>>()
+                .as_slice(),
+        ) && targets.len() == 2
+        {
+            races.push((gid, attr(w, "id"), *t));
+        }
+    }
+    let racing = |id: &str| races.iter().any(|(_, _, t)| attr(t, "id") == id);
     // Errors: a boundary that catches them, and error ends inside phases that throw them.
     let mut error_boundaries: Vec<Node<'_, '_>> = Vec::new();
     let mut error_ends: Vec<Node<'_, '_>> = Vec::new();
@@ -373,6 +412,13 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             | "standardLoopCharacteristics"
             | "multiInstanceLoopCharacteristics" => {}
             t if DESCRIPTIVE.contains(&t) => *descriptive.entry(t.to_owned()).or_default() += 1,
+            "eventBasedGateway" if races.iter().any(|(g, _, _)| *g == id) => {
+                if let Some((_, wait, _)) = races.iter().find(|(g, _, _)| *g == id) {
+                    alias.insert(id.clone(), wait.clone());
+                }
+            }
+            // The timer of a race is the wait's deadline (below), not a step of its own.
+            "intermediateCatchEvent" if racing(&id) => {}
             "endEvent" if definitions == ["errorEventDefinition"] && inside_phase(&node) => {
                 error_ends.push(node)
             }
@@ -860,6 +906,38 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 step.next = Next::One(resolve(&outs[0].target));
             }
         }
+    }
+    for (gateway, wait, timer) in &races {
+        let t_id = attr(timer, "id");
+        let term = match timer_duration(timer) {
+            Some(Ok(term)) => term,
+            _ => {
+                problems.push(format!(
+                    "{}: de timer heeft geen duur die Doorloop kan lezen.",
+                    names.label(&t_id)
+                ));
+                continue;
+            }
+        };
+        let after = outgoing(&t_id).first().map(|f| resolve(&f.target));
+        let Some(step) = steps.iter_mut().find(|s| s.id == *wait) else {
+            continue;
+        };
+        if step.deadline.is_some() {
+            problems.push(format!(
+                "{}: heeft al een termijn; de timer van {} kan er niet nog een zijn.",
+                names.label(wait),
+                names.label(gateway)
+            ));
+            continue;
+        }
+        step.deadline = Some(Deadline::Plain(term.clone()));
+        step.on_deadline = after;
+        notices.push(format!(
+            "{}: wacht op wat het eerst komt; komt het niet binnen {term}, dan gaat de casus verder via {}.",
+            names.label(gateway),
+            names.label(&t_id)
+        ));
     }
     for b in task_errors {
         let b_id = attr(&b, "id");
@@ -1477,6 +1555,11 @@ fn blank_step() -> Step {
 fn timer_duration(node: &Node<'_, '_>) -> Option<Result<Term, String>> {
     let timer = node.children().find(|n| is(n, "timerEventDefinition"))?;
     let Some(duration) = timer.children().find(|n| is(n, "timeDuration")) else {
+        // A timer drawn without its definition, named by its term ("7 days", "2 weken").
+        let bare = !timer.children().any(|n| n.is_element());
+        if bare && let Some(term) = node.attribute("name").and_then(term_from_name) {
+            return Some(Ok(term));
+        }
         return Some(Err(
             "alleen timers met een duur (timeDuration) worden ondersteund".into(),
         ));
@@ -1489,6 +1572,30 @@ fn timer_duration(node: &Node<'_, '_>) -> Option<Result<Term, String>> {
         .trim()
         .trim_matches('"');
     Some(translate_duration(text).ok_or_else(|| format!("`{text}` is geen ISO-8601-duur")))
+}
+
+/// A term read from a timer's name, Dutch or English: `7 days`, `2 weken`, `10 working days`.
+fn term_from_name(name: &str) -> Option<Term> {
+    let text = name
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let dutch = [
+        ("working days", "werkdagen"),
+        ("business days", "werkdagen"),
+        ("working day", "werkdag"),
+        ("days", "dagen"),
+        ("day", "dag"),
+        ("weeks", "weken"),
+        ("months", "maanden"),
+        ("month", "maand"),
+        ("hours", "uur"),
+        ("hour", "uur"),
+    ]
+    .iter()
+    .fold(text, |t, (en, nl)| t.replace(en, nl));
+    dutch.parse::<Term>().ok()
 }
 
 /// A script task's assignments, one `name = expression` per line (Python or JavaScript,
