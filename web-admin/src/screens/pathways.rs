@@ -804,11 +804,12 @@ pub async fn import_bpmn(
     let xml = file
         .filter(|f| !f.trim().is_empty())
         .ok_or_else(|| bad("Kies een BPMN-bestand.".into()))?;
-    let imported = tokio::task::spawn_blocking(move || doorloop_engine::bpmn::import::import(&xml))
-        .await
-        .map_err(|e| WebError::Internal(format!("importing BPMN: {e}")))?;
-    let pathway = match imported {
-        Ok(p) => p,
+    let imported =
+        tokio::task::spawn_blocking(move || doorloop_engine::bpmn::import::import_with_notices(&xml))
+            .await
+            .map_err(|e| WebError::Internal(format!("importing BPMN: {e}")))?;
+    let (pathway, notices) = match imported {
+        Ok(i) => (i.pathway, i.notices),
         Err(e) => {
             let mut data = base(&viewer, "BPMN inlezen", "trajecten");
             data.insert("import_errors".into(), json!(dutch_problems::bpmn(&e)));
@@ -827,6 +828,17 @@ pub async fn import_bpmn(
     }
     let yaml = doorloop_engine::pathway::definition::to_yaml(&pathway)
         .map_err(|e| bad(dutch_problems::definition(&e)))?;
+    // What the import left out or decided stays at the top of the draft, as comments the
+    // coordinator reads in the editor (and may delete).
+    let yaml = if notices.is_empty() {
+        yaml
+    } else {
+        let mut head = String::from("# Bij het inlezen uit BPMN:\n");
+        for n in &notices {
+            head.push_str(&format!("# - {}\n", n.replace('\n', " ")));
+        }
+        head + &yaml
+    };
     app.engine
         .store()
         .save_draft(&key, &yaml, &viewer.user.id, app.clock.now())

@@ -758,6 +758,33 @@ pub(crate) async fn coordinator_imports_a_bpmn_file_into_a_draft(f: Fixture) {
         "{editor}"
     );
     assert!(editor.contains("Publiceren als versie 1"));
+    // What the import decided or left out heads the draft, for the coordinator to read.
+    let (status, _) = upload(
+        &f,
+        &carla,
+        "/trajecten/importeren",
+        &carla.csrf,
+        &bpmn("named-routes.bpmn"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let draft = f
+        .engine
+        .store()
+        .drafts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.key == "p")
+        .expect("the draft of named-routes.bpmn");
+    assert!(
+        draft
+            .source
+            .starts_with("# Bij het inlezen uit BPMN:\n# - Bij keuzepunt")
+            && draft.source.contains("textAnnotation (1)"),
+        "{}",
+        draft.source
+    );
     // Consultants and managers may not.
     let mark = f.login("mark").await;
     assert_eq!(
