@@ -170,8 +170,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Import { file, publish } => {
             let source = pathway_source(&file)?;
             if !publish {
+                // Validated as it is printed: its problems on stderr, and exit 1 with any.
+                let problems: Vec<String> = match from_yaml(&source) {
+                    Ok(loaded) => validate(&loaded).iter().map(ToString::to_string).collect(),
+                    Err(e) => vec![e.to_string()],
+                };
                 print!("{source}");
-                return Ok(ExitCode::SUCCESS);
+                for p in &problems {
+                    eprintln!("{}: {p}", file.display());
+                }
+                if problems.is_empty() {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                eprintln!("{} problem(s) found", problems.len());
+                return Ok(ExitCode::FAILURE);
             }
             let engine = open_engine(&settings).await?;
             let pv = engine.publish_yaml(&source, Utc::now()).await?;

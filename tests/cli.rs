@@ -862,6 +862,16 @@ fn validate_reports_every_problem(dir: &Path) {
     );
     let out = db.ok(&["import", &bpmn("camunda7-intake.bpmn"), "--publish"]);
     assert_eq!(out.trim(), "published intake_werk v1");
+    // Imported and validated: a file that reads but has problems says so and exits 1.
+    let c11 = repo()
+        .join("engine/tests/bpmn-miwg/reference/C.1.1.bpmn")
+        .display()
+        .to_string();
+    let err = db.fails(&["import", &c11]);
+    assert!(
+        err.contains("problem(s) found") && err.contains("let op:"),
+        "{err}"
+    );
     let err = db.fails(&["import", &bpmn("unsupported.bpmn"), "--publish"]);
     assert!(
         err.contains("3 onderdeel/onderdelen")

@@ -360,6 +360,9 @@ fn node(s: &Step, flows: &[Flow]) -> El {
     for f in flows.iter().filter(|f| f.from == s.id) {
         e = e.child(El::new("bpmn:outgoing").text(&f.id));
     }
+    if s.kind == StepKind::End && s.terminate {
+        e = e.child(El::new("bpmn:terminateEventDefinition"));
+    }
     e
 }
 

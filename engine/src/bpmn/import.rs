@@ -544,11 +544,11 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 step.expected = "4 weken".parse::<Term>().ok();
                 steps.push(step);
             }
-            // A terminate end event ends the case like any end (Doorloop ends a case when
-            // its last route ends, and closes open work then).
+            // A terminate end event ends the whole case, whatever else is still open.
             "endEvent" if definitions == ["terminateEventDefinition"] => {
                 let mut step = base(StepKind::End);
                 step.outcome = Some(outcome_of(&name));
+                step.terminate = true;
                 steps.push(step);
             }
             "startEvent" | "endEvent" if !definitions.is_empty() => unsupported.push(Unsupported::new(
@@ -1544,6 +1544,7 @@ fn blank_step() -> Step {
         rung: None,
         outcome: None,
         start_pathway: None,
+        terminate: false,
         provisions: Vec::new(),
         next: Next::None,
         branches: Vec::new(),

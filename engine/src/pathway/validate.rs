@@ -743,7 +743,8 @@ impl Validator<'_> {
             }
             for &n in &region {
                 let step = &steps[g[n]];
-                if step.kind == StepKind::End {
+                // A terminating end may sit in a branch: it ends every route at once.
+                if step.kind == StepKind::End && !step.terminate {
                     found.push((
                         g[n],
                         unmatched(format!(

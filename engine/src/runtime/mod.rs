@@ -1411,6 +1411,13 @@ impl<'a> Run<'a> {
                 }
                 StepKind::End => {
                     self.emit(EventKind::TokenRemoved { token: tid });
+                    // A terminating end takes every other route with it.
+                    if step.terminate {
+                        let others: Vec<u64> = self.state.tokens.keys().copied().collect();
+                        for other in others {
+                            self.emit(EventKind::TokenRemoved { token: other });
+                        }
+                    }
                     if let Some(rung) = step.rung {
                         self.emit(EventKind::RungSet {
                             rung,

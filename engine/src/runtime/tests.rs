@@ -1118,3 +1118,54 @@ fn the_inactivity_check_rearms_itself_after_activity() {
     assert!(!back.state.stalls.contains_key("inactive"));
     assert!(armed(&back.effects).is_some());
 }
+
+#[test]
+fn a_terminating_end_closes_the_other_routes_at_once() {
+    let src = r#"
+key: stoppen
+name: Stoppen
+roles:
+  r: { name: Consulent }
+steps:
+  - { id: begin, kind: start, next: split }
+  - { id: split, kind: parallel_split, next: [a, b] }
+  - { id: a, kind: task, role: r, next: samen }
+  - id: b
+    kind: task
+    role: r
+    fields:
+      - { name: stoppen, type: boolean, required: true }
+    next: keuze
+  - id: keuze
+    kind: gateway
+    branches:
+      - { when: "stoppen == true", to: gestopt }
+    default: samen
+  - { id: samen, kind: parallel_join, next: klaar }
+  - { id: klaar, kind: end, outcome: betaald_werk }
+  - { id: gestopt, kind: end, outcome: gestopt, terminate: true }
+"#;
+    let loaded = from_yaml(src).unwrap();
+    assert_eq!(
+        crate::pathway::validate::validate(&loaded),
+        vec![],
+        "a valid pathway"
+    );
+    let pv = PathwayVersion {
+        version: 1,
+        pathway: loaded.pathway,
+    };
+    let s = start(&pv);
+    assert_eq!(open_steps(&s), ["a", "b"]);
+    let out = complete(&pv, &s, "b", json!({"stoppen": true}));
+    assert_eq!(out.state.status, CaseStatus::Ended, "ended although `a` was open");
+    assert!(out.state.tasks.is_empty() && out.state.tokens.is_empty());
+    assert!(out.events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::TaskClosed { step, .. } if step == "a"
+    )));
+    assert!(out.events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::CaseEnded { outcome, .. } if outcome == "gestopt"
+    )));
+}
