@@ -608,9 +608,16 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             "callActivity"
                 if node
                     .attribute("calledElement")
-                    .is_some_and(|c| !c.trim().is_empty()) =>
+                    .is_some_and(|c| !c.trim().is_empty())
+                    || !name.is_empty() =>
             {
-                let element = node.attribute("calledElement").unwrap_or_default().trim();
+                // Without `calledElement` (some tools leave it out) the activity's name names
+                // the pathway it calls.
+                let element = node
+                    .attribute("calledElement")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or(name.as_str());
                 // The called pathway's key: as written when it is one, else made from the
                 // called process's name in this file, or from the reference itself.
                 let called = if crate::pathway::validate::valid_key(element) {
