@@ -728,27 +728,7 @@ async fn step_history_feeds_the_risk(f: Fixture) {
     engine.publish_yaml(SWITCH_YAML, t0()).await.unwrap();
     engine.publish_yaml(VZNW, t0()).await.unwrap();
     for i in 1..=6 {
-        let id = engine
-            .start_case(
-                "van-zorg-naar-werk",
-                None,
-                "anna",
-                &anon_resident(&engine).await,
-                BTreeMap::new(),
-                t0(),
-            )
-            .await
-            .unwrap()
-            .state
-            .id;
-        engine
-            .execute(
-                &id,
-                complete("signaal", json!({"motivatie": "x", "trede": 2})),
-                t0() + Duration::days(i),
-            )
-            .await
-            .unwrap();
+        signal_done(&engine, t0(), t0() + Duration::days(i)).await;
     }
     let mut d = engine
         .store()
@@ -771,19 +751,7 @@ async fn step_history_feeds_the_risk(f: Fixture) {
     // A signal opened now, due in 5 werkdagen: a typical slow one (5 days) makes it in time.
     let now = t0() + Duration::days(7);
     clock.set(now);
-    let waiting = engine
-        .start_case(
-            "van-zorg-naar-werk",
-            None,
-            "anna",
-            &anon_resident(&engine).await,
-            BTreeMap::new(),
-            now,
-        )
-        .await
-        .unwrap()
-        .state
-        .id;
+    let waiting = vznw_case(&engine, now).await;
     let row = engine
         .store()
         .open_tasks(&TaskFilter::default())
@@ -796,27 +764,7 @@ async fn step_history_feeds_the_risk(f: Fixture) {
     // Ten slow signals (20 days each) finish meanwhile: the percentile is read again only
     // once it is ten minutes old, then the signal is at risk.
     for _ in 0..10 {
-        let id = engine
-            .start_case(
-                "van-zorg-naar-werk",
-                None,
-                "anna",
-                &anon_resident(&engine).await,
-                BTreeMap::new(),
-                now - Duration::days(20),
-            )
-            .await
-            .unwrap()
-            .state
-            .id;
-        engine
-            .execute(
-                &id,
-                complete("signaal", json!({"motivatie": "x", "trede": 2})),
-                now,
-            )
-            .await
-            .unwrap();
+        signal_done(&engine, now - Duration::days(20), now).await;
     }
     assert_eq!(
         engine.risks(&[&row], now).await.unwrap()[0],
@@ -826,6 +774,30 @@ async fn step_history_feeds_the_risk(f: Fixture) {
     let later = now + Duration::minutes(11);
     clock.set(later);
     assert_eq!(engine.risks(&[&row], later).await.unwrap()[0], Some(Risk::AtRisk));
+}
+
+/// A van-zorg-naar-werk case of a new resident, started at `at`.
+async fn vznw_case(engine: &Engine, at: DateTime<Utc>) -> String {
+    let resident = anon_resident(engine).await;
+    engine
+        .start_case("van-zorg-naar-werk", None, "anna", &resident, BTreeMap::new(), at)
+        .await
+        .unwrap()
+        .state
+        .id
+}
+
+/// A case whose signal was opened at `opened` and completed at `done`.
+async fn signal_done(engine: &Engine, opened: DateTime<Utc>, done: DateTime<Utc>) {
+    let id = vznw_case(engine, opened).await;
+    engine
+        .execute(
+            &id,
+            complete("signaal", json!({"motivatie": "x", "trede": 2})),
+            done,
+        )
+        .await
+        .unwrap();
 }
 
 // ---- time: the scheduler, escalations, stalls, schedules ----

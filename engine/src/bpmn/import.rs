@@ -448,13 +448,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             {
                 let mut step = base(StepKind::Task);
                 let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
-                let role_id = slug(&role);
-                roles.entry(role_id.clone()).or_insert(RoleDef {
-                    name: role,
-                    organisation: None,
-                    sees: None,
-                });
-                step.role = Some(role_id);
+                step.role = Some(register_role(&mut roles, role));
                 notices.push(format!(
                     "{} is zonder inhoud getekend en als één taak ingelezen.",
                     names.label(&id)
@@ -527,13 +521,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             {
                 let mut step = base(StepKind::Wait);
                 let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
-                let role_id = slug(&role);
-                roles.entry(role_id.clone()).or_insert(RoleDef {
-                    name: role,
-                    organisation: None,
-                    sees: None,
-                });
-                step.role = Some(role_id);
+                step.role = Some(register_role(&mut roles, role));
                 step.party = Some(sender_of(&id).unwrap_or_else(|| {
                     if name.is_empty() {
                         "externe partij".to_owned()
@@ -584,13 +572,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 let mut step = base(StepKind::Task);
                 let role = task_role(&node).or_else(|| lane_of.get(&id).cloned());
                 let role = role.unwrap_or_else(|| default_role.clone());
-                let role_id = slug(&role);
-                roles.entry(role_id.clone()).or_insert(RoleDef {
-                    name: role,
-                    organisation: None,
-                    sees: None,
-                });
-                step.role = Some(role_id);
+                step.role = Some(register_role(&mut roles, role));
                 if let Some(due) = due_date(&node) {
                     match translate_duration(&due) {
                         Some(term) => step.deadline = Some(Deadline::Plain(term)),
@@ -640,13 +622,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 };
                 let mut step = base(StepKind::Wait);
                 let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
-                let role_id = slug(&role);
-                roles.entry(role_id.clone()).or_insert(RoleDef {
-                    name: role,
-                    organisation: None,
-                    sees: None,
-                });
-                step.role = Some(role_id);
+                step.role = Some(register_role(&mut roles, role));
                 step.party = Some(if name.is_empty() {
                     called.clone()
                 } else {
@@ -706,13 +682,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 Some(Ok(term)) => {
                     let mut step = base(StepKind::Wait);
                     let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
-                    let role_id = slug(&role);
-                    roles.entry(role_id.clone()).or_insert(RoleDef {
-                        name: role,
-                        organisation: None,
-                        sees: None,
-                    });
-                    step.role = Some(role_id);
+                    step.role = Some(register_role(&mut roles, role));
                     step.party = Some(if name.is_empty() {
                         "termijn".to_owned()
                     } else {
@@ -959,13 +929,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
         if task.kind == StepKind::Automatic {
             task.kind = StepKind::Task;
             let role = lane_of.get(&on).cloned().unwrap_or_else(|| default_role.clone());
-            let role_id = slug(&role);
-            roles.entry(role_id.clone()).or_insert(RoleDef {
-                name: role,
-                organisation: None,
-                sees: None,
-            });
-            task.role = Some(role_id);
+            task.role = Some(register_role(&mut roles, role));
         }
         let label = named(&b).unwrap_or_else(|| "Mislukt".to_owned());
         let var = format!("afloop_{}", slug(&on));
@@ -1516,6 +1480,17 @@ fn slug(name: &str) -> String {
     }
     let out = out.trim_end_matches('_').to_owned();
     if out.is_empty() { "x".into() } else { out }
+}
+
+/// Registers a role by the name a file gives it (a lane, a pool, a group) and returns its id.
+fn register_role(roles: &mut BTreeMap<String, RoleDef>, name: String) -> String {
+    let id = slug(&name);
+    roles.entry(id.clone()).or_insert(RoleDef {
+        name,
+        organisation: None,
+        sees: None,
+    });
+    id
 }
 
 /// An end event's outcome: the category its name names (`Betaald werk` → `betaald_werk`),

@@ -223,25 +223,20 @@ fn reader_complaint(what: &str) -> String {
     if let Some(rest) = what.strip_prefix("duplicate field ") {
         return format!("het veld {rest} staat er twee keer");
     }
-    if what.starts_with("unknown field ") {
-        return match expected(what) {
-            Some(e) => format!(
-                "onbekend veld `{}`; mogelijk zijn: {}",
-                quoted(what),
-                e.trim_start_matches("one of ")
-            ),
-            None => format!("onbekend veld `{}`", quoted(what)),
-        };
-    }
-    if what.starts_with("unknown variant ") {
-        return match expected(what) {
-            Some(e) => format!(
-                "onbekende waarde `{}`; kies uit: {}",
-                quoted(what),
-                e.trim_start_matches("one of ")
-            ),
-            None => format!("onbekende waarde `{}`", quoted(what)),
-        };
+    for (english, unknown, choose) in [
+        ("unknown field ", "onbekend veld", "mogelijk zijn"),
+        ("unknown variant ", "onbekende waarde", "kies uit"),
+    ] {
+        if what.starts_with(english) {
+            return match expected(what) {
+                Some(e) => format!(
+                    "{unknown} `{}`; {choose}: {}",
+                    quoted(what),
+                    e.trim_start_matches("one of ")
+                ),
+                None => format!("{unknown} `{}`", quoted(what)),
+            };
+        }
     }
     if let Some(rest) = what.strip_prefix("invalid type: ") {
         let (got, want) = rest.split_once(", expected ").unwrap_or((rest, "iets anders"));
