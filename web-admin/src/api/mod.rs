@@ -1265,6 +1265,17 @@ fn item_is_action(op: &utoipa::openapi::path::Operation) -> bool {
     op.request_body.is_some() || op.responses.responses.keys().any(|s| s == "201" || s == "204")
 }
 
+/// The operations on one task of a case.
+const TASK_OPERATIONS: [&str; 7] = [
+    "claim",
+    "release",
+    "complete",
+    "hand_over",
+    "extend",
+    "clock",
+    "plan_visit",
+];
+
 /// A link: the target operation and its parameters as runtime expressions.
 type LinkSpec = (&'static str, Vec<(&'static str, String)>);
 
@@ -1292,15 +1303,7 @@ impl Modify for Links {
             .into_iter()
             .map(|op| (op, vec![("id", id.clone())]))
             .collect();
-            for op in [
-                "claim",
-                "release",
-                "complete",
-                "hand_over",
-                "extend",
-                "clock",
-                "plan_visit",
-            ] {
+            for op in TASK_OPERATIONS {
                 out.push((op, vec![("id", id.clone()), ("task", task.clone())]));
             }
             out
@@ -1308,19 +1311,11 @@ impl Modify for Links {
         let task_ops = || -> Vec<LinkSpec> {
             let id = "$response.body#/0/case_id".to_owned();
             let task = "$response.body#/0/task_id".to_owned();
-            [
-                "claim",
-                "release",
-                "complete",
-                "hand_over",
-                "extend",
-                "clock",
-                "plan_visit",
-            ]
-            .into_iter()
-            .map(|op| (op, vec![("id", id.clone()), ("task", task.clone())]))
-            .chain(std::iter::once(("get_case", vec![("id", id.clone())])))
-            .collect()
+            TASK_OPERATIONS
+                .into_iter()
+                .map(|op| (op, vec![("id", id.clone()), ("task", task.clone())]))
+                .chain(std::iter::once(("get_case", vec![("id", id.clone())])))
+                .collect()
         };
         let resident_ops = || -> Vec<LinkSpec> {
             let id = "$response.body#/id".to_owned();
