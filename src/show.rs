@@ -301,6 +301,7 @@ pub fn case(
             EventKind::CaseEnded { outcome, step } => format!("case ended at {step}: {outcome}"),
             EventKind::CaseWithdrawn { reason } => format!("case withdrawn: {reason}"),
             EventKind::NoteRecorded { kind, .. } => format!("{kind} recorded"),
+            EventKind::MessageReceived { name, step, .. } => format!("message {name} ended {step}"),
             EventKind::SplitOpened { step, expected, .. } => {
                 format!("{step}: {expected} branch(es) started")
             }

@@ -319,6 +319,7 @@ fn node(s: &Step, flows: &[Flow]) -> El {
             s.stall_after.as_ref().map(ToString::to_string),
         )
         .opt("doorloop:party", s.party.clone())
+        .opt("doorloop:message", s.message.clone())
         .opt("doorloop:reason", s.reason.clone())
         .opt("doorloop:expected", s.expected.as_ref().map(ToString::to_string))
         .opt("doorloop:rung", s.rung.map(|r| r.to_string()))

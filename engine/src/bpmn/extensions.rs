@@ -156,6 +156,9 @@ pub(super) fn apply_step(node: &Node<'_, '_>, id: &str, step: &mut Step, problem
     if let Some(p) = get(node, "party") {
         step.party = Some(p.to_owned());
     }
+    if let Some(m) = get(node, "message") {
+        step.message = Some(m.to_owned());
+    }
     if let Some(r) = get(node, "reason") {
         step.reason = Some(r.to_owned());
     }

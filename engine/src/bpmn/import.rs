@@ -530,6 +530,17 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                     }
                 }));
                 step.expected = "4 weken".parse::<Term>().ok();
+                // The message that ends it: the BPMN message's name, else the element's.
+                let message = node
+                    .descendants()
+                    .find_map(|n| n.attribute("messageRef"))
+                    .and_then(|r| {
+                        root.descendants()
+                            .find(|m| is(m, "message") && m.attribute("id") == Some(r))
+                    })
+                    .and_then(|m| named(&m))
+                    .unwrap_or_else(|| if name.is_empty() { id.clone() } else { name.clone() });
+                step.message = Some(slug(&message));
                 steps.push(step);
             }
             // A terminate end event ends the whole case, whatever else is still open.
@@ -1527,6 +1538,7 @@ fn blank_step() -> Step {
         outcome: None,
         start_pathway: None,
         terminate: false,
+        message: None,
         provisions: Vec::new(),
         next: Next::None,
         branches: Vec::new(),

@@ -364,6 +364,10 @@ pub struct Step {
     /// linked case ends, whose outcome becomes the variable `{step id}_uitkomst`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_pathway: Option<String>,
+    /// Wait steps: the message from an outside party that ends the wait
+    /// (`POST /api/v1/messages`, `doorloop message send`), e.g. `uwv_besluit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// End steps: end the whole case at once, closing work still open on other routes
     /// (BPMN's terminate end event). An ordinary end ends the case when its last route ends.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -475,6 +475,9 @@ impl Validator<'_> {
             }
             _ => {}
         }
+        if s.kind != StepKind::Wait && s.message.is_some() {
+            found.push(unexpected("message"));
+        }
         if s.kind != StepKind::End && s.outcome.is_some() {
             found.push(unexpected("outcome"));
         }

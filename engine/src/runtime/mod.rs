@@ -155,6 +155,14 @@ pub enum Action {
         term: String,
         reason: String,
     },
+    /// A message from an outside party: ends the open wait whose step awaits `name`, with
+    /// `data` as that step's form; a message `id` already received does nothing.
+    ReceiveMessage {
+        name: String,
+        id: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        data: BTreeMap<String, Value>,
+    },
     /// A timer became due (sent by the scheduler).
     TimerFired {
         key: String,
@@ -181,6 +189,7 @@ impl Action {
             Action::SuspendClock { .. } => "suspend_clock",
             Action::ResumeClock { .. } => "resume_clock",
             Action::ExtendDeadline { .. } => "extend_deadline",
+            Action::ReceiveMessage { .. } => "receive_message",
             Action::TimerFired { .. } => TIMER_COMMAND,
             Action::LinkedCaseEnded { .. } => "linked_case_ended",
         }
@@ -277,6 +286,10 @@ pub enum RuntimeError {
     BadTerm(String),
     #[error("note: {why}")]
     InvalidNote { why: String },
+    #[error("message `{id}` was already received")]
+    MessageAlreadyReceived { id: String },
+    #[error("no open wait awaits message `{name}`")]
+    NoWaitForMessage { name: String },
     #[error("ad-hoc task: {why}")]
     InvalidAdHoc { why: String },
     #[error("case {case} already runs on version {version}")]
@@ -376,6 +389,13 @@ impl<'a> Run<'a> {
         {
             self.effects.push(Effect::TimerDone { key: key.clone() });
             return Ok(());
+        }
+        // A message seen before answers "already received" whatever the case's state since:
+        // senders retry, and a retry after the case ended is still a duplicate, not an error.
+        if let Action::ReceiveMessage { id, .. } = &action
+            && self.state.received.contains(id)
+        {
+            return Err(RuntimeError::MessageAlreadyReceived { id: id.clone() });
         }
         let fired = match &action {
             Action::TimerFired { key } => Some(key.clone()),
@@ -545,6 +565,26 @@ impl<'a> Run<'a> {
                     .parse()
                     .map_err(|e: crate::time::term::TermError| RuntimeError::BadTerm(e.to_string()))?;
                 self.change_clock(&task, ClockOp::Extend(term), &reason)
+            }
+            Action::ReceiveMessage { name, id, data } => {
+                let waiting = self
+                    .state
+                    .tasks
+                    .values()
+                    .filter(|t| t.adhoc.is_none())
+                    .find(|t| {
+                        self.pv.pathway.steps.iter().any(|s| {
+                            s.id == t.step
+                                && s.kind == StepKind::Wait
+                                && s.message.as_deref() == Some(name.as_str())
+                        })
+                    })
+                    .map(|t| (t.id.clone(), t.step.clone()));
+                let Some((task, step)) = waiting else {
+                    return Err(RuntimeError::NoWaitForMessage { name });
+                };
+                self.emit(EventKind::MessageReceived { name, id, step });
+                self.complete(&TaskRef(task), data, false)
             }
             Action::TimerFired { key } => self.timer_fired(&key),
             Action::LinkedCaseEnded { case, outcome } => self.linked_case_ended(&case, outcome),

@@ -258,6 +258,9 @@ pub struct CaseState {
     /// Open stall flags by key (`task:{id}` or `inactive`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stalls: BTreeMap<String, Stall>,
+    /// Ids of the messages from outside parties this case has received (each acts once).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub received: std::collections::BTreeSet<String>,
     /// The last event caused by a person (timers do not count as activity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_activity_at: Option<DateTime<Utc>>,
@@ -292,6 +295,7 @@ impl CaseState {
             rung: None,
             rung_history: Vec::new(),
             stalls: BTreeMap::new(),
+            received: Default::default(),
             last_activity_at: None,
             team: Vec::new(),
             next_id: 1,
@@ -473,6 +477,9 @@ impl CaseState {
                 }
             }
             EventKind::NoteRecorded { .. } => self.add_to_team(&event.actor),
+            EventKind::MessageReceived { id, .. } => {
+                self.received.insert(id.clone());
+            }
             EventKind::CaseWithdrawn { .. } => {
                 self.status = CaseStatus::Withdrawn;
                 self.ended_at = Some(event.at);
@@ -593,6 +600,12 @@ pub enum EventKind {
         kind: String,
         text: String,
     },
+    /// A message from an outside party arrived (and ended the wait `step`).
+    MessageReceived {
+        name: String,
+        id: String,
+        step: String,
+    },
     VariablesSet {
         values: BTreeMap<String, Value>,
     },
@@ -674,6 +687,7 @@ impl EventKind {
             EventKind::CaseEnded { .. } => "case_ended",
             EventKind::CaseWithdrawn { .. } => "case_withdrawn",
             EventKind::NoteRecorded { .. } => "note_recorded",
+            EventKind::MessageReceived { .. } => "message_received",
             EventKind::DueChanged { .. } => "due_changed",
             EventKind::TimersReplaced { .. } => "timers_replaced",
             EventKind::DeadlinePassed { .. } => "deadline_passed",

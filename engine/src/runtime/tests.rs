@@ -1169,3 +1169,68 @@ steps:
         EventKind::CaseEnded { outcome, .. } if outcome == "gestopt"
     )));
 }
+
+#[test]
+fn a_message_ends_the_wait_that_awaits_it_once() {
+    let src = r#"
+key: bericht
+name: Bericht
+roles:
+  r: { name: Consulent }
+steps:
+  - { id: begin, kind: start, next: aanvraag }
+  - { id: aanvraag, kind: task, role: r, next: uwv }
+  - id: uwv
+    kind: wait
+    role: r
+    party: UWV
+    expected: 8 weken
+    message: uwv_besluit
+    fields:
+      - { name: besluit, type: choice, options: [toegekend, afgewezen] }
+    next: klaar
+  - { id: klaar, kind: end, outcome: betaald_werk }
+"#;
+    let loaded = from_yaml(src).unwrap();
+    assert_eq!(validate(&loaded), vec![]);
+    let pv = PathwayVersion {
+        version: 1,
+        pathway: loaded.pathway,
+    };
+    let s = start(&pv);
+    let message = |s: &CaseState, name: &str, id: &str| {
+        apply(
+            &pv,
+            s,
+            Command::new(
+                "uwv-koppeling",
+                Action::ReceiveMessage {
+                    name: name.into(),
+                    id: id.into(),
+                    data: data(json!({"besluit": "toegekend"})),
+                },
+            ),
+            t0() + Duration::days(2),
+        )
+    };
+    // Nothing waits for it yet: refused, nothing changes.
+    assert!(matches!(
+        message(&s, "uwv_besluit", "m1"),
+        Err(RuntimeError::NoWaitForMessage { .. })
+    ));
+    let s = complete(&pv, &s, "aanvraag", json!({})).state;
+    assert_eq!(open_steps(&s), ["uwv"]);
+    assert!(matches!(
+        message(&s, "iets_anders", "m1"),
+        Err(RuntimeError::NoWaitForMessage { .. })
+    ));
+    let out = message(&s, "uwv_besluit", "m1").unwrap();
+    assert_eq!(out.state.status, CaseStatus::Ended);
+    assert_eq!(out.state.variables["besluit"], json!("toegekend"));
+    assert!(out.state.received.contains("m1"));
+    // The same message again acts no more.
+    assert!(matches!(
+        message(&out.state, "uwv_besluit", "m1"),
+        Err(RuntimeError::MessageAlreadyReceived { .. })
+    ));
+}

@@ -128,6 +128,9 @@ pub(crate) fn event_text(
         EventKind::CaseEnded { outcome, .. } => format!("Casus afgesloten: {}", code_label(outcome)),
         EventKind::CaseWithdrawn { reason } => format!("Casus ingetrokken: {reason}"),
         EventKind::NoteRecorded { kind, text } => format!("{}: {text}", note_label(kind)),
+        EventKind::MessageReceived { name, step: s, .. } => {
+            format!("Bericht ontvangen: {} ({})", code_label(name), step(s))
+        }
         EventKind::DueChanged { due, .. } => format!("Termijn: {}", date_time(due.at)),
         EventKind::DeadlinePassed { step: s, .. } => format!("Termijn verstreken: {}", step(s)),
         EventKind::EscalationRaised { step: s, to, .. } => {
