@@ -66,6 +66,9 @@ pub enum Cmd {
     /// Residents: register, find, show one's line.
     #[command(subcommand)]
     Resident(ResidentCmd),
+    /// Messages from outside parties (UWV's decision, a provider's report).
+    #[command(subcommand)]
+    Message(MessageCmd),
     /// Open tasks, oldest deadline first.
     Tasks {
         #[arg(long)]
@@ -324,6 +327,30 @@ pub enum CalendarCmd {
     },
 }
 
+/// Messages from outside parties.
+#[derive(Debug, Subcommand)]
+pub enum MessageCmd {
+    /// Hand a message to the case (or each of the resident's cases) waiting for it; a
+    /// message sent again with the same --id acts once.
+    Send {
+        /// The message a wait step names, e.g. `uwv_besluit`.
+        name: String,
+        /// The sender's id of this message.
+        #[arg(long)]
+        id: String,
+        /// The case it is for.
+        #[arg(long, conflicts_with = "resident", required_unless_present = "resident")]
+        case: Option<String>,
+        /// The resident it is for: id or reference (`DL-000042`).
+        #[arg(long)]
+        resident: Option<String>,
+        /// Answers for the waiting step's fields.
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        #[arg(long, default_value = "koppeling")]
+        by: String,
+    },
+}
 #[derive(Debug, Subcommand)]
 pub enum CaseCmd {
     /// Start a case on the latest version of a pathway; prints the case id.

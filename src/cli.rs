@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::{NaiveDateTime, Utc};
-use doorloop_engine::engine::Engine;
+use doorloop_engine::engine::{Engine, IncomingMessage};
 use doorloop_engine::pathway::definition::from_yaml;
 use doorloop_engine::pathway::validate::validate;
 use doorloop_engine::runtime::{Action, Command, TaskRef};
@@ -65,6 +65,11 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         && !key.trim().is_empty()
     {
         s.privacy.bsn_key = Some(SecretString::from(key));
+    }
+    if let Ok(secret) = std::env::var("DOORLOOP_MESSAGE_SECRET")
+        && !secret.trim().is_empty()
+    {
+        s.messages.secret = Some(SecretString::from(secret));
     }
     if cli.allow_non_durable {
         s.database.allow_non_durable = true;
@@ -200,6 +205,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Case(cmd) => {
             let engine = open_engine(&settings).await?;
             case(&engine, cmd).await
+        }
+        Cmd::Message(MessageCmd::Send {
+            name,
+            id,
+            case,
+            resident,
+            vars,
+            by,
+        }) => {
+            let engine = open_engine(&settings).await?;
+            send_message(&engine, &name, &id, case, resident, &vars, &by).await
         }
         Cmd::Resident(cmd) => {
             let engine = open_engine(&settings).await?;
@@ -692,6 +708,66 @@ async fn act(
     let out = engine.execute(case, Command::new(by, action), now).await?;
     show::open_tasks(&out.state);
     Ok(())
+}
+
+/// `doorloop message send`: the answers are read against each waiting step's fields.
+async fn send_message(
+    engine: &Engine,
+    name: &str,
+    id: &str,
+    case: Option<String>,
+    resident: Option<String>,
+    vars: &[String],
+    by: &str,
+) -> anyhow::Result<ExitCode> {
+    let cases = match (case, resident) {
+        (Some(case), _) => vec![case],
+        (None, Some(resident)) => {
+            let resident = engine.resident_by_key(&resident).await?;
+            engine
+                .store()
+                .resident_cases(&resident.id)
+                .await?
+                .into_iter()
+                .filter(|c| c.status == "active")
+                .map(|c| c.id)
+                .collect()
+        }
+        (None, None) => bail!("say which case (--case) or resident (--resident) the message is for"),
+    };
+    let mut acted = 0;
+    for case in &cases {
+        let state = engine.load_fresh(case).await?;
+        let pv = engine
+            .pathway(&state.pathway_key, Some(state.pathway_version))
+            .await?;
+        let waiting = state
+            .tasks
+            .values()
+            .find_map(|t| pv.step(&t.step).filter(|s| s.message.as_deref() == Some(name)));
+        let fields = waiting.map(|s| s.fields.as_slice()).unwrap_or_default();
+        let message = IncomingMessage {
+            name: name.to_owned(),
+            id: id.to_owned(),
+            variables: vars::parse(vars, fields, &pv)?,
+        };
+        for d in engine
+            .deliver_message(std::slice::from_ref(case), &message, by, Utc::now())
+            .await?
+        {
+            acted += 1;
+            if d.duplicate {
+                println!("{}: had message {id} already; nothing changed", d.case);
+            } else {
+                println!("{}: message {name} received", d.case);
+            }
+        }
+    }
+    if acted == 0 {
+        eprintln!("no case waits for message `{name}`");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn form_command(

@@ -26,6 +26,7 @@ pub struct Settings {
     pub web: Web,
     pub mail: Mail,
     pub webhook: Option<WebhookSettings>,
+    pub messages: MessageSettings,
     pub notifier: NotifierSettings,
     pub schedules: Schedules,
     pub oidc: Option<OidcSettings>,
@@ -74,6 +75,16 @@ impl Default for ResidentSettings {
             provision_kinds: Vec::new(),
         }
     }
+}
+
+/// Messages from outside parties (`POST /api/v1/messages`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessageSettings {
+    /// The shared secret outside systems sign their messages with (HMAC-SHA256, like the
+    /// webhooks Doorloop sends), at least 16 characters. Environment:
+    /// `DOORLOOP_MESSAGE_SECRET`. Without it only consultants' API tokens send messages.
+    pub secret: Option<SecretString>,
 }
 
 /// How personal data is protected.
@@ -304,6 +315,11 @@ impl Settings {
 
     /// What cannot work, named by its key.
     pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(secret) = &self.messages.secret
+            && secret.expose_secret().chars().count() < 16
+        {
+            bail!("messages.secret must be at least 16 characters");
+        }
         if self.web.idle_timeout_minutes == 0 || self.web.absolute_timeout_hours == 0 {
             bail!("web.idle_timeout_minutes and web.absolute_timeout_hours must be at least 1");
         }
@@ -440,6 +456,7 @@ impl Settings {
             mail: ShownMail<'a>,
             #[serde(skip_serializing_if = "Option::is_none")]
             webhook: Option<ShownWebhook<'a>>,
+            messages: ShownMessages,
             notifier: &'a NotifierSettings,
             schedules: &'a Schedules,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -460,6 +477,11 @@ impl Settings {
             #[serde(skip_serializing_if = "Option::is_none")]
             smtp_url: Option<String>,
             from: &'a str,
+        }
+        #[derive(Serialize)]
+        struct ShownMessages {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            secret: Option<&'static str>,
         }
         #[derive(Serialize)]
         struct ShownWebhook<'a> {
@@ -499,6 +521,9 @@ impl Settings {
                 url: &w.url,
                 secret: MASKED,
             }),
+            messages: ShownMessages {
+                secret: self.messages.secret.as_ref().map(|_| MASKED),
+            },
             notifier: &self.notifier,
             schedules: &self.schedules,
             oidc: self.oidc.as_ref().map(|o| ShownOidc {

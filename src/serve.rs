@@ -149,6 +149,7 @@ pub async fn run(engine: Arc<Engine>, settings: &Settings, options: Options) -> 
         idle_timeout: settings.idle_timeout(),
         absolute_timeout: settings.absolute_timeout(),
         oidc: oidc_config(settings, &base)?,
+        message_secret: settings.messages.secret.clone(),
     };
     let app = doorloop_web::router(engine.clone(), config)?;
     let listener = tokio::net::TcpListener::bind(listen)

@@ -814,6 +814,65 @@ fn clocks_are_suspended_resumed_and_extended(db: &Db) {
 
 // ---- SQLite-only ----
 
+/// `doorloop message send`: a wait ended by a message to a resident's case, the repeat
+/// acting once, an unmatched message refused with exit 1.
+fn messages_end_waits_from_the_command_line(db: &Db) {
+    let yaml = db.dir.join("bericht.yaml");
+    std::fs::write(
+        &yaml,
+        "key: bericht-cli\nname: Bericht\nroles: { klantmanager: { name: Klantmanager } }\nsteps:\n  \
+         - { id: start, kind: start, next: besluit }\n  \
+         - { id: besluit, kind: wait, name: Wachten op UWV, role: klantmanager, party: UWV, expected: 8 weken, \
+             message: uwv_besluit, fields: [{ name: toegekend, type: boolean, required: true, label: Toegekend }], next: einde }\n  \
+         - { id: einde, kind: end, outcome: overig }\n",
+    )
+    .unwrap();
+    db.ok(&["publish", yaml.to_str().unwrap()]);
+    let rik = db.resident("Bruin");
+    let case = db
+        .ok(&["case", "start", "bericht-cli", "--resident", &rik])
+        .trim()
+        .to_owned();
+    let send = |id: &str, var: &str| {
+        db.run(&[
+            "message",
+            "send",
+            "uwv_besluit",
+            "--id",
+            id,
+            "--resident",
+            &rik,
+            "--var",
+            var,
+        ])
+    };
+    let wrong = send("uwv-1", "toegekend=misschien");
+    assert!(!wrong.status.success(), "a value the field refuses");
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("toegekend"));
+    let out = send("uwv-1", "toegekend=ja");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{case}: message uwv_besluit received")
+    );
+    let shown = db.ok(&["case", "show", &case]);
+    assert!(shown.contains("ended"), "{shown}");
+    let again = db.ok(&["message", "send", "uwv_besluit", "--id", "uwv-1", "--case", &case]);
+    assert!(again.contains("had message uwv-1 already"), "{again}");
+    let err = db.fails(&[
+        "message",
+        "send",
+        "uwv_besluit",
+        "--id",
+        "uwv-2",
+        "--resident",
+        &rik,
+    ]);
+    assert!(err.contains("no case waits for message `uwv_besluit`"), "{err}");
+    let err = db.fails(&["message", "send", "uwv_besluit", "--id", "uwv-3"]);
+    assert!(err.contains("--case"), "{err}");
+}
+
 fn validate_reports_every_problem(dir: &Path) {
     let db = Db {
         url: format!("sqlite://{}", dir.join("x.db").display()),
@@ -1227,6 +1286,10 @@ type Case = fn(&Db);
 
 const BOTH: &[(&str, Case)] = &[
     ("publish_start_complete_show", publish_start_complete_show),
+    (
+        "messages_end_waits_from_the_command_line",
+        messages_end_waits_from_the_command_line,
+    ),
     (
         "bad_input_is_refused_and_changes_nothing",
         bad_input_is_refused_and_changes_nothing,

@@ -26,6 +26,23 @@ use crate::store::{CaseWrite, Store, StoreError};
 use crate::time::calendar::Calendar;
 use crate::time::clock::{Clock, SystemClock};
 
+/// A message from an outside party (UWV's decision, a provider's report): `name` is the
+/// message a wait step names, `id` the sender's own id (a repeat acts once).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingMessage {
+    pub name: String,
+    pub id: String,
+    pub variables: std::collections::BTreeMap<String, Value>,
+}
+
+/// What a message did to one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub case: String,
+    /// The case had this message (same id) already; nothing changed.
+    pub duplicate: bool,
+}
+
 /// Why a command or request failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -415,6 +432,56 @@ impl Engine {
         );
         self.execute(&from.case, command, now).await?;
         Ok(())
+    }
+
+    /// Hands a message from an outside party to each of `cases` that waits for it: the
+    /// cases it ended a wait in, and those that had it already (same `id`: acted on once).
+    /// Cases not waiting for `name`, and ended ones, are left out; an empty answer means
+    /// nobody waited. A case changed at the same time is read again, so a message sent
+    /// twice at once still acts once.
+    pub async fn deliver_message(
+        &self,
+        cases: &[String],
+        message: &IncomingMessage,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>> {
+        const ATTEMPTS: usize = 5;
+        let mut delivered = Vec::new();
+        for case in cases {
+            let command = Command::new(
+                actor,
+                Action::ReceiveMessage {
+                    name: message.name.clone(),
+                    id: message.id.clone(),
+                    data: message.variables.clone(),
+                },
+            );
+            let mut attempt = 0;
+            let duplicate = loop {
+                attempt += 1;
+                match self.execute(case, command.clone(), now).await {
+                    Ok(_) => break Some(false),
+                    Err(EngineError::Runtime(RuntimeError::MessageAlreadyReceived { .. })) => {
+                        break Some(true);
+                    }
+                    Err(EngineError::Runtime(
+                        RuntimeError::NoWaitForMessage { .. }
+                        | RuntimeError::CaseClosed { .. }
+                        | RuntimeError::NotStarted { .. },
+                    )) => break None,
+                    Err(EngineError::Conflict { .. }) if attempt < ATTEMPTS => {}
+                    Err(e) => return Err(e),
+                }
+            };
+            if let Some(duplicate) = duplicate {
+                delivered.push(Delivery {
+                    case: case.clone(),
+                    duplicate,
+                });
+            }
+        }
+        Ok(delivered)
     }
 
     /// Applies a command to a case and commits it durably.

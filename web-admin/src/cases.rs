@@ -281,6 +281,19 @@ pub(crate) fn completion(pv: &PathwayVersion, task: &Task, data: BTreeMap<String
         && pv
             .step(&task.step)
             .is_some_and(|s| s.kind == StepKind::JointVisit);
+    let message = pv
+        .step(&task.step)
+        .filter(|s| task.adhoc.is_none() && s.kind == StepKind::Wait)
+        .and_then(|s| s.message.clone());
+    if let Some(name) = message {
+        // The consultant heard it by phone or read it in a letter: the same message an outside
+        // system would send, under an id of this task so that it too acts once.
+        return Action::ReceiveMessage {
+            name,
+            id: format!("handmatig-{}", task.id),
+            data,
+        };
+    }
     let task = TaskRef(task.id.clone());
     if visit {
         Action::RecordVisitOutcome { task, data }

@@ -62,6 +62,9 @@ pub struct WebConfig {
     pub absolute_timeout: Duration,
     /// Login through the municipality's identity provider, besides local accounts.
     pub oidc: Option<oidc::OidcConfig>,
+    /// The shared secret outside systems sign `POST /api/v1/messages` with; without it only
+    /// consultants' tokens may send messages.
+    pub message_secret: Option<secrecy::SecretString>,
 }
 
 impl Default for WebConfig {
@@ -73,6 +76,7 @@ impl Default for WebConfig {
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(10 * 60 * 60),
             oidc: None,
+            message_secret: None,
         }
     }
 }

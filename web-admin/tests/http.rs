@@ -2233,9 +2233,12 @@ mod matrix;
 use matrix::*;
 #[path = "http/chain.rs"]
 mod chain;
+#[path = "http/messages.rs"]
+mod messages;
 #[path = "http/residents.rs"]
 mod residents;
 use chain::*;
+use messages::*;
 use residents::*;
 
 // ---- the runner: every backend test on SQLite, and on PostgreSQL when configured ----
@@ -2278,6 +2281,8 @@ const BOTH: &[(&str, BackendTest)] = tests![
     a_privacy_officer_hands_over_a_residents_file,
     a_privacy_officer_holds_a_residents_records_from_removal,
     the_chain_matrix_covers_every_route_organisation_and_consent,
+    outside_parties_end_waits_with_messages_once,
+    a_message_sent_twice_at_once_acts_once,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

@@ -19,6 +19,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+mod messages;
 mod parties;
 mod residents;
 
@@ -188,6 +189,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_json_body(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A request's body, refused unless it is declared JSON or fits the size limit.
+pub(crate) async fn read_json_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
+    {
         let is_json = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
@@ -213,7 +225,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 ApiError::new(status, "bad_request", "the request body could not be read", None)
             }
         })?;
-        parse_json(&bytes).map(ApiJson)
+        Ok(bytes)
     }
 }
 
@@ -1390,13 +1402,13 @@ fn status_description(status: &str) -> String {
     info(title = "Doorloop API", description = "Cases, tasks, pathways and stalls of Doorloop, for other municipal systems."),
     paths(list_cases, get_case, start_case, withdraw, note, add_task, plan_visit, list_tasks, claim, release, hand_over, complete, clock, extend, list_pathways, get_pathway, publish, list_stalls,
           residents::find, residents::create, residents::get, residents::update, residents::bsn, residents::record_provision,
-          residents::reactivate, parties::list, parties::involve, parties::withdraw),
+          residents::reactivate, parties::list, parties::involve, parties::withdraw, messages::send),
     components(schemas(ErrorBody, CaseOut, CaseDetail, CaseTask, CaseStall, CaseLink, TaskOut, StartCase, CompleteTask, Reason, Extension, NoteIn, AdHocIn, AdHocOut, VisitIn, HandOver,
                         PathwayOut, PathwayDetail, Publish, Published, StallOut, residents::ResidentOut,
                         residents::ResidentLineOut, residents::LadderOut, residents::TeamMemberOut, residents::NextOut,
                         residents::BsnOut, crate::residents::ResidentFields, residents::ProvisionOut,
                         residents::ProvisionIn, residents::ReactivatedOut, parties::PartyIn, parties::WithdrawIn,
-                        crate::parties::PartyOut)),
+                        crate::parties::PartyOut, messages::MessageIn, messages::MessageOut)),
     modifiers(&BearerAuth, &StandardErrors, &DescribeResponses, &Links),
 )]
 pub struct ApiDoc;
@@ -1467,5 +1479,6 @@ pub(crate) fn routes() -> crate::Routes<Arc<AppState>> {
             "/api/v1/residents/{id}/provisions/{kind}/reactivate",
             routing::post(residents::reactivate),
         )
+        .route("/api/v1/messages", routing::post(messages::send))
         .route("/api/v1/{*rest}", routing::any(unknown_endpoint))
 }

@@ -238,10 +238,16 @@ async fn render_task(
             "Taak afronden"
         }),
     );
+    if f.step.kind == StepKind::Wait && f.step.message.is_some() {
+        let party = f.step.party.clone().unwrap_or_else(|| "buiten".to_owned());
+        data.insert("awaits_message".into(), json!(party));
+    }
     data.insert(
         "submit_label".into(),
         json!(if is_visit {
             "Uitkomst vastleggen"
+        } else if f.step.kind == StepKind::Wait && f.step.message.is_some() {
+            "Bericht is binnen"
         } else {
             "Afronden"
         }),

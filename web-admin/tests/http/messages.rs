@@ -1,0 +1,291 @@
+//! Messages from outside parties over HTTP: a wait ended by a message (by token and signed),
+//! a repeat acting once, the race between the message and the deadline, unmatched messages.
+
+use super::*;
+
+const MESSAGE_YAML: &str = r#"
+key: bericht-test
+name: Bericht test
+roles:
+  klantmanager: { name: Klantmanager }
+steps:
+  - { id: start, kind: start, next: besluit_uwv }
+  - id: besluit_uwv
+    kind: wait
+    name: Wachten op besluit UWV
+    role: klantmanager
+    party: UWV
+    expected: 8 weken
+    message: uwv_besluit
+    deadline: { term: 16 weken }
+    on_deadline: rappel
+    fields:
+      - { name: besluit, type: text, required: true, label: Besluit }
+    next: einde
+  - id: rappel
+    kind: task
+    name: UWV rappelleren
+    role: klantmanager
+    next: einde
+  - { id: einde, kind: end, outcome: overig }
+"#;
+
+const SECRET: &str = "gedeeld-geheim-van-de-koppeling";
+
+async fn started(f: &Fixture, resident: &str) -> String {
+    f.engine
+        .start_case(
+            "bericht-test",
+            None,
+            "kees",
+            resident,
+            BTreeMap::new(),
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        .state
+        .id
+}
+
+async fn open_steps(f: &Fixture, case: &str) -> Vec<String> {
+    let state = f.engine.store().load_case(case).await.unwrap().unwrap();
+    state.tasks.values().map(|t| t.step.clone()).collect()
+}
+
+/// What an outside system sends: `sha256=` HMAC-SHA256 of `{timestamp}.{body}`.
+fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn signed(body: &Value, timestamp: i64, secret: &str) -> Request<Body> {
+    let body = body.to_string();
+    Request::post("/api/v1/messages")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-doorloop-timestamp", timestamp.to_string())
+        .header("x-doorloop-signature", sign(secret, timestamp, body.as_bytes()))
+        .body(Body::from(body))
+        .unwrap()
+}
+
+async fn answer(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+pub(crate) async fn outside_parties_end_waits_with_messages_once(f: Fixture) {
+    let now = Utc::now();
+    f.engine.publish_yaml(MESSAGE_YAML, now).await.unwrap();
+    let input = doorloop_engine::resident::ResidentInput {
+        given_name: "Rik".into(),
+        family_name: "de Bruin".into(),
+        municipality: Some("Oss".into()),
+        ..Default::default()
+    };
+    let rik = f.engine.add_resident(&input, now).await.unwrap();
+
+    // A consultant's token ends the wait of one case; the answer becomes a case variable.
+    let case = started(&f, &rik.id).await;
+    let body = json!({"name": "uwv_besluit", "id": "uwv-2026-0001", "case": case, "variables": {"besluit": "toegekend"}});
+    let (status, out) = f
+        .api("kees", "POST", "/api/v1/messages", Some(body.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(out, json!({"cases": [case], "duplicate": false}));
+    let state = f.engine.store().load_case(&case).await.unwrap().unwrap();
+    assert_eq!(state.status.as_str(), "ended");
+    assert_eq!(state.variables["besluit"], json!("toegekend"));
+    let seq = f.seq(&case).await;
+    assert!(f.views(&case).await >= 1, "the sender's view is logged");
+
+    // The same message again acts once: the answer says so and nothing is written.
+    let (status, out) = f.api("kees", "POST", "/api/v1/messages", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(out, json!({"cases": [case], "duplicate": true}));
+    assert_eq!(f.seq(&case).await, seq);
+
+    // Nobody waits: 404 with its own code; wrong answers name the field.
+    let case2 = started(&f, &rik.id).await;
+    let (status, out) = f
+        .api(
+            "kees",
+            "POST",
+            "/api/v1/messages",
+            Some(json!({"name": "wmo_beschikking", "id": "x1", "case": case2})),
+        )
+        .await;
+    assert_eq!(
+        (status, out["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("message_unmatched")),
+        "{out}"
+    );
+    let (status, out) = f
+        .api(
+            "kees",
+            "POST",
+            "/api/v1/messages",
+            Some(json!({"name": "uwv_besluit", "id": "x2", "case": case2})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{out}");
+    assert_eq!(out["field"], json!("variables.besluit"), "{out}");
+    let (status, out) = f
+        .api(
+            "kees",
+            "POST",
+            "/api/v1/messages",
+            Some(json!({"name": "uwv_besluit", "id": "x3"})),
+        )
+        .await;
+    assert_eq!(
+        (status, out["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("case")),
+        "{out}"
+    );
+    assert_eq!(open_steps(&f, &case2).await, ["besluit_uwv"], "nothing moved");
+
+    // Only consultants who may act on the case: a manager is refused, a stranger sees nothing.
+    let msg =
+        json!({"name": "uwv_besluit", "id": "x4", "case": case2, "variables": {"besluit": "afgewezen"}});
+    assert_eq!(
+        f.api("mark", "POST", "/api/v1/messages", Some(msg.clone()))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.api("", "POST", "/api/v1/messages", Some(msg.clone())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, out) = f.api("gijs", "POST", "/api/v1/messages", Some(msg)).await;
+    assert_eq!(
+        (status, out["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("message_unmatched")),
+        "{out}"
+    );
+    assert_eq!(open_steps(&f, &case2).await, ["besluit_uwv"]);
+
+    // A signed message from UWV's gateway reaches every waiting case of the resident by
+    // reference; the timeline names the link as actor.
+    let app = doorloop_web::router(
+        f.engine.clone(),
+        WebConfig {
+            message_secret: Some(SECRET.to_owned().into()),
+            ..WebConfig::default()
+        },
+    )
+    .unwrap();
+    let by_reference = json!({"name": "uwv_besluit", "id": "uwv-2026-0002", "resident": rik.reference,
+                               "variables": {"besluit": "afgewezen"}});
+    let stamp = Utc::now().timestamp();
+    let (status, out) = answer(&app, signed(&by_reference, stamp, "een-ander-geheim-van-iemand")).await;
+    assert_eq!(
+        (status, out["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("signature_invalid")),
+        "{out}"
+    );
+    let (status, out) = answer(&app, signed(&by_reference, stamp - 3600, SECRET)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an old signature is refused: {out}"
+    );
+    assert_eq!(open_steps(&f, &case2).await, ["besluit_uwv"]);
+    // Without a configured secret, signed messages are refused.
+    let (status, _) = answer(&f.app, signed(&by_reference, stamp, SECRET)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, out) = answer(&app, signed(&by_reference, stamp, SECRET)).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(
+        out,
+        json!({"cases": [case2], "duplicate": false}),
+        "the ended case is left alone"
+    );
+    let events = f.engine.store().events(&case2).await.unwrap();
+    let received = events
+        .iter()
+        .find(|e| e.event.kind.name() == "message_received")
+        .expect("a message_received event");
+    assert_eq!(received.event.actor, "koppeling");
+
+    // The consultant who heard it by phone records it on the task page: the same message,
+    // under the task's own id, so that it too acts once.
+    let case4 = started(&f, &rik.id).await;
+    let task = f.task_of(&case4).await;
+    let kees = f.login("kees").await;
+    let url = format!("/casussen/{case4}/taken/{task}");
+    let (status, _, html) = f.page(&kees, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("wacht op een bericht van UWV") && html.contains("Bericht is binnen"),
+        "{html}"
+    );
+    let (status, _) = f
+        .post(
+            &kees,
+            &format!("{url}/afronden"),
+            &[("besluit", "toegekend per telefoon"), ("bevestigd", "ja")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let events = f.engine.store().events(&case4).await.unwrap();
+    let by_hand = events
+        .iter()
+        .find_map(|e| match &e.event.kind {
+            doorloop_engine::runtime::EventKind::MessageReceived { id, .. } => {
+                Some((id.clone(), e.event.actor.clone()))
+            }
+            _ => None,
+        })
+        .expect("recorded as the message");
+    assert_eq!(by_hand, (format!("handmatig-{task}"), "kees".to_owned()));
+    let (_, _, html) = f.page(&kees, &format!("/casussen/{case4}")).await;
+    assert!(html.contains("Bericht ontvangen"), "the timeline says so: {html}");
+
+    // The race: the deadline passes first, the rappel task opens, and the late message finds
+    // nobody waiting.
+    let case3 = started(&f, &rik.id).await;
+    let later = doorloop_engine::time::clock::ManualClock::new(now + Duration::weeks(17));
+    let scheduler =
+        doorloop_engine::scheduler::Scheduler::new(f.engine.clone(), Arc::new(later), "test", Vec::new());
+    scheduler.catch_up().await.unwrap();
+    assert_eq!(open_steps(&f, &case3).await, ["rappel"]);
+    let late = json!({"name": "uwv_besluit", "id": "uwv-2026-0003", "case": case3, "variables": {"besluit": "toegekend"}});
+    let (status, out) = f.api("kees", "POST", "/api/v1/messages", Some(late)).await;
+    assert_eq!(
+        (status, out["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("message_unmatched")),
+        "{out}"
+    );
+}
+
+/// Two senders at once with the same message id: one acts, the other is told it is a repeat.
+pub(crate) async fn a_message_sent_twice_at_once_acts_once(f: Fixture) {
+    let now = Utc::now();
+    f.engine.publish_yaml(MESSAGE_YAML, now).await.unwrap();
+    let resident = anon_resident(&f.engine).await;
+    let case = started(&f, &resident).await;
+    let body =
+        json!({"name": "uwv_besluit", "id": "dubbel-1", "case": case, "variables": {"besluit": "toegekend"}});
+    let (a, b) = tokio::join!(
+        f.api("kees", "POST", "/api/v1/messages", Some(body.clone())),
+        f.api("kees", "POST", "/api/v1/messages", Some(body)),
+    );
+    assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK), "{} {}", a.1, b.1);
+    let mut duplicates = [a.1["duplicate"].as_bool(), b.1["duplicate"].as_bool()];
+    duplicates.sort();
+    assert_eq!(duplicates, [Some(false), Some(true)]);
+    let events = f.engine.store().events(&case).await.unwrap();
+    let received = events
+        .iter()
+        .filter(|e| e.event.kind.name() == "message_received")
+        .count();
+    assert_eq!(received, 1);
+}
