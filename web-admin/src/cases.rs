@@ -358,6 +358,11 @@ pub(crate) enum CaseAct {
         kind: String,
         text: String,
     },
+    /// The route of a case held at a gateway where no condition held.
+    ChooseRoute {
+        step: String,
+        to: String,
+    },
     Suspend {
         task: String,
         reason: String,
@@ -419,6 +424,7 @@ pub(crate) async fn act(app: &AppState, user: &User, case: &Visible, what: CaseA
         CaseAct::Withdraw { reason } => Action::Withdraw {
             reason: reason_of(&reason)?,
         },
+        CaseAct::ChooseRoute { step, to } => Action::ChooseRoute { step, to },
         CaseAct::Note { kind, text } => {
             if !NOTE_KINDS.contains(&kind.as_str()) {
                 return Err(WebError::BadRequest(format!(
@@ -638,6 +644,10 @@ fn clock_refusal(e: &RuntimeError) -> String {
         RuntimeError::InvalidAdHoc { .. } => {
             "De taak kon niet worden toegevoegd: vul wat, waarom en voor wie in.".to_owned()
         }
+        RuntimeError::NotHeldAt { .. } => {
+            "De casus staat hier niet (meer) stil; misschien koos een collega de route al.".to_owned()
+        }
+        RuntimeError::NotARoute { .. } => "Kies een van de routes uit de lijst.".to_owned(),
         other => other.to_string(),
     }
 }

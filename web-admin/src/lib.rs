@@ -430,6 +430,7 @@ fn page_routes() -> Routes<Arc<AppState>> {
         )
         .route("/werkvoorraad", get(screens::tasks::team_work))
         .route("/casussen/{id}/intrekken", post(screens::case::withdraw))
+        .route("/casussen/{id}/route/{step}", post(screens::case::choose_route))
         .route("/casussen/{id}/notitie", post(screens::case::note))
         .route("/casussen/{id}/organisaties", post(screens::case::involve))
         .route(

@@ -2283,6 +2283,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     the_chain_matrix_covers_every_route_organisation_and_consent,
     outside_parties_end_waits_with_messages_once,
     a_message_sent_twice_at_once_acts_once,
+    a_case_held_at_a_gateway_goes_on_by_the_route_chosen,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

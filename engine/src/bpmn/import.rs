@@ -443,6 +443,8 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                     c.is_element()
                         && !is(&c, "documentation")
                         && !is(&c, "extensionElements")
+                        && !is(&c, "incoming")
+                        && !is(&c, "outgoing")
                         && !DESCRIPTIVE.contains(&c.tag_name().name())
                 }) =>
             {
@@ -561,8 +563,21 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 step.outcome = Some(outcome_of(&name));
                 steps.push(step);
             }
-            "userTask" | "manualTask" | "task" | "serviceTask" | "sendTask" | "scriptTask"
-            | "businessRuleTask" | "receiveTask" | "subProcess"
+            // An automatic step does nothing of itself: once or once per item is the same
+            // moment on the timeline.
+            "serviceTask" | "sendTask"
+                if node.children().any(|c| {
+                    is(&c, "multiInstanceLoopCharacteristics") || is(&c, "standardLoopCharacteristics")
+                }) =>
+            {
+                notices.push(format!(
+                    "{} is herhaald getekend (lus of meervoudig); een automatische stap doet in Doorloop zelf niets en telt één keer.",
+                    names.label(&id)
+                ));
+                steps.push(base(StepKind::Automatic));
+            }
+            "userTask" | "manualTask" | "task" | "scriptTask" | "businessRuleTask" | "receiveTask"
+            | "subProcess"
                 if node.children().any(|c| {
                     is(&c, "multiInstanceLoopCharacteristics") || is(&c, "standardLoopCharacteristics")
                 }) =>
@@ -871,6 +886,8 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
         }
     };
 
+    // Splits drawn without a gateway: several flows leaving one activity.
+    let mut implicit: Vec<Step> = Vec::new();
     for step in &mut steps {
         let outs = outgoing(&step.id);
         match step.kind {
@@ -879,11 +896,45 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 "{}: er gaat geen verbinding uit; waar gaat de casus heen?",
                 names.label(&step.id)
             )),
-            _ if outs.len() > 1 => problems.push(format!(
-                "{}: er gaan {} verbindingen uit; zet er een keuzepunt of splitsing achter (een splitsing zonder samenvoeging kan een traject niet lopen).",
-                names.label(&step.id),
-                outs.len()
-            )),
+            // BPMN takes every unconditioned flow leaving an activity, and each conditioned
+            // one whose condition holds: a parallel (or inclusive) split right after it.
+            _ if outs.len() > 1 => {
+                let conditioned = outs.iter().any(|f| f.condition.is_some());
+                let mut split = Step {
+                    id: format!("{}_splitsing", step.id),
+                    kind: if conditioned {
+                        StepKind::InclusiveSplit
+                    } else {
+                        StepKind::ParallelSplit
+                    },
+                    ..blank_step()
+                };
+                if conditioned {
+                    for f in &outs {
+                        let when = match f.condition {
+                            Some(_) => translate_flow(f, &mut problems),
+                            None => Some("true".to_owned()),
+                        };
+                        if let Some(when) = when {
+                            split.branches.push(Branch {
+                                when,
+                                to: resolve(&f.target),
+                                label: f.name.clone(),
+                            });
+                        }
+                    }
+                } else {
+                    split.next = Next::Many(outs.iter().map(|f| resolve(&f.target)).collect());
+                }
+                notices.push(format!(
+                    "{}: er gaan {} verbindingen uit zonder keuzepunt; zoals BPMN zegt, lopen ze {} tegelijk.",
+                    names.label(&step.id),
+                    outs.len(),
+                    if conditioned { "waar hun voorwaarde geldt" } else { "allemaal" }
+                ));
+                step.next = Next::One(split.id.clone());
+                implicit.push(split);
+            }
             _ => {
                 if outs[0].condition.is_some() {
                     problems.push(format!(
@@ -895,6 +946,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             }
         }
     }
+    steps.extend(implicit);
     for (gateway, wait, timer) in &races {
         let t_id = attr(timer, "id");
         let term = match timer_duration(timer) {
@@ -1054,14 +1106,30 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             ));
             continue;
         };
-        if step.deadline.is_some() {
-            problems.push(format!(
-                "{}: heeft een vervaldatum én een herinnering ({}); een herinnering is een moment op weg naar de vervaldatum, geef één van de twee.",
-                names.label(&on),
-                names.label(&id)
-            ));
-            continue;
-        }
+        // With an interrupting deadline as well, the reminders are moments counted back from
+        // it: every `term` from the start while the deadline has not come.
+        let deadline = match (&step.deadline, &step.on_deadline) {
+            (None, _) => None,
+            (Some(Deadline::Plain(d)), Some(_)) => match calendar_seconds(d).zip(calendar_seconds(&term)) {
+                Some(both) => Some(both),
+                None => {
+                    problems.push(format!(
+                        "{}: de herinnering ({}) en de vervaldatum moeten allebei in dagen, uren of minuten zijn om ze samen te tellen.",
+                        names.label(&on),
+                        names.label(&id)
+                    ));
+                    continue;
+                }
+            },
+            (Some(_), _) => {
+                problems.push(format!(
+                    "{}: heeft een vervaldatum én een herinnering ({}); een herinnering is een moment op weg naar de vervaldatum, geef één van de twee.",
+                    names.label(&on),
+                    names.label(&id)
+                ));
+                continue;
+            }
+        };
         let to = match to_role {
             Some(role) => {
                 let name = lane_of
@@ -1078,6 +1146,19 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             }
             None => "responsible".to_owned(),
         };
+        if let Some((due, every)) = deadline {
+            for k in 1..=u64::from(times) {
+                let Some(before) = due.checked_sub(every.saturating_mul(k)).filter(|b| *b > 0) else {
+                    break;
+                };
+                step.escalations.push(crate::pathway::model::Escalation {
+                    before: term_of_seconds(before),
+                    after: None,
+                    to: to.clone(),
+                });
+            }
+            continue;
+        }
         step.deadline = Some(Deadline::Plain(term.clone()));
         for k in 0..times {
             let after = if k == 0 {
@@ -1225,6 +1306,8 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
         }
         steps.push(step);
     }
+    // Answers no task asks: case variables, unset until someone chooses the route.
+    let mut chosen_on_the_case: Vec<Field> = Vec::new();
     for (gateway, mut field) in decisions {
         // The work before the decision: right before it, or before the gateways that lead
         // to it (then the question is asked but not required, as the route may not pass).
@@ -1254,8 +1337,15 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             .map(|(i, _)| i)
             .collect();
         if asking.is_empty() {
-            problems.push(format!(
-                "{}: de routes hebben geen voorwaarde en er gaat geen taak aan vooraf die de keuze kan maken; geef de routes een voorwaarde of zet er een taak voor.",
+            // Nobody finishes work right before it: the case stops at the gateway (its
+            // routes' answer unset, no default) until someone chooses on the case page.
+            if let Some(g) = steps.iter_mut().find(|s| s.id == gateway) {
+                g.default = None;
+            }
+            field.required = false;
+            chosen_on_the_case.push(field);
+            notices.push(format!(
+                "Bij {} gaat geen taak aan vooraf die de route kan kiezen: de casus wacht daar tot iemand op de casuspagina de route kiest.",
                 names.label(&gateway)
             ));
             continue;
@@ -1370,6 +1460,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 option_labels: Default::default(),
                 category: None,
             })
+            .chain(chosen_on_the_case)
             .collect(),
         defaults: Defaults::default(),
         summary: Vec::new(),
@@ -1674,11 +1765,28 @@ fn timer_cycle(node: &Node<'_, '_>) -> Result<(Term, u32), String> {
         .children()
         .find(|n| is(n, "timerEventDefinition"))
         .ok_or("not a timer")?;
-    let text = timer
+    let cycle = timer
         .children()
         .find(|n| is(n, "timeCycle"))
-        .and_then(|n| n.text())
-        .ok_or("only timers with a duration or a cycle are supported")?
+        .and_then(|n| n.text());
+    // Drawn without a definition (as several tools export it): the name says how often.
+    if cycle.is_none()
+        && !timer
+            .children()
+            .any(|n| is(&n, "timeDuration") || is(&n, "timeDate"))
+    {
+        let name = node.attribute("name").unwrap_or("").trim().to_lowercase();
+        let every = match name.as_str() {
+            "daily" | "dagelijks" | "elke dag" | "iedere dag" => Some("P1D"),
+            "weekly" | "wekelijks" | "elke week" | "iedere week" => Some("P1W"),
+            _ => None,
+        };
+        if let Some(term) = every.and_then(|t| t.parse::<Term>().ok()) {
+            return Ok((term, 12));
+        }
+    }
+    let text = cycle
+        .ok_or("alleen timers met een duur of een herhaling (R<n>/<duur>) worden ondersteund")?
         .trim()
         .trim_start_matches('=')
         .trim()
@@ -1695,6 +1803,30 @@ fn timer_cycle(node: &Node<'_, '_>) -> Result<(Term, u32), String> {
         })?;
     let term = translate_duration(duration).ok_or_else(|| format!("`{duration}` is geen ISO-8601-duur"))?;
     Ok((term, times))
+}
+
+/// A calendar term without months in seconds (`P7D`, `PT4H`); none for months or working time.
+fn calendar_seconds(term: &Term) -> Option<u64> {
+    match term.kind {
+        crate::time::term::TermKind::Calendar {
+            months: 0,
+            days,
+            seconds,
+        } => Some(u64::from(days) * 86_400 + seconds),
+        _ => None,
+    }
+}
+
+/// Seconds as the plainest term: days, hours or minutes.
+fn term_of_seconds(n: u64) -> Option<Term> {
+    let text = if n.is_multiple_of(86_400) {
+        format!("P{}D", n / 86_400)
+    } else if n.is_multiple_of(3_600) {
+        format!("PT{}H", n / 3_600)
+    } else {
+        format!("PT{}M", n.div_ceil(60))
+    };
+    text.parse().ok()
 }
 
 /// `k` times a single-unit ISO duration (`P2D` × 3 = `P6D`).

@@ -66,8 +66,6 @@ pub enum ProblemKind {
     CycleWithoutExit { cycle: Vec<String> },
     #[error("the cycle {} has no task, wait or visit step: it would loop without anyone acting", .cycle.join(" → "))]
     CycleWithoutHumanStep { cycle: Vec<String> },
-    #[error("a {kind} needs a `default` transition for when no condition holds")]
-    NoDefault { kind: String },
     #[error("{kind} does not close a split: {why}")]
     UnmatchedJoin { kind: String, why: String },
     #[error("{kind} has no matching {join} that all its branches reach")]
@@ -416,9 +414,8 @@ impl Validator<'_> {
             if s.branches.is_empty() {
                 found.push(missing("branches"));
             }
-            if s.default.is_none() {
-                found.push(ProblemKind::NoDefault { kind: kind.clone() });
-            }
+            // Without a default, no condition holding is an incident the case shows (a
+            // stall for someone to choose the route), as BPMN has it: not an invalid model.
             if next_count > 0 {
                 found.push(unexpected("next"));
             }
@@ -671,7 +668,8 @@ impl Validator<'_> {
         }
     }
 
-    /// Each join closes the nearest split that dominates it; the split's branches may only
+    /// Each join closes the nearest split that dominates it (a split whose branches never
+    /// meet again, each ending on its own, needs none: the case ends with the last); the split's branches may only
     /// leave through that join, and nothing enters them from outside.
     fn check_splits_and_joins(
         &mut self,
@@ -781,7 +779,11 @@ impl Validator<'_> {
             }
         }
         for (i, s) in steps.iter().enumerate() {
-            if s.kind.is_split() && reachable.contains(&nodes[i]) && !closed.contains_key(&nodes[i]) {
+            if s.kind.is_split()
+                && reachable.contains(&nodes[i])
+                && !closed.contains_key(&nodes[i])
+                && !ends_apart(g, nodes[i], steps, &closed)
+            {
                 found.push((
                     i,
                     ProblemKind::SplitWithoutJoin {
@@ -795,4 +797,46 @@ impl Validator<'_> {
             self.at(Some(i), k);
         }
     }
+}
+
+/// Whether the branches of `split` never meet again, each ending on its own: what one
+/// branch reaches, no other does (an end step excepted), no join is reached except those
+/// closing splits inside a branch, and no branch leads back to the split.
+fn ends_apart(
+    g: &DiGraph<usize, ()>,
+    split: NodeIndex,
+    steps: &[Step],
+    closed: &HashMap<NodeIndex, NodeIndex>,
+) -> bool {
+    let mut seen: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    for first in g.neighbors(split) {
+        let mut todo = vec![first];
+        let mut branch = HashSet::new();
+        while let Some(n) = todo.pop() {
+            if n == split {
+                return false;
+            }
+            if !branch.insert(n) {
+                continue;
+            }
+            let step = &steps[g[n]];
+            if let Some(other) = seen.insert(n, first)
+                && other != first
+                && step.kind != StepKind::End
+            {
+                return false;
+            }
+            todo.extend(g.neighbors(n));
+        }
+        let stray_join = branch.iter().any(|n| {
+            steps[g[*n]].kind.is_join()
+                && !closed
+                    .iter()
+                    .any(|(inner, join)| join == n && branch.contains(inner))
+        });
+        if stray_join {
+            return false;
+        }
+    }
+    true
 }

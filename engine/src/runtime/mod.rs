@@ -117,6 +117,12 @@ pub enum Action {
     SetVariables {
         values: BTreeMap<String, Value>,
     },
+    /// Sends a case held at `step` (a gateway where no condition held and there is no
+    /// default: the `route:` stall) on to `to`, one of the step's routes.
+    ChooseRoute {
+        step: String,
+        to: String,
+    },
     Reassign {
         task: TaskRef,
         to: Option<String>,
@@ -182,6 +188,7 @@ impl Action {
             Action::PlanJointVisit { .. } => "plan_joint_visit",
             Action::RecordVisitOutcome { .. } => "record_visit_outcome",
             Action::SetVariables { .. } => "set_variables",
+            Action::ChooseRoute { .. } => "choose_route",
             Action::Reassign { .. } => "reassign",
             Action::Withdraw { .. } => "withdraw",
             Action::RecordNote { .. } => "record_note",
@@ -286,6 +293,10 @@ pub enum RuntimeError {
     BadTerm(String),
     #[error("note: {why}")]
     InvalidNote { why: String },
+    #[error("the case is not held at step `{step}` for want of a route")]
+    NotHeldAt { step: String },
+    #[error("`{to}` is not a route of step `{step}`")]
+    NotARoute { step: String, to: String },
     #[error("message `{id}` was already received")]
     MessageAlreadyReceived { id: String },
     #[error("no open wait awaits message `{name}`")]
@@ -495,6 +506,7 @@ impl<'a> Run<'a> {
                     invite_resident,
                 },
             ),
+            Action::ChooseRoute { step, to } => self.choose_route(&step, &to),
             Action::SetVariables { values } => {
                 let values = forms::check_variables(self.pv, values)?;
                 if !values.is_empty() {
@@ -1386,11 +1398,10 @@ impl<'a> Run<'a> {
                     }
                 }
                 StepKind::Gateway => {
-                    let to = self.choose(step, true)?.into_iter().next().ok_or_else(|| {
-                        RuntimeError::NoBranch {
-                            step: step.id.clone(),
-                        }
-                    })?;
+                    // No route: the token stays here, held, until someone chooses one.
+                    let Some(to) = self.routes(step, true)?.into_iter().next() else {
+                        continue;
+                    };
                     self.emit(EventKind::TokenMoved { token: tid, to });
                     queue.push_back(tid);
                 }
@@ -1398,27 +1409,12 @@ impl<'a> Run<'a> {
                     let targets = if step.kind == StepKind::ParallelSplit {
                         step.next.ids().map(str::to_owned).collect()
                     } else {
-                        self.choose(step, false)?
+                        self.routes(step, false)?
                     };
-                    let instance = self.alloc();
-                    self.emit(EventKind::SplitOpened {
-                        instance,
-                        step: step.id.clone(),
-                        expected: u32::try_from(targets.len()).unwrap_or(u32::MAX),
-                    });
-                    self.emit(EventKind::TokenRemoved { token: tid });
-                    for target in targets {
-                        self.step(&target)?;
-                        let new = self.alloc();
-                        let mut frames = token.frames.clone();
-                        frames.push(instance);
-                        self.emit(EventKind::TokenPlaced {
-                            token: new,
-                            step: target,
-                            frames,
-                        });
-                        queue.push_back(new);
+                    if targets.is_empty() {
+                        continue;
                     }
+                    queue.extend(self.open_split(tid, &token, step, targets)?);
                 }
                 StepKind::ParallelJoin | StepKind::InclusiveJoin => {
                     let instance = token
@@ -1495,6 +1491,104 @@ impl<'a> Run<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Opens a split at `step` for token `tid`: one new token per target, inside a new frame.
+    /// Returns the new tokens.
+    fn open_split(
+        &mut self,
+        tid: u64,
+        token: &state::Token,
+        step: &Step,
+        targets: Vec<String>,
+    ) -> Result<Vec<u64>> {
+        let instance = self.alloc();
+        self.emit(EventKind::SplitOpened {
+            instance,
+            step: step.id.clone(),
+            expected: u32::try_from(targets.len()).unwrap_or(u32::MAX),
+        });
+        self.emit(EventKind::TokenRemoved { token: tid });
+        let mut placed = Vec::new();
+        for target in targets {
+            self.step(&target)?;
+            let new = self.alloc();
+            let mut frames = token.frames.clone();
+            frames.push(instance);
+            self.emit(EventKind::TokenPlaced {
+                token: new,
+                step: target,
+                frames,
+            });
+            placed.push(new);
+        }
+        Ok(placed)
+    }
+
+    /// The routes a gateway takes ([`Self::choose`]). When no condition holds and there is no
+    /// default, none: the case is held at the gateway with a `route:` stall (an incident the
+    /// team and the stuck view see) until someone chooses the route — never a silent stop.
+    fn routes(&mut self, step: &Step, first_only: bool) -> Result<Vec<String>> {
+        match self.choose(step, first_only) {
+            Err(RuntimeError::NoBranch { .. }) => {
+                let key = route_key(&step.id);
+                if !self.state.stalls.contains_key(&key) {
+                    self.emit(EventKind::StallRaised {
+                        key: key.clone(),
+                        stall: Stall {
+                            reason: NO_ROUTE.into(),
+                            step: Some(step.id.clone()),
+                            task: None,
+                            party: None,
+                            since: self.now,
+                            raised_at: self.now,
+                        },
+                    });
+                    self.notify(
+                        NotificationKind::StallRaised,
+                        None,
+                        Recipient::Role("manager".into()),
+                        &key,
+                    );
+                }
+                Ok(Vec::new())
+            }
+            other => other,
+        }
+    }
+
+    /// Someone chose the route of a case held at a gateway for want of one.
+    fn choose_route(&mut self, step_id: &str, to: &str) -> Result<()> {
+        let key = route_key(step_id);
+        let held = self
+            .state
+            .tokens
+            .iter()
+            .find(|(_, t)| t.step == step_id)
+            .map(|(id, t)| (*id, t.clone()));
+        let (Some((tid, token)), true) = (held, self.state.stalls.contains_key(&key)) else {
+            return Err(RuntimeError::NotHeldAt {
+                step: step_id.to_owned(),
+            });
+        };
+        let step = self.step(step_id)?;
+        let is_route = step.branches.iter().any(|b| b.to == to) || step.default.as_deref() == Some(to);
+        if !is_route {
+            return Err(RuntimeError::NotARoute {
+                step: step_id.to_owned(),
+                to: to.to_owned(),
+            });
+        }
+        self.emit(EventKind::StallCleared { key });
+        if step.kind == StepKind::InclusiveSplit {
+            let placed = self.open_split(tid, &token, step, vec![to.to_owned()])?;
+            return self.run_tokens(placed.into());
+        }
+        self.emit(EventKind::TokenMoved {
+            token: tid,
+            to: to.to_owned(),
+        });
+        self.run_tokens(VecDeque::from([tid]))
     }
 
     /// Branch targets whose condition holds: the first one (exclusive) or all (inclusive);
@@ -1697,6 +1791,14 @@ impl<'a> Run<'a> {
 
 /// Stall key of a case without activity.
 const INACTIVE: &str = "inactive";
+
+/// The stall reason of a case held at a gateway where no route holds.
+pub const NO_ROUTE: &str = "geen_route";
+
+/// The stall key of a case held at gateway `step` for want of a route.
+pub fn route_key(step: &str) -> String {
+    format!("route:{step}")
+}
 
 enum ClockOp {
     Suspend,

@@ -1234,3 +1234,93 @@ steps:
         Err(RuntimeError::MessageAlreadyReceived { .. })
     ));
 }
+
+#[test]
+fn a_gateway_where_no_condition_holds_holds_the_case_until_someone_chooses() {
+    let src = r#"
+key: route
+name: Route
+roles:
+  r: { name: Consulent }
+variables:
+  - { name: uren, type: number }
+steps:
+  - { id: begin, kind: start, next: gesprek }
+  - id: gesprek
+    kind: task
+    role: r
+    fields:
+      - { name: uren, type: number }
+    next: hoeveel
+  - id: hoeveel
+    kind: gateway
+    name: Hoeveel uur?
+    branches:
+      - { when: 'uren >= 20', to: werk, label: Twintig uur of meer }
+      - { when: 'uren < 8', to: zorg, label: Minder dan acht }
+  - { id: werk, kind: task, role: r, next: klaar }
+  - { id: zorg, kind: task, role: r, next: klaar }
+  - { id: klaar, kind: end, outcome: betaald_werk }
+"#;
+    let loaded = from_yaml(src).unwrap();
+    assert_eq!(validate(&loaded), vec![]);
+    let pv = PathwayVersion {
+        version: 1,
+        pathway: loaded.pathway,
+    };
+    let begun = start_with(&pv, json!({}));
+    let s = begun.state;
+    // 12 hours: neither route holds, and there is no default. Not an error and not a
+    // silent stop: the case is held at the gateway with a stall of its own.
+    let out = complete(&pv, &s, "gesprek", json!({"uren": 12}));
+    let mut events = begun.events;
+    events.extend(out.events.clone());
+    let held = out.state;
+    assert_eq!(held.status, CaseStatus::Active);
+    assert!(held.tasks.is_empty());
+    let stall = &held.stalls[&route_key("hoeveel")];
+    assert_eq!(
+        (stall.reason.as_str(), stall.step.as_deref()),
+        (NO_ROUTE, Some("hoeveel"))
+    );
+    assert!(
+        out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::Notify(n) if n.kind == NotificationKind::StallRaised)),
+        "the manager hears of it"
+    );
+    let choose = |s: &CaseState, step: &str, to: &str| {
+        apply(
+            &pv,
+            s,
+            Command::new(
+                "anna",
+                Action::ChooseRoute {
+                    step: step.into(),
+                    to: to.into(),
+                },
+            ),
+            t0() + Duration::days(3),
+        )
+    };
+    assert!(matches!(
+        choose(&held, "hoeveel", "klaar"),
+        Err(RuntimeError::NotARoute { .. })
+    ));
+    assert!(matches!(
+        choose(&held, "gesprek", "werk"),
+        Err(RuntimeError::NotHeldAt { .. })
+    ));
+    let chosen = choose(&held, "hoeveel", "werk").unwrap();
+    events.extend(chosen.events);
+    let on = chosen.state;
+    assert!(on.stalls.is_empty());
+    assert_eq!(open_steps(&on), ["werk"]);
+    // Once moved on, choosing again is refused.
+    assert!(matches!(
+        choose(&on, "hoeveel", "zorg"),
+        Err(RuntimeError::NotHeldAt { .. })
+    ));
+    // Replaying the events gives the same state.
+    assert_eq!(CaseState::replay("c1", &events), on);
+}

@@ -106,6 +106,7 @@ pub fn stall_reason(code: &str) -> String {
         "financiering" => "wacht op financiering".to_owned(),
         "intern" => "ligt stil (intern)".to_owned(),
         "inactief" => "geen activiteit".to_owned(),
+        "geen_route" => "geen route: geen voorwaarde geldt".to_owned(),
         other => format!("ligt stil ({})", other.replace('_', " ")),
     }
 }

@@ -60,10 +60,6 @@ pub fn problem(kind: &ProblemKind) -> String {
             "De lus {} heeft geen taak, wachtstap of bezoek: hij zou rondgaan zonder dat iemand iets doet.",
             cycle.join(" → ")
         ),
-        P::NoDefault { kind } => format!(
-            "Een {} heeft een `default` nodig voor als geen enkele voorwaarde geldt.",
-            kind_nl(kind)
-        ),
         P::UnmatchedJoin { kind, why } => format!("Deze {} sluit geen splitsing af: {why}.", kind_nl(kind)),
         P::SplitWithoutJoin { kind, join } => format!(
             "Deze {} heeft geen bijpassende {} die alle takken bereiken.",
@@ -408,10 +404,11 @@ mod tests {
             "Verwijst naar stap `x`, die niet bestaat."
         );
         assert!(
-            problem(&ProblemKind::NoDefault {
-                kind: "gateway".into()
+            problem(&ProblemKind::UnmatchedJoin {
+                kind: "parallel_join".into(),
+                why: "x".into()
             })
-            .contains("keuzepunt")
+            .contains("samenvoeging")
         );
         assert!(
             migration(&RuntimeError::MigrationUnmapped {

@@ -332,15 +332,39 @@ pub async fn case_page(
             })
         })
         .collect();
+    let may_act = access == CaseAccess::Act && viewer.user.role == UserRole::Consultant;
     let stalls: Vec<Value> = state
         .stalls
         .values()
         .map(|s| {
+            // Held at a gateway where no condition held: the routes to choose from.
+            let held = s
+                .step
+                .as_deref()
+                .and_then(|id| pv.step(id))
+                .filter(|_| s.reason == doorloop_engine::runtime::NO_ROUTE && may_act);
+            let routes: Vec<Value> = held
+                .map(|g| {
+                    g.branches
+                        .iter()
+                        .map(|b| (b.to.as_str(), b.label.as_deref()))
+                        .chain(g.default.as_deref().map(|d| (d, None)))
+                        .map(|(to, label)| {
+                            let name = pv.step(to).map_or(to, |t| t.display_name());
+                            json!({"to": to, "label": label.map_or_else(|| name.to_owned(), |l| format!("{l} ({name})"))})
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             json!({
                 "reason": stall_reason(&s.reason),
                 "step": s.step.as_deref().and_then(|id| pv.step(id)).map(|st| st.display_name()),
+                "step_id": s.step,
                 "party": s.party,
                 "since": date(s.since),
+                "routes": routes,
+                "case_id": state.id,
+                "csrf": viewer.csrf,
             })
         })
         .collect();
@@ -468,6 +492,7 @@ pub async fn case_page(
         Some("ingetrokken") => Some("De casus is ingetrokken."),
         Some("termijn") => Some("De termijn is aangepast; zie ‘Waarom deze termijn?’."),
         Some("notitie") => Some("De notitie staat op de tijdlijn."),
+        Some("route") => Some("De route is gekozen; de casus gaat verder."),
         Some("taak") => Some("De taak is toegevoegd; hij staat bij de open taken."),
         Some("betrokken") => {
             Some("De organisatie werkt mee; de grondslag staat bij ‘Betrokken organisaties’.")
@@ -747,6 +772,21 @@ fn note_label(kind: &str) -> &'static str {
         "email" => "E-mail",
         _ => "Notitie",
     }
+}
+
+/// Sends a case held at a gateway (no condition held, no default) along the chosen route.
+pub async fn choose_route(
+    State(app): Shared,
+    Path((id, step)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Redirect> {
+    let case = cases::load(&app, &form.viewer.user, &id).await?;
+    let act = CaseAct::ChooseRoute {
+        step,
+        to: posted(&form, "naar"),
+    };
+    cases::act(&app, &form.viewer.user, &case, act).await?;
+    Ok(Redirect::to(&format!("/casussen/{id}?melding=route")))
 }
 
 /// Records a note or a contact (gespreksverslag, telefoon, e-mail) on the timeline.

@@ -289,3 +289,109 @@ pub(crate) async fn a_message_sent_twice_at_once_acts_once(f: Fixture) {
         .count();
     assert_eq!(received, 1);
 }
+
+const ROUTE_YAML: &str = r#"
+key: route-test
+name: Route test
+roles:
+  klantmanager: { name: Klantmanager }
+steps:
+  - { id: start, kind: start, next: gesprek }
+  - id: gesprek
+    kind: task
+    name: Gesprek
+    role: klantmanager
+    fields:
+      - { name: uren, type: number, required: true, label: Uren per week }
+    next: hoeveel
+  - id: hoeveel
+    kind: gateway
+    name: Hoeveel uur?
+    branches:
+      - { when: 'uren >= 20', to: werk, label: Twintig uur of meer }
+      - { when: 'uren < 8', to: zorg, label: Minder dan acht }
+  - { id: werk, kind: task, name: Werk zoeken, role: klantmanager, next: einde }
+  - { id: zorg, kind: task, name: Dagbesteding, role: klantmanager, next: einde }
+  - { id: einde, kind: end, outcome: overig }
+"#;
+
+/// A gateway where no condition holds and no default is drawn: the case is held with a stall
+/// the stuck view shows, and the consultant chooses the route on the case page.
+pub(crate) async fn a_case_held_at_a_gateway_goes_on_by_the_route_chosen(f: Fixture) {
+    let now = Utc::now();
+    f.engine.publish_yaml(ROUTE_YAML, now).await.unwrap();
+    let resident = anon_resident(&f.engine).await;
+    let case = f
+        .engine
+        .start_case("route-test", None, "kees", &resident, BTreeMap::new(), now)
+        .await
+        .unwrap()
+        .state;
+    let task = case.tasks.keys().next().unwrap().clone();
+    let data = serde_json::from_value(json!({"uren": 12})).unwrap();
+    f.engine
+        .execute(
+            &case.id,
+            Command::new(
+                "kees",
+                Action::CompleteTask {
+                    task: TaskRef(task),
+                    data,
+                },
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(open_steps(&f, &case.id).await, Vec::<String>::new());
+
+    let mark = f.login("mark").await;
+    let (status, _, html) = f.page(&mark, "/vastgelopen").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("geen route"),
+        "the stuck view shows the incident: {html}"
+    );
+    let (_, _, html) = f.page(&mark, &format!("/casussen/{}", case.id)).await;
+    assert!(
+        html.contains("geen route") && !html.contains("Route kiezen"),
+        "a manager only reads"
+    );
+
+    let kees = f.login("kees").await;
+    let page = format!("/casussen/{}", case.id);
+    let (_, _, html) = f.page(&kees, &page).await;
+    assert!(
+        html.contains("Hoeveel uur?")
+            && html.contains("Route kiezen")
+            && html.contains("Twintig uur of meer (Werk zoeken)"),
+        "{html}"
+    );
+    let (status, body) = f
+        .post(
+            &kees,
+            &format!("{page}/route/hoeveel"),
+            &[("naar", "einde")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not a route of the gateway");
+    assert!(body.contains("Kies een van de routes"), "{body}");
+    let (status, _) = f
+        .post(
+            &kees,
+            &format!("{page}/route/hoeveel"),
+            &[("naar", "werk")],
+            false,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF token");
+    let (status, _) = f
+        .post(&kees, &format!("{page}/route/hoeveel"), &[("naar", "werk")], true)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(open_steps(&f, &case.id).await, ["werk"]);
+    let (_, _, html) = f.page(&kees, &format!("{page}?melding=route")).await;
+    assert!(html.contains("De route is gekozen"), "{html}");
+    assert!(!html.contains("Route kiezen"));
+}
