@@ -133,7 +133,7 @@ fn unsupported_elements_are_listed_all_at_once() {
     assert!(text.contains("startEvent (signalEventDefinition) `s`"), "{text}");
     assert!(
         text.contains("subProcess (event sub-process) `sub`")
-            && text.contains("boundaryEvent (messageEventDefinition) `b`"),
+            && text.contains("boundaryEvent (conditionalEventDefinition) `b`"),
         "{text}"
     );
     // In Dutch, for the coordinator: what each element is, its id second.
@@ -563,4 +563,40 @@ fn a_task_outside_any_lane_belongs_to_its_pool() {
     let zorg = p.steps.iter().find(|s| s.id == "Zorg").unwrap();
     assert_eq!(zorg.role.as_deref(), Some("gemeente"));
     assert_eq!(p.roles["gemeente"].name, "Gemeente");
+}
+
+#[test]
+fn messages_that_end_waits_or_break_into_work_survive_a_round_trip() {
+    use doorloop_engine::bpmn::export::export;
+    use doorloop_engine::pathway::definition::from_yaml;
+    let yaml = r#"
+key: berichten
+name: Berichten
+roles:
+  r: { name: Consulent }
+steps:
+  - { id: begin, kind: start, next: aanvraag }
+  - id: aanvraag
+    kind: task
+    name: Aanvraag
+    role: r
+    on_message:
+      - { message: klant_belt_af, to: afzeggen }
+      - { message: klant_vraagt, to: terugbellen, interrupting: false }
+    next: uwv
+  - { id: uwv, kind: wait, name: Besluit UWV, role: r, party: UWV, expected: 8 weken, message: uwv_besluit, next: klaar }
+  - { id: afzeggen, kind: task, name: Afzeggen, role: r, next: klaar }
+  - { id: terugbellen, kind: task, name: Terugbellen, role: r, next: gebeld }
+  - { id: gebeld, kind: end, outcome: overig }
+  - { id: klaar, kind: end, outcome: overig }
+"#;
+    let original = from_yaml(yaml).unwrap().pathway;
+    let xml = export(&original).unwrap();
+    assert!(
+        xml.contains("cancelActivity=\"false\"") && xml.contains("<bpmn:messageEventDefinition"),
+        "{xml}"
+    );
+    let back = import(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    assert_eq!(back.steps, original.steps);
+    assert_eq!(export(&back).unwrap(), xml);
 }

@@ -425,6 +425,10 @@ fn page_routes() -> Routes<Arc<AppState>> {
             post(screens::task::complete_task),
         )
         .route(
+            "/casussen/{id}/taken/{task}/bericht",
+            post(screens::task::receive_message),
+        )
+        .route(
             "/casussen/{id}/taken/{task}/bezoek",
             post(screens::task::plan_visit),
         )

@@ -2284,6 +2284,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     outside_parties_end_waits_with_messages_once,
     a_message_sent_twice_at_once_acts_once,
     a_case_held_at_a_gateway_goes_on_by_the_route_chosen,
+    messages_break_into_work_from_the_api_and_the_task_page,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

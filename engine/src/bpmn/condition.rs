@@ -142,7 +142,9 @@ pub fn translate_with(
                 && !lexed.iter().any(|t| matches!(t, Ok(Token::Eq)))
         };
         dialect = if plain_feel { Dialect::Feel } else { dialect_guess };
-        if dialect == Dialect::Feel {
+        // Two names in a row are never valid Python either: they are one name with a space
+        // (`Service Level == 'Premium'`).
+        if dialect != Dialect::Juel {
             normalized = join_feel_names(body);
             normalized.as_str()
         } else {
@@ -261,7 +263,20 @@ fn join_feel_names(body: &str) -> String {
     let keyword = |w: &str| {
         matches!(
             w,
-            "and" | "or" | "not" | "true" | "false" | "null" | "in" | "between"
+            "and"
+                | "or"
+                | "not"
+                | "true"
+                | "false"
+                | "null"
+                | "in"
+                | "between"
+                | "is"
+                | "if"
+                | "else"
+                | "True"
+                | "False"
+                | "None"
         )
     };
     let mut out = String::with_capacity(body.len());
@@ -373,6 +388,10 @@ mod tests {
 
     #[test]
     fn feel_as_modellers_write_it_compares_with_one_equals_sign() {
+        let t = translate("Service Level == 'Premium'").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.cel, "Service_Level == \"Premium\"");
+        let t = translate("not x and y or z").unwrap_or_else(|e| panic!("{e}"));
+        assert!(!t.cel.contains('_'), "keywords are not joined: {}", t.cel);
         let t = translate("Vacation Approval = \"Approved\"").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.cel, "Vacation_Approval == \"Approved\"");
         assert_eq!(t.literals["Vacation_Approval"], ["Approved"]);

@@ -114,6 +114,11 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
             push(target, None, None, false, &event);
             boundaries.push((event, s.id.clone(), target.clone()));
         }
+        for (i, m) in s.on_message.iter().enumerate() {
+            let event = format!("{}_bericht_{}", s.id, i + 1);
+            push(&m.to, None, None, false, &event);
+            boundaries.push((event, s.id.clone(), m.to.clone()));
+        }
     }
 
     let mut process = El::new("bpmn:process")
@@ -189,7 +194,29 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
     }
     for s in &p.steps {
         process = process.child(node(s, &flows));
-        if let Some((event, task, _)) = boundaries.iter().find(|(_, t, _)| t == &s.id) {
+        for (i, m) in s.on_message.iter().enumerate() {
+            let event = format!("{}_bericht_{}", s.id, i + 1);
+            let outgoing = flows
+                .iter()
+                .find(|f| f.from == event)
+                .map(|f| f.id.clone())
+                .unwrap_or_default();
+            process = process.child(
+                El::new("bpmn:boundaryEvent")
+                    .attr("id", &event)
+                    .attr("name", format!("Bericht: {}", m.message.replace('_', " ")))
+                    .attr("attachedToRef", &s.id)
+                    .attr("cancelActivity", if m.interrupting { "true" } else { "false" })
+                    .attr("doorloop:message", &m.message)
+                    .child(El::new("bpmn:outgoing").text(outgoing))
+                    .child(El::new("bpmn:messageEventDefinition").attr("id", format!("{event}_def"))),
+            );
+        }
+        let deadline_event = format!("{}_termijn", s.id);
+        if let Some((event, task, _)) = boundaries
+            .iter()
+            .find(|(e, t, _)| t == &s.id && *e == deadline_event)
+        {
             let duration = s
                 .deadline
                 .as_ref()
@@ -511,9 +538,13 @@ fn diagram(p: &Pathway, flows: &[Flow], boundaries: &[(String, String, String)])
         bounds.insert(s.id.clone(), (x, y, w, h));
         plane = plane.child(shape(&s.id, x, y, w, h));
     }
+    let mut on_task: BTreeMap<&str, i64> = BTreeMap::new();
     for (event, task, _) in boundaries {
         if let Some(&(x, y, w, h)) = bounds.get(task) {
-            let b = (x + w - 28, y + h - 18, 36, 36);
+            // Several events on one task sit side by side along its bottom edge.
+            let k = on_task.entry(task.as_str()).or_insert(0);
+            let b = (x + w - 28 - 40 * *k, y + h - 18, 36, 36);
+            *k += 1;
             bounds.insert(event.clone(), b);
             plane = plane.child(shape(event, b.0, b.1, b.2, b.3));
         }

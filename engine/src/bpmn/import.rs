@@ -381,6 +381,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
     let racing = |id: &str| races.iter().any(|(_, _, t)| attr(t, "id") == id);
     // Errors: a boundary that catches them, and error ends inside phases that throw them.
     let mut error_boundaries: Vec<Node<'_, '_>> = Vec::new();
+    let mut message_boundaries: Vec<Node<'_, '_>> = Vec::new();
     let mut error_ends: Vec<Node<'_, '_>> = Vec::new();
     for node in members.iter().copied() {
         let tag = node.tag_name().name();
@@ -684,6 +685,14 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 Err(why) => unsupported.push(Unsupported::new(&node, "scriptTask", Some(why))),
             },
             "boundaryEvent" if definitions == ["errorEventDefinition"] => error_boundaries.push(node),
+            // An escalation that stops the work is, for a task, an outcome its person reports.
+            "boundaryEvent"
+                if definitions == ["escalationEventDefinition"]
+                    && node.attribute("cancelActivity") != Some("false") =>
+            {
+                error_boundaries.push(node)
+            }
+            "boundaryEvent" if definitions == ["messageEventDefinition"] => message_boundaries.push(node),
             "boundaryEvent" => match (timer_duration(&node), node.attribute("cancelActivity")) {
                 (Some(Ok(term)), None | Some("true")) => boundaries.push((node, term)),
                 (Some(Ok(term)), Some(_)) => reminders.push((node, term, 1)),
@@ -1023,7 +1032,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             continue;
         };
         notices.push(format!(
-            "{}: wie de taak afrondt, kiest of die gelukt is of ‘{label}’ (de foutafhandeling van {}).",
+            "{}: wie de taak afrondt, kiest of die gelukt is of ‘{label}’ (de afhandeling van {}).",
             names.label(&on),
             names.label(&b_id)
         ));
@@ -1039,6 +1048,60 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             default: Some(normal),
             ..blank_step()
         });
+    }
+    // A message that breaks into work: the step's `on_message`.
+    for b in message_boundaries {
+        let id = attr(&b, "id");
+        let on = attr(&b, "attachedToRef");
+        let outs = outgoing(&id);
+        let Some(step) = steps
+            .iter_mut()
+            .find(|s| s.id == on && matches!(s.kind, StepKind::Task | StepKind::JointVisit | StepKind::Wait))
+        else {
+            problems.push(format!(
+                "{}: hangt aan {}, en dat is geen taak of wachtstap.",
+                names.label(&id),
+                names.label(&on)
+            ));
+            continue;
+        };
+        let [out] = outs.as_slice() else {
+            problems.push(format!(
+                "{}: er moet precies één verbinding uitgaan.",
+                names.label(&id)
+            ));
+            continue;
+        };
+        let message = b
+            .attribute((extensions::DOORLOOP, "message"))
+            .map(str::to_owned)
+            .or_else(|| {
+                b.descendants()
+                    .find_map(|n| n.attribute("messageRef"))
+                    .and_then(|r| {
+                        root.descendants()
+                            .find(|m| is(m, "message") && m.attribute("id") == Some(r))
+                    })
+                    .and_then(|m| named(&m))
+            })
+            .or_else(|| named(&b))
+            .unwrap_or_else(|| id.clone());
+        let interrupting = b.attribute("cancelActivity") != Some("false");
+        step.on_message.push(crate::pathway::model::OnMessage {
+            message: slug(&message),
+            to: resolve(&out.target),
+            interrupting,
+        });
+        notices.push(format!(
+            "{}: het bericht `{}` {} (via de berichten-API of door de consulent vastgelegd).",
+            names.label(&id),
+            slug(&message),
+            if interrupting {
+                "breekt het werk af en zet de casus door"
+            } else {
+                "opent een route naast het werk"
+            }
+        ));
     }
     for (node, term) in boundaries {
         let id = attr(&node, "id");
@@ -1278,6 +1341,20 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                     steps.push(step);
                     continue;
                 }
+                // One route without a condition beside conditioned ones, and no default drawn:
+                // it is the route when none holds (as executing engines take it).
+                let unconditioned: Vec<&&Flow> = outs.iter().filter(|f| f.condition.is_none()).collect();
+                let default = match (default, unconditioned.as_slice()) {
+                    (None, [only]) if *kind == StepKind::Gateway && outs.len() > 1 => {
+                        notices.push(format!(
+                            "{}: {} heeft geen voorwaarde en is als standaardroute genomen (als geen voorwaarde geldt).",
+                            names.label(&id),
+                            names.label(&only.id)
+                        ));
+                        Some(only.id.as_str())
+                    }
+                    _ => default,
+                };
                 for f in &outs {
                     if Some(f.id.as_str()) == default {
                         step.default = Some(resolve(&f.target));
@@ -1628,6 +1705,7 @@ fn blank_step() -> Step {
         rung: None,
         outcome: None,
         start_pathway: None,
+        on_message: Vec::new(),
         terminate: false,
         message: None,
         provisions: Vec::new(),

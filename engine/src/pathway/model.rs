@@ -368,6 +368,12 @@ pub struct Step {
     /// (`POST /api/v1/messages`, `doorloop message send`), e.g. `uwv_besluit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Messages from outside parties that break into this step's work (BPMN's message
+    /// boundary events), e.g. `{ message: klant_belt_af, to: afspraak_verzetten }`: the open
+    /// task closes and the case goes to `to`; with `interrupting: false` the work stays open
+    /// and `to` runs beside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_message: Vec<OnMessage>,
     /// End steps: end the whole case at once, closing work still open on other routes
     /// (BPMN's terminate end event). An ordinary end ends the case when its last route ends.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -384,6 +390,24 @@ pub struct Step {
     /// Successor when no branch condition holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+}
+
+/// A message that breaks into a step's work (see [`Step::on_message`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnMessage {
+    pub message: String,
+    pub to: String,
+    #[serde(default = "interrupts", skip_serializing_if = "is_true")]
+    pub interrupting: bool,
+}
+
+fn interrupts() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// A change a step makes to one of the resident's provisions, e.g.
@@ -445,6 +469,11 @@ impl Step {
                 is_default: false,
             });
         }
+        out.extend(self.on_message.iter().map(|m| Transition {
+            to: &m.to,
+            when: None,
+            is_default: false,
+        }));
         out
     }
 

@@ -93,6 +93,8 @@ pub enum ProblemKind {
     BadRung { rung: u8 },
     #[error("unknown outcome `{outcome}` (known: {})", KNOWN_OUTCOMES.join(", "))]
     UnknownOutcome { outcome: String },
+    #[error("message name `{name}` must be 1 to 100 lower-case letters, digits or `_`")]
+    BadMessageName { name: String },
     #[error("`start_pathway` names `{key}`, which is not published; publish it first")]
     UnpublishedPathway { key: String },
     #[error("`{what}` names `{name}`, which is not a date field of the case")]
@@ -474,6 +476,20 @@ impl Validator<'_> {
         }
         if s.kind != StepKind::Wait && s.message.is_some() {
             found.push(unexpected("message"));
+        }
+        if !s.on_message.is_empty()
+            && !matches!(s.kind, StepKind::Task | StepKind::JointVisit | StepKind::Wait)
+        {
+            found.push(unexpected("on_message"));
+        }
+        for name in s.message.iter().chain(s.on_message.iter().map(|m| &m.message)) {
+            let fine = (1..=100).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !fine {
+                found.push(ProblemKind::BadMessageName { name: name.clone() });
+            }
         }
         if s.kind != StepKind::End && s.outcome.is_some() {
             found.push(unexpected("outcome"));

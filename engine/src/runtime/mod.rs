@@ -592,11 +592,50 @@ impl<'a> Run<'a> {
                         })
                     })
                     .map(|t| (t.id.clone(), t.step.clone()));
-                let Some((task, step)) = waiting else {
+                if let Some((task, step)) = waiting {
+                    self.emit(EventKind::MessageReceived { name, id, step });
+                    return self.complete(&TaskRef(task), data, false);
+                }
+                // Else work that the message breaks into (a message boundary event).
+                let breaking = self
+                    .state
+                    .tasks
+                    .values()
+                    .filter(|t| t.adhoc.is_none())
+                    .find_map(|t| {
+                        let step = self.pv.step(&t.step)?;
+                        let on = step.on_message.iter().find(|m| m.message == name)?;
+                        Some((t.clone(), on.clone()))
+                    });
+                let Some((task, on)) = breaking else {
                     return Err(RuntimeError::NoWaitForMessage { name });
                 };
-                self.emit(EventKind::MessageReceived { name, id, step });
-                self.complete(&TaskRef(task), data, false)
+                self.step(&on.to)?;
+                let values = forms::check_variables(self.pv, data)?;
+                self.emit(EventKind::MessageReceived {
+                    name,
+                    id,
+                    step: task.step.clone(),
+                });
+                if !values.is_empty() {
+                    self.emit(EventKind::VariablesSet { values });
+                }
+                if on.interrupting {
+                    self.close_task(&task, "message received");
+                    self.emit(EventKind::TokenMoved {
+                        token: task.token,
+                        to: on.to,
+                    });
+                    return self.run_tokens(VecDeque::from([task.token]));
+                }
+                // Beside the open work: a route of its own, outside any split.
+                let token = self.alloc();
+                self.emit(EventKind::TokenPlaced {
+                    token,
+                    step: on.to,
+                    frames: Vec::new(),
+                });
+                self.run_tokens(VecDeque::from([token]))
             }
             Action::TimerFired { key } => self.timer_fired(&key),
             Action::LinkedCaseEnded { case, outcome } => self.linked_case_ended(&case, outcome),

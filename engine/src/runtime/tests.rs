@@ -1324,3 +1324,63 @@ steps:
     // Replaying the events gives the same state.
     assert_eq!(CaseState::replay("c1", &events), on);
 }
+
+#[test]
+fn a_message_breaks_into_work_or_opens_a_route_beside_it() {
+    let src = r#"
+key: afbreken
+name: Afbreken
+roles:
+  r: { name: Consulent }
+steps:
+  - { id: begin, kind: start, next: reparatie }
+  - id: reparatie
+    kind: task
+    role: r
+    on_message:
+      - { message: klant_belt_af, to: afzeggen }
+      - { message: klant_vraagt, to: terugbellen, interrupting: false }
+    next: klaar
+  - { id: afzeggen, kind: task, role: r, next: klaar }
+  - { id: terugbellen, kind: task, role: r, next: gebeld }
+  - { id: gebeld, kind: end, outcome: overig }
+  - { id: klaar, kind: end, outcome: overig }
+"#;
+    let loaded = from_yaml(src).unwrap();
+    assert_eq!(validate(&loaded), vec![]);
+    let pv = PathwayVersion {
+        version: 1,
+        pathway: loaded.pathway,
+    };
+    let s = start(&pv);
+    let message = |s: &CaseState, name: &str, id: &str| {
+        apply(
+            &pv,
+            s,
+            Command::new(
+                "koppeling",
+                Action::ReceiveMessage {
+                    name: name.into(),
+                    id: id.into(),
+                    data: BTreeMap::new(),
+                },
+            ),
+            t0() + Duration::days(1),
+        )
+    };
+    // Beside the work: the repair stays open, the call-back opens as well.
+    let beside = message(&s, "klant_vraagt", "v1").unwrap().state;
+    assert_eq!(open_steps(&beside), ["reparatie", "terugbellen"]);
+    // Breaking in: the repair closes, the case goes to the cancellation.
+    let broken = message(&beside, "klant_belt_af", "a1").unwrap().state;
+    assert_eq!(open_steps(&broken), ["afzeggen", "terugbellen"]);
+    assert!(matches!(
+        message(&broken, "klant_belt_af", "a2"),
+        Err(RuntimeError::NoWaitForMessage { .. })
+    ));
+    // Both routes end on their own; the case ends with the last.
+    let one = complete(&pv, &broken, "terugbellen", json!({})).state;
+    assert_eq!(one.status, CaseStatus::Active);
+    let done = complete(&pv, &one, "afzeggen", json!({})).state;
+    assert_eq!(done.status, CaseStatus::Ended);
+}

@@ -103,6 +103,9 @@ pub fn problem(kind: &ProblemKind) -> String {
         P::UnpublishedPathway { key } => {
             format!("Deze stap start traject `{key}`, maar dat is niet gepubliceerd. Publiceer het eerst.")
         }
+        P::BadMessageName { name } => format!(
+            "De berichtnaam `{name}` mag alleen kleine letters, cijfers en `_` bevatten (1 tot 100 tekens)."
+        ),
         P::UnknownOutcome { outcome } => format!(
             "Onbekende uitkomst `{outcome}` (bekend: {}).",
             KNOWN_OUTCOMES.join(", ")

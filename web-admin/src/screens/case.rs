@@ -493,6 +493,7 @@ pub async fn case_page(
         Some("termijn") => Some("De termijn is aangepast; zie ‘Waarom deze termijn?’."),
         Some("notitie") => Some("De notitie staat op de tijdlijn."),
         Some("route") => Some("De route is gekozen; de casus gaat verder."),
+        Some("bericht") => Some("Het bericht is vastgelegd; de casus gaat verder."),
         Some("taak") => Some("De taak is toegevoegd; hij staat bij de open taken."),
         Some("betrokken") => {
             Some("De organisatie werkt mee; de grondslag staat bij ‘Betrokken organisaties’.")

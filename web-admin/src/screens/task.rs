@@ -46,6 +46,7 @@ fn closed_reason(reason: &str) -> String {
         "case withdrawn" => "de casus is ingetrokken".to_owned(),
         "case ended" => "de casus is afgesloten".to_owned(),
         "deadline passed" => "de termijn is verstreken".to_owned(),
+        "message received" => "er kwam een bericht binnen dat het werk afbrak".to_owned(),
         other => match other.strip_prefix("migrated to version ") {
             Some(v) => format!("de casus is overgezet naar versie {v}"),
             None => other.to_owned(),
@@ -230,6 +231,22 @@ async fn render_task(
     let show_form =
         (f.task.is_none() && f.problem.is_some()) || (may_act && (!is_visit || planned.is_some()));
     data.insert("show_form".into(), json!(show_form));
+    // Messages that break into this work, for the consultant who heard one by phone.
+    if may_act {
+        let messages: Vec<Value> = f
+            .step
+            .on_message
+            .iter()
+            .map(|m| {
+                json!({
+                    "name": m.message,
+                    "label": m.message.replace('_', " "),
+                    "interrupting": m.interrupting,
+                })
+            })
+            .collect();
+        data.insert("messages".into(), json!(messages));
+    }
     data.insert(
         "form_title".into(),
         json!(if is_visit {
@@ -435,6 +452,49 @@ pub async fn complete_task(
     }
     let done = format!("/casussen/{id}?klaar=1");
     act_on_form(&app, viewer, f, action, &done, "De taak kon niet worden afgerond").await
+}
+
+/// Records a message that breaks into the task's work (heard by phone or read in a letter),
+/// as if the outside party had sent it: once per task and message.
+pub async fn receive_message(
+    State(app): Shared,
+    Path((id, task_id)): Path<(String, String)>,
+    form: CsrfForm,
+) -> WebResult<Response> {
+    let viewer = &form.viewer;
+    let (state, access, pv) = visible_case_on_pathway(&app, &viewer.user, &id).await?;
+    if access != CaseAccess::Act {
+        return Err(WebError::Forbidden("U kunt deze casus alleen inzien.".into()));
+    }
+    let task = state.tasks.get(&task_id).ok_or(WebError::NotFound)?;
+    check_task(&viewer.user, task)?;
+    let name = form.get("naam").unwrap_or_default().to_owned();
+    let step = pv.step(&task.step).ok_or(WebError::NotFound)?;
+    if !step.on_message.iter().any(|m| m.message == name) {
+        return Err(WebError::BadRequest(
+            "Dit bericht hoort niet bij deze taak.".into(),
+        ));
+    }
+    let action = Action::ReceiveMessage {
+        id: format!("handmatig-{task_id}-{name}"),
+        name,
+        data: BTreeMap::new(),
+    };
+    match app
+        .engine
+        .execute(&id, Command::new(viewer.user.id.clone(), action), app.clock.now())
+        .await
+    {
+        // A second click records nothing new.
+        Ok(_) | Err(EngineError::Runtime(RuntimeError::MessageAlreadyReceived { .. })) => {
+            Ok(Redirect::to(&format!("/casussen/{id}?melding=bericht")).into_response())
+        }
+        Err(e) if is_conflict(&e) => Err(WebError::BadRequest(
+            "Een collega heeft deze taak intussen afgerond of gewijzigd; kijk op de casus wat er is gebeurd."
+                .into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Runs a form's command: on success to `done`; a conflict or a refusal shows the form

@@ -395,3 +395,85 @@ pub(crate) async fn a_case_held_at_a_gateway_goes_on_by_the_route_chosen(f: Fixt
     assert!(html.contains("De route is gekozen"), "{html}");
     assert!(!html.contains("Route kiezen"));
 }
+
+const BREAK_IN_YAML: &str = r#"
+key: afbreken-test
+name: Afbreken test
+roles:
+  klantmanager: { name: Klantmanager }
+steps:
+  - { id: start, kind: start, next: reparatie }
+  - id: reparatie
+    kind: task
+    name: Reparatie uitvoeren
+    role: klantmanager
+    on_message:
+      - { message: klant_belt_af, to: afzeggen }
+      - { message: klant_vraagt, to: terugbellen, interrupting: false }
+    next: einde
+  - { id: afzeggen, kind: task, name: Afspraak afzeggen, role: klantmanager, next: einde }
+  - { id: terugbellen, kind: task, name: Klant terugbellen, role: klantmanager, next: gebeld }
+  - { id: gebeld, kind: end, outcome: overig }
+  - { id: einde, kind: end, outcome: overig }
+"#;
+
+/// A message that breaks into open work: from the API beside the work, from the task page
+/// (heard by phone) instead of it.
+pub(crate) async fn messages_break_into_work_from_the_api_and_the_task_page(f: Fixture) {
+    let now = Utc::now();
+    f.engine.publish_yaml(BREAK_IN_YAML, now).await.unwrap();
+    let resident = anon_resident(&f.engine).await;
+    let case = f
+        .engine
+        .start_case("afbreken-test", None, "kees", &resident, BTreeMap::new(), now)
+        .await
+        .unwrap()
+        .state;
+    let task = case.tasks.keys().next().unwrap().clone();
+    let (status, out) = f
+        .api(
+            "kees",
+            "POST",
+            "/api/v1/messages",
+            Some(json!({"name": "klant_vraagt", "id": "tel-1", "case": case.id})),
+        )
+        .await;
+    assert_eq!(
+        (status, out["duplicate"].as_bool()),
+        (StatusCode::OK, Some(false)),
+        "{out}"
+    );
+    let mut steps = open_steps(&f, &case.id).await;
+    steps.sort();
+    assert_eq!(steps, ["reparatie", "terugbellen"]);
+
+    let kees = f.login("kees").await;
+    let url = format!("/casussen/{}/taken/{task}", case.id);
+    let (_, _, html) = f.page(&kees, &url).await;
+    assert!(
+        html.contains("Bericht ‘klant belt af’ is binnen") && html.contains("de taak stopt"),
+        "{html}"
+    );
+    let (status, body) = f
+        .post(&kees, &format!("{url}/bericht"), &[("naam", "iets_anders")], true)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = f
+        .post(
+            &kees,
+            &format!("{url}/bericht"),
+            &[("naam", "klant_belt_af")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mut steps = open_steps(&f, &case.id).await;
+    steps.sort();
+    assert_eq!(steps, ["afzeggen", "terugbellen"]);
+    // The old task page says why the work stopped.
+    let (_, _, html) = f.page(&kees, &url).await;
+    assert!(
+        html.contains("er kwam een bericht binnen dat het werk afbrak"),
+        "{html}"
+    );
+}
