@@ -81,22 +81,26 @@ pub async fn run(args: BenchArgs, url: &str, allow_non_durable: bool) -> anyhow:
         .file
         .as_ref()
         .is_some_and(|f| f.extension().is_some_and(|e| e.eq_ignore_ascii_case("bpmn")));
-    let source = if bpmn {
+    // The pathways to publish, the one to drive last: a BPMN file's called processes first.
+    let sources: Vec<String> = if bpmn {
         let started = Instant::now();
-        let pathway = doorloop_engine::bpmn::import::import(&source).context("importing the BPMN file")?;
+        let all = doorloop_engine::bpmn::import::import_all(&source).context("importing the BPMN file")?;
+        let steps: usize = all.iter().map(|i| i.pathway.steps.len()).sum();
         eprintln!(
-            "imported BPMN: {} steps in {:.1} ms",
-            pathway.steps.len(),
+            "imported BPMN: {} pathway(s), {steps} steps in {:.1} ms",
+            all.len(),
             started.elapsed().as_secs_f64() * 1000.0
         );
-        doorloop_engine::pathway::definition::to_yaml(&pathway)?
+        all.iter()
+            .map(|i| doorloop_engine::pathway::definition::to_yaml(&i.pathway))
+            .collect::<Result<_, _>>()?
     } else {
-        source
+        vec![source]
     };
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         let schema = format!("bench_{}", uuid::Uuid::now_v7().simple());
         let store = PostgresStore::open(url, Some(&schema)).await?;
-        let result = measure(Arc::new(store), &source, &args, allow_non_durable).await;
+        let result = measure(Arc::new(store), &sources, &args, allow_non_durable).await;
         PostgresStore::drop_schema(url, &schema).await?;
         result
     } else {
@@ -107,7 +111,7 @@ pub async fn run(args: BenchArgs, url: &str, allow_non_durable: bool) -> anyhow:
             .with_context(|| format!("creating a temporary directory in {}", dir.display()))?;
         let file_url = format!("sqlite://{}", tmp.path().join("bench.db").display());
         let store = SqliteStore::open(&file_url).await?;
-        measure(Arc::new(store), &source, &args, allow_non_durable).await
+        measure(Arc::new(store), &sources, &args, allow_non_durable).await
     }
 }
 
@@ -120,7 +124,15 @@ fn sqlite_dir(url: &str) -> PathBuf {
     }
 }
 
-async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: bool) -> anyhow::Result<()> {
+async fn measure(
+    store: Arc<dyn Store>,
+    sources: &[String],
+    args: &BenchArgs,
+    allow: bool,
+) -> anyhow::Result<()> {
+    let Some((source, called)) = sources.split_last() else {
+        bail!("no pathway to measure");
+    };
     if args.scenario == Scenario::Timers {
         return measure_timers(store, args, allow).await;
     }
@@ -138,6 +150,9 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         if source != linked && source.contains(&format!("start_pathway: {key}")) {
             engine.publish_yaml(linked, epoch).await?;
         }
+    }
+    for linked in called {
+        engine.publish_yaml(linked, epoch).await?;
     }
     let pv = engine.publish_yaml(source, epoch).await?;
     let key = pv.pathway.key.clone();
@@ -199,12 +214,15 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
     let mut latencies = Vec::new();
     let mut reached: BTreeMap<String, u64> = BTreeMap::new();
     let mut completed_tasks: u64 = 0;
+    let mut ended: u64 = 0;
     for w in workers {
         let (l, r) = w.await.context("bench worker")??;
         latencies.extend(l);
         for (step, n) in r {
             if step == COMPLETED {
                 completed_tasks += n;
+            } else if step == ENDED {
+                ended += n;
             } else {
                 *reached.entry(step).or_default() += n;
             }
@@ -226,6 +244,7 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
         .map(|s| s.id.as_str())
         .collect();
     let missed: Vec<&&str> = human.iter().filter(|s| !reached.contains_key(**s)).collect();
+    eprintln!("cases run to an end: {ended} of {}", args.cases);
     eprintln!(
         "work steps reached: {} of {}{}",
         human.len() - missed.len(),
@@ -261,6 +280,8 @@ async fn measure(store: Arc<dyn Store>, source: &str, args: &BenchArgs, allow: b
 
 /// Key under which `run_case` counts human-task completions.
 const COMPLETED: &str = "\u{0}completed";
+/// Key under which `run_case` counts cases that reached an end.
+const ENDED: &str = "\u{0}ended";
 
 /// Builds `cases` open cases (each with a deadline timer), of which `due` fall due first,
 /// then times one scheduler pass that finds nothing and one that fires the due ones.
@@ -409,6 +430,9 @@ async fn run_case(
         latencies.push(micros(timer));
         count_opened(&out.events, reached);
         state = out.state;
+    }
+    if state.status == doorloop_engine::runtime::CaseStatus::Ended {
+        *reached.entry(ENDED.to_owned()).or_default() += 1;
     }
     Ok(())
 }

@@ -173,35 +173,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Import { file, publish } => {
-            let source = pathway_source(&file)?;
-            if !publish {
-                // Validated as it is printed: its problems on stderr, and exit 1 with any.
-                let problems: Vec<String> = match from_yaml(&source) {
-                    Ok(loaded) => validate(&loaded).iter().map(ToString::to_string).collect(),
-                    Err(e) => vec![e.to_string()],
-                };
-                print!("{source}");
-                for p in &problems {
-                    eprintln!("{}: {p}", file.display());
-                }
-                if problems.is_empty() {
-                    return Ok(ExitCode::SUCCESS);
-                }
-                eprintln!("{} problem(s) found", problems.len());
-                return Ok(ExitCode::FAILURE);
+            if publish {
+                return publish_file(&settings, &file).await;
             }
-            let engine = open_engine(&settings).await?;
-            let pv = engine.publish_yaml(&source, Utc::now()).await?;
-            println!("published {} v{}", pv.pathway.key, pv.version);
-            Ok(ExitCode::SUCCESS)
-        }
-        Cmd::Publish { file } => {
             let source = pathway_source(&file)?;
-            let engine = open_engine(&settings).await?;
-            let pv = engine.publish_yaml(&source, Utc::now()).await?;
-            println!("published {} v{}", pv.pathway.key, pv.version);
-            Ok(ExitCode::SUCCESS)
+            // Validated as it is printed: its problems on stderr, and exit 1 with any.
+            let problems: Vec<String> = match from_yaml(&source) {
+                Ok(loaded) => validate(&loaded).iter().map(ToString::to_string).collect(),
+                Err(e) => vec![e.to_string()],
+            };
+            print!("{source}");
+            for p in &problems {
+                eprintln!("{}: {p}", file.display());
+            }
+            if problems.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!("{} problem(s) found", problems.len());
+            Ok(ExitCode::FAILURE)
         }
+        Cmd::Publish { file } => publish_file(&settings, &file).await,
         Cmd::Case(cmd) => {
             let engine = open_engine(&settings).await?;
             case(&engine, cmd).await
@@ -469,18 +460,39 @@ fn read(file: &PathBuf) -> anyhow::Result<String> {
 
 /// A pathway file as YAML: YAML files as they are, BPMN 2.0 files (`.bpmn`) imported.
 fn pathway_source(file: &PathBuf) -> anyhow::Result<String> {
+    pathway_sources(file)?.pop().context("the file holds no pathway")
+}
+
+/// Every pathway a file holds, as YAML, in the order to publish them: for a BPMN file the
+/// processes its call activities call in the same file first, the main process last.
+fn pathway_sources(file: &PathBuf) -> anyhow::Result<Vec<String>> {
     let source = read(file)?;
     if file.extension().is_some_and(|e| e.eq_ignore_ascii_case("bpmn")) {
-        let imported = doorloop_engine::bpmn::import::import_with_notices(&source).map_err(|e| {
+        let all = doorloop_engine::bpmn::import::import_all(&source).map_err(|e| {
             anyhow::anyhow!(doorloop_engine::text::problems::bpmn(&e).join("\n  "))
                 .context(format!("importing {}", file.display()))
         })?;
-        for notice in &imported.notices {
-            eprintln!("{}: let op: {notice}", file.display());
+        let mut out = Vec::new();
+        for imported in &all {
+            for notice in &imported.notices {
+                eprintln!("{}: let op: {notice}", file.display());
+            }
+            out.push(doorloop_engine::pathway::definition::to_yaml(&imported.pathway)?);
         }
-        return Ok(doorloop_engine::pathway::definition::to_yaml(&imported.pathway)?);
+        return Ok(out);
     }
-    Ok(source)
+    Ok(vec![source])
+}
+
+/// Publishes every pathway of a file, called ones first; prints each.
+async fn publish_file(settings: &Settings, file: &PathBuf) -> anyhow::Result<ExitCode> {
+    let sources = pathway_sources(file)?;
+    let engine = open_engine(settings).await?;
+    for source in &sources {
+        let pv = engine.publish_yaml(source, Utc::now()).await?;
+        println!("published {} v{}", pv.pathway.key, pv.version);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn validate_file(file: &PathBuf) -> anyhow::Result<ExitCode> {

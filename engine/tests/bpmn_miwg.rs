@@ -245,3 +245,86 @@ fn an_event_based_gateway_races_the_message_against_its_timer() {
         c1.notices
     );
 }
+
+/// Every reference model that imports runs to an end: driven as consultants would (the
+/// seeded driver of `doorloop bench` and the demo), on the pure runtime, 30 cases each with
+/// different answers. Called processes of the same file import as pathways of their own.
+#[test]
+fn every_imported_reference_model_runs_to_an_end() {
+    use doorloop_engine::demo::sim::{Driver, next_command};
+    use doorloop_engine::pathway::model::PathwayVersion;
+    use doorloop_engine::runtime::{Action, CaseState, CaseStatus, Command, apply};
+    use rand::SeedableRng;
+    let mut ran = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir().join("reference"))
+        .expect("reference models")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bpmn"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let model = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let xml = std::fs::read_to_string(&path).expect("readable");
+        let Ok(all) = doorloop_engine::bpmn::import::import_all(&xml) else {
+            continue;
+        };
+        if all.iter().any(|i| !validate_pathway(&i.pathway).is_empty()) {
+            continue;
+        }
+        let main = all.last().expect("the main pathway").pathway.clone();
+        let pv = PathwayVersion {
+            version: 1,
+            pathway: main,
+        };
+        let driver = Driver {
+            optional: 1.0,
+            ..Driver::default()
+        };
+        let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z")
+            .expect("time")
+            .to_utc();
+        for seed in 0..30u64 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let start = Command::new(
+                "anna",
+                Action::StartCase {
+                    variables: BTreeMap::new(),
+                },
+            );
+            let mut state = apply(&pv, &CaseState::blank("c"), start, t0)
+                .unwrap_or_else(|e| panic!("{model}: start: {e}"))
+                .state;
+            let mut t = t0;
+            for _ in 0..200 {
+                t += chrono::Duration::hours(30);
+                let Some((command, at)) = next_command(&driver, &pv, &state, &mut rng, t, "anna") else {
+                    break;
+                };
+                t = at;
+                state = apply(&pv, &state, command, at)
+                    .unwrap_or_else(|e| panic!("{model} (seed {seed}): {e}"))
+                    .state;
+            }
+            assert_eq!(
+                state.status,
+                CaseStatus::Ended,
+                "{model} (seed {seed}) did not end: {state:?}"
+            );
+        }
+        ran.push(model);
+    }
+    println!(
+        "ran to an end: {} reference models: {}",
+        ran.len(),
+        ran.join(", ")
+    );
+    assert!(
+        ran.len() >= REFERENCE_IMPORTED_AT_LEAST,
+        "only {} reference models ran to an end: {ran:?}",
+        ran.len()
+    );
+}

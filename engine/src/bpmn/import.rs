@@ -178,11 +178,34 @@ pub struct Imported {
     /// Descriptive elements ignored, other pools taken as outside parties, decisions made
     /// from named routes: what a coordinator should know about the import.
     pub notices: Vec<String>,
+    /// Processes of the same file that call activities call: (pathway key, process id).
+    pub calls: Vec<(String, String)>,
 }
 
 /// Imports the main process of a BPMN file.
 pub fn import(xml: &str) -> Result<Pathway, ImportError> {
     import_with_notices(xml).map(|i| i.pathway)
+}
+
+/// Every pathway a file holds: the main process and, under the keys their calls use, the
+/// processes of the same file that call activities call (and those they call). In the order
+/// to publish them: called pathways before the pathways that call them.
+pub fn import_all(xml: &str) -> Result<Vec<Imported>, ImportError> {
+    let mut found = vec![import_chosen(xml, None)?];
+    let mut keys: Vec<String> = vec![found[0].pathway.key.clone()];
+    let mut i = 0;
+    while i < found.len() {
+        for (key, process) in found[i].calls.clone() {
+            if keys.contains(&key) {
+                continue;
+            }
+            keys.push(key.clone());
+            found.push(import_chosen(xml, Some((&process, &key)))?);
+        }
+        i += 1;
+    }
+    found.reverse();
+    Ok(found)
 }
 
 /// Elements that describe but do not run: ignored, with a notice.
@@ -206,6 +229,11 @@ const DESCRIPTIVE: &[&str] = &[
 /// Imports the main process of a BPMN file — the pool with the most flow nodes; other
 /// pools are outside parties — and says what it left out.
 pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
+    import_chosen(xml, None)
+}
+
+/// Imports the main process, or the process `(id, key)` under that pathway key.
+fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, ImportError> {
     let doc = Document::parse(xml).map_err(|e| ImportError::Xml(e.to_string()))?;
     let root = doc.root_element();
     if root.tag_name().name() != "definitions" || root.tag_name().namespace() != Some(BPMN) {
@@ -231,11 +259,12 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
             .count()
     };
     // The pathway is the pool with the most to do (the first of equals).
-    let process = *processes
-        .iter()
-        .rev()
-        .max_by_key(|p| flow_nodes(p))
-        .ok_or(ImportError::NoProcess)?;
+    let process = *match chosen {
+        Some((id, _)) => processes.iter().find(|p| p.attribute("id") == Some(id)),
+        None => processes.iter().rev().max_by_key(|p| flow_nodes(p)),
+    }
+    .ok_or(ImportError::NoProcess)?;
+    let mut calls: Vec<(String, String)> = Vec::new();
     let names = Names::of(&root);
     let mut notices: Vec<String> = Vec::new();
     let participant_of = |p: &Node<'_, '_>| {
@@ -612,6 +641,25 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 steps.push(step);
             }
             "serviceTask" | "sendTask" => steps.push(base(StepKind::Automatic)),
+            // A call of a reusable (global) task is that task, done here.
+            "callActivity"
+                if node.attribute("calledElement").is_some_and(|c| {
+                    root.children().any(|g| {
+                        g.is_element()
+                            && g.tag_name().name().starts_with("global")
+                            && g.attribute("id") == Some(c)
+                    })
+                }) =>
+            {
+                let mut step = base(StepKind::Task);
+                let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
+                step.role = Some(register_role(&mut roles, role));
+                notices.push(format!(
+                    "{} roept een herbruikbare taak aan; in Doorloop is dat een gewone taak op deze plek.",
+                    names.label(&id)
+                ));
+                steps.push(step);
+            }
             // A call activity calls another published pathway for the same resident and waits
             // for it to end (BPMN's semantics), as a `wait` step with `start_pathway`.
             "callActivity"
@@ -629,6 +677,9 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                     .unwrap_or(name.as_str());
                 // The called pathway's key: as written when it is one, else made from the
                 // called process's name in this file, or from the reference itself.
+                let in_file = processes
+                    .iter()
+                    .any(|p| p.attribute("id") == Some(element) && p.id() != process.id());
                 let called = if crate::pathway::validate::valid_key(element) {
                     element.to_owned()
                 } else {
@@ -641,10 +692,17 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                         .chars()
                         .take(64)
                         .collect();
-                    notices.push(format!(
-                        "{} roept `{element}` aan; in Doorloop is dat het traject `{key}`, dat gepubliceerd moet zijn voordat deze stap wordt bereikt.",
-                        names.label(&id)
-                    ));
+                    notices.push(if in_file {
+                        format!(
+                            "{} roept `{element}` aan, een proces uit dit bestand; het wordt mee ingelezen als traject `{key}`.",
+                            names.label(&id)
+                        )
+                    } else {
+                        format!(
+                            "{} roept `{element}` aan; in Doorloop is dat het traject `{key}`, dat gepubliceerd moet zijn voordat deze stap wordt bereikt.",
+                            names.label(&id)
+                        )
+                    });
                     key
                 };
                 let mut step = base(StepKind::Wait);
@@ -656,6 +714,9 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                     name.clone()
                 });
                 step.expected = "3 maanden".parse::<Term>().ok();
+                if in_file {
+                    calls.push((called.clone(), element.to_owned()));
+                }
                 step.start_pathway = Some(called);
                 steps.push(step);
             }
@@ -1516,7 +1577,10 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
         };
         (position.get(id).copied().unwrap_or(usize::MAX), split)
     });
-    let key = slug(process.attribute("id").unwrap_or("bpmn"));
+    let key = chosen.map_or_else(
+        || slug(process.attribute("id").unwrap_or("bpmn")),
+        |(_, k)| k.to_owned(),
+    );
     let name = process
         .attribute("name")
         .or_else(|| root.attribute("name"))
@@ -1572,7 +1636,11 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
                 .join(", ")
         ));
     }
-    Ok(Imported { pathway, notices })
+    Ok(Imported {
+        pathway,
+        notices,
+        calls,
+    })
 }
 
 /// A reminder's own path must be the notification only.

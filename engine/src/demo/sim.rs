@@ -32,7 +32,7 @@ impl Default for Driver {
 }
 
 /// The next command for a case and the moment it happens, or `None` when the case has
-/// ended or has no open task.
+/// ended or has no open task (and is not held for want of a route).
 pub fn next_command(
     driver: &Driver,
     pv: &PathwayVersion,
@@ -41,7 +41,30 @@ pub fn next_command(
     now: DateTime<Utc>,
     actor: &str,
 ) -> Option<(Command, DateTime<Utc>)> {
-    if state.status != CaseStatus::Active || state.tasks.is_empty() {
+    if state.status != CaseStatus::Active {
+        return None;
+    }
+    // Held at a gateway where no condition held: a consultant chooses a route.
+    let held = state
+        .stalls
+        .values()
+        .filter(|s| s.reason == crate::runtime::NO_ROUTE)
+        .find_map(|s| pv.step(s.step.as_deref()?));
+    if let Some(gateway) = held {
+        let routes: Vec<&str> = gateway
+            .branches
+            .iter()
+            .map(|b| b.to.as_str())
+            .chain(gateway.default.as_deref())
+            .collect();
+        let to = routes.get(rng.random_range(0..routes.len().max(1)))?;
+        let action = Action::ChooseRoute {
+            step: gateway.id.clone(),
+            to: (*to).to_owned(),
+        };
+        return Some((Command::new(actor, action), now));
+    }
+    if state.tasks.is_empty() {
         return None;
     }
     let tasks: Vec<_> = state.tasks.values().collect();

@@ -804,12 +804,12 @@ pub async fn import_bpmn(
     let xml = file
         .filter(|f| !f.trim().is_empty())
         .ok_or_else(|| bad("Kies een BPMN-bestand.".into()))?;
-    let imported =
-        tokio::task::spawn_blocking(move || doorloop_engine::bpmn::import::import_with_notices(&xml))
-            .await
-            .map_err(|e| WebError::Internal(format!("importing BPMN: {e}")))?;
-    let (pathway, notices) = match imported {
-        Ok(i) => (i.pathway, i.notices),
+    let imported = tokio::task::spawn_blocking(move || doorloop_engine::bpmn::import::import_all(&xml))
+        .await
+        .map_err(|e| WebError::Internal(format!("importing BPMN: {e}")))?;
+    // Called processes of the same file first, each a draft of its own; the main one last.
+    let all = match imported {
+        Ok(all) => all,
         Err(e) => {
             let mut data = base(&viewer, "BPMN inlezen", "trajecten");
             data.insert("import_errors".into(), json!(dutch_problems::bpmn(&e)));
@@ -820,31 +820,40 @@ pub async fn import_bpmn(
             ));
         }
     };
-    let key = pathway.key.clone();
-    if !doorloop_engine::pathway::validate::valid_key(&key) {
-        return Err(bad(format!(
-            "De sleutel `{key}` uit het bestand mag alleen kleine letters, cijfers, '-' en '_' bevatten."
-        )));
-    }
-    let yaml = doorloop_engine::pathway::definition::to_yaml(&pathway)
-        .map_err(|e| bad(dutch_problems::definition(&e)))?;
-    // What the import left out or decided stays at the top of the draft, as comments the
-    // coordinator reads in the editor (and may delete).
-    let yaml = if notices.is_empty() {
-        yaml
-    } else {
-        let mut head = String::from("# Bij het inlezen uit BPMN:\n");
-        for n in &notices {
-            head.push_str(&format!("# - {}\n", n.replace('\n', " ")));
+    let mut drafts = Vec::new();
+    for imported in all {
+        let (pathway, notices) = (imported.pathway, imported.notices);
+        let key = pathway.key.clone();
+        if !doorloop_engine::pathway::validate::valid_key(&key) {
+            return Err(bad(format!(
+                "De sleutel `{key}` uit het bestand mag alleen kleine letters, cijfers, '-' en '_' bevatten."
+            )));
         }
-        head + &yaml
-    };
-    app.engine
-        .store()
-        .save_draft(&key, &yaml, &viewer.user.id, app.clock.now())
-        .await?;
-    tracing::info!(pathway = %key, steps = pathway.steps.len(), "BPMN imported into a draft");
-    Ok(Redirect::to(&format!("/trajecten/{key}/bewerken")).into_response())
+        let yaml = doorloop_engine::pathway::definition::to_yaml(&pathway)
+            .map_err(|e| bad(dutch_problems::definition(&e)))?;
+        // What the import left out or decided stays at the top of the draft, as comments the
+        // coordinator reads in the editor (and may delete).
+        let yaml = if notices.is_empty() {
+            yaml
+        } else {
+            let mut head = String::from("# Bij het inlezen uit BPMN:\n");
+            for n in &notices {
+                head.push_str(&format!("# - {}\n", n.replace('\n', " ")));
+            }
+            head + &yaml
+        };
+        drafts.push((key, yaml, pathway.steps.len()));
+    }
+    let mut main = String::new();
+    for (key, yaml, steps) in drafts {
+        app.engine
+            .store()
+            .save_draft(&key, &yaml, &viewer.user.id, app.clock.now())
+            .await?;
+        tracing::info!(pathway = %key, steps, "BPMN imported into a draft");
+        main = key;
+    }
+    Ok(Redirect::to(&format!("/trajecten/{main}/bewerken")).into_response())
 }
 
 /// The form for a BPMN file.

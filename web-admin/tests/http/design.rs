@@ -677,25 +677,25 @@ pub(crate) async fn manager_figures_match_a_known_data_set(f: Fixture) {
 }
 
 /// A multipart form post of one file, as a browser sends `<input type=file>`.
-async fn upload(f: &Fixture, s: &Session, path: &str, csrf: &str, file: &str) -> (StatusCode, String) {
+fn multipart_request(s: &Session, path: &str, csrf: &str, file: &str) -> Request<Body> {
     let boundary = "----doorloop-test-boundary";
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n\
          --{boundary}\r\nContent-Disposition: form-data; name=\"bestand\"; filename=\"proces.bpmn\"\r\n\
          Content-Type: application/xml\r\n\r\n{file}\r\n--{boundary}--\r\n"
     );
-    let (status, _, html) = f
-        .send(
-            Request::post(path)
-                .header(header::COOKIE, &s.cookie)
-                .header(
-                    header::CONTENT_TYPE,
-                    format!("multipart/form-data; boundary={boundary}"),
-                )
-                .body(Body::from(body))
-                .unwrap(),
+    Request::post(path)
+        .header(header::COOKIE, &s.cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
         )
-        .await;
+        .body(Body::from(body))
+        .unwrap()
+}
+
+async fn upload(f: &Fixture, s: &Session, path: &str, csrf: &str, file: &str) -> (StatusCode, String) {
+    let (status, _, html) = f.send(multipart_request(s, path, csrf, file)).await;
     (status, html)
 }
 
@@ -784,6 +784,43 @@ pub(crate) async fn coordinator_imports_a_bpmn_file_into_a_draft(f: Fixture) {
             && draft.source.contains("textAnnotation (1)"),
         "{}",
         draft.source
+    );
+    // A process a call activity calls in the same file becomes a draft of its own; the
+    // editor opens on the main one.
+    let c50 = std::fs::read_to_string(format!(
+        "{}/../engine/tests/bpmn-miwg/reference/C.5.0.bpmn",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let res = f
+        .app
+        .clone()
+        .oneshot(multipart_request(
+            &carla,
+            "/trajecten/importeren",
+            &carla.csrf,
+            &c50,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let keys: Vec<String> = f
+        .engine
+        .store()
+        .drafts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.key)
+        .collect();
+    assert!(
+        keys.contains(&"check-for-connected-clients".to_owned()),
+        "{keys:?}"
+    );
+    assert!(
+        !to.contains("check-for-connected-clients") && to.ends_with("/bewerken"),
+        "{to}"
     );
     // Consultants and managers may not.
     let mark = f.login("mark").await;
