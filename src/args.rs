@@ -339,11 +339,14 @@ pub enum MessageCmd {
         #[arg(long)]
         id: String,
         /// The case it is for.
-        #[arg(long, conflicts_with = "resident", required_unless_present = "resident")]
+        #[arg(long, conflicts_with_all = ["resident", "signal"], required_unless_present_any = ["resident", "signal"])]
         case: Option<String>,
         /// The resident it is for: id or reference (`DL-000042`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "signal")]
         resident: Option<String>,
+        /// A signal for every case waiting for it (e.g. a new budget year).
+        #[arg(long)]
+        signal: bool,
         /// Answers for the waiting step's fields.
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,

@@ -202,11 +202,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             id,
             case,
             resident,
+            signal,
             vars,
             by,
         }) => {
             let engine = open_engine(&settings).await?;
-            send_message(&engine, &name, &id, case, resident, &vars, &by).await
+            let to = match (case, resident) {
+                (Some(case), _) => Target::Case(case),
+                (None, Some(resident)) => Target::Resident(resident),
+                (None, None) if signal => Target::Signal,
+                (None, None) => {
+                    bail!("say which case (--case) or resident (--resident) the message is for, or --signal")
+                }
+            };
+            send_message(&engine, &name, &id, to, &vars, &by).await
         }
         Cmd::Resident(cmd) => {
             let engine = open_engine(&settings).await?;
@@ -722,19 +731,26 @@ async fn act(
     Ok(())
 }
 
+/// Whom `doorloop message send` is for.
+enum Target {
+    Case(String),
+    Resident(String),
+    Signal,
+}
+
 /// `doorloop message send`: the answers are read against each waiting step's fields.
 async fn send_message(
     engine: &Engine,
     name: &str,
     id: &str,
-    case: Option<String>,
-    resident: Option<String>,
+    to: Target,
     vars: &[String],
     by: &str,
 ) -> anyhow::Result<ExitCode> {
-    let cases = match (case, resident) {
-        (Some(case), _) => vec![case],
-        (None, Some(resident)) => {
+    let cases = match to {
+        Target::Case(case) => vec![case],
+        Target::Signal => engine.cases_awaiting(name).await?,
+        Target::Resident(resident) => {
             let resident = engine.resident_by_key(&resident).await?;
             engine
                 .store()
@@ -745,7 +761,6 @@ async fn send_message(
                 .map(|c| c.id)
                 .collect()
         }
-        (None, None) => bail!("say which case (--case) or resident (--resident) the message is for"),
     };
     let mut acted = 0;
     for case in &cases {

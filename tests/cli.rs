@@ -871,6 +871,30 @@ fn messages_end_waits_from_the_command_line(db: &Db) {
     assert!(err.contains("no case waits for message `uwv_besluit`"), "{err}");
     let err = db.fails(&["message", "send", "uwv_besluit", "--id", "uwv-3"]);
     assert!(err.contains("--case"), "{err}");
+    // A signal reaches every case waiting for it.
+    let a = db
+        .ok(&["case", "start", "bericht-cli", "--resident", &rik])
+        .trim()
+        .to_owned();
+    let b = db
+        .ok(&["case", "start", "bericht-cli", "--resident", &db.resident("Smit")])
+        .trim()
+        .to_owned();
+    let out = db.ok(&[
+        "message",
+        "send",
+        "uwv_besluit",
+        "--id",
+        "s-1",
+        "--signal",
+        "--var",
+        "toegekend=nee",
+    ]);
+    assert!(
+        out.contains(&format!("{a}: message uwv_besluit received"))
+            && out.contains(&format!("{b}: message uwv_besluit received")),
+        "{out}"
+    );
 }
 
 fn validate_reports_every_problem(dir: &Path) {

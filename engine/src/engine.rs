@@ -434,6 +434,31 @@ impl Engine {
         Ok(())
     }
 
+    /// The active cases with open work that message or signal `name` ends or breaks into, in
+    /// every version of every pathway that listens for it (a signal such as a new budget year
+    /// reaches all of them).
+    pub async fn cases_awaiting(&self, name: &str) -> Result<Vec<String>> {
+        let mut cases = Vec::new();
+        for summary in self.store.pathways().await? {
+            if summary.running == 0 {
+                continue;
+            }
+            let pv = self.pathway(&summary.key, Some(summary.version)).await?;
+            for step in pv.pathway.steps.iter().filter(|s| {
+                s.message.as_deref() == Some(name) || s.on_message.iter().any(|m| m.message == name)
+            }) {
+                cases.extend(
+                    self.store
+                        .cases_at_step(&summary.key, summary.version, &step.id)
+                        .await?,
+                );
+            }
+        }
+        cases.sort();
+        cases.dedup();
+        Ok(cases)
+    }
+
     /// Hands a message from an outside party to each of `cases` that waits for it: the
     /// cases it ended a wait in, and those that had it already (same `id`: acted on once).
     /// Cases not waiting for `name`, and ended ones, are left out; an empty answer means

@@ -600,3 +600,30 @@ steps:
     assert_eq!(back.steps, original.steps);
     assert_eq!(export(&back).unwrap(), xml);
 }
+
+#[test]
+fn a_signal_catch_event_is_a_wait_the_signal_ends() {
+    let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <signal id="sig" name="Nieuw budgetjaar"/>
+  <process id="p">
+    <startEvent id="s"/>
+    <intermediateCatchEvent id="w" name="Wacht op budget"><signalEventDefinition signalRef="sig"/></intermediateCatchEvent>
+    <userTask id="t" name="Herindicatie"/>
+    <endEvent id="e" name="Klaar"/>
+    <sequenceFlow id="f1" sourceRef="s" targetRef="w"/>
+    <sequenceFlow id="f2" sourceRef="w" targetRef="t"/>
+    <sequenceFlow id="f3" sourceRef="t" targetRef="e"/>
+  </process>
+</definitions>"#;
+    let imported = doorloop_engine::bpmn::import::import_with_notices(xml).unwrap_or_else(|e| panic!("{e}"));
+    let p = imported.pathway;
+    assert_eq!(validate_pathway(&p), vec![]);
+    let w = step_of(&p, "w");
+    assert_eq!(w.kind, StepKind::Wait);
+    assert_eq!(w.message.as_deref(), Some("nieuw_budgetjaar"));
+    assert!(
+        imported.notices.iter().any(|n| n.contains("signaal `nieuw_budgetjaar`")),
+        "{:?}",
+        imported.notices
+    );
+}

@@ -2285,6 +2285,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     a_message_sent_twice_at_once_acts_once,
     a_case_held_at_a_gateway_goes_on_by_the_route_chosen,
     messages_break_into_work_from_the_api_and_the_task_page,
+    a_signal_reaches_every_case_waiting_for_it,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

@@ -145,10 +145,13 @@ impl Names {
 }
 
 fn named(node: &Node<'_, '_>) -> Option<String> {
-    node.attribute("name")
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
+    node.attribute("name").map(one_line).filter(|n| !n.is_empty())
+}
+
+/// A name as one line: modellers break long labels over lines for the drawing, and tools
+/// write those breaks differently (`\r\n`, `\n`, `&#10;`); a step's name is one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl std::fmt::Display for Unsupported {
@@ -325,7 +328,7 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
             target: attr(&f, "targetRef"),
             condition,
             language,
-            name: f.attribute("name").map(str::to_owned),
+            name: f.attribute("name").map(one_line).filter(|n| !n.is_empty()),
         });
     }
     let outgoing = |id: &str| flows.iter().filter(|f| f.source == id).collect::<Vec<_>>();
@@ -418,7 +421,7 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
             continue;
         }
         let id = attr(&node, "id");
-        let name = node.attribute("name").unwrap_or("").trim().to_owned();
+        let name = one_line(node.attribute("name").unwrap_or(""));
         let description = documentation(&node, ours);
         let base = |kind: StepKind| Step {
             id: id.clone(),
@@ -546,10 +549,12 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
                 }
                 steps.push(base(StepKind::Automatic));
             }
-            // Waiting for a message from an outside party: a wait, which the consultant ends
-            // when it arrives.
+            // Waiting for a message from an outside party, or for a signal (a new budget
+            // year): a wait that the message ends (the API, the CLI, or the consultant).
             "receiveTask" | "intermediateCatchEvent"
-                if tag == "receiveTask" || definitions == ["messageEventDefinition"] =>
+                if tag == "receiveTask"
+                    || definitions == ["messageEventDefinition"]
+                    || definitions == ["signalEventDefinition"] =>
             {
                 let mut step = base(StepKind::Wait);
                 let role = lane_of.get(&id).cloned().unwrap_or_else(|| default_role.clone());
@@ -565,13 +570,25 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
                 // The message that ends it: the BPMN message's name, else the element's.
                 let message = node
                     .descendants()
-                    .find_map(|n| n.attribute("messageRef"))
-                    .and_then(|r| {
+                    .find_map(|n| {
+                        n.attribute("messageRef")
+                            .map(|r| ("message", r))
+                            .or_else(|| n.attribute("signalRef").map(|r| ("signal", r)))
+                    })
+                    .and_then(|(kind, r)| {
                         root.descendants()
-                            .find(|m| is(m, "message") && m.attribute("id") == Some(r))
+                            .find(|m| is(m, kind) && m.attribute("id") == Some(r))
                     })
                     .and_then(|m| named(&m))
                     .unwrap_or_else(|| if name.is_empty() { id.clone() } else { name.clone() });
+                if definitions == ["signalEventDefinition"] {
+                    step.party = Some("signaal".to_owned());
+                    notices.push(format!(
+                        "{} wacht op het signaal `{}`; het bereikt alle casussen die erop wachten (berichten-API met `signal: true`, of `doorloop message send --signal`).",
+                        names.label(&id),
+                        slug(&message)
+                    ));
+                }
                 step.message = Some(slug(&message));
                 steps.push(step);
             }
@@ -1315,7 +1332,7 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
         let mut step = Step {
             id: id.clone(),
             kind: kind.clone(),
-            name: node.attribute("name").unwrap_or("").to_owned(),
+            name: one_line(node.attribute("name").unwrap_or("")),
             ..blank_step()
         };
         let outs = outgoing(&id);
@@ -1393,11 +1410,8 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
                             label: Some(label),
                         });
                     }
-                    // Every answer has its route; the last route is also the default the
-                    // pathway requires of a choice.
-                    if step.default.is_none() {
-                        step.default = step.branches.last().map(|b| b.to.clone());
-                    }
+                    // Every answer has its route; without an answer (a question not asked on
+                    // this way) the case is held for someone to choose.
                     decisions.push((id.clone(), field));
                     steps.push(step);
                     continue;
@@ -1584,7 +1598,7 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
     let name = process
         .attribute("name")
         .or_else(|| root.attribute("name"))
-        .map_or_else(|| key.clone(), str::to_owned);
+        .map_or_else(|| key.clone(), one_line);
     let mut pathway = Pathway {
         key,
         name,

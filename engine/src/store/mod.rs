@@ -248,6 +248,9 @@ pub trait Store:
     /// Open tasks, oldest deadline first (tasks without a deadline last).
     async fn open_tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>>;
 
+    /// Cases with open work on `step` of a pathway version (where a signal is awaited).
+    async fn cases_at_step(&self, pathway_key: &str, version: u32, step: &str) -> Result<Vec<String>>;
+
     async fn case_counts(&self) -> Result<Vec<CaseCount>>;
 
     /// Pending timers of a case as (key, kind, due).
@@ -423,6 +426,23 @@ macro_rules! store_impl {
                     .fetch_all(&self.readers)
                     .await?;
                 rows.iter().map(task_row).collect()
+            }
+
+            async fn cases_at_step(&self, pathway_key: &str, version: u32, step: &str) -> Result<Vec<String>> {
+                let rows = sqlx::query(
+                    "SELECT DISTINCT t.case_id FROM tasks t JOIN cases c ON c.id = t.case_id
+                     WHERE t.status = 'open' AND t.step = $1 AND c.pathway_key = $2
+                       AND c.pathway_version = $3 AND c.status = 'active'
+                     ORDER BY t.case_id",
+                )
+                .bind(step)
+                .bind(pathway_key)
+                .bind(i64::from(version))
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>(0).map_err(Into::into))
+                    .collect()
             }
 
             async fn case_counts(&self) -> Result<Vec<CaseCount>> {

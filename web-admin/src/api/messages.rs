@@ -50,6 +50,10 @@ pub struct MessageIn {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 64)]
     resident: Option<String>,
+    /// A signal for every case that waits for it (a new budget year, a changed rule),
+    /// instead of `case` or `resident`.
+    #[serde(default)]
+    signal: bool,
     /// Answers for the waiting step's fields (`besluit`, `datum`); checked like a form.
     #[serde(default)]
     variables: BTreeMap<String, Value>,
@@ -162,7 +166,7 @@ fn unmatched(name: &str) -> ApiError {
               (status = 401, description = "No valid token, or a signature that does not match", body = ErrorBody),
               (status = 403, description = "The token's user may not act on the case", body = ErrorBody),
               (status = 404, description = "No case (of those the sender may reach) waits for this message (`message_unmatched`)", body = ErrorBody),
-              (status = 422, description = "Neither or both of `case` and `resident`, or answers that do not fit the waiting step; `field` names it", body = ErrorBody)),
+              (status = 422, description = "Not exactly one of `case`, `resident` and `signal`, or answers that do not fit the waiting step; `field` names it", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn send(State(app): Shared, sent: Sent) -> ApiResult<Json<MessageOut>> {
     let Sent { sender, message } = sent;
@@ -178,8 +182,13 @@ pub async fn send(State(app): Shared, sent: Sent) -> ApiResult<Json<MessageOut>>
         Sender::Signed => (SIGNED_SENDER.to_owned(), None),
     };
     let cases = match (&message.case, &message.resident) {
-        (Some(case), None) => vec![case.clone()],
-        (None, Some(reference)) => match app.engine.resident_by_key(reference).await {
+        (None, None) if message.signal => app
+            .engine
+            .cases_awaiting(&message.name)
+            .await
+            .map_err(WebError::from)?,
+        (Some(case), None) if !message.signal => vec![case.clone()],
+        (None, Some(reference)) if !message.signal => match app.engine.resident_by_key(reference).await {
             Ok(r) => app
                 .engine
                 .store()
@@ -197,7 +206,7 @@ pub async fn send(State(app): Shared, sent: Sent) -> ApiResult<Json<MessageOut>>
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "field_invalid",
-                "give either `case` or `resident`",
+                "give one of `case`, `resident` or `signal: true`",
                 Some("case"),
             ));
         }

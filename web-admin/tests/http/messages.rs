@@ -477,3 +477,73 @@ pub(crate) async fn messages_break_into_work_from_the_api_and_the_task_page(f: F
         "{html}"
     );
 }
+
+const SIGNAL_YAML: &str = r#"
+key: signaal-test
+name: Signaal test
+roles:
+  klantmanager: { name: Klantmanager }
+steps:
+  - { id: start, kind: start, next: nieuw_jaar }
+  - id: nieuw_jaar
+    kind: wait
+    name: Wachten op het nieuwe budgetjaar
+    role: klantmanager
+    party: signaal
+    expected: 3 maanden
+    message: budgetjaar_2027
+    next: herindicatie
+  - { id: herindicatie, kind: task, name: Herindicatie, role: klantmanager, next: einde }
+  - { id: einde, kind: end, outcome: overig }
+"#;
+
+/// A signal (a new budget year) reaches every case waiting for it, once.
+pub(crate) async fn a_signal_reaches_every_case_waiting_for_it(f: Fixture) {
+    let now = Utc::now();
+    f.engine.publish_yaml(SIGNAL_YAML, now).await.unwrap();
+    let mut cases = Vec::new();
+    for _ in 0..3 {
+        let resident = anon_resident(&f.engine).await;
+        cases.push(
+            f.engine
+                .start_case("signaal-test", None, "kees", &resident, BTreeMap::new(), now)
+                .await
+                .unwrap()
+                .state
+                .id,
+        );
+    }
+    cases.sort();
+    let signal = json!({"name": "budgetjaar_2027", "id": "2027", "signal": true});
+    let (status, out) = f
+        .api("kees", "POST", "/api/v1/messages", Some(signal.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let mut reached: Vec<String> = serde_json::from_value(out["cases"].clone()).unwrap();
+    reached.sort();
+    assert_eq!(reached, cases);
+    for case in &cases {
+        assert_eq!(open_steps(&f, case).await, ["herindicatie"]);
+    }
+    // Sent again: nobody waits any more.
+    let (status, out) = f.api("kees", "POST", "/api/v1/messages", Some(signal)).await;
+    assert_eq!(
+        (status, out["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("message_unmatched")),
+        "{out}"
+    );
+    // A signal names no case or resident.
+    let (status, out) = f
+        .api(
+            "kees",
+            "POST",
+            "/api/v1/messages",
+            Some(json!({"name": "budgetjaar_2027", "id": "x", "signal": true, "case": cases[0]})),
+        )
+        .await;
+    assert_eq!(
+        (status, out["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("case")),
+        "{out}"
+    );
+}
