@@ -622,7 +622,10 @@ fn a_signal_catch_event_is_a_wait_the_signal_ends() {
     assert_eq!(w.kind, StepKind::Wait);
     assert_eq!(w.message.as_deref(), Some("nieuw_budgetjaar"));
     assert!(
-        imported.notices.iter().any(|n| n.contains("signaal `nieuw_budgetjaar`")),
+        imported
+            .notices
+            .iter()
+            .any(|n| n.contains("signaal `nieuw_budgetjaar`")),
         "{:?}",
         imported.notices
     );
