@@ -104,6 +104,9 @@ pub enum Cmd {
     },
     /// Stalled cases grouped by reason, outside party and step.
     Stalls,
+    /// Check what must hold of the store after any run: event logs without gaps, states their
+    /// replay gives, task rows and timers that match; prints every violation, exit 1 on any.
+    Check,
     /// Legal time: add a term to a date and explain the result.
     #[command(subcommand)]
     Calendar(CalendarCmd),

@@ -274,6 +274,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             worker::run(engine, options).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Check => {
+            let engine = open_engine(&settings).await?;
+            let report = doorloop_engine::check::check(engine.store().as_ref()).await?;
+            println!(
+                "checked {} cases: {} events, {} open tasks, {} pending timers, {} outbox rows",
+                report.cases, report.events, report.open_tasks, report.pending_timers, report.outbox_rows
+            );
+            for v in &report.violations {
+                println!("VIOLATION {v}");
+            }
+            if report.is_clean() {
+                println!("no violations");
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{} violation(s)", report.violations.len());
+            Ok(ExitCode::FAILURE)
+        }
         Cmd::Stalls => {
             let engine = open_engine(&settings).await?;
             let rows = engine.store().open_stalls(None).await?;

@@ -533,6 +533,12 @@ fn demo_loads_and_summarises(db: &Db) {
     assert!(again.contains("demo accounts exist already"), "{again}");
     let found = db.ok(&["resident", "find", "sjaak bosch"]);
     assert!(found.contains("Sjaak Bosch"), "{found}");
+    // What must hold of the store after the demo's history does.
+    let checked = db.ok(&["check"]);
+    assert!(
+        checked.contains("checked 69 cases") && checked.trim_end().ends_with("no violations"),
+        "{checked}"
+    );
     // Demo consultants are on the teams of the cases they acted on.
     let users = db.ok(&["user", "list"]);
     assert!(

@@ -17,6 +17,7 @@
 
 pub mod bpmn;
 pub mod chain;
+pub mod check;
 pub mod demo;
 pub mod engine;
 pub mod figures;

@@ -604,6 +604,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     figures_count_residents_not_cases,
     drafts_are_kept_per_pathway,
     identities_find_their_user_and_rights_change,
+    the_checker_is_clean_after_work_and_names_what_was_broken,
 ];
 
 async fn postgres_refuses_non_durable_sessions(url: String, schema: String) {
@@ -1487,4 +1488,102 @@ async fn anon_resident(engine: &doorloop_engine::engine::Engine) -> String {
         ..Default::default()
     };
     engine.add_resident(&input, chrono::Utc::now()).await.unwrap().id
+}
+
+/// Runs one statement against the fixture's database, outside the store.
+async fn raw_sql(f: &Fixture, sql: &str, case: &str) {
+    match &f.schema {
+        None => {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&f.url)
+                .await
+                .unwrap();
+            sqlx::query(sql).bind(case).execute(&mut conn).await.unwrap();
+        }
+        Some(schema) => {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&f.url)
+                .await
+                .unwrap();
+            sqlx::query(&format!("SET search_path TO \"{schema}\""))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query(sql).bind(case).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+/// The invariant checker is clean after real work, and names the case of each thing broken
+/// behind the store's back: a task row closed that the case holds open, a stray timer.
+async fn the_checker_is_clean_after_work_and_names_what_was_broken(f: Fixture) {
+    let engine = f.engine().await;
+    let case = started(&engine).await;
+    let other = started(&engine).await;
+    let task = engine
+        .store()
+        .load_case(&other)
+        .await
+        .unwrap()
+        .unwrap()
+        .tasks
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    engine
+        .execute(
+            &other,
+            Command::new(
+                "anna",
+                Action::CompleteTask {
+                    task: TaskRef(task),
+                    data: serde_json::from_value(serde_json::json!({"motivatie": "wil werken", "trede": 2}))
+                        .unwrap(),
+                },
+            ),
+            t0() + Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let report = doorloop_engine::check::check(engine.store().as_ref())
+        .await
+        .unwrap();
+    assert_eq!(report.violations, vec![], "{report:?}");
+    assert_eq!(report.cases, 2);
+    assert!(
+        report.events >= 3 && report.open_tasks == 2 && report.pending_timers > 0,
+        "{report:?}"
+    );
+    drop(engine);
+
+    raw_sql(
+        &f,
+        "UPDATE tasks SET status = 'closed' WHERE case_id = $1 AND status = 'open'",
+        &case,
+    )
+    .await;
+    raw_sql(
+        &f,
+        "INSERT INTO timers (key, case_id, task_id, kind, due_at, status)
+         VALUES ('stray-timer', $1, 't99', 'deadline', '2026-01-01T00:00:00Z', 'pending')",
+        &other,
+    )
+    .await;
+    let engine = f.engine().await;
+    let report = doorloop_engine::check::check(engine.store().as_ref())
+        .await
+        .unwrap();
+    let found: Vec<String> = report.violations.iter().map(ToString::to_string).collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|v| v.starts_with(&format!("case {case}: open task rows"))),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(
+            |v| v == &format!("case {other}: pending deadline timer stray-timer belongs to no open task")
+        ),
+        "{found:?}"
+    );
 }

@@ -253,6 +253,9 @@ pub trait Store:
 
     async fn case_counts(&self) -> Result<Vec<CaseCount>>;
 
+    /// Every task row of a case as (task id, status: `open`, `done` or `closed`).
+    async fn task_rows(&self, case_id: &str) -> Result<Vec<(String, String)>>;
+
     /// Pending timers of a case as (key, kind, due).
     async fn pending_timers(&self, case_id: &str) -> Result<Vec<(String, String, DateTime<Utc>)>>;
 
@@ -460,6 +463,16 @@ macro_rules! store_impl {
                             count: r.try_get(2)?,
                         })
                     })
+                    .collect()
+            }
+
+            async fn task_rows(&self, case_id: &str) -> Result<Vec<(String, String)>> {
+                let rows = sqlx::query("SELECT task_id, status FROM tasks WHERE case_id = $1 ORDER BY task_id")
+                    .bind(case_id)
+                    .fetch_all(&self.readers)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                     .collect()
             }
 
