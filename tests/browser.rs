@@ -22,6 +22,8 @@ mod chain;
 mod design;
 #[path = "browser/line.rs"]
 mod line;
+#[path = "browser/messages.rs"]
+mod messages;
 #[path = "browser/oidc.rs"]
 mod oidc;
 
@@ -1185,6 +1187,10 @@ fn main() {
         trial(
             "browser::consent_opens_and_closes_a_case_to_a_care_provider",
             chain::run_chain_test,
+        ),
+        trial(
+            "browser::messages_and_held_routes_on_the_case_and_task_pages",
+            messages::run_messages_test,
         ),
     ];
     libtest_mimic::run(&args, trials).exit();

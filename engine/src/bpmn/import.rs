@@ -239,6 +239,7 @@ pub fn import_with_notices(xml: &str) -> Result<Imported, ImportError> {
 fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, ImportError> {
     let doc = Document::parse(xml).map_err(|e| ImportError::Xml(e.to_string()))?;
     let root = doc.root_element();
+    check_depth(&root)?;
     if root.tag_name().name() != "definitions" || root.tag_name().namespace() != Some(BPMN) {
         return Err(ImportError::NotBpmn(root.tag_name().name().to_owned()));
     }
@@ -1664,6 +1665,29 @@ fn reminder_path(names: &Names, reminder: &str, reaches: &str) -> String {
         names.label(reminder),
         names.label(reaches)
     )
+}
+
+/// How deep elements may nest: far beyond any drawing (a sub-process in a sub-process is
+/// three or four levels), far below what walking the tree needs of the stack.
+pub const MAX_DEPTH: usize = 100;
+
+/// Refuses a file nested deeper than [`MAX_DEPTH`], counted without recursion.
+fn check_depth(root: &Node<'_, '_>) -> Result<(), ImportError> {
+    let mut depth: HashMap<roxmltree::NodeId, usize> = HashMap::new();
+    for n in root.descendants().filter(Node::is_element) {
+        let d = n
+            .parent_element()
+            .and_then(|p| depth.get(&p.id()))
+            .map_or(0, |d| d + 1);
+        if d > MAX_DEPTH {
+            return Err(ImportError::Xml(format!(
+                "elements are nested more than {MAX_DEPTH} levels deep (line {})",
+                n.document().text_pos_at(n.range().start).row
+            )));
+        }
+        depth.insert(n.id(), d);
+    }
+    Ok(())
 }
 
 /// The elements of a process with those of its embedded sub-processes, in document order.

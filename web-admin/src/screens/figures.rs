@@ -362,12 +362,25 @@ pub async fn stuck_cases(
             }
         }
     }
+    // Residents by name and pathways by name, as people know them.
+    let case_ids: Vec<String> = rows.iter().take(500).map(|s| s.case_id.clone()).collect();
+    let residents: HashMap<String, String> = app
+        .engine
+        .store()
+        .residents_of_cases(&case_ids)
+        .await?
+        .into_iter()
+        .map(|(case, r)| (case, r.display_name()))
+        .collect();
+    let pathway_names = app.pathway_names.get(&app.engine).await?;
     let list: Vec<Value> = rows
         .iter()
         .take(500)
         .map(|s| {
             json!({
-                "case_id": s.case_id, "short_id": short(&s.case_id), "pathway": s.pathway_key,
+                "case_id": s.case_id, "short_id": short(&s.case_id),
+                "resident": residents.get(&s.case_id),
+                "pathway": crate::views::pathway_name(&pathway_names, &s.pathway_key),
                 "step": s.step.as_ref().map(|id| names.get(&(s.pathway_key.clone(), id.clone())).cloned().unwrap_or_else(|| id.clone())),
                 "party": s.party, "since": date(s.since), "days": (now - s.since).num_days(),
             })

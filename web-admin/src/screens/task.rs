@@ -157,7 +157,18 @@ async fn render_task(
         |k: &str, planned: Option<String>| f.values.get(k).cloned().or(planned).unwrap_or_default();
     let mut data = base(viewer, f.step.display_name(), "taken");
     data.insert("case_id".into(), json!(f.state.id));
-    data.insert("short_id".into(), json!(short(&f.state.id)));
+    // Back to the case by the resident's name, as people know it (the case id only without).
+    let resident = match &f.state.resident {
+        Some(r) => app.engine.store().resident(r).await?,
+        None => None,
+    };
+    data.insert(
+        "case_label".into(),
+        json!(resident.map_or_else(
+            || format!("Casus {}", short(&f.state.id)),
+            |r| format!("{} – {}", r.display_name(), f.pv.pathway.name)
+        )),
+    );
     data.insert("task_id".into(), json!(f.task_id));
     data.insert("step_name".into(), json!(f.step.display_name()));
     data.insert("description".into(), json!(f.step.description));

@@ -150,6 +150,23 @@ pub(crate) async fn outside_parties_end_waits_with_messages_once(f: Fixture) {
     );
     assert_eq!(open_steps(&f, &case2).await, ["besluit_uwv"], "nothing moved");
 
+    // A 50 MB body is refused at the door, with its own code.
+    let huge = format!(
+        "{{\"name\": \"uwv_besluit\", \"id\": \"{}\"}}",
+        "x".repeat(50 * 1024 * 1024)
+    );
+    let req = Request::post("/api/v1/messages")
+        .header(header::AUTHORIZATION, format!("Bearer {}", f.creds["kees"].1))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(huge))
+        .unwrap();
+    let (status, out) = answer(&f.app, req).await;
+    assert_eq!(
+        (status, out["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")),
+        "{out}"
+    );
+
     // Only consultants who may act on the case: a manager is refused, a stranger sees nothing.
     let msg =
         json!({"name": "uwv_besluit", "id": "x4", "case": case2, "variables": {"besluit": "afgewezen"}});
