@@ -173,13 +173,23 @@ pub enum Cmd {
     /// The configuration in force.
     #[command(subcommand)]
     Config(ConfigCmd),
-    /// Who viewed which case, newest first.
+    /// Who viewed which case, newest first; `access-log verify` checks its hash chain.
+    #[command(args_conflicts_with_subcommands = true)]
     AccessLog {
+        #[command(subcommand)]
+        action: Option<AccessLogCmd>,
         #[arg(long)]
         case: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessLogCmd {
+    /// Walk the access log's hash chain: every changed or removed row is named by its id;
+    /// exit 1 on any. Prints the last row's hash to keep elsewhere.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]

@@ -428,7 +428,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::AccessLog { case, limit } => {
+        Cmd::AccessLog {
+            action: Some(AccessLogCmd::Verify),
+            ..
+        } => {
+            let engine = open_engine(&settings).await?;
+            let v = doorloop_engine::check::verify_access_log(engine.store().as_ref()).await?;
+            println!(
+                "verified {} access-log rows ({} from before the chain)",
+                v.rows, v.before_chain
+            );
+            for b in &v.broken {
+                println!("BROKEN {b}");
+            }
+            if let Some(head) = &v.head {
+                println!("head: {head}");
+            }
+            if v.broken.is_empty() {
+                println!("the chain is whole");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Cmd::AccessLog {
+            action: None,
+            case,
+            limit,
+        } => {
             let engine = open_engine(&settings).await?;
             users::access_log(&engine, case.as_deref(), limit).await?;
             Ok(ExitCode::SUCCESS)

@@ -236,6 +236,15 @@ fn publish_start_complete_show(db: &Db) {
         assert!(!found.contains("111222333"), "the BSN is never printed");
     }
     assert!(db.ok(&["resident", "find", "zzz"]).contains("niemand gevonden"));
+    // The searches were logged, in a hash chain that verifies whole.
+    let verified = db.ok(&["access-log", "verify"]);
+    assert!(
+        verified.contains("(0 from before the chain)")
+            && verified.contains("head: ")
+            && verified.trim_end().ends_with("the chain is whole")
+            && !verified.contains("verified 0 "),
+        "{verified}"
+    );
     let err = db.fails(&["case", "start", "van-zorg-naar-werk", "--resident", "DL-000099"]);
     assert!(err.contains("no resident"), "{err}");
 

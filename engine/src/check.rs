@@ -186,3 +186,64 @@ fn to_microseconds(v: &mut serde_json::Value) {
         _ => {}
     }
 }
+
+/// What `doorloop access-log verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessVerification {
+    /// Rows read, in the order they were written.
+    pub rows: usize,
+    /// Rows written before the chain began (they carry no hash).
+    pub before_chain: usize,
+    /// The last row's hash: keep it somewhere else to notice the log's end cut off later.
+    pub head: Option<String>,
+    /// Each row whose hash does not follow from the row before it and its own content.
+    pub broken: Vec<String>,
+}
+
+/// Walks the access log's hash chain from its first row: a changed row, a removed one (its
+/// successor's hash no longer follows) and a row without a hash after the chain began are
+/// each named by their id.
+pub async fn verify_access_log(store: &dyn Store) -> Result<AccessVerification, StoreError> {
+    const BATCH: u32 = 5_000;
+    let mut v = AccessVerification::default();
+    let mut after = 0;
+    let mut prev: Option<(i64, String)> = None;
+    loop {
+        let rows = store.access_chain(after, BATCH).await?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = last.id;
+        for row in rows {
+            v.rows += 1;
+            let Some(hash) = &row.hash else {
+                match &prev {
+                    None => v.before_chain += 1,
+                    Some(_) => v
+                        .broken
+                        .push(format!("row {} has no hash, though the chain had begun", row.id)),
+                }
+                continue;
+            };
+            let expected = crate::store::access_hash(prev.as_ref().map(|(_, h)| h.as_str()), &row.entry);
+            if &expected != hash {
+                v.broken.push(match &prev {
+                    Some((id, _)) if row.id != id + 1 => format!(
+                        "row {}: its hash does not follow from row {id} before it: rows {} to {} are gone, or one of these rows was changed",
+                        row.id,
+                        id + 1,
+                        row.id - 1
+                    ),
+                    Some((id, _)) => format!(
+                        "row {}: its hash does not follow: this row was changed, or row {id} before it",
+                        row.id
+                    ),
+                    None => format!("row {}: the chain's first row was changed", row.id),
+                });
+            }
+            prev = Some((row.id, hash.clone()));
+        }
+    }
+    v.head = prev.map(|(_, h)| h);
+    Ok(v)
+}

@@ -605,6 +605,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     drafts_are_kept_per_pathway,
     identities_find_their_user_and_rights_change,
     the_checker_is_clean_after_work_and_names_what_was_broken,
+    the_access_log_chain_names_a_changed_and_a_removed_row,
 ];
 
 async fn postgres_refuses_non_durable_sessions(url: String, schema: String) {
@@ -1586,4 +1587,92 @@ async fn the_checker_is_clean_after_work_and_names_what_was_broken(f: Fixture) {
         ),
         "{found:?}"
     );
+}
+
+/// Runs statements against the fixture's database without a bound parameter.
+async fn raw_statements(f: &Fixture, statements: &[&str]) {
+    match &f.schema {
+        None => {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&f.url)
+                .await
+                .unwrap();
+            for sql in statements {
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+        }
+        Some(schema) => {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&f.url)
+                .await
+                .unwrap();
+            sqlx::query(&format!("SET search_path TO \"{schema}\""))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            for sql in statements {
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+}
+
+/// The access log is hash-chained across batches and writers; someone with the database in
+/// hand who changes one row and removes another is named by the verifier, row by row.
+async fn the_access_log_chain_names_a_changed_and_a_removed_row(f: Fixture) {
+    use doorloop_engine::store::AccessEntry;
+    let store = f.store().await;
+    let entry = |i: i64| AccessEntry {
+        // Nanoseconds the databases keep to the microsecond (PostgreSQL would round them).
+        at: t0() + Duration::seconds(i) + Duration::nanoseconds(123_456_789),
+        user_id: format!("user{}", i % 3),
+        case_id: format!("case{i}"),
+        purpose: "casuspagina".into(),
+        resident_id: (i % 2 == 0).then(|| format!("r{i}")),
+        detail: None,
+    };
+    // Batches from two writers at once, and one after the other.
+    let (a, b) = (store.clone(), store.clone());
+    let first: Vec<AccessEntry> = (1..=5).map(entry).collect();
+    let second: Vec<AccessEntry> = (6..=10).map(entry).collect();
+    let (x, y) = tokio::join!(a.log_access(&first), b.log_access(&second));
+    x.unwrap();
+    y.unwrap();
+    store
+        .log_access(&(11..=12).map(entry).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let v = doorloop_engine::check::verify_access_log(store.as_ref())
+        .await
+        .unwrap();
+    assert_eq!((v.rows, v.before_chain, v.broken.len()), (12, 0, 0), "{v:?}");
+    let head = v.head.clone().expect("a head");
+    drop(store);
+
+    let (enable, change, remove) = match &f.schema {
+        None => (
+            vec![
+                "DROP TRIGGER access_log_is_append_only_update",
+                "DROP TRIGGER access_log_is_append_only_delete",
+            ],
+            "UPDATE access_log SET purpose = 'niets gezien' WHERE id = 4",
+            "DELETE FROM access_log WHERE id = 8",
+        ),
+        Some(_) => (
+            vec!["ALTER TABLE access_log DISABLE TRIGGER USER"],
+            "UPDATE access_log SET purpose = 'niets gezien' WHERE id = (SELECT id FROM access_log ORDER BY id OFFSET 3 LIMIT 1)",
+            "DELETE FROM access_log WHERE id = (SELECT id FROM access_log ORDER BY id OFFSET 7 LIMIT 1)",
+        ),
+    };
+    let mut statements = enable;
+    statements.push(change);
+    statements.push(remove);
+    raw_statements(&f, &statements).await;
+    let store = f.store().await;
+    let v = doorloop_engine::check::verify_access_log(store.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(v.rows, 11);
+    assert_eq!(v.broken.len(), 2, "{:?}", v.broken);
+    assert!(v.broken[0].contains("this row was changed"), "{:?}", v.broken);
+    assert!(v.broken[1].contains("are gone"), "{:?}", v.broken);
+    assert_eq!(v.head, Some(head), "the end of the log is untouched");
 }

@@ -76,17 +76,14 @@ async fn manager_reads_the_figures(client: &Client, base: &str, setup: &Setup, d
     click_and_wait(client, Locator::Css("tbody[data-reason='uwv'] tr.party a")).await;
     let rows = client.find_all(Locator::Css("#casussen tbody tr")).await.unwrap();
     assert_eq!(rows.len(), 4);
-    let listed = text(client).await;
+    // Listed by the resident's name, linked to the case.
+    let mut listed = Vec::new();
+    for a in client.find_all(Locator::Css("#casussen tbody a")).await.unwrap() {
+        listed.push(a.attr("href").await.unwrap().unwrap_or_default());
+    }
     for (id, route) in &data.cases {
-        let short: String = id
-            .chars()
-            .rev()
-            .take(8)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        assert_eq!(listed.contains(&short), *route == Route::WaitingForUwv, "{short}");
+        let shown = listed.iter().any(|href| href.ends_with(id.as_str()));
+        assert_eq!(shown, *route == Route::WaitingForUwv, "{id}: {listed:?}");
     }
     shot(client, "11-vastgelopen-casussen").await;
 

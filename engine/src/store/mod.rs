@@ -39,7 +39,8 @@ pub use outbox::{Attempt, NewDelivery, Outbox, OutboxCounts, OutboxItem, RetryOu
 use outbox::{attempt_columns, retry_outcome};
 pub use pathways::Pathways;
 pub use people::{
-    AccessEntry, AccessQuery, ApiToken, CaseSummary, People, User, UserRole, WorkFilter, WorkScope,
+    AccessEntry, AccessQuery, ApiToken, CaseSummary, ChainedAccess, People, User, UserRole, WorkFilter,
+    WorkScope, access_hash, chain_hashes,
 };
 pub use postgres::PostgresStore;
 pub use provisions::Provisions;

@@ -217,17 +217,45 @@ impl PostgresStore {
     }
 }
 
+/// Serialises the appends of every process to the access log's chain.
+const ACCESS_CHAIN_LOCK: i64 = 0x0d00_7100_0ac0;
+
 async fn insert_access(store: &PostgresStore, entries: &[AccessEntry]) -> Result<()> {
-    let json = serde_json::to_string(entries).map_err(|e| corrupt("access log", e))?;
+    // Several processes append: one at a time (a transaction-scoped advisory lock), the
+    // chain continuing from the last row, ids in the order of the batch.
+    let mut tx = store.readers.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(ACCESS_CHAIN_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM access_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let hashes = super::people::chain_hashes(prev, entries);
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .zip(&hashes)
+        .enumerate()
+        .map(|(n, (e, h))| {
+            // Whole microseconds, as the column keeps them and the hash counts them
+            // (PostgreSQL would round the nanoseconds instead).
+            serde_json::json!({"at": chrono::SubsecRound::trunc_subsecs(e.at, 6), "user_id": e.user_id, "case_id": e.case_id, "purpose": e.purpose,
+                               "resident_id": e.resident_id, "detail": e.detail, "hash": h, "n": n})
+        })
+        .collect();
+    let json = serde_json::to_string(&rows).map_err(|e| corrupt("access log", e))?;
     sqlx::query(
-        "INSERT INTO access_log (at, user_id, case_id, purpose, resident_id, detail)
-         SELECT at, user_id, case_id, purpose, resident_id, detail
+        "INSERT INTO access_log (at, user_id, case_id, purpose, resident_id, detail, hash)
+         SELECT at, user_id, case_id, purpose, resident_id, detail, hash
          FROM jsonb_to_recordset($1::jsonb)
-              AS x(at timestamptz, user_id text, case_id text, purpose text, resident_id text, detail text)",
+              AS x(at timestamptz, user_id text, case_id text, purpose text, resident_id text, detail text, hash text, n bigint)
+         ORDER BY n",
     )
     .bind(json)
-    .execute(&store.readers)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -213,19 +213,39 @@ impl SqliteStore {
 }
 
 async fn insert_access(store: &SqliteStore, entries: &[AccessEntry]) -> Result<()> {
+    // The one writer appends: the chain continues from the last row, in order.
+    let mut conn = store.writer.lock().await;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM access_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    let hashes = super::people::chain_hashes(prev, entries);
     let rows: Vec<serde_json::Value> = entries
         .iter()
-        .map(|e| serde_json::json!([ts(e.at), e.user_id, e.case_id, e.purpose, e.resident_id, e.detail]))
+        .zip(&hashes)
+        .map(|(e, h)| {
+            serde_json::json!([
+                ts(e.at),
+                e.user_id,
+                e.case_id,
+                e.purpose,
+                e.resident_id,
+                e.detail,
+                h
+            ])
+        })
         .collect();
     let json = serde_json::to_string(&rows).map_err(|e| corrupt("access log", e))?;
-    let mut conn = store.writer.lock().await;
     sqlx::query(
-        "INSERT INTO access_log (at, user_id, case_id, purpose, resident_id, detail)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?1)",
+        "INSERT INTO access_log (at, user_id, case_id, purpose, resident_id, detail, hash)
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
+         FROM json_each(?1) ORDER BY CAST(key AS INTEGER)",
     )
     .bind(json)
-    .execute(&mut *conn)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
