@@ -1,0 +1,249 @@
+//! Canary personal data — a resident's name, a BSN that passes the 11-proef and a sentence
+//! about a diagnosis — pushed through the API of a running `doorloop serve` that logs at
+//! debug level: none of it may reach the process's logs or its metrics.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+const GIVEN: &str = "Kanariena";
+const FAMILY: &str = "Vogelzang-Canarius";
+/// 9·1 + 8·2 + 7·3 + 6·4 + 5·5 + 4·6 + 3·7 + 2·8 − 1·2 = 154 = 14 × 11.
+const BSN: &str = "123456782";
+const DIAGNOSIS: &str = "Diagnose kanarievogelsyndroom met paniekstoornis";
+
+struct Db {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Db {
+    fn doorloop(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_doorloop"))
+            .current_dir(self.dir.path())
+            .env("DOORLOOP_DATABASE_URL", &self.url)
+            .env("DOORLOOP_BSN_KEY", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")
+            .env("DOORLOOP_RESIDENT_BSN", BSN)
+            .args(args)
+            .output()
+            .expect("run doorloop");
+        assert!(
+            out.status.success(),
+            "doorloop {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn call(port: u16, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, String) {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .header("authorization", format!("Bearer {token}"));
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let res = client.request(req.body(Full::from(body)).unwrap()).await.unwrap();
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[test]
+fn canary_personal_data_never_reaches_logs_or_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("canary.db").display());
+    let db = Db { dir, url };
+    db.doorloop(&[
+        "organisation",
+        "add",
+        "Oss",
+        "--name",
+        "Gemeente Oss",
+        "--kind",
+        "gemeente",
+    ]);
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["simpel-switchen.yaml", "van-zorg-naar-werk.yaml"] {
+        db.doorloop(&["publish", &repo.join("workflows").join(f).display().to_string()]);
+    }
+    db.doorloop(&[
+        "user",
+        "add",
+        "bert",
+        "--role",
+        "consultant",
+        "--team",
+        "ambulant-begeleider",
+    ]);
+    let token = db
+        .doorloop(&["token", "create", "bert", "--label", "kanarie"])
+        .lines()
+        .nth(1)
+        .expect("the token")
+        .trim()
+        .to_owned();
+    let reference = db
+        .doorloop(&[
+            "resident",
+            "add",
+            "--given-name",
+            GIVEN,
+            "--family-name",
+            FAMILY,
+            "--municipality",
+            "Oss",
+            "--bsn-from-env",
+        ])
+        .split_whitespace()
+        .next()
+        .expect("a reference")
+        .to_owned();
+    let case = db
+        .doorloop(&[
+            "case",
+            "start",
+            "van-zorg-naar-werk",
+            "--resident",
+            &reference,
+            "--by",
+            "bert",
+        ])
+        .trim()
+        .to_owned();
+
+    let port = free_port();
+    let log_path = db.dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_doorloop"))
+            .current_dir(db.dir.path())
+            .env("DOORLOOP_DATABASE_URL", &db.url)
+            .env("DOORLOOP_BSN_KEY", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")
+            .env("DOORLOOP_LOG", "debug")
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed().as_secs() < 30, "doorloop serve did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let metrics = rt.block_on(async {
+        let (status, found) = call(port, &token, "GET", "/api/v1/residents?q=kanariena", None).await;
+        assert_eq!(status, 200, "{found}");
+        assert!(found.contains(FAMILY), "the search finds her: {found}");
+        let found: Value = serde_json::from_str(&found).unwrap();
+        let id = found[0]["id"].as_str().expect("her id").to_owned();
+        let (status, shown) = call(port, &token, "GET", &format!("/api/v1/residents/{id}"), None).await;
+        assert_eq!(status, 200, "{shown}");
+        let (status, bsn) = call(port, &token, "GET", &format!("/api/v1/residents/{id}/bsn"), None).await;
+        assert_eq!(status, 200, "{bsn}");
+        assert!(bsn.contains(BSN));
+        let (status, shown) = call(port, &token, "GET", &format!("/api/v1/cases/{case}"), None).await;
+        assert_eq!(status, 200, "{shown}");
+        let detail: Value = serde_json::from_str(&shown).unwrap();
+        let task = detail["tasks"][0]["task_id"]
+            .as_str()
+            .expect("an open task")
+            .to_owned();
+        let (status, done) = call(
+            port,
+            &token,
+            "POST",
+            &format!("/api/v1/cases/{case}/tasks/{task}/complete"),
+            Some(json!({"data": {"motivatie": DIAGNOSIS, "trede": 2}})),
+        )
+        .await;
+        assert_eq!(status, 200, "{done}");
+        let (status, noted) = call(
+            port,
+            &token,
+            "POST",
+            &format!("/api/v1/cases/{case}/notes"),
+            Some(json!({"kind": "gespreksverslag", "text": DIAGNOSIS})),
+        )
+        .await;
+        assert_eq!(status, 200, "{noted}");
+        // Refused requests that carry the same data take the error paths.
+        let (status, _) = call(
+            port,
+            &token,
+            "POST",
+            &format!("/api/v1/cases/{case}/notes"),
+            Some(json!({"kind": "onbekend", "text": DIAGNOSIS})),
+        )
+        .await;
+        assert_eq!(status, 400);
+        let (status, _) = call(
+            port,
+            &token,
+            "POST",
+            "/api/v1/residents",
+            Some(json!({"given_name": GIVEN, "family_name": FAMILY, "bsn": BSN})),
+        )
+        .await;
+        assert!(status >= 400, "the BSN is taken already");
+        let (status, metrics) = call(port, &token, "GET", "/metrics", None).await;
+        assert_eq!(status, 200);
+        metrics
+    });
+    drop(server);
+    let mut logged = String::new();
+    std::fs::File::open(&log_path)
+        .unwrap()
+        .read_to_string(&mut logged)
+        .unwrap();
+    assert!(
+        logged.contains("DEBUG") && logged.contains("/api/v1/cases"),
+        "the server logged its requests at debug level:\n{logged}"
+    );
+    let spaced_bsn = format!("{} {} {}", &BSN[..4], &BSN[4..6], &BSN[6..]);
+    for canary in [
+        GIVEN,
+        FAMILY,
+        BSN,
+        spaced_bsn.as_str(),
+        DIAGNOSIS,
+        "kanarievogelsyndroom",
+    ] {
+        assert!(!logged.contains(canary), "`{canary}` reached the log:\n{logged}");
+        assert!(!metrics.contains(canary), "`{canary}` reached the metrics");
+    }
+}
