@@ -606,6 +606,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     identities_find_their_user_and_rights_change,
     the_checker_is_clean_after_work_and_names_what_was_broken,
     the_access_log_chain_names_a_changed_and_a_removed_row,
+    a_clock_that_jumps_fires_nothing_early_or_twice,
 ];
 
 async fn postgres_refuses_non_durable_sessions(url: String, schema: String) {
@@ -1675,4 +1676,78 @@ async fn the_access_log_chain_names_a_changed_and_a_removed_row(f: Fixture) {
     assert!(v.broken[0].contains("this row was changed"), "{:?}", v.broken);
     assert!(v.broken[1].contains("are gone"), "{:?}", v.broken);
     assert_eq!(v.head, Some(head), "the end of the log is untouched");
+}
+
+/// The system clock jumps back an hour and forward a day: no timer fires early or twice,
+/// nothing is lost, and the store still checks clean.
+async fn a_clock_that_jumps_fires_nothing_early_or_twice(f: Fixture) {
+    use doorloop_engine::scheduler::{ManualClock, Scheduler};
+    let engine = Arc::new(f.engine().await);
+    let clock = Arc::new(ManualClock::new(at("2026-11-23 09:00"))); // a Monday
+    engine.publish_yaml(TIMED, at("2026-11-23 08:00")).await.unwrap();
+    let mut cases = Vec::new();
+    for _ in 0..5 {
+        cases.push(
+            engine
+                .start_case(
+                    "getimed",
+                    None,
+                    "anna",
+                    &anon_resident(&engine).await,
+                    BTreeMap::new(),
+                    at("2026-11-23 09:00"),
+                )
+                .await
+                .unwrap()
+                .state
+                .id,
+        );
+    }
+    let scheduler = Scheduler::new(engine.clone(), clock.clone(), "worker-1", Vec::new());
+    let fired = |events: &[doorloop_engine::store::StoredEvent]| {
+        (
+            count(events, "escalation_raised"),
+            count(events, "deadline_passed"),
+        )
+    };
+    // Tuesday 09:00: the reminder (Wednesday 08:30) is not due yet.
+    clock.set(at("2026-11-24 09:00"));
+    assert_eq!(scheduler.catch_up().await.unwrap(), 0, "nothing early");
+    // Wednesday 09:00: the reminder of each case fires, once.
+    clock.set(at("2026-11-25 09:00"));
+    assert_eq!(scheduler.catch_up().await.unwrap(), 5);
+    // The clock jumps back an hour, then back again: nothing fires a second time.
+    clock.set(at("2026-11-25 08:00"));
+    assert_eq!(
+        scheduler.catch_up().await.unwrap(),
+        0,
+        "nothing twice after a jump back"
+    );
+    clock.set(at("2026-11-24 09:00"));
+    assert_eq!(scheduler.catch_up().await.unwrap(), 0);
+    for case in &cases {
+        assert_eq!(
+            fired(&engine.store().events(case).await.unwrap()),
+            (1, 0),
+            "{case}"
+        );
+    }
+    // A day forward at once: the deadline and what follows it, each once, in order.
+    clock.set(at("2026-11-27 09:00"));
+    let n = scheduler.catch_up().await.unwrap();
+    assert!(n >= 5, "the deadlines and the rungs after them: {n}");
+    assert_eq!(scheduler.catch_up().await.unwrap(), 0);
+    for case in &cases {
+        let events = engine.store().events(case).await.unwrap();
+        assert_eq!(count(&events, "deadline_passed"), 1, "{case}");
+        assert_eq!(
+            count(&events, "escalation_raised"),
+            2,
+            "{case}: the reminder and the manager's rung"
+        );
+    }
+    let report = doorloop_engine::check::check(engine.store().as_ref())
+        .await
+        .unwrap();
+    assert_eq!(report.violations, vec![], "{report:?}");
 }
