@@ -1224,7 +1224,33 @@ fn sqlite_is_wal_and_durable(dir: &Path) {
 /// Four worker processes share 10,000 due timers on PostgreSQL; one is killed with SIGKILL
 /// while it holds leases. Every timer fires exactly once.
 fn workers_share_timers_and_survive_a_kill(base: &str) -> Result<(), Failed> {
-    const CASES: usize = 10_000;
+    workers_share_timers(base, Fault::Kill)
+}
+
+/// A worker stopped (SIGSTOP) past its lease term while holding 500 timers: the others take
+/// them over and fire them; woken (SIGCONT), it fires its stale claims too late, and nothing
+/// happens twice — the case's state, versioned, no longer holds those timers.
+fn a_worker_stopped_past_its_lease_does_nothing_twice(base: &str) -> Result<(), Failed> {
+    workers_share_timers(base, Fault::Stop)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    Kill,
+    Stop,
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill(1)")
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+fn workers_share_timers(base: &str, fault: Fault) -> Result<(), Failed> {
+    let cases: usize = if fault == Fault::Kill { 10_000 } else { 2_000 };
     const PATHWAY: &str = "key: kort\nname: Kort\nroles:\n  r: { name: R }\nsteps:\n  - { id: begin, kind: start, next: a }\n  - { id: a, kind: task, role: r, deadline: PT1H, next: e }\n  - { id: e, kind: end, outcome: gestopt }\n";
     let schema = format!("workers_{}", uuid::Uuid::now_v7().simple());
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -1252,7 +1278,7 @@ fn workers_share_timers_and_survive_a_kill(base: &str) -> Result<(), Failed> {
         for _ in 0..16 {
             let engine = engine.clone();
             set.spawn(async move {
-                for _ in 0..CASES / 16 {
+                for _ in 0..cases / 16 {
                     engine
                         .start_case(
                             "kort",
@@ -1271,7 +1297,7 @@ fn workers_share_timers_and_survive_a_kill(base: &str) -> Result<(), Failed> {
             r.unwrap();
         }
     });
-    let seeded = (CASES / 16) * 16;
+    let seeded = (cases / 16) * 16;
     let dir = tempfile::tempdir().unwrap();
     let worker = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_doorloop"))
@@ -1299,7 +1325,11 @@ fn workers_share_timers_and_survive_a_kill(base: &str) -> Result<(), Failed> {
         })
     };
     // The doomed worker claims a batch and holds it.
-    let mut doomed = worker(&["--batch", "500", "--claim-pause-ms", "600000"]);
+    let mut doomed = match fault {
+        Fault::Kill => worker(&["--batch", "500", "--claim-pause-ms", "600000"]),
+        // Pauses briefly after claiming; stopped meanwhile, it fires the moment it wakes.
+        Fault::Stop => worker(&["--batch", "500", "--claim-pause-ms", "1000", "--until-idle"]),
+    };
     let doomed_owner = format!("%-{}", doomed.id());
     let started = std::time::Instant::now();
     while leased(&doomed_owner) < 500 {
@@ -1309,11 +1339,16 @@ fn workers_share_timers_and_survive_a_kill(base: &str) -> Result<(), Failed> {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    if fault == Fault::Stop {
+        signal(doomed.id(), "-STOP");
+    }
     let mut others: Vec<_> = (0..3)
         .map(|_| worker(&["--batch", "200", "--until-idle"]))
         .collect();
-    doomed.kill().unwrap(); // SIGKILL
-    doomed.wait().unwrap();
+    if fault == Fault::Kill {
+        doomed.kill().unwrap(); // SIGKILL
+        doomed.wait().unwrap();
+    }
     for w in &mut others {
         assert!(w.wait().unwrap().success());
     }
@@ -1321,6 +1356,16 @@ fn workers_share_timers_and_survive_a_kill(base: &str) -> Result<(), Failed> {
     // whose clock runs ten seconds ahead (nobody waits for the leases to run out).
     let mut last = worker(&["--until-idle", "--clock-offset-seconds", "10"]);
     assert!(last.wait().unwrap().success());
+    if fault == Fault::Stop {
+        assert_eq!(
+            leased(&doomed_owner),
+            0,
+            "its claims were taken over while it slept"
+        );
+        // Woken, the late worker fires what it had claimed long ago.
+        signal(doomed.id(), "-CONT");
+        assert!(doomed.wait().unwrap().success());
+    }
     let (fired, pending, events): (i64, i64, i64) = rt.block_on(async {
         let mut conn2 = <sqlx::PgConnection as sqlx::Connection>::connect(base).await.unwrap();
         let fired: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM \"{schema}\".timers WHERE status = 'fired'"))
@@ -1456,6 +1501,17 @@ fn main() {
             "postgres::workers_share_timers_and_survive_a_kill",
             move || match &url {
                 Some(u) => workers_share_timers_and_survive_a_kill(u),
+                None => Ok(()),
+            },
+        )
+        .with_ignored_flag(pg.is_none()),
+    );
+    let url = pg.clone();
+    trials.push(
+        Trial::test(
+            "postgres::a_worker_stopped_past_its_lease_does_nothing_twice",
+            move || match &url {
+                Some(u) => a_worker_stopped_past_its_lease_does_nothing_twice(u),
                 None => Ok(()),
             },
         )
