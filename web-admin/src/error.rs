@@ -39,7 +39,18 @@ pub enum WebError {
 }
 
 impl WebError {
+    /// The database cannot be reached: a moment's outage, not a fault in the request.
+    fn unavailable(&self) -> bool {
+        match self {
+            WebError::Store(e) | WebError::Engine(EngineError::Store(e)) => e.is_unavailable(),
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
+        if self.unavailable() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self {
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Forbidden(_) | WebError::StartNotAllowed { .. } => StatusCode::FORBIDDEN,
@@ -77,6 +88,9 @@ impl WebError {
     /// to support. Never changes meaning once published.
     pub fn code(&self) -> &'static str {
         use doorloop_engine::runtime::RuntimeError as R;
+        if self.unavailable() {
+            return "database_unavailable";
+        }
         match self {
             WebError::NotFound => "not_found",
             WebError::Forbidden(_) => "forbidden",
@@ -115,6 +129,10 @@ impl WebError {
     /// The text shown to the user; internal details stay in the log.
     pub fn public_message(&self) -> String {
         match self.status() {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                tracing::warn!(error = %self, "the database is unavailable");
+                "De database is even niet bereikbaar. Probeer het over een minuut opnieuw; kijk dan eerst of uw laatste wijziging al is opgeslagen.".to_owned()
+            }
             StatusCode::INTERNAL_SERVER_ERROR => {
                 tracing::error!(error = %self, "request failed");
                 "Er ging iets mis aan onze kant. Probeer het later opnieuw.".to_owned()

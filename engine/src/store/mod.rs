@@ -79,6 +79,23 @@ pub enum StoreError {
     NotWritable { message: String },
 }
 
+impl StoreError {
+    /// The database cannot be reached (away, restarting, the network cut, no connection free
+    /// in time): worth trying again shortly, unlike a statement that failed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+            )
+        )
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Which database a store runs on.

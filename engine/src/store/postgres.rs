@@ -12,7 +12,7 @@ use sqlx::{Connection, Row};
 use tokio::sync::Mutex;
 
 use super::outbox::OUTBOX_COLUMNS;
-use super::rows::{CaseWrite, batch_json};
+use super::rows::{BatchJson, CaseWrite, batch_json};
 use super::{
     AccessEntry, ApiToken, Attempt, Backend, Broadcast, CaseCount, CaseSummary, DueTimer, Durability,
     NewDelivery, OrgFilter, OutboxCounts, OutboxItem, PathwaySummary, Result, RetryOutcome, StallRow,
@@ -27,6 +27,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// The PostgreSQL implementation of [`Store`].
 pub struct PostgresStore {
     writer: Mutex<PgConnection>,
+    /// How to connect again when the writer's connection is lost (the database restarted,
+    /// the network between was cut).
+    options: PgConnectOptions,
     readers: PgPool,
     /// Connections that always use generic plans, for the work-list statement.
     lists: PgPool,
@@ -138,8 +141,11 @@ impl PostgresStore {
         let options = options.options([("jit", "off")]);
         let mut writer = PgConnection::connect_with(&options).await?;
         MIGRATOR.run(&mut writer).await?;
+        // A request waits at most a few seconds for a connection: with the database away it
+        // answers "unavailable" (503) soon, instead of hanging.
         let readers = PgPoolOptions::new()
             .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
@@ -147,11 +153,17 @@ impl PostgresStore {
         // make (ten times their execution); its generic plan uses the same indexes.
         let lists = PgPoolOptions::new()
             .max_connections(4)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
-            .connect_with(options.options([("plan_cache_mode", "force_generic_plan")]))
+            .connect_with(
+                options
+                    .clone()
+                    .options([("plan_cache_mode", "force_generic_plan")]),
+            )
             .await?;
         Ok(PostgresStore {
             writer: Mutex::new(writer),
+            options,
             readers,
             lists,
         })
@@ -416,10 +428,32 @@ async fn durability(store: &PostgresStore) -> Result<Durability> {
     })
 }
 
+/// How long a request waits for a pooled connection before it is told the database is
+/// unavailable.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn commit(store: &PostgresStore, writes: &[CaseWrite]) -> Result<Vec<bool>> {
     let json = batch_json(writes).map_err(|e| corrupt("batch", e))?;
     let mut conn = store.writer.lock().await;
-    let landed: Vec<String> = sqlx::query_scalar(COMMIT_BATCH)
+    let result = run_commit(&mut conn, json).await;
+    if let Err(e) = &result
+        && e.is_unavailable()
+    {
+        // This batch is not acknowledged (it may or may not have landed: the commands'
+        // senders are told it failed, and a retry is decided on the case as it then is).
+        // The next batch goes through a new connection, once the database answers again.
+        tracing::warn!(error = %e, "the writer's database connection was lost; connecting again");
+        if let Ok(fresh) = PgConnection::connect_with(&store.options).await {
+            *conn = fresh;
+        }
+    }
+    let landed = result?;
+    let landed: std::collections::HashSet<String> = landed.into_iter().collect();
+    Ok(writes.iter().map(|w| landed.contains(&w.command_id)).collect())
+}
+
+async fn run_commit(conn: &mut PgConnection, json: BatchJson) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(COMMIT_BATCH)
         .bind(json.cases)
         .bind(json.states)
         .bind(json.events)
@@ -428,10 +462,8 @@ async fn commit(store: &PostgresStore, writes: &[CaseWrite]) -> Result<Vec<bool>
         .bind(json.timers)
         .bind(json.outbox)
         .bind(json.stalls)
-        .fetch_all(&mut *conn)
-        .await?;
-    let landed: std::collections::HashSet<String> = landed.into_iter().collect();
-    Ok(writes.iter().map(|w| landed.contains(&w.command_id)).collect())
+        .fetch_all(conn)
+        .await?)
 }
 
 async fn claim_due_timers(

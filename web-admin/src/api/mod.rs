@@ -45,7 +45,8 @@ pub struct ErrorBody {
     /// `bad_request`, `json_malformed`, `query_invalid`, `unsupported_media_type`,
     /// `payload_too_large`, `field_missing`, `field_unknown`, `field_invalid`,
     /// `variable_unknown`, `pathway_unknown`, `pathway_invalid`, `pathway_unreadable`,
-    /// `case_changed`, `task_already_completed`, `action_not_allowed`, `internal`.
+    /// `case_changed`, `task_already_completed`, `action_not_allowed`, `database_unavailable`
+    /// (503: try again shortly), `internal`.
     code: &'static str,
     /// What is wrong, in English.
     message: String,
@@ -112,6 +113,12 @@ impl From<WebError> for ApiError {
         let status = e.status();
         let code = e.code();
         match e {
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => ApiError::new(
+                status,
+                code,
+                "the database is unavailable for a moment; try again in a minute (check first whether your last change was stored)",
+                None,
+            ),
             WebError::NotFound
             | WebError::Engine(EngineError::CaseNotFound { .. })
             | WebError::Store(StoreError::PathwayNotFound { .. })

@@ -1,0 +1,347 @@
+//! PostgreSQL away: `doorloop serve` reaches its database through a TCP proxy this test
+//! controls. Cut, reads and writes answer 503 `database_unavailable` within seconds (not 500,
+//! not a hang), `/readyz` says not ready; repaired, everything works again within 10 s,
+//! writes included, and the store checks clean. Runs when `DOORLOOP_TEST_POSTGRES_URL` is set
+//! (as `.ci/run` does).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+const BSN_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn doorloop(url: &str, dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_doorloop"))
+        .current_dir(dir)
+        .env("DOORLOOP_DATABASE_URL", url)
+        .env("DOORLOOP_BSN_KEY", BSN_KEY)
+        .env_remove("DOORLOOP_LOG")
+        .args(args)
+        .output()
+        .expect("run doorloop");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "doorloop {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused)
+/// and repaired.
+struct Proxy {
+    up: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(port: u16, target: String) -> Proxy {
+        let up = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let (up2, links2) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let target = target.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                links2.lock().await.push(link);
+            }
+        });
+        Proxy { up, links }
+    }
+
+    async fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for link in self.links.lock().await.drain(..) {
+            link.abort();
+        }
+    }
+
+    fn repair(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn call(port: u16, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .header("authorization", format!("Bearer {token}"));
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req
+        .body(Full::from(body.map(|b| b.to_string()).unwrap_or_default()))
+        .unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(20), client.request(req))
+        .await
+        .expect("an answer within 20 s, not a hang")
+        .unwrap();
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Calls until the answer has `status`, for at most `within`; returns how long it took.
+async fn until(
+    port: u16,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    status: u16,
+    within: Duration,
+) -> (Duration, Value) {
+    let started = Instant::now();
+    loop {
+        let (got, answer) = call(port, token, method, path, body.clone()).await;
+        if got == status {
+            return (started.elapsed(), answer);
+        }
+        assert!(
+            started.elapsed() < within,
+            "{method} {path}: still {got} after {within:?}: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn postgres_away_answers_503_and_everything_recovers() {
+    let Some(base) = std::env::var("DOORLOOP_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        println!("NOTE: the database fault test SKIPPED (DOORLOOP_TEST_POSTGRES_URL is not set)");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let name = format!("faults_{}", std::process::id());
+    let admin = |sql: String| {
+        let base = base.clone();
+        rt.block_on(async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+            sqlx::raw_sql(&sql).execute(&mut conn).await.map(|_| ())
+        })
+    };
+    admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+    admin(format!("CREATE DATABASE {name}")).unwrap();
+    let (server_part, _) = base.rsplit_once('/').expect("a database in the URL");
+    let direct = format!("{server_part}/{name}");
+    let target = server_part
+        .rsplit_once('@')
+        .map_or(server_part, |(_, host)| host)
+        .trim_start_matches("postgres://")
+        .trim_start_matches("postgresql://")
+        .to_owned();
+    let proxy_port = free_port();
+    let via_proxy = format!("postgres://postgres@127.0.0.1:{proxy_port}/{name}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let d = dir.path();
+        doorloop(
+            &direct,
+            d,
+            &[
+                "organisation",
+                "add",
+                "Oss",
+                "--name",
+                "Gemeente Oss",
+                "--kind",
+                "gemeente",
+            ],
+        );
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for f in ["simpel-switchen.yaml", "van-zorg-naar-werk.yaml"] {
+            doorloop(
+                &direct,
+                d,
+                &["publish", &repo.join("workflows").join(f).display().to_string()],
+            );
+        }
+        doorloop(
+            &direct,
+            d,
+            &[
+                "user",
+                "add",
+                "bert",
+                "--role",
+                "consultant",
+                "--team",
+                "ambulant-begeleider",
+            ],
+        );
+        let token = doorloop(&direct, d, &["token", "create", "bert", "--label", "storing"])
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .to_owned();
+        let resident = doorloop(
+            &direct,
+            d,
+            &[
+                "resident",
+                "add",
+                "--family-name",
+                "Storing",
+                "--municipality",
+                "Oss",
+            ],
+        )
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+        let case = doorloop(
+            &direct,
+            d,
+            &[
+                "case",
+                "start",
+                "van-zorg-naar-werk",
+                "--resident",
+                &resident,
+                "--by",
+                "bert",
+            ],
+        )
+        .trim()
+        .to_owned();
+
+        let proxy = rt.block_on(Proxy::start(proxy_port, target.clone()));
+        let port = free_port();
+        let mut server = Command::new(env!("CARGO_BIN_EXE_doorloop"))
+            .current_dir(d)
+            .env("DOORLOOP_DATABASE_URL", &via_proxy)
+            .env("DOORLOOP_BSN_KEY", BSN_KEY)
+            .env_remove("DOORLOOP_LOG")
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let note = |text: &str| json!({"kind": "notitie", "text": text});
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(async {
+                let cases = format!("/api/v1/cases/{case}");
+                let notes = format!("/api/v1/cases/{case}/notes");
+                let (status, _) = call(port, &token, "GET", &cases, None).await;
+                assert_eq!(status, 200);
+                assert_eq!(
+                    call(port, &token, "POST", &notes, Some(note("voor de storing")))
+                        .await
+                        .0,
+                    200
+                );
+
+                // PostgreSQL away: 503 with its code, soon, for reads and writes; not ready.
+                proxy.cut().await;
+                let (took, answer) =
+                    until(port, &token, "GET", &cases, None, 503, Duration::from_secs(15)).await;
+                assert_eq!(answer["code"], "database_unavailable", "{answer}");
+                println!("database away: reads answer 503 after {took:?}");
+                let (status, answer) =
+                    call(port, &token, "POST", &notes, Some(note("tijdens de storing"))).await;
+                assert_eq!(
+                    (status, answer["code"].as_str()),
+                    (503, Some("database_unavailable")),
+                    "{answer}"
+                );
+                let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+                let ready = client
+                    .get(format!("http://127.0.0.1:{port}/readyz").parse().unwrap())
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16();
+                assert_eq!(ready, 503, "not ready without its database");
+
+                // Repaired: reads and writes work again within 10 s.
+                proxy.repair();
+                let (read, _) = until(port, &token, "GET", &cases, None, 200, Duration::from_secs(10)).await;
+                let (write, _) = until(
+                    port,
+                    &token,
+                    "POST",
+                    &notes,
+                    Some(note("na de storing")),
+                    200,
+                    Duration::from_secs(10),
+                )
+                .await;
+                println!("repaired: reads after {read:?}, writes after {write:?}");
+            })
+        }));
+        let _ = server.kill();
+        let _ = server.wait();
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+        let checked = doorloop(&direct, d, &["check"]);
+        assert!(checked.contains("no violations"), "{checked}");
+        // The note sent while the database was away was not stored; the others were, once.
+        let texts: Vec<String> = rt.block_on(async {
+            let store = doorloop_engine::store::open(&direct).await.unwrap();
+            store
+                .events(&case)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|e| match e.event.kind {
+                    doorloop_engine::runtime::EventKind::NoteRecorded { text, .. } => Some(text),
+                    _ => None,
+                })
+                .collect()
+        });
+        assert_eq!(texts, ["voor de storing", "na de storing"]);
+    }));
+    let _ = admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
