@@ -7,10 +7,10 @@
 use std::io::Read;
 use std::process::{Command, Stdio};
 
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client as HttpClient;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+
+mod common;
+use common::{BSN_KEY, doorloop_env, free_port, wait_for_port};
 
 const GIVEN: &str = "Kanariena";
 const FAMILY: &str = "Vogelzang-Canarius";
@@ -18,31 +18,7 @@ const FAMILY: &str = "Vogelzang-Canarius";
 const BSN: &str = "123456782";
 const DIAGNOSIS: &str = "Diagnose kanarievogelsyndroom met paniekstoornis";
 
-struct Db {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Db {
-    fn doorloop(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_doorloop"))
-            .current_dir(self.dir.path())
-            .env("DOORLOOP_DATABASE_URL", &self.url)
-            .env("DOORLOOP_BSN_KEY", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")
-            .env("DOORLOOP_RESIDENT_BSN", BSN)
-            .args(args)
-            .output()
-            .expect("run doorloop");
-        assert!(
-            out.status.success(),
-            "doorloop {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
+/// The server, killed when the test ends however it ends.
 struct Server(std::process::Child);
 
 impl Drop for Server {
@@ -52,36 +28,24 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// A call that must be answered; the body as text.
 async fn call(port: u16, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, String) {
-    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
-    let mut req = hyper::Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1:{port}{path}"))
-        .header("authorization", format!("Bearer {token}"));
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let res = client.request(req.body(Full::from(body)).unwrap()).await.unwrap();
-    let status = res.status().as_u16();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let (status, body) = common::call(port, token, method, path, body)
+        .await
+        .expect("an answer");
+    let text = match body {
+        Value::String(text) => text,
+        other => other.to_string(),
+    };
+    (status, text)
 }
 
 #[test]
 fn canary_personal_data_never_reaches_logs_or_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("canary.db").display());
-    let db = Db { dir, url };
-    db.doorloop(&[
+    let run = |args: &[&str]| doorloop_env(&url, dir.path(), args, &[("DOORLOOP_RESIDENT_BSN", BSN)]);
+    run(&[
         "organisation",
         "add",
         "Oss",
@@ -92,9 +56,9 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
     ]);
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for f in ["simpel-switchen.yaml", "van-zorg-naar-werk.yaml"] {
-        db.doorloop(&["publish", &repo.join("workflows").join(f).display().to_string()]);
+        run(&["publish", &repo.join("workflows").join(f).display().to_string()]);
     }
-    db.doorloop(&[
+    run(&[
         "user",
         "add",
         "bert",
@@ -103,50 +67,42 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
         "--team",
         "ambulant-begeleider",
     ]);
-    let token = db
-        .doorloop(&["token", "create", "bert", "--label", "kanarie"])
-        .lines()
-        .nth(1)
-        .expect("the token")
-        .trim()
-        .to_owned();
-    let reference = db
-        .doorloop(&[
-            "resident",
-            "add",
-            "--given-name",
-            GIVEN,
-            "--family-name",
-            FAMILY,
-            "--municipality",
-            "Oss",
-            "--bsn-from-env",
-        ])
-        .split_whitespace()
-        .next()
-        .expect("a reference")
-        .to_owned();
-    let case = db
-        .doorloop(&[
-            "case",
-            "start",
-            "van-zorg-naar-werk",
-            "--resident",
-            &reference,
-            "--by",
-            "bert",
-        ])
-        .trim()
-        .to_owned();
+    let token = common::api_token(&url, dir.path(), "bert");
+    let reference = run(&[
+        "resident",
+        "add",
+        "--given-name",
+        GIVEN,
+        "--family-name",
+        FAMILY,
+        "--municipality",
+        "Oss",
+        "--bsn-from-env",
+    ])
+    .split_whitespace()
+    .next()
+    .expect("a reference")
+    .to_owned();
+    let case = run(&[
+        "case",
+        "start",
+        "van-zorg-naar-werk",
+        "--resident",
+        &reference,
+        "--by",
+        "bert",
+    ])
+    .trim()
+    .to_owned();
 
     let port = free_port();
-    let log_path = db.dir.path().join("serve.log");
+    let log_path = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let server = Server(
         Command::new(env!("CARGO_BIN_EXE_doorloop"))
-            .current_dir(db.dir.path())
-            .env("DOORLOOP_DATABASE_URL", &db.url)
-            .env("DOORLOOP_BSN_KEY", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")
+            .current_dir(dir.path())
+            .env("DOORLOOP_DATABASE_URL", &url)
+            .env("DOORLOOP_BSN_KEY", BSN_KEY)
             .env("DOORLOOP_LOG", "debug")
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(log.try_clone().unwrap())
@@ -155,11 +111,7 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
             .spawn()
             .unwrap(),
     );
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed().as_secs() < 30, "doorloop serve did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_port(port);
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

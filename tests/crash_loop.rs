@@ -19,14 +19,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client as HttpClient;
-use hyper_util::rt::TokioExecutor;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-const BSN_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+mod common;
+use common::{BSN_KEY, FreshDatabase, free_port};
 
 const PATHWAY: &str = r#"
 key: crashproef
@@ -60,24 +58,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn doorloop(dir: &std::path::Path, url: &str, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_doorloop"))
-        .current_dir(dir)
-        .env("DOORLOOP_DATABASE_URL", url)
-        .env("DOORLOOP_BSN_KEY", BSN_KEY)
-        .env_remove("DOORLOOP_LOG")
-        .args(args)
-        .output()
-        .expect("run doorloop");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "doorloop {args:?}: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
 }
 
 /// One Doorloop process of the run: `serve` on a port, or the `worker`.
@@ -118,29 +98,6 @@ impl Drop for Server {
     }
 }
 
-/// One API call's outcome: an answer, or none (the connection failed: unknown).
-async fn call(port: u16, token: &str, method: &str, path: &str, body: Value) -> Option<(u16, Value)> {
-    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
-    let req = hyper::Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1:{port}{path}"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Full::from(body.to_string()))
-        .ok()?;
-    let res = tokio::time::timeout(Duration::from_secs(10), client.request(req))
-        .await
-        .ok()?
-        .ok()?;
-    let status = res.status().as_u16();
-    let bytes = tokio::time::timeout(Duration::from_secs(10), res.into_body().collect())
-        .await
-        .ok()?
-        .ok()?
-        .to_bytes();
-    Some((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
-}
-
 /// What the server acknowledged.
 #[derive(Default)]
 struct Acked {
@@ -161,7 +118,8 @@ async fn answered(
 ) -> (u16, Value) {
     let started = Instant::now();
     loop {
-        if let Some(answer) = call(port, token, method, path, body.clone()).await
+        if let Some(answer) =
+            common::call(port, token, method, path, (!body.is_null()).then(|| body.clone())).await
             && answer.0 < 500
         {
             return answer;
@@ -255,15 +213,6 @@ async fn drive_case(ports: &[u16], token: &str, i: u32, acked: &Mutex<Acked>) {
     a.cases.get_mut(&case).unwrap().1 = true;
 }
 
-/// A free port on the loopback interface.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn acknowledged_work_survives_processes_killed_at_random() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,32 +233,10 @@ fn acknowledged_work_survives_processes_killed_at_random() {
 
 #[test]
 fn acknowledged_work_survives_on_postgres_with_two_servers_and_a_worker() {
-    let Some(base) = std::env::var("DOORLOOP_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        println!("NOTE: the PostgreSQL crash loop SKIPPED (DOORLOOP_TEST_POSTGRES_URL is not set)");
+    let Some(db) = FreshDatabase::create("crash") else {
         return;
     };
-    let name = format!("crash_{}", std::process::id());
-    let admin = |sql: String| {
-        let base = base.clone();
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async move {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-                sqlx::raw_sql(&sql).execute(&mut conn).await.map(|_| ())
-            })
-    };
-    admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
-    admin(format!("CREATE DATABASE {name}")).unwrap();
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("DOORLOOP_TEST_POSTGRES_URL names no database: {base}"),
-    };
+    let url = db.url.clone();
     let dir = tempfile::tempdir().unwrap();
     // Two servers without a scheduler, taking alternate requests, and one worker.
     let (a, b) = (free_port(), free_port());
@@ -321,22 +248,16 @@ fn acknowledged_work_survives_on_postgres_with_two_servers_and_a_worker() {
             format!("127.0.0.1:{port}"),
         ]
     };
-    let outcome = std::panic::catch_unwind(|| {
-        run(
-            &url,
-            dir.path(),
-            &[
-                serve(a),
-                serve(b),
-                vec!["worker".into(), "--idle-ms".into(), "100".into()],
-            ],
-            &[a, b],
-        )
-    });
-    let _ = admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    run(
+        &url,
+        dir.path(),
+        &[
+            serve(a),
+            serve(b),
+            vec!["worker".into(), "--idle-ms".into(), "100".into()],
+        ],
+        &[a, b],
+    );
 }
 
 /// Runs the loop against the processes `processes` (their arguments), the drivers calling
@@ -358,9 +279,9 @@ fn run(url: &str, dir: &std::path::Path, processes: &[Vec<String>], ports: &[u16
     );
     let file = dir.join("crashproef.yaml");
     std::fs::write(&file, PATHWAY).unwrap();
-    doorloop(
-        dir,
+    common::doorloop(
         url,
+        dir,
         &[
             "organisation",
             "add",
@@ -371,18 +292,13 @@ fn run(url: &str, dir: &std::path::Path, processes: &[Vec<String>], ports: &[u16
             "gemeente",
         ],
     );
-    doorloop(dir, url, &["publish", &file.display().to_string()]);
-    doorloop(
-        dir,
+    common::doorloop(url, dir, &["publish", &file.display().to_string()]);
+    common::doorloop(
         url,
+        dir,
         &["user", "add", "anna", "--role", "consultant", "--team", "r"],
     );
-    let token = doorloop(dir, url, &["token", "create", "anna", "--label", "crash"])
-        .lines()
-        .nth(1)
-        .expect("a token")
-        .trim()
-        .to_owned();
+    let token = common::api_token(url, dir, "anna");
     let servers: Vec<Arc<std::sync::Mutex<Server>>> = processes
         .iter()
         .map(|args| {
@@ -488,7 +404,7 @@ fn run(url: &str, dir: &std::path::Path, processes: &[Vec<String>], ports: &[u16
         }
     });
     drop(store);
-    let checked = doorloop(dir, url, &["check"]);
+    let checked = common::doorloop(url, dir, &["check"]);
     println!(
         "crash loop: {killed} kills in {:.1} s; {} cases, {} acknowledged commands, {} calls without an answer; {}",
         elapsed.as_secs_f64(),

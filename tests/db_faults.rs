@@ -11,40 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-const BSN_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn doorloop(url: &str, dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_doorloop"))
-        .current_dir(dir)
-        .env("DOORLOOP_DATABASE_URL", url)
-        .env("DOORLOOP_BSN_KEY", BSN_KEY)
-        .env_remove("DOORLOOP_LOG")
-        .args(args)
-        .output()
-        .expect("run doorloop");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "doorloop {args:?}: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
-}
+mod common;
+use common::{BSN_KEY, FreshDatabase, doorloop, free_port, wait_for_port};
 
 /// A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused)
 /// and repaired.
@@ -93,24 +68,9 @@ impl Proxy {
 }
 
 async fn call(port: u16, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
-    let mut req = hyper::Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1:{port}{path}"))
-        .header("authorization", format!("Bearer {token}"));
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req
-        .body(Full::from(body.map(|b| b.to_string()).unwrap_or_default()))
-        .unwrap();
-    let res = tokio::time::timeout(Duration::from_secs(20), client.request(req))
+    common::call(port, token, method, path, body)
         .await
         .expect("an answer within 20 s, not a hang")
-        .unwrap();
-    let status = res.status().as_u16();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 /// Calls until the answer has `status`, for at most `within`; returns how long it took.
@@ -139,11 +99,7 @@ async fn until(
 
 #[test]
 fn postgres_away_answers_503_and_everything_recovers() {
-    let Some(base) = std::env::var("DOORLOOP_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        println!("NOTE: the database fault test SKIPPED (DOORLOOP_TEST_POSTGRES_URL is not set)");
+    let Some(db) = FreshDatabase::create("faults") else {
         return;
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -151,27 +107,10 @@ fn postgres_away_answers_503_and_everything_recovers() {
         .enable_all()
         .build()
         .unwrap();
-    let name = format!("faults_{}", std::process::id());
-    let admin = |sql: String| {
-        let base = base.clone();
-        rt.block_on(async move {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-            sqlx::raw_sql(&sql).execute(&mut conn).await.map(|_| ())
-        })
-    };
-    admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
-    admin(format!("CREATE DATABASE {name}")).unwrap();
-    let (server_part, _) = base.rsplit_once('/').expect("a database in the URL");
-    let direct = format!("{server_part}/{name}");
-    let target = server_part
-        .rsplit_once('@')
-        .map_or(server_part, |(_, host)| host)
-        .trim_start_matches("postgres://")
-        .trim_start_matches("postgresql://")
-        .to_owned();
+    let direct = db.url.clone();
+    let target = db.server_address();
     let proxy_port = free_port();
-    let via_proxy = format!("postgres://postgres@127.0.0.1:{proxy_port}/{name}");
+    let via_proxy = db.url_via(proxy_port);
 
     let dir = tempfile::tempdir().unwrap();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -210,12 +149,7 @@ fn postgres_away_answers_503_and_everything_recovers() {
                 "ambulant-begeleider",
             ],
         );
-        let token = doorloop(&direct, d, &["token", "create", "bert", "--label", "storing"])
-            .lines()
-            .nth(1)
-            .unwrap()
-            .trim()
-            .to_owned();
+        let token = common::api_token(&direct, d, "bert");
         let resident = doorloop(
             &direct,
             d,
@@ -260,11 +194,7 @@ fn postgres_away_answers_503_and_everything_recovers() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "serve did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_port(port);
         let note = |text: &str| json!({"kind": "notitie", "text": text});
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             rt.block_on(async {
@@ -340,7 +270,6 @@ fn postgres_away_answers_503_and_everything_recovers() {
         });
         assert_eq!(texts, ["voor de storing", "na de storing"]);
     }));
-    let _ = admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }

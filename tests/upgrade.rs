@@ -8,10 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-const PG_ENV: &str = "DOORLOOP_TEST_POSTGRES_URL";
-const BSN_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+mod common;
+use common::FreshDatabase;
 
 /// What the fixture holds, counted when it was made (see its README).
 const CASES: usize = 57;
@@ -20,27 +19,8 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/upgrade")
 }
 
-fn doorloop(url: &str, dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_doorloop"))
-        .current_dir(dir)
-        .env("DOORLOOP_DATABASE_URL", url)
-        .env("DOORLOOP_BSN_KEY", BSN_KEY)
-        .env_remove("DOORLOOP_LOG")
-        .args(args)
-        .output()
-        .expect("run doorloop");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 fn ok(url: &str, dir: &Path, args: &[&str]) -> String {
-    let (success, text) = doorloop(url, dir, args);
-    assert!(success, "doorloop {args:?}:\n{text}");
-    text
+    common::doorloop(url, dir, args)
 }
 
 /// Everything the new build must find and be able to do in the old database.
@@ -134,31 +114,14 @@ fn a_sqlite_database_of_the_previous_version_upgrades_in_place() {
 
 #[test]
 fn a_postgres_database_of_the_previous_version_upgrades_in_place() {
-    let Some(base) = std::env::var(PG_ENV).ok().filter(|u| !u.is_empty()) else {
-        println!("NOTE: the PostgreSQL upgrade test SKIPPED ({PG_ENV} is not set)");
+    let Some(db) = FreshDatabase::create("upgrade") else {
         return;
     };
-    let name = format!("upgrade_{}", std::process::id());
+    let url = db.url.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    });
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("{PG_ENV} names no database: {base}"),
-    };
     let dump = std::fs::read_to_string(fixtures().join("b26f706-demo.pg.sql")).unwrap();
     rt.block_on(async {
         use sqlx::Connection;
@@ -166,15 +129,5 @@ fn a_postgres_database_of_the_previous_version_upgrades_in_place() {
         sqlx::raw_sql(&dump).execute(&mut conn).await.unwrap();
     });
     let dir = tempfile::tempdir().unwrap();
-    let outcome = std::panic::catch_unwind(|| works_after_the_upgrade(&url, dir.path()));
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await;
-    });
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    works_after_the_upgrade(&url, dir.path());
 }

@@ -147,6 +147,21 @@ pub(crate) async fn reveal_bsn(
 /// Whether `user` may ask for the BSN of a resident living in `municipality`: a consultant of
 /// that municipality, which processes it by law. Care providers, the social work company and
 /// others working on a ground do not need it for their work.
+/// The resident of each of these cases by the name people read, for lists.
+pub(crate) async fn names_of_cases(
+    app: &crate::AppState,
+    case_ids: &[String],
+) -> WebResult<std::collections::HashMap<String, String>> {
+    Ok(app
+        .engine
+        .store()
+        .residents_of_cases(case_ids)
+        .await?
+        .into_iter()
+        .map(|(case, r)| (case, r.display_name()))
+        .collect())
+}
+
 pub(crate) fn reads_bsn(user: &User, municipality: Option<&str>) -> bool {
     let home = CaseChain {
         municipality: municipality.map(str::to_owned),

@@ -135,6 +135,10 @@ pub fn access_hash(prev: Option<&str>, e: &AccessEntry) -> String {
     format!("{:x}", h.finalize())
 }
 
+/// The hash the next access-log row chains to: the last row's that has one.
+pub(crate) const LAST_ACCESS_HASH: &str =
+    "SELECT hash FROM access_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1";
+
 /// The hashes of a batch appended after `prev`, in order.
 pub fn chain_hashes(prev: Option<String>, entries: &[AccessEntry]) -> Vec<String> {
     let mut last = prev;

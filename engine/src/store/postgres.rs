@@ -240,10 +240,9 @@ async fn insert_access(store: &PostgresStore, entries: &[AccessEntry]) -> Result
         .bind(ACCESS_CHAIN_LOCK)
         .execute(&mut *tx)
         .await?;
-    let prev: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM access_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
+    let prev: Option<String> = sqlx::query_scalar(super::people::LAST_ACCESS_HASH)
+        .fetch_optional(&mut *tx)
+        .await?;
     let hashes = super::people::chain_hashes(prev, entries);
     let rows: Vec<serde_json::Value> = entries
         .iter()

@@ -216,10 +216,9 @@ async fn insert_access(store: &SqliteStore, entries: &[AccessEntry]) -> Result<(
     // The one writer appends: the chain continues from the last row, in order.
     let mut conn = store.writer.lock().await;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let prev: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM access_log WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
+    let prev: Option<String> = sqlx::query_scalar(super::people::LAST_ACCESS_HASH)
+        .fetch_optional(&mut *tx)
+        .await?;
     let hashes = super::people::chain_hashes(prev, entries);
     let rows: Vec<serde_json::Value> = entries
         .iter()

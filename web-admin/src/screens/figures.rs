@@ -364,14 +364,7 @@ pub async fn stuck_cases(
     }
     // Residents by name and pathways by name, as people know them.
     let case_ids: Vec<String> = rows.iter().take(500).map(|s| s.case_id.clone()).collect();
-    let residents: HashMap<String, String> = app
-        .engine
-        .store()
-        .residents_of_cases(&case_ids)
-        .await?
-        .into_iter()
-        .map(|(case, r)| (case, r.display_name()))
-        .collect();
+    let residents = crate::residents::names_of_cases(&app, &case_ids).await?;
     let pathway_names = app.pathway_names.get(&app.engine).await?;
     let list: Vec<Value> = rows
         .iter()

@@ -126,14 +126,7 @@ async fn work_page(app: &AppState, viewer: Viewer, q: TaskQuery, scope: WorkScop
         .chain(invited_rows.iter())
         .map(|r| r.case_id.clone())
         .collect();
-    let people: HashMap<String, String> = app
-        .engine
-        .store()
-        .residents_of_cases(&case_ids)
-        .await?
-        .into_iter()
-        .map(|(case, r)| (case, r.display_name()))
-        .collect();
+    let people: HashMap<String, String> = crate::residents::names_of_cases(app, &case_ids).await?;
     let resident = |case: &str| {
         people
             .get(case)

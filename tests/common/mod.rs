@@ -1,0 +1,197 @@
+//! What the end-to-end tests of the binary share: running `doorloop`, free ports, JSON calls
+//! to a running server, a fresh PostgreSQL database per test.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// The BSN key every test run uses (32 bytes of 7, base64).
+pub const BSN_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
+/// The PostgreSQL the tests may use, when set (as `.ci/run` does).
+pub const PG_ENV: &str = "DOORLOOP_TEST_POSTGRES_URL";
+
+/// Runs `doorloop` on the database `url` in `dir`; stdout, or the test fails with its output.
+pub fn doorloop(url: &str, dir: &Path, args: &[&str]) -> String {
+    doorloop_env(url, dir, args, &[])
+}
+
+/// As [`doorloop`], with extra environment variables.
+pub fn doorloop_env(url: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_doorloop"))
+        .current_dir(dir)
+        .env("DOORLOOP_DATABASE_URL", url)
+        .env("DOORLOOP_BSN_KEY", BSN_KEY)
+        .env_remove("DOORLOOP_LOG")
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .expect("run doorloop");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "doorloop {args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// The API token `doorloop token create` prints on its second line.
+pub fn api_token(url: &str, dir: &Path, user: &str) -> String {
+    doorloop(url, dir, &["token", "create", user, "--label", "test"])
+        .lines()
+        .nth(1)
+        .expect("a token")
+        .trim()
+        .to_owned()
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something listens on `port` (at most 30 s).
+pub fn wait_for_port(port: u16) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A JSON call with a bearer token; `None` when no answer came (connection refused or cut,
+/// or nothing within 20 s).
+pub async fn call(
+    port: u16,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Option<(u16, Value)> {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .header("authorization", format!("Bearer {token}"));
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req
+        .body(Full::from(body.map(|b| b.to_string()).unwrap_or_default()))
+        .ok()?;
+    let res = tokio::time::timeout(Duration::from_secs(20), client.request(req))
+        .await
+        .ok()?
+        .ok()?;
+    let status = res.status().as_u16();
+    let bytes = tokio::time::timeout(Duration::from_secs(20), res.into_body().collect())
+        .await
+        .ok()?
+        .ok()?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Some((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+}
+
+/// A database of its own on the test PostgreSQL, dropped when this is.
+pub struct FreshDatabase {
+    admin: String,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl FreshDatabase {
+    /// `None` (and a note) when no PostgreSQL is configured.
+    pub fn create(prefix: &str) -> Option<FreshDatabase> {
+        let Some(admin) = std::env::var(PG_ENV).ok().filter(|u| !u.is_empty()) else {
+            println!("NOTE: {prefix} on PostgreSQL SKIPPED ({PG_ENV} is not set)");
+            return None;
+        };
+        let name = format!("{prefix}_{}", std::process::id());
+        let (server, _) = admin.rsplit_once('/').expect("a database in the URL");
+        let db = FreshDatabase {
+            url: format!("{server}/{name}"),
+            admin,
+            name,
+        };
+        db.admin_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
+        db.admin_sql(&format!("CREATE DATABASE {}", db.name));
+        Some(db)
+    }
+
+    fn admin_sql(&self, sql: &str) {
+        let (admin, sql) = (self.admin.clone(), sql.to_owned());
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    use sqlx::Connection;
+                    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                    sqlx::raw_sql(&sql).execute(&mut conn).await.unwrap();
+                })
+        })
+        .join()
+        .expect("an administrative statement");
+    }
+
+    /// The database server's `host:port`, for a proxy in front of it.
+    pub fn server_address(&self) -> String {
+        let (server, _) = self.url.rsplit_once('/').unwrap_or_default();
+        server
+            .rsplit_once('@')
+            .map_or(server, |(_, host)| host)
+            .trim_start_matches("postgres://")
+            .trim_start_matches("postgresql://")
+            .to_owned()
+    }
+
+    /// Its URL through another port of this machine (a proxy).
+    pub fn url_via(&self, port: u16) -> String {
+        let user = self
+            .url
+            .trim_start_matches("postgres://")
+            .trim_start_matches("postgresql://")
+            .split_once('@')
+            .map_or("postgres", |(user, _)| user)
+            .to_owned();
+        format!("postgres://{user}@127.0.0.1:{port}/{}", self.name)
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let admin = self.admin.clone();
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| {
+                    rt.block_on(async move {
+                        use sqlx::Connection;
+                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                            let _ = sqlx::raw_sql(&sql).execute(&mut conn).await;
+                        }
+                    })
+                })
+        })
+        .join();
+    }
+}
