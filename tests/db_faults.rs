@@ -73,6 +73,58 @@ async fn call(port: u16, token: &str, method: &str, path: &str, body: Option<Val
         .expect("an answer within 20 s, not a hang")
 }
 
+/// A page request with cookies: status, the cookies it sets (`name=value`), the body.
+async fn page(
+    port: u16,
+    cookie: &str,
+    method: &str,
+    path: &str,
+    form: Option<String>,
+) -> (u16, Vec<String>, String) {
+    use http_body_util::BodyExt;
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .header("cookie", cookie);
+    if form.is_some() {
+        req = req.header("content-type", "application/x-www-form-urlencoded");
+    }
+    let res = client
+        .request(req.body(Full::from(form.unwrap_or_default())).unwrap())
+        .await
+        .expect("an answer");
+    let status = res.status().as_u16();
+    let cookies = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, cookies, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Logs in through the form; the session cookie.
+async fn log_in(port: u16, user: &str, password: &str) -> String {
+    let (_, cookies, html) = page(port, "", "GET", "/inloggen", None).await;
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the login form's token")
+        .to_owned();
+    let form = format!("_csrf={csrf}&volgende=%2F&gebruikersnaam={user}&wachtwoord={password}");
+    let (status, cookies, _) = page(port, &cookies.join("; "), "POST", "/inloggen", Some(form)).await;
+    assert_eq!(status, 303, "logged in");
+    cookies
+        .into_iter()
+        .find(|c| c.starts_with("doorloop_sessie="))
+        .expect("a session cookie")
+}
+
 /// Calls until the answer has `status`, for at most `within`; returns how long it took.
 async fn until(
     port: u16,
@@ -136,7 +188,7 @@ fn postgres_away_answers_503_and_everything_recovers() {
                 &["publish", &repo.join("workflows").join(f).display().to_string()],
             );
         }
-        doorloop(
+        let password = doorloop(
             &direct,
             d,
             &[
@@ -148,7 +200,12 @@ fn postgres_away_answers_503_and_everything_recovers() {
                 "--team",
                 "ambulant-begeleider",
             ],
-        );
+        )
+        .lines()
+        .find_map(|l| l.strip_prefix("password (shown once): "))
+        .expect("a password")
+        .trim()
+        .to_owned();
         let token = common::api_token(&direct, d, "bert");
         let resident = doorloop(
             &direct,
@@ -202,6 +259,8 @@ fn postgres_away_answers_503_and_everything_recovers() {
                 let notes = format!("/api/v1/cases/{case}/notes");
                 let (status, _) = call(port, &token, "GET", &cases, None).await;
                 assert_eq!(status, 200);
+                let session = log_in(port, "bert", &password).await;
+                assert_eq!(page(port, &session, "GET", "/taken", None).await.0, 200);
                 assert_eq!(
                     call(port, &token, "POST", &notes, Some(note("voor de storing")))
                         .await
@@ -230,6 +289,10 @@ fn postgres_away_answers_503_and_everything_recovers() {
                     .status()
                     .as_u16();
                 assert_eq!(ready, 503, "not ready without its database");
+                // The screens say so in Dutch, for the logged-in consultant too.
+                let (status, _, html) = page(port, &session, "GET", "/taken", None).await;
+                assert_eq!(status, 503, "{html}");
+                assert!(html.contains("De database is even niet bereikbaar"), "{html}");
 
                 // Repaired: reads and writes work again within 10 s.
                 proxy.repair();
@@ -245,6 +308,18 @@ fn postgres_away_answers_503_and_everything_recovers() {
                 )
                 .await;
                 println!("repaired: reads after {read:?}, writes after {write:?}");
+                // Each connection the pool held died with the outage and is replaced when it
+                // is next used: within the 10 s, the screens work again, the session kept.
+                let repaired = Instant::now();
+                loop {
+                    let (status, _, html) = page(port, &session, "GET", "/taken", None).await;
+                    if status == 200 {
+                        break;
+                    }
+                    assert!(repaired.elapsed() < Duration::from_secs(10), "{status}: {html}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                println!("repaired: screens after {:?}", read + repaired.elapsed());
             })
         }));
         let _ = server.kill();

@@ -184,6 +184,9 @@ fn session(parts: &Parts) -> Result<Session, WebError> {
 }
 
 fn session_error(e: tower_sessions::session::Error) -> WebError {
+    if crate::sessions::is_unavailable(&e) {
+        return WebError::Unavailable(e.to_string());
+    }
     WebError::Internal(format!("session: {e}"))
 }
 

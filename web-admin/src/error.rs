@@ -36,6 +36,9 @@ pub enum WebError {
     Render(#[from] handlebars::RenderError),
     #[error("{0}")]
     Internal(String),
+    /// The database (here: the session store) cannot be reached for a moment.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl WebError {
@@ -43,6 +46,7 @@ impl WebError {
     fn unavailable(&self) -> bool {
         match self {
             WebError::Store(e) | WebError::Engine(EngineError::Store(e)) => e.is_unavailable(),
+            WebError::Unavailable(_) => true,
             _ => false,
         }
     }

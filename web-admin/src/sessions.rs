@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use doorloop_engine::store::Store;
+use doorloop_engine::store::{Store, StoreError};
 use doorloop_engine::time::clock::Clock;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{Error, Result, SessionStore};
@@ -75,8 +75,21 @@ fn decode(id: &Id, data: &str) -> Result<Record> {
     })
 }
 
-fn backend(e: impl fmt::Display) -> Error {
-    Error::Backend(e.to_string())
+/// Marks a session store error as the database being away (see [`is_unavailable`]).
+const UNAVAILABLE: &str = "database unavailable";
+
+fn backend(e: StoreError) -> Error {
+    if e.is_unavailable() {
+        Error::Backend(format!("{UNAVAILABLE}: {e}"))
+    } else {
+        Error::Backend(e.to_string())
+    }
+}
+
+/// Whether a session error came from the database being unreachable: the page then says
+/// so (503), instead of a fault on our side.
+pub(crate) fn is_unavailable(e: &impl fmt::Display) -> bool {
+    e.to_string().contains(UNAVAILABLE)
 }
 
 #[async_trait]
