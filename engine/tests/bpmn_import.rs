@@ -427,14 +427,13 @@ fn pools_signals_errors_calls_and_loops_are_all_named() {
     let ids: Vec<&str> = list.iter().map(|u| u.id.as_str()).collect();
     // The call activity is not among them: it calls pathway `x` as a linked case. Nor is the
     // UWV's pool (an outside party, said in a notice when the file imports), nor the signal
-    // thrown (a moment on the timeline).
-    assert_eq!(ids, ["multi", "e1"], "{e}");
+    // thrown (a moment on the timeline), nor the error nobody catches (work for the team lead).
+    assert_eq!(ids, ["multi"], "{e}");
     let text = e.to_string();
     assert!(
         text.contains("userTask (loop or multi-instance) `multi`"),
         "{text}"
     );
-    assert!(text.contains("endEvent (errorEventDefinition) `e1`"), "{text}");
     let runnable = file("two-pools-signals.bpmn")
         .replace(
             "<intermediateThrowEvent id=\"sig\"><signalEventDefinition/></intermediateThrowEvent>",
@@ -629,4 +628,55 @@ fn a_signal_catch_event_is_a_wait_the_signal_ends() {
         "{:?}",
         imported.notices
     );
+}
+
+#[test]
+fn an_error_nobody_catches_goes_to_the_team_lead_and_an_escalation_to_its_boundary() {
+    let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <escalation id="esc" name="Te laat"/>
+  <process id="p">
+    <startEvent id="s"/>
+    <userTask id="t" name="Aanvraag"/>
+    <exclusiveGateway id="g" default="f_ok"/>
+    <endEvent id="fout" name="Dossier onvolledig"><errorEventDefinition/></endEvent>
+    <subProcess id="fase" name="Beoordeling">
+      <startEvent id="fs"/>
+      <userTask id="beoordelen" name="Beoordelen"/>
+      <endEvent id="fe" name="Te laat"><escalationEventDefinition escalationRef="esc"/></endEvent>
+      <sequenceFlow id="fa" sourceRef="fs" targetRef="beoordelen"/>
+      <sequenceFlow id="fb" sourceRef="beoordelen" targetRef="fe"/>
+    </subProcess>
+    <boundaryEvent id="b" attachedToRef="fase"><escalationEventDefinition escalationRef="esc"/></boundaryEvent>
+    <userTask id="opschalen" name="Opschalen"/>
+    <endEvent id="e" name="Klaar"/>
+    <sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <sequenceFlow id="f2" sourceRef="t" targetRef="g"/>
+    <sequenceFlow id="f_fout" sourceRef="g" targetRef="fout"><conditionExpression>${onvolledig == true}</conditionExpression></sequenceFlow>
+    <sequenceFlow id="f_ok" sourceRef="g" targetRef="fase"/>
+    <sequenceFlow id="f3" sourceRef="fase" targetRef="e"/>
+    <sequenceFlow id="f4" sourceRef="b" targetRef="opschalen"/>
+    <sequenceFlow id="f5" sourceRef="opschalen" targetRef="e"/>
+  </process>
+</definitions>"#;
+    let imported = doorloop_engine::bpmn::import::import_with_notices(xml).unwrap_or_else(|e| panic!("{e}"));
+    let p = imported.pathway;
+    assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
+    // Uncaught: work for the team lead, then the route ends with the error's name.
+    let fout = step_of(&p, "fout");
+    assert_eq!(
+        (fout.kind.clone(), fout.role.as_deref()),
+        (StepKind::Task, Some("teamleider"))
+    );
+    assert_eq!(p.roles["teamleider"].name, "Teamleider");
+    assert_eq!(step_of(&p, "fout_einde").name, "Dossier onvolledig");
+    assert!(
+        imported
+            .notices
+            .iter()
+            .any(|n| n.contains("gaat als taak naar de teamleider")),
+        "{:?}",
+        imported.notices
+    );
+    // Caught: the escalation at the phase's end goes where its boundary leads.
+    assert_eq!(step_of(&p, "beoordelen").next, Next::One("opschalen".into()));
 }

@@ -453,7 +453,12 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
             }
             // The timer of a race is the wait's deadline (below), not a step of its own.
             "intermediateCatchEvent" if racing(&id) => {}
-            "endEvent" if definitions == ["errorEventDefinition"] && inside_phase(&node) => {
+            // Errors and escalations thrown at an end: to the boundary that catches them, else
+            // to the team lead (below).
+            "endEvent"
+                if definitions == ["errorEventDefinition"]
+                    || definitions == ["escalationEventDefinition"] =>
+            {
                 error_ends.push(node)
             }
             // A phase: its start leads to its first step, its ends to what follows it.
@@ -850,10 +855,15 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
     // An error thrown at the end of a phase goes where the phase's error boundary leads.
     let mut caught: Vec<String> = Vec::new();
     for end in &error_ends {
-        let phase = end.parent().map(|p| attr(&p, "id")).unwrap_or_default();
-        let boundary = error_boundaries
-            .iter()
-            .find(|b| b.attribute("attachedToRef") == Some(phase.as_str()));
+        let phase = end
+            .parent()
+            .filter(|p| is(p, "subProcess"))
+            .map(|p| attr(&p, "id"));
+        let boundary = phase.as_ref().and_then(|phase| {
+            error_boundaries
+                .iter()
+                .find(|b| b.attribute("attachedToRef") == Some(phase.as_str()))
+        });
         match boundary.and_then(|b| {
             outgoing(&attr(b, "id"))
                 .first()
@@ -863,11 +873,33 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
                 alias.insert(attr(end, "id"), target);
                 caught.push(b);
             }
-            None => unsupported.push(Unsupported::new(
-                end,
-                "endEvent (errorEventDefinition)",
-                Some("geen foutafhandeling aan de fase eromheen die deze fout opvangt".into()),
-            )),
+            // Nobody catches it: it goes to the team lead as work, then this route ends.
+            None => {
+                let id = attr(end, "id");
+                let escalation = end.children().any(|c| is(&c, "escalationEventDefinition"));
+                let what = if escalation { "escalatie" } else { "fout" };
+                let label = named(end).unwrap_or_else(|| what.to_owned());
+                let role = register_role(&mut roles, "Teamleider".to_owned());
+                steps.push(Step {
+                    id: id.clone(),
+                    kind: StepKind::Task,
+                    name: format!("Aan de teamleider gemeld: {label}"),
+                    role: Some(role),
+                    next: Next::One(format!("{id}_einde")),
+                    ..blank_step()
+                });
+                steps.push(Step {
+                    id: format!("{id}_einde"),
+                    kind: StepKind::End,
+                    name: label.clone(),
+                    outcome: Some(outcome_of(&label)),
+                    ..blank_step()
+                });
+                notices.push(format!(
+                    "{}: een {what} die niemand opvangt, gaat als taak naar de teamleider; daarna eindigt deze route.",
+                    names.label(&id)
+                ));
+            }
         }
     }
     // An error boundary on a task: the person finishing it says whether it went wrong.
@@ -980,6 +1012,8 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
         let outs = outgoing(&step.id);
         match step.kind {
             StepKind::End => {}
+            // A step the importer made with its own route (an uncaught error's report).
+            _ if outs.is_empty() && !step.next.is_empty() => {}
             _ if outs.is_empty() => problems.push(format!(
                 "{}: er gaat geen verbinding uit; waar gaat de casus heen?",
                 names.label(&step.id)
