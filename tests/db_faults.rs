@@ -25,34 +25,63 @@ use common::{BSN_KEY, FreshDatabase, doorloop, free_port, wait_for_port};
 /// and repaired.
 struct Proxy {
     up: Arc<AtomicBool>,
+    /// Added to every chunk in either direction, in milliseconds.
+    delay: Arc<std::sync::atomic::AtomicU64>,
     links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// Copies one direction of a link, each chunk after the proxy's delay.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Arc<std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let ms = delay.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
 }
 
 impl Proxy {
     async fn start(port: u16, target: String) -> Proxy {
         let up = Arc::new(AtomicBool::new(true));
+        let delay = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let (up2, links2) = (up.clone(), links.clone());
+        let (up2, links2, delay2) = (up.clone(), links.clone(), delay.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else {
+                let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
                 if !up2.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
                 }
-                let target = target.clone();
+                let (target, delay) = (target.clone(), delay2.clone());
                 let link = tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = tokio::net::TcpStream::connect(target).await {
+                        let (cr, cw) = client.into_split();
+                        let (sr, sw) = server.into_split();
+                        // Both directions in this one task: cutting it cuts both.
+                        tokio::join!(pipe(cr, sw, delay.clone()), pipe(sr, cw, delay));
                     }
                 });
                 links2.lock().await.push(link);
             }
         });
-        Proxy { up, links }
+        Proxy { up, delay, links }
     }
 
     async fn cut(&self) {
@@ -60,6 +89,10 @@ impl Proxy {
         for link in self.links.lock().await.drain(..) {
             link.abort();
         }
+    }
+
+    fn slow(&self, ms: u64) {
+        self.delay.store(ms, Ordering::SeqCst);
     }
 
     fn repair(&self) {
@@ -261,6 +294,25 @@ fn postgres_away_answers_503_and_everything_recovers() {
                 assert_eq!(status, 200);
                 let session = log_in(port, "bert", &password).await;
                 assert_eq!(page(port, &session, "GET", "/taken", None).await.0, 200);
+
+                // A slow network (100 ms on every packet each way): slower, still right.
+                proxy.slow(100);
+                let slow = Instant::now();
+                assert_eq!(call(port, &token, "GET", &cases, None).await.0, 200);
+                assert_eq!(
+                    call(
+                        port,
+                        &token,
+                        "POST",
+                        &notes,
+                        Some(note("bij een trage verbinding"))
+                    )
+                    .await
+                    .0,
+                    200
+                );
+                println!("100 ms latency: a read and a write took {:?}", slow.elapsed());
+                proxy.slow(0);
                 assert_eq!(
                     call(port, &token, "POST", &notes, Some(note("voor de storing")))
                         .await
@@ -343,7 +395,10 @@ fn postgres_away_answers_503_and_everything_recovers() {
                 })
                 .collect()
         });
-        assert_eq!(texts, ["voor de storing", "na de storing"]);
+        assert_eq!(
+            texts,
+            ["bij een trage verbinding", "voor de storing", "na de storing"]
+        );
     }));
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
