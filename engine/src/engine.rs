@@ -320,6 +320,23 @@ impl Engine {
             .ok_or(EngineError::Conflict { case: id })
     }
 
+    /// Starts case `id` (a caller's own, e.g. derived from an idempotency key); `None` when a
+    /// case with that id exists already: the same start, sent again.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_case_with_id(
+        &self,
+        id: &str,
+        key: &str,
+        version: Option<u32>,
+        actor: &str,
+        resident: &str,
+        variables: std::collections::BTreeMap<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Outcome>> {
+        self.start_with(id, key, version, actor, resident, None, variables, now)
+            .await
+    }
+
     /// Starts case `id`; `None` when a case with that id already exists.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn start_with(

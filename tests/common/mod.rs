@@ -82,11 +82,26 @@ pub async fn call(
     path: &str,
     body: Option<Value>,
 ) -> Option<(u16, Value)> {
+    call_with(port, token, method, path, body, &[]).await
+}
+
+/// As [`call`], with extra headers (an `Idempotency-Key`).
+pub async fn call_with(
+    port: u16,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> Option<(u16, Value)> {
     let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
     let mut req = hyper::Request::builder()
         .method(method)
         .uri(format!("http://127.0.0.1:{port}{path}"))
         .header("authorization", format!("Bearer {token}"));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
     if body.is_some() {
         req = req.header("content-type", "application/json");
     }

@@ -2286,6 +2286,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     a_case_held_at_a_gateway_goes_on_by_the_route_chosen,
     messages_break_into_work_from_the_api_and_the_task_page,
     a_signal_reaches_every_case_waiting_for_it,
+    a_start_sent_again_with_its_key_acts_once,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

@@ -661,18 +661,46 @@ fn case_detail(
     }
 }
 
+/// The case id an idempotency key stands for: the same key of the same user, the same case.
+fn case_id_for(user: &str, key: &str) -> String {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("doorloop case\n{user}\n{key}").as_bytes(),
+    )
+    .to_string()
+}
+
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = StartCase,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Sent again with the same key (1 to 200 visible ASCII characters), the start acts once: the answer is the case it started (200 instead of 201).")),
     responses((status = 201, body = CaseOut),
+              (status = 200, description = "The same start sent again with its `Idempotency-Key`: the case it started", body = CaseOut),
               (status = 403, description = "Not a consultant, or none of the user's teams is in the pathway's `started_by` (`start_not_allowed`)", body = ErrorBody),
-              (status = 422, description = "Unknown pathway or bad variables; `field` names it", body = ErrorBody)),
+              (status = 422, description = "Unknown pathway or bad variables, a bad `Idempotency-Key`, or one used before for another start (`idempotency_key_reused`); `field` names it", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn start_case(
     State(app): Shared,
     ApiUser(user): ApiUser,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<StartCase>,
 ) -> ApiResult<(StatusCode, Json<CaseOut>)> {
     require(&user, &[UserRole::Consultant])?;
     crate::cases::may_start(&app, &user, &body.pathway, body.version).await?;
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(k) if (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(k.to_owned())
+            }
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "field_invalid",
+                    "Idempotency-Key must be 1 to 200 visible ASCII characters",
+                    Some("Idempotency-Key"),
+                ));
+            }
+        },
+    };
     let now = app.clock.now();
     let resident = match app.engine.resident_by_key(&body.resident).await {
         Ok(r) => r,
@@ -686,19 +714,61 @@ pub async fn start_case(
         }
         Err(e) => return Err(e.into()),
     };
-    let out = match app
-        .engine
-        .start_case(
-            &body.pathway,
-            body.version,
-            &user.id,
-            &resident.id,
-            body.variables,
-            now,
-        )
-        .await
-    {
-        Ok(out) => out,
+    let started = match &idempotency {
+        Some(key) => {
+            let id = case_id_for(&user.id, key);
+            app.engine
+                .start_case_with_id(
+                    &id,
+                    &body.pathway,
+                    body.version,
+                    &user.id,
+                    &resident.id,
+                    body.variables,
+                    now,
+                )
+                .await
+                .map(|o| o.ok_or(id))
+        }
+        None => app
+            .engine
+            .start_case(
+                &body.pathway,
+                body.version,
+                &user.id,
+                &resident.id,
+                body.variables,
+                now,
+            )
+            .await
+            .map(Ok),
+    };
+    let out = match started {
+        Ok(Ok(out)) => out,
+        // Sent before with this key: the case it started, if it is the same start.
+        Ok(Err(id)) => {
+            let state = app.engine.load_fresh(&id).await.map_err(WebError::from)?;
+            if state.pathway_key != body.pathway || state.resident.as_deref() != Some(resident.id.as_str()) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key started another case (another pathway or resident) before",
+                    Some("Idempotency-Key"),
+                ));
+            }
+            return Ok((
+                StatusCode::OK,
+                Json(CaseOut {
+                    id: state.id.clone(),
+                    pathway_key: state.pathway_key.clone(),
+                    pathway_version: state.pathway_version,
+                    status: state.status.as_str().to_owned(),
+                    created_at: state.started_at.unwrap_or(now),
+                    updated_at: state.last_event_at.unwrap_or(now),
+                    resident_id: state.resident.clone(),
+                }),
+            ));
+        }
         Err(EngineError::Store(StoreError::PathwayNotFound { .. })) => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -564,3 +564,44 @@ pub(crate) async fn a_signal_reaches_every_case_waiting_for_it(f: Fixture) {
         "{out}"
     );
 }
+
+/// A start sent again with its `Idempotency-Key` (an answer lost on the way) acts once.
+pub(crate) async fn a_start_sent_again_with_its_key_acts_once(f: Fixture) {
+    let now = Utc::now();
+    f.engine.publish_yaml(MESSAGE_YAML, now).await.unwrap();
+    let resident = anon_resident(&f.engine).await;
+    let other = anon_resident(&f.engine).await;
+    let start = |key: &str, who: &str| {
+        Request::post("/api/v1/cases")
+            .header(header::AUTHORIZATION, format!("Bearer {}", f.creds["kees"].1))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", key)
+            .body(Body::from(
+                json!({"pathway": "bericht-test", "resident": who}).to_string(),
+            ))
+            .unwrap()
+    };
+    let (status, first) = answer(&f.app, start("aanvraag-2026-001", &resident)).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, again) = answer(&f.app, start("aanvraag-2026-001", &resident)).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], first["id"], "the same case");
+    let (status, other_case) = answer(&f.app, start("aanvraag-2026-002", &resident)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(other_case["id"], first["id"]);
+    // The same key for another start is refused, and a key that is no key too.
+    let (status, refused) = answer(&f.app, start("aanvraag-2026-001", &other)).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency_key_reused")),
+        "{refused}"
+    );
+    let (status, refused) = answer(&f.app, start("met spatie", &resident)).await;
+    assert_eq!(
+        (status, refused["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("Idempotency-Key")),
+        "{refused}"
+    );
+    let cases = f.engine.store().resident_cases(&resident).await.unwrap();
+    assert_eq!(cases.len(), 2, "two starts, not three");
+}
