@@ -45,19 +45,7 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("canary.db").display());
     let run = |args: &[&str]| doorloop_env(&url, dir.path(), args, &[("DOORLOOP_RESIDENT_BSN", BSN)]);
-    run(&[
-        "organisation",
-        "add",
-        "Oss",
-        "--name",
-        "Gemeente Oss",
-        "--kind",
-        "gemeente",
-    ]);
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for f in ["simpel-switchen.yaml", "van-zorg-naar-werk.yaml"] {
-        run(&["publish", &repo.join("workflows").join(f).display().to_string()]);
-    }
+    common::region_with_pathways(&url, dir.path());
     run(&[
         "user",
         "add",

@@ -200,27 +200,7 @@ fn postgres_away_answers_503_and_everything_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let d = dir.path();
-        doorloop(
-            &direct,
-            d,
-            &[
-                "organisation",
-                "add",
-                "Oss",
-                "--name",
-                "Gemeente Oss",
-                "--kind",
-                "gemeente",
-            ],
-        );
-        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        for f in ["simpel-switchen.yaml", "van-zorg-naar-werk.yaml"] {
-            doorloop(
-                &direct,
-                d,
-                &["publish", &repo.join("workflows").join(f).display().to_string()],
-            );
-        }
+        common::region_with_pathways(&direct, d);
         let password = doorloop(
             &direct,
             d,

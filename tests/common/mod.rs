@@ -43,6 +43,31 @@ pub fn doorloop_env(url: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) 
     text
 }
 
+/// Gemeente Oss and the shipped pathways of the pilot, as most end-to-end tests need them.
+pub fn region_with_pathways(url: &str, dir: &Path) {
+    doorloop(
+        url,
+        dir,
+        &[
+            "organisation",
+            "add",
+            "Oss",
+            "--name",
+            "Gemeente Oss",
+            "--kind",
+            "gemeente",
+        ],
+    );
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["simpel-switchen.yaml", "van-zorg-naar-werk.yaml"] {
+        doorloop(
+            url,
+            dir,
+            &["publish", &repo.join("workflows").join(f).display().to_string()],
+        );
+    }
+}
+
 /// The API token `doorloop token create` prints on its second line.
 pub fn api_token(url: &str, dir: &Path, user: &str) -> String {
     doorloop(url, dir, &["token", "create", user, "--label", "test"])

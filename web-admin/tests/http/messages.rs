@@ -33,19 +33,16 @@ steps:
 const SECRET: &str = "gedeeld-geheim-van-de-koppeling";
 
 async fn started(f: &Fixture, resident: &str) -> String {
+    start(f, "bericht-test", resident).await.id
+}
+
+/// A case of kees (klantmanager) on `pathway` for `resident`.
+async fn start(f: &Fixture, pathway: &str, resident: &str) -> doorloop_engine::runtime::CaseState {
     f.engine
-        .start_case(
-            "bericht-test",
-            None,
-            "kees",
-            resident,
-            BTreeMap::new(),
-            Utc::now(),
-        )
+        .start_case(pathway, None, "kees", resident, BTreeMap::new(), Utc::now())
         .await
         .unwrap()
         .state
-        .id
 }
 
 async fn open_steps(f: &Fixture, case: &str) -> Vec<String> {
@@ -338,12 +335,7 @@ pub(crate) async fn a_case_held_at_a_gateway_goes_on_by_the_route_chosen(f: Fixt
     let now = Utc::now();
     f.engine.publish_yaml(ROUTE_YAML, now).await.unwrap();
     let resident = anon_resident(&f.engine).await;
-    let case = f
-        .engine
-        .start_case("route-test", None, "kees", &resident, BTreeMap::new(), now)
-        .await
-        .unwrap()
-        .state;
+    let case = start(&f, "route-test", &resident).await;
     let task = case.tasks.keys().next().unwrap().clone();
     let data = serde_json::from_value(json!({"uren": 12})).unwrap();
     f.engine
@@ -440,12 +432,7 @@ pub(crate) async fn messages_break_into_work_from_the_api_and_the_task_page(f: F
     let now = Utc::now();
     f.engine.publish_yaml(BREAK_IN_YAML, now).await.unwrap();
     let resident = anon_resident(&f.engine).await;
-    let case = f
-        .engine
-        .start_case("afbreken-test", None, "kees", &resident, BTreeMap::new(), now)
-        .await
-        .unwrap()
-        .state;
+    let case = start(&f, "afbreken-test", &resident).await;
     let task = case.tasks.keys().next().unwrap().clone();
     let (status, out) = f
         .api(
@@ -521,14 +508,7 @@ pub(crate) async fn a_signal_reaches_every_case_waiting_for_it(f: Fixture) {
     let mut cases = Vec::new();
     for _ in 0..3 {
         let resident = anon_resident(&f.engine).await;
-        cases.push(
-            f.engine
-                .start_case("signaal-test", None, "kees", &resident, BTreeMap::new(), now)
-                .await
-                .unwrap()
-                .state
-                .id,
-        );
+        cases.push(start(&f, "signaal-test", &resident).await.id);
     }
     cases.sort();
     let signal = json!({"name": "budgetjaar_2027", "id": "2027", "signal": true});
