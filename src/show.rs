@@ -302,6 +302,15 @@ pub fn case(
             EventKind::CaseWithdrawn { reason } => format!("case withdrawn: {reason}"),
             EventKind::NoteRecorded { kind, .. } => format!("{kind} recorded"),
             EventKind::MessageReceived { name, step, .. } => format!("message {name} ended {step}"),
+            EventKind::PhaseEntered { phase, due, .. } => match due {
+                Some(due) => format!("phase {phase} entered; due {}", day(*due)),
+                None => format!("phase {phase} entered"),
+            },
+            EventKind::PhaseLeft { phase } => format!("phase {phase} left"),
+            EventKind::PhaseDeadlinePassed { phase } => format!("deadline of phase {phase} passed"),
+            EventKind::PhaseEscalationRaised { phase, rung, to } => {
+                format!("escalation rung {} for phase {phase} to {to}", rung + 1)
+            }
             EventKind::SplitOpened { step, expected, .. } => {
                 format!("{step}: {expected} branch(es) started")
             }

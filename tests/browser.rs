@@ -1042,6 +1042,14 @@ async fn bpmn_js_opens_the_exports(driver: u16, viewer: &Path) {
         ((*name).to_owned(), pathway)
     })
     .collect();
+    // A pathway with phases, drawn as sub-processes with a boundary timer.
+    let phased = std::fs::read_to_string(repo().join("engine/tests/bpmn/phases.yaml")).unwrap();
+    pathways.push((
+        "fasen".to_owned(),
+        doorloop_engine::pathway::definition::from_yaml(&phased)
+            .unwrap()
+            .pathway,
+    ));
     let mut references: Vec<PathBuf> = std::fs::read_dir(repo().join("engine/tests/bpmn-miwg/reference"))
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -134,9 +134,18 @@ async fn check_case(store: &dyn Store, id: &str, report: &mut Report) -> Result<
         .values()
         .flat_map(|t| t.timers.iter().map(String::as_str))
         .collect();
+    let of_phases: BTreeSet<&str> = stored
+        .phases
+        .values()
+        .flat_map(|p| p.timers.iter().map(String::as_str))
+        .collect();
     for (key, kind, _) in &timers {
         if TASK_TIMERS.contains(&kind.as_str()) && !listed.contains(key.as_str()) {
             found.push(format!("pending {kind} timer {key} belongs to no open task"));
+        } else if kind == "phase" && !of_phases.contains(key.as_str()) {
+            found.push(format!(
+                "pending phase timer {key} belongs to no phase the case is in"
+            ));
         } else if ended && !AFTER_END_TIMERS.contains(&kind.as_str()) && !TASK_TIMERS.contains(&kind.as_str())
         {
             found.push(format!("pending {kind} timer {key} on an ended case"));

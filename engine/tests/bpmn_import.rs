@@ -680,3 +680,149 @@ fn an_error_nobody_catches_goes_to_the_team_lead_and_an_escalation_to_its_bounda
     // Caught: the escalation at the phase's end goes where its boundary leads.
     assert_eq!(step_of(&p, "beoordelen").next, Next::One("opschalen".into()));
 }
+
+#[test]
+fn a_timer_on_a_sub_process_is_the_term_of_the_whole_phase() {
+    // As bpmn.io draws it: an expanded sub-process with an interrupting timer (eight weeks,
+    // then the case goes to a reminder letter) and a non-interrupting one a week earlier.
+    let xml = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="d" targetNamespace="x">
+  <process id="p" name="Onderzoek met termijn">
+    <startEvent id="s"/>
+    <userTask id="aanmelding" name="Aanmelding"/>
+    <subProcess id="onderzoek" name="Onderzoek">
+      <startEvent id="os"/>
+      <parallelGateway id="split"/>
+      <userTask id="gesprek" name="Gesprek"/>
+      <userTask id="dossier" name="Dossier opvragen"/>
+      <parallelGateway id="join"/>
+      <endEvent id="oe"/>
+      <sequenceFlow id="o1" sourceRef="os" targetRef="split"/>
+      <sequenceFlow id="o2" sourceRef="split" targetRef="gesprek"/>
+      <sequenceFlow id="o3" sourceRef="split" targetRef="dossier"/>
+      <sequenceFlow id="o4" sourceRef="gesprek" targetRef="join"/>
+      <sequenceFlow id="o5" sourceRef="dossier" targetRef="join"/>
+      <sequenceFlow id="o6" sourceRef="join" targetRef="oe"/>
+    </subProcess>
+    <boundaryEvent id="acht_weken" name="8 weken" attachedToRef="onderzoek">
+      <timerEventDefinition><timeDuration xsi:type="tFormalExpression">P56D</timeDuration></timerEventDefinition>
+    </boundaryEvent>
+    <boundaryEvent id="zeven_weken" name="Herinnering" attachedToRef="onderzoek" cancelActivity="false">
+      <timerEventDefinition><timeDuration xsi:type="tFormalExpression">P49D</timeDuration></timerEventDefinition>
+    </boundaryEvent>
+    <endEvent id="herinnerd"/>
+    <userTask id="plan" name="Plan"/>
+    <userTask id="rappel" name="Rappel"/>
+    <endEvent id="e" name="Klaar"/>
+    <sequenceFlow id="f1" sourceRef="s" targetRef="aanmelding"/>
+    <sequenceFlow id="f2" sourceRef="aanmelding" targetRef="onderzoek"/>
+    <sequenceFlow id="f3" sourceRef="onderzoek" targetRef="plan"/>
+    <sequenceFlow id="f4" sourceRef="plan" targetRef="e"/>
+    <sequenceFlow id="f5" sourceRef="acht_weken" targetRef="rappel"/>
+    <sequenceFlow id="f6" sourceRef="rappel" targetRef="e"/>
+    <sequenceFlow id="f7" sourceRef="zeven_weken" targetRef="herinnerd"/>
+  </process>
+</definitions>"#;
+    let p = import(xml).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(validate_pathway(&p), vec![], "{p:#?}");
+    let [phase] = p.phases.as_slice() else {
+        panic!("one phase: {:#?}", p.phases)
+    };
+    assert_eq!(phase.name, "Onderzoek");
+    let mut steps = phase.steps.clone();
+    steps.sort();
+    assert_eq!(steps, ["dossier", "gesprek", "join", "split"]);
+    assert_eq!(
+        phase.deadline.as_ref().map(ToString::to_string).as_deref(),
+        Some("P56D")
+    );
+    assert_eq!(phase.on_deadline.as_deref(), Some("rappel"));
+    assert_eq!(phase.escalations.len(), 1, "{:?}", phase.escalations);
+    assert_eq!(
+        phase.escalations[0]
+            .before
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("P7D")
+    );
+    // It runs: the phase's term covers both branches; when it passes, both close and the
+    // case goes to the reminder letter.
+    let pv = PathwayVersion {
+        version: 1,
+        pathway: p,
+    };
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let run = |s: &CaseState, action: Action, days: i64| {
+        apply(
+            &pv,
+            s,
+            Command::new("anna", action),
+            t0 + chrono::Duration::days(days),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let s = run(
+        &CaseState::blank("c"),
+        Action::StartCase {
+            variables: BTreeMap::new(),
+        },
+        0,
+    )
+    .state;
+    let s = run(
+        &s,
+        Action::CompleteTask {
+            task: TaskRef("aanmelding".into()),
+            data: BTreeMap::new(),
+        },
+        1,
+    )
+    .state;
+    let s = run(
+        &s,
+        Action::CompleteTask {
+            task: TaskRef("gesprek".into()),
+            data: BTreeMap::new(),
+        },
+        3,
+    )
+    .state;
+    let key = s.phases["onderzoek"]
+        .timers
+        .iter()
+        .find(|k| k.ends_with(":deadline"))
+        .unwrap()
+        .clone();
+    let late = run(&s, Action::TimerFired { key }, 60).state;
+    let open: Vec<&str> = late.tasks.values().map(|t| t.step.as_str()).collect();
+    assert_eq!(open, ["rappel"]);
+    assert_eq!(late.status, CaseStatus::Active);
+}
+
+#[test]
+fn phases_survive_a_round_trip_drawn_as_sub_processes() {
+    use doorloop_engine::bpmn::export::export;
+    use doorloop_engine::pathway::definition::from_yaml;
+    let yaml = file("phases.yaml");
+    let original = from_yaml(&yaml).unwrap().pathway;
+    assert_eq!(validate_pathway(&original), vec![]);
+    let xml = export(&original).unwrap();
+    // Onderzoek and Afronding are drawn (one way in, one way out); `los` holds an end and
+    // travels as Doorloop's own property.
+    assert_eq!(xml.matches("<bpmn:subProcess").count(), 2, "{xml}");
+    assert!(xml.contains("isExpanded=\"true\""), "{xml}");
+    assert!(xml.contains("attachedToRef=\"onderzoek\""), "{xml}");
+    assert!(xml.contains("<doorloop:phase id=\"los\""), "{xml}");
+    let back = import(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    assert_eq!(back.steps, original.steps);
+    let mut phases = back.phases.clone();
+    phases.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = original.phases.clone();
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(phases, expected);
+    assert_eq!(
+        export(&back).unwrap(),
+        xml,
+        "BPMN → pathway → BPMN keeps every element"
+    );
+}

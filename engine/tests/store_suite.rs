@@ -607,6 +607,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     the_checker_is_clean_after_work_and_names_what_was_broken,
     the_access_log_chain_names_a_changed_and_a_removed_row,
     a_clock_that_jumps_fires_nothing_early_or_twice,
+    a_phase_term_fires_through_the_scheduler_and_closes_the_phase,
 ];
 
 async fn postgres_refuses_non_durable_sessions(url: String, schema: String) {
@@ -835,6 +836,88 @@ steps:
   - { id: c, kind: task, role: r, next: e }
   - { id: e, kind: end, outcome: gestopt }
 "#;
+
+const PHASED: &str = r#"
+key: gefaseerd
+name: Gefaseerd
+roles: { r: { name: Consulent } }
+steps:
+  - { id: s, kind: start, next: splits }
+  - { id: splits, kind: parallel_split, next: [gesprek, dossier] }
+  - { id: gesprek, kind: task, role: r, next: samen }
+  - { id: dossier, kind: task, role: r, next: samen }
+  - { id: samen, kind: parallel_join, next: plan }
+  - { id: plan, kind: task, role: r, next: e }
+  - { id: rappel, kind: task, role: r, next: e }
+  - { id: e, kind: end, outcome: gestopt }
+phases:
+  - id: onderzoek
+    name: Onderzoek
+    steps: [splits, gesprek, dossier, samen]
+    deadline: 2 weken
+    escalations: [ { before: 2 werkdagen, to: manager } ]
+    on_deadline: rappel
+"#;
+
+async fn a_phase_term_fires_through_the_scheduler_and_closes_the_phase(f: Fixture) {
+    use doorloop_engine::scheduler::{ManualClock, Schedule, Scheduler};
+    let engine = Arc::new(f.engine().await);
+    let clock = Arc::new(ManualClock::new(at("2026-11-23 09:00")));
+    engine.publish_yaml(PHASED, at("2026-11-23 08:00")).await.unwrap();
+    let case = engine
+        .start_case(
+            "gefaseerd",
+            None,
+            "anna",
+            &anon_resident(&engine).await,
+            BTreeMap::new(),
+            at("2026-11-23 09:00"),
+        )
+        .await
+        .unwrap()
+        .state
+        .id;
+    let store = engine.store().clone();
+    let timers = store.pending_timers(&case).await.unwrap();
+    assert_eq!(
+        timers.iter().filter(|(_, kind, _)| kind == "phase").count(),
+        2,
+        "the phase's deadline and its reminder are stored: {timers:?}"
+    );
+    let scheduler = Scheduler::new(
+        engine.clone(),
+        clock.clone(),
+        "worker-1",
+        Schedule::defaults().unwrap(),
+    );
+    // Two working days before the term: the manager is warned, the work stays.
+    clock.set(at("2026-12-04 12:00"));
+    assert_eq!(scheduler.tick().await.unwrap().fired, 1);
+    // The term has passed: both branches close at once, the case goes to the reminder.
+    clock.set(at("2026-12-08 09:00"));
+    let r = scheduler.tick().await.unwrap();
+    assert_eq!((r.fired, r.failed), (1, 0));
+    assert_eq!(scheduler.tick().await.unwrap().claimed, 0, "fired once");
+    let events = store.events(&case).await.unwrap();
+    assert_eq!(count(&events, "phase_escalation_raised"), 1);
+    assert_eq!(count(&events, "phase_deadline_passed"), 1);
+    assert_eq!(count(&events, "phase_left"), 1);
+    let state = engine.load_fresh(&case).await.unwrap();
+    let open: Vec<&str> = state.tasks.values().map(|t| t.step.as_str()).collect();
+    assert_eq!(open, ["rappel"]);
+    assert!(state.phases.is_empty());
+    let report = doorloop_engine::check::check(store.as_ref()).await.unwrap();
+    assert_eq!(report.violations, vec![], "{report:?}");
+    assert!(
+        store
+            .pending_timers(&case)
+            .await
+            .unwrap()
+            .iter()
+            .all(|(_, kind, _)| kind != "phase"),
+        "no phase timer left"
+    );
+}
 
 /// Local Amsterdam time.
 fn at(s: &str) -> DateTime<Utc> {

@@ -233,6 +233,26 @@ pub fn draw_marked(pathway: &PathwayVersion, marks: &Marks) -> Drawing {
                 if is_active {
                     label.push_str("▶ nu hier\n");
                 }
+                // The phase it belongs to (the innermost), with the phase's term.
+                if let Some(phase) = pathway
+                    .pathway
+                    .phases
+                    .iter()
+                    .filter(|p| p.contains(&step.id))
+                    .min_by_key(|p| p.steps.len())
+                {
+                    let name = if phase.name.trim().is_empty() {
+                        &phase.id
+                    } else {
+                        &phase.name
+                    };
+                    let line = match &phase.deadline {
+                        Some(term) => format!("fase {name} ({term})"),
+                        None => format!("fase {name}"),
+                    };
+                    label.push_str(&wrap(&line, 26));
+                    label.push('\n');
+                }
                 label.push_str(&wrap(step.display_name(), 22));
                 // Roles as the pathway names them, wrapped like the step's name.
                 let roles = wrap(&crate::views::role_labels(pathway, &step.responsible_roles()), 26);
@@ -427,6 +447,19 @@ fn faint_arrow() -> Arrow {
 mod tests {
     use super::*;
     use doorloop_engine::pathway::definition;
+
+    #[test]
+    fn steps_in_a_phase_name_it_and_its_term() {
+        let yaml = include_str!("../../engine/tests/bpmn/phases.yaml");
+        let pathway = definition::from_yaml(yaml).unwrap().pathway;
+        let drawn = svg(&PathwayVersion { version: 1, pathway }, &BTreeSet::new());
+        assert_eq!(
+            drawn.matches("fase Onderzoek (8 weken)").count(),
+            2,
+            "gesprek and dossier"
+        );
+        assert!(drawn.contains("fase Afronding (2 weken)"));
+    }
 
     #[test]
     fn every_shipped_pathway_draws_with_its_steps_and_highlights() {

@@ -9,7 +9,7 @@ use quick_xml::events::BytesText;
 
 use super::extensions::DOORLOOP;
 use super::{BPMN, CAMUNDA, CEL};
-use crate::pathway::model::{Deadline, Escalation, Field, Pathway, Step, StepKind};
+use crate::pathway::model::{Deadline, Escalation, Field, Pathway, Phase, Step, StepKind};
 
 /// An XML element before it is written.
 struct El {
@@ -75,6 +75,7 @@ impl El {
     }
 }
 
+#[derive(Clone)]
 struct Flow {
     id: String,
     from: String,
@@ -189,11 +190,45 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
                 .opt("intro", m.intro.clone()),
         );
     }
+    // Phases entered at one step and left to one step are drawn as expanded sub-processes;
+    // any other phase travels as Doorloop's own property (a modeller shows it not).
+    let drawn = drawn_phases(p, &flows, &boundaries);
+    for phase in p
+        .phases
+        .iter()
+        .filter(|ph| !drawn.iter().any(|d| d.phase.id == ph.id))
+    {
+        ext = ext.child(
+            El::new("doorloop:phase")
+                .attr("id", &phase.id)
+                .attr("name", &phase.name)
+                .attr("steps", phase.steps.join(","))
+                .opt("deadline", phase.deadline.as_ref().map(ToString::to_string))
+                .opt("onDeadline", phase.on_deadline.clone())
+                .children(phase.escalations.iter().map(escalation)),
+        );
+    }
     if !ext.children.is_empty() {
         process = process.child(ext);
     }
+    let layout_flows = flows.clone();
+    let flows = through_phases(flows, &drawn, &boundaries);
+    // Every element goes into its container: the process, or the sub-process of its phase.
+    let container = |id: &str| -> Option<usize> {
+        let owner = boundaries
+            .iter()
+            .find(|(e, _, _)| e == id)
+            .map_or(id, |(_, task, _)| task.as_str());
+        drawn
+            .iter()
+            .position(|d| d.phase.contains(owner) || id == d.start_id() || id == d.end_id())
+    };
+    let mut inside: Vec<Vec<El>> = drawn.iter().map(|_| Vec::new()).collect();
+    let mut outer: Vec<El> = Vec::new();
+    // A sub-process stands where its phase's first step stands, so steps keep their order.
+    let mut slots: Vec<Option<usize>> = drawn.iter().map(|_| None).collect();
     for s in &p.steps {
-        process = process.child(node(s, &flows));
+        let mut here: Vec<El> = vec![node(s, &flows)];
         for (i, m) in s.on_message.iter().enumerate() {
             let event = format!("{}_bericht_{}", s.id, i + 1);
             let outgoing = flows
@@ -201,7 +236,7 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
                 .find(|f| f.from == event)
                 .map(|f| f.id.clone())
                 .unwrap_or_default();
-            process = process.child(
+            here.push(
                 El::new("bpmn:boundaryEvent")
                     .attr("id", &event)
                     .attr("name", format!("Bericht: {}", m.message.replace('_', " ")))
@@ -227,7 +262,7 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
                 .find(|f| &f.from == event)
                 .map(|f| f.id.clone())
                 .unwrap_or_default();
-            process = process.child(
+            here.push(
                 El::new("bpmn:boundaryEvent")
                     .attr("id", event)
                     .attr("name", "Termijn verstreken")
@@ -244,6 +279,13 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
                     ),
             );
         }
+        match container(&s.id) {
+            Some(i) => {
+                slots[i].get_or_insert(outer.len());
+                inside[i].extend(here)
+            }
+            None => outer.extend(here),
+        }
     }
     for f in &flows {
         let mut e = El::new("bpmn:sequenceFlow")
@@ -259,10 +301,34 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
                     .text(when),
             );
         }
-        process = process.child(e);
+        match (container(&f.from), container(&f.to)) {
+            (Some(i), Some(j)) if i == j => inside[i].push(e),
+            _ => outer.push(e),
+        }
     }
+    let mut placed: Vec<((usize, usize), Vec<El>)> = drawn
+        .iter()
+        .zip(inside)
+        .zip(slots)
+        .enumerate()
+        .map(|(i, ((d, children), slot))| {
+            let (sub, boundary) = sub_process(d, &flows, children);
+            (
+                (slot.unwrap_or(0), i),
+                std::iter::once(sub).chain(boundary).collect(),
+            )
+        })
+        .collect();
+    // From the last slot back (the later phase first where two share one), so earlier
+    // positions stay where they were.
+    placed.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    for ((slot, _), els) in placed {
+        let at = slot.min(outer.len());
+        outer.splice(at..at, els);
+    }
+    process = process.children(outer);
 
-    let diagram = diagram(p, &flows, &boundaries);
+    let diagram = diagram(p, &layout_flows, &flows, &boundaries, &drawn);
     let root = El::new("bpmn:definitions")
         .attr("xmlns:bpmn", BPMN)
         .attr("xmlns:bpmndi", "http://www.omg.org/spec/BPMN/20100524/DI")
@@ -284,6 +350,211 @@ pub fn export(p: &Pathway) -> Result<String, std::io::Error> {
     let mut out = String::from_utf8(w.into_inner()).map_err(std::io::Error::other)?;
     out.push('\n');
     Ok(out)
+}
+
+/// A phase drawn as an expanded sub-process: entered at one step, left to one step.
+struct Drawn<'p> {
+    phase: &'p Phase,
+    entry: String,
+    exit: String,
+}
+
+impl Drawn<'_> {
+    fn start_id(&self) -> String {
+        format!("{}_begin", self.phase.id)
+    }
+    fn end_id(&self) -> String {
+        format!("{}_einde", self.phase.id)
+    }
+    fn deadline_id(&self) -> String {
+        format!("{}_termijn", self.phase.id)
+    }
+}
+
+/// The phases that can be drawn as sub-processes: one step where every route in arrives,
+/// one step where every route out goes (work that leaves by a deadline or a message goes
+/// there too), no start or end inside, and no step shared with a phase drawn before.
+fn drawn_phases<'p>(
+    p: &'p Pathway,
+    flows: &[Flow],
+    boundaries: &[(String, String, String)],
+) -> Vec<Drawn<'p>> {
+    let owner = |id: &str| -> String {
+        boundaries
+            .iter()
+            .find(|(e, _, _)| e == id)
+            .map_or(id, |(_, task, _)| task.as_str())
+            .to_owned()
+    };
+    let mut out: Vec<Drawn<'p>> = Vec::new();
+    for phase in &p.phases {
+        let ends_inside = phase
+            .steps
+            .iter()
+            .filter_map(|id| p.steps.iter().find(|s| &s.id == id))
+            .any(|s| matches!(s.kind, StepKind::Start | StepKind::End));
+        let shared = out
+            .iter()
+            .any(|d| d.phase.steps.iter().any(|s| phase.contains(s)));
+        if ends_inside || shared {
+            continue;
+        }
+        let mut entries: Vec<&str> = Vec::new();
+        let mut exits: Vec<&str> = Vec::new();
+        for f in flows {
+            let (a, b) = (phase.contains(&owner(&f.from)), phase.contains(&f.to));
+            let list = match (a, b) {
+                (false, true) => &mut entries,
+                (true, false) => &mut exits,
+                _ => continue,
+            };
+            if !list.contains(&f.to.as_str()) {
+                list.push(&f.to);
+            }
+        }
+        // Another phase's deadline that leads in is a way in too.
+        for other in &p.phases {
+            if let Some(t) = &other.on_deadline
+                && phase.contains(t)
+                && !entries.contains(&t.as_str())
+            {
+                entries.push(t);
+            }
+        }
+        if let ([entry], [exit]) = (entries.as_slice(), exits.as_slice()) {
+            out.push(Drawn {
+                phase,
+                entry: (*entry).to_owned(),
+                exit: (*exit).to_owned(),
+            });
+        }
+    }
+    out
+}
+
+/// The flows with drawn phases as sub-processes: routes into a phase arrive at the
+/// sub-process, which begins at its entry step; routes out end at its end event, and one
+/// route leaves the sub-process; its deadline leaves from a boundary timer.
+fn through_phases(
+    flows: Vec<Flow>,
+    drawn: &[Drawn<'_>],
+    boundaries: &[(String, String, String)],
+) -> Vec<Flow> {
+    let owner = |id: &str| -> String {
+        boundaries
+            .iter()
+            .find(|(e, _, _)| e == id)
+            .map_or(id, |(_, task, _)| task.as_str())
+            .to_owned()
+    };
+    let mut out: Vec<Flow> = flows
+        .into_iter()
+        .map(|mut f| {
+            for d in drawn {
+                let (a, b) = (d.phase.contains(&owner(&f.from)), d.phase.contains(&f.to));
+                if !a && b {
+                    f.to = d.phase.id.clone();
+                } else if a && !b {
+                    f.to = d.end_id();
+                }
+            }
+            f
+        })
+        .collect();
+    for d in drawn {
+        let flow = |id: String, from: String, to: String| Flow {
+            id,
+            from,
+            to,
+            when: None,
+            label: None,
+            is_default: false,
+        };
+        out.push(flow(
+            format!("Flow_{}_begin", d.phase.id),
+            d.start_id(),
+            d.entry.clone(),
+        ));
+        out.push(flow(
+            format!("Flow_{}_uit", d.phase.id),
+            d.phase.id.clone(),
+            d.exit.clone(),
+        ));
+        if let Some(target) = &d.phase.on_deadline {
+            out.push(flow(
+                format!("Flow_{}_termijn", d.phase.id),
+                d.deadline_id(),
+                target.clone(),
+            ));
+        }
+    }
+    out
+}
+
+/// A drawn phase's sub-process element (with its start, its end and the elements inside),
+/// and its boundary timer when its deadline leads elsewhere.
+fn sub_process(d: &Drawn<'_>, flows: &[Flow], children: Vec<El>) -> (El, Option<El>) {
+    let ph = d.phase;
+    let flow_ids = |pick: &dyn Fn(&Flow) -> bool| -> Vec<String> {
+        flows.iter().filter(|f| pick(f)).map(|f| f.id.clone()).collect()
+    };
+    let mut ext = El::new("bpmn:extensionElements");
+    for e in &ph.escalations {
+        ext = ext.child(escalation(e));
+    }
+    let mut sub = El::new("bpmn:subProcess")
+        .attr("id", &ph.id)
+        .opt("name", (!ph.name.is_empty()).then(|| ph.name.clone()))
+        .opt("doorloop:deadline", ph.deadline.as_ref().map(ToString::to_string));
+    if let Some(doc) = &ph.description {
+        sub = sub.child(El::new("bpmn:documentation").text(doc));
+    }
+    if !ext.children.is_empty() {
+        sub = sub.child(ext);
+    }
+    for id in flow_ids(&|f| f.to == ph.id) {
+        sub = sub.child(El::new("bpmn:incoming").text(id));
+    }
+    for id in flow_ids(&|f| f.from == ph.id) {
+        sub = sub.child(El::new("bpmn:outgoing").text(id));
+    }
+    let start = El::new("bpmn:startEvent").attr("id", d.start_id()).children(
+        flow_ids(&|f| f.from == d.start_id())
+            .into_iter()
+            .map(|id| El::new("bpmn:outgoing").text(id)),
+    );
+    let end = El::new("bpmn:endEvent").attr("id", d.end_id()).children(
+        flow_ids(&|f| f.to == d.end_id())
+            .into_iter()
+            .map(|id| El::new("bpmn:incoming").text(id)),
+    );
+    sub = sub.child(start).children(children).child(end);
+    let boundary = ph.on_deadline.as_ref().map(|_| {
+        El::new("bpmn:boundaryEvent")
+            .attr("id", d.deadline_id())
+            .attr("name", "Termijn van de fase verstreken")
+            .attr("attachedToRef", &ph.id)
+            .children(
+                flow_ids(&|f| f.from == d.deadline_id())
+                    .into_iter()
+                    .map(|id| El::new("bpmn:outgoing").text(id)),
+            )
+            .child(
+                El::new("bpmn:timerEventDefinition")
+                    .attr("id", format!("{}_def", d.deadline_id()))
+                    .child(
+                        El::new("bpmn:timeDuration")
+                            .attr("xsi:type", "bpmn:tFormalExpression")
+                            .text(
+                                ph.deadline
+                                    .as_ref()
+                                    .map(|t| iso(t.to_string()))
+                                    .unwrap_or_default(),
+                            ),
+                    ),
+            )
+    });
+    (sub, boundary)
 }
 
 fn node(s: &Step, flows: &[Flow]) -> El {
@@ -461,7 +732,15 @@ fn iso(term: String) -> String {
 
 /// Shapes and edges: layers by distance from the start (back-edges, falling back, are left
 /// out of the layering), left to right; steps of a layer stacked top to bottom.
-fn diagram(p: &Pathway, flows: &[Flow], boundaries: &[(String, String, String)]) -> El {
+fn diagram(
+    p: &Pathway,
+    layout_flows: &[Flow],
+    flows: &[Flow],
+    boundaries: &[(String, String, String)],
+    drawn: &[Drawn<'_>],
+) -> El {
+    // Room between layers for a phase's border and its start and end events.
+    let dx: i64 = if drawn.is_empty() { 200 } else { 260 };
     let index: HashMap<&str, usize> = p
         .steps
         .iter()
@@ -478,7 +757,7 @@ fn diagram(p: &Pathway, flows: &[Flow], boundaries: &[(String, String, String)])
     let mut queue = VecDeque::from([start]);
     order.insert(start, 0);
     while let Some(i) = queue.pop_front() {
-        for f in flows.iter().filter(|f| f.from == p.steps[i].id) {
+        for f in layout_flows.iter().filter(|f| f.from == p.steps[i].id) {
             if let Some(&j) = index.get(f.to.as_str())
                 && !order.contains_key(&j)
             {
@@ -487,10 +766,18 @@ fn diagram(p: &Pathway, flows: &[Flow], boundaries: &[(String, String, String)])
             }
         }
     }
+    // A phase's deadline route leaves from its steps: laid out after all of them (its target
+    // is found by no flow, so every such edge counts as forward).
+    let phase_routes = p.phases.iter().flat_map(|ph| {
+        ph.on_deadline
+            .iter()
+            .flat_map(move |to| ph.steps.iter().map(move |s| (s.as_str(), to.as_str())))
+    });
     let edges: Vec<(usize, usize)> = p
         .steps
         .iter()
         .flat_map(|s| s.transitions().into_iter().map(move |t| (s.id.as_str(), t.to)))
+        .chain(phase_routes)
         .filter_map(|(a, b)| Some((*index.get(a)?, *index.get(b)?)))
         .filter(|(a, b)| order.get(a).unwrap_or(&usize::MAX) < order.get(b).unwrap_or(&usize::MAX))
         .collect();
@@ -531,7 +818,7 @@ fn diagram(p: &Pathway, flows: &[Flow], boundaries: &[(String, String, String)])
             | StepKind::Unknown(_) => (120, 80),
             _ => (50, 50),
         };
-        let cx = 120 + 200 * i64::try_from(layer[i]).unwrap_or(0);
+        let cx = 120 + dx * i64::try_from(layer[i]).unwrap_or(0);
         let cy = 120 + 140 * i64::try_from(*row).unwrap_or(0);
         *row += 1;
         let (x, y) = (cx - w / 2, cy - h / 2);
@@ -547,6 +834,41 @@ fn diagram(p: &Pathway, flows: &[Flow], boundaries: &[(String, String, String)])
             *k += 1;
             bounds.insert(event.clone(), b);
             plane = plane.child(shape(event, b.0, b.1, b.2, b.3));
+        }
+    }
+    for d in drawn {
+        let inner: Vec<(i64, i64, i64, i64)> = bounds
+            .iter()
+            .filter(|(id, _)| {
+                d.phase.contains(id)
+                    || boundaries
+                        .iter()
+                        .any(|(e, task, _)| e == *id && d.phase.contains(task))
+            })
+            .map(|(_, b)| *b)
+            .collect();
+        let (Some(x0), Some(y0), Some(x1), Some(y1)) = (
+            inner.iter().map(|b| b.0).min(),
+            inner.iter().map(|b| b.1).min(),
+            inner.iter().map(|b| b.0 + b.2).max(),
+            inner.iter().map(|b| b.1 + b.3).max(),
+        ) else {
+            continue;
+        };
+        let (bx, by, bw, bh) = (x0 - 60, y0 - 40, x1 - x0 + 120, y1 - y0 + 80);
+        bounds.insert(d.phase.id.clone(), (bx, by, bw, bh));
+        plane = plane.child(shape(&d.phase.id, bx, by, bw, bh).attr("isExpanded", "true"));
+        let entry_y = bounds.get(&d.entry).map_or(by + bh / 2, |b| b.1 + b.3 / 2);
+        let start = (x0 - 48, entry_y - 18, 36, 36);
+        let end = (x1 + 12, by + bh / 2 - 18, 36, 36);
+        for (id, b) in [(d.start_id(), start), (d.end_id(), end)] {
+            bounds.insert(id.clone(), b);
+            plane = plane.child(shape(&id, b.0, b.1, b.2, b.3));
+        }
+        if d.phase.on_deadline.is_some() {
+            let b = (bx + bw - 60, by + bh - 18, 36, 36);
+            bounds.insert(d.deadline_id(), b);
+            plane = plane.child(shape(&d.deadline_id(), b.0, b.1, b.2, b.3));
         }
     }
     for f in flows {

@@ -290,6 +290,29 @@ pub(super) fn apply_process(process: &Node<'_, '_>, pathway: &mut Pathway, probl
     for e in elements(process, "escalation") {
         pathway.defaults.escalations.push(escalation(id, &e, problems));
     }
+    // Phases no modeller draws (not one way in and one way out): Doorloop's own property.
+    for ph in elements(process, "phase") {
+        let Some(phase_id) = ph.attribute("id") else {
+            problems.push(format!("{id}: doorloop:phase heeft een `id` nodig."));
+            continue;
+        };
+        let label = format!("fase `{phase_id}`");
+        pathway.phases.push(crate::pathway::model::Phase {
+            id: phase_id.to_owned(),
+            name: ph.attribute("name").unwrap_or_default().to_owned(),
+            description: None,
+            steps: ph.attribute("steps").map(list).unwrap_or_default(),
+            deadline: ph
+                .attribute("deadline")
+                .and_then(|t| term(&label, "deadline", t, problems)),
+            escalations: ph
+                .children()
+                .filter(|n| n.tag_name().name() == "escalation" && n.tag_name().namespace() == Some(DOORLOOP))
+                .map(|e| escalation(&label, &e, problems))
+                .collect(),
+            on_deadline: ph.attribute("onDeadline").map(str::to_owned),
+        });
+    }
     for m in elements(process, "message") {
         if let Some(kind) = m.attribute("kind") {
             pathway.defaults.messages.insert(

@@ -15,7 +15,7 @@
 //! Every other element is reported, all at once, with its id and type; nothing is
 //! half-imported.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use roxmltree::{Document, Node};
 
@@ -1216,11 +1216,33 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
             }
         ));
     }
+    // Phases (expanded sub-processes) carry their timers as a step would, on a stand-in that
+    // becomes the phase below.
+    let mut phase_holders: Vec<Step> = members
+        .iter()
+        .filter(|n| is(n, "subProcess") && is_phase(n))
+        .map(|n| {
+            let mut holder = Step {
+                id: attr(n, "id"),
+                kind: StepKind::Task,
+                name: one_line(n.attribute("name").unwrap_or("")),
+                description: documentation(n, ours),
+                ..blank_step()
+            };
+            // Doorloop's own term and ladder of the phase, when it wrote the file.
+            extensions::apply_step(n, &names.label(&holder.id), &mut holder, &mut problems);
+            holder
+        })
+        .collect();
     for (node, term) in boundaries {
         let id = attr(&node, "id");
         let on = attr(&node, "attachedToRef");
         let outs = outgoing(&id);
-        let Some(step) = steps.iter_mut().find(|s| s.id == on) else {
+        let Some(step) = steps
+            .iter_mut()
+            .chain(phase_holders.iter_mut())
+            .find(|s| s.id == on)
+        else {
             problems.push(format!(
                 "{}: hangt aan {}, en dat is geen taak.",
                 names.label(&id),
@@ -1274,7 +1296,11 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
             next = outgoing(&n).first().map(|f| f.target.clone());
         }
         steps.retain(|s| !path.contains(&s.id));
-        let Some(step) = steps.iter_mut().find(|s| s.id == on) else {
+        let Some(step) = steps
+            .iter_mut()
+            .chain(phase_holders.iter_mut())
+            .find(|s| s.id == on)
+        else {
             problems.push(format!(
                 "{}: hangt aan {}, en dat is geen taak.",
                 names.label(&id),
@@ -1656,6 +1682,7 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
         summary: Vec::new(),
         started_by: Vec::new(),
         retention: None,
+        phases: phases_of(&members, phase_holders, &steps, &mut notices, &names),
         steps,
     };
     // Roles no step names any more (a default replaced by a Doorloop role) are dropped.
@@ -1690,6 +1717,69 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
         notices,
         calls,
     })
+}
+
+/// Whether a sub-process is drawn with its inside (a phase), not collapsed or event-triggered.
+fn is_phase(node: &Node<'_, '_>) -> bool {
+    node.attribute("triggeredByEvent") != Some("true") && node.children().any(|c| is(&c, "startEvent"))
+}
+
+/// The phases of a process: one per expanded sub-process, holding the steps imported from
+/// inside it (nested phases' steps too), with the term its boundary timers gave its stand-in.
+fn phases_of(
+    members: &[Node<'_, '_>],
+    holders: Vec<Step>,
+    steps: &[Step],
+    notices: &mut Vec<String>,
+    names: &Names,
+) -> Vec<crate::pathway::model::Phase> {
+    let mut out = Vec::new();
+    for holder in holders {
+        let Some(node) = members
+            .iter()
+            .find(|n| n.attribute("id") == Some(holder.id.as_str()))
+        else {
+            continue;
+        };
+        let inside: HashSet<&str> = node
+            .descendants()
+            .filter(|d| d.is_element() && *d != *node)
+            .filter_map(|d| d.attribute("id"))
+            .collect();
+        // Steps keep their element's id, or add a suffix to it (`{id}_split`, `{id}_einde`).
+        let held: Vec<String> = steps
+            .iter()
+            .filter(|s| {
+                inside.contains(s.id.as_str())
+                    || ["_split", "_splitsing", "_einde", "_afloop"]
+                        .iter()
+                        .any(|suffix| {
+                            s.id.strip_suffix(suffix)
+                                .is_some_and(|base| inside.contains(base))
+                        })
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        if held.is_empty() {
+            if holder.deadline.is_some() {
+                notices.push(format!(
+                    "{}: de fase heeft geen stappen; haar termijn is niet ingelezen.",
+                    names.label(&holder.id)
+                ));
+            }
+            continue;
+        }
+        out.push(crate::pathway::model::Phase {
+            id: holder.id,
+            name: holder.name,
+            description: holder.description,
+            steps: held,
+            deadline: holder.deadline.map(|d| d.term().clone()),
+            escalations: holder.escalations,
+            on_deadline: holder.on_deadline,
+        });
+    }
+    out
 }
 
 /// A reminder's own path must be the notification only.

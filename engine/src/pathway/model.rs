@@ -41,6 +41,42 @@ pub struct Pathway {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
     pub steps: Vec<Step>,
+    /// Phases: steps that belong together (BPMN's embedded sub-processes), with a term that
+    /// covers the whole phase from the moment the case enters it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
+}
+
+/// A phase of a pathway, e.g. "Onderzoek" (intake, diagnose, plan): its steps run as usual;
+/// its term runs from the moment the case enters the phase until it leaves it, whichever of
+/// the phase's steps are open meanwhile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The steps inside the phase, by id.
+    pub steps: Vec<String>,
+    /// How long the case may be in the phase, counted from entering it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Term>,
+    /// Moments before or after the phase's deadline and who hears of them (reminders; the
+    /// work goes on).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalations: Vec<Escalation>,
+    /// When the deadline passes, the phase's open work closes and the case goes here
+    /// (BPMN's interrupting timer on a sub-process). Without it the deadline only warns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_deadline: Option<String>,
+}
+
+impl Phase {
+    pub fn contains(&self, step: &str) -> bool {
+        self.steps.iter().any(|s| s == step)
+    }
 }
 
 /// The retention term of a pathway's cases, counted from the day a case ends.
@@ -684,6 +720,10 @@ impl PathwayVersion {
 
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.pathway.steps.iter().find(|s| s.id == id)
+    }
+
+    pub fn phase(&self, id: &str) -> Option<&Phase> {
+        self.pathway.phases.iter().find(|p| p.id == id)
     }
 
     /// The declared type of a variable: a pathway variable or any step's form field.

@@ -129,6 +129,33 @@ pub enum ProblemKind {
     NeedsDeadline { attribute: String },
     #[error(transparent)]
     Message(#[from] crate::text::messages::MessageProblem),
+    #[error("phase `{phase}`: {problem}")]
+    Phase { phase: String, problem: PhaseProblem },
+}
+
+/// What is wrong with a phase.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhaseProblem {
+    #[error("the phase id is used more than once")]
+    DuplicateId,
+    #[error("it holds no steps")]
+    Empty,
+    #[error("it names step `{0}`, which does not exist")]
+    UnknownStep(String),
+    #[error("step `{step}` is in phase `{other}` too; phases may nest but not overlap")]
+    InTwoPhases { step: String, other: String },
+    #[error("the start step `{0}` cannot be inside a phase")]
+    StartInside(String),
+    #[error("`on_deadline` goes to `{0}`, which does not exist")]
+    UnknownTarget(String),
+    #[error("`on_deadline` goes to `{0}`, which is inside the phase itself")]
+    TargetInside(String),
+    #[error("`{0}` needs a `deadline` on the phase")]
+    NeedsDeadline(String),
+    #[error(
+        "escalation rung {rung} goes to `{to}`, which is not `responsible`, `team_lead`, `manager` or a declared role"
+    )]
+    UnknownEscalationTarget { rung: usize, to: String },
 }
 
 /// Whether a pathway key is fit for URLs, file names and the store: 1 to 64 lowercase
@@ -237,6 +264,8 @@ impl Validator<'_> {
             }
         }
 
+        self.check_phases(&first_index);
+
         let starts: Vec<usize> = steps
             .iter()
             .enumerate()
@@ -262,6 +291,21 @@ impl Validator<'_> {
                         g.add_edge(nodes[i], nodes[j], ());
                     }
                     None => self.at(Some(i), ProblemKind::UnknownTarget { to: t.to.to_owned() }),
+                }
+            }
+        }
+        // A phase's interrupting deadline leaves the phase from wherever its work stands,
+        // closing the splits inside it: an edge for reachability, not a route of a branch.
+        let routes = g.clone();
+        for phase in &self.loaded.pathway.phases {
+            let Some(&to) = phase.on_deadline.as_deref().and_then(|t| first_index.get(t)) else {
+                continue;
+            };
+            for id in &phase.steps {
+                if let Some(&i) = first_index.get(id.as_str())
+                    && steps[i].kind.is_human()
+                {
+                    g.add_edge(nodes[i], nodes[to], ());
                 }
             }
         }
@@ -368,7 +412,73 @@ impl Validator<'_> {
             }
         }
 
-        self.check_splits_and_joins(&g, &nodes, start, &reachable);
+        self.check_splits_and_joins(&routes, &nodes, start, &reachable);
+    }
+
+    fn check_phases(&mut self, first_index: &HashMap<&str, usize>) {
+        let mut found: Vec<(String, PhaseProblem)> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut owner: HashMap<&str, &str> = HashMap::new();
+        let p = self.p();
+        for phase in &p.phases {
+            let mut problem = |why: PhaseProblem| found.push((phase.id.clone(), why));
+            if !seen.insert(phase.id.as_str()) {
+                problem(PhaseProblem::DuplicateId);
+            }
+            if phase.steps.is_empty() {
+                problem(PhaseProblem::Empty);
+            }
+            for id in &phase.steps {
+                match first_index.get(id.as_str()).map(|&i| &p.steps[i]) {
+                    None => problem(PhaseProblem::UnknownStep(id.clone())),
+                    Some(s) if s.kind == StepKind::Start => problem(PhaseProblem::StartInside(id.clone())),
+                    Some(_) => {}
+                }
+                // Phases may nest (a sub-process inside a sub-process), not overlap.
+                let nested = |other: &str| {
+                    p.phases.iter().find(|q| q.id == other).is_some_and(|q| {
+                        q.steps.iter().all(|s| phase.contains(s)) || phase.steps.iter().all(|s| q.contains(s))
+                    })
+                };
+                match owner.get(id.as_str()) {
+                    Some(other) if *other != phase.id && !nested(other) => {
+                        problem(PhaseProblem::InTwoPhases {
+                            step: id.clone(),
+                            other: (*other).to_owned(),
+                        })
+                    }
+                    _ => {
+                        owner.insert(id, &phase.id);
+                    }
+                }
+            }
+            if let Some(to) = &phase.on_deadline {
+                if !first_index.contains_key(to.as_str()) {
+                    problem(PhaseProblem::UnknownTarget(to.clone()));
+                } else if phase.contains(to) {
+                    problem(PhaseProblem::TargetInside(to.clone()));
+                }
+            }
+            if phase.deadline.is_none() {
+                if phase.on_deadline.is_some() {
+                    problem(PhaseProblem::NeedsDeadline("on_deadline".into()));
+                }
+                if !phase.escalations.is_empty() {
+                    problem(PhaseProblem::NeedsDeadline("escalations".into()));
+                }
+            }
+            for (rung, e) in phase.escalations.iter().enumerate() {
+                if !ESCALATION_TARGETS.contains(&e.to.as_str()) && !p.roles.contains_key(&e.to) {
+                    problem(PhaseProblem::UnknownEscalationTarget {
+                        rung,
+                        to: e.to.clone(),
+                    });
+                }
+            }
+        }
+        for (phase, problem) in found {
+            self.at(None, ProblemKind::Phase { phase, problem });
+        }
     }
 
     fn check_step_shape(&mut self, i: usize, s: &Step) {

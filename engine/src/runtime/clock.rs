@@ -109,6 +109,15 @@ pub fn provision_key(case: &str, n: u64) -> String {
     format!("provision:{case}:{n}")
 }
 
+/// The timer of a phase's deadline (`rung` None) or of a rung of its ladder, for the `entry`th
+/// time the case entered the phase.
+pub fn phase_key(case: &str, phase: &str, entry: u64, rung: Option<usize>) -> String {
+    match rung {
+        None => format!("phase:{case}:{phase}:{entry}:deadline"),
+        Some(i) => format!("phase:{case}:{phase}:{entry}:{i}"),
+    }
+}
+
 /// The timer on a linked case that tells the case it came from that it has ended.
 pub fn resume_key(case: &str) -> String {
     format!("resume:{case}")
@@ -135,10 +144,11 @@ impl TimerKey {
             "link" => TimerKind::Link,
             "resume" => TimerKind::Resume,
             "provision" => TimerKind::Provision,
+            "phase" => TimerKind::Phase,
             _ => return None,
         };
         let rung = match kind {
-            TimerKind::Escalation => key.rsplit(':').next().and_then(|i| i.parse().ok()),
+            TimerKind::Escalation | TimerKind::Phase => key.rsplit(':').next().and_then(|i| i.parse().ok()),
             _ => None,
         };
         Some(TimerKey { kind, rung })

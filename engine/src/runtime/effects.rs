@@ -48,6 +48,8 @@ pub enum TimerKind {
     Resume,
     /// Apply a step's change to the resident's provisions.
     Provision,
+    /// A phase's deadline or a rung of its ladder.
+    Phase,
 }
 
 impl TimerKind {
@@ -62,6 +64,7 @@ impl TimerKind {
             TimerKind::Link => "link",
             TimerKind::Resume => "resume",
             TimerKind::Provision => "provision",
+            TimerKind::Phase => "phase",
         }
     }
 }

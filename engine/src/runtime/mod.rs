@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::pathway::expr::Expr;
-use crate::pathway::model::{FieldType, PathwayVersion, Step, StepKind};
+use crate::pathway::model::{FieldType, PathwayVersion, Phase, Step, StepKind};
 use crate::time::calendar::Calendar;
 
 pub use clock::{TimerKey, inactivity_key, linked_case_of, not_in_quiet_hours};
@@ -445,6 +445,7 @@ impl<'a> Run<'a> {
         }
         let starting = matches!(action, Action::StartCase { .. });
         self.dispatch(action)?;
+        self.track_phases();
         let inactivity = clock::inactivity_key(&self.state.id);
         if self.state.status != CaseStatus::Active {
             self.effects.push(Effect::CancelTimer { key: inactivity });
@@ -788,6 +789,9 @@ impl<'a> Run<'a> {
             // firing only marks the timer done.
             return Ok(());
         }
+        if fired.kind == TimerKind::Phase {
+            return self.phase_timer_fired(key, fired.rung);
+        }
         if fired.kind == TimerKind::Inactivity {
             let (Some(term), Some(last)) =
                 (&self.pv.pathway.defaults.inactivity, self.state.last_activity_at)
@@ -947,9 +951,226 @@ impl<'a> Run<'a> {
                 }
             }
             // Handled above, before a task is looked for.
-            TimerKind::Inactivity | TimerKind::Link | TimerKind::Resume | TimerKind::Provision => {}
+            TimerKind::Inactivity
+            | TimerKind::Link
+            | TimerKind::Resume
+            | TimerKind::Provision
+            | TimerKind::Phase => {}
         }
         Ok(())
+    }
+
+    /// The steps where the case stands: its tokens and its open work.
+    fn current_steps(&self) -> std::collections::BTreeSet<&str> {
+        self.state
+            .tokens
+            .values()
+            .map(|t| t.step.as_str())
+            .chain(self.state.tasks.values().map(|t| t.step.as_str()))
+            .collect()
+    }
+
+    /// Enters the phases the case now stands in and leaves those it no longer does, after
+    /// every command: a phase's term runs from entering it to leaving it.
+    fn track_phases(&mut self) {
+        if self.pv.pathway.phases.is_empty() && self.state.phases.is_empty() {
+            return;
+        }
+        let here = self.current_steps();
+        let inside: Vec<&'a Phase> = self
+            .pv
+            .pathway
+            .phases
+            .iter()
+            .filter(|p| p.steps.iter().any(|s| here.contains(s.as_str())))
+            .collect();
+        let left: Vec<String> = self
+            .state
+            .phases
+            .keys()
+            .filter(|id| !inside.iter().any(|p| &p.id == *id))
+            .cloned()
+            .collect();
+        for id in left {
+            self.leave_phase(&id);
+        }
+        for phase in inside {
+            if !self.state.phases.contains_key(&phase.id) {
+                self.enter_phase(phase);
+            }
+        }
+    }
+
+    fn enter_phase(&mut self, phase: &Phase) {
+        let entry = self.alloc();
+        let due = phase
+            .deadline
+            .as_ref()
+            .map(|term| self.calendar.add(self.now, term, false).at);
+        let mut timers = Vec::new();
+        if let Some(due) = due {
+            let mut moments = vec![(None, due)];
+            for (i, rung) in phase.escalations.iter().enumerate() {
+                let at = match (&rung.before, &rung.after) {
+                    (Some(b), _) => clock::before(self.calendar, due, b),
+                    (None, Some(a)) => self.calendar.add(due, a, false).at,
+                    (None, None) => due,
+                };
+                moments.push((Some(i), at));
+            }
+            for (rung, at) in moments {
+                let key = clock::phase_key(&self.state.id, &phase.id, entry, rung);
+                self.effects.push(Effect::SetTimer(Timer {
+                    key: key.clone(),
+                    case_id: self.case_id(),
+                    task: None,
+                    kind: TimerKind::Phase,
+                    due_at: clock::not_in_quiet_hours(self.calendar, at.max(self.now)),
+                }));
+                timers.push(key);
+            }
+        }
+        self.emit(EventKind::PhaseEntered {
+            phase: phase.id.clone(),
+            due,
+            timers,
+        });
+    }
+
+    fn leave_phase(&mut self, id: &str) {
+        let Some(state) = self.state.phases.get(id).cloned() else {
+            return;
+        };
+        for key in state.timers {
+            self.effects.push(Effect::CancelTimer { key });
+        }
+        let stall = phase_stall_key(id);
+        if self.state.stalls.contains_key(&stall) {
+            self.emit(EventKind::StallCleared { key: stall });
+        }
+        self.emit(EventKind::PhaseLeft { phase: id.to_owned() });
+    }
+
+    /// The phase's deadline or a rung of its ladder came.
+    fn phase_timer_fired(&mut self, key: &str, rung: Option<usize>) -> Result<()> {
+        let Some((id, entered)) = self
+            .state
+            .phases
+            .iter()
+            .find(|(_, p)| p.timers.iter().any(|k| k == key))
+            .map(|(id, p)| (id.clone(), p.entered_at))
+        else {
+            return Ok(());
+        };
+        let Some(phase) = self.pv.phase(&id) else {
+            return Ok(());
+        };
+        // The phase's open work, oldest first: who hears of it, and where it stands.
+        let mut work: Vec<Task> = self
+            .state
+            .tasks
+            .values()
+            .filter(|t| phase.contains(&t.step))
+            .cloned()
+            .collect();
+        work.sort_by_key(|t| (t.opened_at, t.id.clone()));
+        let mut roles: Vec<String> = Vec::new();
+        for t in &work {
+            for r in &t.roles {
+                if !roles.contains(r) {
+                    roles.push(r.clone());
+                }
+            }
+        }
+        let oldest = work.first().map(|t| t.id.clone());
+        if let Some(i) = rung {
+            let Some(step) = phase.escalations.get(i) else {
+                return Ok(());
+            };
+            self.emit(EventKind::PhaseEscalationRaised {
+                phase: id.clone(),
+                rung: i,
+                to: step.to.clone(),
+            });
+            let kind = if step.before.is_some() {
+                NotificationKind::DeadlineApproaching
+            } else {
+                NotificationKind::Escalation
+            };
+            let targets = if step.to == "responsible" {
+                roles
+            } else {
+                vec![step.to.clone()]
+            };
+            for role in targets {
+                self.notify(kind, oldest.as_deref(), Recipient::Role(role), key);
+            }
+            return Ok(());
+        }
+        self.emit(EventKind::PhaseDeadlinePassed { phase: id.clone() });
+        let Some(target) = &phase.on_deadline else {
+            // The work goes on; the case counts as stuck in the phase until it leaves it.
+            let stall = phase_stall_key(&id);
+            if !self.state.stalls.contains_key(&stall) {
+                self.emit(EventKind::StallRaised {
+                    key: stall.clone(),
+                    stall: Stall {
+                        reason: PHASE_OVERDUE.into(),
+                        step: work.first().map(|t| t.step.clone()),
+                        task: None,
+                        party: None,
+                        since: entered,
+                        raised_at: self.now,
+                    },
+                });
+                for role in roles.into_iter().chain(["manager".to_owned()]) {
+                    self.notify(NotificationKind::StallRaised, None, Recipient::Role(role), key);
+                }
+            }
+            return Ok(());
+        };
+        // Interrupting: the phase's work closes and one route goes on from `target`.
+        self.step(target)?;
+        for t in &work {
+            self.close_task(t, "phase deadline passed");
+        }
+        let inner: Vec<u64> = self
+            .state
+            .splits
+            .iter()
+            .filter(|(_, s)| phase.contains(&s.step))
+            .map(|(i, _)| *i)
+            .collect();
+        for instance in &inner {
+            self.emit(EventKind::SplitClosed { instance: *instance });
+        }
+        let mut tokens: Vec<(u64, state::Token)> = self
+            .state
+            .tokens
+            .iter()
+            .filter(|(_, t)| phase.contains(&t.step))
+            .map(|(i, t)| (*i, t.clone()))
+            .collect();
+        tokens.sort_by_key(|(i, t)| (t.frames.len(), *i));
+        for (i, t) in &tokens {
+            if self.state.stalls.contains_key(&route_key(&t.step)) {
+                self.emit(EventKind::StallCleared {
+                    key: route_key(&t.step),
+                });
+            }
+            self.emit(EventKind::TokenRemoved { token: *i });
+        }
+        let frames = tokens
+            .first()
+            .map(|(_, t)| t.frames.iter().copied().filter(|f| !inner.contains(f)).collect())
+            .unwrap_or_default();
+        let token = self.alloc();
+        self.emit(EventKind::TokenPlaced {
+            token,
+            step: target.clone(),
+            frames,
+        });
+        self.run_tokens(VecDeque::from([token]))
     }
 
     /// Arms the moment of a task's deadline ladder that follows `fired`.
@@ -1835,6 +2056,14 @@ const INACTIVE: &str = "inactive";
 pub const NO_ROUTE: &str = "geen_route";
 
 /// The stall key of a case held at gateway `step` for want of a route.
+/// The stall of a case that is in a phase longer than its term.
+pub fn phase_stall_key(phase: &str) -> String {
+    format!("phase:{phase}")
+}
+
+/// The stall reason of a phase past its term.
+pub const PHASE_OVERDUE: &str = "fase_verlopen";
+
 pub fn route_key(step: &str) -> String {
     format!("route:{step}")
 }

@@ -261,6 +261,9 @@ pub struct CaseState {
     /// Ids of the messages from outside parties this case has received (each acts once).
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub received: std::collections::BTreeSet<String>,
+    /// The phases the case is in, by phase id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phases: BTreeMap<String, PhaseState>,
     /// The last event caused by a person (timers do not count as activity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_activity_at: Option<DateTime<Utc>>,
@@ -296,6 +299,7 @@ impl CaseState {
             rung_history: Vec::new(),
             stalls: BTreeMap::new(),
             received: Default::default(),
+            phases: BTreeMap::new(),
             last_activity_at: None,
             team: Vec::new(),
             next_id: 1,
@@ -480,6 +484,20 @@ impl CaseState {
             EventKind::MessageReceived { id, .. } => {
                 self.received.insert(id.clone());
             }
+            EventKind::PhaseEntered { phase, due, timers } => {
+                self.phases.insert(
+                    phase.clone(),
+                    PhaseState {
+                        entered_at: event.at,
+                        due: *due,
+                        timers: timers.clone(),
+                    },
+                );
+            }
+            EventKind::PhaseLeft { phase } => {
+                self.phases.remove(phase);
+            }
+            EventKind::PhaseDeadlinePassed { .. } | EventKind::PhaseEscalationRaised { .. } => {}
             EventKind::CaseWithdrawn { .. } => {
                 self.status = CaseStatus::Withdrawn;
                 self.ended_at = Some(event.at);
@@ -488,6 +506,17 @@ impl CaseState {
             }
         }
     }
+}
+
+/// A phase the case is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseState {
+    pub entered_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<DateTime<Utc>>,
+    /// The pending timers of the phase's term (its deadline and ladder).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timers: Vec<String>,
 }
 
 /// Kinds of notes a consultant records on a case's timeline.
@@ -600,6 +629,28 @@ pub enum EventKind {
         kind: String,
         text: String,
     },
+    /// The case entered a phase; its term runs until `due`.
+    PhaseEntered {
+        phase: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        timers: Vec<String>,
+    },
+    /// The case left a phase (its last work there is done, or the phase's deadline ended it).
+    PhaseLeft {
+        phase: String,
+    },
+    /// The phase's term has passed.
+    PhaseDeadlinePassed {
+        phase: String,
+    },
+    /// A rung of the phase's escalation ladder came.
+    PhaseEscalationRaised {
+        phase: String,
+        rung: usize,
+        to: String,
+    },
     /// A message from an outside party arrived (and ended the wait `step`).
     MessageReceived {
         name: String,
@@ -688,6 +739,10 @@ impl EventKind {
             EventKind::CaseWithdrawn { .. } => "case_withdrawn",
             EventKind::NoteRecorded { .. } => "note_recorded",
             EventKind::MessageReceived { .. } => "message_received",
+            EventKind::PhaseEntered { .. } => "phase_entered",
+            EventKind::PhaseLeft { .. } => "phase_left",
+            EventKind::PhaseDeadlinePassed { .. } => "phase_deadline_passed",
+            EventKind::PhaseEscalationRaised { .. } => "phase_escalation_raised",
             EventKind::DueChanged { .. } => "due_changed",
             EventKind::TimersReplaced { .. } => "timers_replaced",
             EventKind::DeadlinePassed { .. } => "deadline_passed",

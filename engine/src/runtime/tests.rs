@@ -1384,3 +1384,238 @@ steps:
     let done = complete(&pv, &one, "afzeggen", json!({})).state;
     assert_eq!(done.status, CaseStatus::Ended);
 }
+
+/// A phase "Onderzoek" of three steps, two of them side by side, with an eight-week term.
+fn phased(on_deadline: bool) -> PathwayVersion {
+    let (interrupt, rappel) = if on_deadline {
+        (
+            "    on_deadline: rappel\n",
+            "  - { id: rappel, kind: task, role: r, next: klaar }\n",
+        )
+    } else {
+        ("", "")
+    };
+    let src = format!(
+        r#"
+key: fasen
+name: Fasen
+roles: {{ r: {{ name: Consulent }} }}
+steps:
+  - {{ id: start, kind: start, next: aanmelding }}
+  - {{ id: aanmelding, kind: task, role: r, next: splits }}
+  - {{ id: splits, kind: parallel_split, next: [gesprek, dossier] }}
+  - {{ id: gesprek, kind: task, role: r, next: samen }}
+  - {{ id: dossier, kind: task, role: r, next: samen }}
+  - {{ id: samen, kind: parallel_join, next: plan }}
+  - {{ id: plan, kind: task, role: r, next: klaar }}
+{rappel}  - {{ id: klaar, kind: end, outcome: betaald_werk }}
+phases:
+  - id: onderzoek
+    name: Onderzoek
+    steps: [splits, gesprek, dossier, samen]
+    deadline: 8 weken
+    escalations:
+      - {{ before: 1 week, to: team_lead }}
+{interrupt}"#
+    );
+    let loaded = from_yaml(&src).unwrap();
+    assert_eq!(validate(&loaded), vec![]);
+    PathwayVersion {
+        version: 1,
+        pathway: loaded.pathway,
+    }
+}
+
+fn phase_timers(effects: &[Effect]) -> Vec<(String, DateTime<Utc>)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetTimer(t) if t.kind == TimerKind::Phase => Some((t.key.clone(), t.due_at)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn fire(pv: &PathwayVersion, s: &CaseState, key: &str, at: DateTime<Utc>) -> Outcome {
+    apply(
+        pv,
+        s,
+        Command::new("system", Action::TimerFired { key: key.into() }),
+        at,
+    )
+    .unwrap_or_else(|e| panic!("firing {key}: {e}"))
+}
+
+#[test]
+fn a_phase_term_runs_from_entering_the_phase_to_leaving_it() {
+    let pv = phased(false);
+    let s = start(&pv);
+    assert!(s.phases.is_empty(), "not in the phase before its first step");
+    let entered = complete(&pv, &s, "aanmelding", json!({}));
+    let phase = &entered.state.phases["onderzoek"];
+    assert_eq!(phase.entered_at, t0() + Duration::days(1));
+    let timers = phase_timers(&entered.effects);
+    assert_eq!(timers.len(), 2, "the deadline and one reminder: {timers:?}");
+    assert_eq!(phase.timers.len(), 2);
+    assert!(phase.due.is_some_and(|d| d >= t0() + Duration::weeks(8)));
+    // One of two branches done: still in the phase, nothing re-armed.
+    let half = complete(&pv, &entered.state, "gesprek", json!({}));
+    assert!(half.state.phases.contains_key("onderzoek"));
+    assert!(phase_timers(&half.effects).is_empty());
+    // Both done: the case leaves the phase and its timers are cancelled.
+    let out = complete(&pv, &half.state, "dossier", json!({}));
+    assert!(out.state.phases.is_empty());
+    for (key, _) in &timers {
+        assert!(
+            out.effects
+                .iter()
+                .any(|e| matches!(e, Effect::CancelTimer { key: k } if k == key)),
+            "{key} cancelled"
+        );
+    }
+    assert!(
+        out.events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::PhaseLeft { phase } if phase == "onderzoek"))
+    );
+    // Replaying the events gives the same state.
+    let mut events = Vec::new();
+    for o in [&entered, &half, &out] {
+        events.extend(o.events.clone());
+    }
+    let replayed = CaseState::replay(
+        "c1",
+        start_with(&pv, json!({})).events.iter().chain(events.iter()),
+    );
+    assert_eq!(replayed, out.state);
+}
+
+#[test]
+fn a_phase_past_its_term_without_a_route_is_a_stall_until_the_case_leaves_it() {
+    let pv = phased(false);
+    let s = complete(&pv, &start(&pv), "aanmelding", json!({})).state;
+    let keys = s.phases["onderzoek"].timers.clone();
+    let deadline = keys.iter().find(|k| k.ends_with(":deadline")).unwrap();
+    let reminder = keys.iter().find(|k| !k.ends_with(":deadline")).unwrap();
+    // The reminder a week before: the team lead hears, the work goes on.
+    let warned = fire(&pv, &s, reminder, t0() + Duration::weeks(7));
+    assert!(warned.effects.iter().any(|e| matches!(e,
+        Effect::Notify(n) if n.kind == NotificationKind::DeadlineApproaching
+            && n.to == Recipient::Role("team_lead".into()))));
+    assert_eq!(open_steps(&warned.state), ["dossier", "gesprek"]);
+    // The deadline: a stall of its own reason, the work stays open.
+    let late = fire(&pv, &warned.state, deadline, t0() + Duration::weeks(9));
+    let stall = &late.state.stalls[&phase_stall_key("onderzoek")];
+    assert_eq!(stall.reason, PHASE_OVERDUE);
+    assert_eq!(open_steps(&late.state), ["dossier", "gesprek"]);
+    // A timer of a phase the case has left does nothing.
+    let s2 = complete(&pv, &late.state, "gesprek", json!({})).state;
+    let left = complete(&pv, &s2, "dossier", json!({})).state;
+    assert!(
+        !left.stalls.contains_key(&phase_stall_key("onderzoek")),
+        "cleared on leaving"
+    );
+    let stale = fire(&pv, &left, deadline, t0() + Duration::weeks(10));
+    assert!(stale.events.is_empty());
+}
+
+#[test]
+fn an_interrupting_phase_deadline_closes_all_its_work_and_goes_on_once() {
+    let pv = phased(true);
+    let s = complete(&pv, &start(&pv), "aanmelding", json!({})).state;
+    // One branch done and waiting at the join, the other still open.
+    let s = complete(&pv, &s, "gesprek", json!({})).state;
+    let deadline = s.phases["onderzoek"]
+        .timers
+        .iter()
+        .find(|k| k.ends_with(":deadline"))
+        .unwrap()
+        .clone();
+    let out = fire(&pv, &s, &deadline, t0() + Duration::weeks(9));
+    assert_eq!(open_steps(&out.state), ["rappel"]);
+    assert!(
+        out.state.splits.is_empty(),
+        "the split inside the phase is closed"
+    );
+    assert_eq!(out.state.tokens.len(), 1);
+    assert!(out.state.phases.is_empty());
+    assert!(
+        out.events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::PhaseDeadlinePassed { phase } if phase == "onderzoek"))
+    );
+    // The case goes on to its end from there.
+    let done = complete(&pv, &out.state, "rappel", json!({})).state;
+    assert_eq!(done.status, CaseStatus::Ended);
+    // Firing again (a retry after a crash) changes nothing.
+    let again = fire(&pv, &out.state, &deadline, t0() + Duration::weeks(9));
+    assert!(again.events.is_empty());
+}
+
+#[test]
+fn re_entering_a_phase_starts_its_term_anew() {
+    let src = r#"
+key: lus
+name: Lus
+roles: { r: { name: Consulent } }
+steps:
+  - { id: start, kind: start, next: werk }
+  - { id: werk, kind: task, role: r, next: klaar_vraag }
+  - id: klaar_vraag
+    kind: task
+    role: r
+    fields: [ { name: klaar, type: boolean, required: true } ]
+    next: kies
+  - id: kies
+    kind: gateway
+    branches: [ { when: 'klaar', to: einde } ]
+    default: opnieuw
+  - { id: opnieuw, kind: task, role: r, next: werk }
+  - { id: einde, kind: end, outcome: betaald_werk }
+phases:
+  - { id: f, name: Werk, steps: [werk], deadline: 2 weken }
+"#;
+    let loaded = from_yaml(src).unwrap();
+    assert_eq!(validate(&loaded), vec![]);
+    let pv = PathwayVersion {
+        version: 1,
+        pathway: loaded.pathway,
+    };
+    let s = start(&pv);
+    let first = s.phases["f"].timers.clone();
+    let s = complete(&pv, &s, "werk", json!({})).state;
+    assert!(s.phases.is_empty());
+    let s = complete(&pv, &s, "klaar_vraag", json!({"klaar": false})).state;
+    let back = complete(&pv, &s, "opnieuw", json!({})).state;
+    let second = back.phases["f"].timers.clone();
+    assert_ne!(first, second, "a new term under new keys");
+}
+
+#[test]
+fn phases_that_do_not_fit_the_pathway_are_named() {
+    let src = r#"
+key: fout
+name: Fout
+roles: { r: { name: Consulent } }
+steps:
+  - { id: start, kind: start, next: a }
+  - { id: a, kind: task, role: r, next: b }
+  - { id: b, kind: task, role: r, next: einde }
+  - { id: einde, kind: end, outcome: betaald_werk }
+phases:
+  - { id: p, steps: [start, a, x], on_deadline: b }
+  - { id: q, steps: [a, b], deadline: 1 week, on_deadline: a, escalations: [ { to: niemand } ] }
+"#;
+    let loaded = from_yaml(src).unwrap();
+    let found: Vec<String> = validate(&loaded).iter().map(ToString::to_string).collect();
+    for expected in [
+        "phase `p`: it names step `x`, which does not exist",
+        "phase `p`: the start step `start` cannot be inside a phase",
+        "phase `p`: `on_deadline` needs a `deadline` on the phase",
+        "phase `q`: step `a` is in phase `p` too; phases may nest but not overlap",
+        "phase `q`: `on_deadline` goes to `a`, which is inside the phase itself",
+        "phase `q`: escalation rung 0 goes to `niemand`, which is not `responsible`, `team_lead`, `manager` or a declared role",
+    ] {
+        assert!(found.iter().any(|f| f == expected), "{expected}\nin {found:#?}");
+    }
+}

@@ -252,6 +252,7 @@ fn kind_of_key(key: &str) -> &'static str {
         Some("link") => "link",
         Some("resume") => "resume",
         Some("provision") => "provision",
+        Some("phase") => "phase",
         _ => "other",
     }
 }

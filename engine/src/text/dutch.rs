@@ -107,6 +107,7 @@ pub fn stall_reason(code: &str) -> String {
         "intern" => "ligt stil (intern)".to_owned(),
         "inactief" => "geen activiteit".to_owned(),
         "geen_route" => "geen route: geen voorwaarde geldt".to_owned(),
+        "fase_verlopen" => "fase duurt langer dan de termijn".to_owned(),
         other => format!("ligt stil ({})", other.replace('_', " ")),
     }
 }

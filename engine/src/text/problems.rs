@@ -3,7 +3,7 @@
 
 use crate::pathway::definition::DefinitionError;
 use crate::pathway::model::{KNOWN_OUTCOMES, KNOWN_WAIT_REASONS, StepKind};
-use crate::pathway::validate::ProblemKind;
+use crate::pathway::validate::{PhaseProblem, ProblemKind};
 use crate::runtime::{RuntimeError, TargetProblem};
 use crate::text::messages::MessageProblem;
 
@@ -23,6 +23,30 @@ fn kind_nl(kind: &str) -> String {
         other => return format!("`{other}`"),
     }
     .to_owned()
+}
+
+/// What is wrong with a phase, in Dutch.
+fn phase_problem(problem: &PhaseProblem) -> String {
+    use PhaseProblem as F;
+    match problem {
+        F::DuplicateId => "deze fase-id komt meer dan eens voor.".into(),
+        F::Empty => "de fase heeft geen stappen.".into(),
+        F::UnknownStep(id) => format!("noemt stap `{id}`, die niet bestaat."),
+        F::InTwoPhases { step, other } => {
+            format!(
+                "stap `{step}` hoort ook bij fase `{other}`; fasen mogen in elkaar liggen, niet half over elkaar."
+            )
+        }
+        F::StartInside(id) => format!("de startstap `{id}` kan niet in een fase liggen."),
+        F::UnknownTarget(to) => format!("`on_deadline` verwijst naar stap `{to}`, die niet bestaat."),
+        F::TargetInside(to) => {
+            format!("`on_deadline` verwijst naar `{to}`, en die stap ligt in de fase zelf.")
+        }
+        F::NeedsDeadline(attr) => format!("`{attr}` werkt alleen met een `deadline` op de fase."),
+        F::UnknownEscalationTarget { rung, to } => format!(
+            "escalatiestap {rung} gaat naar `{to}`; dat is geen `responsible`, `team_lead`, `manager` of bekende rol."
+        ),
+    }
 }
 
 /// One validation problem in Dutch.
@@ -136,6 +160,7 @@ pub fn problem(kind: &ProblemKind) -> String {
         P::NeedsDeadline { attribute } => {
             format!("`{attribute}` werkt alleen met een `deadline` op de stap.")
         }
+        P::Phase { phase, problem } => format!("Fase `{phase}`: {}", phase_problem(problem)),
         P::Message(m) => match m {
             MessageProblem::UnknownKind { kind } => {
                 format!("`messages` noemt het onbekende soort bericht `{kind}`.")

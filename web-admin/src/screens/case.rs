@@ -131,6 +131,22 @@ pub(crate) fn event_text(
         EventKind::MessageReceived { name, step: s, .. } => {
             format!("Bericht ontvangen: {} ({})", code_label(name), step(s))
         }
+        EventKind::PhaseEntered { phase, due, .. } => {
+            let name = phase_name(pv, phase);
+            match due {
+                Some(due) => format!("Fase {name} begonnen (termijn tot {})", date_time(*due)),
+                None => format!("Fase {name} begonnen"),
+            }
+        }
+        EventKind::PhaseLeft { phase } => format!("Fase {} afgerond", phase_name(pv, phase)),
+        EventKind::PhaseDeadlinePassed { phase } => {
+            format!("Termijn van fase {} verstreken", phase_name(pv, phase))
+        }
+        EventKind::PhaseEscalationRaised { phase, to, .. } => format!(
+            "Escalatie (fase {}) naar {}",
+            phase_name(pv, phase),
+            role_label(pv, to)
+        ),
         EventKind::DueChanged { due, .. } => format!("Termijn: {}", date_time(due.at)),
         EventKind::DeadlinePassed { step: s, .. } => format!("Termijn verstreken: {}", step(s)),
         EventKind::EscalationRaised { step: s, to, .. } => {
@@ -163,6 +179,15 @@ pub(crate) fn event_text(
         }
         _ => return None,
     })
+}
+
+/// A phase by its name (its id when it has none or left the pathway).
+fn phase_name(pv: &PathwayVersion, id: &str) -> String {
+    pv.phase(id)
+        .map(|p| p.name.trim())
+        .filter(|n| !n.is_empty())
+        .unwrap_or(id)
+        .to_owned()
 }
 
 /// A field's value as people read it: Ja/Nee, option words, rung names, Dutch dates.
