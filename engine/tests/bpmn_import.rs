@@ -769,24 +769,15 @@ fn a_timer_on_a_sub_process_is_the_term_of_the_whole_phase() {
         0,
     )
     .state;
-    let s = run(
-        &s,
-        Action::CompleteTask {
-            task: TaskRef("aanmelding".into()),
+    let complete = |s: &CaseState, task: &str, days: i64| {
+        let action = Action::CompleteTask {
+            task: TaskRef(task.into()),
             data: BTreeMap::new(),
-        },
-        1,
-    )
-    .state;
-    let s = run(
-        &s,
-        Action::CompleteTask {
-            task: TaskRef("gesprek".into()),
-            data: BTreeMap::new(),
-        },
-        3,
-    )
-    .state;
+        };
+        run(s, action, days).state
+    };
+    let s = complete(&s, "aanmelding", 1);
+    let s = complete(&s, "gesprek", 3);
     let key = s.phases["onderzoek"]
         .timers
         .iter()
