@@ -352,11 +352,14 @@ pub enum MessageCmd {
         #[arg(long)]
         id: String,
         /// The case it is for.
-        #[arg(long, conflicts_with_all = ["resident", "signal"], required_unless_present_any = ["resident", "signal"])]
+        #[arg(long, conflicts_with_all = ["resident", "business_key", "signal"], required_unless_present_any = ["resident", "business_key", "signal"])]
         case: Option<String>,
         /// The resident it is for: id or reference (`DL-000042`).
-        #[arg(long, conflicts_with = "signal")]
+        #[arg(long, conflicts_with_all = ["business_key", "signal"])]
         resident: Option<String>,
+        /// The business key the case was started with (the sender's own case number).
+        #[arg(long, conflicts_with = "signal")]
+        business_key: Option<String>,
         /// A signal for every case waiting for it (e.g. a new budget year).
         #[arg(long)]
         signal: bool,
@@ -377,6 +380,10 @@ pub enum CaseCmd {
         resident: String,
         #[arg(long)]
         version: Option<u32>,
+        /// An outside party's reference for the case (a UWV case number); messages may
+        /// address the case by it.
+        #[arg(long)]
+        business_key: Option<String>,
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
         #[arg(long, default_value = "cli")]

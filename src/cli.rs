@@ -202,17 +202,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             id,
             case,
             resident,
+            business_key,
             signal,
             vars,
             by,
         }) => {
             let engine = open_engine(&settings).await?;
-            let to = match (case, resident) {
-                (Some(case), _) => Target::Case(case),
-                (None, Some(resident)) => Target::Resident(resident),
-                (None, None) if signal => Target::Signal,
-                (None, None) => {
-                    bail!("say which case (--case) or resident (--resident) the message is for, or --signal")
+            let to = match (case, resident, business_key) {
+                (Some(case), _, _) => Target::Case(case),
+                (None, Some(resident), _) => Target::Resident(resident),
+                (None, None, Some(key)) => Target::BusinessKey(key),
+                (None, None, None) if signal => Target::Signal,
+                (None, None, None) => {
+                    bail!(
+                        "say which case (--case), resident (--resident) or business key (--business-key) the message is for, or --signal"
+                    )
                 }
             };
             send_message(&engine, &name, &id, to, &vars, &by).await
@@ -586,6 +590,7 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
             key,
             resident,
             version,
+            business_key,
             vars,
             by,
         } => {
@@ -602,9 +607,20 @@ async fn case(engine: &Engine, cmd: CaseCmd) -> anyhow::Result<ExitCode> {
             }
             let variables = vars::parse(&vars, &[], &pv)?;
             let resident = engine.resident_by_key(&resident).await?;
+            let id = uuid::Uuid::now_v7().to_string();
             let out = engine
-                .start_case(&key, version, &by, &resident.id, variables, now)
-                .await?;
+                .start_case_with_id(
+                    &id,
+                    &key,
+                    version,
+                    &by,
+                    &resident.id,
+                    business_key.as_deref(),
+                    variables,
+                    now,
+                )
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("case {id} exists already"))?;
             println!("{}", out.state.id);
         }
         CaseCmd::Complete { case, step, by, vars } => {
@@ -778,6 +794,7 @@ async fn act(
 enum Target {
     Case(String),
     Resident(String),
+    BusinessKey(String),
     Signal,
 }
 
@@ -793,6 +810,7 @@ async fn send_message(
     let cases = match to {
         Target::Case(case) => vec![case],
         Target::Signal => engine.cases_awaiting(name).await?,
+        Target::BusinessKey(key) => engine.cases_with_business_key(&key).await?,
         Target::Resident(resident) => {
             let resident = engine.resident_by_key(&resident).await?;
             engine

@@ -167,6 +167,9 @@ pub fn case(
     if let Some(r) = &state.resident {
         out!(o, "resident  {r}");
     }
+    if let Some(key) = &state.business_key {
+        out!(o, "business key  {key}");
+    }
     if let Some(from) = &state.came_from {
         out!(
             o,

@@ -910,6 +910,45 @@ fn messages_end_waits_from_the_command_line(db: &Db) {
             && out.contains(&format!("{b}: message uwv_besluit received")),
         "{out}"
     );
+    // An outside party's own case number, given at the start, addresses the case.
+    let keyed = db
+        .ok(&[
+            "case",
+            "start",
+            "bericht-cli",
+            "--resident",
+            &rik,
+            "--business-key",
+            "UWV/2026/17",
+        ])
+        .trim()
+        .to_owned();
+    assert!(
+        db.ok(&["case", "show", &keyed])
+            .contains("business key  UWV/2026/17")
+    );
+    let err = db.fails(&[
+        "case",
+        "start",
+        "bericht-cli",
+        "--resident",
+        &rik,
+        "--business-key",
+        "111222333",
+    ]);
+    assert!(err.contains("business key: it is a BSN"), "{err}");
+    let out = db.ok(&[
+        "message",
+        "send",
+        "uwv_besluit",
+        "--id",
+        "k-1",
+        "--business-key",
+        "UWV/2026/17",
+        "--var",
+        "toegekend=ja",
+    ]);
+    assert_eq!(out.trim(), format!("{keyed}: message uwv_besluit received"));
 }
 
 fn validate_reports_every_problem(dir: &Path) {

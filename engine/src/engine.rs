@@ -57,6 +57,8 @@ pub enum EngineError {
     CaseNotFound { case: String },
     #[error("there is no resident {resident}")]
     ResidentNotFound { resident: String },
+    #[error("business key: {0}")]
+    BusinessKeyInvalid(BusinessKeyProblem),
     #[error(transparent)]
     ResidentInvalid(#[from] ResidentProblem),
     #[error(transparent)]
@@ -83,6 +85,43 @@ pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 /// The case variable that receives the resident's date of birth, where a pathway declares it.
 pub const BIRTH_DATE: &str = "geboortedatum";
+
+/// Longest business key accepted.
+pub const BUSINESS_KEY_MAX: usize = 100;
+
+/// What is wrong with a business key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BusinessKeyProblem {
+    #[error("it is empty")]
+    Empty,
+    #[error("it is longer than 100 characters")]
+    TooLong,
+    #[error("use letters, digits and - _ . / : # only, starting with a letter or digit")]
+    Characters,
+    #[error("it is a BSN; a BSN is kept only in the resident's own field")]
+    Bsn,
+}
+
+/// Checks a business key (an outside party's reference for a case, such as a UWV case
+/// number) and returns it trimmed: 1 to 100 letters, digits and `- _ . / : #`, starting with
+/// a letter or digit. A BSN is refused: it belongs in the resident's restricted field only.
+pub fn check_business_key(key: &str) -> Result<String> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(EngineError::BusinessKeyInvalid(BusinessKeyProblem::Empty));
+    }
+    if key.chars().count() > BUSINESS_KEY_MAX {
+        return Err(EngineError::BusinessKeyInvalid(BusinessKeyProblem::TooLong));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '#');
+    if !key.chars().all(allowed) || !key.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(EngineError::BusinessKeyInvalid(BusinessKeyProblem::Characters));
+    }
+    if crate::resident::Bsn::parse(key).is_ok() {
+        return Err(EngineError::BusinessKeyInvalid(BusinessKeyProblem::Bsn));
+    }
+    Ok(key.to_owned())
+}
 
 /// Most commands one group commit takes.
 const MAX_BATCH: usize = 256;
@@ -315,13 +354,15 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let id = uuid::Uuid::now_v7().to_string();
-        self.start_with(&id, key, version, actor, resident, None, variables, now)
+        self.start_with(&id, key, version, actor, resident, None, None, variables, now)
             .await?
             .ok_or(EngineError::Conflict { case: id })
     }
 
     /// Starts case `id` (a caller's own, e.g. derived from an idempotency key); `None` when a
-    /// case with that id exists already: the same start, sent again.
+    /// case with that id exists already: the same start, sent again. `business_key` is the
+    /// sender's own reference for the case (checked by [`check_business_key`]); messages
+    /// may address the case by it.
     #[allow(clippy::too_many_arguments)]
     pub async fn start_case_with_id(
         &self,
@@ -330,11 +371,31 @@ impl Engine {
         version: Option<u32>,
         actor: &str,
         resident: &str,
+        business_key: Option<&str>,
         variables: std::collections::BTreeMap<String, Value>,
         now: DateTime<Utc>,
     ) -> Result<Option<Outcome>> {
-        self.start_with(id, key, version, actor, resident, None, variables, now)
-            .await
+        let business_key = business_key.map(check_business_key).transpose()?;
+        self.start_with(
+            id,
+            key,
+            version,
+            actor,
+            resident,
+            None,
+            business_key,
+            variables,
+            now,
+        )
+        .await
+    }
+
+    /// The active cases started with `business_key` (none for a key that is not a valid one).
+    pub async fn cases_with_business_key(&self, business_key: &str) -> Result<Vec<String>> {
+        match check_business_key(business_key) {
+            Ok(key) => Ok(self.store.cases_with_business_key(&key).await?),
+            Err(_) => Ok(Vec::new()),
+        }
     }
 
     /// Starts case `id`; `None` when a case with that id already exists.
@@ -347,6 +408,7 @@ impl Engine {
         actor: &str,
         resident: &str,
         came_from: Option<crate::runtime::CameFrom>,
+        business_key: Option<String>,
         variables: std::collections::BTreeMap<String, Value>,
         now: DateTime<Utc>,
     ) -> Result<Option<Outcome>> {
@@ -376,6 +438,7 @@ impl Engine {
         let mut blank = CaseState::blank(id);
         blank.resident = Some(resident.to_owned());
         blank.came_from = came_from;
+        blank.business_key = business_key;
         let outcome = apply_with_calendar(
             &pv,
             &self.calendar,
@@ -418,6 +481,8 @@ impl Engine {
                 if link.by.is_empty() { "system" } else { &link.by },
                 &resident,
                 Some(came_from),
+                // A called pathway answers to the same outside reference as its caller.
+                origin.business_key.clone(),
                 Default::default(),
                 now,
             )

@@ -412,6 +412,7 @@ impl Engine {
                 "system",
                 &p.resident_id,
                 None,
+                None,
                 variables,
                 now,
             )

@@ -64,7 +64,9 @@ impl WebError {
                 StatusCode::NOT_FOUND
             }
             WebError::Engine(EngineError::Conflict { .. }) => StatusCode::CONFLICT,
-            WebError::Engine(EngineError::ResidentInvalid(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            WebError::Engine(EngineError::ResidentInvalid(_) | EngineError::BusinessKeyInvalid(_)) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             WebError::Engine(EngineError::Bsn(b) | EngineError::Query(QueryError::Bsn(b))) => match b {
                 BsnError::Length | BsnError::Checksum => StatusCode::UNPROCESSABLE_ENTITY,
                 BsnError::NoKey => StatusCode::CONFLICT,
@@ -106,6 +108,7 @@ impl WebError {
             }
             WebError::Engine(EngineError::Conflict { .. }) => "case_changed",
             WebError::Engine(EngineError::ResidentInvalid(_)) => "field_invalid",
+            WebError::Engine(EngineError::BusinessKeyInvalid(_)) => "business_key_invalid",
             WebError::Engine(EngineError::Bsn(b) | EngineError::Query(QueryError::Bsn(b))) => match b {
                 BsnError::Length | BsnError::Checksum => "bsn_invalid",
                 BsnError::NoKey => "bsn_key_missing",
@@ -147,6 +150,18 @@ impl WebError {
             _ => match self {
                 WebError::Engine(EngineError::ResidentInvalid(p)) => {
                     format!("{}: {}", field_label(p.field), p.message)
+                }
+                WebError::Engine(EngineError::BusinessKeyInvalid(p)) => {
+                    use doorloop_engine::engine::BusinessKeyProblem as P;
+                    match p {
+                        P::Empty => "Het zaakkenmerk is leeg.",
+                        P::TooLong => "Het zaakkenmerk is langer dan 100 tekens.",
+                        P::Characters => {
+                            "Gebruik in het zaakkenmerk alleen letters, cijfers en - _ . / : #, te beginnen met een letter of cijfer."
+                        }
+                        P::Bsn => "Een BSN mag geen zaakkenmerk zijn; het BSN staat alleen bij de inwoner.",
+                    }
+                    .to_owned()
                 }
                 WebError::Store(StoreError::BsnExists { reference })
                 | WebError::Engine(EngineError::Store(StoreError::BsnExists { reference })) => {

@@ -2287,6 +2287,7 @@ const BOTH: &[(&str, BackendTest)] = tests![
     messages_break_into_work_from_the_api_and_the_task_page,
     a_signal_reaches_every_case_waiting_for_it,
     a_start_sent_again_with_its_key_acts_once,
+    a_message_finds_cases_by_their_business_key,
 ];
 const SQLITE_ONLY: &[(&str, PlainTest)] = plain_tests![
     openapi_document_lists_every_endpoint,

@@ -1233,6 +1233,7 @@ impl<'a> Run<'a> {
             variables,
             resident: self.state.resident.clone(),
             came_from: self.state.came_from.clone(),
+            business_key: self.state.business_key.clone(),
         });
         let token = self.alloc();
         self.emit(EventKind::TokenPlaced {

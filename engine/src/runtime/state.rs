@@ -235,6 +235,10 @@ pub struct CaseState {
     /// The case this one was started from (a linked pathway).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub came_from: Option<CameFrom>,
+    /// The sender's own reference for the case (a UWV or provider case number), set at the
+    /// start; a message may address the case by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_key: Option<String>,
     /// Cases started from this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
@@ -286,6 +290,7 @@ impl CaseState {
             status: CaseStatus::New,
             resident: None,
             came_from: None,
+            business_key: None,
             links: Vec::new(),
             outcome: None,
             started_at: None,
@@ -336,9 +341,11 @@ impl CaseState {
                 variables,
                 resident,
                 came_from,
+                business_key,
             } => {
                 self.resident.clone_from(resident);
                 self.came_from.clone_from(came_from);
+                self.business_key.clone_from(business_key);
                 self.pathway_key = pathway_key.clone();
                 self.pathway_version = *pathway_version;
                 self.status = CaseStatus::Active;
@@ -563,6 +570,8 @@ pub enum EventKind {
         resident: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         came_from: Option<CameFrom>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        business_key: Option<String>,
     },
     /// A step started a case on another pathway for the same resident.
     LinkedCaseStarted {

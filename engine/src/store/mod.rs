@@ -269,6 +269,9 @@ pub trait Store:
     /// Cases with open work on `step` of a pathway version (where a signal is awaited).
     async fn cases_at_step(&self, pathway_key: &str, version: u32, step: &str) -> Result<Vec<String>>;
 
+    /// Active cases started with this business key (an outside party's reference).
+    async fn cases_with_business_key(&self, business_key: &str) -> Result<Vec<String>>;
+
     async fn case_counts(&self) -> Result<Vec<CaseCount>>;
 
     /// Every task row of a case as (task id, status: `open`, `done` or `closed`).
@@ -459,6 +462,18 @@ macro_rules! store_impl {
                 .bind(step)
                 .bind(pathway_key)
                 .bind(i64::from(version))
+                .fetch_all(&self.readers)
+                .await?;
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>(0).map_err(Into::into))
+                    .collect()
+            }
+
+            async fn cases_with_business_key(&self, business_key: &str) -> Result<Vec<String>> {
+                let rows = sqlx::query(
+                    "SELECT id FROM cases WHERE business_key = $1 AND status = 'active' ORDER BY id",
+                )
+                .bind(business_key)
                 .fetch_all(&self.readers)
                 .await?;
                 rows.iter()

@@ -42,15 +42,17 @@ WITH w AS (
     SELECT x.*, s.state
     FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
         id text, pk text, pv int, status text, version bigint, expected bigint, cmd text, at timestamptz,
-        outcome text, ended_at timestamptz, rung_first smallint, rung_last smallint, resident text))
+        outcome text, ended_at timestamptz, rung_first smallint, rung_last smallint, resident text,
+        business_key text))
         WITH ORDINALITY AS x(id, pk, pv, status, version, expected, cmd, at, outcome, ended_at, rung_first,
-                             rung_last, resident, n)
+                             rung_last, resident, business_key, n)
     JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS s(state, n) USING (n)
 ), ok AS (
     INSERT INTO cases AS c (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
-                            created_at, updated_at, outcome, ended_at, rung_first, rung_last, resident_id)
+                            created_at, updated_at, outcome, ended_at, rung_first, rung_last, resident_id,
+                            business_key)
     SELECT id, pk, pv, status, version, expected, state, cmd, at, at, outcome, ended_at, rung_first, rung_last,
-           resident
+           resident, business_key
     FROM w
     ON CONFLICT (id) DO UPDATE SET
         pathway_version = excluded.pathway_version,

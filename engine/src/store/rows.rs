@@ -159,6 +159,7 @@ struct CaseRow<'a> {
     pv: u32,
     status: &'static str,
     resident: Option<&'a str>,
+    business_key: Option<&'a str>,
     outcome: Option<&'a str>,
     ended_at: Option<String>,
     /// The first and the latest participatieladder rung.
@@ -289,6 +290,7 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
             pv: w.state.pathway_version,
             status: w.state.status.as_str(),
             resident: w.state.resident.as_deref(),
+            business_key: w.state.business_key.as_deref(),
             outcome: w.state.outcome.as_deref(),
             ended_at: w.state.ended_at.map(ts),
             rung_first: w.state.rung_history.first().map(|r| r.rung),

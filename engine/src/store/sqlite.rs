@@ -43,10 +43,10 @@ const COMMIT_BATCH: &str = r#"
 BEGIN IMMEDIATE;
 WITH s(j) AS (SELECT ?), r AS MATERIALIZED (SELECT key AS k, jsonb(value) AS v FROM json_each(?))
 INSERT INTO cases (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
-                   created_at, updated_at, outcome, ended_at, rung_first, rung_last, resident_id)
+                   created_at, updated_at, outcome, ended_at, rung_first, rung_last, resident_id, business_key)
     SELECT v->>'id', v->>'pk', v->>'pv', v->>'status', v->>'version', v->>'expected',
            (SELECT j FROM s) ->> ('$[' || k || ']'), v->>'cmd', v->>'at', v->>'at',
-           v->>'outcome', v->>'ended_at', v->>'rung_first', v->>'rung_last', v->>'resident'
+           v->>'outcome', v->>'ended_at', v->>'rung_first', v->>'rung_last', v->>'resident', v->>'business_key'
     FROM r WHERE true
     ON CONFLICT (id) DO UPDATE SET
         pathway_version = excluded.pathway_version,

@@ -380,10 +380,21 @@ pub(crate) async fn a_fall_back_starts_a_linked_case_and_its_end_resumes_the_lin
         .await
         .unwrap();
     let work = engine
-        .start_case("werk", None, "anna", &pablo.id, BTreeMap::new(), t0())
+        .start_case_with_id(
+            "werk-pablo",
+            "werk",
+            None,
+            "anna",
+            &pablo.id,
+            Some(" UWV-2026/0042 "),
+            BTreeMap::new(),
+            t0(),
+        )
         .await
         .unwrap()
+        .expect("a new case")
         .state;
+    assert_eq!(work.business_key.as_deref(), Some("UWV-2026/0042"), "trimmed");
     let fall_back = Command::new(
         "anna",
         Action::CompleteTask {
@@ -414,6 +425,21 @@ pub(crate) async fn a_fall_back_starts_a_linked_case_and_its_end_resumes_the_lin
     assert_eq!(
         child.came_from.as_ref().map(|c| c.case.as_str()),
         Some(work.id.as_str())
+    );
+    // The called pathway answers to its caller's business key: a message by it reaches both.
+    assert_eq!(child.business_key, work.business_key);
+    let mut keyed = vec![work.id.clone(), child.id.clone()];
+    keyed.sort();
+    assert_eq!(
+        engine.cases_with_business_key("UWV-2026/0042").await.unwrap(),
+        keyed
+    );
+    assert!(
+        engine
+            .cases_with_business_key("UWV-2026/0043")
+            .await
+            .unwrap()
+            .is_empty()
     );
     // Starting again (a repeated timer after a crash) changes nothing.
     engine.start_linked(&work.id, &link.case, t0()).await.unwrap();

@@ -42,7 +42,7 @@ pub struct MessageIn {
     /// The sender's own id for this message; sent again with the same id it acts once.
     #[schema(min_length = 1, max_length = 200, pattern = "^\\S+$")]
     id: String,
-    /// The case the message is for. Give this or `resident`.
+    /// The case the message is for. Give this, `resident`, `business_key` or `signal`.
     #[serde(default)]
     #[schema(min_length = 1, max_length = 64)]
     case: Option<String>,
@@ -50,8 +50,13 @@ pub struct MessageIn {
     #[serde(default)]
     #[schema(min_length = 1, max_length = 64)]
     resident: Option<String>,
+    /// The business key a case was started with (the sender's own case number): every
+    /// active case with that key waiting for the message.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
+    business_key: Option<String>,
     /// A signal for every case that waits for it (a new budget year, a changed rule),
-    /// instead of `case` or `resident`.
+    /// instead of `case`, `resident` or `business_key`.
     #[serde(default)]
     signal: bool,
     /// Answers for the waiting step's fields (`besluit`, `datum`); checked like a form.
@@ -166,7 +171,7 @@ fn unmatched(name: &str) -> ApiError {
               (status = 401, description = "No valid token, or a signature that does not match", body = ErrorBody),
               (status = 403, description = "The token's user may not act on the case", body = ErrorBody),
               (status = 404, description = "No case (of those the sender may reach) waits for this message (`message_unmatched`)", body = ErrorBody),
-              (status = 422, description = "Not exactly one of `case`, `resident` and `signal`, or answers that do not fit the waiting step; `field` names it", body = ErrorBody)),
+              (status = 422, description = "Not exactly one of `case`, `resident`, `business_key` and `signal`, or answers that do not fit the waiting step; `field` names it", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn send(State(app): Shared, sent: Sent) -> ApiResult<Json<MessageOut>> {
     let Sent { sender, message } = sent;
@@ -181,14 +186,33 @@ pub async fn send(State(app): Shared, sent: Sent) -> ApiResult<Json<MessageOut>>
         }
         Sender::Signed => (SIGNED_SENDER.to_owned(), None),
     };
-    let cases = match (&message.case, &message.resident) {
-        (None, None) if message.signal => app
+    let addressed = [
+        message.case.is_some(),
+        message.resident.is_some(),
+        message.business_key.is_some(),
+        message.signal,
+    ];
+    if addressed.iter().filter(|given| **given).count() != 1 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field_invalid",
+            "give one of `case`, `resident`, `business_key` or `signal: true`",
+            Some("case"),
+        ));
+    }
+    let cases = match (&message.case, &message.resident, &message.business_key) {
+        (Some(case), _, _) => vec![case.clone()],
+        (_, _, Some(key)) => app
+            .engine
+            .cases_with_business_key(key)
+            .await
+            .map_err(WebError::from)?,
+        (_, None, None) => app
             .engine
             .cases_awaiting(&message.name)
             .await
             .map_err(WebError::from)?,
-        (Some(case), None) if !message.signal => vec![case.clone()],
-        (None, Some(reference)) if !message.signal => match app.engine.resident_by_key(reference).await {
+        (_, Some(reference), _) => match app.engine.resident_by_key(reference).await {
             Ok(r) => app
                 .engine
                 .store()
@@ -202,14 +226,6 @@ pub async fn send(State(app): Shared, sent: Sent) -> ApiResult<Json<MessageOut>>
             Err(EngineError::ResidentNotFound { .. }) => Vec::new(),
             Err(e) => return Err(WebError::from(e).into()),
         },
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "field_invalid",
-                "give one of `case`, `resident` or `signal: true`",
-                Some("case"),
-            ));
-        }
     };
     // A user reaches only the cases they may act on; others stay unseen (answered as
     // unmatched, so that ids do not leak).

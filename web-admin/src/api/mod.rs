@@ -399,6 +399,8 @@ pub struct CaseDetail {
     team: Vec<String>,
     /// The resident the case belongs to.
     resident_id: Option<String>,
+    /// The outside party's reference the case was started with, if any.
+    business_key: Option<String>,
     /// The case this one was started from (a linked pathway), if any.
     came_from: Option<String>,
     /// Cases started from this one.
@@ -503,6 +505,11 @@ pub struct StartCase {
     /// Published version; the latest when left out.
     #[serde(default)]
     version: Option<u32>,
+    /// The sender's own reference for the case (a UWV or provider case number): 1 to 100
+    /// letters, digits and `- _ . / : #`, never a BSN. A message may address the case by it.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9][A-Za-z0-9._/:#-]*$")]
+    business_key: Option<String>,
     /// Start variables declared by the pathway.
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -610,6 +617,7 @@ fn case_detail(
         started_at: state.started_at,
         rung: state.rung,
         resident_id: state.resident.clone(),
+        business_key: state.business_key.clone(),
         came_from: state.came_from.as_ref().map(|c| c.case.clone()),
         links: state
             .links
@@ -675,7 +683,7 @@ fn case_id_for(user: &str, key: &str) -> String {
     responses((status = 201, body = CaseOut),
               (status = 200, description = "The same start sent again with its `Idempotency-Key`: the case it started", body = CaseOut),
               (status = 403, description = "Not a consultant, or none of the user's teams is in the pathway's `started_by` (`start_not_allowed`)", body = ErrorBody),
-              (status = 422, description = "Unknown pathway or bad variables, a bad `Idempotency-Key`, or one used before for another start (`idempotency_key_reused`); `field` names it", body = ErrorBody)),
+              (status = 422, description = "Unknown pathway or bad variables, a business key that is not one (`business_key_invalid`: a BSN, a space), a bad `Idempotency-Key`, or one used before for another start (`idempotency_key_reused`); `field` names it", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn start_case(
     State(app): Shared,
@@ -714,45 +722,39 @@ pub async fn start_case(
         }
         Err(e) => return Err(e.into()),
     };
-    let started = match &idempotency {
-        Some(key) => {
-            let id = case_id_for(&user.id, key);
-            app.engine
-                .start_case_with_id(
-                    &id,
-                    &body.pathway,
-                    body.version,
-                    &user.id,
-                    &resident.id,
-                    body.variables,
-                    now,
-                )
-                .await
-                .map(|o| o.ok_or(id))
-        }
-        None => app
-            .engine
-            .start_case(
-                &body.pathway,
-                body.version,
-                &user.id,
-                &resident.id,
-                body.variables,
-                now,
-            )
-            .await
-            .map(Ok),
+    let id = match &idempotency {
+        Some(key) => case_id_for(&user.id, key),
+        None => uuid::Uuid::now_v7().to_string(),
     };
+    let started = app
+        .engine
+        .start_case_with_id(
+            &id,
+            &body.pathway,
+            body.version,
+            &user.id,
+            &resident.id,
+            body.business_key.as_deref(),
+            body.variables,
+            now,
+        )
+        .await
+        .map(|o| o.ok_or(id));
     let out = match started {
         Ok(Ok(out)) => out,
         // Sent before with this key: the case it started, if it is the same start.
         Ok(Err(id)) => {
             let state = app.engine.load_fresh(&id).await.map_err(WebError::from)?;
-            if state.pathway_key != body.pathway || state.resident.as_deref() != Some(resident.id.as_str()) {
+            let same_key =
+                state.business_key.as_deref().map(str::trim) == body.business_key.as_deref().map(str::trim);
+            if state.pathway_key != body.pathway
+                || state.resident.as_deref() != Some(resident.id.as_str())
+                || !same_key
+            {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "idempotency_key_reused",
-                    "this Idempotency-Key started another case (another pathway or resident) before",
+                    "this Idempotency-Key started another case (another pathway, resident or business key) before",
                     Some("Idempotency-Key"),
                 ));
             }
@@ -784,6 +786,14 @@ pub async fn start_case(
                 WebError::Engine(EngineError::Runtime(r.clone())).code(),
                 r.to_string(),
                 field.as_deref(),
+            ));
+        }
+        Err(e @ EngineError::BusinessKeyInvalid(_)) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "business_key_invalid",
+                e.to_string(),
+                Some("business_key"),
             ));
         }
         Err(e) => return Err(e.into()),

@@ -453,6 +453,9 @@ pub async fn case_page(
         })
         .collect();
     data.insert("links".into(), Value::Array(links));
+    if let Some(key) = &state.business_key {
+        data.insert("business_key".into(), json!(key));
+    }
     if let Some(from) = &state.came_from {
         data.insert(
             "came_from".into(),

@@ -585,3 +585,98 @@ pub(crate) async fn a_start_sent_again_with_its_key_acts_once(f: Fixture) {
     let cases = f.engine.store().resident_cases(&resident).await.unwrap();
     assert_eq!(cases.len(), 2, "two starts, not three");
 }
+
+/// An outside party addresses cases by its own case number, given when they started: a
+/// message by business key reaches every active case with that key waiting for it, once.
+pub(crate) async fn a_message_finds_cases_by_their_business_key(f: Fixture) {
+    let now = Utc::now();
+    f.engine.publish_yaml(MESSAGE_YAML, now).await.unwrap();
+    let start = |who: String, key: Value| {
+        f.api(
+            "kees",
+            "POST",
+            "/api/v1/cases",
+            Some(json!({"pathway": "bericht-test", "resident": who, "business_key": key})),
+        )
+    };
+    let mut keyed = Vec::new();
+    for key in ["UWV-2026/0042", "UWV-2026/0043", "UWV-2026/0042"] {
+        let (status, out) = start(anon_resident(&f.engine).await, json!(key)).await;
+        assert_eq!(status, StatusCode::CREATED, "{out}");
+        keyed.push(out["id"].as_str().unwrap().to_owned());
+    }
+    let (status, detail) = f
+        .api("kees", "GET", &format!("/api/v1/cases/{}", keyed[0]), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["business_key"], json!("UWV-2026/0042"));
+
+    // Keys that are no keys are refused by name; a BSN never becomes one.
+    for bad in ["", "met spatie", "111222333", &"x".repeat(101)] {
+        let (status, out) = start(anon_resident(&f.engine).await, json!(bad)).await;
+        assert_eq!(
+            (status, out["code"].as_str(), out["field"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("business_key_invalid"),
+                Some("business_key")
+            ),
+            "{bad}: {out}"
+        );
+    }
+
+    let message = json!({"name": "uwv_besluit", "id": "uwv-b-1", "business_key": "UWV-2026/0042",
+                         "variables": {"besluit": "toegekend"}});
+    let (status, out) = f
+        .api("kees", "POST", "/api/v1/messages", Some(message.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let mut reached: Vec<String> = serde_json::from_value(out["cases"].clone()).unwrap();
+    reached.sort();
+    let mut expected = vec![keyed[0].clone(), keyed[2].clone()];
+    expected.sort();
+    assert_eq!(reached, expected);
+    assert_eq!(out["duplicate"], json!(false));
+    for case in &expected {
+        let state = f.engine.store().load_case(case).await.unwrap().unwrap();
+        assert_eq!(state.status.as_str(), "ended");
+    }
+    assert_eq!(open_steps(&f, &keyed[1]).await, ["besluit_uwv"], "another key");
+
+    // Sent again: those cases have ended, so nobody waits any more; the ended cases were
+    // not touched.
+    let seq = f.seq(&keyed[0]).await;
+    let (status, out) = f.api("kees", "POST", "/api/v1/messages", Some(message)).await;
+    assert_eq!(
+        (status, out["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("message_unmatched")),
+        "{out}"
+    );
+    assert_eq!(f.seq(&keyed[0]).await, seq);
+    // An unknown key is unmatched; a key beside a case is refused.
+    let (status, out) = f
+        .api(
+            "kees",
+            "POST",
+            "/api/v1/messages",
+            Some(json!({"name": "uwv_besluit", "id": "x", "business_key": "UWV-2026/9999"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{out}");
+    let (status, out) = f
+        .api(
+            "kees",
+            "POST",
+            "/api/v1/messages",
+            Some(
+                json!({"name": "uwv_besluit", "id": "x", "business_key": "UWV-2026/0043", "case": keyed[1]}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, out["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("case")),
+        "{out}"
+    );
+    assert_eq!(open_steps(&f, &keyed[1]).await, ["besluit_uwv"]);
+}
