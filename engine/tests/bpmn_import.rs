@@ -817,3 +817,54 @@ fn phases_survive_a_round_trip_drawn_as_sub_processes() {
         "BPMN → pathway → BPMN keeps every element"
     );
 }
+
+/// An activity without a flow out ends its route, as BPMN reads it (Signavio and Trisotech
+/// export such routes): the importer says so, and the case ends once every route has.
+#[test]
+fn an_activity_without_a_flow_out_ends_its_route() {
+    let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <process id="impliciet" name="Impliciet einde" isExecutable="true">
+    <startEvent id="start" />
+    <sequenceFlow id="f1" sourceRef="start" targetRef="split" />
+    <parallelGateway id="split" />
+    <sequenceFlow id="f2" sourceRef="split" targetRef="werk" />
+    <sequenceFlow id="f3" sourceRef="split" targetRef="zorg" />
+    <userTask id="werk" name="Werk zoeken" />
+    <sequenceFlow id="f4" sourceRef="werk" targetRef="einde" />
+    <userTask id="zorg" name="Zorg regelen" />
+    <endEvent id="einde" name="betaald werk" />
+  </process>
+</definitions>"#;
+    let imported = doorloop_engine::bpmn::import::import_with_notices(xml).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        imported
+            .notices
+            .iter()
+            .any(|n| n.contains("Zorg regelen") && n.contains("eindigt deze route daar")),
+        "{:?}",
+        imported.notices
+    );
+    let pv = PathwayVersion {
+        version: 1,
+        pathway: imported.pathway,
+    };
+    assert!(validate_pathway(&pv.pathway).is_empty());
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let run = |s: &CaseState, action: Action| apply(&pv, s, Command::new("anna", action), now).unwrap().state;
+    let s = run(
+        &CaseState::blank("c"),
+        Action::StartCase {
+            variables: BTreeMap::new(),
+        },
+    );
+    let done = |task: &str| Action::CompleteTask {
+        task: TaskRef(task.into()),
+        data: BTreeMap::new(),
+    };
+    let s = run(&s, done("zorg"));
+    assert_eq!(s.status, CaseStatus::Active, "the other route is still open");
+    let s = run(&s, done("werk"));
+    assert_eq!(s.status, CaseStatus::Ended);
+    assert_eq!(s.outcome.as_deref(), Some("betaald_werk"));
+}

@@ -1014,6 +1014,28 @@ fn import_chosen(xml: &str, chosen: Option<(&str, &str)>) -> Result<Imported, Im
             StepKind::End => {}
             // A step the importer made with its own route (an uncaught error's report).
             _ if outs.is_empty() && !step.next.is_empty() => {}
+            // BPMN reads an activity without a flow out as the end of its route (an
+            // implicit end): the route ends there, the case once no other route is open.
+            _ if outs.is_empty()
+                && matches!(
+                    step.kind,
+                    StepKind::Task | StepKind::JointVisit | StepKind::Wait | StepKind::Automatic
+                ) =>
+            {
+                let end = Step {
+                    id: format!("{}_einde", step.id),
+                    kind: StepKind::End,
+                    name: format!("Einde na {}", step.name),
+                    outcome: Some("overig".to_owned()),
+                    ..blank_step()
+                };
+                notices.push(format!(
+                    "{}: er gaat geen verbinding uit; zoals BPMN zegt, eindigt deze route daar (uitkomst ‘overig’).",
+                    names.label(&step.id)
+                ));
+                step.next = Next::One(end.id.clone());
+                implicit.push(end);
+            }
             _ if outs.is_empty() => problems.push(format!(
                 "{}: er gaat geen verbinding uit; waar gaat de casus heen?",
                 names.label(&step.id)

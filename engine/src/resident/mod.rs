@@ -144,6 +144,10 @@ impl ResidentQuery {
         if text.chars().count() > MAX_FIELD {
             return Err(QueryError::TooLong);
         }
+        // Two characters as typed, too: one sign can fold to two letters (`£` to `ps`).
+        if text.chars().count() < 2 {
+            return Err(QueryError::TooShort);
+        }
         if let Some(r) = parse_reference(text) {
             return Ok(ResidentQuery::Reference(r));
         }
@@ -212,6 +216,14 @@ pub fn search_words(given_name: &str, family_name: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_sign_is_too_short_even_when_it_folds_to_two_letters() {
+        assert_eq!(name_words("£"), ["ps"]);
+        assert!(matches!(ResidentQuery::parse(" £ "), Err(QueryError::TooShort)));
+        assert!(matches!(ResidentQuery::parse("Ö"), Err(QueryError::TooShort)));
+        assert!(matches!(ResidentQuery::parse("Öz"), Ok(ResidentQuery::Name(_))));
+    }
 
     #[test]
     fn search_texts_are_read_as_what_people_mean() {
