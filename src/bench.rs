@@ -179,7 +179,9 @@ async fn measure(
         bare.as_secs_f64()
     );
 
-    let resident = bench_resident(&engine, epoch).await?;
+    // Each case its own resident, as in life: checks that look across a resident's cases
+    // (one line per resident) then cost what they cost for one person, not for thousands.
+    let residents = Arc::new(bench_residents(&engine, args.cases, epoch).await?);
     let next = Arc::new(AtomicU32::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -187,7 +189,7 @@ async fn measure(
         let engine = engine.clone();
         let next = next.clone();
         let key = key.clone();
-        let resident = resident.clone();
+        let residents = residents.clone();
         let cases = args.cases;
         let seed = args.seed;
         let start_vars = start_vars.clone();
@@ -204,7 +206,7 @@ async fn measure(
                     driver: &driver,
                     start_vars: &start_vars,
                     epoch,
-                    resident: resident.clone(),
+                    resident: residents.get(i as usize).cloned().unwrap_or_default(),
                 };
                 run_case(&engine, &key, &how, seed, &mut latencies, &mut reached).await?;
             }
@@ -372,8 +374,18 @@ struct CaseRun<'a> {
     driver: &'a Driver,
     start_vars: &'a BTreeMap<String, serde_json::Value>,
     epoch: chrono::DateTime<Utc>,
-    /// Every bench case belongs to the same made-up resident.
+    /// The made-up resident this case belongs to.
     resident: String,
+}
+
+/// `n` made-up residents, one for each case of the bench (made before timing starts).
+async fn bench_residents(engine: &Engine, n: u32, at: chrono::DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+    doorloop_engine::demo::region::ensure(engine).await?;
+    let mut ids = Vec::with_capacity(n as usize);
+    for i in 0..n as usize {
+        ids.push(doorloop_engine::demo::people::add(engine, i, at).await?.id);
+    }
+    Ok(ids)
 }
 
 /// The one made-up resident the bench's cases belong to (made before timing starts).

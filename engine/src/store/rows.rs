@@ -169,6 +169,9 @@ struct CaseRow<'a> {
     expected: u64,
     cmd: &'a str,
     at: String,
+    /// Where the state is in [`BatchJson::state_bytes`]: 1-based offset and length.
+    so: usize,
+    sl: usize,
 }
 
 #[derive(Serialize)]
@@ -180,6 +183,9 @@ struct EventRow<'a> {
     at: String,
     actor: &'a str,
     command: &'a str,
+    /// Where the payload is in [`BatchJson::payload_bytes`]: 1-based offset and length.
+    po: usize,
+    pl: usize,
 }
 
 #[derive(Serialize)]
@@ -264,8 +270,12 @@ fn kind_of_key(key: &str) -> &'static str {
 pub(crate) struct BatchJson {
     pub cases: String,
     pub states: String,
+    /// The states' JSON one after another, each found by its row's offset and length:
+    /// cut out as bytes, without parsing them again (SQLite's fast commit).
+    pub state_bytes: Vec<u8>,
     pub events: String,
     pub payloads: String,
+    pub payload_bytes: Vec<u8>,
     pub tasks: String,
     /// Timers to set and to cancel.
     pub timers: String,
@@ -275,15 +285,23 @@ pub(crate) struct BatchJson {
 
 pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::Error> {
     let mut cases = Vec::with_capacity(writes.len());
-    let mut states = Vec::with_capacity(writes.len());
+    let mut state_bytes = Vec::new();
     let mut events = Vec::new();
-    let mut payloads = Vec::new();
+    let mut payload_bytes = Vec::new();
+    // Appends one value's JSON and says where it is (1-based, as SQL's substr counts).
+    let append =
+        |bytes: &mut Vec<u8>, value: &dyn erased::Json| -> Result<(usize, usize), serde_json::Error> {
+            let start = bytes.len();
+            value.write(bytes)?;
+            Ok((start + 1, bytes.len() - start))
+        };
     let mut tasks = Vec::new();
     let mut timers = Vec::new();
     let mut outbox = Vec::new();
     let mut stalls = Vec::new();
     for w in writes {
         let cmd = w.command_id.as_str();
+        let (so, sl) = append(&mut state_bytes, &w.state)?;
         cases.push(CaseRow {
             id: &w.case_id,
             pk: &w.state.pathway_key,
@@ -299,9 +317,12 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
             expected: w.expected,
             cmd,
             at: ts(w.at),
+            so,
+            sl,
         });
-        states.push(&w.state);
         if let Some(first) = w.events.first() {
+            let kinds: Vec<_> = w.events.iter().map(|e| &e.kind).collect();
+            let (po, pl) = append(&mut payload_bytes, &kinds)?;
             events.push(EventRow {
                 case_id: &w.case_id,
                 cmd,
@@ -310,8 +331,9 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
                 at: ts(first.at),
                 actor: &first.actor,
                 command: &first.command,
+                po,
+                pl,
             });
-            payloads.push(w.events.iter().map(|e| &e.kind).collect::<Vec<_>>());
         }
         for t in &w.tasks {
             tasks.push(TaskRowOut {
@@ -399,14 +421,47 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
             }
         }
     }
+    let states = json_array(&state_bytes, cases.iter().map(|c| (c.so, c.sl)));
+    let payloads = json_array(&payload_bytes, events.iter().map(|e| (e.po, e.pl)));
     Ok(BatchJson {
         cases: serde_json::to_string(&cases)?,
-        states: serde_json::to_string(&states)?,
+        states,
+        state_bytes,
         events: serde_json::to_string(&events)?,
-        payloads: serde_json::to_string(&payloads)?,
+        payloads,
+        payload_bytes,
         tasks: serde_json::to_string(&tasks)?,
         timers: serde_json::to_string(&timers)?,
         outbox: serde_json::to_string(&outbox)?,
         stalls: serde_json::to_string(&stalls)?,
     })
+}
+
+/// A JSON array of the values at (1-based offset, length) in `bytes`, each valid JSON
+/// written by serde_json (so the array is too).
+fn json_array(bytes: &[u8], at: impl Iterator<Item = (usize, usize)>) -> String {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('[');
+    for (i, (offset, len)) in at.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let piece = bytes.get(offset - 1..offset - 1 + len).unwrap_or_default();
+        out.push_str(&String::from_utf8_lossy(piece));
+    }
+    out.push(']');
+    out
+}
+
+/// Serialising through a trait object, so one closure writes states and payloads.
+mod erased {
+    pub trait Json {
+        fn write(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn write(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+            serde_json::to_writer(out, self)
+        }
+    }
 }

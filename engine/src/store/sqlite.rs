@@ -115,43 +115,62 @@ const CASE_CHANGED: &str = "doorloop: case changed";
 /// aborts the statement (nothing written); the batch then goes the statement-by-statement
 /// way, which writes the others and reports it.
 const FAST_COMMIT_SETUP: &str = r#"
-CREATE TEMP VIEW IF NOT EXISTS commit_batch (states, cases, payloads, events, tasks, timers, outbox, stalls)
+CREATE TEMP VIEW IF NOT EXISTS commit_batch (state_bytes, cases, payload_bytes, events, tasks, timers, outbox, stalls)
     AS SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL;
+CREATE TEMP TABLE IF NOT EXISTS commit_rows (kind TEXT NOT NULL, v BLOB NOT NULL);
 CREATE TEMP TRIGGER IF NOT EXISTS commit_batch_insert INSTEAD OF INSERT ON commit_batch
 BEGIN
+    -- Each row turned into binary JSON once (a trigger cannot use a WITH … MATERIALIZED):
+    -- reading a column of json_each's `value` again would convert the row to text again.
+    INSERT INTO commit_rows (kind, v)
+        SELECT 'case', jsonb(value) FROM json_each(NEW.cases)
+        UNION ALL SELECT 'event', jsonb(value) FROM json_each(NEW.events)
+        UNION ALL SELECT 'task', jsonb(value) FROM json_each(NEW.tasks)
+        UNION ALL SELECT 'timer', jsonb(value) FROM json_each(NEW.timers)
+        UNION ALL SELECT 'outbox', jsonb(value) FROM json_each(NEW.outbox)
+        UNION ALL SELECT 'stall', jsonb(value) FROM json_each(NEW.stalls);
     INSERT INTO cases (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
                        created_at, updated_at, outcome, ended_at, rung_first, rung_last, resident_id, business_key)
-        SELECT value->>'id', value->>'pk', value->>'pv', value->>'status', value->>'version', value->>'expected',
-               NEW.states ->> ('$[' || key || ']'), value->>'cmd', value->>'at', value->>'at',
-               value->>'outcome', value->>'ended_at', value->>'rung_first', value->>'rung_last', value->>'resident',
-               value->>'business_key'
-        FROM json_each(NEW.cases) WHERE true
+        SELECT v->>'id', v->>'pk', v->>'pv', v->>'status', v->>'version', v->>'expected',
+               CAST(substr(NEW.state_bytes, v->>'so', v->>'sl') AS TEXT), v->>'cmd', v->>'at', v->>'at',
+               v->>'outcome', v->>'ended_at', v->>'rung_first', v->>'rung_last', v->>'resident',
+               v->>'business_key'
+        FROM commit_rows WHERE kind = 'case'
         ON CONFLICT (id) DO UPDATE SET
-            pathway_version = excluded.pathway_version,
-            status = excluded.status, version = excluded.version, prev_version = excluded.prev_version,
-            state = excluded.state, last_command = excluded.last_command, updated_at = excluded.updated_at,
-            outcome = excluded.outcome, ended_at = excluded.ended_at, rung_first = excluded.rung_first,
-            rung_last = excluded.rung_last
+            version = excluded.version, prev_version = excluded.prev_version,
+            state = excluded.state, last_command = excluded.last_command, updated_at = excluded.updated_at
         WHERE cases.version = excluded.prev_version;
-    SELECT RAISE(ABORT, 'doorloop: case changed') FROM json_each(NEW.cases)
-        WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = value->>'id' AND c.last_command = value->>'cmd');
+    SELECT RAISE(ABORT, 'doorloop: case changed') FROM commit_rows WHERE kind = 'case'
+        AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = v->>'id' AND c.last_command = v->>'cmd');
+    -- The indexed columns only where they change (most commands change none of them):
+    -- SQLite rewrites an index entry whenever its column is in an UPDATE's SET list.
+    UPDATE cases SET pathway_version = r.pv, status = r.status, outcome = r.outcome, ended_at = r.ended_at,
+                     rung_first = r.rung_first, rung_last = r.rung_last
+        FROM (SELECT v->>'id' AS id, v->>'pv' AS pv, v->>'status' AS status, v->>'outcome' AS outcome,
+                     v->>'ended_at' AS ended_at, v->>'rung_first' AS rung_first,
+                     v->>'rung_last' AS rung_last
+              FROM commit_rows WHERE kind = 'case') AS r
+        WHERE cases.id = r.id
+          AND (cases.pathway_version IS NOT r.pv OR cases.status IS NOT r.status OR cases.outcome IS NOT r.outcome
+               OR cases.ended_at IS NOT r.ended_at OR cases.rung_first IS NOT r.rung_first
+               OR cases.rung_last IS NOT r.rung_last);
     INSERT INTO events (case_id, first_seq, event_count, at, actor, command, payload)
-        SELECT value->>'case_id', value->>'seq', value->>'count', value->>'at', value->>'actor', value->>'command',
-               NEW.payloads -> ('$[' || key || ']')
-        FROM json_each(NEW.events);
+        SELECT v->>'case_id', v->>'seq', v->>'count', v->>'at', v->>'actor', v->>'command',
+               CAST(substr(NEW.payload_bytes, v->>'po', v->>'pl') AS TEXT)
+        FROM commit_rows WHERE kind = 'event';
     INSERT INTO tasks (case_id, task_id, step, role, roles, assignee, status, opened_at, due_at, closed_at,
                        pathway_key, pathway_version, title, at_step)
-        SELECT value->>'case_id', value->>'task_id', value->>'step', value->>'role', value->'roles', value->>'assignee',
-               value->>'status', value->>'opened_at', value->>'due_at', value->>'closed_at', value->>'pk', value->>'pv',
-               value->>'title', value->>'at_step'
-        FROM json_each(NEW.tasks) WHERE true
+        SELECT v->>'case_id', v->>'task_id', v->>'step', v->>'role', v->'roles', v->>'assignee',
+               v->>'status', v->>'opened_at', v->>'due_at', v->>'closed_at', v->>'pk', v->>'pv',
+               v->>'title', v->>'at_step'
+        FROM commit_rows WHERE kind = 'task'
         ON CONFLICT (case_id, task_id) DO UPDATE SET
             step = excluded.step, role = excluded.role, roles = excluded.roles,
             assignee = excluded.assignee, status = excluded.status, due_at = excluded.due_at,
             closed_at = excluded.closed_at, pathway_version = excluded.pathway_version;
     INSERT INTO timers (key, case_id, task_id, kind, due_at, status)
-        SELECT value->>'key', value->>'case_id', value->>'task_id', value->>'kind', value->>'due_at', value->>'status'
-        FROM json_each(NEW.timers) WHERE true
+        SELECT v->>'key', v->>'case_id', v->>'task_id', v->>'kind', v->>'due_at', v->>'status'
+        FROM commit_rows WHERE kind = 'timer'
         ON CONFLICT (key) DO UPDATE SET
             status = excluded.status,
             due_at = iif(excluded.status = 'pending', excluded.due_at, timers.due_at),
@@ -161,17 +180,18 @@ BEGIN
         WHERE timers.status = 'pending' OR excluded.status = 'pending';
     INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at,
                         payload)
-        SELECT value->>'key', value->>'case_id', value->>'task_id', value->>'kind', value->>'recipient_type',
-               value->>'recipient', value->>'created_at', 'pending', value->>'created_at', json(value->'payload')
-        FROM json_each(NEW.outbox) WHERE true
+        SELECT v->>'key', v->>'case_id', v->>'task_id', v->>'kind', v->>'recipient_type',
+               v->>'recipient', v->>'created_at', 'pending', v->>'created_at', json(v->'payload')
+        FROM commit_rows WHERE kind = 'outbox'
         ON CONFLICT (key) DO NOTHING;
     INSERT INTO stalls (case_id, key, pathway_key, reason, step, party, since, raised_at, cleared_at)
-        SELECT value->>'case_id', value->>'key', value->>'pathway_key', value->>'reason', value->>'step',
-               value->>'party', value->>'since', value->>'raised_at', value->>'cleared_at'
-        FROM json_each(NEW.stalls) WHERE true
+        SELECT v->>'case_id', v->>'key', v->>'pathway_key', v->>'reason', v->>'step',
+               v->>'party', v->>'since', v->>'raised_at', v->>'cleared_at'
+        FROM commit_rows WHERE kind = 'stall'
         ON CONFLICT (case_id, key) DO UPDATE SET
             reason = excluded.reason, step = excluded.step, party = excluded.party, since = excluded.since,
             raised_at = excluded.raised_at, cleared_at = excluded.cleared_at;
+    DELETE FROM commit_rows;
 END;
 "#;
 
@@ -476,25 +496,33 @@ async fn durability(store: &SqliteStore) -> Result<Durability> {
 async fn commit(store: &SqliteStore, writes: &[CaseWrite]) -> Result<Vec<bool>> {
     let json = batch_json(writes).map_err(|e| corrupt("batch", e))?;
     let mut conn = store.writer.lock().await;
-    let bind = |sql| {
-        sqlx::query(sql)
-            .bind(json.states.as_str())
-            .bind(json.cases.as_str())
-            .bind(json.payloads.as_str())
-            .bind(json.events.as_str())
-            .bind(json.tasks.as_str())
-            .bind(json.timers.as_str())
-            .bind(json.outbox.as_str())
-            .bind(json.stalls.as_str())
-    };
-    match bind(FAST_COMMIT).execute(&mut *conn).await {
+    let fast = sqlx::query(FAST_COMMIT)
+        .bind(json.state_bytes.as_slice())
+        .bind(json.cases.as_str())
+        .bind(json.payload_bytes.as_slice())
+        .bind(json.events.as_str())
+        .bind(json.tasks.as_str())
+        .bind(json.timers.as_str())
+        .bind(json.outbox.as_str())
+        .bind(json.stalls.as_str());
+    match fast.execute(&mut *conn).await {
         Ok(_) => return Ok(vec![true; writes.len()]),
         Err(sqlx::Error::Database(e)) if e.message().contains(CASE_CHANGED) => {}
         Err(e) => return Err(e.into()),
     }
     // Unnamed `?` are numbered in text order: states before rows in the case and event
     // statements.
-    let result = bind(COMMIT_BATCH).fetch_all(&mut *conn).await;
+    let result = sqlx::query(COMMIT_BATCH)
+        .bind(json.states.as_str())
+        .bind(json.cases.as_str())
+        .bind(json.payloads.as_str())
+        .bind(json.events.as_str())
+        .bind(json.tasks.as_str())
+        .bind(json.timers.as_str())
+        .bind(json.outbox.as_str())
+        .bind(json.stalls.as_str())
+        .fetch_all(&mut *conn)
+        .await;
     let rows = match result {
         Ok(rows) => rows,
         Err(e) => {
