@@ -496,15 +496,26 @@ async fn durability(store: &SqliteStore) -> Result<Durability> {
 async fn commit(store: &SqliteStore, writes: &[CaseWrite]) -> Result<Vec<bool>> {
     let json = batch_json(writes).map_err(|e| corrupt("batch", e))?;
     let mut conn = store.writer.lock().await;
-    let fast = sqlx::query(FAST_COMMIT)
-        .bind(json.state_bytes.as_slice())
-        .bind(json.cases.as_str())
-        .bind(json.payload_bytes.as_slice())
-        .bind(json.events.as_str())
-        .bind(json.tasks.as_str())
-        .bind(json.timers.as_str())
-        .bind(json.outbox.as_str())
-        .bind(json.stalls.as_str());
+    // Both statements take the batch in the same order; only how states and payloads
+    // travel differs (cut out of bytes by offset, or JSON arrays).
+    macro_rules! batch {
+        ($sql:expr, $states:expr, $payloads:expr) => {
+            sqlx::query($sql)
+                .bind($states)
+                .bind(json.cases.as_str())
+                .bind($payloads)
+                .bind(json.events.as_str())
+                .bind(json.tasks.as_str())
+                .bind(json.timers.as_str())
+                .bind(json.outbox.as_str())
+                .bind(json.stalls.as_str())
+        };
+    }
+    let fast = batch!(
+        FAST_COMMIT,
+        json.state_bytes.as_slice(),
+        json.payload_bytes.as_slice()
+    );
     match fast.execute(&mut *conn).await {
         Ok(_) => return Ok(vec![true; writes.len()]),
         Err(sqlx::Error::Database(e)) if e.message().contains(CASE_CHANGED) => {}
@@ -512,15 +523,7 @@ async fn commit(store: &SqliteStore, writes: &[CaseWrite]) -> Result<Vec<bool>> 
     }
     // Unnamed `?` are numbered in text order: states before rows in the case and event
     // statements.
-    let result = sqlx::query(COMMIT_BATCH)
-        .bind(json.states.as_str())
-        .bind(json.cases.as_str())
-        .bind(json.payloads.as_str())
-        .bind(json.events.as_str())
-        .bind(json.tasks.as_str())
-        .bind(json.timers.as_str())
-        .bind(json.outbox.as_str())
-        .bind(json.stalls.as_str())
+    let result = batch!(COMMIT_BATCH, json.states.as_str(), json.payloads.as_str())
         .fetch_all(&mut *conn)
         .await;
     let rows = match result {
