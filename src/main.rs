@@ -25,6 +25,8 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     telemetry::init(args.verbose);
+    // Only a test build has failpoints; elsewhere this does nothing.
+    doorloop_engine::failpoint::setup_from_env();
     // One thread runs the engine: commands, the writer task and the database driver's
     // replies meet there without cross-thread wake-ups. SQLite work happens on sqlx's
     // own worker thread, so a 2-core machine is still used fully.

@@ -805,7 +805,14 @@ async fn writer_loop(
         let (writes, replies): (Vec<CaseWrite>, Vec<Reply>) =
             batch.into_iter().map(|j| (j.write, j.reply)).unzip();
         let started = std::time::Instant::now();
-        let committed = store.commit(&writes).await;
+        let committed = commit_guarded(store.as_ref(), &writes).await;
+        if committed.is_err() {
+            // Whether it landed is unknown: the next command of these cases reads them fresh.
+            let mut cache = lock(&cache);
+            for w in &writes {
+                cache.remove(&w.case_id);
+            }
+        }
         match &committed {
             Ok(landed) => metrics.commit(
                 writes.len(),
@@ -822,7 +829,7 @@ async fn writer_loop(
                 tracing::warn!(error = %e, size = writes.len(), "group commit failed; retrying writes one by one");
                 for (write, reply) in writes.into_iter().zip(replies) {
                     let one = vec![write];
-                    match store.commit(&one).await {
+                    match commit_guarded(store.as_ref(), &one).await {
                         Ok(landed) => finish(one, vec![reply], landed, &cache),
                         Err(e) => {
                             let _ = reply.send(Err(e));
@@ -835,6 +842,26 @@ async fn writer_loop(
                     let _ = reply.send(Err(e));
                 }
             }
+        }
+    }
+}
+
+/// One commit, with the failpoints around it; a panic inside becomes an error for its
+/// callers instead of ending the writer (and with it every later command of the process).
+async fn commit_guarded(store: &dyn Store, writes: &[CaseWrite]) -> Result<Vec<bool>, StoreError> {
+    use crate::failpoint::fault;
+    let attempt = async {
+        crate::failpoint::hit("commit_before").map_err(fault)?;
+        let landed = store.commit(writes).await?;
+        // Landed, but the callers have not heard yet: a crash here loses only the answer.
+        crate::failpoint::hit("commit_after").map_err(fault)?;
+        Ok(landed)
+    };
+    match crate::failpoint::survive(attempt).await {
+        Ok(result) => result,
+        Err(panic) => {
+            tracing::error!(panic = %panic, size = writes.len(), "the commit panicked; its callers are told it failed");
+            Err(fault(format!("the commit panicked: {panic}")))
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod chain;
 pub mod check;
 pub mod demo;
 pub mod engine;
+pub mod failpoint;
 pub mod figures;
 pub mod inzage;
 pub mod line;

@@ -129,11 +129,14 @@ impl Scheduler {
     /// Claims the due timers (up to one batch) without firing them.
     pub async fn claim(&self) -> Result<Vec<DueTimer>, EngineError> {
         let now = self.clock.now();
-        Ok(self
+        let due = self
             .engine
             .store()
             .claim_due_timers(&self.owner, now, now + self.lease, self.batch)
-            .await?)
+            .await?;
+        // Claimed but not fired: the leases run out and another pass takes them.
+        crate::failpoint::hit("scheduler_claim").map_err(crate::failpoint::fault)?;
+        Ok(due)
     }
 
     /// Passes until nothing is due: a scheduler catching up on time that went by (loading
@@ -221,7 +224,10 @@ impl Scheduler {
         loop {
             let pass = tokio::select! {
                 _ = &mut shutdown => return,
-                r = self.tick() => r,
+                r = crate::failpoint::survive(self.tick()) => r.unwrap_or_else(|panic| {
+                    tracing::error!(panic = %panic, "scheduler pass panicked");
+                    Ok(TickReport::default())
+                }),
             };
             let busy = match pass {
                 Ok(r) => {

@@ -1,6 +1,7 @@
 //! The delivery worker: claims outbox rows with a lease, expands intents, sends
 //! deliveries concurrently and records each outcome.
 
+use doorloop_engine::failpoint;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -105,6 +106,8 @@ impl Notifier {
         let items = store
             .claim_outbox(&self.owner, now, now + lease, self.config.batch)
             .await?;
+        // Claimed but not sent: the leases run out and another pass takes the rows.
+        failpoint::hit("outbox_claim").map_err(failpoint::fault)?;
         let mut report = PassReport {
             claimed: items.len(),
             ..PassReport::default()
@@ -167,6 +170,9 @@ impl Notifier {
             .collect()
             .await;
         outcomes.extend(sent);
+        // Between the server's 250 and the "sent" mark: the rows go out again after their
+        // lease, under the same Message-ID, so a receiver can tell the copy.
+        failpoint::hit("outbox_after_send").map_err(failpoint::fault)?;
         for (_, o) in &outcomes {
             match o {
                 Attempt::Sent => report.sent += 1,
@@ -276,7 +282,10 @@ impl Notifier {
         loop {
             let pass = tokio::select! {
                 _ = &mut shutdown => return,
-                r = self.pass() => r,
+                r = failpoint::survive(self.pass()) => r.unwrap_or_else(|panic| {
+                    tracing::error!(panic = %panic, "notifier pass panicked");
+                    Ok(PassReport::default())
+                }),
             };
             let busy = match pass {
                 Ok(r) => {
