@@ -3,6 +3,10 @@
 //! not a hang), `/readyz` says not ready; repaired, everything works again within 10 s,
 //! writes included, and the store checks clean. Runs when `DOORLOOP_TEST_POSTGRES_URL` is set
 //! (as `.ci/run` does).
+//!
+//! SQLite's disk full: the database on a small tmpfs, filled up. Writes answer 507
+//! `database_full` (never 500, never a hang), nothing acknowledged is lost, and once there
+//! is room again writes work without a restart. Needs root to mount (as in `.ci/run`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -275,8 +279,13 @@ fn postgres_away_answers_503_and_everything_recovers() {
                 let session = log_in(port, "bert", &password).await;
                 assert_eq!(page(port, &session, "GET", "/taken", None).await.0, 200);
 
-                // A slow network (100 ms on every packet each way): slower, still right.
-                proxy.slow(100);
+                // A slow network (100 ms on every packet each way, or what
+                // DOORLOOP_FAULT_LATENCY_MS says): slower, still right.
+                let latency: u64 = std::env::var("DOORLOOP_FAULT_LATENCY_MS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(100);
+                proxy.slow(latency);
                 let slow = Instant::now();
                 assert_eq!(call(port, &token, "GET", &cases, None).await.0, 200);
                 assert_eq!(
@@ -291,7 +300,10 @@ fn postgres_away_answers_503_and_everything_recovers() {
                     .0,
                     200
                 );
-                println!("100 ms latency: a read and a write took {:?}", slow.elapsed());
+                println!(
+                    "{latency} ms latency: a read and a write took {:?}",
+                    slow.elapsed()
+                );
                 proxy.slow(0);
                 assert_eq!(
                     call(port, &token, "POST", &notes, Some(note("voor de storing")))
@@ -383,4 +395,209 @@ fn postgres_away_answers_503_and_everything_recovers() {
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// Mounts a small tmpfs at `dir`; `false` where this machine cannot (not root, no mount).
+fn small_disk(dir: &std::path::Path, size: &str) -> bool {
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Unmounts on every way out, a failed assertion included.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes zeros into `path` until the disk refuses; returns how many bytes went in.
+fn fill(path: &std::path::Path) -> u64 {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).unwrap();
+    let block = vec![0u8; 4096];
+    let mut written = 0u64;
+    while let Ok(n) = file.write(&block) {
+        if n == 0 {
+            break;
+        }
+        written += n as u64;
+    }
+    let _ = file.sync_all();
+    written
+}
+
+#[test]
+fn sqlite_disk_full_gives_a_clear_error_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("schijf");
+    std::fs::create_dir(&disk).unwrap();
+    if !small_disk(&disk, "8m") {
+        assert!(
+            std::env::var_os("DOORLOOP_REQUIRE_DISK_FULL").is_none(),
+            "DOORLOOP_REQUIRE_DISK_FULL is set but a small tmpfs cannot be mounted here"
+        );
+        println!("NOTE: the SQLite disk-full test was skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let _mounted = Mounted(disk.clone());
+    let d = dir.path();
+    let url = format!("sqlite://{}", disk.join("doorloop.db").display());
+    common::region_with_pathways(&url, d);
+    doorloop(
+        &url,
+        d,
+        &[
+            "user",
+            "add",
+            "bert",
+            "--role",
+            "consultant",
+            "--team",
+            "ambulant-begeleider",
+        ],
+    );
+    let token = common::api_token(&url, d, "bert");
+    let resident = doorloop(
+        &url,
+        d,
+        &["resident", "add", "--family-name", "Vol", "--municipality", "Oss"],
+    )
+    .split_whitespace()
+    .next()
+    .unwrap()
+    .to_owned();
+    let case = doorloop(
+        &url,
+        d,
+        &[
+            "case",
+            "start",
+            "van-zorg-naar-werk",
+            "--resident",
+            &resident,
+            "--by",
+            "bert",
+        ],
+    )
+    .trim()
+    .to_owned();
+
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_doorloop"))
+        .current_dir(d)
+        .env("DOORLOOP_DATABASE_URL", &url)
+        .env("DOORLOOP_BSN_KEY", BSN_KEY)
+        .env_remove("DOORLOOP_LOG")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(d.join("serve.log")).unwrap()))
+        .spawn()
+        .unwrap();
+    wait_for_port(port);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let filler = disk.join("vulling");
+    let acknowledged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async {
+            let notes = format!("/api/v1/cases/{case}/notes");
+            let cases = format!("/api/v1/cases/{case}");
+            // Each note about 2 KB, so a few hundred fill what is left quickly.
+            let note = |i: usize| {
+                json!({"kind": "notitie", "text": format!("notitie {i}: {}", "gesprek ".repeat(250))})
+            };
+            let mut acknowledged = Vec::new();
+            for i in 0..20 {
+                let (status, answer) = call(port, &token, "POST", &notes, Some(note(i))).await;
+                assert_eq!(status, 200, "{answer}");
+                acknowledged.push(i);
+            }
+            let filled = fill(&filler);
+            // The disk is full: writes go on until one is refused, and the refusal is a 507
+            // with its own code, never a 500 and never a hang.
+            let mut refused = None;
+            for i in 20..5_000 {
+                let (status, answer) = call(port, &token, "POST", &notes, Some(note(i))).await;
+                match status {
+                    200 => acknowledged.push(i),
+                    507 => {
+                        refused = Some(answer);
+                        break;
+                    }
+                    other => panic!("note {i} on a full disk: {other} {answer}"),
+                }
+            }
+            let answer = refused.expect("a write refused on a full disk");
+            assert_eq!(answer["code"], "database_full", "{answer}");
+            println!(
+                "disk full after {} notes ({} KB of filler): 507 database_full: {}",
+                acknowledged.len(),
+                filled / 1024,
+                answer["message"]
+            );
+            // A case shown is a view logged: with no room for the log row the case is not
+            // shown either (a view nobody could account for), and says why. A second write
+            // is refused the same way.
+            let (status, answer) = call(port, &token, "GET", &cases, None).await;
+            let log = std::fs::read_to_string(d.join("serve.log")).unwrap_or_default();
+            assert_eq!(
+                (status, answer["code"].as_str()),
+                (507, Some("database_full")),
+                "{answer}\n{log}"
+            );
+            let (status, answer) = call(port, &token, "POST", &notes, Some(note(9_999))).await;
+            assert_eq!((status, answer["code"].as_str()), (507, Some("database_full")));
+            // Room again: writes work without a restart.
+            std::fs::remove_file(&filler).unwrap();
+            let (took, _) = until(
+                port,
+                &token,
+                "POST",
+                &notes,
+                Some(note(10_000)),
+                200,
+                Duration::from_secs(10),
+            )
+            .await;
+            println!("room again: writes work after {took:?}");
+            assert_eq!(call(port, &token, "GET", &cases, None).await.0, 200);
+            acknowledged.push(10_000);
+            acknowledged
+        })
+    }));
+    let _ = server.kill();
+    let _ = server.wait();
+    let acknowledged = match acknowledged {
+        Ok(a) => a,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    let checked = doorloop(&url, d, &["check"]);
+    assert!(checked.contains("no violations"), "{checked}");
+    // Every acknowledged note is there, once, in order; the refused ones are not.
+    let texts: Vec<usize> = rt.block_on(async {
+        let store = doorloop_engine::store::open(&url).await.unwrap();
+        store
+            .events(&case)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| match e.event.kind {
+                doorloop_engine::runtime::EventKind::NoteRecorded { text, .. } => text
+                    .strip_prefix("notitie ")
+                    .and_then(|t| t.split(':').next())
+                    .and_then(|n| n.parse().ok()),
+                _ => None,
+            })
+            .collect()
+    });
+    assert_eq!(texts, acknowledged);
 }

@@ -221,6 +221,13 @@ fn runtime() -> tokio::runtime::Runtime {
 fn progress(url: &str) -> (usize, usize, BTreeMap<String, usize>) {
     runtime().block_on(async {
         let store = doorloop_engine::store::open(url).await.unwrap();
+        // Pending and unsent first, the events after: a timer that fires between the two
+        // reads then shows as fired, never as "none pending and not fired".
+        let report = doorloop_engine::check::check(store.as_ref()).await.unwrap();
+        let mut unsent = 0;
+        for status in ["pending", "sending"] {
+            unsent += store.outbox_items(Some(status), u32::MAX).await.unwrap().len();
+        }
         let mut per_case = BTreeMap::new();
         for case in store.cases(None, &[], None, u32::MAX).await.unwrap() {
             let events = store.events(&case.id).await.unwrap();
@@ -231,11 +238,6 @@ fn progress(url: &str) -> (usize, usize, BTreeMap<String, usize>) {
                     .filter(|e| e.event.kind.name() == "deadline_passed")
                     .count(),
             );
-        }
-        let report = doorloop_engine::check::check(store.as_ref()).await.unwrap();
-        let mut unsent = 0;
-        for status in ["pending", "sending"] {
-            unsent += store.outbox_items(Some(status), u32::MAX).await.unwrap().len();
         }
         (report.pending_timers, unsent, per_case)
     })

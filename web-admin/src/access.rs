@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use doorloop_engine::chain::{self, CaseParty, Member, OrganisationKind, Standing};
 use doorloop_engine::pathway::model::{Category, PathwayVersion};
 use doorloop_engine::runtime::{CaseState, Task};
-use doorloop_engine::store::{AccessEntry, OrgFilter, Store, User, UserRole};
+use doorloop_engine::store::{AccessEntry, OrgFilter, Store, StoreError, User, UserRole};
 use doorloop_engine::time::clock::Clock;
 use tokio::sync::{mpsc, oneshot};
 
@@ -180,7 +180,38 @@ pub fn check_task(user: &User, task: &Task) -> Result<(), WebError> {
     }
 }
 
-type Pending = (AccessEntry, oneshot::Sender<Result<(), String>>);
+type Pending = (AccessEntry, oneshot::Sender<Result<(), AccessFailure>>);
+
+/// Why a batch of access-log rows was not stored, kept apart so that each waiting view
+/// answers as the store failed: unreachable (503), full (507) or otherwise (500).
+#[derive(Clone, Debug)]
+enum AccessFailure {
+    Unavailable(String),
+    DiskFull(String),
+    Other(String),
+}
+
+impl From<&StoreError> for AccessFailure {
+    fn from(e: &StoreError) -> Self {
+        if e.is_disk_full() {
+            AccessFailure::DiskFull(e.to_string())
+        } else if e.is_unavailable() {
+            AccessFailure::Unavailable(e.to_string())
+        } else {
+            AccessFailure::Other(e.to_string())
+        }
+    }
+}
+
+impl From<AccessFailure> for WebError {
+    fn from(f: AccessFailure) -> Self {
+        match f {
+            AccessFailure::Unavailable(e) => WebError::Unavailable(format!("access log: {e}")),
+            AccessFailure::DiskFull(e) => WebError::DiskFull(format!("access log: {e}")),
+            AccessFailure::Other(e) => WebError::Internal(format!("access log: {e}")),
+        }
+    }
+}
 
 /// Writes access-log rows. Concurrent views are grouped into one transaction; a view
 /// is shown only after its row is stored.
@@ -203,9 +234,12 @@ impl AccessLog {
                     }
                 }
                 let (entries, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                let result = store.log_access(&entries).await.map_err(|e| e.to_string());
+                let result = store
+                    .log_access(&entries)
+                    .await
+                    .map_err(|e| AccessFailure::from(&e));
                 if let Err(e) = &result {
-                    tracing::error!(error = %e, rows = entries.len(), "access log write failed");
+                    tracing::error!(error = ?e, rows = entries.len(), "access log write failed");
                 }
                 for w in waiters {
                     let _ = w.send(result.clone());
@@ -272,7 +306,7 @@ impl AccessLog {
             .map_err(|_| WebError::Internal("access log writer stopped".into()))?;
         wait.await
             .map_err(|_| WebError::Internal("access log writer stopped".into()))?
-            .map_err(|e| WebError::Internal(format!("access log: {e}")))
+            .map_err(WebError::from)
     }
 }
 

@@ -39,6 +39,9 @@ pub enum WebError {
     /// The database (here: the session store) cannot be reached for a moment.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The database's disk is full (here: the access log could not be written).
+    #[error("the database's disk is full: {0}")]
+    DiskFull(String),
 }
 
 impl WebError {
@@ -51,7 +54,19 @@ impl WebError {
         }
     }
 
+    /// The database's disk is full: nothing was stored, and an administrator must make room.
+    fn disk_full(&self) -> bool {
+        match self {
+            WebError::Store(e) | WebError::Engine(EngineError::Store(e)) => e.is_disk_full(),
+            WebError::DiskFull(_) => true,
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
+        if self.disk_full() {
+            return StatusCode::INSUFFICIENT_STORAGE;
+        }
         if self.unavailable() {
             return StatusCode::SERVICE_UNAVAILABLE;
         }
@@ -94,6 +109,9 @@ impl WebError {
     /// to support. Never changes meaning once published.
     pub fn code(&self) -> &'static str {
         use doorloop_engine::runtime::RuntimeError as R;
+        if self.disk_full() {
+            return "database_full";
+        }
         if self.unavailable() {
             return "database_unavailable";
         }
@@ -139,6 +157,10 @@ impl WebError {
             StatusCode::SERVICE_UNAVAILABLE => {
                 tracing::warn!(error = %self, "the database is unavailable");
                 "De database is even niet bereikbaar. Probeer het over een minuut opnieuw; kijk dan eerst of uw laatste wijziging al is opgeslagen.".to_owned()
+            }
+            StatusCode::INSUFFICIENT_STORAGE => {
+                tracing::error!(error = %self, "the database's disk is full");
+                "De database kan niets meer opslaan: de schijf is vol. Uw wijziging is niet opgeslagen. Meld het aan de beheerder en probeer het opnieuw als er weer ruimte is.".to_owned()
             }
             StatusCode::INTERNAL_SERVER_ERROR => {
                 tracing::error!(error = %self, "request failed");
@@ -255,5 +277,31 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestP
                     None => "Het verzoek kon niet worden gelezen: het adres klopt niet. Ga terug en kies opnieuw.".to_owned(),
                 })
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_507_with_its_own_code_and_a_dutch_message() {
+        for e in [
+            WebError::DiskFull("access log: (code: 13) database or disk is full".into()),
+            WebError::Internal("other".into()),
+            WebError::Unavailable("pool timed out".into()),
+        ] {
+            let (status, code, message) = (e.status(), e.code(), e.public_message());
+            match e {
+                WebError::DiskFull(_) => {
+                    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
+                    assert_eq!(code, "database_full");
+                    assert!(message.contains("de schijf is vol"), "{message}");
+                    assert!(!message.contains("code: 13"), "details stay in the log");
+                }
+                WebError::Unavailable(_) => assert_eq!(code, "database_unavailable"),
+                _ => assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR),
+            }
+        }
     }
 }

@@ -96,6 +96,19 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The database's disk is full (SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`): the
+    /// write was refused whole and nothing of it stored; it works again once there is room.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(d)) => {
+                matches!(d.code().as_deref(), Some("13" | "53100"))
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Which database a store runs on.

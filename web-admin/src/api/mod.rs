@@ -46,7 +46,8 @@ pub struct ErrorBody {
     /// `payload_too_large`, `field_missing`, `field_unknown`, `field_invalid`,
     /// `variable_unknown`, `pathway_unknown`, `pathway_invalid`, `pathway_unreadable`,
     /// `case_changed`, `task_already_completed`, `action_not_allowed`, `database_unavailable`
-    /// (503: try again shortly), `internal`.
+    /// (503: try again shortly), `database_full` (507: the disk is full, nothing was stored;
+    /// an administrator must make room), `internal`.
     code: &'static str,
     /// What is wrong, in English.
     message: String,
@@ -119,6 +120,15 @@ impl From<WebError> for ApiError {
                 "the database is unavailable for a moment; try again in a minute (check first whether your last change was stored)",
                 None,
             ),
+            _ if status == StatusCode::INSUFFICIENT_STORAGE => {
+                tracing::error!(error = %e, "the database's disk is full");
+                ApiError::new(
+                    status,
+                    code,
+                    "the database's disk is full: nothing of this request was stored; an administrator must make room, then try again",
+                    None,
+                )
+            }
             WebError::NotFound
             | WebError::Engine(EngineError::CaseNotFound { .. })
             | WebError::Store(StoreError::PathwayNotFound { .. })
