@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 mod common;
-use common::{BSN_KEY, FreshDatabase, doorloop, free_port, wait_for_port};
+use common::{BSN_KEY, FreshDatabase, doorloop, free_port, log_in, page, wait_for_port};
 
 /// A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused)
 /// and repaired.
@@ -108,58 +108,6 @@ async fn call(port: u16, token: &str, method: &str, path: &str, body: Option<Val
     common::call(port, token, method, path, body)
         .await
         .expect("an answer within 20 s, not a hang")
-}
-
-/// A page request with cookies: status, the cookies it sets (`name=value`), the body.
-async fn page(
-    port: u16,
-    cookie: &str,
-    method: &str,
-    path: &str,
-    form: Option<String>,
-) -> (u16, Vec<String>, String) {
-    use http_body_util::BodyExt;
-    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
-    let mut req = hyper::Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1:{port}{path}"))
-        .header("cookie", cookie);
-    if form.is_some() {
-        req = req.header("content-type", "application/x-www-form-urlencoded");
-    }
-    let res = client
-        .request(req.body(Full::from(form.unwrap_or_default())).unwrap())
-        .await
-        .expect("an answer");
-    let status = res.status().as_u16();
-    let cookies = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .map(str::to_owned)
-        .collect();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, cookies, String::from_utf8_lossy(&body).into_owned())
-}
-
-/// Logs in through the form; the session cookie.
-async fn log_in(port: u16, user: &str, password: &str) -> String {
-    let (_, cookies, html) = page(port, "", "GET", "/inloggen", None).await;
-    let csrf = html
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("the login form's token")
-        .to_owned();
-    let form = format!("_csrf={csrf}&volgende=%2F&gebruikersnaam={user}&wachtwoord={password}");
-    let (status, cookies, _) = page(port, &cookies.join("; "), "POST", "/inloggen", Some(form)).await;
-    assert_eq!(status, 303, "logged in");
-    cookies
-        .into_iter()
-        .find(|c| c.starts_with("doorloop_sessie="))
-        .expect("a session cookie")
 }
 
 /// Calls until the answer has `status`, for at most `within`; returns how long it took.

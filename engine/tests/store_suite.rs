@@ -604,6 +604,7 @@ const SUITE: &[(&str, TestFn)] = suite![
     figures_count_residents_not_cases,
     drafts_are_kept_per_pathway,
     identities_find_their_user_and_rights_change,
+    login_attempts_are_counted_for_every_process_alike,
     the_checker_is_clean_after_work_and_names_what_was_broken,
     the_access_log_chain_names_a_changed_and_a_removed_row,
     a_clock_that_jumps_fires_nothing_early_or_twice,

@@ -235,3 +235,89 @@ impl Drop for FreshDatabase {
         .join();
     }
 }
+
+/// A page request with cookies: status, the cookies it sets (`name=value`), the body.
+pub async fn page(
+    port: u16,
+    cookie: &str,
+    method: &str,
+    path: &str,
+    form: Option<String>,
+) -> (u16, Vec<String>, String) {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"))
+        .header("cookie", cookie);
+    if form.is_some() {
+        req = req.header("content-type", "application/x-www-form-urlencoded");
+    }
+    let res = client
+        .request(req.body(Full::from(form.unwrap_or_default())).unwrap())
+        .await
+        .expect("an answer");
+    let status = res.status().as_u16();
+    let cookies = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, cookies, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Logs in through the form; the session cookie.
+pub async fn log_in(port: u16, user: &str, password: &str) -> String {
+    let (status, cookies) = try_log_in(port, user, password).await;
+    assert_eq!(status, 303, "logged in");
+    cookies
+        .into_iter()
+        .find(|c| c.starts_with("doorloop_sessie="))
+        .expect("a session cookie")
+}
+
+/// Posts the login form once: the status (303 in, 401 refused, 429 throttled) and the
+/// cookies set.
+pub async fn try_log_in(port: u16, user: &str, password: &str) -> (u16, Vec<String>) {
+    let (_, cookies, html) = page(port, "", "GET", "/inloggen", None).await;
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the login form's token")
+        .to_owned();
+    let form = format!("_csrf={csrf}&volgende=%2F&gebruikersnaam={user}&wachtwoord={password}");
+    let (status, cookies, _) = page(port, &cookies.join("; "), "POST", "/inloggen", Some(form)).await;
+    (status, cookies)
+}
+
+/// A `doorloop serve` process, killed when dropped (a failed assertion included).
+pub struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `doorloop serve` on `port` with `extra` arguments and waits until it listens.
+pub fn serve(url: &str, dir: &Path, port: u16, extra: &[&str]) -> Serving {
+    let child = Command::new(env!("CARGO_BIN_EXE_doorloop"))
+        .current_dir(dir)
+        .env("DOORLOOP_DATABASE_URL", url)
+        .env("DOORLOOP_BSN_KEY", BSN_KEY)
+        .env_remove("DOORLOOP_LOG")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start doorloop serve");
+    let serving = Serving(child);
+    wait_for_port(port);
+    serving
+}

@@ -2,7 +2,6 @@
 //! CSRF tokens and login throttling.
 
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +12,8 @@ use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
-use doorloop_engine::store::{User, UserRole};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use chrono::{DateTime, Utc};
+use doorloop_engine::store::{Store, User, UserRole};
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng, TryRngCore};
 use sha2::{Digest, Sha256};
@@ -99,44 +97,61 @@ fn same_token(a: &str, b: &str) -> bool {
 /// seconds); per account name and address (5, then one a minute), which stops guessing
 /// from one place; per account name alone (100, then one every 15 seconds), which slows
 /// guessing spread over many addresses without letting one address lock a person out.
+/// The counts live in the database, so every `serve` process behind it shares them; keys
+/// are hashes (what is typed as a name may be a password).
 pub struct Throttle {
-    by_address: DefaultKeyedRateLimiter<IpAddr>,
-    by_name_and_address: DefaultKeyedRateLimiter<(String, Option<IpAddr>)>,
-    by_name: DefaultKeyedRateLimiter<String>,
+    limits: [Limit; 3],
 }
 
-fn quota(period: Duration, burst: u32) -> Quota {
-    Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+struct Limit {
+    /// Says which limit stopped an attempt (in the log).
+    name: &'static str,
+    interval: Duration,
+    burst: i64,
 }
 
 impl Throttle {
     pub fn new() -> Throttle {
+        let limit = |name, secs, burst| Limit {
+            name,
+            interval: Duration::from_secs(secs),
+            burst,
+        };
         Throttle {
-            by_address: RateLimiter::keyed(quota(Duration::from_secs(2), 30)),
-            by_name_and_address: RateLimiter::keyed(quota(Duration::from_secs(60), 5)),
-            by_name: RateLimiter::keyed(quota(Duration::from_secs(15), 100)),
+            limits: [
+                limit("per address", 2, 30),
+                limit("per account and address", 60, 5),
+                limit("per account", 15, 100),
+            ],
         }
     }
 
     /// Whether a login attempt may go ahead (counted); otherwise which limit stopped it.
-    pub fn allow(&self, name: &str, address: Option<IpAddr>) -> Result<(), &'static str> {
+    pub async fn allow(
+        &self,
+        store: &dyn Store,
+        name: &str,
+        address: Option<IpAddr>,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), &'static str>, WebError> {
         let name = name.trim().to_lowercase();
-        if address.is_some_and(|a| self.by_address.check_key(&a).is_err()) {
-            return Err("per address");
+        let address_text = address.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        let keys = [
+            address.map(|_| token_hash(&format!("adres\n{address_text}"))),
+            Some(token_hash(&format!("naam-adres\n{name}\n{address_text}"))),
+            Some(token_hash(&format!("naam\n{name}"))),
+        ];
+        for (limit, key) in self.limits.iter().zip(keys) {
+            let Some(key) = key else { continue };
+            let interval = i64::try_from(limit.interval.as_millis()).unwrap_or(i64::MAX);
+            if !store
+                .login_attempt(&key, now.timestamp_millis(), interval, limit.burst)
+                .await?
+            {
+                return Ok(Err(limit.name));
+            }
         }
-        if self
-            .by_name_and_address
-            .check_key(&(name.clone(), address))
-            .is_err()
-        {
-            return Err("per account and address");
-        }
-        if self.by_name.check_key(&name).is_err() {
-            return Err("per account");
-        }
-        Ok(())
+        Ok(Ok(()))
     }
 }
 
@@ -274,7 +289,9 @@ impl FromRequestParts<Arc<AppState>> for Viewer {
             session.flush().await.map_err(session_error)?;
             return Err(login_redirect(parts));
         }
-        let user = match state.users.get(state.engine.store().as_ref(), &id).await? {
+        // Read fresh on every request, not from the cache: an account deactivated in any
+        // process is out on its next click everywhere.
+        let user = match state.users.fresh(state.engine.store().as_ref(), &id).await? {
             Some(user) if user.active => user,
             _ => {
                 session.flush().await.map_err(session_error)?;
@@ -439,32 +456,51 @@ mod tests {
         assert_ne!(token_hash(&t), token_hash(&generate_api_token().unwrap()));
     }
 
-    #[test]
-    fn logins_are_throttled_per_name_and_address() {
+    #[tokio::test]
+    async fn logins_are_throttled_per_name_and_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = doorloop_engine::store::open(&url).await.unwrap();
+        let store = store.as_ref();
         let throttle = Throttle::new();
+        let now = chrono::Utc::now();
         let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
         for _ in 0..5 {
-            assert!(throttle.allow("anna", Some(a)).is_ok());
+            assert!(throttle.allow(store, "anna", Some(a), now).await.unwrap().is_ok());
         }
         assert_eq!(
-            throttle.allow("Anna ", Some(a)),
+            throttle.allow(store, "Anna ", Some(a), now).await.unwrap(),
             Err("per account and address"),
             "the sixth try within a minute from one address is refused"
         );
         assert!(
-            throttle.allow("anna", Some(b)).is_ok(),
+            throttle.allow(store, "anna", Some(b), now).await.unwrap().is_ok(),
             "someone guessing from one address does not lock anna out elsewhere"
         );
-        assert!(throttle.allow("bert", Some(a)).is_ok());
+        assert!(throttle.allow(store, "bert", Some(a), now).await.unwrap().is_ok());
         // Spread over many addresses, the account's own limit holds.
         let mut refused = 0;
         for i in 0..200u8 {
             let addr = IpAddr::from([198, 51, 100, i]);
-            if throttle.allow("carla", Some(addr)).is_err() {
+            if throttle
+                .allow(store, "carla", Some(addr), now)
+                .await
+                .unwrap()
+                .is_err()
+            {
                 refused += 1;
             }
         }
         assert!(refused >= 90, "refused {refused} of 200");
+        // A minute on, anna may try once more from the first address.
+        let later = now + chrono::Duration::seconds(61);
+        assert!(
+            throttle
+                .allow(store, "anna", Some(a), later)
+                .await
+                .unwrap()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -220,8 +220,9 @@ impl PathwayNames {
     }
 }
 
-/// Accounts by login name, kept for a few seconds: every page needs the viewer and the
-/// case team. A deactivated account or changed team takes effect within [`UserCache::TTL`].
+/// Accounts by login name, kept for a few seconds: every page shows names of the case
+/// team. The viewer's own account is read fresh ([`UserCache::fresh`]), so a deactivated
+/// account or changed team takes effect on the next request, in every process.
 #[derive(Default)]
 pub struct UserCache {
     users: Mutex<HashMap<String, (std::time::Instant, Option<User>)>>,
@@ -238,6 +239,11 @@ impl UserCache {
         {
             return Ok(user.clone());
         }
+        self.fresh(store, id).await
+    }
+
+    /// The account as stored now (and kept for the names shown with it).
+    pub async fn fresh(&self, store: &dyn Store, id: &str) -> Result<Option<User>, WebError> {
         let user = store.user(id).await?;
         if let Ok(mut map) = self.users.lock() {
             if map.len() >= Self::MAX {

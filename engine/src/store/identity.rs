@@ -39,6 +39,11 @@ pub trait IdentityStore: Send + Sync {
         organisation: Option<&str>,
         active: bool,
     ) -> Result<()>;
+
+    /// Counts a login attempt under `key` against a limit every process on this database
+    /// shares (GCRA: one attempt per `interval_ms` on average, `burst` at once). True when
+    /// the attempt may go ahead; a refused attempt is not counted. Spent keys are removed.
+    async fn login_attempt(&self, key: &str, now_ms: i64, interval_ms: i64, burst: i64) -> Result<bool>;
 }
 
 /// [`IdentityStore`] for a backend, written once: the same SQL on both, with the
@@ -118,6 +123,29 @@ macro_rules! identity_impl {
                     return Err(StoreError::UnknownUser { id: id.to_owned() });
                 }
                 Ok(())
+            }
+
+            async fn login_attempt(&self, key: &str, now_ms: i64, interval_ms: i64, burst: i64) -> Result<bool> {
+                let mut conn = self.write_conn().await?;
+                sqlx::query("DELETE FROM login_throttle WHERE tat < $1")
+                    .bind(now_ms)
+                    .execute(&mut *conn)
+                    .await?;
+                // One statement, so two processes counting the same key at once both count.
+                let allowed: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO login_throttle (key, tat) VALUES ($1, $2 + $3)
+                     ON CONFLICT (key) DO UPDATE
+                     SET tat = (CASE WHEN login_throttle.tat > $2 THEN login_throttle.tat ELSE $2 END) + $3
+                     WHERE (CASE WHEN login_throttle.tat > $2 THEN login_throttle.tat ELSE $2 END) + $3 - $2 <= $4
+                     RETURNING tat",
+                )
+                .bind(key)
+                .bind(now_ms)
+                .bind(interval_ms)
+                .bind(interval_ms.saturating_mul(burst))
+                .fetch_optional(&mut *conn)
+                .await?;
+                Ok(allowed.is_some())
             }
         }
     };

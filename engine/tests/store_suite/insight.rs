@@ -494,3 +494,33 @@ pub(crate) async fn identities_find_their_user_and_rights_change(f: Fixture) {
         Err(StoreError::UnknownUser { .. })
     ));
 }
+
+pub(crate) async fn login_attempts_are_counted_for_every_process_alike(f: Fixture) {
+    let store = f.store().await;
+    // A burst of 5, then one a minute; two stores on one database count together.
+    let other = f.store().await;
+    let (minute, t) = (60_000, 1_796_000_000_000_i64);
+    for i in 0..5 {
+        let by = if i % 2 == 0 { &store } else { &other };
+        assert!(by.login_attempt("k", t, minute, 5).await.unwrap(), "attempt {i}");
+    }
+    assert!(!store.login_attempt("k", t, minute, 5).await.unwrap());
+    assert!(!other.login_attempt("k", t + 1_000, minute, 5).await.unwrap());
+    assert!(
+        store.login_attempt("ander", t, minute, 5).await.unwrap(),
+        "another key has its own count"
+    );
+    // A minute on, one more; a refused attempt did not count.
+    assert!(other.login_attempt("k", t + minute, minute, 5).await.unwrap());
+    assert!(!store.login_attempt("k", t + minute, minute, 5).await.unwrap());
+    // Long after, the key is spent and removed: a full burst again.
+    for i in 0..5 {
+        assert!(
+            store
+                .login_attempt("k", t + 60 * minute, minute, 5)
+                .await
+                .unwrap(),
+            "later attempt {i}"
+        );
+    }
+}

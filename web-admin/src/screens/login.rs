@@ -186,7 +186,11 @@ pub async fn login(
         Some(u) => u.id.clone(),
         None => format!("onbekend:{}", &auth::token_hash(&name)[..8]),
     };
-    if let Err(limit) = app.throttle.allow(&name, addr) {
+    if let Err(limit) = app
+        .throttle
+        .allow(app.engine.store().as_ref(), &name, addr, app.clock.now())
+        .await?
+    {
         tracing::warn!(account = %account, client = %client, limit, "login throttled");
         let res = login_page(
             &app,
