@@ -1,16 +1,42 @@
 //! Canary personal data — a resident's name, a BSN that passes the 11-proef and a sentence
 //! about a diagnosis — pushed through the API of a running `doorloop serve` that logs at
-//! debug level: none of it may reach the process's logs or its metrics.
+//! debug level, sends e-mail to a real SMTP server and events to a webhook: none of it may
+//! reach the process's logs, its metrics, the e-mails, the webhook's payloads or the
+//! bodies of refused requests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 mod common;
 use common::{BSN_KEY, doorloop_env, free_port, wait_for_port};
+#[path = "../notifiers/tests/support/sink.rs"]
+mod sink;
+
+/// Receives webhook calls on a port of its own; keeps their bodies.
+fn webhook_receiver(rt: &tokio::runtime::Runtime) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (port, seen)
+}
 
 const GIVEN: &str = "Kanariena";
 const FAMILY: &str = "Vogelzang-Canarius";
@@ -41,7 +67,7 @@ async fn call(port: u16, token: &str, method: &str, path: &str, body: Option<Val
 }
 
 #[test]
-fn canary_personal_data_never_reaches_logs_or_metrics() {
+fn canary_personal_data_never_reaches_logs_metrics_messages_or_errors() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("canary.db").display());
     let run = |args: &[&str]| doorloop_env(&url, dir.path(), args, &[("DOORLOOP_RESIDENT_BSN", BSN)]);
@@ -54,8 +80,24 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
         "consultant",
         "--team",
         "ambulant-begeleider",
+        "--email",
+        "bert@gemeente.test",
+    ]);
+    let bert_password = common::password_of(&run(&["user", "password", "bert"]));
+    // The intake's team hears of its task by e-mail.
+    run(&[
+        "user",
+        "add",
+        "wim",
+        "--role",
+        "consultant",
+        "--team",
+        "wmo-consulent",
+        "--email",
+        "wim@gemeente.test",
     ]);
     let token = common::api_token(&url, dir.path(), "bert");
+    let wim = common::api_token(&url, dir.path(), "wim");
     let reference = run(&[
         "resident",
         "add",
@@ -83,6 +125,21 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
     .trim()
     .to_owned();
 
+    if !sink::available() {
+        assert!(
+            std::env::var_os("DOORLOOP_REQUIRE_SMTP").is_none(),
+            "DOORLOOP_REQUIRE_SMTP is set but aiosmtpd is missing"
+        );
+        println!("NOTE: the canary test was skipped: no aiosmtpd (python3-aiosmtpd)");
+        return;
+    }
+    let smtp = sink::SmtpSink::start(false);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (hook_port, hooks) = webhook_receiver(&rt);
     let port = free_port();
     let log_path = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
@@ -92,7 +149,16 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
             .env("DOORLOOP_DATABASE_URL", &url)
             .env("DOORLOOP_BSN_KEY", BSN_KEY)
             .env("DOORLOOP_LOG", "debug")
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("DOORLOOP_WEBHOOK_SECRET", "een-lang-gedeeld-geheim-voor-de-test")
+            .args([
+                "--smtp-url",
+                &smtp.url(),
+                "--webhook-url",
+                &format!("http://127.0.0.1:{hook_port}/hook"),
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())
@@ -101,10 +167,7 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
     );
     wait_for_port(port);
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let mut refusals = Vec::new();
     let metrics = rt.block_on(async {
         let (status, found) = call(port, &token, "GET", "/api/v1/residents?q=kanariena", None).await;
         assert_eq!(status, 200, "{found}");
@@ -132,6 +195,11 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
         )
         .await;
         assert_eq!(status, 200, "{done}");
+        let done: Value = serde_json::from_str(&done).unwrap();
+        let task_after = done["tasks"][0]["task_id"]
+            .as_str()
+            .expect("the next task")
+            .to_owned();
         let (status, noted) = call(
             port,
             &token,
@@ -141,8 +209,19 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
         )
         .await;
         assert_eq!(status, 200, "{noted}");
+        // A joint visit: invitations by e-mail (with the agenda file) to both.
+        let at = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
+        let (status, planned) = call(
+            port,
+            &wim,
+            "POST",
+            &format!("/api/v1/cases/{case}/tasks/{task_after}/visit"),
+            Some(json!({"at": at, "place": "Wijkcentrum De Schakel", "participants": ["bert", "wim"]})),
+        )
+        .await;
+        assert_eq!(status, 200, "{planned}");
         // Refused requests that carry the same data take the error paths.
-        let (status, _) = call(
+        let (status, refused) = call(
             port,
             &token,
             "POST",
@@ -151,7 +230,8 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
         )
         .await;
         assert_eq!(status, 400);
-        let (status, _) = call(
+        refusals.push(refused);
+        let (status, refused) = call(
             port,
             &token,
             "POST",
@@ -160,10 +240,74 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
         )
         .await;
         assert!(status >= 400, "the BSN is taken already");
+        refusals.push(refused);
+        // A wrong type next to the data, a BSN that fails the 11-proef, a task's data of
+        // the wrong kind, an unknown resident searched by BSN: each refused, none echoing.
+        for (path, body) in [
+            (
+                "/api/v1/residents".to_owned(),
+                json!({"given_name": GIVEN, "family_name": FAMILY, "bsn": "123456789"}),
+            ),
+            (
+                "/api/v1/residents".to_owned(),
+                json!({"given_name": GIVEN, "family_name": 7, "email": DIAGNOSIS}),
+            ),
+            (
+                format!("/api/v1/cases/{case}/notes"),
+                json!({"kind": 5, "text": DIAGNOSIS, "by": BSN}),
+            ),
+        ] {
+            let (status, refused) = call(port, &token, "POST", &path, Some(body)).await;
+            assert!((400..500).contains(&status), "{status} {refused}");
+            refusals.push(refused);
+        }
+        let (status, refused) = call(port, &token, "GET", &format!("/api/v1/residents/{BSN}"), None).await;
+        assert_eq!(status, 404, "{refused}");
+        refusals.push(refused);
+        // The screens' error pages, for a logged-in consultant, do not echo what was asked.
+        let session = common::log_in(port, "bert", &bert_password).await;
+        for path in [
+            format!("/inwoners/{BSN}"),
+            format!("/casussen/{BSN}"),
+            format!("/casussen/{case}/taken/{}", DIAGNOSIS.replace(' ', "%20")),
+        ] {
+            let (status, _, html) = common::page(port, &session, "GET", &path, None).await;
+            assert!((400..500).contains(&status), "{path}: {status}");
+            refusals.push(html);
+        }
         let (status, metrics) = call(port, &token, "GET", "/metrics", None).await;
         assert_eq!(status, 200);
         metrics
     });
+    // The messages this work caused: the task for bert's team by e-mail, every event to
+    // the webhook.
+    let mails = smtp.wait_for_blocking(1, Duration::from_secs(20));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while hooks.lock().unwrap().len() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let hooks = hooks.lock().unwrap().clone();
+    assert!(
+        !mails.is_empty(),
+        "an e-mail about the next task:\n{}",
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("outbox")
+                || l.contains("mail")
+                || l.contains("notif")
+                || l.contains("WARN")
+                || l.contains("ERROR"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(hooks.len() >= 3, "the events reached the webhook: {hooks:?}");
+    println!(
+        "{} e-mails, {} webhook calls, {} refusals checked",
+        mails.len(),
+        hooks.len(),
+        refusals.len()
+    );
     drop(server);
     let mut logged = String::new();
     std::fs::File::open(&log_path)
@@ -185,5 +329,15 @@ fn canary_personal_data_never_reaches_logs_or_metrics() {
     ] {
         assert!(!logged.contains(canary), "`{canary}` reached the log:\n{logged}");
         assert!(!metrics.contains(canary), "`{canary}` reached the metrics");
+        for mail in &mails {
+            let text = mail.to_string();
+            assert!(!text.contains(canary), "`{canary}` reached an e-mail: {text}");
+        }
+        for body in &hooks {
+            assert!(!body.contains(canary), "`{canary}` reached the webhook: {body}");
+        }
+        for body in &refusals {
+            assert!(!body.contains(canary), "`{canary}` in a refusal: {body}");
+        }
     }
 }

@@ -321,3 +321,13 @@ pub fn serve(url: &str, dir: &Path, port: u16, extra: &[&str]) -> Serving {
     wait_for_port(port);
     serving
 }
+
+/// The password `doorloop user add` or `user password` printed (shown once).
+pub fn password_of(output: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.split_once("(shown once): ").map(|(_, p)| p))
+        .expect("a password")
+        .trim()
+        .to_owned()
+}
