@@ -56,11 +56,14 @@ pub async fn survive<F: std::future::Future>(future: F) -> Result<F::Output, Str
     std::panic::AssertUnwindSafe(future)
         .catch_unwind()
         .await
-        .map_err(|panic| {
-            panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_owned())
-        })
+        .map_err(|panic| panic_message(panic.as_ref()))
+}
+
+/// The text a caught panic carries, for the log.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
 }

@@ -47,6 +47,9 @@ pub enum NotifyError {
     Template { name: String, message: String },
     #[error("outbox row {id} cannot be sent: {message}")]
     BadRow { id: i64, message: String },
+    /// Marking what was sent panicked (a bug); the pass's sends were let finish.
+    #[error("the notifier panicked while marking messages sent: {0}")]
+    Panicked(String),
 }
 
 /// One attempt at one message failed.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use doorloop_engine::engine::Engine;
 use doorloop_engine::scheduler::Clock;
 use doorloop_engine::store::{Attempt, NewDelivery, OutboxItem};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use rand::{Rng, SeedableRng};
 
 use crate::compose::{Composer, People};
@@ -18,6 +18,9 @@ use crate::email::EmailChannel;
 use crate::templates::Templates;
 use crate::webhook::WebhookChannel;
 use crate::{NotifyError, SendError};
+
+/// Deliveries marked in one write at most, when that many finish at the same moment.
+const MARK_AT_ONCE: usize = 64;
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -155,7 +158,10 @@ impl Notifier {
         if !expansions.is_empty() {
             report.expanded = store.expand_intents(&self.owner, &expansions, now).await?;
         }
-        let sent: Vec<(i64, Attempt)> = futures_util::stream::iter(deliveries)
+        // Each delivery is marked as soon as it is done (those done at the same moment in
+        // one write), not at the end of the pass: a crash mid-pass sends again only what
+        // was in flight or not yet marked, not everything the pass had sent.
+        let mut done = futures_util::stream::iter(deliveries)
             .map(|d: OutboxItem| async move {
                 let outcome = match self.deliver(&d).await {
                     Ok(()) => Attempt::Sent,
@@ -167,23 +173,56 @@ impl Notifier {
                 (d.id, outcome)
             })
             .buffer_unordered(self.config.concurrency.max(1))
-            .collect()
-            .await;
-        outcomes.extend(sent);
-        // Between the server's 250 and the "sent" mark: the rows go out again after their
-        // lease, under the same Message-ID, so a receiver can tell the copy.
-        failpoint::hit("outbox_after_send").map_err(failpoint::fault)?;
-        for (_, o) in &outcomes {
+            .ready_chunks(MARK_AT_ONCE);
+        // A mark that fails (or panics) does not cut off the sends still in flight: a send
+        // dropped halfway through its SMTP transaction would leave its pooled connection
+        // unusable. They finish; what could not be marked goes out again after its lease.
+        let mut failure = None;
+        while let Some(chunk) = done.next().await {
+            outcomes.extend(chunk);
+            {
+                let marked = std::panic::AssertUnwindSafe(async {
+                    // Between the server's 250 and the "sent" mark: the rows go out again
+                    // after their lease, under the same Message-ID, so a receiver can tell
+                    // the copy.
+                    failpoint::hit("outbox_after_send").map_err(failpoint::fault)?;
+                    self.finish(&outcomes, &mut report).await
+                })
+                .catch_unwind()
+                .await;
+                // Each chunk is tried: a mark that failed once may work the next time.
+                let failed = match marked {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(panic) => Some(NotifyError::Panicked(failpoint::panic_message(panic.as_ref()))),
+                };
+                failure = failure.or(failed);
+            }
+            outcomes.clear();
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if !outcomes.is_empty() {
+            self.finish(&outcomes, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Marks attempts sent, to be retried or dead, and counts them.
+    async fn finish(&self, outcomes: &[(i64, Attempt)], report: &mut PassReport) -> Result<(), NotifyError> {
+        for (_, o) in outcomes {
             match o {
                 Attempt::Sent => report.sent += 1,
                 Attempt::Retry { .. } => report.retrying += 1,
                 Attempt::Dead { .. } => report.dead += 1,
             }
         }
-        store
-            .finish_attempts(&self.owner, &outcomes, self.clock.now())
+        self.engine
+            .store()
+            .finish_attempts(&self.owner, outcomes, self.clock.now())
             .await?;
-        Ok(report)
+        Ok(())
     }
 
     fn failed(&self, item: &OutboxItem, e: SendError, now: DateTime<Utc>) -> Attempt {

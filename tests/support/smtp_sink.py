@@ -8,6 +8,7 @@ decoded with Python's email package: envelope, headers, text, HTML and calendar 
 attachments. With --raw only the envelope, Message-ID, X-Doorloop-Key and size are kept,
 from the headers alone, and nothing is fsynced (for benchmarks). Prints "ready" once it listens.
 """
+import asyncio
 import json
 import os
 import signal
@@ -23,12 +24,16 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, path, raw):
+    def __init__(self, path, raw, delay):
         self.out = open(path, "a", encoding="utf-8")
         self.raw = raw
+        self.delay = delay
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            # A slow server: each message takes this long before its 250.
+            await asyncio.sleep(self.delay)
         data = envelope.original_content or envelope.content
         # Raw mode (benchmarks) reads the headers only.
         msg = HEADERS.parsebytes(data) if self.raw else message_from_bytes(data, policy=default)
@@ -83,7 +88,11 @@ def main():
     port = int(sys.argv[1])
     path = sys.argv[2]
     raw = "--raw" in sys.argv[3:]
-    controller = Controller(Sink(path, raw), hostname="127.0.0.1", port=port)
+    delay = 0.0
+    for arg in sys.argv[3:]:
+        if arg.startswith("--delay-ms="):
+            delay = int(arg.split("=", 1)[1]) / 1000.0
+    controller = Controller(Sink(path, raw, delay), hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
     stop = threading.Event()

@@ -85,17 +85,25 @@ pub struct SmtpSink {
     pub port: u16,
     pub file: PathBuf,
     raw: bool,
+    /// Milliseconds each message waits before the server's 250 (0: none).
+    delay_ms: u64,
     child: Option<Child>,
     _dir: tempfile::TempDir,
 }
 
 impl SmtpSink {
     pub fn start(raw: bool) -> SmtpSink {
+        SmtpSink::start_slow(raw, 0)
+    }
+
+    /// A server that takes `delay_ms` over each message before accepting it.
+    pub fn start_slow(raw: bool, delay_ms: u64) -> SmtpSink {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut sink = SmtpSink {
             port: free_port(),
             file: dir.path().join("received.jsonl"),
             raw,
+            delay_ms,
             child: None,
             _dir: dir,
         };
@@ -115,6 +123,9 @@ impl SmtpSink {
             cmd.arg(script()).arg(self.port.to_string()).arg(&self.file);
             if self.raw {
                 cmd.arg("--raw");
+            }
+            if self.delay_ms > 0 {
+                cmd.arg(format!("--delay-ms={}", self.delay_ms));
             }
             let mut child = cmd
                 .stdout(Stdio::piped())
