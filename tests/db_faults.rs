@@ -34,27 +34,36 @@ struct Proxy {
     links: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
-/// Copies one direction of a link, each chunk after the proxy's delay.
+/// Copies one direction of a link, each chunk `delay` after it was read: latency, not a
+/// narrower pipe (chunks read close together arrive close together).
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     delay: Arc<std::sync::atomic::AtomicU64>,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let writer = tokio::spawn(async move {
+        while let Some((due, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    });
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let ms = delay.load(Ordering::SeqCst);
-        if ms > 0 {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
-        if to.write_all(&buf[..n]).await.is_err() {
+        let due = tokio::time::Instant::now() + Duration::from_millis(delay.load(Ordering::SeqCst));
+        if tx.send((due, buf[..n].to_vec())).is_err() {
             break;
         }
     }
+    drop(tx);
+    let _ = writer.await;
 }
 
 impl Proxy {

@@ -133,12 +133,19 @@ pub async fn call_with(
     let req = req
         .body(Full::from(body.map(|b| b.to_string()).unwrap_or_default()))
         .ok()?;
-    let res = tokio::time::timeout(Duration::from_secs(20), client.request(req))
+    // 20 s, or what DOORLOOP_TEST_CALL_TIMEOUT_S says (the slow-network runs).
+    let wait = Duration::from_secs(
+        std::env::var("DOORLOOP_TEST_CALL_TIMEOUT_S")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20),
+    );
+    let res = tokio::time::timeout(wait, client.request(req))
         .await
         .ok()?
         .ok()?;
     let status = res.status().as_u16();
-    let bytes = tokio::time::timeout(Duration::from_secs(20), res.into_body().collect())
+    let bytes = tokio::time::timeout(wait, res.into_body().collect())
         .await
         .ok()?
         .ok()?
