@@ -143,6 +143,58 @@ async fn until(
     }
 }
 
+/// The region with its pathways, consultant bert (his password and API token) and a case
+/// of his for a resident named `family`.
+fn bert_with_a_case(url: &str, d: &std::path::Path, family: &str) -> (String, String, String) {
+    common::region_with_pathways(url, d);
+    let password = common::password_of(&doorloop(
+        url,
+        d,
+        &[
+            "user",
+            "add",
+            "bert",
+            "--role",
+            "consultant",
+            "--team",
+            "ambulant-begeleider",
+        ],
+    ));
+    let token = common::api_token(url, d, "bert");
+    let resident = doorloop(
+        url,
+        d,
+        &[
+            "resident",
+            "add",
+            "--family-name",
+            family,
+            "--municipality",
+            "Oss",
+        ],
+    )
+    .split_whitespace()
+    .next()
+    .expect("a reference")
+    .to_owned();
+    let case = doorloop(
+        url,
+        d,
+        &[
+            "case",
+            "start",
+            "van-zorg-naar-werk",
+            "--resident",
+            &resident,
+            "--by",
+            "bert",
+        ],
+    )
+    .trim()
+    .to_owned();
+    (password, token, case)
+}
+
 #[test]
 fn postgres_away_answers_503_and_everything_recovers() {
     let Some(db) = FreshDatabase::create("faults") else {
@@ -161,57 +213,7 @@ fn postgres_away_answers_503_and_everything_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let d = dir.path();
-        common::region_with_pathways(&direct, d);
-        let password = doorloop(
-            &direct,
-            d,
-            &[
-                "user",
-                "add",
-                "bert",
-                "--role",
-                "consultant",
-                "--team",
-                "ambulant-begeleider",
-            ],
-        )
-        .lines()
-        .find_map(|l| l.strip_prefix("password (shown once): "))
-        .expect("a password")
-        .trim()
-        .to_owned();
-        let token = common::api_token(&direct, d, "bert");
-        let resident = doorloop(
-            &direct,
-            d,
-            &[
-                "resident",
-                "add",
-                "--family-name",
-                "Storing",
-                "--municipality",
-                "Oss",
-            ],
-        )
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-        let case = doorloop(
-            &direct,
-            d,
-            &[
-                "case",
-                "start",
-                "van-zorg-naar-werk",
-                "--resident",
-                &resident,
-                "--by",
-                "bert",
-            ],
-        )
-        .trim()
-        .to_owned();
+        let (password, token, case) = bert_with_a_case(&direct, d, "Storing");
 
         let proxy = rt.block_on(Proxy::start(proxy_port, target.clone()));
         let port = free_port();
@@ -406,45 +408,7 @@ fn sqlite_disk_full_gives_a_clear_error_and_loses_nothing() {
     let _mounted = Mounted(disk.clone());
     let d = dir.path();
     let url = format!("sqlite://{}", disk.join("doorloop.db").display());
-    common::region_with_pathways(&url, d);
-    doorloop(
-        &url,
-        d,
-        &[
-            "user",
-            "add",
-            "bert",
-            "--role",
-            "consultant",
-            "--team",
-            "ambulant-begeleider",
-        ],
-    );
-    let token = common::api_token(&url, d, "bert");
-    let resident = doorloop(
-        &url,
-        d,
-        &["resident", "add", "--family-name", "Vol", "--municipality", "Oss"],
-    )
-    .split_whitespace()
-    .next()
-    .unwrap()
-    .to_owned();
-    let case = doorloop(
-        &url,
-        d,
-        &[
-            "case",
-            "start",
-            "van-zorg-naar-werk",
-            "--resident",
-            &resident,
-            "--by",
-            "bert",
-        ],
-    )
-    .trim()
-    .to_owned();
+    let (_, token, case) = bert_with_a_case(&url, d, "Vol");
 
     let port = free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_doorloop"))

@@ -17,7 +17,7 @@ fn throttling_and_deactivation_hold_across_processes() {
     let d = dir.path();
     common::region_with_pathways(&db.url, d);
     let password = |name: &str| {
-        doorloop(
+        common::password_of(&doorloop(
             &db.url,
             d,
             &[
@@ -29,12 +29,7 @@ fn throttling_and_deactivation_hold_across_processes() {
                 "--team",
                 "ambulant-begeleider",
             ],
-        )
-        .lines()
-        .find_map(|l| l.strip_prefix("password (shown once): "))
-        .expect("a password")
-        .trim()
-        .to_owned()
+        ))
     };
     let bert = password("bert");
     let carla = password("carla");

@@ -74,16 +74,29 @@ impl EmailChannel {
         self.from.email.to_string()
     }
 
-    /// Sends one message. Permanent SMTP errors (5xx) and unusable addresses are marked
-    /// permanent; everything else (connection refused, 4xx, timeouts) may be retried.
-    pub async fn send(
+    /// Sends one message ([`EmailChannel::build`]). Permanent SMTP errors (5xx) are marked
+    /// permanent (as `build` marks unusable addresses); everything else (connection
+    /// refused, 4xx, timeouts) may be retried.
+    pub async fn send(&self, email: Message) -> Result<(), SendError> {
+        match self.transport.send(email).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(SendError {
+                permanent: e.is_permanent(),
+                message: format!("SMTP: {e}"),
+            }),
+        }
+    }
+
+    /// The message as it goes out: headers (lettre encodes every value, so no text can
+    /// start a header of its own), the plain and HTML parts, the invitation if any.
+    pub fn build(
         &self,
         to: &str,
         message: &Rendered,
         invite: Option<(&str, bool)>,
         message_id: &str,
         key: &str,
-    ) -> Result<(), SendError> {
+    ) -> Result<Message, SendError> {
         let to = to.parse::<Mailbox>().map_err(|e| SendError {
             permanent: true,
             message: format!("address cannot be used: {e}"),
@@ -105,21 +118,14 @@ impl EmailChannel {
                     .singlepart(Attachment::new("uitnodiging.ics".into()).body(ics.to_owned(), attachment))
             }
         };
-        let email = Message::builder()
+        Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.clone())
             .message_id(Some(message_id.to_owned()))
             .header(DoorloopKey(key.to_owned()))
             .multipart(body)
-            .map_err(|e| permanent(&e))?;
-        match self.transport.send(email).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(SendError {
-                permanent: e.is_permanent(),
-                message: format!("SMTP: {e}"),
-            }),
-        }
+            .map_err(|e| permanent(&e))
     }
 }
 

@@ -295,7 +295,8 @@ impl Notifier {
                     .message_id
                     .as_deref()
                     .ok_or_else(|| fail("the row has no Message-ID".into()))?;
-                email.send(to, &rendered, invite, message_id, &d.key).await
+                let message = email.build(to, &rendered, invite, message_id, &d.key)?;
+                email.send(message).await
             }
             other => Err(fail(format!("unknown channel {other:?}"))),
         }
