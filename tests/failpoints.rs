@@ -29,7 +29,7 @@ const COMMAND_POINTS: &[&str] = &["commit_before", "commit_after"];
 /// Failpoints of the scheduler, driven by due deadlines.
 const TIMER_POINTS: &[&str] = &["scheduler_claim"];
 /// Failpoints of the notifier, driven by the messages those deadlines send.
-const OUTBOX_POINTS: &[&str] = &["outbox_claim", "outbox_after_send"];
+const OUTBOX_POINTS: &[&str] = &["outbox_claim", "outbox_after_send", "outbox_lease_renewal"];
 const ACTIONS: &[&str] = &["panic", "return"];
 
 fn repo() -> &'static Path {
@@ -243,10 +243,6 @@ fn progress(url: &str) -> (usize, usize, BTreeMap<String, usize>) {
     })
 }
 
-fn worker(url: &str, dir: &Path, smtp: &str, failpoints: &str, log: &Path) -> Child {
-    worker_with(url, dir, smtp, failpoints, log, &[])
-}
-
 fn worker_with(url: &str, dir: &Path, smtp: &str, failpoints: &str, log: &Path, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_doorloop"))
         .current_dir(dir)
@@ -290,10 +286,18 @@ fn worker_survives(url_for: &dyn Fn(&Path) -> Target, label: &str) {
                 return;
             };
             seed_due_deadlines(&url, dir.path());
-            let smtp = sink::SmtpSink::start(true);
+            // Lease renewal happens in a pass that lasts: a server taking 100 ms a message,
+            // four at a time, makes the pass of 60 about 1.5 s against a 1 s lease.
+            let renewal = *point == "outbox_lease_renewal";
+            let smtp = sink::SmtpSink::start_slow(true, if renewal { 100 } else { 0 });
             let log = dir.path().join("worker.log");
             let failpoints = format!("{point}={}", chain(action, 1, 3));
-            let mut child = worker(&url, dir.path(), &smtp.url(), &failpoints, &log);
+            let extra: &[&str] = if renewal {
+                &["--notify-concurrency", "4"]
+            } else {
+                &[]
+            };
+            let mut child = worker_with(&url, dir.path(), &smtp.url(), &failpoints, &log, extra);
             let started = Instant::now();
             let (pending, unsent, per_case) = loop {
                 std::thread::sleep(Duration::from_millis(300));
@@ -443,6 +447,74 @@ fn a_worker_killed_mid_pass_sends_again_only_what_was_in_flight() {
         copies <= in_flight,
         "{copies} copies: more went out again than were in flight at the kill ({in_flight})"
     );
+    let checked = common::doorloop(&url, dir.path(), &["check"]);
+    assert!(checked.contains("no violations"), "{checked}");
+}
+
+/// A pass that lasts longer than its lease keeps its rows: it renews the lease while it
+/// sends, so a second worker does not take them over and send them again.
+#[test]
+fn a_slow_pass_renews_its_lease_and_nothing_goes_out_twice() {
+    if !sink::available() {
+        assert!(
+            std::env::var_os("DOORLOOP_REQUIRE_SMTP").is_none(),
+            "DOORLOOP_REQUIRE_SMTP is set but aiosmtpd is missing"
+        );
+        println!("NOTE: skipped: no aiosmtpd (python3-aiosmtpd)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("w.db").display());
+    seed_due_deadlines(&url, dir.path());
+    // 50 ms a message, one at a time: a pass of 60 takes 3 s against a 1 s lease.
+    let smtp = sink::SmtpSink::start_slow(true, 50);
+    let extra = ["--notify-concurrency", "1"];
+    let mut first = worker_with(
+        &url,
+        dir.path(),
+        &smtp.url(),
+        "",
+        &dir.path().join("1.log"),
+        &extra,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mut second = worker_with(
+        &url,
+        dir.path(),
+        &smtp.url(),
+        "",
+        &dir.path().join("2.log"),
+        &extra,
+    );
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let (pending, unsent, _) = progress(&url);
+        if pending == 0 && unsent == 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "not done in 60 s");
+    }
+    for child in [&mut first, &mut second] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let received = smtp.messages();
+    let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &received {
+        *per_key
+            .entry(m["key"].as_str().unwrap_or_default().to_owned())
+            .or_default() += 1;
+    }
+    let copies = received.len() - per_key.len();
+    println!(
+        "two workers, a pass longer than the lease: {} e-mails for {} messages, {copies} twice, in {:.1} s",
+        received.len(),
+        per_key.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(per_key.len() >= DUE_CASES);
+    assert_eq!(copies, 0, "rows whose lease ran out mid-pass went out twice");
     let checked = common::doorloop(&url, dir.path(), &["check"]);
     assert!(checked.contains("no violations"), "{checked}");
 }

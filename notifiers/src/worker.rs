@@ -178,7 +178,22 @@ impl Notifier {
         // dropped halfway through its SMTP transaction would leave its pooled connection
         // unusable. They finish; what could not be marked goes out again after its lease.
         let mut failure = None;
-        while let Some(chunk) = done.next().await {
+        // The lease is renewed at a third of its term while the pass runs, so a slow pass
+        // (a slow mail server, a large batch) keeps the rows it has not sent yet.
+        let mut renew = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.config.lease / 3,
+            (self.config.lease / 3).max(StdDuration::from_millis(10)),
+        );
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let chunk = tokio::select! {
+                chunk = done.next() => chunk,
+                _ = renew.tick() => {
+                    self.renew_leases(lease).await;
+                    continue;
+                }
+            };
+            let Some(chunk) = chunk else { break };
             outcomes.extend(chunk);
             {
                 let marked = std::panic::AssertUnwindSafe(async {
@@ -207,6 +222,26 @@ impl Notifier {
             self.finish(&outcomes, &mut report).await?;
         }
         Ok(report)
+    }
+
+    /// Extends the lease of the rows this pass still holds. A renewal that fails (or
+    /// panics) is logged and the pass goes on: at worst the lease runs out and a row goes
+    /// out again, under the same Message-ID.
+    async fn renew_leases(&self, lease: chrono::Duration) {
+        let renewed = std::panic::AssertUnwindSafe(async {
+            failpoint::hit("outbox_lease_renewal").map_err(failpoint::fault)?;
+            let until = self.clock.now() + lease;
+            self.engine.store().renew_outbox_leases(&self.owner, until).await
+        })
+        .catch_unwind()
+        .await;
+        match renewed {
+            Ok(Ok(n)) => tracing::debug!(rows = n, "outbox leases renewed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "outbox leases not renewed"),
+            Err(panic) => {
+                tracing::error!(panic = %failpoint::panic_message(panic.as_ref()), "outbox lease renewal panicked");
+            }
+        }
     }
 
     /// Marks attempts sent, to be retried or dead, and counts them.

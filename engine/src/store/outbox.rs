@@ -167,6 +167,12 @@ pub trait Outbox: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<()>;
 
+    /// Extends to `lease_until` the lease of every row `owner` still holds in flight: a
+    /// pass that takes longer than its lease keeps its rows, which another worker would
+    /// otherwise take over and send again. Rows another worker took over already are left
+    /// alone. Returns how many were renewed.
+    async fn renew_outbox_leases(&self, owner: &str, lease_until: DateTime<Utc>) -> Result<u64>;
+
     /// Outbox rows, newest first, optionally of one status.
     async fn outbox_items(&self, status: Option<&str>, limit: u32) -> Result<Vec<OutboxItem>>;
 
@@ -268,6 +274,18 @@ macro_rules! outbox_impl {
                 .fetch_optional(&self.readers)
                 .await?;
                 row.as_ref().map(outbox_item).transpose()
+            }
+
+            async fn renew_outbox_leases(&self, owner: &str, lease_until: DateTime<Utc>) -> Result<u64> {
+                let mut conn = self.write_conn().await?;
+                Ok(sqlx::query(
+                    "UPDATE outbox SET lease_until = $2 WHERE lease_owner = $1 AND status = 'sending'",
+                )
+                .bind(owner)
+                .bind(ts(lease_until))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
             }
 
             async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<RetryOutcome> {
