@@ -65,13 +65,27 @@ fn type_error(field: &Field, expected: &str, got: &Value) -> RuntimeError {
     }
 }
 
+/// A calendar date written as `YYYY-MM-DD`, the year in four digits: chrono alone reads
+/// `2-12-06` as 6 December of the year 2, which someone typing a short date never meant
+/// (found by the `form_value` fuzz target).
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && s.parse::<NaiveDate>().is_ok()
+}
+
 fn check_value(field: &Field, value: Value) -> Result<Value> {
     let ok = match field.ty {
         FieldType::Text => value.is_string(),
         FieldType::Integer => value.is_i64() || value.is_u64(),
         FieldType::Number => value.is_number(),
         FieldType::Boolean => value.is_boolean(),
-        FieldType::Date => value.as_str().is_some_and(|s| s.parse::<NaiveDate>().is_ok()),
+        FieldType::Date => value.as_str().is_some_and(is_date),
         FieldType::Choice => value
             .as_str()
             .is_some_and(|s| field.options.iter().any(|o| o == s)),
@@ -159,6 +173,11 @@ mod tests {
         assert!(refused(FieldType::Choice, "iets"), "only the pathway's options");
         assert!(refused(FieldType::Rung, "7"), "rungs run 1 to 6");
         assert!(refused(FieldType::Date, "31-12-2026"), "dates as YYYY-MM-DD");
+        assert!(refused(FieldType::Date, "2-12-06"), "the year in four digits");
+        assert!(refused(FieldType::Date, "+2026-12-06"));
+        assert!(refused(FieldType::Date, "2026-2-06"));
+        assert!(refused(FieldType::Date, "2026-02-30"), "a day that exists");
+        assert_eq!(ok(FieldType::Date, "2026-02-28"), Value::from("2026-02-28"));
         assert!(refused(FieldType::Integer, "2,5"));
         assert!(refused(FieldType::Boolean, "misschien"));
     }
