@@ -140,10 +140,7 @@ pub async fn call_with(
             .and_then(|v| v.parse().ok())
             .unwrap_or(20),
     );
-    let res = tokio::time::timeout(wait, client.request(req))
-        .await
-        .ok()?
-        .ok()?;
+    let res = tokio::time::timeout(wait, client.request(req)).await.ok()?.ok()?;
     let status = res.status().as_u16();
     let bytes = tokio::time::timeout(wait, res.into_body().collect())
         .await
