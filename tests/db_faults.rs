@@ -143,6 +143,31 @@ async fn until(
     }
 }
 
+/// The waits (ms) a background loop logged after each failed pass, in order.
+fn retry_waits(log: &std::path::Path, message: &str) -> Vec<u64> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    // The log is coloured: drop the escape sequences before reading fields.
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+        .lines()
+        .filter(|l| l.contains(message))
+        .filter_map(|l| l.split("retry_in_ms=").nth(1))
+        .filter_map(|v| v.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
 /// The region with its pathways, consultant bert (his password and API token) and a case
 /// of his for a resident named `family`.
 fn bert_with_a_case(url: &str, d: &std::path::Path, family: &str) -> (String, String, String) {
@@ -224,10 +249,11 @@ fn postgres_away_answers_503_and_everything_recovers() {
             .env_remove("DOORLOOP_LOG")
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(d.join("serve.log")).unwrap()))
             .spawn()
             .unwrap();
         wait_for_port(port);
+        let log = d.join("serve.log");
         let note = |text: &str| json!({"kind": "notitie", "text": text});
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             rt.block_on(async {
@@ -296,6 +322,23 @@ fn postgres_away_answers_503_and_everything_recovers() {
                 let (status, _, html) = page(port, &session, "GET", "/taken", None).await;
                 assert_eq!(status, 503, "{html}");
                 assert!(html.contains("De database is even niet bereikbaar"), "{html}");
+
+                // The scheduler backs off: each failed pass waits twice as long as the one
+                // before (1 s idle: 2 s, 4 s, then 5 s at most), not a pass every second.
+                let away = Instant::now();
+                let waits = loop {
+                    let waits = retry_waits(&log, "scheduler pass failed");
+                    if waits.contains(&4000) {
+                        break waits;
+                    }
+                    assert!(
+                        away.elapsed() < Duration::from_secs(15),
+                        "the scheduler did not back off: {waits:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                };
+                assert_eq!(&waits[..2], [2000, 4000], "{waits:?}");
+                println!("database away: the scheduler waited {waits:?} ms between failed passes");
 
                 // Repaired: reads and writes work again within 10 s.
                 proxy.repair();

@@ -105,6 +105,49 @@ pub struct Scheduler {
     schedules: Vec<Schedule>,
 }
 
+/// How long a background loop (the scheduler, the notifier) waits before its next pass:
+/// its idle wait, doubled for each failed pass in a row up to [`Backoff::MAX`] — a database
+/// that is away is not hammered, and one that is back is found within seconds.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    idle: StdDuration,
+    failures: u32,
+}
+
+impl Backoff {
+    /// The longest wait after failures: recovery within seconds of a repair.
+    pub const MAX: StdDuration = StdDuration::from_secs(5);
+
+    pub fn new(idle: StdDuration) -> Backoff {
+        Backoff { idle, failures: 0 }
+    }
+
+    /// A pass failed: returns the wait before the next one.
+    pub fn failed(&mut self) -> StdDuration {
+        self.failures = self.failures.saturating_add(1);
+        self.wait()
+    }
+
+    /// A pass worked: the next wait is the idle one again.
+    pub fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Failed passes in a row.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// The wait before the next pass.
+    pub fn wait(&self) -> StdDuration {
+        if self.failures == 0 {
+            return self.idle;
+        }
+        let factor = 2u32.saturating_pow(self.failures.min(16));
+        self.idle.saturating_mul(factor).min(Self::MAX).max(self.idle)
+    }
+}
+
 impl Scheduler {
     pub fn new(
         engine: Arc<Engine>,
@@ -221,6 +264,7 @@ impl Scheduler {
     /// Runs until `shutdown` resolves, waiting `idle` between passes that found nothing.
     pub async fn run(&self, idle: StdDuration, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut backoff = Backoff::new(idle);
         loop {
             let pass = tokio::select! {
                 _ = &mut shutdown => return,
@@ -231,6 +275,7 @@ impl Scheduler {
             };
             let busy = match pass {
                 Ok(r) => {
+                    backoff.succeeded();
                     if r.claimed > 0 || r.schedules_run > 0 {
                         tracing::info!(
                             claimed = r.claimed,
@@ -243,14 +288,15 @@ impl Scheduler {
                     r.claimed > 0 || r.expiries_opened > 0
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "scheduler pass failed");
+                    let wait = backoff.failed();
+                    tracing::error!(error = %e, failures = backoff.failures(), retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "scheduler pass failed");
                     false
                 }
             };
             if !busy {
                 tokio::select! {
                     _ = &mut shutdown => return,
-                    _ = tokio::time::sleep(idle) => {}
+                    _ = tokio::time::sleep(backoff.wait()) => {}
                 }
             }
         }
@@ -390,5 +436,24 @@ async fn fire_one(engine: &Engine, timer: &DueTimer, now: DateTime<Utc>) -> Resu
             Err(EngineError::Conflict { .. }) if attempt < 3 => attempt += 1,
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_passes_wait_longer_up_to_a_limit_and_a_good_one_resets() {
+        let mut b = Backoff::new(StdDuration::from_millis(200));
+        assert_eq!(b.wait(), StdDuration::from_millis(200));
+        let waits: Vec<u128> = (0..8).map(|_| b.failed().as_millis()).collect();
+        assert_eq!(waits, [400, 800, 1_600, 3_200, 5_000, 5_000, 5_000, 5_000]);
+        assert_eq!(b.failures(), 8);
+        b.succeeded();
+        assert_eq!(b.wait(), StdDuration::from_millis(200));
+        // An idle wait above the limit is kept: failures never make the loop faster.
+        let mut slow = Backoff::new(StdDuration::from_secs(30));
+        assert_eq!(slow.failed(), StdDuration::from_secs(30));
     }
 }

@@ -354,6 +354,7 @@ impl Notifier {
     /// Runs until `shutdown` resolves, waiting `idle` between passes that found nothing.
     pub async fn run(&self, idle: StdDuration, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut backoff = doorloop_engine::scheduler::Backoff::new(idle);
         loop {
             let pass = tokio::select! {
                 _ = &mut shutdown => return,
@@ -364,6 +365,7 @@ impl Notifier {
             };
             let busy = match pass {
                 Ok(r) => {
+                    backoff.succeeded();
                     if r.claimed > 0 {
                         tracing::info!(
                             claimed = r.claimed,
@@ -377,14 +379,15 @@ impl Notifier {
                     r.claimed > 0
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "notifier pass failed");
+                    let wait = backoff.failed();
+                    tracing::error!(error = %e, failures = backoff.failures(), retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "notifier pass failed");
                     false
                 }
             };
             if !busy {
                 tokio::select! {
                     _ = &mut shutdown => return,
-                    _ = tokio::time::sleep(idle) => {}
+                    _ = tokio::time::sleep(backoff.wait()) => {}
                 }
             }
         }
