@@ -1,6 +1,7 @@
 //! The load driver shared by the crash loop and the failpoint runs: clients push cases
-//! through a pathway with a deadline and a message from outside (register a resident, start
-//! the case, complete two tasks, send the message that ends the wait) over the API of
+//! through a pathway with a deadline, a joint visit and a message from outside (register a
+//! resident, start the case, complete a task, plan the joint visit and record its outcome,
+//! send the message that ends the wait) over the API of
 //! `doorloop serve`, retrying every call that got no answer; afterwards it checks that every
 //! acknowledged command is in the event log exactly once, every case driven to its end has
 //! ended, and `doorloop check` finds the store clean.
@@ -25,6 +26,7 @@ key: crashproef
 name: Crashproef
 roles:
   r: { name: Consulent }
+  j: { name: Jobcoach }
 steps:
   - { id: start, kind: start, next: a }
   - id: a
@@ -35,7 +37,7 @@ steps:
     fields:
       - { name: n, type: integer, required: true }
     next: b
-  - { id: b, kind: task, name: Plan, role: r, next: c }
+  - { id: b, kind: joint_visit, name: Gezamenlijk gesprek, roles: [r, j], next: c }
   - id: c
     kind: wait
     name: Besluit
@@ -206,6 +208,49 @@ async fn drive_case(ports: &[u16], token: &str, i: u32, acked: &Mutex<Acked>) {
             .and_then(|t| t["task_id"].as_str())
             .unwrap_or_else(|| panic!("case {case}: no open task at {step}: {detail}"))
             .to_owned();
+        if step == "b" {
+            // A joint visit: planned first (again after a lost answer: the same plan), then
+            // its outcome recorded.
+            // 409 `case_changed` says: reload and try again; reloaded, a plan that had
+            // landed shows on the task.
+            let at = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
+            loop {
+                let (status, out) = answered(
+                    port(),
+                    token,
+                    "POST",
+                    &format!("/api/v1/cases/{case}/tasks/{task}/visit"),
+                    json!({"at": at, "place": "Wijkcentrum", "participants": ["anna"]}),
+                    acked,
+                )
+                .await;
+                if status == 200 {
+                    break;
+                }
+                assert_eq!(
+                    (status, out["code"].as_str()),
+                    (409, Some("case_changed")),
+                    "{out}"
+                );
+                let (_, detail) = answered(
+                    port(),
+                    token,
+                    "GET",
+                    &format!("/api/v1/cases/{case}"),
+                    Value::Null,
+                    acked,
+                )
+                .await;
+                let planned = detail["tasks"]
+                    .as_array()
+                    .and_then(|ts| ts.iter().find(|t| t["task_id"] == task.as_str()))
+                    .is_some_and(|t| !t["visit_at"].is_null());
+                if planned {
+                    break;
+                }
+            }
+            acked.lock().await.commands += 1;
+        }
         let (status, out) = answered(
             port(),
             token,
