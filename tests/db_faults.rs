@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 mod common;
-use common::{BSN_KEY, FreshDatabase, doorloop, free_port, log_in, page, wait_for_port};
+use common::{FreshDatabase, doorloop, free_port, log_in, page};
 
 /// A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused)
 /// and repaired.
@@ -242,18 +242,8 @@ fn postgres_away_answers_503_and_everything_recovers() {
 
         let proxy = rt.block_on(Proxy::start(proxy_port, target.clone()));
         let port = free_port();
-        let mut server = Command::new(env!("CARGO_BIN_EXE_doorloop"))
-            .current_dir(d)
-            .env("DOORLOOP_DATABASE_URL", &via_proxy)
-            .env("DOORLOOP_BSN_KEY", BSN_KEY)
-            .env_remove("DOORLOOP_LOG")
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(d.join("serve.log")).unwrap()))
-            .spawn()
-            .unwrap();
-        wait_for_port(port);
         let log = d.join("serve.log");
+        let server = common::serve_logged(&via_proxy, d, port, &[], Some(&log));
         let note = |text: &str| json!({"kind": "notitie", "text": text});
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             rt.block_on(async {
@@ -368,8 +358,7 @@ fn postgres_away_answers_503_and_everything_recovers() {
                 println!("repaired: screens after {:?}", read + repaired.elapsed());
             })
         }));
-        let _ = server.kill();
-        let _ = server.wait();
+        drop(server);
         if let Err(panic) = result {
             std::panic::resume_unwind(panic);
         }
@@ -454,17 +443,7 @@ fn sqlite_disk_full_gives_a_clear_error_and_loses_nothing() {
     let (_, token, case) = bert_with_a_case(&url, d, "Vol");
 
     let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_doorloop"))
-        .current_dir(d)
-        .env("DOORLOOP_DATABASE_URL", &url)
-        .env("DOORLOOP_BSN_KEY", BSN_KEY)
-        .env_remove("DOORLOOP_LOG")
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(d.join("serve.log")).unwrap()))
-        .spawn()
-        .unwrap();
-    wait_for_port(port);
+    let server = common::serve_logged(&url, d, port, &[], Some(&d.join("serve.log")));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -538,8 +517,7 @@ fn sqlite_disk_full_gives_a_clear_error_and_loses_nothing() {
             acknowledged
         })
     }));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let acknowledged = match acknowledged {
         Ok(a) => a,
         Err(panic) => std::panic::resume_unwind(panic),

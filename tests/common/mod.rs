@@ -310,6 +310,11 @@ impl Drop for Serving {
 
 /// Starts `doorloop serve` on `port` with `extra` arguments and waits until it listens.
 pub fn serve(url: &str, dir: &Path, port: u16, extra: &[&str]) -> Serving {
+    serve_logged(url, dir, port, extra, None)
+}
+
+/// As [`serve`], its standard error written to `log`.
+pub fn serve_logged(url: &str, dir: &Path, port: u16, extra: &[&str], log: Option<&Path>) -> Serving {
     let child = Command::new(env!("CARGO_BIN_EXE_doorloop"))
         .current_dir(dir)
         .env("DOORLOOP_DATABASE_URL", url)
@@ -318,7 +323,10 @@ pub fn serve(url: &str, dir: &Path, port: u16, extra: &[&str]) -> Serving {
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(extra)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(match log {
+            Some(path) => std::process::Stdio::from(std::fs::File::create(path).expect("a log file")),
+            None => std::process::Stdio::null(),
+        })
         .spawn()
         .expect("start doorloop serve");
     let serving = Serving(child);
