@@ -24,9 +24,14 @@ const HEADERS: &[&str] = &[
     "date",
 ];
 
-fn setup() -> &'static (Templates, EmailChannel) {
-    static SETUP: OnceLock<(Templates, EmailChannel)> = OnceLock::new();
+fn setup() -> &'static (Templates, EmailChannel, tokio::runtime::Runtime) {
+    static SETUP: OnceLock<(Templates, EmailChannel, tokio::runtime::Runtime)> = OnceLock::new();
     SETUP.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let _inside = runtime.enter();
         let templates = Templates::new().expect("the shipped templates compile");
         let channel = EmailChannel::new(
             "smtp://127.0.0.1:2525",
@@ -35,7 +40,8 @@ fn setup() -> &'static (Templates, EmailChannel) {
             1,
         )
         .expect("a channel (it connects only when sending)");
-        (templates, channel)
+        drop(_inside);
+        (templates, channel, runtime)
     })
 }
 
@@ -57,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
     let mut parts = text.split('\0');
     let mut next = || parts.next().unwrap_or_default().to_owned();
     let (reference, pathway, step, name, subject, to) = (next(), next(), next(), next(), next(), next());
-    let (templates, channel) = setup();
+    let (templates, channel, _) = setup();
     let context = serde_json::json!({
         "recipient": {"name": name},
         "intro": null,
