@@ -168,6 +168,21 @@ fn retry_waits(log: &std::path::Path, message: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The texts of the notes on a case, in order.
+async fn notes_of(url: &str, case: &str) -> Vec<String> {
+    let store = doorloop_engine::store::open(url).await.unwrap();
+    store
+        .events(case)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event.kind {
+            doorloop_engine::runtime::EventKind::NoteRecorded { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The region with its pathways, consultant bert (his password and API token) and a case
 /// of his for a resident named `family`.
 fn bert_with_a_case(url: &str, d: &std::path::Path, family: &str) -> (String, String, String) {
@@ -365,19 +380,7 @@ fn postgres_away_answers_503_and_everything_recovers() {
         let checked = doorloop(&direct, d, &["check"]);
         assert!(checked.contains("no violations"), "{checked}");
         // The note sent while the database was away was not stored; the others were, once.
-        let texts: Vec<String> = rt.block_on(async {
-            let store = doorloop_engine::store::open(&direct).await.unwrap();
-            store
-                .events(&case)
-                .await
-                .unwrap()
-                .into_iter()
-                .filter_map(|e| match e.event.kind {
-                    doorloop_engine::runtime::EventKind::NoteRecorded { text, .. } => Some(text),
-                    _ => None,
-                })
-                .collect()
-        });
+        let texts = rt.block_on(notes_of(&direct, &case));
         assert_eq!(
             texts,
             ["bij een trage verbinding", "voor de storing", "na de storing"]
@@ -525,21 +528,10 @@ fn sqlite_disk_full_gives_a_clear_error_and_loses_nothing() {
     let checked = doorloop(&url, d, &["check"]);
     assert!(checked.contains("no violations"), "{checked}");
     // Every acknowledged note is there, once, in order; the refused ones are not.
-    let texts: Vec<usize> = rt.block_on(async {
-        let store = doorloop_engine::store::open(&url).await.unwrap();
-        store
-            .events(&case)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|e| match e.event.kind {
-                doorloop_engine::runtime::EventKind::NoteRecorded { text, .. } => text
-                    .strip_prefix("notitie ")
-                    .and_then(|t| t.split(':').next())
-                    .and_then(|n| n.parse().ok()),
-                _ => None,
-            })
-            .collect()
-    });
+    let texts: Vec<usize> = rt
+        .block_on(notes_of(&url, &case))
+        .iter()
+        .filter_map(|text| text.strip_prefix("notitie ")?.split(':').next()?.parse().ok())
+        .collect();
     assert_eq!(texts, acknowledged);
 }

@@ -388,9 +388,7 @@ fn a_worker_killed_mid_pass_sends_again_only_what_was_in_flight() {
     if !smtp_sink_or_skip() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("w.db").display());
-    seed_due_deadlines(&url, dir.path());
+    let (dir, url) = due_deadlines_on_sqlite();
     // 50 ms a message, two at a time: the pass takes over a second.
     let smtp = sink::SmtpSink::start_slow(true, 50);
     let log = dir.path().join("worker.log");
@@ -442,9 +440,7 @@ fn a_slow_pass_renews_its_lease_and_nothing_goes_out_twice() {
     if !smtp_sink_or_skip() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("w.db").display());
-    seed_due_deadlines(&url, dir.path());
+    let (dir, url) = due_deadlines_on_sqlite();
     // 50 ms a message, one at a time: a pass of 60 takes 3 s against a 1 s lease.
     let smtp = sink::SmtpSink::start_slow(true, 50);
     let extra = ["--notify-concurrency", "1"];
@@ -514,4 +510,12 @@ fn messages_and_copies(received: &[serde_json::Value]) -> (usize, usize) {
         .map(|m| m["key"].as_str().unwrap_or_default())
         .collect();
     (keys.len(), received.len() - keys.len())
+}
+
+/// A SQLite database in a directory of its own with `DUE_CASES` deadlines due.
+fn due_deadlines_on_sqlite() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("w.db").display());
+    seed_due_deadlines(&url, dir.path());
+    (dir, url)
 }
