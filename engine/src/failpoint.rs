@@ -60,7 +60,7 @@ pub async fn survive<F: std::future::Future>(future: F) -> Result<F::Output, Str
 }
 
 /// The text a caught panic carries, for the log.
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())

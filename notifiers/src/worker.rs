@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use doorloop_engine::engine::Engine;
 use doorloop_engine::scheduler::Clock;
 use doorloop_engine::store::{Attempt, NewDelivery, OutboxItem};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use rand::{Rng, SeedableRng};
 
 use crate::compose::{Composer, People};
@@ -195,24 +195,16 @@ impl Notifier {
             };
             let Some(chunk) = chunk else { break };
             outcomes.extend(chunk);
-            {
-                let marked = std::panic::AssertUnwindSafe(async {
-                    // Between the server's 250 and the "sent" mark: the rows go out again
-                    // after their lease, under the same Message-ID, so a receiver can tell
-                    // the copy.
-                    failpoint::hit("outbox_after_send").map_err(failpoint::fault)?;
-                    self.finish(&outcomes, &mut report).await
-                })
-                .catch_unwind()
-                .await;
-                // Each chunk is tried: a mark that failed once may work the next time.
-                let failed = match marked {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e),
-                    Err(panic) => Some(NotifyError::Panicked(failpoint::panic_message(panic.as_ref()))),
-                };
-                failure = failure.or(failed);
-            }
+            // Between the server's 250 and the "sent" mark: the rows go out again after
+            // their lease, under the same Message-ID, so a receiver can tell the copy.
+            let marked = failpoint::survive(async {
+                failpoint::hit("outbox_after_send").map_err(failpoint::fault)?;
+                self.finish(&outcomes, &mut report).await
+            })
+            .await
+            .unwrap_or_else(|panic| Err(NotifyError::Panicked(panic)));
+            // Each chunk is tried: a mark that failed once may work the next time.
+            failure = failure.or(marked.err());
             outcomes.clear();
         }
         if let Some(e) = failure {
@@ -228,19 +220,16 @@ impl Notifier {
     /// panics) is logged and the pass goes on: at worst the lease runs out and a row goes
     /// out again, under the same Message-ID.
     async fn renew_leases(&self, lease: chrono::Duration) {
-        let renewed = std::panic::AssertUnwindSafe(async {
+        let renewed = failpoint::survive(async {
             failpoint::hit("outbox_lease_renewal").map_err(failpoint::fault)?;
             let until = self.clock.now() + lease;
             self.engine.store().renew_outbox_leases(&self.owner, until).await
         })
-        .catch_unwind()
         .await;
         match renewed {
             Ok(Ok(n)) => tracing::debug!(rows = n, "outbox leases renewed"),
             Ok(Err(e)) => tracing::warn!(error = %e, "outbox leases not renewed"),
-            Err(panic) => {
-                tracing::error!(panic = %failpoint::panic_message(panic.as_ref()), "outbox lease renewal panicked");
-            }
+            Err(panic) => tracing::error!(panic = %panic, "outbox lease renewal panicked"),
         }
     }
 
