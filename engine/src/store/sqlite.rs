@@ -209,7 +209,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // The commit's staging table and the ephemeral b-trees of upserts live in memory,
+            // not in a temporary file.
+            .pragma("temp_store", "memory");
         let mut writer = SqliteConnection::connect_with(&options).await?;
         MIGRATOR.run(&mut writer).await?;
         Self::check_writable(&mut writer).await?;
