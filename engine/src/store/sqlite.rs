@@ -120,15 +120,16 @@ CREATE TEMP VIEW IF NOT EXISTS commit_batch (state_bytes, cases, payload_bytes, 
 CREATE TEMP TABLE IF NOT EXISTS commit_rows (kind TEXT NOT NULL, v BLOB NOT NULL);
 CREATE TEMP TRIGGER IF NOT EXISTS commit_batch_insert INSTEAD OF INSERT ON commit_batch
 BEGIN
-    -- Each row turned into binary JSON once (a trigger cannot use a WITH … MATERIALIZED):
-    -- reading a column of json_each's `value` again would convert the row to text again.
+    -- The arrays arrive as binary JSON (parsed once, in FAST_COMMIT's VALUES); each row is
+    -- cut out of its array as binary JSON too. json_each's `value` would turn a row back
+    -- into text, and reading its columns would parse that text again.
     INSERT INTO commit_rows (kind, v)
-        SELECT 'case', jsonb(value) FROM json_each(NEW.cases)
-        UNION ALL SELECT 'event', jsonb(value) FROM json_each(NEW.events)
-        UNION ALL SELECT 'task', jsonb(value) FROM json_each(NEW.tasks)
-        UNION ALL SELECT 'timer', jsonb(value) FROM json_each(NEW.timers)
-        UNION ALL SELECT 'outbox', jsonb(value) FROM json_each(NEW.outbox)
-        UNION ALL SELECT 'stall', jsonb(value) FROM json_each(NEW.stalls);
+        SELECT 'case', jsonb_extract(NEW.cases, fullkey) FROM json_each(NEW.cases)
+        UNION ALL SELECT 'event', jsonb_extract(NEW.events, fullkey) FROM json_each(NEW.events)
+        UNION ALL SELECT 'task', jsonb_extract(NEW.tasks, fullkey) FROM json_each(NEW.tasks)
+        UNION ALL SELECT 'timer', jsonb_extract(NEW.timers, fullkey) FROM json_each(NEW.timers)
+        UNION ALL SELECT 'outbox', jsonb_extract(NEW.outbox, fullkey) FROM json_each(NEW.outbox)
+        UNION ALL SELECT 'stall', jsonb_extract(NEW.stalls, fullkey) FROM json_each(NEW.stalls);
     INSERT INTO cases (id, pathway_key, pathway_version, status, version, prev_version, state, last_command,
                        created_at, updated_at, outcome, ended_at, rung_first, rung_last, resident_id, business_key)
         SELECT v->>'id', v->>'pk', v->>'pv', v->>'status', v->>'version', v->>'expected',
@@ -181,7 +182,7 @@ BEGIN
     INSERT INTO outbox (key, case_id, task_id, kind, recipient_type, recipient, created_at, status, next_attempt_at,
                         payload)
         SELECT v->>'key', v->>'case_id', v->>'task_id', v->>'kind', v->>'recipient_type',
-               v->>'recipient', v->>'created_at', 'pending', v->>'created_at', json(v->'payload')
+               v->>'recipient', v->>'created_at', 'pending', v->>'created_at', v->'payload'
         FROM commit_rows WHERE kind = 'outbox'
         ON CONFLICT (key) DO NOTHING;
     INSERT INTO stalls (case_id, key, pathway_key, reason, step, party, since, raised_at, cleared_at)
@@ -195,7 +196,8 @@ BEGIN
 END;
 "#;
 
-const FAST_COMMIT: &str = "INSERT INTO commit_batch VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+const FAST_COMMIT: &str =
+    "INSERT INTO commit_batch VALUES (?, jsonb(?), ?, jsonb(?), jsonb(?), jsonb(?), jsonb(?), jsonb(?))";
 
 impl SqliteStore {
     pub(super) fn readers(&self) -> &SqlitePool {
