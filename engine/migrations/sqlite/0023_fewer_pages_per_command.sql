@@ -20,6 +20,10 @@ CREATE INDEX timers_due ON timers (due_at) WHERE status = 'pending';
 CREATE INDEX timers_by_case ON timers (case_id);
 
 -- Indexes no query needs: open tasks are found by their roles array and by assignee, not by
--- the first role; a resident's cases by (resident, pathway), whose prefix serves alone.
+-- the first role; a resident's cases by (resident, pathway), whose prefix serves alone. The
+-- team's unassigned tasks are walked in due order through (assignee, due_at) with
+-- `assignee IS NULL`: EXPLAIN QUERY PLAN of the work list, the resident search and the
+-- visit list chose tasks_open_by_assignee with or without tasks_open_unassigned.
 DROP INDEX tasks_open_by_role;
 DROP INDEX cases_by_resident;
+DROP INDEX tasks_open_unassigned;
