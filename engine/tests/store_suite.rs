@@ -699,7 +699,70 @@ fn main() {
         "sqlite::a_read_only_database_is_refused_at_start",
         || run_sqlite(|f| Box::pin(sqlite_read_only_is_refused_at_start(f.url))),
     ));
+    trials.push(Trial::test("sqlite::status_checks_hold_without_in_lists", || {
+        run_sqlite(|f| Box::pin(sqlite_status_checks_hold_without_in_lists(f.url)))
+    }));
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// Migration 0024 rewrote the CHECKs of the hot tables from `x IN (...)` (a temporary
+/// b-tree on every insert) to comparisons joined by OR. The rules must still hold, the
+/// schema must no longer hold an IN list there, and the file must stay consistent.
+async fn sqlite_status_checks_hold_without_in_lists(url: String) {
+    use sqlx::Connection;
+    drop(SqliteStore::open(&url).await.unwrap());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    for table in ["cases", "tasks", "timers", "outbox"] {
+        let sql: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?")
+                .bind(table)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert!(sql.contains("CHECK ("), "{table}: {sql}");
+        assert!(
+            !sql.contains(" IN ("),
+            "{table} still checks with an IN list: {sql}"
+        );
+    }
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    // Every rule still refuses what it refused, and still lets through what it allowed
+    // (foreign keys off on this connection, so that only a CHECK can refuse).
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let refused = [
+        "INSERT INTO cases (id, pathway_key, pathway_version, status, version, prev_version, state, last_command, created_at, updated_at) VALUES ('c', 'p', 1, 'gepauzeerd', 1, 0, '{}', 'x', 't', 't')",
+        "INSERT INTO tasks (case_id, task_id, step, role, roles, status, opened_at) VALUES ('c', 't', 's', 'r', '[]', 'bezig', 't')",
+        "INSERT INTO timers (key, case_id, kind, due_at, status) VALUES ('k', 'c', 'deadline', 't', 'wachtend')",
+        "INSERT INTO outbox (key, kind, recipient_type, recipient, created_at, status, next_attempt_at) VALUES ('o1', 'k', 'team', 'x', 't', 'pending', 't')",
+        "INSERT INTO outbox (key, kind, recipient_type, recipient, channel, created_at, status, next_attempt_at) VALUES ('o2', 'k', 'user', 'x', 'sms', 't', 'pending', 't')",
+        "INSERT INTO outbox (key, kind, recipient_type, recipient, created_at, status, next_attempt_at) VALUES ('o3', 'k', 'user', 'x', 't', 'verstuurd', 't')",
+    ];
+    for sql in refused {
+        let err = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
+        assert!(
+            err.to_string().contains("CHECK constraint failed"),
+            "{sql}: {err}"
+        );
+    }
+    let allowed = [
+        "INSERT INTO cases (id, pathway_key, pathway_version, status, version, prev_version, state, last_command, created_at, updated_at) VALUES ('c', 'p', 1, 'withdrawn', 1, 0, '{}', 'x', 't', 't')",
+        "INSERT INTO tasks (case_id, task_id, step, role, roles, status, opened_at) VALUES ('c', 't', 's', 'r', '[]', 'closed', 't')",
+        "INSERT INTO timers (key, case_id, kind, due_at, status) VALUES ('k', 'c', 'deadline', 't', 'cancelled')",
+        "INSERT INTO outbox (key, kind, recipient_type, recipient, channel, created_at, status, next_attempt_at) VALUES ('o4', 'k', 'webhook', 'x', 'log', 't', 'expanded', 't')",
+    ];
+    for sql in allowed {
+        sqlx::query(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
 }
 
 /// SQLite opens a file it may not write for reading only; the store must say so when it
