@@ -817,10 +817,42 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Fixed-width UTC text for SQLite columns, so text order is time order.
+/// Fixed-width UTC text for SQLite columns, so text order is time order:
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
-    // Formatted by hand: chrono's strftime parses its pattern on every call.
+    let year = t.year();
+    let Ok(year) = u32::try_from(year) else {
+        return ts_formatted(t);
+    };
+    if year > 9999 {
+        return ts_formatted(t);
+    }
+    // Digits written into a fixed buffer: `format!` with seven arguments cost about 3,800
+    // instructions per timestamp, and a command writes about eight (BENCHMARKS.md, issue 13).
+    let mut out = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for i in (at..at + width).rev() {
+            if let Some(b) = out.get_mut(i) {
+                // n % 10 is a single decimal digit.
+                *b = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    put(20, 6, t.nanosecond() / 1000 % 1_000_000);
+    String::from_utf8(out.to_vec()).unwrap_or_else(|_| ts_formatted(t))
+}
+
+/// [`ts`] through `format!`, for years outside 0..=9999 (and as the reference in tests).
+fn ts_formatted(t: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
         t.year(),
@@ -904,5 +936,31 @@ mod tests {
         assert_eq!(redact("postgres://u:geheim@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://doorloop.db"), "sqlite://doorloop.db");
+    }
+
+    proptest::proptest! {
+        /// The hand-written timestamp text is exactly what `format!` writes, for every
+        /// instant from year 0 to 9999 (and beyond, where it falls back to `format!`).
+        #[test]
+        fn timestamps_are_written_as_format_writes_them(
+            secs in -70_000_000_000i64..260_000_000_000i64,
+            nanos in 0u32..1_000_000_000u32,
+        ) {
+            let t = chrono::DateTime::from_timestamp(secs, nanos).unwrap_or_default();
+            proptest::prop_assert_eq!(ts(t), ts_formatted(t));
+        }
+    }
+
+    #[test]
+    fn timestamp_text_has_a_fixed_width() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-05T09:03:07.000042Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(ts(t), "2026-01-05T09:03:07.000042Z");
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+            .unwrap()
+            .and_utc();
+        assert_eq!(ts(leap), "2016-12-31T23:59:59.500000Z");
     }
 }

@@ -454,11 +454,12 @@ async fn commit(store: &PostgresStore, writes: &[CaseWrite]) -> Result<Vec<bool>
 }
 
 async fn run_commit(conn: &mut PgConnection, json: BatchJson) -> Result<Vec<String>> {
+    let (states, payloads) = (json.states(), json.payloads());
     Ok(sqlx::query_scalar(COMMIT_BATCH)
         .bind(json.cases)
-        .bind(json.states)
+        .bind(states)
         .bind(json.events)
-        .bind(json.payloads)
+        .bind(payloads)
         .bind(json.tasks)
         .bind(json.timers)
         .bind(json.outbox)

@@ -269,13 +269,15 @@ fn kind_of_key(key: &str) -> &'static str {
 /// extracts each once by index instead of re-reading it with every column of its row.
 pub(crate) struct BatchJson {
     pub cases: String,
-    pub states: String,
     /// The states' JSON one after another, each found by its row's offset and length:
     /// cut out as bytes, without parsing them again (SQLite's fast commit).
     pub state_bytes: Vec<u8>,
+    /// (1-based offset, length) of each case row's state in `state_bytes`.
+    state_at: Vec<(usize, usize)>,
     pub events: String,
-    pub payloads: String,
     pub payload_bytes: Vec<u8>,
+    /// (1-based offset, length) of each event row's payload in `payload_bytes`.
+    payload_at: Vec<(usize, usize)>,
     pub tasks: String,
     /// Timers to set and to cancel.
     pub timers: String,
@@ -421,14 +423,12 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
             }
         }
     }
-    let states = json_array(&state_bytes, cases.iter().map(|c| (c.so, c.sl)));
-    let payloads = json_array(&payload_bytes, events.iter().map(|e| (e.po, e.pl)));
     Ok(BatchJson {
+        state_at: cases.iter().map(|c| (c.so, c.sl)).collect(),
         cases: serde_json::to_string(&cases)?,
-        states,
         state_bytes,
+        payload_at: events.iter().map(|e| (e.po, e.pl)).collect(),
         events: serde_json::to_string(&events)?,
-        payloads,
         payload_bytes,
         tasks: serde_json::to_string(&tasks)?,
         timers: serde_json::to_string(&timers)?,
@@ -437,20 +437,34 @@ pub(crate) fn batch_json(writes: &[CaseWrite]) -> Result<BatchJson, serde_json::
     })
 }
 
+impl BatchJson {
+    /// The states as one JSON array, in the order of the case rows: made only where a
+    /// statement takes them that way (PostgreSQL, SQLite's statement-by-statement commit),
+    /// not on SQLite's fast path, which cuts them out of `state_bytes`.
+    pub fn states(&self) -> String {
+        json_array(&self.state_bytes, &self.state_at)
+    }
+
+    /// The event payloads as one JSON array, in the order of the event rows.
+    pub fn payloads(&self) -> String {
+        json_array(&self.payload_bytes, &self.payload_at)
+    }
+}
+
 /// A JSON array of the values at (1-based offset, length) in `bytes`, each valid JSON
 /// written by serde_json (so the array is too).
-fn json_array(bytes: &[u8], at: impl Iterator<Item = (usize, usize)>) -> String {
-    let mut out = String::with_capacity(bytes.len() + 2);
-    out.push('[');
-    for (i, (offset, len)) in at.enumerate() {
+fn json_array(bytes: &[u8], at: &[(usize, usize)]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() + at.len() + 2);
+    out.push(b'[');
+    for (i, &(offset, len)) in at.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        let piece = bytes.get(offset - 1..offset - 1 + len).unwrap_or_default();
-        out.push_str(&String::from_utf8_lossy(piece));
+        out.extend_from_slice(bytes.get(offset - 1..offset - 1 + len).unwrap_or_default());
     }
-    out.push(']');
-    out
+    out.push(b']');
+    // serde_json writes UTF-8, and every piece is cut at a value's bounds.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Serialising through a trait object, so one closure writes states and payloads.

@@ -537,7 +537,7 @@ async fn commit(store: &SqliteStore, writes: &[CaseWrite]) -> Result<Vec<bool>> 
     }
     // Unnamed `?` are numbered in text order: states before rows in the case and event
     // statements.
-    let result = batch!(COMMIT_BATCH, json.states.as_str(), json.payloads.as_str())
+    let result = batch!(COMMIT_BATCH, json.states(), json.payloads())
         .fetch_all(&mut *conn)
         .await;
     let rows = match result {
