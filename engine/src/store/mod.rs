@@ -821,13 +821,10 @@ pub fn redact(url: &str) -> String {
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
-    let year = t.year();
-    let Ok(year) = u32::try_from(year) else {
-        return ts_formatted(t);
+    let year = match u32::try_from(t.year()) {
+        Ok(y) if y <= 9999 => y,
+        _ => return ts_formatted(t),
     };
-    if year > 9999 {
-        return ts_formatted(t);
-    }
     // Digits written into a fixed buffer: `format!` with seven arguments cost about 3,800
     // instructions per timestamp, and a command writes about eight (BENCHMARKS.md, issue 13).
     let mut out = *b"0000-00-00T00:00:00.000000Z";
